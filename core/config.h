@@ -1,0 +1,129 @@
+/* config.h — YAML pipeline files: loading (libyaml), interpolation, validation against the
+ * configuration tables of the core and of plugins, and the typed sluice_config_t behind the host's
+ * config getters. One loader serves `run` and `lint`. Every error names file, line and column. */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "buf.h"
+#include "sluice/plugin.h"
+
+typedef struct cfg_mark {
+    const char *file; /* path as given on the command line (owned by the cfg_run) */
+    int line;         /* 1-based */
+    int col;          /* 1-based */
+} cfg_mark_t;
+
+/* -- error list ------------------------------------------------------------------------------- */
+typedef struct cfg_errors {
+    char **msgs;
+    size_t len, cap;
+} cfg_errors_t;
+
+void cfg_errors_init(cfg_errors_t *e);
+void cfg_errors_free(cfg_errors_t *e);
+/* Adds "file:line:col: message" (mark may be NULL: message only). */
+void cfg_errors_add(cfg_errors_t *e, const cfg_mark_t *mark, const char *fmt, ...)
+    SLUICE_PRINTF(3, 4);
+void cfg_errors_print(const cfg_errors_t *e, FILE *out);
+
+/* -- YAML tree (after interpolation), kept for validation against plugin tables --------------- */
+typedef enum cfg_node_kind { CFG_SCALAR, CFG_MAP, CFG_SEQ } cfg_node_kind_t;
+typedef struct cfg_node cfg_node_t;
+struct cfg_node {
+    cfg_node_kind_t kind;
+    cfg_mark_t mark;
+    char *scalar;     /* CFG_SCALAR: interpolated text */
+    int plain;        /* CFG_SCALAR: unquoted in YAML (so `~`/`null` mean null) */
+    char **keys;      /* CFG_MAP: keys, in order */
+    cfg_mark_t *key_marks;
+    cfg_node_t **items; /* CFG_MAP: values; CFG_SEQ: items */
+    size_t len;
+};
+/* Lookup in a CFG_MAP; NULL if absent. */
+const cfg_node_t *cfg_node_get(const cfg_node_t *map, const char *key);
+
+/* -- validated configuration: the object behind the host's getters --------------------------- */
+/* Validate `map` (a CFG_MAP or NULL for "nothing given") against `table`: defaults applied, unknown
+ * keys refused with a "did you mean" hint, types/ranges/enums/required checked. `what` names the
+ * owner in messages, e.g. "sink 'files' (plugin sftp-json)". Relative PATH values resolve against
+ * `base_dir`. Returns NULL after adding at least one error to `errs`. `where` is used for errors
+ * that have no node of their own (a missing required key). */
+sluice_config_t *config_validate(const cfg_node_t *map, const struct sluice_config_field *table,
+                                 const char *what, const cfg_mark_t *where, const char *base_dir,
+                                 cfg_errors_t *errs);
+void config_free(sluice_config_t *cfg);
+
+int config_has(const sluice_config_t *cfg, const char *key);
+const char *config_string(const sluice_config_t *cfg, const char *key);
+int64_t config_int(const sluice_config_t *cfg, const char *key);
+int config_bool(const sluice_config_t *cfg, const char *key);
+double config_double(const sluice_config_t *cfg, const char *key);
+int64_t config_duration_ms(const sluice_config_t *cfg, const char *key);
+int64_t config_size(const sluice_config_t *cfg, const char *key);
+size_t config_count(const sluice_config_t *cfg, const char *key);
+const char *config_item(const sluice_config_t *cfg, const char *key, size_t i);
+const char *config_map_key(const sluice_config_t *cfg, const char *key, size_t i);
+/* Append "key: value" lines (YAML, `indent` spaces), secrets as "********", for `lint --print`. */
+void config_dump(const sluice_config_t *cfg, buf_t *out, int indent);
+
+/* -- the pipeline files ------------------------------------------------------------------------ */
+typedef struct cfg_instance {
+    char *id;             /* sink id; "source" for a source; transforms: `id` or "<plugin>#<n>" */
+    char *plugin;         /* plugin name as written */
+    cfg_mark_t mark;      /* the instance's mapping */
+    cfg_mark_t plugin_mark; /* the `plugin:` value */
+    const cfg_node_t *config; /* its `config:` mapping, or NULL */
+    sluice_config_t *core;  /* sinks: validated sink core keys (config_sink_keys); else NULL */
+    struct cfg_instance *transforms;
+    size_t ntransforms;
+} cfg_instance_t;
+
+typedef struct cfg_pipeline {
+    char *id;
+    cfg_mark_t mark;
+    const char *file;     /* YAML file it came from */
+    char *base_dir;       /* that file's directory */
+    sluice_config_t *core; /* validated pipeline keys (config_pipeline_keys) */
+    cfg_instance_t *source; /* NULL when the pipeline has only sinks */
+    cfg_instance_t *sinks;
+    size_t nsinks;
+} cfg_pipeline_t;
+
+typedef struct cfg_run {
+    char **files;         /* the paths given */
+    size_t nfiles;
+    cfg_node_t **docs;    /* one parsed tree per file (NULL if unparsable) */
+    sluice_config_t *global; /* validated top-level keys of the first file (config_global_keys);
+                                later files must not contradict it */
+    cfg_pipeline_t *pipelines;
+    size_t npipelines;
+} cfg_run_t;
+
+/* Parse and check every file; all errors of all files are added to `errs` (none lost after the
+ * first). Pipeline ids must be unique across files. Returns 0 when `errs` gained nothing. */
+int config_load(cfg_run_t *run, const char *const *paths, size_t npaths, cfg_errors_t *errs);
+void config_run_free(cfg_run_t *run);
+
+/* The core's own tables (also used for docs/configuration.md). */
+extern const struct sluice_config_field config_global_keys[];
+extern const struct sluice_config_field config_pipeline_keys[];
+extern const struct sluice_config_field config_sink_keys[];
+
+/* -- helpers shared with the rest of the core -------------------------------------------------- */
+/* "250ms", "5s", "2m", "1h", "1d", bare integer = ms. 0 ok, -1 invalid. */
+int config_parse_duration_ms(const char *s, int64_t *out);
+/* "512", "64KiB", "4MiB", "1GiB", "10KB" (1000), "2MB"; 0 ok, -1 invalid. */
+int config_parse_size(const char *s, int64_t *out);
+/* The candidate closest to `word` (edit distance ≤ max(2, len/3)), or NULL. */
+const char *config_did_you_mean(const char *word, const char *const *candidates, size_t n);
+/* Interpolate ${VAR}, ${VAR:-default}, ${file:PATH:KEY} and $$ in `in`. On error returns NULL and
+ * writes a message (without position) to errstr. Relative PATHs resolve against base_dir. */
+char *config_interpolate(const char *in, const char *base_dir, char *errstr, size_t errstr_size);
+/* Render a plugin's reference page (Markdown) from its descriptor and tables. */
+void config_docs_markdown(const struct sluice_plugin *p, buf_t *out);
+
+#endif

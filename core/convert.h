@@ -1,0 +1,43 @@
+/* convert.h — converters: typed values ⇄ the bytes that sit in a topic. Kafka Connect's names:
+ * `json` (optionally with the {"schema","payload"} envelope), `string`, `bytes`. One converter
+ * instance is used by one thread (it keeps a schema cache without locks). */
+#ifndef SLUICE_CONVERT_H
+#define SLUICE_CONVERT_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "json.h"
+#include "value.h"
+
+enum converter_kind { CONVERTER_JSON = 0, CONVERTER_STRING, CONVERTER_BYTES };
+
+typedef struct converter {
+    enum converter_kind kind;
+    int schemas_enable;                    /* json: read/write the envelope */
+    enum json_decimal_format decimal_format; /* json */
+    schema_owner_t schemas;                /* schemas parsed from envelopes (the cache owns them) */
+    struct converter_cache_entry *cache;   /* envelope schema text → schema, bounded */
+    size_t cache_len, cache_cap;
+} converter_t;
+
+/* The names accepted by `key.converter` / `value.converter`, NULL-terminated (for config enums). */
+extern const char *const converter_names[];
+
+/* `name` is one of converter_names; options come from `<prefix>.schemas.enable` etc. (already
+ * parsed by the config layer). Returns SLUICE_ERR_CONFIG with a message for an unknown name. */
+sluice_err_t converter_init(converter_t *c, const char *name, int schemas_enable,
+                            enum json_decimal_format decimal_format, char *errstr,
+                            size_t errstr_size);
+void converter_free(converter_t *c);
+
+/* Encode `v` (a NULL pointer or a NULL value encodes as "no bytes": *is_null = 1). `out` is appended to. */
+sluice_err_t converter_encode(converter_t *c, const sluice_value_t *v, buf_t *out, int *is_null,
+                              char *errstr, size_t errstr_size);
+/* Decode bytes into a value in the arena. `data` NULL means a null key/value (→ NULL value).
+ * The string and bytes converters do not copy: the value points at `data`, which must outlive it. */
+sluice_err_t converter_decode(converter_t *c, arena_t *a, const void *data, size_t len,
+                              sluice_value_t **out, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,56 @@
+/* json.h — JSON reader and writer for values.
+ *
+ * Written by hand rather than with cJSON because cJSON keeps every number as a double (int64 values
+ * above 2^53 would change) and allocates each node with malloc; this reader builds values straight
+ * into a batch arena and keeps integers exact. cJSON is still used where neither matters. */
+#ifndef SLUICE_JSON_H
+#define SLUICE_JSON_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "value.h"
+
+/* Parse one JSON document (surrounding whitespace allowed) into a schemaless value: objects become
+ * string-keyed MAPs (order kept), arrays ARRAYs, integers INT64 (exact; outside int64 → FLOAT64),
+ * other numbers FLOAT64, strings STRING, true/false BOOLEAN, null NULL.
+ * Errors say what and at which byte offset. */
+sluice_err_t json_parse(arena_t *a, const char *text, size_t len, sluice_value_t **out,
+                        char *errstr, size_t errstr_size);
+
+/* Parse `text` as a value of `schema` (the payload of Kafka Connect's envelope): numbers become the
+ * schema's integer/float types (range-checked), bytes and Decimal come from base64 (or a number for
+ * Decimal), structs follow the field order of the schema, optional fields may be absent or null. */
+sluice_err_t json_parse_with_schema(arena_t *a, const char *text, size_t len,
+                                    const sluice_schema_t *schema, sluice_value_t **out,
+                                    char *errstr, size_t errstr_size);
+
+/* Convert an already parsed schemaless value to `schema` (same rules as above). */
+sluice_err_t json_value_to_schema(arena_t *a, const sluice_value_t *in,
+                                  const sluice_schema_t *schema, sluice_value_t **out,
+                                  char *errstr, size_t errstr_size);
+
+enum json_decimal_format { JSON_DECIMAL_BASE64 = 0, JSON_DECIMAL_NUMERIC = 1 };
+
+/* Write a value as JSON the way Kafka Connect's JsonConverter writes the payload: bytes as base64,
+ * string-keyed maps as objects and other maps as [[k,v],…], Decimal per `decimal_format`.
+ * Non-finite floats have no JSON form and are written as null. */
+sluice_err_t json_write(buf_t *out, const sluice_value_t *v, enum json_decimal_format decimal_format);
+/* Write a JSON string literal (with quotes and escapes). */
+int json_write_string(buf_t *out, const char *s, size_t len);
+
+/* Schema ⇄ Kafka Connect's JSON schema form ({"type":"struct","fields":[{…,"field":"id"}],…}). */
+sluice_err_t json_write_schema(buf_t *out, const sluice_schema_t *schema);
+sluice_schema_t *json_parse_schema(schema_owner_t *o, const char *text, size_t len, char *errstr,
+                                   size_t errstr_size);
+/* The same from a parsed value (an object). */
+sluice_schema_t *json_schema_from_value(schema_owner_t *o, const sluice_value_t *v, char *errstr,
+                                        size_t errstr_size);
+
+/* Base64 (standard alphabet, padded) used for BYTES. */
+int base64_encode(buf_t *out, const void *p, size_t len);
+/* Decode into the arena; -1 on invalid input. */
+int base64_decode(arena_t *a, const char *s, size_t len, void **out, size_t *out_len);
+
+#endif

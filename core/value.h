@@ -1,0 +1,121 @@
+/* value.h — Kafka Connect's data model inside the core: schemas (long-lived, heap, owned by a
+ * schema_owner_t) and values (arena, one batch). 64-bit integers are kept as int64_t, never a double. */
+#ifndef SLUICE_VALUE_H
+#define SLUICE_VALUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "sluice/plugin.h"
+
+struct schema_field {
+    char *name;
+    const sluice_schema_t *schema;
+};
+
+struct schema_param {
+    char *key;
+    char *value;
+};
+
+struct sluice_schema {
+    sluice_type_t type;
+    int optional;
+    char *name;     /* NULL if unnamed; logical types carry Kafka Connect's names */
+    char *doc;
+    int32_t version; /* 0 = unset */
+    struct schema_param *params;
+    size_t nparams;
+    struct schema_field *fields; /* STRUCT */
+    size_t nfields, capfields;
+    const sluice_schema_t *items;  /* ARRAY */
+    const sluice_schema_t *keys;   /* MAP */
+    const sluice_schema_t *values; /* MAP */
+    struct sluice_schema *owned_next; /* owner's list */
+};
+
+/* Every schema belongs to an owner and is freed with it. */
+typedef struct schema_owner {
+    struct sluice_schema *head;
+} schema_owner_t;
+
+void schema_owner_init(schema_owner_t *o);
+void schema_owner_free(schema_owner_t *o);
+
+sluice_schema_t *schema_new(schema_owner_t *o, sluice_type_t type);
+sluice_schema_t *schema_struct(schema_owner_t *o, const char *name);
+sluice_schema_t *schema_array(schema_owner_t *o, const sluice_schema_t *items);
+sluice_schema_t *schema_map(schema_owner_t *o, const sluice_schema_t *keys,
+                            const sluice_schema_t *values);
+sluice_err_t schema_add_field(sluice_schema_t *st, const char *name, const sluice_schema_t *field);
+sluice_err_t schema_set_name(sluice_schema_t *s, const char *name);
+sluice_err_t schema_set_doc(sluice_schema_t *s, const char *doc);
+sluice_err_t schema_set_param(sluice_schema_t *s, const char *key, const char *value);
+const char *schema_param(const sluice_schema_t *s, const char *key);
+/* Index of a STRUCT field, or -1. */
+int schema_field_index(const sluice_schema_t *s, const char *name);
+/* Kafka Connect's name of a type: "int8" … "struct" (as in the JSON schema form). */
+const char *schema_type_name(sluice_type_t t);
+/* Structural equality (used by schema caches and tests). */
+int schema_equal(const sluice_schema_t *a, const sluice_schema_t *b);
+
+/* One entry of a MAP or STRUCT. For STRUCT: `name` is the schema's field name, `key` NULL.
+ * For MAP: `key` is the key value; `name` points at its text when the key is a STRING. */
+struct value_kv {
+    const char *name;
+    sluice_value_t *key;
+    sluice_value_t *value;
+};
+
+struct sluice_value {
+    sluice_type_t type;
+    const sluice_schema_t *schema; /* NULL when schemaless */
+    union {
+        int64_t i; /* INT8..INT64 (and logical Date/Time/Timestamp) */
+        double f;  /* FLOAT32/FLOAT64 */
+        int b;     /* BOOLEAN */
+        struct {
+            const char *ptr; /* NUL-terminated in the arena (BYTES too, for convenience) */
+            size_t len;
+        } s;
+        struct {
+            sluice_value_t **items;
+            size_t len, cap;
+        } a; /* ARRAY */
+        struct {
+            struct value_kv *items;
+            size_t len, cap;
+        } m; /* MAP and STRUCT */
+    } u;
+};
+
+/* Constructors: all memory from the arena; NULL on out of memory. */
+sluice_value_t *value_null(arena_t *a);
+sluice_value_t *value_int(arena_t *a, sluice_type_t type, int64_t v);
+sluice_value_t *value_float(arena_t *a, sluice_type_t type, double v);
+sluice_value_t *value_bool(arena_t *a, int v);
+sluice_value_t *value_string(arena_t *a, const char *s, size_t len);  /* copies */
+sluice_value_t *value_bytes(arena_t *a, const void *p, size_t len);   /* copies */
+/* No copy: `s` must outlive the value (e.g. bytes already in the same arena or the topic log). */
+sluice_value_t *value_string_ref(arena_t *a, const char *s, size_t len);
+sluice_value_t *value_struct(arena_t *a, const sluice_schema_t *schema); /* schema NULL → MAP */
+sluice_value_t *value_array(arena_t *a, const sluice_schema_t *schema);
+sluice_value_t *value_map(arena_t *a, const sluice_schema_t *schema);
+
+/* STRUCT: set a field of the schema (error if not in it). MAP: set/replace a string key. */
+sluice_err_t value_put(arena_t *a, sluice_value_t *obj, const char *field, sluice_value_t *v);
+sluice_err_t value_append(arena_t *a, sluice_value_t *arr, sluice_value_t *v);
+sluice_err_t value_map_put(arena_t *a, sluice_value_t *map, sluice_value_t *k, sluice_value_t *v);
+/* STRUCT field / string-keyed MAP entry, or NULL. */
+sluice_value_t *value_get(const sluice_value_t *obj, const char *field);
+/* Deep copy into another arena (schemas are shared, not copied). */
+sluice_value_t *value_copy(arena_t *a, const sluice_value_t *v);
+/* Structural equality of two values (tests, transforms). */
+int value_equal(const sluice_value_t *x, const sluice_value_t *y);
+
+int64_t value_as_int(const sluice_value_t *v);
+double value_as_float(const sluice_value_t *v);
+
+#endif

@@ -409,6 +409,10 @@ struct sluice_host {
     sluice_err_t (*value_write_json)(const sluice_value_t *v, sluice_buf_t *buf);
     /** Append `v` as text: a STRING as is, anything else as JSON. */
     sluice_err_t (*value_write_text)(const sluice_value_t *v, sluice_buf_t *buf);
+    /** Parse JSON text into a schemaless value (objects become string-keyed MAPs, integers INT64
+     *  kept exact) in the arena of `rec`'s batch; NULL with a message on invalid JSON. */
+    sluice_value_t *(*value_parse_json)(sluice_record_t *rec, const char *text, size_t len,
+                                        char *errstr, size_t errstr_size);
 
     /* -- buffers (any thread; one buffer is used by one thread at a time) -------------------- */
     sluice_buf_t *(*buf_new)(size_t initial_capacity);

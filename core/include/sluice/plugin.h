@@ -204,7 +204,8 @@ struct sluice_source {
     /** Optional: `position` and every earlier one is durable downstream. */
     sluice_err_t (*commit)(void *state, const void *position, size_t len, char *errstr,
                            size_t errstr_size);
-    /** Optional: interrupt a blocking poll and stop producing. May run on another thread. */
+    /** Optional: interrupt a blocking poll and stop producing. May run on another thread and may be
+     *  called more than once: it must only set a flag or wake the poll. */
     void (*stop)(void *state);
     /** Free the state. */
     void (*destroy)(void *state);

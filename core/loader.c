@@ -1,0 +1,386 @@
+/* loader.c — see loader.h. */
+#include "loader.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sluice_build.h"
+
+/* The smallest descriptor of ABI 1.0: everything up to and including `sink`. */
+#define LOADER_MIN_DESC (offsetof(struct sluice_plugin, sink) + sizeof(void *))
+#define LOADER_MIN_SOURCE (offsetof(struct sluice_source, destroy) + sizeof(void *))
+#define LOADER_MIN_TRANSFORM (offsetof(struct sluice_transform, destroy) + sizeof(void *))
+#define LOADER_MIN_SINK (offsetof(struct sluice_sink, destroy) + sizeof(void *))
+
+static int loader_valid_name(const char *s)
+{
+    if (!s || !*s || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
+              *s == '.'))
+            return 0;
+    return 1;
+}
+
+/* Copy a role struct the plugin declared with its own struct_size: never read past it. */
+static int loader_copy_role(const void *src, size_t min, size_t ours, void *dst, const char *role,
+                            const char *path, char *errstr, size_t errstr_size)
+{
+    size_t theirs = *(const size_t *)src;
+    if (theirs < min) {
+        snprintf(errstr, errstr_size,
+                 "%s: %s struct_size %zu is smaller than ABI %d.0's %zu bytes; rebuild the plugin "
+                 "against sluice/plugin.h",
+                 path, role, theirs, SLUICE_ABI_MAJOR, min);
+        return -1;
+    }
+    memcpy(dst, src, theirs < ours ? theirs : ours);
+    return 0;
+}
+
+static int loader_check_table(const struct sluice_config_field *t, const char *role,
+                              const char *path, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; t && t[i].name; i++) {
+        if ((unsigned)t[i].type > SLUICE_CFG_MAP) {
+            snprintf(errstr, errstr_size, "%s: %s config key '%s' has unknown type %d", path, role,
+                     t[i].name, (int)t[i].type);
+            return -1;
+        }
+        if (t[i].type == SLUICE_CFG_ENUM && !t[i].enum_values) {
+            snprintf(errstr, errstr_size, "%s: %s config key '%s' is an enum without values", path,
+                     role, t[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t errstr_size)
+{
+    char abspath[PATH_MAX];
+    loaded_plugin_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(errstr, errstr_size, "%s: out of memory", path);
+        return -1;
+    }
+    /* dlopen searches the library path for a bare name; a plugin path is always a file. */
+    if (!strchr(path, '/'))
+        snprintf(abspath, sizeof abspath, "./%s", path);
+    else
+        snprintf(abspath, sizeof abspath, "%s", path);
+    p->path = strdup(path);
+    dlerror();
+    p->handle = dlopen(abspath, RTLD_NOW | RTLD_LOCAL);
+    if (!p->handle) {
+        const char *e = dlerror();
+        snprintf(errstr, errstr_size, "%s: cannot load: %s", path, e ? e : "unknown error");
+        goto fail;
+    }
+    const struct sluice_plugin *d = dlsym(p->handle, SLUICE_PLUGIN_SYMBOL);
+    if (!d) {
+        snprintf(errstr, errstr_size,
+                 "%s: no '%s' symbol: not a sluice plugin (expected a descriptor exported with "
+                 "SLUICE_PLUGIN_EXPORT)",
+                 path, SLUICE_PLUGIN_SYMBOL);
+        goto fail;
+    }
+    if (d->abi_major != SLUICE_ABI_MAJOR) {
+        snprintf(errstr, errstr_size,
+                 "%s: plugin ABI major %u, this sluice expects major %d (found %u.%u, expected "
+                 "%d.x); rebuild the plugin",
+                 path, d->abi_major, SLUICE_ABI_MAJOR, d->abi_major, d->abi_minor,
+                 SLUICE_ABI_MAJOR);
+        goto fail;
+    }
+    if (d->abi_minor > SLUICE_ABI_MINOR) {
+        snprintf(errstr, errstr_size,
+                 "%s: plugin built for ABI %u.%u, newer than this sluice's ABI %d.%d (expected "
+                 "minor <= %d, found %u); upgrade sluice",
+                 path, d->abi_major, d->abi_minor, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR,
+                 SLUICE_ABI_MINOR, d->abi_minor);
+        goto fail;
+    }
+    if (d->struct_size < LOADER_MIN_DESC) {
+        snprintf(errstr, errstr_size,
+                 "%s: descriptor struct_size %zu is smaller than ABI %d.0's %zu bytes (expected "
+                 "at least %zu, found %zu)",
+                 path, d->struct_size, SLUICE_ABI_MAJOR, (size_t)LOADER_MIN_DESC,
+                 (size_t)LOADER_MIN_DESC, d->struct_size);
+        goto fail;
+    }
+    memcpy(&p->desc, d, d->struct_size < sizeof p->desc ? d->struct_size : sizeof p->desc);
+    if (!loader_valid_name(p->desc.name)) {
+        snprintf(errstr, errstr_size,
+                 "%s: invalid plugin name '%s' (expected 1-64 characters of a-z, 0-9, '-', '_', "
+                 "'.')",
+                 path, p->desc.name ? p->desc.name : "(null)");
+        goto fail;
+    }
+    if (p->desc.source) {
+        if (loader_copy_role(p->desc.source, LOADER_MIN_SOURCE, sizeof p->source, &p->source,
+                             "source", path, errstr, errstr_size) != 0)
+            goto fail;
+        if (!p->source.init || !p->source.start || !p->source.poll || !p->source.destroy) {
+            snprintf(errstr, errstr_size,
+                     "%s: source role lacks init, start, poll or destroy (all are required)",
+                     path);
+            goto fail;
+        }
+        if (loader_check_table(p->source.config, "source", path, errstr, errstr_size) != 0)
+            goto fail;
+        p->has_source = 1;
+    }
+    if (p->desc.transform) {
+        if (loader_copy_role(p->desc.transform, LOADER_MIN_TRANSFORM, sizeof p->transform,
+                             &p->transform, "transform", path, errstr, errstr_size) != 0)
+            goto fail;
+        if (!p->transform.init || !p->transform.process || !p->transform.destroy) {
+            snprintf(errstr, errstr_size,
+                     "%s: transform role lacks init, process or destroy (all are required)", path);
+            goto fail;
+        }
+        if (loader_check_table(p->transform.config, "transform", path, errstr, errstr_size) != 0)
+            goto fail;
+        p->has_transform = 1;
+    }
+    if (p->desc.sink) {
+        if (loader_copy_role(p->desc.sink, LOADER_MIN_SINK, sizeof p->sink, &p->sink, "sink", path,
+                             errstr, errstr_size) != 0)
+            goto fail;
+        if (!p->sink.init || !p->sink.put || !p->sink.flush || !p->sink.destroy) {
+            snprintf(errstr, errstr_size,
+                     "%s: sink role lacks init, put, flush or destroy (all are required)", path);
+            goto fail;
+        }
+        if (loader_check_table(p->sink.config, "sink", path, errstr, errstr_size) != 0)
+            goto fail;
+        p->has_sink = 1;
+    }
+    if (!p->has_source && !p->has_transform && !p->has_sink) {
+        snprintf(errstr, errstr_size,
+                 "%s: plugin '%s' declares no role (expected a source, transform or sink)", path,
+                 p->desc.name);
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    loader_close(p);
+    return -1;
+}
+
+void loader_close(loaded_plugin_t *p)
+{
+    if (!p)
+        return;
+    if (p->handle)
+        dlclose(p->handle);
+    free(p->path);
+    free(p);
+}
+
+const char *loader_roles(const loaded_plugin_t *p, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s%s%s", p->has_source ? "source" : "",
+             p->has_source && (p->has_transform || p->has_sink) ? ", " : "",
+             p->has_transform ? "transform" : "", p->has_transform && p->has_sink ? ", " : "",
+             p->has_sink ? "sink" : "");
+    return buf;
+}
+
+void registry_init(registry_t *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+static void registry_error(registry_t *r, const char *msg)
+{
+    if (r->nerrors == r->caperrors) {
+        size_t cap = r->caperrors ? r->caperrors * 2 : 4;
+        char **e = realloc(r->errors, cap * sizeof *e);
+        if (!e)
+            return;
+        r->errors = e;
+        r->caperrors = cap;
+    }
+    char *copy = strdup(msg);
+    if (copy)
+        r->errors[r->nerrors++] = copy;
+}
+
+static int registry_add(registry_t *r, loaded_plugin_t *p)
+{
+    if (r->len == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        loaded_plugin_t **n = realloc(r->plugins, cap * sizeof *n);
+        if (!n)
+            return -1;
+        r->plugins = n;
+        r->cap = cap;
+    }
+    r->plugins[r->len++] = p;
+    return 0;
+}
+
+static int registry_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void registry_scan_dir(registry_t *r, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len < 4 || strcmp(de->d_name + len - 3, ".so") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        names[n] = strdup(de->d_name);
+        if (names[n])
+            n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, registry_cmp);
+    size_t first_of_dir = r->len;
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX], err[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        free(names[i]);
+        loaded_plugin_t *p;
+        if (loader_open(path, &p, err, sizeof err) != 0) {
+            registry_error(r, err);
+            continue;
+        }
+        const loaded_plugin_t *prev = registry_find(r, p->desc.name);
+        if (prev) {
+            int same_dir = 0;
+            for (size_t k = first_of_dir; k < r->len; k++)
+                same_dir |= r->plugins[k] == prev;
+            if (same_dir) {
+                snprintf(err, sizeof err, "%s: plugin name '%s' is also defined by %s", p->path,
+                         p->desc.name, prev->path);
+                registry_error(r, err);
+            } else {
+                log_debug(NULL, "plugin %s (%s) is shadowed by %s", p->desc.name, p->path,
+                          prev->path);
+            }
+            loader_close(p);
+            continue;
+        }
+        if (registry_add(r, p) != 0)
+            loader_close(p);
+    }
+    free(names);
+}
+
+void registry_scan(registry_t *r, const char *const *dirs, size_t ndirs)
+{
+    for (size_t i = 0; i < ndirs; i++)
+        registry_scan_dir(r, dirs[i]);
+}
+
+const loaded_plugin_t *registry_find(const registry_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->len; i++)
+        if (strcmp(r->plugins[i]->desc.name, name) == 0)
+            return r->plugins[i];
+    return NULL;
+}
+
+const char **registry_names(const registry_t *r, size_t *n)
+{
+    const char **names = calloc(r->len + 1, sizeof *names);
+    for (size_t i = 0; names && i < r->len; i++)
+        names[i] = r->plugins[i]->desc.name;
+    *n = names ? r->len : 0;
+    return names;
+}
+
+void registry_free(registry_t *r)
+{
+    for (size_t i = 0; i < r->len; i++)
+        loader_close(r->plugins[i]);
+    for (size_t i = 0; i < r->nerrors; i++)
+        free(r->errors[i]);
+    free(r->plugins);
+    free(r->errors);
+    memset(r, 0, sizeof *r);
+}
+
+static int loader_push(char ***v, size_t *n, const char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof **v);
+    if (!nv)
+        return -1;
+    *v = nv;
+    nv[*n] = strdup(s);
+    if (!nv[*n])
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+/* True when this executable lives in the build tree it was built in. */
+static int loader_in_build_tree(void)
+{
+    char exe[PATH_MAX], root[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return 0;
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    if (!realpath(SLUICE_BUILD_ROOT, root))
+        return 0;
+    return strcmp(exe, root) == 0;
+}
+
+char **loader_search_path(const char *const *extra, size_t nextra, size_t *n)
+{
+    char **dirs = NULL;
+    *n = 0;
+    const char *env = getenv("SLUICE_PLUGIN_PATH");
+    if (env && *env) {
+        char *copy = strdup(env), *save = NULL;
+        for (char *tok = copy ? strtok_r(copy, ":", &save) : NULL; tok;
+             tok = strtok_r(NULL, ":", &save))
+            loader_push(&dirs, n, tok);
+        free(copy);
+    }
+    for (size_t i = 0; i < nextra; i++)
+        loader_push(&dirs, n, extra[i]);
+    loader_push(&dirs, n,
+                loader_in_build_tree() ? SLUICE_BUILD_PLUGIN_DIR : SLUICE_INSTALL_PLUGIN_DIR);
+    return dirs;
+}
+
+void loader_free_path(char **dirs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+}

@@ -1,0 +1,51 @@
+/* loader.h — finds plugin files, dlopen()s them (RTLD_NOW | RTLD_LOCAL) and checks their
+ * descriptor: ABI major, minor, struct sizes, name, roles. Every refusal names the file and what was
+ * expected and found. */
+#ifndef SLUICE_LOADER_H
+#define SLUICE_LOADER_H
+
+#include <stddef.h>
+
+#include "sluice/plugin.h"
+
+typedef struct loaded_plugin {
+    char *path;
+    void *handle;
+    /* Copies of the plugin's structs, zero-filled past the struct_size the plugin declared. */
+    struct sluice_plugin desc;
+    struct sluice_source source;
+    struct sluice_transform transform;
+    struct sluice_sink sink;
+    int has_source, has_transform, has_sink;
+} loaded_plugin_t;
+
+typedef struct registry {
+    loaded_plugin_t **plugins;
+    size_t len, cap;
+    char **errors; /* load failures, duplicates: each "FILE: reason" */
+    size_t nerrors, caperrors;
+} registry_t;
+
+/* Open and check one file. */
+int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t errstr_size);
+void loader_close(loaded_plugin_t *p);
+/* "source, sink" etc. into buf. */
+const char *loader_roles(const loaded_plugin_t *p, char *buf, size_t size);
+
+void registry_init(registry_t *r);
+/* Load every *.so of every directory in order (files sorted by name). A file that fails to load
+ * and two files of one name in one directory are errors; a name found again in a later directory is
+ * shadowed by the earlier one (as with PATH). Missing directories are skipped. */
+void registry_scan(registry_t *r, const char *const *dirs, size_t ndirs);
+const loaded_plugin_t *registry_find(const registry_t *r, const char *name);
+/* Names of all plugins (for "did you mean"); the array is malloc'd, the strings are not. */
+const char **registry_names(const registry_t *r, size_t *n);
+void registry_free(registry_t *r);
+
+/* The plugin directories of this process: SLUICE_PLUGIN_PATH (colon-separated), then `extra`
+ * (the YAML's plugin.path), then the build tree's plugins when this binary runs from its build tree,
+ * else the installed directory. Returns a malloc'd array of malloc'd strings. */
+char **loader_search_path(const char *const *extra, size_t nextra, size_t *n);
+void loader_free_path(char **dirs, size_t n);
+
+#endif

@@ -1,0 +1,69 @@
+/* log.c — see log.h. */
+#include "log.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Atomic int log_level = SLUICE_LOG_INFO;
+
+static const char *const log_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+
+void log_set_level(sluice_log_level_t level)
+{
+    atomic_store(&log_level, (int)level);
+}
+
+sluice_log_level_t log_get_level(void)
+{
+    return (sluice_log_level_t)atomic_load(&log_level);
+}
+
+int log_parse_level(const char *s)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(s, names[i]) == 0)
+            return i;
+    if (strcasecmp(s, "warning") == 0)
+        return SLUICE_LOG_WARN;
+    return -1;
+}
+
+void log_vmsg(sluice_log_level_t level, const char *who, const char *fmt, va_list ap)
+{
+    if ((int)level > atomic_load(&log_level))
+        return;
+    char line[2048];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, log_names[level]);
+    if (who && n < (int)sizeof line)
+        n += snprintf(line + n, sizeof line - (size_t)n, "[%s] ", who);
+    if (n < (int)sizeof line)
+        n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    if (n >= (int)sizeof line - 1) {
+        n = (int)sizeof line - 5;
+        memcpy(line + n, "...", 3);
+        n += 3;
+    }
+    line[n++] = '\n';
+    /* One write(2) per line: atomic with respect to other threads' lines. */
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+    (void)w;
+}
+
+void log_msg(sluice_log_level_t level, const char *who, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, who, fmt, ap);
+    va_end(ap);
+}

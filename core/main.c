@@ -1,0 +1,202 @@
+/* main.c — the command line: run, lint, plugins, version. Exit codes: 0 ok, 1 a pipeline failed
+ * while running, 2 the configuration or the command line is wrong. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "loader.h"
+#include "log.h"
+#include "runtime.h"
+#include "sluice_build.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: sluice run [--quiet] [--offsets PATH] [--log-level LEVEL] FILE...\n"
+          "       sluice lint [--print] FILE...\n"
+          "       sluice plugins [list | docs NAME | check FILE.so]\n"
+          "       sluice version\n"
+          "\n"
+          "  run      run the pipelines of the YAML files until their sources end or SIGINT/SIGTERM\n"
+          "  lint     check the files and the plugins' configuration; print every error\n"
+          "  plugins  list the plugins found, print one's reference, or check a plugin file\n"
+          "\n"
+          "Plugins are searched in SLUICE_PLUGIN_PATH (colon-separated), the YAML's plugin.path,\n"
+          "then the directory sluice was built or installed with.\n",
+          out);
+}
+
+static int cmd_load(runtime_t *rt, int argc, char **argv, const char *offsets)
+{
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    int rc = runtime_prepare(rt, (const char *const *)argv, (size_t)argc, offsets, &errs);
+    if (rc != 0) {
+        cfg_errors_print(&errs, stderr);
+        fprintf(stderr, "sluice: %zu error%s\n", errs.len, errs.len == 1 ? "" : "s");
+    }
+    cfg_errors_free(&errs);
+    return rc;
+}
+
+static int cmd_lint(int argc, char **argv)
+{
+    int print = 0, i = 0;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--print") == 0)
+            print = 1;
+        else {
+            fprintf(stderr, "sluice lint: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (i == argc) {
+        fprintf(stderr, "sluice lint: no file given\n");
+        return 2;
+    }
+    runtime_t rt;
+    int rc = cmd_load(&rt, argc - i, argv + i, NULL) == 0 ? 0 : 2;
+    if (rc == 0) {
+        if (print)
+            runtime_print(&rt, stdout);
+        else
+            printf("%d file%s OK: %zu pipeline%s\n", argc - i, argc - i == 1 ? "" : "s",
+                   rt.npipelines, rt.npipelines == 1 ? "" : "s");
+    }
+    runtime_free(&rt);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    int quiet = 0, i = 0;
+    const char *offsets = NULL;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+            quiet = 1;
+        } else if (strcmp(argv[i], "--offsets") == 0 && i + 1 < argc) {
+            offsets = argv[++i];
+        } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            int lvl = log_parse_level(argv[++i]);
+            if (lvl < 0) {
+                fprintf(stderr, "sluice run: unknown log level '%s' (error, warn, info, debug)\n",
+                        argv[i]);
+                return 2;
+            }
+            log_set_level((sluice_log_level_t)lvl);
+        } else {
+            fprintf(stderr, "sluice run: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i == argc) {
+        fprintf(stderr, "sluice run: no file given\n");
+        return 2;
+    }
+    runtime_t rt;
+    int rc;
+    if (cmd_load(&rt, argc - i, argv + i, offsets) != 0) {
+        rc = 2;
+    } else {
+        rt.quiet = quiet;
+        rc = runtime_run(&rt);
+    }
+    runtime_free(&rt);
+    return rc;
+}
+
+static int plugins_registry(registry_t *reg)
+{
+    size_t n;
+    char **dirs = loader_search_path(NULL, 0, &n);
+    registry_init(reg);
+    registry_scan(reg, (const char *const *)dirs, n);
+    loader_free_path(dirs, n);
+    for (size_t i = 0; i < reg->nerrors; i++)
+        fprintf(stderr, "%s\n", reg->errors[i]);
+    return reg->nerrors ? 2 : 0;
+}
+
+static int cmd_plugins(int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : "list";
+    registry_t reg;
+    int rc = 0;
+    if (strcmp(sub, "check") == 0) {
+        if (argc != 2) {
+            fprintf(stderr, "usage: sluice plugins check FILE.so\n");
+            return 2;
+        }
+        loaded_plugin_t *p;
+        char err[1024], roles[64];
+        if (loader_open(argv[1], &p, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            return 2;
+        }
+        printf("%s: ok: plugin %s %s (%s, ABI %u.%u): %s\n", argv[1], p->desc.name,
+               p->desc.version ? p->desc.version : "?", loader_roles(p, roles, sizeof roles),
+               p->desc.abi_major, p->desc.abi_minor, p->desc.summary ? p->desc.summary : "");
+        loader_close(p);
+        return 0;
+    }
+    if (strcmp(sub, "list") == 0) {
+        rc = plugins_registry(&reg);
+        for (size_t i = 0; i < reg.len; i++) {
+            char roles[64];
+            const loaded_plugin_t *p = reg.plugins[i];
+            printf("%-16s %-8s %-24s %s\n", p->desc.name, p->desc.version ? p->desc.version : "?",
+                   loader_roles(p, roles, sizeof roles), p->desc.summary ? p->desc.summary : "");
+        }
+    } else if (strcmp(sub, "docs") == 0 && argc == 2) {
+        rc = plugins_registry(&reg);
+        const loaded_plugin_t *p = registry_find(&reg, argv[1]);
+        if (!p) {
+            size_t n;
+            const char **names = registry_names(&reg, &n);
+            const char *hint = names ? config_did_you_mean(argv[1], names, n) : NULL;
+            fprintf(stderr, "sluice plugins docs: unknown plugin '%s'%s%s%s\n", argv[1],
+                    hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
+            free(names);
+            rc = 2;
+        } else {
+            buf_t b;
+            buf_init(&b);
+            config_docs_markdown(&p->desc, &b);
+            fwrite(b.data, 1, b.len, stdout);
+            buf_free(&b);
+        }
+    } else {
+        fprintf(stderr, "usage: sluice plugins [list | docs NAME | check FILE.so]\n");
+        return 2;
+    }
+    registry_free(&reg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "lint") == 0)
+        return cmd_lint(argc - 2, argv + 2);
+    if (strcmp(cmd, "plugins") == 0)
+        return cmd_plugins(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("sluice %s (plugin ABI %d.%d)\n", SLUICE_VERSION, SLUICE_ABI_MAJOR,
+               SLUICE_ABI_MINOR);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "sluice: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

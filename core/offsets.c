@@ -1,0 +1,347 @@
+/* offsets.c — see offsets.h. cJSON reads and writes the file: it is small and off the hot path. */
+#include "offsets.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "json.h"
+
+static int offsets_mkdirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+char *offsets_default_path(void)
+{
+    const char *state = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char buf[PATH_MAX];
+    if (state && *state)
+        snprintf(buf, sizeof buf, "%s/sluice/offsets.json", state);
+    else
+        snprintf(buf, sizeof buf, "%s/.local/state/sluice/offsets.json", home ? home : "/tmp");
+    return strdup(buf);
+}
+
+static int offsets_valid_text(const unsigned char *p, size_t len)
+{
+    /* Positions that are UTF-8 text without NUL are stored readable; others in base64. */
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || c == 0 || i + n > len)
+            return 0;
+        for (size_t k = 1; k < n; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+        i += n;
+    }
+    return 1;
+}
+
+static offsets_entry_t *offsets_find(offsets_t *o, const char *id)
+{
+    for (size_t i = 0; i < o->len; i++)
+        if (strcmp(o->entries[i].id, id) == 0)
+            return &o->entries[i];
+    return NULL;
+}
+
+static offsets_entry_t *offsets_add(offsets_t *o, const char *id)
+{
+    if (o->len == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 8;
+        offsets_entry_t *e = realloc(o->entries, cap * sizeof *e);
+        if (!e)
+            return NULL;
+        o->entries = e;
+        o->cap = cap;
+    }
+    offsets_entry_t *e = &o->entries[o->len];
+    memset(e, 0, sizeof *e);
+    e->id = strdup(id);
+    if (!e->id)
+        return NULL;
+    e->next_offset = -1;
+    o->len++;
+    return e;
+}
+
+static int offsets_set(offsets_entry_t *e, const void *pos, size_t len, int64_t next_offset)
+{
+    void *copy = NULL;
+    if (len) {
+        copy = malloc(len);
+        if (!copy)
+            return -1;
+        memcpy(copy, pos, len);
+    }
+    free(e->position);
+    e->position = copy;
+    e->position_len = len;
+    e->next_offset = next_offset;
+    return 0;
+}
+
+static int offsets_parse(offsets_t *o, const char *text, size_t len, char *errstr,
+                         size_t errstr_size)
+{
+    int rc = -1;
+    arena_t arena;
+    arena_init(&arena, 4096);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    const cJSON *pipelines = root ? cJSON_GetObjectItemCaseSensitive(root, "pipelines") : NULL;
+    if (!cJSON_IsObject(pipelines)) {
+        snprintf(errstr, errstr_size, "%s: not a sluice offsets file (expected {\"pipelines\":{…}})",
+                 o->path);
+        goto out;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, pipelines)
+    {
+        const cJSON *pos = cJSON_GetObjectItemCaseSensitive(item, "position");
+        const cJSON *pos64 = cJSON_GetObjectItemCaseSensitive(item, "position_base64");
+        const cJSON *next = cJSON_GetObjectItemCaseSensitive(item, "next_offset");
+        offsets_entry_t *e = offsets_add(o, item->string);
+        if (!e)
+            goto nomem;
+        const void *p = NULL;
+        size_t plen = 0;
+        if (cJSON_IsString(pos)) {
+            p = pos->valuestring;
+            plen = strlen(pos->valuestring);
+        } else if (cJSON_IsString(pos64)) {
+            void *dec;
+            if (base64_decode(&arena, pos64->valuestring, strlen(pos64->valuestring), &dec,
+                              &plen) != 0) {
+                snprintf(errstr, errstr_size, "%s: pipeline '%s': invalid position_base64",
+                         o->path, item->string);
+                goto out;
+            }
+            p = dec;
+        }
+        if (offsets_set(e, p, plen, cJSON_IsNumber(next) ? (int64_t)next->valuedouble : -1) != 0)
+            goto nomem;
+    }
+    rc = 0;
+    goto out;
+nomem:
+    snprintf(errstr, errstr_size, "%s: out of memory", o->path);
+out:
+    cJSON_Delete(root);
+    arena_free(&arena);
+    return rc;
+}
+
+int offsets_open(offsets_t **out, const char *path, char *errstr, size_t errstr_size)
+{
+    offsets_t *o = calloc(1, sizeof *o);
+    char lockpath[PATH_MAX];
+    FILE *f = NULL;
+    buf_t b;
+    buf_init(&b);
+    if (!o)
+        return -1;
+    o->lock_fd = -1;
+    pthread_mutex_init(&o->mu, NULL);
+    o->path = strdup(path);
+    if (!o->path)
+        goto fail;
+    if (offsets_mkdirs(path) != 0) {
+        snprintf(errstr, errstr_size, "%s: cannot create its directory: %s", path,
+                 strerror(errno));
+        goto fail;
+    }
+    snprintf(lockpath, sizeof lockpath, "%s.lock", path);
+    o->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (o->lock_fd < 0) {
+        snprintf(errstr, errstr_size, "%s: cannot open: %s", lockpath, strerror(errno));
+        goto fail;
+    }
+    if (flock(o->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(errstr, errstr_size,
+                 "%s is in use by another sluice process (lock %s held); give each run its own "
+                 "offsets file",
+                 path, lockpath);
+        goto fail;
+    }
+    f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT)
+            goto done;
+        snprintf(errstr, errstr_size, "%s: cannot read: %s", path, strerror(errno));
+        goto fail;
+    }
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(&b, chunk, n) != 0) {
+            snprintf(errstr, errstr_size, "%s: out of memory", path);
+            goto fail;
+        }
+    if (ferror(f)) {
+        snprintf(errstr, errstr_size, "%s: read error", path);
+        goto fail;
+    }
+    if (b.len && offsets_parse(o, b.data, b.len, errstr, errstr_size) != 0)
+        goto fail;
+done:
+    if (f)
+        fclose(f);
+    buf_free(&b);
+    *out = o;
+    return 0;
+fail:
+    if (f)
+        fclose(f);
+    buf_free(&b);
+    offsets_close(o);
+    return -1;
+}
+
+const offsets_entry_t *offsets_get(offsets_t *o, const char *id)
+{
+    pthread_mutex_lock(&o->mu);
+    offsets_entry_t *e = offsets_find(o, id);
+    pthread_mutex_unlock(&o->mu);
+    return e;
+}
+
+int offsets_put(offsets_t *o, const char *id, const void *position, size_t len,
+                int64_t next_offset)
+{
+    int rc = -1;
+    pthread_mutex_lock(&o->mu);
+    offsets_entry_t *e = offsets_find(o, id);
+    if (!e)
+        e = offsets_add(o, id);
+    if (e && offsets_set(e, position, len, next_offset) == 0) {
+        o->dirty = 1;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+static int offsets_render(offsets_t *o, buf_t *out)
+{
+    buf_t b64;
+    buf_init(&b64);
+    int rc = buf_puts(out, "{\n  \"version\": 1,\n  \"pipelines\": {");
+    for (size_t i = 0; i < o->len && rc == 0; i++) {
+        offsets_entry_t *e = &o->entries[i];
+        rc |= buf_puts(out, i ? ",\n    " : "\n    ");
+        rc |= json_write_string(out, e->id, strlen(e->id));
+        rc |= buf_puts(out, ": {");
+        if (offsets_valid_text(e->position, e->position_len)) {
+            rc |= buf_puts(out, "\"position\": ");
+            rc |= json_write_string(out, e->position ? e->position : "", e->position_len);
+        } else {
+            buf_reset(&b64);
+            rc |= base64_encode(&b64, e->position, e->position_len);
+            rc |= buf_puts(out, "\"position_base64\": ");
+            rc |= json_write_string(out, b64.data, b64.len);
+        }
+        rc |= buf_printf(out, ", \"next_offset\": %lld}", (long long)e->next_offset);
+    }
+    rc |= buf_puts(out, "\n  }\n}\n");
+    buf_free(&b64);
+    return rc ? -1 : 0;
+}
+
+int offsets_flush(offsets_t *o, char *errstr, size_t errstr_size)
+{
+    int rc = -1, fd = -1;
+    char tmp[PATH_MAX];
+    buf_t b;
+    buf_init(&b);
+    pthread_mutex_lock(&o->mu);
+    if (!o->dirty) {
+        rc = 0;
+        goto out;
+    }
+    if (offsets_render(o, &b) != 0) {
+        snprintf(errstr, errstr_size, "%s: out of memory", o->path);
+        goto out;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", o->path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        goto ioerr;
+    for (size_t off = 0; off < b.len;) {
+        ssize_t w = write(fd, b.data + off, b.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            goto ioerr;
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        fd = -1;
+        goto ioerr;
+    }
+    fd = -1;
+    if (rename(tmp, o->path) != 0)
+        goto ioerr;
+    /* The rename is durable only once the directory is. */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", o->path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    o->dirty = 0;
+    rc = 0;
+    goto out;
+ioerr:
+    snprintf(errstr, errstr_size, "%s: cannot write offsets: %s", o->path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+out:
+    pthread_mutex_unlock(&o->mu);
+    buf_free(&b);
+    return rc;
+}
+
+void offsets_close(offsets_t *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->len; i++) {
+        free(o->entries[i].id);
+        free(o->entries[i].position);
+    }
+    free(o->entries);
+    if (o->lock_fd >= 0)
+        close(o->lock_fd); /* releases the flock */
+    pthread_mutex_destroy(&o->mu);
+    free(o->path);
+    free(o);
+}

@@ -1,0 +1,46 @@
+/* offsets.h — source positions of the standalone mode, in one local JSON file.
+ *
+ * The file maps a pipeline id to the position its source last committed and the next in-process
+ * offset of its topic. It is rewritten whole and atomically (write a temporary file, fsync, rename,
+ * fsync the directory), so a crash leaves either the old or the new content. A lock file keeps two
+ * sluice processes from sharing one offsets file. */
+#ifndef SLUICE_OFFSETS_H
+#define SLUICE_OFFSETS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct offsets_entry {
+    char *id;
+    void *position; /* bytes as the source gave them */
+    size_t position_len;
+    int64_t next_offset; /* next in-process topic offset, -1 if unknown */
+} offsets_entry_t;
+
+typedef struct offsets {
+    char *path;
+    int lock_fd;
+    pthread_mutex_t mu;
+    offsets_entry_t *entries;
+    size_t len, cap;
+    int dirty;
+} offsets_t;
+
+/* Lock and read the file (a missing file is an empty set; a corrupt one is an error naming it). */
+int offsets_open(offsets_t **out, const char *path, char *errstr, size_t errstr_size);
+/* The entry of a pipeline, or NULL. Valid until the next put of that id. Not for concurrent use
+ * with offsets_put: read entries before sources start. */
+const offsets_entry_t *offsets_get(offsets_t *o, const char *id);
+/* Record a position (copied). Any thread. */
+int offsets_put(offsets_t *o, const char *id, const void *position, size_t len,
+                int64_t next_offset);
+/* Write the file if anything changed since the last write. Any thread. */
+int offsets_flush(offsets_t *o, char *errstr, size_t errstr_size);
+/* Flush nothing; unlock and free. */
+void offsets_close(offsets_t *o);
+/* The default path: $XDG_STATE_HOME/sluice/offsets.json or ~/.local/state/sluice/offsets.json
+ * (malloc'd). */
+char *offsets_default_path(void);
+
+#endif

@@ -1,0 +1,562 @@
+/* pipeline.c — the source thread and the sink threads of a pipeline.
+ *
+ * Source thread: poll → transforms → convert → append to the topic, one batch at a time, with one
+ * tracker per batch; when every record of a batch is durable downstream its position is committed
+ * (to the plugin and the offsets file), in order.
+ * Sink thread: read the topic → transforms → put; flush at the flush interval, when the topic is
+ * under pressure, when idle and at the end; only a successful flush acks the records, which lets
+ * the topic free them and the source commit. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "log.h"
+#include "pipeline.h"
+#include "runtime.h"
+
+#define SOURCE_POLL_MS 100
+#define SINK_IDLE_MS 50
+#define ARENA_BLOCK (256 * 1024)
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep up to `ms`, waking early when `flag` is set. */
+static void sleep_unless(int64_t ms, const atomic_int *flag, const atomic_int *flag2)
+{
+    while (ms > 0 && !atomic_load(flag) && !(flag2 && atomic_load(flag2))) {
+        int64_t step = ms < 50 ? ms : 50;
+        struct timespec ts = {step / 1000, (long)(step % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+}
+
+/* -- failed records ---------------------------------------------------------------------------- */
+
+struct failed_list {
+    sluice_record_t **recs;
+    size_t len, cap;
+};
+
+static int failed_add(arena_t *a, struct failed_list *f, sluice_record_t *r)
+{
+    if (f->len == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        sluice_record_t **n = arena_grow(a, f->recs, f->cap * sizeof *n, cap * sizeof *n);
+        if (!n)
+            return -1;
+        f->recs = n;
+        f->cap = cap;
+    }
+    f->recs[f->len++] = r;
+    return 0;
+}
+
+static void dlq_header(sluice_record_t *r, const char *name, const char *value)
+{
+    record_add_header(r, name, value, strlen(value));
+}
+
+/* Stage a failed record for the dead-letter topic: its original bytes when it came from a topic,
+ * else its value as text; the original headers; Kafka Connect's __connect.errors.* context. */
+static int dlq_stage(side_t *side, const char *pipeline_id, const char *plugin,
+                     sluice_record_t *r, const topic_view_t *orig, topic_stage_t *stage,
+                     buf_t *scratch)
+{
+    const void *key = NULL, *val = NULL;
+    size_t klen = 0, vlen = 0;
+    int knull = 1, vnull = 1;
+    if (orig) {
+        key = orig->key, klen = orig->key_len, knull = orig->key_null;
+        val = orig->value, vlen = orig->value_len, vnull = orig->value_null;
+    } else {
+        char err[256];
+        sluice_value_t *v = r->value.value ? r->value.value : record_get_value(r, err, sizeof err);
+        buf_reset(scratch);
+        if (v && v->type != SLUICE_TYPE_NULL) {
+            if (v->type == SLUICE_TYPE_STRING || v->type == SLUICE_TYPE_BYTES)
+                buf_append(scratch, v->u.s.ptr, v->u.s.len);
+            else
+                json_write(scratch, v, JSON_DECIMAL_BASE64);
+            val = scratch->data;
+            vlen = scratch->len;
+            vnull = 0;
+        }
+    }
+    if (side->dlq_context_headers) {
+        char num[32];
+        dlq_header(r, "__connect.errors.topic", r->topic ? r->topic : "");
+        if (orig) {
+            dlq_header(r, "__connect.errors.partition", "0");
+            snprintf(num, sizeof num, "%lld", (long long)orig->offset);
+            dlq_header(r, "__connect.errors.offset", num);
+        }
+        dlq_header(r, "__connect.errors.connector.name", pipeline_id);
+        dlq_header(r, "__connect.errors.task.id", "0");
+        dlq_header(r, "__connect.errors.stage", r->fail_stage ? r->fail_stage : "UNKNOWN");
+        dlq_header(r, "__connect.errors.class.name", plugin);
+        dlq_header(r, "__connect.errors.exception.class.name", "sluice.RecordError");
+        dlq_header(r, "__connect.errors.exception.message", r->fail_reason ? r->fail_reason : "");
+    }
+    return topic_stage_add(stage, r, key, klen, knull, val, vlen, vnull);
+}
+
+/* Route failed records by errors.tolerance. Returns -1 when the side must fail (tolerance none). */
+static int failed_route(pipeline_t *p, side_t *side, const char *who, const char *plugin,
+                        struct failed_list *f, const topic_view_t *views, tracker_t *tr,
+                        atomic_long *errors, atomic_long *dlq_count)
+{
+    if (f->len == 0)
+        return 0;
+    atomic_fetch_add(errors, (long)f->len);
+    if (!side->tolerance_all) {
+        sluice_record_t *r = f->recs[0];
+        log_error(who,
+                  "record %s%lld failed in stage %s: %s (errors.tolerance is none: stopping; set "
+                  "errors.tolerance: all to skip or dead-letter such records)",
+                  r->offset >= 0 ? "at offset " : "", (long long)(r->offset >= 0 ? r->offset : 0),
+                  r->fail_stage ? r->fail_stage : "?", r->fail_reason ? r->fail_reason : "");
+        return -1;
+    }
+    if (side->log_errors)
+        for (size_t i = 0; i < f->len; i++)
+            log_warn(who, "skipping record%s: stage %s: %s", side->dlq ? " (dead-lettered)" : "",
+                     f->recs[i]->fail_stage, f->recs[i]->fail_reason);
+    if (!side->dlq)
+        return 0;
+    topic_stage_t stage;
+    buf_t scratch;
+    topic_stage_init(&stage);
+    buf_init(&scratch);
+    for (size_t i = 0; i < f->len; i++) {
+        sluice_record_t *r = f->recs[i];
+        const topic_view_t *orig = views && r->offset >= 0 ? &views[r->offset - views[0].offset]
+                                                           : NULL;
+        if (dlq_stage(side, p->id, plugin, r, orig, &stage, &scratch) != 0)
+            log_error(who, "cannot stage a dead-letter record: out of memory");
+    }
+    int64_t first;
+    int rc = 0;
+    if (topic_append(side->dlq, &stage, tr, &first, &p->abort) != 0) {
+        log_error(who, "dead-letter topic '%s': append interrupted", side->dlq->name);
+        rc = -1;
+    } else {
+        atomic_fetch_add(dlq_count, (long)f->len);
+    }
+    topic_stage_free(&stage);
+    buf_free(&scratch);
+    return rc;
+}
+
+/* Run a batch through a chain of transforms. Failed records go to `f`. */
+static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice_batch_t *tmp,
+                                        struct failed_list *f)
+{
+    sluice_batch_t *cur = in;
+    for (size_t t = 0; t < side->ntransforms; t++) {
+        instance_t *ti = &side->transforms[t];
+        sluice_batch_t *out = &tmp[t % 2];
+        batch_init(out, in->arena, in->codec);
+        for (size_t i = 0; i < cur->len; i++) {
+            sluice_record_t *r = cur->recs[i];
+            if (r->failed) {
+                failed_add(in->arena, f, r);
+                continue;
+            }
+            char err[512] = "";
+            sluice_err_t e = ti->plugin->transform.process(ti->state, r, out, err, sizeof err);
+            if (e != SLUICE_OK) {
+                char msg[700];
+                snprintf(msg, sizeof msg, "%s: %s", ti->ctx.name, err[0] ? err : "transform failed");
+                record_fail(r, "TRANSFORMATION", msg);
+                failed_add(in->arena, f, r);
+            }
+        }
+        cur = out;
+    }
+    return cur;
+}
+
+/* -- source side ------------------------------------------------------------------------------- */
+
+static void source_commit(pipeline_t *p, int64_t *last_write, int force)
+{
+    /* Pop the completed trackers at the head, in order; commit the newest position among them. */
+    tracker_t *with_pos = NULL;
+    int64_t next_offset = -1;
+    while (p->inflight_head && atomic_load(&p->inflight_head->pending) == 0) {
+        tracker_t *t = p->inflight_head;
+        p->inflight_head = t->next;
+        if (!p->inflight_head)
+            p->inflight_tail = NULL;
+        next_offset = t->next_offset;
+        if (t->position) {
+            if (with_pos) {
+                free(with_pos->position);
+                free(with_pos);
+            }
+            with_pos = t;
+        } else {
+            free(t);
+        }
+    }
+    if (with_pos && p->source.plugin->source.commit) {
+        char err[512] = "";
+        if (p->source.plugin->source.commit(p->source.state, with_pos->position,
+                                            with_pos->position_len, err,
+                                            sizeof err) != SLUICE_OK)
+            log_warn(p->source.ctx.name, "commit of a position failed: %s", err);
+    }
+    if (with_pos)
+        offsets_put(p->rt->offsets, p->id, with_pos->position, with_pos->position_len,
+                    next_offset);
+    if (with_pos) {
+        free(with_pos->position);
+        free(with_pos);
+    }
+    int64_t now = mono_ms();
+    if (force || now - *last_write >= p->side.flush_interval_ms) {
+        char err[512];
+        if (offsets_flush(p->rt->offsets, err, sizeof err) != 0)
+            log_error(p->source.ctx.name, "%s", err);
+        *last_write = now;
+    }
+}
+
+/* Convert and append one polled batch. Returns -1 when the pipeline must fail. */
+static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *stage, buf_t *kb,
+                          buf_t *vb)
+{
+    side_t *side = &p->side;
+    struct failed_list f = {0};
+    sluice_batch_t tmp[2];
+    tracker_t *tr = calloc(1, sizeof *tr);
+    if (!tr)
+        return -1;
+    atomic_store(&tr->pending, 1);
+    for (size_t i = batch->len; i-- > 0;)
+        if (batch->recs[i]->position) {
+            tr->position = malloc(batch->recs[i]->position_len + 1);
+            if (tr->position) {
+                memcpy(tr->position, batch->recs[i]->position, batch->recs[i]->position_len);
+                tr->position_len = batch->recs[i]->position_len;
+            }
+            break;
+        }
+    atomic_fetch_add(&p->in, (long)batch->len);
+    sluice_batch_t *out = transforms_apply(side, batch, tmp, &f);
+    int rc = 0;
+    for (size_t i = 0; i < out->len; i++) {
+        sluice_record_t *r = out->recs[i];
+        if (r->failed) {
+            failed_add(batch->arena, &f, r);
+            continue;
+        }
+        char err[512] = "";
+        int knull = 0, vnull = 0;
+        buf_reset(kb);
+        buf_reset(vb);
+        if (converter_encode(&side->key_conv, r->key.value, kb, &knull, err, sizeof err) !=
+            SLUICE_OK) {
+            record_fail(r, "KEY_CONVERTER", err);
+            failed_add(batch->arena, &f, r);
+            continue;
+        }
+        if (converter_encode(&side->value_conv, r->value.value, vb, &vnull, err, sizeof err) !=
+            SLUICE_OK) {
+            record_fail(r, "VALUE_CONVERTER", err);
+            failed_add(batch->arena, &f, r);
+            continue;
+        }
+        if (r->timestamp == 0)
+            r->timestamp = host_table.now_ms();
+        if (r->topic && strcmp(r->topic, p->topic->name) != 0) {
+            /* A transform routed the record elsewhere: append it on its own. */
+            topic_t *other = runtime_topic(p->rt, r->topic, p->topic->max_bytes);
+            topic_stage_t one;
+            int64_t first;
+            topic_stage_init(&one);
+            if (!other || topic_stage_add(&one, r, kb->data, kb->len, knull, vb->data, vb->len,
+                                          vnull) != 0 ||
+                topic_append(other, &one, tr, &first, &p->abort) != 0) {
+                topic_stage_free(&one);
+                rc = -1;
+                goto out;
+            }
+            topic_stage_free(&one);
+            continue;
+        }
+        if (topic_stage_add(stage, r, kb->data, kb->len, knull, vb->data, vb->len, vnull) != 0) {
+            log_error(p->source.ctx.name, "out of memory staging a record");
+            rc = -1;
+            goto out;
+        }
+    }
+    int64_t first;
+    if (topic_append(p->topic, stage, tr, &first, &p->abort) != 0) {
+        rc = -1;
+        goto out;
+    }
+    if (failed_route(p, side, p->source.ctx.name, p->source.plugin->desc.name, &f, NULL, tr,
+                     &p->errors, &p->dlq) != 0)
+        rc = -1;
+out:
+    pthread_mutex_lock(&p->topic->mu);
+    tr->next_offset = p->topic->next;
+    pthread_mutex_unlock(&p->topic->mu);
+    atomic_fetch_sub(&tr->pending, 1);
+    if (p->inflight_tail)
+        p->inflight_tail->next = tr;
+    else
+        p->inflight_head = tr;
+    p->inflight_tail = tr;
+    return rc;
+}
+
+void *pipeline_source_main(void *arg)
+{
+    pipeline_t *p = arg;
+    instance_t *src = &p->source;
+    const struct sluice_source *ops = &src->plugin->source;
+    arena_t arena;
+    topic_stage_t stage;
+    buf_t kb, vb;
+    backoff_t bo;
+    int64_t last_write = mono_ms();
+    arena_init(&arena, ARENA_BLOCK);
+    topic_stage_init(&stage);
+    buf_init(&kb);
+    buf_init(&vb);
+    backoff_init(&bo, 300, p->side.retry_delay_max_ms, (uint64_t)mono_ms() ^ (uint64_t)(uintptr_t)p);
+    int64_t failing_since = 0;
+
+    while (!atomic_load(&p->stop) && !atomic_load(&p->abort)) {
+        source_commit(p, &last_write, 0);
+        arena_reset(&arena);
+        sluice_batch_t batch;
+        batch_init(&batch, &arena, &p->side.codec);
+        char err[1024] = "";
+        sluice_err_t e = ops->poll(src->state, &batch, SOURCE_POLL_MS, err, sizeof err);
+        if (e == SLUICE_NOT_CONNECTED || e == SLUICE_RETRY) {
+            int64_t now = mono_ms();
+            if (!failing_since)
+                failing_since = now;
+            if (p->side.retry_timeout_ms >= 0 && now - failing_since > p->side.retry_timeout_ms) {
+                log_error(src->ctx.name, "still failing after errors.retry.timeout (%lld ms): %s",
+                          (long long)p->side.retry_timeout_ms, err);
+                atomic_store(&p->failed, 1);
+                break;
+            }
+            int64_t d = backoff_next(&bo);
+            host_table.log_limited(&src->ctx, SLUICE_LOG_WARN, "not-connected", 6,
+                                   "%s; retrying in %lld ms", err[0] ? err : "not connected",
+                                   (long long)d);
+            if (batch.len == 0) {
+                sleep_unless(d, &p->stop, &p->abort);
+                continue;
+            }
+        } else if (e != SLUICE_OK && e != SLUICE_AGAIN && e != SLUICE_EOF) {
+            log_error(src->ctx.name, "poll failed: %s", err[0] ? err : "fatal error");
+            atomic_store(&p->failed, 1);
+            break;
+        } else {
+            failing_since = 0;
+            backoff_reset(&bo);
+        }
+        if (batch.len > 0 && source_deliver(p, &batch, &stage, &kb, &vb) != 0) {
+            if (!atomic_load(&p->abort))
+                atomic_store(&p->failed, 1);
+            break;
+        }
+        if (e == SLUICE_EOF) {
+            log_info(src->ctx.name, "source reached its end");
+            break;
+        }
+    }
+    if (ops->stop)
+        ops->stop(src->state);
+    atomic_store(&p->stop, 1);
+    topic_writer_done(p->topic);
+    if (p->side.dlq)
+        topic_writer_done(p->side.dlq);
+    /* Wait until the sinks have flushed what was appended, then commit its position. */
+    while (p->inflight_head && !atomic_load(&p->abort)) {
+        source_commit(p, &last_write, 0);
+        if (!p->inflight_head)
+            break;
+        int all_gone = 1;
+        for (size_t i = 0; i < p->nsinks; i++)
+            all_gone &= atomic_load(&p->sinks[i].done) != 0;
+        if (all_gone && p->nsinks > 0 && p->topic->nreaders == p->nsinks)
+            break; /* the sinks ended (failed): what is still in flight will not be acked */
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    source_commit(p, &last_write, 1);
+    while (p->inflight_head) {
+        tracker_t *t = p->inflight_head;
+        p->inflight_head = t->next;
+        free(t->position);
+        free(t);
+    }
+    p->inflight_tail = NULL;
+    atomic_store(&p->source_done, 1);
+    topic_stage_free(&stage);
+    buf_free(&kb);
+    buf_free(&vb);
+    arena_free(&arena);
+    return NULL;
+}
+
+/* -- sink side --------------------------------------------------------------------------------- */
+
+/* Call put or flush until it succeeds, fails for good, or the run aborts. */
+static sluice_err_t sink_retry(sink_rt_t *s, sluice_batch_t *batch, backoff_t *bo)
+{
+    pipeline_t *p = s->p;
+    const struct sluice_sink *ops = &s->inst.plugin->sink;
+    int64_t failing_since = 0;
+    for (;;) {
+        char err[1024] = "";
+        sluice_err_t e = batch ? ops->put(s->inst.state, batch, err, sizeof err)
+                               : ops->flush(s->inst.state, err, sizeof err);
+        if (e == SLUICE_OK) {
+            backoff_reset(bo);
+            return SLUICE_OK;
+        }
+        if (e != SLUICE_RETRY && e != SLUICE_NOT_CONNECTED) {
+            log_error(s->inst.ctx.name, "%s failed: %s", batch ? "put" : "flush",
+                      err[0] ? err : "fatal error");
+            return SLUICE_FATAL;
+        }
+        int64_t now = mono_ms();
+        if (!failing_since)
+            failing_since = now;
+        if (s->side.retry_timeout_ms >= 0 && now - failing_since > s->side.retry_timeout_ms) {
+            log_error(s->inst.ctx.name, "%s still failing after errors.retry.timeout: %s",
+                      batch ? "put" : "flush", err);
+            return SLUICE_FATAL;
+        }
+        if (atomic_load(&p->abort))
+            return SLUICE_FATAL;
+        int64_t d = backoff_next(bo);
+        host_table.log_limited(&s->inst.ctx, SLUICE_LOG_WARN, "retry", 6,
+                               "%s: %s; retrying in %lld ms", batch ? "put" : "flush",
+                               err[0] ? err : "temporary failure", (long long)d);
+        sleep_unless(d, &p->abort, NULL);
+    }
+}
+
+static void sink_fill(sink_rt_t *s, sluice_batch_t *b, const topic_view_t *views, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const topic_view_t *v = &views[i];
+        sluice_record_t *r = batch_add(b);
+        if (!r)
+            return;
+        r->topic = s->p->topic->name;
+        r->partition = 0;
+        r->offset = v->offset;
+        r->timestamp = v->timestamp;
+        r->key.bytes = v->key;
+        r->key.len = v->key_len;
+        r->key.is_null = v->key_null;
+        r->key.has_bytes = 1;
+        r->value.bytes = v->value;
+        r->value.len = v->value_len;
+        r->value.is_null = v->value_null;
+        r->value.has_bytes = 1;
+        const uint8_t *h = v->headers;
+        for (uint32_t k = 0; k < v->nheaders; k++) {
+            const char *name;
+            size_t nl, vl;
+            const void *val;
+            h = topic_header_next(h, &name, &nl, &val, &vl);
+            char *nm = arena_strndup(b->arena, name, nl);
+            if (nm)
+                record_add_header(r, nm, val, vl);
+        }
+    }
+}
+
+void *pipeline_sink_main(void *arg)
+{
+    sink_rt_t *s = arg;
+    pipeline_t *p = s->p;
+    topic_reader_t *rd = s->reader;
+    size_t max = s->side.batch_max;
+    topic_view_t *views = malloc(max * sizeof *views);
+    arena_t arena;
+    backoff_t bo;
+    arena_init(&arena, ARENA_BLOCK);
+    backoff_init(&bo, 300, s->side.retry_delay_max_ms, (uint64_t)mono_ms() ^ (uint64_t)(uintptr_t)s);
+    int64_t read_upto = rd->next, last_flush = mono_ms();
+    int dirty = 0, failed = 0;
+    if (!views) {
+        log_error(s->inst.ctx.name, "out of memory");
+        failed = 1;
+    }
+
+    while (!failed && !atomic_load(&p->abort)) {
+        int wait = dirty ? SINK_IDLE_MS : SOURCE_POLL_MS;
+        size_t n = topic_read(rd, views, max, wait);
+        if (n > 0) {
+            arena_reset(&arena);
+            sluice_batch_t in, tmp[2];
+            struct failed_list f = {0};
+            batch_init(&in, &arena, &s->side.codec);
+            sink_fill(s, &in, views, n);
+            sluice_batch_t *out = transforms_apply(&s->side, &in, tmp, &f);
+            if (out->len > 0 && sink_retry(s, out, &bo) != SLUICE_OK) {
+                failed = 1;
+                break;
+            }
+            for (size_t i = 0; i < out->len; i++)
+                if (out->recs[i]->failed)
+                    failed_add(&arena, &f, out->recs[i]);
+            atomic_fetch_add(&s->out, (long)(out->len - f.len));
+            if (failed_route(p, &s->side, s->inst.ctx.name, s->inst.plugin->desc.name, &f, views,
+                             NULL, &s->errors, &s->dlq) != 0) {
+                failed = 1;
+                break;
+            }
+            read_upto = views[n - 1].offset + 1;
+            dirty = 1;
+        }
+        int64_t now = mono_ms();
+        int drained = n == 0 && topic_drained(rd);
+        if (dirty && (n == 0 || drained || topic_pressure(p->topic) ||
+                      now - last_flush >= s->side.flush_interval_ms)) {
+            if (sink_retry(s, NULL, &bo) != SLUICE_OK) {
+                failed = 1;
+                break;
+            }
+            topic_ack(rd, read_upto);
+            dirty = 0;
+            last_flush = now;
+        }
+        if (drained && !dirty)
+            break;
+    }
+    if (failed) {
+        atomic_store(&p->failed, 1);
+        atomic_store(&p->stop, 1);
+        if (p->has_source && p->source.plugin->source.stop)
+            p->source.plugin->source.stop(p->source.state);
+    }
+    topic_reader_leave(rd);
+    if (s->side.dlq)
+        topic_writer_done(s->side.dlq);
+    atomic_store(&s->done, 1);
+    free(views);
+    arena_free(&arena);
+    return NULL;
+}

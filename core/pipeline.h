@@ -1,0 +1,118 @@
+/* pipeline.h — the runtime objects of one pipeline: its source with its transforms, its topic, and
+ * its sinks, each sink with its transforms; the threads that move records between them. */
+#ifndef SLUICE_PIPELINE_H
+#define SLUICE_PIPELINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "convert.h"
+#include "loader.h"
+#include "offsets.h"
+#include "record.h"
+#include "topic.h"
+#include "value.h"
+
+#define CTX_MAX_COUNTERS 16
+#define CTX_MAX_LIMITS 16
+
+struct ctx_counter {
+    char name[48];
+    atomic_long value;
+};
+
+struct ctx_limit {
+    char key[48];
+    int64_t window_start_ms;
+    int count;
+    long suppressed;
+};
+
+/* One plugin instance as the core sees it (the ABI's sluice_ctx_t). */
+struct sluice_ctx {
+    char *name; /* "pipeline/instance" for messages */
+    const char *topic;
+    int task;
+    schema_owner_t schemas;
+    pthread_mutex_t mu; /* counters registration and rate limits */
+    struct ctx_counter counters[CTX_MAX_COUNTERS];
+    int ncounters;
+    struct ctx_limit limits[CTX_MAX_LIMITS];
+    int nlimits;
+};
+
+typedef struct instance {
+    const loaded_plugin_t *plugin;
+    const cfg_instance_t *cfg_inst;
+    sluice_ctx_t ctx;
+    sluice_config_t *cfg; /* validated against the role's table */
+    void *state;
+    int inited;
+} instance_t;
+
+struct runtime;
+struct pipeline;
+
+/* Settings of one side: the source side of a pipeline, or one sink. */
+typedef struct side {
+    converter_t key_conv, value_conv;
+    record_codec_t codec;
+    int tolerance_all;
+    topic_t *dlq; /* dead-letter topic, NULL if none */
+    int dlq_context_headers;
+    int64_t retry_timeout_ms;   /* -1: forever */
+    int64_t retry_delay_max_ms;
+    int log_errors, log_messages;
+    int64_t flush_interval_ms;
+    size_t batch_max;
+    instance_t *transforms;
+    size_t ntransforms;
+    const char *name; /* for messages */
+} side_t;
+
+typedef struct sink_rt {
+    struct pipeline *p;
+    const char *id;
+    instance_t inst;
+    side_t side;
+    topic_reader_t *reader;
+    pthread_t thread;
+    int thread_started;
+    atomic_long out, errors, dlq;
+    atomic_int done;
+} sink_rt_t;
+
+typedef struct pipeline {
+    struct runtime *rt;
+    const cfg_pipeline_t *cfg;
+    const char *id;
+    topic_t *topic;
+    int has_source;
+    instance_t source;
+    side_t side;
+    pthread_t thread;
+    int thread_started;
+    tracker_t *inflight_head, *inflight_tail; /* source thread only */
+    atomic_long in, errors, dlq;
+    sink_rt_t *sinks;
+    size_t nsinks;
+    atomic_int failed;
+    atomic_int stop;    /* stop the source */
+    atomic_int abort;   /* stop everything now (second signal) */
+    atomic_int source_done;
+} pipeline_t;
+
+/* Thread bodies (pipeline.c). */
+void *pipeline_source_main(void *arg);
+void *pipeline_sink_main(void *arg);
+
+/* Build a context (name "pipeline/instance"); free it after the instance's destroy. */
+int ctx_init(sluice_ctx_t *ctx, const char *pipeline, const char *instance, const char *topic);
+void ctx_free(sluice_ctx_t *ctx);
+
+/* The host function table handed to plugins (host.c). */
+extern const struct sluice_host host_table;
+
+#endif

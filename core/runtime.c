@@ -1,0 +1,685 @@
+/* runtime.c — see runtime.h. */
+#include "runtime.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/* -- preparation (shared by lint and run) ------------------------------------------------------- */
+
+enum role { ROLE_SOURCE, ROLE_TRANSFORM, ROLE_SINK };
+static const char *const role_names[] = {"source", "transform", "sink"};
+
+static const struct sluice_config_field *role_table(const loaded_plugin_t *lp, enum role r)
+{
+    switch (r) {
+    case ROLE_SOURCE:
+        return lp->has_source ? lp->source.config : NULL;
+    case ROLE_TRANSFORM:
+        return lp->has_transform ? lp->transform.config : NULL;
+    default:
+        return lp->has_sink ? lp->sink.config : NULL;
+    }
+}
+
+static int role_has(const loaded_plugin_t *lp, enum role r)
+{
+    return r == ROLE_SOURCE ? lp->has_source : r == ROLE_TRANSFORM ? lp->has_transform
+                                                                    : lp->has_sink;
+}
+
+/* The load failure of a file named after the plugin, if any (to explain an unknown name). */
+static const char *registry_failure_for(const registry_t *reg, const char *name)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, "/%s.so:", name);
+    for (size_t i = 0; i < reg->nerrors; i++)
+        if (strstr(reg->errors[i], needle))
+            return reg->errors[i];
+    return NULL;
+}
+
+static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
+                            enum role role, instance_t *out, cfg_errors_t *errs)
+{
+    char what[512];
+    if (role == ROLE_SINK)
+        snprintf(what, sizeof what, "sink '%s' (plugin %s) of pipeline '%s'", ci->id, ci->plugin,
+                 cp->id);
+    else if (role == ROLE_TRANSFORM)
+        snprintf(what, sizeof what, "transform '%s' (plugin %s) of pipeline '%s'", ci->id,
+                 ci->plugin, cp->id);
+    else
+        snprintf(what, sizeof what, "source (plugin %s) of pipeline '%s'", ci->plugin, cp->id);
+    out->cfg_inst = ci;
+    const loaded_plugin_t *lp = registry_find(&rt->registry, ci->plugin);
+    if (!lp) {
+        const char *failure = registry_failure_for(&rt->registry, ci->plugin);
+        if (failure) {
+            cfg_errors_add(errs, &ci->plugin_mark, "plugin '%s' failed to load: %s", ci->plugin,
+                           failure);
+            return -1;
+        }
+        size_t n;
+        const char **names = registry_names(&rt->registry, &n);
+        const char *hint = names ? config_did_you_mean(ci->plugin, names, n) : NULL;
+        char hintbuf[160] = "";
+        if (hint)
+            snprintf(hintbuf, sizeof hintbuf, "; did you mean '%s'?", hint);
+        cfg_errors_add(errs, &ci->plugin_mark,
+                       "unknown plugin '%s' in %s%s (see `sluice plugins list`)", ci->plugin, what,
+                       hintbuf);
+        free(names);
+        return -1;
+    }
+    if (!role_has(lp, role)) {
+        char roles[64];
+        cfg_errors_add(errs, &ci->plugin_mark, "plugin '%s' cannot be used as a %s: it is a %s",
+                       ci->plugin, role_names[role], loader_roles(lp, roles, sizeof roles));
+        return -1;
+    }
+    out->plugin = lp;
+    out->cfg = config_validate(ci->config, role_table(lp, role), what, &ci->mark, cp->base_dir,
+                               errs);
+    return out->cfg ? 0 : -1;
+}
+
+/* A sink's own value of a core key, else the pipeline's. */
+static const sluice_config_t *side_cfg(const sluice_config_t *sink, const sluice_config_t *pipe,
+                                       const char *key)
+{
+    return sink && config_has(sink, key) ? sink : pipe;
+}
+
+static void side_settings(side_t *side, const sluice_config_t *sink, const sluice_config_t *pipe)
+{
+#define SIDE(key) side_cfg(sink, pipe, key), key
+    side->tolerance_all = strcmp(config_string(SIDE("errors.tolerance")), "all") == 0;
+    side->dlq_context_headers = config_bool(SIDE("errors.deadletterqueue.context.headers.enable"));
+    side->retry_timeout_ms = config_int(SIDE("errors.retry.timeout"));
+    side->retry_delay_max_ms = config_int(SIDE("errors.retry.delay.max.ms"));
+    side->log_errors = config_bool(SIDE("errors.log.enable"));
+    side->log_messages = config_bool(SIDE("errors.log.include.messages"));
+    side->flush_interval_ms = config_duration_ms(SIDE("offset.flush.interval.ms"));
+    side->batch_max = (size_t)config_int(SIDE("batch.max.records"));
+#undef SIDE
+}
+
+static const char *side_dlq_name(const sluice_config_t *sink, const sluice_config_t *pipe)
+{
+    const char *key = "errors.deadletterqueue.topic.name";
+    const char *n = config_string(side_cfg(sink, pipe, key), key);
+    return n && *n ? n : NULL;
+}
+
+static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t *p,
+                            cfg_errors_t *errs)
+{
+    int rc = 0;
+    p->rt = rt;
+    p->cfg = cp;
+    p->id = cp->id;
+    if (!cp->core)
+        return -1;
+    side_settings(&p->side, NULL, cp->core);
+    p->side.name = cp->id;
+    if (cp->source) {
+        p->has_source = 1;
+        rc |= resolve_instance(rt, cp, cp->source, ROLE_SOURCE, &p->source, errs);
+        p->side.ntransforms = cp->source->ntransforms;
+        p->side.transforms = calloc(cp->source->ntransforms + 1, sizeof *p->side.transforms);
+        for (size_t t = 0; t < cp->source->ntransforms; t++)
+            rc |= resolve_instance(rt, cp, &cp->source->transforms[t], ROLE_TRANSFORM,
+                                   &p->side.transforms[t], errs);
+    }
+    p->nsinks = cp->nsinks;
+    p->sinks = calloc(cp->nsinks + 1, sizeof *p->sinks);
+    for (size_t i = 0; i < cp->nsinks; i++) {
+        const cfg_instance_t *ci = &cp->sinks[i];
+        sink_rt_t *s = &p->sinks[i];
+        s->p = p;
+        s->id = ci->id;
+        rc |= resolve_instance(rt, cp, ci, ROLE_SINK, &s->inst, errs);
+        if (ci->core)
+            side_settings(&s->side, ci->core, cp->core);
+        else
+            side_settings(&s->side, NULL, cp->core);
+        s->side.name = ci->id;
+        s->side.ntransforms = ci->ntransforms;
+        s->side.transforms = calloc(ci->ntransforms + 1, sizeof *s->side.transforms);
+        for (size_t t = 0; t < ci->ntransforms; t++)
+            rc |= resolve_instance(rt, cp, &ci->transforms[t], ROLE_TRANSFORM,
+                                   &s->side.transforms[t], errs);
+        const char *dlq = side_dlq_name(ci->core, cp->core);
+        if (dlq && strcmp(dlq, config_string(cp->core, "topic")) == 0) {
+            cfg_errors_add(errs, &ci->mark,
+                           "sink '%s' of pipeline '%s': the dead-letter topic '%s' is the "
+                           "pipeline's own topic",
+                           ci->id, cp->id, dlq);
+            rc = -1;
+        }
+    }
+    return rc ? -1 : 0;
+}
+
+int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
+                    const char *offsets_override, cfg_errors_t *errs)
+{
+    memset(rt, 0, sizeof *rt);
+    rt->progress_interval_ms = 5000;
+    config_load(&rt->cfg, files, nfiles, errs);
+
+    /* Plugins: SLUICE_PLUGIN_PATH, then the YAML's plugin.path, then the built-in directory. */
+    size_t nextra = rt->cfg.global ? config_count(rt->cfg.global, "plugin.path") : 0;
+    const char **extra = calloc(nextra + 1, sizeof *extra);
+    for (size_t i = 0; extra && i < nextra; i++) {
+        extra[i] = config_item(rt->cfg.global, "plugin.path", i);
+    }
+    size_t ndirs;
+    char **dirs = loader_search_path(extra, extra ? nextra : 0, &ndirs);
+    registry_init(&rt->registry);
+    registry_scan(&rt->registry, (const char *const *)dirs, ndirs);
+    loader_free_path(dirs, ndirs);
+    free(extra);
+    for (size_t i = 0; i < rt->registry.nerrors; i++)
+        cfg_errors_add(errs, NULL, "%s", rt->registry.errors[i]);
+
+    if (rt->cfg.global && config_count(rt->cfg.global, "kafka") > 0)
+        cfg_errors_add(errs, config_mark(rt->cfg.global, "kafka"),
+                       "the kafka: block (Kafka mode) is not available in this version of "
+                       "sluice; remove it to run the pipelines in-process");
+
+    rt->npipelines = rt->cfg.npipelines;
+    rt->pipelines = calloc(rt->npipelines + 1, sizeof *rt->pipelines);
+    for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++)
+        resolve_pipeline(rt, &rt->cfg.pipelines[i], &rt->pipelines[i], errs);
+
+    /* In-process, a pipeline with only sinks reads a topic another pipeline of the run produces. */
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        const cfg_pipeline_t *cp = &rt->cfg.pipelines[i];
+        if (cp->source || !cp->core)
+            continue;
+        const char *topic = config_string(cp->core, "topic");
+        int produced = 0;
+        for (size_t k = 0; k < rt->npipelines; k++) {
+            const cfg_pipeline_t *o = &rt->cfg.pipelines[k];
+            if (!o->core)
+                continue;
+            if (o->source && strcmp(config_string(o->core, "topic"), topic) == 0)
+                produced = 1;
+            if (side_dlq_name(NULL, o->core) && strcmp(side_dlq_name(NULL, o->core), topic) == 0)
+                produced = 1;
+            for (size_t s = 0; s < o->nsinks; s++)
+                if (side_dlq_name(o->sinks[s].core, o->core) &&
+                    strcmp(side_dlq_name(o->sinks[s].core, o->core), topic) == 0)
+                    produced = 1;
+        }
+        if (!produced)
+            cfg_errors_add(errs, &cp->mark,
+                           "pipeline '%s' has sinks but no source, and no pipeline of this run "
+                           "produces its topic '%s' (in-process mode has no Kafka to read from)",
+                           cp->id, topic);
+    }
+
+    if (offsets_override)
+        rt->offsets_path = strdup(offsets_override);
+    else if (rt->cfg.global && config_has(rt->cfg.global, "offset.storage.file.filename"))
+        rt->offsets_path = strdup(config_string(rt->cfg.global, "offset.storage.file.filename"));
+    else
+        rt->offsets_path = offsets_default_path();
+    return errs->len ? -1 : 0;
+}
+
+/* -- lint --print ----------------------------------------------------------------------------- */
+
+static void print_instance(const instance_t *in, const char *id, int indent, FILE *out)
+{
+    buf_t b;
+    buf_init(&b);
+    if (id)
+        fprintf(out, "%*s- id: %s\n%*s  plugin: %s\n", indent, "", id, indent, "",
+                in->cfg_inst->plugin);
+    else
+        fprintf(out, "%*splugin: %s\n", indent, "", in->cfg_inst->plugin);
+    int inner = id ? indent + 2 : indent;
+    if (in->cfg) {
+        config_dump(in->cfg, &b, inner + 2);
+        if (b.len)
+            fprintf(out, "%*sconfig:\n%s", inner, "", b.data);
+    }
+    buf_free(&b);
+}
+
+void runtime_print(const runtime_t *rt, FILE *out)
+{
+    buf_t b;
+    buf_init(&b);
+    fprintf(out, "version: 1\noffset.storage.file.filename: %s\npipelines:\n", rt->offsets_path);
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        const pipeline_t *p = &rt->pipelines[i];
+        fprintf(out, "  # %s\n  - id: %s\n", p->cfg->file, p->id);
+        buf_reset(&b);
+        if (p->cfg->core)
+            config_dump(p->cfg->core, &b, 4);
+        fputs(b.data ? b.data : "", out);
+        if (p->has_source) {
+            fprintf(out, "    source:\n");
+            print_instance(&p->source, NULL, 6, out);
+            if (p->side.ntransforms)
+                fprintf(out, "      transforms:\n");
+            for (size_t t = 0; t < p->side.ntransforms; t++)
+                print_instance(&p->side.transforms[t], p->side.transforms[t].cfg_inst->id, 8,
+                               out);
+        }
+        if (p->nsinks)
+            fprintf(out, "    sinks:\n");
+        for (size_t s = 0; s < p->nsinks; s++) {
+            const sink_rt_t *sk = &p->sinks[s];
+            print_instance(&sk->inst, sk->id, 6, out);
+            buf_reset(&b);
+            if (sk->inst.cfg_inst->core)
+                config_dump(sk->inst.cfg_inst->core, &b, 8);
+            fputs(b.data ? b.data : "", out);
+            if (sk->side.ntransforms)
+                fprintf(out, "        transforms:\n");
+            for (size_t t = 0; t < sk->side.ntransforms; t++)
+                print_instance(&sk->side.transforms[t], sk->side.transforms[t].cfg_inst->id, 10,
+                               out);
+        }
+    }
+    buf_free(&b);
+}
+
+/* -- running ------------------------------------------------------------------------------------ */
+
+topic_t *runtime_topic(runtime_t *rt, const char *name, size_t max_bytes)
+{
+    for (size_t i = 0; i < rt->ntopics; i++)
+        if (strcmp(rt->topics[i]->name, name) == 0) {
+            topic_set_max_bytes(rt->topics[i], max_bytes);
+            return rt->topics[i];
+        }
+    topic_t **n = realloc(rt->topics, (rt->ntopics + 1) * sizeof *n);
+    if (!n)
+        return NULL;
+    rt->topics = n;
+    topic_t *t = topic_new(name, max_bytes);
+    if (t)
+        rt->topics[rt->ntopics++] = t;
+    return t;
+}
+
+static int instance_init(runtime_t *rt, pipeline_t *p, instance_t *in, enum role role,
+                         const char *name)
+{
+    char err[1024] = "";
+    if (ctx_init(&in->ctx, p->id, name, p->topic->name) != 0)
+        return -1;
+    sluice_err_t e;
+    if (role == ROLE_SOURCE)
+        e = in->plugin->source.init(&host_table, &in->ctx, in->cfg, &in->state, err, sizeof err);
+    else if (role == ROLE_TRANSFORM)
+        e = in->plugin->transform.init(&host_table, &in->ctx, in->cfg, &in->state, err,
+                                       sizeof err);
+    else
+        e = in->plugin->sink.init(&host_table, &in->ctx, in->cfg, &in->state, err, sizeof err);
+    (void)rt;
+    if (e != SLUICE_OK) {
+        const cfg_mark_t *m = &in->cfg_inst->mark;
+        fprintf(stderr, "%s:%d:%d: %s '%s' (plugin %s) of pipeline '%s' refused its "
+                        "configuration: %s\n",
+                m->file, m->line, m->col, role_names[role], in->cfg_inst->id, in->plugin->desc.name,
+                p->id, err[0] ? err : "init failed");
+        return -1;
+    }
+    in->inited = 1;
+    return 0;
+}
+
+static void instance_destroy(instance_t *in, enum role role)
+{
+    if (in->inited) {
+        if (role == ROLE_SOURCE)
+            in->plugin->source.destroy(in->state);
+        else if (role == ROLE_TRANSFORM)
+            in->plugin->transform.destroy(in->state);
+        else
+            in->plugin->sink.destroy(in->state);
+        in->inited = 0;
+    }
+    ctx_free(&in->ctx);
+}
+
+static int side_converters(side_t *side, const sluice_config_t *sink, const sluice_config_t *pipe,
+                           const char *topic)
+{
+    char err[256];
+    const char *k = "key.converter", *v = "value.converter";
+#define C(key) side_cfg(sink, pipe, key), key
+    int rc = 0;
+    rc |= converter_init(&side->key_conv, config_string(C("key.converter")),
+                         config_bool(C("key.converter.schemas.enable")),
+                         strcmp(config_string(C("key.converter.decimal.format")), "NUMERIC") == 0
+                             ? JSON_DECIMAL_NUMERIC
+                             : JSON_DECIMAL_BASE64,
+                         err, sizeof err);
+    rc |= converter_init(&side->value_conv, config_string(C("value.converter")),
+                         config_bool(C("value.converter.schemas.enable")),
+                         strcmp(config_string(C("value.converter.decimal.format")), "NUMERIC") == 0
+                             ? JSON_DECIMAL_NUMERIC
+                             : JSON_DECIMAL_BASE64,
+                         err, sizeof err);
+#undef C
+    (void)k;
+    (void)v;
+    side->codec.key = &side->key_conv;
+    side->codec.value = &side->value_conv;
+    side->codec.topic = topic;
+    return rc ? -1 : 0;
+}
+
+static int runtime_setup(runtime_t *rt)
+{
+    char err[1024];
+    if (offsets_open(&rt->offsets, rt->offsets_path, err, sizeof err) != 0) {
+        fprintf(stderr, "sluice: %s\n", err);
+        return -1;
+    }
+    /* Topics, writers and readers exist before any thread runs. */
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        const char *topic = config_string(p->cfg->core, "topic");
+        size_t max = (size_t)config_size(p->cfg->core, "buffer.memory");
+        p->topic = runtime_topic(rt, topic, max);
+        if (!p->topic)
+            return -1;
+        if (p->has_source) {
+            topic_writer_add(p->topic);
+            const char *dlq = side_dlq_name(NULL, p->cfg->core);
+            if (dlq) {
+                p->side.dlq = runtime_topic(rt, dlq, max);
+                topic_writer_add(p->side.dlq);
+            }
+        }
+        for (size_t s = 0; s < p->nsinks; s++) {
+            sink_rt_t *sk = &p->sinks[s];
+            const char *dlq = side_dlq_name(p->cfg->sinks[s].core, p->cfg->core);
+            if (dlq) {
+                sk->side.dlq = runtime_topic(rt, dlq, max);
+                topic_writer_add(sk->side.dlq);
+            }
+        }
+    }
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        for (size_t s = 0; s < p->nsinks; s++) {
+            char name[256];
+            snprintf(name, sizeof name, "%s/%s", p->id, p->sinks[s].id);
+            p->sinks[s].reader = topic_reader_add(p->topic, name);
+            if (!p->sinks[s].reader)
+                return -1;
+        }
+    }
+    /* Resume the numbering of each source's topic where the last run left it. */
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        const offsets_entry_t *e = p->has_source ? offsets_get(rt->offsets, p->id) : NULL;
+        if (e && e->next_offset > 0)
+            topic_set_next(p->topic, e->next_offset);
+    }
+    /* Plugins: init everything, then start sinks, then sources. */
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        if (side_converters(&p->side, NULL, p->cfg->core, p->topic->name) != 0)
+            return -1;
+        if (p->has_source && instance_init(rt, p, &p->source, ROLE_SOURCE, "source") != 0)
+            return -1;
+        for (size_t t = 0; t < p->side.ntransforms; t++)
+            if (instance_init(rt, p, &p->side.transforms[t], ROLE_TRANSFORM,
+                              p->side.transforms[t].cfg_inst->id) != 0)
+                return -1;
+        for (size_t s = 0; s < p->nsinks; s++) {
+            sink_rt_t *sk = &p->sinks[s];
+            if (side_converters(&sk->side, p->cfg->sinks[s].core, p->cfg->core, p->topic->name) !=
+                0)
+                return -1;
+            if (instance_init(rt, p, &sk->inst, ROLE_SINK, sk->id) != 0)
+                return -1;
+            for (size_t t = 0; t < sk->side.ntransforms; t++)
+                if (instance_init(rt, p, &sk->side.transforms[t], ROLE_TRANSFORM,
+                                  sk->side.transforms[t].cfg_inst->id) != 0)
+                    return -1;
+        }
+    }
+    return 0;
+}
+
+static int runtime_start_plugins(runtime_t *rt)
+{
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        for (size_t s = 0; s < p->nsinks; s++) {
+            sink_rt_t *sk = &p->sinks[s];
+            char err[1024] = "";
+            if (sk->inst.plugin->sink.start &&
+                sk->inst.plugin->sink.start(sk->inst.state, err, sizeof err) != SLUICE_OK) {
+                log_error(sk->inst.ctx.name, "cannot start: %s", err);
+                return -1;
+            }
+        }
+        if (p->has_source) {
+            char err[1024] = "";
+            const offsets_entry_t *e = offsets_get(rt->offsets, p->id);
+            const void *pos = e && e->position_len ? e->position : NULL;
+            size_t len = pos ? e->position_len : 0;
+            if (pos)
+                log_info(p->source.ctx.name, "resuming from the committed position");
+            if (p->source.plugin->source.start(p->source.state, pos, len, err, sizeof err) !=
+                SLUICE_OK) {
+                log_error(p->source.ctx.name, "cannot start: %s", err);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void runtime_request_stop(runtime_t *rt, int hard)
+{
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        atomic_store(&p->stop, 1);
+        if (hard)
+            atomic_store(&p->abort, 1);
+        if (p->has_source && p->thread_started && p->source.plugin->source.stop)
+            p->source.plugin->source.stop(p->source.state);
+    }
+}
+
+static int runtime_all_done(runtime_t *rt)
+{
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        if (p->has_source && !atomic_load(&p->source_done))
+            return 0;
+        for (size_t s = 0; s < p->nsinks; s++)
+            if (!atomic_load(&p->sinks[s].done))
+                return 0;
+    }
+    return 1;
+}
+
+static void human_bytes(size_t n, char *out, size_t size)
+{
+    if (n >= 1024 * 1024)
+        snprintf(out, size, "%.1f MiB", (double)n / (1024.0 * 1024.0));
+    else
+        snprintf(out, size, "%.1f KiB", (double)n / 1024.0);
+}
+
+static void runtime_progress(runtime_t *rt, long *last_in, double seconds)
+{
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        char line[1024], mem[32];
+        long in = atomic_load(&p->in);
+        int n = snprintf(line, sizeof line, "in %ld (%.0f/s) | out", in,
+                         seconds > 0 ? (double)(in - last_in[i]) / seconds : 0.0);
+        last_in[i] = in;
+        long errors = atomic_load(&p->errors), dlq = atomic_load(&p->dlq);
+        for (size_t s = 0; s < p->nsinks && n < (int)sizeof line; s++) {
+            n += snprintf(line + n, sizeof line - (size_t)n, " %s=%ld", p->sinks[s].id,
+                          atomic_load(&p->sinks[s].out));
+            errors += atomic_load(&p->sinks[s].errors);
+            dlq += atomic_load(&p->sinks[s].dlq);
+        }
+        if (!p->nsinks && n < (int)sizeof line)
+            n += snprintf(line + n, sizeof line - (size_t)n, " (no sink)");
+        human_bytes(topic_bytes(p->topic), mem, sizeof mem);
+        if (n < (int)sizeof line)
+            snprintf(line + n, sizeof line - (size_t)n, " | errors %ld | dlq %ld | buffered %s",
+                     errors, dlq, mem);
+        log_info(p->id, "%s", line);
+    }
+}
+
+int runtime_run(runtime_t *rt)
+{
+    int rc = 0;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Threads inherit the mask: only this thread takes the signals, with sigtimedwait. */
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (runtime_setup(rt) != 0 || runtime_start_plugins(rt) != 0) {
+        rc = 2;
+        goto teardown;
+    }
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        for (size_t s = 0; s < p->nsinks; s++)
+            if (pthread_create(&p->sinks[s].thread, NULL, pipeline_sink_main, &p->sinks[s]) == 0)
+                p->sinks[s].thread_started = 1;
+            else
+                atomic_store(&p->sinks[s].done, 1);
+    }
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        if (p->has_source && pthread_create(&p->thread, NULL, pipeline_source_main, p) == 0)
+            p->thread_started = 1;
+        else if (p->has_source)
+            atomic_store(&p->source_done, 1);
+    }
+    log_info(NULL, "running %zu pipeline%s in-process; offsets in %s", rt->npipelines,
+             rt->npipelines == 1 ? "" : "s", rt->offsets_path);
+
+    long *last_in = calloc(rt->npipelines + 1, sizeof *last_in);
+    struct timespec start, last_report, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    last_report = start;
+    int signals = 0;
+    while (!runtime_all_done(rt)) {
+        struct timespec tick = {0, 100 * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            signals++;
+            if (signals == 1) {
+                log_info(NULL, "%s: stopping sources, draining and flushing sinks (again to "
+                               "abort)",
+                         sig == SIGINT ? "SIGINT" : "SIGTERM");
+                runtime_request_stop(rt, 0);
+            } else {
+                log_warn(NULL, "second signal: aborting without draining");
+                runtime_request_stop(rt, 1);
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double since = (double)(now.tv_sec - last_report.tv_sec) +
+                       (double)(now.tv_nsec - last_report.tv_nsec) / 1e9;
+        if (!rt->quiet && since * 1000 >= rt->progress_interval_ms) {
+            runtime_progress(rt, last_in, since);
+            last_report = now;
+        }
+    }
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        if (p->thread_started)
+            pthread_join(p->thread, NULL);
+        for (size_t s = 0; s < p->nsinks; s++)
+            if (p->sinks[s].thread_started)
+                pthread_join(p->sinks[s].thread, NULL);
+        if (atomic_load(&p->failed) || atomic_load(&p->abort))
+            rc = 1;
+    }
+    if (!rt->quiet) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        runtime_progress(rt, last_in, 0);
+    }
+    free(last_in);
+    for (size_t i = 0; i < rt->npipelines; i++)
+        if (atomic_load(&rt->pipelines[i].failed))
+            log_error(rt->pipelines[i].id, "pipeline failed");
+teardown:
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        for (size_t s = 0; s < p->nsinks; s++) {
+            sink_rt_t *sk = &p->sinks[s];
+            if (sk->inst.inited && sk->inst.plugin->sink.stop)
+                sk->inst.plugin->sink.stop(sk->inst.state);
+        }
+    }
+    if (rt->offsets) {
+        char err[512];
+        if (offsets_flush(rt->offsets, err, sizeof err) != 0)
+            log_error(NULL, "%s", err);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static void side_free(side_t *side)
+{
+    for (size_t t = 0; t < side->ntransforms; t++)
+        instance_destroy(&side->transforms[t], ROLE_TRANSFORM);
+    for (size_t t = 0; side->transforms && t < side->ntransforms; t++)
+        config_free(side->transforms[t].cfg);
+    free(side->transforms);
+    if (side->codec.key)
+        converter_free(&side->key_conv);
+    if (side->codec.value)
+        converter_free(&side->value_conv);
+}
+
+void runtime_free(runtime_t *rt)
+{
+    for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        if (p->has_source) {
+            instance_destroy(&p->source, ROLE_SOURCE);
+            config_free(p->source.cfg);
+        }
+        side_free(&p->side);
+        for (size_t s = 0; p->sinks && s < p->nsinks; s++) {
+            instance_destroy(&p->sinks[s].inst, ROLE_SINK);
+            config_free(p->sinks[s].inst.cfg);
+            side_free(&p->sinks[s].side);
+        }
+        free(p->sinks);
+    }
+    free(rt->pipelines);
+    for (size_t i = 0; i < rt->ntopics; i++)
+        topic_free(rt->topics[i]);
+    free(rt->topics);
+    offsets_close(rt->offsets);
+    free(rt->offsets_path);
+    registry_free(&rt->registry);
+    config_run_free(&rt->cfg);
+}

@@ -171,6 +171,7 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
                     const char *offsets_override, cfg_errors_t *errs)
 {
     memset(rt, 0, sizeof *rt);
+    pthread_mutex_init(&rt->topics_mu, NULL);
     rt->progress_interval_ms = 5000;
     config_load(&rt->cfg, files, nfiles, errs);
 
@@ -299,18 +300,23 @@ void runtime_print(const runtime_t *rt, FILE *out)
 
 topic_t *runtime_topic(runtime_t *rt, const char *name, size_t max_bytes)
 {
+    topic_t *t = NULL;
+    pthread_mutex_lock(&rt->topics_mu);
     for (size_t i = 0; i < rt->ntopics; i++)
         if (strcmp(rt->topics[i]->name, name) == 0) {
-            topic_set_max_bytes(rt->topics[i], max_bytes);
-            return rt->topics[i];
+            t = rt->topics[i];
+            topic_set_max_bytes(t, max_bytes);
+            goto out;
         }
     topic_t **n = realloc(rt->topics, (rt->ntopics + 1) * sizeof *n);
     if (!n)
-        return NULL;
+        goto out;
     rt->topics = n;
-    topic_t *t = topic_new(name, max_bytes);
+    t = topic_new(name, max_bytes);
     if (t)
         rt->topics[rt->ntopics++] = t;
+out:
+    pthread_mutex_unlock(&rt->topics_mu);
     return t;
 }
 
@@ -678,6 +684,7 @@ void runtime_free(runtime_t *rt)
     for (size_t i = 0; i < rt->ntopics; i++)
         topic_free(rt->topics[i]);
     free(rt->topics);
+    pthread_mutex_destroy(&rt->topics_mu);
     offsets_close(rt->offsets);
     free(rt->offsets_path);
     registry_free(&rt->registry);

@@ -3,6 +3,7 @@
 #ifndef SLUICE_RUNTIME_H
 #define SLUICE_RUNTIME_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -16,6 +17,7 @@ typedef struct runtime {
     registry_t registry;
     pipeline_t *pipelines;
     size_t npipelines;
+    pthread_mutex_t topics_mu; /* topics may be created while running (records routed elsewhere) */
     topic_t **topics;
     size_t ntopics;
     offsets_t *offsets;

@@ -1,0 +1,58 @@
+"""Fixtures for sluice's end-to-end tests. SLUICE_BUILD names the build directory to test
+(default: build, relative to the repository root)."""
+import os
+
+import pytest
+
+import sluicetest
+
+
+@pytest.fixture(scope="session")
+def build():
+    return sluicetest.build_dir()
+
+
+@pytest.fixture(scope="session")
+def sluice_bin(build):
+    binary = build / "sluice"
+    assert binary.is_file() and os.access(binary, os.X_OK), \
+        f"{binary} is not built: run meson setup/ninja first (SLUICE_BUILD={build})"
+    return binary
+
+
+@pytest.fixture
+def tmp(tmp_path):
+    """A fresh directory per test."""
+    return tmp_path
+
+
+@pytest.fixture
+def sluice(sluice_bin):
+    """sluice runner with a clean plugin path (tests that need SLUICE_PLUGIN_PATH set it)."""
+    env = dict(os.environ)
+    env.pop("SLUICE_PLUGIN_PATH", None)
+    return sluicetest.Sluice(sluice_bin, env)
+
+
+@pytest.fixture(scope="session")
+def abi_dir(build):
+    d = build / "tests" / "abi"
+    assert d.is_dir(), f"{d} is missing: the ABI fixtures are built by meson (tests/abi)"
+    return d
+
+
+@pytest.fixture(scope="session")
+def plugin_names(sluice_bin):
+    """Names of the plugins `sluice plugins list` finds in the build tree."""
+    s = sluicetest.Sluice(sluice_bin)
+    r = s.run("plugins", "list", timeout=30)
+    assert r.returncode == 0, r.stderr
+    names = [ln.split()[0] for ln in r.stdout.splitlines() if ln.strip()]
+    assert names, "plugins list printed no plugin"
+    return names
+
+
+def pytest_report_header(config):
+    b = sluicetest.build_dir()
+    return f"sluice under test: {b / 'sluice'} (timeout scale {sluicetest.TIMEOUT_SCALE})"
+

@@ -1,0 +1,172 @@
+"""file source → file sink, in-process, with value.converter string: bytes in == bytes out; a run
+killed with SIGKILL and restarted loses nothing and keeps order; restarts resume from the stored
+positions; SIGTERM drains and flushes."""
+import hashlib
+import signal
+import time
+
+import pytest
+
+from sluicetest import (LINE_BYTES, check_at_least_once, file_size, file_to_file_yaml, kill,
+                        line, scaled, wait_exit, wait_until, write_lines, write_yaml)
+
+MILLION = 1_000_000
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@pytest.fixture
+def million(tmp):
+    src = tmp / "in.txt"
+    assert write_lines(src, MILLION) == MILLION * LINE_BYTES
+    return src
+
+
+@pytest.mark.slow
+def test_million_lines_byte_for_byte(sluice, tmp, million):
+    dst = tmp / "out.txt"
+    cfg = write_yaml(tmp / "p.yaml", file_to_file_yaml(million, dst, tmp / "offsets.json"))
+    t0 = time.monotonic()
+    r = sluice.run("run", "--quiet", cfg, timeout=180)
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 0, f"exit {r.returncode}\nstderr:\n{r.stderr[-3000:]}"
+    assert r.stdout == "", "no console sink: nothing may be printed on stdout"
+    assert file_size(dst) == file_size(million), \
+        f"output has {file_size(dst)} bytes, input {file_size(million)}"
+    assert sha256(dst) == sha256(million), "output differs from input"
+    print(f"1,000,000 lines file → file in {elapsed:.2f} s")
+
+
+@pytest.mark.slow
+def test_sigkill_midway_then_restart_loses_nothing(sluice, tmp, million):
+    dst = tmp / "out.txt"
+    offsets = tmp / "offsets.json"
+    cfg = write_yaml(tmp / "p.yaml", file_to_file_yaml(million, dst, offsets))
+    total = file_size(million)
+
+    proc = sluice.spawn("run", "--quiet", cfg)
+    # Kill once some output is there but well before the end.
+    deadline = time.monotonic() + scaled(120)
+    killed_at = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        size = file_size(dst)
+        if size >= 64 * 1024:
+            kill(proc, signal.SIGKILL)
+            killed_at = size
+            break
+        time.sleep(0.0005)
+    proc.wait(timeout=scaled(30))
+    err = proc.stderr.read().decode(errors="replace")
+    assert killed_at is not None, (
+        f"the run ended (exit {proc.returncode}) before it could be killed mid-way: "
+        f"output {file_size(dst)} of {total} bytes\n{err[-2000:]}")
+    assert proc.returncode == -signal.SIGKILL
+    after_kill = file_size(dst)
+    assert after_kill < total, "the killed run had already written everything"
+
+    # Restart: the rest arrives; at most one contiguous stretch is written twice.
+    r = sluice.run("run", "--quiet", cfg, timeout=180)
+    assert r.returncode == 0, f"restart: exit {r.returncode}\n{r.stderr[-3000:]}"
+    dup = check_at_least_once(million.read_bytes(), dst.read_bytes())
+    print(f"killed at {after_kill} bytes; {dup} lines replayed after restart")
+
+    # A third run finds every position committed and adds nothing.
+    before = sha256(dst)
+    r = sluice.run("run", "--quiet", cfg, timeout=60)
+    assert r.returncode == 0, f"third run: exit {r.returncode}\n{r.stderr[-3000:]}"
+    assert sha256(dst) == before, "a third run wrote again what was already delivered"
+
+
+@pytest.mark.asan
+def test_restart_resumes_from_stored_position(sluice, tmp):
+    src, dst, offsets = tmp / "in.txt", tmp / "out.txt", tmp / "offsets.json"
+    write_lines(src, 1000)
+    cfg = write_yaml(tmp / "p.yaml", file_to_file_yaml(src, dst, offsets))
+
+    r = sluice.run("run", "--quiet", cfg, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert dst.read_bytes() == src.read_bytes()
+    assert offsets.is_file(), "the offsets file was not written"
+
+    write_lines(src, 500, start=1000, mode="a")
+    r = sluice.run("run", "--quiet", cfg, timeout=30)
+    assert r.returncode == 0, r.stderr
+    expected = "".join(line(i) for i in range(1500)).encode()
+    out = dst.read_bytes()
+    assert len(out) == len(expected), (
+        f"after appending 500 lines and running again the output has {len(out) // LINE_BYTES} "
+        f"lines, expected 1500 (the second run must add only the new lines)")
+    assert out == expected
+
+    # Nothing new: nothing added.
+    r = sluice.run("run", "--quiet", cfg, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert dst.read_bytes() == expected
+
+
+@pytest.mark.asan
+def test_offsets_option_overrides_yaml(sluice, tmp):
+    src, dst = tmp / "in.txt", tmp / "out.txt"
+    write_lines(src, 100)
+    cfg = write_yaml(tmp / "p.yaml", file_to_file_yaml(src, dst, tmp / "unused.json"))
+    r = sluice.run("run", "--quiet", "--offsets", tmp / "cli.json", cfg, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert (tmp / "cli.json").is_file(), "--offsets PATH was not used for the positions"
+    assert dst.read_bytes() == src.read_bytes()
+
+
+@pytest.mark.asan
+def test_sigterm_on_following_source_flushes_and_exits_0(sluice, tmp):
+    src, dst, offsets = tmp / "in.txt", tmp / "out.txt", tmp / "offsets.json"
+    write_lines(src, 1000)
+    cfg = write_yaml(tmp / "p.yaml", file_to_file_yaml(src, dst, offsets, follow=True))
+    proc = sluice.spawn("run", "--quiet", cfg)
+    try:
+        time.sleep(scaled(1.0))
+        assert proc.poll() is None, "a following source must keep sluice running"
+        write_lines(src, 1000, start=1000, mode="a")  # the source follows the file as it grows
+        time.sleep(scaled(2.0))
+        assert proc.poll() is None, "a following source must keep sluice running"
+        proc.send_signal(signal.SIGTERM)
+        rc = wait_exit(proc, 30)
+    finally:
+        kill(proc)
+    err = proc.stderr.read().decode(errors="replace")
+    assert rc == 0, f"SIGTERM: exit {rc}\n{err[-3000:]}"
+    assert dst.read_bytes() == src.read_bytes(), \
+        f"after SIGTERM the output has {file_size(dst) // LINE_BYTES} of 2000 lines"
+    # The positions were committed: a restart adds nothing and is stopped the same way.
+    proc = sluice.spawn("run", "--quiet", cfg)
+    try:
+        time.sleep(scaled(1.0))
+        proc.send_signal(signal.SIGINT)
+        rc = wait_exit(proc, 30)
+    finally:
+        kill(proc)
+    assert rc == 0
+    assert dst.read_bytes() == src.read_bytes(), "the restart after SIGTERM replayed lines"
+
+
+@pytest.mark.asan
+def test_progress_line_on_stderr_unless_quiet(sluice, tmp):
+    src, dst = tmp / "in.txt", tmp / "out.txt"
+    write_lines(src, 10)
+    cfg = write_yaml(tmp / "p.yaml", file_to_file_yaml(src, dst, tmp / "offsets.json",
+                                                       follow=True, pipeline_id="meter42"))
+    proc = sluice.spawn("run", cfg)
+    try:
+        time.sleep(7.0)  # "every few seconds": wall-clock, not scaled
+        proc.send_signal(signal.SIGINT)
+        rc = wait_exit(proc, 30)
+    finally:
+        kill(proc)
+    err = proc.stderr.read().decode(errors="replace")
+    assert rc == 0, err
+    assert any("meter42" in ln and any(c.isdigit() for c in ln) for ln in err.splitlines()), \
+        f"no progress line naming the pipeline on stderr within 7 s:\n{err}"

@@ -1,0 +1,90 @@
+"""sluice lint: every error of every file, duplicate ids across files, and --print."""
+import re
+
+import pytest
+
+from sluicetest import write_lines, write_yaml
+
+
+def pipeline_yaml(tmp, pid, *, topic="t", extra="", static_value="x", offsets=None):
+    offsets = offsets or tmp / "offsets.json"
+    return f"""version: 1
+offset.storage.file.filename: {offsets}
+pipelines:
+  - id: {pid}
+    topic: {topic}
+{extra}    source:
+      plugin: file
+      config:
+        file: {tmp}/in.txt
+        follow: false
+      transforms:
+        - plugin: insert-field
+          config:
+            static.field: origin
+            static.value: {static_value}
+    sinks:
+      - id: screen
+        plugin: console
+"""
+
+
+@pytest.mark.asan
+def test_lint_ok(sluice, tmp):
+    write_lines(tmp / "in.txt", 3)
+    cfg = write_yaml(tmp / "good.yaml", pipeline_yaml(tmp, "good"))
+    r = sluice.run("lint", cfg, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "", f"lint of a good file printed errors:\n{r.stderr}"
+
+
+@pytest.mark.asan
+def test_lint_prints_all_errors_of_all_files(sluice, tmp):
+    a = write_yaml(tmp / "a.yaml", pipeline_yaml(
+        tmp, "a", extra="    batch.max.records: lots\n    buffer.memroy: 4MiB\n"))
+    b = write_yaml(tmp / "b.yaml", pipeline_yaml(
+        tmp, "b", extra="    errors.tolerance: some\n"))
+    r = sluice.run("lint", a, b, timeout=30)
+    assert r.returncode == 2, r.stderr
+    a_errs = [ln for ln in r.stderr.splitlines() if re.match(re.escape(str(a)) + r":\d+:\d+: ", ln)]
+    b_errs = [ln for ln in r.stderr.splitlines() if re.match(re.escape(str(b)) + r":\d+:\d+: ", ln)]
+    assert any("batch.max.records" in e for e in a_errs), r.stderr
+    assert any("buffer.memroy" in e and "buffer.memory" in e for e in a_errs), \
+        f"unknown key without its did-you-mean hint:\n{r.stderr}"
+    assert any("errors.tolerance" in e for e in b_errs), \
+        f"the second file's error is missing (lint must not stop at the first file):\n{r.stderr}"
+    # The enum error tells the allowed values.
+    assert any("none" in e and "all" in e for e in b_errs if "errors.tolerance" in e), r.stderr
+
+
+@pytest.mark.asan
+def test_duplicate_pipeline_id_across_files(sluice, tmp):
+    write_lines(tmp / "in.txt", 3)
+    a = write_yaml(tmp / "a.yaml", pipeline_yaml(tmp, "same"))
+    b = write_yaml(tmp / "b.yaml", pipeline_yaml(tmp, "same"))
+    for args in (["lint", a, b], ["run", "--quiet", a, b]):
+        r = sluice.run(*args, timeout=30)
+        assert r.returncode == 2, f"{args[0]}: exit {r.returncode}\n{r.stderr}"
+        dup = [ln for ln in r.stderr.splitlines() if "same" in ln and re.search(r":\d+:\d+: ", ln)]
+        assert dup, f"no FILE:LINE:COL message naming the duplicate id 'same':\n{r.stderr}"
+        assert any(str(b) in ln for ln in dup), f"the message does not name {b}:\n{r.stderr}"
+        assert any(str(a) in ln for ln in r.stderr.splitlines() if "same" in ln), \
+            f"the message does not say where 'same' was first defined ({a}):\n{r.stderr}"
+
+
+@pytest.mark.asan
+def test_lint_print_shows_resolved_config(sluice, tmp):
+    write_lines(tmp / "in.txt", 3)
+    cfg = write_yaml(tmp / "p.yaml", pipeline_yaml(
+        tmp, "resolved", topic="${SLUICE_TEST_TOPIC:-fallback-topic}",
+        static_value="${SLUICE_TEST_ORIGIN}"))
+    r = sluice.run("lint", "--print", cfg, env={"SLUICE_TEST_ORIGIN": "from-env-42"}, timeout=30)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "from-env-42" in out, f"interpolated value missing from --print:\n{out}"
+    assert "fallback-topic" in out, f"${{VAR:-default}} not resolved in --print:\n{out}"
+    assert "${" not in out, f"--print shows unresolved interpolation:\n{out}"
+    assert "resolved" in out and "insert-field" in out and "console" in out
+    # Defaults are applied and shown (the file source follows by default; here false).
+    assert re.search(r"follow:\s*false", out), out
+    assert re.search(r"batch\.max\.records:\s*\d+", out), f"pipeline defaults not shown:\n{out}"

@@ -2,8 +2,8 @@
  * console — a sink that prints every record on stdout or stderr, one line per record.
  *
  * Lines are built in one reusable buffer and written with one fwrite() per record: stdio locks the
- * stream for each call, so console sinks of several pipelines sharing stdout never interleave inside
- * a line.
+ * stream for each call, so console sinks of several pipelines sharing stdout never interleave
+ * inside a line.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,18 +29,35 @@ static const char *const console_formats[] = {"json", "text", NULL};
 static const char *const console_outputs[] = {"stdout", "stderr", NULL};
 
 static const struct sluice_config_field console_config[] = {
-    {.name = "format", .type = SLUICE_CFG_ENUM, .default_value = "json",
-     .description = "`json`: each record's value as one line of JSON (Kafka Connect's JsonConverter "
-                    "payload form). `text`: a readable line, strings printed as they are.",
-     .example = "text", .enum_values = console_formats},
-    {.name = "print.key", .type = SLUICE_CFG_BOOL, .default_value = "false",
-     .description = "Print the record key as well.", .example = "true"},
-    {.name = "print.headers", .type = SLUICE_CFG_BOOL, .default_value = "false",
-     .description = "Print the record headers as well (their values as text).", .example = "true"},
-    {.name = "print.metadata", .type = SLUICE_CFG_BOOL, .default_value = "false",
-     .description = "Print topic, partition, offset and timestamp as well.", .example = "true"},
-    {.name = "output", .type = SLUICE_CFG_ENUM, .default_value = "stdout",
-     .description = "Where the lines go.", .example = "stderr", .enum_values = console_outputs},
+    {.name = "format",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "json",
+     .description =
+         "`json`: each record's value as one line of JSON (Kafka Connect's JsonConverter "
+         "payload form). `text`: a readable line, strings printed as they are.",
+     .example = "text",
+     .enum_values = console_formats},
+    {.name = "print.key",
+     .type = SLUICE_CFG_BOOL,
+     .default_value = "false",
+     .description = "Print the record key as well.",
+     .example = "true"},
+    {.name = "print.headers",
+     .type = SLUICE_CFG_BOOL,
+     .default_value = "false",
+     .description = "Print the record headers as well (their values as text).",
+     .example = "true"},
+    {.name = "print.metadata",
+     .type = SLUICE_CFG_BOOL,
+     .default_value = "false",
+     .description = "Print topic, partition, offset and timestamp as well.",
+     .example = "true"},
+    {.name = "output",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "stdout",
+     .description = "Where the lines go.",
+     .example = "stderr",
+     .enum_values = console_outputs},
     {.name = NULL},
 };
 
@@ -173,7 +190,8 @@ static sluice_err_t console_render_json_object(struct console *c, sluice_record_
                 err = console_append_str(c, ",");
             }
             if (err == SLUICE_OK) {
-                err = console_append_json_string(c, name != NULL ? name : "", name ? strlen(name) : 0);
+                err = console_append_json_string(c, name != NULL ? name : "",
+                                                 name ? strlen(name) : 0);
             }
             if (err == SLUICE_OK) {
                 err = console_append_str(c, ":");
@@ -212,8 +230,7 @@ static sluice_err_t console_render_text(struct console *c, sluice_record_t *rec,
         const char *topic = h->record_topic(rec);
         char meta[96];
         int n = snprintf(meta, sizeof meta, "[%" PRId32 "]@%" PRId64 " ts=%" PRId64 " ",
-                         h->record_partition(rec), h->record_offset(rec),
-                         h->record_timestamp(rec));
+                         h->record_partition(rec), h->record_offset(rec), h->record_timestamp(rec));
 
         err = console_append_str(c, topic != NULL ? topic : "");
         if (err == SLUICE_OK) {

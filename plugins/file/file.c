@@ -1,12 +1,12 @@
 /*
  * file — read lines of a local file as records (source), append record values to a local file as
  * lines (sink). Kafka Connect's FileStreamSource/FileStreamSink, with what they lack: resumable
- * positions tied to the inode, following growth with inotify, truncation and rotation, bounded lines,
- * and a sink that is durable (fsync) before it says so.
+ * positions tied to the inode, following growth with inotify, truncation and rotation, bounded
+ * lines, and a sink that is durable (fsync) before it says so.
  *
  * Both hot loops avoid per-line allocation: the source scans one large read buffer with memchr and
- * copies each line once into the batch; the sink renders values into one buffer and writes it in large
- * chunks.
+ * copies each line once into the batch; the sink renders values into one buffer and writes it in
+ * large chunks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +28,7 @@
 #define FILE_POS_DIGITS 24             /* room for a uint64_t in decimal */
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Helpers shared by both roles                                                                    */
+/* Helpers shared by both roles */
 
 /* Writes `v` in decimal at `out` (which has FILE_POS_DIGITS bytes); returns the length. */
 static size_t file_u64_format(char *out, uint64_t v)
@@ -47,31 +47,53 @@ static size_t file_u64_format(char *out, uint64_t v)
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Source                                                                                          */
+/* Source */
 
 static const char *const file_source_formats[] = {"text", "json", NULL};
 
 static const struct sluice_config_field file_source_config[] = {
-    {.name = "file", .type = SLUICE_CFG_PATH, .flags = SLUICE_CFG_REQUIRED,
-     .description = "The file to read, one record per line.", .example = "/var/log/sensor.log"},
-    {.name = "format", .type = SLUICE_CFG_ENUM, .default_value = "text",
-     .description = "`text`: each line becomes a STRING value. `json`: each line is parsed as JSON "
-                    "(schemaless); a line that is not JSON is routed by `errors.tolerance` with the "
-                    "raw line as its value, and empty lines are skipped.",
-     .example = "json", .enum_values = file_source_formats},
-    {.name = "follow", .type = SLUICE_CFG_BOOL, .default_value = "true",
+    {.name = "file",
+     .type = SLUICE_CFG_PATH,
+     .flags = SLUICE_CFG_REQUIRED,
+     .description = "The file to read, one record per line.",
+     .example = "/var/log/sensor.log"},
+    {.name = "format",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "text",
+     .description =
+         "`text`: each line becomes a STRING value. `json`: each line is parsed as JSON "
+         "(schemaless); a line that is not JSON is routed by `errors.tolerance` with the "
+         "raw line as its value, and empty lines are skipped.",
+     .example = "json",
+     .enum_values = file_source_formats},
+    {.name = "follow",
+     .type = SLUICE_CFG_BOOL,
+     .default_value = "true",
      .description = "Keep reading as the file grows, across truncation and rotation (like "
                     "`tail -F`). `false`: stop at the end of the file and end the pipeline.",
      .example = "false"},
-    {.name = "batch.size", .type = SLUICE_CFG_INT, .default_value = "2000",
-     .flags = SLUICE_CFG_RANGE, .min = 1, .max = 1000000,
-     .description = "The most records one poll returns.", .example = "10000"},
-    {.name = "max.line.bytes", .type = SLUICE_CFG_SIZE, .default_value = "1MiB",
-     .flags = SLUICE_CFG_RANGE, .min = 1, .max = 1073741824.0,
+    {.name = "batch.size",
+     .type = SLUICE_CFG_INT,
+     .default_value = "2000",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 1,
+     .max = 1000000,
+     .description = "The most records one poll returns.",
+     .example = "10000"},
+    {.name = "max.line.bytes",
+     .type = SLUICE_CFG_SIZE,
+     .default_value = "1MiB",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 1,
+     .max = 1073741824.0,
      .description = "Longer lines are skipped with a warning (counter `lines.too.long`).",
      .example = "64KiB"},
-    {.name = "poll.interval.ms", .type = SLUICE_CFG_DURATION, .default_value = "200ms",
-     .flags = SLUICE_CFG_RANGE, .min = 1, .max = 3600000,
+    {.name = "poll.interval.ms",
+     .type = SLUICE_CFG_DURATION,
+     .default_value = "200ms",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 1,
+     .max = 3600000,
      .description = "When following, the longest wait for the file to change before checking "
                     "again (changes are noticed at once through inotify; this bounds the wait "
                     "when they cannot be).",
@@ -142,8 +164,8 @@ static sluice_err_t file_source_pos_prefix(struct file_source *s)
             p[n++] = (char)ch;
         }
     }
-    n += (size_t)snprintf(p + n, need - n, "\",\"inode\":%" PRIu64 ",\"position\":",
-                          (uint64_t)s->ino);
+    n += (size_t)snprintf(p + n, need - n,
+                          "\",\"inode\":%" PRIu64 ",\"position\":", (uint64_t)s->ino);
     s->pos_prefix_len = n;
 out:
     return err;
@@ -214,8 +236,10 @@ static int file_source_open(struct file_source *s)
                          ": it was truncated; reading it from the start",
                          s->path, (uint64_t)st.st_size, s->resume_pos);
         } else if (lseek(fd, (off_t)s->resume_pos, SEEK_SET) < 0) {
-            s->host->log(s->ctx, SLUICE_LOG_WARN, "cannot seek %s to %" PRIu64 ": %s; reading it "
-                         "from the start", s->path, s->resume_pos, strerror(errno));
+            s->host->log(s->ctx, SLUICE_LOG_WARN,
+                         "cannot seek %s to %" PRIu64 ": %s; reading it "
+                         "from the start",
+                         s->path, s->resume_pos, strerror(errno));
         } else {
             s->pos = s->resume_pos;
             s->host->log(s->ctx, SLUICE_LOG_INFO, "resuming %s at byte %" PRIu64, s->path, s->pos);
@@ -246,9 +270,9 @@ static void file_source_too_long(struct file_source *s, uint64_t at)
 
 /* Turns one line (without its \n, starting at byte `at`) into a record; `s->pos` is already the
  * offset after the line. */
-static sluice_err_t file_source_emit(struct file_source *s, sluice_batch_t *batch,
-                                     const char *line, size_t len, uint64_t at, int64_t now,
-                                     size_t *added, char *errstr, size_t errstr_size)
+static sluice_err_t file_source_emit(struct file_source *s, sluice_batch_t *batch, const char *line,
+                                     size_t len, uint64_t at, int64_t now, size_t *added,
+                                     char *errstr, size_t errstr_size)
 {
     const struct sluice_host *h = s->host;
     sluice_err_t err = SLUICE_OK;
@@ -335,7 +359,8 @@ static int file_source_check(struct file_source *s)
     if (have && !deleted && (uint64_t)st.st_size < read_to) {
         h->log(s->ctx, SLUICE_LOG_WARN,
                "%s was truncated (now %" PRIu64 " bytes, read up to %" PRIu64 "); reading it "
-               "again from the start", s->path, (uint64_t)st.st_size, read_to);
+               "again from the start",
+               s->path, (uint64_t)st.st_size, read_to);
         if (lseek(s->fd, 0, SEEK_SET) == 0) {
             s->pos = 0;
             s->start = s->end = 0;
@@ -347,8 +372,8 @@ static int file_source_check(struct file_source *s)
      * tells them apart. */
     if (stat(s->path, &st) == 0 && (st.st_ino != s->ino || st.st_dev != s->dev || deleted)) {
         h->log(s->ctx, SLUICE_LOG_INFO,
-               "%s was rotated (inode %" PRIu64 " → %" PRIu64 "); finishing the old file",
-               s->path, (uint64_t)s->ino, (uint64_t)st.st_ino);
+               "%s was rotated (inode %" PRIu64 " → %" PRIu64 "); finishing the old file", s->path,
+               (uint64_t)s->ino, (uint64_t)st.st_ino);
         s->draining = 1;
         return 1;
     }
@@ -460,21 +485,22 @@ static sluice_err_t file_source_start(void *state, const void *resume_from, size
     int rc;
 
     if (resume_from != NULL && resume_len > 0) {
-        if (file_source_parse_position(resume_from, resume_len, &s->resume_ino,
-                                       &s->resume_pos) == 0) {
+        if (file_source_parse_position(resume_from, resume_len, &s->resume_ino, &s->resume_pos) ==
+            0) {
             s->resume_pending = 1;
         } else {
             h->log(s->ctx, SLUICE_LOG_WARN,
                    "the saved position (%zu bytes) is not one this plugin wrote; reading %s "
-                   "from the start", resume_len, s->path);
+                   "from the start",
+                   resume_len, s->path);
         }
     }
     if (s->follow) {
         s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (s->ifd < 0) {
             h->log(s->ctx, SLUICE_LOG_WARN,
-                   "inotify is unavailable (%s); checking %s every %d ms instead",
-                   strerror(errno), s->path, s->poll_interval_ms);
+                   "inotify is unavailable (%s); checking %s every %d ms instead", strerror(errno),
+                   s->path, s->poll_interval_ms);
         } else {
             s->wd_dir = inotify_add_watch(s->ifd, s->dir, IN_CREATE | IN_MOVED_TO);
         }
@@ -624,8 +650,8 @@ out:
     return err;
 }
 
-static sluice_err_t file_source_commit(void *state, const void *position, size_t len,
-                                       char *errstr, size_t errstr_size)
+static sluice_err_t file_source_commit(void *state, const void *position, size_t len, char *errstr,
+                                       size_t errstr_size)
 {
     /* The core persists positions; a file needs no acknowledgement. */
     (void)state;
@@ -677,19 +703,27 @@ static const struct sluice_source file_source = {
 };
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Sink                                                                                            */
+/* Sink */
 
 static const struct sluice_config_field file_sink_config[] = {
-    {.name = "file", .type = SLUICE_CFG_PATH, .flags = SLUICE_CFG_REQUIRED,
+    {.name = "file",
+     .type = SLUICE_CFG_PATH,
+     .flags = SLUICE_CFG_REQUIRED,
      .description = "The file to append to; created if missing (its directory must exist).",
      .example = "/var/lib/sluice/orders.jsonl"},
-    {.name = "fsync", .type = SLUICE_CFG_BOOL, .default_value = "true",
+    {.name = "fsync",
+     .type = SLUICE_CFG_BOOL,
+     .default_value = "true",
      .description = "fsync the file on every flush, so that committed offsets never run ahead of "
                     "what is on disk. `false` trades that for speed: a crash of the machine may "
                     "lose the last lines.",
      .example = "false"},
-    {.name = "buffer.size", .type = SLUICE_CFG_SIZE, .default_value = "256KiB",
-     .flags = SLUICE_CFG_RANGE, .min = 1, .max = 1073741824.0,
+    {.name = "buffer.size",
+     .type = SLUICE_CFG_SIZE,
+     .default_value = "256KiB",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 1,
+     .max = 1073741824.0,
      .description = "Lines are collected in memory and written once this many bytes are waiting "
                     "(and on every flush).",
      .example = "1MiB"},

@@ -39,7 +39,7 @@ struct insert_field_cache_entry {
 struct insert_field {
     const struct sluice_host *host;
     sluice_ctx_t *ctx;
-    char *name[INSERT_FIELD_KINDS];               /* NULL: not configured */
+    char *name[INSERT_FIELD_KINDS];                    /* NULL: not configured */
     const sluice_schema_t *schema[INSERT_FIELD_KINDS]; /* the added field's schema */
     char *static_value;
     size_t static_len;
@@ -49,34 +49,42 @@ struct insert_field {
 };
 
 static const struct sluice_config_field insert_field_config[] = {
-    {.name = "topic.field", .type = SLUICE_CFG_STRING,
+    {.name = "topic.field",
+     .type = SLUICE_CFG_STRING,
      .description = "Field for the record's topic. Suffix `!` makes the field required, `?` "
                     "optional (the default).",
      .example = "kafka_topic"},
-    {.name = "partition.field", .type = SLUICE_CFG_STRING,
+    {.name = "partition.field",
+     .type = SLUICE_CFG_STRING,
      .description = "Field for the record's partition (INT32). Not added while the record has "
                     "no partition yet.",
      .example = "kafka_partition"},
-    {.name = "offset.field", .type = SLUICE_CFG_STRING,
+    {.name = "offset.field",
+     .type = SLUICE_CFG_STRING,
      .description = "Field for the record's offset (INT64). Only sink-side records have one: on "
                     "the source side the field is not added.",
      .example = "kafka_offset!"},
-    {.name = "timestamp.field", .type = SLUICE_CFG_STRING,
+    {.name = "timestamp.field",
+     .type = SLUICE_CFG_STRING,
      .description = "Field for the record's timestamp (INT64 milliseconds, logical type "
                     "Timestamp in structs).",
      .example = "kafka_timestamp"},
-    {.name = "static.field", .type = SLUICE_CFG_STRING,
-     .description = "Field for the constant `static.value`.", .example = "origin"},
-    {.name = "static.value", .type = SLUICE_CFG_STRING,
-     .description = "The string put in `static.field`.", .example = "datagen"},
+    {.name = "static.field",
+     .type = SLUICE_CFG_STRING,
+     .description = "Field for the constant `static.value`.",
+     .example = "origin"},
+    {.name = "static.value",
+     .type = SLUICE_CFG_STRING,
+     .description = "The string put in `static.field`.",
+     .example = "datagen"},
     {.name = NULL},
 };
 
 static const char *insert_field_type_name(sluice_type_t t)
 {
     static const char *const names[] = {
-        "null",    "int8",    "int16",   "int32", "int64", "float32", "float64",
-        "boolean", "string",  "bytes",   "array", "map",   "struct",
+        "null",    "int8",   "int16", "int32", "int64", "float32", "float64",
+        "boolean", "string", "bytes", "array", "map",   "struct",
     };
 
     return (size_t)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
@@ -97,7 +105,8 @@ static sluice_schema_t *insert_field_field_schema(struct insert_field *x, enum i
         goto out;
     }
     h->schema_set_optional(s, optional);
-    if (k == INSERT_FIELD_TIMESTAMP && h->schema_set_name(s, SLUICE_LOGICAL_TIMESTAMP) != SLUICE_OK) {
+    if (k == INSERT_FIELD_TIMESTAMP &&
+        h->schema_set_name(s, SLUICE_LOGICAL_TIMESTAMP) != SLUICE_OK) {
         s = NULL; /* the ctx still owns it and frees it */
     }
 out:
@@ -166,8 +175,10 @@ static sluice_err_t insert_field_init(const struct sluice_host *host, sluice_ctx
     }
     if ((x->name[INSERT_FIELD_STATIC] != NULL) != (static_value != NULL)) {
         err = SLUICE_ERR_CONFIG;
-        snprintf(errstr, errstr_size, "static.field and static.value go together: %s is set "
-                 "but %s is not", static_value != NULL ? "static.value" : "static.field",
+        snprintf(errstr, errstr_size,
+                 "static.field and static.value go together: %s is set "
+                 "but %s is not",
+                 static_value != NULL ? "static.value" : "static.field",
                  static_value != NULL ? "static.field" : "static.value");
         goto out;
     }
@@ -291,7 +302,8 @@ static const sluice_schema_t *insert_field_schema_for(struct insert_field *x,
     if (x->cache_len == INSERT_FIELD_CACHE_WARN) {
         h->log(x->ctx, SLUICE_LOG_WARN,
                "%d distinct value schemas seen so far; each gets an extended schema kept until the "
-               "pipeline stops", INSERT_FIELD_CACHE_WARN);
+               "pipeline stops",
+               INSERT_FIELD_CACHE_WARN);
     }
     result = out;
 out:

@@ -1,4 +1,5 @@
-/* Built for a newer ABI minor than the core knows: the loader must refuse it, naming both minors. */
+/* Built for a newer ABI minor than the core knows: the loader must refuse it, naming both minors.
+ */
 #include "abi_fixture_sink.h"
 
 SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {

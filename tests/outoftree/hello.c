@@ -1,6 +1,6 @@
 /*
- * hello — the smallest useful sluice plugin: a transform that adds the header `hello: world` to every
- * record and passes it on.
+ * hello — the smallest useful sluice plugin: a transform that adds the header `hello: world` to
+ * every record and passes it on.
  *
  * It is built outside the sluice source tree, against the installed header only:
  *
@@ -8,7 +8,8 @@
  *
  * `-z defs` proves the point of the ABI: a plugin has no undefined symbols, because everything it
  * needs from sluice arrives through the `struct sluice_host` function table given to `init`.
- * Put hello.so in a plugin directory (or name its path) and use it in a pipeline:
+ * Let sluice find it (put its directory in SLUICE_PLUGIN_PATH or in `plugin.path` of the YAML),
+ * check it with `sluice plugins check hello.so`, and use it in a pipeline:
  *
  *     transforms:
  *       - plugin: hello
@@ -88,8 +89,9 @@ static const struct sluice_transform hello_transform = {
 
 /*
  * The one exported symbol. SLUICE_PLUGIN_HEADER fills in the ABI version and struct size, so an
- * incompatible core refuses this file with a clear message instead of crashing. Being plain data, it
- * lets `sluice plugins` and `sluice lint` read the name and config table without running any code.
+ * incompatible core refuses this file with a clear message instead of crashing. Being plain data,
+ * it lets `sluice plugins` and `sluice lint` read the name and config table without running any
+ * code.
  */
 SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
     SLUICE_PLUGIN_HEADER,

@@ -31,6 +31,27 @@ sluice_err_t json_value_to_schema(arena_t *a, const sluice_value_t *in,
                                   const sluice_schema_t *schema, sluice_value_t **out,
                                   char *errstr, size_t errstr_size);
 
+/* Step over one JSON value (leading whitespace allowed), validating it without building anything;
+ * `*consumed` is the number of bytes up to the end of the value. Offsets in messages are counted
+ * from `base` (the position of `text` in a larger document). */
+sluice_err_t json_skip(const char *text, size_t len, size_t base, size_t *consumed, char *errstr,
+                       size_t errstr_size);
+
+/* How the envelope reader turns the text of a "schema" object into a schema (the json converter
+ * caches them): `at` is the '{' of the schema, `avail` the bytes left in the document, `base` the
+ * offset of `at` in it. Sets `*consumed` to the length of the schema text and `*schema`. */
+typedef sluice_err_t (*json_schema_resolver)(void *ctx, arena_t *a, const char *at, size_t avail,
+                                             size_t base, size_t *consumed,
+                                             const sluice_schema_t **schema, char *errstr,
+                                             size_t errstr_size);
+
+/* Read Kafka Connect's envelope {"schema": S, "payload": P} (exactly these two keys, any order):
+ * S null → P schemaless (as json_parse), otherwise P is read with the schema `resolve` gives
+ * (as json_parse_with_schema), in one pass over the text when "schema" comes first. */
+sluice_err_t json_parse_envelope(arena_t *a, const char *text, size_t len,
+                                 json_schema_resolver resolve, void *ctx, sluice_value_t **out,
+                                 char *errstr, size_t errstr_size);
+
 enum json_decimal_format { JSON_DECIMAL_BASE64 = 0, JSON_DECIMAL_NUMERIC = 1 };
 
 /* Write a value as JSON the way Kafka Connect's JsonConverter writes the payload: bytes as base64,

@@ -60,6 +60,11 @@ int schema_field_index(const sluice_schema_t *s, const char *name);
 const char *schema_type_name(sluice_type_t t);
 /* Structural equality (used by schema caches and tests). */
 int schema_equal(const sluice_schema_t *a, const sluice_schema_t *b);
+/* A deep copy of `s` whose every part lives in the arena (not in an owner): for schemas that must
+ * live exactly as long as the values of one batch. */
+sluice_schema_t *schema_copy_to_arena(arena_t *a, const sluice_schema_t *s);
+/* 1 when `s` carries the logical type name `logical_name` (e.g. SLUICE_LOGICAL_DECIMAL). */
+int schema_is_logical(const sluice_schema_t *s, const char *logical_name);
 
 /* One entry of a MAP or STRUCT. For STRUCT: `name` is the schema's field name, `key` NULL.
  * For MAP: `key` is the key value; `name` points at its text when the key is a STRING. */
@@ -77,7 +82,9 @@ struct sluice_value {
         double f;  /* FLOAT32/FLOAT64 */
         int b;     /* BOOLEAN */
         struct {
-            const char *ptr; /* NUL-terminated in the arena (BYTES too, for convenience) */
+            /* NUL-terminated when made by a copying constructor (BYTES too, for convenience);
+             * NOT when made by value_string_ref/value_bytes_ref: always use `len`. */
+            const char *ptr;
             size_t len;
         } s;
         struct {
@@ -100,14 +107,22 @@ sluice_value_t *value_string(arena_t *a, const char *s, size_t len);  /* copies 
 sluice_value_t *value_bytes(arena_t *a, const void *p, size_t len);   /* copies */
 /* No copy: `s` must outlive the value (e.g. bytes already in the same arena or the topic log). */
 sluice_value_t *value_string_ref(arena_t *a, const char *s, size_t len);
+sluice_value_t *value_bytes_ref(arena_t *a, const void *p, size_t len); /* BYTES, no copy */
 sluice_value_t *value_struct(arena_t *a, const sluice_schema_t *schema); /* schema NULL → MAP */
 sluice_value_t *value_array(arena_t *a, const sluice_schema_t *schema);
 sluice_value_t *value_map(arena_t *a, const sluice_schema_t *schema);
+/* A STRUCT of `schema` (not NULL) whose field values are still NULL pointers: for decoders that set
+ * every field right away. Fields left NULL must be filled before the value is handed out. */
+sluice_value_t *value_struct_empty(arena_t *a, const sluice_schema_t *schema);
 
 /* STRUCT: set a field of the schema (error if not in it). MAP: set/replace a string key. */
 sluice_err_t value_put(arena_t *a, sluice_value_t *obj, const char *field, sluice_value_t *v);
 sluice_err_t value_append(arena_t *a, sluice_value_t *arr, sluice_value_t *v);
 sluice_err_t value_map_put(arena_t *a, sluice_value_t *map, sluice_value_t *k, sluice_value_t *v);
+/* Decoders: add a STRING key whose text is NUL-terminated and lives as long as the map (no copy);
+ * with `replace` an equal key is replaced, otherwise the entry is appended unchecked. */
+sluice_err_t value_map_put_string(arena_t *a, sluice_value_t *map, sluice_value_t *key,
+                                  sluice_value_t *v, int replace);
 /* STRUCT field / string-keyed MAP entry, or NULL. */
 sluice_value_t *value_get(const sluice_value_t *obj, const char *field);
 /* Deep copy into another arena (schemas are shared, not copied). */

@@ -1,0 +1,170 @@
+/* arena.c — see arena.h. */
+#include "arena.h"
+
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_ALIGN 16u
+#define ARENA_DEFAULT_BLOCK (64u * 1024u)
+
+struct arena_block {
+    struct arena_block *next;
+    size_t size; /* usable bytes in data[] */
+    size_t used;
+    size_t last; /* offset of the newest allocation, so arena_grow can extend it in place */
+    alignas(16) unsigned char data[];
+};
+
+static size_t arena_round(size_t n)
+{
+    return (n + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1);
+}
+
+void arena_init(arena_t *a, size_t block_size)
+{
+    a->head = NULL;
+    a->block_size = block_size ? arena_round(block_size) : ARENA_DEFAULT_BLOCK;
+    a->used_total = 0;
+}
+
+static struct arena_block *arena_block_new(size_t size)
+{
+    struct arena_block *b = NULL;
+    if (size > SIZE_MAX - sizeof *b)
+        return NULL;
+    b = malloc(sizeof *b + size);
+    if (!b)
+        return NULL;
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    b->last = 0;
+    return b;
+}
+
+void *arena_alloc(arena_t *a, size_t size)
+{
+    struct arena_block *b = a->head;
+    void *p = NULL;
+    if (size > SIZE_MAX - ARENA_ALIGN)
+        goto out;
+    size_t need = arena_round(size ? size : 1);
+    if (b && b->size - b->used >= need) {
+        p = b->data + b->used;
+        b->last = b->used;
+        b->used += need;
+        goto out;
+    }
+    if (need > a->block_size / 4) {
+        /* A big request gets its own block, chained behind the current one so that the space left
+         * in the current block is not abandoned. */
+        struct arena_block *big = arena_block_new(need);
+        if (!big)
+            goto out;
+        big->used = need;
+        big->last = 0;
+        if (b) {
+            big->next = b->next;
+            b->next = big;
+        } else {
+            a->head = big;
+        }
+        p = big->data;
+        goto out;
+    }
+    struct arena_block *nb = arena_block_new(a->block_size);
+    if (!nb)
+        goto out;
+    nb->next = b;
+    a->head = nb;
+    nb->used = need;
+    nb->last = 0;
+    p = nb->data;
+out:
+    if (p)
+        a->used_total += size;
+    return p;
+}
+
+void *arena_calloc(arena_t *a, size_t size)
+{
+    void *p = arena_alloc(a, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+char *arena_strndup(arena_t *a, const char *s, size_t len)
+{
+    char *p = arena_alloc(a, len + 1);
+    if (!p)
+        return NULL;
+    if (len)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *arena_strdup(arena_t *a, const char *s)
+{
+    return s ? arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+void *arena_grow(arena_t *a, void *old, size_t old_size, size_t new_size)
+{
+    struct arena_block *b = a->head;
+    if (!old)
+        return arena_alloc(a, new_size);
+    if (new_size <= old_size)
+        return old;
+    /* The newest allocation of the current block can simply be extended: arrays that are appended
+     * to one element at a time stay where they are. */
+    if (b && (unsigned char *)old == b->data + b->last && new_size <= SIZE_MAX - ARENA_ALIGN) {
+        size_t need = arena_round(new_size);
+        if (b->size - b->last >= need) {
+            b->used = b->last + need;
+            a->used_total += new_size - old_size;
+            return old;
+        }
+    }
+    void *p = arena_alloc(a, new_size);
+    if (p)
+        memcpy(p, old, old_size);
+    return p;
+}
+
+void arena_reset(arena_t *a)
+{
+    struct arena_block *keep = NULL;
+    struct arena_block *b = a->head;
+    while (b) {
+        struct arena_block *next = b->next;
+        if (!keep && b->size == a->block_size) {
+            keep = b;
+        } else {
+            free(b);
+        }
+        b = next;
+    }
+    if (keep) {
+        keep->next = NULL;
+        keep->used = 0;
+        keep->last = 0;
+    }
+    a->head = keep;
+    a->used_total = 0;
+}
+
+void arena_free(arena_t *a)
+{
+    struct arena_block *b = a->head;
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+    a->used_total = 0;
+}

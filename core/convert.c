@@ -1,0 +1,223 @@
+/* convert.c — see convert.h. */
+#include "convert.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Kafka Connect's JsonConverter keeps schemas.cache.size = 1000 schemas. */
+#define CONVERTER_CACHE_MAX 1000
+
+struct converter_cache_entry {
+    char *text; /* the exact JSON text of the envelope's "schema" */
+    size_t len;
+    sluice_schema_t *schema; /* owned by converter.schemas */
+};
+
+const char *const converter_names[] = {"json", "string", "bytes", NULL};
+
+sluice_err_t converter_init(converter_t *c, const char *name, int schemas_enable,
+                            enum json_decimal_format decimal_format, char *errstr,
+                            size_t errstr_size)
+{
+    memset(c, 0, sizeof *c);
+    schema_owner_init(&c->schemas);
+    c->schemas_enable = schemas_enable;
+    c->decimal_format = decimal_format;
+    if (name && strcmp(name, "json") == 0) {
+        c->kind = CONVERTER_JSON;
+    } else if (name && strcmp(name, "string") == 0) {
+        c->kind = CONVERTER_STRING;
+    } else if (name && strcmp(name, "bytes") == 0) {
+        c->kind = CONVERTER_BYTES;
+    } else {
+        snprintf(errstr, errstr_size, "unknown converter '%s' (expected json, string or bytes)",
+                 name ? name : "(null)");
+        return SLUICE_ERR_CONFIG;
+    }
+    return SLUICE_OK;
+}
+
+void converter_free(converter_t *c)
+{
+    for (size_t i = 0; i < c->cache_len; i++)
+        free(c->cache[i].text);
+    free(c->cache);
+    c->cache = NULL;
+    c->cache_len = c->cache_cap = 0;
+    schema_owner_free(&c->schemas);
+}
+
+static void converter_rollback(buf_t *out, size_t mark)
+{
+    if (out->cap) {
+        out->len = mark;
+        out->data[mark] = '\0';
+    }
+}
+
+sluice_err_t converter_encode(converter_t *c, const sluice_value_t *v, buf_t *out, int *is_null,
+                              char *errstr, size_t errstr_size)
+{
+    sluice_err_t rc = SLUICE_OK;
+    size_t mark = out->len;
+    *is_null = 0;
+    if (!v || v->type == SLUICE_TYPE_NULL) {
+        *is_null = 1;
+        goto out;
+    }
+    switch (c->kind) {
+    case CONVERTER_JSON:
+        if (c->schemas_enable) {
+            rc = SLUICE_ERR_NOMEM;
+            if (buf_append(out, "{\"schema\":", 10) != 0)
+                goto out;
+            if ((rc = json_write_schema(out, v->schema)) != SLUICE_OK)
+                goto out;
+            rc = SLUICE_ERR_NOMEM;
+            if (buf_append(out, ",\"payload\":", 11) != 0)
+                goto out;
+            if ((rc = json_write(out, v, c->decimal_format)) != SLUICE_OK)
+                goto out;
+            rc = buf_putc(out, '}') == 0 ? SLUICE_OK : SLUICE_ERR_NOMEM;
+        } else {
+            rc = json_write(out, v, c->decimal_format);
+        }
+        break;
+    case CONVERTER_STRING:
+        if (v->type == SLUICE_TYPE_STRING)
+            rc = buf_append(out, v->u.s.ptr, v->u.s.len) == 0 ? SLUICE_OK : SLUICE_ERR_NOMEM;
+        else
+            rc = json_write(out, v, c->decimal_format);
+        break;
+    case CONVERTER_BYTES:
+        if (v->type == SLUICE_TYPE_BYTES || v->type == SLUICE_TYPE_STRING) {
+            rc = buf_append(out, v->u.s.ptr, v->u.s.len) == 0 ? SLUICE_OK : SLUICE_ERR_NOMEM;
+        } else {
+            rc = SLUICE_ERR_INVALID;
+            snprintf(errstr, errstr_size,
+                     "the bytes converter writes only bytes or string values, not %s "
+                     "(use the json or string converter)",
+                     schema_type_name(v->type));
+            goto out;
+        }
+        break;
+    }
+    if (rc == SLUICE_ERR_NOMEM)
+        snprintf(errstr, errstr_size, "out of memory while encoding a value");
+    else if (rc != SLUICE_OK)
+        snprintf(errstr, errstr_size, "cannot encode the value as JSON");
+out:
+    if (rc != SLUICE_OK)
+        converter_rollback(out, mark);
+    return rc;
+}
+
+/* The envelope reader's schema lookup. A cached text that is a prefix of the input at `at` is the
+ * whole schema value (an object ends where its text ends), so a hit needs one memcmp and no scan. */
+static sluice_err_t converter_resolve(void *ctx, arena_t *a, const char *at, size_t avail,
+                                      size_t base, size_t *consumed,
+                                      const sluice_schema_t **schema, char *errstr,
+                                      size_t errstr_size)
+{
+    converter_t *c = ctx;
+    sluice_err_t rc;
+    size_t n = 0;
+    char err[400];
+    for (size_t i = 0; i < c->cache_len; i++) {
+        struct converter_cache_entry *e = &c->cache[i];
+        if (e->len <= avail && memcmp(e->text, at, e->len) == 0) {
+            if (i) { /* keep the newest hit first */
+                struct converter_cache_entry t = c->cache[0];
+                c->cache[0] = *e;
+                *e = t;
+            }
+            *consumed = c->cache[0].len;
+            *schema = c->cache[0].schema;
+            return SLUICE_OK;
+        }
+    }
+    if ((rc = json_skip(at, avail, base, &n, errstr, errstr_size)) != SLUICE_OK)
+        return rc;
+    *consumed = n;
+    if (c->cache_len < CONVERTER_CACHE_MAX) {
+        if (c->cache_len == c->cache_cap) {
+            size_t cap = c->cache_cap ? c->cache_cap * 2 : 8;
+            struct converter_cache_entry *ne = realloc(c->cache, cap * sizeof *ne);
+            if (!ne)
+                goto nomem;
+            c->cache = ne;
+            c->cache_cap = cap;
+        }
+        char *text = malloc(n);
+        if (!text)
+            goto nomem;
+        sluice_schema_t *s = json_parse_schema(&c->schemas, at, n, err, sizeof err);
+        if (!s) {
+            free(text);
+            snprintf(errstr, errstr_size, "invalid schema in the envelope: %s", err);
+            return SLUICE_ERR_INVALID;
+        }
+        memcpy(text, at, n);
+        struct converter_cache_entry *e = &c->cache[c->cache_len++];
+        e->text = text;
+        e->len = n;
+        e->schema = s;
+        if (c->cache_len > 1) {
+            struct converter_cache_entry t = c->cache[0];
+            c->cache[0] = *e;
+            *e = t;
+        }
+        *schema = s;
+        return SLUICE_OK;
+    }
+    /* Cache full: this schema lives in the batch's arena, as long as the values that use it. */
+    schema_owner_t tmp;
+    schema_owner_init(&tmp);
+    sluice_schema_t *s = json_parse_schema(&tmp, at, n, err, sizeof err);
+    if (!s) {
+        snprintf(errstr, errstr_size, "invalid schema in the envelope: %s", err);
+        return SLUICE_ERR_INVALID;
+    }
+    *schema = schema_copy_to_arena(a, s);
+    schema_owner_free(&tmp);
+    if (!*schema)
+        goto nomem;
+    return SLUICE_OK;
+nomem:
+    snprintf(errstr, errstr_size, "out of memory while reading an envelope schema");
+    return SLUICE_ERR_NOMEM;
+}
+
+sluice_err_t converter_decode(converter_t *c, arena_t *a, const void *data, size_t len,
+                              sluice_value_t **out, char *errstr, size_t errstr_size)
+{
+    sluice_err_t rc = SLUICE_OK;
+    *out = NULL;
+    if (!data) {
+        *out = value_null(a);
+        goto check;
+    }
+    switch (c->kind) {
+    case CONVERTER_JSON:
+        if (c->schemas_enable)
+            rc = json_parse_envelope(a, data, len, converter_resolve, c, out, errstr,
+                                     errstr_size);
+        else
+            rc = json_parse(a, data, len, out, errstr, errstr_size);
+        goto done;
+    case CONVERTER_STRING:
+        *out = value_string_ref(a, data, len);
+        break;
+    case CONVERTER_BYTES:
+        *out = value_bytes_ref(a, data, len);
+        break;
+    }
+check:
+    if (!*out) {
+        rc = SLUICE_ERR_NOMEM;
+        snprintf(errstr, errstr_size, "out of memory while decoding a value");
+    }
+done:
+    return rc;
+}

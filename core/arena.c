@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_ALIGN 16u
+#define ARENA_ALIGN         16u
 #define ARENA_DEFAULT_BLOCK (64u * 1024u)
 
 struct arena_block {

@@ -114,11 +114,11 @@ out:
 }
 
 /* The envelope reader's schema lookup. A cached text that is a prefix of the input at `at` is the
- * whole schema value (an object ends where its text ends), so a hit needs one memcmp and no scan. */
+ * whole schema value (an object ends where its text ends), so a hit needs one memcmp and no scan.
+ */
 static sluice_err_t converter_resolve(void *ctx, arena_t *a, const char *at, size_t avail,
-                                      size_t base, size_t *consumed,
-                                      const sluice_schema_t **schema, char *errstr,
-                                      size_t errstr_size)
+                                      size_t base, size_t *consumed, const sluice_schema_t **schema,
+                                      char *errstr, size_t errstr_size)
 {
     converter_t *c = ctx;
     sluice_err_t rc;
@@ -201,8 +201,7 @@ sluice_err_t converter_decode(converter_t *c, arena_t *a, const void *data, size
     switch (c->kind) {
     case CONVERTER_JSON:
         if (c->schemas_enable)
-            rc = json_parse_envelope(a, data, len, converter_resolve, c, out, errstr,
-                                     errstr_size);
+            rc = json_parse_envelope(a, data, len, converter_resolve, c, out, errstr, errstr_size);
         else
             rc = json_parse(a, data, len, out, errstr, errstr_size);
         goto done;

@@ -12,8 +12,9 @@
 
 #define JSON_MAX_DEPTH 256
 
-/* ================================================================================================ */
-/* Reader                                                                                           */
+/* ================================================================================================
+ */
+/* Reader */
 
 typedef struct jp {
     const char *start, *p, *end;
@@ -72,12 +73,17 @@ static const char *jp_found(jp_t *p)
     if (p->p >= p->end)
         return "the end of input";
     switch (*p->p) {
-    case '{': return "an object";
-    case '[': return "an array";
-    case '"': return "a string";
+    case '{':
+        return "an object";
+    case '[':
+        return "an array";
+    case '"':
+        return "a string";
     case 't':
-    case 'f': return "a boolean";
-    case 'n': return "null";
+    case 'f':
+        return "a boolean";
+    case 'n':
+        return "null";
     default:
         if (*p->p == '-' || (*p->p >= '0' && *p->p <= '9'))
             return "a number";
@@ -149,6 +155,20 @@ static const unsigned char jp_str_class[256] = {
     4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 };
 
+/* 1 when any of the 8 bytes in w is a control byte, '"', '\\' or non-ASCII: strings are scanned
+ * a word at a time and byte by byte only around such bytes. */
+static inline int json_swar_special(const unsigned char *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t ctl = (w - ones * 0x20) & ~w & high; /* exact when no byte is >= 0x80 */
+    uint64_t quo = (q - ones) & ~q & high;
+    uint64_t bsl = (b - ones) & ~b & high;
+    return (ctl | quo | bsl | (w & high)) != 0;
+}
+
 static int jp_hex4(const char *s, unsigned *out)
 {
     unsigned v = 0;
@@ -213,14 +233,30 @@ static sluice_err_t jp_unescape(jp_t *p, const char *s, const char *e, char *d, 
         s += 2;
         char r;
         switch (c) {
-        case '"': r = '"'; break;
-        case '\\': r = '\\'; break;
-        case '/': r = '/'; break;
-        case 'b': r = '\b'; break;
-        case 'f': r = '\f'; break;
-        case 'n': r = '\n'; break;
-        case 'r': r = '\r'; break;
-        case 't': r = '\t'; break;
+        case '"':
+            r = '"';
+            break;
+        case '\\':
+            r = '\\';
+            break;
+        case '/':
+            r = '/';
+            break;
+        case 'b':
+            r = '\b';
+            break;
+        case 'f':
+            r = '\f';
+            break;
+        case 'n':
+            r = '\n';
+            break;
+        case 'r':
+            r = '\r';
+            break;
+        case 't':
+            r = '\t';
+            break;
         case 'u': {
             unsigned cp, lo;
             if (e - s < 4 || jp_hex4(s, &cp) != 0)
@@ -267,6 +303,8 @@ static sluice_err_t jp_string_raw(jp_t *p, const char **body, const char **body_
     const unsigned char *e = (const unsigned char *)p->end;
     int esc = 0;
     for (;;) {
+        while (e - s >= 8 && !json_swar_special(s))
+            s += 8;
         while (s < e && jp_str_class[*s] == 0)
             s++;
         if (s >= e)
@@ -760,8 +798,9 @@ sluice_err_t json_skip(const char *text, size_t len, size_t base, size_t *consum
     return rc;
 }
 
-/* ================================================================================================ */
-/* Base64                                                                                           */
+/* ================================================================================================
+ */
+/* Base64 */
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -850,8 +889,9 @@ int base64_decode(arena_t *a, const char *s, size_t len, void **out, size_t *out
     return 0;
 }
 
-/* ================================================================================================ */
-/* Decimal: unscaled big-endian two's complement ⇄ decimal text                                    */
+/* ================================================================================================
+ */
+/* Decimal: unscaled big-endian two's complement ⇄ decimal text */
 
 static int json_decimal_scale(const sluice_schema_t *s)
 {
@@ -906,7 +946,7 @@ static sluice_err_t json_decimal_from_text(arena_t *a, const char *s, size_t len
         return SLUICE_ERR_INVALID;
     }
     size_t total = nd + (shift > 0 ? (size_t)shift : 0);
-    size_t cap = total / 2 + 2; /* base-256 digits needed, generously */
+    size_t cap = total / 2 + 2;                /* base-256 digits needed, generously */
     unsigned char *mag = arena_calloc(a, cap); /* little-endian magnitude */
     if (!mag)
         return SLUICE_ERR_NOMEM;
@@ -1023,16 +1063,21 @@ out:
     return rc;
 }
 
-/* ================================================================================================ */
-/* Reading with a schema                                                                            */
+/* ================================================================================================
+ */
+/* Reading with a schema */
 
 static int json_int_fits(sluice_type_t t, int64_t v)
 {
     switch (t) {
-    case SLUICE_TYPE_INT8: return v >= INT8_MIN && v <= INT8_MAX;
-    case SLUICE_TYPE_INT16: return v >= INT16_MIN && v <= INT16_MAX;
-    case SLUICE_TYPE_INT32: return v >= INT32_MIN && v <= INT32_MAX;
-    default: return 1;
+    case SLUICE_TYPE_INT8:
+        return v >= INT8_MIN && v <= INT8_MAX;
+    case SLUICE_TYPE_INT16:
+        return v >= INT16_MIN && v <= INT16_MAX;
+    case SLUICE_TYPE_INT32:
+        return v >= INT32_MIN && v <= INT32_MAX;
+    default:
+        return 1;
     }
 }
 
@@ -1190,8 +1235,7 @@ static sluice_err_t jp_typed_map(jp_t *p, const sluice_schema_t *s, sluice_value
         } else {
             /* Connect writes maps with non-string keys as [[key, value], ...]. */
             if (p->p >= p->end || *p->p != '[')
-                return jp_fail(p, p->p, "expected a [key, value] pair but found %s",
-                               jp_found(p));
+                return jp_fail(p, p->p, "expected a [key, value] pair but found %s", jp_found(p));
             p->p++;
             jp_ws(p);
             if ((rc = jp_typed(p, s->keys, &k)) != SLUICE_OK)
@@ -1415,8 +1459,9 @@ sluice_err_t json_parse_with_schema(arena_t *a, const char *text, size_t len,
     return rc;
 }
 
-/* ================================================================================================ */
-/* Kafka Connect's envelope                                                                         */
+/* ================================================================================================
+ */
+/* Kafka Connect's envelope */
 
 static const char json_envelope_msg[] =
     "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not "
@@ -1546,8 +1591,9 @@ out:
     return rc;
 }
 
-/* ================================================================================================ */
-/* Converting a parsed value to a schema                                                            */
+/* ================================================================================================
+ */
+/* Converting a parsed value to a schema */
 
 typedef struct jc {
     arena_t *a;
@@ -1578,14 +1624,21 @@ static sluice_err_t jc_nomem(jc_t *c)
 static const char *jc_found(const sluice_value_t *v)
 {
     switch (v->type) {
-    case SLUICE_TYPE_NULL: return "null";
+    case SLUICE_TYPE_NULL:
+        return "null";
     case SLUICE_TYPE_MAP:
-    case SLUICE_TYPE_STRUCT: return "an object";
-    case SLUICE_TYPE_ARRAY: return "an array";
-    case SLUICE_TYPE_STRING: return "a string";
-    case SLUICE_TYPE_BOOLEAN: return "a boolean";
-    case SLUICE_TYPE_BYTES: return "bytes";
-    default: return "a number";
+    case SLUICE_TYPE_STRUCT:
+        return "an object";
+    case SLUICE_TYPE_ARRAY:
+        return "an array";
+    case SLUICE_TYPE_STRING:
+        return "a string";
+    case SLUICE_TYPE_BOOLEAN:
+        return "a boolean";
+    case SLUICE_TYPE_BYTES:
+        return "bytes";
+    default:
+        return "a number";
     }
 }
 
@@ -1594,8 +1647,8 @@ static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_s
 
 static sluice_err_t jc_mismatch(jc_t *c, const sluice_value_t *in, const sluice_schema_t *s)
 {
-    return jc_fail(c, "expected %s%s%s but found %s", schema_type_name(s->type),
-                   s->name ? " " : "", s->name ? s->name : "", jc_found(in));
+    return jc_fail(c, "expected %s%s%s but found %s", schema_type_name(s->type), s->name ? " " : "",
+                   s->name ? s->name : "", jc_found(in));
 }
 
 static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_schema_t *s,
@@ -1711,8 +1764,7 @@ static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_s
                 const sluice_value_t *pair = in->u.a.items[i];
                 sluice_value_t *k, *val;
                 if (pair->type != SLUICE_TYPE_ARRAY || pair->u.a.len != 2)
-                    return jc_fail(c, "expected a [key, value] pair but found %s",
-                                   jc_found(pair));
+                    return jc_fail(c, "expected a [key, value] pair but found %s", jc_found(pair));
                 if ((rc = jc_convert(c, pair->u.a.items[0], s->keys, &k)) != SLUICE_OK)
                     return rc;
                 if ((rc = jc_convert(c, pair->u.a.items[1], s->values, &val)) != SLUICE_OK)
@@ -1754,8 +1806,8 @@ static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_s
 }
 
 sluice_err_t json_value_to_schema(arena_t *a, const sluice_value_t *in,
-                                  const sluice_schema_t *schema, sluice_value_t **out,
-                                  char *errstr, size_t errstr_size)
+                                  const sluice_schema_t *schema, sluice_value_t **out, char *errstr,
+                                  size_t errstr_size)
 {
     jc_t c = {.a = a, .err = errstr, .errsz = errstr_size, .depth = 0};
     sluice_value_t *v = NULL;
@@ -1770,8 +1822,40 @@ sluice_err_t json_value_to_schema(arena_t *a, const sluice_value_t *in,
     return rc;
 }
 
-/* ================================================================================================ */
-/* Writer                                                                                           */
+/* ================================================================================================
+ */
+/* Writer */
+
+/* Inline appends: the writer is on the hot path and buf.c's functions are out of line. The NUL
+ * terminator is written once at the end of each public writer (buf_reserve keeps room for it). */
+static inline int jw_raw(buf_t *b, const void *p, size_t n)
+{
+    if (b->cap - b->len <= n || !b->cap) {
+        if (buf_reserve(b, n) != 0)
+            return -1;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static inline int jw_c(buf_t *b, char c)
+{
+    if (b->cap - b->len <= 1 || !b->cap) {
+        if (buf_reserve(b, 1) != 0)
+            return -1;
+    }
+    b->data[b->len++] = c;
+    return 0;
+}
+
+#define jw_lit(b, lit) jw_raw((b), (lit), sizeof(lit) - 1)
+
+static void jw_terminate(buf_t *b)
+{
+    if (b->cap)
+        b->data[b->len] = '\0';
+}
 
 static const char json_digits2[] = "00010203040506070809101112131415161718192021222324252627282930"
                                    "31323334353637383940414243444546474849505152535455565758596061"
@@ -1804,63 +1888,104 @@ static int jw_int(buf_t *b, int64_t i)
 {
     char tmp[24];
     char *s = json_fmt_int(tmp + sizeof tmp, i);
-    return buf_append(b, s, (size_t)(tmp + sizeof tmp - s));
+    return jw_raw(b, s, (size_t)(tmp + sizeof tmp - s));
+}
+
+/* Shortest text that reads back as the same double (or float, for FLOAT32). */
+/* Write m·10^-k (m >= 0) as plain decimal text with at least one digit after the point. */
+static size_t json_fmt_fixed(char *out, int neg, uint64_t m, int k)
+{
+    char tmp[24];
+    size_t n = 0;
+    while (k > 0 && m % 10 == 0) { /* 0.1000 → 0.1 */
+        m /= 10;
+        k--;
+    }
+    char *s = json_fmt_int(tmp + sizeof tmp, (int64_t)m);
+    size_t nd = (size_t)(tmp + sizeof tmp - s);
+    if (neg)
+        out[n++] = '-';
+    if (k == 0) {
+        memcpy(out + n, s, nd);
+        n += nd;
+        memcpy(out + n, ".0", 2);
+        n += 2;
+    } else if (nd <= (size_t)k) {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (size_t z = nd; z < (size_t)k; z++)
+            out[n++] = '0';
+        memcpy(out + n, s, nd);
+        n += nd;
+    } else {
+        memcpy(out + n, s, nd - (size_t)k);
+        n += nd - (size_t)k;
+        out[n++] = '.';
+        memcpy(out + n, s + nd - (size_t)k, (size_t)k);
+        n += (size_t)k;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* Does m·10^-k read back as x? m < 2^53 and 10^k are exact doubles, so m / 10^k is one correctly
+ * rounded division: exactly what a correctly rounding reader computes for that text. */
+static int json_fixed_ok(double r, int k, double x, int f32)
+{
+    double q = r / json_pow10[k];
+    return f32 ? (float)q == (float)x : q == x;
 }
 
 /* Shortest text that reads back as the same double (or float, for FLOAT32). */
 static size_t json_fmt_double(char *out, size_t outsz, double x, int f32)
 {
     size_t n = 0;
-    /* Fast path: a few decimals, exact in a 53-bit integer. m / 10^k is one correctly rounded
-     * division, exactly what a correctly rounding reader computes for the text "m·10^-k". */
-    if (fabs(x) < 1e15) {
-        for (int k = 0; k <= 9; k++) {
-            double sc = x * json_pow10[k];
-            if (fabs(sc) >= 9007199254740992.0)
-                break;
-            double r = nearbyint(sc);
-            int ok = f32 ? (float)(r / json_pow10[k]) == (float)x : r / json_pow10[k] == x;
-            if (!ok)
-                continue;
-            char tmp[24];
-            int64_t m = (int64_t)r;
-            char *s = json_fmt_int(tmp + sizeof tmp, m < 0 ? -m : m);
-            size_t nd = (size_t)(tmp + sizeof tmp - s);
-            if (signbit(x))
-                out[n++] = '-';
-            if (k == 0) {
-                memcpy(out + n, s, nd);
-                n += nd;
-                memcpy(out + n, ".0", 2);
-                n += 2;
-            } else if (nd <= (size_t)k) {
-                out[n++] = '0';
-                out[n++] = '.';
-                for (size_t z = nd; z < (size_t)k; z++)
-                    out[n++] = '0';
-                memcpy(out + n, s, nd);
-                n += nd;
-            } else {
-                memcpy(out + n, s, nd - (size_t)k);
-                n += nd - (size_t)k;
-                out[n++] = '.';
-                memcpy(out + n, s + nd - (size_t)k, (size_t)k);
-                n += (size_t)k;
+    int fast = 0;
+    double ax = fabs(x);
+    if (ax < 1e15 && ax >= 1e-5) {
+        /* Few decimals first (sensor readings, prices), then, for doubles, the most digits that
+         * still fit 2^53 (trailing zeros trimmed): that covers every value of up to 15 digits. */
+        int kmax = 0;
+        while (kmax < 22 && ax * json_pow10[kmax + 1] < 9007199254740992.0)
+            kmax++;
+        int klast = f32 ? (kmax < 9 ? kmax : 9) : (kmax < 4 ? kmax : 4);
+        for (int k = 0; k <= klast; k++) {
+            double r = nearbyint(ax * json_pow10[k]);
+            if (json_fixed_ok(r, k, ax, f32)) {
+                n = json_fmt_fixed(out, signbit(x) != 0, (uint64_t)r, k);
+                goto found;
             }
-            out[n] = '\0';
-            /* float: the double-rounding check above is nearly always right; make sure. */
-            if (!f32 || strtof(out, NULL) == (float)x)
-                return n;
-            n = 0;
-            break;
         }
+        if (!f32 && kmax > klast) {
+            double r = nearbyint(ax * json_pow10[kmax]);
+            if (json_fixed_ok(r, kmax, ax, 0)) {
+                n = json_fmt_fixed(out, signbit(x) != 0, (uint64_t)r, kmax);
+                goto found;
+            }
+        }
+        fast = 1;
+        goto slow;
+    found:
+        /* float: the double-rounding check above is nearly always right; make sure. */
+        if (!f32 || strtof(out, NULL) == (float)x)
+            return n;
+        fast = 0;
     }
-    for (int prec = f32 ? 6 : 15; prec <= (f32 ? 9 : 17); prec++) {
+slow:
+    if (x == 0) {
+        const char *z = signbit(x) ? "-0.0" : "0.0";
+        n = strlen(z);
+        memcpy(out, z, n + 1);
+        return n;
+    }
+    /* After the fast path only values that need 16 or 17 digits are left (9 for a float). */
+    for (int prec = f32 ? 6 : (fast ? 16 : 15); prec <= (f32 ? 9 : 17); prec++) {
         int w = snprintf(out, outsz, "%.*g", prec, x);
         if (w < 0 || (size_t)w >= outsz)
             return 0;
         n = (size_t)w;
-        if (f32 ? strtof(out, NULL) == (float)x : strtod(out, NULL) == x)
+        if (prec == (f32 ? 9 : 17) ||
+            (f32 ? strtof(out, NULL) == (float)x : strtod(out, NULL) == x))
             break;
     }
     if (!strpbrk(out, ".eEn") && n + 2 < outsz) { /* keep it a float when read back */
@@ -1874,9 +1999,9 @@ static int jw_double(buf_t *b, double x, int f32)
 {
     char tmp[48];
     if (!isfinite(x))
-        return buf_append(b, "null", 4);
+        return jw_lit(b, "null");
     size_t n = json_fmt_double(tmp, sizeof tmp, x, f32);
-    return buf_append(b, tmp, n);
+    return jw_raw(b, tmp, n);
 }
 
 /* Bytes that need an escape in a JSON string: controls, '"' and '\\'; 1 = non-ASCII. */
@@ -1895,13 +2020,15 @@ int json_write_string(buf_t *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
-    if (buf_reserve(out, len + 2) != 0 || buf_putc(out, '"') != 0)
+    if (buf_reserve(out, len + 2) != 0 || jw_c(out, '"') != 0)
         return -1;
     while (p < e) {
         const unsigned char *run = p;
+        while (e - p >= 8 && !json_swar_special(p))
+            p += 8;
         while (p < e && jw_class[*p] == 0)
             p++;
-        if (p > run && buf_append(out, run, (size_t)(p - run)) != 0)
+        if (p > run && jw_raw(out, run, (size_t)(p - run)) != 0)
             return -1;
         if (p >= e)
             break;
@@ -1909,11 +2036,11 @@ int json_write_string(buf_t *out, const char *s, size_t len)
             /* Valid UTF-8 is copied; an invalid byte becomes U+FFFD so the output stays JSON. */
             size_t n = json_utf8_len(p, e);
             if (n) {
-                if (buf_append(out, p, n) != 0)
+                if (jw_raw(out, p, n) != 0)
                     return -1;
                 p += n;
             } else {
-                if (buf_append(out, "\\ufffd", 6) != 0)
+                if (jw_lit(out, "\\ufffd") != 0)
                     return -1;
                 p++;
             }
@@ -1922,13 +2049,27 @@ int json_write_string(buf_t *out, const char *s, size_t len)
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t n = 2;
         switch (*p) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
         default:
             esc[1] = 'u';
             esc[2] = '0';
@@ -1937,11 +2078,14 @@ int json_write_string(buf_t *out, const char *s, size_t len)
             esc[5] = hex[*p & 15];
             n = 6;
         }
-        if (buf_append(out, esc, n) != 0)
+        if (jw_raw(out, esc, n) != 0)
             return -1;
         p++;
     }
-    return buf_putc(out, '"');
+    if (jw_c(out, '"') != 0)
+        return -1;
+    jw_terminate(out);
+    return 0;
 }
 
 static int jw_map_is_object(const sluice_value_t *v, const sluice_schema_t *s)
@@ -1961,14 +2105,14 @@ static sluice_err_t jw_value(buf_t *b, const sluice_value_t *v, const sluice_sch
 {
     int rc = 0;
     if (!v)
-        return buf_append(b, "null", 4) ? SLUICE_ERR_NOMEM : SLUICE_OK;
+        return jw_lit(b, "null") ? SLUICE_ERR_NOMEM : SLUICE_OK;
     if (v->schema)
         s = v->schema;
     if (depth > JSON_MAX_DEPTH)
         return SLUICE_ERR_INVALID;
     switch (v->type) {
     case SLUICE_TYPE_NULL:
-        rc = buf_append(b, "null", 4);
+        rc = jw_lit(b, "null");
         break;
     case SLUICE_TYPE_INT8:
     case SLUICE_TYPE_INT16:
@@ -1981,7 +2125,7 @@ static sluice_err_t jw_value(buf_t *b, const sluice_value_t *v, const sluice_sch
         rc = jw_double(b, v->u.f, v->type == SLUICE_TYPE_FLOAT32);
         break;
     case SLUICE_TYPE_BOOLEAN:
-        rc = v->u.b ? buf_append(b, "true", 4) : buf_append(b, "false", 5);
+        rc = v->u.b ? jw_lit(b, "true") : jw_lit(b, "false");
         break;
     case SLUICE_TYPE_STRING:
         rc = json_write_string(b, v->u.s.ptr, v->u.s.len);
@@ -1992,167 +2136,170 @@ static sluice_err_t jw_value(buf_t *b, const sluice_value_t *v, const sluice_sch
                                     json_decimal_scale(s));
             break;
         }
-        rc = buf_putc(b, '"');
+        rc = jw_c(b, '"');
         rc |= base64_encode(b, v->u.s.ptr, v->u.s.len);
-        rc |= buf_putc(b, '"');
+        rc |= jw_c(b, '"');
         break;
     case SLUICE_TYPE_ARRAY: {
         const sluice_schema_t *is = s && s->type == SLUICE_TYPE_ARRAY ? s->items : NULL;
-        rc = buf_putc(b, '[');
+        rc = jw_c(b, '[');
         for (size_t i = 0; i < v->u.a.len && !rc; i++) {
             if (i)
-                rc = buf_putc(b, ',');
+                rc = jw_c(b, ',');
             sluice_err_t e = jw_value(b, v->u.a.items[i], is, fmt, depth + 1);
             if (e != SLUICE_OK)
                 return e;
         }
-        rc |= buf_putc(b, ']');
+        rc |= jw_c(b, ']');
         break;
     }
     case SLUICE_TYPE_STRUCT: {
-        rc = buf_putc(b, '{');
+        rc = jw_c(b, '{');
         for (size_t i = 0; i < v->u.m.len && !rc; i++) {
-            const sluice_schema_t *fs = s && s->type == SLUICE_TYPE_STRUCT && i < s->nfields
-                                            ? s->fields[i].schema
-                                            : NULL;
+            const sluice_schema_t *fs =
+                s && s->type == SLUICE_TYPE_STRUCT && i < s->nfields ? s->fields[i].schema : NULL;
             const char *name = v->u.m.items[i].name ? v->u.m.items[i].name : "";
             if (i)
-                rc |= buf_putc(b, ',');
+                rc |= jw_c(b, ',');
             rc |= json_write_string(b, name, strlen(name));
-            rc |= buf_putc(b, ':');
+            rc |= jw_c(b, ':');
             sluice_err_t e = jw_value(b, v->u.m.items[i].value, fs, fmt, depth + 1);
             if (e != SLUICE_OK)
                 return e;
         }
-        rc |= buf_putc(b, '}');
+        rc |= jw_c(b, '}');
         break;
     }
     case SLUICE_TYPE_MAP: {
         const sluice_schema_t *ks = s && s->type == SLUICE_TYPE_MAP ? s->keys : NULL;
         const sluice_schema_t *vs = s && s->type == SLUICE_TYPE_MAP ? s->values : NULL;
         int object = jw_map_is_object(v, s);
-        rc = buf_putc(b, object ? '{' : '[');
+        rc = jw_c(b, object ? '{' : '[');
         for (size_t i = 0; i < v->u.m.len && !rc; i++) {
             const struct value_kv *kv = &v->u.m.items[i];
             sluice_err_t e;
             if (i)
-                rc |= buf_putc(b, ',');
+                rc |= jw_c(b, ',');
             if (object) {
                 if (kv->key && kv->key->type == SLUICE_TYPE_STRING)
                     rc |= json_write_string(b, kv->key->u.s.ptr, kv->key->u.s.len);
                 else
                     rc |= json_write_string(b, kv->name, strlen(kv->name));
-                rc |= buf_putc(b, ':');
+                rc |= jw_c(b, ':');
             } else {
-                rc |= buf_putc(b, '[');
+                rc |= jw_c(b, '[');
                 if ((e = jw_value(b, kv->key, ks, fmt, depth + 1)) != SLUICE_OK)
                     return e;
-                rc |= buf_putc(b, ',');
+                rc |= jw_c(b, ',');
             }
             if ((e = jw_value(b, kv->value, vs, fmt, depth + 1)) != SLUICE_OK)
                 return e;
             if (!object)
-                rc |= buf_putc(b, ']');
+                rc |= jw_c(b, ']');
         }
-        rc |= buf_putc(b, object ? '}' : ']');
+        rc |= jw_c(b, object ? '}' : ']');
         break;
     }
     }
     return rc ? SLUICE_ERR_NOMEM : SLUICE_OK;
 }
 
-sluice_err_t json_write(buf_t *out, const sluice_value_t *v, enum json_decimal_format decimal_format)
+sluice_err_t json_write(buf_t *out, const sluice_value_t *v,
+                        enum json_decimal_format decimal_format)
 {
     size_t mark = out->len;
     sluice_err_t rc = jw_value(out, v, NULL, decimal_format, 0);
-    if (rc != SLUICE_OK && out->cap) { /* leave no half-written value behind */
+    if (rc != SLUICE_OK) /* leave no half-written value behind */
         out->len = mark;
-        out->data[mark] = '\0';
-    }
+    jw_terminate(out);
     return rc;
 }
 
-/* ================================================================================================ */
-/* Schemas in Kafka Connect's JSON form                                                             */
+/* ================================================================================================
+ */
+/* Schemas in Kafka Connect's JSON form */
 
 static int jws(buf_t *b, const sluice_schema_t *s, int depth)
 {
     int rc = 0;
     if (!s || depth > JSON_MAX_DEPTH)
         return -1;
-    rc |= buf_puts(b, "{\"type\":\"");
-    rc |= buf_puts(b, schema_type_name(s->type));
-    rc |= buf_putc(b, '"');
+    const char *tn = schema_type_name(s->type);
+    rc |= jw_lit(b, "{\"type\":\"");
+    rc |= jw_raw(b, tn, strlen(tn));
+    rc |= jw_c(b, '"');
     switch (s->type) {
     case SLUICE_TYPE_STRUCT:
-        rc |= buf_puts(b, ",\"fields\":[");
+        rc |= jw_lit(b, ",\"fields\":[");
         for (size_t i = 0; i < s->nfields && !rc; i++) {
             if (i)
-                rc |= buf_putc(b, ',');
+                rc |= jw_c(b, ',');
             /* a field is its schema object with "field" added last, as Connect writes it */
             if (jws(b, s->fields[i].schema, depth + 1) != 0)
                 return -1;
             b->len--; /* drop the closing brace */
-            rc |= buf_puts(b, ",\"field\":");
+            rc |= jw_lit(b, ",\"field\":");
             rc |= json_write_string(b, s->fields[i].name, strlen(s->fields[i].name));
-            rc |= buf_putc(b, '}');
+            rc |= jw_c(b, '}');
         }
-        rc |= buf_putc(b, ']');
+        rc |= jw_c(b, ']');
         break;
     case SLUICE_TYPE_ARRAY:
-        rc |= buf_puts(b, ",\"items\":");
+        rc |= jw_lit(b, ",\"items\":");
         rc |= jws(b, s->items, depth + 1);
         break;
     case SLUICE_TYPE_MAP:
-        rc |= buf_puts(b, ",\"keys\":");
+        rc |= jw_lit(b, ",\"keys\":");
         rc |= jws(b, s->keys, depth + 1);
-        rc |= buf_puts(b, ",\"values\":");
+        rc |= jw_lit(b, ",\"values\":");
         rc |= jws(b, s->values, depth + 1);
         break;
     default:
         break;
     }
-    rc |= buf_puts(b, s->optional ? ",\"optional\":true" : ",\"optional\":false");
+    if (s->optional)
+        rc |= jw_lit(b, ",\"optional\":true");
+    else
+        rc |= jw_lit(b, ",\"optional\":false");
     if (s->name) {
-        rc |= buf_puts(b, ",\"name\":");
+        rc |= jw_lit(b, ",\"name\":");
         rc |= json_write_string(b, s->name, strlen(s->name));
     }
     if (s->version) {
-        rc |= buf_puts(b, ",\"version\":");
+        rc |= jw_lit(b, ",\"version\":");
         rc |= jw_int(b, s->version);
     }
     if (s->doc) {
-        rc |= buf_puts(b, ",\"doc\":");
+        rc |= jw_lit(b, ",\"doc\":");
         rc |= json_write_string(b, s->doc, strlen(s->doc));
     }
     if (s->nparams) {
-        rc |= buf_puts(b, ",\"parameters\":{");
+        rc |= jw_lit(b, ",\"parameters\":{");
         for (size_t i = 0; i < s->nparams; i++) {
             if (i)
-                rc |= buf_putc(b, ',');
+                rc |= jw_c(b, ',');
             rc |= json_write_string(b, s->params[i].key, strlen(s->params[i].key));
-            rc |= buf_putc(b, ':');
+            rc |= jw_c(b, ':');
             rc |= json_write_string(b, s->params[i].value, strlen(s->params[i].value));
         }
-        rc |= buf_putc(b, '}');
+        rc |= jw_c(b, '}');
     }
-    rc |= buf_putc(b, '}');
+    rc |= jw_c(b, '}');
     return rc ? -1 : 0;
 }
 
 sluice_err_t json_write_schema(buf_t *out, const sluice_schema_t *schema)
 {
     size_t mark = out->len;
+    sluice_err_t rc = SLUICE_OK;
     if (!schema)
-        return buf_append(out, "null", 4) ? SLUICE_ERR_NOMEM : SLUICE_OK;
-    if (jws(out, schema, 0) != 0) {
-        if (out->cap) {
-            out->len = mark;
-            out->data[mark] = '\0';
-        }
-        return SLUICE_ERR_NOMEM;
-    }
-    return SLUICE_OK;
+        rc = jw_lit(out, "null") ? SLUICE_ERR_NOMEM : SLUICE_OK;
+    else if (jws(out, schema, 0) != 0)
+        rc = SLUICE_ERR_NOMEM;
+    if (rc != SLUICE_OK)
+        out->len = mark;
+    jw_terminate(out);
+    return rc;
 }
 
 typedef struct js {
@@ -2245,8 +2392,7 @@ static sluice_schema_t *js_build(js_t *j, const sluice_value_t *v, int depth)
         for (size_t i = 0; i < f->u.m.len; i++) {
             const sluice_value_t *pv = f->u.m.items[i].value;
             if (pv->type != SLUICE_TYPE_STRING)
-                return js_fail(j, "schema parameter \"%s\" must be a string",
-                               f->u.m.items[i].name);
+                return js_fail(j, "schema parameter \"%s\" must be a string", f->u.m.items[i].name);
             if (schema_set_param(s, f->u.m.items[i].name, pv->u.s.ptr) != SLUICE_OK)
                 return js_fail(j, "out of memory");
         }

@@ -28,8 +28,8 @@ sluice_err_t json_parse_with_schema(arena_t *a, const char *text, size_t len,
 
 /* Convert an already parsed schemaless value to `schema` (same rules as above). */
 sluice_err_t json_value_to_schema(arena_t *a, const sluice_value_t *in,
-                                  const sluice_schema_t *schema, sluice_value_t **out,
-                                  char *errstr, size_t errstr_size);
+                                  const sluice_schema_t *schema, sluice_value_t **out, char *errstr,
+                                  size_t errstr_size);
 
 /* Step over one JSON value (leading whitespace allowed), validating it without building anything;
  * `*consumed` is the number of bytes up to the end of the value. Offsets in messages are counted
@@ -57,7 +57,8 @@ enum json_decimal_format { JSON_DECIMAL_BASE64 = 0, JSON_DECIMAL_NUMERIC = 1 };
 /* Write a value as JSON the way Kafka Connect's JsonConverter writes the payload: bytes as base64,
  * string-keyed maps as objects and other maps as [[k,v],…], Decimal per `decimal_format`.
  * Non-finite floats have no JSON form and are written as null. */
-sluice_err_t json_write(buf_t *out, const sluice_value_t *v, enum json_decimal_format decimal_format);
+sluice_err_t json_write(buf_t *out, const sluice_value_t *v,
+                        enum json_decimal_format decimal_format);
 /* Write a JSON string literal (with quotes and escapes). */
 int json_write_string(buf_t *out, const char *s, size_t len);
 

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* -- schemas ------------------------------------------------------------------------------------ */
+/* -- schemas ------------------------------------------------------------------------------------
+ */
 
 void schema_owner_init(schema_owner_t *o)
 {
@@ -186,19 +187,32 @@ int schema_field_index(const sluice_schema_t *s, const char *name)
 const char *schema_type_name(sluice_type_t t)
 {
     switch (t) {
-    case SLUICE_TYPE_NULL: return "null";
-    case SLUICE_TYPE_INT8: return "int8";
-    case SLUICE_TYPE_INT16: return "int16";
-    case SLUICE_TYPE_INT32: return "int32";
-    case SLUICE_TYPE_INT64: return "int64";
-    case SLUICE_TYPE_FLOAT32: return "float";
-    case SLUICE_TYPE_FLOAT64: return "double";
-    case SLUICE_TYPE_BOOLEAN: return "boolean";
-    case SLUICE_TYPE_STRING: return "string";
-    case SLUICE_TYPE_BYTES: return "bytes";
-    case SLUICE_TYPE_ARRAY: return "array";
-    case SLUICE_TYPE_MAP: return "map";
-    case SLUICE_TYPE_STRUCT: return "struct";
+    case SLUICE_TYPE_NULL:
+        return "null";
+    case SLUICE_TYPE_INT8:
+        return "int8";
+    case SLUICE_TYPE_INT16:
+        return "int16";
+    case SLUICE_TYPE_INT32:
+        return "int32";
+    case SLUICE_TYPE_INT64:
+        return "int64";
+    case SLUICE_TYPE_FLOAT32:
+        return "float";
+    case SLUICE_TYPE_FLOAT64:
+        return "double";
+    case SLUICE_TYPE_BOOLEAN:
+        return "boolean";
+    case SLUICE_TYPE_STRING:
+        return "string";
+    case SLUICE_TYPE_BYTES:
+        return "bytes";
+    case SLUICE_TYPE_ARRAY:
+        return "array";
+    case SLUICE_TYPE_MAP:
+        return "map";
+    case SLUICE_TYPE_STRUCT:
+        return "struct";
     }
     return "unknown";
 }
@@ -236,7 +250,8 @@ int schema_equal(const sluice_schema_t *a, const sluice_schema_t *b)
            schema_equal(a->values, b->values);
 }
 
-/* -- values ------------------------------------------------------------------------------------- */
+/* -- values -------------------------------------------------------------------------------------
+ */
 
 static sluice_value_t *value_new(arena_t *a, sluice_type_t type)
 {
@@ -709,7 +724,8 @@ double value_as_float(const sluice_value_t *v)
     }
 }
 
-/* -- schemas in an arena ------------------------------------------------------------------------ */
+/* -- schemas in an arena ------------------------------------------------------------------------
+ */
 
 sluice_schema_t *schema_copy_to_arena(arena_t *a, const sluice_schema_t *s)
 {

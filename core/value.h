@@ -1,5 +1,6 @@
 /* value.h — Kafka Connect's data model inside the core: schemas (long-lived, heap, owned by a
- * schema_owner_t) and values (arena, one batch). 64-bit integers are kept as int64_t, never a double. */
+ * schema_owner_t) and values (arena, one batch). 64-bit integers are kept as int64_t, never a
+ * double. */
 #ifndef SLUICE_VALUE_H
 #define SLUICE_VALUE_H
 
@@ -23,16 +24,16 @@ struct schema_param {
 struct sluice_schema {
     sluice_type_t type;
     int optional;
-    char *name;     /* NULL if unnamed; logical types carry Kafka Connect's names */
+    char *name; /* NULL if unnamed; logical types carry Kafka Connect's names */
     char *doc;
     int32_t version; /* 0 = unset */
     struct schema_param *params;
     size_t nparams;
     struct schema_field *fields; /* STRUCT */
     size_t nfields, capfields;
-    const sluice_schema_t *items;  /* ARRAY */
-    const sluice_schema_t *keys;   /* MAP */
-    const sluice_schema_t *values; /* MAP */
+    const sluice_schema_t *items;     /* ARRAY */
+    const sluice_schema_t *keys;      /* MAP */
+    const sluice_schema_t *values;    /* MAP */
     struct sluice_schema *owned_next; /* owner's list */
 };
 
@@ -103,11 +104,11 @@ sluice_value_t *value_null(arena_t *a);
 sluice_value_t *value_int(arena_t *a, sluice_type_t type, int64_t v);
 sluice_value_t *value_float(arena_t *a, sluice_type_t type, double v);
 sluice_value_t *value_bool(arena_t *a, int v);
-sluice_value_t *value_string(arena_t *a, const char *s, size_t len);  /* copies */
-sluice_value_t *value_bytes(arena_t *a, const void *p, size_t len);   /* copies */
+sluice_value_t *value_string(arena_t *a, const char *s, size_t len); /* copies */
+sluice_value_t *value_bytes(arena_t *a, const void *p, size_t len);  /* copies */
 /* No copy: `s` must outlive the value (e.g. bytes already in the same arena or the topic log). */
 sluice_value_t *value_string_ref(arena_t *a, const char *s, size_t len);
-sluice_value_t *value_bytes_ref(arena_t *a, const void *p, size_t len); /* BYTES, no copy */
+sluice_value_t *value_bytes_ref(arena_t *a, const void *p, size_t len);  /* BYTES, no copy */
 sluice_value_t *value_struct(arena_t *a, const sluice_schema_t *schema); /* schema NULL → MAP */
 sluice_value_t *value_array(arena_t *a, const sluice_schema_t *schema);
 sluice_value_t *value_map(arena_t *a, const sluice_schema_t *schema);

@@ -129,12 +129,9 @@ static void test_buf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_alignment),
-        cmocka_unit_test(test_growth_keeps_old_memory),
-        cmocka_unit_test(test_big_allocation),
-        cmocka_unit_test(test_reset_reuses_block),
-        cmocka_unit_test(test_strndup_and_grow),
-        cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_alignment),        cmocka_unit_test(test_growth_keeps_old_memory),
+        cmocka_unit_test(test_big_allocation),   cmocka_unit_test(test_reset_reuses_block),
+        cmocka_unit_test(test_strndup_and_grow), cmocka_unit_test(test_buf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

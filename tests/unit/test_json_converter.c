@@ -158,11 +158,20 @@ static void test_write_scalars(void **state)
         double d;
         const char *want;
     } dbl[] = {
-        {0.1, "0.1"},       {3.0, "3.0"},          {-2.5, "-2.5"},
-        {1e21, "1e+21"},    {1.0 / 3, "0.3333333333333333"}, {0.1 + 0.2, "0.30000000000000004"},
-        {-0.0, "-0.0"},     {123456.789, "123456.789"},      {5e-324, "4.94065645841247e-324"},
-        {0.001, "0.001"},   {1e-7, "0.0000001"},       {NAN, "null"},
-        {INFINITY, "null"}, {9007199254740993.0, "9007199254740992.0"},
+        {0.1, "0.1"},
+        {3.0, "3.0"},
+        {-2.5, "-2.5"},
+        {1e21, "1e+21"},
+        {1.0 / 3, "0.3333333333333333"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {-0.0, "-0.0"},
+        {123456.789, "123456.789"},
+        {5e-324, "4.94065645841247e-324"},
+        {0.001, "0.001"},
+        {1e-7, "1e-07"},
+        {NAN, "null"},
+        {INFINITY, "null"},
+        {9007199254740993.0, "9007199254740992.0"},
     };
     for (size_t i = 0; i < sizeof dbl / sizeof dbl[0]; i++) {
         const char *got = write_json(value_float(&A, SLUICE_TYPE_FLOAT64, dbl[i].d), 0);
@@ -178,7 +187,12 @@ static void test_write_scalars(void **state)
     assert_string_equal(write_json(value_string(&A, "a\"b\\c\n\x01\x7f/", 9), 0),
                         "\"a\\\"b\\\\c\\n\\u0001\x7f/\"");
     /* invalid UTF-8 is replaced so the output stays valid JSON */
-    assert_string_equal(write_json(value_string(&A, "x\xff" "y", 3), 0), "\"x\\ufffdy\"");
+    assert_string_equal(write_json(value_string(&A,
+                                                "x\xff"
+                                                "y",
+                                                3),
+                                   0),
+                        "\"x\\ufffdy\"");
     assert_string_equal(write_json(value_bytes(&A, "\x00\x01\xfe\xff", 4), 0), "\"AAH+/w==\"");
     /* a string that references unterminated bytes is written by its length */
     assert_string_equal(write_json(value_string_ref(&A, "abcdef", 3), 0), "\"abc\"");
@@ -209,9 +223,9 @@ static void test_double_round_trip_random(void **state)
         if (!isfinite(d))
             continue;
         buf_reset(&b);
-        assert_int_equal(json_write(&b, value_float(&t, f32 ? SLUICE_TYPE_FLOAT32
-                                                            : SLUICE_TYPE_FLOAT64, d), 0),
-                         SLUICE_OK);
+        assert_int_equal(
+            json_write(&b, value_float(&t, f32 ? SLUICE_TYPE_FLOAT32 : SLUICE_TYPE_FLOAT64, d), 0),
+            SLUICE_OK);
         sluice_value_t *v = NULL;
         assert_int_equal(json_parse(&t, b.data, b.len, &v, err, sizeof err), SLUICE_OK);
         assert_int_equal(v->type, SLUICE_TYPE_FLOAT64); /* always written as a float */
@@ -294,9 +308,9 @@ static void test_schema_json_form(void **state)
 static sluice_schema_t *big_schema(schema_owner_t *o)
 {
     sluice_schema_t *st = schema_struct(o, "com.example.Everything");
-    const sluice_type_t prims[] = {SLUICE_TYPE_INT8,    SLUICE_TYPE_INT16,  SLUICE_TYPE_INT32,
+    const sluice_type_t prims[] = {SLUICE_TYPE_INT8,    SLUICE_TYPE_INT16,   SLUICE_TYPE_INT32,
                                    SLUICE_TYPE_INT64,   SLUICE_TYPE_FLOAT32, SLUICE_TYPE_FLOAT64,
-                                   SLUICE_TYPE_BOOLEAN, SLUICE_TYPE_STRING, SLUICE_TYPE_BYTES};
+                                   SLUICE_TYPE_BOOLEAN, SLUICE_TYPE_STRING,  SLUICE_TYPE_BYTES};
     const char *names[] = {"i8", "i16", "i32", "i64", "f32", "f64", "bool", "str", "bytes"};
     for (size_t i = 0; i < 9; i++)
         schema_add_field(st, names[i], schema_new(o, prims[i]));
@@ -315,10 +329,12 @@ static sluice_schema_t *big_schema(schema_owner_t *o)
     schema_set_param(dec, "scale", "2");
     schema_add_field(st, "price", dec);
     schema_add_field(st, "list", schema_array(o, schema_new(o, SLUICE_TYPE_INT32)));
-    schema_add_field(st, "smap", schema_map(o, schema_new(o, SLUICE_TYPE_STRING),
-                                            schema_new(o, SLUICE_TYPE_INT64)));
-    schema_add_field(st, "imap", schema_map(o, schema_new(o, SLUICE_TYPE_INT32),
-                                            schema_new(o, SLUICE_TYPE_STRING)));
+    schema_add_field(
+        st, "smap",
+        schema_map(o, schema_new(o, SLUICE_TYPE_STRING), schema_new(o, SLUICE_TYPE_INT64)));
+    schema_add_field(
+        st, "imap",
+        schema_map(o, schema_new(o, SLUICE_TYPE_INT32), schema_new(o, SLUICE_TYPE_STRING)));
     sluice_schema_t *inner = schema_struct(o, "com.example.Inner");
     sluice_schema_t *opt = schema_new(o, SLUICE_TYPE_STRING);
     opt->optional = 1;
@@ -380,9 +396,9 @@ static void test_envelope_round_trip(void **state)
     (void)state;
     for (int fmt = 0; fmt < 2; fmt++) {
         converter_t c;
-        assert_int_equal(converter_init(&c, "json", 1, (enum json_decimal_format)fmt, err,
-                                        sizeof err),
-                         SLUICE_OK);
+        assert_int_equal(
+            converter_init(&c, "json", 1, (enum json_decimal_format)fmt, err, sizeof err),
+            SLUICE_OK);
         schema_owner_t o;
         schema_owner_init(&o);
         sluice_schema_t *st = big_schema(&o);
@@ -499,11 +515,9 @@ static void test_schema_cache(void **state)
     char rec[200];
     for (int i = 0; i < 1100; i++) {
         int n = snprintf(rec, sizeof rec,
-                         "{\"schema\":{\"type\":\"int32\",\"name\":\"s%d\"},\"payload\":%d}", i,
-                         i);
+                         "{\"schema\":{\"type\":\"int32\",\"name\":\"s%d\"},\"payload\":%d}", i, i);
         sluice_value_t *x;
-        assert_int_equal(converter_decode(&c, &A, rec, (size_t)n, &x, err, sizeof err),
-                         SLUICE_OK);
+        assert_int_equal(converter_decode(&c, &A, rec, (size_t)n, &x, err, sizeof err), SLUICE_OK);
         assert_int_equal(x->u.i, i);
         assert_int_equal(x->type, SLUICE_TYPE_INT32);
         snprintf(rec, sizeof rec, "s%d", i);
@@ -527,8 +541,7 @@ static void test_schemaless_json(void **state)
     assert_string_equal(b.data, "{\"schema\":null,\"payload\":{\"luz\":512,\"hora\":\"02:00\","
                                 "\"x\":[1.5,null]}}");
     sluice_value_t *back;
-    assert_int_equal(converter_decode(&env, &A, b.data, b.len, &back, err, sizeof err),
-                     SLUICE_OK);
+    assert_int_equal(converter_decode(&env, &A, b.data, b.len, &back, err, sizeof err), SLUICE_OK);
     assert_null(back->schema);
     assert_true(value_equal(v, back));
     buf_reset(&b);
@@ -573,25 +586,24 @@ static void test_string_and_bytes_converters(void **state)
     buf_init(&b);
     int is_null;
     /* the string converter writes a referenced string by its length */
-    assert_int_equal(converter_encode(&s, value_string_ref(&A, data, 5), &b, &is_null, err,
-                                      sizeof err),
-                     SLUICE_OK);
+    assert_int_equal(
+        converter_encode(&s, value_string_ref(&A, data, 5), &b, &is_null, err, sizeof err),
+        SLUICE_OK);
     assert_string_equal(b.data, "hello");
     buf_reset(&b);
-    assert_int_equal(converter_encode(&s, parse("{\"a\":[1,true]}"), &b, &is_null, err,
-                                      sizeof err),
+    assert_int_equal(converter_encode(&s, parse("{\"a\":[1,true]}"), &b, &is_null, err, sizeof err),
                      SLUICE_OK);
     assert_string_equal(b.data, "{\"a\":[1,true]}");
     buf_reset(&b);
-    assert_int_equal(converter_encode(&by, value_bytes(&A, "\x00\x01", 2), &b, &is_null, err,
-                                      sizeof err),
-                     SLUICE_OK);
+    assert_int_equal(
+        converter_encode(&by, value_bytes(&A, "\x00\x01", 2), &b, &is_null, err, sizeof err),
+        SLUICE_OK);
     assert_int_equal(b.len, 2);
     assert_memory_equal(b.data, "\x00\x01", 2);
     buf_reset(&b);
-    assert_int_equal(converter_encode(&by, value_int(&A, SLUICE_TYPE_INT32, 1), &b, &is_null,
-                                      err, sizeof err),
-                     SLUICE_ERR_INVALID);
+    assert_int_equal(
+        converter_encode(&by, value_int(&A, SLUICE_TYPE_INT32, 1), &b, &is_null, err, sizeof err),
+        SLUICE_ERR_INVALID);
     assert_non_null(strstr(err, "bytes converter writes only bytes or string values, not int32"));
     assert_int_equal(b.len, 0);
     buf_free(&b);
@@ -606,8 +618,8 @@ static void test_string_and_bytes_converters(void **state)
     assert_null(converter_names[3]);
 }
 
-static const sluice_value_t *decimal_of(const char *num, const char *scale,
-                                        schema_owner_t *o, sluice_err_t want)
+static const sluice_value_t *decimal_of(const char *num, const char *scale, schema_owner_t *o,
+                                        sluice_err_t want)
 {
     sluice_schema_t *d = schema_new(o, SLUICE_TYPE_BYTES);
     schema_set_name(d, SLUICE_LOGICAL_DECIMAL);
@@ -633,8 +645,8 @@ static void test_decimal(void **state)
         {"-128", "0", "\x80", 1, "-128"},
         {"-129", "0", "\xff\x7f", 2, "-129"},
         {"0", "3", "\x00", 1, "0.000"},
-        {"12.3", "2", "\x04\xce", 2, "12.30"},   /* 1230: padded to the scale */
-        {"1.2300", "2", "\x7b", 1, "1.23"},  /* trailing zeros beyond the scale are fine */
+        {"12.3", "2", "\x04\xce", 2, "12.30"}, /* 1230: padded to the scale */
+        {"1.2300", "2", "\x7b", 1, "1.23"},    /* trailing zeros beyond the scale are fine */
         {"-0.05", "2", "\xfb", 1, "-0.05"},
         {"1e2", "1", "\x03\xe8", 2, "100.0"},
     };
@@ -678,8 +690,7 @@ static void test_parse_with_schema_rules(void **state)
     sluice_value_t *v;
     /* fields out of order, an unknown key ignored, optional fields absent */
     const char *ok = "{\"zzz\":{\"deep\":[1,2]},\"a\":-300}";
-    assert_int_equal(json_parse_with_schema(&A, ok, strlen(ok), s, &v, err, sizeof err),
-                     SLUICE_OK);
+    assert_int_equal(json_parse_with_schema(&A, ok, strlen(ok), s, &v, err, sizeof err), SLUICE_OK);
     assert_int_equal(v->u.m.len, 3);
     assert_int_equal(value_get(v, "a")->type, SLUICE_TYPE_INT16);
     assert_int_equal(value_get(v, "a")->u.i, -300);
@@ -697,9 +708,9 @@ static void test_parse_with_schema_rules(void **state)
         {"{\"a\":1} x", "trailing"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(json_parse_with_schema(&A, bad[i].text, strlen(bad[i].text), s, &v, err,
-                                                sizeof err),
-                         SLUICE_ERR_INVALID);
+        assert_int_equal(
+            json_parse_with_schema(&A, bad[i].text, strlen(bad[i].text), s, &v, err, sizeof err),
+            SLUICE_ERR_INVALID);
         if (!strstr(err, bad[i].want))
             fail_msg("%s: got \"%s\", want \"%s\"", bad[i].text, err, bad[i].want);
     }
@@ -719,8 +730,8 @@ static void test_parse_with_schema_rules(void **state)
     assert_int_equal(json_value_to_schema(&A, in, s, &v, err, sizeof err), SLUICE_ERR_INVALID);
     assert_non_null(strstr(err, "field \"a\": value 70000 is out of range for int16"));
     /* maps with non-string keys come as [[k,v],...] */
-    sluice_schema_t *m = schema_map(&o, schema_new(&o, SLUICE_TYPE_INT64),
-                                    schema_new(&o, SLUICE_TYPE_FLOAT64));
+    sluice_schema_t *m =
+        schema_map(&o, schema_new(&o, SLUICE_TYPE_INT64), schema_new(&o, SLUICE_TYPE_FLOAT64));
     in = parse("[[1,2.5],[3,4]]");
     assert_int_equal(json_value_to_schema(&A, in, m, &v, err, sizeof err), SLUICE_OK);
     assert_int_equal(v->u.m.len, 2);

@@ -107,12 +107,12 @@ static void test_map_put_replace_order(void **state)
     assert_int_equal(value_get(m, "key")->type, SLUICE_TYPE_BOOLEAN);
     /* non-string keys */
     sluice_value_t *im = value_map(&a, NULL);
-    assert_int_equal(value_map_put(&a, im, value_int(&a, SLUICE_TYPE_INT32, 1),
-                                   value_string(&a, "a", 1)),
-                     SLUICE_OK);
-    assert_int_equal(value_map_put(&a, im, value_int(&a, SLUICE_TYPE_INT32, 1),
-                                   value_string(&a, "b", 1)),
-                     SLUICE_OK);
+    assert_int_equal(
+        value_map_put(&a, im, value_int(&a, SLUICE_TYPE_INT32, 1), value_string(&a, "a", 1)),
+        SLUICE_OK);
+    assert_int_equal(
+        value_map_put(&a, im, value_int(&a, SLUICE_TYPE_INT32, 1), value_string(&a, "b", 1)),
+        SLUICE_OK);
     assert_int_equal(im->u.m.len, 1);
     assert_null(im->u.m.items[0].name);
     assert_memory_equal(im->u.m.items[0].value->u.s.ptr, "b", 1);
@@ -148,8 +148,8 @@ static void test_array_copy_equal(void **state)
     assert_string_equal(value_get(c, "s")->u.s.ptr, "hello"); /* copy of a ref is terminated */
     value_append(&a, arr2, value_int(&a, SLUICE_TYPE_INT64, 100));
     assert_false(value_equal(c, m2));
-    assert_false(value_equal(value_int(&a, SLUICE_TYPE_INT32, 1),
-                             value_int(&a, SLUICE_TYPE_INT64, 1)));
+    assert_false(
+        value_equal(value_int(&a, SLUICE_TYPE_INT32, 1), value_int(&a, SLUICE_TYPE_INT64, 1)));
     assert_false(value_equal(value_string(&a, "ab", 2), value_bytes(&a, "ab", 2)));
     arena_free(&a);
     arena_free(&b);

@@ -37,7 +37,9 @@ struct cfg_node {
     cfg_node_kind_t kind;
     cfg_mark_t mark;
     char *scalar;     /* CFG_SCALAR: interpolated text */
-    int plain;        /* CFG_SCALAR: unquoted in YAML (so `~`/`null` mean null) */
+    int plain;        /* CFG_SCALAR: unquoted in YAML (so `~`/`null` mean null); 0 also when the
+                         text came from interpolation; -1: its interpolation failed (reported
+                         already, validation skips it) */
     char **keys;      /* CFG_MAP: keys, in order */
     cfg_mark_t *key_marks;
     cfg_node_t **items; /* CFG_MAP: values; CFG_SEQ: items */
@@ -45,6 +47,13 @@ struct cfg_node {
 };
 /* Lookup in a CFG_MAP; NULL if absent. */
 const cfg_node_t *cfg_node_get(const cfg_node_t *map, const char *key);
+/* True for an absent node or a YAML null (plain ~, null, Null, NULL or empty): "unset". */
+int cfg_node_is_null(const cfg_node_t *n);
+/* Parse one YAML document from memory into a tree (scalars interpolated against base_dir).
+ * `file` names the text in marks and must outlive the tree. NULL after adding errors. */
+cfg_node_t *config_parse_yaml(const char *file, const char *text, size_t len,
+                              const char *base_dir, cfg_errors_t *errs);
+void cfg_node_free(cfg_node_t *n);
 
 /* -- validated configuration: the object behind the host's getters --------------------------- */
 /* Validate `map` (a CFG_MAP or NULL for "nothing given") against `table`: defaults applied, unknown
@@ -58,6 +67,10 @@ sluice_config_t *config_validate(const cfg_node_t *map, const struct sluice_conf
 void config_free(sluice_config_t *cfg);
 
 int config_has(const sluice_config_t *cfg, const char *key);
+/* Where the key was given (the key's own mark); NULL when it was not given (unset or default). */
+const cfg_mark_t *config_mark(const sluice_config_t *cfg, const char *key);
+/* Where the key's value was given; NULL when it was not given. */
+const cfg_mark_t *config_value_mark(const sluice_config_t *cfg, const char *key);
 const char *config_string(const sluice_config_t *cfg, const char *key);
 int64_t config_int(const sluice_config_t *cfg, const char *key);
 int config_bool(const sluice_config_t *cfg, const char *key);
@@ -118,6 +131,9 @@ extern const struct sluice_config_field config_sink_keys[];
 int config_parse_duration_ms(const char *s, int64_t *out);
 /* "512", "64KiB", "4MiB", "1GiB", "10KB" (1000), "2MB"; 0 ok, -1 invalid. */
 int config_parse_size(const char *s, int64_t *out);
+/* Render bytes / milliseconds the way users write them: "4MiB", "1000" / "5s", "250ms". */
+void config_format_size(int64_t bytes, char *out, size_t n);
+void config_format_duration(int64_t ms, char *out, size_t n);
 /* The candidate closest to `word` (edit distance ≤ max(2, len/3)), or NULL. */
 const char *config_did_you_mean(const char *word, const char *const *candidates, size_t n);
 /* Interpolate ${VAR}, ${VAR:-default}, ${file:PATH:KEY} and $$ in `in`. On error returns NULL and
@@ -125,5 +141,7 @@ const char *config_did_you_mean(const char *word, const char *const *candidates,
 char *config_interpolate(const char *in, const char *base_dir, char *errstr, size_t errstr_size);
 /* Render a plugin's reference page (Markdown) from its descriptor and tables. */
 void config_docs_markdown(const struct sluice_plugin *p, buf_t *out);
+/* Render the core's three tables (top level, pipeline, sink) the same way (docs/configuration.md). */
+void config_docs_core_markdown(buf_t *out);
 
 #endif

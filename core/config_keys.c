@@ -1,0 +1,155 @@
+/* config_keys.c — the core's own configuration tables: top-level keys of a pipeline file, the keys
+ * of a pipeline, and the keys a sink may override. Names follow Kafka Connect where the concept is
+ * the same. The structural keys (`version`, `pipelines`, `id`, `source`, `sinks`, `plugin`,
+ * `config`, `transforms`) are checked by config.c itself and are not in these tables. */
+#include "config.h"
+
+static const char *const keys_converters[] = {"json", "string", "bytes", NULL};
+static const char *const keys_decimal_formats[] = {"BASE64", "NUMERIC", NULL};
+static const char *const keys_tolerances[] = {"none", "all", NULL};
+
+const struct sluice_config_field config_global_keys[] = {
+    {.name = "offset.storage.file.filename",
+     .type = SLUICE_CFG_PATH,
+     .description = "The file where source positions are kept (written atomically). Relative "
+                    "paths resolve against the YAML file's directory. Default: "
+                    "`$XDG_STATE_HOME/sluice/offsets.json` (or `~/.local/state/...`).",
+     .example = "state/offsets.json"},
+    {.name = "plugin.path",
+     .type = SLUICE_CFG_LIST,
+     .description = "Extra directories searched for plugins, after `SLUICE_PLUGIN_PATH` and "
+                    "before the built-in directory. Relative paths resolve against the YAML "
+                    "file's directory.",
+     .example = "[plugins, /opt/sluice/plugins]"},
+    {.name = "kafka",
+     .type = SLUICE_CFG_MAP,
+     .description = "Kafka mode: librdkafka properties (e.g. `bootstrap.servers`). Absent: "
+                    "topics are in-process logs and no server is needed.",
+     .example = "{bootstrap.servers: 127.0.0.1:9092}"},
+    {.name = "schema.registry",
+     .type = SLUICE_CFG_MAP,
+     .description = "Schema Registry client settings (e.g. `url`) for the avro converter.",
+     .example = "{url: http://127.0.0.1:8081}"},
+    {.name = NULL},
+};
+
+/* The pipeline's keys and a sink's overrides share names, types and bounds; only the defaults
+ * differ (a sink leaves them unset so that "unset" means "the pipeline's value"). */
+#define KEYS_CONVERTER(side, dflt_conv, dflt_schemas, dflt_decimal)                                \
+    {.name = side ".converter",                                                                    \
+     .type = SLUICE_CFG_ENUM,                                                                      \
+     .default_value = dflt_conv,                                                                   \
+     .description = "How record " side "s are encoded in the topic.",                              \
+     .example = "json",                                                                            \
+     .enum_values = keys_converters},                                                              \
+        {.name = side ".converter.schemas.enable",                                                 \
+         .type = SLUICE_CFG_BOOL,                                                                  \
+         .default_value = dflt_schemas,                                                            \
+         .description = "json converter: read and write Kafka Connect's "                          \
+                        "`{\"schema\":…,\"payload\":…}` envelope.",                                \
+         .example = "false"},                                                                      \
+        {.name = side ".converter.decimal.format",                                                 \
+         .type = SLUICE_CFG_ENUM,                                                                  \
+         .default_value = dflt_decimal,                                                            \
+         .description = "json converter: Decimal values as base64 bytes (`BASE64`) or as JSON "   \
+                        "numbers (`NUMERIC`).",                                                    \
+         .example = "NUMERIC",                                                                     \
+         .enum_values = keys_decimal_formats}
+
+#define KEYS_ERRORS(dflt_tol, dflt_dlq, dflt_hdrs, dflt_timeout, dflt_delay, dflt_log, dflt_msgs)  \
+    {.name = "errors.tolerance",                                                                   \
+     .type = SLUICE_CFG_ENUM,                                                                      \
+     .default_value = dflt_tol,                                                                    \
+     .description = "`none`: a record that fails (conversion, transform, sink) stops the "         \
+                    "pipeline. `all`: it is skipped, logged and sent to the dead-letter topic "    \
+                    "if one is set.",                                                              \
+     .example = "all",                                                                             \
+     .enum_values = keys_tolerances},                                                              \
+        {.name = "errors.deadletterqueue.topic.name",                                              \
+         .type = SLUICE_CFG_STRING,                                                                \
+         .default_value = dflt_dlq,                                                                \
+         .description = "The topic failed records go to with `errors.tolerance: all`; empty: "     \
+                        "none.",                                                                   \
+         .example = "orders-dlq"},                                                                 \
+        {.name = "errors.deadletterqueue.context.headers.enable",                                  \
+         .type = SLUICE_CFG_BOOL,                                                                  \
+         .default_value = dflt_hdrs,                                                               \
+         .description = "Add Kafka Connect's `__connect.errors.*` headers (stage, plugin, "        \
+                        "exception) to dead-letter records.",                                      \
+         .example = "true"},                                                                       \
+        {.name = "errors.retry.timeout",                                                           \
+         .type = SLUICE_CFG_INT,                                                                   \
+         .default_value = dflt_timeout,                                                            \
+         .flags = SLUICE_CFG_RANGE,                                                                \
+         .description = "How long (ms) a failing operation is retried before it counts as "        \
+                        "failed; -1 retries forever, 0 never retries.",                            \
+         .example = "300000",                                                                      \
+         .min = -1,                                                                                \
+         .max = 9.2e18},                                                                           \
+        {.name = "errors.retry.delay.max.ms",                                                      \
+         .type = SLUICE_CFG_INT,                                                                   \
+         .default_value = dflt_delay,                                                              \
+         .flags = SLUICE_CFG_RANGE,                                                                \
+         .description = "The longest wait (ms) between retries (exponential backoff with "         \
+                        "jitter).",                                                                \
+         .example = "60000",                                                                       \
+         .min = 0,                                                                                 \
+         .max = 9.2e18},                                                                           \
+        {.name = "errors.log.enable",                                                              \
+         .type = SLUICE_CFG_BOOL,                                                                  \
+         .default_value = dflt_log,                                                                \
+         .description = "Log every failed record (rate-limited).",                                 \
+         .example = "true"},                                                                       \
+        {.name = "errors.log.include.messages",                                                    \
+         .type = SLUICE_CFG_BOOL,                                                                  \
+         .default_value = dflt_msgs,                                                               \
+         .description = "With `errors.log.enable`, include the record's key and value in the "     \
+                        "log.",                                                                    \
+         .example = "true"}
+
+#define KEYS_BATCH(dflt_batch, dflt_flush)                                                         \
+    {.name = "batch.max.records",                                                                  \
+     .type = SLUICE_CFG_INT,                                                                       \
+     .default_value = dflt_batch,                                                                  \
+     .flags = SLUICE_CFG_RANGE,                                                                    \
+     .description = "The most records handed to a sink or produced by a source in one batch.",    \
+     .example = "1000",                                                                            \
+     .min = 1,                                                                                     \
+     .max = 1000000},                                                                              \
+        {.name = "offset.flush.interval.ms",                                                       \
+         .type = SLUICE_CFG_DURATION,                                                              \
+         .default_value = dflt_flush,                                                              \
+         .flags = SLUICE_CFG_RANGE,                                                                \
+         .description = "How often sinks flush and positions commit (a duration: `1000`, "         \
+                        "`500ms`, `5s`).",                                                         \
+         .example = "5s",                                                                          \
+         .min = 1,                                                                                 \
+         .max = 86400000}
+
+const struct sluice_config_field config_pipeline_keys[] = {
+    {.name = "topic",
+     .type = SLUICE_CFG_STRING,
+     .description = "The topic between the source and the sinks. Default: the pipeline's `id`.",
+     .example = "orders"},
+    KEYS_CONVERTER("key", "json", "true", "BASE64"),
+    KEYS_CONVERTER("value", "json", "true", "BASE64"),
+    KEYS_ERRORS("none", "", "false", "-1", "60000", "false", "false"),
+    {.name = "buffer.memory",
+     .type = SLUICE_CFG_SIZE,
+     .default_value = "4MiB",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "The bound of the in-process topic buffer; a source waits when it is full.",
+     .example = "16MiB",
+     .min = 65536,
+     .max = 1073741824},
+    KEYS_BATCH("4096", "1000"),
+    {.name = NULL},
+};
+
+const struct sluice_config_field config_sink_keys[] = {
+    KEYS_CONVERTER("key", NULL, NULL, NULL),
+    KEYS_CONVERTER("value", NULL, NULL, NULL),
+    KEYS_ERRORS(NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    KEYS_BATCH(NULL, NULL),
+    {.name = NULL},
+};

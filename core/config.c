@@ -175,8 +175,7 @@ static char *cfg_resolve_path(const char *path, const char *base_dir)
     buf_t b;
     buf_init(&b);
     if (*path)
-        buf_printf(&b, "%s%s%s", base_dir, base_dir[strlen(base_dir) - 1] == '/' ? "" : "/",
-                   path);
+        buf_printf(&b, "%s%s%s", base_dir, base_dir[strlen(base_dir) - 1] == '/' ? "" : "/", path);
     else
         buf_puts(&b, base_dir);
     char *r = strdup(b.data);
@@ -271,8 +270,7 @@ int config_parse_duration_ms(const char *s, int64_t *out)
     static const struct {
         const char *unit;
         int64_t ms;
-    } units[] = {{"", 1},         {"ms", 1},         {"s", 1000}, {"m", 60000},
-                 {"h", 3600000},  {"d", 86400000}};
+    } units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
     int64_t n;
     const char *unit;
     if (!s || cfg_number_unit(s, 1, &n, &unit) != 0)
@@ -436,8 +434,8 @@ static cfg_node_t *cfg_build(yaml_document_t *doc, yaml_node_t *yn, const char *
             n->scalar = strdup(raw);
         } else {
             /* A value produced by interpolation counts as quoted: it is never null. */
-            n->plain = yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                       strcmp(n->scalar, raw) == 0;
+            n->plain =
+                yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(n->scalar, raw) == 0;
         }
         break;
     }
@@ -529,13 +527,18 @@ static void cfg_yaml_error(const yaml_parser_t *p, const char *file, const char 
     }
     if (p->error == YAML_MEMORY_ERROR)
         cfg_errors_add(errs, NULL, "%s: out of memory while reading YAML", file);
+    else if (p->context && p->error != YAML_READER_ERROR)
+        /* libyaml's context says which construct was open, often the real culprit. */
+        cfg_errors_add(errs, &m, "YAML syntax error: %s (%s started at line %d, column %d)",
+                       p->problem ? p->problem : "unknown problem", p->context,
+                       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
     else
         cfg_errors_add(errs, &m, "YAML syntax error: %s",
                        p->problem ? p->problem : "unknown problem");
 }
 
-cfg_node_t *config_parse_yaml(const char *file, const char *text, size_t len,
-                              const char *base_dir, cfg_errors_t *errs)
+cfg_node_t *config_parse_yaml(const char *file, const char *text, size_t len, const char *base_dir,
+                              cfg_errors_t *errs)
 {
     cfg_node_t *tree = NULL;
     yaml_parser_t p;
@@ -590,10 +593,10 @@ typedef struct cfg_value {
     int given;   /* from the YAML */
     int skipped; /* given, but its interpolation failed (already reported) */
     cfg_mark_t key_mark, value_mark;
-    char *text;  /* scalars: STRING as is, ENUM canonical, PATH resolved, BOOL true/false,
-                    INT canonical, DOUBLE/DURATION/SIZE as written */
-    int64_t i;   /* INT, BOOL, DURATION (ms), SIZE (bytes) */
-    double d;    /* DOUBLE */
+    char *text;   /* scalars: STRING as is, ENUM canonical, PATH resolved, BOOL true/false,
+                     INT canonical, DOUBLE/DURATION/SIZE as written */
+    int64_t i;    /* INT, BOOL, DURATION (ms), SIZE (bytes) */
+    double d;     /* DOUBLE */
     char **items; /* LIST items; MAP values */
     char **keys;  /* MAP keys */
     size_t n;
@@ -742,7 +745,8 @@ static int cfg_value_from_text(const struct sluice_config_field *f, const char *
         break;
     }
     case SLUICE_CFG_BOOL: {
-        static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+        static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no",
+                                                                               "off"};
         int val = -1;
         for (size_t i = 0; i < 3; i++) {
             if (strcasecmp(s, yes[i]) == 0)
@@ -942,8 +946,7 @@ static void cfg_unknown_key(const struct sluice_config_field *table, const char 
         cfg_errors_add(errs, mark, "unknown key '%s' in %s (valid keys: %s)", key, what, b.data);
         buf_free(&b);
     } else {
-        cfg_errors_add(errs, mark, "unknown key '%s' in %s (see docs/configuration.md)", key,
-                       what);
+        cfg_errors_add(errs, mark, "unknown key '%s' in %s (see docs/configuration.md)", key, what);
     }
     free(names);
 }
@@ -1164,8 +1167,8 @@ static int cfg_set_default(sluice_config_t *cfg, const char *key, const char *va
 /* Whether a string must be quoted to read back as the same string in YAML. */
 static int cfg_needs_quotes(const char *s)
 {
-    static const char *const words[] = {"true", "false", "yes", "no", "on", "off", "y", "n",
-                                        "null", "~"};
+    static const char *const words[] = {"true", "false", "yes", "no",   "on",
+                                        "off",  "y",     "n",   "null", "~"};
     if (!*s || strchr("-?:,[]{}#&*!|>'\"%@` \t", s[0]) || isspace((unsigned char)s[strlen(s) - 1]))
         return 1;
     if (strstr(s, ": ") || strstr(s, " #") || strpbrk(s, "\n\t\r\"\\") || s[strlen(s) - 1] == ':')
@@ -1275,16 +1278,15 @@ static int cfg_valid_id(const char *s)
 
 /* A required scalar, non-empty key of a structural mapping; NULL (with an error) if absent. */
 static const cfg_node_t *cfg_required_scalar(const cfg_node_t *map, const char *key,
-                                             const char *what, const char *hint,
-                                             cfg_errors_t *errs)
+                                             const char *what, const char *hint, cfg_errors_t *errs)
 {
     const cfg_node_t *n = cfg_node_get(map, key);
     if (n && n->kind == CFG_SCALAR && n->plain == -1)
         return NULL; /* its interpolation failed: reported */
     if (!n || cfg_node_is_null(n)) {
         const cfg_mark_t *km = cfg_node_key_mark(map, key);
-        cfg_errors_add(errs, km ? km : &map->mark, "%s: missing required key '%s' (%s)", what,
-                       key, hint);
+        cfg_errors_add(errs, km ? km : &map->mark, "%s: missing required key '%s' (%s)", what, key,
+                       hint);
         return NULL;
     }
     if (n->kind != CFG_SCALAR || !*n->scalar) {
@@ -1333,8 +1335,8 @@ static void cfg_load_transforms(const cfg_node_t *map, const char *owner, const 
         return;
     for (size_t i = 0; i < seq->len; i++) {
         cfg_instance_t *t = &out->transforms[out->ntransforms];
-        if (cfg_load_instance(seq->items[i], CFG_ROLE_TRANSFORM, i + 1, owner, base_dir, t,
-                              errs) != 0)
+        if (cfg_load_instance(seq->items[i], CFG_ROLE_TRANSFORM, i + 1, owner, base_dir, t, errs) !=
+            0)
             continue;
         int dup = 0;
         for (size_t k = 0; k < out->ntransforms; k++)
@@ -1368,8 +1370,9 @@ static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t 
     else
         snprintf(what, sizeof what, "transform #%zu of %s", index, owner);
     if (node->kind != CFG_MAP) {
-        cfg_errors_add(errs, &node->mark, "%s expects a mapping (plugin: NAME, config: {...}), "
-                                          "found %s",
+        cfg_errors_add(errs, &node->mark,
+                       "%s expects a mapping (plugin: NAME, config: {...}), "
+                       "found %s",
                        what, cfg_kind_name(node));
         goto out;
     }
@@ -1379,9 +1382,8 @@ static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t 
         id = cfg_required_scalar(node, "id", what, "a name for the sink, e.g. id: files", errs);
     else if (id && (cfg_node_is_null(id) || (id->kind == CFG_SCALAR && id->plain == -1)))
         id = NULL;
-    const cfg_node_t *plugin =
-        cfg_required_scalar(node, "plugin", what, "the plugin's name, see `sluice plugins list`",
-                            errs);
+    const cfg_node_t *plugin = cfg_required_scalar(
+        node, "plugin", what, "the plugin's name, see `sluice plugins list`", errs);
     if (plugin) {
         out->plugin = strdup(plugin->scalar);
         out->plugin_mark = plugin->mark;
@@ -1408,20 +1410,20 @@ static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t 
         snprintf(what, sizeof what, "transform #%zu (plugin %s) of %s", index, out->plugin, owner);
 
     if (role == CFG_ROLE_SINK) {
-        out->core = cfg_validate_ex(node, config_sink_keys, cfg_sink_structural, what,
-                                    &node->mark, base_dir, errs);
+        out->core = cfg_validate_ex(node, config_sink_keys, cfg_sink_structural, what, &node->mark,
+                                    base_dir, errs);
         ok = ok && out->core;
     } else {
-        sluice_config_t *none =
-            cfg_validate_ex(node, cfg_no_keys,
-                            role == CFG_ROLE_SOURCE ? cfg_source_structural
-                                                    : cfg_transform_structural,
-                            what, &node->mark, base_dir, errs);
+        sluice_config_t *none = cfg_validate_ex(node, cfg_no_keys,
+                                                role == CFG_ROLE_SOURCE ? cfg_source_structural
+                                                                        : cfg_transform_structural,
+                                                what, &node->mark, base_dir, errs);
         ok = ok && none;
         config_free(none);
     }
     const cfg_node_t *config = cfg_node_get(node, "config");
-    if (config && !cfg_node_is_null(config) && !(config->kind == CFG_SCALAR && config->plain == -1)) {
+    if (config && !cfg_node_is_null(config) &&
+        !(config->kind == CFG_SCALAR && config->plain == -1)) {
         if (config->kind != CFG_MAP) {
             cfg_errors_add(errs, &config->mark,
                            "key 'config' in %s expects a mapping of the plugin's keys, found %s",
@@ -1486,8 +1488,8 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
     p.mark = node->mark;
     p.file = file;
     p.base_dir = strdup(base_dir);
-    const cfg_node_t *id = cfg_required_scalar(node, "id", what,
-                                               "a name for the pipeline, e.g. id: orders", errs);
+    const cfg_node_t *id =
+        cfg_required_scalar(node, "id", what, "a name for the pipeline, e.g. id: orders", errs);
     if (id && !cfg_valid_id(id->scalar)) {
         cfg_errors_add(errs, &id->mark,
                        "invalid pipeline id '%s': use letters, digits, '.', '_' and '-'",
@@ -1500,8 +1502,8 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
     }
     keep = p.id != NULL && p.base_dir != NULL;
 
-    p.core = cfg_validate_ex(node, config_pipeline_keys, cfg_pipeline_structural, what,
-                             &node->mark, base_dir, errs);
+    p.core = cfg_validate_ex(node, config_pipeline_keys, cfg_pipeline_structural, what, &node->mark,
+                             base_dir, errs);
     if (p.core && p.id && !config_has(p.core, "topic"))
         cfg_set_default(p.core, "topic", p.id);
 
@@ -1536,8 +1538,8 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
         p.sinks = calloc(sinks->len, sizeof *p.sinks);
         for (size_t i = 0; p.sinks && i < sinks->len; i++) {
             cfg_instance_t *s = &p.sinks[p.nsinks];
-            if (cfg_load_instance(sinks->items[i], CFG_ROLE_SINK, i + 1, what, base_dir, s,
-                                  errs) != 0)
+            if (cfg_load_instance(sinks->items[i], CFG_ROLE_SINK, i + 1, what, base_dir, s, errs) !=
+                0)
                 continue;
             int dup = 0;
             for (size_t k = 0; k < p.nsinks; k++)

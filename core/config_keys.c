@@ -33,6 +33,8 @@ const struct sluice_config_field config_global_keys[] = {
     {.name = NULL},
 };
 
+/* 9.3e18 lies above INT64_MAX: "no upper bound" for a 64-bit key (the validator and the docs
+ * treat bounds beyond ±9e18 as absent). */
 /* The pipeline's keys and a sink's overrides share names, types and bounds; only the defaults
  * differ (a sink leaves them unset so that "unset" means "the pipeline's value"). */
 #define KEYS_CONVERTER(side, dflt_conv, dflt_schemas, dflt_decimal)                                \
@@ -48,13 +50,13 @@ const struct sluice_config_field config_global_keys[] = {
          .description = "json converter: read and write Kafka Connect's "                          \
                         "`{\"schema\":…,\"payload\":…}` envelope.",                                \
          .example = "false"},                                                                      \
-        {.name = side ".converter.decimal.format",                                                 \
-         .type = SLUICE_CFG_ENUM,                                                                  \
-         .default_value = dflt_decimal,                                                            \
-         .description = "json converter: Decimal values as base64 bytes (`BASE64`) or as JSON "   \
-                        "numbers (`NUMERIC`).",                                                    \
-         .example = "NUMERIC",                                                                     \
-         .enum_values = keys_decimal_formats}
+    {                                                                                              \
+        .name = side ".converter.decimal.format", .type = SLUICE_CFG_ENUM,                         \
+        .default_value = dflt_decimal,                                                             \
+        .description = "json converter: Decimal values as base64 bytes (`BASE64`) or as JSON "     \
+                       "numbers (`NUMERIC`).",                                                     \
+        .example = "NUMERIC", .enum_values = keys_decimal_formats                                  \
+    }
 
 #define KEYS_ERRORS(dflt_tol, dflt_dlq, dflt_hdrs, dflt_timeout, dflt_delay, dflt_log, dflt_msgs)  \
     {.name = "errors.tolerance",                                                                   \
@@ -85,7 +87,7 @@ const struct sluice_config_field config_global_keys[] = {
                         "failed; -1 retries forever, 0 never retries.",                            \
          .example = "300000",                                                                      \
          .min = -1,                                                                                \
-         .max = 9.2e18},                                                                           \
+         .max = 9.3e18},                                                                           \
         {.name = "errors.retry.delay.max.ms",                                                      \
          .type = SLUICE_CFG_INT,                                                                   \
          .default_value = dflt_delay,                                                              \
@@ -94,37 +96,36 @@ const struct sluice_config_field config_global_keys[] = {
                         "jitter).",                                                                \
          .example = "60000",                                                                       \
          .min = 0,                                                                                 \
-         .max = 9.2e18},                                                                           \
+         .max = 9.3e18},                                                                           \
         {.name = "errors.log.enable",                                                              \
          .type = SLUICE_CFG_BOOL,                                                                  \
          .default_value = dflt_log,                                                                \
          .description = "Log every failed record (rate-limited).",                                 \
          .example = "true"},                                                                       \
-        {.name = "errors.log.include.messages",                                                    \
-         .type = SLUICE_CFG_BOOL,                                                                  \
-         .default_value = dflt_msgs,                                                               \
-         .description = "With `errors.log.enable`, include the record's key and value in the "     \
-                        "log.",                                                                    \
-         .example = "true"}
+    {                                                                                              \
+        .name = "errors.log.include.messages", .type = SLUICE_CFG_BOOL,                            \
+        .default_value = dflt_msgs,                                                                \
+        .description = "With `errors.log.enable`, include the record's key and value in the "      \
+                       "log.",                                                                     \
+        .example = "true"                                                                          \
+    }
 
 #define KEYS_BATCH(dflt_batch, dflt_flush)                                                         \
     {.name = "batch.max.records",                                                                  \
      .type = SLUICE_CFG_INT,                                                                       \
      .default_value = dflt_batch,                                                                  \
      .flags = SLUICE_CFG_RANGE,                                                                    \
-     .description = "The most records handed to a sink or produced by a source in one batch.",    \
+     .description = "The most records handed to a sink or produced by a source in one batch.",     \
      .example = "1000",                                                                            \
      .min = 1,                                                                                     \
      .max = 1000000},                                                                              \
-        {.name = "offset.flush.interval.ms",                                                       \
-         .type = SLUICE_CFG_DURATION,                                                              \
-         .default_value = dflt_flush,                                                              \
-         .flags = SLUICE_CFG_RANGE,                                                                \
-         .description = "How often sinks flush and positions commit (a duration: `1000`, "         \
-                        "`500ms`, `5s`).",                                                         \
-         .example = "5s",                                                                          \
-         .min = 1,                                                                                 \
-         .max = 86400000}
+    {                                                                                              \
+        .name = "offset.flush.interval.ms", .type = SLUICE_CFG_DURATION,                           \
+        .default_value = dflt_flush, .flags = SLUICE_CFG_RANGE,                                    \
+        .description = "How often sinks flush and positions commit (a duration: `1000`, "          \
+                       "`500ms`, `5s`).",                                                          \
+        .example = "5s", .min = 1, .max = 86400000                                                 \
+    }
 
 const struct sluice_config_field config_pipeline_keys[] = {
     {.name = "topic",

@@ -121,9 +121,8 @@ static void docs_table(buf_t *out, const struct sluice_config_field *t)
         buf_puts(out, (f->flags & SLUICE_CFG_REQUIRED) ? " | yes | " : " | no | ");
         docs_cell_text(out, f->description);
         if (f->flags & SLUICE_CFG_SECRET)
-            buf_puts(out, f->description && *f->description
-                              ? " Secret: never logged nor printed."
-                              : "Secret: never logged nor printed.");
+            buf_puts(out, f->description && *f->description ? " Secret: never logged nor printed."
+                                                            : "Secret: never logged nor printed.");
         buf_puts(out, " | ");
         if (f->example)
             docs_cell_code(out, f->example);
@@ -162,7 +161,8 @@ void config_docs_markdown(const struct sluice_plugin *p, buf_t *out)
         docs_table(out, p->transform->config);
     }
     if (p->sink) {
-        buf_printf(out, "## Sink\n\nKeys under `config:` of a `sinks:` entry with `plugin: %s`.\n\n",
+        buf_printf(out,
+                   "## Sink\n\nKeys under `config:` of a `sinks:` entry with `plugin: %s`.\n\n",
                    name);
         docs_table(out, p->sink->config);
     }
@@ -175,31 +175,28 @@ void config_docs_markdown(const struct sluice_plugin *p, buf_t *out)
 
 void config_docs_core_markdown(buf_t *out)
 {
-    buf_puts(out,
-             "# Configuration keys\n\n"
-             "Generated from the core's tables (core/config_keys.c). Values may use "
-             "`${VAR}`, `${VAR:-default}`, `${file:PATH:KEY}` (a Java-style .properties "
-             "file) and `$$` for a literal `$`. Durations are written `250ms`, `5s`, `2m`, "
-             "`1h`, `1d` or as bare milliseconds; sizes `512`, `64KiB`, `4MiB`, `1GiB`, "
-             "`10KB` (1000 bytes), `2MB`. Booleans are `true`/`false` (also `yes`/`no`, "
-             "`on`/`off`). A YAML null (`~`) means \"unset\".\n\n"
-             "## Top level\n\n"
-             "Every file starts with `version: 1` (required) and lists `pipelines:` (a "
-             "sequence, at least one). When several files are given, their top-level keys "
-             "must agree.\n\n");
+    buf_puts(out, "# Configuration keys\n\n"
+                  "Generated from the core's tables (core/config_keys.c). Values may use "
+                  "`${VAR}`, `${VAR:-default}`, `${file:PATH:KEY}` (a Java-style .properties "
+                  "file) and `$$` for a literal `$`. Durations are written `250ms`, `5s`, `2m`, "
+                  "`1h`, `1d` or as bare milliseconds; sizes `512`, `64KiB`, `4MiB`, `1GiB`, "
+                  "`10KB` (1000 bytes), `2MB`. Booleans are `true`/`false` (also `yes`/`no`, "
+                  "`on`/`off`). A YAML null (`~`) means \"unset\".\n\n"
+                  "## Top level\n\n"
+                  "Every file starts with `version: 1` (required) and lists `pipelines:` (a "
+                  "sequence, at least one). When several files are given, their top-level keys "
+                  "must agree.\n\n");
     docs_table(out, config_global_keys);
-    buf_puts(out,
-             "## Pipeline\n\n"
-             "Each entry of `pipelines:` has an `id` (required; letters, digits, `.`, `_`, "
-             "`-`; unique across all files), a `source:` (`plugin`, `config`, `transforms`) "
-             "and/or `sinks:` (each with `id`, `plugin`, `config`, `transforms`). A "
-             "`transforms:` entry has `plugin`, an optional `id` (default `<plugin>#<n>`) "
-             "and `config`. The pipeline's own keys:\n\n");
+    buf_puts(out, "## Pipeline\n\n"
+                  "Each entry of `pipelines:` has an `id` (required; letters, digits, `.`, `_`, "
+                  "`-`; unique across all files), a `source:` (`plugin`, `config`, `transforms`) "
+                  "and/or `sinks:` (each with `id`, `plugin`, `config`, `transforms`). A "
+                  "`transforms:` entry has `plugin`, an optional `id` (default `<plugin>#<n>`) "
+                  "and `config`. The pipeline's own keys:\n\n");
     docs_table(out, config_pipeline_keys);
-    buf_puts(out,
-             "## Sink\n\n"
-             "A sink may override these keys of its pipeline; unset, the pipeline's value "
-             "applies.\n\n");
+    buf_puts(out, "## Sink\n\n"
+                  "A sink may override these keys of its pipeline; unset, the pipeline's value "
+                  "applies.\n\n");
     docs_table(out, config_sink_keys);
     if (out->len >= 2 && out->data[out->len - 1] == '\n' && out->data[out->len - 2] == '\n') {
         out->len--;

@@ -223,8 +223,8 @@ static int interp_file_token(const char *body, size_t len, const char *base_dir,
         goto out;
     }
     if (interp_expand(body, (size_t)colon, base_dir, depth + 1, &path, errstr, errstr_size) != 0 ||
-        interp_expand(body + colon + 1, len - (size_t)colon - 1, base_dir, depth + 1, &key,
-                      errstr, errstr_size) != 0)
+        interp_expand(body + colon + 1, len - (size_t)colon - 1, base_dir, depth + 1, &key, errstr,
+                      errstr_size) != 0)
         goto out;
     if (path.data[0] != '/' && base_dir && *base_dir)
         buf_printf(&full, "%s/%s", base_dir, path.data);

@@ -210,7 +210,8 @@ static void test_duplicate_id_across_files(void **state)
     cfg_errors_t errs;
     cfg_errors_init(&errs);
     assert_int_equal(config_load(&run, paths, 2, &errs), -1);
-    test_dump_errors(&errs);
+    if (errs.len != 1)
+        test_dump_errors(&errs);
     assert_int_equal(errs.len, 1);
     assert_string_equal(errs.msgs[0],
                         SLUICE_TEST_DATA "/dup_b.yaml:7:9: duplicate pipeline id 'same': already "
@@ -232,12 +233,22 @@ static void test_duplicate_id_across_files(void **state)
 static void test_malformed_yaml(void **state)
 {
     (void)state;
-    test_expect_one_error("malformed.yaml",
-                          "version: 1\n"
-                          "pipelines:\n"
-                          "  - id: a\n"
-                          "    topic: t: u\n",
-                          "4:13: YAML syntax error: mapping values are not allowed in this context");
+    test_expect_one_error(
+        "malformed.yaml",
+        "version: 1\n"
+        "pipelines:\n"
+        "  - id: a\n"
+        "    topic: t: u\n",
+        "4:13: YAML syntax error: mapping values are not allowed in this context");
+    /* libyaml's context names the construct that was left open. */
+    test_expect_one_error(
+        "unterminated.yaml",
+        "version: 1\n"
+        "pipelines:\n"
+        "  - id: a\n"
+        "    topic: \"abc\n",
+        "5:1: YAML syntax error: found unexpected end of stream (while scanning a "
+        "quoted scalar started at line 4, column 12)");
 }
 
 static void test_unknown_key_with_hint(void **state)
@@ -340,6 +351,19 @@ static void test_out_of_range(void **state)
                           "    errors.retry.timeout: -2\n" SINK_ONLY,
                           "4:27: key 'errors.retry.timeout' in pipeline 'orders' must be at least "
                           "-1, found -2");
+    /* No upper bound: the largest 64-bit value is fine. */
+    const char *path = test_write("range_max.yaml", "version: 1\n"
+                                                    "pipelines:\n"
+                                                    "  - id: orders\n"
+                                                    "    errors.retry.timeout: "
+                                                    "9223372036854775807\n" SINK_ONLY);
+    cfg_run_t run;
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    assert_int_equal(config_load(&run, &path, 1, &errs), 0);
+    assert_int_equal(config_int(run.pipelines[0].core, "errors.retry.timeout"), INT64_MAX);
+    cfg_errors_free(&errs);
+    config_run_free(&run);
 }
 
 static void test_bad_enum(void **state)
@@ -433,9 +457,10 @@ static void test_structure_errors(void **state)
                           "(to produce into its topic) or 'sinks:' (to consume it), or both");
     test_expect_one_error("badid.yaml", "version: 1\npipelines:\n  - id: a b\n" SINK_ONLY,
                           "3:9: invalid pipeline id 'a b': use letters, digits, '.', '_' and '-'");
-    test_expect_one_error("dupkey.yaml",
-                          "version: 1\npipelines:\n  - id: orders\n    topic: a\n    topic: b\n" SINK_ONLY,
-                          "5:5: duplicate key 'topic' (first given at line 4, column 5): keep one");
+    test_expect_one_error(
+        "dupkey.yaml",
+        "version: 1\npipelines:\n  - id: orders\n    topic: a\n    topic: b\n" SINK_ONLY,
+        "5:5: duplicate key 'topic' (first given at line 4, column 5): keep one");
     test_expect_one_error("dupsink.yaml",
                           "version: 1\npipelines:\n  - id: orders\n" SINK_ONLY
                           "      - id: out\n        plugin: file\n",
@@ -483,21 +508,30 @@ static void test_all_errors_of_all_files(void **state)
     cfg_errors_t errs;
     cfg_errors_init(&errs);
     assert_int_equal(config_load(&run, paths, 3, &errs), -1);
-    test_dump_errors(&errs);
+    if (errs.len != 5)
+        test_dump_errors(&errs);
     assert_int_equal(errs.len, 5);
     char want[1024];
-    snprintf(want, sizeof want, "%s:5:24: key 'batch.max.records' in pipeline 'a' expects an "
-                                "integer, found 'lots'", paths[0]);
+    snprintf(want, sizeof want,
+             "%s:5:24: key 'batch.max.records' in pipeline 'a' expects an "
+             "integer, found 'lots'",
+             paths[0]);
     assert_string_equal(errs.msgs[0], want);
-    snprintf(want, sizeof want, "%s:6:5: unknown key 'buffer.memroy' in pipeline 'a'; did you "
-                                "mean 'buffer.memory'?", paths[0]);
+    snprintf(want, sizeof want,
+             "%s:6:5: unknown key 'buffer.memroy' in pipeline 'a'; did you "
+             "mean 'buffer.memory'?",
+             paths[0]);
     assert_string_equal(errs.msgs[1], want);
-    snprintf(want, sizeof want, "%s:2:1: top-level key 'offset.storage.file.filename' differs "
-                                "from its value at %s:2:1: the files of one run must agree on it "
-                                "(set it in one file only)", paths[1], paths[0]);
+    snprintf(want, sizeof want,
+             "%s:2:1: top-level key 'offset.storage.file.filename' differs "
+             "from its value at %s:2:1: the files of one run must agree on it "
+             "(set it in one file only)",
+             paths[1], paths[0]);
     assert_string_equal(errs.msgs[2], want);
-    snprintf(want, sizeof want, "%s:6:23: key 'errors.tolerance' in pipeline 'b' must be one of "
-                                "none, all; found 'some'", paths[1]);
+    snprintf(want, sizeof want,
+             "%s:6:23: key 'errors.tolerance' in pipeline 'b' must be one of "
+             "none, all; found 'some'",
+             paths[1]);
     assert_string_equal(errs.msgs[3], want);
     assert_string_equal(errs.msgs[4], "/nonexistent.yaml: cannot read: No such file or directory");
     /* A key only the second file sets joins the run's globals (resolved against its file). */
@@ -514,15 +548,15 @@ static void test_interpolation_in_yaml(void **state)
     (void)state;
     setenv("SLUICE_TEST_TOPIC", "from-env", 1);
     unsetenv("SLUICE_TEST_UNSET");
-    const char *path = test_write("interp.yaml",
-                                  "version: 1\n"
-                                  "pipelines:\n"
-                                  "  - id: a\n"
-                                  "    topic: ${SLUICE_TEST_TOPIC}\n"
-                                  "    errors.deadletterqueue.topic.name: ${SLUICE_TEST_UNSET:-}\n"
-                                  "    source:\n"
-                                  "      plugin: p\n"
-                                  "      config: {k: 'x-$${SLUICE_TEST_TOPIC}-${SLUICE_TEST_TOPIC}'}\n");
+    const char *path = test_write(
+        "interp.yaml", "version: 1\n"
+                       "pipelines:\n"
+                       "  - id: a\n"
+                       "    topic: ${SLUICE_TEST_TOPIC}\n"
+                       "    errors.deadletterqueue.topic.name: ${SLUICE_TEST_UNSET:-}\n"
+                       "    source:\n"
+                       "      plugin: p\n"
+                       "      config: {k: 'x-$${SLUICE_TEST_TOPIC}-${SLUICE_TEST_TOPIC}'}\n");
     cfg_run_t run;
     cfg_errors_t errs;
     cfg_errors_init(&errs);
@@ -563,7 +597,8 @@ static void test_interpolation_in_yaml(void **state)
     unsetenv("SLUICE_TEST_TOPIC");
 }
 
-/* -- every type --------------------------------------------------------------------------------- */
+/* -- every type ---------------------------------------------------------------------------------
+ */
 
 static const char *const test_colors[] = {"red", "green", NULL};
 static const struct sluice_config_field test_table[] = {
@@ -759,8 +794,8 @@ static void test_list_as_comma_string_and_paths(void **state)
     cfg_errors_t errs;
     cfg_errors_init(&errs);
     cfg_node_t *tree;
-    sluice_config_t *c = test_validate("l: ' one,two , ,three,'\np: ./rel/file\n", test_table,
-                                       &tree, &errs);
+    sluice_config_t *c =
+        test_validate("l: ' one,two , ,three,'\np: ./rel/file\n", test_table, &tree, &errs);
     assert_non_null(c);
     assert_int_equal(config_count(c, "l"), 3);
     assert_string_equal(config_item(c, "l", 0), "one");
@@ -792,16 +827,15 @@ static void test_durations_and_sizes(void **state)
     static const struct {
         const char *s;
         int64_t ms;
-    } durs[] = {{"0", 0},         {"250", 250},        {"250ms", 250},     {"5s", 5000},
-                {"2m", 120000},   {"1h", 3600000},     {"1d", 86400000},   {"-1", -1},
-                {"+7s", 7000}};
+    } durs[] = {{"0", 0},        {"250", 250},     {"250ms", 250}, {"5s", 5000}, {"2m", 120000},
+                {"1h", 3600000}, {"1d", 86400000}, {"-1", -1},     {"+7s", 7000}};
     for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++) {
         int64_t v = -99;
         assert_int_equal(config_parse_duration_ms(durs[i].s, &v), 0);
         assert_int_equal(v, durs[i].ms);
     }
-    static const char *const bad_durs[] = {"", "ms", "5x", "5 s", "1.5s", "5S", "s5",
-                                           "99999999999999999d", "9223372036854775808"};
+    static const char *const bad_durs[] = {
+        "", "ms", "5x", "5 s", "1.5s", "5S", "s5", "99999999999999999d", "9223372036854775808"};
     for (size_t i = 0; i < sizeof bad_durs / sizeof bad_durs[0]; i++) {
         int64_t v;
         assert_int_equal(config_parse_duration_ms(bad_durs[i], &v), -1);
@@ -809,19 +843,24 @@ static void test_durations_and_sizes(void **state)
     static const struct {
         const char *s;
         int64_t bytes;
-    } sizes[] = {{"512", 512},          {"0", 0},
-                 {"64KiB", 65536},      {"4MiB", 4194304},
-                 {"1GiB", 1073741824},  {"10KB", 10000},
-                 {"2MB", 2000000},      {"3GB", 3000000000},
-                 {"1TiB", 1099511627776}, {"7B", 7},
+    } sizes[] = {{"512", 512},
+                 {"0", 0},
+                 {"64KiB", 65536},
+                 {"4MiB", 4194304},
+                 {"1GiB", 1073741824},
+                 {"10KB", 10000},
+                 {"2MB", 2000000},
+                 {"3GB", 3000000000},
+                 {"1TiB", 1099511627776},
+                 {"7B", 7},
                  {"4mib", 4194304}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         int64_t v = -99;
         assert_int_equal(config_parse_size(sizes[i].s, &v), 0);
         assert_int_equal(v, sizes[i].bytes);
     }
-    static const char *const bad_sizes[] = {"", "-1", "KiB", "4 MiB", "1.5MiB", "4XB",
-                                            "99999999999TiB"};
+    static const char *const bad_sizes[] = {"",       "-1",  "KiB",           "4 MiB",
+                                            "1.5MiB", "4XB", "99999999999TiB"};
     for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
         int64_t v;
         assert_int_equal(config_parse_size(bad_sizes[i], &v), -1);
@@ -852,7 +891,8 @@ static void test_did_you_mean(void **state)
     assert_string_equal(config_did_you_mean("consol", plugins, 3), "console");
 }
 
-/* -- docs --------------------------------------------------------------------------------------- */
+/* -- docs ---------------------------------------------------------------------------------------
+ */
 
 static const struct sluice_source test_source = {.struct_size = sizeof(struct sluice_source),
                                                  .config = test_table};

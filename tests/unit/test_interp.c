@@ -144,10 +144,8 @@ static void test_errstr_truncation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_variables),
-        cmocka_unit_test(test_dollars),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_file_properties),
+        cmocka_unit_test(test_variables),         cmocka_unit_test(test_dollars),
+        cmocka_unit_test(test_malformed),         cmocka_unit_test(test_file_properties),
         cmocka_unit_test(test_errstr_truncation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

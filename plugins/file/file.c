@@ -815,6 +815,50 @@ out:
     return err;
 }
 
+/* A crash can leave the last line half written (a write(2) cut short by SIGKILL or power loss).
+ * That line was never flushed, so its record was never committed and will be delivered again:
+ * drop the fragment so the replay starts on a line of its own. */
+static sluice_err_t file_sink_trim_partial(struct file_sink *s, char *errstr, size_t errstr_size)
+{
+    struct stat st;
+    char block[4096];
+    off_t end, pos;
+
+    if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+        return SLUICE_OK;
+    }
+    end = st.st_size;
+    pos = end;
+    while (pos > 0) {
+        size_t n = pos < (off_t)sizeof block ? (size_t)pos : sizeof block;
+        ssize_t r = pread(s->fd, block, n, pos - (off_t)n);
+
+        if (r != (ssize_t)n) {
+            snprintf(errstr, errstr_size, "cannot read %s: %s", s->path,
+                     r < 0 ? strerror(errno) : "short read");
+            return SLUICE_FATAL;
+        }
+        const char *nl = memrchr(block, '\n', n);
+        if (nl != NULL) {
+            pos = pos - (off_t)n + (nl - block) + 1;
+            break;
+        }
+        pos -= (off_t)n;
+    }
+    if (pos == end) {
+        return SLUICE_OK;
+    }
+    s->host->log(s->ctx, SLUICE_LOG_WARN,
+                 "%s ends with %lld bytes of a line an interrupted run did not finish; removing "
+                 "them (that record is delivered again)",
+                 s->path, (long long)(end - pos));
+    if (ftruncate(s->fd, pos) != 0) {
+        snprintf(errstr, errstr_size, "cannot truncate %s: %s", s->path, strerror(errno));
+        return SLUICE_FATAL;
+    }
+    return SLUICE_OK;
+}
+
 static sluice_err_t file_sink_start(void *state, char *errstr, size_t errstr_size)
 {
     struct file_sink *s = state;
@@ -823,12 +867,14 @@ static sluice_err_t file_sink_start(void *state, char *errstr, size_t errstr_siz
     if (s->fd >= 0) {
         goto out;
     }
-    s->fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    s->fd = open(s->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (s->fd < 0) {
         err = SLUICE_FATAL;
         snprintf(errstr, errstr_size, "cannot open %s for appending: %s%s", s->path,
                  strerror(errno), errno == ENOENT ? " (its directory must exist)" : "");
+        goto out;
     }
+    err = file_sink_trim_partial(s, errstr, errstr_size);
 out:
     return err;
 }
@@ -985,7 +1031,8 @@ SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
         "are, anything else as JSON. Lines are buffered up to `buffer.size` and written with "
         "`O_APPEND`; a flush writes the rest and, with `fsync: true`, syncs the file, and only "
         "then are the offsets committed: delivery is at-least-once, so a crash may repeat the "
-        "last lines but never loses one.",
+        "last lines but never loses one. A line left half written by a crash is removed when "
+        "the sink starts again.",
     .source = &file_source,
     .sink = &file_sink,
 };

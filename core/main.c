@@ -15,6 +15,7 @@ static void usage(FILE *out)
     fputs("usage: sluice run [--quiet] [--offsets PATH] [--log-level LEVEL] FILE...\n"
           "       sluice lint [--print] FILE...\n"
           "       sluice plugins [list | docs NAME | check FILE.so]\n"
+          "       sluice docs config\n"
           "       sluice version\n"
           "\n"
           "  run      run the pipelines of the YAML files until their sources end or SIGINT/SIGTERM\n"
@@ -187,6 +188,18 @@ int main(int argc, char **argv)
         return cmd_lint(argc - 2, argv + 2);
     if (strcmp(cmd, "plugins") == 0)
         return cmd_plugins(argc - 2, argv + 2);
+    if (strcmp(cmd, "docs") == 0) {
+        if (argc != 3 || strcmp(argv[2], "config") != 0) {
+            fprintf(stderr, "usage: sluice docs config   (the reference of the core's YAML keys)\n");
+            return 2;
+        }
+        buf_t b;
+        buf_init(&b);
+        config_docs_core_markdown(&b);
+        fwrite(b.data, 1, b.len, stdout);
+        buf_free(&b);
+        return 0;
+    }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("sluice %s (plugin ABI %d.%d)\n", SLUICE_VERSION, SLUICE_ABI_MAJOR,
                SLUICE_ABI_MINOR);

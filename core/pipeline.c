@@ -110,7 +110,7 @@ static int dlq_stage(side_t *side, const char *pipeline_id, const char *plugin,
 }
 
 /* Route failed records by errors.tolerance. Returns -1 when the side must fail (tolerance none). */
-static int failed_route(pipeline_t *p, side_t *side, const char *who, const char *plugin,
+static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const char *plugin,
                         struct failed_list *f, const topic_view_t *views, tracker_t *tr,
                         atomic_long *errors, atomic_long *dlq_count)
 {
@@ -119,17 +119,41 @@ static int failed_route(pipeline_t *p, side_t *side, const char *who, const char
     atomic_fetch_add(errors, (long)f->len);
     if (!side->tolerance_all) {
         sluice_record_t *r = f->recs[0];
-        log_error(who,
+        log_error(ctx->name,
                   "record %s%lld failed in stage %s: %s (errors.tolerance is none: stopping; set "
                   "errors.tolerance: all to skip or dead-letter such records)",
                   r->offset >= 0 ? "at offset " : "", (long long)(r->offset >= 0 ? r->offset : 0),
                   r->fail_stage ? r->fail_stage : "?", r->fail_reason ? r->fail_reason : "");
         return -1;
     }
-    if (side->log_errors)
-        for (size_t i = 0; i < f->len; i++)
-            log_warn(who, "skipping record%s: stage %s: %s", side->dlq ? " (dead-lettered)" : "",
-                     f->recs[i]->fail_stage, f->recs[i]->fail_reason);
+    if (side->log_errors) {
+        buf_t text;
+        buf_init(&text);
+        for (size_t i = 0; i < f->len; i++) {
+            sluice_record_t *r = f->recs[i];
+            buf_reset(&text);
+            if (side->log_messages) {
+                /* The value as the pipeline saw it, cut short: a log line is not a data dump. */
+                char err[128];
+                sluice_value_t *v = r->value.value ? r->value.value
+                                                   : record_get_value(r, err, sizeof err);
+                buf_puts(&text, "; value: ");
+                if (v)
+                    json_write(&text, v, JSON_DECIMAL_BASE64);
+                else
+                    buf_puts(&text, "(undecodable)");
+                if (text.len > 512) {
+                    text.len = 509;
+                    buf_puts(&text, "...");
+                }
+            }
+            host_table.log_limited(ctx, SLUICE_LOG_WARN, "errors.log", 60,
+                                   "skipping record%s: stage %s: %s%s",
+                                   side->dlq ? " (dead-lettered)" : "", r->fail_stage,
+                                   r->fail_reason, text.len ? text.data : "");
+        }
+        buf_free(&text);
+    }
     if (!side->dlq)
         return 0;
     topic_stage_t stage;
@@ -141,12 +165,12 @@ static int failed_route(pipeline_t *p, side_t *side, const char *who, const char
         const topic_view_t *orig = views && r->offset >= 0 ? &views[r->offset - views[0].offset]
                                                            : NULL;
         if (dlq_stage(side, p->id, plugin, r, orig, &stage, &scratch) != 0)
-            log_error(who, "cannot stage a dead-letter record: out of memory");
+            log_error(ctx->name, "cannot stage a dead-letter record: out of memory");
     }
     int64_t first;
     int rc = 0;
     if (topic_append(side->dlq, &stage, tr, &first, &p->abort) != 0) {
-        log_error(who, "dead-letter topic '%s': append interrupted", side->dlq->name);
+        log_error(ctx->name, "dead-letter topic '%s': append interrupted", side->dlq->name);
         rc = -1;
     } else {
         atomic_fetch_add(dlq_count, (long)f->len);
@@ -207,6 +231,13 @@ static void source_commit(pipeline_t *p, int64_t *last_write, int force)
         } else {
             free(t);
         }
+    }
+    if (with_pos && atomic_load(&p->failed)) {
+        /* A failed sink left the topic, which lets its unflushed records go as if acked: after a
+         * failure nothing more is committed, so a restart delivers them again. */
+        free(with_pos->position);
+        free(with_pos);
+        with_pos = NULL;
     }
     if (with_pos && p->source.plugin->source.commit) {
         char err[512] = "";
@@ -300,12 +331,24 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
             goto out;
         }
     }
+    if (f.len && !side->tolerance_all) {
+        /* The pipeline stops: deliver nothing of this batch and commit no position from it, so a
+         * restart reads the failed record (and those around it) again. */
+        free(tr->position);
+        tr->position = NULL;
+        stage->buf.len = 0;
+        stage->count = 0;
+        failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, &f, NULL, tr,
+                     &p->errors, &p->dlq);
+        rc = -1;
+        goto out;
+    }
     int64_t first;
     if (topic_append(p->topic, stage, tr, &first, &p->abort) != 0) {
         rc = -1;
         goto out;
     }
-    if (failed_route(p, side, p->source.ctx.name, p->source.plugin->desc.name, &f, NULL, tr,
+    if (failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, &f, NULL, tr,
                      &p->errors, &p->dlq) != 0)
         rc = -1;
 out:
@@ -523,7 +566,7 @@ void *pipeline_sink_main(void *arg)
                 if (out->recs[i]->failed)
                     failed_add(&arena, &f, out->recs[i]);
             atomic_fetch_add(&s->out, (long)(out->len - f.len));
-            if (failed_route(p, &s->side, s->inst.ctx.name, s->inst.plugin->desc.name, &f, views,
+            if (failed_route(p, &s->side, &s->inst.ctx, s->inst.plugin->desc.name, &f, views,
                              NULL, &s->errors, &s->dlq) != 0) {
                 failed = 1;
                 break;

@@ -35,3 +35,14 @@ def test_version(sluice):
     r = sluice.run("version", timeout=10)
     assert r.returncode == 0
     assert r.stdout.startswith("sluice "), r.stdout
+
+
+@pytest.mark.asan
+def test_checked_in_core_reference_matches(sluice):
+    r = sluice.run("docs", "config", timeout=30)
+    assert r.returncode == 0, r.stderr
+    for key in ("value.converter", "errors.tolerance", "buffer.memory", "offset.storage.file.filename"):
+        assert f"`{key}`" in r.stdout, f"{key} missing from `sluice docs config`"
+    page = REPO / "docs" / "configuration.md"
+    assert page.is_file() and page.read_text() == r.stdout, \
+        "docs/configuration.md differs from `sluice docs config`; run scripts/gen-docs"

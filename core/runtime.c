@@ -320,7 +320,7 @@ out:
     return t;
 }
 
-static int instance_init(runtime_t *rt, pipeline_t *p, instance_t *in, enum role role,
+static int instance_init(pipeline_t *p, instance_t *in, enum role role,
                          const char *name)
 {
     char err[1024] = "";
@@ -334,7 +334,6 @@ static int instance_init(runtime_t *rt, pipeline_t *p, instance_t *in, enum role
                                        sizeof err);
     else
         e = in->plugin->sink.init(&host_table, &in->ctx, in->cfg, &in->state, err, sizeof err);
-    (void)rt;
     if (e != SLUICE_OK) {
         const cfg_mark_t *m = &in->cfg_inst->mark;
         fprintf(stderr, "%s:%d:%d: %s '%s' (plugin %s) of pipeline '%s' refused its "
@@ -365,7 +364,6 @@ static int side_converters(side_t *side, const sluice_config_t *sink, const slui
                            const char *topic)
 {
     char err[256];
-    const char *k = "key.converter", *v = "value.converter";
 #define C(key) side_cfg(sink, pipe, key), key
     int rc = 0;
     rc |= converter_init(&side->key_conv, config_string(C("key.converter")),
@@ -381,8 +379,6 @@ static int side_converters(side_t *side, const sluice_config_t *sink, const slui
                              : JSON_DECIMAL_BASE64,
                          err, sizeof err);
 #undef C
-    (void)k;
-    (void)v;
     side->codec.key = &side->key_conv;
     side->codec.value = &side->value_conv;
     side->codec.topic = topic;
@@ -443,10 +439,10 @@ static int runtime_setup(runtime_t *rt)
         pipeline_t *p = &rt->pipelines[i];
         if (side_converters(&p->side, NULL, p->cfg->core, p->topic->name) != 0)
             return -1;
-        if (p->has_source && instance_init(rt, p, &p->source, ROLE_SOURCE, "source") != 0)
+        if (p->has_source && instance_init(p, &p->source, ROLE_SOURCE, "source") != 0)
             return -1;
         for (size_t t = 0; t < p->side.ntransforms; t++)
-            if (instance_init(rt, p, &p->side.transforms[t], ROLE_TRANSFORM,
+            if (instance_init(p, &p->side.transforms[t], ROLE_TRANSFORM,
                               p->side.transforms[t].cfg_inst->id) != 0)
                 return -1;
         for (size_t s = 0; s < p->nsinks; s++) {
@@ -454,10 +450,10 @@ static int runtime_setup(runtime_t *rt)
             if (side_converters(&sk->side, p->cfg->sinks[s].core, p->cfg->core, p->topic->name) !=
                 0)
                 return -1;
-            if (instance_init(rt, p, &sk->inst, ROLE_SINK, sk->id) != 0)
+            if (instance_init(p, &sk->inst, ROLE_SINK, sk->id) != 0)
                 return -1;
             for (size_t t = 0; t < sk->side.ntransforms; t++)
-                if (instance_init(rt, p, &sk->side.transforms[t], ROLE_TRANSFORM,
+                if (instance_init(p, &sk->side.transforms[t], ROLE_TRANSFORM,
                                   sk->side.transforms[t].cfg_inst->id) != 0)
                     return -1;
         }

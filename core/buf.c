@@ -2,6 +2,7 @@
  * NUL-terminated string; storage is allocated on the first append. */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,5 +104,32 @@ int buf_printf(buf_t *b, const char *fmt, ...)
     va_start(ap, fmt);
     int rc = buf_vprintf(b, fmt, ap);
     va_end(ap);
+    return rc;
+}
+
+int buf_read_file(buf_t *b, const char *path)
+{
+    int rc = -1;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        goto out;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(b, chunk, n) != 0) {
+            errno = ENOMEM;
+            goto out;
+        }
+    if (ferror(f)) {
+        errno = EIO;
+        goto out;
+    }
+    rc = 0;
+out:
+    if (f) {
+        int saved = errno;
+        fclose(f);
+        errno = saved;
+    }
     return rc;
 }

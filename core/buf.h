@@ -24,5 +24,7 @@ int buf_putc(buf_t *b, char c);
 int buf_puts(buf_t *b, const char *s);
 int buf_printf(buf_t *b, const char *fmt, ...) SLUICE_PRINTF(2, 3);
 int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
+/* Append a whole file; -1 with errno set (ENOMEM, EIO or fopen's) on failure. */
+int buf_read_file(buf_t *b, const char *path);
 
 #endif

@@ -138,33 +138,6 @@ void cfg_node_free(cfg_node_t *n)
     free(n);
 }
 
-static int cfg_read_file(const char *path, buf_t *out)
-{
-    int rc = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        goto out;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_append(out, chunk, n) != 0) {
-            errno = ENOMEM;
-            goto out;
-        }
-    if (ferror(f)) {
-        errno = EIO;
-        goto out;
-    }
-    rc = 0;
-out:
-    if (f) {
-        int saved = errno;
-        fclose(f);
-        errno = saved;
-    }
-    return rc;
-}
-
 /* `path` resolved against `base_dir` (absolute paths and "" unchanged); malloc'd. */
 static char *cfg_resolve_path(const char *path, const char *base_dir)
 {
@@ -660,7 +633,7 @@ static const char *cfg_type_expect(const struct sluice_config_field *f)
 }
 
 /* A bound as users write it for this type. */
-static void cfg_format_bound(const struct sluice_config_field *f, double b, char *out, size_t n)
+void config_format_bound(const struct sluice_config_field *f, double b, char *out, size_t n)
 {
     if (f->type == SLUICE_CFG_SIZE)
         config_format_size((int64_t)b, out, n);
@@ -678,8 +651,8 @@ static int cfg_range_error(const struct sluice_config_field *f, double val, cons
     if (!(f->flags & SLUICE_CFG_RANGE) || (val >= f->min && val <= f->max))
         return 0;
     char lo[64], hi[64];
-    cfg_format_bound(f, f->min, lo, sizeof lo);
-    cfg_format_bound(f, f->max, hi, sizeof hi);
+    config_format_bound(f, f->min, lo, sizeof lo);
+    config_format_bound(f, f->max, hi, sizeof hi);
     if (f->max >= CFG_NO_MAX)
         snprintf(err, errsz, "must be at least %s, found %s", lo, text);
     else if (f->min <= CFG_NO_MIN)
@@ -1730,7 +1703,7 @@ int config_load(cfg_run_t *run, const char *const *paths, size_t npaths, cfg_err
     for (size_t i = 0; i < npaths; i++) {
         const char *file = run->files[i];
         buf_reset(&text);
-        if (cfg_read_file(file, &text) != 0) {
+        if (buf_read_file(&text, file) != 0) {
             cfg_errors_add(errs, NULL, "%s: cannot read: %s", file, strerror(errno));
             continue;
         }

@@ -139,6 +139,8 @@ const char *config_did_you_mean(const char *word, const char *const *candidates,
 /* Interpolate ${VAR}, ${VAR:-default}, ${file:PATH:KEY} and $$ in `in`. On error returns NULL and
  * writes a message (without position) to errstr. Relative PATHs resolve against base_dir. */
 char *config_interpolate(const char *in, const char *base_dir, char *errstr, size_t errstr_size);
+/* A range bound as users write it for the field's type ("4MiB", "5s", "10"). */
+void config_format_bound(const struct sluice_config_field *f, double b, char *out, size_t n);
 /* Render a plugin's reference page (Markdown) from its descriptor and tables. */
 void config_docs_markdown(const struct sluice_plugin *p, buf_t *out);
 /* Render the core's three tables (top level, pipeline, sink) the same way (docs/configuration.md). */

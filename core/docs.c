@@ -59,18 +59,6 @@ static void docs_cell_code(buf_t *out, const char *s)
     }
 }
 
-static void docs_bound(const struct sluice_config_field *f, double b, char *out, size_t n)
-{
-    if (f->type == SLUICE_CFG_SIZE)
-        config_format_size((int64_t)b, out, n);
-    else if (f->type == SLUICE_CFG_DURATION)
-        config_format_duration((int64_t)b, out, n);
-    else if (f->type == SLUICE_CFG_INT)
-        snprintf(out, n, "%lld", (long long)b);
-    else
-        snprintf(out, n, "%g", b);
-}
-
 static void docs_type_cell(buf_t *out, const struct sluice_config_field *f)
 {
     buf_puts(out, docs_type_name(f->type));
@@ -84,8 +72,8 @@ static void docs_type_cell(buf_t *out, const struct sluice_config_field *f)
     }
     if (f->flags & SLUICE_CFG_RANGE) {
         char lo[64], hi[64];
-        docs_bound(f, f->min, lo, sizeof lo);
-        docs_bound(f, f->max, hi, sizeof hi);
+        config_format_bound(f, f->min, lo, sizeof lo);
+        config_format_bound(f, f->max, hi, sizeof hi);
         /* Bounds near the 64-bit limits are "no bound" (same rule as the validator). */
         int no_max = f->max >= 9.0e18, no_min = f->min <= -9.0e18;
         if (no_max && !no_min)

@@ -176,34 +176,6 @@ static int interp_properties_get(const char *text, const char *key, buf_t *value
     return found;
 }
 
-/* Reads a whole file into a NUL-terminated buffer; -1 with errno set on failure. */
-static int interp_read_file(const char *path, buf_t *out)
-{
-    int rc = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        goto out;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_append(out, chunk, n) != 0) {
-            errno = ENOMEM;
-            goto out;
-        }
-    if (ferror(f)) {
-        errno = EIO;
-        goto out;
-    }
-    rc = 0;
-out:
-    if (f) {
-        int saved = errno;
-        fclose(f);
-        errno = saved;
-    }
-    return rc;
-}
-
 /* ${file:PATH:KEY}: body is "PATH:KEY" (after "file:"). */
 static int interp_file_token(const char *body, size_t len, const char *base_dir, int depth,
                              buf_t *out, char *errstr, size_t errstr_size)
@@ -230,7 +202,7 @@ static int interp_file_token(const char *body, size_t len, const char *base_dir,
         buf_printf(&full, "%s/%s", base_dir, path.data);
     else
         buf_puts(&full, path.data);
-    if (interp_read_file(full.data, &text) != 0) {
+    if (buf_read_file(&text, full.data) != 0) {
         snprintf(errstr, errstr_size, "cannot read properties file '%s' of ${file:%.*s}: %s",
                  full.data, (int)len, body, strerror(errno));
         goto out;

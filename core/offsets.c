@@ -158,7 +158,6 @@ int offsets_open(offsets_t **out, const char *path, char *errstr, size_t errstr_
 {
     offsets_t *o = calloc(1, sizeof *o);
     char lockpath[PATH_MAX];
-    FILE *f = NULL;
     buf_t b;
     buf_init(&b);
     if (!o)
@@ -186,35 +185,19 @@ int offsets_open(offsets_t **out, const char *path, char *errstr, size_t errstr_
                  path, lockpath);
         goto fail;
     }
-    f = fopen(path, "rb");
-    if (!f) {
+    if (buf_read_file(&b, path) != 0) {
         if (errno == ENOENT)
             goto done;
         snprintf(errstr, errstr_size, "%s: cannot read: %s", path, strerror(errno));
         goto fail;
     }
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_append(&b, chunk, n) != 0) {
-            snprintf(errstr, errstr_size, "%s: out of memory", path);
-            goto fail;
-        }
-    if (ferror(f)) {
-        snprintf(errstr, errstr_size, "%s: read error", path);
-        goto fail;
-    }
     if (b.len && offsets_parse(o, b.data, b.len, errstr, errstr_size) != 0)
         goto fail;
 done:
-    if (f)
-        fclose(f);
     buf_free(&b);
     *out = o;
     return 0;
 fail:
-    if (f)
-        fclose(f);
     buf_free(&b);
     offsets_close(o);
     return -1;

@@ -124,11 +124,14 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
     p->rt = rt;
     p->cfg = cp;
     p->id = cp->id;
-    if (!cp->core)
-        return -1;
-    side_settings(&p->side, NULL, cp->core);
+    /* With invalid pipeline keys (core NULL) the plugins are still checked, so that lint reports
+     * every error at once; only the settings that need the core keys are skipped. */
+    if (cp->core)
+        side_settings(&p->side, NULL, cp->core);
+    else
+        rc = -1;
     p->side.name = cp->id;
-    if (cp->source) {
+    if (cp->source && cp->source->plugin) {
         p->has_source = 1;
         rc |= resolve_instance(rt, cp, cp->source, ROLE_SOURCE, &p->source, errs);
         p->side.ntransforms = cp->source->ntransforms;
@@ -145,17 +148,15 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
         s->p = p;
         s->id = ci->id;
         rc |= resolve_instance(rt, cp, ci, ROLE_SINK, &s->inst, errs);
-        if (ci->core)
+        if (cp->core)
             side_settings(&s->side, ci->core, cp->core);
-        else
-            side_settings(&s->side, NULL, cp->core);
         s->side.name = ci->id;
         s->side.ntransforms = ci->ntransforms;
         s->side.transforms = calloc(ci->ntransforms + 1, sizeof *s->side.transforms);
         for (size_t t = 0; t < ci->ntransforms; t++)
             rc |= resolve_instance(rt, cp, &ci->transforms[t], ROLE_TRANSFORM,
                                    &s->side.transforms[t], errs);
-        const char *dlq = side_dlq_name(ci->core, cp->core);
+        const char *dlq = cp->core ? side_dlq_name(ci->core, cp->core) : NULL;
         if (dlq && strcmp(dlq, config_string(cp->core, "topic")) == 0) {
             cfg_errors_add(errs, &ci->mark,
                            "sink '%s' of pipeline '%s': the dead-letter topic '%s' is the "

@@ -88,3 +88,27 @@ def test_lint_print_shows_resolved_config(sluice, tmp):
     # Defaults are applied and shown (the file source follows by default; here false).
     assert re.search(r"follow:\s*false", out), out
     assert re.search(r"batch\.max\.records:\s*\d+", out), f"pipeline defaults not shown:\n{out}"
+
+
+@pytest.mark.asan
+def test_lint_reports_plugin_errors_of_a_pipeline_whose_own_keys_are_wrong(sluice, tmp):
+    """A bad pipeline key must not hide the errors of its plugins: all four come out at once."""
+    cfg = write_yaml(tmp / "bad.yaml", """version: 1
+pipelines:
+  - id: x
+    batch.max.record: 10
+    source:
+      plugin: fiel
+      config: {file: /tmp/in}
+    sinks:
+      - id: s
+        plugin: console
+        config: {formt: json, print.key: maybe}
+""")
+    r = sluice.run("lint", cfg, timeout=30)
+    assert r.returncode == 2
+    assert f"{cfg}:4:5: unknown key 'batch.max.record'" in r.stderr, r.stderr
+    assert f"{cfg}:6:15: unknown plugin 'fiel'" in r.stderr and "did you mean 'file'" in r.stderr
+    assert f"{cfg}:11:18: unknown key 'formt'" in r.stderr and "did you mean 'format'" in r.stderr
+    assert "'print.key'" in r.stderr and "found 'maybe'" in r.stderr, r.stderr
+    assert "4 errors" in r.stderr

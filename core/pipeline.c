@@ -102,7 +102,7 @@ static int dlq_stage(side_t *side, const char *pipeline_id, const char *plugin,
         dlq_header(r, "__connect.errors.connector.name", pipeline_id);
         dlq_header(r, "__connect.errors.task.id", "0");
         dlq_header(r, "__connect.errors.stage", r->fail_stage ? r->fail_stage : "UNKNOWN");
-        dlq_header(r, "__connect.errors.class.name", plugin);
+        dlq_header(r, "__connect.errors.class.name", r->fail_plugin ? r->fail_plugin : plugin);
         dlq_header(r, "__connect.errors.exception.class.name", "sluice.RecordError");
         dlq_header(r, "__connect.errors.exception.message", r->fail_reason ? r->fail_reason : "");
     }
@@ -201,6 +201,7 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
                 char msg[700];
                 snprintf(msg, sizeof msg, "%s: %s", ti->ctx.name, err[0] ? err : "transform failed");
                 record_fail(r, "TRANSFORMATION", msg);
+                r->fail_plugin = ti->plugin->desc.name;
                 failed_add(in->arena, f, r);
             }
         }

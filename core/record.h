@@ -46,6 +46,7 @@ struct sluice_record {
     size_t position_len;
     const char *fail_reason; /* set by record_fail or a failed stage */
     const char *fail_stage;  /* Kafka Connect's stage name: TRANSFORMATION, VALUE_CONVERTER, … */
+    const char *fail_plugin; /* the plugin that failed it when not the source or sink itself */
     uint8_t failed;
 };
 

@@ -69,7 +69,8 @@ def test_tolerance_all_dead_letters_with_context(sluice, tmp):
     assert h1["__connect.errors.stage"] == "TRANSFORMATION"
     assert h0["__connect.errors.connector.name"] == "readings"
     assert h0["__connect.errors.topic"] == "readings"
-    assert h1["__connect.errors.class.name"] == "file"
+    assert h0["__connect.errors.class.name"] == "file"
+    assert h1["__connect.errors.class.name"] == "insert-field"
     assert "insert-field needs a struct or map value" in h1["__connect.errors.exception.message"]
     # errors.log.enable: each skip is logged with its stage.
     assert r.stderr.count("skipping record (dead-lettered)") == 2, r.stderr

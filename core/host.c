@@ -34,6 +34,10 @@ void ctx_free(sluice_ctx_t *ctx)
 {
     if (!ctx->name)
         return;
+    for (int i = 0; i < ctx->ncounters; i++)
+        if (atomic_load(&ctx->counters[i].value) != 0)
+            log_msg(SLUICE_LOG_INFO, ctx->name, "counter %s: %ld", ctx->counters[i].name,
+                    (long)atomic_load(&ctx->counters[i].value));
     for (int i = 0; i < ctx->nlimits; i++)
         if (ctx->limits[i].suppressed)
             log_msg(SLUICE_LOG_WARN, ctx->name, "%ld more '%s' messages were suppressed",
@@ -131,11 +135,8 @@ static int host_ctx_task(sluice_ctx_t *ctx)
 
 static void host_counter_add(sluice_ctx_t *ctx, const char *name, int64_t delta)
 {
-    for (int i = 0; i < ctx->ncounters; i++)
-        if (strcmp(ctx->counters[i].name, name) == 0) {
-            atomic_fetch_add(&ctx->counters[i].value, delta);
-            return;
-        }
+    /* Counters are bumped per batch or per rare event, never per record: a mutex is cheap enough
+     * and keeps registration and lookup simple. */
     pthread_mutex_lock(&ctx->mu);
     int i;
     for (i = 0; i < ctx->ncounters; i++)

@@ -27,9 +27,9 @@ START_TIMEOUT=${SLUICE_KAFKA_START_TIMEOUT:-90}
 # short-lived tool JVMs: small heap, C1 only -> faster start
 TOOL_JVM=(-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
 
-log() { printf 'kafka.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2; }
+SVC_NAME=kafka.sh
+# shellcheck source=tests/services/lib.sh
+. "$HERE/lib.sh"
 
 # ---------------------------------------------------------------- fetch
 fetch() {
@@ -81,34 +81,8 @@ EOF
 }
 
 # ---------------------------------------------------------------- helpers
-need_dir() {
-    [[ -n ${1:-} ]] || usage
-    [[ -d $1 ]] || die "no such directory: $1"
-    cd "$1" && pwd
-}
-
 # pid from DIR/kafka.pid if that process is alive and really is DIR's broker
-broker_pid() {
-    local dir=$1 pid
-    [[ -f $dir/kafka.pid ]] || return 1
-    pid=$(cat "$dir/kafka.pid")
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $dir/server.properties" || return 1
-    echo "$pid"
-}
-
-two_free_ports() {
-    timeout 10 python3 - <<'EOF'
-import socket
-ss = []
-for _ in range(2):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    ss.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-EOF
-}
+broker_pid() { svc_pid "$1/kafka.pid" "kafka.Kafka $1/server.properties"; }
 
 port_open() {
     timeout 5 python3 -c '
@@ -161,7 +135,7 @@ start() {
         log "restarting the broker of $dir on 127.0.0.1:$port"
     else
         local ports
-        ports=$(two_free_ports) || die "could not pick free ports (python3)"
+        ports=$(free_ports 2) || die "could not pick free ports (python3)"
         read -r port cport <<<"$ports"
         [[ -n $port && -n ${cport:-} ]] || die "could not pick free ports"
         mkdir -p "$dir/data"
@@ -255,23 +229,9 @@ EOF
 
 # ---------------------------------------------------------------- stop
 stop() {
-    local dir pid
+    local dir
     dir=$(need_dir "${1:-}")
-    if ! pid=$(broker_pid "$dir"); then
-        rm -f "$dir/kafka.pid"
-        return 0
-    fi
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "broker $pid still alive after 30 s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    fi
-    rm -f "$dir/kafka.pid"
+    svc_stop "$dir/kafka.pid" "kafka.Kafka $dir/server.properties"
 }
 
 # ---------------------------------------------------------------- main

@@ -27,9 +27,9 @@ START_TIMEOUT=${SLUICE_REGISTRY_START_TIMEOUT:-120}
 ARTIFACT=io.apicurio:apicurio-registry-app:$VERSION:tar.gz:all
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 
-log() { printf 'registry.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+SVC_NAME=registry.sh
+# shellcheck source=tests/services/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 # ---------------------------------------------------------------- fetch
 run_jar() {  # the unpacked distribution's quarkus-run.jar (3.3.x: top level; 3.1.x: quarkus-app/)
@@ -101,34 +101,8 @@ pick_java() {
     die "Apicurio $VERSION needs Java $MIN_JAVA+; found ${best:-no java} (Java $bestmajor). Install one (e.g. a Temurin JDK in /usr/lib/jvm) or set JAVA=/path/to/java"
 }
 
-need_dir() {
-    [[ -n ${1:-} ]] || usage
-    [[ -d $1 ]] || die "no such directory: $1"
-    cd "$1" && pwd
-}
-
 # pid from DIR/registry.pid if that process is alive and really is DIR's registry
-registry_pid() {
-    local dir=$1 pid
-    [[ -f $dir/registry.pid ]] || return 1
-    pid=$(cat "$dir/registry.pid")
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-Dsluice.registry.dir=$dir " || return 1
-    echo "$pid"
-}
-
-free_ports() {  # free_ports N: N distinct free loopback ports
-    timeout 10 python3 - "$1" <<'EOF'
-import socket, sys
-ss = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    ss.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-EOF
-}
+registry_pid() { svc_pid "$1/registry.pid" "-Dsluice.registry.dir=$1 "; }
 
 # ---------------------------------------------------------------- start
 start() {
@@ -218,23 +192,9 @@ start() {
 
 # ---------------------------------------------------------------- stop
 stop() {
-    local dir pid
+    local dir
     dir=$(need_dir "${1:-}")
-    if ! pid=$(registry_pid "$dir"); then
-        rm -f "$dir/registry.pid"
-        return 0
-    fi
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "registry $pid still alive after 30 s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    fi
-    rm -f "$dir/registry.pid"
+    svc_stop "$dir/registry.pid" "-Dsluice.registry.dir=$dir "
 }
 
 # ---------------------------------------------------------------- main

@@ -525,27 +525,72 @@ static sluice_err_t jp_enter(jp_t *p)
     return SLUICE_OK;
 }
 
-static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
+/* At the start of an object member: the key's opening quote must be there. */
+static sluice_err_t jp_key_start(jp_t *p)
+{
+    if (p->p < p->end && *p->p == '"')
+        return SLUICE_OK;
+    if (p->p >= p->end)
+        return jp_unexpected(p);
+    return jp_fail(p, p->p, "invalid JSON: expected a string key but found %s", jp_found(p));
+}
+
+/* Between a key and its value: optional whitespace, ':', optional whitespace. */
+static sluice_err_t jp_colon(jp_t *p)
+{
+    jp_ws(p);
+    sluice_err_t rc = jp_expect(p, ':');
+    if (rc == SLUICE_OK)
+        jp_ws(p);
+    return rc;
+}
+
+/* Enter an object or array at its opening bracket: counts the depth, steps over the bracket and
+ * any whitespace, and over `close` at once when the container is empty (*empty = 1). */
+static sluice_err_t jp_open(jp_t *p, char close, int *empty)
 {
     sluice_err_t rc = jp_enter(p);
+    if (rc != SLUICE_OK)
+        return rc;
+    p->p++;
+    jp_ws(p);
+    *empty = p->p < p->end && *p->p == close;
+    if (*empty)
+        p->p++;
+    return SLUICE_OK;
+}
+
+/* After an item of an object or array: a ',' means another item follows (*more = 1), `close` ends
+ * the container (*more = 0); anything else is an error. */
+static sluice_err_t jp_after_item(jp_t *p, char close, int *more)
+{
+    jp_ws(p);
+    if (p->p < p->end && (*p->p == ',' || *p->p == close)) {
+        *more = *p->p == ',';
+        p->p++;
+        if (*more)
+            jp_ws(p);
+        return SLUICE_OK;
+    }
+    if (p->p >= p->end)
+        return jp_unexpected(p);
+    return jp_fail(p, p->p, "invalid JSON: expected ',' or '%c' but found %s", close, jp_found(p));
+}
+
+static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
+{
+    int empty;
+    sluice_err_t rc = jp_open(p, '}', &empty);
     if (rc != SLUICE_OK)
         return rc;
     sluice_value_t *m = value_map(p->a, NULL);
     if (!m)
         return jp_nomem(p);
-    p->p++;
-    jp_ws(p);
-    if (p->p < p->end && *p->p == '}') {
-        p->p++;
+    if (empty)
         goto done;
-    }
     for (;;) {
-        if (p->p >= p->end || *p->p != '"') {
-            if (p->p >= p->end)
-                return jp_unexpected(p);
-            return jp_fail(p, p->p, "invalid JSON: expected a string key but found %s",
-                           jp_found(p));
-        }
+        if ((rc = jp_key_start(p)) != SLUICE_OK)
+            return rc;
         const char *ks;
         size_t kl;
         if ((rc = jp_string(p, &ks, &kl)) != SLUICE_OK)
@@ -553,28 +598,18 @@ static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
         sluice_value_t *k = value_string_ref(p->a, ks, kl); /* ks is NUL-terminated arena text */
         if (!k)
             return jp_nomem(p);
-        jp_ws(p);
-        if ((rc = jp_expect(p, ':')) != SLUICE_OK)
+        if ((rc = jp_colon(p)) != SLUICE_OK)
             return rc;
-        jp_ws(p);
         sluice_value_t *v;
         if ((rc = jp_value(p, &v)) != SLUICE_OK)
             return rc;
         if ((rc = value_map_put_string(p->a, m, k, v, 1)) != SLUICE_OK)
             return jp_nomem(p);
-        jp_ws(p);
-        if (p->p < p->end && *p->p == ',') {
-            p->p++;
-            jp_ws(p);
-            continue;
-        }
-        if (p->p < p->end && *p->p == '}') {
-            p->p++;
+        int more;
+        if ((rc = jp_after_item(p, '}', &more)) != SLUICE_OK)
+            return rc;
+        if (!more)
             break;
-        }
-        if (p->p >= p->end)
-            return jp_unexpected(p);
-        return jp_fail(p, p->p, "invalid JSON: expected ',' or '}' but found %s", jp_found(p));
     }
 done:
     p->depth--;
@@ -584,37 +619,26 @@ done:
 
 static sluice_err_t jp_array(jp_t *p, sluice_value_t **out)
 {
-    sluice_err_t rc = jp_enter(p);
+    int empty;
+    sluice_err_t rc = jp_open(p, ']', &empty);
     if (rc != SLUICE_OK)
         return rc;
     sluice_value_t *arr = value_array(p->a, NULL);
     if (!arr)
         return jp_nomem(p);
-    p->p++;
-    jp_ws(p);
-    if (p->p < p->end && *p->p == ']') {
-        p->p++;
+    if (empty)
         goto done;
-    }
     for (;;) {
         sluice_value_t *v;
         if ((rc = jp_value(p, &v)) != SLUICE_OK)
             return rc;
         if (value_append(p->a, arr, v) != SLUICE_OK)
             return jp_nomem(p);
-        jp_ws(p);
-        if (p->p < p->end && *p->p == ',') {
-            p->p++;
-            jp_ws(p);
-            continue;
-        }
-        if (p->p < p->end && *p->p == ']') {
-            p->p++;
+        int more;
+        if ((rc = jp_after_item(p, ']', &more)) != SLUICE_OK)
+            return rc;
+        if (!more)
             break;
-        }
-        if (p->p >= p->end)
-            return jp_unexpected(p);
-        return jp_fail(p, p->p, "invalid JSON: expected ',' or ']' but found %s", jp_found(p));
     }
 done:
     p->depth--;
@@ -687,48 +711,25 @@ static sluice_err_t jp_skip(jp_t *p)
     char c = *p->p;
     if (c == '{' || c == '[') {
         char close = c == '{' ? '}' : ']';
-        if ((rc = jp_enter(p)) != SLUICE_OK)
+        int empty, more = 1;
+        if ((rc = jp_open(p, close, &empty)) != SLUICE_OK)
             return rc;
-        p->p++;
-        jp_ws(p);
-        if (p->p < p->end && *p->p == close) {
-            p->p++;
-            p->depth--;
-            return SLUICE_OK;
-        }
-        for (;;) {
+        while (!empty && more) {
             if (c == '{') {
-                if (p->p >= p->end || *p->p != '"') {
-                    if (p->p >= p->end)
-                        return jp_unexpected(p);
-                    return jp_fail(p, p->p, "invalid JSON: expected a string key but found %s",
-                                   jp_found(p));
-                }
+                if ((rc = jp_key_start(p)) != SLUICE_OK)
+                    return rc;
                 if ((rc = jp_string(p, NULL, NULL)) != SLUICE_OK)
                     return rc;
-                jp_ws(p);
-                if ((rc = jp_expect(p, ':')) != SLUICE_OK)
+                if ((rc = jp_colon(p)) != SLUICE_OK)
                     return rc;
-                jp_ws(p);
             }
             if ((rc = jp_skip(p)) != SLUICE_OK)
                 return rc;
-            jp_ws(p);
-            if (p->p < p->end && *p->p == ',') {
-                p->p++;
-                jp_ws(p);
-                continue;
-            }
-            if (p->p < p->end && *p->p == close) {
-                p->p++;
-                p->depth--;
-                return SLUICE_OK;
-            }
-            if (p->p >= p->end)
-                return jp_unexpected(p);
-            return jp_fail(p, p->p, "invalid JSON: expected ',' or '%c' but found %s", close,
-                           jp_found(p));
+            if ((rc = jp_after_item(p, close, &more)) != SLUICE_OK)
+                return rc;
         }
+        p->depth--;
+        return SLUICE_OK;
     }
     switch (c) {
     case '"':
@@ -1158,31 +1159,24 @@ static sluice_err_t jp_typed_array(jp_t *p, const sluice_schema_t *s, sluice_val
         return jp_mismatch(p, s);
     if (!s->items)
         return jp_fail(p, p->p, "array schema has no items schema");
-    if ((rc = jp_enter(p)) != SLUICE_OK)
+    int empty, more;
+    if ((rc = jp_open(p, ']', &empty)) != SLUICE_OK)
         return rc;
     sluice_value_t *arr = value_array(p->a, s);
     if (!arr)
         return jp_nomem(p);
-    p->p++;
-    jp_ws(p);
-    if (p->p < p->end && *p->p == ']') {
-        p->p++;
+    if (empty)
         goto done;
-    }
     for (;;) {
         sluice_value_t *v;
         if ((rc = jp_typed(p, s->items, &v)) != SLUICE_OK)
             return rc;
         if (value_append(p->a, arr, v) != SLUICE_OK)
             return jp_nomem(p);
-        jp_ws(p);
-        if (p->p < p->end && *p->p == ',') {
-            p->p++;
-            continue;
-        }
-        if ((rc = jp_expect(p, ']')) != SLUICE_OK)
+        if ((rc = jp_after_item(p, ']', &more)) != SLUICE_OK)
             return rc;
-        break;
+        if (!more)
+            break;
     }
 done:
     p->depth--;
@@ -1198,36 +1192,30 @@ static sluice_err_t jp_typed_map(jp_t *p, const sluice_schema_t *s, sluice_value
     int object = s->keys->type == SLUICE_TYPE_STRING;
     if (p->p >= p->end || *p->p != (object ? '{' : '['))
         return jp_mismatch(p, s);
-    if ((rc = jp_enter(p)) != SLUICE_OK)
+    char close = object ? '}' : ']';
+    int empty, more;
+    if ((rc = jp_open(p, close, &empty)) != SLUICE_OK)
         return rc;
     sluice_value_t *m = value_map(p->a, s);
     if (!m)
         return jp_nomem(p);
-    char close = object ? '}' : ']';
-    p->p++;
-    jp_ws(p);
-    if (p->p < p->end && *p->p == close) {
-        p->p++;
+    if (empty)
         goto done;
-    }
     for (;;) {
         sluice_value_t *k, *v;
         jp_ws(p);
         if (object) {
             const char *ks;
             size_t kl;
-            if (p->p >= p->end || *p->p != '"')
-                return jp_fail(p, p->p, "invalid JSON: expected a string key but found %s",
-                               jp_found(p));
+            if ((rc = jp_key_start(p)) != SLUICE_OK)
+                return rc;
             if ((rc = jp_string(p, &ks, &kl)) != SLUICE_OK)
                 return rc;
             if (!(k = value_string_ref(p->a, ks, kl)))
                 return jp_nomem(p);
             k->schema = s->keys;
-            jp_ws(p);
-            if ((rc = jp_expect(p, ':')) != SLUICE_OK)
+            if ((rc = jp_colon(p)) != SLUICE_OK)
                 return rc;
-            jp_ws(p);
             if ((rc = jp_typed(p, s->values, &v)) != SLUICE_OK)
                 return rc;
             if (value_map_put_string(p->a, m, k, v, 1) != SLUICE_OK)
@@ -1252,19 +1240,41 @@ static sluice_err_t jp_typed_map(jp_t *p, const sluice_schema_t *s, sluice_value
             if (value_map_put(p->a, m, k, v) != SLUICE_OK)
                 return jp_nomem(p);
         }
-        jp_ws(p);
-        if (p->p < p->end && *p->p == ',') {
-            p->p++;
-            continue;
-        }
-        if ((rc = jp_expect(p, close)) != SLUICE_OK)
+        if ((rc = jp_after_item(p, close, &more)) != SLUICE_OK)
             return rc;
-        break;
+        if (!more)
+            break;
     }
 done:
     p->depth--;
     *out = m;
     return SLUICE_OK;
+}
+
+/* An object member's key up to its value: the key (unescaped into the arena only when it has
+ * escapes, else pointing into the text: use `*len`), then the ':'. */
+static sluice_err_t jp_key(jp_t *p, const char **key, size_t *len)
+{
+    const char *kb, *ke;
+    int esc;
+    sluice_err_t rc = jp_key_start(p);
+    if (rc == SLUICE_OK)
+        rc = jp_string_raw(p, &kb, &ke, &esc);
+    if (rc != SLUICE_OK)
+        return rc;
+    size_t kl = (size_t)(ke - kb);
+    if (esc) {
+        char *d = arena_alloc(p->a, kl + 1);
+        if (!d)
+            return jp_nomem(p);
+        if ((rc = jp_unescape(p, kb, ke, d, &kl)) != SLUICE_OK)
+            return rc;
+        d[kl] = '\0';
+        kb = d;
+    }
+    *key = kb;
+    *len = kl;
+    return jp_colon(p);
 }
 
 static int json_key_is(const char *name, const char *k, size_t kl)
@@ -1278,36 +1288,20 @@ static sluice_err_t jp_typed_struct(jp_t *p, const sluice_schema_t *s, sluice_va
     if (p->p >= p->end || *p->p != '{')
         return jp_mismatch(p, s);
     const char *open = p->p;
-    if ((rc = jp_enter(p)) != SLUICE_OK)
+    int empty, more;
+    if ((rc = jp_open(p, '}', &empty)) != SLUICE_OK)
         return rc;
     sluice_value_t *st = value_struct_empty(p->a, s);
     if (!st)
         return jp_nomem(p);
     size_t next = 0; /* fields usually come in schema order: try the next one first */
-    p->p++;
-    jp_ws(p);
-    if (p->p < p->end && *p->p == '}') {
-        p->p++;
+    if (empty)
         goto fill;
-    }
     for (;;) {
-        const char *kb, *ke;
-        int esc;
-        if (p->p >= p->end || *p->p != '"')
-            return jp_fail(p, p->p, "invalid JSON: expected a string key but found %s",
-                           jp_found(p));
-        if ((rc = jp_string_raw(p, &kb, &ke, &esc)) != SLUICE_OK)
+        const char *kb;
+        size_t kl;
+        if ((rc = jp_key(p, &kb, &kl)) != SLUICE_OK)
             return rc;
-        size_t kl = (size_t)(ke - kb);
-        if (esc) {
-            char *d = arena_alloc(p->a, kl + 1);
-            if (!d)
-                return jp_nomem(p);
-            if ((rc = jp_unescape(p, kb, ke, d, &kl)) != SLUICE_OK)
-                return rc;
-            d[kl] = '\0';
-            kb = d;
-        }
         long idx = -1;
         if (next < s->nfields && json_key_is(s->fields[next].name, kb, kl)) {
             idx = (long)next;
@@ -1318,10 +1312,6 @@ static sluice_err_t jp_typed_struct(jp_t *p, const sluice_schema_t *s, sluice_va
                     break;
                 }
         }
-        jp_ws(p);
-        if ((rc = jp_expect(p, ':')) != SLUICE_OK)
-            return rc;
-        jp_ws(p);
         if (idx < 0) { /* a key the schema does not know: Connect ignores it */
             if ((rc = jp_skip(p)) != SLUICE_OK)
                 return rc;
@@ -1334,15 +1324,10 @@ static sluice_err_t jp_typed_struct(jp_t *p, const sluice_schema_t *s, sluice_va
             st->u.m.items[idx].value = v;
             next = (size_t)idx + 1;
         }
-        jp_ws(p);
-        if (p->p < p->end && *p->p == ',') {
-            p->p++;
-            jp_ws(p);
-            continue;
-        }
-        if ((rc = jp_expect(p, '}')) != SLUICE_OK)
+        if ((rc = jp_after_item(p, '}', &more)) != SLUICE_OK)
             return rc;
-        break;
+        if (!more)
+            break;
     }
 fill:
     for (size_t i = 0; i < s->nfields; i++) {
@@ -1495,32 +1480,12 @@ sluice_err_t json_parse_envelope(arena_t *a, const char *text, size_t len,
         goto out;
     }
     for (;;) {
-        const char *kb, *ke;
-        int esc;
-        if (p.p >= p.end || *p.p != '"') {
-            rc = p.p >= p.end ? jp_unexpected(&p)
-                              : jp_fail(&p, p.p, "invalid JSON: expected a string key but found %s",
-                                        jp_found(&p));
+        const char *kb;
+        size_t kl;
+        if ((rc = jp_key(&p, &kb, &kl)) != SLUICE_OK)
             goto out;
-        }
-        if ((rc = jp_string_raw(&p, &kb, &ke, &esc)) != SLUICE_OK)
-            goto out;
-        size_t kl = (size_t)(ke - kb);
-        if (esc) {
-            char *d = arena_alloc(a, kl + 1);
-            rc = SLUICE_ERR_NOMEM;
-            if (!d)
-                goto out;
-            if ((rc = jp_unescape(&p, kb, ke, d, &kl)) != SLUICE_OK)
-                goto out;
-            kb = d;
-        }
         int is_schema = kl == 6 && memcmp(kb, "schema", 6) == 0;
         int is_payload = kl == 7 && memcmp(kb, "payload", 7) == 0;
-        jp_ws(&p);
-        if ((rc = jp_expect(&p, ':')) != SLUICE_OK)
-            goto out;
-        jp_ws(&p);
         if ((is_schema && seen_schema) || (is_payload && seen_payload) ||
             (!is_schema && !is_payload))
             bad = 1;
@@ -1566,15 +1531,11 @@ sluice_err_t json_parse_envelope(arena_t *a, const char *text, size_t len,
                     goto out;
             }
         }
-        jp_ws(&p);
-        if (p.p < p.end && *p.p == ',') {
-            p.p++;
-            jp_ws(&p);
-            continue;
-        }
-        if ((rc = jp_expect(&p, '}')) != SLUICE_OK)
+        int more;
+        if ((rc = jp_after_item(&p, '}', &more)) != SLUICE_OK)
             goto out;
-        break;
+        if (!more)
+            break;
     }
     if ((rc = jp_finish(&p)) != SLUICE_OK)
         goto out;

@@ -524,9 +524,7 @@ static void sink_fill(sink_rt_t *s, sluice_batch_t *b, const topic_view_t *views
             size_t nl, vl;
             const void *val;
             h = topic_header_next(h, &name, &nl, &val, &vl);
-            char *nm = arena_strndup(b->arena, name, nl);
-            if (nm)
-                record_add_header(r, nm, val, vl);
+            record_add_header_n(r, name, nl, val, vl);
         }
     }
 }

@@ -72,6 +72,12 @@ sluice_value_t *record_get_value(sluice_record_t *r, char *errstr, size_t errstr
 
 int record_add_header(sluice_record_t *r, const char *name, const void *value, size_t len)
 {
+    return record_add_header_n(r, name, strlen(name), value, len);
+}
+
+int record_add_header_n(sluice_record_t *r, const char *name, size_t name_len, const void *value,
+                        size_t len)
+{
     arena_t *a = r->batch->arena;
     if (r->nheaders == r->capheaders) {
         uint32_t cap = r->capheaders ? r->capheaders * 2 : 4;
@@ -83,7 +89,7 @@ int record_add_header(sluice_record_t *r, const char *name, const void *value, s
         r->capheaders = cap;
     }
     struct record_header *h = &r->headers[r->nheaders];
-    h->name = arena_strdup(a, name);
+    h->name = arena_strndup(a, name, name_len);
     h->value = value ? arena_strndup(a, value, len) : NULL;
     h->len = value ? len : 0;
     if (!h->name || (value && !h->value))

@@ -65,6 +65,9 @@ int batch_push(sluice_batch_t *b, sluice_record_t *r);
 sluice_value_t *record_get_key(sluice_record_t *r, char *errstr, size_t errstr_size);
 sluice_value_t *record_get_value(sluice_record_t *r, char *errstr, size_t errstr_size);
 int record_add_header(sluice_record_t *r, const char *name, const void *value, size_t len);
+/* The same with a name that is not NUL-terminated (headers read back from a topic). */
+int record_add_header_n(sluice_record_t *r, const char *name, size_t name_len, const void *value,
+                        size_t len);
 void record_fail(sluice_record_t *r, const char *stage, const char *reason);
 
 #endif

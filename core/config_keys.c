@@ -4,7 +4,24 @@
  * `config`, `transforms`) are checked by config.c itself and are not in these tables. */
 #include "config.h"
 
-static const char *const keys_converters[] = {"json", "string", "bytes", NULL};
+/* sluice's names, then Kafka Connect's class names for the same converters (a pasted config works). */
+static const char *const keys_converters[] = {"json",
+                                              "string",
+                                              "bytes",
+                                              "avro",
+                                              "org.apache.kafka.connect.json.JsonConverter",
+                                              "org.apache.kafka.connect.storage.StringConverter",
+                                              "org.apache.kafka.connect.converters.ByteArrayConverter",
+                                              "io.confluent.connect.avro.AvroConverter",
+                                              NULL};
+static const char *const keys_subject_strategies[] = {
+    "TopicNameStrategy",
+    "RecordNameStrategy",
+    "TopicRecordNameStrategy",
+    "io.confluent.kafka.serializers.subject.TopicNameStrategy",
+    "io.confluent.kafka.serializers.subject.RecordNameStrategy",
+    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
+    NULL};
 static const char *const keys_decimal_formats[] = {"BASE64", "NUMERIC", NULL};
 static const char *const keys_tolerances[] = {"none", "all", NULL};
 
@@ -37,7 +54,7 @@ const struct sluice_config_field config_global_keys[] = {
  * treat bounds beyond ±9e18 as absent). */
 /* The pipeline's keys and a sink's overrides share names, types and bounds; only the defaults
  * differ (a sink leaves them unset so that "unset" means "the pipeline's value"). */
-#define KEYS_CONVERTER(side, dflt_conv, dflt_schemas, dflt_decimal)                                \
+#define KEYS_CONVERTER(side, dflt_conv, dflt_schemas, dflt_decimal, dflt_strategy, dflt_register)  \
     {.name = side ".converter",                                                                    \
      .type = SLUICE_CFG_ENUM,                                                                      \
      .default_value = dflt_conv,                                                                   \
@@ -49,6 +66,21 @@ const struct sluice_config_field config_global_keys[] = {
          .default_value = dflt_schemas,                                                            \
          .description = "json converter: read and write Kafka Connect's "                          \
                         "`{\"schema\":…,\"payload\":…}` envelope.",                                \
+         .example = "false"},                                                                      \
+        {.name = side ".converter." side ".subject.name.strategy",                                 \
+         .type = SLUICE_CFG_ENUM,                                                                  \
+         .default_value = dflt_strategy,                                                           \
+         .description = "avro converter: the Schema Registry subject a schema is registered "      \
+                        "under: `<topic>-" side "` (TopicNameStrategy), the record's full name "  \
+                        "(RecordNameStrategy) or `<topic>-<record name>` "                         \
+                        "(TopicRecordNameStrategy). Confluent's class names are accepted.",        \
+         .example = "RecordNameStrategy",                                                          \
+         .enum_values = keys_subject_strategies},                                                  \
+        {.name = side ".converter.auto.register.schemas",                                          \
+         .type = SLUICE_CFG_BOOL,                                                                  \
+         .default_value = dflt_register,                                                           \
+         .description = "avro converter: register new schemas with the Schema Registry; when "     \
+                        "false a schema must already be registered under its subject.",            \
          .example = "false"},                                                                      \
     {                                                                                              \
         .name = side ".converter.decimal.format", .type = SLUICE_CFG_ENUM,                         \
@@ -132,8 +164,8 @@ const struct sluice_config_field config_pipeline_keys[] = {
      .type = SLUICE_CFG_STRING,
      .description = "The topic between the source and the sinks. Default: the pipeline's `id`.",
      .example = "orders"},
-    KEYS_CONVERTER("key", "json", "true", "BASE64"),
-    KEYS_CONVERTER("value", "json", "true", "BASE64"),
+    KEYS_CONVERTER("key", "json", "true", "BASE64", "TopicNameStrategy", "true"),
+    KEYS_CONVERTER("value", "json", "true", "BASE64", "TopicNameStrategy", "true"),
     KEYS_ERRORS("none", "", "false", "-1", "60000", "false", "false"),
     {.name = "buffer.memory",
      .type = SLUICE_CFG_SIZE,
@@ -148,8 +180,8 @@ const struct sluice_config_field config_pipeline_keys[] = {
 };
 
 const struct sluice_config_field config_sink_keys[] = {
-    KEYS_CONVERTER("key", NULL, NULL, NULL),
-    KEYS_CONVERTER("value", NULL, NULL, NULL),
+    KEYS_CONVERTER("key", NULL, NULL, NULL, NULL, NULL),
+    KEYS_CONVERTER("value", NULL, NULL, NULL, NULL, NULL),
     KEYS_ERRORS(NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     KEYS_BATCH(NULL, NULL),
     {.name = NULL},

@@ -11,7 +11,11 @@
 #include "json.h"
 #include "value.h"
 
-enum converter_kind { CONVERTER_JSON = 0, CONVERTER_STRING, CONVERTER_BYTES };
+#include "schema_registry.h"
+
+enum converter_kind { CONVERTER_JSON = 0, CONVERTER_STRING, CONVERTER_BYTES, CONVERTER_AVRO };
+
+struct avro_state; /* avro.c: the converter's caches (schema → id, id → reader) */
 
 typedef struct converter {
     enum converter_kind kind;
@@ -20,21 +24,36 @@ typedef struct converter {
     schema_owner_t schemas;                /* schemas parsed from envelopes (the cache owns them) */
     struct converter_cache_entry *cache;   /* envelope schema text → schema, bounded */
     size_t cache_len, cache_cap;
+    /* avro */
+    sr_client_t *sr; /* shared, not owned */
+    int is_key;
+    enum sr_strategy strategy;
+    int auto_register;
+    struct avro_state *avro;
 } converter_t;
 
 /* The names accepted by `key.converter` / `value.converter`, NULL-terminated (for config enums). */
 extern const char *const converter_names[];
 
-/* `name` is one of converter_names; options come from `<prefix>.schemas.enable` etc. (already
+/* The avro converter (name "avro" or io.confluent.connect.avro.AvroConverter): Confluent's wire
+ * format with schemas registered in / fetched from `sr`. `is_key` picks the `<topic>-key` subject. */
+sluice_err_t converter_init_avro(converter_t *c, sr_client_t *sr, int is_key,
+                                 enum sr_strategy strategy, int auto_register, char *errstr,
+                                 size_t errstr_size);
+/* 1 if `name` names the avro converter (sluice's name or Confluent's class name). */
+int converter_is_avro(const char *name);
+
+/* `name` is one of converter_names (json, string, bytes or Kafka Connect's class names for them); options come from `<prefix>.schemas.enable` etc. (already
  * parsed by the config layer). Returns SLUICE_ERR_CONFIG with a message for an unknown name. */
 sluice_err_t converter_init(converter_t *c, const char *name, int schemas_enable,
                             enum json_decimal_format decimal_format, char *errstr,
                             size_t errstr_size);
 void converter_free(converter_t *c);
 
-/* Encode `v` (a NULL pointer or a NULL value encodes as "no bytes": *is_null = 1). `out` is appended to. */
-sluice_err_t converter_encode(converter_t *c, const sluice_value_t *v, buf_t *out, int *is_null,
-                              char *errstr, size_t errstr_size);
+/* Encode `v` (a NULL pointer or a NULL value encodes as "no bytes": *is_null = 1). `out` is appended
+ * to. `topic` is the topic the record goes to (the avro converter's subject names derive from it). */
+sluice_err_t converter_encode(converter_t *c, const char *topic, const sluice_value_t *v, buf_t *out,
+                              int *is_null, char *errstr, size_t errstr_size);
 /* Decode bytes into a value in the arena. `data` NULL means a null key/value (→ NULL value).
  * The string and bytes converters do not copy: the value points at `data`, which must outlive it. */
 sluice_err_t converter_decode(converter_t *c, arena_t *a, const void *data, size_t len,

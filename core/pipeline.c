@@ -18,8 +18,8 @@
 #include "runtime.h"
 
 #define SOURCE_POLL_MS 100
-#define SINK_IDLE_MS 50
-#define ARENA_BLOCK (256 * 1024)
+#define SINK_IDLE_MS   50
+#define ARENA_BLOCK    (256 * 1024)
 
 static int64_t mono_ms(void)
 {
@@ -67,9 +67,8 @@ static void dlq_header(sluice_record_t *r, const char *name, const char *value)
 
 /* Stage a failed record for the dead-letter topic: its original bytes when it came from a topic,
  * else its value as text; the original headers; Kafka Connect's __connect.errors.* context. */
-static int dlq_stage(side_t *side, const char *pipeline_id, const char *plugin,
-                     sluice_record_t *r, const topic_view_t *orig, topic_stage_t *stage,
-                     buf_t *scratch)
+static int dlq_stage(side_t *side, const char *pipeline_id, const char *plugin, sluice_record_t *r,
+                     const topic_view_t *orig, topic_stage_t *stage, buf_t *scratch)
 {
     const void *key = NULL, *val = NULL;
     size_t klen = 0, vlen = 0;
@@ -135,8 +134,8 @@ static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const ch
             if (side->log_messages) {
                 /* The value as the pipeline saw it, cut short: a log line is not a data dump. */
                 char err[128];
-                sluice_value_t *v = r->value.value ? r->value.value
-                                                   : record_get_value(r, err, sizeof err);
+                sluice_value_t *v =
+                    r->value.value ? r->value.value : record_get_value(r, err, sizeof err);
                 buf_puts(&text, "; value: ");
                 if (v)
                     json_write(&text, v, JSON_DECIMAL_BASE64);
@@ -162,8 +161,8 @@ static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const ch
     buf_init(&scratch);
     for (size_t i = 0; i < f->len; i++) {
         sluice_record_t *r = f->recs[i];
-        const topic_view_t *orig = views && r->offset >= 0 ? &views[r->offset - views[0].offset]
-                                                           : NULL;
+        const topic_view_t *orig =
+            views && r->offset >= 0 ? &views[r->offset - views[0].offset] : NULL;
         if (dlq_stage(side, p->id, plugin, r, orig, &stage, &scratch) != 0)
             log_error(ctx->name, "cannot stage a dead-letter record: out of memory");
     }
@@ -199,7 +198,8 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
             sluice_err_t e = ti->plugin->transform.process(ti->state, r, out, err, sizeof err);
             if (e != SLUICE_OK) {
                 char msg[700];
-                snprintf(msg, sizeof msg, "%s: %s", ti->ctx.name, err[0] ? err : "transform failed");
+                snprintf(msg, sizeof msg, "%s: %s", ti->ctx.name,
+                         err[0] ? err : "transform failed");
                 record_fail(r, "TRANSFORMATION", msg);
                 r->fail_plugin = ti->plugin->desc.name;
                 failed_add(in->arena, f, r);
@@ -243,13 +243,11 @@ static void source_commit(pipeline_t *p, int64_t *last_write, int force)
     if (with_pos && p->source.plugin->source.commit) {
         char err[512] = "";
         if (p->source.plugin->source.commit(p->source.state, with_pos->position,
-                                            with_pos->position_len, err,
-                                            sizeof err) != SLUICE_OK)
+                                            with_pos->position_len, err, sizeof err) != SLUICE_OK)
             log_warn(p->source.ctx.name, "commit of a position failed: %s", err);
     }
     if (with_pos)
-        offsets_put(p->rt->offsets, p->id, with_pos->position, with_pos->position_len,
-                    next_offset);
+        offsets_put(p->rt->offsets, p->id, with_pos->position, with_pos->position_len, next_offset);
     if (with_pos) {
         free(with_pos->position);
         free(with_pos);
@@ -296,14 +294,14 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         int knull = 0, vnull = 0;
         buf_reset(kb);
         buf_reset(vb);
-        if (converter_encode(&side->key_conv, r->key.value, kb, &knull, err, sizeof err) !=
-            SLUICE_OK) {
+        if (converter_encode(&side->key_conv, r->topic ? r->topic : p->topic->name, r->key.value,
+                             kb, &knull, err, sizeof err) != SLUICE_OK) {
             record_fail(r, "KEY_CONVERTER", err);
             failed_add(batch->arena, &f, r);
             continue;
         }
-        if (converter_encode(&side->value_conv, r->value.value, vb, &vnull, err, sizeof err) !=
-            SLUICE_OK) {
+        if (converter_encode(&side->value_conv, r->topic ? r->topic : p->topic->name,
+                             r->value.value, vb, &vnull, err, sizeof err) != SLUICE_OK) {
             record_fail(r, "VALUE_CONVERTER", err);
             failed_add(batch->arena, &f, r);
             continue;
@@ -316,8 +314,8 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
             topic_stage_t one;
             int64_t first;
             topic_stage_init(&one);
-            if (!other || topic_stage_add(&one, r, kb->data, kb->len, knull, vb->data, vb->len,
-                                          vnull) != 0 ||
+            if (!other ||
+                topic_stage_add(&one, r, kb->data, kb->len, knull, vb->data, vb->len, vnull) != 0 ||
                 topic_append(other, &one, tr, &first, &p->abort) != 0) {
                 topic_stage_free(&one);
                 rc = -1;
@@ -339,8 +337,8 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         tr->position = NULL;
         stage->buf.len = 0;
         stage->count = 0;
-        failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, &f, NULL, tr,
-                     &p->errors, &p->dlq);
+        failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, &f, NULL, tr, &p->errors,
+                     &p->dlq);
         rc = -1;
         goto out;
     }
@@ -349,8 +347,8 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         rc = -1;
         goto out;
     }
-    if (failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, &f, NULL, tr,
-                     &p->errors, &p->dlq) != 0)
+    if (failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, &f, NULL, tr, &p->errors,
+                     &p->dlq) != 0)
         rc = -1;
 out:
     pthread_mutex_lock(&p->topic->mu);
@@ -379,7 +377,8 @@ void *pipeline_source_main(void *arg)
     topic_stage_init(&stage);
     buf_init(&kb);
     buf_init(&vb);
-    backoff_init(&bo, 300, p->side.retry_delay_max_ms, (uint64_t)mono_ms() ^ (uint64_t)(uintptr_t)p);
+    backoff_init(&bo, 300, p->side.retry_delay_max_ms,
+                 (uint64_t)mono_ms() ^ (uint64_t)(uintptr_t)p);
     int64_t failing_since = 0;
 
     while (!atomic_load(&p->stop) && !atomic_load(&p->abort)) {
@@ -539,7 +538,8 @@ void *pipeline_sink_main(void *arg)
     arena_t arena;
     backoff_t bo;
     arena_init(&arena, ARENA_BLOCK);
-    backoff_init(&bo, 300, s->side.retry_delay_max_ms, (uint64_t)mono_ms() ^ (uint64_t)(uintptr_t)s);
+    backoff_init(&bo, 300, s->side.retry_delay_max_ms,
+                 (uint64_t)mono_ms() ^ (uint64_t)(uintptr_t)s);
     int64_t read_upto = rd->next, last_flush = mono_ms();
     int dirty = 0, failed = 0;
     if (!views) {
@@ -565,8 +565,8 @@ void *pipeline_sink_main(void *arg)
                 if (out->recs[i]->failed)
                     failed_add(&arena, &f, out->recs[i]);
             atomic_fetch_add(&s->out, (long)(out->len - f.len));
-            if (failed_route(p, &s->side, &s->inst.ctx, s->inst.plugin->desc.name, &f, views,
-                             NULL, &s->errors, &s->dlq) != 0) {
+            if (failed_route(p, &s->side, &s->inst.ctx, s->inst.plugin->desc.name, &f, views, NULL,
+                             &s->errors, &s->dlq) != 0) {
                 failed = 1;
                 break;
             }

@@ -406,7 +406,7 @@ static void test_envelope_round_trip(void **state)
         buf_t b;
         buf_init(&b);
         int is_null = -1;
-        assert_int_equal(converter_encode(&c, v, &b, &is_null, err, sizeof err), SLUICE_OK);
+        assert_int_equal(converter_encode(&c, "t", v, &b, &is_null, err, sizeof err), SLUICE_OK);
         assert_int_equal(is_null, 0);
         assert_non_null(strstr(b.data, "{\"schema\":{\"type\":\"struct\",\"fields\":["));
         assert_non_null(strstr(b.data, ",\"payload\":{\"i8\":-128,"));
@@ -431,7 +431,7 @@ static void test_envelope_round_trip(void **state)
         /* encoding the decoded value gives the same bytes */
         buf_t b2;
         buf_init(&b2);
-        assert_int_equal(converter_encode(&c, back, &b2, &is_null, err, sizeof err), SLUICE_OK);
+        assert_int_equal(converter_encode(&c, "t", back, &b2, &is_null, err, sizeof err), SLUICE_OK);
         assert_string_equal(b.data, b2.data);
         buf_free(&b2);
         buf_free(&b);
@@ -537,7 +537,7 @@ static void test_schemaless_json(void **state)
     buf_t b;
     buf_init(&b);
     int is_null;
-    assert_int_equal(converter_encode(&env, v, &b, &is_null, err, sizeof err), SLUICE_OK);
+    assert_int_equal(converter_encode(&env, "t", v, &b, &is_null, err, sizeof err), SLUICE_OK);
     assert_string_equal(b.data, "{\"schema\":null,\"payload\":{\"luz\":512,\"hora\":\"02:00\","
                                 "\"x\":[1.5,null]}}");
     sluice_value_t *back;
@@ -545,7 +545,7 @@ static void test_schemaless_json(void **state)
     assert_null(back->schema);
     assert_true(value_equal(v, back));
     buf_reset(&b);
-    assert_int_equal(converter_encode(&plain, v, &b, &is_null, err, sizeof err), SLUICE_OK);
+    assert_int_equal(converter_encode(&plain, "t", v, &b, &is_null, err, sizeof err), SLUICE_OK);
     assert_string_equal(b.data, "{\"luz\":512,\"hora\":\"02:00\",\"x\":[1.5,null]}");
     /* plain JSON is just JSON: an envelope-looking object is kept as a map */
     assert_int_equal(converter_decode(&plain, &A, "{\"schema\":1}", 12, &back, err, sizeof err),
@@ -553,9 +553,9 @@ static void test_schemaless_json(void **state)
     assert_int_equal(value_get(back, "schema")->u.i, 1);
     /* null in, no bytes out; no bytes in, null out */
     buf_reset(&b);
-    assert_int_equal(converter_encode(&env, NULL, &b, &is_null, err, sizeof err), SLUICE_OK);
+    assert_int_equal(converter_encode(&env, "t", NULL, &b, &is_null, err, sizeof err), SLUICE_OK);
     assert_int_equal(is_null, 1);
-    assert_int_equal(converter_encode(&env, value_null(&A), &b, &is_null, err, sizeof err),
+    assert_int_equal(converter_encode(&env, "t", value_null(&A), &b, &is_null, err, sizeof err),
                      SLUICE_OK);
     assert_int_equal(is_null, 1);
     assert_int_equal(b.len, 0);
@@ -587,22 +587,22 @@ static void test_string_and_bytes_converters(void **state)
     int is_null;
     /* the string converter writes a referenced string by its length */
     assert_int_equal(
-        converter_encode(&s, value_string_ref(&A, data, 5), &b, &is_null, err, sizeof err),
+        converter_encode(&s, "t", value_string_ref(&A, data, 5), &b, &is_null, err, sizeof err),
         SLUICE_OK);
     assert_string_equal(b.data, "hello");
     buf_reset(&b);
-    assert_int_equal(converter_encode(&s, parse("{\"a\":[1,true]}"), &b, &is_null, err, sizeof err),
+    assert_int_equal(converter_encode(&s, "t", parse("{\"a\":[1,true]}"), &b, &is_null, err, sizeof err),
                      SLUICE_OK);
     assert_string_equal(b.data, "{\"a\":[1,true]}");
     buf_reset(&b);
     assert_int_equal(
-        converter_encode(&by, value_bytes(&A, "\x00\x01", 2), &b, &is_null, err, sizeof err),
+        converter_encode(&by, "t", value_bytes(&A, "\x00\x01", 2), &b, &is_null, err, sizeof err),
         SLUICE_OK);
     assert_int_equal(b.len, 2);
     assert_memory_equal(b.data, "\x00\x01", 2);
     buf_reset(&b);
     assert_int_equal(
-        converter_encode(&by, value_int(&A, SLUICE_TYPE_INT32, 1), &b, &is_null, err, sizeof err),
+        converter_encode(&by, "t", value_int(&A, SLUICE_TYPE_INT32, 1), &b, &is_null, err, sizeof err),
         SLUICE_ERR_INVALID);
     assert_non_null(strstr(err, "bytes converter writes only bytes or string values, not int32"));
     assert_int_equal(b.len, 0);
@@ -615,7 +615,8 @@ static void test_string_and_bytes_converters(void **state)
     assert_non_null(strstr(err, "unknown converter 'avro2'"));
     converter_free(&bad);
     assert_string_equal(converter_names[0], "json");
-    assert_null(converter_names[3]);
+    assert_string_equal(converter_names[3], "avro");
+    assert_null(converter_names[4]);
 }
 
 static const sluice_value_t *decimal_of(const char *num, const char *scale, schema_owner_t *o,

@@ -1,0 +1,1 @@
+/* kafka.c — Kafka mode. (Being written.) */

@@ -7,7 +7,8 @@
 # Idempotent: asks dpkg what is already installed, and only when something is missing runs
 # `apt-get update` once and `apt-get install` for the missing packages. Uses sudo only when not root.
 
-SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libcjson-dev libcmocka-dev)
+SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libcjson-dev libcmocka-dev
+                   librdkafka-dev libcurl4-openssl-dev)
 SLUICE_DEPS_TEST=(valgrind python3 python3-pytest time)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -56,3 +56,32 @@ def pytest_report_header(config):
     b = sluicetest.build_dir()
     return f"sluice under test: {b / 'sluice'} (timeout scale {sluicetest.TIMEOUT_SCALE})"
 
+
+
+# -- real services (started on first use, stopped at the end of the session) --------------------
+
+@pytest.fixture(scope="session")
+def kafka():
+    """A real Apache Kafka broker shared by the session: .bootstrap, .topics(...), .dir."""
+    import services
+    k = services.Kafka()
+    yield k
+    k.close()
+
+
+@pytest.fixture
+def kafka_own():
+    """A broker of the test's own, for tests that stop and restart it (.stop(), .start())."""
+    import services
+    k = services.Kafka()
+    yield k
+    k.close()
+
+
+@pytest.fixture(scope="session")
+def schema_registry():
+    """A real Confluent-compatible schema registry shared by the session: .url."""
+    import services
+    r = services.Registry()
+    yield r
+    r.close()

@@ -932,6 +932,54 @@ static int cfg_in_list(const char *const *list, const char *s)
     return 0;
 }
 
+/* A MAP field named "prefix.*" collects every key that starts with "prefix." (Kafka Connect's
+ * `producer.override.<property>` style): the index of the field matching `key`, or n. */
+static size_t cfg_prefix_field(const struct sluice_config_field *table, size_t n, const char *key)
+{
+    for (size_t k = 0; k < n; k++) {
+        size_t len = strlen(table[k].name);
+        if (table[k].type == SLUICE_CFG_MAP && len > 2 && strcmp(table[k].name + len - 2, ".*") == 0 &&
+            strncmp(key, table[k].name, len - 1) == 0 && key[len - 1] != '\0')
+            return k;
+    }
+    return n;
+}
+
+/* Add one `prefix.<sub>: scalar` entry to a prefix field's map. */
+static int cfg_prefix_add(cfg_value_t *v, const char *sub, const cfg_node_t *node,
+                          const cfg_mark_t *key_mark, char *err, size_t errsz)
+{
+    if (node->kind != CFG_SCALAR) {
+        snprintf(err, errsz, "expects a scalar, found %s", cfg_kind_name(node));
+        return -1;
+    }
+    char **keys = realloc(v->keys, (v->n + 1) * sizeof *keys);
+    if (keys)
+        v->keys = keys;
+    char **items = realloc(v->items, (v->n + 1) * sizeof *items);
+    if (items)
+        v->items = items;
+    if (!keys || !items) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    v->keys[v->n] = strdup(sub);
+    v->items[v->n] = strdup(cfg_node_is_null(node) ? "" : node->scalar);
+    if (!v->keys[v->n] || !v->items[v->n]) {
+        free(v->keys[v->n]);
+        free(v->items[v->n]);
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    v->n++;
+    if (!v->set) {
+        v->set = v->given = 1;
+        v->key_mark = *key_mark;
+        v->value_mark = node->mark;
+    }
+    return 0;
+}
+
 /* config_validate, plus `extra`: structural keys of the mapping that the caller handles (known,
  * not validated, offered as hints). */
 static sluice_config_t *cfg_validate_ex(const cfg_node_t *map,
@@ -967,6 +1015,15 @@ static sluice_config_t *cfg_validate_ex(const cfg_node_t *map,
         while (k < cfg->n && strcmp(table[k].name, key) != 0)
             k++;
         if (k == cfg->n) {
+            size_t pk = cfg_prefix_field(table, cfg->n, key);
+            if (pk < cfg->n) {
+                if (cfg_prefix_add(&cfg->v[pk], key + strlen(table[pk].name) - 1, map->items[i],
+                                   &map->key_marks[i], err, sizeof err) != 0) {
+                    cfg_errors_add(errs, &map->items[i]->mark, "key '%s' in %s %s", key, what, err);
+                    failed = 1;
+                }
+                continue;
+            }
             if (!cfg_in_list(extra, key)) {
                 cfg_unknown_key(table, extra, key, &map->key_marks[i], what, errs);
                 failed = 1;

@@ -24,6 +24,7 @@ static const char *const keys_subject_strategies[] = {
     NULL};
 static const char *const keys_decimal_formats[] = {"BASE64", "NUMERIC", NULL};
 static const char *const keys_tolerances[] = {"none", "all", NULL};
+static const char *const keys_offsets_storage[] = {"file", "kafka", NULL};
 
 const struct sluice_config_field config_global_keys[] = {
     {.name = "offset.storage.file.filename",
@@ -45,8 +46,35 @@ const struct sluice_config_field config_global_keys[] = {
      .example = "{bootstrap.servers: 127.0.0.1:9092}"},
     {.name = "schema.registry",
      .type = SLUICE_CFG_MAP,
-     .description = "Schema Registry client settings (e.g. `url`) for the avro converter.",
+     .description = "Schema Registry client for the avro converter, with Confluent's names: `url` "
+                    "(required), `basic.auth.credentials.source` (`USER_INFO`), "
+                    "`basic.auth.user.info` (`key:secret`, a secret), `request.timeout.ms`, "
+                    "`ssl.ca.location`.",
      .example = "{url: http://127.0.0.1:8081}"},
+    {.name = "offsets.storage",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "file",
+     .description = "Where source positions are kept: `file` (the local file "
+                    "`offset.storage.file.filename`, standalone) or `kafka` (the compacted topic "
+                    "`offset.storage.topic`; needs the `kafka:` block).",
+     .example = "kafka",
+     .enum_values = keys_offsets_storage},
+    {.name = "offset.storage.topic",
+     .type = SLUICE_CFG_STRING,
+     .default_value = "sluice-offsets",
+     .description = "With `offsets.storage: kafka`: the compacted topic that holds source "
+                    "positions, one record per pipeline (key: the pipeline id); created if "
+                    "missing.",
+     .example = "connect-offsets"},
+    {.name = "offset.storage.replication.factor",
+     .type = SLUICE_CFG_INT,
+     .default_value = "-1",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "Replication factor of `offset.storage.topic` when sluice creates it; -1: the "
+                    "broker's default.",
+     .example = "3",
+     .min = -1,
+     .max = 32767},
     {.name = NULL},
 };
 
@@ -176,6 +204,39 @@ const struct sluice_config_field config_pipeline_keys[] = {
      .min = 65536,
      .max = 1073741824},
     KEYS_BATCH("4096", "1000"),
+    {.name = "topic.creation.enable",
+     .type = SLUICE_CFG_BOOL,
+     .default_value = "true",
+     .description = "Kafka mode: create the pipeline's topic (and dead-letter topics) at start "
+                    "when missing. `false`: a missing topic is an error.",
+     .example = "false"},
+    {.name = "topic.creation.default.partitions",
+     .type = SLUICE_CFG_INT,
+     .default_value = "-1",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "Kafka mode: partitions of a topic sluice creates; -1: the broker's default.",
+     .example = "6",
+     .min = -1,
+     .max = 100000},
+    {.name = "topic.creation.default.replication.factor",
+     .type = SLUICE_CFG_INT,
+     .default_value = "-1",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "Kafka mode: replication factor of a topic sluice creates; -1: the broker's "
+                    "default.",
+     .example = "3",
+     .min = -1,
+     .max = 32767},
+    {.name = "topic.creation.default.*",
+     .type = SLUICE_CFG_MAP,
+     .description = "Kafka mode: any other `topic.creation.default.<config>` is a topic config of "
+                    "a topic sluice creates (`cleanup.policy`, `retention.ms`, …).",
+     .example = "{topic.creation.default.retention.ms: 604800000}"},
+    {.name = "producer.override.*",
+     .type = SLUICE_CFG_MAP,
+     .description = "Kafka mode: librdkafka properties for this pipeline's producer only, over "
+                    "the `kafka:` block (`producer.override.linger.ms: 20`).",
+     .example = "{producer.override.compression.type: zstd}"},
     {.name = NULL},
 };
 
@@ -184,5 +245,21 @@ const struct sluice_config_field config_sink_keys[] = {
     KEYS_CONVERTER("value", NULL, NULL, NULL, NULL, NULL),
     KEYS_ERRORS(NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     KEYS_BATCH(NULL, NULL),
+    {.name = "tasks.max",
+     .type = SLUICE_CFG_INT,
+     .default_value = "1",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "Kafka mode: consumers (each with its own sink instance) in this sink's "
+                    "consumer group `sluice.<pipeline>.<sink>`; the topic's partitions are shared "
+                    "among them. In-process there is one partition, hence one task.",
+     .example = "3",
+     .min = 1,
+     .max = 1024},
+    {.name = "consumer.override.*",
+     .type = SLUICE_CFG_MAP,
+     .description = "Kafka mode: librdkafka properties for this sink's consumers only, over the "
+                    "`kafka:` block (`consumer.override.auto.offset.reset: latest`; the default "
+                    "start position of a new group is `earliest`, as in Kafka Connect).",
+     .example = "{consumer.override.auto.offset.reset: latest}"},
     {.name = NULL},
 };

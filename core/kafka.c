@@ -1,1 +1,982 @@
-/* kafka.c — Kafka mode. (Being written.) */
+/* kafka.c — see kafka.h. Everything that talks to librdkafka lives here. */
+#include "kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "log.h"
+
+static int64_t kmono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void ksleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* -- properties ---------------------------------------------------------------------------------
+ */
+
+int kafka_props_add(kafka_props_t *p, const char *key, const char *value)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->keys[i], key) == 0) {
+            p->values[i] = value;
+            return 0;
+        }
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        const char **k = realloc(p->keys, cap * sizeof *k);
+        if (!k)
+            return -1;
+        p->keys = k;
+        const char **v = realloc(p->values, cap * sizeof *v);
+        if (!v)
+            return -1;
+        p->values = v;
+        p->cap = cap;
+    }
+    p->keys[p->n] = key;
+    p->values[p->n] = value;
+    p->n++;
+    return 0;
+}
+
+void kafka_props_free(kafka_props_t *p)
+{
+    free(p->keys);
+    free(p->values);
+    memset(p, 0, sizeof *p);
+}
+
+const char *kafka_props_get(const kafka_props_t *p, const char *key)
+{
+    for (size_t i = 0; p && i < p->n; i++)
+        if (strcmp(p->keys[i], key) == 0)
+            return p->values[i];
+    return NULL;
+}
+
+/* Properties sluice sets itself: a user value for them would break a guarantee. */
+static const char *const reserved_consumer[] = {"enable.auto.commit", "enable.auto.offset.store",
+                                                NULL};
+
+static int is_reserved(const char *key, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(list[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+/* A conf with the user's properties applied; NULL with a message naming the bad one. */
+static rd_kafka_conf_t *conf_from(const kafka_props_t *p, const char *role, char *errstr,
+                                  size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[512];
+    for (size_t i = 0; p && i < p->n; i++) {
+        if (strcmp(role, "consumer") == 0 && is_reserved(p->keys[i], reserved_consumer)) {
+            snprintf(errstr, errstr_size,
+                     "kafka property '%s' is managed by sluice (offsets are committed only after "
+                     "the sink's flush); remove it",
+                     p->keys[i]);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+        if (strcmp(p->keys[i], "group.id") == 0 && strcmp(role, "consumer") != 0)
+            continue; /* a consumer-only key in the shared block */
+        rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, p->keys[i], p->values[i], err, sizeof err);
+        if (r == RD_KAFKA_CONF_INVALID || r == RD_KAFKA_CONF_UNKNOWN) {
+            snprintf(errstr, errstr_size, "kafka property '%s': %s", p->keys[i], err);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    return conf;
+}
+
+/* Set a property unless the user did. */
+static void conf_default(rd_kafka_conf_t *conf, const kafka_props_t *p, const char *key,
+                         const char *value)
+{
+    char err[256];
+    if (!kafka_props_get(p, key))
+        rd_kafka_conf_set(conf, key, value, err, sizeof err);
+}
+
+int kafka_props_check(const kafka_props_t *p, const char *role, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = conf_from(p, role, errstr, errstr_size);
+    if (!conf)
+        return -1;
+    if (!kafka_props_get(p, "bootstrap.servers") && !kafka_props_get(p, "metadata.broker.list")) {
+        snprintf(errstr, errstr_size, "the kafka: block needs bootstrap.servers");
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_conf_destroy(conf);
+    return 0;
+}
+
+/* -- logging from librdkafka's threads ----------------------------------------------------------
+ */
+
+/* librdkafka repeats a connection failure every reconnect: one line per 10 s per client is
+ * enough, with the count of the others. */
+struct klog_limit {
+    pthread_mutex_t mu;
+    int64_t last_ms;
+    long suppressed;
+};
+
+static void klog_limited(struct klog_limit *l, const char *who, const char *fmt, const char *a,
+                         const char *b)
+{
+    int64_t now = kmono_ms();
+    pthread_mutex_lock(&l->mu);
+    if (l->last_ms && now - l->last_ms < 10000) {
+        l->suppressed++;
+        pthread_mutex_unlock(&l->mu);
+        return;
+    }
+    long sup = l->suppressed;
+    l->suppressed = 0;
+    l->last_ms = now;
+    pthread_mutex_unlock(&l->mu);
+    char msg[1024];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    if (sup)
+        log_warn(who, "%s (%ld similar messages suppressed)", msg, sup);
+    else
+        log_warn(who, "%s", msg);
+}
+
+/* -- producer -----------------------------------------------------------------------------------
+ */
+
+struct kafka_producer {
+    rd_kafka_t *rk;
+    char *name;
+    char *bootstrap;
+    pthread_t thread;
+    int thread_started;
+    atomic_int stop;
+    atomic_long inflight;
+    atomic_llong down_since; /* monotonic ms of the first failure since the last delivery; 0: up */
+    struct klog_limit lim, dlim;
+};
+
+static void producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    kafka_producer_t *kp = opaque;
+    tracker_t *tr = m->_private;
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+            klog_limited(&kp->dlim, kp->name, "delivery to topic '%s' failed: %s",
+                         m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));
+        if (tr)
+            atomic_store(&tr->failed, 1);
+    } else {
+        atomic_store(&kp->down_since, 0);
+    }
+    if (tr)
+        atomic_fetch_sub(&tr->pending, 1);
+    atomic_fetch_sub(&kp->inflight, 1);
+}
+
+static void client_error(rd_kafka_t *rk, int err, const char *reason, void *opaque,
+                         const char *name, struct klog_limit *lim, atomic_llong *down_since)
+{
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, buf, sizeof buf);
+        log_error(name, "fatal Kafka error: %s: %s", rd_kafka_err2name(ferr), buf);
+        return;
+    }
+    if (down_since && (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                       err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE)) {
+        long long zero = 0;
+        atomic_compare_exchange_strong(down_since, &zero, (long long)kmono_ms());
+    }
+    klog_limited(lim, name, "Kafka: %s; retrying (nothing is lost meanwhile)", reason, "");
+}
+
+static void producer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kafka_producer_t *kp = opaque;
+    client_error(rk, err, reason, opaque, kp->name, &kp->lim, &kp->down_since);
+}
+
+static void client_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    /* Connection errors also come through error_cb (rate-limited there); the log adds nothing. */
+    if (level <= 3)
+        log_debug("librdkafka", "%s: %s", fac, buf);
+    else if (level <= 6)
+        log_debug("librdkafka", "%s: %s", fac, buf);
+}
+
+static void *producer_main(void *arg)
+{
+    kafka_producer_t *kp = arg;
+    while (!atomic_load(&kp->stop))
+        rd_kafka_poll(kp->rk, 100);
+    return NULL;
+}
+
+int kafka_producer_new(kafka_producer_t **out, const kafka_props_t *props, const char *name,
+                       size_t buffer_bytes, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    kafka_producer_t *kp = calloc(1, sizeof *kp);
+    if (!kp)
+        return -1;
+    pthread_mutex_init(&kp->lim.mu, NULL);
+    pthread_mutex_init(&kp->dlim.mu, NULL);
+    char cname[300];
+    snprintf(cname, sizeof cname, "%s/kafka", name);
+    kp->name = strdup(cname);
+    rd_kafka_conf_t *conf = conf_from(props, "producer", errstr, errstr_size);
+    if (!conf || !kp->name)
+        goto fail;
+    /* Defaults: idempotent, no local timeout (a broker that is away is waited for: records stay
+     * queued, positions stay uncommitted), and a queue bounded by the pipeline's buffer.memory. */
+    char num[32];
+    snprintf(cname, sizeof cname, "sluice-%s", name);
+    conf_default(conf, props, "client.id", cname);
+    conf_default(conf, props, "enable.idempotence", "true");
+    conf_default(conf, props, "message.timeout.ms", "0");
+    size_t kb = buffer_bytes / 1024;
+    snprintf(num, sizeof num, "%zu", kb < 1024 ? 1024 : kb);
+    conf_default(conf, props, "queue.buffering.max.kbytes", num);
+    rd_kafka_conf_set_opaque(conf, kp);
+    rd_kafka_conf_set_dr_msg_cb(conf, producer_dr);
+    rd_kafka_conf_set_error_cb(conf, producer_error);
+    rd_kafka_conf_set_log_cb(conf, client_log);
+    char err[512];
+    kp->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!kp->rk) {
+        snprintf(errstr, errstr_size, "cannot create the Kafka producer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    if (pthread_create(&kp->thread, NULL, producer_main, kp) != 0) {
+        snprintf(errstr, errstr_size, "cannot start the Kafka delivery thread");
+        goto fail;
+    }
+    kp->thread_started = 1;
+    *out = kp;
+    return 0;
+fail:
+    kafka_producer_free(kp);
+    return -1;
+}
+
+int kafka_produce_stage(kafka_producer_t *kp, const char *topic, const topic_stage_t *stage,
+                        tracker_t *tr, const atomic_int *abort)
+{
+    topic_view_t v;
+    size_t pos = 0, next;
+    while ((next = topic_stage_next(stage, pos, &v)) != 0) {
+        rd_kafka_headers_t *hdrs = NULL;
+        if (v.nheaders) {
+            hdrs = rd_kafka_headers_new(v.nheaders);
+            const uint8_t *h = v.headers;
+            for (uint32_t k = 0; k < v.nheaders; k++) {
+                const char *hn;
+                size_t nl, vl;
+                const void *hv;
+                h = topic_header_next(h, &hn, &nl, &hv, &vl);
+                rd_kafka_header_add(hdrs, hn, (ssize_t)nl, hv, (ssize_t)vl);
+            }
+        }
+        if (tr)
+            atomic_fetch_add(&tr->pending, 1);
+        atomic_fetch_add(&kp->inflight, 1);
+        for (;;) {
+            rd_kafka_resp_err_t err = rd_kafka_producev(
+                kp->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(v.key_null ? NULL : (void *)v.key, v.key_null ? 0 : v.key_len),
+                RD_KAFKA_V_VALUE(v.value_null ? NULL : (void *)v.value,
+                                 v.value_null ? 0 : v.value_len),
+                RD_KAFKA_V_TIMESTAMP(v.timestamp), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(tr),
+                RD_KAFKA_V_END);
+            if (!err)
+                break;
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !(abort && atomic_load(abort))) {
+                ksleep_ms(2); /* the delivery thread makes room */
+                continue;
+            }
+            if (hdrs)
+                rd_kafka_headers_destroy(hdrs);
+            if (tr)
+                atomic_fetch_sub(&tr->pending, 1);
+            atomic_fetch_sub(&kp->inflight, 1);
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                log_error(kp->name, "cannot produce to topic '%s': %s", topic,
+                          rd_kafka_err2str(err));
+            return -1;
+        }
+        pos = next;
+    }
+    return 0;
+}
+
+long kafka_producer_inflight(kafka_producer_t *kp)
+{
+    return atomic_load(&kp->inflight);
+}
+
+long kafka_producer_purge(kafka_producer_t *kp, int timeout_ms)
+{
+    rd_kafka_purge(kp->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    int64_t deadline = kmono_ms() + timeout_ms;
+    while (atomic_load(&kp->inflight) > 0 && kmono_ms() < deadline)
+        ksleep_ms(10);
+    return atomic_load(&kp->inflight);
+}
+
+void kafka_producer_state(kafka_producer_t *kp, char *out, size_t size)
+{
+    long long since = atomic_load(&kp->down_since);
+    long inflight = atomic_load(&kp->inflight);
+    if (since && inflight > 0)
+        snprintf(out, size, "kafka unreachable %llds, %ld records waiting",
+                 (long long)(kmono_ms() - since) / 1000, inflight);
+    else
+        snprintf(out, size, "%s", "");
+}
+
+void kafka_producer_free(kafka_producer_t *kp)
+{
+    if (!kp)
+        return;
+    if (kp->thread_started) {
+        atomic_store(&kp->stop, 1);
+        pthread_join(kp->thread, NULL);
+    }
+    if (kp->rk) {
+        rd_kafka_poll(kp->rk, 0);
+        rd_kafka_destroy(kp->rk);
+    }
+    pthread_mutex_destroy(&kp->lim.mu);
+    pthread_mutex_destroy(&kp->dlim.mu);
+    free(kp->name);
+    free(kp->bootstrap);
+    free(kp);
+}
+
+/* -- consumer -----------------------------------------------------------------------------------
+ */
+
+struct kpart {
+    int32_t partition;
+    int64_t next; /* the offset to commit: one past the last record handed to the sink */
+    int dirty;    /* handed to the sink since the last commit */
+    int assigned;
+};
+
+struct kafka_consumer {
+    rd_kafka_t *rk;
+    char *name, *topic;
+    rd_kafka_message_t **msgs;
+    size_t nmsgs, cap;
+    struct kpart *parts;
+    size_t nparts, partscap;
+    kafka_revoke_cb on_revoke;
+    void *opaque;
+    struct klog_limit lim;
+    int closed;
+};
+
+static struct kpart *kpart_get(kafka_consumer_t *kc, int32_t partition)
+{
+    for (size_t i = 0; i < kc->nparts; i++)
+        if (kc->parts[i].partition == partition)
+            return &kc->parts[i];
+    if (kc->nparts == kc->partscap) {
+        size_t cap = kc->partscap ? kc->partscap * 2 : 8;
+        struct kpart *n = realloc(kc->parts, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        kc->parts = n;
+        kc->partscap = cap;
+    }
+    struct kpart *p = &kc->parts[kc->nparts++];
+    memset(p, 0, sizeof *p);
+    p->partition = partition;
+    p->next = -1;
+    return p;
+}
+
+static void consumer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kafka_consumer_t *kc = opaque;
+    client_error(rk, err, reason, opaque, kc->name, &kc->lim, NULL);
+}
+
+static void parts_describe(const rd_kafka_topic_partition_list_t *l, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < l->cnt && n + 16 < size; i++)
+        n += (size_t)snprintf(out + n, size - n, "%s%d", i ? "," : "", l->elems[i].partition);
+}
+
+static int commit_dirty(kafka_consumer_t *kc, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)kc->nparts + 1);
+    for (size_t i = 0; i < kc->nparts; i++)
+        if (kc->parts[i].dirty && kc->parts[i].next >= 0)
+            rd_kafka_topic_partition_list_add(l, kc->topic, kc->parts[i].partition)->offset =
+                kc->parts[i].next;
+    int rc = 0;
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(kc->rk, l, 0);
+        if (err) {
+            snprintf(errstr, errstr_size, "offset commit failed: %s", rd_kafka_err2str(err));
+            rc = -1;
+        } else {
+            for (size_t i = 0; i < kc->nparts; i++)
+                kc->parts[i].dirty = 0;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    kafka_consumer_t *kc = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    char list[256];
+    parts_describe(parts, list, sizeof list);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_info(kc->name, "assigned partitions [%s] of '%s'", list, kc->topic);
+        for (int i = 0; i < parts->cnt; i++) {
+            struct kpart *p = kpart_get(kc, parts->elems[i].partition);
+            if (p) {
+                p->assigned = 1;
+                p->dirty = 0;
+                p->next = -1;
+            }
+        }
+        if (cooperative)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+        return;
+    }
+    /* Revoked (or lost): flush what the sink holds and commit it, before the partitions go. */
+    if (!rd_kafka_assignment_lost(rk) && kc->on_revoke && kc->on_revoke(kc->opaque) == 0) {
+        char e[256];
+        if (commit_dirty(kc, e, sizeof e) != 0)
+            log_warn(kc->name, "on revocation of [%s]: %s (the records will be read again)", list,
+                     e);
+    }
+    log_info(kc->name, "partitions [%s] of '%s' revoked", list, kc->topic);
+    for (int i = 0; i < parts->cnt; i++) {
+        struct kpart *p = kpart_get(kc, parts->elems[i].partition);
+        if (p) {
+            p->assigned = 0;
+            p->dirty = 0;
+            p->next = -1;
+        }
+    }
+    if (cooperative)
+        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+    else
+        rd_kafka_assign(rk, NULL);
+}
+
+int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const char *group,
+                       const char *topic, const char *name, size_t buffer_bytes,
+                       kafka_revoke_cb on_revoke, void *opaque, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    kafka_consumer_t *kc = calloc(1, sizeof *kc);
+    if (!kc)
+        return -1;
+    pthread_mutex_init(&kc->lim.mu, NULL);
+    kc->name = strdup(name);
+    kc->topic = strdup(topic);
+    kc->on_revoke = on_revoke;
+    kc->opaque = opaque;
+    rd_kafka_conf_t *conf = conf_from(props, "consumer", errstr, errstr_size);
+    if (!conf || !kc->name || !kc->topic)
+        goto fail;
+    char err[512], num[32];
+    conf_default(conf, props, "group.id", group);
+    conf_default(conf, props, "client.id", group);
+    conf_default(conf, props, "auto.offset.reset", "earliest");
+    size_t kb = buffer_bytes / 1024;
+    snprintf(num, sizeof num, "%zu", kb < 1024 ? 1024 : kb);
+    conf_default(conf, props, "queued.max.messages.kbytes", num);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, sizeof err);
+    rd_kafka_conf_set_opaque(conf, kc);
+    rd_kafka_conf_set_error_cb(conf, consumer_error);
+    rd_kafka_conf_set_log_cb(conf, client_log);
+    rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance);
+    kc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!kc->rk) {
+        snprintf(errstr, errstr_size, "cannot create the Kafka consumer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(kc->rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(kc->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        snprintf(errstr, errstr_size, "cannot subscribe to '%s': %s", topic, rd_kafka_err2str(e));
+        goto fail;
+    }
+    *out = kc;
+    return 0;
+fail:
+    kafka_consumer_free(kc);
+    return -1;
+}
+
+void kafka_consumer_release(kafka_consumer_t *kc)
+{
+    for (size_t i = 0; i < kc->nmsgs; i++)
+        rd_kafka_message_destroy(kc->msgs[i]);
+    kc->nmsgs = 0;
+}
+
+size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max, int wait_ms)
+{
+    kafka_consumer_release(kc);
+    if (kc->cap < max) {
+        rd_kafka_message_t **n = realloc(kc->msgs, max * sizeof *n);
+        if (!n)
+            return 0;
+        kc->msgs = n;
+        kc->cap = max;
+    }
+    int wait = wait_ms;
+    while (kc->nmsgs < max) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(kc->rk, wait);
+        if (!m)
+            break;
+        wait = 0;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                klog_limited(&kc->lim, kc->name, "consuming '%s': %s", kc->topic,
+                             rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            if (kc->nmsgs)
+                break;
+            continue;
+        }
+        topic_view_t *v = &views[kc->nmsgs];
+        memset(v, 0, sizeof *v);
+        v->offset = m->offset;
+        v->partition = m->partition;
+        rd_kafka_timestamp_type_t tt;
+        v->timestamp = rd_kafka_message_timestamp(m, &tt);
+        v->key = m->key;
+        v->key_len = (uint32_t)m->key_len;
+        v->key_null = m->key == NULL;
+        v->value = m->payload;
+        v->value_len = (uint32_t)m->len;
+        v->value_null = m->payload == NULL;
+        kc->msgs[kc->nmsgs++] = m;
+    }
+    return kc->nmsgs;
+}
+
+void kafka_consumer_headers(kafka_consumer_t *kc, size_t i, sluice_record_t *r)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (i >= kc->nmsgs || rd_kafka_message_headers(kc->msgs[i], &h) != 0 || !h)
+        return;
+    const char *name;
+    const void *val;
+    size_t len;
+    for (size_t k = 0; rd_kafka_header_get_all(h, k, &name, &val, &len) == 0; k++)
+        record_add_header_n(r, name, strlen(name), val ? val : "", val ? len : 0);
+}
+
+const char *kafka_consumer_topic(kafka_consumer_t *kc, size_t i, int32_t *partition)
+{
+    *partition = i < kc->nmsgs ? kc->msgs[i]->partition : 0;
+    return kc->topic;
+}
+
+void kafka_consumer_done(kafka_consumer_t *kc)
+{
+    for (size_t i = 0; i < kc->nmsgs; i++) {
+        struct kpart *p = kpart_get(kc, kc->msgs[i]->partition);
+        if (p && kc->msgs[i]->offset + 1 > p->next) {
+            p->next = kc->msgs[i]->offset + 1;
+            p->dirty = 1;
+        }
+    }
+}
+
+int kafka_consumer_commit(kafka_consumer_t *kc, char *errstr, size_t errstr_size)
+{
+    return commit_dirty(kc, errstr, errstr_size);
+}
+
+void kafka_consumer_close(kafka_consumer_t *kc)
+{
+    if (!kc || !kc->rk || kc->closed)
+        return;
+    kafka_consumer_release(kc);
+    /* Leaving the group revokes the partitions: the callback must not flush again. */
+    kc->on_revoke = NULL;
+    rd_kafka_consumer_close(kc->rk);
+    kc->closed = 1;
+}
+
+void kafka_consumer_free(kafka_consumer_t *kc)
+{
+    if (!kc)
+        return;
+    kafka_consumer_close(kc);
+    if (kc->rk)
+        rd_kafka_destroy(kc->rk);
+    free(kc->msgs);
+    free(kc->parts);
+    free(kc->name);
+    free(kc->topic);
+    pthread_mutex_destroy(&kc->lim.mu);
+    free(kc);
+}
+
+/* -- topics ----------------------------------------------------------------------------------- */
+
+/* A short-lived client for metadata and admin requests. */
+static rd_kafka_t *admin_client(const kafka_props_t *props, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = conf_from(props, "producer", errstr, errstr_size);
+    if (!conf)
+        return NULL;
+    rd_kafka_conf_set_log_cb(conf, client_log);
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) {
+        snprintf(errstr, errstr_size, "cannot create a Kafka client: %s", err);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+/* 1: exists, 0: missing, -1: the cluster did not answer. */
+static int topic_exists(rd_kafka_t *rk, const char *topic, int *partitions, char *errstr,
+                        size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (err) {
+        snprintf(errstr, errstr_size, "%s", rd_kafka_err2str(err));
+        return -1;
+    }
+    int found = 0;
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err) {
+            found = 1;
+            if (partitions)
+                *partitions = md->topics[i].partition_cnt;
+        }
+    rd_kafka_metadata_destroy(md);
+    return found;
+}
+
+static int create_topic(rd_kafka_t *rk, const kafka_topic_spec_t *s, char *errstr,
+                        size_t errstr_size)
+{
+    char err[256];
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(s->name, s->partitions, s->replication_factor, err, sizeof err);
+    if (!nt) {
+        snprintf(errstr, errstr_size, "cannot create topic '%s': %s", s->name, err);
+        return -1;
+    }
+    for (size_t i = 0; s->configs && i < s->configs->n; i++)
+        rd_kafka_NewTopic_set_config(nt, s->configs->keys[i], s->configs->values[i]);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(opt, 30000, err, sizeof err);
+    rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 35000);
+    int rc = -1;
+    if (!ev) {
+        snprintf(errstr, errstr_size, "creating topic '%s': no answer within 35 s", s->name);
+    } else if (rd_kafka_event_error(ev)) {
+        snprintf(errstr, errstr_size, "creating topic '%s': %s", s->name,
+                 rd_kafka_event_error_string(ev));
+    } else {
+        size_t n;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        rd_kafka_resp_err_t e = n ? rd_kafka_topic_result_error(res[0]) : 0;
+        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            snprintf(errstr, errstr_size, "creating topic '%s': %s", s->name,
+                     rd_kafka_topic_result_error_string(res[0]));
+        else
+            rc = 0;
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
+int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *specs, size_t n,
+                        const atomic_int *stop, char *errstr, size_t errstr_size)
+{
+    if (n == 0)
+        return 0;
+    rd_kafka_t *rk = admin_client(props, errstr, errstr_size);
+    if (!rk)
+        return -1;
+    backoff_t bo;
+    backoff_init(&bo, 500, 10000, (uint64_t)kmono_ms());
+    int rc = 0;
+    const char *bootstrap = kafka_props_get(props, "bootstrap.servers");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const kafka_topic_spec_t *s = &specs[i];
+        for (;;) {
+            char err[512];
+            int ex = topic_exists(rk, s->name, NULL, err, sizeof err);
+            if (ex == 1)
+                break;
+            if (ex == 0 && !s->create) {
+                snprintf(errstr, errstr_size,
+                         "%s: topic '%s' does not exist on the Kafka cluster (%s) and "
+                         "topic.creation.enable is false: create it, or set "
+                         "topic.creation.enable: true",
+                         s->why, s->name, bootstrap ? bootstrap : "?");
+                rc = -1;
+                break;
+            }
+            if (ex == 0) {
+                if (create_topic(rk, s, err, sizeof err) == 0) {
+                    log_info(NULL, "created Kafka topic '%s' (%s)", s->name, s->why);
+                    break;
+                }
+                if (strstr(err, "no answer") == NULL) {
+                    snprintf(errstr, errstr_size, "%s: %s", s->why, err);
+                    rc = -1;
+                    break;
+                }
+            }
+            if (stop && atomic_load(stop)) {
+                snprintf(errstr, errstr_size, "stopped while waiting for Kafka (%s): %s",
+                         bootstrap ? bootstrap : "?", err);
+                rc = -1;
+                break;
+            }
+            int64_t d = backoff_next(&bo);
+            log_warn(NULL, "waiting for Kafka at %s: %s; retrying in %lld ms",
+                     bootstrap ? bootstrap : "?", err, (long long)d);
+            for (int64_t t = 0; t < d && !(stop && atomic_load(stop)); t += 50)
+                ksleep_ms(50);
+        }
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* -- compacted key/value topic (source positions) ------------------------------------------------
+ */
+
+int kafka_read_compacted(const kafka_props_t *props, const char *topic, int replication_factor,
+                         void (*cb)(void *opaque, const void *key, size_t klen, const void *value,
+                                    size_t vlen),
+                         void *opaque, const atomic_int *stop, char *errstr, size_t errstr_size)
+{
+    kafka_props_t compact = {0};
+    kafka_props_add(&compact, "cleanup.policy", "compact");
+    kafka_topic_spec_t spec = {.name = topic,
+                               .partitions = 1,
+                               .replication_factor = replication_factor,
+                               .configs = &compact,
+                               .create = 1,
+                               .why = "offset.storage.topic"};
+    int rc = kafka_ensure_topics(props, &spec, 1, stop, errstr, errstr_size);
+    kafka_props_free(&compact);
+    if (rc != 0)
+        return -1;
+    rd_kafka_conf_t *conf = conf_from(props, "consumer", errstr, errstr_size);
+    if (!conf)
+        return -1;
+    char err[512];
+    rd_kafka_conf_set(conf, "group.id", "sluice-offsets-reader", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+    rd_kafka_conf_set_log_cb(conf, client_log);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) {
+        snprintf(errstr, errstr_size, "cannot create a Kafka consumer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rc = -1;
+    int nparts = 0;
+    if (topic_exists(rk, topic, &nparts, err, sizeof err) != 1 || nparts <= 0) {
+        snprintf(errstr, errstr_size, "offset.storage.topic '%s': cannot read its metadata: %s",
+                 topic, err);
+        goto out;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
+    int *open_parts = calloc((size_t)nparts, sizeof *open_parts);
+    int remaining = 0;
+    for (int p = 0; p < nparts; p++) {
+        int64_t lo = 0, hi = 0;
+        rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        if (hi > lo) {
+            rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+            open_parts[p] = 1;
+            remaining++;
+        }
+    }
+    if (remaining)
+        rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int64_t deadline = kmono_ms() + 60000;
+    while (remaining > 0 && kmono_ms() < deadline && !(stop && atomic_load(stop))) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition >= 0 && m->partition < nparts && open_parts[m->partition]) {
+                open_parts[m->partition] = 0;
+                remaining--;
+            }
+        } else if (!m->err && m->key) {
+            cb(opaque, m->key, m->key_len, m->payload, m->payload ? m->len : 0);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    free(open_parts);
+    if (remaining > 0)
+        snprintf(errstr, errstr_size, "offset.storage.topic '%s': could not read it to its end",
+                 topic);
+    else
+        rc = 0;
+out:
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+struct kafka_kv_writer {
+    rd_kafka_t *rk;
+    char *topic;
+    atomic_long pending;
+    atomic_int failed;
+    char err[256];
+};
+
+static void kv_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    kafka_kv_writer_t *w = opaque;
+    if (m->err) {
+        snprintf(w->err, sizeof w->err, "%s", rd_kafka_err2str(m->err));
+        atomic_store(&w->failed, 1);
+    }
+    atomic_fetch_sub(&w->pending, 1);
+}
+
+int kafka_kv_writer_new(kafka_kv_writer_t **out, const kafka_props_t *props, const char *topic,
+                        char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    kafka_kv_writer_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    rd_kafka_conf_t *conf = conf_from(props, "producer", errstr, errstr_size);
+    if (!conf) {
+        free(w);
+        return -1;
+    }
+    char err[512];
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
+    rd_kafka_conf_set(conf, "linger.ms", "0", err, sizeof err);
+    rd_kafka_conf_set_opaque(conf, w);
+    rd_kafka_conf_set_dr_msg_cb(conf, kv_dr);
+    rd_kafka_conf_set_log_cb(conf, client_log);
+    w->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    w->topic = strdup(topic);
+    if (!w->rk || !w->topic) {
+        snprintf(errstr, errstr_size, "cannot create a Kafka producer: %s", err);
+        if (!w->rk)
+            rd_kafka_conf_destroy(conf);
+        kafka_kv_writer_free(w);
+        return -1;
+    }
+    *out = w;
+    return 0;
+}
+
+int kafka_kv_write(kafka_kv_writer_t *w, const void *key, size_t klen, const void *value,
+                   size_t vlen, char *errstr, size_t errstr_size)
+{
+    atomic_fetch_add(&w->pending, 1);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        w->rk, RD_KAFKA_V_TOPIC(w->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY((void *)key, klen), RD_KAFKA_V_VALUE((void *)value, vlen), RD_KAFKA_V_END);
+    if (err) {
+        atomic_fetch_sub(&w->pending, 1);
+        snprintf(errstr, errstr_size, "offset.storage.topic '%s': %s", w->topic,
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+int kafka_kv_sync(kafka_kv_writer_t *w, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    int64_t deadline = kmono_ms() + timeout_ms;
+    while (atomic_load(&w->pending) > 0 && kmono_ms() < deadline)
+        rd_kafka_poll(w->rk, 50);
+    if (atomic_load(&w->pending) > 0) {
+        snprintf(errstr, errstr_size,
+                 "offset.storage.topic '%s': positions not acknowledged within %d ms (kept, "
+                 "written again at the next flush)",
+                 w->topic, timeout_ms);
+        return -1;
+    }
+    if (atomic_exchange(&w->failed, 0)) {
+        snprintf(errstr, errstr_size, "offset.storage.topic '%s': %s", w->topic, w->err);
+        return -1;
+    }
+    return 0;
+}
+
+void kafka_kv_writer_free(kafka_kv_writer_t *w)
+{
+    if (!w)
+        return;
+    if (w->rk) {
+        rd_kafka_flush(w->rk, 5000);
+        rd_kafka_destroy(w->rk);
+    }
+    free(w->topic);
+    free(w);
+}

@@ -104,6 +104,78 @@ static int offsets_set(offsets_entry_t *e, const void *pos, size_t len, int64_t 
     return 0;
 }
 
+/* One entry's object into the set: 0, -1 invalid, -2 out of memory. */
+static int offsets_entry_parse(offsets_t *o, const char *id, const cJSON *item, arena_t *arena)
+{
+    const cJSON *pos = cJSON_GetObjectItemCaseSensitive(item, "position");
+    const cJSON *pos64 = cJSON_GetObjectItemCaseSensitive(item, "position_base64");
+    const cJSON *next = cJSON_GetObjectItemCaseSensitive(item, "next_offset");
+    offsets_entry_t *e = offsets_find(o, id);
+    if (!e)
+        e = offsets_add(o, id);
+    if (!e)
+        return -2;
+    const void *p = NULL;
+    size_t plen = 0;
+    if (cJSON_IsString(pos)) {
+        p = pos->valuestring;
+        plen = strlen(pos->valuestring);
+    } else if (cJSON_IsString(pos64)) {
+        void *dec;
+        if (base64_decode(arena, pos64->valuestring, strlen(pos64->valuestring), &dec, &plen) != 0)
+            return -1;
+        p = dec;
+    }
+    if (offsets_set(e, p, plen, cJSON_IsNumber(next) ? (int64_t)next->valuedouble : -1) != 0)
+        return -2;
+    return 0;
+}
+
+int offsets_load(offsets_t *o, const char *id, size_t id_len, const void *value, size_t len)
+{
+    char name[512];
+    if (id_len >= sizeof name)
+        return -1;
+    memcpy(name, id, id_len);
+    name[id_len] = '\0';
+    pthread_mutex_lock(&o->mu);
+    int rc = -1;
+    if (len == 0) { /* a tombstone: the pipeline's position was deleted */
+        offsets_entry_t *e = offsets_find(o, name);
+        if (e)
+            rc = offsets_set(e, NULL, 0, -1);
+        else
+            rc = 0;
+    } else {
+        arena_t arena;
+        arena_init(&arena, 1024);
+        cJSON *root = cJSON_ParseWithLength(value, len);
+        if (cJSON_IsObject(root))
+            rc = offsets_entry_parse(o, name, root, &arena) == 0 ? 0 : -1;
+        cJSON_Delete(root);
+        arena_free(&arena);
+    }
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+int offsets_open_backend(offsets_t **out, const char *label, const offsets_backend_t *be)
+{
+    offsets_t *o = calloc(1, sizeof *o);
+    if (!o)
+        return -1;
+    o->lock_fd = -1;
+    pthread_mutex_init(&o->mu, NULL);
+    o->path = strdup(label);
+    o->be = *be;
+    if (!o->path) {
+        offsets_close(o);
+        return -1;
+    }
+    *out = o;
+    return 0;
+}
+
 static int offsets_parse(offsets_t *o, const char *text, size_t len, char *errstr,
                          size_t errstr_size)
 {
@@ -113,36 +185,21 @@ static int offsets_parse(offsets_t *o, const char *text, size_t len, char *errst
     cJSON *root = cJSON_ParseWithLength(text, len);
     const cJSON *pipelines = root ? cJSON_GetObjectItemCaseSensitive(root, "pipelines") : NULL;
     if (!cJSON_IsObject(pipelines)) {
-        snprintf(errstr, errstr_size, "%s: not a sluice offsets file (expected {\"pipelines\":{…}})",
-                 o->path);
+        snprintf(errstr, errstr_size,
+                 "%s: not a sluice offsets file (expected {\"pipelines\":{…}})", o->path);
         goto out;
     }
     const cJSON *item;
     cJSON_ArrayForEach(item, pipelines)
     {
-        const cJSON *pos = cJSON_GetObjectItemCaseSensitive(item, "position");
-        const cJSON *pos64 = cJSON_GetObjectItemCaseSensitive(item, "position_base64");
-        const cJSON *next = cJSON_GetObjectItemCaseSensitive(item, "next_offset");
-        offsets_entry_t *e = offsets_add(o, item->string);
-        if (!e)
+        int r = offsets_entry_parse(o, item->string, item, &arena);
+        if (r == -2)
             goto nomem;
-        const void *p = NULL;
-        size_t plen = 0;
-        if (cJSON_IsString(pos)) {
-            p = pos->valuestring;
-            plen = strlen(pos->valuestring);
-        } else if (cJSON_IsString(pos64)) {
-            void *dec;
-            if (base64_decode(&arena, pos64->valuestring, strlen(pos64->valuestring), &dec,
-                              &plen) != 0) {
-                snprintf(errstr, errstr_size, "%s: pipeline '%s': invalid position_base64",
-                         o->path, item->string);
-                goto out;
-            }
-            p = dec;
+        if (r != 0) {
+            snprintf(errstr, errstr_size, "%s: pipeline '%s': invalid position_base64", o->path,
+                     item->string);
+            goto out;
         }
-        if (offsets_set(e, p, plen, cJSON_IsNumber(next) ? (int64_t)next->valuedouble : -1) != 0)
-            goto nomem;
     }
     rc = 0;
     goto out;
@@ -168,8 +225,7 @@ int offsets_open(offsets_t **out, const char *path, char *errstr, size_t errstr_
     if (!o->path)
         goto fail;
     if (offsets_mkdirs(path) != 0) {
-        snprintf(errstr, errstr_size, "%s: cannot create its directory: %s", path,
-                 strerror(errno));
+        snprintf(errstr, errstr_size, "%s: cannot create its directory: %s", path, strerror(errno));
         goto fail;
     }
     snprintf(lockpath, sizeof lockpath, "%s.lock", path);
@@ -211,8 +267,7 @@ const offsets_entry_t *offsets_get(offsets_t *o, const char *id)
     return e;
 }
 
-int offsets_put(offsets_t *o, const char *id, const void *position, size_t len,
-                int64_t next_offset)
+int offsets_put(offsets_t *o, const char *id, const void *position, size_t len, int64_t next_offset)
 {
     int rc = -1;
     pthread_mutex_lock(&o->mu);
@@ -220,10 +275,28 @@ int offsets_put(offsets_t *o, const char *id, const void *position, size_t len,
     if (!e)
         e = offsets_add(o, id);
     if (e && offsets_set(e, position, len, next_offset) == 0) {
+        e->dirty = 1;
         o->dirty = 1;
         rc = 0;
     }
     pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+/* One entry as a JSON object: {"position": …, "next_offset": n}. */
+static int offsets_render_entry(const offsets_entry_t *e, buf_t *out, buf_t *b64)
+{
+    int rc = buf_puts(out, "{");
+    if (offsets_valid_text(e->position, e->position_len)) {
+        rc |= buf_puts(out, "\"position\": ");
+        rc |= json_write_string(out, e->position ? e->position : "", e->position_len);
+    } else {
+        buf_reset(b64);
+        rc |= base64_encode(b64, e->position, e->position_len);
+        rc |= buf_puts(out, "\"position_base64\": ");
+        rc |= json_write_string(out, b64->data, b64->len);
+    }
+    rc |= buf_printf(out, ", \"next_offset\": %lld}", (long long)e->next_offset);
     return rc;
 }
 
@@ -236,21 +309,43 @@ static int offsets_render(offsets_t *o, buf_t *out)
         offsets_entry_t *e = &o->entries[i];
         rc |= buf_puts(out, i ? ",\n    " : "\n    ");
         rc |= json_write_string(out, e->id, strlen(e->id));
-        rc |= buf_puts(out, ": {");
-        if (offsets_valid_text(e->position, e->position_len)) {
-            rc |= buf_puts(out, "\"position\": ");
-            rc |= json_write_string(out, e->position ? e->position : "", e->position_len);
-        } else {
-            buf_reset(&b64);
-            rc |= base64_encode(&b64, e->position, e->position_len);
-            rc |= buf_puts(out, "\"position_base64\": ");
-            rc |= json_write_string(out, b64.data, b64.len);
-        }
-        rc |= buf_printf(out, ", \"next_offset\": %lld}", (long long)e->next_offset);
+        rc |= buf_puts(out, ": ");
+        rc |= offsets_render_entry(e, out, &b64);
     }
     rc |= buf_puts(out, "\n  }\n}\n");
     buf_free(&b64);
     return rc ? -1 : 0;
+}
+
+/* Backend mode: write the changed entries, then wait until they are durable. */
+static int offsets_flush_backend(offsets_t *o, char *errstr, size_t errstr_size)
+{
+    buf_t b, b64;
+    buf_init(&b);
+    buf_init(&b64);
+    int rc = 0;
+    for (size_t i = 0; i < o->len && rc == 0; i++) {
+        offsets_entry_t *e = &o->entries[i];
+        if (!e->dirty)
+            continue;
+        buf_reset(&b);
+        if (offsets_render_entry(e, &b, &b64) != 0) {
+            snprintf(errstr, errstr_size, "%s: out of memory", o->path);
+            rc = -1;
+        } else {
+            rc = o->be.write(o->be.opaque, e->id, b.data, b.len, errstr, errstr_size);
+        }
+    }
+    if (rc == 0)
+        rc = o->be.sync(o->be.opaque, errstr, errstr_size);
+    if (rc == 0) {
+        for (size_t i = 0; i < o->len; i++)
+            o->entries[i].dirty = 0;
+        o->dirty = 0;
+    }
+    buf_free(&b);
+    buf_free(&b64);
+    return rc;
 }
 
 int offsets_flush(offsets_t *o, char *errstr, size_t errstr_size)
@@ -262,6 +357,10 @@ int offsets_flush(offsets_t *o, char *errstr, size_t errstr_size)
     pthread_mutex_lock(&o->mu);
     if (!o->dirty) {
         rc = 0;
+        goto out;
+    }
+    if (o->be.write) {
+        rc = offsets_flush_backend(o, errstr, errstr_size);
         goto out;
     }
     if (offsets_render(o, &b) != 0) {

@@ -16,7 +16,17 @@ typedef struct offsets_entry {
     void *position; /* bytes as the source gave them */
     size_t position_len;
     int64_t next_offset; /* next in-process topic offset, -1 if unknown */
+    int dirty;           /* changed since the last flush (backend mode) */
 } offsets_entry_t;
+
+/* Positions kept elsewhere than the file (Kafka mode: a compacted topic). `write` stores one
+ * pipeline's entry (a small JSON object), `sync` waits until every write is durable. */
+typedef struct offsets_backend {
+    int (*write)(void *opaque, const char *id, const void *value, size_t len, char *errstr,
+                 size_t errstr_size);
+    int (*sync)(void *opaque, char *errstr, size_t errstr_size);
+    void *opaque;
+} offsets_backend_t;
 
 typedef struct offsets {
     char *path;
@@ -25,10 +35,15 @@ typedef struct offsets {
     offsets_entry_t *entries;
     size_t len, cap;
     int dirty;
+    offsets_backend_t be; /* be.write NULL: the file */
 } offsets_t;
 
 /* Lock and read the file (a missing file is an empty set; a corrupt one is an error naming it). */
 int offsets_open(offsets_t **out, const char *path, char *errstr, size_t errstr_size);
+/* An empty set written through `be` (`label` names it in messages); fill it with offsets_load. */
+int offsets_open_backend(offsets_t **out, const char *label, const offsets_backend_t *be);
+/* One entry as `write` stored it (an empty value removes it). -1 if it is not valid. */
+int offsets_load(offsets_t *o, const char *id, size_t id_len, const void *value, size_t len);
 /* The entry of a pipeline, or NULL. Valid until the next put of that id. Not for concurrent use
  * with offsets_put: read entries before sources start. */
 const offsets_entry_t *offsets_get(offsets_t *o, const char *id);

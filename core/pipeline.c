@@ -20,6 +20,7 @@
 #define SOURCE_POLL_MS 100
 #define SINK_IDLE_MS   50
 #define ARENA_BLOCK    (256 * 1024)
+#define KAFKA_DRAIN_MS 30000 /* on stop, how long records in flight to Kafka are waited for */
 
 static int64_t mono_ms(void)
 {
@@ -37,6 +38,45 @@ static void sleep_unless(int64_t ms, const atomic_int *flag, const atomic_int *f
         nanosleep(&ts, NULL);
         ms -= step;
     }
+}
+
+/* Send staged records to a topic: the in-process log, or Kafka. */
+static int side_send(pipeline_t *p, const char *name, topic_t *mem, topic_stage_t *stage,
+                     tracker_t *tr)
+{
+    if (p->producer) {
+        int rc = kafka_produce_stage(p->producer, name, stage, tr, &p->abort);
+        stage->buf.len = 0;
+        stage->count = 0;
+        return rc;
+    }
+    int64_t first;
+    return topic_append(mem, stage, tr, &first, &p->abort);
+}
+
+/* Kafka mode: make sure a topic a record was routed to exists (created like the pipeline's). */
+static int known_topic(pipeline_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->nknown; i++)
+        if (strcmp(p->known_topics[i], name) == 0)
+            return 0;
+    kafka_topic_spec_t spec = p->tspec;
+    char why[300], err[1024];
+    snprintf(why, sizeof why, "pipeline '%s' (a record routed to '%s')", p->id, name);
+    spec.name = name;
+    spec.why = why;
+    if (kafka_ensure_topics(&p->kprops, &spec, 1, &p->abort, err, sizeof err) != 0) {
+        log_error(p->id, "%s", err);
+        return -1;
+    }
+    char **n = realloc(p->known_topics, (p->nknown + 1) * sizeof *n);
+    if (!n)
+        return -1;
+    p->known_topics = n;
+    if (!(n[p->nknown] = strdup(name)))
+        return -1;
+    p->nknown++;
+    return 0;
 }
 
 /* -- failed records ---------------------------------------------------------------------------- */
@@ -67,8 +107,9 @@ static void dlq_header(sluice_record_t *r, const char *name, const char *value)
 
 /* Stage a failed record for the dead-letter topic: its original bytes when it came from a topic,
  * else its value as text; the original headers; Kafka Connect's __connect.errors.* context. */
-static int dlq_stage(side_t *side, const char *pipeline_id, const char *plugin, sluice_record_t *r,
-                     const topic_view_t *orig, topic_stage_t *stage, buf_t *scratch)
+static int dlq_stage(side_t *side, const char *pipeline_id, const char *plugin, int task,
+                     sluice_record_t *r, const topic_view_t *orig, topic_stage_t *stage,
+                     buf_t *scratch)
 {
     const void *key = NULL, *val = NULL;
     size_t klen = 0, vlen = 0;
@@ -94,12 +135,14 @@ static int dlq_stage(side_t *side, const char *pipeline_id, const char *plugin, 
         char num[32];
         dlq_header(r, "__connect.errors.topic", r->topic ? r->topic : "");
         if (orig) {
-            dlq_header(r, "__connect.errors.partition", "0");
+            snprintf(num, sizeof num, "%d", (int)orig->partition);
+            dlq_header(r, "__connect.errors.partition", num);
             snprintf(num, sizeof num, "%lld", (long long)orig->offset);
             dlq_header(r, "__connect.errors.offset", num);
         }
         dlq_header(r, "__connect.errors.connector.name", pipeline_id);
-        dlq_header(r, "__connect.errors.task.id", "0");
+        snprintf(num, sizeof num, "%d", task);
+        dlq_header(r, "__connect.errors.task.id", num);
         dlq_header(r, "__connect.errors.stage", r->fail_stage ? r->fail_stage : "UNKNOWN");
         dlq_header(r, "__connect.errors.class.name", r->fail_plugin ? r->fail_plugin : plugin);
         dlq_header(r, "__connect.errors.exception.class.name", "sluice.RecordError");
@@ -110,8 +153,8 @@ static int dlq_stage(side_t *side, const char *pipeline_id, const char *plugin, 
 
 /* Route failed records by errors.tolerance. Returns -1 when the side must fail (tolerance none). */
 static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const char *plugin,
-                        struct failed_list *f, const topic_view_t *views, tracker_t *tr,
-                        atomic_long *errors, atomic_long *dlq_count)
+                        int task, struct failed_list *f, const topic_view_t *views, size_t nviews,
+                        tracker_t *tr, atomic_long *errors, atomic_long *dlq_count)
 {
     if (f->len == 0)
         return 0;
@@ -161,14 +204,15 @@ static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const ch
     buf_init(&scratch);
     for (size_t i = 0; i < f->len; i++) {
         sluice_record_t *r = f->recs[i];
-        const topic_view_t *orig =
-            views && r->offset >= 0 ? &views[r->offset - views[0].offset] : NULL;
-        if (dlq_stage(side, p->id, plugin, r, orig, &stage, &scratch) != 0)
+        const topic_view_t *orig = NULL;
+        for (size_t k = 0; views && r->offset >= 0 && k < nviews && !orig; k++)
+            if (views[k].offset == r->offset && views[k].partition == r->partition)
+                orig = &views[k];
+        if (dlq_stage(side, p->id, plugin, task, r, orig, &stage, &scratch) != 0)
             log_error(ctx->name, "cannot stage a dead-letter record: out of memory");
     }
-    int64_t first;
     int rc = 0;
-    if (topic_append(side->dlq, &stage, tr, &first, &p->abort) != 0) {
+    if (side_send(p, side->dlq->name, side->dlq, &stage, tr) != 0) {
         log_error(ctx->name, "dead-letter topic '%s': append interrupted", side->dlq->name);
         rc = -1;
     } else {
@@ -219,6 +263,14 @@ static void source_commit(pipeline_t *p, int64_t *last_write, int force)
     int64_t next_offset = -1;
     while (p->inflight_head && atomic_load(&p->inflight_head->pending) == 0) {
         tracker_t *t = p->inflight_head;
+        if (atomic_load(&t->failed) && !atomic_load(&p->failed)) {
+            /* Kafka refused a record of this batch for good: its position and every later one
+             * stay uncommitted, so a restart produces them again. */
+            log_error(p->source.ctx.name, "a record could not be delivered to Kafka: stopping "
+                                          "without committing its position");
+            atomic_store(&p->failed, 1);
+            atomic_store(&p->stop, 1);
+        }
         p->inflight_head = t->next;
         if (!p->inflight_head)
             p->inflight_tail = NULL;
@@ -310,13 +362,13 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
             r->timestamp = host_table.now_ms();
         if (r->topic && strcmp(r->topic, p->topic->name) != 0) {
             /* A transform routed the record elsewhere: append it on its own. */
-            topic_t *other = runtime_topic(p->rt, r->topic, p->topic->max_bytes);
+            topic_t *other =
+                p->producer ? p->topic : runtime_topic(p->rt, r->topic, p->topic->max_bytes);
             topic_stage_t one;
-            int64_t first;
             topic_stage_init(&one);
-            if (!other ||
+            if (!other || (p->producer && known_topic(p, r->topic) != 0) ||
                 topic_stage_add(&one, r, kb->data, kb->len, knull, vb->data, vb->len, vnull) != 0 ||
-                topic_append(other, &one, tr, &first, &p->abort) != 0) {
+                side_send(p, r->topic, other, &one, tr) != 0) {
                 topic_stage_free(&one);
                 rc = -1;
                 goto out;
@@ -337,18 +389,17 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         tr->position = NULL;
         stage->buf.len = 0;
         stage->count = 0;
-        failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, &f, NULL, tr, &p->errors,
-                     &p->dlq);
+        failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, 0, &f, NULL, 0, tr,
+                     &p->errors, &p->dlq);
         rc = -1;
         goto out;
     }
-    int64_t first;
-    if (topic_append(p->topic, stage, tr, &first, &p->abort) != 0) {
+    if (side_send(p, p->topic->name, p->topic, stage, tr) != 0) {
         rc = -1;
         goto out;
     }
-    if (failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, &f, NULL, tr, &p->errors,
-                     &p->dlq) != 0)
+    if (failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, 0, &f, NULL, 0, tr,
+                     &p->errors, &p->dlq) != 0)
         rc = -1;
 out:
     pthread_mutex_lock(&p->topic->mu);
@@ -430,11 +481,25 @@ void *pipeline_source_main(void *arg)
     topic_writer_done(p->topic);
     if (p->side.dlq)
         topic_writer_done(p->side.dlq);
-    /* Wait until the sinks have flushed what was appended, then commit its position. */
+    /* Wait until the sinks have flushed what was appended (Kafka: until the brokers acknowledged
+     * it), then commit its position. */
+    int64_t wait_start = mono_ms();
     while (p->inflight_head && !atomic_load(&p->abort)) {
         source_commit(p, &last_write, 0);
         if (!p->inflight_head)
             break;
+        if (p->producer) {
+            if (atomic_load(&p->shutdown) && mono_ms() - wait_start > KAFKA_DRAIN_MS) {
+                log_warn(src->ctx.name,
+                         "%ld records not acknowledged by Kafka %d s after the stop; their "
+                         "positions stay uncommitted (they are produced again at the next run)",
+                         kafka_producer_inflight(p->producer), KAFKA_DRAIN_MS / 1000);
+                break;
+            }
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         int all_gone = 1;
         for (size_t i = 0; i < p->nsinks; i++)
             all_gone &= atomic_load(&p->sinks[i].done) != 0;
@@ -444,6 +509,11 @@ void *pipeline_source_main(void *arg)
         nanosleep(&ts, NULL);
     }
     source_commit(p, &last_write, 1);
+    if (p->inflight_head && p->producer && kafka_producer_purge(p->producer, 10000) > 0) {
+        /* Delivery reports may still arrive and touch the trackers: keep them (a leak at exit
+         * is better than a write into freed memory). */
+        p->inflight_head = NULL;
+    }
     while (p->inflight_head) {
         tracker_t *t = p->inflight_head;
         p->inflight_head = t->next;
@@ -506,7 +576,7 @@ static void sink_fill(sink_rt_t *s, sluice_batch_t *b, const topic_view_t *views
         if (!r)
             return;
         r->topic = s->p->topic->name;
-        r->partition = 0;
+        r->partition = v->partition;
         r->offset = v->offset;
         r->timestamp = v->timestamp;
         r->key.bytes = v->key;
@@ -517,6 +587,10 @@ static void sink_fill(sink_rt_t *s, sluice_batch_t *b, const topic_view_t *views
         r->value.len = v->value_len;
         r->value.is_null = v->value_null;
         r->value.has_bytes = 1;
+        if (s->consumer) {
+            kafka_consumer_headers(s->consumer, i, r);
+            continue;
+        }
         const uint8_t *h = v->headers;
         for (uint32_t k = 0; k < v->nheaders; k++) {
             const char *name;
@@ -528,6 +602,58 @@ static void sink_fill(sink_rt_t *s, sluice_batch_t *b, const topic_view_t *views
     }
 }
 
+/* Kafka mode: wait until the dead-letter records this sink produced are acknowledged (their
+ * originals' offsets may be committed only then). 0 when they are. */
+static int sink_dlq_settled(sink_rt_t *s)
+{
+    while (atomic_load(&s->dlq_tr.pending) > 0 && !atomic_load(&s->p->abort)) {
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&s->dlq_tr.failed)) {
+        log_error(s->inst.ctx.name, "a dead-letter record could not be delivered to Kafka: "
+                                    "stopping without committing");
+        return -1;
+    }
+    return atomic_load(&s->dlq_tr.pending) > 0 ? -1 : 0;
+}
+
+/* Flush the sink; then the records are durable: ack them (in-process) or commit their offsets
+ * (Kafka). Returns -1 when the sink must fail. */
+static int sink_flush_commit(sink_rt_t *s, int64_t read_upto)
+{
+    if (sink_retry(s, NULL, &s->bo) != SLUICE_OK)
+        return -1;
+    s->dirty = 0;
+    if (!s->consumer) {
+        topic_ack(s->reader, read_upto);
+        return 0;
+    }
+    if (sink_dlq_settled(s) != 0)
+        return -1;
+    char err[512];
+    if (kafka_consumer_commit(s->consumer, err, sizeof err) != 0)
+        host_table.log_limited(&s->inst.ctx, SLUICE_LOG_WARN, "commit", 60,
+                               "%s (the records are flushed; they may be read again after a "
+                               "restart)",
+                               err);
+    return 0;
+}
+
+/* Partition revocation (Kafka mode, called inside kafka_consumer_read): flush what was put. */
+static int sink_on_revoke(void *opaque)
+{
+    sink_rt_t *s = opaque;
+    if (!s->dirty)
+        return sink_dlq_settled(s);
+    if (sink_retry(s, NULL, &s->bo) != SLUICE_OK || sink_dlq_settled(s) != 0) {
+        s->revoke_failed = 1;
+        return -1;
+    }
+    s->dirty = 0;
+    return 0;
+}
+
 void *pipeline_sink_main(void *arg)
 {
     sink_rt_t *s = arg;
@@ -536,20 +662,25 @@ void *pipeline_sink_main(void *arg)
     size_t max = s->side.batch_max;
     topic_view_t *views = malloc(max * sizeof *views);
     arena_t arena;
-    backoff_t bo;
     arena_init(&arena, ARENA_BLOCK);
-    backoff_init(&bo, 300, s->side.retry_delay_max_ms,
+    backoff_init(&s->bo, 300, s->side.retry_delay_max_ms,
                  (uint64_t)mono_ms() ^ (uint64_t)(uintptr_t)s);
-    int64_t read_upto = rd->next, last_flush = mono_ms();
-    int dirty = 0, failed = 0;
+    int64_t read_upto = rd ? rd->next : 0, last_flush = mono_ms();
+    int failed = 0;
+    s->dirty = 0;
     if (!views) {
         log_error(s->inst.ctx.name, "out of memory");
         failed = 1;
     }
 
     while (!failed && !atomic_load(&p->abort)) {
-        int wait = dirty ? SINK_IDLE_MS : SOURCE_POLL_MS;
-        size_t n = topic_read(rd, views, max, wait);
+        int wait = s->dirty ? SINK_IDLE_MS : SOURCE_POLL_MS;
+        size_t n = s->consumer ? kafka_consumer_read(s->consumer, views, max, wait)
+                               : topic_read(rd, views, max, wait);
+        if (s->revoke_failed) {
+            failed = 1;
+            break;
+        }
         if (n > 0) {
             arena_reset(&arena);
             sluice_batch_t in, tmp[2];
@@ -557,7 +688,7 @@ void *pipeline_sink_main(void *arg)
             batch_init(&in, &arena, &s->side.codec);
             sink_fill(s, &in, views, n);
             sluice_batch_t *out = transforms_apply(&s->side, &in, tmp, &f);
-            if (out->len > 0 && sink_retry(s, out, &bo) != SLUICE_OK) {
+            if (out->len > 0 && sink_retry(s, out, &s->bo) != SLUICE_OK) {
                 failed = 1;
                 break;
             }
@@ -565,27 +696,30 @@ void *pipeline_sink_main(void *arg)
                 if (out->recs[i]->failed)
                     failed_add(&arena, &f, out->recs[i]);
             atomic_fetch_add(&s->out, (long)(out->len - f.len));
-            if (failed_route(p, &s->side, &s->inst.ctx, s->inst.plugin->desc.name, &f, views, NULL,
-                             &s->errors, &s->dlq) != 0) {
+            if (failed_route(p, &s->side, &s->inst.ctx, s->inst.plugin->desc.name, s->task, &f,
+                             views, n, s->consumer ? &s->dlq_tr : NULL, &s->errors, &s->dlq) != 0) {
                 failed = 1;
                 break;
             }
+            if (s->consumer)
+                kafka_consumer_done(s->consumer);
             read_upto = views[n - 1].offset + 1;
-            dirty = 1;
+            s->dirty = 1;
         }
         int64_t now = mono_ms();
-        int drained = n == 0 && topic_drained(rd);
-        if (dirty && (n == 0 || drained || topic_pressure(p->topic) ||
-                      now - last_flush >= s->side.flush_interval_ms)) {
-            if (sink_retry(s, NULL, &bo) != SLUICE_OK) {
+        /* In-process the sink ends when its topic is closed and read; in Kafka mode the topic
+         * never ends: the sink runs until the run is asked to stop. */
+        int drained = s->consumer ? n == 0 && (atomic_load(&p->shutdown) || atomic_load(&p->failed))
+                                  : n == 0 && topic_drained(rd);
+        if (s->dirty && (n == 0 || drained || (!s->consumer && topic_pressure(p->topic)) ||
+                         now - last_flush >= s->side.flush_interval_ms)) {
+            if (sink_flush_commit(s, read_upto) != 0) {
                 failed = 1;
                 break;
             }
-            topic_ack(rd, read_upto);
-            dirty = 0;
             last_flush = now;
         }
-        if (drained && !dirty)
+        if (drained && !s->dirty)
             break;
     }
     if (failed) {
@@ -594,11 +728,19 @@ void *pipeline_sink_main(void *arg)
         if (p->has_source && p->source.plugin->source.stop)
             p->source.plugin->source.stop(p->source.state);
     }
-    topic_reader_leave(rd);
-    if (s->side.dlq)
+    if (s->consumer)
+        kafka_consumer_close(s->consumer); /* after a failure: without committing */
+    else
+        topic_reader_leave(rd);
+    if (s->side.dlq && !s->consumer)
         topic_writer_done(s->side.dlq);
     atomic_store(&s->done, 1);
     free(views);
     arena_free(&arena);
     return NULL;
+}
+
+int pipeline_sink_revoke(void *opaque)
+{
+    return sink_on_revoke(opaque);
 }

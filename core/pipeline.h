@@ -7,8 +7,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "backoff.h"
 #include "config.h"
 #include "convert.h"
+#include "kafka.h"
 #include "loader.h"
 #include "offsets.h"
 #include "record.h"
@@ -75,9 +77,16 @@ typedef struct side {
 typedef struct sink_rt {
     struct pipeline *p;
     const char *id;
+    size_t cfg_index; /* its entry in the pipeline's cfg->sinks (tasks share one) */
+    int task;         /* 0 .. tasks.max-1 */
     instance_t inst;
     side_t side;
-    topic_reader_t *reader;
+    topic_reader_t *reader;       /* in-process */
+    kafka_consumer_t *consumer;   /* Kafka mode */
+    tracker_t dlq_tr;             /* Kafka mode: dead-letter records not yet acknowledged */
+    int dirty;                    /* put since the last flush */
+    int revoke_failed;            /* a flush on partition revocation failed */
+    backoff_t bo;
     pthread_t thread;
     int thread_started;
     atomic_long out, errors, dlq;
@@ -95,18 +104,28 @@ typedef struct pipeline {
     pthread_t thread;
     int thread_started;
     tracker_t *inflight_head, *inflight_tail; /* source thread only */
+    /* Kafka mode */
+    kafka_producer_t *producer; /* the source side's and the dead-letter routes' producer */
+    kafka_props_t kprops;       /* the kafka: block with producer.override.* */
+    kafka_props_t topic_configs; /* topic.creation.default.<config> */
+    kafka_topic_spec_t tspec;   /* how topics this pipeline produces to are created */
+    char **known_topics;        /* topics known to exist (source thread) */
+    size_t nknown;
     atomic_long in, errors, dlq;
     sink_rt_t *sinks;
     size_t nsinks;
     atomic_int failed;
     atomic_int stop;    /* stop the source */
     atomic_int abort;   /* stop everything now (second signal) */
+    atomic_int shutdown; /* a signal asked the run to end: Kafka-mode sinks finish */
     atomic_int source_done;
 } pipeline_t;
 
 /* Thread bodies (pipeline.c). */
 void *pipeline_source_main(void *arg);
 void *pipeline_sink_main(void *arg);
+/* The consumer's revocation callback of a Kafka-mode sink task (opaque: its sink_rt_t). */
+int pipeline_sink_revoke(void *opaque);
 
 /* Build a context (name "pipeline/instance"); free it after the instance's destroy. */
 int ctx_init(sluice_ctx_t *ctx, const char *pipeline, const char *instance, const char *topic);

@@ -10,7 +10,8 @@
 
 #include "log.h"
 
-/* -- preparation (shared by lint and run) ------------------------------------------------------- */
+/* -- preparation (shared by lint and run) -------------------------------------------------------
+ */
 
 enum role { ROLE_SOURCE, ROLE_TRANSFORM, ROLE_SINK };
 static const char *const role_names[] = {"source", "transform", "sink"};
@@ -29,8 +30,9 @@ static const struct sluice_config_field *role_table(const loaded_plugin_t *lp, e
 
 static int role_has(const loaded_plugin_t *lp, enum role r)
 {
-    return r == ROLE_SOURCE ? lp->has_source : r == ROLE_TRANSFORM ? lp->has_transform
-                                                                    : lp->has_sink;
+    return r == ROLE_SOURCE      ? lp->has_source
+           : r == ROLE_TRANSFORM ? lp->has_transform
+                                 : lp->has_sink;
 }
 
 /* The load failure of a file named after the plugin, if any (to explain an unknown name). */
@@ -84,9 +86,17 @@ static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_i
         return -1;
     }
     out->plugin = lp;
-    out->cfg = config_validate(ci->config, role_table(lp, role), what, &ci->mark, cp->base_dir,
-                               errs);
+    out->cfg =
+        config_validate(ci->config, role_table(lp, role), what, &ci->mark, cp->base_dir, errs);
     return out->cfg ? 0 : -1;
+}
+
+/* The entries of a MAP key (the kafka: block, producer.override.*, …) into a property list. */
+static void props_from_map(kafka_props_t *out, const sluice_config_t *cfg, const char *key)
+{
+    size_t n = cfg ? config_count(cfg, key) : 0;
+    for (size_t i = 0; i < n; i++)
+        kafka_props_add(out, config_map_key(cfg, key, i), config_item(cfg, key, i));
 }
 
 /* A sink's own value of a core key, else the pipeline's. */
@@ -117,6 +127,29 @@ static const char *side_dlq_name(const sluice_config_t *sink, const sluice_confi
     return n && *n ? n : NULL;
 }
 
+static int resolve_sink_task(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
+                             size_t index, int task, sink_rt_t *s, cfg_errors_t *errs);
+
+/* The avro converter needs the schema.registry: block. */
+static int check_converters(runtime_t *rt, const cfg_pipeline_t *cp, const sluice_config_t *core,
+                            const char *what, cfg_errors_t *errs)
+{
+    int rc = 0;
+    static const char *const keys[] = {"key.converter", "value.converter"};
+    for (size_t i = 0; core && i < 2; i++) {
+        if (!config_has(core, keys[i]) || !converter_is_avro(config_string(core, keys[i])))
+            continue;
+        if (rt->cfg.global && config_count(rt->cfg.global, "schema.registry") > 0)
+            continue;
+        cfg_errors_add(errs, config_mark(core, keys[i]),
+                       "%s of pipeline '%s': %s avro needs a schema.registry: block with its url "
+                       "(top level of the file)",
+                       what, cp->id, keys[i]);
+        rc = -1;
+    }
+    return rc;
+}
+
 static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t *p,
                             cfg_errors_t *errs)
 {
@@ -131,6 +164,28 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
     else
         rc = -1;
     p->side.name = cp->id;
+    if (cp->core) {
+        rc |= check_converters(rt, cp, cp->core, "pipeline", errs);
+        for (size_t i = 0; i < cp->nsinks; i++)
+            rc |= check_converters(rt, cp, cp->sinks[i].core, "sink", errs);
+    }
+    if (rt->kafka && cp->core) {
+        for (size_t k = 0; k < rt->kprops.n; k++)
+            kafka_props_add(&p->kprops, rt->kprops.keys[k], rt->kprops.values[k]);
+        props_from_map(&p->kprops, cp->core, "producer.override.*");
+        char err[600];
+        if (kafka_props_check(&p->kprops, "producer", err, sizeof err) != 0) {
+            const cfg_mark_t *m = config_mark(cp->core, "producer.override.*");
+            cfg_errors_add(errs, m ? m : &cp->mark, "pipeline '%s': %s", cp->id, err);
+            rc = -1;
+        }
+        props_from_map(&p->topic_configs, cp->core, "topic.creation.default.*");
+        p->tspec.partitions = (int)config_int(cp->core, "topic.creation.default.partitions");
+        p->tspec.replication_factor =
+            (int)config_int(cp->core, "topic.creation.default.replication.factor");
+        p->tspec.configs = &p->topic_configs;
+        p->tspec.create = config_bool(cp->core, "topic.creation.enable");
+    }
     if (cp->source && cp->source->plugin) {
         p->has_source = 1;
         rc |= resolve_instance(rt, cp, cp->source, ROLE_SOURCE, &p->source, errs);
@@ -140,31 +195,73 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
             rc |= resolve_instance(rt, cp, &cp->source->transforms[t], ROLE_TRANSFORM,
                                    &p->side.transforms[t], errs);
     }
-    p->nsinks = cp->nsinks;
-    p->sinks = calloc(cp->nsinks + 1, sizeof *p->sinks);
-    for (size_t i = 0; i < cp->nsinks; i++) {
+    /* Kafka mode: each sink runs tasks.max tasks (consumers of one group), each with its own
+     * instances; a task beyond the first repeats the first's validation, whose errors were
+     * already reported. */
+    size_t ntasks = 0;
+    for (size_t i = 0; i < cp->nsinks; i++)
+        ntasks +=
+            rt->kafka && cp->sinks[i].core ? (size_t)config_int(cp->sinks[i].core, "tasks.max") : 1;
+    p->nsinks = ntasks;
+    p->sinks = calloc(ntasks + 1, sizeof *p->sinks);
+    for (size_t i = 0, at = 0; i < cp->nsinks; i++) {
         const cfg_instance_t *ci = &cp->sinks[i];
-        sink_rt_t *s = &p->sinks[i];
-        s->p = p;
-        s->id = ci->id;
-        rc |= resolve_instance(rt, cp, ci, ROLE_SINK, &s->inst, errs);
-        if (cp->core)
-            side_settings(&s->side, ci->core, cp->core);
-        s->side.name = ci->id;
-        s->side.ntransforms = ci->ntransforms;
-        s->side.transforms = calloc(ci->ntransforms + 1, sizeof *s->side.transforms);
-        for (size_t t = 0; t < ci->ntransforms; t++)
-            rc |= resolve_instance(rt, cp, &ci->transforms[t], ROLE_TRANSFORM,
-                                   &s->side.transforms[t], errs);
-        const char *dlq = cp->core ? side_dlq_name(ci->core, cp->core) : NULL;
-        if (dlq && strcmp(dlq, config_string(cp->core, "topic")) == 0) {
-            cfg_errors_add(errs, &ci->mark,
-                           "sink '%s' of pipeline '%s': the dead-letter topic '%s' is the "
-                           "pipeline's own topic",
-                           ci->id, cp->id, dlq);
-            rc = -1;
+        size_t tasks = rt->kafka && ci->core ? (size_t)config_int(ci->core, "tasks.max") : 1;
+        if (!rt->kafka && ci->core && config_int(ci->core, "tasks.max") > 1)
+            log_warn(cp->id,
+                     "sink '%s': tasks.max %lld ignored in-process (one partition, one "
+                     "task)",
+                     ci->id, (long long)config_int(ci->core, "tasks.max"));
+        if (rt->kafka && ci->core) {
+            kafka_props_t kp = {0};
+            char err[600];
+            for (size_t k = 0; k < rt->kprops.n; k++)
+                kafka_props_add(&kp, rt->kprops.keys[k], rt->kprops.values[k]);
+            props_from_map(&kp, ci->core, "consumer.override.*");
+            if (kafka_props_check(&kp, "consumer", err, sizeof err) != 0) {
+                const cfg_mark_t *m = config_mark(ci->core, "consumer.override.*");
+                cfg_errors_add(errs, m ? m : &ci->mark, "sink '%s' of pipeline '%s': %s", ci->id,
+                               cp->id, err);
+                rc = -1;
+            }
+            kafka_props_free(&kp);
         }
+        for (size_t task = 0; task < tasks; task++, at++)
+            rc |= resolve_sink_task(rt, cp, ci, i, (int)task, &p->sinks[at], errs);
     }
+    return rc ? -1 : 0;
+}
+
+static int resolve_sink_task(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
+                             size_t index, int task, sink_rt_t *s, cfg_errors_t *errs)
+{
+    int rc = 0;
+    cfg_errors_t scratch;
+    cfg_errors_init(&scratch);
+    if (task > 0)
+        errs = &scratch;
+    s->p = &rt->pipelines[cp - rt->cfg.pipelines];
+    s->id = ci->id;
+    s->cfg_index = index;
+    s->task = task;
+    rc |= resolve_instance(rt, cp, ci, ROLE_SINK, &s->inst, errs);
+    if (cp->core)
+        side_settings(&s->side, ci->core, cp->core);
+    s->side.name = ci->id;
+    s->side.ntransforms = ci->ntransforms;
+    s->side.transforms = calloc(ci->ntransforms + 1, sizeof *s->side.transforms);
+    for (size_t t = 0; t < ci->ntransforms; t++)
+        rc |= resolve_instance(rt, cp, &ci->transforms[t], ROLE_TRANSFORM, &s->side.transforms[t],
+                               errs);
+    const char *dlq = cp->core ? side_dlq_name(ci->core, cp->core) : NULL;
+    if (dlq && strcmp(dlq, config_string(cp->core, "topic")) == 0) {
+        cfg_errors_add(errs, &ci->mark,
+                       "sink '%s' of pipeline '%s': the dead-letter topic '%s' is the pipeline's "
+                       "own topic",
+                       ci->id, cp->id, dlq);
+        rc = -1;
+    }
+    cfg_errors_free(&scratch);
     return rc ? -1 : 0;
 }
 
@@ -191,10 +288,32 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
     for (size_t i = 0; i < rt->registry.nerrors; i++)
         cfg_errors_add(errs, NULL, "%s", rt->registry.errors[i]);
 
-    if (rt->cfg.global && config_count(rt->cfg.global, "kafka") > 0)
-        cfg_errors_add(errs, config_mark(rt->cfg.global, "kafka"),
-                       "the kafka: block (Kafka mode) is not available in this version of "
-                       "sluice; remove it to run the pipelines in-process");
+    const sluice_config_t *g = rt->cfg.global;
+    if (g && config_count(g, "kafka") > 0) {
+        char err[600];
+        rt->kafka = 1;
+        props_from_map(&rt->kprops, g, "kafka");
+        if (kafka_props_check(&rt->kprops, "producer", err, sizeof err) != 0 ||
+            kafka_props_check(&rt->kprops, "consumer", err, sizeof err) != 0)
+            cfg_errors_add(errs, config_mark(g, "kafka"), "kafka: %s", err);
+    }
+    if (g && strcmp(config_string(g, "offsets.storage"), "kafka") == 0 && !rt->kafka)
+        cfg_errors_add(errs, config_mark(g, "offsets.storage"),
+                       "offsets.storage: kafka needs the kafka: block (positions go to the "
+                       "compacted topic offset.storage.topic)");
+    if (g && config_count(g, "schema.registry") > 0) {
+        size_t n = config_count(g, "schema.registry");
+        const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);
+        char err[600];
+        for (size_t i = 0; keys && vals && i < n; i++) {
+            keys[i] = config_map_key(g, "schema.registry", i);
+            vals[i] = config_item(g, "schema.registry", i);
+        }
+        if (keys && vals && sr_config_check(keys, vals, n, err, sizeof err) != 0)
+            cfg_errors_add(errs, config_mark(g, "schema.registry"), "schema.registry: %s", err);
+        free(keys);
+        free(vals);
+    }
 
     rt->npipelines = rt->cfg.npipelines;
     rt->pipelines = calloc(rt->npipelines + 1, sizeof *rt->pipelines);
@@ -202,7 +321,7 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
         resolve_pipeline(rt, &rt->cfg.pipelines[i], &rt->pipelines[i], errs);
 
     /* In-process, a pipeline with only sinks reads a topic another pipeline of the run produces. */
-    for (size_t i = 0; i < rt->npipelines; i++) {
+    for (size_t i = 0; !rt->kafka && i < rt->npipelines; i++) {
         const cfg_pipeline_t *cp = &rt->cfg.pipelines[i];
         if (cp->source || !cp->core)
             continue;
@@ -275,8 +394,7 @@ void runtime_print(const runtime_t *rt, FILE *out)
             if (p->side.ntransforms)
                 fprintf(out, "      transforms:\n");
             for (size_t t = 0; t < p->side.ntransforms; t++)
-                print_instance(&p->side.transforms[t], p->side.transforms[t].cfg_inst->id, 8,
-                               out);
+                print_instance(&p->side.transforms[t], p->side.transforms[t].cfg_inst->id, 8, out);
         }
         if (p->nsinks)
             fprintf(out, "    sinks:\n");
@@ -297,7 +415,8 @@ void runtime_print(const runtime_t *rt, FILE *out)
     buf_free(&b);
 }
 
-/* -- running ------------------------------------------------------------------------------------ */
+/* -- running ------------------------------------------------------------------------------------
+ */
 
 topic_t *runtime_topic(runtime_t *rt, const char *name, size_t max_bytes)
 {
@@ -321,8 +440,7 @@ out:
     return t;
 }
 
-static int instance_init(pipeline_t *p, instance_t *in, enum role role,
-                         const char *name)
+static int instance_init(pipeline_t *p, instance_t *in, enum role role, const char *name)
 {
     char err[1024] = "";
     if (ctx_init(&in->ctx, p->id, name, p->topic->name) != 0)
@@ -331,14 +449,14 @@ static int instance_init(pipeline_t *p, instance_t *in, enum role role,
     if (role == ROLE_SOURCE)
         e = in->plugin->source.init(&host_table, &in->ctx, in->cfg, &in->state, err, sizeof err);
     else if (role == ROLE_TRANSFORM)
-        e = in->plugin->transform.init(&host_table, &in->ctx, in->cfg, &in->state, err,
-                                       sizeof err);
+        e = in->plugin->transform.init(&host_table, &in->ctx, in->cfg, &in->state, err, sizeof err);
     else
         e = in->plugin->sink.init(&host_table, &in->ctx, in->cfg, &in->state, err, sizeof err);
     if (e != SLUICE_OK) {
         const cfg_mark_t *m = &in->cfg_inst->mark;
-        fprintf(stderr, "%s:%d:%d: %s '%s' (plugin %s) of pipeline '%s' refused its "
-                        "configuration: %s\n",
+        fprintf(stderr,
+                "%s:%d:%d: %s '%s' (plugin %s) of pipeline '%s' refused its "
+                "configuration: %s\n",
                 m->file, m->line, m->col, role_names[role], in->cfg_inst->id, in->plugin->desc.name,
                 p->id, err[0] ? err : "init failed");
         return -1;
@@ -361,39 +479,182 @@ static void instance_destroy(instance_t *in, enum role role)
     ctx_free(&in->ctx);
 }
 
-static int side_converters(side_t *side, const sluice_config_t *sink, const sluice_config_t *pipe,
-                           const char *topic)
+/* One converter of a side from the keys `<slot>.converter*` (slot "key" or "value"). */
+static int slot_converter(runtime_t *rt, converter_t *c, const sluice_config_t *sink,
+                          const sluice_config_t *pipe, const char *slot, const char *who)
 {
-    char err[256];
-#define C(key) side_cfg(sink, pipe, key), key
-    int rc = 0;
-    rc |= converter_init(&side->key_conv, config_string(C("key.converter")),
-                         config_bool(C("key.converter.schemas.enable")),
-                         strcmp(config_string(C("key.converter.decimal.format")), "NUMERIC") == 0
-                             ? JSON_DECIMAL_NUMERIC
-                             : JSON_DECIMAL_BASE64,
-                         err, sizeof err);
-    rc |= converter_init(&side->value_conv, config_string(C("value.converter")),
-                         config_bool(C("value.converter.schemas.enable")),
-                         strcmp(config_string(C("value.converter.decimal.format")), "NUMERIC") == 0
-                             ? JSON_DECIMAL_NUMERIC
-                             : JSON_DECIMAL_BASE64,
-                         err, sizeof err);
+    char key[256], err[512];
+#define C(suffix)                                                                                  \
+    (snprintf(key, sizeof key, "%s.converter%s", slot, suffix), side_cfg(sink, pipe, key)), key
+    const char *name = config_string(C(""));
+    sluice_err_t e;
+    if (converter_is_avro(name)) {
+        enum sr_strategy st = SR_TOPIC_NAME;
+        char sk[160];
+        snprintf(sk, sizeof sk, ".%s.subject.name.strategy", slot);
+        sr_strategy_parse(config_string(C(sk)), &st);
+        int reg = config_bool(C(".auto.register.schemas"));
+        e = converter_init_avro(c, rt->sr, strcmp(slot, "key") == 0, st, reg, err, sizeof err);
+    } else {
+        int schemas = config_bool(C(".schemas.enable"));
+        int numeric = strcmp(config_string(C(".decimal.format")), "NUMERIC") == 0;
+        e = converter_init(c, name, schemas, numeric ? JSON_DECIMAL_NUMERIC : JSON_DECIMAL_BASE64,
+                           err, sizeof err);
+    }
 #undef C
+    if (e != SLUICE_OK) {
+        log_error(who, "%s.converter: %s", slot, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int side_converters(runtime_t *rt, side_t *side, const sluice_config_t *sink,
+                           const sluice_config_t *pipe, const char *topic, const char *who)
+{
+    int rc = slot_converter(rt, &side->key_conv, sink, pipe, "key", who);
+    rc |= slot_converter(rt, &side->value_conv, sink, pipe, "value", who);
     side->codec.key = &side->key_conv;
     side->codec.value = &side->value_conv;
     side->codec.topic = topic;
     return rc ? -1 : 0;
 }
 
-static int runtime_setup(runtime_t *rt)
+/* offsets.storage: kafka — the positions of every pipeline in a compacted topic. */
+static void offsets_kafka_load(void *opaque, const void *key, size_t klen, const void *value,
+                               size_t vlen)
+{
+    if (offsets_load(opaque, key, klen, value, vlen) != 0)
+        log_warn(NULL, "offset.storage.topic: ignoring an unreadable position of '%.*s'", (int)klen,
+                 (const char *)key);
+}
+
+static int offsets_kafka_write(void *opaque, const char *id, const void *value, size_t len,
+                               char *errstr, size_t errstr_size)
+{
+    return kafka_kv_write(opaque, id, strlen(id), value, len, errstr, errstr_size);
+}
+
+static int offsets_kafka_sync(void *opaque, char *errstr, size_t errstr_size)
+{
+    return kafka_kv_sync(opaque, 30000, errstr, errstr_size);
+}
+
+static int runtime_open_offsets(runtime_t *rt)
 {
     char err[1024];
-    if (offsets_open(&rt->offsets, rt->offsets_path, err, sizeof err) != 0) {
+    const sluice_config_t *g = rt->cfg.global;
+    if (!g || strcmp(config_string(g, "offsets.storage"), "kafka") != 0) {
+        if (offsets_open(&rt->offsets, rt->offsets_path, err, sizeof err) != 0) {
+            fprintf(stderr, "sluice: %s\n", err);
+            return -1;
+        }
+        return 0;
+    }
+    const char *topic = config_string(g, "offset.storage.topic");
+    free(rt->offsets_path);
+    rt->offsets_path = malloc(strlen(topic) + 16);
+    if (!rt->offsets_path)
+        return -1;
+    sprintf(rt->offsets_path, "kafka topic %s", topic);
+    if (kafka_kv_writer_new(&rt->offsets_writer, &rt->kprops, topic, err, sizeof err) != 0) {
+        fprintf(stderr, "sluice: offset.storage.topic: %s\n", err);
+        return -1;
+    }
+    offsets_backend_t be = {offsets_kafka_write, offsets_kafka_sync, rt->offsets_writer};
+    if (offsets_open_backend(&rt->offsets, rt->offsets_path, &be) != 0)
+        return -1;
+    if (kafka_read_compacted(
+            &rt->kprops, topic, (int)config_int(g, "offset.storage.replication.factor"),
+            offsets_kafka_load, rt->offsets, &rt->stopping, err, sizeof err) != 0) {
         fprintf(stderr, "sluice: %s\n", err);
         return -1;
     }
-    /* Topics, writers and readers exist before any thread runs. */
+    return 0;
+}
+
+/* Kafka mode: topics exist (or are created) before anything runs; one producer per pipeline
+ * that writes (its source, its dead-letter routes); one consumer per sink task. */
+static int runtime_kafka_setup(runtime_t *rt)
+{
+    char err[1024];
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        kafka_topic_spec_t specs[64];
+        char whys[64][300];
+        size_t n = 0;
+        int writes = p->has_source;
+        for (size_t s = 0; s < p->nsinks; s++)
+            writes |= p->sinks[s].side.dlq != NULL;
+        if (p->has_source) {
+            specs[n] = p->tspec;
+            specs[n].name = p->topic->name;
+            snprintf(whys[n], sizeof whys[n], "pipeline '%s'", p->id);
+            specs[n].why = whys[n];
+            n++;
+            if (p->side.dlq) {
+                specs[n] = p->tspec;
+                specs[n].name = p->side.dlq->name;
+                snprintf(whys[n], sizeof whys[n], "the dead-letter topic of pipeline '%s'", p->id);
+                specs[n].why = whys[n];
+                n++;
+            }
+        }
+        for (size_t s = 0; s < p->nsinks && n < 64; s++) {
+            sink_rt_t *sk = &p->sinks[s];
+            if (!sk->side.dlq || sk->task > 0)
+                continue;
+            specs[n] = p->tspec;
+            specs[n].name = sk->side.dlq->name;
+            snprintf(whys[n], sizeof whys[n], "the dead-letter topic of sink '%s' of pipeline '%s'",
+                     sk->id, p->id);
+            specs[n].why = whys[n];
+            n++;
+        }
+        if (kafka_ensure_topics(&p->kprops, specs, n, &rt->stopping, err, sizeof err) != 0) {
+            log_error(p->id, "%s", err);
+            return -1;
+        }
+        for (size_t k = 0; k < n; k++) {
+            char **kn = realloc(p->known_topics, (p->nknown + 1) * sizeof *kn);
+            if (!kn || !(kn[p->nknown] = strdup(specs[k].name)))
+                return -1;
+            p->known_topics = kn;
+            p->nknown++;
+        }
+        size_t max = (size_t)config_size(p->cfg->core, "buffer.memory");
+        if (writes &&
+            kafka_producer_new(&p->producer, &p->kprops, p->id, max, err, sizeof err) != 0) {
+            log_error(p->id, "%s", err);
+            return -1;
+        }
+        for (size_t s = 0; s < p->nsinks; s++) {
+            sink_rt_t *sk = &p->sinks[s];
+            kafka_props_t kp = {0};
+            char group[512], name[512];
+            for (size_t k = 0; k < rt->kprops.n; k++)
+                kafka_props_add(&kp, rt->kprops.keys[k], rt->kprops.values[k]);
+            props_from_map(&kp, p->cfg->sinks[sk->cfg_index].core, "consumer.override.*");
+            snprintf(group, sizeof group, "sluice.%s.%s", p->id, sk->id);
+            snprintf(name, sizeof name, "%s/%s#%d", p->id, sk->id, sk->task);
+            int rc = kafka_consumer_new(&sk->consumer, &kp, group, p->topic->name, name, max,
+                                        pipeline_sink_revoke, sk, err, sizeof err);
+            kafka_props_free(&kp);
+            if (rc != 0) {
+                log_error(name, "%s", err);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int runtime_setup(runtime_t *rt)
+{
+    if (runtime_open_offsets(rt) != 0)
+        return -1;
+    /* Topics, writers and readers exist before any thread runs (in Kafka mode the in-process
+     * topics only carry names). */
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];
         const char *topic = config_string(p->cfg->core, "topic");
@@ -402,23 +663,30 @@ static int runtime_setup(runtime_t *rt)
         if (!p->topic)
             return -1;
         if (p->has_source) {
-            topic_writer_add(p->topic);
+            if (!rt->kafka)
+                topic_writer_add(p->topic);
             const char *dlq = side_dlq_name(NULL, p->cfg->core);
             if (dlq) {
                 p->side.dlq = runtime_topic(rt, dlq, max);
-                topic_writer_add(p->side.dlq);
+                if (!p->side.dlq)
+                    return -1;
+                if (!rt->kafka)
+                    topic_writer_add(p->side.dlq);
             }
         }
         for (size_t s = 0; s < p->nsinks; s++) {
             sink_rt_t *sk = &p->sinks[s];
-            const char *dlq = side_dlq_name(p->cfg->sinks[s].core, p->cfg->core);
+            const char *dlq = side_dlq_name(p->cfg->sinks[sk->cfg_index].core, p->cfg->core);
             if (dlq) {
                 sk->side.dlq = runtime_topic(rt, dlq, max);
-                topic_writer_add(sk->side.dlq);
+                if (!sk->side.dlq)
+                    return -1;
+                if (!rt->kafka)
+                    topic_writer_add(sk->side.dlq);
             }
         }
     }
-    for (size_t i = 0; i < rt->npipelines; i++) {
+    for (size_t i = 0; !rt->kafka && i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];
         for (size_t s = 0; s < p->nsinks; s++) {
             char name[256];
@@ -428,17 +696,37 @@ static int runtime_setup(runtime_t *rt)
                 return -1;
         }
     }
+    if (rt->kafka && runtime_kafka_setup(rt) != 0)
+        return -1;
     /* Resume the numbering of each source's topic where the last run left it. */
-    for (size_t i = 0; i < rt->npipelines; i++) {
+    for (size_t i = 0; !rt->kafka && i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];
         const offsets_entry_t *e = p->has_source ? offsets_get(rt->offsets, p->id) : NULL;
         if (e && e->next_offset > 0)
             topic_set_next(p->topic, e->next_offset);
     }
+    if (rt->cfg.global && config_count(rt->cfg.global, "schema.registry") > 0) {
+        const sluice_config_t *g = rt->cfg.global;
+        size_t n = config_count(g, "schema.registry");
+        const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);
+        char err[600] = "";
+        for (size_t i = 0; keys && vals && i < n; i++) {
+            keys[i] = config_map_key(g, "schema.registry", i);
+            vals[i] = config_item(g, "schema.registry", i);
+        }
+        if (keys && vals)
+            rt->sr = sr_client_new(keys, vals, n, err, sizeof err);
+        free(keys);
+        free(vals);
+        if (!rt->sr) {
+            fprintf(stderr, "sluice: schema.registry: %s\n", err[0] ? err : "out of memory");
+            return -1;
+        }
+    }
     /* Plugins: init everything, then start sinks, then sources. */
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];
-        if (side_converters(&p->side, NULL, p->cfg->core, p->topic->name) != 0)
+        if (side_converters(rt, &p->side, NULL, p->cfg->core, p->topic->name, p->id) != 0)
             return -1;
         if (p->has_source && instance_init(p, &p->source, ROLE_SOURCE, "source") != 0)
             return -1;
@@ -448,11 +736,17 @@ static int runtime_setup(runtime_t *rt)
                 return -1;
         for (size_t s = 0; s < p->nsinks; s++) {
             sink_rt_t *sk = &p->sinks[s];
-            if (side_converters(&sk->side, p->cfg->sinks[s].core, p->cfg->core, p->topic->name) !=
-                0)
+            char name[300];
+            if (sk->task > 0)
+                snprintf(name, sizeof name, "%s#%d", sk->id, sk->task);
+            else
+                snprintf(name, sizeof name, "%s", sk->id);
+            if (side_converters(rt, &sk->side, p->cfg->sinks[sk->cfg_index].core, p->cfg->core,
+                                p->topic->name, name) != 0)
                 return -1;
-            if (instance_init(p, &sk->inst, ROLE_SINK, sk->id) != 0)
+            if (instance_init(p, &sk->inst, ROLE_SINK, name) != 0)
                 return -1;
+            sk->inst.ctx.task = sk->task;
             for (size_t t = 0; t < sk->side.ntransforms; t++)
                 if (instance_init(p, &sk->side.transforms[t], ROLE_TRANSFORM,
                                   sk->side.transforms[t].cfg_inst->id) != 0)
@@ -497,6 +791,7 @@ void runtime_request_stop(runtime_t *rt, int hard)
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];
         atomic_store(&p->stop, 1);
+        atomic_store(&p->shutdown, 1);
         if (hard)
             atomic_store(&p->abort, 1);
         if (p->has_source && p->thread_started && p->source.plugin->source.stop)
@@ -536,34 +831,75 @@ static void runtime_progress(runtime_t *rt, long *last_in, double seconds)
         last_in[i] = in;
         long errors = atomic_load(&p->errors), dlq = atomic_load(&p->dlq);
         for (size_t s = 0; s < p->nsinks && n < (int)sizeof line; s++) {
-            n += snprintf(line + n, sizeof line - (size_t)n, " %s=%ld", p->sinks[s].id,
-                          atomic_load(&p->sinks[s].out));
+            if (p->sinks[s].task > 0)
+                n += snprintf(line + n, sizeof line - (size_t)n, " %s#%d=%ld", p->sinks[s].id,
+                              p->sinks[s].task, atomic_load(&p->sinks[s].out));
+            else
+                n += snprintf(line + n, sizeof line - (size_t)n, " %s=%ld", p->sinks[s].id,
+                              atomic_load(&p->sinks[s].out));
             errors += atomic_load(&p->sinks[s].errors);
             dlq += atomic_load(&p->sinks[s].dlq);
         }
         if (!p->nsinks && n < (int)sizeof line)
             n += snprintf(line + n, sizeof line - (size_t)n, " (no sink)");
-        human_bytes(topic_bytes(p->topic), mem, sizeof mem);
-        if (n < (int)sizeof line)
-            snprintf(line + n, sizeof line - (size_t)n, " | errors %ld | dlq %ld | buffered %s",
-                     errors, dlq, mem);
+        if (p->producer) {
+            char state[160];
+            kafka_producer_state(p->producer, state, sizeof state);
+            if (n < (int)sizeof line)
+                snprintf(line + n, sizeof line - (size_t)n,
+                         " | errors %ld | dlq %ld | kafka in flight %ld%s%s", errors, dlq,
+                         kafka_producer_inflight(p->producer), state[0] ? " | " : "", state);
+        } else {
+            human_bytes(topic_bytes(p->topic), mem, sizeof mem);
+            if (n < (int)sizeof line)
+                snprintf(line + n, sizeof line - (size_t)n, " | errors %ld | dlq %ld | buffered %s",
+                         errors, dlq, mem);
+        }
         log_info(p->id, "%s", line);
     }
+}
+
+/* The signal thread: SIGINT/SIGTERM once drains and stops, twice aborts. It runs from before the
+ * set-up (which may wait for Kafka) to the end. */
+static void *runtime_signals(void *arg)
+{
+    runtime_t *rt = arg;
+    int signals = 0;
+    while (!atomic_load(&rt->exiting)) {
+        struct timespec tick = {0, 100 * 1000000L};
+        int sig = sigtimedwait(&rt->sigs, NULL, &tick);
+        if (sig != SIGINT && sig != SIGTERM)
+            continue;
+        signals++;
+        atomic_store(&rt->stopping, signals);
+        if (signals == 1) {
+            log_info(NULL, "%s: stopping sources, draining and flushing sinks (again to abort)",
+                     sig == SIGINT ? "SIGINT" : "SIGTERM");
+            runtime_request_stop(rt, 0);
+        } else {
+            log_warn(NULL, "second signal: aborting without draining");
+            runtime_request_stop(rt, 1);
+        }
+    }
+    return NULL;
 }
 
 int runtime_run(runtime_t *rt)
 {
     int rc = 0;
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    /* Threads inherit the mask: only this thread takes the signals, with sigtimedwait. */
-    pthread_sigmask(SIG_BLOCK, &set, &old);
+    sigset_t old;
+    sigemptyset(&rt->sigs);
+    sigaddset(&rt->sigs, SIGINT);
+    sigaddset(&rt->sigs, SIGTERM);
+    /* Every thread inherits the mask: only the signal thread takes them, with sigtimedwait. */
+    pthread_sigmask(SIG_BLOCK, &rt->sigs, &old);
     signal(SIGPIPE, SIG_IGN);
+    if (pthread_create(&rt->sig_thread, NULL, runtime_signals, rt) == 0)
+        rt->sig_thread_started = 1;
 
     if (runtime_setup(rt) != 0 || runtime_start_plugins(rt) != 0) {
-        rc = 2;
+        /* Stopped by a signal while waiting (for Kafka): a clean end, not a configuration error. */
+        rc = atomic_load(&rt->stopping) ? 0 : 2;
         goto teardown;
     }
     for (size_t i = 0; i < rt->npipelines; i++) {
@@ -581,29 +917,21 @@ int runtime_run(runtime_t *rt)
         else if (p->has_source)
             atomic_store(&p->source_done, 1);
     }
-    log_info(NULL, "running %zu pipeline%s in-process; offsets in %s", rt->npipelines,
-             rt->npipelines == 1 ? "" : "s", rt->offsets_path);
+    if (rt->kafka) {
+        const char *bs = kafka_props_get(&rt->kprops, "bootstrap.servers");
+        log_info(NULL, "running %zu pipeline%s against Kafka at %s; offsets in %s", rt->npipelines,
+                 rt->npipelines == 1 ? "" : "s", bs ? bs : "?", rt->offsets_path);
+    } else {
+        log_info(NULL, "running %zu pipeline%s in-process; offsets in %s", rt->npipelines,
+                 rt->npipelines == 1 ? "" : "s", rt->offsets_path);
+    }
 
     long *last_in = calloc(rt->npipelines + 1, sizeof *last_in);
-    struct timespec start, last_report, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    last_report = start;
-    int signals = 0;
+    struct timespec last_report, now;
+    clock_gettime(CLOCK_MONOTONIC, &last_report);
     while (!runtime_all_done(rt)) {
         struct timespec tick = {0, 100 * 1000000L};
-        int sig = sigtimedwait(&set, NULL, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
-            signals++;
-            if (signals == 1) {
-                log_info(NULL, "%s: stopping sources, draining and flushing sinks (again to "
-                               "abort)",
-                         sig == SIGINT ? "SIGINT" : "SIGTERM");
-                runtime_request_stop(rt, 0);
-            } else {
-                log_warn(NULL, "second signal: aborting without draining");
-                runtime_request_stop(rt, 1);
-            }
-        }
+        nanosleep(&tick, NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
         double since = (double)(now.tv_sec - last_report.tv_sec) +
                        (double)(now.tv_nsec - last_report.tv_nsec) / 1e9;
@@ -622,10 +950,8 @@ int runtime_run(runtime_t *rt)
         if (atomic_load(&p->failed) || atomic_load(&p->abort))
             rc = 1;
     }
-    if (!rt->quiet) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!rt->quiet)
         runtime_progress(rt, last_in, 0);
-    }
     free(last_in);
     for (size_t i = 0; i < rt->npipelines; i++)
         if (atomic_load(&rt->pipelines[i].failed))
@@ -637,12 +963,23 @@ teardown:
             sink_rt_t *sk = &p->sinks[s];
             if (sk->inst.inited && sk->inst.plugin->sink.stop)
                 sk->inst.plugin->sink.stop(sk->inst.state);
+            kafka_consumer_free(sk->consumer);
+            sk->consumer = NULL;
         }
     }
     if (rt->offsets) {
         char err[512];
         if (offsets_flush(rt->offsets, err, sizeof err) != 0)
             log_error(NULL, "%s", err);
+    }
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        kafka_producer_free(rt->pipelines[i].producer);
+        rt->pipelines[i].producer = NULL;
+    }
+    if (rt->sig_thread_started) {
+        atomic_store(&rt->exiting, 1);
+        pthread_join(rt->sig_thread, NULL);
+        rt->sig_thread_started = 0;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
@@ -677,12 +1014,23 @@ void runtime_free(runtime_t *rt)
         }
         free(p->sinks);
     }
+    for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        kafka_props_free(&p->kprops);
+        kafka_props_free(&p->topic_configs);
+        for (size_t k = 0; k < p->nknown; k++)
+            free(p->known_topics[k]);
+        free(p->known_topics);
+    }
     free(rt->pipelines);
+    kafka_props_free(&rt->kprops);
+    sr_client_free(rt->sr);
     for (size_t i = 0; i < rt->ntopics; i++)
         topic_free(rt->topics[i]);
     free(rt->topics);
     pthread_mutex_destroy(&rt->topics_mu);
     offsets_close(rt->offsets);
+    kafka_kv_writer_free(rt->offsets_writer);
     free(rt->offsets_path);
     registry_free(&rt->registry);
     config_run_free(&rt->cfg);

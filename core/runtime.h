@@ -4,10 +4,13 @@
 #define SLUICE_RUNTIME_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
 #include "config.h"
+#include "kafka.h"
+#include "schema_registry.h"
 #include "loader.h"
 #include "offsets.h"
 #include "pipeline.h"
@@ -22,9 +25,18 @@ typedef struct runtime {
     size_t ntopics;
     offsets_t *offsets;
     char *offsets_path;
-    int quiet;
+        int quiet;
     int progress_interval_ms;
     atomic_int stopping; /* a signal arrived */
+    /* Kafka mode (a kafka: block) */
+    int kafka;
+    kafka_props_t kprops;     /* the kafka: block as given */
+    sr_client_t *sr;          /* the schema.registry: block's client, NULL if none */
+    kafka_kv_writer_t *offsets_writer; /* offsets.storage: kafka */
+    pthread_t sig_thread;
+    int sig_thread_started;
+    atomic_int exiting;
+    sigset_t sigs;
 } runtime_t;
 
 /* Load the files, scan plugins, resolve and validate everything. Errors go to `errs`; returns 0 if

@@ -298,6 +298,7 @@ static void topic_view_of(const char *p, int64_t offset, topic_view_t *v)
     v->value_null = e.value_null;
     v->headers = (const uint8_t *)(q + e.key_len + e.value_len);
     v->nheaders = e.nheaders;
+    v->partition = 0;
 }
 
 /* Find the chunk holding rd->next (mutex held). */
@@ -321,6 +322,16 @@ static struct topic_chunk *topic_locate(topic_reader_t *rd)
     }
     rd->chunk = NULL;
     return NULL;
+}
+
+size_t topic_stage_next(const topic_stage_t *s, size_t pos, topic_view_t *v)
+{
+    if (pos >= s->buf.len)
+        return 0;
+    struct topic_entry e;
+    memcpy(&e, s->buf.data + pos, sizeof e);
+    topic_view_of(s->buf.data + pos, -1, v);
+    return pos + e.total;
 }
 
 size_t topic_read(topic_reader_t *rd, topic_view_t *views, size_t max, int wait_ms)

@@ -24,6 +24,7 @@ typedef struct tracker {
     void *position;      /* malloc'd copy of the batch's last position, NULL if none */
     size_t position_len;
     int64_t next_offset; /* the pipeline topic's next offset after this batch */
+    atomic_int failed;   /* Kafka mode: a record of the batch could not be delivered */
 } tracker_t;
 
 /* Records encoded for one append. */
@@ -41,6 +42,7 @@ typedef struct topic_view {
     uint8_t key_null, value_null;
     const uint8_t *headers; /* packed: u16 name len, name, u32 value len, value */
     uint32_t nheaders;
+    int32_t partition; /* Kafka mode; 0 in-process */
 } topic_view_t;
 
 struct topic_chunk;
@@ -89,6 +91,9 @@ void topic_stage_init(topic_stage_t *s);
 void topic_stage_free(topic_stage_t *s);
 int topic_stage_add(topic_stage_t *s, const sluice_record_t *r, const void *key, size_t klen,
                     int knull, const void *value, size_t vlen, int vnull);
+/* Walk a stage: the record at byte `pos` (start with 0) into `v` (offset -1); returns the position of
+ * the next record, or 0 at the end. */
+size_t topic_stage_next(const topic_stage_t *s, size_t pos, topic_view_t *v);
 /* Append the staged records (the topic takes the staged memory; `s` is emptied). Waits for room
  * while the topic is full, until `*abort` becomes non-zero (then returns -1 and drops nothing:
  * the stage keeps its records). `tr` gets the records counted into its pending count. On success

@@ -1,0 +1,119 @@
+/* kafka.h — Kafka mode: a pipeline's topic is a real Kafka topic. The source side produces into it
+ * with librdkafka (idempotent by default); each sink task is a consumer in the group
+ * `sluice.<pipeline>.<sink>`; source positions may live in a compacted topic.
+ *
+ * Properties: the YAML `kafka:` block is passed to librdkafka as is (any property), with
+ * `producer.override.*` (pipeline) and `consumer.override.*` (sink) on top. sluice sets its own
+ * defaults only where the user said nothing (see kafka.c: kafka_producer_new / kafka_consumer_new). */
+#ifndef SLUICE_KAFKA_H
+#define SLUICE_KAFKA_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+#include "topic.h"
+
+/* A list of librdkafka properties (borrowed strings). */
+typedef struct kafka_props {
+    const char **keys, **values;
+    size_t n, cap;
+} kafka_props_t;
+
+int kafka_props_add(kafka_props_t *p, const char *key, const char *value);
+void kafka_props_free(kafka_props_t *p);
+/* Check that librdkafka knows every property and accepts its value (for lint). On error writes a
+ * message naming the property and returns -1. `role` is "producer" or "consumer". */
+int kafka_props_check(const kafka_props_t *p, const char *role, char *errstr, size_t errstr_size);
+/* The value of a property, or NULL. */
+const char *kafka_props_get(const kafka_props_t *p, const char *key);
+
+/* -- producer ------------------------------------------------------------------------------------ */
+
+typedef struct kafka_producer kafka_producer_t;
+
+/* A producer with its own delivery thread. `name` (the pipeline id) names it in messages and in
+ * client.id. `buffer_bytes` bounds the memory of its queue unless the properties set it. */
+int kafka_producer_new(kafka_producer_t **out, const kafka_props_t *props, const char *name,
+                       size_t buffer_bytes, char *errstr, size_t errstr_size);
+/* Produce every staged record to `topic`. Each record adds one to tr->pending, and its delivery
+ * (acknowledged by the brokers) takes it off again; a delivery that fails for good sets
+ * tr->failed. Waits while the queue is full, until `*abort` (then returns -1: what was not handed
+ * over is not produced). Returns 0 when every record is queued. */
+int kafka_produce_stage(kafka_producer_t *kp, const char *topic, const topic_stage_t *stage,
+                        tracker_t *tr, const atomic_int *abort);
+/* Messages not delivered yet. */
+long kafka_producer_inflight(kafka_producer_t *kp);
+/* Drop every undelivered message (their trackers see them fail) and wait up to `timeout_ms`
+ * until their delivery reports are served. Returns the number still outstanding. */
+long kafka_producer_purge(kafka_producer_t *kp, int timeout_ms);
+/* A short state for the progress line: "" when fine, else e.g. "kafka unreachable 12s". */
+void kafka_producer_state(kafka_producer_t *kp, char *out, size_t size);
+void kafka_producer_free(kafka_producer_t *kp);
+
+/* -- consumer ------------------------------------------------------------------------------------ */
+
+typedef struct kafka_consumer kafka_consumer_t;
+
+/* Called on partition revocation, before the partitions go: the sink must flush and the consumer
+ * commits what was flushed. Returns 0 if the flush succeeded (then the commit happens). */
+typedef int (*kafka_revoke_cb)(void *opaque);
+
+int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const char *group,
+                       const char *topic, const char *name, size_t buffer_bytes,
+                       kafka_revoke_cb on_revoke, void *opaque, char *errstr,
+                       size_t errstr_size);
+/* Up to `max` messages; waits up to `wait_ms` for the first. The views point into messages held
+ * until the next read or kafka_consumer_release. Headers are not in the views: copy them with
+ * kafka_consumer_headers. */
+size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max, int wait_ms);
+/* Add the headers of message i of the last read to `r`. */
+void kafka_consumer_headers(kafka_consumer_t *kc, size_t i, sluice_record_t *r);
+/* The topic and partition of message i of the last read. */
+const char *kafka_consumer_topic(kafka_consumer_t *kc, size_t i, int32_t *partition);
+/* The messages of the last read were handed to the sink: their offsets may be committed after
+ * the next successful flush. */
+void kafka_consumer_done(kafka_consumer_t *kc);
+void kafka_consumer_release(kafka_consumer_t *kc);
+/* Commit the offsets of everything marked done (synchronously). 0 on success. */
+int kafka_consumer_commit(kafka_consumer_t *kc, char *errstr, size_t errstr_size);
+/* Leave the group (after a final commit, or without one when the sink failed). */
+void kafka_consumer_close(kafka_consumer_t *kc);
+void kafka_consumer_free(kafka_consumer_t *kc);
+
+/* -- topics ----------------------------------------------------------------------------------- */
+
+typedef struct kafka_topic_spec {
+    const char *name;
+    int partitions;         /* -1: broker default */
+    int replication_factor; /* -1: broker default */
+    const kafka_props_t *configs;
+    int create;      /* create when missing; else a missing topic is an error */
+    const char *why; /* for messages: "pipeline 'x'", "dead-letter topic of sink 'y'" */
+} kafka_topic_spec_t;
+
+/* Make sure the topics exist (creating those allowed to be created). Waits for the cluster while it
+ * is unreachable, with backoff, until `*stop` becomes non-zero. Returns 0, or -1 with a message. */
+int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *specs, size_t n,
+                        const atomic_int *stop, char *errstr, size_t errstr_size);
+
+/* -- source positions in a compacted topic ------------------------------------------------------ */
+
+/* Read the latest value of every key of `topic` (created compacted if missing). `cb` gets each
+ * key/value in log order (a later one replaces an earlier; an empty value deletes). */
+int kafka_read_compacted(const kafka_props_t *props, const char *topic, int replication_factor,
+                         void (*cb)(void *opaque, const void *key, size_t klen, const void *value,
+                                    size_t vlen),
+                         void *opaque, const atomic_int *stop, char *errstr, size_t errstr_size);
+/* Write key/value records to `topic` and wait until they are acknowledged. */
+typedef struct kafka_kv_writer kafka_kv_writer_t;
+int kafka_kv_writer_new(kafka_kv_writer_t **out, const kafka_props_t *props, const char *topic,
+                        char *errstr, size_t errstr_size);
+int kafka_kv_write(kafka_kv_writer_t *w, const void *key, size_t klen, const void *value,
+                   size_t vlen, char *errstr, size_t errstr_size);
+/* Wait until every write is acknowledged (up to timeout_ms). 0 on success. */
+int kafka_kv_sync(kafka_kv_writer_t *w, int timeout_ms, char *errstr, size_t errstr_size);
+void kafka_kv_writer_free(kafka_kv_writer_t *w);
+
+#endif

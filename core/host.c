@@ -290,7 +290,9 @@ static void host_record_remove_header(sluice_record_t *r, size_t i)
 
 static void host_record_fail(sluice_record_t *r, const char *reason)
 {
-    record_fail(r, r->offset >= 0 ? "TASK_PUT" : "TASK_POLL", reason);
+        /* A record whose bytes did not decode failed in its converter, as Kafka Connect says. */
+    record_fail(r, r->decode_stage ? r->decode_stage : r->offset >= 0 ? "TASK_PUT" : "TASK_POLL",
+                reason);
 }
 
 /* -- values ------------------------------------------------------------------------------------- */

@@ -244,7 +244,7 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
                 char msg[700];
                 snprintf(msg, sizeof msg, "%s: %s", ti->ctx.name,
                          err[0] ? err : "transform failed");
-                record_fail(r, "TRANSFORMATION", msg);
+                                record_fail(r, r->decode_stage ? r->decode_stage : "TRANSFORMATION", msg);
                 r->fail_plugin = ti->plugin->desc.name;
                 failed_add(in->arena, f, r);
             }

@@ -51,7 +51,8 @@ static sluice_value_t *record_decode(sluice_record_t *r, struct record_slot *s, 
     char err[512];
     if (converter_decode(c, r->batch->arena, s->bytes, s->len, &s->value, err, sizeof err) !=
         SLUICE_OK) {
-        snprintf(errstr, errstr_size, "cannot decode the record's %s: %s", what, err);
+                snprintf(errstr, errstr_size, "cannot decode the record's %s: %s", what, err);
+        r->decode_stage = strcmp(what, "key") == 0 ? "KEY_CONVERTER" : "VALUE_CONVERTER";
         s->value = NULL;
         return NULL;
     }

@@ -46,7 +46,8 @@ struct sluice_record {
     size_t position_len;
     const char *fail_reason; /* set by record_fail or a failed stage */
     const char *fail_stage;  /* Kafka Connect's stage name: TRANSFORMATION, VALUE_CONVERTER, … */
-    const char *fail_plugin; /* the plugin that failed it when not the source or sink itself */
+        const char *fail_plugin; /* the plugin that failed it when not the source or sink itself */
+    const char *decode_stage; /* KEY_CONVERTER / VALUE_CONVERTER when its bytes did not decode */
     uint8_t failed;
 };
 

@@ -41,8 +41,9 @@ const struct sluice_config_field config_global_keys[] = {
      .example = "[plugins, /opt/sluice/plugins]"},
     {.name = "kafka",
      .type = SLUICE_CFG_MAP,
-     .description = "Kafka mode: librdkafka properties (e.g. `bootstrap.servers`). Absent: "
-                    "topics are in-process logs and no server is needed.",
+          .description = "Kafka mode: librdkafka properties, passed through (`bootstrap.servers`, "
+                    "`security.protocol`, `sasl.*`, …; see docs/kafka.md). Absent: topics are "
+                    "in-process logs and no server is needed.",
      .example = "{bootstrap.servers: 127.0.0.1:9092}"},
     {.name = "schema.registry",
      .type = SLUICE_CFG_MAP,

@@ -173,7 +173,7 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
         for (size_t k = 0; k < rt->kprops.n; k++)
             kafka_props_add(&p->kprops, rt->kprops.keys[k], rt->kprops.values[k]);
         props_from_map(&p->kprops, cp->core, "producer.override.*");
-                char err[600];
+        char err[600];
         if (rt->kafka_ok && kafka_props_check(&p->kprops, "producer", err, sizeof err) != 0) {
             const cfg_mark_t *m = config_mark(cp->core, "producer.override.*");
             cfg_errors_add(errs, m ? m : &cp->mark, "pipeline '%s': %s", cp->id, err);
@@ -218,7 +218,7 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
             for (size_t k = 0; k < rt->kprops.n; k++)
                 kafka_props_add(&kp, rt->kprops.keys[k], rt->kprops.values[k]);
             props_from_map(&kp, ci->core, "consumer.override.*");
-                        if (rt->kafka_ok && kafka_props_check(&kp, "consumer", err, sizeof err) != 0) {
+            if (rt->kafka_ok && kafka_props_check(&kp, "consumer", err, sizeof err) != 0) {
                 const cfg_mark_t *m = config_mark(ci->core, "consumer.override.*");
                 cfg_errors_add(errs, m ? m : &ci->mark, "sink '%s' of pipeline '%s': %s", ci->id,
                                cp->id, err);
@@ -293,11 +293,16 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
         char err[600];
         rt->kafka = 1;
         props_from_map(&rt->kprops, g, "kafka");
-                if (kafka_props_check(&rt->kprops, "producer", err, sizeof err) != 0 ||
+        if (kafka_props_check(&rt->kprops, "producer", err, sizeof err) != 0 ||
             kafka_props_check(&rt->kprops, "consumer", err, sizeof err) != 0)
             cfg_errors_add(errs, config_mark(g, "kafka"), "kafka: %s", err);
         else
             rt->kafka_ok = 1; /* the overrides are checked on top of a valid block only */
+        if (kafka_props_get(&rt->kprops, "group.id"))
+            cfg_errors_add(errs, config_mark(g, "kafka"),
+                           "kafka: group.id would put every sink in one consumer group; each sink "
+                           "is its own group sluice.<pipeline>.<sink> (set "
+                           "consumer.override.group.id on a sink to choose its name)");
     }
     if (g && strcmp(config_string(g, "offsets.storage"), "kafka") == 0 && !rt->kafka)
         cfg_errors_add(errs, config_mark(g, "offsets.storage"),
@@ -851,6 +856,9 @@ static void runtime_progress(runtime_t *rt, long *last_in, double seconds)
                 snprintf(line + n, sizeof line - (size_t)n,
                          " | errors %ld | dlq %ld | kafka in flight %ld%s%s", errors, dlq,
                          kafka_producer_inflight(p->producer), state[0] ? " | " : "", state);
+        } else if (rt->kafka) {
+            if (n < (int)sizeof line)
+                snprintf(line + n, sizeof line - (size_t)n, " | errors %ld | dlq %ld", errors, dlq);
         } else {
             human_bytes(topic_bytes(p->topic), mem, sizeof mem);
             if (n < (int)sizeof line)

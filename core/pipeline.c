@@ -244,7 +244,7 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
                 char msg[700];
                 snprintf(msg, sizeof msg, "%s: %s", ti->ctx.name,
                          err[0] ? err : "transform failed");
-                                record_fail(r, r->decode_stage ? r->decode_stage : "TRANSFORMATION", msg);
+                record_fail(r, r->decode_stage ? r->decode_stage : "TRANSFORMATION", msg);
                 r->fail_plugin = ti->plugin->desc.name;
                 failed_add(in->arena, f, r);
             }
@@ -708,8 +708,9 @@ void *pipeline_sink_main(void *arg)
         }
         int64_t now = mono_ms();
         /* In-process the sink ends when its topic is closed and read; in Kafka mode the topic
-         * never ends: the sink runs until the run is asked to stop. */
-        int drained = s->consumer ? n == 0 && (atomic_load(&p->shutdown) || atomic_load(&p->failed))
+         * never ends: the sink runs until the run is asked to stop (then it flushes and commits
+         * what it has read, even with more records waiting). */
+        int drained = s->consumer ? atomic_load(&p->shutdown) || atomic_load(&p->failed)
                                   : n == 0 && topic_drained(rd);
         if (s->dirty && (n == 0 || drained || (!s->consumer && topic_pressure(p->topic)) ||
                          now - last_flush >= s->side.flush_interval_ms)) {

@@ -267,12 +267,14 @@ static void host_record_add_header(sluice_record_t *r, const char *name, const v
 
 static size_t host_record_header_count(const sluice_record_t *r)
 {
+    record_headers_load((sluice_record_t *)r);
     return r->nheaders;
 }
 
 static const char *host_record_header(const sluice_record_t *r, size_t i, const void **value,
                                       size_t *len)
 {
+        record_headers_load((sluice_record_t *)r);
     if (i >= r->nheaders)
         return NULL;
     *value = r->headers[i].value;
@@ -282,6 +284,7 @@ static const char *host_record_header(const sluice_record_t *r, size_t i, const 
 
 static void host_record_remove_header(sluice_record_t *r, size_t i)
 {
+    record_headers_load(r);
     if (i >= r->nheaders)
         return;
     memmove(&r->headers[i], &r->headers[i + 1], (r->nheaders - i - 1) * sizeof r->headers[0]);

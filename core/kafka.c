@@ -606,8 +606,14 @@ size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max
 
 void kafka_consumer_headers(kafka_consumer_t *kc, size_t i, sluice_record_t *r)
 {
+    if (i < kc->nmsgs)
+        r->headers_src = kc->msgs[i];
+}
+
+void kafka_load_headers(const void *src, sluice_record_t *r)
+{
     rd_kafka_headers_t *h = NULL;
-    if (i >= kc->nmsgs || rd_kafka_message_headers(kc->msgs[i], &h) != 0 || !h)
+    if (rd_kafka_message_headers(src, &h) != 0 || !h)
         return;
     const char *name;
     const void *val;

@@ -68,8 +68,10 @@ int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const
  * until the next read or kafka_consumer_release. Headers are not in the views: copy them with
  * kafka_consumer_headers. */
 size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max, int wait_ms);
-/* Add the headers of message i of the last read to `r`. */
+/* Give `r` the headers of message i of the last read: lazily, copied by kafka_load_headers (the
+ * codec's load_headers) when something looks at them, while the message is held. */
 void kafka_consumer_headers(kafka_consumer_t *kc, size_t i, sluice_record_t *r);
+void kafka_load_headers(const void *src, sluice_record_t *r);
 /* The topic and partition of message i of the last read. */
 const char *kafka_consumer_topic(kafka_consumer_t *kc, size_t i, int32_t *partition);
 /* The messages of the last read were handed to the sink: their offsets may be committed after

@@ -79,6 +79,7 @@ int record_add_header(sluice_record_t *r, const char *name, const void *value, s
 int record_add_header_n(sluice_record_t *r, const char *name, size_t name_len, const void *value,
                         size_t len)
 {
+    record_headers_load(r);
     arena_t *a = r->batch->arena;
     if (r->nheaders == r->capheaders) {
         uint32_t cap = r->capheaders ? r->capheaders * 2 : 4;
@@ -97,6 +98,16 @@ int record_add_header_n(sluice_record_t *r, const char *name, size_t name_len, c
         return -1;
     r->nheaders++;
     return 0;
+}
+
+void record_headers_load(sluice_record_t *r)
+{
+    const void *src = r->headers_src;
+    if (!src)
+        return;
+    r->headers_src = NULL; /* first: the loader adds headers through record_add_header */
+    if (r->batch && r->batch->codec && r->batch->codec->load_headers)
+        r->batch->codec->load_headers(src, r);
 }
 
 void record_fail(sluice_record_t *r, const char *stage, const char *reason)

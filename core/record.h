@@ -30,7 +30,9 @@ struct record_header {
 typedef struct record_codec {
     converter_t *key;
     converter_t *value;
-    const char *topic; /* default topic of new records */
+        const char *topic; /* default topic of new records */
+    /* Kafka mode: copy the headers of the message a record was read from (see headers_src). */
+    void (*load_headers)(const void *src, sluice_record_t *r);
 } record_codec_t;
 
 struct sluice_record {
@@ -40,8 +42,12 @@ struct sluice_record {
     int64_t offset; /* -1 until appended to a topic */
     int64_t timestamp;
     struct record_slot key, value;
-    struct record_header *headers;
+        struct record_header *headers;
     uint32_t nheaders, capheaders;
+    /* Headers not copied yet: they are parsed from their message only when something looks at
+     * them (librdkafka's header parsing costs more than the rest of a record's way to a sink).
+     * Every reader of `headers` calls record_headers_load first. */
+    const void *headers_src;
     const void *position; /* source side: where to resume after this record */
     size_t position_len;
     const char *fail_reason; /* set by record_fail or a failed stage */
@@ -70,5 +76,7 @@ int record_add_header(sluice_record_t *r, const char *name, const void *value, s
 int record_add_header_n(sluice_record_t *r, const char *name, size_t name_len, const void *value,
                         size_t len);
 void record_fail(sluice_record_t *r, const char *stage, const char *reason);
+/* Copy lazily kept headers into the record (no-op when there are none pending). */
+void record_headers_load(sluice_record_t *r);
 
 #endif

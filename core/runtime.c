@@ -751,8 +751,10 @@ static int runtime_setup(runtime_t *rt)
             if (side_converters(rt, &sk->side, p->cfg->sinks[sk->cfg_index].core, p->cfg->core,
                                 p->topic->name, name) != 0)
                 return -1;
-            if (instance_init(p, &sk->inst, ROLE_SINK, name) != 0)
+                        if (instance_init(p, &sk->inst, ROLE_SINK, name) != 0)
                 return -1;
+            if (sk->consumer)
+                sk->side.codec.load_headers = kafka_load_headers;
             sk->inst.ctx.task = sk->task;
             for (size_t t = 0; t < sk->side.ntransforms; t++)
                 if (instance_init(p, &sk->side.transforms[t], ROLE_TRANSFORM,

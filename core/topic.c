@@ -150,9 +150,10 @@ void topic_stage_free(topic_stage_t *s)
     s->count = 0;
 }
 
-int topic_stage_add(topic_stage_t *s, const sluice_record_t *r, const void *key, size_t klen,
+int topic_stage_add(topic_stage_t *s, sluice_record_t *r, const void *key, size_t klen,
                     int knull, const void *value, size_t vlen, int vnull)
 {
+    record_headers_load(r);
     size_t hlen = 0;
     for (uint32_t i = 0; i < r->nheaders; i++)
         hlen += 2 + strlen(r->headers[i].name) + 4 + r->headers[i].len;

@@ -89,7 +89,7 @@ void topic_set_max_bytes(topic_t *t, size_t max_bytes);
 
 void topic_stage_init(topic_stage_t *s);
 void topic_stage_free(topic_stage_t *s);
-int topic_stage_add(topic_stage_t *s, const sluice_record_t *r, const void *key, size_t klen,
+int topic_stage_add(topic_stage_t *s, sluice_record_t *r, const void *key, size_t klen,
                     int knull, const void *value, size_t vlen, int vnull);
 /* Walk a stage: the record at byte `pos` (start with 0) into `v` (offset -1); returns the position of
  * the next record, or 0 at the end. */

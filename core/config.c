@@ -1233,6 +1233,18 @@ static void cfg_put_yaml_string(buf_t *out, const char *s)
     buf_putc(out, '"');
 }
 
+/* A property that holds a credential, inside a map of properties (librdkafka's sasl.password,
+ * ssl.key.password, the registry's basic.auth.user.info, …): redacted like a SECRET key. */
+static int cfg_secret_property(const char *name)
+{
+    static const char *const words[] = {"password", "secret", "user.info", "jaas", "token",
+                                        "credential", NULL};
+    for (size_t i = 0; words[i]; i++)
+        if (strstr(name, words[i]))
+            return 1;
+    return 0;
+}
+
 void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
 {
     if (!cfg)
@@ -1242,6 +1254,19 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
         const cfg_value_t *v = &cfg->v[k];
         if (!v->set)
             continue;
+                size_t nlen = strlen(f->name);
+        if (f->type == SLUICE_CFG_MAP && nlen > 2 && strcmp(f->name + nlen - 2, ".*") == 0) {
+            /* A prefix key: its entries as written, `prefix.<property>: value`. */
+            for (size_t i = 0; i < v->n; i++) {
+                buf_printf(out, "%*s%.*s%s: ", indent, "", (int)(nlen - 1), f->name, v->keys[i]);
+                if (cfg_secret_property(v->keys[i]))
+                    buf_puts(out, "\"********\"");
+                else
+                    cfg_put_yaml_string(out, v->items[i]);
+                buf_putc(out, '\n');
+            }
+            continue;
+        }
         buf_printf(out, "%*s%s:", indent, "", f->name);
         if (f->flags & SLUICE_CFG_SECRET) {
             buf_puts(out, " \"********\"\n");
@@ -1268,8 +1293,11 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
             for (size_t i = 0; i < v->n; i++) {
                 buf_printf(out, "%*s", indent + 2, "");
                 cfg_put_yaml_string(out, v->keys[i]);
-                buf_puts(out, ": ");
-                cfg_put_yaml_string(out, v->items[i]);
+                                buf_puts(out, ": ");
+                if (cfg_secret_property(v->keys[i]))
+                    buf_puts(out, "\"********\"");
+                else
+                    cfg_put_yaml_string(out, v->items[i]);
                 buf_putc(out, '\n');
             }
             break;

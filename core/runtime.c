@@ -387,7 +387,15 @@ void runtime_print(const runtime_t *rt, FILE *out)
 {
     buf_t b;
     buf_init(&b);
-    fprintf(out, "version: 1\noffset.storage.file.filename: %s\npipelines:\n", rt->offsets_path);
+        fprintf(out, "version: 1\n");
+    if (rt->cfg.global) {
+        config_dump(rt->cfg.global, &b, 0);
+        fputs(b.data ? b.data : "", out);
+        buf_reset(&b);
+    }
+    if (!rt->cfg.global || !config_has(rt->cfg.global, "offset.storage.file.filename"))
+        fprintf(out, "offset.storage.file.filename: %s\n", rt->offsets_path);
+    fprintf(out, "pipelines:\n");
     for (size_t i = 0; i < rt->npipelines; i++) {
         const pipeline_t *p = &rt->pipelines[i];
         fprintf(out, "  # %s\n  - id: %s\n", p->cfg->file, p->id);

@@ -112,3 +112,36 @@ pipelines:
     assert f"{cfg}:11:18: unknown key 'formt'" in r.stderr and "did you mean 'format'" in r.stderr
     assert "'print.key'" in r.stderr and "found 'maybe'" in r.stderr, r.stderr
     assert "4 errors" in r.stderr
+
+
+@pytest.mark.asan
+def test_lint_print_redacts_kafka_and_registry_credentials(sluice, tmp):
+    """Credentials inside the kafka: and schema.registry: blocks and in producer/consumer
+    overrides are shown as ******** — the rest of the blocks as given."""
+    write_lines(tmp / "in.txt", 3)
+    extra = ("    producer.override.sasl.password: ${SLUICE_TEST_SECRET}\n"
+             "    producer.override.linger.ms: 7\n")
+    body = pipeline_yaml(tmp, "creds", extra=extra)
+    body = body.replace("version: 1\n", """version: 1
+kafka:
+  bootstrap.servers: 127.0.0.1:1
+  security.protocol: SASL_SSL
+  sasl.mechanisms: PLAIN
+  sasl.username: api-key-1
+  sasl.password: ${SLUICE_TEST_SECRET}
+schema.registry:
+  url: http://127.0.0.1:2
+  basic.auth.credentials.source: USER_INFO
+  basic.auth.user.info: sr-key:${SLUICE_TEST_SECRET}
+""", 1)
+    cfg = write_yaml(tmp / "p.yaml", body)
+    r = sluice.run("lint", "--print", cfg, env={"SLUICE_TEST_SECRET": "hunter2-xyz"}, timeout=30)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "hunter2-xyz" not in out, f"a credential leaked into --print:\n{out}"
+    assert re.search(r'^\s+sasl\.password: "\*{8}"$', out, re.M), out
+    assert re.search(r'^\s+basic\.auth\.user\.info: "\*{8}"$', out, re.M), out
+    assert re.search(r'^\s+producer\.override\.sasl\.password: "\*{8}"$', out, re.M), out
+    assert re.search(r"^\s+producer\.override\.linger\.ms: \"?7\"?$", out, re.M), out
+    assert re.search(r"^\s+sasl\.username: api-key-1$", out, re.M), out
+    assert re.search(r"^\s+bootstrap\.servers: 127\.0\.0\.1:1$", out, re.M), out

@@ -400,6 +400,7 @@ struct kafka_consumer {
     kafka_revoke_cb on_revoke;
     void *opaque;
     struct klog_limit lim;
+    atomic_llong down_since; /* as the producer's: 0 when the cluster answers */
     int closed;
 };
 
@@ -426,7 +427,7 @@ static struct kpart *kpart_get(kafka_consumer_t *kc, int32_t partition)
 static void consumer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     kafka_consumer_t *kc = opaque;
-    client_error(rk, err, reason, opaque, kc->name, &kc->lim, NULL);
+    client_error(rk, err, reason, opaque, kc->name, &kc->lim, &kc->down_since);
 }
 
 static void parts_describe(const rd_kafka_topic_partition_list_t *l, char *out, size_t size)
@@ -467,6 +468,7 @@ static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     char list[256];
     parts_describe(parts, list, sizeof list);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        atomic_store(&kc->down_since, 0);
         log_info(kc->name, "assigned partitions [%s] of '%s'", list, kc->topic);
         for (int i = 0; i < parts->cnt; i++) {
             struct kpart *p = kpart_get(kc, parts->elems[i].partition);
@@ -578,6 +580,8 @@ size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max
         if (!m)
             break;
         wait = 0;
+        if (!m->err)
+            atomic_store(&kc->down_since, 0);
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 klog_limited(&kc->lim, kc->name, "consuming '%s': %s", kc->topic,
@@ -626,6 +630,15 @@ const char *kafka_consumer_topic(kafka_consumer_t *kc, size_t i, int32_t *partit
 {
     *partition = i < kc->nmsgs ? kc->msgs[i]->partition : 0;
     return kc->topic;
+}
+
+void kafka_consumer_state(kafka_consumer_t *kc, char *out, size_t size)
+{
+    long long since = atomic_load(&kc->down_since);
+    if (since)
+        snprintf(out, size, "kafka unreachable %llds", (long long)(kmono_ms() - since) / 1000);
+    else
+        snprintf(out, size, "%s", "");
 }
 
 void kafka_consumer_done(kafka_consumer_t *kc)

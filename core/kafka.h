@@ -77,6 +77,8 @@ const char *kafka_consumer_topic(kafka_consumer_t *kc, size_t i, int32_t *partit
 /* The messages of the last read were handed to the sink: their offsets may be committed after
  * the next successful flush. */
 void kafka_consumer_done(kafka_consumer_t *kc);
+/* A short state for the progress line: "" when fine, else "kafka unreachable 12s". */
+void kafka_consumer_state(kafka_consumer_t *kc, char *out, size_t size);
 void kafka_consumer_release(kafka_consumer_t *kc);
 /* Commit the offsets of everything marked done (synchronously). 0 on success. */
 int kafka_consumer_commit(kafka_consumer_t *kc, char *errstr, size_t errstr_size);

@@ -387,7 +387,7 @@ void runtime_print(const runtime_t *rt, FILE *out)
 {
     buf_t b;
     buf_init(&b);
-        fprintf(out, "version: 1\n");
+    fprintf(out, "version: 1\n");
     if (rt->cfg.global) {
         config_dump(rt->cfg.global, &b, 0);
         fputs(b.data ? b.data : "", out);
@@ -759,7 +759,7 @@ static int runtime_setup(runtime_t *rt)
             if (side_converters(rt, &sk->side, p->cfg->sinks[sk->cfg_index].core, p->cfg->core,
                                 p->topic->name, name) != 0)
                 return -1;
-                        if (instance_init(p, &sk->inst, ROLE_SINK, name) != 0)
+            if (instance_init(p, &sk->inst, ROLE_SINK, name) != 0)
                 return -1;
             if (sk->consumer)
                 sk->side.codec.load_headers = kafka_load_headers;
@@ -867,8 +867,13 @@ static void runtime_progress(runtime_t *rt, long *last_in, double seconds)
                          " | errors %ld | dlq %ld | kafka in flight %ld%s%s", errors, dlq,
                          kafka_producer_inflight(p->producer), state[0] ? " | " : "", state);
         } else if (rt->kafka) {
+            char state[160] = "";
+            for (size_t s = 0; s < p->nsinks && !state[0]; s++)
+                if (p->sinks[s].consumer)
+                    kafka_consumer_state(p->sinks[s].consumer, state, sizeof state);
             if (n < (int)sizeof line)
-                snprintf(line + n, sizeof line - (size_t)n, " | errors %ld | dlq %ld", errors, dlq);
+                snprintf(line + n, sizeof line - (size_t)n, " | errors %ld | dlq %ld%s%s", errors,
+                         dlq, state[0] ? " | " : "", state);
         } else {
             human_bytes(topic_bytes(p->topic), mem, sizeof mem);
             if (n < (int)sizeof line)

@@ -478,6 +478,7 @@ def test_kafka_to_file_two_tasks_three_partitions(sluice, kafka, tmp, runs):
 
 # -- 3. JSON converter: the envelope both ways ---------------------------------------------------
 
+@pytest.mark.asan
 def test_json_written_by_sluice(sluice, kafka, tmp):
     """The file source with format: json emits schemaless values: with schemas.enable false the
     topic holds plain JSON, with schemas.enable true Kafka Connect's schemaless envelope
@@ -533,6 +534,7 @@ ENV_EXPECTED = [
 ]
 
 
+@pytest.mark.asan
 def test_json_envelopes_written_by_python(sluice, kafka, tmp, runs):
     """Kafka Connect envelopes produced by Python (struct with int64, string, optional fields) are
     read by a sink with value.converter json (schemas.enable true) and written as their payload's
@@ -592,6 +594,7 @@ def dlq_setup(kafka, tmp, tolerance):
     return topic, pid, dlq, cfg
 
 
+@pytest.mark.asan
 def test_dlq_with_context_headers(sluice, kafka, tmp, runs):
     """errors.tolerance all: good, "not json", good → the console prints the two good values, the
     dead-letter topic gets the original key, value and headers plus Kafka Connect's
@@ -634,6 +637,7 @@ def test_dlq_with_context_headers(sluice, kafka, tmp, runs):
     }, h
 
 
+@pytest.mark.asan
 def test_tolerance_none_stops_without_committing(sluice, kafka, tmp, runs):
     """errors.tolerance none: the pipeline stops by itself with exit 1 at the undecodable record,
     says why, sends nothing to the dead-letter topic, and the bad record's offset is not
@@ -651,6 +655,7 @@ def test_tolerance_none_stops_without_committing(sluice, kafka, tmp, runs):
     assert not topic_exists(kafka.bootstrap, dlq) or total(kafka.bootstrap, dlq) == 0
 
 
+@pytest.mark.asan
 def test_tolerance_none_delivers_nothing_past_the_failure(sluice, kafka, tmp, runs):
     """errors.tolerance none stops the sink at the failed record: the good record after it is not
     delivered (printed) either — as in-process, nothing is half-delivered past the failure."""
@@ -860,3 +865,198 @@ def test_unreachable_broker_sigterm_exits_promptly(sluice, tmp, runs):
     run.close()
     assert rc == 0, f"exit {rc}\n{run.text()}"
     assert took < scaled(3), f"SIGTERM took {took:.1f} s to end the wait for Kafka\n{run.text()}"
+
+
+# -- 5. faults: sluice killed, broker away -------------------------------------------------------
+
+class Background(threading.Thread):
+    """Runs fn in a thread; join_checked() re-raises what it raised."""
+
+    def __init__(self, fn):
+        super().__init__(daemon=True)
+        self.fn, self.error = fn, None
+
+    def run(self):
+        try:
+            self.fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            self.error = e
+
+    def join_checked(self, timeout):
+        self.join(scaled(timeout))
+        assert not self.is_alive(), f"background work did not end within {scaled(timeout)} s"
+        if self.error:
+            raise self.error
+
+
+def append_lines_slowly(path, count, start=0, chunk=1000, pause=0.01):
+    for s in range(start, start + count, chunk):
+        write_lines(path, min(chunk, start + count - s), start=s, mode="a")
+        time.sleep(pause)
+
+
+def tail_is(path, last):
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, file_size(path) - len(last)))
+            return f.read() == last
+    except FileNotFoundError:
+        return False
+
+
+def check_complete_in_order(inp, out):
+    """At least once with any number of replays: no line missing, no foreign line, no partial
+    line, and the first occurrences keep the input's order. Returns the number of repeats."""
+    assert out.endswith(b"\n"), f"output ends with a partial line: {out[-120:]!r}"
+    il = inp.split(b"\n")[:-1]
+    ol = out.split(b"\n")[:-1]
+    index = {v: i for i, v in enumerate(il)}
+    foreign = [x for x in ol if x not in index]
+    assert not foreign, f"{len(foreign)} lines that were never in the input, e.g. {foreign[0]!r}"
+    seen, firsts = set(), []
+    for x in ol:
+        if x not in seen:
+            seen.add(x)
+            firsts.append(index[x])
+    missing = len(il) - len(seen)
+    assert missing == 0, \
+        f"{missing} lines lost; first: {next(x for x in il if x not in seen)!r}"
+    assert firsts == sorted(firsts), "records overtook each other"
+    return len(ol) - len(il)
+
+
+def test_source_sigkill_mid_stream_at_least_once(sluice, kafka, tmp, runs):
+    """SIGKILL of sluice while a following file source streams into Kafka, then a restart: every
+    line is in the topic, nothing foreign, in order with at most one replayed stretch."""
+    topic, pid = uniq("kill-src"), uniq("p")
+    n = 300_000
+    src = tmp / "in.txt"
+    src.touch()
+    offsets = tmp / "offsets.json"
+    cfg = write_yaml(tmp / "p.yaml", kafka_yaml(kafka.bootstrap, offsets, f"""\
+  - id: {pid}
+    topic: {topic}
+    topic.creation.default.partitions: 1
+    key.converter: string
+    value.converter: string
+    offset.flush.interval.ms: 200ms
+    source: {{plugin: file, config: {{file: {src}, follow: true}}}}
+"""))
+    run = Running(sluice, cfg, tmp, "first")
+    runs.append(run)
+    run.wait(lambda: topic_exists(kafka.bootstrap, topic), 30, "the topic")
+    writer = Background(lambda: append_lines_slowly(src, n))
+    writer.start()
+    run.wait(lambda: total(kafka.bootstrap, topic) >= 30_000, 60, "30,000 records in Kafka")
+    run.sigkill()
+    at_kill = total(kafka.bootstrap, topic)
+    writer_busy = writer.is_alive()
+    writer.join_checked(120)
+    assert writer_busy and at_kill < n, \
+        f"not mid-stream: {at_kill} records were in Kafka and the input was complete at the kill"
+
+    size = file_size(src)
+    run2 = Running(sluice, cfg, tmp, "second")
+    runs.append(run2)
+
+    def caught_up():
+        try:
+            return offsets_position(offsets, pid)["position"] == size
+        except (FileNotFoundError, KeyError, ValueError):
+            return False
+    run2.wait(caught_up, 120, "the position to reach the end of the input")
+    rc = run2.term()
+    assert rc == 0, f"SIGTERM: exit {rc}\n{run2.text()}"
+    recs = consume_all(kafka.bootstrap, topic)
+    repeats = check_at_least_once(src.read_bytes(), b"".join(r.value + b"\n" for r in recs))
+    print(f"killed with {at_kill} records in Kafka; {repeats} repeated after the restart")
+
+
+def test_sink_sigkill_mid_stream_at_least_once(sluice, kafka, tmp, runs):
+    """SIGKILL of a sink-only sluice while records stream in, then a restart: the output file has
+    every record, in order, with at most one replayed stretch, and the group commits the end."""
+    topic, pid = uniq("kill-sink"), uniq("p")
+    n = 300_000
+    create_topic(kafka.bootstrap, topic, 1)
+    vals = input_values(n)
+
+    def slow_records():
+        for i, v in enumerate(vals):
+            if i % 5000 == 4999:
+                time.sleep(0.05)
+            yield {"value": v}
+    producer = Background(lambda: produce(kafka.bootstrap, topic, slow_records()))
+    producer.start()
+    out = tmp / "out.txt"
+    cfg = write_yaml(tmp / "p.yaml", kafka_yaml(kafka.bootstrap, tmp / "offsets.json",
+                                                sink_pipeline(pid, topic, f"""\
+      - id: out
+        plugin: file
+        config: {{file: {out}}}
+        offset.flush.interval.ms: 200ms
+{FAST_GROUP}""")))
+    run = Running(sluice, cfg, tmp, "first")
+    runs.append(run)
+    run.wait(lambda: count_lines(out) >= 30_000, 60, "30,000 lines in the output")
+    run.sigkill()
+    at_kill = count_lines(out)
+    producing = producer.is_alive()
+    producer.join_checked(120)
+    assert producing and at_kill < n, f"not mid-stream: {at_kill} lines out at the kill"
+
+    run2 = Running(sluice, cfg, tmp, "second")
+    runs.append(run2)
+    last = vals[-1] + b"\n"
+    run2.wait(lambda: count_lines(out) >= n and tail_is(out, last), 120, "the last record")
+    rc = run2.term()
+    assert rc == 0, f"SIGTERM: exit {rc}\n{run2.text()}"
+    repeats = check_at_least_once(b"".join(v + b"\n" for v in vals), out.read_bytes())
+    assert committed(kafka.bootstrap, f"sluice.{pid}.out", topic) == {0: n}
+    print(f"killed with {at_kill} lines out; {repeats} repeated after the restart")
+
+
+def test_broker_outage_nothing_lost(sluice, kafka_own, tmp, runs):
+    """The broker stops for 20 s while a following file source reads a file that grows meanwhile,
+    with a file sink in the same pipeline: sluice reports Kafka unreachable, keeps running, and
+    once the broker is back every line reaches the output (at least once, in order)."""
+    pid = uniq("p")
+    src, out = tmp / "in.txt", tmp / "out.txt"
+    n1, n2, n3 = 5000, 10_000, 5000
+    write_lines(src, n1)
+    cfg = write_yaml(tmp / "p.yaml", kafka_yaml(kafka_own.bootstrap, tmp / "offsets.json", f"""\
+  - id: {pid}
+    topic: outage
+    topic.creation.default.partitions: 1
+    key.converter: string
+    value.converter: string
+    source: {{plugin: file, config: {{file: {src}, follow: true}}}}
+    sinks:
+      - id: out
+        plugin: file
+        config: {{file: {out}}}
+{FAST_GROUP}"""))
+    run = Running(sluice, cfg, tmp, "run", args=())  # with the progress line (every 5 s)
+    runs.append(run)
+    run.wait(lambda: count_lines(out) >= n1, 60, "the first lines through Kafka")
+
+    kafka_own.stop()
+    down = time.monotonic()
+    # the file grows during the outage: 10 chunks over ~15 s
+    writer = Background(lambda: append_lines_slowly(src, n2, start=n1, chunk=n2 // 10, pause=1.5))
+    writer.start()
+    time.sleep(max(0.0, 20 - (time.monotonic() - down)))
+    writer.join_checked(60)
+    assert run.alive(), f"sluice exited ({run.proc.returncode}) during the outage:\n{run.text()}"
+    during = run.text()
+    kafka_own.start()
+    write_lines(src, n3, start=n1 + n2, mode="a")
+    total_lines = n1 + n2 + n3
+    last = line(total_lines - 1).encode()
+    run.wait(lambda: count_lines(out) >= total_lines and tail_is(out, last), 180,
+             "every line after the outage")
+    rc = run.term(60)
+    assert rc == 0, f"SIGTERM: exit {rc}\n{run.text()}"
+    assert re.search(r"kafka unreachable \d+s, \d+ records waiting", during), \
+        f"the progress line never said Kafka was unreachable during the outage:\n{during}"
+    repeats = check_complete_in_order(src.read_bytes(), out.read_bytes())
+    print(f"{repeats} lines repeated across the outage")

@@ -721,19 +721,21 @@ def test_topic_creation_disabled_missing_topic(sluice, kafka, tmp):
 
 # -- 7. positions in a compacted topic -----------------------------------------------------------
 
-def test_offsets_in_compacted_topic(sluice, kafka, tmp):
-    """offsets.storage: kafka: the position goes to offset.storage.topic (compacted, key = the
-    pipeline id, value JSON with "position"); a second run from another directory (no local
-    state) resumes there and produces nothing new."""
-    topic, pid, otopic = uniq("o"), uniq("p"), uniq("sluice-offsets")
+@pytest.mark.parametrize("storage_topic", ["default", "custom"])
+def test_offsets_in_compacted_topic(sluice, kafka, tmp, storage_topic):
+    """offsets.storage: kafka: the position goes to offset.storage.topic (default sluice-offsets;
+    compacted, key = the pipeline id, value JSON with "position"); a second run from another
+    directory (no local state) resumes there and produces nothing new."""
+    topic, pid = uniq("o"), uniq("p")
+    otopic = "sluice-offsets" if storage_topic == "default" else uniq("my-offsets")
+    otopic_key = "" if storage_topic == "default" else f"offset.storage.topic: {otopic}\n"
     src = tmp / "in.txt"
     size = write_lines(src, 5000)
     text = f"""version: 1
 kafka:
   bootstrap.servers: {kafka.bootstrap}
 offsets.storage: kafka
-offset.storage.topic: {otopic}
-pipelines:
+{otopic_key}pipelines:
   - id: {pid}
     topic: {topic}
     value.converter: string

@@ -430,16 +430,22 @@ def final_assignment(log, sink):
     return held
 
 
+PROGRESS_OUT = re.compile(r"\| out ((?:\S+=\d+ ?)+)\|")
+
+
 def test_kafka_to_file_two_tasks_three_partitions(sluice, kafka, tmp, runs):
-    """tasks.max 2 over 3 partitions: both tasks of the group get partitions (the log says so),
-    every record lands in the file exactly once with each partition's order kept, and the group's
-    committed offsets reach the end."""
+    """tasks.max 2 over 3 partitions: both tasks of the group get partitions (the log says so) and
+    both write records (the progress line counts them per task); every record — those produced
+    before the start and those produced once both tasks hold partitions — lands in the file
+    exactly once with each partition's order kept, and the group's committed offsets reach the
+    end."""
     topic, pid = uniq("k2f3"), uniq("p")
     create_topic(kafka.bootstrap, topic, 3)
-    n = 30_000
+    n1, n2 = 20_000, 10_000
+    n = n1 + n2
     vals = input_values(n)
     where = produce(kafka.bootstrap, topic,
-                    [{"value": v, "key": f"k{i}".encode()} for i, v in enumerate(vals)])
+                    [{"value": v, "key": f"k{i}".encode()} for i, v in enumerate(vals[:n1])])
     assert {p for p, _ in where} == {0, 1, 2}
     out = tmp / "out.txt"
     cfg = write_yaml(tmp / "p.yaml", kafka_yaml(kafka.bootstrap, tmp / "offsets.json",
@@ -451,19 +457,29 @@ def test_kafka_to_file_two_tasks_three_partitions(sluice, kafka, tmp, runs):
 {FAST_GROUP}""")))
     run = Running(sluice, cfg, tmp, "run", args=())  # progress lines and the assignment log
     runs.append(run)
-    run.wait(lambda: count_lines(out) >= n, 90, f"{n} lines in {out}")
 
     def both_assigned():
         held = final_assignment(run.text(), "out")
         return len(held) == 2 and all(held.values())
-    run.wait(both_assigned, 30, "both tasks to hold partitions")
+    run.wait(both_assigned, 60, "both tasks to hold partitions")
+    where += produce(kafka.bootstrap, topic, [{"value": v, "key": f"k{i}".encode()}
+                                              for i, v in enumerate(vals[n1:], start=n1)])
+    run.wait(lambda: count_lines(out) >= n, 90, f"{n} lines in {out}")
+    time.sleep(scaled(1))  # room for duplicates, if any were coming
     rc = run.term()
     assert rc == 0, f"SIGTERM: exit {rc}\n{run.text()}"
+    log = run.text()
 
-    held = final_assignment(run.text().split("SIGTERM")[0], "out")
-    assert set(held) == {0, 1}, f"tasks seen: {held}\n{run.text()}"
+    held = final_assignment(log.split("SIGTERM")[0], "out")
+    assert set(held) == {0, 1}, f"tasks seen: {held}\n{log}"
     assert held[0] and held[1] and not (held[0] & held[1]) and held[0] | held[1] == {0, 1, 2}, \
         f"final assignment {held}"
+    progress = [m.group(1) for m in PROGRESS_OUT.finditer(log)]
+    assert progress, f"no progress line:\n{log}"
+    counts = dict(kv.split("=") for kv in progress[-1].split())
+    assert set(counts) == {"out", "out#1"}, progress[-1]
+    assert all(int(c) > 0 for c in counts.values()), f"a task wrote nothing: {progress[-1]}"
+    assert sum(int(c) for c in counts.values()) == n, progress[-1]
 
     got = out.read_bytes().split(b"\n")[:-1]
     assert len(got) == n, f"{len(got)} lines written for {n} records (duplicates or losses)"

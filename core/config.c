@@ -566,12 +566,13 @@ typedef struct cfg_value {
     int given;   /* from the YAML */
     int skipped; /* given, but its interpolation failed (already reported) */
     cfg_mark_t key_mark, value_mark;
-    char *text;   /* scalars: STRING as is, ENUM canonical, PATH resolved, BOOL true/false,
-                     INT canonical, DOUBLE/DURATION/SIZE as written */
-    int64_t i;    /* INT, BOOL, DURATION (ms), SIZE (bytes) */
-    double d;     /* DOUBLE */
-    char **items; /* LIST items; MAP values */
-    char **keys;  /* MAP keys */
+    char *text;            /* scalars: STRING as is, ENUM canonical, PATH resolved, BOOL true/false,
+                              INT canonical, DOUBLE/DURATION/SIZE as written */
+    int64_t i;             /* INT, BOOL, DURATION (ms), SIZE (bytes) */
+    double d;              /* DOUBLE */
+    char **items;          /* LIST items; MAP values */
+    char **keys;           /* MAP keys */
+    cfg_mark_t *key_marks; /* MAP: where each key is (for messages about one entry) */
     size_t n;
 } cfg_value_t;
 
@@ -591,6 +592,7 @@ static void cfg_value_clear(cfg_value_t *v)
     }
     free(v->items);
     free(v->keys);
+    free(v->key_marks);
     free(v->text);
     memset(v, 0, sizeof *v);
 }
@@ -859,6 +861,10 @@ static int cfg_value_from_node(const struct sluice_config_field *f, const cfg_no
                 return -1;
             }
             /* A null value in a map of properties is the empty string. */
+            if (!v->key_marks)
+                v->key_marks = calloc(node->len ? node->len : 1, sizeof *v->key_marks);
+            if (v->key_marks)
+                v->key_marks[i] = node->key_marks[i];
             v->keys[i] = strdup(node->keys[i]);
             v->items[i] = strdup(cfg_node_is_null(it) ? "" : it->scalar);
             v->n++;
@@ -938,7 +944,8 @@ static size_t cfg_prefix_field(const struct sluice_config_field *table, size_t n
 {
     for (size_t k = 0; k < n; k++) {
         size_t len = strlen(table[k].name);
-        if (table[k].type == SLUICE_CFG_MAP && len > 2 && strcmp(table[k].name + len - 2, ".*") == 0 &&
+        if (table[k].type == SLUICE_CFG_MAP && len > 2 &&
+            strcmp(table[k].name + len - 2, ".*") == 0 &&
             strncmp(key, table[k].name, len - 1) == 0 && key[len - 1] != '\0')
             return k;
     }
@@ -959,6 +966,11 @@ static int cfg_prefix_add(cfg_value_t *v, const char *sub, const cfg_node_t *nod
     char **items = realloc(v->items, (v->n + 1) * sizeof *items);
     if (items)
         v->items = items;
+    cfg_mark_t *marks = realloc(v->key_marks, (v->n + 1) * sizeof *marks);
+    if (marks) {
+        v->key_marks = marks;
+        marks[v->n] = *key_mark;
+    }
     if (!keys || !items) {
         snprintf(err, errsz, "out of memory");
         return -1;
@@ -1173,6 +1185,15 @@ const char *config_item(const sluice_config_t *cfg, const char *key, size_t i)
     return v && v->set && i < v->n && v->items ? v->items[i] : NULL;
 }
 
+const cfg_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key, const char *entry)
+{
+    const cfg_value_t *v = cfg ? cfg_lookup(cfg, key) : NULL;
+    for (size_t i = 0; v && v->set && v->keys && v->key_marks && i < v->n; i++)
+        if (strcmp(v->keys[i], entry) == 0)
+            return &v->key_marks[i];
+    return cfg ? config_mark(cfg, key) : NULL;
+}
+
 const char *config_map_key(const sluice_config_t *cfg, const char *key, size_t i)
 {
     const cfg_value_t *v = cfg_lookup(cfg, key);
@@ -1237,8 +1258,8 @@ static void cfg_put_yaml_string(buf_t *out, const char *s)
  * ssl.key.password, the registry's basic.auth.user.info, …): redacted like a SECRET key. */
 static int cfg_secret_property(const char *name)
 {
-    static const char *const words[] = {"password", "secret", "user.info", "jaas", "token",
-                                        "credential", NULL};
+    static const char *const words[] = {"password", "secret",     "user.info", "jaas",
+                                        "token",    "credential", NULL};
     for (size_t i = 0; words[i]; i++)
         if (strstr(name, words[i]))
             return 1;
@@ -1254,7 +1275,7 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
         const cfg_value_t *v = &cfg->v[k];
         if (!v->set)
             continue;
-                size_t nlen = strlen(f->name);
+        size_t nlen = strlen(f->name);
         if (f->type == SLUICE_CFG_MAP && nlen > 2 && strcmp(f->name + nlen - 2, ".*") == 0) {
             /* A prefix key: its entries as written, `prefix.<property>: value`. */
             for (size_t i = 0; i < v->n; i++) {
@@ -1293,7 +1314,7 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
             for (size_t i = 0; i < v->n; i++) {
                 buf_printf(out, "%*s", indent + 2, "");
                 cfg_put_yaml_string(out, v->keys[i]);
-                                buf_puts(out, ": ");
+                buf_puts(out, ": ");
                 if (cfg_secret_property(v->keys[i]))
                     buf_puts(out, "\"********\"");
                 else

@@ -80,6 +80,8 @@ int64_t config_size(const sluice_config_t *cfg, const char *key);
 size_t config_count(const sluice_config_t *cfg, const char *key);
 const char *config_item(const sluice_config_t *cfg, const char *key, size_t i);
 const char *config_map_key(const sluice_config_t *cfg, const char *key, size_t i);
+/* Where entry `entry` of a MAP key is written (the key's own mark if not found). */
+const cfg_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key, const char *entry);
 /* Append "key: value" lines (YAML, `indent` spaces), secrets as "********", for `lint --print`. */
 void config_dump(const sluice_config_t *cfg, buf_t *out, int indent);
 

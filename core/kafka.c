@@ -80,8 +80,8 @@ static int is_reserved(const char *key, const char *const *list)
 }
 
 /* A conf with the user's properties applied; NULL with a message naming the bad one. */
-static rd_kafka_conf_t *conf_from(const kafka_props_t *p, const char *role, char *errstr,
-                                  size_t errstr_size)
+static rd_kafka_conf_t *conf_from(const kafka_props_t *p, const char *role, const char **bad_key,
+                                  char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
@@ -91,6 +91,8 @@ static rd_kafka_conf_t *conf_from(const kafka_props_t *p, const char *role, char
                      "kafka property '%s' is managed by sluice (offsets are committed only after "
                      "the sink's flush); remove it",
                      p->keys[i]);
+            if (bad_key)
+                *bad_key = p->keys[i];
             rd_kafka_conf_destroy(conf);
             return NULL;
         }
@@ -99,6 +101,8 @@ static rd_kafka_conf_t *conf_from(const kafka_props_t *p, const char *role, char
         rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, p->keys[i], p->values[i], err, sizeof err);
         if (r == RD_KAFKA_CONF_INVALID || r == RD_KAFKA_CONF_UNKNOWN) {
             snprintf(errstr, errstr_size, "kafka property '%s': %s", p->keys[i], err);
+            if (bad_key)
+                *bad_key = p->keys[i];
             rd_kafka_conf_destroy(conf);
             return NULL;
         }
@@ -115,9 +119,12 @@ static void conf_default(rd_kafka_conf_t *conf, const kafka_props_t *p, const ch
         rd_kafka_conf_set(conf, key, value, err, sizeof err);
 }
 
-int kafka_props_check(const kafka_props_t *p, const char *role, char *errstr, size_t errstr_size)
+int kafka_props_check(const kafka_props_t *p, const char *role, const char **bad_key, char *errstr,
+                      size_t errstr_size)
 {
-    rd_kafka_conf_t *conf = conf_from(p, role, errstr, errstr_size);
+    if (bad_key)
+        *bad_key = NULL;
+    rd_kafka_conf_t *conf = conf_from(p, role, bad_key, errstr, errstr_size);
     if (!conf)
         return -1;
     if (!kafka_props_get(p, "bootstrap.servers") && !kafka_props_get(p, "metadata.broker.list")) {
@@ -250,7 +257,7 @@ int kafka_producer_new(kafka_producer_t **out, const kafka_props_t *props, const
     char cname[300];
     snprintf(cname, sizeof cname, "%s/kafka", name);
     kp->name = strdup(cname);
-    rd_kafka_conf_t *conf = conf_from(props, "producer", errstr, errstr_size);
+    rd_kafka_conf_t *conf = conf_from(props, "producer", NULL, errstr, errstr_size);
     if (!conf || !kp->name)
         goto fail;
     /* Defaults: idempotent, no local timeout (a broker that is away is waited for: records stay
@@ -519,7 +526,7 @@ int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const
     kc->topic = strdup(topic);
     kc->on_revoke = on_revoke;
     kc->opaque = opaque;
-    rd_kafka_conf_t *conf = conf_from(props, "consumer", errstr, errstr_size);
+    rd_kafka_conf_t *conf = conf_from(props, "consumer", NULL, errstr, errstr_size);
     if (!conf || !kc->name || !kc->topic)
         goto fail;
     char err[512], num[32];
@@ -688,7 +695,7 @@ void kafka_consumer_free(kafka_consumer_t *kc)
 /* A short-lived client for metadata and admin requests. */
 static rd_kafka_t *admin_client(const kafka_props_t *props, char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *conf = conf_from(props, "producer", errstr, errstr_size);
+    rd_kafka_conf_t *conf = conf_from(props, "producer", NULL, errstr, errstr_size);
     if (!conf)
         return NULL;
     rd_kafka_conf_set_log_cb(conf, client_log);
@@ -702,11 +709,11 @@ static rd_kafka_t *admin_client(const kafka_props_t *props, char *errstr, size_t
 }
 
 /* 1: exists, 0: missing, -1: the cluster did not answer. */
-static int topic_exists(rd_kafka_t *rk, const char *topic, int *partitions, char *errstr,
-                        size_t errstr_size)
+static int topic_exists(rd_kafka_t *rk, const char *topic, int *partitions, int timeout_ms,
+                        char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
     if (err) {
         snprintf(errstr, errstr_size, "%s", rd_kafka_err2str(err));
         return -1;
@@ -780,7 +787,9 @@ int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *sp
         const kafka_topic_spec_t *s = &specs[i];
         for (;;) {
             char err[512];
-            int ex = topic_exists(rk, s->name, NULL, err, sizeof err);
+            /* A short answer time: a cluster that is away is reported (and a stop honoured)
+             * within seconds; the retries give a slow one all the time it needs. */
+            int ex = topic_exists(rk, s->name, NULL, 2000, err, sizeof err);
             if (ex == 1)
                 break;
             if (ex == 0 && !s->create) {
@@ -806,7 +815,7 @@ int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *sp
             if (stop && atomic_load(stop)) {
                 snprintf(errstr, errstr_size, "stopped while waiting for Kafka (%s): %s",
                          bootstrap ? bootstrap : "?", err);
-                rc = -1;
+                rc = -2;
                 break;
             }
             int64_t d = backoff_next(&bo);
@@ -839,8 +848,8 @@ int kafka_read_compacted(const kafka_props_t *props, const char *topic, int repl
     int rc = kafka_ensure_topics(props, &spec, 1, stop, errstr, errstr_size);
     kafka_props_free(&compact);
     if (rc != 0)
-        return -1;
-    rd_kafka_conf_t *conf = conf_from(props, "consumer", errstr, errstr_size);
+        return rc;
+    rd_kafka_conf_t *conf = conf_from(props, "consumer", NULL, errstr, errstr_size);
     if (!conf)
         return -1;
     char err[512];
@@ -856,7 +865,7 @@ int kafka_read_compacted(const kafka_props_t *props, const char *topic, int repl
     }
     rc = -1;
     int nparts = 0;
-    if (topic_exists(rk, topic, &nparts, err, sizeof err) != 1 || nparts <= 0) {
+    if (topic_exists(rk, topic, &nparts, 10000, err, sizeof err) != 1 || nparts <= 0) {
         snprintf(errstr, errstr_size, "offset.storage.topic '%s': cannot read its metadata: %s",
                  topic, err);
         goto out;
@@ -929,7 +938,7 @@ int kafka_kv_writer_new(kafka_kv_writer_t **out, const kafka_props_t *props, con
     kafka_kv_writer_t *w = calloc(1, sizeof *w);
     if (!w)
         return -1;
-    rd_kafka_conf_t *conf = conf_from(props, "producer", errstr, errstr_size);
+    rd_kafka_conf_t *conf = conf_from(props, "producer", NULL, errstr, errstr_size);
     if (!conf) {
         free(w);
         return -1;

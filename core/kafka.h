@@ -25,7 +25,8 @@ int kafka_props_add(kafka_props_t *p, const char *key, const char *value);
 void kafka_props_free(kafka_props_t *p);
 /* Check that librdkafka knows every property and accepts its value (for lint). On error writes a
  * message naming the property and returns -1. `role` is "producer" or "consumer". */
-int kafka_props_check(const kafka_props_t *p, const char *role, char *errstr, size_t errstr_size);
+int kafka_props_check(const kafka_props_t *p, const char *role, const char **bad_key, char *errstr,
+                      size_t errstr_size);
 /* The value of a property, or NULL. */
 const char *kafka_props_get(const kafka_props_t *p, const char *key);
 
@@ -98,14 +99,16 @@ typedef struct kafka_topic_spec {
 } kafka_topic_spec_t;
 
 /* Make sure the topics exist (creating those allowed to be created). Waits for the cluster while it
- * is unreachable, with backoff, until `*stop` becomes non-zero. Returns 0, or -1 with a message. */
+ * is unreachable, with backoff, until `*stop` becomes non-zero. Returns 0, -1 with a message, or
+ * -2 when stopped while waiting. */
 int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *specs, size_t n,
                         const atomic_int *stop, char *errstr, size_t errstr_size);
 
 /* -- source positions in a compacted topic ------------------------------------------------------ */
 
 /* Read the latest value of every key of `topic` (created compacted if missing). `cb` gets each
- * key/value in log order (a later one replaces an earlier; an empty value deletes). */
+ * key/value in log order (a later one replaces an earlier; an empty value deletes). Returns 0,
+ * -1 with a message, or -2 when stopped while waiting for the cluster. */
 int kafka_read_compacted(const kafka_props_t *props, const char *topic, int replication_factor,
                          void (*cb)(void *opaque, const void *key, size_t klen, const void *value,
                                     size_t vlen),

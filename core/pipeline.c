@@ -602,6 +602,33 @@ static void sink_fill(sink_rt_t *s, sluice_batch_t *b, const topic_view_t *views
     }
 }
 
+/* Kafka mode with errors.tolerance none: convert every record before the sink sees any, as Kafka
+ * Connect does, so that nothing after an undecodable record is delivered. The batch is cut before
+ * the first such record, which is returned (failed); NULL when all decode. In-process the bytes
+ * come from the pipeline's own converter, and with tolerance all a bad record is skipped anyway:
+ * there decoding stays lazy (only what something looks at). */
+static sluice_record_t *sink_convert_strict(sink_rt_t *s, sluice_batch_t *b)
+{
+    if (!s->consumer || s->side.tolerance_all)
+        return NULL;
+    int key = s->side.key_conv.kind == CONVERTER_JSON || s->side.key_conv.kind == CONVERTER_AVRO;
+    int val =
+        s->side.value_conv.kind == CONVERTER_JSON || s->side.value_conv.kind == CONVERTER_AVRO;
+    if (!key && !val)
+        return NULL;
+    for (size_t i = 0; i < b->len; i++) {
+        sluice_record_t *r = b->recs[i];
+        char err[600] = "";
+        if ((key && !record_get_key(r, err, sizeof err)) ||
+            (val && !record_get_value(r, err, sizeof err))) {
+            record_fail(r, r->decode_stage, err);
+            b->len = i;
+            return r;
+        }
+    }
+    return NULL;
+}
+
 /* Kafka mode: wait until the dead-letter records this sink produced are acknowledged (their
  * originals' offsets may be committed only then). 0 when they are. */
 static int sink_dlq_settled(sink_rt_t *s)
@@ -687,6 +714,7 @@ void *pipeline_sink_main(void *arg)
             struct failed_list f = {0};
             batch_init(&in, &arena, &s->side.codec);
             sink_fill(s, &in, views, n);
+            sluice_record_t *undecodable = sink_convert_strict(s, &in);
             sluice_batch_t *out = transforms_apply(&s->side, &in, tmp, &f);
             if (out->len > 0 && sink_retry(s, out, &s->bo) != SLUICE_OK) {
                 failed = 1;
@@ -695,6 +723,8 @@ void *pipeline_sink_main(void *arg)
             for (size_t i = 0; i < out->len; i++)
                 if (out->recs[i]->failed)
                     failed_add(&arena, &f, out->recs[i]);
+            if (undecodable)
+                failed_add(&arena, &f, undecodable);
             atomic_fetch_add(&s->out, (long)(out->len - f.len));
             if (failed_route(p, &s->side, &s->inst.ctx, s->inst.plugin->desc.name, s->task, &f,
                              views, n, s->consumer ? &s->dlq_tr : NULL, &s->errors, &s->dlq) != 0) {

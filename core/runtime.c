@@ -174,8 +174,11 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
             kafka_props_add(&p->kprops, rt->kprops.keys[k], rt->kprops.values[k]);
         props_from_map(&p->kprops, cp->core, "producer.override.*");
         char err[600];
-        if (rt->kafka_ok && kafka_props_check(&p->kprops, "producer", err, sizeof err) != 0) {
-            const cfg_mark_t *m = config_mark(cp->core, "producer.override.*");
+        const char *bad = NULL;
+        if (rt->kafka_ok && kafka_props_check(&p->kprops, "producer", &bad, err, sizeof err) != 0) {
+            char entry[300];
+            snprintf(entry, sizeof entry, "%s", bad ? bad : "");
+            const cfg_mark_t *m = config_map_mark(cp->core, "producer.override.*", entry);
             cfg_errors_add(errs, m ? m : &cp->mark, "pipeline '%s': %s", cp->id, err);
             rc = -1;
         }
@@ -218,8 +221,10 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
             for (size_t k = 0; k < rt->kprops.n; k++)
                 kafka_props_add(&kp, rt->kprops.keys[k], rt->kprops.values[k]);
             props_from_map(&kp, ci->core, "consumer.override.*");
-            if (rt->kafka_ok && kafka_props_check(&kp, "consumer", err, sizeof err) != 0) {
-                const cfg_mark_t *m = config_mark(ci->core, "consumer.override.*");
+            const char *bad = NULL;
+            if (rt->kafka_ok && kafka_props_check(&kp, "consumer", &bad, err, sizeof err) != 0) {
+                const cfg_mark_t *m =
+                    config_map_mark(ci->core, "consumer.override.*", bad ? bad : "");
                 cfg_errors_add(errs, m ? m : &ci->mark, "sink '%s' of pipeline '%s': %s", ci->id,
                                cp->id, err);
                 rc = -1;
@@ -293,9 +298,10 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
         char err[600];
         rt->kafka = 1;
         props_from_map(&rt->kprops, g, "kafka");
-        if (kafka_props_check(&rt->kprops, "producer", err, sizeof err) != 0 ||
-            kafka_props_check(&rt->kprops, "consumer", err, sizeof err) != 0)
-            cfg_errors_add(errs, config_mark(g, "kafka"), "kafka: %s", err);
+        const char *bad = NULL;
+        if (kafka_props_check(&rt->kprops, "producer", &bad, err, sizeof err) != 0 ||
+            kafka_props_check(&rt->kprops, "consumer", &bad, err, sizeof err) != 0)
+            cfg_errors_add(errs, config_map_mark(g, "kafka", bad ? bad : ""), "kafka: %s", err);
         else
             rt->kafka_ok = 1; /* the overrides are checked on top of a valid block only */
         if (kafka_props_get(&rt->kprops, "group.id"))
@@ -579,13 +585,14 @@ static int runtime_open_offsets(runtime_t *rt)
     offsets_backend_t be = {offsets_kafka_write, offsets_kafka_sync, rt->offsets_writer};
     if (offsets_open_backend(&rt->offsets, rt->offsets_path, &be) != 0)
         return -1;
-    if (kafka_read_compacted(
-            &rt->kprops, topic, (int)config_int(g, "offset.storage.replication.factor"),
-            offsets_kafka_load, rt->offsets, &rt->stopping, err, sizeof err) != 0) {
+    int rc = kafka_read_compacted(&rt->kprops, topic,
+                                  (int)config_int(g, "offset.storage.replication.factor"),
+                                  offsets_kafka_load, rt->offsets, &rt->stopping, err, sizeof err);
+    if (rc == -2)
+        log_info(NULL, "%s", err);
+    else if (rc != 0)
         fprintf(stderr, "sluice: %s\n", err);
-        return -1;
-    }
-    return 0;
+    return rc ? -1 : 0;
 }
 
 /* Kafka mode: topics exist (or are created) before anything runs; one producer per pipeline
@@ -626,7 +633,12 @@ static int runtime_kafka_setup(runtime_t *rt)
             specs[n].why = whys[n];
             n++;
         }
-        if (kafka_ensure_topics(&p->kprops, specs, n, &rt->stopping, err, sizeof err) != 0) {
+        int erc = kafka_ensure_topics(&p->kprops, specs, n, &rt->stopping, err, sizeof err);
+        if (erc == -2) {
+            log_info(p->id, "%s", err);
+            return -1;
+        }
+        if (erc != 0) {
             log_error(p->id, "%s", err);
             return -1;
         }

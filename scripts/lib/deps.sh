@@ -2,14 +2,26 @@
 # install them. Sourced by scripts/quickstart and scripts/test; not meant to be run on its own.
 #
 #   deps_install build        packages to build build/sluice and the plugins
-#   deps_install build test   ... plus what the test suite needs (valgrind, pytest)
+#   deps_install build test   ... plus what the test suite needs (valgrind, Python's venv, Maven and
+#                             a JRE for the Kafka and schema-registry jars, kcat)
+#   deps_venv                 the test suite's Python venv outside the repository (pytest,
+#                             confluent-kafka, fastavro from PyPI); prints nothing on stdout
+#   deps_services             fetches the jars of the real services once (Kafka, Apicurio) and checks
+#                             that a Java >= 21 exists for the registry
 #
 # Idempotent: asks dpkg what is already installed, and only when something is missing runs
 # `apt-get update` once and `apt-get install` for the missing packages. Uses sudo only when not root.
 
 SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libcjson-dev libcmocka-dev
                    librdkafka-dev libcurl4-openssl-dev)
-SLUICE_DEPS_TEST=(valgrind python3 python3-pytest time)
+# Java 17 runs Kafka; the schema registry (Apicurio 3.3) needs Java >= 21, which Debian 12 does not
+# package: tests/services/registry.sh finds one in /usr/lib/jvm (or $JAVA) and deps_services says so.
+SLUICE_DEPS_TEST=(valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless)
+
+# The test suite's Python packages (PyPI), installed into $SLUICE_VENV, never into the system.
+SLUICE_CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
+SLUICE_VENV=${SLUICE_VENV:-$SLUICE_CACHE/venv}
+SLUICE_VENV_REQUIREMENTS=(pytest==9.2.0 confluent-kafka==2.16.1 fastavro==1.13.1)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -53,4 +65,54 @@ deps_install() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -q
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive timeout 1200 \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# deps_venv: creates or refreshes $SLUICE_VENV (default ~/.cache/sluice/venv) with
+# SLUICE_VENV_REQUIREMENTS. A stamp file records the base interpreter and the requirements; when it
+# matches and the packages import, nothing is run. One at a time per venv (flock), every step bounded.
+deps_venv() {
+    local base want stamp=$SLUICE_VENV/.sluice-requirements
+    base=$(command -v /usr/bin/python3 || command -v python3) || { say "no python3"; return 1; }
+    want="$base $("$base" -c 'import sys; print(sys.version.split()[0])') ${SLUICE_VENV_REQUIREMENTS[*]}"
+    mkdir -p "$(dirname "$SLUICE_VENV")"
+    (
+        exec 8>"$SLUICE_VENV.lock"
+        timeout 900 flock 8 || { say "timed out waiting for $SLUICE_VENV.lock"; exit 1; }
+        if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
+            timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro' \
+                2>/dev/null; then
+            say "Python venv up to date: $SLUICE_VENV (${SLUICE_VENV_REQUIREMENTS[*]})"
+            exit 0
+        fi
+        if ! timeout 60 "$SLUICE_VENV/bin/python" -c 'import sys' 2>/dev/null ||
+            [ "$(sed -n 's/^home = //p' "$SLUICE_VENV/pyvenv.cfg" 2>/dev/null)" != "$(dirname "$base")" ]; then
+            say "creating the Python venv $SLUICE_VENV ($base)"
+            rm -rf "$SLUICE_VENV"
+            timeout 300 "$base" -m venv "$SLUICE_VENV" >&2 || {
+                say "python3 -m venv failed (Debian: apt-get install python3-venv)"; exit 1; }
+        fi
+        rm -f "$stamp"
+        say "installing into $SLUICE_VENV from PyPI: ${SLUICE_VENV_REQUIREMENTS[*]}"
+        timeout 900 "$SLUICE_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+            --timeout 60 --retries 3 "${SLUICE_VENV_REQUIREMENTS[@]}" >&2 || {
+            say "pip install into $SLUICE_VENV failed"; exit 1; }
+        timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro' >&2 || exit 1
+        printf '%s\n' "$want" >"$stamp"
+    )
+}
+
+# deps_services: the real services' jars, fetched once into $SLUICE_CACHE (Maven Central through mvn;
+# the scripts bound each download), and a Java >= 21 for the schema registry.
+deps_services() {
+    local here
+    here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tests/services"
+    say "Kafka jars (tests/services/kafka.sh fetch)"
+    timeout 1200 "$here/kafka.sh" fetch || { say "fetching Kafka's jars failed"; return 1; }
+    say "Apicurio Registry (tests/services/registry.sh fetch)"
+    timeout 1500 "$here/registry.sh" fetch || { say "fetching Apicurio Registry failed"; return 1; }
+    local java
+    java=$(timeout 120 "$here/registry.sh" java) || {
+        say "no Java >= 21 for the schema registry (Apicurio): install a JDK 21+ under /usr/lib/jvm or set JAVA"
+        return 1; }
+    say "schema registry runs on $java; Kafka on $(command -v java)"
 }

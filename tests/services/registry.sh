@@ -8,6 +8,7 @@
 #                           pid DIR/registry.pid); waits until the Confluent API answers, then prints
 #                           SCHEMA_REGISTRY_URL=http://127.0.0.1:<port>/apis/ccompat/v7 (also in DIR/env)
 #   registry.sh stop DIR    SIGTERM, up to 30 s, then SIGKILL; idempotent
+#   registry.sh java        prints the Java >= 21 that start would use, or fails saying what is missing
 #
 # Storage is in memory: a stopped registry forgets every schema; a new start gets a new port.
 # Environment: SLUICE_CACHE (default ~/.cache/sluice), SLUICE_APICURIO_VERSION (default 3.3.3),
@@ -204,5 +205,6 @@ case $cmd in
     fetch) fetch ;;
     start) start "$@" ;;
     stop) stop "$@" ;;
+    java) pick_java; command -v "$JAVA" ;;
     *) usage ;;
 esac

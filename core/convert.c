@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro.h"
+
 /* Kafka Connect's JsonConverter keeps schemas.cache.size = 1000 schemas. */
 #define CONVERTER_CACHE_MAX 1000
 
@@ -33,8 +35,7 @@ sluice_err_t converter_init_avro(converter_t *c, sr_client_t *sr, int is_key,
     c->is_key = is_key;
     c->strategy = strategy;
     c->auto_register = auto_register;
-    snprintf(errstr, errstr_size, "the avro converter is not built yet");
-    return SLUICE_ERR_CONFIG;
+    return avro_converter_init(c, errstr, errstr_size);
 }
 
 sluice_err_t converter_init(converter_t *c, const char *name, int schemas_enable,
@@ -56,8 +57,10 @@ sluice_err_t converter_init(converter_t *c, const char *name, int schemas_enable
                             0)) {
         c->kind = CONVERTER_BYTES;
     } else {
-        snprintf(errstr, errstr_size, "unknown converter '%s' (expected json, string or bytes)",
-                 name ? name : "(null)");
+        snprintf(errstr, errstr_size,
+                 "unknown converter '%s' (expected json, string or bytes%s)",
+                 name ? name : "(null)",
+                 converter_is_avro(name) ? "; avro is set up with converter_init_avro" : "");
         return SLUICE_ERR_CONFIG;
     }
     return SLUICE_OK;
@@ -70,6 +73,7 @@ void converter_free(converter_t *c)
     free(c->cache);
     c->cache = NULL;
     c->cache_len = c->cache_cap = 0;
+    avro_converter_free(c);
     schema_owner_free(&c->schemas);
 }
 
@@ -129,8 +133,8 @@ sluice_err_t converter_encode(converter_t *c, const char *topic, const sluice_va
         }
         break;
     case CONVERTER_AVRO:
-        rc = SLUICE_ERR_INVALID;
-        snprintf(errstr, errstr_size, "the avro converter is not built yet");
+        /* its messages are specific: returned as they are */
+        rc = avro_converter_encode(c, topic, v, out, errstr, errstr_size);
         goto out;
     }
     if (rc == SLUICE_ERR_NOMEM)
@@ -242,8 +246,8 @@ sluice_err_t converter_decode(converter_t *c, arena_t *a, const void *data, size
         *out = value_bytes_ref(a, data, len);
         break;
     case CONVERTER_AVRO:
-        snprintf(errstr, errstr_size, "the avro converter is not built yet");
-        return SLUICE_ERR_INVALID;
+        rc = avro_converter_decode(c, a, data, len, out, errstr, errstr_size);
+        goto done;
     }
 check:
     if (!*out) {

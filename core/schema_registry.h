@@ -1,11 +1,14 @@
 /* schema_registry.h — a client of a Confluent-compatible Schema Registry (Confluent's own, Apicurio's
  * ccompat API, Confluent Cloud): registers schemas under subjects and fetches them by id, caching
- * both. One client per run, shared by every converter; thread-safe. */
+ * both. One client per run, shared by every converter; thread-safe (the caches are behind a mutex,
+ * HTTP calls run outside it, each on its own libcurl handle). */
 #ifndef SLUICE_SCHEMA_REGISTRY_H
 #define SLUICE_SCHEMA_REGISTRY_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "sluice/plugin.h"
 
 typedef struct sr_client sr_client_t;
 
@@ -16,12 +19,36 @@ enum sr_strategy { SR_TOPIC_NAME = 0, SR_RECORD_NAME, SR_TOPIC_RECORD_NAME };
 int sr_strategy_parse(const char *name, enum sr_strategy *out);
 
 /* Check the keys of the YAML `schema.registry:` block (`url` required; `basic.auth.credentials.source`,
- * `basic.auth.user.info`, …). On error writes a message naming the key and returns -1. Used by lint. */
+ * `basic.auth.user.info`, `request.timeout.ms`, `ssl.ca.location`). On error writes a message naming
+ * the key (with a "did you mean" hint) and returns -1. Used by lint. Never echoes a secret. */
 int sr_config_check(const char *const *keys, const char *const *values, size_t n, char *errstr,
                     size_t errstr_size);
 /* A client from the same keys (nothing is contacted yet). NULL with a message on error. */
 sr_client_t *sr_client_new(const char *const *keys, const char *const *values, size_t n,
                            char *errstr, size_t errstr_size);
 void sr_client_free(sr_client_t *c);
+
+/* The first url of the client, without credentials: for messages. */
+const char *sr_client_url(const sr_client_t *c);
+
+/* The id of `schema` (Avro schema JSON text) under `subject`. With `auto_register` the schema is
+ * registered (POST /subjects/{subject}/versions; the registry returns the existing id when it is
+ * already there), otherwise looked up (POST /subjects/{subject}); cached per (subject, text), so a
+ * repeated call makes no HTTP request. Errors: SLUICE_ERR_IO when the registry cannot be reached or
+ * fails (5xx), SLUICE_ERR_INVALID when it refuses the schema (4xx: incompatible, invalid, not
+ * registered, unauthorised); the message names the registry's url and the subject. */
+sluice_err_t sr_client_schema_id(sr_client_t *c, const char *subject, const char *schema,
+                                 int auto_register, int32_t *id, char *errstr, size_t errstr_size);
+
+/* The schema text of `id` (GET /schemas/ids/{id}), cached. `*text` stays valid until the client is
+ * freed. Errors as above; an unknown id is SLUICE_ERR_INVALID with a message naming the id. */
+sluice_err_t sr_client_schema_by_id(sr_client_t *c, int32_t id, const char **text, char *errstr,
+                                    size_t errstr_size);
+
+/* Put (id, text) into the by-id cache without asking the registry (unit tests, fixtures). */
+sluice_err_t sr_client_preload(sr_client_t *c, int32_t id, const char *text);
+
+/* Counters for tests: HTTP requests made so far (any outcome). */
+uint64_t sr_client_requests(sr_client_t *c);
 
 #endif

@@ -442,7 +442,7 @@ out:
     return rc;
 }
 
-/* The registry's error body {"error_code": N, "message": "..."} as " (error_code N: message)". */
+/* The registry's error body {"error_code": N, "message": "..."} as ", error_code N: message". */
 static void sr_error_detail(const buf_t *body, char *out, size_t outsz)
 {
     out[0] = '\0';
@@ -450,10 +450,10 @@ static void sr_error_detail(const buf_t *body, char *out, size_t outsz)
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "error_code");
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "message");
     if (cJSON_IsNumber(code) || cJSON_IsString(msg))
-        snprintf(out, outsz, " (error_code %d: %.300s)", cJSON_IsNumber(code) ? code->valueint : 0,
+        snprintf(out, outsz, ", error_code %d: %.300s", cJSON_IsNumber(code) ? code->valueint : 0,
                  cJSON_IsString(msg) ? msg->valuestring : "");
     else if (body->len)
-        snprintf(out, outsz, " (%.200s)", body->data);
+        snprintf(out, outsz, ": %.200s", body->data);
     cJSON_Delete(j);
 }
 
@@ -575,8 +575,12 @@ sluice_err_t sr_client_schema_id(sr_client_t *c, const char *subject, const char
     if (!(path = malloc(plen)))
         goto nomem;
     snprintf(path, plen, auto_register ? "/subjects/%s/versions" : "/subjects/%s", esc);
-    if ((rc = sr_http(c, "POST", path, body, &r, errstr, errstr_size)) != SLUICE_OK)
+    if ((rc = sr_http(c, "POST", path, body, &r, errstr, errstr_size)) != SLUICE_OK) {
+        size_t l = strlen(errstr);
+        snprintf(errstr + l, errstr_size - l, " while %s the schema under subject '%s'",
+                 auto_register ? "registering" : "looking up", subject);
         goto out;
+    }
     if (r.status == 200) {
         resp = cJSON_ParseWithLength(r.body.data, r.body.len);
         const cJSON *jid = cJSON_GetObjectItemCaseSensitive(resp, "id");

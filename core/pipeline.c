@@ -254,6 +254,24 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
     return cur;
 }
 
+/* Wait out a passing failure (the schema registry away) with backoff, within errors.retry.timeout.
+ * `*since` is 0 before the first failure. Returns 0 to try again, -1 to give up. */
+static int retry_wait(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, backoff_t *bo, int64_t *since,
+                      const char *what, const char *err)
+{
+    int64_t now = mono_ms();
+    if (!*since)
+        *since = now;
+    if (atomic_load(&p->abort) ||
+        (side->retry_timeout_ms >= 0 && now - *since > side->retry_timeout_ms))
+        return -1;
+    int64_t d = backoff_next(bo);
+    host_table.log_limited(ctx, SLUICE_LOG_WARN, what, 6, "%s: %s; retrying in %lld ms", what, err,
+                           (long long)d);
+    sleep_unless(d, &p->abort, NULL);
+    return atomic_load(&p->abort) ? -1 : 0;
+}
+
 /* -- source side ------------------------------------------------------------------------------- */
 
 static void source_commit(pipeline_t *p, int64_t *last_write, int force)
@@ -313,6 +331,23 @@ static void source_commit(pipeline_t *p, int64_t *last_write, int force)
     }
 }
 
+/* converter_encode, waiting out a passing failure (the schema registry away: SLUICE_ERR_IO) with
+ * backoff within errors.retry.timeout, so that an outage delays records instead of failing them. */
+static sluice_err_t encode_retrying(pipeline_t *p, converter_t *c, const char *topic,
+                                    const sluice_value_t *v, buf_t *out, int *is_null, char *errstr,
+                                    size_t errstr_size)
+{
+    int64_t since = 0;
+    for (;;) {
+                sluice_err_t e = converter_encode(c, topic, v, out, is_null, errstr, errstr_size);
+        if (e == SLUICE_OK && since)
+            backoff_reset(&p->encode_bo);
+        if (e != SLUICE_ERR_IO ||
+            retry_wait(p, &p->side, &p->source.ctx, &p->encode_bo, &since, "encode", errstr) != 0)
+            return e;
+    }
+}
+
 /* Convert and append one polled batch. Returns -1 when the pipeline must fail. */
 static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *stage, buf_t *kb,
                           buf_t *vb)
@@ -346,14 +381,15 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         int knull = 0, vnull = 0;
         buf_reset(kb);
         buf_reset(vb);
-        if (converter_encode(&side->key_conv, r->topic ? r->topic : p->topic->name, r->key.value,
-                             kb, &knull, err, sizeof err) != SLUICE_OK) {
+        const char *to = r->topic ? r->topic : p->topic->name;
+        if (encode_retrying(p, &side->key_conv, to, r->key.value, kb, &knull, err, sizeof err) !=
+            SLUICE_OK) {
             record_fail(r, "KEY_CONVERTER", err);
             failed_add(batch->arena, &f, r);
             continue;
         }
-        if (converter_encode(&side->value_conv, r->topic ? r->topic : p->topic->name,
-                             r->value.value, vb, &vnull, err, sizeof err) != SLUICE_OK) {
+        if (encode_retrying(p, &side->value_conv, to, r->value.value, vb, &vnull, err,
+                            sizeof err) != SLUICE_OK) {
             record_fail(r, "VALUE_CONVERTER", err);
             failed_add(batch->arena, &f, r);
             continue;
@@ -430,6 +466,7 @@ void *pipeline_source_main(void *arg)
     buf_init(&vb);
     backoff_init(&bo, 300, p->side.retry_delay_max_ms,
                  (uint64_t)mono_ms() ^ (uint64_t)(uintptr_t)p);
+    backoff_init(&p->encode_bo, 300, p->side.retry_delay_max_ms, (uint64_t)mono_ms() ^ 0x5bd1e995u);
     int64_t failing_since = 0;
 
     while (!atomic_load(&p->stop) && !atomic_load(&p->abort)) {
@@ -602,31 +639,48 @@ static void sink_fill(sink_rt_t *s, sluice_batch_t *b, const topic_view_t *views
     }
 }
 
-/* Kafka mode with errors.tolerance none: convert every record before the sink sees any, as Kafka
- * Connect does, so that nothing after an undecodable record is delivered. The batch is cut before
- * the first such record, which is returned (failed); NULL when all decode. In-process the bytes
- * come from the pipeline's own converter, and with tolerance all a bad record is skipped anyway:
- * there decoding stays lazy (only what something looks at). */
-static sluice_record_t *sink_convert_strict(sink_rt_t *s, sluice_batch_t *b)
+/* Convert the records of a read before the sink sees any, where that matters:
+ * - Kafka mode with errors.tolerance none, as Kafka Connect does, so that nothing after an
+ *   undecodable record is delivered: the batch is cut before it and it goes to `f` (where
+ *   failed_route stops the sink);
+ * - the avro converter, whose decoding may need the schema registry: while it is away the read is
+ *   retried with backoff (errors.retry.timeout), instead of failing every record; a record that
+ *   does not decode for good is taken out of the batch into `f` (tolerance all).
+ * Elsewhere decoding stays lazy: in-process the bytes come from the pipeline's own converter, and
+ * only what something looks at is decoded. */
+static void sink_convert(sink_rt_t *s, sluice_batch_t *b, struct failed_list *f)
 {
-    if (!s->consumer || s->side.tolerance_all)
-        return NULL;
-    int key = s->side.key_conv.kind == CONVERTER_JSON || s->side.key_conv.kind == CONVERTER_AVRO;
-    int val =
-        s->side.value_conv.kind == CONVERTER_JSON || s->side.value_conv.kind == CONVERTER_AVRO;
+    converter_t *kc = &s->side.key_conv, *vc = &s->side.value_conv;
+    int strict = s->consumer && !s->side.tolerance_all;
+    int key = kc->kind == CONVERTER_AVRO || (strict && kc->kind == CONVERTER_JSON);
+    int val = vc->kind == CONVERTER_AVRO || (strict && vc->kind == CONVERTER_JSON);
     if (!key && !val)
-        return NULL;
+        return;
+    size_t kept = 0;
+    int64_t since = 0;
     for (size_t i = 0; i < b->len; i++) {
         sluice_record_t *r = b->recs[i];
         char err[600] = "";
-        if ((key && !record_get_key(r, err, sizeof err)) ||
-            (val && !record_get_value(r, err, sizeof err))) {
+        while ((key && !record_get_key(r, err, sizeof err)) ||
+               (val && !record_get_value(r, err, sizeof err))) {
+            if (r->decode_transient &&
+                retry_wait(s->p, &s->side, &s->inst.ctx, &s->bo, &since, "decode", err) == 0) {
+                r->decode_transient = 0;
+                r->decode_stage = NULL;
+                continue;
+            }
             record_fail(r, r->decode_stage, err);
-            b->len = i;
-            return r;
+            failed_add(b->arena, f, r);
+            if (!s->side.tolerance_all) {
+                b->len = kept;
+                return;
+            }
+            break;
         }
+        if (!r->failed)
+            b->recs[kept++] = r;
     }
-    return NULL;
+    b->len = kept;
 }
 
 /* Kafka mode: wait until the dead-letter records this sink produced are acknowledged (their
@@ -714,18 +768,20 @@ void *pipeline_sink_main(void *arg)
             struct failed_list f = {0};
             batch_init(&in, &arena, &s->side.codec);
             sink_fill(s, &in, views, n);
-            sluice_record_t *undecodable = sink_convert_strict(s, &in);
+            sink_convert(s, &in, &f);
             sluice_batch_t *out = transforms_apply(&s->side, &in, tmp, &f);
             if (out->len > 0 && sink_retry(s, out, &s->bo) != SLUICE_OK) {
                 failed = 1;
                 break;
             }
+            size_t put_failed = 0;
             for (size_t i = 0; i < out->len; i++)
-                if (out->recs[i]->failed)
+                if (out->recs[i]->failed) {
                     failed_add(&arena, &f, out->recs[i]);
-            if (undecodable)
-                failed_add(&arena, &f, undecodable);
-            atomic_fetch_add(&s->out, (long)(out->len - f.len));
+                    put_failed++;
+                }
+            atomic_fetch_add(&s->out, (long)(out->len - put_failed));
+            /* With tolerance none any record in `f` stops the sink here. */
             if (failed_route(p, &s->side, &s->inst.ctx, s->inst.plugin->desc.name, s->task, &f,
                              views, n, s->consumer ? &s->dlq_tr : NULL, &s->errors, &s->dlq) != 0) {
                 failed = 1;

@@ -103,7 +103,8 @@ typedef struct pipeline {
     side_t side;
     pthread_t thread;
     int thread_started;
-    tracker_t *inflight_head, *inflight_tail; /* source thread only */
+        tracker_t *inflight_head, *inflight_tail; /* source thread only */
+    backoff_t encode_bo;                      /* source thread: waits while encoding fails */
     /* Kafka mode */
     kafka_producer_t *producer; /* the source side's and the dead-letter routes' producer */
     kafka_props_t kprops;       /* the kafka: block with producer.override.* */

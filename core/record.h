@@ -53,7 +53,8 @@ struct sluice_record {
     const char *fail_reason; /* set by record_fail or a failed stage */
     const char *fail_stage;  /* Kafka Connect's stage name: TRANSFORMATION, VALUE_CONVERTER, … */
         const char *fail_plugin; /* the plugin that failed it when not the source or sink itself */
-    const char *decode_stage; /* KEY_CONVERTER / VALUE_CONVERTER when its bytes did not decode */
+        const char *decode_stage; /* KEY_CONVERTER / VALUE_CONVERTER when its bytes did not decode */
+    uint8_t decode_transient; /* ... because of a passing failure (schema registry away) */
     uint8_t failed;
 };
 

@@ -194,7 +194,13 @@ class Broker:
     def end(self, topic):
         try:
             return self.probe.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)[1]
-        except Exception:  # noqa: BLE001 - not there yet
+        except Exception as e:  # noqa: BLE001 - not there yet, or not in the probe's metadata
+            if os.environ.get("SLUICE_BENCH_DEBUG"):
+                log(f"end offset of {topic}: {e}")
+            try:  # a new topic stays unknown to the probe until its metadata is refreshed
+                self.probe.list_topics(topic, timeout=5)
+            except Exception:  # noqa: BLE001
+                pass
             return None
 
     def close(self):

@@ -16,7 +16,8 @@ Every producer writes into a fresh topic of one partition; both sinks read the t
 wrote in the same run (connect-src's if sluice-src was not run), each with a group of its own, into
 a fresh file. Times run from the launch of the process (JVM start-up and plugin scanning included,
 "minus nothing") to the moment the topic's end offset / the output file's size shows every record
-(polled every 0.1 s). "first" is the launch → first record visible, i.e. start-up. Peak RSS: GNU
+(polled every 0.1 s). "first record" is the launch → first record visible, i.e. start-up, and
+"then" the rate from there to the last record. Peak RSS: GNU
 time's %M (for Connect and ProducerPerformance, the java process started by `kafka.sh run`).
 
 Not a timed test: it never fails on speed. Figures go to docs/performance.md.
@@ -303,9 +304,12 @@ def main():
 
     def record(name, i, secs, first, rss, extra=""):
         rps = n / secs
-        results[name].append({"secs": secs, "rps": rps, "first": first, "rss": rss})
-        print(f"run {i} {name:12s} {secs:8.2f} s {rps:12,.0f} records/s  first record "
-              f"{first:6.2f} s  peak RSS {rss:8.1f} MiB{extra}", flush=True)
+        steady = n / max(secs - first, 1e-3)
+        results[name].append({"secs": secs, "rps": rps, "first": first, "steady": steady,
+                              "rss": rss})
+        print(f"run {i} {name:12s} {secs:7.2f} s {rps:10,.0f} records/s  first record "
+              f"{first:5.2f} s  then {steady:10,.0f} records/s  peak RSS {rss:7.1f} MiB{extra}",
+              flush=True)
         return results[name][-1]
 
     try:
@@ -500,13 +504,15 @@ def report(results, n):
     for name, rs in results.items():
         if not rs:
             continue
-        m = {k: statistics.median(r[k] for r in rs) for k in ("secs", "rps", "first", "rss")}
+        m = {k: statistics.median(r[k] for r in rs)
+             for k in ("secs", "rps", "first", "steady", "rss")}
         if "tool_rps" in rs[0]:
             m["tool_rps"] = statistics.median(r["tool_rps"] for r in rs)
         med[name] = m
         extra = f"  (tool's own figure {m['tool_rps']:,.0f} records/s)" if "tool_rps" in m else ""
-        print(f"  {name:12s} {m['secs']:8.2f} s {m['rps']:12,.0f} records/s  first record "
-              f"{m['first']:6.2f} s  peak RSS {m['rss']:8.1f} MiB{extra}")
+        print(f"  {name:12s} {m['secs']:7.2f} s {m['rps']:10,.0f} records/s  first record "
+              f"{m['first']:5.2f} s  then {m['steady']:10,.0f} records/s  peak RSS "
+              f"{m['rss']:7.1f} MiB{extra}")
 
     def ratio(label, num, den, target, higher=True):
         if num is None or den is None:
@@ -524,6 +530,10 @@ def report(results, n):
               g(f"connect-{side}", "rps"), 2)
         ratio(f"{what}: Connect RSS / sluice RSS", g(f"connect-{side}", "rss"),
               g(f"sluice-{side}", "rss"), 10)
+    for side in ("src", "snk"):
+        what = "file → Kafka" if side == "src" else "Kafka → file"
+        ratio(f"  ({what}, after the first record)", g(f"sluice-{side}", "steady"),
+              g(f"connect-{side}", "steady"), 2)
     ratio("file → Kafka: sluice / ProducerPerformance", g("sluice-src", "rps"),
           g("perf", "tool_rps"), 0.7)
     ratio("  (against the tool's wall time, JVM incl.)", g("sluice-src", "rps"), g("perf", "rps"),

@@ -255,21 +255,23 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
 }
 
 /* Wait out a passing failure (the schema registry away) with backoff, within errors.retry.timeout.
- * `*since` is 0 before the first failure. Returns 0 to try again, -1 to give up. */
+ * `*since` is 0 before the first failure. Returns 0 to try again, -1 to give up (the failure
+ * stands), -2 when the run stops meanwhile (nothing of the attempt may count as done). */
 static int retry_wait(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, backoff_t *bo, int64_t *since,
-                      const char *what, const char *err)
+                      const atomic_int *stop, const char *what, const char *err)
 {
     int64_t now = mono_ms();
     if (!*since)
         *since = now;
-    if (atomic_load(&p->abort) ||
-        (side->retry_timeout_ms >= 0 && now - *since > side->retry_timeout_ms))
+    if (atomic_load(&p->abort) || atomic_load(stop))
+        return -2;
+    if (side->retry_timeout_ms >= 0 && now - *since > side->retry_timeout_ms)
         return -1;
     int64_t d = backoff_next(bo);
     host_table.log_limited(ctx, SLUICE_LOG_WARN, what, 6, "%s: %s; retrying in %lld ms", what, err,
                            (long long)d);
-    sleep_unless(d, &p->abort, NULL);
-    return atomic_load(&p->abort) ? -1 : 0;
+    sleep_unless(d, &p->abort, stop);
+    return atomic_load(&p->abort) || atomic_load(stop) ? -2 : 0;
 }
 
 /* -- source side ------------------------------------------------------------------------------- */
@@ -303,7 +305,7 @@ static void source_commit(pipeline_t *p, int64_t *last_write, int force)
             free(t);
         }
     }
-    if (with_pos && atomic_load(&p->failed)) {
+    if (with_pos && (atomic_load(&p->failed) || atomic_load(&p->hold_commits))) {
         /* A failed sink left the topic, which lets its unflushed records go as if acked: after a
          * failure nothing more is committed, so a restart delivers them again. */
         free(with_pos->position);
@@ -339,16 +341,22 @@ static sluice_err_t encode_retrying(pipeline_t *p, converter_t *c, const char *t
 {
     int64_t since = 0;
     for (;;) {
-                sluice_err_t e = converter_encode(c, topic, v, out, is_null, errstr, errstr_size);
+        sluice_err_t e = converter_encode(c, topic, v, out, is_null, errstr, errstr_size);
         if (e == SLUICE_OK && since)
             backoff_reset(&p->encode_bo);
-        if (e != SLUICE_ERR_IO ||
-            retry_wait(p, &p->side, &p->source.ctx, &p->encode_bo, &since, "encode", errstr) != 0)
+        if (e != SLUICE_ERR_IO)
+            return e;
+        int w = retry_wait(p, &p->side, &p->source.ctx, &p->encode_bo, &since, &p->stop, "encode",
+                           errstr);
+        if (w == -2)
+            return SLUICE_AGAIN; /* stopped: the batch is dropped uncommitted */
+        if (w != 0)
             return e;
     }
 }
 
-/* Convert and append one polled batch. Returns -1 when the pipeline must fail. */
+/* Convert and append one polled batch. Returns -1 when the pipeline must fail, -2 when the run
+ * stopped before the batch could be encoded (nothing of it was sent). */
 static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *stage, buf_t *kb,
                           buf_t *vb)
 {
@@ -382,14 +390,28 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         buf_reset(kb);
         buf_reset(vb);
         const char *to = r->topic ? r->topic : p->topic->name;
-        if (encode_retrying(p, &side->key_conv, to, r->key.value, kb, &knull, err, sizeof err) !=
-            SLUICE_OK) {
+        sluice_err_t ke =
+            encode_retrying(p, &side->key_conv, to, r->key.value, kb, &knull, err, sizeof err);
+        sluice_err_t ve = ke == SLUICE_OK
+                              ? encode_retrying(p, &side->value_conv, to, r->value.value, vb,
+                                                &vnull, err, sizeof err)
+                              : SLUICE_OK;
+        if (ke == SLUICE_AGAIN || ve == SLUICE_AGAIN) {
+            /* Stopped while the schema registry was away: deliver nothing of this batch and
+             * commit no position from it; the next run reads it again. */
+            free(tr->position);
+            tr->position = NULL;
+            stage->buf.len = 0;
+            stage->count = 0;
+            rc = -2;
+            goto out;
+        }
+        if (ke != SLUICE_OK) {
             record_fail(r, "KEY_CONVERTER", err);
             failed_add(batch->arena, &f, r);
             continue;
         }
-        if (encode_retrying(p, &side->value_conv, to, r->value.value, vb, &vnull, err,
-                            sizeof err) != SLUICE_OK) {
+        if (ve != SLUICE_OK) {
             record_fail(r, "VALUE_CONVERTER", err);
             failed_add(batch->arena, &f, r);
             continue;
@@ -502,7 +524,10 @@ void *pipeline_source_main(void *arg)
             failing_since = 0;
             backoff_reset(&bo);
         }
-        if (batch.len > 0 && source_deliver(p, &batch, &stage, &kb, &vb) != 0) {
+        int drc = batch.len > 0 ? source_deliver(p, &batch, &stage, &kb, &vb) : 0;
+        if (drc == -2)
+            break; /* stopped while waiting to encode: nothing of the batch went out */
+        if (drc != 0) {
             if (!atomic_load(&p->abort))
                 atomic_store(&p->failed, 1);
             break;
@@ -663,11 +688,20 @@ static void sink_convert(sink_rt_t *s, sluice_batch_t *b, struct failed_list *f)
         char err[600] = "";
         while ((key && !record_get_key(r, err, sizeof err)) ||
                (val && !record_get_value(r, err, sizeof err))) {
-            if (r->decode_transient &&
-                retry_wait(s->p, &s->side, &s->inst.ctx, &s->bo, &since, "decode", err) == 0) {
+            int w = r->decode_transient ? retry_wait(s->p, &s->side, &s->inst.ctx, &s->bo, &since,
+                                                     &s->p->shutdown, "decode", err)
+                                        : -1;
+            if (w == 0) {
                 r->decode_transient = 0;
                 r->decode_stage = NULL;
                 continue;
+            }
+            if (w == -2) {
+                /* Stopped while the schema registry was away: this read is not delivered and
+                 * none of it is committed. */
+                s->interrupted = 1;
+                b->len = 0;
+                return;
             }
             record_fail(r, r->decode_stage, err);
             failed_add(b->arena, f, r);
@@ -769,6 +803,8 @@ void *pipeline_sink_main(void *arg)
             batch_init(&in, &arena, &s->side.codec);
             sink_fill(s, &in, views, n);
             sink_convert(s, &in, &f);
+            if (s->interrupted)
+                break;
             sluice_batch_t *out = transforms_apply(&s->side, &in, tmp, &f);
             if (out->len > 0 && sink_retry(s, out, &s->bo) != SLUICE_OK) {
                 failed = 1;
@@ -808,6 +844,13 @@ void *pipeline_sink_main(void *arg)
         }
         if (drained && !s->dirty)
             break;
+    }
+    if (s->interrupted && !failed) {
+        /* What earlier reads put is flushed and committed; the interrupted read is not (in-process
+         * the source commits nothing more: the records this sink did not take stay uncommitted). */
+        if (s->dirty && sink_flush_commit(s, read_upto) != 0)
+            failed = 1;
+        atomic_store(&p->hold_commits, 1);
     }
     if (failed) {
         atomic_store(&p->failed, 1);

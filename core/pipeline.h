@@ -85,7 +85,8 @@ typedef struct sink_rt {
     kafka_consumer_t *consumer;   /* Kafka mode */
     tracker_t dlq_tr;             /* Kafka mode: dead-letter records not yet acknowledged */
     int dirty;                    /* put since the last flush */
-    int revoke_failed;            /* a flush on partition revocation failed */
+        int revoke_failed;            /* a flush on partition revocation failed */
+    int interrupted;              /* stopped in the middle of a read: it is not committed */
     backoff_t bo;
     pthread_t thread;
     int thread_started;
@@ -118,7 +119,8 @@ typedef struct pipeline {
     atomic_int failed;
     atomic_int stop;    /* stop the source */
     atomic_int abort;   /* stop everything now (second signal) */
-    atomic_int shutdown; /* a signal asked the run to end: Kafka-mode sinks finish */
+        atomic_int shutdown; /* a signal asked the run to end: Kafka-mode sinks finish */
+    atomic_int hold_commits; /* a sink stopped short of a read: no source position commits now */
     atomic_int source_done;
 } pipeline_t;
 

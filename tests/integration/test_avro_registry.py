@@ -175,7 +175,8 @@ def test_confluent_kafka_serializer_bytes(schema_registry):
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
-    client = SchemaRegistryClient({"url": schema_registry.url})
+    # A bounded client: its requests must not hang a test run.
+    client = SchemaRegistryClient({"url": schema_registry.url, "timeout": 30})
     schema = {"type": "record", "name": "Click", "namespace": "web", "fields": [
         {"name": "user", "type": "string"}, {"name": "n", "type": "int"},
         {"name": "ref", "type": ["null", "string"], "default": None}]}
@@ -185,17 +186,22 @@ def test_confluent_kafka_serializer_bytes(schema_registry):
     lines = [ser(v, ctx).hex() for v in values]
     out, _ = tool(schema_registry.url, "decode", lines)
     assert [json.loads(l)["payload"] for l in out] == values
-    # and sluice, given Connect's form of the same record, writes bytes of the same shape that
-    # the Python deserializer reads
-    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    # and sluice, given Connect's form of the same record, writes bytes that the schema the
+    # registry holds for their id decodes to the same values. (confluent-kafka's AvroDeserializer
+    # is not used here: since 2.1x it first asks Confluent's newer /associations API, which
+    # Apicurio's ccompat API does not serve.)
     connect = {"type": "struct", "name": "web.Click", "fields": [
         {"field": "user", "type": "string"}, {"field": "n", "type": "int32"},
         {"field": "ref", "type": "string", "optional": True}]}
     enc, _ = tool(schema_registry.url, "encode", [envelope(connect, v) for v in values],
                   topic="clicks2")
-    de = AvroDeserializer(client)
-    ctx2 = SerializationContext("clicks2", MessageField.VALUE)
-    assert [de(bytes.fromhex(l), ctx2) for l in enc] == values
+    decoded = []
+    for line in enc:
+        sid, body = wire(line)
+        got = http_json(f"{schema_registry.url}/schemas/ids/{sid}")
+        decoded.append(fastavro.schemaless_reader(
+            io.BytesIO(body), fastavro.parse_schema(json.loads(got["schema"]))))
+    assert decoded == values
 
 
 def test_subject_strategies_and_key_subject(schema_registry):

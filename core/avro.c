@@ -2,16 +2,17 @@
  * binary datum) over a Schema Registry.
  *
  * Written by hand instead of with avro-c (the field's library): avro-c's generic values copy every
- * string and bytes value with malloc and would need a second walk to turn them into sluice values in
- * the batch arena. Here a datum is encoded straight from a sluice value into the output buffer and
- * decoded straight into arena values whose strings point into the input bytes: no heap allocation
- * per record or per field. Schema JSON (once per schema) is parsed with cJSON.
+ * string and bytes value with malloc and would need a second walk to turn them into sluice values
+ * in the batch arena. Here a datum is encoded straight from a sluice value into the output buffer
+ * and decoded straight into arena values whose strings point into the input bytes: no heap
+ * allocation per record or per field. Schema JSON (once per schema) is parsed with cJSON.
  *
  * The Connect ⇄ Avro schema translation follows Confluent's AvroData with connect.meta.data on
  * (connect.name / connect.version / connect.doc / connect.parameters / connect.type props,
  * ConnectDefault names for unnamed structs, MapEntry arrays for maps whose keys are not strings),
  * so that schemas registered by sluice and by Kafka Connect look alike. Connect default values
- * (connect.default, Avro field defaults other than null) are not carried: sluice schemas have none. */
+ * (connect.default, Avro field defaults other than null) are not carried: sluice schemas have none.
+ */
 #include "avro.h"
 
 #include <limits.h>
@@ -27,12 +28,12 @@
  * bytes left, so it is bounded. */
 #define AVRO_MAX_EMPTY_ITEMS (1u << 24)
 /* Confluent's schemas.cache.config default: distinct schemas a converter remembers. */
-#define AVRO_ENC_CACHE_MAX 1000
+#define AVRO_ENC_CACHE_MAX             1000
 #define AVRO_DECIMAL_PRECISION_DEFAULT 64
-#define AVRO_PARAM_PRECISION "connect.decimal.precision"
-#define AVRO_PARAM_RECORD_DOC "io.confluent.connect.avro.record.doc"
-#define AVRO_PARAM_FIELD_DOC "io.confluent.connect.avro.field.doc."
-#define AVRO_MAP_ENTRY "MapEntry"
+#define AVRO_PARAM_PRECISION           "connect.decimal.precision"
+#define AVRO_PARAM_RECORD_DOC          "io.confluent.connect.avro.record.doc"
+#define AVRO_PARAM_FIELD_DOC           "io.confluent.connect.avro.field.doc."
+#define AVRO_MAP_ENTRY                 "MapEntry"
 
 SLUICE_PRINTF(3, 4)
 static sluice_err_t avro_fail(char *errstr, size_t errstr_size, const char *fmt, ...)
@@ -91,7 +92,7 @@ typedef struct aw {
     buf_t *b;
     char *err;
     size_t errsz;
-    int unnamed;    /* ConnectDefault names handed out */
+    int unnamed;     /* ConnectDefault names handed out */
     int map_entries; /* MapEntry names handed out */
     struct aw_def *defs;
     size_t ndefs, capdefs;
@@ -183,8 +184,8 @@ static int aw_define(aw_t *w, const char *full, const sluice_schema_t *s)
     return 0;
 }
 
-static sluice_err_t aw_schema(aw_t *w, const sluice_schema_t *s, const char *ns, int ignore_optional,
-                              int depth);
+static sluice_err_t aw_schema(aw_t *w, const sluice_schema_t *s, const char *ns,
+                              int ignore_optional, int depth);
 
 /* The connect.* props AvroData adds (connect.meta.data), then the logical type. */
 static void aw_meta(aw_t *w, const sluice_schema_t *s, const char *connect_type)
@@ -341,8 +342,8 @@ static sluice_err_t aw_record(aw_t *w, const sluice_schema_t *s, const char *ns,
         if (i)
             aw_raw(w, ",");
         snprintf(key, sizeof key, "%s%s", AVRO_PARAM_FIELD_DOC, s->fields[i].name);
-        rc = aw_field(w, s->fields[i].name, s->fields[i].schema, schema_param(s, key), space,
-                      depth);
+        rc =
+            aw_field(w, s->fields[i].name, s->fields[i].schema, schema_param(s, key), space, depth);
     }
     aw_raw(w, "]");
     aw_meta(w, s, NULL);
@@ -364,8 +365,7 @@ static sluice_err_t aw_map_entries(aw_t *w, const sluice_schema_t *s, const char
         int d = aw_define(w, s->name, s);
         if (d != 0) {
             if (d < 0)
-                return avro_fail(w->err, w->errsz, "two different types are named '%s'",
-                                 s->name);
+                return avro_fail(w->err, w->errsz, "two different types are named '%s'", s->name);
             aw_raw(w, "{\"type\":\"array\",\"items\":");
             aw_str(w, s->name);
             aw_meta(w, s, NULL);
@@ -487,8 +487,8 @@ static sluice_err_t aw_base(aw_t *w, const sluice_schema_t *s, const char *ns, i
     return SLUICE_OK;
 }
 
-static sluice_err_t aw_schema(aw_t *w, const sluice_schema_t *s, const char *ns, int ignore_optional,
-                              int depth)
+static sluice_err_t aw_schema(aw_t *w, const sluice_schema_t *s, const char *ns,
+                              int ignore_optional, int depth)
 {
     sluice_err_t rc;
     if (!s)
@@ -674,8 +674,8 @@ static sluice_err_t ae_value(ae_t *e, const sluice_value_t *v, const sluice_sche
     case SLUICE_TYPE_INT8:
     case SLUICE_TYPE_INT16:
     case SLUICE_TYPE_INT32: {
-        static const int64_t lo[] = {INT8_MIN, INT16_MIN, INT32_MIN}, hi[] = {INT8_MAX, INT16_MAX,
-                                                                            INT32_MAX};
+        static const int64_t lo[] = {INT8_MIN, INT16_MIN, INT32_MIN},
+                             hi[] = {INT8_MAX, INT16_MAX, INT32_MAX};
         int k = s->type - SLUICE_TYPE_INT8;
         if (!ae_is_int(v))
             return ae_mismatch(e, v, s);
@@ -824,11 +824,11 @@ struct avro_node {
     size_t *symlens;
     size_t nsymbols;
     size_t fixed_size;
-    int null_branch;    /* union: index of the null branch, or -1 */
-    int optional_union; /* union of null and one type: a Connect optional schema */
-    int map_entry;      /* record: a MapEntry {key, value}; array: of MapEntry, a Connect MAP */
-    int key_first;      /* MapEntry: "key" is field 0 */
-    size_t min_size;    /* fewest bytes a datum of this type takes */
+    int null_branch;      /* union: index of the null branch, or -1 */
+    int optional_union;   /* union of null and one type: a Connect optional schema */
+    int map_entry;        /* record: a MapEntry {key, value}; array: of MapEntry, a Connect MAP */
+    int key_first;        /* MapEntry: "key" is field 0 */
+    size_t min_size;      /* fewest bytes a datum of this type takes */
     const char *fullname; /* named types */
     int done;             /* named types: parsed (a reference to an unfinished one is recursion) */
 };
@@ -947,9 +947,9 @@ static struct avro_node *ap_type(ap_t *p, const cJSON *j, const char *ns, int de
 static const struct {
     const char *name;
     enum av_kind kind;
-} ap_prims[] = {{"null", AV_NULL},    {"boolean", AV_BOOLEAN}, {"int", AV_INT},
-                {"long", AV_LONG},    {"float", AV_FLOAT},     {"double", AV_DOUBLE},
-                {"bytes", AV_BYTES},  {"string", AV_STRING}};
+} ap_prims[] = {{"null", AV_NULL},   {"boolean", AV_BOOLEAN}, {"int", AV_INT},
+                {"long", AV_LONG},   {"float", AV_FLOAT},     {"double", AV_DOUBLE},
+                {"bytes", AV_BYTES}, {"string", AV_STRING}};
 
 static int ap_prim_kind(const char *name, enum av_kind *k)
 {
@@ -1129,8 +1129,9 @@ static struct avro_node *ap_reference(ap_t *p, const char *name, const char *ns)
     if (!n)
         return ap_fail(p, "unknown Avro type '%s'", name);
     if (!n->done)
-        return ap_fail(p, "the Avro type '%s' refers to itself: recursive schemas have no Kafka "
-                          "Connect form",
+        return ap_fail(p,
+                       "the Avro type '%s' refers to itself: recursive schemas have no Kafka "
+                       "Connect form",
                        n->fullname);
     return n;
 }
@@ -1170,8 +1171,9 @@ static struct avro_node *ap_record(ap_t *p, const cJSON *obj, const char *ns, in
             return NULL;
         }
         if (!k->schema)
-            return ap_fail(p, "field '%s' of record '%s' has type null, which has no Kafka "
-                              "Connect form",
+            return ap_fail(p,
+                           "field '%s' of record '%s' has type null, which has no Kafka "
+                           "Connect form",
                            fname, full);
         if (schema_field_index(s, fname) >= 0)
             return ap_fail(p, "record '%s' has field '%s' twice", full, fname);
@@ -1185,9 +1187,8 @@ static struct avro_node *ap_record(ap_t *p, const cJSON *obj, const char *ns, in
         n->min_size += k->min_size;
     }
     const char *internal = ap_str(obj, "connect.internal.type");
-    if (n->nkids == 2 &&
-        (strcmp(full, AVRO_CONNECT_NAMESPACE "." AVRO_MAP_ENTRY) == 0 ||
-         (internal && strcmp(internal, AVRO_MAP_ENTRY) == 0))) {
+    if (n->nkids == 2 && (strcmp(full, AVRO_CONNECT_NAMESPACE "." AVRO_MAP_ENTRY) == 0 ||
+                          (internal && strcmp(internal, AVRO_MAP_ENTRY) == 0))) {
         if (strcmp(s->fields[0].name, "key") == 0 && strcmp(s->fields[1].name, "value") == 0)
             n->map_entry = n->key_first = 1;
         else if (strcmp(s->fields[1].name, "key") == 0 && strcmp(s->fields[0].name, "value") == 0)
@@ -1612,8 +1613,8 @@ static sluice_err_t ar_map_entries(ar_t *r, const struct avro_node *n, const slu
         if (!count)
             return SLUICE_OK;
         size_t need = v->u.m.len + count;
-        struct value_kv *items = arena_grow(r->a, v->u.m.items, v->u.m.cap * sizeof *items,
-                                            need * sizeof *items);
+        struct value_kv *items =
+            arena_grow(r->a, v->u.m.items, v->u.m.cap * sizeof *items, need * sizeof *items);
         if (!items)
             return ar_nomem(r);
         v->u.m.items = items;
@@ -1750,8 +1751,8 @@ static sluice_err_t ar_value(ar_t *r, const struct avro_node *n, const sluice_sc
             if (!count)
                 break;
             size_t need = v->u.a.len + count;
-            sluice_value_t **items = arena_grow(r->a, v->u.a.items, v->u.a.cap * sizeof *items,
-                                                need * sizeof *items);
+            sluice_value_t **items =
+                arena_grow(r->a, v->u.a.items, v->u.a.cap * sizeof *items, need * sizeof *items);
             if (!items)
                 return ar_nomem(r);
             v->u.a.items = items;
@@ -1820,8 +1821,12 @@ static sluice_err_t ar_value(ar_t *r, const struct avro_node *n, const sluice_sc
 sluice_err_t avro_read_datum(const avro_reader_t *rd, arena_t *a, const void *data, size_t len,
                              sluice_value_t **out, char *errstr, size_t errstr_size)
 {
-    ar_t r = {.p = data, .start = data, .end = (const unsigned char *)data + len, .a = a,
-              .err = errstr, .errsz = errstr_size};
+    ar_t r = {.p = data,
+              .start = data,
+              .end = (const unsigned char *)data + len,
+              .a = a,
+              .err = errstr,
+              .errsz = errstr_size};
     *out = NULL;
     sluice_err_t rc = ar_value(&r, rd->root, rd->schema, out);
     if (rc != SLUICE_OK) {
@@ -1964,7 +1969,8 @@ static sluice_err_t avro_schema_id(converter_t *c, const char *topic, const slui
     const sluice_schema_t *copy = schema_copy_to_arena(&st->arena, s);
     const char *t = arena_strdup(&st->arena, topic);
     if (copy && t)
-        st->enc[st->nenc++] = (struct avro_enc_entry){.key = s, .copy = copy, .topic = t, .id = *id};
+        st->enc[st->nenc++] =
+            (struct avro_enc_entry){.key = s, .copy = copy, .topic = t, .id = *id};
     return SLUICE_OK;
 }
 
@@ -2051,7 +2057,8 @@ sluice_err_t avro_converter_decode(converter_t *c, arena_t *a, const void *data,
         st->ndec++;
     }
     if ((rc = avro_read_datum(&e->reader, a, b + 5, len - 5, out, errstr, errstr_size)) !=
-        SLUICE_OK && rc == SLUICE_ERR_INVALID) {
+            SLUICE_OK &&
+        rc == SLUICE_ERR_INVALID) {
         char what2[96];
         snprintf(what2, sizeof what2, "schema id %d", (int)id);
         avro_prefix(errstr, errstr_size, what2, ": ");

@@ -16,7 +16,7 @@
 
 /* Confluent's namespace and name for unnamed structs (nested ones get ConnectDefault2, 3, …). */
 #define AVRO_CONNECT_NAMESPACE "io.confluent.connect.avro"
-#define AVRO_CONNECT_DEFAULT "ConnectDefault"
+#define AVRO_CONNECT_DEFAULT   "ConnectDefault"
 /* Connect's struct for Avro unions other than ["null", T]; its fields are named after the
  * branches ("int", "string", a record's name, …), exactly one is set. */
 #define AVRO_CONNECT_UNION "io.confluent.connect.avro.Union"

@@ -4,16 +4,18 @@
  * `config`, `transforms`) are checked by config.c itself and are not in these tables. */
 #include "config.h"
 
-/* sluice's names, then Kafka Connect's class names for the same converters (a pasted config works). */
-static const char *const keys_converters[] = {"json",
-                                              "string",
-                                              "bytes",
-                                              "avro",
-                                              "org.apache.kafka.connect.json.JsonConverter",
-                                              "org.apache.kafka.connect.storage.StringConverter",
-                                              "org.apache.kafka.connect.converters.ByteArrayConverter",
-                                              "io.confluent.connect.avro.AvroConverter",
-                                              NULL};
+/* sluice's names, then Kafka Connect's class names for the same converters (a pasted config works).
+ */
+static const char *const keys_converters[] = {
+    "json",
+    "string",
+    "bytes",
+    "avro",
+    "org.apache.kafka.connect.json.JsonConverter",
+    "org.apache.kafka.connect.storage.StringConverter",
+    "org.apache.kafka.connect.converters.ByteArrayConverter",
+    "io.confluent.connect.avro.AvroConverter",
+    NULL};
 static const char *const keys_subject_strategies[] = {
     "TopicNameStrategy",
     "RecordNameStrategy",
@@ -41,7 +43,7 @@ const struct sluice_config_field config_global_keys[] = {
      .example = "[plugins, /opt/sluice/plugins]"},
     {.name = "kafka",
      .type = SLUICE_CFG_MAP,
-          .description = "Kafka mode: librdkafka properties, passed through (`bootstrap.servers`, "
+     .description = "Kafka mode: librdkafka properties, passed through (`bootstrap.servers`, "
                     "`security.protocol`, `sasl.*`, …; see docs/kafka.md). Absent: topics are "
                     "in-process logs and no server is needed.",
      .example = "{bootstrap.servers: 127.0.0.1:9092}"},
@@ -100,7 +102,7 @@ const struct sluice_config_field config_global_keys[] = {
          .type = SLUICE_CFG_ENUM,                                                                  \
          .default_value = dflt_strategy,                                                           \
          .description = "avro converter: the Schema Registry subject a schema is registered "      \
-                        "under: `<topic>-" side "` (TopicNameStrategy), the record's full name "  \
+                        "under: `<topic>-" side "` (TopicNameStrategy), the record's full name "   \
                         "(RecordNameStrategy) or `<topic>-<record name>` "                         \
                         "(TopicRecordNameStrategy). Confluent's class names are accepted.",        \
          .example = "RecordNameStrategy",                                                          \

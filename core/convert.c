@@ -52,13 +52,12 @@ sluice_err_t converter_init(converter_t *c, const char *name, int schemas_enable
     } else if (name && (strcmp(name, "string") == 0 ||
                         strcmp(name, "org.apache.kafka.connect.storage.StringConverter") == 0)) {
         c->kind = CONVERTER_STRING;
-    } else if (name && (strcmp(name, "bytes") == 0 ||
-                        strcmp(name, "org.apache.kafka.connect.converters.ByteArrayConverter") ==
-                            0)) {
+    } else if (name &&
+               (strcmp(name, "bytes") == 0 ||
+                strcmp(name, "org.apache.kafka.connect.converters.ByteArrayConverter") == 0)) {
         c->kind = CONVERTER_BYTES;
     } else {
-        snprintf(errstr, errstr_size,
-                 "unknown converter '%s' (expected json, string or bytes%s)",
+        snprintf(errstr, errstr_size, "unknown converter '%s' (expected json, string or bytes%s)",
                  name ? name : "(null)",
                  converter_is_avro(name) ? "; avro is set up with converter_init_avro" : "");
         return SLUICE_ERR_CONFIG;
@@ -85,8 +84,8 @@ static void converter_rollback(buf_t *out, size_t mark)
     }
 }
 
-sluice_err_t converter_encode(converter_t *c, const char *topic, const sluice_value_t *v, buf_t *out,
-                              int *is_null, char *errstr, size_t errstr_size)
+sluice_err_t converter_encode(converter_t *c, const char *topic, const sluice_value_t *v,
+                              buf_t *out, int *is_null, char *errstr, size_t errstr_size)
 {
     (void)topic;
     sluice_err_t rc = SLUICE_OK;

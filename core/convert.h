@@ -36,24 +36,27 @@ typedef struct converter {
 extern const char *const converter_names[];
 
 /* The avro converter (name "avro" or io.confluent.connect.avro.AvroConverter): Confluent's wire
- * format with schemas registered in / fetched from `sr`. `is_key` picks the `<topic>-key` subject. */
+ * format with schemas registered in / fetched from `sr`. `is_key` picks the `<topic>-key` subject.
+ */
 sluice_err_t converter_init_avro(converter_t *c, sr_client_t *sr, int is_key,
                                  enum sr_strategy strategy, int auto_register, char *errstr,
                                  size_t errstr_size);
 /* 1 if `name` names the avro converter (sluice's name or Confluent's class name). */
 int converter_is_avro(const char *name);
 
-/* `name` is one of converter_names (json, string, bytes or Kafka Connect's class names for them); options come from `<prefix>.schemas.enable` etc. (already
- * parsed by the config layer). Returns SLUICE_ERR_CONFIG with a message for an unknown name. */
+/* `name` is one of converter_names (json, string, bytes or Kafka Connect's class names for them);
+ * options come from `<prefix>.schemas.enable` etc. (already parsed by the config layer). Returns
+ * SLUICE_ERR_CONFIG with a message for an unknown name. */
 sluice_err_t converter_init(converter_t *c, const char *name, int schemas_enable,
                             enum json_decimal_format decimal_format, char *errstr,
                             size_t errstr_size);
 void converter_free(converter_t *c);
 
-/* Encode `v` (a NULL pointer or a NULL value encodes as "no bytes": *is_null = 1). `out` is appended
- * to. `topic` is the topic the record goes to (the avro converter's subject names derive from it). */
-sluice_err_t converter_encode(converter_t *c, const char *topic, const sluice_value_t *v, buf_t *out,
-                              int *is_null, char *errstr, size_t errstr_size);
+/* Encode `v` (a NULL pointer or a NULL value encodes as "no bytes": *is_null = 1). `out` is
+ * appended to. `topic` is the topic the record goes to (the avro converter's subject names derive
+ * from it). */
+sluice_err_t converter_encode(converter_t *c, const char *topic, const sluice_value_t *v,
+                              buf_t *out, int *is_null, char *errstr, size_t errstr_size);
 /* Decode bytes into a value in the arena. `data` NULL means a null key/value (→ NULL value).
  * The string and bytes converters do not copy: the value points at `data`, which must outlive it. */
 sluice_err_t converter_decode(converter_t *c, arena_t *a, const void *data, size_t len,

@@ -274,7 +274,7 @@ static size_t host_record_header_count(const sluice_record_t *r)
 static const char *host_record_header(const sluice_record_t *r, size_t i, const void **value,
                                       size_t *len)
 {
-        record_headers_load((sluice_record_t *)r);
+    record_headers_load((sluice_record_t *)r);
     if (i >= r->nheaders)
         return NULL;
     *value = r->headers[i].value;
@@ -293,8 +293,11 @@ static void host_record_remove_header(sluice_record_t *r, size_t i)
 
 static void host_record_fail(sluice_record_t *r, const char *reason)
 {
-        /* A record whose bytes did not decode failed in its converter, as Kafka Connect says. */
-    record_fail(r, r->decode_stage ? r->decode_stage : r->offset >= 0 ? "TASK_PUT" : "TASK_POLL",
+    /* A record whose bytes did not decode failed in its converter, as Kafka Connect says. */
+    record_fail(r,
+                r->decode_stage  ? r->decode_stage
+                : r->offset >= 0 ? "TASK_PUT"
+                                 : "TASK_POLL",
                 reason);
 }
 

@@ -4,7 +4,8 @@
  *
  * Properties: the YAML `kafka:` block is passed to librdkafka as is (any property), with
  * `producer.override.*` (pipeline) and `consumer.override.*` (sink) on top. sluice sets its own
- * defaults only where the user said nothing (see kafka.c: kafka_producer_new / kafka_consumer_new). */
+ * defaults only where the user said nothing (see kafka.c: kafka_producer_new / kafka_consumer_new).
+ */
 #ifndef SLUICE_KAFKA_H
 #define SLUICE_KAFKA_H
 
@@ -30,7 +31,8 @@ int kafka_props_check(const kafka_props_t *p, const char *role, const char **bad
 /* The value of a property, or NULL. */
 const char *kafka_props_get(const kafka_props_t *p, const char *key);
 
-/* -- producer ------------------------------------------------------------------------------------ */
+/* -- producer ------------------------------------------------------------------------------------
+ */
 
 typedef struct kafka_producer kafka_producer_t;
 
@@ -53,7 +55,8 @@ long kafka_producer_purge(kafka_producer_t *kp, int timeout_ms);
 void kafka_producer_state(kafka_producer_t *kp, char *out, size_t size);
 void kafka_producer_free(kafka_producer_t *kp);
 
-/* -- consumer ------------------------------------------------------------------------------------ */
+/* -- consumer ------------------------------------------------------------------------------------
+ */
 
 typedef struct kafka_consumer kafka_consumer_t;
 
@@ -63,8 +66,7 @@ typedef int (*kafka_revoke_cb)(void *opaque);
 
 int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const char *group,
                        const char *topic, const char *name, size_t buffer_bytes,
-                       kafka_revoke_cb on_revoke, void *opaque, char *errstr,
-                       size_t errstr_size);
+                       kafka_revoke_cb on_revoke, void *opaque, char *errstr, size_t errstr_size);
 /* Up to `max` messages; waits up to `wait_ms` for the first. The views point into messages held
  * until the next read or kafka_consumer_release. Headers are not in the views: copy them with
  * kafka_consumer_headers. */
@@ -104,7 +106,8 @@ typedef struct kafka_topic_spec {
 int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *specs, size_t n,
                         const atomic_int *stop, char *errstr, size_t errstr_size);
 
-/* -- source positions in a compacted topic ------------------------------------------------------ */
+/* -- source positions in a compacted topic ------------------------------------------------------
+ */
 
 /* Read the latest value of every key of `topic` (created compacted if missing). `cb` gets each
  * key/value in log order (a later one replaces an earlier; an empty value deletes). Returns 0,

@@ -81,12 +81,12 @@ typedef struct sink_rt {
     int task;         /* 0 .. tasks.max-1 */
     instance_t inst;
     side_t side;
-    topic_reader_t *reader;       /* in-process */
-    kafka_consumer_t *consumer;   /* Kafka mode */
-    tracker_t dlq_tr;             /* Kafka mode: dead-letter records not yet acknowledged */
-    int dirty;                    /* put since the last flush */
-        int revoke_failed;            /* a flush on partition revocation failed */
-    int interrupted;              /* stopped in the middle of a read: it is not committed */
+    topic_reader_t *reader;     /* in-process */
+    kafka_consumer_t *consumer; /* Kafka mode */
+    tracker_t dlq_tr;           /* Kafka mode: dead-letter records not yet acknowledged */
+    int dirty;                  /* put since the last flush */
+    int revoke_failed;          /* a flush on partition revocation failed */
+    int interrupted;            /* stopped in the middle of a read: it is not committed */
     backoff_t bo;
     pthread_t thread;
     int thread_started;
@@ -104,14 +104,14 @@ typedef struct pipeline {
     side_t side;
     pthread_t thread;
     int thread_started;
-        tracker_t *inflight_head, *inflight_tail; /* source thread only */
+    tracker_t *inflight_head, *inflight_tail; /* source thread only */
     backoff_t encode_bo;                      /* source thread: waits while encoding fails */
     /* Kafka mode */
-    kafka_producer_t *producer; /* the source side's and the dead-letter routes' producer */
-    kafka_props_t kprops;       /* the kafka: block with producer.override.* */
+    kafka_producer_t *producer;  /* the source side's and the dead-letter routes' producer */
+    kafka_props_t kprops;        /* the kafka: block with producer.override.* */
     kafka_props_t topic_configs; /* topic.creation.default.<config> */
-    kafka_topic_spec_t tspec;   /* how topics this pipeline produces to are created */
-    char **known_topics;        /* topics known to exist (source thread) */
+    kafka_topic_spec_t tspec;    /* how topics this pipeline produces to are created */
+    char **known_topics;         /* topics known to exist (source thread) */
     size_t nknown;
     atomic_long in, errors, dlq;
     sink_rt_t *sinks;
@@ -119,7 +119,7 @@ typedef struct pipeline {
     atomic_int failed;
     atomic_int stop;    /* stop the source */
     atomic_int abort;   /* stop everything now (second signal) */
-        atomic_int shutdown; /* a signal asked the run to end: Kafka-mode sinks finish */
+    atomic_int shutdown;     /* a signal asked the run to end: Kafka-mode sinks finish */
     atomic_int hold_commits; /* a sink stopped short of a read: no source position commits now */
     atomic_int source_done;
 } pipeline_t;

@@ -48,12 +48,12 @@ static sluice_value_t *record_decode(sluice_record_t *r, struct record_slot *s, 
         s->value = value_null(r->batch->arena);
         return s->value;
     }
-        char err[512];
-    sluice_err_t e = converter_decode(c, r->batch->arena, s->bytes, s->len, &s->value, err,
-                                      sizeof err);
+    char err[512];
+    sluice_err_t e =
+        converter_decode(c, r->batch->arena, s->bytes, s->len, &s->value, err, sizeof err);
     if (e != SLUICE_OK) {
         r->decode_transient = e == SLUICE_ERR_IO;
-                snprintf(errstr, errstr_size, "cannot decode the record's %s: %s", what, err);
+        snprintf(errstr, errstr_size, "cannot decode the record's %s: %s", what, err);
         r->decode_stage = strcmp(what, "key") == 0 ? "KEY_CONVERTER" : "VALUE_CONVERTER";
         s->value = NULL;
         return NULL;

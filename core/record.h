@@ -30,7 +30,7 @@ struct record_header {
 typedef struct record_codec {
     converter_t *key;
     converter_t *value;
-        const char *topic; /* default topic of new records */
+    const char *topic; /* default topic of new records */
     /* Kafka mode: copy the headers of the message a record was read from (see headers_src). */
     void (*load_headers)(const void *src, sluice_record_t *r);
 } record_codec_t;
@@ -42,7 +42,7 @@ struct sluice_record {
     int64_t offset; /* -1 until appended to a topic */
     int64_t timestamp;
     struct record_slot key, value;
-        struct record_header *headers;
+    struct record_header *headers;
     uint32_t nheaders, capheaders;
     /* Headers not copied yet: they are parsed from their message only when something looks at
      * them (librdkafka's header parsing costs more than the rest of a record's way to a sink).
@@ -52,8 +52,8 @@ struct sluice_record {
     size_t position_len;
     const char *fail_reason; /* set by record_fail or a failed stage */
     const char *fail_stage;  /* Kafka Connect's stage name: TRANSFORMATION, VALUE_CONVERTER, … */
-        const char *fail_plugin; /* the plugin that failed it when not the source or sink itself */
-        const char *decode_stage; /* KEY_CONVERTER / VALUE_CONVERTER when its bytes did not decode */
+    const char *fail_plugin; /* the plugin that failed it when not the source or sink itself */
+    const char *decode_stage; /* KEY_CONVERTER / VALUE_CONVERTER when its bytes did not decode */
     uint8_t decode_transient; /* ... because of a passing failure (schema registry away) */
     uint8_t failed;
 };

@@ -10,10 +10,10 @@
 
 #include "config.h"
 #include "kafka.h"
-#include "schema_registry.h"
 #include "loader.h"
 #include "offsets.h"
 #include "pipeline.h"
+#include "schema_registry.h"
 
 typedef struct runtime {
     cfg_run_t cfg;
@@ -25,13 +25,13 @@ typedef struct runtime {
     size_t ntopics;
     offsets_t *offsets;
     char *offsets_path;
-        int quiet;
+    int quiet;
     int progress_interval_ms;
     atomic_int stopping; /* a signal arrived */
-    /* Kafka mode (a kafka: block) */
-        int kafka, kafka_ok;
-    kafka_props_t kprops;     /* the kafka: block as given */
-    sr_client_t *sr;          /* the schema.registry: block's client, NULL if none */
+                         /* Kafka mode (a kafka: block) */
+    int kafka, kafka_ok;
+    kafka_props_t kprops;              /* the kafka: block as given */
+    sr_client_t *sr;                   /* the schema.registry: block's client, NULL if none */
     kafka_kv_writer_t *offsets_writer; /* offsets.storage: kafka */
     pthread_t sig_thread;
     int sig_thread_started;

@@ -15,7 +15,7 @@
 
 #define SR_CONNECT_TIMEOUT_MS 10000L
 #define SR_DEFAULT_TIMEOUT_MS 30000L
-#define SR_CONTENT_TYPE "application/vnd.schemaregistry.v1+json"
+#define SR_CONTENT_TYPE       "application/vnd.schemaregistry.v1+json"
 /* A registry answer larger than this is not a schema we want. */
 #define SR_MAX_RESPONSE (16u << 20)
 
@@ -31,11 +31,11 @@ struct sr_id_entry {
 };
 
 struct sr_client {
-    char **urls;    /* base urls without credentials and trailing '/' */
+    char **urls; /* base urls without credentials and trailing '/' */
     size_t nurls;
-    size_t good;    /* index of the url that answered last (under mu) */
-    char *userpwd;  /* "user:secret" for basic auth, or NULL */
-    char *ca_file;  /* ssl.ca.location */
+    size_t good;   /* index of the url that answered last (under mu) */
+    char *userpwd; /* "user:secret" for basic auth, or NULL */
+    char *ca_file; /* ssl.ca.location */
     long timeout_ms;
     pthread_mutex_t mu;
     struct sr_subject_entry *subj;
@@ -47,8 +47,9 @@ struct sr_client {
 
 /* -- configuration -------------------------------------------------------------------------- */
 
-static const char *const sr_keys[] = {"url", "basic.auth.credentials.source", "basic.auth.user.info",
-                                      "request.timeout.ms", "ssl.ca.location"};
+static const char *const sr_keys[] = {"url", "basic.auth.credentials.source",
+                                      "basic.auth.user.info", "request.timeout.ms",
+                                      "ssl.ca.location"};
 #define SR_NKEYS (sizeof sr_keys / sizeof sr_keys[0])
 
 int sr_strategy_parse(const char *name, enum sr_strategy *out)
@@ -173,8 +174,7 @@ int sr_config_check(const char *const *keys, const char *const *values, size_t n
         if (e == s || !((e - s > 7 && strncmp(s, "http://", 7) == 0) ||
                         (e - s > 8 && strncmp(s, "https://", 8) == 0))) {
             snprintf(errstr, errstr_size,
-                     "'url': each url must start with http:// or https:// (item %zu is not)",
-                     item);
+                     "'url': each url must start with http:// or https:// (item %zu is not)", item);
             return -1;
         }
         p += len;
@@ -360,7 +360,8 @@ struct sr_response {
 };
 
 /* One request to the first url that answers (starting with the one that answered last). `path`
- * starts with '/'. Connection failures try the next url; a HTTP answer of any status is returned. */
+ * starts with '/'. Connection failures try the next url; a HTTP answer of any status is returned.
+ */
 static sluice_err_t sr_http(sr_client_t *c, const char *method, const char *path, const char *body,
                             struct sr_response *r, char *errstr, size_t errstr_size)
 {
@@ -620,8 +621,9 @@ sluice_err_t sr_client_schema_id(sr_client_t *c, const char *subject, const char
                  "schema registry %s: the schema is invalid for subject '%s' (HTTP 422%s)", r.url,
                  subject, detail);
     else
-        snprintf(errstr, errstr_size, "schema registry %s: %s the schema under subject '%s' failed "
-                                      "(HTTP %ld%s)",
+        snprintf(errstr, errstr_size,
+                 "schema registry %s: %s the schema under subject '%s' failed "
+                 "(HTTP %ld%s)",
                  r.url, auto_register ? "registering" : "looking up", subject, r.status, detail);
     goto out;
 nomem:

@@ -1,7 +1,7 @@
-/* schema_registry.h — a client of a Confluent-compatible Schema Registry (Confluent's own, Apicurio's
- * ccompat API, Confluent Cloud): registers schemas under subjects and fetches them by id, caching
- * both. One client per run, shared by every converter; thread-safe (the caches are behind a mutex,
- * HTTP calls run outside it, each on its own libcurl handle). */
+/* schema_registry.h — a client of a Confluent-compatible Schema Registry (Confluent's own,
+ * Apicurio's ccompat API, Confluent Cloud): registers schemas under subjects and fetches them by
+ * id, caching both. One client per run, shared by every converter; thread-safe (the caches are
+ * behind a mutex, HTTP calls run outside it, each on its own libcurl handle). */
 #ifndef SLUICE_SCHEMA_REGISTRY_H
 #define SLUICE_SCHEMA_REGISTRY_H
 
@@ -18,9 +18,10 @@ enum sr_strategy { SR_TOPIC_NAME = 0, SR_RECORD_NAME, SR_TOPIC_RECORD_NAME };
 /* Parse a strategy name: the short form or Confluent's class name. Returns -1 if unknown. */
 int sr_strategy_parse(const char *name, enum sr_strategy *out);
 
-/* Check the keys of the YAML `schema.registry:` block (`url` required; `basic.auth.credentials.source`,
- * `basic.auth.user.info`, `request.timeout.ms`, `ssl.ca.location`). On error writes a message naming
- * the key (with a "did you mean" hint) and returns -1. Used by lint. Never echoes a secret. */
+/* Check the keys of the YAML `schema.registry:` block (`url` required;
+ * `basic.auth.credentials.source`, `basic.auth.user.info`, `request.timeout.ms`,
+ * `ssl.ca.location`). On error writes a message naming the key (with a "did you mean" hint) and
+ * returns -1. Used by lint. Never echoes a secret. */
 int sr_config_check(const char *const *keys, const char *const *values, size_t n, char *errstr,
                     size_t errstr_size);
 /* A client from the same keys (nothing is contacted yet). NULL with a message on error. */

@@ -150,8 +150,8 @@ void topic_stage_free(topic_stage_t *s)
     s->count = 0;
 }
 
-int topic_stage_add(topic_stage_t *s, sluice_record_t *r, const void *key, size_t klen,
-                    int knull, const void *value, size_t vlen, int vnull)
+int topic_stage_add(topic_stage_t *s, sluice_record_t *r, const void *key, size_t klen, int knull,
+                    const void *value, size_t vlen, int vnull)
 {
     record_headers_load(r);
     size_t hlen = 0;

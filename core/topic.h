@@ -89,10 +89,10 @@ void topic_set_max_bytes(topic_t *t, size_t max_bytes);
 
 void topic_stage_init(topic_stage_t *s);
 void topic_stage_free(topic_stage_t *s);
-int topic_stage_add(topic_stage_t *s, sluice_record_t *r, const void *key, size_t klen,
-                    int knull, const void *value, size_t vlen, int vnull);
-/* Walk a stage: the record at byte `pos` (start with 0) into `v` (offset -1); returns the position of
- * the next record, or 0 at the end. */
+int topic_stage_add(topic_stage_t *s, sluice_record_t *r, const void *key, size_t klen, int knull,
+                    const void *value, size_t vlen, int vnull);
+/* Walk a stage: the record at byte `pos` (start with 0) into `v` (offset -1); returns the position
+ * of the next record, or 0 at the end. */
 size_t topic_stage_next(const topic_stage_t *s, size_t pos, topic_view_t *v);
 /* Append the staged records (the topic takes the staged memory; `s` is emptied). Waits for room
  * while the topic is full, until `*abort` becomes non-zero (then returns -1 and drops nothing:

@@ -21,7 +21,9 @@ SLUICE_DEPS_TEST=(valgrind python3 python3-venv time procps curl kcat maven open
 # The test suite's Python packages (PyPI), installed into $SLUICE_VENV, never into the system.
 SLUICE_CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 SLUICE_VENV=${SLUICE_VENV:-$SLUICE_CACHE/venv}
-SLUICE_VENV_REQUIREMENTS=(pytest==9.2.0 confluent-kafka==2.16.1 fastavro==1.13.1)
+# confluent-kafka with its Avro + Schema Registry client extras (httpx, certifi, attrs, ...), as the
+# tests use its AvroSerializer against the real registry
+SLUICE_VENV_REQUIREMENTS=(pytest==9.2.0 "confluent-kafka[avro,schemaregistry]==2.16.1" fastavro==1.13.1)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -536,6 +536,13 @@ int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const
     size_t kb = buffer_bytes / 1024;
     snprintf(num, sizeof num, "%zu", kb < 1024 ? 1024 : kb);
     conf_default(conf, props, "queued.max.messages.kbytes", num);
+    /* Small fetches keep the prefetch queue near its bound instead of overshooting it by a
+     * whole fetch (50 MB by default): less memory, and fewer of librdkafka 2.0's one-second
+     * fetch pauses when the queue is full (measured: 1M records Kafka → file 3.7 s → 2.3 s at
+     * 32 MiB RSS; docs/performance.md). */
+    conf_default(conf, props, "max.partition.fetch.bytes", "262144");
+    if (!kafka_props_get(props, "message.max.bytes"))
+        conf_default(conf, props, "fetch.max.bytes", "1048576");
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
     rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, sizeof err);
     rd_kafka_conf_set_opaque(conf, kc);

@@ -571,18 +571,13 @@ void *pipeline_source_main(void *arg)
         nanosleep(&ts, NULL);
     }
     source_commit(p, &last_write, 1);
-    if (p->inflight_head && p->producer && kafka_producer_purge(p->producer, 10000) > 0) {
-        /* Delivery reports may still arrive and touch the trackers: keep them (a leak at exit
-         * is better than a write into freed memory). */
-        p->inflight_head = NULL;
-    }
-    while (p->inflight_head) {
-        tracker_t *t = p->inflight_head;
-        p->inflight_head = t->next;
-        free(t->position);
-        free(t);
-    }
-    p->inflight_tail = NULL;
+    if (p->inflight_head && p->producer)
+        kafka_producer_purge(p->producer, 10000);
+    /* Trackers still in flight may yet be touched: by a chunk of an in-process topic that a sink
+     * of another pipeline acks later (a dead-letter topic), or by a late delivery report. They
+     * are freed by runtime_free, after every thread and topic is gone. */
+    p->orphans = p->inflight_head;
+    p->inflight_head = p->inflight_tail = NULL;
     atomic_store(&p->source_done, 1);
     topic_stage_free(&stage);
     buf_free(&kb);

@@ -106,6 +106,7 @@ typedef struct pipeline {
     int thread_started;
     tracker_t *inflight_head, *inflight_tail; /* source thread only */
     backoff_t encode_bo;                      /* source thread: waits while encoding fails */
+    tracker_t *orphans; /* trackers left in flight when the source ended (freed last) */
     /* Kafka mode */
     kafka_producer_t *producer;  /* the source side's and the dead-letter routes' producer */
     kafka_props_t kprops;        /* the kafka: block with producer.override.* */

@@ -1059,11 +1059,19 @@ void runtime_free(runtime_t *rt)
             free(p->known_topics[k]);
         free(p->known_topics);
     }
-    free(rt->pipelines);
     kafka_props_free(&rt->kprops);
     sr_client_free(rt->sr);
     for (size_t i = 0; i < rt->ntopics; i++)
         topic_free(rt->topics[i]);
+    /* Trackers left in flight: after the topics whose chunks may point at them. */
+    for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++)
+        while (rt->pipelines[i].orphans) {
+            tracker_t *t = rt->pipelines[i].orphans;
+            rt->pipelines[i].orphans = t->next;
+            free(t->position);
+            free(t);
+        }
+    free(rt->pipelines);
     free(rt->topics);
     pthread_mutex_destroy(&rt->topics_mu);
     offsets_close(rt->offsets);

@@ -343,6 +343,18 @@ int kafka_produce_stage(kafka_producer_t *kp, const char *topic, const topic_sta
     return 0;
 }
 
+void kafka_producer_prepare(kafka_producer_t *kp, const char *topic)
+{
+    /* Ask for the topic's metadata now: otherwise librdkafka learns its leader only at its next
+     * periodic scan, up to a second after the first record is queued. */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(kp->rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rkt && rd_kafka_metadata(kp->rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+}
+
 long kafka_producer_inflight(kafka_producer_t *kp)
 {
     return atomic_load(&kp->inflight);

@@ -46,6 +46,8 @@ int kafka_producer_new(kafka_producer_t **out, const kafka_props_t *props, const
  * over is not produced). Returns 0 when every record is queued. */
 int kafka_produce_stage(kafka_producer_t *kp, const char *topic, const topic_stage_t *stage,
                         tracker_t *tr, const atomic_int *abort);
+/* Learn where `topic` lives before the first record (a metadata request; bounded, best effort). */
+void kafka_producer_prepare(kafka_producer_t *kp, const char *topic);
 /* Messages not delivered yet. */
 long kafka_producer_inflight(kafka_producer_t *kp);
 /* Drop every undelivered message (their trackers see them fail) and wait up to `timeout_ms`

@@ -655,6 +655,8 @@ static int runtime_kafka_setup(runtime_t *rt)
             log_error(p->id, "%s", err);
             return -1;
         }
+        if (p->producer && p->has_source)
+            kafka_producer_prepare(p->producer, p->topic->name);
         for (size_t s = 0; s < p->nsinks; s++) {
             sink_rt_t *sk = &p->sinks[s];
             kafka_props_t kp = {0};

@@ -25,6 +25,22 @@ def plugin_env():
     return {"SLUICE_PLUGIN_PATH": str(build_dir() / "tests" / "plugins")}
 
 
+def avro_pipeline(tmp, kafka, registry, topic, body):
+    """A Kafka-mode file with one pipeline on `topic`: string keys, avro values, then `body`."""
+    return write_yaml(tmp / "p.yaml", f"""version: 1
+kafka:
+  bootstrap.servers: {kafka.bootstrap}
+schema.registry:
+  url: {registry.url}
+offset.storage.file.filename: {tmp}/offsets.json
+pipelines:
+  - id: {topic}
+    topic: {topic}
+    key.converter: string
+    value.converter: avro
+{body}""")
+
+
 def registry_schema(url, sid):
     with urllib.request.urlopen(f"{url}/schemas/ids/{sid}", timeout=30) as resp:
         return json.loads(json.loads(resp.read())["schema"])
@@ -36,18 +52,7 @@ def test_sluice_avro_in_kafka_decodes_with_fastavro(sluice, kafka, schema_regist
     with fastavro to the values the source made; the key is the string "k<i>"."""
     n = 300
     topic = kafkatest.uniq("avro-out")
-    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
-kafka:
-  bootstrap.servers: {kafka.bootstrap}
-schema.registry:
-  url: {schema_registry.url}
-offset.storage.file.filename: {tmp}/offsets.json
-pipelines:
-  - id: {topic}
-    topic: {topic}
-    key.converter: string
-    value.converter: avro
-    source:
+    cfg = avro_pipeline(tmp, kafka, schema_registry, topic, f"""    source:
       plugin: typed
       config: {{count: {n}}}
 """)
@@ -121,18 +126,7 @@ def test_confluent_serializer_records_read_by_sluice(sluice, kafka, schema_regis
     kafkatest.produce(kafka.bootstrap, topic,
                       [(f"o{i}".encode(), ser(order(i), ctx)) for i in range(n)])
     out = tmp / "orders.jsonl"
-    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
-kafka:
-  bootstrap.servers: {kafka.bootstrap}
-schema.registry:
-  url: {schema_registry.url}
-offset.storage.file.filename: {tmp}/offsets.json
-pipelines:
-  - id: {topic}
-    topic: {topic}
-    key.converter: string
-    value.converter: avro
-    sinks:
+    cfg = avro_pipeline(tmp, kafka, schema_registry, topic, f"""    sinks:
       - id: out
         plugin: file
         config: {{file: {out}}}

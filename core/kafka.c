@@ -406,7 +406,6 @@ struct kpart {
     int32_t partition;
     int64_t next; /* the offset to commit: one past the last record handed to the sink */
     int dirty;    /* handed to the sink since the last commit */
-    int assigned;
 };
 
 struct kafka_consumer {
@@ -479,6 +478,18 @@ static int commit_dirty(kafka_consumer_t *kc, char *errstr, size_t errstr_size)
     return rc;
 }
 
+/* Partitions that arrive or leave start with nothing read and nothing to commit. */
+static void kparts_forget(kafka_consumer_t *kc, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        struct kpart *p = kpart_get(kc, parts->elems[i].partition);
+        if (p) {
+            p->dirty = 0;
+            p->next = -1;
+        }
+    }
+}
+
 static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -489,14 +500,7 @@ static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         atomic_store(&kc->down_since, 0);
         log_info(kc->name, "assigned partitions [%s] of '%s'", list, kc->topic);
-        for (int i = 0; i < parts->cnt; i++) {
-            struct kpart *p = kpart_get(kc, parts->elems[i].partition);
-            if (p) {
-                p->assigned = 1;
-                p->dirty = 0;
-                p->next = -1;
-            }
-        }
+        kparts_forget(kc, parts);
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
@@ -511,14 +515,7 @@ static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                      e);
     }
     log_info(kc->name, "partitions [%s] of '%s' revoked", list, kc->topic);
-    for (int i = 0; i < parts->cnt; i++) {
-        struct kpart *p = kpart_get(kc, parts->elems[i].partition);
-        if (p) {
-            p->assigned = 0;
-            p->dirty = 0;
-            p->next = -1;
-        }
-    }
+    kparts_forget(kc, parts);
     if (cooperative)
         rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
     else
@@ -583,7 +580,7 @@ fail:
     return -1;
 }
 
-void kafka_consumer_release(kafka_consumer_t *kc)
+static void consumer_release(kafka_consumer_t *kc)
 {
     for (size_t i = 0; i < kc->nmsgs; i++)
         rd_kafka_message_destroy(kc->msgs[i]);
@@ -592,7 +589,7 @@ void kafka_consumer_release(kafka_consumer_t *kc)
 
 size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max, int wait_ms)
 {
-    kafka_consumer_release(kc);
+    consumer_release(kc);
     if (kc->cap < max) {
         rd_kafka_message_t **n = realloc(kc->msgs, max * sizeof *n);
         if (!n)
@@ -652,12 +649,6 @@ void kafka_load_headers(const void *src, sluice_record_t *r)
         record_add_header_n(r, name, strlen(name), val ? val : "", val ? len : 0);
 }
 
-const char *kafka_consumer_topic(kafka_consumer_t *kc, size_t i, int32_t *partition)
-{
-    *partition = i < kc->nmsgs ? kc->msgs[i]->partition : 0;
-    return kc->topic;
-}
-
 void kafka_consumer_state(kafka_consumer_t *kc, char *out, size_t size)
 {
     long long since = atomic_load(&kc->down_since);
@@ -687,7 +678,7 @@ void kafka_consumer_close(kafka_consumer_t *kc)
 {
     if (!kc || !kc->rk || kc->closed)
         return;
-    kafka_consumer_release(kc);
+    consumer_release(kc);
     /* Leaving the group revokes the partitions: the callback must not flush again. */
     kc->on_revoke = NULL;
     rd_kafka_consumer_close(kc->rk);

@@ -70,21 +70,20 @@ int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const
                        const char *topic, const char *name, size_t buffer_bytes,
                        kafka_revoke_cb on_revoke, void *opaque, char *errstr, size_t errstr_size);
 /* Up to `max` messages; waits up to `wait_ms` for the first. The views point into messages held
- * until the next read or kafka_consumer_release. Headers are not in the views: copy them with
+ * until the next read or the close. Headers are not in the views: give them to records with
  * kafka_consumer_headers. */
 size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max, int wait_ms);
 /* Give `r` the headers of message i of the last read: lazily, copied by kafka_load_headers (the
  * codec's load_headers) when something looks at them, while the message is held. */
 void kafka_consumer_headers(kafka_consumer_t *kc, size_t i, sluice_record_t *r);
 void kafka_load_headers(const void *src, sluice_record_t *r);
-/* The topic and partition of message i of the last read. */
-const char *kafka_consumer_topic(kafka_consumer_t *kc, size_t i, int32_t *partition);
+
 /* The messages of the last read were handed to the sink: their offsets may be committed after
  * the next successful flush. */
 void kafka_consumer_done(kafka_consumer_t *kc);
 /* A short state for the progress line: "" when fine, else "kafka unreachable 12s". */
 void kafka_consumer_state(kafka_consumer_t *kc, char *out, size_t size);
-void kafka_consumer_release(kafka_consumer_t *kc);
+
 /* Commit the offsets of everything marked done (synchronously). 0 on success. */
 int kafka_consumer_commit(kafka_consumer_t *kc, char *errstr, size_t errstr_size);
 /* Leave the group (after a final commit, or without one when the sink failed). */

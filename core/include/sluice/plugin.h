@@ -52,7 +52,7 @@ extern "C" {
 /** ABI major: bumped on any incompatible change; the core refuses a plugin of another major. */
 #define SLUICE_ABI_MAJOR 1
 /** ABI minor: bumped when fields are appended; the core refuses a plugin built for a newer minor. */
-#define SLUICE_ABI_MINOR 0
+#define SLUICE_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define SLUICE_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -256,6 +256,18 @@ struct sluice_sink {
 /* The descriptor                                                                                  */
 
 /**
+ * Another name a plugin answers to in `plugin:` (ABI 1.1). Kafka Connect users paste class names
+ * (`org.apache.kafka.connect.transforms.Cast$Value`); an alias maps such a name to this plugin and
+ * may preset one configuration key (`where: value`). Giving that key a different value in the YAML
+ * is an error. A table ends with an entry whose `name` is NULL.
+ */
+struct sluice_alias {
+    const char *name;  /**< the other name, e.g. a Kafka Connect class name */
+    const char *key;   /**< a configuration key the alias presets, or NULL */
+    const char *value; /**< its value, as it would be written in YAML */
+};
+
+/**
  * The exported descriptor. Start it with SLUICE_PLUGIN_HEADER so that the ABI fields are right.
  * A plugin has at least one role; the same plugin name may serve as source and sink (e.g. `file`).
  */
@@ -270,6 +282,8 @@ struct sluice_plugin {
     const struct sluice_source *source;       /**< NULL if not a source */
     const struct sluice_transform *transform; /**< NULL if not a transform */
     const struct sluice_sink *sink;           /**< NULL if not a sink */
+    /* -- ABI 1.1 -- */
+    const struct sluice_alias *aliases; /**< other names (NULL-name terminated); may be NULL */
 };
 
 #define SLUICE_PLUGIN_HEADER                                                                        \

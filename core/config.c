@@ -1339,10 +1339,18 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
 /* Pipeline files */
 
 static const char *const cfg_top_structural[] = {"version", "pipelines", NULL};
-static const char *const cfg_pipeline_structural[] = {"id", "source", "sinks", NULL};
+static const char *const cfg_pipeline_structural[] = {"id", "source", "sinks", "predicates", NULL};
 static const char *const cfg_source_structural[] = {"plugin", "config", "transforms", NULL};
 static const char *const cfg_sink_structural[] = {"id", "plugin", "config", "transforms", NULL};
-static const char *const cfg_transform_structural[] = {"plugin", "id", "config", NULL};
+static const char *const cfg_transform_structural[] = {"plugin", "id", "config", "predicate", NULL};
+/* The one non-structural key of a transform entry (Kafka Connect's transforms.<name>.negate). */
+static const struct sluice_config_field cfg_transform_keys[] = {
+    {.name = "negate",
+     .type = SLUICE_CFG_BOOL,
+     .default_value = "false",
+     .description = "Apply the transform to the records its `predicate` does NOT match."},
+    {.name = NULL},
+};
 static const struct sluice_config_field cfg_no_keys[] = {{.name = NULL}};
 
 static int cfg_valid_id(const char *s)
@@ -1433,6 +1441,26 @@ static void cfg_load_transforms(const cfg_node_t *map, const char *owner, const 
     }
 }
 
+void config_load_transforms(const cfg_node_t *map, const char *owner, const char *base_dir,
+                            cfg_instance_t *out, cfg_errors_t *errs)
+{
+    cfg_load_transforms(map, owner, base_dir, out, errs);
+}
+
+void config_instance_free(cfg_instance_t *in)
+{
+    cfg_instance_free(in);
+}
+
+sluice_config_t *config_validate_extra(const cfg_node_t *map,
+                                       const struct sluice_config_field *table,
+                                       const char *const *extra, const char *what,
+                                       const cfg_mark_t *where, const char *base_dir,
+                                       cfg_errors_t *errs)
+{
+    return cfg_validate_ex(map, table, extra, what, where, base_dir, errs);
+}
+
 /* One source, sink or transform entry. `owner` names what contains it ("pipeline 'x'", or for a
  * transform the source/sink). 0 ok; -1 after reporting (out is left empty). */
 static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t index,
@@ -1493,12 +1521,25 @@ static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t 
                                     base_dir, errs);
         ok = ok && out->core;
     } else {
-        sluice_config_t *none = cfg_validate_ex(node, cfg_no_keys,
-                                                role == CFG_ROLE_SOURCE ? cfg_source_structural
-                                                                        : cfg_transform_structural,
-                                                what, &node->mark, base_dir, errs);
-        ok = ok && none;
-        config_free(none);
+        sluice_config_t *own = cfg_validate_ex(
+            node, role == CFG_ROLE_SOURCE ? cfg_no_keys : cfg_transform_keys,
+            role == CFG_ROLE_SOURCE ? cfg_source_structural : cfg_transform_structural, what,
+            &node->mark, base_dir, errs);
+        ok = ok && own;
+        if (own && role == CFG_ROLE_TRANSFORM) {
+            const cfg_node_t *pred = cfg_node_get(node, "predicate");
+            out->negate = config_bool(own, "negate");
+            if (pred && !cfg_node_is_null(pred) && !(pred->kind == CFG_SCALAR && pred->plain == -1))
+                out->predicate = pred;
+            if (out->negate && !out->predicate) {
+                cfg_errors_add(errs, config_mark(own, "negate"),
+                               "%s: 'negate' needs a 'predicate' (the name of one of the "
+                               "pipeline's predicates, or an inline {type: ...})",
+                               what);
+                ok = 0;
+            }
+        }
+        config_free(own);
     }
     const cfg_node_t *config = cfg_node_get(node, "config");
     if (config && !cfg_node_is_null(config) &&
@@ -1587,6 +1628,18 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
         cfg_set_default(p.core, "topic", p.id);
 
     int broken = 0;
+    const cfg_node_t *preds = cfg_node_get(node, "predicates");
+    if (preds && !cfg_node_is_null(preds) && !(preds->kind == CFG_SCALAR && preds->plain == -1)) {
+        if (preds->kind != CFG_MAP) {
+            cfg_errors_add(errs, &preds->mark,
+                           "key 'predicates' in %s expects a mapping of names to predicates "
+                           "(is-tombstone: {type: record-is-tombstone}), found %s",
+                           what, cfg_kind_name(preds));
+            broken = 1;
+        } else {
+            p.predicates = preds;
+        }
+    }
     const cfg_node_t *src = cfg_node_get(node, "source");
     int has_source = src && !cfg_node_is_null(src);
     if (has_source && !(src->kind == CFG_SCALAR && src->plain == -1)) {

@@ -36,11 +36,11 @@ typedef struct cfg_node cfg_node_t;
 struct cfg_node {
     cfg_node_kind_t kind;
     cfg_mark_t mark;
-    char *scalar;     /* CFG_SCALAR: interpolated text */
-    int plain;        /* CFG_SCALAR: unquoted in YAML (so `~`/`null` mean null); 0 also when the
-                         text came from interpolation; -1: its interpolation failed (reported
-                         already, validation skips it) */
-    char **keys;      /* CFG_MAP: keys, in order */
+    char *scalar; /* CFG_SCALAR: interpolated text */
+    int plain;    /* CFG_SCALAR: unquoted in YAML (so `~`/`null` mean null); 0 also when the
+                     text came from interpolation; -1: its interpolation failed (reported
+                     already, validation skips it) */
+    char **keys;  /* CFG_MAP: keys, in order */
     cfg_mark_t *key_marks;
     cfg_node_t **items; /* CFG_MAP: values; CFG_SEQ: items */
     size_t len;
@@ -51,8 +51,8 @@ const cfg_node_t *cfg_node_get(const cfg_node_t *map, const char *key);
 int cfg_node_is_null(const cfg_node_t *n);
 /* Parse one YAML document from memory into a tree (scalars interpolated against base_dir).
  * `file` names the text in marks and must outlive the tree. NULL after adding errors. */
-cfg_node_t *config_parse_yaml(const char *file, const char *text, size_t len,
-                              const char *base_dir, cfg_errors_t *errs);
+cfg_node_t *config_parse_yaml(const char *file, const char *text, size_t len, const char *base_dir,
+                              cfg_errors_t *errs);
 void cfg_node_free(cfg_node_t *n);
 
 /* -- validated configuration: the object behind the host's getters --------------------------- */
@@ -87,31 +87,36 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent);
 
 /* -- the pipeline files ------------------------------------------------------------------------ */
 typedef struct cfg_instance {
-    char *id;             /* sink id; "source" for a source; transforms: `id` or "<plugin>#<n>" */
-    char *plugin;         /* plugin name as written */
-    cfg_mark_t mark;      /* the instance's mapping */
+    char *id;               /* sink id; "source" for a source; transforms: `id` or "<plugin>#<n>" */
+    char *plugin;           /* plugin name as written */
+    cfg_mark_t mark;        /* the instance's mapping */
     cfg_mark_t plugin_mark; /* the `plugin:` value */
     const cfg_node_t *config; /* its `config:` mapping, or NULL */
-    sluice_config_t *core;  /* sinks: validated sink core keys (config_sink_keys); else NULL */
+    sluice_config_t *core;    /* sinks: validated sink core keys (config_sink_keys); else NULL */
     struct cfg_instance *transforms;
     size_t ntransforms;
+    /* transforms: `predicate:` (a name of the pipeline's `predicates:` or an inline mapping), or
+     * NULL; `negate:` */
+    const cfg_node_t *predicate;
+    int negate;
 } cfg_instance_t;
 
 typedef struct cfg_pipeline {
     char *id;
     cfg_mark_t mark;
-    const char *file;     /* YAML file it came from */
-    char *base_dir;       /* that file's directory */
-    sluice_config_t *core; /* validated pipeline keys (config_pipeline_keys) */
+    const char *file;       /* YAML file it came from */
+    char *base_dir;         /* that file's directory */
+    sluice_config_t *core;  /* validated pipeline keys (config_pipeline_keys) */
     cfg_instance_t *source; /* NULL when the pipeline has only sinks */
     cfg_instance_t *sinks;
     size_t nsinks;
+    const cfg_node_t *predicates; /* `predicates:` mapping (name → {type: ..., ...}), or NULL */
 } cfg_pipeline_t;
 
 typedef struct cfg_run {
-    char **files;         /* the paths given */
+    char **files; /* the paths given */
     size_t nfiles;
-    cfg_node_t **docs;    /* one parsed tree per file (NULL if unparsable) */
+    cfg_node_t **docs;       /* one parsed tree per file (NULL if unparsable) */
     sluice_config_t *global; /* validated top-level keys of the first file (config_global_keys);
                                 later files must not contradict it */
     cfg_pipeline_t *pipelines;
@@ -122,6 +127,17 @@ typedef struct cfg_run {
  * first). Pipeline ids must be unique across files. Returns 0 when `errs` gained nothing. */
 int config_load(cfg_run_t *run, const char *const *paths, size_t npaths, cfg_errors_t *errs);
 void config_run_free(cfg_run_t *run);
+
+/* The `transforms:` sequence of `map` into out->transforms (for `sluice test`'s inline chains). */
+void config_load_transforms(const cfg_node_t *map, const char *owner, const char *base_dir,
+                            cfg_instance_t *out, cfg_errors_t *errs);
+void config_instance_free(cfg_instance_t *in);
+/* config_validate with `extra` structural keys that the caller handles (known, not validated). */
+sluice_config_t *config_validate_extra(const cfg_node_t *map,
+                                       const struct sluice_config_field *table,
+                                       const char *const *extra, const char *what,
+                                       const cfg_mark_t *where, const char *base_dir,
+                                       cfg_errors_t *errs);
 
 /* The core's own tables (also used for docs/configuration.md). */
 extern const struct sluice_config_field config_global_keys[];
@@ -145,7 +161,8 @@ char *config_interpolate(const char *in, const char *base_dir, char *errstr, siz
 void config_format_bound(const struct sluice_config_field *f, double b, char *out, size_t n);
 /* Render a plugin's reference page (Markdown) from its descriptor and tables. */
 void config_docs_markdown(const struct sluice_plugin *p, buf_t *out);
-/* Render the core's three tables (top level, pipeline, sink) the same way (docs/configuration.md). */
+/* Render the core's three tables (top level, pipeline, sink) the same way (docs/configuration.md).
+ */
 void config_docs_core_markdown(buf_t *out);
 
 #endif

@@ -136,6 +136,18 @@ void config_docs_markdown(const struct sluice_plugin *p, buf_t *out)
         buf_printf(out, "%s\n\n", p->summary);
     if (p->description && *p->description)
         buf_printf(out, "%s\n\n", p->description);
+    /* `p` is the loader's copy: `aliases` is zero for a descriptor older than ABI 1.1. */
+    for (size_t i = 0; p->aliases && p->aliases[i].name; i++) {
+        if (i == 0)
+            buf_puts(out, "Also answers to `plugin:`\n\n");
+        buf_printf(out, "- `%s`", p->aliases[i].name);
+        if (p->aliases[i].key)
+            buf_printf(out, " (presets `%s: %s`)", p->aliases[i].key,
+                       p->aliases[i].value ? p->aliases[i].value : "");
+        buf_putc(out, '\n');
+        if (!p->aliases[i + 1].name)
+            buf_putc(out, '\n');
+    }
     if (p->source) {
         buf_printf(out, "## Source\n\nKeys under `config:` of a `source:` with `plugin: %s`.\n\n",
                    name);
@@ -179,8 +191,15 @@ void config_docs_core_markdown(buf_t *out)
                   "Each entry of `pipelines:` has an `id` (required; letters, digits, `.`, `_`, "
                   "`-`; unique across all files), a `source:` (`plugin`, `config`, `transforms`) "
                   "and/or `sinks:` (each with `id`, `plugin`, `config`, `transforms`). A "
-                  "`transforms:` entry has `plugin`, an optional `id` (default `<plugin>#<n>`) "
-                  "and `config`. The pipeline's own keys:\n\n");
+                  "`transforms:` entry has `plugin` (a name or one of its aliases, e.g. Kafka "
+                  "Connect's class name), an optional `id` (default `<plugin>#<n>`), `config`, "
+                  "and optionally `predicate` (the name of one of the pipeline's `predicates:`, "
+                  "or an inline `{type: ..., ...}`) with `negate: true|false`: the transform "
+                  "then applies only to the records the predicate matches (or does not match). "
+                  "`predicates:` maps names to `{type: topic-name-matches, pattern: REGEX}`, "
+                  "`{type: has-header-key, name: NAME}` or `{type: record-is-tombstone}` (Kafka "
+                  "Connect's class names are accepted as types); see docs/transforms.md. The "
+                  "pipeline's own keys:\n\n");
     docs_table(out, config_pipeline_keys);
     buf_puts(out, "## Sink\n\n"
                   "A sink may override these keys of its pipeline; unset, the pipeline's value "

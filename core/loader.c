@@ -15,10 +15,10 @@
 #include "sluice_build.h"
 
 /* The smallest descriptor of ABI 1.0: everything up to and including `sink`. */
-#define LOADER_MIN_DESC (offsetof(struct sluice_plugin, sink) + sizeof(void *))
-#define LOADER_MIN_SOURCE (offsetof(struct sluice_source, destroy) + sizeof(void *))
+#define LOADER_MIN_DESC      (offsetof(struct sluice_plugin, sink) + sizeof(void *))
+#define LOADER_MIN_SOURCE    (offsetof(struct sluice_source, destroy) + sizeof(void *))
 #define LOADER_MIN_TRANSFORM (offsetof(struct sluice_transform, destroy) + sizeof(void *))
-#define LOADER_MIN_SINK (offsetof(struct sluice_sink, destroy) + sizeof(void *))
+#define LOADER_MIN_SINK      (offsetof(struct sluice_sink, destroy) + sizeof(void *))
 
 static int loader_valid_name(const char *s)
 {
@@ -59,6 +59,85 @@ static int loader_check_table(const struct sluice_config_field *t, const char *r
         if (t[i].type == SLUICE_CFG_ENUM && !t[i].enum_values) {
             snprintf(errstr, errstr_size, "%s: %s config key '%s' is an enum without values", path,
                      role, t[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#define LOADER_MAX_ALIASES 64
+
+/* A copy of `table` whose entry `key` defaults to `value`; NULL if the table lacks the key. */
+static struct sluice_config_field *loader_preset_table(const struct sluice_config_field *table,
+                                                       const char *key, const char *value, int *oom)
+{
+    size_t n = 0, at = (size_t)-1;
+    for (; table && table[n].name; n++)
+        if (strcmp(table[n].name, key) == 0)
+            at = n;
+    if (at == (size_t)-1)
+        return NULL;
+    struct sluice_config_field *copy = calloc(n + 1, sizeof *copy);
+    if (!copy) {
+        *oom = 1;
+        return NULL;
+    }
+    memcpy(copy, table, n * sizeof *copy);
+    copy[at].default_value = value;
+    copy[at].flags &= ~SLUICE_CFG_REQUIRED;
+    return copy;
+}
+
+/* The descriptor's aliases (ABI 1.1; absent in a 1.0 descriptor, whose copy is zero there). */
+static int loader_load_aliases(loaded_plugin_t *p, char *errstr, size_t errstr_size)
+{
+    const struct sluice_alias *a = p->desc.aliases;
+    size_t n = 0;
+    while (a && n <= LOADER_MAX_ALIASES && a[n].name)
+        n++;
+    if (n == 0)
+        return 0;
+    if (n > LOADER_MAX_ALIASES) {
+        snprintf(errstr, errstr_size, "%s: more than %d aliases (is the table NULL-terminated?)",
+                 p->path, LOADER_MAX_ALIASES);
+        return -1;
+    }
+    p->aliases = calloc(n, sizeof *p->aliases);
+    if (!p->aliases) {
+        snprintf(errstr, errstr_size, "%s: out of memory", p->path);
+        return -1;
+    }
+    p->naliases = n;
+    for (size_t i = 0; i < n; i++) {
+        loader_alias_t *la = &p->aliases[i];
+        la->name = a[i].name;
+        la->key = a[i].key;
+        la->value = a[i].value;
+        if (!*la->name || strlen(la->name) > 200 || (la->key && !la->value)) {
+            snprintf(errstr, errstr_size,
+                     "%s: alias #%zu is invalid (expected a name of 1-200 characters, and a value "
+                     "with its key)",
+                     p->path, i + 1);
+            return -1;
+        }
+        if (!la->key)
+            continue;
+        const struct sluice_config_field *tables[3] = {
+            p->has_source ? p->source.config : NULL,
+            p->has_transform ? p->transform.config : NULL,
+            p->has_sink ? p->sink.config : NULL,
+        };
+        int oom = 0, found = 0;
+        for (int r = 0; r < 3; r++) {
+            la->tables[r] = loader_preset_table(tables[r], la->key, la->value, &oom);
+            found |= la->tables[r] != NULL;
+        }
+        if (oom || !found) {
+            snprintf(errstr, errstr_size,
+                     oom ? "%s: out of memory"
+                         : "%s: alias '%s' presets the key '%s', which no configuration table of "
+                           "the plugin has",
+                     p->path, la->name, la->key);
             return -1;
         }
     }
@@ -132,8 +211,7 @@ int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t er
             goto fail;
         if (!p->source.init || !p->source.start || !p->source.poll || !p->source.destroy) {
             snprintf(errstr, errstr_size,
-                     "%s: source role lacks init, start, poll or destroy (all are required)",
-                     path);
+                     "%s: source role lacks init, start, poll or destroy (all are required)", path);
             goto fail;
         }
         if (loader_check_table(p->source.config, "source", path, errstr, errstr_size) != 0)
@@ -166,6 +244,8 @@ int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t er
             goto fail;
         p->has_sink = 1;
     }
+    if (loader_load_aliases(p, errstr, errstr_size) != 0)
+        goto fail;
     if (!p->has_source && !p->has_transform && !p->has_sink) {
         snprintf(errstr, errstr_size,
                  "%s: plugin '%s' declares no role (expected a source, transform or sink)", path,
@@ -183,6 +263,10 @@ void loader_close(loaded_plugin_t *p)
 {
     if (!p)
         return;
+    for (size_t i = 0; i < p->naliases; i++)
+        for (int r = 0; r < 3; r++)
+            free(p->aliases[i].tables[r]);
+    free(p->aliases);
     if (p->handle)
         dlclose(p->handle);
     free(p->path);
@@ -306,6 +390,18 @@ const loaded_plugin_t *registry_find(const registry_t *r, const char *name)
     for (size_t i = 0; i < r->len; i++)
         if (strcmp(r->plugins[i]->desc.name, name) == 0)
             return r->plugins[i];
+    return NULL;
+}
+
+const loaded_plugin_t *registry_find_alias(const registry_t *r, const char *name,
+                                           const loader_alias_t **alias)
+{
+    for (size_t i = 0; i < r->len; i++)
+        for (size_t k = 0; k < r->plugins[i]->naliases; k++)
+            if (strcmp(r->plugins[i]->aliases[k].name, name) == 0) {
+                *alias = &r->plugins[i]->aliases[k];
+                return r->plugins[i];
+            }
     return NULL;
 }
 

@@ -9,22 +9,27 @@
 #include "log.h"
 #include "runtime.h"
 #include "sluice_build.h"
+#include "testrun.h"
 
 static void usage(FILE *out)
 {
-    fputs("usage: sluice run [--quiet] [--offsets PATH] [--log-level LEVEL] FILE...\n"
-          "       sluice lint [--print] FILE...\n"
-          "       sluice plugins [list | docs NAME | check FILE.so]\n"
-          "       sluice docs config\n"
-          "       sluice version\n"
-          "\n"
-          "  run      run the pipelines of the YAML files until their sources end or SIGINT/SIGTERM\n"
-          "  lint     check the files and the plugins' configuration; print every error\n"
-          "  plugins  list the plugins found, print one's reference, or check a plugin file\n"
-          "\n"
-          "Plugins are searched in SLUICE_PLUGIN_PATH (colon-separated), the YAML's plugin.path,\n"
-          "then the directory sluice was built or installed with.\n",
-          out);
+    fputs(
+        "usage: sluice run [--quiet] [--offsets PATH] [--log-level LEVEL] FILE...\n"
+        "       sluice lint [--print] FILE...\n"
+        "       sluice test [-v] FILE_test.yaml...\n"
+        "       sluice plugins [list | docs NAME | check FILE.so]\n"
+        "       sluice docs config\n"
+        "       sluice version\n"
+        "\n"
+        "  run      run the pipelines of the YAML files until their sources end or SIGINT/SIGTERM\n"
+        "  lint     check the files and the plugins' configuration; print every error\n"
+        "  test     run pipeline unit tests: records through transforms, compared with what is\n"
+        "           expected (see docs/testing.md)\n"
+        "  plugins  list the plugins found, print one's reference, or check a plugin file\n"
+        "\n"
+        "Plugins are searched in SLUICE_PLUGIN_PATH (colon-separated), the YAML's plugin.path,\n"
+        "then the directory sluice was built or installed with.\n",
+        out);
 }
 
 static int cmd_load(runtime_t *rt, int argc, char **argv, const char *offsets)
@@ -57,6 +62,8 @@ static int cmd_lint(int argc, char **argv)
     }
     runtime_t rt;
     int rc = cmd_load(&rt, argc - i, argv + i, NULL) == 0 ? 0 : 2;
+    if (rc == 0 && runtime_check_plugins(&rt) != 0)
+        rc = 2;
     if (rc == 0) {
         if (print)
             runtime_print(&rt, stdout);
@@ -152,6 +159,9 @@ static int cmd_plugins(int argc, char **argv)
     } else if (strcmp(sub, "docs") == 0 && argc == 2) {
         rc = plugins_registry(&reg);
         const loaded_plugin_t *p = registry_find(&reg, argv[1]);
+        const loader_alias_t *alias = NULL;
+        if (!p)
+            p = registry_find_alias(&reg, argv[1], &alias);
         if (!p) {
             size_t n;
             const char **names = registry_names(&reg, &n);
@@ -184,13 +194,16 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "test") == 0)
+        return testrun_main(argc - 2, argv + 2);
     if (strcmp(cmd, "lint") == 0)
         return cmd_lint(argc - 2, argv + 2);
     if (strcmp(cmd, "plugins") == 0)
         return cmd_plugins(argc - 2, argv + 2);
     if (strcmp(cmd, "docs") == 0) {
         if (argc != 3 || strcmp(argv[2], "config") != 0) {
-            fprintf(stderr, "usage: sluice docs config   (the reference of the core's YAML keys)\n");
+            fprintf(stderr,
+                    "usage: sluice docs config   (the reference of the core's YAML keys)\n");
             return 2;
         }
         buf_t b;

@@ -15,6 +15,7 @@
 #include "backoff.h"
 #include "log.h"
 #include "pipeline.h"
+#include "predicate.h"
 #include "runtime.h"
 
 #define SOURCE_POLL_MS 100
@@ -238,11 +239,22 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
                 failed_add(in->arena, f, r);
                 continue;
             }
+            if (ti->pred && !predicate_applies(ti->pred, r)) {
+                batch_push(out, r); /* not for this transform: on to the next unchanged */
+                continue;
+            }
             char err[512] = "";
             sluice_err_t e = ti->plugin->transform.process(ti->state, r, out, err, sizeof err);
             if (e != SLUICE_OK) {
-                char msg[700];
-                snprintf(msg, sizeof msg, "%s: %s", ti->ctx.name,
+                char msg[900], where[300];
+                if (r->offset >= 0)
+                    snprintf(where, sizeof where, "topic '%s' partition %d offset %lld",
+                             r->topic ? r->topic : "", (int)r->partition, (long long)r->offset);
+                else
+                    snprintf(where, sizeof where, "topic '%s' (from the source, not yet written)",
+                             r->topic ? r->topic : "");
+                snprintf(msg, sizeof msg, "%s (transform %s) failed on the record of %s: %s",
+                         ti->ctx.name, ti->plugin->desc.name, where,
                          err[0] ? err : "transform failed");
                 record_fail(r, r->decode_stage ? r->decode_stage : "TRANSFORMATION", msg);
                 r->fail_plugin = ti->plugin->desc.name;
@@ -252,6 +264,14 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
         cur = out;
     }
     return cur;
+}
+
+sluice_batch_t *pipeline_chain_apply(side_t *side, sluice_batch_t *in, sluice_batch_t tmp[2])
+{
+    struct failed_list f = {0};
+    sluice_batch_t *out = transforms_apply(side, in, tmp, &f);
+    /* The records that failed at the last transform are only marked: collect nothing more. */
+    return out;
 }
 
 /* Wait out a passing failure (the schema registry away) with backoff, within errors.retry.timeout.

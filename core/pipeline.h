@@ -18,7 +18,7 @@
 #include "value.h"
 
 #define CTX_MAX_COUNTERS 16
-#define CTX_MAX_LIMITS 16
+#define CTX_MAX_LIMITS   16
 
 struct ctx_counter {
     char name[48];
@@ -52,6 +52,7 @@ typedef struct instance {
     sluice_config_t *cfg; /* validated against the role's table */
     void *state;
     int inited;
+    struct predicate *pred; /* transforms: applies only where it matches; NULL: everywhere */
 } instance_t;
 
 struct runtime;
@@ -64,7 +65,7 @@ typedef struct side {
     int tolerance_all;
     topic_t *dlq; /* dead-letter topic, NULL if none */
     int dlq_context_headers;
-    int64_t retry_timeout_ms;   /* -1: forever */
+    int64_t retry_timeout_ms; /* -1: forever */
     int64_t retry_delay_max_ms;
     int log_errors, log_messages;
     int64_t flush_interval_ms;
@@ -118,8 +119,8 @@ typedef struct pipeline {
     sink_rt_t *sinks;
     size_t nsinks;
     atomic_int failed;
-    atomic_int stop;    /* stop the source */
-    atomic_int abort;   /* stop everything now (second signal) */
+    atomic_int stop;         /* stop the source */
+    atomic_int abort;        /* stop everything now (second signal) */
     atomic_int shutdown;     /* a signal asked the run to end: Kafka-mode sinks finish */
     atomic_int hold_commits; /* a sink stopped short of a read: no source position commits now */
     atomic_int source_done;
@@ -130,6 +131,10 @@ void *pipeline_source_main(void *arg);
 void *pipeline_sink_main(void *arg);
 /* The consumer's revocation callback of a Kafka-mode sink task (opaque: its sink_rt_t). */
 int pipeline_sink_revoke(void *opaque);
+/* `sluice test`: run `in` through the transforms of `side` (with their predicates); returns the
+ * output batch (one of `tmp`, or `in` for an empty chain). A record that fails is not in it and is
+ * marked failed with its reason. */
+sluice_batch_t *pipeline_chain_apply(side_t *side, sluice_batch_t *in, sluice_batch_t tmp[2]);
 
 /* Build a context (name "pipeline/instance"); free it after the instance's destroy. */
 int ctx_init(sluice_ctx_t *ctx, const char *pipeline, const char *instance, const char *topic);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "predicate.h"
 
 /* -- preparation (shared by lint and run) -------------------------------------------------------
  */
@@ -46,6 +47,10 @@ static const char *registry_failure_for(const registry_t *reg, const char *name)
     return NULL;
 }
 
+static int instance_init(pipeline_t *p, instance_t *in, enum role role, const char *name, int task);
+static void instance_destroy(instance_t *in, enum role role);
+static void side_free(side_t *side);
+
 static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
                             enum role role, instance_t *out, cfg_errors_t *errs)
 {
@@ -59,7 +64,10 @@ static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_i
     else
         snprintf(what, sizeof what, "source (plugin %s) of pipeline '%s'", ci->plugin, cp->id);
     out->cfg_inst = ci;
+    const loader_alias_t *alias = NULL;
     const loaded_plugin_t *lp = registry_find(&rt->registry, ci->plugin);
+    if (!lp)
+        lp = registry_find_alias(&rt->registry, ci->plugin, &alias);
     if (!lp) {
         const char *failure = registry_failure_for(&rt->registry, ci->plugin);
         if (failure) {
@@ -86,8 +94,23 @@ static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_i
         return -1;
     }
     out->plugin = lp;
-    out->cfg =
-        config_validate(ci->config, role_table(lp, role), what, &ci->mark, cp->base_dir, errs);
+    const struct sluice_config_field *table =
+        alias && alias->tables[role] ? alias->tables[role] : role_table(lp, role);
+    out->cfg = config_validate(ci->config, table, what, &ci->mark, cp->base_dir, errs);
+    if (role == ROLE_TRANSFORM) {
+        int failed = 0;
+        out->pred = predicate_resolve(cp, ci, what, &failed, errs);
+        if (failed)
+            return -1;
+    }
+    if (out->cfg && alias && alias->tables[role] && config_mark(out->cfg, alias->key) &&
+        strcmp(config_string(out->cfg, alias->key), alias->value) != 0) {
+        cfg_errors_add(errs, config_mark(out->cfg, alias->key),
+                       "%s: '%s' is plugin '%s' with %s: %s; remove '%s: %s' or use plugin '%s'",
+                       what, ci->plugin, lp->desc.name, alias->key, alias->value, alias->key,
+                       config_string(out->cfg, alias->key), lp->desc.name);
+        return -1;
+    }
     return out->cfg ? 0 : -1;
 }
 
@@ -270,6 +293,82 @@ static int resolve_sink_task(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_
     return rc ? -1 : 0;
 }
 
+void runtime_scan_plugins(runtime_t *rt, const char *const *extra, size_t nextra,
+                          cfg_errors_t *errs)
+{
+    size_t ndirs;
+    char **dirs = loader_search_path(extra, nextra, &ndirs);
+    registry_init(&rt->registry);
+    registry_scan(&rt->registry, (const char *const *)dirs, ndirs);
+    loader_free_path(dirs, ndirs);
+    for (size_t i = 0; i < rt->registry.nerrors; i++)
+        cfg_errors_add(errs, NULL, "%s", rt->registry.errors[i]);
+}
+
+int runtime_chain_resolve(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_instance_t *owner,
+                          side_t *side, cfg_errors_t *errs)
+{
+    int rc = 0;
+    side->ntransforms = owner->ntransforms;
+    side->transforms = calloc(owner->ntransforms + 1, sizeof *side->transforms);
+    if (!side->transforms)
+        return -1;
+    for (size_t t = 0; t < owner->ntransforms; t++)
+        rc |= resolve_instance(rt, cp, &owner->transforms[t], ROLE_TRANSFORM, &side->transforms[t],
+                               errs);
+    return rc;
+}
+
+int runtime_chain_init(pipeline_t *p, side_t *side)
+{
+    for (size_t t = 0; t < side->ntransforms; t++)
+        if (instance_init(p, &side->transforms[t], ROLE_TRANSFORM, side->transforms[t].cfg_inst->id,
+                          0) != 0)
+            return -1;
+    return 0;
+}
+
+void runtime_chain_destroy(side_t *side)
+{
+    for (size_t t = 0; t < side->ntransforms; t++)
+        instance_destroy(&side->transforms[t], ROLE_TRANSFORM);
+}
+
+void runtime_chain_free(side_t *side)
+{
+    side_free(side);
+}
+
+int runtime_check_plugins(runtime_t *rt)
+{
+    int failures = 0;
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = &rt->pipelines[i];
+        if (p->has_source) {
+            failures += instance_init(p, &p->source, ROLE_SOURCE, "source", 0) != 0;
+            instance_destroy(&p->source, ROLE_SOURCE);
+        }
+        for (size_t t = 0; t < p->side.ntransforms; t++) {
+            instance_t *in = &p->side.transforms[t];
+            failures += instance_init(p, in, ROLE_TRANSFORM, in->cfg_inst->id, 0) != 0;
+            instance_destroy(in, ROLE_TRANSFORM);
+        }
+        for (size_t s = 0; s < p->nsinks; s++) {
+            sink_rt_t *sk = &p->sinks[s];
+            if (sk->task > 0)
+                continue; /* the tasks of a sink share one configuration */
+            failures += instance_init(p, &sk->inst, ROLE_SINK, sk->id, 0) != 0;
+            instance_destroy(&sk->inst, ROLE_SINK);
+            for (size_t t = 0; t < sk->side.ntransforms; t++) {
+                instance_t *in = &sk->side.transforms[t];
+                failures += instance_init(p, in, ROLE_TRANSFORM, in->cfg_inst->id, 0) != 0;
+                instance_destroy(in, ROLE_TRANSFORM);
+            }
+        }
+    }
+    return failures;
+}
+
 int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
                     const char *offsets_override, cfg_errors_t *errs)
 {
@@ -284,14 +383,8 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
     for (size_t i = 0; extra && i < nextra; i++) {
         extra[i] = config_item(rt->cfg.global, "plugin.path", i);
     }
-    size_t ndirs;
-    char **dirs = loader_search_path(extra, extra ? nextra : 0, &ndirs);
-    registry_init(&rt->registry);
-    registry_scan(&rt->registry, (const char *const *)dirs, ndirs);
-    loader_free_path(dirs, ndirs);
+    runtime_scan_plugins(rt, extra, extra ? nextra : 0, errs);
     free(extra);
-    for (size_t i = 0; i < rt->registry.nerrors; i++)
-        cfg_errors_add(errs, NULL, "%s", rt->registry.errors[i]);
 
     const sluice_config_t *g = rt->cfg.global;
     if (g && config_count(g, "kafka") > 0) {
@@ -461,11 +554,15 @@ out:
     return t;
 }
 
-static int instance_init(pipeline_t *p, instance_t *in, enum role role, const char *name)
+static int instance_init(pipeline_t *p, instance_t *in, enum role role, const char *name, int task)
 {
     char err[1024] = "";
-    if (ctx_init(&in->ctx, p->id, name, p->topic->name) != 0)
+    const char *topic = p->topic       ? p->topic->name
+                        : p->cfg->core ? config_string(p->cfg->core, "topic")
+                                       : p->id;
+    if (ctx_init(&in->ctx, p->id, name, topic) != 0)
         return -1;
+    in->ctx.task = task;
     sluice_err_t e;
     if (role == ROLE_SOURCE)
         e = in->plugin->source.init(&host_table, &in->ctx, in->cfg, &in->state, err, sizeof err);
@@ -757,11 +854,11 @@ static int runtime_setup(runtime_t *rt)
         pipeline_t *p = &rt->pipelines[i];
         if (side_converters(rt, &p->side, NULL, p->cfg->core, p->topic->name, p->id) != 0)
             return -1;
-        if (p->has_source && instance_init(p, &p->source, ROLE_SOURCE, "source") != 0)
+        if (p->has_source && instance_init(p, &p->source, ROLE_SOURCE, "source", 0) != 0)
             return -1;
         for (size_t t = 0; t < p->side.ntransforms; t++)
             if (instance_init(p, &p->side.transforms[t], ROLE_TRANSFORM,
-                              p->side.transforms[t].cfg_inst->id) != 0)
+                              p->side.transforms[t].cfg_inst->id, 0) != 0)
                 return -1;
         for (size_t s = 0; s < p->nsinks; s++) {
             sink_rt_t *sk = &p->sinks[s];
@@ -773,14 +870,13 @@ static int runtime_setup(runtime_t *rt)
             if (side_converters(rt, &sk->side, p->cfg->sinks[sk->cfg_index].core, p->cfg->core,
                                 p->topic->name, name) != 0)
                 return -1;
-            if (instance_init(p, &sk->inst, ROLE_SINK, name) != 0)
+            if (instance_init(p, &sk->inst, ROLE_SINK, name, sk->task) != 0)
                 return -1;
             if (sk->consumer)
                 sk->side.codec.load_headers = kafka_load_headers;
-            sk->inst.ctx.task = sk->task;
             for (size_t t = 0; t < sk->side.ntransforms; t++)
                 if (instance_init(p, &sk->side.transforms[t], ROLE_TRANSFORM,
-                                  sk->side.transforms[t].cfg_inst->id) != 0)
+                                  sk->side.transforms[t].cfg_inst->id, sk->task) != 0)
                     return -1;
         }
     }
@@ -1028,9 +1124,13 @@ static void side_free(side_t *side)
 {
     for (size_t t = 0; t < side->ntransforms; t++)
         instance_destroy(&side->transforms[t], ROLE_TRANSFORM);
-    for (size_t t = 0; side->transforms && t < side->ntransforms; t++)
+    for (size_t t = 0; side->transforms && t < side->ntransforms; t++) {
         config_free(side->transforms[t].cfg);
+        predicate_free(side->transforms[t].pred);
+    }
     free(side->transforms);
+    side->transforms = NULL;
+    side->ntransforms = 0;
     if (side->codec.key)
         converter_free(&side->key_conv);
     if (side->codec.value)

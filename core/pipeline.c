@@ -377,12 +377,53 @@ static sluice_err_t encode_retrying(pipeline_t *p, converter_t *c, const char *t
 
 /* Convert and append one polled batch. Returns -1 when the pipeline must fail, -2 when the run
  * stopped before the batch could be encoded (nothing of it was sent). */
+/* Records a transform routed to other topics, staged per topic while a batch is encoded and sent
+ * with it (one append per topic and batch, not one per record). */
+#define ROUTED_MAX 8
+struct routed {
+    const char *name; /* in the batch's arena */
+    topic_t *mem;     /* in-process: the topic; Kafka: the pipeline's (only named) */
+    topic_stage_t stage;
+};
+
+static int routed_send(pipeline_t *p, struct routed *routed, size_t *n, tracker_t *tr)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (routed[i].stage.count &&
+            side_send(p, routed[i].name, routed[i].mem, &routed[i].stage, tr) != 0)
+            return -1;
+        topic_stage_free(&routed[i].stage);
+    }
+    *n = 0;
+    return 0;
+}
+
+static struct routed *routed_stage(pipeline_t *p, struct routed *routed, size_t *n,
+                                   const char *name, tracker_t *tr)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(routed[i].name, name) == 0)
+            return &routed[i];
+    if (*n == ROUTED_MAX && routed_send(p, routed, n, tr) != 0)
+        return NULL; /* many topics in one batch: send what is staged and start over */
+    topic_t *mem = p->producer ? p->topic : runtime_topic(p->rt, name, p->topic->max_bytes);
+    if (!mem || (p->producer && known_topic(p, name) != 0))
+        return NULL;
+    struct routed *r = &routed[(*n)++];
+    r->name = name;
+    r->mem = mem;
+    topic_stage_init(&r->stage);
+    return r;
+}
+
 static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *stage, buf_t *kb,
                           buf_t *vb)
 {
     side_t *side = &p->side;
     struct failed_list f = {0};
     sluice_batch_t tmp[2];
+    struct routed routed[ROUTED_MAX];
+    size_t nrouted = 0;
     tracker_t *tr = calloc(1, sizeof *tr);
     if (!tr)
         return -1;
@@ -439,19 +480,13 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         if (r->timestamp == 0)
             r->timestamp = host_table.now_ms();
         if (r->topic && strcmp(r->topic, p->topic->name) != 0) {
-            /* A transform routed the record elsewhere: append it on its own. */
-            topic_t *other =
-                p->producer ? p->topic : runtime_topic(p->rt, r->topic, p->topic->max_bytes);
-            topic_stage_t one;
-            topic_stage_init(&one);
-            if (!other || (p->producer && known_topic(p, r->topic) != 0) ||
-                topic_stage_add(&one, r, kb->data, kb->len, knull, vb->data, vb->len, vnull) != 0 ||
-                side_send(p, r->topic, other, &one, tr) != 0) {
-                topic_stage_free(&one);
+            /* A transform routed the record elsewhere: staged per topic, sent with the batch. */
+            struct routed *to_stage = routed_stage(p, routed, &nrouted, r->topic, tr);
+            if (!to_stage || topic_stage_add(&to_stage->stage, r, kb->data, kb->len, knull,
+                                             vb->data, vb->len, vnull) != 0) {
                 rc = -1;
                 goto out;
             }
-            topic_stage_free(&one);
             continue;
         }
         if (topic_stage_add(stage, r, kb->data, kb->len, knull, vb->data, vb->len, vnull) != 0) {
@@ -472,7 +507,8 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         rc = -1;
         goto out;
     }
-    if (side_send(p, p->topic->name, p->topic, stage, tr) != 0) {
+    if (routed_send(p, routed, &nrouted, tr) != 0 ||
+        side_send(p, p->topic->name, p->topic, stage, tr) != 0) {
         rc = -1;
         goto out;
     }
@@ -480,6 +516,8 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
                      &p->errors, &p->dlq) != 0)
         rc = -1;
 out:
+    for (size_t i = 0; i < nrouted; i++)
+        topic_stage_free(&routed[i].stage);
     pthread_mutex_lock(&p->topic->mu);
     tr->next_offset = p->topic->next;
     pthread_mutex_unlock(&p->topic->mu);

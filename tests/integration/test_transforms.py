@@ -28,6 +28,17 @@ def test_transform_unit_tests_pass(sluice, path):
     assert failed == 0 and passed > 0, r.stdout
 
 
+PIPELINE_TESTS = sorted((REPO / "pipelines").glob("*_test.yaml"))
+
+
+@pytest.mark.parametrize("path", PIPELINE_TESTS, ids=lambda p: p.name)
+def test_shipped_pipeline_tests_pass(sluice, path):
+    """The tests shipped next to the ready-made pipelines run their real chains."""
+    r = sluice.run("test", path, timeout=60)
+    assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    assert r.stdout.strip().endswith(" 0 failed") and not r.stdout.startswith("0 passed")
+
+
 def test_every_transform_has_unit_tests(plugin_names):
     """A transform plugin without its own test file would go untested."""
     names = {p.name[: -len("_test.yaml")].replace("_", "-") for p in TRANSFORM_TESTS}

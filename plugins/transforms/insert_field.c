@@ -1,6 +1,6 @@
 /*
- * insert-field — Kafka Connect's InsertField$Value: adds the record's topic, partition, offset,
- * timestamp and/or a static string to the value.
+ * insert-field — Kafka Connect's InsertField$Value / $Key: adds the record's topic, partition,
+ * offset, timestamp and/or a static string to the value (or, with `where: key`, the key).
  *
  * Schemaless values (maps) get the entries added in place. Struct values are rebuilt on an extended
  * schema: the input schema's fields followed by the new ones. Extended schemas are built once per
@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <sluice/plugin.h>
+
+#include "xf.h"
 
 /* The fields this transform can add, in the order they are appended to a struct. */
 enum insert_field_kind {
@@ -39,6 +41,7 @@ struct insert_field_cache_entry {
 struct insert_field {
     const struct sluice_host *host;
     sluice_ctx_t *ctx;
+    xf_where_t where;
     char *name[INSERT_FIELD_KINDS];                    /* NULL: not configured */
     const sluice_schema_t *schema[INSERT_FIELD_KINDS]; /* the added field's schema */
     char *static_value;
@@ -49,6 +52,7 @@ struct insert_field {
 };
 
 static const struct sluice_config_field insert_field_config[] = {
+    XF_WHERE_FIELD,
     {.name = "topic.field",
      .type = SLUICE_CFG_STRING,
      .description = "Field for the record's topic. Suffix `!` makes the field required, `?` "
@@ -129,6 +133,7 @@ static sluice_err_t insert_field_init(const struct sluice_host *host, sluice_ctx
     }
     x->host = host;
     x->ctx = ctx;
+    x->where = xf_where(host, config);
     for (int k = 0; k < INSERT_FIELD_KINDS; k++) {
         const char *spec = host->config_string(config, insert_field_keys[k]);
         size_t len;
@@ -257,8 +262,8 @@ static const sluice_schema_t *insert_field_schema_for(struct insert_field *x,
 
         for (int k = 0; k < INSERT_FIELD_KINDS; k++) {
             if ((present & (1u << k)) && name != NULL && strcmp(name, x->name[k]) == 0) {
-                snprintf(errstr, errstr_size, "the value already has a field '%s' (%s)", name,
-                         insert_field_keys[k]);
+                snprintf(errstr, errstr_size, "the %s already has a field '%s' (%s)",
+                         xf_where_name(x->where), name, insert_field_keys[k]);
                 goto out;
             }
         }
@@ -356,13 +361,9 @@ static sluice_err_t insert_field_process(void *state, sluice_record_t *record, s
     sluice_type_t type;
     unsigned present;
 
-    errstr[0] = '\0';
-    value = h->record_value(record, errstr, errstr_size);
+    value = xf_get(h, record, x->where, errstr, errstr_size);
     if (value == NULL) {
         err = SLUICE_ERR_INVALID;
-        if (errstr[0] == '\0') {
-            snprintf(errstr, errstr_size, "the value cannot be decoded");
-        }
         goto out;
     }
     type = h->value_type(value);
@@ -371,8 +372,8 @@ static sluice_err_t insert_field_process(void *state, sluice_record_t *record, s
     }
     if (type != SLUICE_TYPE_MAP && type != SLUICE_TYPE_STRUCT) {
         err = SLUICE_ERR_INVALID;
-        snprintf(errstr, errstr_size, "insert-field needs a struct or map value, found %s",
-                 insert_field_type_name(type));
+        snprintf(errstr, errstr_size, "insert-field needs a struct or map %s, found %s",
+                 xf_where_name(x->where), insert_field_type_name(type));
         goto out;
     }
     present = insert_field_present(x, record);
@@ -384,7 +385,8 @@ static sluice_err_t insert_field_process(void *state, sluice_record_t *record, s
 
         if (in == NULL) {
             err = SLUICE_ERR_INVALID;
-            snprintf(errstr, errstr_size, "insert-field found a struct value without a schema");
+            snprintf(errstr, errstr_size, "insert-field found a struct %s without a schema",
+                     xf_where_name(x->where));
             goto out;
         }
         ext = insert_field_schema_for(x, in, present, errstr, errstr_size);
@@ -424,13 +426,13 @@ static sluice_err_t insert_field_process(void *state, sluice_record_t *record, s
         }
         if (h->value_put(record, target, x->name[k], v) != SLUICE_OK) {
             err = SLUICE_ERR_INVALID;
-            snprintf(errstr, errstr_size, "cannot set the field '%s' (%s) of the %s value",
-                     x->name[k], insert_field_keys[k], insert_field_type_name(type));
+            snprintf(errstr, errstr_size, "cannot set the field '%s' (%s) of the %s %s", x->name[k],
+                     insert_field_keys[k], insert_field_type_name(type), xf_where_name(x->where));
             goto out;
         }
     }
     /* Also for a map changed in place: it tells the core the encoded bytes are stale. */
-    h->record_set_value(record, target);
+    xf_set(h, record, x->where, target);
 forward:
     err = h->batch_push(out, record);
     if (err != SLUICE_OK) {
@@ -464,13 +466,21 @@ static const struct sluice_transform insert_field_transform = {
     .destroy = insert_field_destroy,
 };
 
+static const struct sluice_alias insert_field_aliases[] = {
+    {"org.apache.kafka.connect.transforms.InsertField$Value", "where", "value"},
+    {"org.apache.kafka.connect.transforms.InsertField$Key", "where", "key"},
+    {NULL, NULL, NULL},
+};
+
 SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
     SLUICE_PLUGIN_HEADER,
     .name = "insert-field",
     .version = "1.0.0",
-    .summary = "Add the topic, partition, offset, timestamp or a constant to each record's value",
+    .summary = "Add the topic, partition, offset, timestamp or a constant to each record's value "
+               "or key",
     .description =
-        "Kafka Connect's `InsertField$Value`, with the same keys.\n"
+        "Kafka Connect's `InsertField$Value` and `InsertField$Key` (`where: key`), with the same "
+        "keys.\n"
         "\n"
         "Each `*.field` key names the field to add; a name ending in `!` makes the field required "
         "in the value's schema, `?` (the default) optional. The value must be a map (schemaless, "
@@ -478,7 +488,8 @@ SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
         "struct (the value is rebuilt on its schema extended with the new fields: topic STRING, "
         "partition INT32, offset INT64, timestamp INT64 with the logical type Timestamp, static "
         "STRING; a struct that already has such a field is an error). A tombstone (null value) "
-        "passes unchanged; any other value is an error routed by `errors.tolerance`.\n"
+        "passes unchanged; any other value is an error routed by `errors.tolerance`. With "
+        "`where: key` all of this applies to the key instead (a null key passes unchanged).\n"
         "\n"
         "On the source side records have no offset (and may have no partition) yet: those fields "
         "are then left out. Example:\n"
@@ -489,4 +500,5 @@ SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
         "    config: { static.field: origin, static.value: datagen, timestamp.field: ts }\n"
         "```",
     .transform = &insert_field_transform,
+    .aliases = insert_field_aliases,
 };

@@ -286,11 +286,16 @@ static sluice_err_t replace_field_process(void *state, sluice_record_t *record, 
         if (to == NULL) {
             continue;
         }
-        if (schema == NULL && h->value_get(target, to) != NULL) {
-            /* Kafka Connect lets one overwrite the other, in hash order: refuse instead. */
-            err = SLUICE_ERR_INVALID;
-            replace_field_collision(x, name, to, errstr, errstr_size);
-            goto out;
+        if (schema == NULL && to != name && h->value_get(value, to) != NULL) {
+            /* Only a renamed field can land on a kept one (two renames to one name are refused
+             * at init); Kafka Connect lets one overwrite the other in hash order: refuse. */
+            const char *other = replace_field_target(x, to);
+
+            if (other != NULL && strcmp(other, to) == 0) {
+                err = SLUICE_ERR_INVALID;
+                replace_field_collision(x, name, to, errstr, errstr_size);
+                goto out;
+            }
         }
         if (h->value_put(record, target, to, fv) != SLUICE_OK) {
             err = SLUICE_ERR_INVALID;

@@ -28,6 +28,22 @@ def test_transform_unit_tests_pass(sluice, path):
     assert failed == 0 and passed > 0, r.stdout
 
 
+BAD_CONFIGS = sorted((REPO / "tests" / "transforms").glob("*_bad_*.yaml"))
+
+
+@pytest.mark.parametrize("path", BAD_CONFIGS, ids=lambda p: p.name)
+def test_transform_config_errors(sluice, path):
+    """Each tests/transforms/*_bad_*.yaml says on its first line the error `sluice lint` must give
+    (`# `sluice lint` must refuse this file with: FRAGMENT`): exit 2, the fragment, file:line."""
+    first = path.read_text().splitlines()[0]
+    assert "must refuse this file with: " in first, f"{path}: first line states no expectation"
+    fragment = first.split("must refuse this file with: ", 1)[1].strip()
+    r = sluice.run("lint", path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert fragment in r.stderr, r.stderr
+    assert f"{path}:" in r.stderr, "the error names no file and line: " + r.stderr
+
+
 PIPELINE_TESTS = sorted((REPO / "pipelines").glob("*_test.yaml"))
 
 

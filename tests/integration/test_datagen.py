@@ -259,6 +259,60 @@ def test_restart_continues_the_stream(sluice, tmp):
     assert lines_of(third) == []
 
 
+def console_yaml(tmp, source_config, offsets, name):
+    cfg = "".join(f"        {ln}\n" for ln in source_config.strip("\n").splitlines())
+    return write_yaml(tmp / name, f"""version: 1
+offset.storage.file.filename: {offsets}
+pipelines:
+  - id: gen
+    topic: gen
+    key.converter: json
+    key.converter.schemas.enable: false
+    value.converter: json
+    source:
+      plugin: datagen-avro
+      config:
+{cfg}    sinks:
+      - id: screen
+        plugin: console
+        config: {{print.key: true, print.headers: true}}
+""")
+
+
+def test_tasks_headers_and_generation(sluice, tmp):
+    """tasks.max 3: every task makes `iterations` records with its own iteration sequence and
+    derived seed, stamped task.id / task.generation / current.iteration; a restart bumps
+    task.generation and continues current.iteration; the same seed gives the same lines."""
+    conf = "quickstart: pageviews\nrandom.seed: 11\nrate: 0\ntasks.max: 3\niterations: {}"
+    offsets = tmp / "offsets.json"
+    runs = []
+    for i, (iters, off) in enumerate(((6, offsets), (10, offsets), (6, tmp / "again.json"))):
+        r = run_ok(sluice, console_yaml(tmp, conf.format(iters), off, f"{i}.yaml"), timeout=30)
+        runs.append([json.loads(x) for x in r.stdout.splitlines() if x.strip()])
+    first, second, again = runs
+    assert len(first) == 18 and len(second) == 12, (len(first), len(second))
+    assert first == again, "same seed and tasks.max, different records"
+
+    def by_task(recs):
+        out = {}
+        for r in recs:
+            h = r["headers"]
+            out.setdefault(int(h["task.id"]), []).append(
+                (int(h["task.generation"]), int(h["current.iteration"]), r["value"], r["key"]))
+        return out
+
+    t1, t2 = by_task(first), by_task(second)
+    assert sorted(t1) == sorted(t2) == [0, 1, 2]
+    for t in range(3):
+        assert [x[:2] for x in t1[t]] == [(0, k) for k in range(6)], t1[t]
+        assert [x[:2] for x in t2[t]] == [(1, k) for k in range(6, 10)], t2[t]
+        # PAGEVIEWS' viewtime iterates from 1 by 10 in every task; it is also the key.
+        assert [x[2]["viewtime"] for x in t1[t] + t2[t]] == [1 + 10 * k for k in range(10)]
+        assert all(x[3] == x[2]["viewtime"] for x in t1[t] + t2[t])
+    users = [[x[2]["userid"] for x in t1[t]] for t in range(3)]
+    assert len({tuple(u) for u in users}) > 1, f"the tasks share one seed: {users}"
+
+
 # -- every quickstart through Kafka + registry ---------------------------------------------------
 
 def quickstart_case(name):

@@ -132,6 +132,7 @@ struct dg_named {
     const char *full;
     const cJSON *def;
     const char *space;
+    int active; /* being compiled: a reference to it now is a recursion */
     struct dg_named *next;
 };
 
@@ -335,6 +336,19 @@ static int dg_is_int_kind(const struct dg_node *n)
 static int dg_is_float_kind(const struct dg_node *n)
 {
     return n->kind == DG_FLOAT || n->kind == DG_DOUBLE;
+}
+
+static const char *dg_type_label(const struct dg_node *n)
+{
+    if (n->logical == DG_L_DECIMAL) {
+        return "decimal";
+    }
+    return dg_kind_names[n->kind];
+}
+
+static const char *dg_article(const struct dg_node *n)
+{
+    return strchr("aeiou", dg_type_label(n)[0]) != NULL ? "an" : "a";
 }
 
 static int64_t dg_pow10(int e)
@@ -824,8 +838,8 @@ static int dg_num(struct datagen_schema *s, struct dg_node *n, const cJSON *h, c
     }
     if (dg_is_int_kind(n) || n->kind == DG_BOOLEAN) {
         if (!dg_is_int(v)) {
-            dg_fail(s, n->path, "hint '%s': \"%s\" must be an integer for a %s", hint, key,
-                    dg_kind_names[n->kind]);
+            dg_fail(s, n->path, "hint '%s': \"%s\" must be an integer for %s %s", hint, key,
+                    dg_article(n), dg_kind_names[n->kind]);
             return -1;
         }
         *iout = (int64_t)v->valuedouble;
@@ -1196,14 +1210,6 @@ static int dg_hint_allowed(const struct dg_node *n, const char *hint)
     return 0;
 }
 
-static const char *dg_type_label(const struct dg_node *n)
-{
-    if (n->logical == DG_L_DECIMAL) {
-        return "decimal";
-    }
-    return dg_kind_names[n->kind];
-}
-
 /* Checks the hint names against the node's kind and applies them. */
 static void dg_apply_hints(struct datagen_schema *s, struct dg_node *n, const cJSON *hints)
 {
@@ -1235,8 +1241,9 @@ static void dg_apply_hints(struct datagen_schema *s, struct dg_node *n, const cJ
             return;
         }
         if (!dg_hint_allowed(n, h->string)) {
-            dg_fail(s, n->path, "hint '%s' does not apply to a %s (hints of a %s: %s)", h->string,
-                    dg_type_label(n), dg_type_label(n), dg_kind_hints(n));
+            dg_fail(s, n->path, "hint '%s' does not apply to %s %s (hints of %s %s: %s)", h->string,
+                    dg_article(n), dg_type_label(n), dg_article(n), dg_type_label(n),
+                    dg_kind_hints(n));
             return;
         }
     }
@@ -1334,19 +1341,19 @@ static int dg_define(struct datagen_schema *s, const char *full, const cJSON *de
     return 0;
 }
 
-static const struct dg_named *dg_lookup(struct datagen_schema *s, const char *name, const char *ns)
+static struct dg_named *dg_lookup(struct datagen_schema *s, const char *name, const char *ns)
 {
     char buf[1024];
 
     if (strchr(name, '.') == NULL && ns != NULL) {
         snprintf(buf, sizeof buf, "%s.%s", ns, name);
-        for (const struct dg_named *d = s->named; d != NULL; d = d->next) {
+        for (struct dg_named *d = s->named; d != NULL; d = d->next) {
             if (strcmp(d->full, buf) == 0) {
                 return d;
             }
         }
     }
-    for (const struct dg_named *d = s->named; d != NULL; d = d->next) {
+    for (struct dg_named *d = s->named; d != NULL; d = d->next) {
         if (strcmp(d->full, name) == 0) {
             return d;
         }
@@ -1805,7 +1812,7 @@ static struct dg_node *dg_compile(struct datagen_schema *s, const cJSON *type,
         goto out;
     }
     if (cJSON_IsString(type)) {
-        const struct dg_named *d;
+        struct dg_named *d;
 
         tn = type->valuestring;
         n = dg_compile_primitive(s, tn, NULL, path, optional);
@@ -1818,6 +1825,13 @@ static struct dg_node *dg_compile(struct datagen_schema *s, const cJSON *type,
                     "unknown type '%s' (neither a primitive type nor a type defined "
                     "earlier)",
                     tn);
+            goto out;
+        }
+        if (d->active) {
+            dg_fail(s, path,
+                    "the type '%s' contains itself; datagen cannot generate recursive "
+                    "types",
+                    d->full);
             goto out;
         }
         n = dg_compile(s, d->def, field_hints, path, optional, d->space);
@@ -1859,11 +1873,16 @@ static struct dg_node *dg_compile(struct datagen_schema *s, const cJSON *type,
             if (n == NULL) {
                 goto out;
             }
+            struct dg_named *self = dg_lookup(s, full, NULL);
+
             /* Hints of the record itself (options) apply after its fields are known. */
+            self->active = 1;
             if (dg_compile_record(s, n, obj, full, space, optional) == NULL) {
+                self->active = 0;
                 n = NULL;
                 goto out;
             }
+            self->active = 0;
         } else if (tn[0] == 'e') {
             const cJSON *syms = cJSON_GetObjectItemCaseSensitive(obj, "symbols");
             const cJSON *e;
@@ -2259,7 +2278,9 @@ static sluice_value_t *dg_gen_string(struct dg_gen *g, const struct dg_node *n)
         }
         return g->h->value_string(g->rec, out, o);
     }
-    memcpy(out, n->prefix, n->prefix_len);
+    if (n->prefix_len > 0) {
+        memcpy(out, n->prefix, n->prefix_len);
+    }
     if (n->regex != NULL) {
         len = datagen_regex_generate(n->regex, g->r, body);
         for (int t = 1; t < DG_REGEX_TRIES && (len < n->len_min || len >= n->len_max); t++) {
@@ -2271,7 +2292,9 @@ static sluice_value_t *dg_gen_string(struct dg_gen *g, const struct dg_node *n)
             body[i] = dg_alnum[datagen_rand_below(g->r, sizeof dg_alnum - 1)];
         }
     }
-    memcpy(body + len, n->suffix, n->suffix_len);
+    if (n->suffix_len > 0) {
+        memcpy(body + len, n->suffix, n->suffix_len);
+    }
     return g->h->value_string(g->rec, out, n->prefix_len + len + n->suffix_len);
 }
 

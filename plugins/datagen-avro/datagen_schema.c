@@ -2177,23 +2177,19 @@ static sluice_value_t *dg_const_value(struct dg_gen *g, const struct dg_const *c
     return dg_typed(v, n, g);
 }
 
+/* avro-random-generator's sequences: start, start+step, ...; a value that reaches `restart` wraps
+ * around by the excess, modulo restart-start (so steps that do not divide the span still cycle). */
 static int64_t dg_iter_int(struct dg_gen *g, const struct dg_node *n)
 {
     uint64_t *w = &g->iter[n->iter_slot];
-    int64_t v = (int64_t)*w, next;
+    int64_t v = (int64_t)*w;
+    __int128 next = (__int128)v + n->it_step;
+    __int128 span = (__int128)n->it_restart - n->it_start;
 
-    if (n->it_step > 0) {
-        next = v > n->it_restart - n->it_step ? n->it_start : v + n->it_step;
-        if (next >= n->it_restart) {
-            next = n->it_start;
-        }
-    } else {
-        next = v < n->it_restart - n->it_step ? n->it_start : v + n->it_step;
-        if (next <= n->it_restart) {
-            next = n->it_start;
-        }
+    if (n->it_step > 0 ? next >= n->it_restart : next <= n->it_restart) {
+        next = n->it_start + (next - n->it_restart) % span;
     }
-    *w = (uint64_t)next;
+    *w = (uint64_t)(int64_t)next;
     return v;
 }
 
@@ -2205,7 +2201,7 @@ static double dg_iter_float(struct dg_gen *g, const struct dg_node *n)
     memcpy(&v, w, sizeof v);
     next = v + n->itf_step;
     if (n->itf_step > 0 ? next >= n->itf_restart : next <= n->itf_restart) {
-        next = n->itf_start;
+        next = n->itf_start + fmod(next - n->itf_restart, n->itf_restart - n->itf_start);
     }
     memcpy(w, &next, sizeof next);
     return v;

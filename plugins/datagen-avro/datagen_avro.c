@@ -524,6 +524,14 @@ static sluice_err_t dg_start(void *state, const void *resume_from, size_t resume
                 }
             }
             s->next_task = next;
+            if (s->iterations > 0 && s->tasks[0].count >= (uint64_t)s->iterations) {
+                h->log(s->ctx, SLUICE_LOG_INFO,
+                       "the saved position already has iterations (%" PRId64
+                       ") records per task: nothing more to generate (raise iterations to "
+                       "continue the stream, or remove the pipeline's saved position to start "
+                       "over)",
+                       s->iterations);
+            }
             h->log(s->ctx, SLUICE_LOG_INFO,
                    "resuming the stream of %s: task 0 at iteration %" PRIu64
                    " (task.generation %" PRIu32 ")",

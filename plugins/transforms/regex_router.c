@@ -7,6 +7,7 @@
  * \w \W \s \S, \Q...\E, \t \n) are translated; non-capturing groups (?:...) are kept out of the
  * group numbering; what POSIX cannot express (lookaround, lazy or possessive quantifiers, named
  * groups, backreferences, \p{...}) is a configuration error rather than a silent mismatch.
+ * The route of each topic is computed once and remembered (a stream has few topics).
  */
 #include <regex.h>
 #include <stdio.h>
@@ -23,6 +24,15 @@ struct rr_piece {
     size_t off, len;
 };
 
+/* Distinct topics whose routes are remembered. */
+#define RR_CACHE_SIZE 64
+
+struct rr_cached {
+    char *topic;
+    char *result; /* the new topic when route is RR_RENAME */
+    int route;
+};
+
 struct regex_router {
     const struct sluice_host *host;
     sluice_ctx_t *ctx;
@@ -37,6 +47,8 @@ struct regex_router {
     size_t npieces;
     char *topic; /* the new topic, reused */
     size_t topic_cap;
+    struct rr_cached *cache; /* routes of the topics seen */
+    size_t ncache, last, evict;
 };
 
 static const struct sluice_config_field regex_router_config[] = {
@@ -342,6 +354,11 @@ static void regex_router_free(struct regex_router *x)
     free(x->lits);
     free(x->pieces);
     free(x->topic);
+    for (size_t i = 0; x->cache != NULL && i < x->ncache; i++) {
+        free(x->cache[i].topic);
+        free(x->cache[i].result);
+    }
+    free(x->cache);
     free(x);
 }
 
@@ -380,7 +397,8 @@ static sluice_err_t regex_router_init(const struct sluice_host *host, sluice_ctx
     x->compiled = 1;
     x->nmatch = x->re.re_nsub + 1;
     x->match = calloc(x->nmatch, sizeof *x->match);
-    if (x->match == NULL) {
+    x->cache = calloc(RR_CACHE_SIZE, sizeof *x->cache);
+    if (x->match == NULL || x->cache == NULL) {
         err = xf_oom(errstr, errstr_size);
         goto out;
     }
@@ -396,17 +414,16 @@ out:
     return err;
 }
 
-static sluice_err_t regex_router_process(void *state, sluice_record_t *record, sluice_batch_t *out,
-                                         char *errstr, size_t errstr_size)
+/* The route of `topic`: RR_NONE (no match), RR_RENAME (the new topic in x->topic), RR_EMPTY
+ * (the replacement gives ""), or -1 (out of memory). */
+enum { RR_NONE = 0, RR_RENAME = 1, RR_EMPTY = 2 };
+
+static int rr_route(struct regex_router *x, const char *topic)
 {
-    struct regex_router *x = state;
-    const struct sluice_host *h = x->host;
-    const char *topic = h->record_topic(record);
-    sluice_err_t err = SLUICE_OK;
     size_t len = 0;
 
-    if (topic == NULL || regexec(&x->re, topic, x->nmatch, x->match, 0) != 0) {
-        goto forward; /* Kafka Connect leaves other topics alone */
+    if (regexec(&x->re, topic, x->nmatch, x->match, 0) != 0) {
+        return RR_NONE; /* Kafka Connect leaves other topics alone */
     }
     for (size_t pass = 0; pass < 2; pass++) {
         len = 0;
@@ -427,23 +444,85 @@ static sluice_err_t regex_router_process(void *state, sluice_record_t *record, s
             len += n;
         }
         if (pass == 0 && len + 1 > x->topic_cap) {
-            char *p = realloc(x->topic, len + 1);
+            char *t = realloc(x->topic, len + 1);
 
-            if (p == NULL) {
-                err = xf_oom(errstr, errstr_size);
-                goto out;
+            if (t == NULL) {
+                return -1;
             }
-            x->topic = p;
+            x->topic = t;
             x->topic_cap = len + 1;
         }
     }
     x->topic[len] = '\0';
-    if (len == 0) {
+    return len == 0 ? RR_EMPTY : RR_RENAME;
+}
+
+/* The cached route of `topic`, computed on a miss; NULL when out of memory. A topic's route never
+ * changes, and a stream has few topics: the steady path neither runs regexec (which allocates in
+ * glibc) nor allocates. */
+static const struct rr_cached *rr_lookup(struct regex_router *x, const char *topic)
+{
+    struct rr_cached *c;
+    char *key, *result = NULL;
+    int route;
+
+    if (x->ncache > 0 && strcmp(x->cache[x->last].topic, topic) == 0) {
+        return &x->cache[x->last];
+    }
+    for (size_t i = 0; i < x->ncache; i++) {
+        if (strcmp(x->cache[i].topic, topic) == 0) {
+            x->last = i;
+            return &x->cache[i];
+        }
+    }
+    route = rr_route(x, topic);
+    key = strdup(topic);
+    if (route == RR_RENAME) {
+        result = strdup(x->topic);
+    }
+    if (route < 0 || key == NULL || (route == RR_RENAME && result == NULL)) {
+        free(key);
+        free(result);
+        return NULL;
+    }
+    if (x->ncache < RR_CACHE_SIZE) {
+        x->last = x->ncache++;
+    } else { /* more topics than slots: replace in turn */
+        x->last = x->evict;
+        x->evict = (x->evict + 1) % RR_CACHE_SIZE;
+        free(x->cache[x->last].topic);
+        free(x->cache[x->last].result);
+    }
+    c = &x->cache[x->last];
+    *c = (struct rr_cached){key, result, route};
+    return c;
+}
+
+static sluice_err_t regex_router_process(void *state, sluice_record_t *record, sluice_batch_t *out,
+                                         char *errstr, size_t errstr_size)
+{
+    struct regex_router *x = state;
+    const struct sluice_host *h = x->host;
+    const char *topic = h->record_topic(record);
+    const struct rr_cached *c;
+    sluice_err_t err = SLUICE_OK;
+
+    if (topic == NULL) {
+        goto forward;
+    }
+    c = rr_lookup(x, topic);
+    if (c == NULL) {
+        err = xf_oom(errstr, errstr_size);
+        goto out;
+    }
+    if (c->route == RR_EMPTY) {
         err = SLUICE_ERR_INVALID;
         snprintf(errstr, errstr_size, "the topic '%s' would be renamed to an empty topic", topic);
         goto out;
     }
-    h->record_set_topic(record, x->topic);
+    if (c->route == RR_RENAME) {
+        h->record_set_topic(record, c->result);
+    }
 forward:
     err = h->batch_push(out, record);
     if (err != SLUICE_OK) {

@@ -203,13 +203,15 @@ static size_t cast_float_text(double v, int f32, char *buf)
                                : signbit(v) ? "-0.0"
                                             : "0.0");
     }
-    for (prec = 1; prec < 17; prec++) {
+    /* A number that k <= DIG digits represent rounds to those digits padded with zeros at DIG
+     * digits, so DIG digits with the zeros stripped are the shortest; only numbers that need
+     * more try DIG+1 and DIG+2 (the most a double or float needs). */
+    for (prec = f32 ? 6 : 15;; prec++) {
         snprintf(e, sizeof e, "%.*e", prec - 1, v);
-        if (f32 ? strtof(e, NULL) == (float)v : strtod(e, NULL) == v) {
+        if (prec == (f32 ? 9 : 17) || (f32 ? strtof(e, NULL) == (float)v : strtod(e, NULL) == v)) {
             break;
         }
     }
-    snprintf(e, sizeof e, "%.*e", prec - 1, v);
     for (q = e; *q != '\0' && *q != 'e'; q++) {
         if (*q >= '0' && *q <= '9') {
             digits[nd++] = *q;

@@ -7,7 +7,8 @@ one task, a fixed `iterations` so the pipeline ends by itself:
            encoding only (--inproc-records, default 2,000,000)
   kafka    into a real Kafka broker, a fresh topic of one partition per run, acks=all, idempotent
            (sluice's defaults); the run ends once every record is acknowledged
-           (--kafka-records, default 1,000,000); the topic's end offset is checked afterwards
+           (--kafka-records, default 1,000,000); the topic's end offset is checked afterwards;
+           one untimed warm-up run first (--kafka-warmup) so the broker's JIT is not measured
 
 The script starts its own Apicurio registry (tests/services/registry.sh) and, for `kafka`, its own
 broker (tests/services/kafka.sh) in a temporary directory, and stops both at the end. Each scenario
@@ -20,6 +21,8 @@ in-process and ≥ 150,000 records/s into Kafka. Figures go to docs/performance.
 
 usage: tests/bench/datagen_bench.py [--build build-rel] [--runs N] [--only inproc,kafka]
                                     [--inproc-records N] [--kafka-records N] [--taskset CPUS]
+                                    [--broker-cpus CPUS]
+(--taskset 0 --broker-cpus 1: sluice on one core, the broker on the other.)
 Needs confluent-kafka for the topic checks: run it with the tests' venv (~/.cache/sluice/venv);
 when it is not importable the script re-executes itself with that venv's python.
 """
@@ -131,8 +134,9 @@ def end_offset(bootstrap, topic):
 
 
 def delete_topic(bootstrap, topic):
+    a = AdminClient({"bootstrap.servers": bootstrap})  # the futures need their client alive
     try:
-        for f in AdminClient({"bootstrap.servers": bootstrap}).delete_topics([topic]).values():
+        for f in a.delete_topics([topic]).values():
             f.result(timeout=60)
     except Exception as e:  # best effort: the broker directory goes away at the end anyway
         log(f"deleting {topic}: {e}")
@@ -140,8 +144,9 @@ def delete_topic(bootstrap, topic):
 
 def median_row(label, rows):
     med = lambda i: statistics.median(r[i] for r in rows)  # noqa: E731
-    print(f"{label:8s} median of {len(rows)}: {med(1):>10,.0f} records/s  "
-          f"{med(2):7.1f} MB/s  peak RSS {med(3) / 1024:6.1f} MiB  ({med(0):.2f} s)", flush=True)
+    mbs = f"{med(2):7.1f} MB/s" if med(2) else "        —   "
+    print(f"{label:8s} median of {len(rows)}: {med(1):>10,.0f} records/s  {mbs}  "
+          f"peak RSS {med(3) / 1024:6.1f} MiB  ({med(0):.2f} s)", flush=True)
 
 
 def main():
@@ -151,7 +156,11 @@ def main():
     ap.add_argument("--only", default="inproc,kafka")
     ap.add_argument("--inproc-records", type=int, default=2_000_000)
     ap.add_argument("--kafka-records", type=int, default=1_000_000)
-    ap.add_argument("--taskset", default="", help="CPU list for taskset -c (default: none)")
+    ap.add_argument("--kafka-warmup", type=int, default=1,
+                    help="untimed kafka runs first, to warm up the broker's JIT (default 1)")
+    ap.add_argument("--taskset", default="", help="CPU list for sluice (taskset -c; default: none)")
+    ap.add_argument("--broker-cpus", default="",
+                    help="CPU list for the broker's threads (taskset -a -p -c; default: none)")
     ap.add_argument("--timeout", type=float, default=600)
     a = ap.parse_args()
     build = Path(a.build) if Path(a.build).is_absolute() else REPO / a.build
@@ -179,6 +188,10 @@ def main():
             log("starting the Kafka broker")
             bootstrap = value_of(service("kafka.sh", "start", kafka_dir), "KAFKA_BOOTSTRAP")
             started.append(("kafka.sh", kafka_dir))
+            if a.broker_cpus:
+                pid = (kafka_dir / "kafka.pid").read_text().strip()
+                subprocess.run(["taskset", "-a", "-p", "-c", a.broker_cpus, pid], check=True,
+                               stdout=subprocess.DEVNULL)
         if "inproc" in only:
             rows = []
             n = a.inproc_records
@@ -199,21 +212,22 @@ def main():
         if "kafka" in only:
             rows = []
             n = a.kafka_records
-            for i in range(a.runs):
-                topic = f"orders-bench-{os.getpid()}-{i}"
+            for i in range(-a.kafka_warmup, a.runs):
+                topic = f"orders-bench-{os.getpid()}-{i + a.kafka_warmup}"
                 create_topic(bootstrap, topic)
-                cfg = pipeline_yaml(work / f"kafka-{i}.yaml", topic=topic, records=n,
+                cfg = pipeline_yaml(work / f"kafka-{topic}.yaml", topic=topic, records=n,
                                     registry=registry, bootstrap=bootstrap,
-                                    offsets=work / f"off-k-{i}.json")
+                                    offsets=work / f"off-{topic}.json")
                 secs, rss, _ = run_once([*prefix, str(sluice), "run", "--quiet", str(cfg)], env,
                                         a.timeout)
                 got = end_offset(bootstrap, topic)
                 if got != n:
                     raise RuntimeError(f"kafka run {i}: the topic holds {got} records, want {n}")
-                row = (secs, n / secs, 0.0, rss)
-                rows.append(row)
-                print(f"kafka    run {i + 1}: {n:,} records in {secs:.2f} s = {row[1]:>10,.0f} "
+                label = f"warm-up {i + a.kafka_warmup + 1}" if i < 0 else f"run {i + 1}"
+                print(f"kafka    {label}: {n:,} records in {secs:.2f} s = {n / secs:>10,.0f} "
                       f"records/s  peak RSS {rss / 1024:6.1f} MiB", flush=True)
+                if i >= 0:
+                    rows.append((secs, n / secs, 0.0, rss))
                 delete_topic(bootstrap, topic)
             results["kafka"] = rows
         print()

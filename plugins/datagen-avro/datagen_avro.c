@@ -189,6 +189,14 @@ static void dg_pos_task(struct datagen_source *s, size_t i)
     unsigned char *p = s->pos + DG_POS_HEAD + i * dg_task_bytes(s);
     const struct datagen_task *t = &s->tasks[i];
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The layout is little-endian: copy the words as they are (once per record). */
+    memcpy(p, &t->count, 8);
+    memcpy(p + 8, t->rand.s, 32);
+    if (s->niter > 0) {
+        memcpy(p + 40, t->iter, 8 * s->niter);
+    }
+#else
     dg_put_u64(p, t->count);
     for (int k = 0; k < 4; k++) {
         dg_put_u64(p + 8 + 8 * k, t->rand.s[k]);
@@ -196,6 +204,7 @@ static void dg_pos_task(struct datagen_source *s, size_t i)
     for (size_t k = 0; k < s->niter; k++) {
         dg_put_u64(p + 40 + 8 * k, t->iter[k]);
     }
+#endif
 }
 
 static void dg_pos_head(struct datagen_source *s)

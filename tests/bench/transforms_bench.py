@@ -122,7 +122,7 @@ def run_once(sluice, cfg, env, timeout, work):
 
 def dropped(stderr):
     """The discard sink logs how many records it dropped when stopped."""
-    m = re.findall(r"dropped (\d+) records", stderr)
+    m = re.findall(r"discarded (\d+) records", stderr)
     return sum(int(x) for x in m) if m else None
 
 

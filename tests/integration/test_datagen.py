@@ -196,6 +196,7 @@ def run_ok(sluice, cfg, timeout=60):
     return r
 
 
+@pytest.mark.asan
 def test_same_seed_same_bytes_other_seed_other_bytes(sluice, tmp):
     """orders with random.seed 42, twice, in separate runs (separate offsets): byte-identical JSON
     files; seed 43: a different file of the same length in records."""
@@ -220,6 +221,7 @@ iterations: {n}""", offsets=tmp / f"offsets-{tag}.json", name=f"{tag}.yaml",
     assert sum(x["ordertime"] != y["ordertime"] for x, y in zip(a, c)) > n // 2
 
 
+@pytest.mark.asan
 def test_iterations_end_the_pipeline_with_exit_0(sluice, tmp):
     """`iterations: 25` → exactly 25 records (orderid 0..24), then the process ends by itself
     with exit 0 (Confluent's task fails instead)."""
@@ -233,6 +235,7 @@ iterations: 25""")
     assert [r["orderid"] for r in recs] == list(range(25))
 
 
+@pytest.mark.asan
 def test_restart_continues_the_stream(sluice, tmp):
     """Run 40 records, then the same file again with iterations 100 and the same offsets file: the
     second run writes records 40..99 (no repeat), and the two outputs together are byte-identical
@@ -279,6 +282,7 @@ pipelines:
 """)
 
 
+@pytest.mark.asan
 def test_tasks_headers_and_generation(sluice, tmp):
     """tasks.max 3: every task makes `iterations` records with its own iteration sequence and
     derived seed, stamped task.id / task.generation / current.iteration; a restart bumps
@@ -377,6 +381,7 @@ pipelines:
     assert [f["name"] for f in raw["fields"]] == [f["name"] for f in original["fields"]]
 
 
+@pytest.mark.asan
 def test_field_level_hints_and_decimal_range_are_honoured(sluice, tmp):
     """What Confluent's generator ignores and sluice does not: FLEET_MGMT_LOCATION's options sit on
     the field (every location is one of the 30), PURCHASES' decimal range 10.00–50.00."""
@@ -408,6 +413,7 @@ def test_field_level_hints_and_decimal_range_are_honoured(sluice, tmp):
 LONG_REGEX = r"[A-Z]{2}\d{6}[A-Z]-[a-z]{3,8}(foo|bar)"
 
 
+@pytest.mark.asan
 def test_long_regex_generates_matching_strings(sluice, tmp):
     """A 38-character pattern (Confluent's Generex path produced nothing above 15), given inline
     with schema.string, plus prefix/suffix around a regex."""
@@ -452,32 +458,38 @@ def bad_schema(tmp, field_type, name="bad.avsc"):
     return p
 
 
+@pytest.mark.asan
 def test_lint_unknown_quickstart(sluice, tmp):
     err = lint_fails(sluice, tmp, "quickstart: ORDRES", "ORDRES")
     assert "quickstart" in err
 
 
+@pytest.mark.asan
 def test_lint_unreadable_schema_file(sluice, tmp):
     missing = tmp / "nowhere" / "missing.avsc"
     lint_fails(sluice, tmp, f"schema.filename: {missing}", str(missing))
 
 
+@pytest.mark.asan
 def test_lint_invalid_json_schema(sluice, tmp):
     p = tmp / "broken.avsc"
     p.write_text('{"type": "record", "name": "x", "fields": [ {"name": "a", "type": "int"} \n')
     lint_fails(sluice, tmp, f"schema.filename: {p}", str(p))
 
 
+@pytest.mark.asan
 def test_lint_range_on_a_string_field(sluice, tmp):
     p = bad_schema(tmp, {"type": "string", "arg.properties": {"range": {"min": 1, "max": 5}}})
     lint_fails(sluice, tmp, f"schema.filename: {p}", str(p), "broken", "range")
 
 
+@pytest.mark.asan
 def test_lint_regex_on_an_int_field(sluice, tmp):
     p = bad_schema(tmp, {"type": "int", "arg.properties": {"regex": "[0-9]{3}"}})
     lint_fails(sluice, tmp, f"schema.filename: {p}", str(p), "broken", "regex")
 
 
+@pytest.mark.asan
 def test_lint_field_level_hint_not_fitting(sluice, tmp):
     """A field-level hint (sluice reads those too) is checked like a type-level one."""
     p = tmp / "field.avsc"
@@ -486,12 +498,14 @@ def test_lint_field_level_hint_not_fitting(sluice, tmp):
     lint_fails(sluice, tmp, f"schema.filename: {p}", str(p), "flag", "range")
 
 
+@pytest.mark.asan
 def test_lint_keyfield_not_in_schema(sluice, tmp):
     err = lint_fails(sluice, tmp, "quickstart: orders\nschema.keyfield: no_such_field",
                      "no_such_field")
     assert "orders" in err.lower(), f"the message does not name the schema:\n{err}"
 
 
+@pytest.mark.asan
 def test_lint_good_quickstarts_pass(sluice, tmp):
     """Every shipped quickstart passes lint (its hints all fit their types)."""
     for name in QUICKSTARTS:

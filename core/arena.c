@@ -27,6 +27,8 @@ void arena_init(arena_t *a, size_t block_size)
     a->head = NULL;
     a->block_size = block_size ? arena_round(block_size) : ARENA_DEFAULT_BLOCK;
     a->used_total = 0;
+    a->spare = NULL;
+    a->nspare = 0;
 }
 
 static struct arena_block *arena_block_new(size_t size)
@@ -74,9 +76,13 @@ void *arena_alloc(arena_t *a, size_t size)
         p = big->data;
         goto out;
     }
-    struct arena_block *nb = arena_block_new(a->block_size);
-    if (!nb)
+    struct arena_block *nb = a->spare;
+    if (nb) {
+        a->spare = nb->next;
+        a->nspare--;
+    } else if (!(nb = arena_block_new(a->block_size))) {
         goto out;
+    }
     nb->next = b;
     a->head = nb;
     nb->used = need;
@@ -135,18 +141,30 @@ void *arena_grow(arena_t *a, void *old, size_t old_size, size_t new_size)
     return p;
 }
 
+#define ARENA_SPARE_MAX 16u
+
 void arena_reset(arena_t *a)
 {
     struct arena_block *keep = NULL;
     struct arena_block *b = a->head;
     while (b) {
         struct arena_block *next = b->next;
-        if (!keep && b->size == a->block_size) {
+        if (b->size != a->block_size) {
+            free(b);
+        } else if (!keep) {
             keep = b;
+        } else if (a->nspare < ARENA_SPARE_MAX) {
+            b->next = a->spare;
+            a->spare = b;
+            a->nspare++;
         } else {
             free(b);
         }
         b = next;
+    }
+    for (struct arena_block *s = a->spare; s; s = s->next) {
+        s->used = 0;
+        s->last = 0;
     }
     if (keep) {
         keep->next = NULL;
@@ -167,4 +185,11 @@ void arena_free(arena_t *a)
     }
     a->head = NULL;
     a->used_total = 0;
+    for (b = a->spare; b;) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->spare = NULL;
+    a->nspare = 0;
 }

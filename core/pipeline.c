@@ -243,7 +243,8 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
                 batch_push(out, r); /* not for this transform: on to the next unchanged */
                 continue;
             }
-            char err[512] = "";
+            char err[512];
+            err[0] = '\0'; /* not `= ""`: that zero-fills 512 bytes per record and transform */
             sluice_err_t e = ti->plugin->transform.process(ti->state, r, out, err, sizeof err);
             if (e != SLUICE_OK) {
                 char msg[900], where[300];
@@ -446,7 +447,8 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
             failed_add(batch->arena, &f, r);
             continue;
         }
-        char err[512] = "";
+        char err[512];
+        err[0] = '\0';
         int knull = 0, vnull = 0;
         buf_reset(kb);
         buf_reset(vb);
@@ -601,6 +603,8 @@ void *pipeline_source_main(void *arg)
     topic_writer_done(p->topic);
     if (p->side.dlq)
         topic_writer_done(p->side.dlq);
+    for (size_t i = 0; i < p->nroute_targets; i++)
+        topic_writer_done(p->route_targets[i]);
     /* Wait until the sinks have flushed what was appended (Kafka: until the brokers acknowledged
      * it), then commit its position. */
     int64_t wait_start = mono_ms();

@@ -101,6 +101,9 @@ typedef struct pipeline {
     const char *id;
     topic_t *topic;
     int has_source;
+    /* In-process: topics only routing transforms feed; this source counts as their writer. */
+    topic_t **route_targets;
+    size_t nroute_targets;
     instance_t source;
     side_t side;
     pthread_t thread;

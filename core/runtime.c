@@ -446,10 +446,16 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
                     strcmp(side_dlq_name(o->sinks[s].core, o->core), topic) == 0)
                     produced = 1;
         }
+        /* A source-side transform may route records to any topic (regex-router): such a
+         * topic is fed while those sources run (see runtime_setup). */
+        for (size_t k = 0; !produced && k < rt->npipelines; k++)
+            produced = rt->cfg.pipelines[k].source && rt->cfg.pipelines[k].source->ntransforms;
         if (!produced)
             cfg_errors_add(errs, &cp->mark,
                            "pipeline '%s' has sinks but no source, and no pipeline of this run "
-                           "produces its topic '%s' (in-process mode has no Kafka to read from)",
+                           "produces its topic '%s' (in-process mode has no Kafka to read from; "
+                           "a source's transforms could route records to it, but no source has "
+                           "transforms)",
                            cp->id, topic);
     }
 
@@ -822,6 +828,24 @@ static int runtime_setup(runtime_t *rt)
                 return -1;
         }
     }
+    /* In-process, a topic only routing transforms can feed (no source or dead-letter route writes
+     * it) is written by every source with transforms: it closes when they have all ended. */
+    for (size_t i = 0; !rt->kafka && i < rt->npipelines; i++) {
+        topic_t *t = rt->pipelines[i].topic;
+        if (rt->pipelines[i].has_source || t->writers > 0)
+            continue;
+        for (size_t k = 0; k < rt->npipelines; k++) {
+            pipeline_t *o = &rt->pipelines[k];
+            if (!o->has_source || !o->side.ntransforms)
+                continue;
+            topic_t **n = realloc(o->route_targets, (o->nroute_targets + 1) * sizeof *n);
+            if (!n)
+                return -1;
+            o->route_targets = n;
+            n[o->nroute_targets++] = t;
+            topic_writer_add(t);
+        }
+    }
     if (rt->kafka && runtime_kafka_setup(rt) != 0)
         return -1;
     /* Resume the numbering of each source's topic where the last run left it. */
@@ -1160,6 +1184,7 @@ void runtime_free(runtime_t *rt)
         for (size_t k = 0; k < p->nknown; k++)
             free(p->known_topics[k]);
         free(p->known_topics);
+        free(p->route_targets);
     }
     kafka_props_free(&rt->kprops);
     sr_client_free(rt->sr);

@@ -59,7 +59,7 @@ def generate(path, n):
                     "id": i, "name": f"customer-{i % 9973}", "qty": str(i % 50 + 1),
                     "price": f"{(i % 1000) / 10:.2f}", "ts": "2026-11-%02dT%02d:%02d:%02dZ" % (
                         i % 28 + 1, i % 24, i % 60, (i * 7) % 60),
-                    "region": regions[i % 4], "active": i % 3 == 0, "score": (i % 97) / 7,
+                    "region": regions[i % 4], "active": i % 3 == 0, "score": round((i % 97) / 7, 2),
                     "code": f"C{i % 100000:05d}", "note": "lorem ipsum dolor sit amet"},
                     separators=(",", ":")))
             f.write("\n".join(rows) + "\n")

@@ -439,6 +439,82 @@ def test_long_regex_generates_matching_strings(sluice, tmp):
     assert [r["n"] for r in recs] == [10 + 5 * i for i in range(300)]
 
 
+@pytest.mark.asan
+def test_hints_on_every_kind_of_type(sluice, tmp):
+    """The rest of the language, at depth: options from a JSON file (next to the schema), exact
+    and bounded `length` on strings, bytes, arrays and maps, `keys` of maps, hints on array items,
+    `odds`, boolean `iteration` (alternates), `iteration` with `restart` and a negative step, a
+    union's `options`, enum `options`, `range` on float and on a date."""
+    (tmp / "colours.json").write_text(json.dumps(["red", "green", "blue"]))
+    schema = {"type": "record", "name": "every", "namespace": "t", "fields": [
+        {"name": "colour", "type": {"type": "string",
+                                    "arg.properties": {"options": {"file": "colours.json",
+                                                                   "encoding": "json"}}}},
+        {"name": "code", "type": {"type": "string", "arg.properties": {"length": 5}}},
+        {"name": "word", "type": {"type": "string",
+                                  "arg.properties": {"length": {"min": 2, "max": 4}}}},
+        {"name": "blob", "type": {"type": "bytes", "arg.properties": {"length": 3}}},
+        {"name": "scores", "type": {"type": "array",
+                                    "items": {"type": "int",
+                                              "arg.properties": {"range": {"min": 0, "max": 5}}},
+                                    "arg.properties": {"length": {"min": 1, "max": 4}}}},
+        {"name": "attrs", "type": {"type": "map", "values": {"type": "long", "arg.properties": {
+            "iteration": {"start": 7}}},
+            "arg.properties": {"length": 2, "keys": {"regex": "k[0-9]{2}"}}}},
+        {"name": "never", "type": {"type": "boolean", "arg.properties": {"odds": 0.0}}},
+        {"name": "always", "type": {"type": "boolean", "arg.properties": {"odds": 1.0}}},
+        {"name": "flip", "type": {"type": "boolean", "arg.properties": {"iteration": {
+            "start": True}}}},
+        {"name": "countdown", "type": {"type": "int", "arg.properties": {"iteration": {
+            "start": 10, "step": -3, "restart": 0}}}},
+        {"name": "note", "type": ["null", "string"], "default": None,
+         "arg.properties": {"options": [None, "hello"]}},
+        {"name": "suit", "type": {"type": "enum", "name": "suit",
+                                  "symbols": ["HEARTS", "SPADES", "CLUBS"],
+                                  "arg.properties": {"options": ["SPADES", "CLUBS"]}}},
+        {"name": "ratio", "type": {"type": "float",
+                                   "arg.properties": {"range": {"min": 2.5, "max": 3.5}}}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date",
+                                 "arg.properties": {"range": {"min": 19000, "max": 19010}}}},
+    ]}
+    p = tmp / "every.avsc"
+    p.write_text(json.dumps(schema))
+    out = tmp / "out.jsonl"
+    n = 200
+    run_ok(sluice, inprocess_yaml(tmp, out, f"schema.filename: {p}\nrandom.seed: 8\nrate: 0\n"
+                                  f"iterations: {n}"))
+    recs = [json.loads(x) for x in lines_of(out)]
+    assert len(recs) == n
+    errors = []
+    for i, r in enumerate(recs):
+        def want(ok, what):
+            if not ok:
+                errors.append(f"record {i}: {what}: {r!r}")
+        want(r["colour"] in ("red", "green", "blue"), "colour")
+        want(len(r["code"]) == 5, "code length 5")
+        want(2 <= len(r["word"]) < 4, "word length [2, 4)")
+        want(len(base64.b64decode(r["blob"])) == 3, "blob length 3")
+        want(1 <= len(r["scores"]) < 4 and all(0 <= x < 5 for x in r["scores"]), "scores")
+        # Two draws of the key may collide (k[0-9]{2} has 100 strings): then, as in Confluent's
+        # generator, the later entry replaces the earlier and the map holds one.
+        want(1 <= len(r["attrs"]) <= 2 and all(re.fullmatch(r"k[0-9]{2}", k) for k in r["attrs"]),
+             "attrs keys")
+        want(r["never"] is False and r["always"] is True, "odds")
+        want(r["flip"] is (i % 2 == 0), "boolean iteration alternates from true")
+        # avro-random-generator wraps by the excess: 10, 7, 4, 1, 8, 5, 2, 9, 6, 3, 10, ...
+        want(r["countdown"] == iteration_value({"start": 10, "step": -3, "restart": 0}, "int", i),
+             "countdown")
+        want(r["note"] in (None, "hello"), "union options")
+        want(r["suit"] in ("SPADES", "CLUBS"), "enum options")
+        want(2.5 <= r["ratio"] < 3.5, "float range")
+        want(19000 <= r["day"] < 19010, "date range")
+    assert not errors, "\n".join(errors[:10])
+    assert {r["colour"] for r in recs} == {"red", "green", "blue"}
+    assert {r["note"] for r in recs} == {None, "hello"}
+    assert [r["countdown"] for r in recs[:11]] == [10, 7, 4, 1, 8, 5, 2, 9, 6, 3, 10]
+    assert sum(len(r["attrs"]) == 2 for r in recs) > n * 0.9
+
+
 # -- bad input: lint errors naming schema, field, hint -------------------------------------------
 
 def lint_fails(sluice, tmp, source_config, *must):

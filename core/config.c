@@ -1056,6 +1056,7 @@ static sluice_config_t *cfg_validate_ex(const cfg_node_t *map,
         if (cfg_value_from_node(&table[k], node, base_dir, v, &at, err, sizeof err) != 0) {
             cfg_errors_add(errs, at, "key '%s' in %s %s", key, what, err);
             cfg_value_clear(v);
+            v->skipped = 1; /* reported: not "missing" as well */
             failed = 1;
             continue;
         }

@@ -257,8 +257,9 @@ static int interp_var_token(const char *body, size_t len, const char *base_dir, 
     if (!v) {
         snprintf(errstr, errstr_size,
                  "undefined variable '%s' in ${%.*s}: set it in the environment or give a "
-                 "default with ${%s:-VALUE}",
-                 name, (int)len, body, name);
+                 "default with ${%s:-VALUE}; for a literal ${%.*s} (e.g. timestamp-router's "
+                 "topic.format), write $${%.*s}",
+                 name, (int)len, body, name, (int)len, body, (int)len, body);
         goto out;
     }
     buf_puts(out, v);

@@ -255,6 +255,38 @@ out:
     return rc;
 }
 
+/* Entry `i` of a test's `headers:` — a mapping {name: value}, or a sequence of [name, value]
+ * pairs or one-key mappings (for repeated names). A plain null is a null header: *value NULL.
+ * -1 when the entry is malformed. */
+static size_t header_count(const cfg_node_t *h)
+{
+    return h && (h->kind == CFG_MAP || h->kind == CFG_SEQ) ? h->len : 0;
+}
+
+static int header_at(const cfg_node_t *h, size_t i, const char **name, const char **value)
+{
+    const cfg_node_t *v;
+    if (h->kind == CFG_MAP) {
+        *name = h->keys[i];
+        v = h->items[i];
+    } else {
+        const cfg_node_t *e = h->items[i];
+        if (e->kind == CFG_SEQ && e->len == 2 && e->items[0]->kind == CFG_SCALAR) {
+            *name = e->items[0]->scalar;
+            v = e->items[1];
+        } else if (e->kind == CFG_MAP && e->len == 1) {
+            *name = e->keys[0];
+            v = e->items[0];
+        } else {
+            return -1;
+        }
+    }
+    if (v->kind != CFG_SCALAR)
+        return -1;
+    *value = v->plain == 1 && cfg_node_is_null(v) ? NULL : v->scalar;
+    return 0;
+}
+
 static int compare_headers(testrun_t *tr, int *reported, const char *file, const cfg_node_t *tc,
                            const char *name, size_t index, const cfg_node_t *want,
                            sluice_record_t *r)
@@ -263,18 +295,22 @@ static int compare_headers(testrun_t *tr, int *reported, const char *file, const
     buf_t exp, act;
     buf_init(&exp);
     buf_init(&act);
-    int same = want->kind == CFG_MAP && want->len == r->nheaders;
-    for (size_t i = 0; want->kind == CFG_MAP && i < want->len; i++) {
-        const char *v = want->items[i]->kind == CFG_SCALAR ? want->items[i]->scalar : "";
-        buf_printf(&exp, "%s%s=%s", i ? ", " : "", want->keys[i], v);
-        if (same &&
-            (strcmp(r->headers[i].name, want->keys[i]) != 0 || r->headers[i].len != strlen(v) ||
-             memcmp(r->headers[i].value, v, r->headers[i].len) != 0))
+    size_t n = header_count(want);
+    int same = n == r->nheaders;
+    for (size_t i = 0; i < n; i++) {
+        const char *hn = "?", *v = NULL;
+        if (header_at(want, i, &hn, &v) != 0)
+            same = 0;
+        buf_printf(&exp, "%s%s=%s", i ? ", " : "", hn, v ? v : "(null)");
+        if (same && (strcmp(r->headers[i].name, hn) != 0 || !r->headers[i].value != !v ||
+                     (v && (r->headers[i].len != strlen(v) ||
+                            memcmp(r->headers[i].value, v, r->headers[i].len) != 0))))
             same = 0;
     }
     for (uint32_t i = 0; i < r->nheaders; i++)
-        buf_printf(&act, "%s%s=%.*s", i ? ", " : "", r->headers[i].name, (int)r->headers[i].len,
-                   (const char *)r->headers[i].value);
+        buf_printf(&act, "%s%s=%.*s", i ? ", " : "", r->headers[i].name,
+                   r->headers[i].value ? (int)r->headers[i].len : 6,
+                   r->headers[i].value ? (const char *)r->headers[i].value : "(null)");
     if (!same) {
         report_head(tr, reported, file, tc, name);
         printf("  output #%zu headers differ (expected at line %d)\n", index + 1, want->mark.line);
@@ -405,11 +441,19 @@ static int run_inputs(const char *file, const cfg_node_t *inputs, side_t *side, 
             slots[k]->len = json.len;
             slots[k]->has_bytes = 1;
         }
-        if ((n = cfg_node_get(in, "headers")) && n->kind == CFG_MAP)
-            for (size_t h = 0; h < n->len; h++) {
-                const char *v = n->items[h]->kind == CFG_SCALAR ? n->items[h]->scalar : "";
-                record_add_header(r, n->keys[h], v, strlen(v));
+        n = cfg_node_get(in, "headers");
+        for (size_t h = 0; h < header_count(n); h++) {
+            const char *hn, *v;
+            if (header_at(n, h, &hn, &v) != 0) {
+                fprintf(stderr,
+                        "%s:%d: headers are {name: value, ...} or a list of [name, value] "
+                        "pairs\n",
+                        file, n->items[h]->mark.line);
+                buf_free(&json);
+                return -1;
             }
+            record_add_header(r, hn, v, v ? strlen(v) : 0);
+        }
         sluice_batch_t *out = pipeline_chain_apply(side, b, tmp);
         size_t need = *nouts + (r->failed ? 1 : out->len);
         if (need > cap) {

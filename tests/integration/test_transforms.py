@@ -91,6 +91,23 @@ def test_runner_passing_file(sluice, tmp):
     assert r.stdout.strip().endswith("1 passed, 0 failed")
 
 
+def test_runner_headers_repeated_and_null(sluice, tmp):
+    f = write_yaml(tmp / "h_test.yaml", """tests:
+  - name: repeated names and a null header pass a chain unchanged
+    transforms: []
+    input: [{value: {a: 1}, headers: [[h, "1"], [h, "2"], {n: null}]}]
+    expect: [{headers: [[h, "1"], {h: "2"}, [n, null]]}]
+  - name: a null header is not an empty one
+    transforms: []
+    input: [{value: {a: 1}, headers: [[n, null]]}]
+    expect: [{headers: {n: ""}}]
+""")
+    r = sluice.run("test", f)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "expected: {n=}" in r.stdout and "actual:   {n=(null)}" in r.stdout
+    assert r.stdout.strip().endswith("1 passed, 1 failed")
+
+
 def test_runner_failing_file_prints_a_diff(sluice, tmp):
     f = write_yaml(tmp / "bad_test.yaml", f"""tests:
   - name: wrong value

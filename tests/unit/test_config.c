@@ -586,7 +586,8 @@ static void test_interpolation_in_yaml(void **state)
                           "    batch.max.records: ${SLUICE_TEST_UNSET}\n" SINK_ONLY,
                           "4:24: undefined variable 'SLUICE_TEST_UNSET' in ${SLUICE_TEST_UNSET}: "
                           "set it in the environment or give a default with "
-                          "${SLUICE_TEST_UNSET:-VALUE}");
+                          "${SLUICE_TEST_UNSET:-VALUE}; for a literal ${SLUICE_TEST_UNSET} "
+                          "(e.g. timestamp-router's topic.format), write $${SLUICE_TEST_UNSET}");
     test_expect_one_error("interp_file.yaml",
                           "version: 1\n"
                           "pipelines:\n"

@@ -57,13 +57,19 @@ static void test_variables(void **state)
     expect_ok("", "");
     expect_err("${SLUICE_T_UNSET}",
                "undefined variable 'SLUICE_T_UNSET' in ${SLUICE_T_UNSET}: set it in the "
-               "environment or give a default with ${SLUICE_T_UNSET:-VALUE}");
+               "environment or give a default with ${SLUICE_T_UNSET:-VALUE}; for a literal "
+               "${SLUICE_T_UNSET} (e.g. timestamp-router's topic.format), write "
+               "$${SLUICE_T_UNSET}");
     expect_err("pre ${SLUICE_T_UNSET} post",
                "undefined variable 'SLUICE_T_UNSET' in ${SLUICE_T_UNSET}: set it in the "
-               "environment or give a default with ${SLUICE_T_UNSET:-VALUE}");
+               "environment or give a default with ${SLUICE_T_UNSET:-VALUE}; for a literal "
+               "${SLUICE_T_UNSET} (e.g. timestamp-router's topic.format), write "
+               "$${SLUICE_T_UNSET}");
     expect_err("${SLUICE_T_UNSET:-${SLUICE_T_UNSET}}",
                "undefined variable 'SLUICE_T_UNSET' in ${SLUICE_T_UNSET}: set it in the "
-               "environment or give a default with ${SLUICE_T_UNSET:-VALUE}");
+               "environment or give a default with ${SLUICE_T_UNSET:-VALUE}; for a literal "
+               "${SLUICE_T_UNSET} (e.g. timestamp-router's topic.format), write "
+               "$${SLUICE_T_UNSET}");
     unsetenv("SLUICE_T_HOST");
     unsetenv("SLUICE_T_EMPTY");
 }

@@ -372,6 +372,29 @@ static sluice_err_t jp_string(jp_t *p, const char **out, size_t *out_len)
     return SLUICE_OK;
 }
 
+/* Parse a string token into a STRING value whose NUL-terminated text shares its allocation. */
+static sluice_err_t jp_string_value(jp_t *p, sluice_value_t **out)
+{
+    const char *b, *e;
+    int esc;
+    sluice_err_t rc = jp_string_raw(p, &b, &e, &esc);
+    if (rc != SLUICE_OK)
+        return rc;
+    size_t n = (size_t)(e - b);
+    if (!esc) {
+        *out = value_string(p->a, b, n);
+        return *out ? SLUICE_OK : jp_nomem(p);
+    }
+    char *d = arena_alloc(p->a, n + 1); /* escapes only shrink */
+    if (!d)
+        return jp_nomem(p);
+    if ((rc = jp_unescape(p, b, e, d, &n)) != SLUICE_OK)
+        return rc;
+    d[n] = '\0';
+    *out = value_string_cstr(p->a, d, n);
+    return *out ? SLUICE_OK : jp_nomem(p);
+}
+
 /* Scan a number token (JSON grammar) at p->p. */
 static sluice_err_t jp_number_scan(jp_t *p, const char **s, size_t *len, int *is_int)
 {
@@ -591,13 +614,9 @@ static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
     for (;;) {
         if ((rc = jp_key_start(p)) != SLUICE_OK)
             return rc;
-        const char *ks;
-        size_t kl;
-        if ((rc = jp_string(p, &ks, &kl)) != SLUICE_OK)
+        sluice_value_t *k;
+        if ((rc = jp_string_value(p, &k)) != SLUICE_OK)
             return rc;
-        sluice_value_t *k = value_string_ref(p->a, ks, kl); /* ks is NUL-terminated arena text */
-        if (!k)
-            return jp_nomem(p);
         if ((rc = jp_colon(p)) != SLUICE_OK)
             return rc;
         sluice_value_t *v;
@@ -672,14 +691,8 @@ static sluice_err_t jp_value(jp_t *p, sluice_value_t **out)
         return jp_object(p, out);
     case '[':
         return jp_array(p, out);
-    case '"': {
-        const char *s;
-        size_t n;
-        if ((rc = jp_string(p, &s, &n)) != SLUICE_OK)
-            return rc;
-        *out = value_string_ref(p->a, s, n);
-        return *out ? SLUICE_OK : jp_nomem(p);
-    }
+    case '"':
+        return jp_string_value(p, out);
     case 't':
         if ((rc = jp_literal(p, "true", 4)) != SLUICE_OK)
             return rc;
@@ -1205,14 +1218,10 @@ static sluice_err_t jp_typed_map(jp_t *p, const sluice_schema_t *s, sluice_value
         sluice_value_t *k, *v;
         jp_ws(p);
         if (object) {
-            const char *ks;
-            size_t kl;
             if ((rc = jp_key_start(p)) != SLUICE_OK)
                 return rc;
-            if ((rc = jp_string(p, &ks, &kl)) != SLUICE_OK)
+            if ((rc = jp_string_value(p, &k)) != SLUICE_OK)
                 return rc;
-            if (!(k = value_string_ref(p->a, ks, kl)))
-                return jp_nomem(p);
             k->schema = s->keys;
             if ((rc = jp_colon(p)) != SLUICE_OK)
                 return rc;
@@ -1397,12 +1406,8 @@ static sluice_err_t jp_typed(jp_t *p, const sluice_schema_t *s, sluice_value_t *
     case SLUICE_TYPE_STRING: {
         if (c != '"')
             return jp_mismatch(p, s);
-        const char *txt;
-        size_t n;
-        if ((rc = jp_string(p, &txt, &n)) != SLUICE_OK)
+        if ((rc = jp_string_value(p, &v)) != SLUICE_OK)
             return rc;
-        if (!(v = value_string_ref(p->a, txt, n)))
-            return jp_nomem(p);
         break;
     }
     case SLUICE_TYPE_BYTES:

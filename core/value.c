@@ -258,6 +258,7 @@ static sluice_value_t *value_new(arena_t *a, sluice_type_t type)
     sluice_value_t *v = arena_alloc(a, sizeof *v);
     if (v) {
         v->type = type;
+        v->nul = 0;
         v->schema = NULL;
     }
     return v;
@@ -299,15 +300,28 @@ sluice_value_t *value_bool(arena_t *a, int b)
 static sluice_value_t *value_text(arena_t *a, sluice_type_t type, const void *p, size_t len,
                                   int copy)
 {
-    sluice_value_t *v = value_new(a, type);
-    if (!v)
-        return NULL;
+    sluice_value_t *v = NULL;
     if (copy) {
-        v->u.s.ptr = arena_strndup(a, len ? p : "", len);
-        if (!v->u.s.ptr)
+        /* One allocation for the value and its text: the text follows the value. */
+        if (len > SIZE_MAX - sizeof *v - 1)
             return NULL;
+        v = arena_alloc(a, sizeof *v + len + 1);
+        if (!v)
+            return NULL;
+        char *t = (char *)(v + 1);
+        if (len)
+            memcpy(t, p, len);
+        t[len] = '\0';
+        v->type = type;
+        v->nul = 1;
+        v->schema = NULL;
+        v->u.s.ptr = t;
     } else {
+        v = value_new(a, type);
+        if (!v)
+            return NULL;
         v->u.s.ptr = len ? p : "";
+        v->nul = !len;
     }
     v->u.s.len = len;
     return v;
@@ -326,6 +340,14 @@ sluice_value_t *value_bytes(arena_t *a, const void *p, size_t len)
 sluice_value_t *value_string_ref(arena_t *a, const char *s, size_t len)
 {
     return value_text(a, SLUICE_TYPE_STRING, s, len, 0);
+}
+
+sluice_value_t *value_string_cstr(arena_t *a, const char *s, size_t len)
+{
+    sluice_value_t *v = value_text(a, SLUICE_TYPE_STRING, s, len, 0);
+    if (v)
+        v->nul = 1;
+    return v;
 }
 
 sluice_value_t *value_bytes_ref(arena_t *a, const void *p, size_t len)
@@ -402,13 +424,15 @@ static int value_kv_reserve(arena_t *a, sluice_value_t *m)
     return 0;
 }
 
-/* Index of a string key in a MAP, compared by length (keys need not be NUL-terminated). */
+/* Index of a string key in a MAP, compared by length (keys need not be NUL-terminated). The
+ * length and first byte are compared inline: most keys differ there, which saves a memcmp call. */
 static long value_map_find(const sluice_value_t *m, const char *key, size_t len)
 {
-    for (size_t i = 0; i < m->u.m.len; i++) {
-        const sluice_value_t *k = m->u.m.items[i].key;
-        if (k && k->type == SLUICE_TYPE_STRING && k->u.s.len == len &&
-            memcmp(k->u.s.ptr, key, len) == 0)
+    const struct value_kv *it = m->u.m.items;
+    for (size_t i = 0, n = m->u.m.len; i < n; i++) {
+        const sluice_value_t *k = it[i].key;
+        if (k && k->u.s.len == len && k->type == SLUICE_TYPE_STRING &&
+            (len == 0 || (k->u.s.ptr[0] == key[0] && memcmp(k->u.s.ptr, key, len) == 0)))
             return (long)i;
     }
     return -1;
@@ -505,11 +529,16 @@ sluice_err_t value_map_put(arena_t *a, sluice_value_t *map, sluice_value_t *k, s
             rc = SLUICE_OK;
             goto out;
         }
+        /* A key known to be NUL-terminated serves as is (keys of other types are kept by
+         * reference too); any other is copied. */
+        sluice_value_t *own = k;
         rc = SLUICE_ERR_NOMEM;
-        sluice_value_t *own = value_string(a, k->u.s.ptr, k->u.s.len);
-        if (!own)
-            goto out;
-        own->schema = k->schema;
+        if (!k->nul) {
+            own = value_string(a, k->u.s.ptr, k->u.s.len);
+            if (!own)
+                goto out;
+            own->schema = k->schema;
+        }
         rc = value_map_put_string(a, map, own, v, 0);
         goto out;
     }

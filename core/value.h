@@ -77,6 +77,9 @@ struct value_kv {
 
 struct sluice_value {
     sluice_type_t type;
+    /* STRING/BYTES: 1 when u.s.ptr[u.s.len] is a NUL that lives as long as the text (copying
+     * constructors, the JSON reader), so the value can serve as a MAP key without a copy. */
+    unsigned char nul;
     const sluice_schema_t *schema; /* NULL when schemaless */
     union {
         int64_t i; /* INT8..INT64 (and logical Date/Time/Timestamp) */
@@ -108,6 +111,9 @@ sluice_value_t *value_string(arena_t *a, const char *s, size_t len); /* copies *
 sluice_value_t *value_bytes(arena_t *a, const void *p, size_t len);  /* copies */
 /* No copy: `s` must outlive the value (e.g. bytes already in the same arena or the topic log). */
 sluice_value_t *value_string_ref(arena_t *a, const char *s, size_t len);
+/* No copy, like value_string_ref, for text known to be NUL-terminated at `len` and to live as long
+ * as the value (e.g. text already copied into the same arena). */
+sluice_value_t *value_string_cstr(arena_t *a, const char *s, size_t len);
 sluice_value_t *value_bytes_ref(arena_t *a, const void *p, size_t len);  /* BYTES, no copy */
 sluice_value_t *value_struct(arena_t *a, const sluice_schema_t *schema); /* schema NULL → MAP */
 sluice_value_t *value_array(arena_t *a, const sluice_schema_t *schema);

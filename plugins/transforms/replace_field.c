@@ -297,7 +297,10 @@ static sluice_err_t replace_field_process(void *state, sluice_record_t *record, 
                 goto out;
             }
         }
-        if (h->value_put(record, target, to, fv) != SLUICE_OK) {
+        /* A map entry that keeps its name keeps its key value too (no copy of the key). */
+        if ((schema == NULL && to == name && key != NULL
+                 ? h->value_map_put(record, target, key, fv)
+                 : h->value_put(record, target, to, fv)) != SLUICE_OK) {
             err = SLUICE_ERR_INVALID;
             snprintf(errstr, errstr_size, "field '%s': cannot copy it to the new %s", name,
                      xf_where_name(x->where));

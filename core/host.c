@@ -14,7 +14,8 @@
 #include "record.h"
 #include "value.h"
 
-/* -- contexts ----------------------------------------------------------------------------------- */
+/* -- contexts -----------------------------------------------------------------------------------
+ */
 
 int ctx_init(sluice_ctx_t *ctx, const char *pipeline, const char *instance, const char *topic)
 {
@@ -48,7 +49,8 @@ void ctx_free(sluice_ctx_t *ctx)
     ctx->name = NULL;
 }
 
-/* -- logging ------------------------------------------------------------------------------------ */
+/* -- logging ------------------------------------------------------------------------------------
+ */
 
 static void host_log(sluice_ctx_t *ctx, sluice_log_level_t level, const char *fmt, ...)
 {
@@ -152,7 +154,8 @@ static void host_counter_add(sluice_ctx_t *ctx, const char *name, int64_t delta)
     pthread_mutex_unlock(&ctx->mu);
 }
 
-/* -- batches and records ------------------------------------------------------------------------ */
+/* -- batches and records ------------------------------------------------------------------------
+ */
 
 static size_t host_batch_count(const sluice_batch_t *b)
 {
@@ -301,7 +304,8 @@ static void host_record_fail(sluice_record_t *r, const char *reason)
                 reason);
 }
 
-/* -- values ------------------------------------------------------------------------------------- */
+/* -- values -------------------------------------------------------------------------------------
+ */
 
 #define ARENA(r) ((r)->batch->arena)
 
@@ -370,6 +374,12 @@ static sluice_err_t host_value_map_put(sluice_record_t *r, sluice_value_t *m, sl
                                        sluice_value_t *v)
 {
     return value_map_put(ARENA(r), m, k, v);
+}
+
+static sluice_err_t host_value_map_append(sluice_record_t *r, sluice_value_t *m, sluice_value_t *k,
+                                          sluice_value_t *v)
+{
+    return value_map_append(ARENA(r), m, k, v);
 }
 
 static sluice_type_t host_value_type(const sluice_value_t *v)
@@ -465,7 +475,8 @@ static sluice_value_t *host_value_parse_json(sluice_record_t *r, const char *tex
     return v;
 }
 
-/* -- buffers ------------------------------------------------------------------------------------ */
+/* -- buffers ------------------------------------------------------------------------------------
+ */
 
 static sluice_buf_t *host_buf_new(size_t cap)
 {
@@ -508,7 +519,8 @@ static size_t host_buf_len(const sluice_buf_t *b)
     return b->len;
 }
 
-/* -- schemas ------------------------------------------------------------------------------------ */
+/* -- schemas ------------------------------------------------------------------------------------
+ */
 
 static sluice_schema_t *host_schema_new(sluice_ctx_t *ctx, sluice_type_t t)
 {
@@ -691,4 +703,5 @@ const struct sluice_host host_table = {
     .schema_field = host_schema_field,
     .schema_param = host_schema_param,
     .schema_from_json = host_schema_from_json,
+    .value_map_append = host_value_map_append,
 };

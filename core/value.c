@@ -561,6 +561,23 @@ out:
     return rc;
 }
 
+sluice_err_t value_map_append(arena_t *a, sluice_value_t *map, sluice_value_t *key,
+                              sluice_value_t *v)
+{
+    if (!map || map->type != SLUICE_TYPE_MAP || !key || key->type != SLUICE_TYPE_STRING || !v)
+        return SLUICE_ERR_INVALID;
+    if (map->schema && map->schema->keys && map->schema->keys->type != SLUICE_TYPE_STRING)
+        return SLUICE_ERR_INVALID;
+    sluice_value_t *own = key;
+    if (!key->nul) {
+        own = value_string(a, key->u.s.ptr, key->u.s.len);
+        if (!own)
+            return SLUICE_ERR_NOMEM;
+        own->schema = key->schema;
+    }
+    return value_map_put_string(a, map, own, v, 0);
+}
+
 sluice_value_t *value_get(const sluice_value_t *obj, const char *field)
 {
     if (!obj || !field)

@@ -130,6 +130,10 @@ sluice_err_t value_map_put(arena_t *a, sluice_value_t *map, sluice_value_t *k, s
  * with `replace` an equal key is replaced, otherwise the entry is appended unchecked. */
 sluice_err_t value_map_put_string(arena_t *a, sluice_value_t *map, sluice_value_t *key,
                                   sluice_value_t *v, int replace);
+/* Append a STRING key and its value to a string-keyed MAP without looking for an equal key (the
+ * caller knows the keys are distinct). The key is kept when NUL-terminated, else copied. */
+sluice_err_t value_map_append(arena_t *a, sluice_value_t *map, sluice_value_t *key,
+                              sluice_value_t *v);
 /* STRUCT field / string-keyed MAP entry, or NULL. */
 sluice_value_t *value_get(const sluice_value_t *obj, const char *field);
 /* Deep copy into another arena (schemas are shared, not copied). */

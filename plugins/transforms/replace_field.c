@@ -6,6 +6,7 @@
  * renamed by `renames`. Struct values are rebuilt on a derived schema (built once per input schema,
  * cached); schemaless maps are rebuilt as new maps in the batch arena.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,12 @@ struct replace_field {
     struct xf_names exclude, include;
     struct xf_pairs renames;
     struct xf_cache cache;
+    /* Schemaless maps are rebuilt by appending (value_map_append, when the host has it and there
+     * are at most 64 renames, for the bit sets of replace_field_map). */
+    int append;
+    /* 1 for each byte that starts a name of exclude, include or renames (either side): a field
+     * whose name starts with another byte is kept as it is, without a string compare. */
+    unsigned char first[256];
 };
 
 static const struct sluice_config_field replace_field_config[] = {
@@ -131,6 +138,17 @@ static sluice_err_t replace_field_init(const struct sluice_host *host, sluice_ct
             }
         }
     }
+    x->append = SLUICE_HOST_HAS(host, value_map_append) && x->renames.n <= 64;
+    for (size_t i = 0; i < x->exclude.n; i++) {
+        x->first[(unsigned char)x->exclude.v[i][0]] = 1;
+    }
+    for (size_t i = 0; i < x->include.n; i++) {
+        x->first[(unsigned char)x->include.v[i][0]] = 1;
+    }
+    for (size_t i = 0; i < x->renames.n; i++) {
+        x->first[(unsigned char)x->renames.left[i][0]] = 1;
+        x->first[(unsigned char)x->renames.right[i][0]] = 1;
+    }
     *state = x;
     x = NULL;
 out:
@@ -147,6 +165,35 @@ static const char *replace_field_target(const struct replace_field *x, const cha
     }
     for (size_t i = 0; i < x->renames.n; i++) {
         if (strcmp(x->renames.left[i], name) == 0) {
+            return x->renames.right[i];
+        }
+    }
+    return name;
+}
+
+/* replace_field_target, also giving the index of the rename applied (*ren) and of the rename whose
+ * new name `name` is (*as); -1 for none. */
+static const char *replace_field_decide(const struct replace_field *x, const char *name, long *ren,
+                                        long *as)
+{
+    *ren = -1;
+    *as = -1;
+    if (!x->first[(unsigned char)name[0]]) {
+        return x->include.n > 0 ? NULL : name;
+    }
+    for (size_t i = 0; i < x->renames.n; i++) {
+        if (strcmp(x->renames.right[i], name) == 0) {
+            *as = (long)i;
+            break;
+        }
+    }
+    if (xf_names_find(&x->exclude, name) >= 0 ||
+        (x->include.n > 0 && xf_names_find(&x->include, name) < 0)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < x->renames.n; i++) {
+        if (strcmp(x->renames.left[i], name) == 0) {
+            *ren = (long)i;
             return x->renames.right[i];
         }
     }
@@ -223,6 +270,81 @@ out:
     return result;
 }
 
+/* Whether a renamed field among the first `limit` entries of the map `value` lands on a kept field
+ * (the error then written): what replace_field_process checks field by field. */
+static int replace_field_collides(const struct replace_field *x, const sluice_value_t *value,
+                                  size_t limit, char *errstr, size_t errstr_size)
+{
+    const struct sluice_host *h = x->host;
+
+    for (size_t i = 0; i < limit; i++) {
+        const char *name = NULL;
+        sluice_value_t *key = NULL;
+        const char *to, *other;
+
+        h->value_item(value, i, &name, &key);
+        to = name != NULL ? replace_field_target(x, name) : NULL;
+        if (to != NULL && to != name && h->value_get(value, to) != NULL &&
+            (other = replace_field_target(x, to)) != NULL && strcmp(other, to) == 0) {
+            replace_field_collision(x, name, to, errstr, errstr_size);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A schemaless map rebuilt by appending: its keys are distinct, so are the kept ones, and a rename
+ * onto a kept name is caught with two bit sets over the renames (`renamed`: applied; `landed`: a
+ * kept field ends up with its new name) instead of a search per renamed field. Errors are the
+ * ones the field-by-field loop of replace_field_process gives, in the same order. */
+static sluice_err_t replace_field_map(struct replace_field *x, sluice_record_t *record,
+                                      sluice_value_t *value, sluice_value_t *target, char *errstr,
+                                      size_t errstr_size)
+{
+    const struct sluice_host *h = x->host;
+    size_t n = h->value_count(value);
+    uint64_t renamed = 0, landed = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *name = NULL;
+        sluice_value_t *key = NULL;
+        sluice_value_t *fv = h->value_item(value, i, &name, &key);
+        const char *to;
+        long ren, as;
+
+        if (name == NULL || key == NULL) {
+            if (!replace_field_collides(x, value, i, errstr, errstr_size)) {
+                snprintf(errstr, errstr_size, "replace-field needs string keys in the %s map",
+                         xf_where_name(x->where));
+            }
+            return SLUICE_ERR_INVALID;
+        }
+        to = replace_field_decide(x, name, &ren, &as);
+        if (to == NULL) {
+            continue;
+        }
+        if (as >= 0 && (ren < 0 || ren == as)) {
+            landed |= UINT64_C(1) << as;
+        }
+        if (ren >= 0) {
+            renamed |= UINT64_C(1) << ren;
+            key = h->value_string(record, to, strlen(to));
+        }
+        if (key == NULL || h->value_map_append(record, target, key, fv) != SLUICE_OK) {
+            if (!replace_field_collides(x, value, i, errstr, errstr_size)) {
+                snprintf(errstr, errstr_size, "field '%s': cannot copy it to the new %s", name,
+                         xf_where_name(x->where));
+            }
+            return SLUICE_ERR_INVALID;
+        }
+    }
+    if (renamed & landed) {
+        replace_field_collides(x, value, n, errstr, errstr_size);
+        return SLUICE_ERR_INVALID;
+    }
+    return SLUICE_OK;
+}
+
 static sluice_err_t replace_field_process(void *state, sluice_record_t *record, sluice_batch_t *out,
                                           char *errstr, size_t errstr_size)
 {
@@ -269,6 +391,13 @@ static sluice_err_t replace_field_process(void *state, sluice_record_t *record, 
         err = xf_oom(errstr, errstr_size);
         goto out;
     }
+    if (schema == NULL && x->append) {
+        err = replace_field_map(x, record, value, target, errstr, errstr_size);
+        if (err != SLUICE_OK) {
+            goto out;
+        }
+        goto set;
+    }
     n = h->value_count(value);
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL;
@@ -307,6 +436,7 @@ static sluice_err_t replace_field_process(void *state, sluice_record_t *record, 
             goto out;
         }
     }
+set:
     xf_set(h, record, x->where, target);
 forward:
     err = h->batch_push(out, record);

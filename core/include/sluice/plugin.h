@@ -460,6 +460,18 @@ struct sluice_host {
     /** Parse a Kafka Connect JSON schema (`{"type":"struct","fields":[...]}`). */
     sluice_schema_t *(*schema_from_json)(sluice_ctx_t *ctx, const char *json, size_t len,
                                          char *errstr, size_t errstr_size);
+
+    /* -- ABI 1.1 (check with SLUICE_HOST_HAS) -------------------------------------------------- */
+    /**
+     * Append an entry to a string-keyed MAP without looking for an equal key first (value_map_put
+     * replaces one, which costs a search per entry): for a transform that rebuilds a map whose keys
+     * it knows to be distinct, e.g. from the items of another map. `key` must be a STRING value
+     * of the same batch (such as a key from value_item); the map keeps it, copying its text only
+     * when needed. SLUICE_ERR_INVALID when `map` is not a string-keyed MAP or `key` not a STRING.
+     * Appending a key the map already has makes a map with a duplicate key: don't.
+     */
+    sluice_err_t (*value_map_append)(sluice_record_t *rec, sluice_value_t *map, sluice_value_t *key,
+                                     sluice_value_t *v);
 };
 
 /** True when the host table `h` includes the member `field` (for members added in later minors). */

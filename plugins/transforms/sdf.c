@@ -282,8 +282,23 @@ size_t sdf_format(const sdf_t *f, int64_t ms, char *buf, size_t size)
 
 static int sdf_is_number(const struct sdf_item *it)
 {
-    return it->letter != 0 && strchr("yMdDHkhKmsS", it->letter) != NULL &&
-           !(it->letter == 'M' && it->count >= 3);
+    switch (it->letter) { /* a switch, not strchr: this runs twice per item of every parse */
+    case 'M':
+        return it->count < 3;
+    case 'y':
+    case 'd':
+    case 'D':
+    case 'H':
+    case 'k':
+    case 'h':
+    case 'K':
+    case 'm':
+    case 's':
+    case 'S':
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 /* A name of `names` (full, or its first three letters) at `*p`, ignoring case; its index or -1. */
@@ -372,7 +387,8 @@ int sdf_parse(const sdf_t *f, const char *s, size_t len, int64_t *ms)
         int n = 0;
 
         if (it->letter == 0) {
-            if ((size_t)(end - p) < (size_t)it->count || memcmp(p, it->lit, it->count) != 0) {
+            if ((size_t)(end - p) < (size_t)it->count ||
+                (it->count == 1 ? *p != it->lit[0] : memcmp(p, it->lit, it->count) != 0)) {
                 return -1;
             }
             p += it->count;

@@ -155,9 +155,10 @@ static const unsigned char jp_str_class[256] = {
     4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 };
 
-/* 1 when any of the 8 bytes in w is a control byte, '"', '\\' or non-ASCII: strings are scanned
- * a word at a time and byte by byte only around such bytes. */
-static inline int json_swar_special(const unsigned char *p)
+/* The bytes among the 8 at p that are a control byte, '"', '\\' or non-ASCII, each marked by its
+ * high bit; 0 when there is none. Strings are scanned a word at a time. Marks above the first can
+ * be false (borrows), the first is exact: json_swar_first finds it. */
+static inline uint64_t json_swar_mask(const unsigned char *p)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
     uint64_t w;
@@ -166,7 +167,22 @@ static inline int json_swar_special(const unsigned char *p)
     uint64_t ctl = (w - ones * 0x20) & ~w & high; /* exact when no byte is >= 0x80 */
     uint64_t quo = (q - ones) & ~q & high;
     uint64_t bsl = (b - ones) & ~b & high;
-    return (ctl | quo | bsl | (w & high)) != 0;
+    return ctl | quo | bsl | (w & high);
+}
+
+static inline int json_swar_special(const unsigned char *p)
+{
+    return json_swar_mask(p) != 0;
+}
+
+/* Offset of the first marked byte of a non-zero json_swar_mask. */
+static inline unsigned json_swar_first(uint64_t m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (unsigned)__builtin_clzll(m) >> 3;
+#else
+    return (unsigned)__builtin_ctzll(m) >> 3;
+#endif
 }
 
 static int jp_hex4(const char *s, unsigned *out)
@@ -303,10 +319,14 @@ static sluice_err_t jp_string_raw(jp_t *p, const char **body, const char **body_
     const unsigned char *e = (const unsigned char *)p->end;
     int esc = 0;
     for (;;) {
-        while (e - s >= 8 && !json_swar_special(s))
+        uint64_t m = 0;
+        while (e - s >= 8 && !(m = json_swar_mask(s)))
             s += 8;
-        while (s < e && jp_str_class[*s] == 0)
-            s++;
+        if (m)
+            s += json_swar_first(m);
+        else
+            while (s < e && jp_str_class[*s] == 0)
+                s++;
         if (s >= e)
             return jp_fail(p, p->p, "invalid JSON: unterminated string");
         switch (jp_str_class[*s]) {
@@ -611,18 +631,29 @@ static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
         return jp_nomem(p);
     if (empty)
         goto done;
+    /* A bit per key of this object, by length and first and last byte: a key whose bit is not
+     * set yet cannot repeat an earlier one and is appended without a search (a repeated key
+     * replaces the earlier value, in its place). */
+    uint64_t seen = 0;
     for (;;) {
         if ((rc = jp_key_start(p)) != SLUICE_OK)
             return rc;
         sluice_value_t *k;
         if ((rc = jp_string_value(p, &k)) != SLUICE_OK)
             return rc;
+        size_t kl = k->u.s.len;
+        unsigned bit = kl ? (unsigned)(kl * 7 + (unsigned char)k->u.s.ptr[0] * 3 +
+                                       (unsigned char)k->u.s.ptr[kl - 1]) &
+                                63u
+                          : 0;
+        int maybe_repeat = (int)(seen >> bit & 1);
+        seen |= UINT64_C(1) << bit;
         if ((rc = jp_colon(p)) != SLUICE_OK)
             return rc;
         sluice_value_t *v;
         if ((rc = jp_value(p, &v)) != SLUICE_OK)
             return rc;
-        if ((rc = value_map_put_string(p->a, m, k, v, 1)) != SLUICE_OK)
+        if ((rc = value_map_put_string(p->a, m, k, v, maybe_repeat)) != SLUICE_OK)
             return jp_nomem(p);
         int more;
         if ((rc = jp_after_item(p, '}', &more)) != SLUICE_OK)
@@ -1986,8 +2017,28 @@ int json_write_string(buf_t *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
-    if (buf_reserve(out, len + 2) != 0 || jw_c(out, '"') != 0)
+    if ((out->cap - out->len <= len + 2 || !out->cap) && buf_reserve(out, len + 2) != 0)
         return -1;
+    /* Fast path: copy a word at a time up to the first byte that needs care (the room reserved
+     * for the whole string covers every full word stored). */
+    char *d = out->data + out->len;
+    *d++ = '"';
+    uint64_t m = 0;
+    while (e - p >= 8 && !(m = json_swar_mask(p))) {
+        memcpy(d, p, 8);
+        d += 8;
+        p += 8;
+    }
+    if (m) {
+        unsigned k = json_swar_first(m);
+        memcpy(d, p, 8);
+        d += k;
+        p += k;
+    } else {
+        while (p < e && jw_class[*p] == 0)
+            *d++ = (char)*p++;
+    }
+    out->len = (size_t)(d - out->data);
     while (p < e) {
         const unsigned char *run = p;
         while (e - p >= 8 && !json_swar_special(p))

@@ -748,6 +748,13 @@ static const struct sluice_source datagen_source = {
     .destroy = dg_destroy,
 };
 
+/* Confluent's connector class names, so a pasted connector config names this plugin. */
+static const struct sluice_alias datagen_aliases[] = {
+    {.name = "io.confluent.kafka.connect.datagen.DatagenConnector"},
+    {.name = "DatagenSource"}, /* Confluent Cloud's managed connector */
+    {.name = NULL},
+};
+
 SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
     SLUICE_PLUGIN_HEADER,
     .name = "datagen-avro",
@@ -798,5 +805,6 @@ SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
         "**Pace**: `max.interval` waits a random time before each record as Confluent does; "
         "`rate` spaces records evenly; `rate: 0` (or `max.interval: 0`) generates as fast as the "
         "pipeline takes them, in batches of 1000.",
+    .aliases = datagen_aliases,
     .source = &datagen_source,
 };

@@ -221,6 +221,23 @@ iterations: {n}""", offsets=tmp / f"offsets-{tag}.json", name=f"{tag}.yaml",
     assert sum(x["ordertime"] != y["ordertime"] for x, y in zip(a, c)) > n // 2
 
 
+def test_confluent_class_name_is_an_alias(sluice, tmp):
+    """A connector config pasted from Confluent names the plugin by its class: the same records
+    as `plugin: datagen-avro` with the same seed."""
+    outs = []
+    for tag, plugin in (("a", "datagen-avro"), ("b", "io.confluent.kafka.connect.datagen.DatagenConnector")):
+        out = tmp / f"{tag}.jsonl"
+        cfg = inprocess_yaml(tmp, out, """quickstart: transactions
+random.seed: 5
+rate: 0
+iterations: 50""", offsets=tmp / f"offsets-{tag}.json", name=f"{tag}.yaml")
+        cfg.write_text(cfg.read_text().replace("plugin: datagen-avro", f"plugin: {plugin}"))
+        run_ok(sluice, cfg)
+        outs.append(out.read_bytes())
+    assert len(lines_of(tmp / "b.jsonl")) == 50
+    assert outs[0] == outs[1]
+
+
 @pytest.mark.asan
 def test_iterations_end_the_pipeline_with_exit_0(sluice, tmp):
     """`iterations: 25` → exactly 25 records (orderid 0..24), then the process ends by itself

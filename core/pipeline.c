@@ -224,50 +224,78 @@ static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const ch
     return rc;
 }
 
-/* Run a batch through a chain of transforms. Failed records go to `f`. */
+/* One transform on one record: its outputs go to `out`; on failure the record is failed and added
+ * to `f`. */
+static void transform_one(instance_t *ti, sluice_record_t *r, sluice_batch_t *out,
+                          struct failed_list *f, arena_t *arena)
+{
+    if (ti->pred && !predicate_applies(ti->pred, r)) {
+        batch_push(out, r); /* not for this transform: on to the next unchanged */
+        return;
+    }
+    char err[512];
+    err[0] = '\0'; /* not `= ""`: that zero-fills 512 bytes per record and transform */
+    sluice_err_t e = ti->plugin->transform.process(ti->state, r, out, err, sizeof err);
+    if (e == SLUICE_OK)
+        return;
+    char msg[900], where[300];
+    if (r->offset >= 0)
+        snprintf(where, sizeof where, "topic '%s' partition %d offset %lld",
+                 r->topic ? r->topic : "", (int)r->partition, (long long)r->offset);
+    else
+        snprintf(where, sizeof where, "topic '%s' (from the source, not yet written)",
+                 r->topic ? r->topic : "");
+    snprintf(msg, sizeof msg, "%s (transform %s) failed on the record of %s: %s", ti->ctx.name,
+             ti->plugin->desc.name, where, err[0] ? err : "transform failed");
+    record_fail(r, r->decode_stage ? r->decode_stage : "TRANSFORMATION", msg);
+    r->fail_plugin = ti->plugin->desc.name;
+    failed_add(arena, f, r);
+}
+
+/* Run a batch through a chain of transforms, one record at a time through the whole chain (a
+ * record's values stay in the cache from the first transform to the last; a pass of each
+ * transform over the whole batch would read them back from memory once per transform). Output
+ * order is input order. Failed records go to `f`. `tmp` holds CHAIN_TMP batches that must outlive
+ * the result (records a transform creates point at them). */
 static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice_batch_t *tmp,
                                         struct failed_list *f)
 {
-    sluice_batch_t *cur = in;
-    for (size_t t = 0; t < side->ntransforms; t++) {
-        instance_t *ti = &side->transforms[t];
-        sluice_batch_t *out = &tmp[t % 2];
-        batch_init(out, in->arena, in->codec);
-        for (size_t i = 0; i < cur->len; i++) {
-            sluice_record_t *r = cur->recs[i];
-            if (r->failed) {
-                failed_add(in->arena, f, r);
-                continue;
-            }
-            if (ti->pred && !predicate_applies(ti->pred, r)) {
-                batch_push(out, r); /* not for this transform: on to the next unchanged */
-                continue;
-            }
-            char err[512];
-            err[0] = '\0'; /* not `= ""`: that zero-fills 512 bytes per record and transform */
-            sluice_err_t e = ti->plugin->transform.process(ti->state, r, out, err, sizeof err);
-            if (e != SLUICE_OK) {
-                char msg[900], where[300];
-                if (r->offset >= 0)
-                    snprintf(where, sizeof where, "topic '%s' partition %d offset %lld",
-                             r->topic ? r->topic : "", (int)r->partition, (long long)r->offset);
-                else
-                    snprintf(where, sizeof where, "topic '%s' (from the source, not yet written)",
-                             r->topic ? r->topic : "");
-                snprintf(msg, sizeof msg, "%s (transform %s) failed on the record of %s: %s",
-                         ti->ctx.name, ti->plugin->desc.name, where,
-                         err[0] ? err : "transform failed");
-                record_fail(r, r->decode_stage ? r->decode_stage : "TRANSFORMATION", msg);
-                r->fail_plugin = ti->plugin->desc.name;
-                failed_add(in->arena, f, r);
+    if (!side->ntransforms)
+        return in;
+    sluice_batch_t *out = &tmp[0], *a = &tmp[1], *b = &tmp[2];
+    batch_init(out, in->arena, in->codec);
+    batch_init(a, in->arena, in->codec);
+    batch_init(b, in->arena, in->codec);
+    for (size_t i = 0; i < in->len; i++) {
+        sluice_record_t *r = in->recs[i];
+        if (r->failed) {
+            failed_add(in->arena, f, r);
+            continue;
+        }
+        if (side->ntransforms == 1) {
+            transform_one(&side->transforms[0], r, out, f, in->arena);
+            continue;
+        }
+        /* Stage by stage for this record: `a` holds what the previous transform gave. */
+        a->len = 0;
+        transform_one(&side->transforms[0], r, a, f, in->arena);
+        for (size_t t = 1; t < side->ntransforms && a->len; t++) {
+            sluice_batch_t *dst = t + 1 == side->ntransforms ? out : b;
+            if (dst == b)
+                b->len = 0;
+            for (size_t k = 0; k < a->len; k++)
+                transform_one(&side->transforms[t], a->recs[k], dst, f, in->arena);
+            if (dst == b) {
+                sluice_batch_t swap = *a;
+                *a = *b;
+                *b = swap;
             }
         }
-        cur = out;
     }
-    return cur;
+    return out;
 }
 
-sluice_batch_t *pipeline_chain_apply(side_t *side, sluice_batch_t *in, sluice_batch_t tmp[2])
+sluice_batch_t *pipeline_chain_apply(side_t *side, sluice_batch_t *in, sluice_batch_t *tmp)
 {
     struct failed_list f = {0};
     sluice_batch_t *out = transforms_apply(side, in, tmp, &f);
@@ -422,7 +450,7 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
 {
     side_t *side = &p->side;
     struct failed_list f = {0};
-    sluice_batch_t tmp[2];
+    sluice_batch_t tmp[CHAIN_TMP];
     struct routed routed[ROUTED_MAX];
     size_t nrouted = 0;
     tracker_t *tr = calloc(1, sizeof *tr);
@@ -640,11 +668,12 @@ void *pipeline_source_main(void *arg)
      * are freed by runtime_free, after every thread and topic is gone. */
     p->orphans = p->inflight_head;
     p->inflight_head = p->inflight_tail = NULL;
-    atomic_store(&p->source_done, 1);
     topic_stage_free(&stage);
     buf_free(&kb);
     buf_free(&vb);
     arena_free(&arena);
+    atomic_store(&p->source_done, 1);
+    runtime_thread_ended(p->rt);
     return NULL;
 }
 
@@ -855,7 +884,7 @@ void *pipeline_sink_main(void *arg)
         }
         if (n > 0) {
             arena_reset(&arena);
-            sluice_batch_t in, tmp[2];
+            sluice_batch_t in, tmp[CHAIN_TMP];
             struct failed_list f = {0};
             batch_init(&in, &arena, &s->side.codec);
             sink_fill(s, &in, views, n);
@@ -921,9 +950,10 @@ void *pipeline_sink_main(void *arg)
         topic_reader_leave(rd);
     if (s->side.dlq && !s->consumer)
         topic_writer_done(s->side.dlq);
-    atomic_store(&s->done, 1);
     free(views);
     arena_free(&arena);
+    atomic_store(&s->done, 1);
+    runtime_thread_ended(s->p->rt);
     return NULL;
 }
 

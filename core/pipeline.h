@@ -135,9 +135,10 @@ void *pipeline_sink_main(void *arg);
 /* The consumer's revocation callback of a Kafka-mode sink task (opaque: its sink_rt_t). */
 int pipeline_sink_revoke(void *opaque);
 /* `sluice test`: run `in` through the transforms of `side` (with their predicates); returns the
- * output batch (one of `tmp`, or `in` for an empty chain). A record that fails is not in it and is
- * marked failed with its reason. */
-sluice_batch_t *pipeline_chain_apply(side_t *side, sluice_batch_t *in, sluice_batch_t tmp[2]);
+ * output batch (one of the CHAIN_TMP batches of `tmp`, or `in` for an empty chain). A record that
+ * fails is not in it and is marked failed with its reason. */
+#define CHAIN_TMP 3 /* batches a chain needs besides its input */
+sluice_batch_t *pipeline_chain_apply(side_t *side, sluice_batch_t *in, sluice_batch_t *tmp);
 
 /* Build a context (name "pipeline/instance"); free it after the instance's destroy. */
 int ctx_init(sluice_ctx_t *ctx, const char *pipeline, const char *instance, const char *topic);

@@ -374,6 +374,12 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
 {
     memset(rt, 0, sizeof *rt);
     pthread_mutex_init(&rt->topics_mu, NULL);
+    pthread_mutex_init(&rt->ended_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rt->ended_cv, &ca);
+    pthread_condattr_destroy(&ca);
     rt->progress_interval_ms = 5000;
     config_load(&rt->cfg, files, nfiles, errs);
 
@@ -950,6 +956,13 @@ void runtime_request_stop(runtime_t *rt, int hard)
     }
 }
 
+void runtime_thread_ended(runtime_t *rt)
+{
+    pthread_mutex_lock(&rt->ended_mu);
+    pthread_cond_broadcast(&rt->ended_cv);
+    pthread_mutex_unlock(&rt->ended_mu);
+}
+
 static int runtime_all_done(runtime_t *rt)
 {
     for (size_t i = 0; i < rt->npipelines; i++) {
@@ -1050,6 +1063,7 @@ int runtime_run(runtime_t *rt)
     sigemptyset(&rt->sigs);
     sigaddset(&rt->sigs, SIGINT);
     sigaddset(&rt->sigs, SIGTERM);
+    sigaddset(&rt->sigs, SIGUSR1); /* wakes the signal thread when the run ends */
     /* Every thread inherits the mask: only the signal thread takes them, with sigtimedwait. */
     pthread_sigmask(SIG_BLOCK, &rt->sigs, &old);
     signal(SIGPIPE, SIG_IGN);
@@ -1089,8 +1103,17 @@ int runtime_run(runtime_t *rt)
     struct timespec last_report, now;
     clock_gettime(CLOCK_MONOTONIC, &last_report);
     while (!runtime_all_done(rt)) {
-        struct timespec tick = {0, 100 * 1000000L};
-        nanosleep(&tick, NULL);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 100 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&rt->ended_mu);
+        if (!runtime_all_done(rt))
+            pthread_cond_timedwait(&rt->ended_cv, &rt->ended_mu, &until);
+        pthread_mutex_unlock(&rt->ended_mu);
         clock_gettime(CLOCK_MONOTONIC, &now);
         double since = (double)(now.tv_sec - last_report.tv_sec) +
                        (double)(now.tv_nsec - last_report.tv_nsec) / 1e9;
@@ -1137,6 +1160,7 @@ teardown:
     }
     if (rt->sig_thread_started) {
         atomic_store(&rt->exiting, 1);
+        pthread_kill(rt->sig_thread, SIGUSR1);
         pthread_join(rt->sig_thread, NULL);
         rt->sig_thread_started = 0;
     }
@@ -1201,6 +1225,8 @@ void runtime_free(runtime_t *rt)
     free(rt->pipelines);
     free(rt->topics);
     pthread_mutex_destroy(&rt->topics_mu);
+    pthread_mutex_destroy(&rt->ended_mu);
+    pthread_cond_destroy(&rt->ended_cv);
     offsets_close(rt->offsets);
     kafka_kv_writer_free(rt->offsets_writer);
     free(rt->offsets_path);

@@ -37,6 +37,9 @@ typedef struct runtime {
     int sig_thread_started;
     atomic_int exiting;
     sigset_t sigs;
+    /* Pipeline threads signal their end here, so that run returns at once, not at its next tick. */
+    pthread_mutex_t ended_mu;
+    pthread_cond_t ended_cv;
 } runtime_t;
 
 /* Load the files, scan plugins, resolve and validate everything. Errors go to `errs`; returns 0 if
@@ -69,6 +72,8 @@ void runtime_free(runtime_t *rt);
 
 /* The topic of that name, created on demand with the given memory bound. */
 topic_t *runtime_topic(runtime_t *rt, const char *name, size_t max_bytes);
+/* A source or sink thread is about to return (called by it, any thread). */
+void runtime_thread_ended(runtime_t *rt);
 /* Ask every pipeline to stop (signal handler thread). `hard`: do not drain. */
 void runtime_request_stop(runtime_t *rt, int hard);
 

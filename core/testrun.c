@@ -414,7 +414,7 @@ static int run_inputs(const char *file, const cfg_node_t *inputs, side_t *side, 
             return -1;
         }
         sluice_batch_t *b = arena_calloc(arena, sizeof *b),
-                       *tmp = arena_calloc(arena, 2 * sizeof *tmp);
+                       *tmp = arena_calloc(arena, CHAIN_TMP * sizeof *tmp);
         if (!b || !tmp)
             return -1;
         batch_init(b, arena, codec);

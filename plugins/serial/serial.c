@@ -1,0 +1,1388 @@
+/*
+ * serial — read lines from a serial device (a USB-serial Arduino, a pseudo-terminal) as typed
+ * records. The seed's light sensor printed `analogRead(A3)` every 5 s at 9600 baud; the improved
+ * firmware sends `$LUZ,<seq>,<adc>*<HH>` so that loss and corruption on the wire are visible.
+ *
+ * The device is opened in poll, never in init (`sluice lint` calls init), in raw mode with
+ * O_NONBLOCK and VMIN = VTIME = 0; poll waits with poll(2) on the device and on a wake pipe that
+ * `stop` writes to, so a stop interrupts the wait at once and an idle device costs no CPU. A
+ * device that goes away (unplugged, a pty whose master closed) makes poll return NOT_CONNECTED
+ * until it can be opened again; the bytes of an unfinished line are dropped with it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <regex.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sluice/plugin.h>
+
+#include "serial_parse.h"
+
+#define SERIAL_BATCH_MAX      1000 /* records one poll returns at most */
+#define SERIAL_READ_SLACK     4096 /* buffer room beyond the longest line, so reads stay large */
+#define SERIAL_NAME_MAX       128  /* longest field name */
+#define SERIAL_POS_MAX        64   /* room for the line counter in the position */
+#define SERIAL_WHY_MAX        256  /* a reason for a failed record */
+#define SERIAL_LOG_PER_MINUTE 10   /* rate of the warnings about bad lines and gaps */
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Configuration */
+
+static const char *const serial_parities[] = {"none", "even", "odd", NULL};
+static const char *const serial_flows[] = {"none", "rtscts", "xonxoff", NULL};
+static const char *const serial_terms[] = {"auto", "lf", "crlf", NULL};
+static const char *const serial_parsers[] = {"int", "csv", "json", "regex", "firmware", NULL};
+
+enum serial_parser {
+    SERIAL_P_INT = 0,
+    SERIAL_P_CSV,
+    SERIAL_P_JSON,
+    SERIAL_P_REGEX,
+    SERIAL_P_FIRMWARE,
+};
+
+static const struct sluice_config_field serial_config[] = {
+    {.name = "device",
+     .type = SLUICE_CFG_PATH,
+     .flags = SLUICE_CFG_REQUIRED,
+     .description = "The serial device to read: a USB-serial adapter, a UART, or a pseudo-terminal "
+                    "(a symlink such as /dev/serial/by-id/... is followed at every open).",
+     .example = "/dev/ttyACM0"},
+    {.name = "baud",
+     .type = SLUICE_CFG_INT,
+     .default_value = "9600",
+     .description = "Line speed in bits per second: one of the standard termios rates (50, 75, "
+                    "110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, "
+                    "57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, "
+                    "1500000, 2000000, 2500000, 3000000, 3500000, 4000000).",
+     .example = "115200"},
+    {.name = "data.bits",
+     .type = SLUICE_CFG_INT,
+     .default_value = "8",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 5,
+     .max = 8,
+     .description = "Bits per character.",
+     .example = "7"},
+    {.name = "parity",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "none",
+     .description = "Parity bit; with `even` or `odd` the input is checked (INPCK) and a character "
+                    "with a parity error reads as NUL, which fails its line.",
+     .example = "even",
+     .enum_values = serial_parities},
+    {.name = "stop.bits",
+     .type = SLUICE_CFG_INT,
+     .default_value = "1",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 1,
+     .max = 2,
+     .description = "Stop bits per character.",
+     .example = "2"},
+    {.name = "flow.control",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "none",
+     .description = "`rtscts`: hardware flow control (CRTSCTS); `xonxoff`: software flow control "
+                    "(IXON/IXOFF); `none`.",
+     .example = "rtscts",
+     .enum_values = serial_flows},
+    {.name = "line.terminator",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "auto",
+     .description = "`auto`: a line ends with `\\n` and a `\\r` before it is dropped (Arduino's "
+                    "`println` sends `\\r\\n`); `lf`: `\\n` only, a `\\r` stays in the line; "
+                    "`crlf`: only `\\r\\n` ends a line.",
+     .example = "crlf",
+     .enum_values = serial_terms},
+    {.name = "max.line.length",
+     .type = SLUICE_CFG_SIZE,
+     .default_value = "1KiB",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 1,
+     .max = 16777216.0,
+     .description = "The longest line, without its terminator. A longer line becomes one failed "
+                    "record (its first `max.line.length` bytes) and reading resumes after its "
+                    "terminator.",
+     .example = "256"},
+    {.name = "parser",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "int",
+     .description = "How a line becomes a value: `int` (a bare integer, as the seed's sketch "
+                    "prints), `csv`, `json` (schemaless), `regex`, or `firmware` (the improved "
+                    "firmware's checksummed `$LUZ,<seq>,<adc>*<HH>` sentences).",
+     .example = "firmware",
+     .enum_values = serial_parsers},
+    {.name = "field",
+     .type = SLUICE_CFG_STRING,
+     .default_value = "luz",
+     .description = "`int` and `firmware` parsers: the name of the reading's field (int32).",
+     .example = "light"},
+    {.name = "csv.fields",
+     .type = SLUICE_CFG_LIST,
+     .description = "`csv` parser (required): the columns in order as `name:type`, type one of "
+                    "int32, int64, float64, string, boolean (`name` alone is a string). A line "
+                    "with another number of columns, or a column that does not parse as its "
+                    "type, fails.",
+     .example = "[luz:int32, temp:float64, door:boolean]"},
+    {.name = "csv.separator",
+     .type = SLUICE_CFG_STRING,
+     .default_value = ",",
+     .description = "`csv` parser: the one-byte column separator (`\\t` for a tab). Quoting is "
+                    "not supported: a separator always separates.",
+     .example = ";"},
+    {.name = "regex",
+     .type = SLUICE_CFG_STRING,
+     .description = "`regex` parser (required): a POSIX extended regular expression searched in "
+                    "each line (anchor it with `^...$` to match whole lines). POSIX has no named "
+                    "groups: `regex.fields` names the groups 1..n in order. A line it does not "
+                    "match fails.",
+     .example = "^T=([0-9.]+) L=([0-9]+)$"},
+    {.name = "regex.fields",
+     .type = SLUICE_CFG_LIST,
+     .description = "`regex` parser (required): `name:type` for groups 1, 2, ... of `regex` "
+                    "(types as in `csv.fields`). A group that did not take part in the match is "
+                    "null.",
+     .example = "[temp:float64, luz:int32]"},
+    {.name = "schema.name",
+     .type = SLUICE_CFG_STRING,
+     .description = "The name of the value schema (an Avro record name with `value.converter: "
+                    "avro`); default `sluice.serial.<parser>`. Not used by the schemaless `json` "
+                    "parser.",
+     .example = "iot.luz.Reading"},
+    {.name = "key.field",
+     .type = SLUICE_CFG_STRING,
+     .description = "A field of the value to copy into the record key; unset, the key is null.",
+     .example = "seq"},
+    {.name = "reconnect.backoff.ms",
+     .type = SLUICE_CFG_DURATION,
+     .default_value = "100ms",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 1,
+     .max = 3600000,
+     .description = "After the device went away or could not be opened, the wait before the next "
+                    "open attempt; it doubles with every failed attempt up to "
+                    "`reconnect.backoff.max.ms`. The pipeline's own retry backoff "
+                    "(`errors.retry.delay.max.ms`) paces the polls as well: the longer wait wins.",
+     .example = "500ms"},
+    {.name = "reconnect.backoff.max.ms",
+     .type = SLUICE_CFG_DURATION,
+     .default_value = "5s",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 1,
+     .max = 3600000,
+     .description = "The longest wait between two open attempts.",
+     .example = "30s"},
+    {.name = NULL},
+};
+
+/* ---------------------------------------------------------------------------------------------- */
+/* State */
+
+struct serial_field {
+    char name[SERIAL_NAME_MAX];
+    enum serial_ftype type;
+};
+
+struct serial_source {
+    const struct sluice_host *host;
+    sluice_ctx_t *ctx;
+    char *device;
+
+    speed_t speed;
+    long baud;
+    int data_bits;
+    int parity; /* index into serial_parities */
+    int stop_bits;
+    int flow; /* index into serial_flows */
+    enum serial_term term;
+    size_t max_line;
+
+    enum serial_parser parser;
+    struct serial_field *fields;
+    size_t nfields;
+    char sep;
+    regex_t re;
+    int have_re;
+    regmatch_t *matches;
+    char *scratch;                 /* a NUL-terminated copy of a line for regexec */
+    const sluice_schema_t *schema; /* NULL for json (schemaless) */
+    char *key_field;
+
+    int64_t backoff_min, backoff_max, backoff_cur;
+    int64_t next_attempt_ms; /* monotonic: no open attempt before */
+
+    int fd;      /* the device, -1 while it is not open */
+    int wake[2]; /* stop writes to wake[1]; poll waits on wake[0] */
+    atomic_int stopping;
+
+    char *buf;
+    size_t cap, start, end; /* unconsumed bytes are buf[start..end) */
+    int skipping;           /* dropping the rest of an overlong line */
+    int64_t read_ms;        /* wall-clock time of the read that brought the buffered bytes */
+
+    uint64_t lineno; /* lines seen (good, bad, skipped) since the first start */
+    char *pos_json;  /* {"device":"…","line": then room for digits and "}" */
+    size_t pos_prefix_len;
+
+    int ever_open;     /* the device was open at least once */
+    int absent_logged; /* "waiting for the device" said for this outage */
+    struct serial_seq seq;
+};
+
+/* ---------------------------------------------------------------------------------------------- */
+/* termios */
+
+static const struct {
+    long rate;
+    speed_t speed;
+} serial_rates[] = {
+    {50, B50},           {75, B75},     {110, B110},   {134, B134},     {150, B150},
+    {200, B200},         {300, B300},   {600, B600},   {1200, B1200},   {1800, B1800},
+    {2400, B2400},       {4800, B4800}, {9600, B9600}, {19200, B19200}, {38400, B38400},
+#ifdef B57600
+    {57600, B57600},
+#endif
+#ifdef B115200
+    {115200, B115200},
+#endif
+#ifdef B230400
+    {230400, B230400},
+#endif
+#ifdef B460800
+    {460800, B460800},
+#endif
+#ifdef B500000
+    {500000, B500000},
+#endif
+#ifdef B576000
+    {576000, B576000},
+#endif
+#ifdef B921600
+    {921600, B921600},
+#endif
+#ifdef B1000000
+    {1000000, B1000000},
+#endif
+#ifdef B1152000
+    {1152000, B1152000},
+#endif
+#ifdef B1500000
+    {1500000, B1500000},
+#endif
+#ifdef B2000000
+    {2000000, B2000000},
+#endif
+#ifdef B2500000
+    {2500000, B2500000},
+#endif
+#ifdef B3000000
+    {3000000, B3000000},
+#endif
+#ifdef B3500000
+    {3500000, B3500000},
+#endif
+#ifdef B4000000
+    {4000000, B4000000},
+#endif
+};
+
+static int serial_speed(long rate, speed_t *out)
+{
+    for (size_t i = 0; i < sizeof serial_rates / sizeof serial_rates[0]; i++) {
+        if (serial_rates[i].rate == rate) {
+            *out = serial_rates[i].speed;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Raw mode with the configured line settings. Returns 0 or an errno value. */
+static int serial_configure(struct serial_source *s, int fd)
+{
+    static const tcflag_t sizes[] = {CS5, CS6, CS7, CS8};
+    struct termios t;
+
+    if (tcgetattr(fd, &t) != 0) {
+        return errno;
+    }
+    cfmakeraw(&t);
+    if (cfsetispeed(&t, s->speed) != 0 || cfsetospeed(&t, s->speed) != 0) {
+        return errno;
+    }
+    t.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS);
+    t.c_cflag |= sizes[s->data_bits - 5] | CLOCAL | CREAD;
+    t.c_iflag &= ~(tcflag_t)(INPCK | IXON | IXOFF | IXANY);
+    if (s->parity != 0) {
+        t.c_cflag |= PARENB | (s->parity == 2 ? PARODD : 0);
+        t.c_iflag |= INPCK;
+    }
+    if (s->stop_bits == 2) {
+        t.c_cflag |= CSTOPB;
+    }
+    if (s->flow == 1) {
+        t.c_cflag |= CRTSCTS;
+    } else if (s->flow == 2) {
+        t.c_iflag |= IXON | IXOFF;
+    }
+    /* Reads never block (O_NONBLOCK as well): poll(2) does the waiting. */
+    t.c_cc[VMIN] = 0;
+    t.c_cc[VTIME] = 0;
+    /* TCSANOW, not TCSAFLUSH: bytes already queued are data, not noise to drop. */
+    if (tcsetattr(fd, TCSANOW, &t) != 0) {
+        return errno;
+    }
+    return 0;
+}
+
+/* Errors after which the device may come back: it is not there now. */
+static int serial_transient(int e)
+{
+    return e == ENOENT || e == ENXIO || e == EIO || e == ENODEV || e == EACCES || e == EBUSY ||
+           e == EAGAIN || e == EPERM || e == EINTR;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* init */
+
+static sluice_err_t serial_fields_parse(struct serial_source *s, const sluice_config_t *config,
+                                        const char *key, char *errstr, size_t errstr_size)
+{
+    const struct sluice_host *h = s->host;
+    size_t n = h->config_has(config, key) ? h->config_count(config, key) : 0;
+
+    if (n == 0) {
+        snprintf(errstr, errstr_size,
+                 "'%s' is required with parser: %s (a list of name:type, e.g. "
+                 "[luz:int32, temp:float64])",
+                 key, serial_parsers[s->parser]);
+        return SLUICE_ERR_CONFIG;
+    }
+    s->fields = calloc(n, sizeof *s->fields);
+    if (s->fields == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return SLUICE_ERR_NOMEM;
+    }
+    s->nfields = n;
+    for (size_t i = 0; i < n; i++) {
+        char why[SERIAL_WHY_MAX];
+        const char *item = h->config_item(config, key, i);
+
+        if (item == NULL || serial_field_spec(item, s->fields[i].name, sizeof s->fields[i].name,
+                                              &s->fields[i].type, why, sizeof why) != 0) {
+            snprintf(errstr, errstr_size, "'%s' item %zu %s", key, i + 1,
+                     item ? why : "is missing");
+            return SLUICE_ERR_CONFIG;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(s->fields[k].name, s->fields[i].name) == 0) {
+                snprintf(errstr, errstr_size, "'%s' names the field '%s' twice", key,
+                         s->fields[i].name);
+                return SLUICE_ERR_CONFIG;
+            }
+        }
+    }
+    return SLUICE_OK;
+}
+
+static sluice_schema_t *serial_field_schema(struct serial_source *s, enum serial_ftype t,
+                                            int optional)
+{
+    static const sluice_type_t types[] = {
+        [SERIAL_F_INT32] = SLUICE_TYPE_INT32,     [SERIAL_F_INT64] = SLUICE_TYPE_INT64,
+        [SERIAL_F_FLOAT64] = SLUICE_TYPE_FLOAT64, [SERIAL_F_STRING] = SLUICE_TYPE_STRING,
+        [SERIAL_F_BOOLEAN] = SLUICE_TYPE_BOOLEAN,
+    };
+    sluice_schema_t *sc = s->host->schema_new(s->ctx, types[t]);
+
+    if (sc != NULL && optional) {
+        s->host->schema_set_optional(sc, 1);
+    }
+    return sc;
+}
+
+/* The value schema: a struct of the fields, built once. */
+static sluice_err_t serial_schema_build(struct serial_source *s, const char *name, char *errstr,
+                                        size_t errstr_size)
+{
+    const struct sluice_host *h = s->host;
+    sluice_schema_t *st = h->schema_struct(s->ctx, name);
+
+    if (st == NULL) {
+        goto nomem;
+    }
+    for (size_t i = 0; i < s->nfields; i++) {
+        sluice_schema_t *f = serial_field_schema(s, s->fields[i].type, s->parser == SERIAL_P_REGEX);
+
+        if (f == NULL || h->schema_add_field(st, s->fields[i].name, f) != SLUICE_OK) {
+            goto nomem;
+        }
+    }
+    s->schema = st;
+    return SLUICE_OK;
+nomem:
+    snprintf(errstr, errstr_size, "out of memory while building the value schema");
+    return SLUICE_ERR_NOMEM;
+}
+
+static sluice_err_t serial_pos_prefix(struct serial_source *s)
+{
+    size_t plen = strlen(s->device);
+    size_t need = plen * 6 + 32 + SERIAL_POS_MAX;
+    char *p = malloc(need);
+    size_t n = 0;
+
+    if (p == NULL) {
+        return SLUICE_ERR_NOMEM;
+    }
+    n += (size_t)snprintf(p, need, "{\"device\":\"");
+    for (size_t i = 0; i < plen; i++) {
+        unsigned char ch = (unsigned char)s->device[i];
+
+        if (ch == '"' || ch == '\\') {
+            p[n++] = '\\';
+            p[n++] = (char)ch;
+        } else if (ch < 0x20) {
+            n += (size_t)snprintf(p + n, need - n, "\\u%04x", ch);
+        } else {
+            p[n++] = (char)ch;
+        }
+    }
+    n += (size_t)snprintf(p + n, need - n, "\",\"line\":");
+    s->pos_json = p;
+    s->pos_prefix_len = n;
+    return SLUICE_OK;
+}
+
+static void serial_free(struct serial_source *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->fd >= 0) {
+        close(s->fd);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (s->wake[i] >= 0) {
+            close(s->wake[i]);
+        }
+    }
+    if (s->have_re) {
+        regfree(&s->re);
+    }
+    free(s->matches);
+    free(s->scratch);
+    free(s->fields);
+    free(s->key_field);
+    free(s->pos_json);
+    free(s->buf);
+    free(s->device);
+    free(s);
+}
+
+static sluice_err_t serial_init(const struct sluice_host *host, sluice_ctx_t *ctx,
+                                const sluice_config_t *config, void **state, char *errstr,
+                                size_t errstr_size)
+{
+    struct serial_source *s = calloc(1, sizeof *s);
+    sluice_err_t err = SLUICE_OK;
+    const char *v;
+    char defname[64];
+
+    if (s == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return SLUICE_ERR_NOMEM;
+    }
+    s->host = host;
+    s->ctx = ctx;
+    s->fd = -1;
+    s->wake[0] = s->wake[1] = -1;
+
+    v = host->config_string(config, "device");
+    if (v == NULL || v[0] == '\0') {
+        err = SLUICE_ERR_CONFIG;
+        snprintf(errstr, errstr_size, "'device' must name the serial device, e.g. /dev/ttyACM0");
+        goto out;
+    }
+    s->device = strdup(v);
+    s->baud = (long)host->config_int(config, "baud");
+    if (serial_speed(s->baud, &s->speed) != 0) {
+        err = SLUICE_ERR_CONFIG;
+        snprintf(errstr, errstr_size,
+                 "'baud' %ld is not a standard termios rate (e.g. 9600, 19200, 38400, 57600, "
+                 "115200, 230400)",
+                 s->baud);
+        goto out;
+    }
+    s->data_bits = (int)host->config_int(config, "data.bits");
+    s->stop_bits = (int)host->config_int(config, "stop.bits");
+    v = host->config_string(config, "parity");
+    s->parity = v && strcmp(v, "even") == 0 ? 1 : v && strcmp(v, "odd") == 0 ? 2 : 0;
+    v = host->config_string(config, "flow.control");
+    s->flow = v && strcmp(v, "rtscts") == 0 ? 1 : v && strcmp(v, "xonxoff") == 0 ? 2 : 0;
+    v = host->config_string(config, "line.terminator");
+    s->term = v && strcmp(v, "lf") == 0     ? SERIAL_TERM_LF
+              : v && strcmp(v, "crlf") == 0 ? SERIAL_TERM_CRLF
+                                            : SERIAL_TERM_AUTO;
+    s->max_line = (size_t)host->config_size(config, "max.line.length");
+    v = host->config_string(config, "parser");
+    s->parser = SERIAL_P_INT;
+    for (int i = 0; v != NULL && serial_parsers[i] != NULL; i++) {
+        if (strcmp(v, serial_parsers[i]) == 0) {
+            s->parser = (enum serial_parser)i;
+        }
+    }
+    s->backoff_min = host->config_duration_ms(config, "reconnect.backoff.ms");
+    s->backoff_max = host->config_duration_ms(config, "reconnect.backoff.max.ms");
+    if (s->backoff_max < s->backoff_min) {
+        err = SLUICE_ERR_CONFIG;
+        snprintf(errstr, errstr_size,
+                 "'reconnect.backoff.max.ms' (%" PRId64 " ms) is shorter than "
+                 "'reconnect.backoff.ms' (%" PRId64 " ms)",
+                 s->backoff_max, s->backoff_min);
+        goto out;
+    }
+    s->backoff_cur = s->backoff_min;
+
+    switch (s->parser) {
+    case SERIAL_P_INT:
+    case SERIAL_P_FIRMWARE: {
+        const char *field = host->config_string(config, "field");
+        size_t i = 0;
+
+        if (field == NULL || !serial_valid_name(field, strlen(field)) ||
+            strlen(field) >= SERIAL_NAME_MAX ||
+            (s->parser == SERIAL_P_FIRMWARE && strcmp(field, "seq") == 0)) {
+            err = SLUICE_ERR_CONFIG;
+            snprintf(errstr, errstr_size,
+                     "'field' must be a letter or '_' followed by letters, digits or '_'%s",
+                     s->parser == SERIAL_P_FIRMWARE ? ", and not 'seq'" : "");
+            goto out;
+        }
+        s->nfields = s->parser == SERIAL_P_FIRMWARE ? 2 : 1;
+        s->fields = calloc(s->nfields, sizeof *s->fields);
+        if (s->fields == NULL) {
+            err = SLUICE_ERR_NOMEM;
+            snprintf(errstr, errstr_size, "out of memory");
+            goto out;
+        }
+        if (s->parser == SERIAL_P_FIRMWARE) {
+            strcpy(s->fields[i].name, "seq");
+            s->fields[i++].type = SERIAL_F_INT64;
+        }
+        snprintf(s->fields[i].name, sizeof s->fields[i].name, "%s", field);
+        s->fields[i].type = SERIAL_F_INT32;
+        break;
+    }
+    case SERIAL_P_CSV:
+        err = serial_fields_parse(s, config, "csv.fields", errstr, errstr_size);
+        if (err != SLUICE_OK) {
+            goto out;
+        }
+        v = host->config_string(config, "csv.separator");
+        if (v != NULL && strcmp(v, "\\t") == 0) {
+            s->sep = '\t';
+        } else if (v != NULL && strlen(v) == 1 && v[0] != '\n' && v[0] != '\r') {
+            s->sep = v[0];
+        } else {
+            err = SLUICE_ERR_CONFIG;
+            snprintf(errstr, errstr_size,
+                     "'csv.separator' must be one byte (or \\t for a tab), not '%s'", v ? v : "");
+            goto out;
+        }
+        break;
+    case SERIAL_P_REGEX: {
+        int rc;
+
+        v = host->config_has(config, "regex") ? host->config_string(config, "regex") : NULL;
+        if (v == NULL || v[0] == '\0') {
+            err = SLUICE_ERR_CONFIG;
+            snprintf(errstr, errstr_size,
+                     "'regex' is required with parser: regex (a POSIX extended regular "
+                     "expression whose groups regex.fields names)");
+            goto out;
+        }
+        rc = regcomp(&s->re, v, REG_EXTENDED);
+        if (rc != 0) {
+            char msg[200];
+
+            regerror(rc, &s->re, msg, sizeof msg);
+            err = SLUICE_ERR_CONFIG;
+            snprintf(errstr, errstr_size,
+                     "'regex' is not a valid POSIX extended regular expression: %s", msg);
+            goto out;
+        }
+        s->have_re = 1;
+        err = serial_fields_parse(s, config, "regex.fields", errstr, errstr_size);
+        if (err != SLUICE_OK) {
+            goto out;
+        }
+        if (s->re.re_nsub < s->nfields) {
+            err = SLUICE_ERR_CONFIG;
+            snprintf(errstr, errstr_size,
+                     "'regex.fields' names %zu fields but 'regex' has %zu groups; each field "
+                     "takes the group of its position (1, 2, ...)",
+                     s->nfields, (size_t)s->re.re_nsub);
+            goto out;
+        }
+        s->matches = calloc(s->re.re_nsub + 1, sizeof *s->matches);
+        s->scratch = malloc(s->max_line + 1);
+        if (s->matches == NULL || s->scratch == NULL) {
+            err = SLUICE_ERR_NOMEM;
+            snprintf(errstr, errstr_size, "out of memory");
+            goto out;
+        }
+        break;
+    }
+    case SERIAL_P_JSON:
+        break;
+    }
+
+    if (s->parser != SERIAL_P_JSON) {
+        v = host->config_has(config, "schema.name") ? host->config_string(config, "schema.name")
+                                                    : NULL;
+        if (v == NULL) {
+            snprintf(defname, sizeof defname, "sluice.serial.%s", serial_parsers[s->parser]);
+            v = defname;
+        } else if (!serial_valid_fullname(v)) {
+            err = SLUICE_ERR_CONFIG;
+            snprintf(errstr, errstr_size,
+                     "'schema.name' '%s' is not a valid record name (names of letters, digits "
+                     "and '_' separated by dots, e.g. iot.luz.Reading)",
+                     v);
+            goto out;
+        }
+        err = serial_schema_build(s, v, errstr, errstr_size);
+        if (err != SLUICE_OK) {
+            goto out;
+        }
+    }
+    if (host->config_has(config, "key.field")) {
+        v = host->config_string(config, "key.field");
+        if (v != NULL && v[0] != '\0') {
+            int found = s->parser == SERIAL_P_JSON;
+
+            for (size_t i = 0; i < s->nfields; i++) {
+                found |= strcmp(s->fields[i].name, v) == 0;
+            }
+            if (!found) {
+                err = SLUICE_ERR_CONFIG;
+                snprintf(errstr, errstr_size, "'key.field' '%s' is not a field of the value", v);
+                goto out;
+            }
+            s->key_field = strdup(v);
+        }
+    }
+
+    s->cap = s->max_line + 2 + SERIAL_READ_SLACK;
+    s->buf = malloc(s->cap);
+    if (s->device == NULL || s->buf == NULL || serial_pos_prefix(s) != SLUICE_OK) {
+        err = SLUICE_ERR_NOMEM;
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    if (pipe2(s->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        err = SLUICE_FATAL;
+        snprintf(errstr, errstr_size, "cannot create the wake-up pipe: %s", strerror(errno));
+        goto out;
+    }
+    *state = s;
+    s = NULL;
+out:
+    serial_free(s);
+    return err;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* start */
+
+static sluice_err_t serial_start(void *state, const void *resume_from, size_t resume_len,
+                                 char *errstr, size_t errstr_size)
+{
+    struct serial_source *s = state;
+    char text[512];
+    const char *p;
+
+    (void)errstr;
+    (void)errstr_size;
+    /* Serial data cannot be replayed: the position only carries the line counter on. */
+    if (resume_from != NULL && resume_len > 0 && resume_len < sizeof text) {
+        memcpy(text, resume_from, resume_len);
+        text[resume_len] = '\0';
+        p = strstr(text, "\"line\":");
+        if (p != NULL) {
+            s->lineno = strtoull(p + 7, NULL, 10);
+        }
+    }
+    s->next_attempt_ms = 0;
+    return SLUICE_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* poll */
+
+/* Adds a record for one line. `bad` non-NULL: the line failed before parsing (overlong). */
+static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, const char *line,
+                                size_t len, const char *bad, const char *counter, size_t *added,
+                                char *errstr, size_t errstr_size);
+
+static void serial_backoff(struct serial_source *s)
+{
+    s->next_attempt_ms = s->host->monotonic_ms() + s->backoff_cur;
+    s->backoff_cur = s->backoff_cur * 2 > s->backoff_max ? s->backoff_max : s->backoff_cur * 2;
+}
+
+static void serial_disconnect(struct serial_source *s, const char *why)
+{
+    const struct sluice_host *h = s->host;
+    size_t partial = s->skipping ? 0 : s->end - s->start;
+
+    close(s->fd);
+    s->fd = -1;
+    h->counter_add(s->ctx, "serial.disconnects", 1);
+    if (partial > 0) {
+        h->counter_add(s->ctx, "serial.lines.partial", 1);
+    }
+    h->log(s->ctx, SLUICE_LOG_WARN, "%s disconnected (%s)%s; reopening it when it is back",
+           s->device, why, partial > 0 ? "; the unfinished line read before it is dropped" : "");
+    s->start = s->end = 0;
+    s->skipping = 0;
+    s->absent_logged = 1;
+    s->backoff_cur = s->backoff_min;
+    serial_backoff(s);
+}
+
+/* Opens and configures the device. OK, NOT_CONNECTED (not there now) or FATAL. */
+static sluice_err_t serial_open(struct serial_source *s, char *errstr, size_t errstr_size)
+{
+    const struct sluice_host *h = s->host;
+    int fd;
+    int rc;
+
+    if (h->monotonic_ms() < s->next_attempt_ms) {
+        snprintf(errstr, errstr_size, "%s is not available", s->device);
+        return SLUICE_NOT_CONNECTED;
+    }
+    fd = open(s->device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    rc = fd < 0 ? errno : serial_configure(s, fd);
+    if (rc != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (rc == ENOTTY || rc == EINVAL) {
+            snprintf(errstr, errstr_size, "%s is not a serial device (terminal): %s", s->device,
+                     strerror(rc));
+            return SLUICE_FATAL;
+        }
+        if (!serial_transient(rc)) {
+            snprintf(errstr, errstr_size, "cannot open %s: %s", s->device, strerror(rc));
+            return SLUICE_FATAL;
+        }
+        if (!s->absent_logged) {
+            h->log(s->ctx, SLUICE_LOG_WARN, "cannot open %s (%s); waiting for it", s->device,
+                   strerror(rc));
+            s->absent_logged = 1;
+        }
+        serial_backoff(s);
+        snprintf(errstr, errstr_size, "cannot open %s: %s", s->device, strerror(rc));
+        return SLUICE_NOT_CONNECTED;
+    }
+    s->fd = fd;
+    s->start = s->end = 0;
+    s->skipping = 0;
+    s->seq.have = 0;
+    s->backoff_cur = s->backoff_min;
+    s->absent_logged = 0;
+    h->log(s->ctx, SLUICE_LOG_INFO, "%s %s at %ld baud, %d%c%d, flow control %s",
+           s->ever_open ? "reconnected to" : "opened", s->device, s->baud, s->data_bits,
+           "NEO"[s->parity], s -> stop_bits, serial_flows[s->flow]);
+    if (s->ever_open) {
+        h->counter_add(s->ctx, "serial.reconnects", 1);
+    }
+    s->ever_open = 1;
+    return SLUICE_OK;
+}
+
+/* Converts one text column to a typed value; NULL with `why` when it does not parse. */
+static sluice_value_t *serial_typed(struct serial_source *s, sluice_record_t *rec,
+                                    const struct serial_field *f, const char *p, size_t len,
+                                    char *why, size_t why_size)
+{
+    const struct sluice_host *h = s->host;
+    int64_t i;
+    double d;
+    int b;
+
+    switch (f->type) {
+    case SERIAL_F_INT32:
+        if (serial_parse_int(p, len, INT32_MIN, INT32_MAX, &i) == 0) {
+            return h->value_int(rec, SLUICE_TYPE_INT32, i);
+        }
+        break;
+    case SERIAL_F_INT64:
+        if (serial_parse_int(p, len, INT64_MIN, INT64_MAX, &i) == 0) {
+            return h->value_int(rec, SLUICE_TYPE_INT64, i);
+        }
+        break;
+    case SERIAL_F_FLOAT64:
+        if (serial_parse_double(p, len, &d) == 0) {
+            return h->value_float(rec, SLUICE_TYPE_FLOAT64, d);
+        }
+        break;
+    case SERIAL_F_BOOLEAN:
+        if (serial_parse_bool(p, len, &b) == 0) {
+            return h->value_bool(rec, b);
+        }
+        break;
+    case SERIAL_F_STRING:
+        if (serial_utf8_valid(p, len)) {
+            return h->value_string(rec, p, len);
+        }
+        snprintf(why, why_size, "field '%s' is not valid UTF-8 text", f->name);
+        return NULL;
+    }
+    snprintf(why, why_size, "field '%s': '%.*s' is not a%s %s", f->name, len > 40 ? 40 : (int)len,
+             p, f->type == SERIAL_F_INT32 || f->type == SERIAL_F_INT64 ? "n" : "",
+             serial_ftype_name(f->type));
+    return NULL;
+}
+
+/* The sequence check of the firmware parser: counts and logs gaps and restarts. */
+static void serial_seq_check(struct serial_source *s, int64_t seq)
+{
+    const struct sluice_host *h = s->host;
+    int64_t prev = s->seq.last;
+    int64_t lost;
+
+    switch (serial_seq_update(&s->seq, seq, &lost)) {
+    case SERIAL_SEQ_FIRST:
+    case SERIAL_SEQ_NEXT:
+        break;
+    case SERIAL_SEQ_GAP:
+        h->counter_add(s->ctx, "serial.seq.gaps", 1);
+        h->counter_add(s->ctx, "serial.seq.lost", lost);
+        h->log_limited(s->ctx, SLUICE_LOG_WARN, "serial.seq.gaps", SERIAL_LOG_PER_MINUTE,
+                       "%s: sequence gap: %" PRId64 " after %" PRId64 " (%" PRId64
+                       " lines lost or corrupted)",
+                       s->device, seq, prev, lost);
+        break;
+    case SERIAL_SEQ_RESET:
+        h->counter_add(s->ctx, "serial.seq.resets", 1);
+        h->log_limited(s->ctx, SLUICE_LOG_INFO, "serial.seq.resets", SERIAL_LOG_PER_MINUTE,
+                       "%s: the sequence restarted at 0 after %" PRId64 ": the device was reset",
+                       s->device, prev);
+        break;
+    case SERIAL_SEQ_BACK:
+        h->counter_add(s->ctx, "serial.seq.resets", 1);
+        h->log_limited(s->ctx, SLUICE_LOG_WARN, "serial.seq.resets", SERIAL_LOG_PER_MINUTE,
+                       "%s: the sequence went back from %" PRId64 " to %" PRId64
+                       " (a restarted device or repeated lines)",
+                       s->device, prev, seq);
+        break;
+    }
+}
+
+/* Parses a line into the value of `rec`. NULL with `why` (and `*counter`) when it does not. */
+static sluice_value_t *serial_parse(struct serial_source *s, sluice_record_t *rec, const char *line,
+                                    size_t len, char *why, size_t why_size, const char **counter)
+{
+    const struct sluice_host *h = s->host;
+    sluice_value_t *v = NULL;
+    sluice_value_t *f;
+
+    switch (s->parser) {
+    case SERIAL_P_INT:
+        f = serial_typed(s, rec, &s->fields[0], line, len, why, why_size);
+        if (f == NULL) {
+            snprintf(why, why_size, "not an int32: '%.*s'", len > 40 ? 40 : (int)len, line);
+            *counter = "serial.lines.not.number";
+            return NULL;
+        }
+        v = h->value_struct(rec, s->schema);
+        if (v == NULL || h->value_put(rec, v, s->fields[0].name, f) != SLUICE_OK) {
+            return NULL;
+        }
+        return v;
+    case SERIAL_P_FIRMWARE: {
+        int64_t seq;
+        int32_t adc;
+        int rc = serial_firmware_parse(line, len, &seq, &adc, why, why_size);
+
+        if (rc != 0) {
+            *counter = rc == -2 ? "serial.checksum.errors" : "serial.lines.malformed";
+            return NULL;
+        }
+        serial_seq_check(s, seq);
+        v = h->value_struct(rec, s->schema);
+        if (v == NULL ||
+            h->value_put(rec, v, "seq", h->value_int(rec, SLUICE_TYPE_INT64, seq)) != SLUICE_OK ||
+            h->value_put(rec, v, s->fields[1].name, h->value_int(rec, SLUICE_TYPE_INT32, adc)) !=
+                SLUICE_OK) {
+            return NULL;
+        }
+        return v;
+    }
+    case SERIAL_P_CSV: {
+        const char *p = line;
+        const char *end = line + len;
+        size_t cols = 1;
+
+        for (const char *q = line; q < end; q++) {
+            cols += *q == s->sep;
+        }
+        if (cols != s->nfields) {
+            snprintf(why, why_size, "%zu columns, expected %zu (%s)", cols, s->nfields,
+                     s->nfields == 1 ? s->fields[0].name : "csv.fields");
+            *counter = "serial.lines.malformed";
+            return NULL;
+        }
+        v = h->value_struct(rec, s->schema);
+        if (v == NULL) {
+            return NULL;
+        }
+        for (size_t i = 0; i < s->nfields; i++) {
+            const char *q = memchr(p, s->sep, (size_t)(end - p));
+            size_t n = q ? (size_t)(q - p) : (size_t)(end - p);
+
+            f = serial_typed(s, rec, &s->fields[i], p, n, why, why_size);
+            if (f == NULL) {
+                *counter = "serial.lines.malformed";
+                return NULL;
+            }
+            if (h->value_put(rec, v, s->fields[i].name, f) != SLUICE_OK) {
+                snprintf(why, why_size, "cannot set field '%s'", s->fields[i].name);
+                return NULL;
+            }
+            p = q ? q + 1 : end;
+        }
+        return v;
+    }
+    case SERIAL_P_REGEX:
+        if (memchr(line, '\0', len) != NULL) {
+            snprintf(why, why_size, "the line holds a NUL byte");
+            *counter = "serial.lines.malformed";
+            return NULL;
+        }
+        memcpy(s->scratch, line, len);
+        s->scratch[len] = '\0';
+        if (regexec(&s->re, s->scratch, s->re.re_nsub + 1, s->matches, 0) != 0) {
+            snprintf(why, why_size, "the line does not match 'regex'");
+            *counter = "serial.lines.malformed";
+            return NULL;
+        }
+        v = h->value_struct(rec, s->schema);
+        if (v == NULL) {
+            return NULL;
+        }
+        for (size_t i = 0; i < s->nfields; i++) {
+            regmatch_t *m = &s->matches[i + 1];
+
+            if (m->rm_so < 0) {
+                continue; /* the group took no part: the field stays null */
+            }
+            f = serial_typed(s, rec, &s->fields[i], s->scratch + m->rm_so,
+                             (size_t)(m->rm_eo - m->rm_so), why, why_size);
+            if (f == NULL) {
+                *counter = "serial.lines.malformed";
+                return NULL;
+            }
+            if (h->value_put(rec, v, s->fields[i].name, f) != SLUICE_OK) {
+                snprintf(why, why_size, "cannot set field '%s'", s->fields[i].name);
+                return NULL;
+            }
+        }
+        return v;
+    case SERIAL_P_JSON: {
+        char err[SERIAL_WHY_MAX];
+
+        err[0] = '\0';
+        v = h->value_parse_json(rec, line, len, err, sizeof err);
+        if (v == NULL) {
+            snprintf(why, why_size, "not JSON: %s", err[0] ? err : "parse error");
+            *counter = "serial.lines.malformed";
+        }
+        return v;
+    }
+    }
+    return NULL;
+}
+
+static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, const char *line,
+                                size_t len, const char *bad, const char *counter, size_t *added,
+                                char *errstr, size_t errstr_size)
+{
+    const struct sluice_host *h = s->host;
+    sluice_record_t *rec;
+    sluice_value_t *v = NULL;
+    char why[SERIAL_WHY_MAX];
+    char digits[SERIAL_POS_MAX];
+    size_t n;
+
+    s->lineno++;
+    if (bad == NULL && len == 0) {
+        h->counter_add(s->ctx, "serial.lines.empty", 1);
+        return SLUICE_OK;
+    }
+    rec = h->batch_add(batch);
+    if (rec == NULL) {
+        snprintf(errstr, errstr_size, "out of memory while adding a record");
+        return SLUICE_ERR_NOMEM;
+    }
+    why[0] = '\0';
+    if (bad == NULL) {
+        v = serial_parse(s, rec, line, len, why, sizeof why, &counter);
+        if (v == NULL && why[0] == '\0') {
+            snprintf(errstr, errstr_size, "out of memory while building a value");
+            return SLUICE_ERR_NOMEM;
+        }
+    } else {
+        snprintf(why, sizeof why, "%s", bad);
+    }
+    if (v == NULL) {
+        char reason[SERIAL_WHY_MAX + 128];
+
+        /* The raw line is the value, so that a dead-letter topic keeps it. */
+        v = serial_utf8_valid(line, len) ? h->value_string(rec, line, len)
+                                         : h->value_bytes(rec, line, len);
+        if (v == NULL) {
+            snprintf(errstr, errstr_size, "out of memory while adding a record");
+            return SLUICE_ERR_NOMEM;
+        }
+        snprintf(reason, sizeof reason, "%s line %" PRIu64 ": %s", s->device, s->lineno, why);
+        h->record_set_value(rec, v);
+        h->record_fail(rec, reason);
+        h->counter_add(s->ctx, "serial.lines.bad", 1);
+        if (counter != NULL) {
+            h->counter_add(s->ctx, counter, 1);
+        }
+        h->log_limited(s->ctx, SLUICE_LOG_WARN, "serial.lines.bad", SERIAL_LOG_PER_MINUTE, "%s",
+                       reason);
+    } else {
+        h->record_set_value(rec, v);
+        h->counter_add(s->ctx, "serial.lines", 1);
+        if (s->key_field != NULL) {
+            sluice_value_t *k = h->value_get(v, s->key_field);
+
+            if (k != NULL) {
+                h->record_set_key(rec, k);
+            }
+        }
+    }
+    h->record_set_timestamp(rec, s->read_ms);
+    h->record_add_header(rec, "device", s->device, strlen(s->device));
+    n = (size_t)snprintf(digits, sizeof digits, "%" PRIu64 "}", s->lineno);
+    memcpy(s->pos_json + s->pos_prefix_len, digits, n);
+    h->record_set_position(rec, s->pos_json, s->pos_prefix_len + n);
+    (*added)++;
+    return SLUICE_OK;
+}
+
+/* Hands out the complete lines in the buffer, and an overlong unfinished one. */
+static sluice_err_t serial_lines(struct serial_source *s, sluice_batch_t *batch, size_t *added,
+                                 char *errstr, size_t errstr_size)
+{
+    sluice_err_t err = SLUICE_OK;
+    size_t len, used;
+    /* A "\r" that may yet become part of the terminator is allowed beyond the limit. */
+    size_t limit = s->max_line + (s->term == SERIAL_TERM_LF ? 0 : 1);
+    char bad[SERIAL_WHY_MAX];
+
+    while (*added < SERIAL_BATCH_MAX &&
+           serial_frame_next(s->buf + s->start, s->end - s->start, s->term, &len, &used)) {
+        const char *line = s->buf + s->start;
+
+        s->start += used;
+        if (s->skipping) {
+            s->skipping = 0; /* the end of an overlong line already reported */
+            continue;
+        }
+        if (len > s->max_line) {
+            snprintf(bad, sizeof bad, "the line is %zu bytes long, more than max.line.length (%zu)",
+                     len, s->max_line);
+            err = serial_emit(s, batch, line, s->max_line, bad, "serial.lines.too.long", added,
+                              errstr, errstr_size);
+        } else {
+            err = serial_emit(s, batch, line, len, NULL, NULL, added, errstr, errstr_size);
+        }
+        if (err != SLUICE_OK) {
+            return err;
+        }
+    }
+    if (*added >= SERIAL_BATCH_MAX) {
+        return SLUICE_OK;
+    }
+    /* No terminator in what is left. */
+    if (s->skipping) {
+        /* Keep a trailing "\r" of crlf: it may be the start of the terminator. */
+        size_t keep =
+            s->term == SERIAL_TERM_CRLF && s->end > s->start && s->buf[s->end - 1] == '\r';
+
+        s->start = s->end - keep;
+    } else if (s->end - s->start > limit) {
+        snprintf(bad, sizeof bad,
+                 "the line is longer than max.line.length (%zu); skipped to its end", s->max_line);
+        err = serial_emit(s, batch, s->buf + s->start, s->max_line, bad, "serial.lines.too.long",
+                          added, errstr, errstr_size);
+        if (err != SLUICE_OK) {
+            return err;
+        }
+        s->skipping = 1;
+        s->start = s->end;
+    }
+    if (s->start > 0) {
+        memmove(s->buf, s->buf + s->start, s->end - s->start);
+        s->end -= s->start;
+        s->start = 0;
+    }
+    return SLUICE_OK;
+}
+
+static void serial_drain_wake(struct serial_source *s)
+{
+    char b[64];
+
+    while (read(s->wake[0], b, sizeof b) > 0) {
+    }
+}
+
+static sluice_err_t serial_poll(void *state, sluice_batch_t *batch, int timeout_ms, char *errstr,
+                                size_t errstr_size)
+{
+    struct serial_source *s = state;
+    const struct sluice_host *h = s->host;
+    sluice_err_t err = SLUICE_OK;
+    size_t added = 0;
+    int64_t deadline = h->monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+    if (atomic_load(&s->stopping)) {
+        return SLUICE_AGAIN;
+    }
+    if (s->fd < 0) {
+        err = serial_open(s, errstr, errstr_size);
+        if (err != SLUICE_OK) {
+            return err;
+        }
+    }
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = s->fd, .events = POLLIN},
+                                {.fd = s->wake[0], .events = POLLIN}};
+        int64_t left;
+        int n;
+
+        err = serial_lines(s, batch, &added, errstr, errstr_size);
+        if (err != SLUICE_OK || added >= SERIAL_BATCH_MAX) {
+            goto out;
+        }
+        left = deadline - h->monotonic_ms();
+        n = poll(pfd, 2, added > 0 || left <= 0 ? 0 : (int)left);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            err = SLUICE_FATAL;
+            snprintf(errstr, errstr_size, "poll on %s failed: %s", s->device, strerror(errno));
+            goto out;
+        }
+        if (pfd[1].revents != 0) {
+            serial_drain_wake(s);
+        }
+        if (atomic_load(&s->stopping) || n == 0) {
+            goto out;
+        }
+        if (pfd[0].revents & POLLIN) {
+            ssize_t r = read(s->fd, s->buf + s->end, s->cap - s->end);
+
+            if (r > 0) {
+                s->end += (size_t)r;
+                s->read_ms = h->now_ms();
+                h->counter_add(s->ctx, "serial.bytes", r);
+                continue;
+            }
+            if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+                continue;
+            }
+            if (r < 0 || (pfd[0].revents & (POLLHUP | POLLERR))) {
+                char why[128];
+
+                snprintf(why, sizeof why, "%s", r < 0 ? strerror(errno) : "hang-up");
+                serial_disconnect(s, why);
+                snprintf(errstr, errstr_size, "%s disconnected (%s)", s->device, why);
+                err = SLUICE_NOT_CONNECTED;
+                goto out;
+            }
+            /* A read of 0 without a hang-up: nothing after all. */
+            goto out;
+        }
+        if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+            serial_disconnect(s, "hang-up");
+            snprintf(errstr, errstr_size, "%s disconnected (hang-up)", s->device);
+            err = SLUICE_NOT_CONNECTED;
+            goto out;
+        }
+    }
+out:
+    if (err == SLUICE_OK && added == 0) {
+        err = SLUICE_AGAIN;
+    }
+    return err;
+}
+
+static int serial_fd(void *state)
+{
+    struct serial_source *s = state;
+
+    return s->fd;
+}
+
+static sluice_err_t serial_commit(void *state, const void *position, size_t len, char *errstr,
+                                  size_t errstr_size)
+{
+    /* A serial line cannot be replayed: there is nothing to acknowledge. */
+    (void)state;
+    (void)position;
+    (void)len;
+    (void)errstr;
+    (void)errstr_size;
+    return SLUICE_OK;
+}
+
+static void serial_stop(void *state)
+{
+    struct serial_source *s = state;
+    ssize_t r;
+
+    /* May run on another thread: set the flag and wake a poll that waits. */
+    atomic_store(&s->stopping, 1);
+    r = write(s->wake[1], "x", 1);
+    (void)r; /* a full pipe already wakes the poll */
+}
+
+static void serial_destroy(void *state)
+{
+    serial_free(state);
+}
+
+static const struct sluice_source serial_source = {
+    .struct_size = sizeof(struct sluice_source),
+    .config = serial_config,
+    .init = serial_init,
+    .start = serial_start,
+    .poll = serial_poll,
+    .fd = serial_fd,
+    .commit = serial_commit,
+    .stop = serial_stop,
+    .destroy = serial_destroy,
+};
+
+SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
+    SLUICE_PLUGIN_HEADER,
+    .name = "serial",
+    .version = "1.0.0",
+    .summary = "Read lines from a serial device (Arduino, UART, pseudo-terminal) as typed records",
+    .description =
+        "Reads text lines from a serial port and turns each into a record with a typed value, "
+        "so that `value.converter: avro` works: the value schema (a struct named `schema.name`) "
+        "is built once from the configuration. It replaces the seed's Python bridge between the "
+        "Arduino light sensor and Kafka.\n"
+        "\n"
+        "The port is opened in raw mode (cfmakeraw) with `baud`, `data.bits`, `parity`, "
+        "`stop.bits` and `flow.control`, non-blocking; the source waits on the descriptor with "
+        "poll(2), so an idle sensor costs no CPU and a stop is immediate. Settings apply with "
+        "TCSANOW: bytes already queued are read, not flushed.\n"
+        "\n"
+        "**Parsers.**\n"
+        "\n"
+        "| `parser` | line | value |\n"
+        "|---|---|---|\n"
+        "| `int` | `512` (the seed's `Serial.println(analogRead(A3))`) | `{<field>: int32}` |\n"
+        "| `firmware` | `$LUZ,41,512*1F` | `{seq: int64, <field>: int32}` |\n"
+        "| `csv` | `512,21.5,true` | a struct of `csv.fields` |\n"
+        "| `regex` | `T=21.5 L=512` | a struct of `regex.fields`, groups 1..n |\n"
+        "| `json` | `{\"luz\": 512}` | schemaless (as parsed) |\n"
+        "\n"
+        "The `firmware` parser reads the improved firmware's sentences, `$LUZ,<seq>,<adc>*<HH>`, "
+        "where HH is the XOR of every byte between `$` and `*` as two hex digits. It tracks "
+        "`seq`: a jump forward is a gap (counters `serial.seq.gaps` and `serial.seq.lost`, a "
+        "rate-limited warning), a return to 0 is a device reset (`serial.seq.resets`, logged, "
+        "not a gap). The first sentence after the device is (re)opened starts the count afresh.\n"
+        "\n"
+        "**Records.** The timestamp is the time the line's terminator was read, the header "
+        "`device` is the device path, the key is null (or the value's `key.field`). The source "
+        "position is `{\"device\":…,\"line\":N}`, a line counter: serial data cannot be "
+        "replayed, so positions are informational and a restart reads what the device sends "
+        "from then on.\n"
+        "\n"
+        "**Bad lines** — binary garbage, a line longer than `max.line.length`, a bad checksum, a "
+        "number that is not one, a line the regex does not match — never stop the source: each "
+        "is counted (`serial.lines.bad` and one of `serial.lines.too.long`, "
+        "`serial.checksum.errors`, `serial.lines.not.number`, `serial.lines.malformed`), logged "
+        "at a limited rate, and handed to the pipeline as a failed record whose value is the raw "
+        "line, so `errors.tolerance` and `errors.deadletterqueue.topic.name` decide: with "
+        "`errors.tolerance: none` (the default) the first bad line stops the pipeline. After an "
+        "overlong line the reader resynchronises at the next terminator. Empty lines are "
+        "skipped (`serial.lines.empty`).\n"
+        "\n"
+        "**Unplugging.** When the device goes away (a read fails with EIO or hangs up, or it "
+        "cannot be opened: ENOENT, ENXIO, EIO, ...) the source logs it once, drops the "
+        "unfinished line, and polls return NOT_CONNECTED: the pipeline backs off (up to "
+        "`errors.retry.delay.max.ms`) while the source tries to open the device again every "
+        "`reconnect.backoff.ms`, doubling up to `reconnect.backoff.max.ms`. It continues when "
+        "the device is back, without a restart of sluice, and logs the reconnection.\n"
+        "\n"
+        "The seed's sensor, bare integers at 9600 baud:\n"
+        "\n"
+        "```yaml\n"
+        "pipelines:\n"
+        "  - id: iotluzdatos\n"
+        "    topic: iotluzdatos\n"
+        "    value.converter: json\n"
+        "    source:\n"
+        "      plugin: serial\n"
+        "      config: {device: /dev/ttyACM0, baud: 9600, parser: int, field: luz}\n"
+        "    sinks:\n"
+        "      - {id: screen, plugin: console}\n"
+        "```\n"
+        "\n"
+        "The improved firmware with Avro, bad sentences into a dead-letter topic:\n"
+        "\n"
+        "```yaml\n"
+        "pipelines:\n"
+        "  - id: luz\n"
+        "    topic: iotluzdatos\n"
+        "    value.converter: avro\n"
+        "    errors.tolerance: all\n"
+        "    errors.deadletterqueue.topic.name: iotluzdatos-dlq\n"
+        "    errors.deadletterqueue.context.headers.enable: true\n"
+        "    errors.retry.delay.max.ms: 2000   # notice a replugged sensor within ~2 s\n"
+        "    source:\n"
+        "      plugin: serial\n"
+        "      config:\n"
+        "        device: /dev/serial/by-id/usb-Arduino_Uno-if00\n"
+        "        baud: 115200\n"
+        "        parser: firmware\n"
+        "        schema.name: iot.luz.Reading\n"
+        "```\n"
+        "\n"
+        "CSV and regular expressions:\n"
+        "\n"
+        "```yaml\n"
+        "      config:\n"
+        "        device: /dev/ttyUSB0\n"
+        "        parser: csv\n"
+        "        csv.fields: [luz:int32, temp:float64, door:boolean]\n"
+        "---\n"
+        "      config:\n"
+        "        device: /dev/ttyUSB0\n"
+        "        parser: regex\n"
+        "        regex: '^T=([-0-9.]+) L=([0-9]+)$'\n"
+        "        regex.fields: [temp:float64, luz:int32]\n"
+        "```",
+    .source = &serial_source,
+};

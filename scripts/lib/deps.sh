@@ -4,6 +4,8 @@
 #   deps_install build        packages to build build/sluice and the plugins
 #   deps_install build test   ... plus what the test suite needs (valgrind, Python's venv, Maven and
 #                             a JRE for the Kafka and schema-registry jars, kcat)
+#   deps_install firmware     avr-gcc, avr-libc, the Arduino AVR core and arduino-mk to build the
+#                             light sensor's firmware, simavr and its headers for sluice-sim
 #   deps_venv                 the test suite's Python venv outside the repository (pytest,
 #                             confluent-kafka, fastavro from PyPI); prints nothing on stdout
 #   deps_services             fetches the jars of the real services once (Kafka, Apicurio) and checks
@@ -17,6 +19,12 @@ SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libc
 # Java 17 runs Kafka; the schema registry (Apicurio 3.3) needs Java >= 21, which Debian 12 does not
 # package: tests/services/registry.sh finds one in /usr/lib/jvm (or $JAVA) and deps_services says so.
 SLUICE_DEPS_TEST=(valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless)
+
+# The firmware (firmware/build.sh: arduino-mk, a Makefile, drives avr-gcc over Debian's Arduino core)
+# and its simulator (firmware/sim: libsimavr, which needs libelf). arduino-mk depends on the Arduino
+# IDE package, so this group brings a Java runtime too.
+SLUICE_DEPS_FIRMWARE=(gcc-avr binutils-avr avr-libc arduino-core-avr arduino-mk make simavr
+                      libsimavr-dev libelf-dev)
 
 # The test suite's Python packages (PyPI), installed into $SLUICE_VENV, never into the system.
 SLUICE_CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
@@ -42,6 +50,7 @@ deps_install() {
         case "$group" in
             build) want+=("${SLUICE_DEPS_BUILD[@]}") ;;
             test) want+=("${SLUICE_DEPS_TEST[@]}") ;;
+            firmware) want+=("${SLUICE_DEPS_FIRMWARE[@]}") ;;
             *) echo "deps_install: unknown group '$group'" >&2; return 2 ;;
         esac
     done

@@ -364,7 +364,7 @@ enum serial_seq_event serial_seq_update(struct serial_seq *s, int64_t seq, int64
     *lost = 0;
     if (!s->have) {
         ev = SERIAL_SEQ_FIRST;
-    } else if (seq == s->last + 1) {
+    } else if (seq == s->last + 1 || (s->last == SERIAL_SEQ_WRAP && seq == 0)) {
         ev = SERIAL_SEQ_NEXT;
     } else if (seq > s->last) {
         ev = SERIAL_SEQ_GAP;

@@ -69,6 +69,9 @@ int serial_firmware_parse(const char *line, size_t len, int64_t *seq, int32_t *a
                           size_t why_size);
 
 /* Sequence tracking of the firmware's numbers. */
+/* The firmware counts in a uint32: after this number comes 0, which is no reset. */
+#define SERIAL_SEQ_WRAP 4294967295LL
+
 struct serial_seq {
     int have;     /* a number was seen since the device was (re)opened */
     int64_t last; /* the last number seen */

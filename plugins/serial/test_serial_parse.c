@@ -207,6 +207,11 @@ static void test_seq(void **state)
     assert_int_equal(serial_seq_update(&s, 1, &lost), SERIAL_SEQ_BACK);
     s.have = 0;
     assert_int_equal(serial_seq_update(&s, 100, &lost), SERIAL_SEQ_FIRST);
+    /* the firmware's uint32 counter wraps: no reset, no gap */
+    assert_int_equal(serial_seq_update(&s, 4294967294LL, &lost), SERIAL_SEQ_GAP);
+    assert_int_equal(serial_seq_update(&s, 4294967295LL, &lost), SERIAL_SEQ_NEXT);
+    assert_int_equal(serial_seq_update(&s, 0, &lost), SERIAL_SEQ_NEXT);
+    assert_int_equal(serial_seq_update(&s, 1, &lost), SERIAL_SEQ_NEXT);
 }
 
 int main(void)

@@ -532,3 +532,31 @@ def test_not_a_tty_fails_clearly(sluice, tmp):
     r = sluice.run("run", cfg, timeout=20)
     assert r.returncode == 1
     assert "not a serial device" in r.stderr
+
+
+# -- Avro ----------------------------------------------------------------------------------------
+
+def test_avro_through_a_real_registry(running, tmp, schema_registry):
+    """value.converter: avro works: the firmware's typed values go through the in-process topic
+    as Confluent-framed Avro and the registry holds the schema named by schema.name."""
+    import urllib.request
+    dev = tmp / "tty"
+    pty = Pty(dev)
+    cfg = source_yaml(tmp, dev, {"parser": "firmware", "schema.name": "iot.luz.Reading"},
+                      converter="avro")
+    cfg.write_text(cfg.read_text().replace(
+        "pipelines:\n", f"schema.registry:\n  url: {schema_registry.url}\npipelines:\n", 1))
+    r = running(cfg)
+    try:
+        pty.write("".join(checksum_line(i, 1023 - i) for i in range(20)))
+        assert wait_out(tmp, 20, timeout=30) == [{"seq": i, "luz": 1023 - i} for i in range(20)]
+    finally:
+        assert r.stop() == 0
+        pty.close()
+    with urllib.request.urlopen(
+            f"{schema_registry.url}/subjects/luz-value/versions/latest", timeout=30) as resp:
+        schema = json.loads(json.loads(resp.read())["schema"])
+    assert schema["type"] == "record"
+    assert (schema.get("namespace"), schema["name"]) in (("iot.luz", "Reading"),
+                                                          (None, "iot.luz.Reading"))
+    assert {f["name"]: f["type"] for f in schema["fields"]} == {"seq": "long", "luz": "int"}

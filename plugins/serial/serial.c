@@ -231,8 +231,9 @@ struct serial_source {
     char *pos_json;  /* {"device":"…","line": then room for digits and "}" */
     size_t pos_prefix_len;
 
-    int ever_open;     /* the device was open at least once */
-    int absent_logged; /* "waiting for the device" said for this outage */
+    int ever_open;        /* the device was open at least once */
+    int absent_logged;    /* "waiting for the device" said for this outage */
+    char last_error[128]; /* why the device went away or the last open failed */
     struct serial_seq seq;
 };
 
@@ -752,6 +753,7 @@ static void serial_disconnect(struct serial_source *s, const char *why)
     }
     h->log(s->ctx, SLUICE_LOG_WARN, "%s disconnected (%s)%s; reopening it when it is back",
            s->device, why, partial > 0 ? "; the unfinished line read before it is dropped" : "");
+    snprintf(s->last_error, sizeof s->last_error, "disconnected: %s", why);
     s->start = s->end = 0;
     s->skipping = 0;
     s->absent_logged = 1;
@@ -767,7 +769,8 @@ static sluice_err_t serial_open(struct serial_source *s, char *errstr, size_t er
     int rc;
 
     if (h->monotonic_ms() < s->next_attempt_ms) {
-        snprintf(errstr, errstr_size, "%s is not available", s->device);
+        snprintf(errstr, errstr_size, "%s is not available (%s); next attempt in %" PRId64 " ms",
+                 s->device, s->last_error, s->next_attempt_ms - h->monotonic_ms());
         return SLUICE_NOT_CONNECTED;
     }
     fd = open(s->device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
@@ -791,6 +794,7 @@ static sluice_err_t serial_open(struct serial_source *s, char *errstr, size_t er
             s->absent_logged = 1;
         }
         serial_backoff(s);
+        snprintf(s->last_error, sizeof s->last_error, "%s", strerror(rc));
         snprintf(errstr, errstr_size, "cannot open %s: %s", s->device, strerror(rc));
         return SLUICE_NOT_CONNECTED;
     }

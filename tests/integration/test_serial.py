@@ -560,3 +560,34 @@ def test_avro_through_a_real_registry(running, tmp, schema_registry):
     assert (schema.get("namespace"), schema["name"]) in (("iot.luz", "Reading"),
                                                           (None, "iot.luz.Reading"))
     assert {f["name"]: f["type"] for f in schema["fields"]} == {"seq": "long", "luz": "int"}
+
+
+# -- the real firmware in the simulator ----------------------------------------------------------
+
+def test_firmware_in_the_simulator(running, tmp, build):
+    """firmware/ldr_seq (100 readings/s, 115200 baud) in sluice-sim with A3 at a constant 1000 mV:
+    every reading arrives, seq 0.. without a gap, ADC = 1000 × 1023 / 5000 = 204; the simulator's
+    exit (its pty gone) is a disconnect, not a failure."""
+    sim = build / "firmware" / "sluice-sim"
+    elf = build / "firmware" / "ldr_seq_fast.elf"
+    if not (sim.is_file() and elf.is_file()):
+        pytest.skip(f"{sim} or {elf} is not built (avr-gcc, simavr missing)")
+    dev = tmp / "arduino"
+    r = running(source_yaml(tmp, dev, {"parser": "firmware", "baud": 115200}))
+    simp = subprocess.Popen([str(sim), "--constant", "1000", "--seconds", "2", "--link", str(dev),
+                             str(elf)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_exit(simp, 30)
+        wait_until(lambda: "disconnected" in r.stderr(), 10, what="the simulator's hang-up")
+        time.sleep(scaled(0.3))
+    finally:
+        if simp.poll() is None:
+            simp.kill()
+            simp.wait()
+        assert r.stop() == 0
+    got = json_lines(tmp / "out.txt")
+    assert len(got) >= 150, f"{len(got)} readings from 2 s at 100/s"
+    assert [g["seq"] for g in got] == list(range(len(got)))
+    assert {g["luz"] for g in got} == {204}
+    assert "serial.seq.gaps" not in r.stderr()
+    assert "serial.lines.bad" not in r.stderr()

@@ -63,7 +63,7 @@ struct sim {
     avr_t *avr;
     struct profile profile;
     int master;
-    bool xon; /* the UART's input FIFO has room */
+    bool xon; /* the UART receives and its input FIFO has room */
     bool trace;
     unsigned long dropped; /* output bytes the pty had no room for */
     avr_irq_t *adc_irq;
@@ -578,7 +578,9 @@ int main(int argc, char **argv)
     avr_ioctl(s.avr, AVR_IOCTL_UART_GET_FLAGS('0'), &uart_flags);
     uart_flags &= ~(uint32_t)(AVR_UART_FLAG_STDIO | AVR_UART_FLAG_POLL_SLEEP);
     avr_ioctl(s.avr, AVR_IOCTL_UART_SET_FLAGS('0'), &uart_flags);
-    s.xon = true;
+    /* Input waits until the sketch enables the receiver (simavr says XON then): the pty exists
+     * before the board boots, and a real UART drops what arrives before Serial.begin(). */
+    s.xon = false;
     s.uart_in_irq = avr_io_getirq(s.avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
     avr_irq_register_notify(avr_io_getirq(s.avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT),
                             sim_uart_output, &s);

@@ -10,7 +10,7 @@
  *   adc  analogRead(A3), decimal 0..1023
  *   HH   two uppercase hex digits: the XOR of every byte between '$' and '*' (exclusive)
  *
- * e.g. "$LUZ,0,511*1C\r\n". The first reading is sent at once after reset, then one every PERIOD_MS
+ * e.g. "$LUZ,0,511*46\r\n". The first reading is sent at once after reset, then one every PERIOD_MS
  * milliseconds, scheduled on millis() so the period does not drift with the time spent sending.
  *
  * Build-time settings (-D...): PERIOD_MS (default 5000), BAUD (default 9600).

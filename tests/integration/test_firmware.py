@@ -54,6 +54,13 @@ class Sim:
         self.fd = None
         self.buf = b""
         self.eof = False
+        try:
+            self._open_pty()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_pty(self):
         first = self._stdout_line(10)
         m = re.fullmatch(r"pty: (/dev/\S+)\n", first)
         assert m, f"sluice-sim's first line on stdout is {first!r}, not 'pty: PATH'"

@@ -148,6 +148,7 @@ def wait_out(tmp, n, timeout=10, name="out.txt"):
 
 # -- framing -------------------------------------------------------------------------------------
 
+@pytest.mark.asan
 def test_int_framing(running, tmp):
     """\\n and \\r\\n lines, lines split across writes, many lines in one write, empty lines
     skipped; each line its own record in order; timestamp the read time, header `device`."""
@@ -188,6 +189,7 @@ def test_int_framing(running, tmp):
     assert "counter serial.lines: 304" in r.stderr()
 
 
+@pytest.mark.asan
 def test_crlf_and_lf_terminators(running, tmp):
     """line.terminator: crlf keeps a lone \\n inside the line; lf keeps the \\r."""
     dev = tmp / "tty0"
@@ -240,6 +242,7 @@ PARSER_CASES = [
 ]
 
 
+@pytest.mark.asan
 @pytest.mark.parametrize("name,config,text,expected", PARSER_CASES, ids=[c[0] for c in PARSER_CASES])
 def test_parsers(running, tmp, name, config, text, expected):
     dev = tmp / "tty"
@@ -253,6 +256,7 @@ def test_parsers(running, tmp, name, config, text, expected):
         pty.close()
 
 
+@pytest.mark.asan
 def test_typed_schema_in_the_topic(running, tmp):
     """The values are typed: with the JSON converter's envelope, the topic holds the struct
     schema (name, int64 seq, int32 reading); key.field copies seq into the key."""
@@ -313,6 +317,7 @@ def dlq_yaml(tmp, dev, config):
 """)
 
 
+@pytest.mark.asan
 def test_garbage_and_long_lines_go_to_the_dead_letter_topic(running, tmp):
     """Binary garbage, non-numbers and overlong lines become failed records (raw line as value,
     __connect.errors.* headers) while the good lines around them flow; the reader resyncs at the
@@ -362,6 +367,7 @@ def test_garbage_and_long_lines_go_to_the_dead_letter_topic(running, tmp):
     assert "counter serial.lines.not.number: 3" in err
 
 
+@pytest.mark.asan
 def test_bad_line_stops_the_pipeline_without_tolerance(running, tmp):
     """errors.tolerance none (the default): a bad line fails the pipeline, sluice exits 1."""
     dev = tmp / "tty"
@@ -378,6 +384,7 @@ def test_bad_line_stops_the_pipeline_without_tolerance(running, tmp):
     assert json_lines(tmp / "out.txt") in ([], [{"luz": 1}])
 
 
+@pytest.mark.asan
 def test_firmware_checksums_gaps_and_resets(running, tmp):
     """A wrong checksum or a malformed sentence is a failed record; lost sequence numbers are
     counted as gaps; a sequence back at 0 is a reset, not a gap."""
@@ -413,6 +420,7 @@ def test_firmware_checksums_gaps_and_resets(running, tmp):
 
 # -- the device goes and comes back ------------------------------------------------------------
 
+@pytest.mark.asan
 def test_disconnect_drops_partial_line_and_reconnects(running, tmp):
     """The device is missing at start (sluice waits), appears, disappears with half a line
     pending (not emitted), and comes back as a new pty: sluice reads it without a restart."""
@@ -449,6 +457,7 @@ def test_disconnect_drops_partial_line_and_reconnects(running, tmp):
     assert "counter serial.lines.partial: 1" in err
 
 
+@pytest.mark.asan
 def test_sigterm_stops_promptly(running, tmp):
     """An idle device does not hold sluice up: SIGTERM ends it at once, exit 0."""
     dev = tmp / "tty"
@@ -507,6 +516,7 @@ LINT_CASES = [
 ]
 
 
+@pytest.mark.asan
 @pytest.mark.parametrize("name,config,key", LINT_CASES, ids=[c[0] for c in LINT_CASES])
 def test_lint_refuses_bad_config(sluice, tmp, name, config, key):
     cfg = source_yaml(tmp, tmp / "no-such-tty", config)
@@ -515,6 +525,7 @@ def test_lint_refuses_bad_config(sluice, tmp, name, config, key):
     assert f"'{key}'" in r.stderr or f"{key}:" in r.stderr or f"'{key}" in r.stderr, r.stderr
 
 
+@pytest.mark.asan
 def test_lint_accepts_good_config_without_the_device(sluice, tmp):
     """lint runs init, which does no device I/O: a device that is not plugged in is fine."""
     cfg = source_yaml(tmp, tmp / "no-such-tty",
@@ -525,6 +536,7 @@ def test_lint_accepts_good_config_without_the_device(sluice, tmp):
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.asan
 def test_not_a_tty_fails_clearly(sluice, tmp):
     """A regular file is no serial device: the pipeline fails and says so (no retry loop)."""
     (tmp / "plain").write_text("1\n")
@@ -536,6 +548,7 @@ def test_not_a_tty_fails_clearly(sluice, tmp):
 
 # -- Avro ----------------------------------------------------------------------------------------
 
+@pytest.mark.asan
 def test_avro_through_a_real_registry(running, tmp, schema_registry):
     """value.converter: avro works: the firmware's typed values go through the in-process topic
     as Confluent-framed Avro and the registry holds the schema named by schema.name."""
@@ -564,6 +577,7 @@ def test_avro_through_a_real_registry(running, tmp, schema_registry):
 
 # -- the real firmware in the simulator ----------------------------------------------------------
 
+@pytest.mark.asan
 def test_firmware_in_the_simulator(running, tmp, build):
     """firmware/ldr_seq (100 readings/s, 115200 baud) in sluice-sim with A3 at a constant 1000 mV:
     every reading arrives, seq 0.. without a gap, ADC = 1000 × 1023 / 5000 = 204; the simulator's

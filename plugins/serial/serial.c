@@ -232,6 +232,7 @@ struct serial_source {
     size_t pos_prefix_len;
 
     int ever_open;        /* the device was open at least once */
+    int first_line;       /* no line read since the device was opened */
     int absent_logged;    /* "waiting for the device" said for this outage */
     char last_error[128]; /* why the device went away or the last open failed */
     struct serial_seq seq;
@@ -802,6 +803,7 @@ static sluice_err_t serial_open(struct serial_source *s, char *errstr, size_t er
     s->start = s->end = 0;
     s->skipping = 0;
     s->seq.have = 0;
+    s->first_line = 1;
     s->backoff_cur = s->backoff_min;
     s->absent_logged = 0;
     h->log(s->ctx, SLUICE_LOG_INFO, "%s %s at %ld baud, %d%c%d, flow control %s",
@@ -1018,6 +1020,32 @@ static sluice_value_t *serial_parse(struct serial_source *s, sluice_record_t *re
     return NULL;
 }
 
+/* The first line after opening may be the tail of a line the device was sending: one that does
+ * not even have the right shape is dropped rather than failed (a pure check, before the record). */
+static int serial_first_line_ok(struct serial_source *s, const char *line, size_t len)
+{
+    char why[SERIAL_WHY_MAX];
+    int64_t i;
+    int32_t adc;
+    size_t cols = 1;
+
+    switch (s->parser) {
+    case SERIAL_P_INT:
+        return serial_parse_int(line, len, INT32_MIN, INT32_MAX, &i) == 0;
+    case SERIAL_P_FIRMWARE:
+        return serial_firmware_parse(line, len, &i, &adc, why, sizeof why) != -1;
+    case SERIAL_P_CSV:
+        for (size_t k = 0; k < len; k++) {
+            cols += line[k] == s->sep;
+        }
+        return cols == s->nfields;
+    case SERIAL_P_REGEX:
+    case SERIAL_P_JSON:
+        break;
+    }
+    return 1;
+}
+
 static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, const char *line,
                                 size_t len, const char *bad, const char *counter, size_t *added,
                                 char *errstr, size_t errstr_size)
@@ -1033,6 +1061,17 @@ static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, 
     if (bad == NULL && len == 0) {
         h->counter_add(s->ctx, "serial.lines.empty", 1);
         return SLUICE_OK;
+    }
+    if (s->first_line) {
+        s->first_line = 0;
+        if (bad == NULL && !serial_first_line_ok(s, line, len)) {
+            h->counter_add(s->ctx, "serial.lines.partial", 1);
+            h->log(s->ctx, SLUICE_LOG_INFO,
+                   "%s: dropped the first line after opening it, '%.*s', which does not parse: "
+                   "the device was in the middle of a line",
+                   s->device, len > 40 ? 40 : (int)len, line);
+            return SLUICE_OK;
+        }
     }
     rec = h->batch_add(batch);
     if (rec == NULL) {
@@ -1333,7 +1372,10 @@ SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
         "line, so `errors.tolerance` and `errors.deadletterqueue.topic.name` decide: with "
         "`errors.tolerance: none` (the default) the first bad line stops the pipeline. After an "
         "overlong line the reader resynchronises at the next terminator. Empty lines are "
-        "skipped (`serial.lines.empty`).\n"
+        "skipped (`serial.lines.empty`). The first line after the device is opened may be the "
+        "tail of a line the device was sending: when it does not have the parser's shape (not "
+        "an integer, no `$...*HH` sentence, another number of CSV columns) it is dropped and "
+        "counted in `serial.lines.partial` instead of failing.\n"
         "\n"
         "**Unplugging.** When the device goes away (a read fails with EIO or hangs up, or it "
         "cannot be opened: ENOENT, ENXIO, EIO, ...) the source logs it once, drops the "

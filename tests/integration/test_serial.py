@@ -605,3 +605,26 @@ def test_firmware_in_the_simulator(running, tmp, build):
     assert {g["luz"] for g in got} == {204}
     assert "serial.seq.gaps" not in r.stderr()
     assert "serial.lines.bad" not in r.stderr()
+
+
+@pytest.mark.asan
+def test_first_line_after_open_may_be_a_fragment(running, tmp):
+    """Opened while the device is mid-line: the tail of that sentence is dropped (counted), not
+    failed, so errors.tolerance none survives it; a bad line later still fails the pipeline."""
+    dev = tmp / "tty"
+    pty = Pty(dev)
+    pty.write("UZ,4,123*" + "\n")   # the end of "$LUZ,4,123*HH" that sluice came in the middle of
+    pty.write(checksum_line(5, 124) + checksum_line(6, 125))
+    r = running(source_yaml(tmp, dev, {"parser": "firmware"}))
+    try:
+        assert wait_out(tmp, 2) == [{"seq": 5, "luz": 124}, {"seq": 6, "luz": 125}]
+        assert r.proc.poll() is None
+        pty.write("UZ,7,1*00\n")
+        rc = wait_exit(r.proc, 15)
+    finally:
+        r.kill()
+        pty.close()
+    assert rc == 1
+    err = r.stderr()
+    assert "dropped the first line after opening" in err
+    assert "counter serial.lines.partial: 1" in err

@@ -645,13 +645,15 @@ int main(int argc, char **argv)
                 strsignal(stop_signal), sim_seconds(s.avr));
     else if (limit_s >= 0 && s.avr->cycle >= limit_cycles) {
         /* Closing the master hangs the pty up and drops what the reader has not read yet: give it
-         * up to 2 s to drain. */
-        int queued = 0;
-        for (int i = 0; i < 200 && !stop_signal; i++) {
-            if (ioctl(slave, TIOCINQ, &queued) != 0 || queued == 0)
-                break;
+         * up to 2 s to drain. The kernel moves written bytes to the slave's input queue from a work
+         * queue, so an empty queue counts only when it stays empty for 50 ms. */
+        int queued = 0, empty_checks = 0;
+        for (int i = 0; i < 200 && empty_checks < 5 && !stop_signal; i++) {
             struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
+            if (ioctl(slave, TIOCINQ, &queued) != 0)
+                break;
+            empty_checks = queued == 0 ? empty_checks + 1 : 0;
         }
         fprintf(stderr, "sluice-sim: %g s of simulated time done\n", limit_s);
     }

@@ -135,7 +135,11 @@ class Sim:
         while not self.eof and time.monotonic() < deadline:
             self._fill(0.2)
             if self.proc.poll() is not None:
-                self._fill(0)
+                while not self.eof and time.monotonic() < deadline:
+                    before = len(self.buf)
+                    self._fill(0.05)
+                    if len(self.buf) == before:
+                        break
                 break
         sluicetest.wait_exit(self.proc, max(1, deadline - time.monotonic()))
         assert self.proc.returncode == 0, f"sluice-sim exited {self.proc.returncode}: {self.log()}"

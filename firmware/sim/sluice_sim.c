@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -565,7 +566,10 @@ int main(int argc, char **argv)
     if (s.master < 0)
         goto out;
     if (link_path) {
-        unlink(link_path);
+        /* replace a stale link from an earlier run, never a file */
+        struct stat st;
+        if (lstat(link_path, &st) == 0 && S_ISLNK(st.st_mode))
+            unlink(link_path);
         if (symlink(slave_path, link_path) != 0) {
             fprintf(stderr, "sluice-sim: --link %s: %s\n", link_path, strerror(errno));
             goto out;

@@ -156,7 +156,8 @@ const struct sluice_config_field config_global_keys[] = {
          .default_value = dflt_delay,                                                              \
          .flags = SLUICE_CFG_RANGE,                                                                \
          .description = "The longest wait (ms) between retries (exponential backoff with "         \
-                        "jitter).",                                                                \
+                        "jitter). A source that is not connected (a device unplugged) is polled "  \
+                        "again at least every 5 s.",                                               \
          .example = "60000",                                                                       \
          .min = 0,                                                                                 \
          .max = 9.3e18},                                                                           \

@@ -20,8 +20,10 @@
 
 #define SOURCE_POLL_MS 100
 #define SINK_IDLE_MS   50
-#define ARENA_BLOCK    (256 * 1024)
-#define KAFKA_DRAIN_MS 30000 /* on stop, how long records in flight to Kafka are waited for */
+/* The longest wait before a NOT_CONNECTED source is polled again. */
+#define SOURCE_RECONNECT_MAX_MS 5000
+#define ARENA_BLOCK             (256 * 1024)
+#define KAFKA_DRAIN_MS          30000 /* on stop, how long records in flight to Kafka are waited for */
 
 static int64_t mono_ms(void)
 {
@@ -596,7 +598,13 @@ void *pipeline_source_main(void *arg)
                 atomic_store(&p->failed, 1);
                 break;
             }
+            /* A peer that is away (a device unplugged, a server down) is looked for again
+             * at least every SOURCE_RECONNECT_MAX_MS, whatever errors.retry.delay.max.ms
+             * says: the plugin paces its own attempts, and a sensor plugged back in must not
+             * wait a minute. */
             int64_t d = backoff_next(&bo);
+            if (d > SOURCE_RECONNECT_MAX_MS)
+                d = SOURCE_RECONNECT_MAX_MS;
             host_table.log_limited(&src->ctx, SLUICE_LOG_WARN, "not-connected", 6,
                                    "%s; retrying in %lld ms", err[0] ? err : "not connected",
                                    (long long)d);

@@ -6,16 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_ALIGN         16u
 #define ARENA_DEFAULT_BLOCK (64u * 1024u)
-
-struct arena_block {
-    struct arena_block *next;
-    size_t size; /* usable bytes in data[] */
-    size_t used;
-    size_t last; /* offset of the newest allocation, so arena_grow can extend it in place */
-    alignas(16) unsigned char data[];
-};
 
 static size_t arena_round(size_t n)
 {
@@ -46,7 +37,7 @@ static struct arena_block *arena_block_new(size_t size)
     return b;
 }
 
-void *arena_alloc(arena_t *a, size_t size)
+void *arena_alloc_slow(arena_t *a, size_t size)
 {
     struct arena_block *b = a->head;
     void *p = NULL;

@@ -3,23 +3,49 @@
 #ifndef SLUICE_ARENA_H
 #define SLUICE_ARENA_H
 
+#include <stdalign.h>
 #include <stddef.h>
+#include <stdint.h>
 
-struct arena_block;
+#define ARENA_ALIGN 16u
+
+struct arena_block {
+    struct arena_block *next;
+    size_t size; /* usable bytes in data[] */
+    size_t used;
+    size_t last; /* offset of the newest allocation, so arena_grow can extend it in place */
+    alignas(16) unsigned char data[];
+};
 
 typedef struct arena {
-    struct arena_block *head; /* current block (blocks are chained, newest first) */
-    size_t block_size;        /* size of a regular block */
-    size_t used_total;        /* bytes handed out since the last reset (for stats) */
+    struct arena_block *head;  /* current block (blocks are chained, newest first) */
+    size_t block_size;         /* size of a regular block */
+    size_t used_total;         /* bytes handed out since the last reset (for stats) */
     struct arena_block *spare; /* regular blocks kept by reset for the next batch */
     unsigned nspare;
 } arena_t;
 
 /* Initialise an empty arena; the first block is allocated on first use. */
 void arena_init(arena_t *a, size_t block_size);
-/* 16-byte aligned memory, valid until the next reset or free; NULL on out of memory. Requests larger
- * than the block size get a block of their own. */
-void *arena_alloc(arena_t *a, size_t size);
+/* 16-byte aligned memory, valid until the next reset or free; NULL on out of memory. Requests
+ * larger than the block size get a block of their own. */
+void *arena_alloc_slow(arena_t *a, size_t size);
+/* Inline: the bump within the current block is on every value's path; the rest is out of line. */
+static inline void *arena_alloc(arena_t *a, size_t size)
+{
+    struct arena_block *b = a->head;
+    if (size - 1 < SIZE_MAX - ARENA_ALIGN && b) {
+        size_t need = (size + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1);
+        if (b->size - b->used >= need) {
+            void *p = b->data + b->used;
+            b->last = b->used;
+            b->used += need;
+            a->used_total += size;
+            return p;
+        }
+    }
+    return arena_alloc_slow(a, size);
+}
 /* Zeroed memory. */
 void *arena_calloc(arena_t *a, size_t size);
 /* Copy `len` bytes and add a NUL terminator. */

@@ -415,7 +415,7 @@ static int value_kv_reserve(arena_t *a, sluice_value_t *m)
 {
     if (m->u.m.len < m->u.m.cap)
         return 0;
-    size_t cap = m->u.m.cap ? m->u.m.cap * 2 : 8;
+    size_t cap = m->u.m.cap ? m->u.m.cap * 2 : 16; /* records of 9-16 fields grow no more */
     struct value_kv *n = arena_grow(a, m->u.m.items, m->u.m.cap * sizeof *n, cap * sizeof *n);
     if (!n)
         return -1;

@@ -636,7 +636,7 @@ static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
      * replaces the earlier value, in its place). */
     uint64_t seen = 0;
     for (;;) {
-        if ((rc = jp_key_start(p)) != SLUICE_OK)
+        if ((p->p >= p->end || *p->p != '"') && (rc = jp_key_start(p)) != SLUICE_OK)
             return rc;
         sluice_value_t *k;
         if ((rc = jp_string_value(p, &k)) != SLUICE_OK)
@@ -648,13 +648,35 @@ static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
                           : 0;
         int maybe_repeat = (int)(seen >> bit & 1);
         seen |= UINT64_C(1) << bit;
-        if ((rc = jp_colon(p)) != SLUICE_OK)
+        /* The compact form ("key":value,"key":…) is taken without calls; anything else goes
+         * through the general steps. */
+        if (p->p < p->end && *p->p == ':' && p->p + 1 < p->end && (unsigned char)p->p[1] > ' ')
+            p->p++;
+        else if ((rc = jp_colon(p)) != SLUICE_OK)
             return rc;
         sluice_value_t *v;
-        if ((rc = jp_value(p, &v)) != SLUICE_OK)
+        if (p->p < p->end && *p->p == '"')
+            rc = jp_string_value(p, &v);
+        else
+            rc = jp_value(p, &v);
+        if (rc != SLUICE_OK)
             return rc;
-        if ((rc = value_map_put_string(p->a, m, k, v, maybe_repeat)) != SLUICE_OK)
+        if (!maybe_repeat && m->u.m.len < m->u.m.cap) {
+            struct value_kv *kv = &m->u.m.items[m->u.m.len++];
+            kv->name = k->u.s.ptr;
+            kv->key = k;
+            kv->value = v;
+        } else if ((rc = value_map_put_string(p->a, m, k, v, maybe_repeat)) != SLUICE_OK) {
             return jp_nomem(p);
+        }
+        if (p->p < p->end && *p->p == ',' && p->p + 1 < p->end && p->p[1] == '"') {
+            p->p++;
+            continue;
+        }
+        if (p->p < p->end && *p->p == '}') {
+            p->p++;
+            break;
+        }
         int more;
         if ((rc = jp_after_item(p, '}', &more)) != SLUICE_OK)
             return rc;
@@ -698,6 +720,21 @@ done:
 
 static sluice_err_t jp_number_value(jp_t *p, sluice_value_t **out)
 {
+    /* Fast path: an integer of up to 18 digits, converted while it is scanned. */
+    const char *q = p->p, *e = p->end;
+    int neg = q < e && *q == '-';
+    q += neg;
+    if (q < e && *q >= '1' && *q <= '9') {
+        const char *st = q;
+        uint64_t u = 0;
+        while (q < e && *q >= '0' && *q <= '9' && q - st < 18)
+            u = u * 10 + (uint64_t)(*q++ - '0');
+        if (q >= e || ((*q < '0' || *q > '9') && *q != '.' && *q != 'e' && *q != 'E')) {
+            p->p = q;
+            *out = value_int(p->a, SLUICE_TYPE_INT64, neg ? -(int64_t)u : (int64_t)u);
+            return *out ? SLUICE_OK : jp_nomem(p);
+        }
+    }
     const char *s;
     size_t n;
     int is_int;
@@ -1942,10 +1979,15 @@ static size_t json_fmt_double(char *out, size_t outsz, double x, int f32)
     if (ax < 1e15 && ax >= 1e-5) {
         /* Few decimals first (sensor readings, prices), then, for doubles, the most digits that
          * still fit 2^53 (trailing zeros trimmed): that covers every value of up to 15 digits. */
-        int kmax = 0;
-        while (kmax < 22 && ax * json_pow10[kmax + 1] < 9007199254740992.0)
-            kmax++;
-        int klast = f32 ? (kmax < 9 ? kmax : 9) : (kmax < 4 ? kmax : 4);
+        /* klast = min(kmax, 4 or 9), where kmax is the most decimals whose scaled value stays
+         * below 2^53; the full kmax is only needed when the few decimals do not do. */
+        int kcap = f32 ? 9 : 4, klast = 0;
+        while (klast < kcap && ax * json_pow10[klast + 1] < 9007199254740992.0)
+            klast++;
+        int kmax = klast;
+        if (!f32 && klast == kcap)
+            while (kmax < 22 && ax * json_pow10[kmax + 1] < 9007199254740992.0)
+                kmax++;
         for (int k = 0; k <= klast; k++) {
             double r = nearbyint(ax * json_pow10[k]);
             if (json_fixed_ok(r, k, ax, f32)) {
@@ -2105,6 +2147,40 @@ int json_write_string(buf_t *out, const char *s, size_t len)
     return 0;
 }
 
+/* An object member's key with its quotes and colon (and the comma before it unless first):
+ * short plain keys, nearly all of them, are copied at once after a single room check. */
+static int jw_key(buf_t *b, const char *k, size_t kl, int comma)
+{
+    if (kl <= 64) {
+        const unsigned char *p = (const unsigned char *)k;
+        size_t i = 0;
+        for (; i + 8 <= kl; i += 8)
+            if (json_swar_special(p + i))
+                goto slow;
+        for (; i < kl; i++)
+            if (jw_class[p[i]] != 0)
+                goto slow;
+        if ((b->cap - b->len <= kl + 4 || !b->cap) && buf_reserve(b, kl + 4) != 0)
+            return -1;
+        char *d = b->data + b->len;
+        if (comma)
+            *d++ = ',';
+        *d++ = '"';
+        memcpy(d, k, kl);
+        d += kl;
+        *d++ = '"';
+        *d++ = ':';
+        b->len = (size_t)(d - b->data);
+        return 0;
+    }
+slow:
+    if (comma && jw_c(b, ',') != 0)
+        return -1;
+    if (json_write_string(b, k, kl) != 0)
+        return -1;
+    return jw_c(b, ':');
+}
+
 static int jw_map_is_object(const sluice_value_t *v, const sluice_schema_t *s)
 {
     if (s && s->type == SLUICE_TYPE_MAP && s->keys)
@@ -2195,15 +2271,28 @@ static sluice_err_t jw_value(buf_t *b, const sluice_value_t *v, const sluice_sch
         for (size_t i = 0; i < v->u.m.len && !rc; i++) {
             const struct value_kv *kv = &v->u.m.items[i];
             sluice_err_t e;
-            if (i)
-                rc |= jw_c(b, ',');
             if (object) {
                 if (kv->key && kv->key->type == SLUICE_TYPE_STRING)
-                    rc |= json_write_string(b, kv->key->u.s.ptr, kv->key->u.s.len);
+                    rc |= jw_key(b, kv->key->u.s.ptr, kv->key->u.s.len, i != 0);
                 else
-                    rc |= json_write_string(b, kv->name, strlen(kv->name));
-                rc |= jw_c(b, ':');
+                    rc |= jw_key(b, kv->name, strlen(kv->name), i != 0);
+                if (rc)
+                    break;
+                /* Strings and integers (written the same whatever their schema) inline. */
+                const sluice_value_t *fv = kv->value;
+                if (fv && depth < JSON_MAX_DEPTH) {
+                    if (fv->type == SLUICE_TYPE_STRING) {
+                        rc |= json_write_string(b, fv->u.s.ptr, fv->u.s.len);
+                        continue;
+                    }
+                    if (fv->type >= SLUICE_TYPE_INT8 && fv->type <= SLUICE_TYPE_INT64) {
+                        rc |= jw_int(b, fv->u.i);
+                        continue;
+                    }
+                }
             } else {
+                if (i)
+                    rc |= jw_c(b, ',');
                 rc |= jw_c(b, '[');
                 if ((e = jw_value(b, kv->key, ks, fmt, depth + 1)) != SLUICE_OK)
                     return e;

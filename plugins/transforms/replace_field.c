@@ -28,6 +28,7 @@ struct replace_field {
     /* 1 for each byte that starts a name of exclude, include or renames (either side): a field
      * whose name starts with another byte is kept as it is, without a string compare. */
     unsigned char first[256];
+    unsigned char pair[256]; /* by replace_field_pair of the first two bytes: a finer filter */
 };
 
 static const struct sluice_config_field replace_field_config[] = {
@@ -90,6 +91,15 @@ static void replace_field_free(struct replace_field *x)
     free(x);
 }
 
+/* A hash of a name's first two bytes (the second is the NUL of a one-byte name). */
+static unsigned replace_field_pair(const char *name)
+{
+    if (name[0] == '\0') {
+        return 0;
+    }
+    return ((unsigned)(unsigned char)name[0] * 31u + (unsigned char)name[1]) & 255u;
+}
+
 static sluice_err_t replace_field_init(const struct sluice_host *host, sluice_ctx_t *ctx,
                                        const sluice_config_t *config, void **state, char *errstr,
                                        size_t errstr_size)
@@ -141,13 +151,17 @@ static sluice_err_t replace_field_init(const struct sluice_host *host, sluice_ct
     x->append = SLUICE_HOST_HAS(host, value_map_append) && x->renames.n <= 64;
     for (size_t i = 0; i < x->exclude.n; i++) {
         x->first[(unsigned char)x->exclude.v[i][0]] = 1;
+        x->pair[replace_field_pair(x->exclude.v[i])] = 1;
     }
     for (size_t i = 0; i < x->include.n; i++) {
         x->first[(unsigned char)x->include.v[i][0]] = 1;
+        x->pair[replace_field_pair(x->include.v[i])] = 1;
     }
     for (size_t i = 0; i < x->renames.n; i++) {
         x->first[(unsigned char)x->renames.left[i][0]] = 1;
+        x->pair[replace_field_pair(x->renames.left[i])] = 1;
         x->first[(unsigned char)x->renames.right[i][0]] = 1;
+        x->pair[replace_field_pair(x->renames.right[i])] = 1;
     }
     *state = x;
     x = NULL;
@@ -178,7 +192,8 @@ static const char *replace_field_decide(const struct replace_field *x, const cha
 {
     *ren = -1;
     *as = -1;
-    if (!x->first[(unsigned char)name[0]]) {
+    if (!x->first[(unsigned char)name[0]] ||
+        (name[0] != '\0' && !x->pair[replace_field_pair(name)])) {
         return x->include.n > 0 ? NULL : name;
     }
     for (size_t i = 0; i < x->renames.n; i++) {

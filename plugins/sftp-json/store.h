@@ -1,0 +1,75 @@
+/*
+ * store.h — where sftp-json puts its files: a local directory or an SFTP server (libcurl/libssh2).
+ *
+ * The sink writes each open file under a temporary name in pieces (append), then renames it to its
+ * final name, atomically replacing a file of that name (a rewrite after a crash). Paths are
+ * relative to the store's root (the local `directory`, or `sftp.working.dir` on the server) and
+ * use '/' as separator; directories are created on demand.
+ *
+ * Every call returns SLUICE_OK, SLUICE_NOT_CONNECTED / SLUICE_RETRY (transient: the server went
+ * away, a timeout; the caller backs off and retries the same operation — a store reconnects by
+ * itself on the next call) or SLUICE_FATAL (authentication refused, host key unknown or changed,
+ * permission denied: a message for the user says which, e.g. with the fingerprint seen), with the
+ * message in errstr. One store is used by one thread (the sink task's).
+ */
+#ifndef SLUICE_SFTP_JSON_STORE_H
+#define SLUICE_SFTP_JSON_STORE_H
+
+#include <stddef.h>
+
+#include <sluice/plugin.h>
+
+typedef struct store store_t;
+
+/* Connection settings of the SFTP store (the plugin's config keys; NULL/0 when unset). */
+struct store_sftp_config {
+    const char *host;            /* sftp.host */
+    int port;                    /* sftp.port */
+    const char *username;        /* sftp.username */
+    const char *password;        /* sftp.password (secret) */
+    const char *private_key;     /* sftp.private.key: path of the private key file */
+    const char *passphrase;      /* sftp.private.key.passphrase (secret) */
+    const char *working_dir;     /* sftp.working.dir: the root of every path */
+    const char *known_hosts;     /* sftp.known.hosts: an OpenSSH known_hosts file */
+    const char *host_key_sha256; /* sftp.host.key.sha256: base64 SHA-256 fingerprint */
+    int host_key_check;          /* sftp.host.key.check: 1 (default) refuses unknown keys */
+    long connect_timeout_ms;     /* sftp.connect.timeout.ms */
+    long timeout_ms;             /* sftp.timeout.ms: an operation that makes no progress */
+};
+
+struct store_ops {
+    const char *name; /* "local" or "sftp" */
+    /* Append `len` bytes to `path` (created if missing, with its directories). */
+    sluice_err_t (*append)(store_t *s, const char *path, const void *data, size_t len,
+                           char *errstr, size_t errstr_size);
+    /* Rename `from` to `to`, replacing `to` if it exists (creating `to`'s directories). */
+    sluice_err_t (*rename)(store_t *s, const char *from, const char *to, char *errstr,
+                           size_t errstr_size);
+    /* Remove `path`; a missing file is not an error. */
+    sluice_err_t (*remove)(store_t *s, const char *path, char *errstr, size_t errstr_size);
+    /* Call `fn` for every regular file under `dir` (recursively; paths relative to the root);
+     * a missing `dir` lists nothing. `fn` returns 0 to go on. */
+    sluice_err_t (*list)(store_t *s, const char *dir,
+                         int (*fn)(void *ctx, const char *path, long long size), void *ctx,
+                         char *errstr, size_t errstr_size);
+    /* Size of `path`, or -1 when it does not exist. */
+    sluice_err_t (*size)(store_t *s, const char *path, long long *size, char *errstr,
+                         size_t errstr_size);
+    /* Drop the connection (if any); the next call reconnects. */
+    void (*disconnect)(store_t *s);
+    void (*free)(store_t *s);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/* A store on a local directory (created if missing). */
+store_t *store_local_new(const char *directory, char *errstr, size_t errstr_size);
+/* A store on an SFTP server. Does not connect yet: the first operation does (so init stays free
+ * of network I/O; `sluice lint` calls init). `host` (the host table) is for logging through
+ * `ctx`. Returns NULL with a message on a configuration error. */
+store_t *store_sftp_new(const struct store_sftp_config *cfg, const struct sluice_host *host,
+                        sluice_ctx_t *ctx, char *errstr, size_t errstr_size);
+
+#endif

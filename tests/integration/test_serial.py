@@ -584,8 +584,8 @@ def test_firmware_in_the_simulator(running, tmp, build):
     exit (its pty gone) is a disconnect, not a failure."""
     sim = build / "firmware" / "sluice-sim"
     elf = build / "firmware" / "ldr_seq_fast.elf"
-    if not (sim.is_file() and elf.is_file()):
-        pytest.skip(f"{sim} or {elf} is not built (avr-gcc, simavr missing)")
+    assert sim.is_file() and elf.is_file(), \
+        f"{sim} or {elf} is not built (avr-gcc, simavr missing)"
     dev = tmp / "arduino"
     r = running(source_yaml(tmp, dev, {"parser": "firmware", "baud": 115200}))
     simp = subprocess.Popen([str(sim), "--constant", "1000", "--seconds", "2", "--link", str(dev),

@@ -21,7 +21,7 @@ lines sent vs received, lost and duplicated seq. Targets (issue 6): CPU < 5 % of
 p99 < 10 ms. Not a timed test: it never fails on speed. Figures go to docs/performance.md.
 
 usage: tests/bench/serial_bench.py [--build build-rel] [--devices 32] [--rate 100] [--seconds 30]
-                                   [--warmup 3] [--only firmware,csv]
+                                   [--warmup 3] [--only firmware,csv] [--offset-flush 100ms]
 """
 import argparse
 import json
@@ -47,17 +47,18 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
 
 
-def yaml_for(work, devices, fmt):
+def yaml_for(work, devices, fmt, flush=None):
     if fmt == "firmware":
         src = "parser: firmware, field: luz"
         sink = "{seq.field: seq, histogram.file: %s}" % (work / "hist.jsonl")
     else:
         src = "parser: csv, csv.fields: [seq:int64, luz:int32, sent_us:int64]"
         sink = "{seq.field: seq, sent.field: sent_us, histogram.file: %s}" % (work / "hist.jsonl")
+    extra = f"    offset.flush.interval.ms: {flush}\n" if flush else ""
     pipes = "".join(f"""  - id: dev{i:02d}
     topic: luz{i:02d}
     value.converter: json
-    source:
+{extra}    source:
       plugin: serial
       config: {{device: {work}/dev{i:02d}, baud: 115200, {src}}}
     sinks:
@@ -94,7 +95,7 @@ def merge(hist_lines, kind):
 
 def run(a, sluice, env, fmt, work):
     work.mkdir()
-    cfg = yaml_for(work, a.devices, fmt)
+    cfg = yaml_for(work, a.devices, fmt, a.offset_flush)
     total = a.warmup + a.seconds
     writer = subprocess.Popen([sys.executable, str(REPO / "tests/bench/serial_devices.py"),
                                "--dir", str(work), "--devices", str(a.devices), "--rate",
@@ -179,6 +180,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--only", default="firmware,csv")
+    ap.add_argument("--offset-flush", default=None,
+                    help="offset.flush.interval.ms for the run (default: sluice's, 1000)")
     a = ap.parse_args()
     build = Path(a.build) if Path(a.build).is_absolute() else REPO / a.build
     sluice = build / "sluice"

@@ -382,6 +382,24 @@ static sluice_err_t host_value_map_append(sluice_record_t *r, sluice_value_t *m,
     return value_map_append(ARENA(r), m, k, v);
 }
 
+static long host_value_index(const sluice_value_t *obj, const char *field)
+{
+    return value_index(obj, field);
+}
+
+static sluice_err_t host_value_set_item(sluice_record_t *r, sluice_value_t *obj, size_t i,
+                                        sluice_value_t *v)
+{
+    (void)r;
+    return value_set_item(obj, i, v);
+}
+
+static sluice_err_t host_value_map_rename(sluice_record_t *r, sluice_value_t *m, size_t i,
+                                          const char *key)
+{
+    return value_map_rename(ARENA(r), m, i, key);
+}
+
 static sluice_type_t host_value_type(const sluice_value_t *v)
 {
     return v ? v->type : SLUICE_TYPE_NULL;
@@ -704,4 +722,7 @@ const struct sluice_host host_table = {
     .schema_param = host_schema_param,
     .schema_from_json = host_schema_from_json,
     .value_map_append = host_value_map_append,
+    .value_index = host_value_index,
+    .value_set_item = host_value_set_item,
+    .value_map_rename = host_value_map_rename,
 };

@@ -593,6 +593,63 @@ sluice_value_t *value_get(const sluice_value_t *obj, const char *field)
     return NULL;
 }
 
+long value_index(const sluice_value_t *obj, const char *field)
+{
+    if (!obj || !field)
+        return -1;
+    if (obj->type == SLUICE_TYPE_STRUCT) {
+        int i = schema_field_index(obj->schema, field);
+        return i >= 0 && (size_t)i < obj->u.m.len ? i : -1;
+    }
+    if (obj->type != SLUICE_TYPE_MAP ||
+        (obj->schema && obj->schema->keys && obj->schema->keys->type != SLUICE_TYPE_STRING))
+        return -1;
+    return value_map_find(obj, field, strlen(field));
+}
+
+sluice_err_t value_set_item(sluice_value_t *obj, size_t i, sluice_value_t *v)
+{
+    if (!obj || !v)
+        return SLUICE_ERR_INVALID;
+    switch (obj->type) {
+    case SLUICE_TYPE_ARRAY:
+        if (i >= obj->u.a.len)
+            return SLUICE_ERR_INVALID;
+        obj->u.a.items[i] = v;
+        return SLUICE_OK;
+    case SLUICE_TYPE_STRUCT:
+        if (i >= obj->u.m.len || !obj->schema || i >= obj->schema->nfields ||
+            !value_type_fits(obj->schema->fields[i].schema, v))
+            return SLUICE_ERR_INVALID;
+        obj->u.m.items[i].value = v;
+        return SLUICE_OK;
+    case SLUICE_TYPE_MAP:
+        if (i >= obj->u.m.len)
+            return SLUICE_ERR_INVALID;
+        obj->u.m.items[i].value = v;
+        return SLUICE_OK;
+    default:
+        return SLUICE_ERR_INVALID;
+    }
+}
+
+sluice_err_t value_map_rename(arena_t *a, sluice_value_t *map, size_t i, const char *key)
+{
+    if (!map || map->type != SLUICE_TYPE_MAP || !key || i >= map->u.m.len ||
+        (map->schema && map->schema->keys && map->schema->keys->type != SLUICE_TYPE_STRING))
+        return SLUICE_ERR_INVALID;
+    struct value_kv *kv = &map->u.m.items[i];
+    if (!kv->key || kv->key->type != SLUICE_TYPE_STRING)
+        return SLUICE_ERR_INVALID;
+    sluice_value_t *k = value_string(a, key, strlen(key));
+    if (!k)
+        return SLUICE_ERR_NOMEM;
+    k->schema = kv->key->schema;
+    kv->key = k;
+    kv->name = k->u.s.ptr;
+    return SLUICE_OK;
+}
+
 sluice_value_t *value_copy(arena_t *a, const sluice_value_t *v)
 {
     sluice_value_t *c = NULL;

@@ -134,6 +134,13 @@ sluice_err_t value_map_put_string(arena_t *a, sluice_value_t *map, sluice_value_
  * caller knows the keys are distinct). The key is kept when NUL-terminated, else copied. */
 sluice_err_t value_map_append(arena_t *a, sluice_value_t *map, sluice_value_t *key,
                               sluice_value_t *v);
+/* Index of a STRUCT field / string-keyed MAP entry (for items[]), or -1. A MAP whose schema has
+ * keys other than strings has no string-keyed entries. */
+long value_index(const sluice_value_t *obj, const char *field);
+/* Replace item i's value of an ARRAY, MAP or STRUCT (type-checked for STRUCT as in value_put). */
+sluice_err_t value_set_item(sluice_value_t *obj, size_t i, sluice_value_t *v);
+/* Give entry i of a string-keyed MAP the key `key` (copied); the caller knows it is not taken. */
+sluice_err_t value_map_rename(arena_t *a, sluice_value_t *map, size_t i, const char *key);
 /* STRUCT field / string-keyed MAP entry, or NULL. */
 sluice_value_t *value_get(const sluice_value_t *obj, const char *field);
 /* Deep copy into another arena (schemas are shared, not copied). */

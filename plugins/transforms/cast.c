@@ -37,6 +37,7 @@ struct cast {
     sluice_type_t whole; /* SLUICE_TYPE_NULL: field casts */
     struct xf_cache cache;
     sluice_buf_t *buf; /* NUL-terminated copies and base64 text, reused */
+    int by_index;      /* the host has value_index and value_set_item: one search per field */
 };
 
 static const struct sluice_config_field cast_config[] = {
@@ -162,6 +163,7 @@ static sluice_err_t cast_init(const struct sluice_host *host, sluice_ctx_t *ctx,
     x->host = host;
     x->ctx = ctx;
     x->where = xf_where(host, config);
+    x->by_index = SLUICE_HOST_HAS(host, value_index) && SLUICE_HOST_HAS(host, value_set_item);
     if (count == 0) {
         err = SLUICE_ERR_CONFIG;
         snprintf(errstr, errstr_size, "'spec' must name at least one field to cast (or a type)");
@@ -864,14 +866,18 @@ static sluice_err_t cast_process(void *state, sluice_record_t *record, sluice_ba
         for (size_t i = 0; i < x->n; i++) {
             struct cast_op op = {x,      record,      x->rules[i].field, x->rules[i].type,
                                  errstr, errstr_size, SLUICE_OK};
-            sluice_value_t *fv = h->value_get(value, x->rules[i].field);
+            long at = x->by_index ? h->value_index(value, x->rules[i].field) : -1;
+            sluice_value_t *fv = at >= 0       ? h->value_item(value, (size_t)at, NULL, NULL)
+                                 : x->by_index ? NULL
+                                               : h->value_get(value, x->rules[i].field);
 
             fv = fv != NULL ? cast_value(&op, fv, NULL) : h->value_null(record);
             if (fv == NULL) {
                 err = op.err != SLUICE_OK ? op.err : xf_oom(errstr, errstr_size);
                 goto out;
             }
-            if (h->value_put(record, value, x->rules[i].field, fv) != SLUICE_OK) {
+            if ((at >= 0 ? h->value_set_item(record, value, (size_t)at, fv)
+                         : h->value_put(record, value, x->rules[i].field, fv)) != SLUICE_OK) {
                 err = SLUICE_ERR_INVALID;
                 snprintf(errstr, errstr_size, "field '%s': cannot set it in the %s map",
                          x->rules[i].field, xf_where_name(x->where));

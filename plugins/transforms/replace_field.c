@@ -4,7 +4,7 @@
  *
  * A field is kept when it is not in `exclude` and `include` is empty or names it; a kept field is
  * renamed by `renames`. Struct values are rebuilt on a derived schema (built once per input schema,
- * cached); schemaless maps are rebuilt as new maps in the batch arena.
+ * cached); schemaless maps only renamed are edited in place, others rebuilt in the batch arena.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +25,9 @@ struct replace_field {
     /* Schemaless maps are rebuilt by appending (value_map_append, when the host has it and there
      * are at most 64 renames, for the bit sets of replace_field_map). */
     int append;
+    /* Schemaless maps are edited in place (value_map_rename) when nothing is dropped: the host has
+     * it, `append` holds and neither exclude nor include is set. */
+    int in_place;
     /* 1 for each byte that starts a name of exclude, include or renames (either side): a field
      * whose name starts with another byte is kept as it is, without a string compare. */
     unsigned char first[256];
@@ -149,6 +152,8 @@ static sluice_err_t replace_field_init(const struct sluice_host *host, sluice_ct
         }
     }
     x->append = SLUICE_HOST_HAS(host, value_map_append) && x->renames.n <= 64;
+    x->in_place = x->append && SLUICE_HOST_HAS(host, value_map_rename) && x->exclude.n == 0 &&
+                  x->include.n == 0;
     for (size_t i = 0; i < x->exclude.n; i++) {
         x->first[(unsigned char)x->exclude.v[i][0]] = 1;
         x->pair[replace_field_pair(x->exclude.v[i])] = 1;
@@ -360,6 +365,62 @@ static sluice_err_t replace_field_map(struct replace_field *x, sluice_record_t *
     return SLUICE_OK;
 }
 
+/* A schemaless map renamed in place, when no field is dropped: the renames are found and checked
+ * first, with replace_field_map's bit sets and errors, so that a refused record keeps its map.
+ * 1 when the map has more renamed entries than the renames (duplicate keys): rebuild it then. */
+static int replace_field_rename(struct replace_field *x, sluice_record_t *record,
+                                sluice_value_t *value, sluice_err_t *err, char *errstr,
+                                size_t errstr_size)
+{
+    const struct sluice_host *h = x->host;
+    size_t n = h->value_count(value);
+    uint64_t renamed = 0, landed = 0;
+    size_t at[64];
+    long to[64];
+    size_t m = 0;
+
+    *err = SLUICE_ERR_INVALID;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = NULL;
+        sluice_value_t *key = NULL;
+        long ren, as;
+
+        h->value_item(value, i, &name, &key);
+        if (name == NULL || key == NULL) {
+            if (!replace_field_collides(x, value, i, errstr, errstr_size)) {
+                snprintf(errstr, errstr_size, "replace-field needs string keys in the %s map",
+                         xf_where_name(x->where));
+            }
+            return 0;
+        }
+        replace_field_decide(x, name, &ren, &as);
+        if (as >= 0 && (ren < 0 || ren == as)) {
+            landed |= UINT64_C(1) << as;
+        }
+        if (ren >= 0) {
+            if (m == sizeof at / sizeof at[0]) {
+                return 1;
+            }
+            renamed |= UINT64_C(1) << ren;
+            at[m] = i;
+            to[m++] = ren;
+        }
+    }
+    if (renamed & landed) {
+        replace_field_collides(x, value, n, errstr, errstr_size);
+        return 0;
+    }
+    for (size_t k = 0; k < m; k++) {
+        if (h->value_map_rename(record, value, at[k], x->renames.right[to[k]]) != SLUICE_OK) {
+            snprintf(errstr, errstr_size, "field '%s': cannot copy it to the new %s",
+                     x->renames.left[to[k]], xf_where_name(x->where));
+            return 0;
+        }
+    }
+    *err = SLUICE_OK;
+    return 0;
+}
+
 static sluice_err_t replace_field_process(void *state, sluice_record_t *record, sluice_batch_t *out,
                                           char *errstr, size_t errstr_size)
 {
@@ -400,6 +461,14 @@ static sluice_err_t replace_field_process(void *state, sluice_record_t *record, 
             err = SLUICE_ERR_INVALID;
             goto out;
         }
+    }
+    if (type == SLUICE_TYPE_MAP && x->in_place && h->value_schema(value) == NULL &&
+        replace_field_rename(x, record, value, &err, errstr, errstr_size) == 0) {
+        if (err != SLUICE_OK) {
+            goto out;
+        }
+        target = value;
+        goto set;
     }
     target = h->value_struct(record, schema); /* schema NULL: a schemaless map */
     if (target == NULL) {

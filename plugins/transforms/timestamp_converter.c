@@ -40,6 +40,7 @@ struct tsc {
     struct xf_cache cache;
     char *text; /* formatted text, grown when a pattern needs more than the stack buffer */
     size_t text_cap;
+    int by_index; /* the host has value_index and value_set_item: one search for the field */
 };
 
 static const struct sluice_config_field tsc_config[] = {
@@ -144,6 +145,7 @@ static sluice_err_t tsc_init(const struct sluice_host *host, sluice_ctx_t *ctx,
     x->host = host;
     x->ctx = ctx;
     x->where = xf_where(host, config);
+    x->by_index = SLUICE_HOST_HAS(host, value_index) && SLUICE_HOST_HAS(host, value_set_item);
     t = tsc_index(tsc_target_values, target);
     if (t < 0) { /* the core checks enums; this guards a direct init */
         err = SLUICE_ERR_CONFIG;
@@ -548,7 +550,10 @@ static sluice_err_t tsc_process(void *state, sluice_record_t *record, sluice_bat
         }
     } else if (type == SLUICE_TYPE_MAP) {
         struct tsc_op op = {x, record, x->field, errstr, errstr_size, SLUICE_OK};
-        sluice_value_t *fv = h->value_get(value, x->field);
+        long at = x->by_index ? h->value_index(value, x->field) : -1;
+        sluice_value_t *fv = at >= 0       ? h->value_item(value, (size_t)at, NULL, NULL)
+                             : x->by_index ? NULL
+                                           : h->value_get(value, x->field);
 
         /* Kafka Connect puts the field back, a missing one as null. */
         fv = fv != NULL ? tsc_convert(&op, fv, NULL) : h->value_null(record);
@@ -556,7 +561,8 @@ static sluice_err_t tsc_process(void *state, sluice_record_t *record, sluice_bat
             err = op.err != SLUICE_OK ? op.err : xf_oom(errstr, errstr_size);
             goto out;
         }
-        if (h->value_put(record, value, x->field, fv) != SLUICE_OK) {
+        if ((at >= 0 ? h->value_set_item(record, value, (size_t)at, fv)
+                     : h->value_put(record, value, x->field, fv)) != SLUICE_OK) {
             err = SLUICE_ERR_INVALID;
             snprintf(errstr, errstr_size, "field '%s': cannot set it in the %s map", x->field,
                      xf_where_name(x->where));

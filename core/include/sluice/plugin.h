@@ -472,6 +472,34 @@ struct sluice_host {
      */
     sluice_err_t (*value_map_append)(sluice_record_t *rec, sluice_value_t *map, sluice_value_t *key,
                                      sluice_value_t *v);
+    /**
+     * The index, for value_item and value_set_item, of a STRUCT's field (by its schema) or of a
+     * string-keyed MAP's entry whose key is `field`; -1 when there is none, when `obj` is neither,
+     * or when a MAP's schema has keys other than strings. Finds a field once for a transform that
+     * reads it and then replaces it (value_get then value_put search twice). Reads only; the index
+     * stays valid until the map gains or loses entries.
+     */
+    long (*value_index)(const sluice_value_t *obj, const char *field);
+    /**
+     * Replace the value of item `i` of an ARRAY (element), MAP (entry value; the key stays) or
+     * STRUCT (field value) in place. `v` must be a value of the same batch; `obj` keeps it, not a
+     * copy. SLUICE_ERR_INVALID, with `obj` unchanged, when `i` is out of range, when `obj` is none
+     * of these, or when a STRUCT field's schema does not take a value of `v`'s type (as
+     * value_put: null is taken by every field).
+     */
+    sluice_err_t (*value_set_item)(sluice_record_t *rec, sluice_value_t *obj, size_t i,
+                                   sluice_value_t *v);
+    /**
+     * Rename entry `i` of a string-keyed MAP in place: its key becomes `key`, whose text is copied
+     * into the arena of `rec`'s batch (the caller keeps `key`); the entry's value and position
+     * stay. The caller guarantees that no other entry has the key `key` already: the map does not
+     * check, and a duplicate makes a map with two equal keys. SLUICE_ERR_INVALID, with the map
+     * unchanged, when `map` is not a MAP whose schema (if any) has string keys, `i` is out of range
+     * or entry `i`'s key is not a STRING; SLUICE_ERR_NOMEM, with the map unchanged, when out of
+     * memory.
+     */
+    sluice_err_t (*value_map_rename)(sluice_record_t *rec, sluice_value_t *map, size_t i,
+                                     const char *key);
 };
 
 /** True when the host table `h` includes the member `field` (for members added in later minors). */

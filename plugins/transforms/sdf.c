@@ -79,6 +79,27 @@ void sdf_breakdown(int64_t ms, struct sdf_tm *tm)
     tm->wday = (int)((days - sdf_floordiv(days, 7) * 7 + 4) % 7); /* 1970-01-01: Thursday */
 }
 
+static int sdf_is_number(const struct sdf_item *it)
+{
+    switch (it->letter) {
+    case 'M':
+        return it->count < 3;
+    case 'y':
+    case 'd':
+    case 'D':
+    case 'H':
+    case 'k':
+    case 'h':
+    case 'K':
+    case 'm':
+    case 's':
+    case 'S':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int sdf_compile(sdf_t *f, const char *pattern, char *errstr, size_t errstr_size)
 {
     size_t len = strlen(pattern);
@@ -124,7 +145,7 @@ int sdf_compile(sdf_t *f, const char *pattern, char *errstr, size_t errstr_size)
                 f->items[f->n - 1].lit + f->items[f->n - 1].count == f->text + start) {
                 f->items[f->n - 1].count += (int)(nt - start);
             } else if (nt > start) {
-                f->items[f->n++] = (struct sdf_item){0, (int)(nt - start), f->text + start};
+                f->items[f->n++] = (struct sdf_item){0, (int)(nt - start), f->text + start, 0, 0};
             }
             continue;
         }
@@ -141,7 +162,7 @@ int sdf_compile(sdf_t *f, const char *pattern, char *errstr, size_t errstr_size)
             while (pattern[j] == c) {
                 j++;
             }
-            f->items[f->n++] = (struct sdf_item){c, (int)(j - i), NULL};
+            f->items[f->n++] = (struct sdf_item){c, (int)(j - i), NULL, 0, 0};
             i = j;
             continue;
         }
@@ -149,10 +170,18 @@ int sdf_compile(sdf_t *f, const char *pattern, char *errstr, size_t errstr_size)
             f->items[f->n - 1].lit + f->items[f->n - 1].count == f->text + nt) {
             f->items[f->n - 1].count++;
         } else {
-            f->items[f->n++] = (struct sdf_item){0, 1, f->text + nt};
+            f->items[f->n++] = (struct sdf_item){0, 1, f->text + nt, 0, 0};
         }
         f->text[nt++] = c;
         i++;
+    }
+    for (size_t i = 0; i < f->n; i++) {
+        if (sdf_is_number(&f->items[i])) {
+            /* Java reads exactly `count` digits when the next field is a number too
+             * ("yyyyMMdd"), otherwise as many as there are. */
+            f->items[i].abut = i + 1 < f->n && sdf_is_number(&f->items[i + 1]);
+            f->items[i].digits = f->items[i].abut ? f->items[i].count : 18;
+        }
     }
     if (gmtime_r(&now, &utc) != NULL) {
         f->pivot_year = utc.tm_year + 1900 - 80;
@@ -280,27 +309,6 @@ size_t sdf_format(const sdf_t *f, int64_t ms, char *buf, size_t size)
     return o.len;
 }
 
-static int sdf_is_number(const struct sdf_item *it)
-{
-    switch (it->letter) { /* a switch, not strchr: this runs twice per item of every parse */
-    case 'M':
-        return it->count < 3;
-    case 'y':
-    case 'd':
-    case 'D':
-    case 'H':
-    case 'k':
-    case 'h':
-    case 'K':
-    case 'm':
-    case 's':
-    case 'S':
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* A name of `names` (full, or its first three letters) at `*p`, ignoring case; its index or -1. */
 static int sdf_parse_name(const char *const *names, int n, const char **p, const char *end)
 {
@@ -323,14 +331,17 @@ static int sdf_parse_name(const char *const *names, int n, const char **p, const
 
 static int sdf_digits(const char **p, const char *end, size_t max, int64_t *v)
 {
+    const char *q = *p;
     size_t n = 0;
+    int64_t acc = 0;
 
-    *v = 0;
-    while (*p < end && n < max && **p >= '0' && **p <= '9') {
-        *v = *v * 10 + (**p - '0');
-        (*p)++;
+    while (q < end && n < max && *q >= '0' && *q <= '9') {
+        acc = acc * 10 + (*q - '0');
+        q++;
         n++;
     }
+    *p = q;
+    *v = acc;
     return n == 0 ? -1 : (int)n;
 }
 
@@ -394,13 +405,9 @@ int sdf_parse(const sdf_t *f, const char *s, size_t len, int64_t *ms)
             p += it->count;
             continue;
         }
-        if (sdf_is_number(it)) {
-            /* Java reads exactly `count` digits when the next field is a number too
-             * ("yyyyMMdd"), otherwise as many as there are. */
-            int abut = i + 1 < f->n && sdf_is_number(&f->items[i + 1]);
-
-            n = sdf_digits(&p, end, abut ? (size_t)it->count : 18, &v);
-            if (n < 0 || (abut && n != it->count)) {
+        if (it->digits > 0) {
+            n = sdf_digits(&p, end, (size_t)it->digits, &v);
+            if (n < 0 || (it->abut && n != it->count)) {
                 return -1;
             }
         }

@@ -24,6 +24,10 @@ struct sdf_item {
     char letter; /* 0: literal */
     int count;
     const char *lit; /* literal text (points into sdf.text), `count` bytes */
+    /* Parsing a number field: the most digits read (`count` when the next item is a number too,
+     * else 18), and whether exactly that many are needed; 0 for other items. Set by sdf_compile. */
+    int digits;
+    int abut;
 };
 
 typedef struct sdf {

@@ -433,7 +433,7 @@ static struct routed *routed_stage(pipeline_t *p, struct routed *routed, size_t 
                                    const char *name, tracker_t *tr)
 {
     for (size_t i = 0; i < *n; i++)
-        if (strcmp(routed[i].name, name) == 0)
+        if (routed[i].name == name || strcmp(routed[i].name, name) == 0)
             return &routed[i];
     if (*n == ROUTED_MAX && routed_send(p, routed, n, tr) != 0)
         return NULL; /* many topics in one batch: send what is staged and start over */
@@ -511,7 +511,7 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         }
         if (r->timestamp == 0)
             r->timestamp = host_table.now_ms();
-        if (r->topic && strcmp(r->topic, p->topic->name) != 0) {
+        if (r->topic && r->topic != p->topic->name && strcmp(r->topic, p->topic->name) != 0) {
             /* A transform routed the record elsewhere: staged per topic, sent with the batch. */
             struct routed *to_stage = routed_stage(p, routed, &nrouted, r->topic, tr);
             if (!to_stage || topic_stage_add(&to_stage->stage, r, kb->data, kb->len, knull,

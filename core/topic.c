@@ -305,8 +305,17 @@ static void topic_view_of(const char *p, int64_t offset, topic_view_t *v)
 /* Find the chunk holding rd->next (mutex held). */
 static struct topic_chunk *topic_locate(topic_reader_t *rd)
 {
-    if (rd->chunk && rd->next < rd->chunk->base + rd->chunk->count)
+    if (rd->chunk && rd->next >= rd->chunk->base && rd->next < rd->chunk->base + rd->chunk->count)
         return rd->chunk;
+    /* A reader that keeps up reads the newest chunk, at its start: no walk from the head (which
+     * holds every chunk some sink has not flushed yet: thousands with one record each when
+     * records trickle in one at a time). */
+    struct topic_chunk *tail = rd->topic->tail;
+    if (tail && rd->next == tail->base && tail->count > 0) {
+        rd->chunk = tail;
+        rd->pos = 0;
+        return tail;
+    }
     for (struct topic_chunk *c = rd->topic->head; c; c = c->next) {
         if (rd->next >= c->base && rd->next < c->base + c->count) {
             rd->chunk = c;
@@ -357,8 +366,9 @@ size_t topic_read(topic_reader_t *rd, topic_view_t *views, size_t max, int wait_
             rd->next++;
         }
         if (rd->next >= c->base + c->count) {
-            /* The chunk may be freed once acked: never keep a pointer to a chunk read to its end. */
-            rd->chunk = NULL;
+            /* The chunk may be freed once acked: never keep a pointer to a chunk read to its end.
+             * The next one is unread, so this reader has not acked it and it stays. */
+            rd->chunk = c->next;
             rd->pos = 0;
         }
     }

@@ -5,6 +5,7 @@ import os
 import pytest
 
 import sluicetest
+from sftptest import sftp_server  # noqa: F401  (the sftp_server fixture)
 
 
 @pytest.fixture(scope="session")

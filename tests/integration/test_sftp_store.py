@@ -266,3 +266,46 @@ def test_nothing_listening(store_tool, tools):
                    env={"SFTP_PASSWORD": "x"})
     r = s("size a")
     assert r["rc"] == "NOT_CONNECTED" and f"127.0.0.1:{port}" in r["msg"], r
+
+
+def test_sink_end_to_end_over_sftp(sftp_server, sluice, tmp_path, plugin_names):
+    """file source → sftp-json sink → the real sshd: every line once, in final files only."""
+    assert "sftp-json" in plugin_names
+    srv = sftp_server
+    src = tmp_path / "in.jsonl"
+    lines = [json.dumps({"n": i, "text": f"line {i}"}) for i in range(300)]
+    src.write_text("".join(ln + "\n" for ln in lines))
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(f"""version: 1
+offset.storage.file.filename: {tmp_path / 'offsets.json'}
+pipelines:
+  - id: up
+    topic: lines
+    value.converter: json
+    source:
+      plugin: file
+      config:
+        file: {src}
+        format: json
+        follow: false
+    sinks:
+      - id: sftp
+        plugin: sftp-json
+        config:
+          sftp.host: {srv.host}
+          sftp.port: {srv.port}
+          sftp.username: {srv.user}
+          sftp.private.key: {srv.key}
+          sftp.host.key.sha256: "{srv.host_key_sha256}"
+          sftp.working.dir: {srv.working_dir}
+          flush.size: 100
+""")
+    r = sluice.run("run", "--quiet", cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    files = sorted(p for p in (srv.root / "upload").rglob("*") if p.is_file()
+                   and "/.sluice/" not in str(p))
+    assert files, r.stderr
+    assert not [p for p in files if p.name.endswith(".tmp")]
+    got = [json.loads(ln) for p in files for ln in p.read_text().splitlines()]
+    assert sorted(g["n"] for g in got) == list(range(300))
+    assert srv.logins() == 1

@@ -25,12 +25,13 @@
 
 #include "serial_parse.h"
 
-#define SERIAL_BATCH_MAX      1000 /* records one poll returns at most */
-#define SERIAL_READ_SLACK     4096 /* buffer room beyond the longest line, so reads stay large */
-#define SERIAL_NAME_MAX       128  /* longest field name */
-#define SERIAL_POS_MAX        64   /* room for the line counter in the position */
-#define SERIAL_WHY_MAX        256  /* a reason for a failed record */
-#define SERIAL_LOG_PER_MINUTE 10   /* rate of the warnings about bad lines and gaps */
+#define SERIAL_BATCH_MAX       1000 /* records one poll returns at most */
+#define SERIAL_READ_SLACK      4096 /* buffer room beyond the longest line, so reads stay large */
+#define SERIAL_NAME_MAX        128  /* longest field name */
+#define SERIAL_POS_MAX         64   /* room for the line counter in the position */
+#define SERIAL_WHY_MAX         256  /* a reason for a failed record */
+#define SERIAL_LOG_PER_MINUTE  10   /* rate of the warnings about bad lines and gaps */
+#define SERIAL_LINGER_MULTI_MS 5    /* poll.linger.ms unset, several devices */
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Configuration */
@@ -50,11 +51,14 @@ enum serial_parser {
 
 static const struct sluice_config_field serial_config[] = {
     {.name = "device",
-     .type = SLUICE_CFG_PATH,
+     .type = SLUICE_CFG_LIST,
      .flags = SLUICE_CFG_REQUIRED,
      .description = "The serial device to read: a USB-serial adapter, a UART, or a pseudo-terminal "
-                    "(a symlink such as /dev/serial/by-id/... is followed at every open).",
-     .example = "/dev/ttyACM0"},
+                    "(a symlink such as /dev/serial/by-id/... is followed at every open); or a "
+                    "list of them (a YAML sequence, or paths separated by commas), all with the "
+                    "same line settings and parser, read by one thread with one poll(2). Give "
+                    "absolute paths.",
+     .example = "[/dev/ttyACM0, /dev/ttyACM1]"},
     {.name = "baud",
      .type = SLUICE_CFG_INT,
      .default_value = "9600",
@@ -160,6 +164,19 @@ static const struct sluice_config_field serial_config[] = {
      .type = SLUICE_CFG_STRING,
      .description = "A field of the value to copy into the record key; unset, the key is null.",
      .example = "seq"},
+    {.name = "poll.linger.ms",
+     .type = SLUICE_CFG_DURATION,
+     .flags = SLUICE_CFG_RANGE,
+     .min = 0,
+     .max = 1000,
+     .description = "Once a line is there, how long the source waits for more before it hands "
+                    "them to the pipeline as one batch; lines that arrive meanwhile, from any "
+                    "device, wait in the kernel's buffers and are read together at the end. It "
+                    "trades latency for CPU: each line waits up to this long more, while many "
+                    "devices' lines cost one batch (one wake-up of the pipeline's threads) instead "
+                    "of one each. Unset: 0 with one device (each line goes out as soon as it is "
+                    "read), 5 ms with several.",
+     .example = "10ms"},
     {.name = "reconnect.backoff.ms",
      .type = SLUICE_CFG_DURATION,
      .default_value = "100ms",
@@ -190,10 +207,34 @@ struct serial_field {
     enum serial_ftype type;
 };
 
+/* One device: its descriptor, framing, reconnection and sequence state. */
+struct serial_dev {
+    char *device;
+
+    int64_t backoff_cur;
+    int64_t next_attempt_ms; /* monotonic: no open attempt before */
+
+    int fd; /* the device, -1 while it is not open */
+
+    char *buf;
+    size_t cap, start, end; /* unconsumed bytes are buf[start..end) */
+    int skipping;           /* dropping the rest of an overlong line */
+    int64_t read_ms;        /* wall-clock time of the read that brought the buffered bytes */
+
+    uint64_t lineno; /* lines seen (good, bad, skipped) since the first start */
+    char *pos_json;  /* {"device":"…","line": then room for digits and "}" */
+    size_t pos_prefix_len;
+
+    int ever_open;        /* the device was open at least once */
+    int first_line;       /* no line read since the device was opened */
+    int absent_logged;    /* "waiting for the device" said for this outage */
+    char last_error[128]; /* why the device went away or the last open failed */
+    struct serial_seq seq;
+};
+
 struct serial_source {
     const struct sluice_host *host;
     sluice_ctx_t *ctx;
-    char *device;
 
     speed_t speed;
     long baud;
@@ -215,27 +256,18 @@ struct serial_source {
     const sluice_schema_t *schema; /* NULL for json (schemaless) */
     char *key_field;
 
-    int64_t backoff_min, backoff_max, backoff_cur;
-    int64_t next_attempt_ms; /* monotonic: no open attempt before */
+    int64_t backoff_min, backoff_max;
+    int64_t linger_ms; /* poll.linger.ms: how long a batch waits for more lines */
 
-    int fd;      /* the device, -1 while it is not open */
+    struct serial_dev *devs;
+    size_t ndevs;
+    struct pollfd *pfds; /* the devices, then the wake pipe */
+    size_t *pfd_dev;     /* pfds[i] is devs[pfd_dev[i]] */
+
     int wake[2]; /* stop writes to wake[1]; poll waits on wake[0] */
     atomic_int stopping;
 
-    char *buf;
-    size_t cap, start, end; /* unconsumed bytes are buf[start..end) */
-    int skipping;           /* dropping the rest of an overlong line */
-    int64_t read_ms;        /* wall-clock time of the read that brought the buffered bytes */
-
-    uint64_t lineno; /* lines seen (good, bad, skipped) since the first start */
-    char *pos_json;  /* {"device":"…","line": then room for digits and "}" */
-    size_t pos_prefix_len;
-
-    int ever_open;        /* the device was open at least once */
-    int first_line;       /* no line read since the device was opened */
-    int absent_logged;    /* "waiting for the device" said for this outage */
-    char last_error[128]; /* why the device went away or the last open failed */
-    struct serial_seq seq;
+    int64_t pend_lines, pend_bytes; /* counted in a poll, added to the counters at its end */
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -434,9 +466,9 @@ nomem:
     return SLUICE_ERR_NOMEM;
 }
 
-static sluice_err_t serial_pos_prefix(struct serial_source *s)
+static sluice_err_t serial_pos_prefix(struct serial_dev *d)
 {
-    size_t plen = strlen(s->device);
+    size_t plen = strlen(d->device);
     size_t need = plen * 6 + 32 + SERIAL_POS_MAX;
     char *p = malloc(need);
     size_t n = 0;
@@ -446,7 +478,7 @@ static sluice_err_t serial_pos_prefix(struct serial_source *s)
     }
     n += (size_t)snprintf(p, need, "{\"device\":\"");
     for (size_t i = 0; i < plen; i++) {
-        unsigned char ch = (unsigned char)s->device[i];
+        unsigned char ch = (unsigned char)d->device[i];
 
         if (ch == '"' || ch == '\\') {
             p[n++] = '\\';
@@ -458,8 +490,8 @@ static sluice_err_t serial_pos_prefix(struct serial_source *s)
         }
     }
     n += (size_t)snprintf(p + n, need - n, "\",\"line\":");
-    s->pos_json = p;
-    s->pos_prefix_len = n;
+    d->pos_json = p;
+    d->pos_prefix_len = n;
     return SLUICE_OK;
 }
 
@@ -468,9 +500,19 @@ static void serial_free(struct serial_source *s)
     if (s == NULL) {
         return;
     }
-    if (s->fd >= 0) {
-        close(s->fd);
+    for (size_t i = 0; i < s->ndevs; i++) {
+        struct serial_dev *d = &s->devs[i];
+
+        if (d->fd >= 0) {
+            close(d->fd);
+        }
+        free(d->pos_json);
+        free(d->buf);
+        free(d->device);
     }
+    free(s->devs);
+    free(s->pfds);
+    free(s->pfd_dev);
     for (int i = 0; i < 2; i++) {
         if (s->wake[i] >= 0) {
             close(s->wake[i]);
@@ -483,9 +525,6 @@ static void serial_free(struct serial_source *s)
     free(s->scratch);
     free(s->fields);
     free(s->key_field);
-    free(s->pos_json);
-    free(s->buf);
-    free(s->device);
     free(s);
 }
 
@@ -504,16 +543,53 @@ static sluice_err_t serial_init(const struct sluice_host *host, sluice_ctx_t *ct
     }
     s->host = host;
     s->ctx = ctx;
-    s->fd = -1;
     s->wake[0] = s->wake[1] = -1;
 
-    v = host->config_string(config, "device");
-    if (v == NULL || v[0] == '\0') {
+    s->ndevs = host->config_has(config, "device") ? host->config_count(config, "device") : 0;
+    if (s->ndevs == 0) {
         err = SLUICE_ERR_CONFIG;
-        snprintf(errstr, errstr_size, "'device' must name the serial device, e.g. /dev/ttyACM0");
+        snprintf(errstr, errstr_size,
+                 "'device' must name the serial device, e.g. /dev/ttyACM0, or a list of them");
         goto out;
     }
-    s->device = strdup(v);
+    s->devs = calloc(s->ndevs, sizeof *s->devs);
+    s->pfds = calloc(s->ndevs + 1, sizeof *s->pfds);
+    s->pfd_dev = calloc(s->ndevs + 1, sizeof *s->pfd_dev);
+    if (s->devs == NULL || s->pfds == NULL || s->pfd_dev == NULL) {
+        err = SLUICE_ERR_NOMEM;
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < s->ndevs; i++) {
+        s->devs[i].fd = -1;
+    }
+    for (size_t i = 0; i < s->ndevs; i++) {
+        v = host->config_item(config, "device", i);
+        if (v == NULL || v[0] == '\0') {
+            err = SLUICE_ERR_CONFIG;
+            snprintf(errstr, errstr_size, "'device' item %zu is empty", i + 1);
+            goto out;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(s->devs[k].device, v) == 0) {
+                err = SLUICE_ERR_CONFIG;
+                snprintf(errstr, errstr_size, "'device' names %s twice", v);
+                goto out;
+            }
+        }
+        s->devs[i].device = strdup(v);
+        if (s->devs[i].device == NULL) {
+            err = SLUICE_ERR_NOMEM;
+            snprintf(errstr, errstr_size, "out of memory");
+            goto out;
+        }
+    }
+    /* Unset: no lingering with one device (each poll returns what has arrived, as soon as it
+     * has), SERIAL_LINGER_MULTI_MS with several (their lines are gathered into one batch). */
+    s->linger_ms = host->config_has(config, "poll.linger.ms")
+                       ? host->config_duration_ms(config, "poll.linger.ms")
+                   : s->ndevs > 1 ? SERIAL_LINGER_MULTI_MS
+                                  : 0;
     s->baud = (long)host->config_int(config, "baud");
     if (serial_speed(s->baud, &s->speed) != 0) {
         err = SLUICE_ERR_CONFIG;
@@ -551,7 +627,9 @@ static sluice_err_t serial_init(const struct sluice_host *host, sluice_ctx_t *ct
                  s->backoff_max, s->backoff_min);
         goto out;
     }
-    s->backoff_cur = s->backoff_min;
+    for (size_t i = 0; i < s->ndevs; i++) {
+        s->devs[i].backoff_cur = s->backoff_min;
+    }
 
     switch (s->parser) {
     case SERIAL_P_INT:
@@ -683,12 +761,16 @@ static sluice_err_t serial_init(const struct sluice_host *host, sluice_ctx_t *ct
         }
     }
 
-    s->cap = s->max_line + 2 + SERIAL_READ_SLACK;
-    s->buf = malloc(s->cap);
-    if (s->device == NULL || s->buf == NULL || serial_pos_prefix(s) != SLUICE_OK) {
-        err = SLUICE_ERR_NOMEM;
-        snprintf(errstr, errstr_size, "out of memory");
-        goto out;
+    for (size_t i = 0; i < s->ndevs; i++) {
+        struct serial_dev *d = &s->devs[i];
+
+        d->cap = s->max_line + 2 + SERIAL_READ_SLACK;
+        d->buf = malloc(d->cap);
+        if (d->buf == NULL || serial_pos_prefix(d) != SLUICE_OK) {
+            err = SLUICE_ERR_NOMEM;
+            snprintf(errstr, errstr_size, "out of memory");
+            goto out;
+        }
     }
     if (pipe2(s->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         err = SLUICE_FATAL;
@@ -714,16 +796,23 @@ static sluice_err_t serial_start(void *state, const void *resume_from, size_t re
 
     (void)errstr;
     (void)errstr_size;
-    /* Serial data cannot be replayed: the position only carries the line counter on. */
+    /* Serial data cannot be replayed: the position only carries the line counter on (of the
+     * one device, or of the device the position names: the last record's). */
     if (resume_from != NULL && resume_len > 0 && resume_len < sizeof text) {
         memcpy(text, resume_from, resume_len);
         text[resume_len] = '\0';
         p = strstr(text, "\"line\":");
-        if (p != NULL) {
-            s->lineno = strtoull(p + 7, NULL, 10);
+        for (size_t i = 0; p != NULL && i < s->ndevs; i++) {
+            struct serial_dev *d = &s->devs[i];
+
+            if (s->ndevs == 1 || strncmp(text, d->pos_json, d->pos_prefix_len) == 0) {
+                d->lineno = strtoull(p + 7, NULL, 10);
+            }
         }
     }
-    s->next_attempt_ms = 0;
+    for (size_t i = 0; i < s->ndevs; i++) {
+        s->devs[i].next_attempt_ms = 0;
+    }
     return SLUICE_OK;
 }
 
@@ -731,88 +820,90 @@ static sluice_err_t serial_start(void *state, const void *resume_from, size_t re
 /* poll */
 
 /* Adds a record for one line. `bad` non-NULL: the line failed before parsing (overlong). */
-static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, const char *line,
-                                size_t len, const char *bad, const char *counter, size_t *added,
-                                char *errstr, size_t errstr_size);
+static sluice_err_t serial_emit(struct serial_source *s, struct serial_dev *d,
+                                sluice_batch_t *batch, const char *line, size_t len,
+                                const char *bad, const char *counter, size_t *added, char *errstr,
+                                size_t errstr_size);
 
-static void serial_backoff(struct serial_source *s)
+static void serial_backoff(struct serial_source *s, struct serial_dev *d)
 {
-    s->next_attempt_ms = s->host->monotonic_ms() + s->backoff_cur;
-    s->backoff_cur = s->backoff_cur * 2 > s->backoff_max ? s->backoff_max : s->backoff_cur * 2;
+    d->next_attempt_ms = s->host->monotonic_ms() + d->backoff_cur;
+    d->backoff_cur = d->backoff_cur * 2 > s->backoff_max ? s->backoff_max : d->backoff_cur * 2;
 }
 
-static void serial_disconnect(struct serial_source *s, const char *why)
+static void serial_disconnect(struct serial_source *s, struct serial_dev *d, const char *why)
 {
     const struct sluice_host *h = s->host;
-    size_t partial = s->skipping ? 0 : s->end - s->start;
+    size_t partial = d->skipping ? 0 : d->end - d->start;
 
-    close(s->fd);
-    s->fd = -1;
+    close(d->fd);
+    d->fd = -1;
     h->counter_add(s->ctx, "serial.disconnects", 1);
     if (partial > 0) {
         h->counter_add(s->ctx, "serial.lines.partial", 1);
     }
     h->log(s->ctx, SLUICE_LOG_WARN, "%s disconnected (%s)%s; reopening it when it is back",
-           s->device, why, partial > 0 ? "; the unfinished line read before it is dropped" : "");
-    snprintf(s->last_error, sizeof s->last_error, "disconnected: %s", why);
-    s->start = s->end = 0;
-    s->skipping = 0;
-    s->absent_logged = 1;
-    s->backoff_cur = s->backoff_min;
-    serial_backoff(s);
+           d->device, why, partial > 0 ? "; the unfinished line read before it is dropped" : "");
+    snprintf(d->last_error, sizeof d->last_error, "disconnected: %.100s", why);
+    d->start = d->end = 0;
+    d->skipping = 0;
+    d->absent_logged = 1;
+    d->backoff_cur = s->backoff_min;
+    serial_backoff(s, d);
 }
 
 /* Opens and configures the device. OK, NOT_CONNECTED (not there now) or FATAL. */
-static sluice_err_t serial_open(struct serial_source *s, char *errstr, size_t errstr_size)
+static sluice_err_t serial_open(struct serial_source *s, struct serial_dev *d, char *errstr,
+                                size_t errstr_size)
 {
     const struct sluice_host *h = s->host;
     int fd;
     int rc;
 
-    if (h->monotonic_ms() < s->next_attempt_ms) {
+    if (h->monotonic_ms() < d->next_attempt_ms) {
         snprintf(errstr, errstr_size, "%s is not available (%s); next attempt in %" PRId64 " ms",
-                 s->device, s->last_error, s->next_attempt_ms - h->monotonic_ms());
+                 d->device, d->last_error, d->next_attempt_ms - h->monotonic_ms());
         return SLUICE_NOT_CONNECTED;
     }
-    fd = open(s->device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    fd = open(d->device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     rc = fd < 0 ? errno : serial_configure(s, fd);
     if (rc != 0) {
         if (fd >= 0) {
             close(fd);
         }
         if (rc == ENOTTY || rc == EINVAL) {
-            snprintf(errstr, errstr_size, "%s is not a serial device (terminal): %s", s->device,
+            snprintf(errstr, errstr_size, "%s is not a serial device (terminal): %s", d->device,
                      strerror(rc));
             return SLUICE_FATAL;
         }
         if (!serial_transient(rc)) {
-            snprintf(errstr, errstr_size, "cannot open %s: %s", s->device, strerror(rc));
+            snprintf(errstr, errstr_size, "cannot open %s: %s", d->device, strerror(rc));
             return SLUICE_FATAL;
         }
-        if (!s->absent_logged) {
-            h->log(s->ctx, SLUICE_LOG_WARN, "cannot open %s (%s); waiting for it", s->device,
+        if (!d->absent_logged) {
+            h->log(s->ctx, SLUICE_LOG_WARN, "cannot open %s (%s); waiting for it", d->device,
                    strerror(rc));
-            s->absent_logged = 1;
+            d->absent_logged = 1;
         }
-        serial_backoff(s);
-        snprintf(s->last_error, sizeof s->last_error, "%s", strerror(rc));
-        snprintf(errstr, errstr_size, "cannot open %s: %s", s->device, strerror(rc));
+        serial_backoff(s, d);
+        snprintf(d->last_error, sizeof d->last_error, "%s", strerror(rc));
+        snprintf(errstr, errstr_size, "cannot open %s: %s", d->device, strerror(rc));
         return SLUICE_NOT_CONNECTED;
     }
-    s->fd = fd;
-    s->start = s->end = 0;
-    s->skipping = 0;
-    s->seq.have = 0;
-    s->first_line = 1;
-    s->backoff_cur = s->backoff_min;
-    s->absent_logged = 0;
+    d->fd = fd;
+    d->start = d->end = 0;
+    d->skipping = 0;
+    d->seq.have = 0;
+    d->first_line = 1;
+    d->backoff_cur = s->backoff_min;
+    d->absent_logged = 0;
     h->log(s->ctx, SLUICE_LOG_INFO, "%s %s at %ld baud, %d%c%d, flow control %s",
-           s->ever_open ? "reconnected to" : "opened", s->device, s->baud, s->data_bits,
+           d->ever_open ? "reconnected to" : "opened", d->device, s->baud, s->data_bits,
            "NEO"[s->parity], s -> stop_bits, serial_flows[s->flow]);
-    if (s->ever_open) {
+    if (d->ever_open) {
         h->counter_add(s->ctx, "serial.reconnects", 1);
     }
-    s->ever_open = 1;
+    d->ever_open = 1;
     return SLUICE_OK;
 }
 
@@ -861,13 +952,13 @@ static sluice_value_t *serial_typed(struct serial_source *s, sluice_record_t *re
 }
 
 /* The sequence check of the firmware parser: counts and logs gaps and restarts. */
-static void serial_seq_check(struct serial_source *s, int64_t seq)
+static void serial_seq_check(struct serial_source *s, struct serial_dev *d, int64_t seq)
 {
     const struct sluice_host *h = s->host;
-    int64_t prev = s->seq.last;
+    int64_t prev = d->seq.last;
     int64_t lost;
 
-    switch (serial_seq_update(&s->seq, seq, &lost)) {
+    switch (serial_seq_update(&d->seq, seq, &lost)) {
     case SERIAL_SEQ_FIRST:
     case SERIAL_SEQ_NEXT:
         break;
@@ -877,27 +968,28 @@ static void serial_seq_check(struct serial_source *s, int64_t seq)
         h->log_limited(s->ctx, SLUICE_LOG_WARN, "serial.seq.gaps", SERIAL_LOG_PER_MINUTE,
                        "%s: sequence gap: %" PRId64 " after %" PRId64 " (%" PRId64
                        " lines lost or corrupted)",
-                       s->device, seq, prev, lost);
+                       d->device, seq, prev, lost);
         break;
     case SERIAL_SEQ_RESET:
         h->counter_add(s->ctx, "serial.seq.resets", 1);
         h->log_limited(s->ctx, SLUICE_LOG_INFO, "serial.seq.resets", SERIAL_LOG_PER_MINUTE,
                        "%s: the sequence restarted at 0 after %" PRId64 ": the device was reset",
-                       s->device, prev);
+                       d->device, prev);
         break;
     case SERIAL_SEQ_BACK:
         h->counter_add(s->ctx, "serial.seq.resets", 1);
         h->log_limited(s->ctx, SLUICE_LOG_WARN, "serial.seq.resets", SERIAL_LOG_PER_MINUTE,
                        "%s: the sequence went back from %" PRId64 " to %" PRId64
                        " (a restarted device or repeated lines)",
-                       s->device, prev, seq);
+                       d->device, prev, seq);
         break;
     }
 }
 
 /* Parses a line into the value of `rec`. NULL with `why` (and `*counter`) when it does not. */
-static sluice_value_t *serial_parse(struct serial_source *s, sluice_record_t *rec, const char *line,
-                                    size_t len, char *why, size_t why_size, const char **counter)
+static sluice_value_t *serial_parse(struct serial_source *s, struct serial_dev *d,
+                                    sluice_record_t *rec, const char *line, size_t len, char *why,
+                                    size_t why_size, const char **counter)
 {
     const struct sluice_host *h = s->host;
     sluice_value_t *v = NULL;
@@ -925,7 +1017,7 @@ static sluice_value_t *serial_parse(struct serial_source *s, sluice_record_t *re
             *counter = rc == -2 ? "serial.checksum.errors" : "serial.lines.malformed";
             return NULL;
         }
-        serial_seq_check(s, seq);
+        serial_seq_check(s, d, seq);
         v = h->value_struct(rec, s->schema);
         if (v == NULL ||
             h->value_put(rec, v, "seq", h->value_int(rec, SLUICE_TYPE_INT64, seq)) != SLUICE_OK ||
@@ -1046,9 +1138,10 @@ static int serial_first_line_ok(struct serial_source *s, const char *line, size_
     return 1;
 }
 
-static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, const char *line,
-                                size_t len, const char *bad, const char *counter, size_t *added,
-                                char *errstr, size_t errstr_size)
+static sluice_err_t serial_emit(struct serial_source *s, struct serial_dev *d,
+                                sluice_batch_t *batch, const char *line, size_t len,
+                                const char *bad, const char *counter, size_t *added, char *errstr,
+                                size_t errstr_size)
 {
     const struct sluice_host *h = s->host;
     sluice_record_t *rec;
@@ -1057,19 +1150,19 @@ static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, 
     char digits[SERIAL_POS_MAX];
     size_t n;
 
-    s->lineno++;
+    d->lineno++;
     if (bad == NULL && len == 0) {
         h->counter_add(s->ctx, "serial.lines.empty", 1);
         return SLUICE_OK;
     }
-    if (s->first_line) {
-        s->first_line = 0;
+    if (d->first_line) {
+        d->first_line = 0;
         if (bad == NULL && !serial_first_line_ok(s, line, len)) {
             h->counter_add(s->ctx, "serial.lines.partial", 1);
             h->log(s->ctx, SLUICE_LOG_INFO,
                    "%s: dropped the first line after opening it, '%.*s', which does not parse: "
                    "the device was in the middle of a line",
-                   s->device, len > 40 ? 40 : (int)len, line);
+                   d->device, len > 40 ? 40 : (int)len, line);
             return SLUICE_OK;
         }
     }
@@ -1080,7 +1173,7 @@ static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, 
     }
     why[0] = '\0';
     if (bad == NULL) {
-        v = serial_parse(s, rec, line, len, why, sizeof why, &counter);
+        v = serial_parse(s, d, rec, line, len, why, sizeof why, &counter);
         if (v == NULL && why[0] == '\0') {
             snprintf(errstr, errstr_size, "out of memory while building a value");
             return SLUICE_ERR_NOMEM;
@@ -1098,7 +1191,7 @@ static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, 
             snprintf(errstr, errstr_size, "out of memory while adding a record");
             return SLUICE_ERR_NOMEM;
         }
-        snprintf(reason, sizeof reason, "%s line %" PRIu64 ": %s", s->device, s->lineno, why);
+        snprintf(reason, sizeof reason, "%s line %" PRIu64 ": %s", d->device, d->lineno, why);
         h->record_set_value(rec, v);
         h->record_fail(rec, reason);
         h->counter_add(s->ctx, "serial.lines.bad", 1);
@@ -1109,7 +1202,7 @@ static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, 
                        reason);
     } else {
         h->record_set_value(rec, v);
-        h->counter_add(s->ctx, "serial.lines", 1);
+        s->pend_lines++;
         if (s->key_field != NULL) {
             sluice_value_t *k = h->value_get(v, s->key_field);
 
@@ -1118,18 +1211,19 @@ static sluice_err_t serial_emit(struct serial_source *s, sluice_batch_t *batch, 
             }
         }
     }
-    h->record_set_timestamp(rec, s->read_ms);
-    h->record_add_header(rec, "device", s->device, strlen(s->device));
-    n = (size_t)snprintf(digits, sizeof digits, "%" PRIu64 "}", s->lineno);
-    memcpy(s->pos_json + s->pos_prefix_len, digits, n);
-    h->record_set_position(rec, s->pos_json, s->pos_prefix_len + n);
+    h->record_set_timestamp(rec, d->read_ms);
+    h->record_add_header(rec, "device", d->device, strlen(d->device));
+    n = (size_t)snprintf(digits, sizeof digits, "%" PRIu64 "}", d->lineno);
+    memcpy(d->pos_json + d->pos_prefix_len, digits, n);
+    h->record_set_position(rec, d->pos_json, d->pos_prefix_len + n);
     (*added)++;
     return SLUICE_OK;
 }
 
 /* Hands out the complete lines in the buffer, and an overlong unfinished one. */
-static sluice_err_t serial_lines(struct serial_source *s, sluice_batch_t *batch, size_t *added,
-                                 char *errstr, size_t errstr_size)
+static sluice_err_t serial_lines(struct serial_source *s, struct serial_dev *d,
+                                 sluice_batch_t *batch, size_t *added, char *errstr,
+                                 size_t errstr_size)
 {
     sluice_err_t err = SLUICE_OK;
     size_t len, used;
@@ -1138,21 +1232,21 @@ static sluice_err_t serial_lines(struct serial_source *s, sluice_batch_t *batch,
     char bad[SERIAL_WHY_MAX];
 
     while (*added < SERIAL_BATCH_MAX &&
-           serial_frame_next(s->buf + s->start, s->end - s->start, s->term, &len, &used)) {
-        const char *line = s->buf + s->start;
+           serial_frame_next(d->buf + d->start, d->end - d->start, s->term, &len, &used)) {
+        const char *line = d->buf + d->start;
 
-        s->start += used;
-        if (s->skipping) {
-            s->skipping = 0; /* the end of an overlong line already reported */
+        d->start += used;
+        if (d->skipping) {
+            d->skipping = 0; /* the end of an overlong line already reported */
             continue;
         }
         if (len > s->max_line) {
             snprintf(bad, sizeof bad, "the line is %zu bytes long, more than max.line.length (%zu)",
                      len, s->max_line);
-            err = serial_emit(s, batch, line, s->max_line, bad, "serial.lines.too.long", added,
+            err = serial_emit(s, d, batch, line, s->max_line, bad, "serial.lines.too.long", added,
                               errstr, errstr_size);
         } else {
-            err = serial_emit(s, batch, line, len, NULL, NULL, added, errstr, errstr_size);
+            err = serial_emit(s, d, batch, line, len, NULL, NULL, added, errstr, errstr_size);
         }
         if (err != SLUICE_OK) {
             return err;
@@ -1162,27 +1256,27 @@ static sluice_err_t serial_lines(struct serial_source *s, sluice_batch_t *batch,
         return SLUICE_OK;
     }
     /* No terminator in what is left. */
-    if (s->skipping) {
+    if (d->skipping) {
         /* Keep a trailing "\r" of crlf: it may be the start of the terminator. */
         size_t keep =
-            s->term == SERIAL_TERM_CRLF && s->end > s->start && s->buf[s->end - 1] == '\r';
+            s->term == SERIAL_TERM_CRLF && d->end > d->start && d->buf[d->end - 1] == '\r';
 
-        s->start = s->end - keep;
-    } else if (s->end - s->start > limit) {
+        d->start = d->end - keep;
+    } else if (d->end - d->start > limit) {
         snprintf(bad, sizeof bad,
                  "the line is longer than max.line.length (%zu); skipped to its end", s->max_line);
-        err = serial_emit(s, batch, s->buf + s->start, s->max_line, bad, "serial.lines.too.long",
+        err = serial_emit(s, d, batch, d->buf + d->start, s->max_line, bad, "serial.lines.too.long",
                           added, errstr, errstr_size);
         if (err != SLUICE_OK) {
             return err;
         }
-        s->skipping = 1;
-        s->start = s->end;
+        d->skipping = 1;
+        d->start = d->end;
     }
-    if (s->start > 0) {
-        memmove(s->buf, s->buf + s->start, s->end - s->start);
-        s->end -= s->start;
-        s->start = 0;
+    if (d->start > 0) {
+        memmove(d->buf, d->buf + d->start, d->end - d->start);
+        d->end -= d->start;
+        d->start = 0;
     }
     return SLUICE_OK;
 }
@@ -1195,6 +1289,74 @@ static void serial_drain_wake(struct serial_source *s)
     }
 }
 
+/* Reads what the poll found on `d`. 1: bytes read (or a retry), 0: nothing after all, -1: the
+ * device went away (`why` says how). */
+static int serial_read(struct serial_source *s, struct serial_dev *d, short revents, char *why,
+                       size_t why_size)
+{
+    if (revents & POLLIN) {
+        ssize_t r = read(d->fd, d->buf + d->end, d->cap - d->end);
+
+        if (r > 0) {
+            d->end += (size_t)r;
+            d->read_ms = s->host->now_ms();
+            s->pend_bytes += r;
+            return 1;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return 1;
+        }
+        if (r < 0 || (revents & (POLLHUP | POLLERR))) {
+            snprintf(why, why_size, "%s", r < 0 ? strerror(errno) : "hang-up");
+            return -1;
+        }
+        return 0; /* a read of 0 without a hang-up: nothing after all */
+    }
+    if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
+        snprintf(why, why_size, "hang-up");
+        return -1;
+    }
+    return 0;
+}
+
+/* Several devices: tries to open those that are missing and due for an attempt. OK when at least
+ * one is open, NOT_CONNECTED when none is, FATAL (not a serial device, ...). */
+static sluice_err_t serial_open_missing(struct serial_source *s, char *errstr, size_t errstr_size)
+{
+    int64_t now = s->host->monotonic_ms();
+    size_t open = 0;
+    struct serial_dev *first = NULL;
+
+    for (size_t i = 0; i < s->ndevs; i++) {
+        struct serial_dev *d = &s->devs[i];
+
+        if (d->fd < 0 && now >= d->next_attempt_ms &&
+            serial_open(s, d, errstr, errstr_size) == SLUICE_FATAL) {
+            return SLUICE_FATAL;
+        }
+        if (d->fd >= 0) {
+            open++;
+        } else if (first == NULL) {
+            first = d;
+        }
+    }
+    if (open > 0) {
+        errstr[0] = '\0';
+        return SLUICE_OK;
+    }
+    snprintf(errstr, errstr_size, "none of the %zu devices is available (%s: %s, ...)", s->ndevs,
+             first->device, first->last_error);
+    return SLUICE_NOT_CONNECTED;
+}
+
+/*
+ * One device: waits for bytes, then hands out every complete line there is, as now. Several: one
+ * poll(2) over all the open devices and the wake pipe; once a line is there the source lingers
+ * `poll.linger.ms` (waiting on the wake pipe only, so that lines gather in the kernel's buffers)
+ * and then reads every device that has bytes, so that one batch carries the lines of all devices
+ * that arrived in that window. A device that goes away is closed and retried on its own: the
+ * others go on, and NOT_CONNECTED comes only when none is open.
+ */
 static sluice_err_t serial_poll(void *state, sluice_batch_t *batch, int timeout_ms, char *errstr,
                                 size_t errstr_size)
 {
@@ -1202,77 +1364,146 @@ static sluice_err_t serial_poll(void *state, sluice_batch_t *batch, int timeout_
     const struct sluice_host *h = s->host;
     sluice_err_t err = SLUICE_OK;
     size_t added = 0;
-    int64_t deadline = h->monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int single = s->ndevs == 1;
+    int64_t now = h->monotonic_ms();
+    int64_t deadline = now + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t linger_end = -1; /* set when the first line of the batch is there */
 
     if (atomic_load(&s->stopping)) {
         return SLUICE_AGAIN;
     }
-    if (s->fd < 0) {
-        err = serial_open(s, errstr, errstr_size);
-        if (err != SLUICE_OK) {
-            return err;
+    if (single) {
+        if (s->devs[0].fd < 0) {
+            err = serial_open(s, &s->devs[0], errstr, errstr_size);
         }
+    } else {
+        err = serial_open_missing(s, errstr, errstr_size);
+    }
+    if (err != SLUICE_OK) {
+        return err;
     }
     for (;;) {
-        struct pollfd pfd[2] = {{.fd = s->fd, .events = POLLIN},
-                                {.fd = s->wake[0], .events = POLLIN}};
-        int64_t left;
+        int64_t next_open = INT64_MAX;
+        int npfd = 0;
+        int wait;
         int n;
+        int got = 0;
 
-        err = serial_lines(s, batch, &added, errstr, errstr_size);
-        if (err != SLUICE_OK || added >= SERIAL_BATCH_MAX) {
-            goto out;
+        for (size_t i = 0; i < s->ndevs; i++) {
+            struct serial_dev *d = &s->devs[i];
+
+            if (d->fd < 0) {
+                next_open = d->next_attempt_ms < next_open ? d->next_attempt_ms : next_open;
+                continue;
+            }
+            err = serial_lines(s, d, batch, &added, errstr, errstr_size);
+            if (err != SLUICE_OK || added >= SERIAL_BATCH_MAX) {
+                goto out;
+            }
+            s->pfds[npfd] = (struct pollfd){.fd = d->fd, .events = POLLIN};
+            s->pfd_dev[npfd++] = i;
         }
-        left = deadline - h->monotonic_ms();
-        n = poll(pfd, 2, added > 0 || left <= 0 ? 0 : (int)left);
+        s->pfds[npfd] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
+        now = h->monotonic_ms();
+        if (added > 0 && linger_end < 0) {
+            linger_end = now + s->linger_ms;
+        }
+        if (linger_end >= 0) {
+            if (now < linger_end) {
+                /* Let more lines arrive; a stop still wakes this wait. */
+                struct pollfd w = {.fd = s->wake[0], .events = POLLIN};
+
+                if (poll(&w, 1, (int)(linger_end - now)) > 0) {
+                    serial_drain_wake(s);
+                }
+                if (atomic_load(&s->stopping)) {
+                    goto out;
+                }
+            }
+            wait = 0;
+        } else {
+            int64_t left = deadline - now;
+
+            if (next_open != INT64_MAX && next_open - now < left) {
+                left = next_open - now; /* a missing device is due for an attempt */
+            }
+            wait = left > 0 ? (int)left : 0;
+        }
+        n = poll(s->pfds, (nfds_t)npfd + 1, wait);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             err = SLUICE_FATAL;
-            snprintf(errstr, errstr_size, "poll on %s failed: %s", s->device, strerror(errno));
+            snprintf(errstr, errstr_size, "poll on %s failed: %s",
+                     single ? s->devs[0].device : "the devices", strerror(errno));
             goto out;
         }
-        if (pfd[1].revents != 0) {
+        if (s->pfds[npfd].revents != 0) {
             serial_drain_wake(s);
         }
-        if (atomic_load(&s->stopping) || n == 0) {
+        if (atomic_load(&s->stopping)) {
             goto out;
         }
-        if (pfd[0].revents & POLLIN) {
-            ssize_t r = read(s->fd, s->buf + s->end, s->cap - s->end);
-
-            if (r > 0) {
-                s->end += (size_t)r;
-                s->read_ms = h->now_ms();
-                h->counter_add(s->ctx, "serial.bytes", r);
+        if (n == 0) {
+            now = h->monotonic_ms();
+            if (linger_end < 0 && next_open <= now && now < deadline) {
+                err = serial_open_missing(s, errstr, errstr_size);
+                if (err == SLUICE_FATAL) {
+                    goto out;
+                }
+                err = SLUICE_OK;
                 continue;
             }
-            if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-                continue;
-            }
-            if (r < 0 || (pfd[0].revents & (POLLHUP | POLLERR))) {
-                char why[128];
-
-                snprintf(why, sizeof why, "%s", r < 0 ? strerror(errno) : "hang-up");
-                serial_disconnect(s, why);
-                snprintf(errstr, errstr_size, "%s disconnected (%s)", s->device, why);
-                err = SLUICE_NOT_CONNECTED;
-                goto out;
-            }
-            /* A read of 0 without a hang-up: nothing after all. */
             goto out;
         }
-        if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
-            serial_disconnect(s, "hang-up");
-            snprintf(errstr, errstr_size, "%s disconnected (hang-up)", s->device);
-            err = SLUICE_NOT_CONNECTED;
+        for (int k = 0; k < npfd; k++) {
+            struct serial_dev *d = &s->devs[s->pfd_dev[k]];
+            char why[128];
+            int rc;
+
+            if (s->pfds[k].revents == 0) {
+                continue;
+            }
+            rc = serial_read(s, d, s->pfds[k].revents, why, sizeof why);
+            if (rc < 0) {
+                serial_disconnect(s, d, why);
+                if (single) {
+                    snprintf(errstr, errstr_size, "%s disconnected (%s)", d->device, why);
+                    err = SLUICE_NOT_CONNECTED;
+                    goto out;
+                }
+                continue; /* several devices: the others go on */
+            }
+            got |= rc;
+        }
+        if (!got) {
             goto out;
         }
     }
 out:
+    if (s->pend_lines > 0) {
+        h->counter_add(s->ctx, "serial.lines", s->pend_lines);
+        s->pend_lines = 0;
+    }
+    if (s->pend_bytes > 0) {
+        h->counter_add(s->ctx, "serial.bytes", s->pend_bytes);
+        s->pend_bytes = 0;
+    }
     if (err == SLUICE_OK && added == 0) {
         err = SLUICE_AGAIN;
+        if (!single) {
+            size_t open = 0;
+
+            for (size_t i = 0; i < s->ndevs; i++) {
+                open += s->devs[i].fd >= 0;
+            }
+            if (open == 0) {
+                snprintf(errstr, errstr_size, "none of the %zu devices is available (%s: %s, ...)",
+                         s->ndevs, s->devs[0].device, s->devs[0].last_error);
+                err = SLUICE_NOT_CONNECTED;
+            }
+        }
     }
     return err;
 }
@@ -1281,7 +1512,7 @@ static int serial_fd(void *state)
 {
     struct serial_source *s = state;
 
-    return s->fd;
+    return s->ndevs == 1 ? s->devs[0].fd : -1;
 }
 
 static sluice_err_t serial_commit(void *state, const void *position, size_t len, char *errstr,
@@ -1384,6 +1615,16 @@ SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
         "connected) while the source tries to open the device again every "
         "`reconnect.backoff.ms`, doubling up to `reconnect.backoff.max.ms`. It continues when "
         "the device is back, without a restart of sluice, and logs the reconnection.\n"
+        "\n"
+        "**Several devices.** `device` may list several devices (same line settings and "
+        "parser): one source thread reads them all with one poll(2), each with its own framing, "
+        "reconnection, `device` header, position line counter and firmware `seq` check (counters "
+        "are the source's totals; logs name the device). With `poll.linger.ms` (5 ms by "
+        "default with several devices) the lines of all devices that arrive within that window "
+        "go out as one batch, which costs far less CPU than a pipeline per device (see "
+        "docs/performance.md) for up to that much more latency. A device that goes away does "
+        "not stop the others: it is closed and retried on its own while the others' records "
+        "flow, and polls return NOT_CONNECTED only while none of the devices is open.\n"
         "\n"
         "The seed's sensor, bare integers at 9600 baud:\n"
         "\n"

@@ -628,3 +628,118 @@ def test_first_line_after_open_may_be_a_fragment(running, tmp):
     err = r.stderr()
     assert "dropped the first line after opening" in err
     assert "counter serial.lines.partial: 1" in err
+
+
+# -- several devices in one source ---------------------------------------------------------------
+
+def multi_config(devs):
+    return "[" + ", ".join(str(d) for d in devs) + "]"
+
+
+@pytest.mark.asan
+def test_several_devices_one_source(running, tmp):
+    """`device` as a list: one source reads three ptys; every line of each arrives, in order per
+    device, with its own `device` header; each device has its own framing (a line split across
+    writes on one device is not mixed with another's) and its own firmware seq check."""
+    devs = [tmp / f"ttyACM{i}" for i in range(3)]
+    ptys = [Pty(d) for d in devs]
+    cfg = source_yaml(tmp, multi_config(devs), {"parser": "firmware", "poll.linger.ms": "20ms"},
+                      sinks=f"""      - id: screen
+        plugin: console
+        config: {{print.headers: true}}
+""")
+    r = running(cfg)
+    try:
+        wait_until(lambda: r.stderr().count(" opened ") == 3, 10, what="the three devices opened")
+        ptys[0].write(checksum_line(0, 100)[:5])  # half a sentence on device 0 ...
+        ptys[1].write(checksum_line(0, 200))      # ... while device 1 sends a whole one
+        time.sleep(scaled(0.1))
+        ptys[0].write(checksum_line(0, 100)[5:])
+        for seq in range(1, 50):
+            for i, p in enumerate(ptys):
+                p.write(checksum_line(seq if i != 2 else seq - 1, 100 * (i + 1) + seq))
+        wait_until(lambda: len(read_lines(tmp / "stdout.txt")) >= 149, 10, what="149 records")
+        time.sleep(scaled(0.2))
+    finally:
+        assert r.stop() == 0
+        for p in ptys:
+            p.close()
+    got = r.stdout_json()
+    assert len(got) == 149
+    per = {str(d): [] for d in devs}
+    for rec in got:
+        per[rec["headers"]["device"]].append(rec["value"])
+    assert per[str(devs[0])] == [{"seq": s, "luz": 100 + s} for s in range(0, 50)]
+    assert per[str(devs[1])] == [{"seq": 0, "luz": 200}] + \
+        [{"seq": s, "luz": 200 + s} for s in range(1, 50)]
+    assert per[str(devs[2])] == [{"seq": s - 1, "luz": 300 + s} for s in range(1, 50)]
+    err = r.stderr()
+    assert "serial.seq.gaps" not in err and "serial.lines.bad" not in err, err
+    assert "counter serial.lines: 149" in err
+
+
+@pytest.mark.asan
+def test_several_devices_one_unplugged(running, tmp):
+    """Of two devices one goes away: the other keeps flowing (no NOT_CONNECTED, no pause), the
+    missing one is retried on its own and read again once it is back; with both gone the source
+    waits, and either coming back is read."""
+    a, b = tmp / "ttyA", tmp / "ttyB"
+    pa, pb = Pty(a), Pty(b)
+    r = running(source_yaml(tmp, multi_config([a, b]), {"parser": "int"}))
+    got = lambda: [(x["luz"]) for x in json_lines(tmp / "out.txt")]  # noqa: E731
+    try:
+        wait_until(lambda: r.stderr().count(" opened ") == 2, 10, what="both devices opened")
+        pa.write("1\n")
+        pb.write("1001\n")
+        wait_until(lambda: sorted(got()) == [1, 1001], 10, what="one line from each")
+        pb.write("1002\n10")                  # an unfinished line when B goes
+        time.sleep(scaled(0.2))
+        pb.close()
+        wait_until(lambda: f"{b} disconnected" in r.stderr(), 10, what="B's disconnect logged")
+        os.unlink(b)
+        for i in range(2, 12):                # A goes on while B is away
+            pa.write(f"{i}\n")
+            time.sleep(scaled(0.05))
+        wait_until(lambda: 11 in got(), 10, what="A's lines while B is away")
+        assert r.proc.poll() is None, r.stderr()
+        pb = Pty(b)
+        wait_until(lambda: f"reconnected to {b}" in r.stderr(), 10, what="B reopened")
+        pb.write("1003\n")
+        pa.write("12\n")
+        wait_until(lambda: 1003 in got() and 12 in got(), 10, what="lines from both again")
+        # both away: the source waits; A comes back first
+        pa.close()
+        pb.close()
+        wait_until(lambda: r.stderr().count("disconnected (") >= 3, 10, what="both gone")
+        time.sleep(scaled(0.3))
+        assert r.proc.poll() is None, r.stderr()
+        pa = Pty(a)
+        wait_until(lambda: r.stderr().count(f"reconnected to {a}") == 1, 10, what="A reopened")
+        pa.write("13\n")
+        wait_until(lambda: 13 in got(), 10, what="A's line after both were away")
+    finally:
+        assert r.stop() == 0
+        pa.close()
+        pb.close()
+    vals = got()
+    assert [v for v in vals if v < 1000] == list(range(1, 14))
+    assert [v for v in vals if v > 1000] == [1001, 1002, 1003]
+    err = r.stderr()
+    assert "unfinished line" in err
+    assert "counter serial.lines.partial: 1" in err
+    assert "counter serial.reconnects: 2" in err
+    assert "none of the 2 devices is available" in err    # only while both were away
+
+
+@pytest.mark.asan
+def test_several_devices_config(sluice, tmp):
+    """A device named twice is refused; a comma-separated string is a list as well."""
+    cfg = source_yaml(tmp, f"[{tmp}/x, {tmp}/x]", {"parser": "int"})
+    r = sluice.run("lint", cfg, timeout=30)
+    assert r.returncode == 2 and "'device' names" in r.stderr, r.stderr
+    cfg = source_yaml(tmp, f"'{tmp}/x, {tmp}/y'", {"parser": "int", "poll.linger.ms": "2s"})
+    r = sluice.run("lint", cfg, timeout=30)
+    assert r.returncode == 2 and "poll.linger.ms" in r.stderr, r.stderr
+    cfg = source_yaml(tmp, f"'{tmp}/x, {tmp}/y'", {"parser": "int", "poll.linger.ms": "10ms"})
+    r = sluice.run("lint", cfg, timeout=30)
+    assert r.returncode == 0, r.stderr

@@ -50,6 +50,9 @@ except OSError:
 
 # the chroot of DIR: root-owned, outside /tmp (sshd refuses a chroot path with a writable component)
 chroot_of() { echo "/srv/sluice-sftp-$(printf '%s' "$1" | sha256sum | cut -c1-12)"; }
+# where sshd finds the user's authorized keys: sshd reads them as the user, so every directory
+# above them must be traversable by it — DIR may lie under a 0700 temporary directory (scripts/test's)
+keys_of() { echo "$(chroot_of "$1")-keys"; }
 
 sshd_pid() { svc_pid "$1/sshd.pid" "$1/sshd_config"; }
 
@@ -116,11 +119,13 @@ start() {
         ssh-keygen -q -t ed25519 -N '' -C sluice-sftp-user -f "$dir/keys/id_ed25519"
         ssh-keygen -q -t ed25519 -N 'sluice pass phrase' -C sluice-sftp-user-pp \
             -f "$dir/keys/id_ed25519_pp"
-        # sshd reads the authorized keys as the user: DIR must be traversable (keys/ stays 700)
-        chmod o+x "$dir"
+        # sshd reads the authorized keys as the user: they live in a root-owned 755 directory
+        # under /srv (see keys_of), not in DIR, whose parents the user may not traverse
+        mkdir -p "$(keys_of "$dir")"
+        chmod 755 "$(keys_of "$dir")"
         cat "$dir/keys/id_ed25519.pub" "$dir/keys/id_ed25519_pp.pub" \
-            >"$dir/authorized_keys_$USER_NAME"
-        chmod 644 "$dir/authorized_keys_$USER_NAME"
+            >"$(keys_of "$dir")/authorized_keys_$USER_NAME"
+        chmod 644 "$(keys_of "$dir")/authorized_keys_$USER_NAME"
         printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" \
             >"$dir/known_hosts"
         cat >"$dir/sshd_config" <<EOF
@@ -129,7 +134,7 @@ Port $port
 ListenAddress 127.0.0.1
 HostKey $dir/ssh_host_ed25519_key
 PidFile $dir/sshd.pid
-AuthorizedKeysFile $dir/authorized_keys_%u
+AuthorizedKeysFile $(keys_of "$dir")/authorized_keys_%u
 StrictModes no
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -225,7 +230,7 @@ clean() {
     dir=$(need_dir "${1:-}")
     stop "$dir"
     root=$(chroot_of "$dir")
-    [[ $root == /srv/sluice-sftp-* ]] && rm -rf "$root"
+    [[ $root == /srv/sluice-sftp-* ]] && rm -rf "$root" "$(keys_of "$dir")"
 }
 
 cmd=${1:-}

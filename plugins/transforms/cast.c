@@ -710,62 +710,81 @@ static const struct cast_rule *cast_rule_for(const struct cast *x, const char *n
 
 /* The schema after the cast (cached): the target type keeping optionality (and the name, unless
  * it is a logical type's) for a whole value; the struct with its cast fields retyped otherwise. */
+/* The schema of field `name` of a derived struct: cast to its rule's type, optionality kept. */
+static const sluice_schema_t *cast_field_schema(void *arg, const char *name,
+                                                const sluice_schema_t *fs)
+{
+    struct cast *x = arg;
+    const struct cast_rule *r = cast_rule_for(x, name);
+    sluice_schema_t *cs;
+
+    if (r == NULL) {
+        return fs;
+    }
+    cs = x->host->schema_new(x->ctx, r->type);
+    if (cs != NULL) {
+        x->host->schema_set_optional(cs, x->host->schema_optional(fs));
+    }
+    return cs;
+}
+
 static const sluice_schema_t *cast_schema_for(struct cast *x, const sluice_schema_t *in,
                                               char *errstr, size_t errstr_size)
 {
     const struct sluice_host *h = x->host;
-    const sluice_schema_t *result = xf_cache_get(&x->cache, in, 0);
+    const sluice_schema_t *result;
+    const char *name;
     sluice_schema_t *out;
 
+    if (x->whole == SLUICE_TYPE_NULL) {
+        return xf_schema_derive(h, x->ctx, &x->cache, in, cast_field_schema, x, errstr,
+                                errstr_size);
+    }
+    result = xf_cache_get(&x->cache, in, 0);
     if (result != NULL) {
-        goto out;
+        return result;
     }
-    if (x->whole != SLUICE_TYPE_NULL) {
-        const char *name = h->schema_name(in);
-
-        out = h->schema_new(x->ctx, x->whole);
-        if (out == NULL || (name != NULL && !cast_is_logical(name) &&
-                            h->schema_set_name(out, name) != SLUICE_OK)) {
-            xf_oom(errstr, errstr_size);
-            goto out;
-        }
-        h->schema_set_optional(out, h->schema_optional(in));
-    } else {
-        size_t n = h->schema_field_count(in);
-
-        out = xf_schema_struct_like(h, x->ctx, in);
-        if (out == NULL) {
-            xf_oom(errstr, errstr_size);
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-            const sluice_schema_t *fs;
-            const char *name = h->schema_field(in, i, &fs);
-            const struct cast_rule *r = cast_rule_for(x, name);
-
-            if (r != NULL) {
-                sluice_schema_t *cs = h->schema_new(x->ctx, r->type);
-
-                if (cs == NULL) {
-                    xf_oom(errstr, errstr_size);
-                    goto out;
-                }
-                h->schema_set_optional(cs, h->schema_optional(fs));
-                fs = cs;
-            }
-            if (h->schema_add_field(out, name, fs) != SLUICE_OK) {
-                xf_oom(errstr, errstr_size);
-                goto out;
-            }
-        }
+    name = h->schema_name(in);
+    out = h->schema_new(x->ctx, x->whole);
+    if (out == NULL ||
+        (name != NULL && !cast_is_logical(name) && h->schema_set_name(out, name) != SLUICE_OK)) {
+        xf_oom(errstr, errstr_size);
+        return NULL;
     }
+    h->schema_set_optional(out, h->schema_optional(in));
     if (xf_cache_put(&x->cache, h, x->ctx, in, 0, out) != 0) {
         xf_oom(errstr, errstr_size);
-        goto out;
+        return NULL;
     }
-    result = out;
-out:
-    return result;
+    return out;
+}
+
+struct cast_fields {
+    struct cast *x;
+    sluice_record_t *rec;
+    char *errstr;
+    size_t errstr_size;
+};
+
+static sluice_value_t *cast_field_value(void *arg, const char *name, sluice_value_t *fv,
+                                        const sluice_schema_t *fs_in, const sluice_schema_t *fs_out,
+                                        sluice_err_t *err)
+{
+    struct cast_fields *cf = arg;
+    const struct cast_rule *r = cast_rule_for(cf->x, name);
+    struct cast_op op;
+
+    if (r == NULL) {
+        return fv;
+    }
+    op = (struct cast_op){cf->x, cf->rec, name, r->type, cf->errstr, cf->errstr_size, SLUICE_OK};
+    fv = cast_value(&op, fv, fs_in);
+    if (fv == NULL) {
+        *err = op.err;
+    } else if (cf->x->host->value_type(fv) != SLUICE_TYPE_NULL) {
+        cf->x->host->value_set_schema(fv, fs_out);
+    }
+    return fv;
 }
 
 static sluice_err_t cast_struct(struct cast *x, sluice_record_t *record, sluice_value_t *value,
@@ -774,8 +793,7 @@ static sluice_err_t cast_struct(struct cast *x, sluice_record_t *record, sluice_
     const struct sluice_host *h = x->host;
     const sluice_schema_t *in = h->value_schema(value);
     const sluice_schema_t *schema;
-    sluice_value_t *target;
-    size_t n;
+    struct cast_fields cf = {x, record, errstr, errstr_size};
 
     if (in == NULL) {
         snprintf(errstr, errstr_size, "the %s is a struct without a schema",
@@ -786,39 +804,8 @@ static sluice_err_t cast_struct(struct cast *x, sluice_record_t *record, sluice_
     if (schema == NULL) {
         return SLUICE_ERR_NOMEM;
     }
-    target = h->value_struct(record, schema);
-    if (target == NULL) {
-        return xf_oom(errstr, errstr_size);
-    }
-    n = h->value_count(value);
-    for (size_t i = 0; i < n; i++) {
-        const char *name = NULL;
-        sluice_value_t *key = NULL;
-        sluice_value_t *fv = h->value_item(value, i, &name, &key);
-        const struct cast_rule *r = cast_rule_for(x, name);
-
-        if (r != NULL) {
-            const sluice_schema_t *fs_in = NULL, *fs_out = NULL;
-            struct cast_op op = {x, record, name, r->type, errstr, errstr_size, SLUICE_OK};
-
-            h->schema_field(in, i, &fs_in);
-            h->schema_field(schema, i, &fs_out);
-            fv = cast_value(&op, fv, fs_in);
-            if (fv == NULL) {
-                return op.err;
-            }
-            if (h->value_type(fv) != SLUICE_TYPE_NULL) {
-                h->value_set_schema(fv, fs_out);
-            }
-        }
-        if (h->value_put(record, target, name, fv) != SLUICE_OK) {
-            snprintf(errstr, errstr_size, "field '%s': cannot copy it to the new %s", name,
-                     xf_where_name(x->where));
-            return SLUICE_ERR_INVALID;
-        }
-    }
-    *result = target;
-    return SLUICE_OK;
+    return xf_struct_rebuild(h, record, value, schema, cast_field_value, &cf,
+                             xf_where_name(x->where), result, errstr, errstr_size);
 }
 
 static sluice_err_t cast_process(void *state, sluice_record_t *record, sluice_batch_t *out,

@@ -424,41 +424,40 @@ static sluice_value_t *tsc_convert(struct tsc_op *op, sluice_value_t *v,
 }
 
 /* The struct schema with the field retyped (cached); NULL with a message. */
-static const sluice_schema_t *tsc_schema_for(struct tsc *x, const sluice_schema_t *in, char *errstr,
-                                             size_t errstr_size)
+/* The schema of field `name` of a derived struct: the target type's for the converted field. */
+static const sluice_schema_t *tsc_field_schema(void *arg, const char *name,
+                                               const sluice_schema_t *fs)
 {
-    const struct sluice_host *h = x->host;
-    const sluice_schema_t *result = xf_cache_get(&x->cache, in, 0);
-    size_t n = h->schema_field_count(in);
-    sluice_schema_t *out;
+    struct tsc *x = arg;
 
-    if (result != NULL) {
-        goto out;
-    }
-    out = xf_schema_struct_like(h, x->ctx, in);
-    if (out == NULL) {
-        xf_oom(errstr, errstr_size);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const sluice_schema_t *fs;
-        const char *name = h->schema_field(in, i, &fs);
+    return strcmp(name, x->field) == 0 ? x->out_schema[x->host->schema_optional(fs) ? 1 : 0] : fs;
+}
 
-        if (strcmp(name, x->field) == 0) {
-            fs = x->out_schema[h->schema_optional(fs) ? 1 : 0];
-        }
-        if (h->schema_add_field(out, name, fs) != SLUICE_OK) {
-            xf_oom(errstr, errstr_size);
-            goto out;
-        }
+struct tsc_fields {
+    struct tsc *x;
+    sluice_record_t *rec;
+    char *errstr;
+    size_t errstr_size;
+};
+
+static sluice_value_t *tsc_field_value(void *arg, const char *name, sluice_value_t *fv,
+                                       const sluice_schema_t *fs_in, const sluice_schema_t *fs_out,
+                                       sluice_err_t *err)
+{
+    struct tsc_fields *tf = arg;
+    struct tsc_op op;
+
+    if (strcmp(name, tf->x->field) != 0) {
+        return fv;
     }
-    if (xf_cache_put(&x->cache, h, x->ctx, in, 0, out) != 0) {
-        xf_oom(errstr, errstr_size);
-        goto out;
+    op = (struct tsc_op){tf->x, tf->rec, name, tf->errstr, tf->errstr_size, SLUICE_OK};
+    fv = tsc_convert(&op, fv, fs_in);
+    if (fv == NULL) {
+        *err = op.err;
+    } else if (tf->x->host->value_type(fv) != SLUICE_TYPE_NULL) {
+        tf->x->host->value_set_schema(fv, fs_out);
     }
-    result = out;
-out:
-    return result;
+    return fv;
 }
 
 static sluice_err_t tsc_struct(struct tsc *x, sluice_record_t *record, sluice_value_t *value,
@@ -467,50 +466,19 @@ static sluice_err_t tsc_struct(struct tsc *x, sluice_record_t *record, sluice_va
     const struct sluice_host *h = x->host;
     const sluice_schema_t *in = h->value_schema(value);
     const sluice_schema_t *schema;
-    sluice_value_t *target;
-    size_t n;
+    struct tsc_fields tf = {x, record, errstr, errstr_size};
 
     if (in == NULL) {
         snprintf(errstr, errstr_size, "the %s is a struct without a schema",
                  xf_where_name(x->where));
         return SLUICE_ERR_INVALID;
     }
-    schema = tsc_schema_for(x, in, errstr, errstr_size);
+    schema = xf_schema_derive(h, x->ctx, &x->cache, in, tsc_field_schema, x, errstr, errstr_size);
     if (schema == NULL) {
         return SLUICE_ERR_NOMEM;
     }
-    target = h->value_struct(record, schema);
-    if (target == NULL) {
-        return xf_oom(errstr, errstr_size);
-    }
-    n = h->value_count(value);
-    for (size_t i = 0; i < n; i++) {
-        const char *name = NULL;
-        sluice_value_t *key = NULL;
-        sluice_value_t *fv = h->value_item(value, i, &name, &key);
-
-        if (strcmp(name, x->field) == 0) {
-            const sluice_schema_t *fs_in = NULL, *fs_out = NULL;
-            struct tsc_op op = {x, record, name, errstr, errstr_size, SLUICE_OK};
-
-            h->schema_field(in, i, &fs_in);
-            h->schema_field(schema, i, &fs_out);
-            fv = tsc_convert(&op, fv, fs_in);
-            if (fv == NULL) {
-                return op.err;
-            }
-            if (h->value_type(fv) != SLUICE_TYPE_NULL) {
-                h->value_set_schema(fv, fs_out);
-            }
-        }
-        if (h->value_put(record, target, name, fv) != SLUICE_OK) {
-            snprintf(errstr, errstr_size, "field '%s': cannot copy it to the new %s", name,
-                     xf_where_name(x->where));
-            return SLUICE_ERR_INVALID;
-        }
-    }
-    *result = target;
-    return SLUICE_OK;
+    return xf_struct_rebuild(h, record, value, schema, tsc_field_value, &tf,
+                             xf_where_name(x->where), result, errstr, errstr_size);
 }
 
 static sluice_err_t tsc_process(void *state, sluice_record_t *record, sluice_batch_t *out,

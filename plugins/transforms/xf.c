@@ -115,6 +115,75 @@ sluice_schema_t *xf_schema_struct_like(const struct sluice_host *h, sluice_ctx_t
     return out;
 }
 
+const sluice_schema_t *xf_schema_derive(const struct sluice_host *h, sluice_ctx_t *ctx,
+                                        struct xf_cache *cache, const sluice_schema_t *in,
+                                        xf_field_schema_fn fn, void *arg, char *errstr,
+                                        size_t errstr_size)
+{
+    const sluice_schema_t *done = xf_cache_get(cache, in, 0);
+    size_t n = h->schema_field_count(in);
+    sluice_schema_t *out;
+
+    if (done != NULL) {
+        return done;
+    }
+    out = xf_schema_struct_like(h, ctx, in);
+    if (out == NULL) {
+        xf_oom(errstr, errstr_size);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const sluice_schema_t *fs;
+        const char *name = h->schema_field(in, i, &fs);
+
+        fs = fn(arg, name, fs);
+        if (fs == NULL || h->schema_add_field(out, name, fs) != SLUICE_OK) {
+            xf_oom(errstr, errstr_size);
+            return NULL; /* `out` belongs to the ctx, which frees it */
+        }
+    }
+    if (xf_cache_put(cache, h, ctx, in, 0, out) != 0) {
+        xf_oom(errstr, errstr_size);
+        return NULL;
+    }
+    return out;
+}
+
+sluice_err_t xf_struct_rebuild(const struct sluice_host *h, sluice_record_t *rec,
+                               sluice_value_t *value, const sluice_schema_t *schema,
+                               xf_field_value_fn fn, void *arg, const char *what,
+                               sluice_value_t **result, char *errstr, size_t errstr_size)
+{
+    const sluice_schema_t *in = h->value_schema(value);
+    sluice_value_t *target = h->value_struct(rec, schema);
+    size_t n = h->value_count(value);
+
+    if (target == NULL) {
+        return xf_oom(errstr, errstr_size);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = NULL;
+        sluice_value_t *key = NULL;
+        sluice_value_t *fv = h->value_item(value, i, &name, &key);
+        const sluice_schema_t *fs_in = NULL, *fs_out = NULL;
+        sluice_value_t *nv;
+        sluice_err_t err = SLUICE_OK;
+
+        h->schema_field(in, i, &fs_in);
+        h->schema_field(schema, i, &fs_out);
+        nv = fn(arg, name, fv, fs_in, fs_out, &err);
+        if (nv == NULL) {
+            return err;
+        }
+        if (h->value_put(rec, target, name, nv) != SLUICE_OK) {
+            snprintf(errstr, errstr_size, "field '%s': cannot copy it to the new %s", name, what);
+            return SLUICE_ERR_INVALID;
+        }
+    }
+    *result = target;
+    return SLUICE_OK;
+}
+
 int xf_names_load(const struct sluice_host *h, const sluice_config_t *cfg, const char *key,
                   struct xf_names *out, char *errstr, size_t errstr_size)
 {
@@ -161,9 +230,8 @@ void xf_names_free(struct xf_names *names)
     *names = (struct xf_names){0};
 }
 
-sluice_err_t xf_pairs_load(const struct sluice_host *h, const sluice_config_t *cfg,
-                           const char *key, struct xf_pairs *out, char *errstr,
-                           size_t errstr_size)
+sluice_err_t xf_pairs_load(const struct sluice_host *h, const sluice_config_t *cfg, const char *key,
+                           struct xf_pairs *out, char *errstr, size_t errstr_size)
 {
     size_t n = h->config_has(cfg, key) ? h->config_count(cfg, key) : 0;
 

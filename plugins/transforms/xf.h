@@ -2,8 +2,8 @@
  * xf.h — pieces shared by the transform plugins (one .so each; this file is compiled into each).
  *
  * Conventions of every transform:
- * - Transforms that Kafka Connect has as `$Key` and `$Value` take `where: key|value` (XF_WHERE_FIELD;
- *   the class-name aliases preset it).
+ * - Transforms that Kafka Connect has as `$Key` and `$Value` take `where: key|value`
+ * (XF_WHERE_FIELD; the class-name aliases preset it).
  * - An error message names the field and what is wrong ("field 'price': cannot cast the string
  *   'abc' to int32"); the core prefixes the transform and the record's topic/partition/offset.
  * - Struct values are rebuilt on a derived schema; derived schemas are built once per input schema
@@ -22,14 +22,13 @@ typedef enum xf_where { XF_VALUE = 0, XF_KEY = 1 } xf_where_t;
 extern const char *const xf_where_values[]; /* {"value", "key", NULL} */
 
 /* The `where` entry of a transform's config table. */
-#define XF_WHERE_FIELD                                                                              \
-    {.name = "where",                                                                               \
-     .type = SLUICE_CFG_ENUM,                                                                       \
-     .default_value = "value",                                                                      \
-     .description = "Apply to the record's `value` or its `key` (Kafka Connect's `$Value` and "    \
-                    "`$Key` variants; their class names preset it).",                              \
-     .example = "key",                                                                              \
-     .enum_values = xf_where_values}
+#define XF_WHERE_FIELD                                                                             \
+    {                                                                                              \
+        .name = "where", .type = SLUICE_CFG_ENUM, .default_value = "value",                        \
+        .description = "Apply to the record's `value` or its `key` (Kafka Connect's `$Value` and " \
+                       "`$Key` variants; their class names preset it).",                           \
+        .example = "key", .enum_values = xf_where_values                                           \
+    }
 
 xf_where_t xf_where(const struct sluice_host *h, const sluice_config_t *cfg);
 const char *xf_where_name(xf_where_t w); /* "value" / "key" */
@@ -68,6 +67,28 @@ void xf_cache_free(struct xf_cache *c);
 sluice_schema_t *xf_schema_struct_like(const struct sluice_host *h, sluice_ctx_t *ctx,
                                        const sluice_schema_t *in);
 
+/* A STRUCT schema like `in` with some fields' schemas replaced, derived once per input schema
+ * (cached in `cache` under tag 0). `fn` gets each field's name and schema and returns the schema
+ * to use (the same one to keep it), or NULL on out of memory. NULL with a message on failure. */
+typedef const sluice_schema_t *(*xf_field_schema_fn)(void *arg, const char *name,
+                                                     const sluice_schema_t *fs);
+const sluice_schema_t *xf_schema_derive(const struct sluice_host *h, sluice_ctx_t *ctx,
+                                        struct xf_cache *cache, const sluice_schema_t *in,
+                                        xf_field_schema_fn fn, void *arg, char *errstr,
+                                        size_t errstr_size);
+
+/* Rebuild the STRUCT `value` on `schema` (derived from the value's own schema by
+ * xf_schema_derive: the same fields in the same order). Each field is passed to `fn` with its
+ * input and output field schemas; `fn` returns the value to put (`fv` itself to keep it), or NULL
+ * after writing a message and setting `*err`. `what` names the key or value in messages. */
+typedef sluice_value_t *(*xf_field_value_fn)(void *arg, const char *name, sluice_value_t *fv,
+                                             const sluice_schema_t *fs_in,
+                                             const sluice_schema_t *fs_out, sluice_err_t *err);
+sluice_err_t xf_struct_rebuild(const struct sluice_host *h, sluice_record_t *rec,
+                               sluice_value_t *value, const sluice_schema_t *schema,
+                               xf_field_value_fn fn, void *arg, const char *what,
+                               sluice_value_t **result, char *errstr, size_t errstr_size);
+
 /* A list of names from a LIST config key (Kafka Connect's comma-separated lists). */
 struct xf_names {
     char **v;
@@ -86,9 +107,8 @@ struct xf_pairs {
     char **left, **right;
     size_t n;
 };
-sluice_err_t xf_pairs_load(const struct sluice_host *h, const sluice_config_t *cfg,
-                           const char *key, struct xf_pairs *out, char *errstr,
-                           size_t errstr_size);
+sluice_err_t xf_pairs_load(const struct sluice_host *h, const sluice_config_t *cfg, const char *key,
+                           struct xf_pairs *out, char *errstr, size_t errstr_size);
 void xf_pairs_free(struct xf_pairs *pairs);
 
 #endif

@@ -518,7 +518,7 @@ static void run_case(testrun_t *tr, runtime_t *rt, const char *file, const char 
     cfg_errors_init(&errs);
     cfg_instance_t owner = {0};
     cfg_pipeline_t cp = {0};
-    pipeline_t stub = {0}, *p = &stub;
+    pipeline_t inline_pipe = {0}, *p = &inline_pipe;
     side_t inline_side = {0}, *side = NULL;
     const cfg_node_t *chain = cfg_node_get(tc, "transforms");
     char what[400];
@@ -530,8 +530,8 @@ static void run_case(testrun_t *tr, runtime_t *rt, const char *file, const char 
         cp.base_dir = (char *)base_dir;
         const cfg_node_t *preds = cfg_node_get(tc, "predicates");
         cp.predicates = preds && preds->kind == CFG_MAP ? preds : NULL;
-        stub.id = "test";
-        stub.cfg = &cp;
+        inline_pipe.id = "test";
+        inline_pipe.cfg = &cp;
         if (errs.len == 0)
             runtime_chain_resolve(rt, &cp, &owner, &inline_side, &errs);
         side = &inline_side;

@@ -330,19 +330,10 @@ static sluice_value_t *cast_fail(struct cast_op *op, const char *fmt, ...) SLUIC
 static sluice_value_t *cast_fail(struct cast_op *op, const char *fmt, ...)
 {
     va_list ap;
-    int n;
 
-    if (op->field != NULL) {
-        n = snprintf(op->errstr, op->errstr_size, "field '%s': ", op->field);
-    } else {
-        n = snprintf(op->errstr, op->errstr_size, "the %s: ", xf_where_name(op->x->where));
-    }
-    if (n >= 0 && (size_t)n < op->errstr_size) {
-        va_start(ap, fmt);
-        vsnprintf(op->errstr + n, op->errstr_size - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    op->err = SLUICE_ERR_INVALID;
+    va_start(ap, fmt);
+    op->err = xf_field_verror(op->errstr, op->errstr_size, op->field, op->x->where, fmt, ap);
+    va_end(ap);
     return NULL;
 }
 

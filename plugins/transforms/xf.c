@@ -54,6 +54,30 @@ const char *xf_type_name(sluice_type_t t)
     return (size_t)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 
+sluice_err_t xf_field_verror(char *errstr, size_t errstr_size, const char *field, xf_where_t where,
+                             const char *fmt, va_list ap)
+{
+    int n = field != NULL ? snprintf(errstr, errstr_size, "field '%s': ", field)
+                          : snprintf(errstr, errstr_size, "the %s: ", xf_where_name(where));
+
+    if (n >= 0 && (size_t)n < errstr_size) {
+        vsnprintf(errstr + n, errstr_size - (size_t)n, fmt, ap);
+    }
+    return SLUICE_ERR_INVALID;
+}
+
+sluice_err_t xf_field_error(char *errstr, size_t errstr_size, const char *field, xf_where_t where,
+                            const char *fmt, ...)
+{
+    va_list ap;
+    sluice_err_t err;
+
+    va_start(ap, fmt);
+    err = xf_field_verror(errstr, errstr_size, field, where, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
 sluice_err_t xf_oom(char *errstr, size_t errstr_size)
 {
     snprintf(errstr, errstr_size, "out of memory");

@@ -13,6 +13,7 @@
 #ifndef SLUICE_XF_H
 #define SLUICE_XF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include <sluice/plugin.h>
@@ -40,6 +41,13 @@ void xf_set(const struct sluice_host *h, sluice_record_t *rec, xf_where_t w, slu
 
 /* "int32", "struct", ... */
 const char *xf_type_name(sluice_type_t t);
+
+/* Writes "field 'a': <message>" (or "the value: <message>" when `field` is NULL, naming `where`)
+ * and returns SLUICE_ERR_INVALID: the message of a record a transform cannot handle. */
+sluice_err_t xf_field_error(char *errstr, size_t errstr_size, const char *field, xf_where_t where,
+                            const char *fmt, ...) SLUICE_PRINTF(5, 6);
+sluice_err_t xf_field_verror(char *errstr, size_t errstr_size, const char *field, xf_where_t where,
+                             const char *fmt, va_list ap);
 
 /* Writes "out of memory" and returns SLUICE_ERR_NOMEM. */
 sluice_err_t xf_oom(char *errstr, size_t errstr_size);

@@ -693,18 +693,6 @@ out:
     return err;
 }
 
-static sluice_err_t dg_commit(void *state, const void *position, size_t len, char *errstr,
-                              size_t errstr_size)
-{
-    /* The core keeps the positions; nothing to acknowledge. */
-    (void)state;
-    (void)position;
-    (void)len;
-    (void)errstr;
-    (void)errstr_size;
-    return SLUICE_OK;
-}
-
 static void dg_stop(void *state)
 {
     struct datagen_source *s = state;
@@ -743,7 +731,6 @@ static const struct sluice_source datagen_source = {
     .start = dg_start,
     .poll = dg_poll,
     .fd = NULL,
-    .commit = dg_commit,
     .stop = dg_stop,
     .destroy = dg_destroy,
 };

@@ -1515,18 +1515,6 @@ static int serial_fd(void *state)
     return s->ndevs == 1 ? s->devs[0].fd : -1;
 }
 
-static sluice_err_t serial_commit(void *state, const void *position, size_t len, char *errstr,
-                                  size_t errstr_size)
-{
-    /* A serial line cannot be replayed: there is nothing to acknowledge. */
-    (void)state;
-    (void)position;
-    (void)len;
-    (void)errstr;
-    (void)errstr_size;
-    return SLUICE_OK;
-}
-
 static void serial_stop(void *state)
 {
     struct serial_source *s = state;
@@ -1550,7 +1538,6 @@ static const struct sluice_source serial_source = {
     .start = serial_start,
     .poll = serial_poll,
     .fd = serial_fd,
-    .commit = serial_commit,
     .stop = serial_stop,
     .destroy = serial_destroy,
 };

@@ -15,11 +15,11 @@
 # `apt-get update` once and `apt-get install` for the missing packages. Uses sudo only when not root.
 
 SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libcjson-dev libcmocka-dev
-                   librdkafka-dev libcurl4-openssl-dev)
+                   librdkafka-dev libcurl4-openssl-dev libmariadb-dev)
 # Java 17 runs Kafka; the schema registry (Apicurio 3.3) needs Java >= 21, which Debian 12 does not
 # package: tests/services/registry.sh finds one in /usr/lib/jvm (or $JAVA) and deps_services says so.
 SLUICE_DEPS_TEST=(valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
-                  openssh-server)
+                  openssh-server mariadb-server-core mariadb-client)
 
 # The firmware (firmware/build.sh: arduino-mk, a Makefile, drives avr-gcc over Debian's Arduino core)
 # and its simulator (firmware/sim: libsimavr, which needs libelf). arduino-mk depends on the Arduino

@@ -6,6 +6,7 @@ import pytest
 
 import sluicetest
 from sftptest import sftp_server  # noqa: F401  (the sftp_server fixture)
+from mariadbtest import mariadb  # noqa: F401  (the mariadb fixture)
 
 
 @pytest.fixture(scope="session")

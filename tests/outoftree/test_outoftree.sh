@@ -3,8 +3,10 @@
 #   1. meson setup + install sluice into a temporary prefix (binary, plugins, sluice/plugin.h,
 #      sluice-plugin.pc),
 #   2. compiles tests/outoftree/hello.c against the installed header found through pkg-config,
-#   3. `$prefix/bin/sluice plugins check hello.so`, then a pipeline file → hello → console that must
-#      print the header hello: world on every record.
+#   3. `$prefix/bin/sluice plugins check hello.so` and `plugins docs hello`,
+#   4. the plugin's unit tests (tests/outoftree/hello_test.yaml, `sluice test`) and `sluice lint`
+#      refusing a misspelt key of its configuration table,
+#   5. a pipeline file → hello → console that must print the header hello: world on every record.
 # usage: tests/outoftree/test_outoftree.sh [WORKDIR]   (default: a fresh mktemp dir, removed after)
 set -euo pipefail
 
@@ -46,6 +48,25 @@ out=$(timeout 30 "$prefix/bin/sluice" plugins check "$work/plugins/hello.so") \
     || fail "plugins check refused hello.so: $out"
 echo "$out"
 case "$out" in *hello*) ;; *) fail "plugins check does not name the plugin: $out" ;; esac
+
+step "sluice plugins docs hello"
+out=$(SLUICE_PLUGIN_PATH="$work/plugins" timeout 30 "$prefix/bin/sluice" plugins docs hello) \
+    || fail "plugins docs hello failed: $out"
+case "$out" in *'`header`'*greeting*) ;; *) fail "plugins docs hello lacks the header key: $out" ;; esac
+
+step "sluice test hello_test.yaml"
+out=$(SLUICE_PLUGIN_PATH="$work/plugins" timeout 60 "$prefix/bin/sluice" test -v "$here/hello_test.yaml") \
+    || fail "the plugin's unit tests failed: $out"
+echo "$out"
+case "$out" in *"3 passed, 0 failed"*) ;; *) fail "expected 3 passing tests: $out" ;; esac
+
+printf 'version: 1\npipelines:\n  - id: typo\n    source:\n      plugin: datagen-avro\n      config: {quickstart: orders}\n      transforms:\n        - plugin: hello\n          config: {headr: greeting}\n' >"$work/typo.yaml"
+step "sluice lint refuses a misspelt key"
+if out=$(SLUICE_PLUGIN_PATH="$work/plugins" timeout 30 "$prefix/bin/sluice" lint "$work/typo.yaml" 2>&1); then
+    fail "lint accepted the unknown key headr: $out"
+fi
+echo "$out"
+case "$out" in *"did you mean 'header'"*) ;; *) fail "lint did not suggest 'header': $out" ;; esac
 
 printf '{"n":1}\n{"n":2}\n{"n":3}\n' >"$work/in.jsonl"
 cat >"$work/hello.yaml" <<YAML

@@ -404,8 +404,8 @@ void kafka_producer_free(kafka_producer_t *kp)
 
 struct kpart {
     int32_t partition;
-    int64_t next; /* the offset to commit: one past the last record handed to the sink */
-    int dirty;    /* handed to the sink since the last commit */
+    int64_t next;      /* one past the last record handed to the sink (-1: none) */
+    int64_t committed; /* the last offset committed (-1: none since the assignment) */
 };
 
 struct kafka_consumer {
@@ -439,6 +439,7 @@ static struct kpart *kpart_get(kafka_consumer_t *kc, int32_t partition)
     memset(p, 0, sizeof *p);
     p->partition = partition;
     p->next = -1;
+    p->committed = -1;
     return p;
 }
 
@@ -456,13 +457,16 @@ static void parts_describe(const rd_kafka_topic_partition_list_t *l, char *out, 
         n += (size_t)snprintf(out + n, size - n, "%s%d", i ? "," : "", l->elems[i].partition);
 }
 
-static int commit_dirty(kafka_consumer_t *kc, char *errstr, size_t errstr_size)
+/* Commit `upto[i]` for the partitions i where it is above what was committed (upto NULL: every
+ * partition's `next`). */
+static int commit_upto(kafka_consumer_t *kc, const int64_t *upto, char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)kc->nparts + 1);
-    for (size_t i = 0; i < kc->nparts; i++)
-        if (kc->parts[i].dirty && kc->parts[i].next >= 0)
-            rd_kafka_topic_partition_list_add(l, kc->topic, kc->parts[i].partition)->offset =
-                kc->parts[i].next;
+    for (size_t i = 0; i < kc->nparts; i++) {
+        int64_t o = upto ? upto[i] : kc->parts[i].next;
+        if (o >= 0 && o > kc->parts[i].committed)
+            rd_kafka_topic_partition_list_add(l, kc->topic, kc->parts[i].partition)->offset = o;
+    }
     int rc = 0;
     if (l->cnt > 0) {
         rd_kafka_resp_err_t err = rd_kafka_commit(kc->rk, l, 0);
@@ -470,12 +474,17 @@ static int commit_dirty(kafka_consumer_t *kc, char *errstr, size_t errstr_size)
             snprintf(errstr, errstr_size, "offset commit failed: %s", rd_kafka_err2str(err));
             rc = -1;
         } else {
-            for (size_t i = 0; i < kc->nparts; i++)
-                kc->parts[i].dirty = 0;
+            for (int i = 0; i < l->cnt; i++)
+                kpart_get(kc, l->elems[i].partition)->committed = l->elems[i].offset;
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
+}
+
+static int commit_dirty(kafka_consumer_t *kc, char *errstr, size_t errstr_size)
+{
+    return commit_upto(kc, NULL, errstr, errstr_size);
 }
 
 /* Partitions that arrive or leave start with nothing read and nothing to commit. */
@@ -484,8 +493,8 @@ static void kparts_forget(kafka_consumer_t *kc, const rd_kafka_topic_partition_l
     for (int i = 0; i < parts->cnt; i++) {
         struct kpart *p = kpart_get(kc, parts->elems[i].partition);
         if (p) {
-            p->dirty = 0;
             p->next = -1;
+            p->committed = -1;
         }
     }
 }
@@ -662,16 +671,51 @@ void kafka_consumer_done(kafka_consumer_t *kc)
 {
     for (size_t i = 0; i < kc->nmsgs; i++) {
         struct kpart *p = kpart_get(kc, kc->msgs[i]->partition);
-        if (p && kc->msgs[i]->offset + 1 > p->next) {
+        if (p && kc->msgs[i]->offset + 1 > p->next)
             p->next = kc->msgs[i]->offset + 1;
-            p->dirty = 1;
-        }
     }
 }
 
 int kafka_consumer_commit(kafka_consumer_t *kc, char *errstr, size_t errstr_size)
 {
     return commit_dirty(kc, errstr, errstr_size);
+}
+
+size_t kafka_consumer_pending(kafka_consumer_t *kc, struct sluice_offset *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < kc->nparts && n < max; i++)
+        if (kc->parts[i].next >= 0 && kc->parts[i].next > kc->parts[i].committed)
+            out[n++] = (struct sluice_offset){.topic = kc->topic,
+                                              .partition = kc->parts[i].partition,
+                                              .offset = kc->parts[i].next};
+    return n;
+}
+
+size_t kafka_consumer_nparts(const kafka_consumer_t *kc)
+{
+    return kc->nparts;
+}
+
+int kafka_consumer_commit_offsets(kafka_consumer_t *kc, const struct sluice_offset *offsets,
+                                  size_t n, char *errstr, size_t errstr_size)
+{
+    int64_t *upto = malloc((kc->nparts + 1) * sizeof *upto);
+    if (!upto) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < kc->nparts; i++)
+        upto[i] = -1;
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < kc->nparts; i++)
+            if (kc->parts[i].partition == offsets[k].partition)
+                /* never above what the sink was given */
+                upto[i] =
+                    offsets[k].offset < kc->parts[i].next ? offsets[k].offset : kc->parts[i].next;
+    int rc = commit_upto(kc, upto, errstr, errstr_size);
+    free(upto);
+    return rc;
 }
 
 void kafka_consumer_close(kafka_consumer_t *kc)

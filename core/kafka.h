@@ -86,6 +86,14 @@ void kafka_consumer_state(kafka_consumer_t *kc, char *out, size_t size);
 
 /* Commit the offsets of everything marked done (synchronously). 0 on success. */
 int kafka_consumer_commit(kafka_consumer_t *kc, char *errstr, size_t errstr_size);
+/* Precommit (ABI 1.2): the partitions with records handed to the sink and not committed yet, with
+ * the offset after the last of them; at most `max` (kafka_consumer_nparts is enough). */
+size_t kafka_consumer_pending(kafka_consumer_t *kc, struct sluice_offset *out, size_t max);
+size_t kafka_consumer_nparts(const kafka_consumer_t *kc);
+/* Commit the given offsets (each capped at what the sink was given; a partition not listed or
+ * listed at or below its last commit is left alone). 0 on success. */
+int kafka_consumer_commit_offsets(kafka_consumer_t *kc, const struct sluice_offset *offsets,
+                                  size_t n, char *errstr, size_t errstr_size);
 /* Leave the group (after a final commit, or without one when the sink failed). */
 void kafka_consumer_close(kafka_consumer_t *kc);
 void kafka_consumer_free(kafka_consumer_t *kc);

@@ -687,38 +687,41 @@ void *pipeline_source_main(void *arg)
 
 /* -- sink side --------------------------------------------------------------------------------- */
 
-/* Call put or flush until it succeeds, fails for good, or the run aborts. */
-static sluice_err_t sink_retry(sink_rt_t *s, sluice_batch_t *batch, backoff_t *bo)
+/* Call put (batch), precommit (pre) or flush (neither) until it succeeds, fails for good, or the
+ * run aborts. */
+static sluice_err_t sink_call(sink_rt_t *s, sluice_batch_t *batch, struct sluice_offset *pre,
+                              size_t npre, backoff_t *bo)
 {
     pipeline_t *p = s->p;
     const struct sluice_sink *ops = &s->inst.plugin->sink;
+    const char *what = batch ? "put" : pre ? "precommit" : "flush";
     int64_t failing_since = 0;
     for (;;) {
         char err[1024] = "";
         sluice_err_t e = batch ? ops->put(s->inst.state, batch, err, sizeof err)
+                         : pre ? ops->precommit(s->inst.state, pre, npre, err, sizeof err)
                                : ops->flush(s->inst.state, err, sizeof err);
         if (e == SLUICE_OK) {
             backoff_reset(bo);
             return SLUICE_OK;
         }
         if (e != SLUICE_RETRY && e != SLUICE_NOT_CONNECTED) {
-            log_error(s->inst.ctx.name, "%s failed: %s", batch ? "put" : "flush",
-                      err[0] ? err : "fatal error");
+            log_error(s->inst.ctx.name, "%s failed: %s", what, err[0] ? err : "fatal error");
             return SLUICE_FATAL;
         }
         int64_t now = mono_ms();
         if (!failing_since)
             failing_since = now;
         if (s->side.retry_timeout_ms >= 0 && now - failing_since > s->side.retry_timeout_ms) {
-            log_error(s->inst.ctx.name, "%s still failing after errors.retry.timeout: %s",
-                      batch ? "put" : "flush", err);
+            log_error(s->inst.ctx.name, "%s still failing after errors.retry.timeout: %s", what,
+                      err);
             return SLUICE_FATAL;
         }
         if (atomic_load(&p->abort))
             return SLUICE_FATAL;
         int64_t d = backoff_next(bo);
         host_table.log_limited(&s->inst.ctx, SLUICE_LOG_WARN, "retry", 6,
-                               "%s: %s; retrying in %lld ms", batch ? "put" : "flush",
+                               "%s: %s; retrying in %lld ms", what,
                                err[0] ? err : "temporary failure", (long long)d);
         sleep_unless(d, &p->abort, NULL);
     }
@@ -831,7 +834,7 @@ static int sink_dlq_settled(sink_rt_t *s)
  * (Kafka). Returns -1 when the sink must fail. */
 static int sink_flush_commit(sink_rt_t *s, int64_t read_upto)
 {
-    if (sink_retry(s, NULL, &s->bo) != SLUICE_OK)
+    if (sink_call(s, NULL, NULL, 0, &s->bo) != SLUICE_OK)
         return -1;
     s->dirty = 0;
     if (!s->consumer) {
@@ -849,13 +852,69 @@ static int sink_flush_commit(sink_rt_t *s, int64_t read_upto)
     return 0;
 }
 
+/* Precommit (ABI 1.2): let the sink make durable what is due and commit what it says is durable.
+ * s->dirty stays set while it holds records back. Returns -1 when the sink must fail. */
+static int sink_precommit_commit(sink_rt_t *s, int64_t read_upto)
+{
+    size_t need = s->consumer ? kafka_consumer_nparts(s->consumer) : 1;
+    if (need > s->pre_cap) {
+        struct sluice_offset *o = realloc(s->pre, need * sizeof *o);
+        if (o)
+            s->pre = o;
+        int64_t *w = o ? realloc(s->pre_want, need * sizeof *w) : NULL;
+        if (w)
+            s->pre_want = w;
+        if (!o || !w) {
+            log_error(s->inst.ctx.name, "out of memory");
+            return -1;
+        }
+        s->pre_cap = need;
+    }
+    size_t n;
+    if (s->consumer) {
+        n = kafka_consumer_pending(s->consumer, s->pre, s->pre_cap);
+    } else {
+        s->pre[0] = (struct sluice_offset){.topic = s->p->topic->name, .offset = read_upto};
+        n = 1;
+    }
+    if (n == 0) {
+        s->dirty = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        s->pre_want[i] = s->pre[i].offset;
+    if (sink_call(s, NULL, s->pre, n, &s->bo) != SLUICE_OK)
+        return -1;
+    int held = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s->pre[i].offset > s->pre_want[i]) /* the sink may only lower them */
+            s->pre[i].offset = s->pre_want[i];
+        held |= s->pre[i].offset < s->pre_want[i];
+    }
+    s->dirty = held;
+    if (!s->consumer) {
+        if (s->pre[0].offset > 0)
+            topic_ack(s->reader, s->pre[0].offset);
+        return 0;
+    }
+    if (sink_dlq_settled(s) != 0)
+        return -1;
+    char err[512];
+    if (kafka_consumer_commit_offsets(s->consumer, s->pre, n, err, sizeof err) != 0)
+        host_table.log_limited(&s->inst.ctx, SLUICE_LOG_WARN, "commit", 60,
+                               "%s (the records are durable; they may be read again after a "
+                               "restart)",
+                               err);
+    return 0;
+}
+
 /* Partition revocation (Kafka mode, called inside kafka_consumer_read): flush what was put. */
 static int sink_on_revoke(void *opaque)
 {
     sink_rt_t *s = opaque;
     if (!s->dirty)
         return sink_dlq_settled(s);
-    if (sink_retry(s, NULL, &s->bo) != SLUICE_OK || sink_dlq_settled(s) != 0) {
+    if (sink_call(s, NULL, NULL, 0, &s->bo) != SLUICE_OK || sink_dlq_settled(s) != 0) {
         s->revoke_failed = 1;
         return -1;
     }
@@ -900,7 +959,7 @@ void *pipeline_sink_main(void *arg)
             if (s->interrupted)
                 break;
             sluice_batch_t *out = transforms_apply(&s->side, &in, tmp, &f);
-            if (out->len > 0 && sink_retry(s, out, &s->bo) != SLUICE_OK) {
+            if (out->len > 0 && sink_call(s, out, NULL, 0, &s->bo) != SLUICE_OK) {
                 failed = 1;
                 break;
             }
@@ -928,9 +987,14 @@ void *pipeline_sink_main(void *arg)
          * what it has read, even with more records waiting). */
         int drained = s->consumer ? atomic_load(&p->shutdown) || atomic_load(&p->failed)
                                   : n == 0 && topic_drained(rd);
-        if (s->dirty && (n == 0 || drained || (!s->consumer && topic_pressure(p->topic)) ||
-                         now - last_flush >= s->side.flush_interval_ms)) {
-            if (sink_flush_commit(s, read_upto) != 0) {
+        int pressure = s->dirty && !s->consumer && topic_pressure(p->topic);
+        if (s->dirty &&
+            (n == 0 || drained || pressure || now - last_flush >= s->side.flush_interval_ms)) {
+            /* A sink with precommit keeps what it wants across commits, except at the end and
+             * when the in-process topic's buffer is full (it holds what is not acked). */
+            int full = drained || pressure || !s->inst.plugin->sink.precommit;
+            if ((full ? sink_flush_commit(s, read_upto) : sink_precommit_commit(s, read_upto)) !=
+                0) {
                 failed = 1;
                 break;
             }
@@ -959,6 +1023,11 @@ void *pipeline_sink_main(void *arg)
     if (s->side.dlq && !s->consumer)
         topic_writer_done(s->side.dlq);
     free(views);
+    free(s->pre);
+    free(s->pre_want);
+    s->pre = NULL;
+    s->pre_want = NULL;
+    s->pre_cap = 0;
     arena_free(&arena);
     atomic_store(&s->done, 1);
     runtime_thread_ended(s->p->rt);

@@ -85,9 +85,12 @@ typedef struct sink_rt {
     topic_reader_t *reader;     /* in-process */
     kafka_consumer_t *consumer; /* Kafka mode */
     tracker_t dlq_tr;           /* Kafka mode: dead-letter records not yet acknowledged */
-    int dirty;                  /* put since the last flush */
-    int revoke_failed;          /* a flush on partition revocation failed */
-    int interrupted;            /* stopped in the middle of a read: it is not committed */
+    int dirty;                  /* put and not committed yet */
+    struct sluice_offset *pre;  /* precommit (ABI 1.2): the offsets handed to the sink */
+    int64_t *pre_want;          /* ... and what they were before it lowered them */
+    size_t pre_cap;
+    int revoke_failed; /* a flush on partition revocation failed */
+    int interrupted;   /* stopped in the middle of a read: it is not committed */
     backoff_t bo;
     pthread_t thread;
     int thread_started;

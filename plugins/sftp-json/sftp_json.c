@@ -5,9 +5,12 @@
  * Files and cycles. Records of one Kafka partition ("TP") go to one open file per encoded
  * partition (directory). Like Confluent's TopicPartitionWriter, a TP's files rotate together: when
  * the TP reached flush.size records, when its records span rotate.interval.ms (record time, or
- * that much wall time since its first record), at rotate.schedule.interval.ms boundaries, and —
- * sluice's ABI has no preCommit — at every flush, because flush may say OK only when every record
- * put is in a file under its final name. Such a rotation is a checkpoint of the TP.
+ * that much wall time since its first record, checked at least every 50 ms even with no new
+ * record), and at rotate.schedule.interval.ms boundaries. The core's periodic commits go through
+ * `precommit` (ABI 1.2), which leaves files open and commits each partition up to the first record
+ * still in one; `flush` (end of run, partitions revoked, in-process buffer full) rotates every TP,
+ * because it may say OK only when every record put is in a file under its final name. Such a
+ * rotation is a checkpoint of the TP.
  *
  * Exactly once. A checkpoint (1) completes every temporary file of the TP (`<final>.tmp`), (2)
  * records W, the offset after the TP's last record, as the name of a marker file
@@ -277,6 +280,7 @@ struct sj_part {
     int64_t w;         /* the marker: records below are in final files (-1: none) */
     int64_t next_off;  /* the offset after the last record taken (-1: none yet) */
     int64_t count;     /* records in the open files */
+    int64_t first_off; /* offset of the first of them */
     int64_t base_ts;   /* extractor time of the first of them */
     int64_t open_mono; /* monotonic time of the first of them */
     int64_t sched_at;  /* wall time of the next scheduled rotation */
@@ -1469,6 +1473,7 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
             break;
         }
         if (pt->count == 0) {
+            pt->first_off = off;
             pt->base_ts = ts;
             pt->open_mono = mono;
             if (s->schedule_ms > 0)
@@ -1507,6 +1512,33 @@ static sluice_err_t sj_flush(void *state, char *errstr, size_t errstr_size)
         if (e != SLUICE_OK)
             return e == SLUICE_NOT_CONNECTED ? SLUICE_RETRY : e;
     }
+    return SLUICE_OK;
+}
+
+/* ABI 1.2: the core's periodic commit. Files stay open until they rotate (flush.size,
+ * rotate.interval.ms, rotate.schedule.interval.ms); what is due is checkpointed now (called at
+ * least every 50 ms while files are open, so rotate.interval.ms holds on an idle topic), and each
+ * partition may be committed up to the first record still in an open file. */
+static sluice_err_t sj_precommit(void *state, struct sluice_offset *offsets, size_t count,
+                                 char *errstr, size_t errstr_size)
+{
+    struct sj *s = state;
+    int64_t mono = s->h->monotonic_ms(), now = s->h->now_ms();
+    for (struct sj_part *pt = s->parts; pt; pt = pt->next) {
+        /* no new record: only the wall-clock side of rotate.interval.ms and the schedule apply */
+        if (!pt->files || !((s->rotate_ms > 0 && mono - pt->open_mono >= s->rotate_ms) ||
+                            (s->schedule_ms > 0 && now >= pt->sched_at)))
+            continue;
+        sluice_err_t e = sj_checkpoint(s, pt, errstr, errstr_size);
+        if (e != SLUICE_OK)
+            return e == SLUICE_NOT_CONNECTED ? SLUICE_RETRY : e;
+    }
+    for (size_t i = 0; i < count; i++)
+        for (struct sj_part *pt = s->parts; pt; pt = pt->next)
+            /* by partition only: the records of one partition may carry another topic name */
+            if (pt->files && pt->partition == offsets[i].partition &&
+                pt->first_off < offsets[i].offset)
+                offsets[i].offset = pt->first_off;
     return SLUICE_OK;
 }
 
@@ -1560,6 +1592,7 @@ static const struct sluice_sink sj_sink = {
     .flush = sj_flush,
     .stop = sj_stop,
     .destroy = sj_destroy,
+    .precommit = sj_precommit,
 };
 
 static const struct sluice_alias sj_aliases[] = {
@@ -1586,13 +1619,13 @@ static const struct sluice_alias sj_aliases[] = {
     "partition (one per directory) rotate together when it reached `flush.size` records, when "    \
     "its "                                                                                         \
     "records span `rotate.interval.ms` (record time, or that much wall time since the first: an "  \
-    "idle file is closed on time), at `rotate.schedule.interval.ms` boundaries of the wall "       \
-    "clock, "                                                                                      \
-    "and at every flush of the pipeline. sluice's sinks have no `preCommit`: a flush says "        \
-    "\"durable\" only when every record is in a final file, so offsets commit only then. The "     \
-    "core flushes when a sink catches up with its topic and every `offset.flush.interval.ms`, so " \
-    "a slow stream makes files smaller than `flush.size`; Confluent instead keeps them open and "  \
-    "lets the commit lag.\n"                                                                       \
+    "idle file is closed within 50 ms of it), and at `rotate.schedule.interval.ms` boundaries "    \
+    "of the wall clock. Like Confluent's sinks, sluice's keeps files open across the pipeline's "  \
+    "commits (the sink's `precommit`, ABI 1.2): every `offset.flush.interval.ms`, and whenever "   \
+    "it has caught up with its topic, the offsets of each partition are committed up to the "      \
+    "first record still in an open file, so a slow stream still makes files of `flush.size` "      \
+    "records. Only the end of a run, a partition revoked by Kafka, or an in-process topic whose "  \
+    "buffer is full closes files early.\n"                                                         \
     "\n"                                                                                           \
     "**Exactly once, whatever the settings.** A rotation completes the temporary files, records "  \
     "the offset after the partition's last record as the name of a marker file "                   \
@@ -1603,7 +1636,7 @@ static const struct sluice_alias sj_aliases[] = {
     "So after a kill at any moment the final files hold every record once, even when the "         \
     "pipeline's own commit lagged. Which file a record lands in is deterministic only with the "   \
     "`Record` or `RecordField` extractor and size or record-time rotation, and only while no "     \
-    "flush cuts a file short: `Wallclock` and `rotate.schedule.interval.ms` depend on when the "   \
+    "stop cuts a file short: `Wallclock` and `rotate.schedule.interval.ms` depend on when the "    \
     "sink runs. Keep the `.sluice` directory: it is the sink's memory of what it wrote.\n"         \
     "\n"                                                                                           \
     "**Partitioners.** `default`: `partition=<kafka partition>`. `field`: "                        \

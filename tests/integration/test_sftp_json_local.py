@@ -166,6 +166,45 @@ def test_rotate_interval_closes_an_idle_file(sluice, tmp):
         wait_exit(proc, 20)
 
 
+@pytest.mark.asan
+def test_slow_stream_fills_files_and_commits_only_closed_ones(sluice, tmp):
+    """A trickle of records (one every 50 ms) with flush.size 10 makes files of 10 records: the
+    core's idle and periodic commits go through precommit (ABI 1.2), which leaves the open file
+    alone and commits only up to its first record. A SIGKILL while 5 records sit in the open file
+    loses none of them: the restart reads them again (their offsets were not committed)."""
+    src = tmp / "in.json"
+    src.write_text("")
+    cfg = yaml(tmp, src, {"flush.size": 10, "rotate.interval.ms": 600000}, follow=True,
+               pipeline="    offset.flush.interval.ms: 100ms\n")
+    part = tmp / "out/topics/orders/partition=0"
+    proc = sluice.spawn("run", "--quiet", cfg)
+    try:
+        for i in range(25):
+            with open(src, "a") as f:
+                f.write(rec(i, 0) + "\n")
+            time.sleep(0.05)
+        wait_until(lambda: (part / "orders+0+0000000010.json").exists(), scaled(10),
+                   what="the second file")
+        time.sleep(0.5)  # several idle precommits and periodic commits with 5 records held
+        assert sorted(p.name for p in part.glob("*.json")) == [
+            "orders+0+0000000000.json", "orders+0+0000000010.json"]
+        for p in part.glob("*.json"):
+            assert p.read_bytes().count(b"\n") == 10, p.name
+    finally:
+        kill(proc, signal.SIGKILL)
+        wait_exit(proc, 20)
+    # restart without follow: reads from the committed position (20) to the end and exits
+    cfg = yaml(tmp, src, {"flush.size": 10, "rotate.interval.ms": 600000})
+    run_ok(sluice, cfg)
+    got = data_files(tmp / "out")
+    assert not [k for k in tree(tmp / "out") if k.endswith(".tmp")]
+    assert {k.rsplit("/", 1)[1]: v.count(b"\n") for k, v in got.items()} == {
+        "orders+0+0000000000.json": 10, "orders+0+0000000010.json": 10,
+        "orders+0+0000000020.json": 5}
+    ids = sorted(json.loads(x)["id"] for v in got.values() for x in v.decode().splitlines())
+    assert ids == list(range(25))
+
+
 def test_exactly_once_across_sigkills(sluice, tmp):
     n = 50_000
     recs = [rec(i, T0 + i * 200) for i in range(n)]  # ~2.8 h of record time: hourly directories

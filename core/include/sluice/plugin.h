@@ -52,7 +52,7 @@ extern "C" {
 /** ABI major: bumped on any incompatible change; the core refuses a plugin of another major. */
 #define SLUICE_ABI_MAJOR 1
 /** ABI minor: bumped when fields are appended; the core refuses a plugin built for a newer minor. */
-#define SLUICE_ABI_MINOR 1
+#define SLUICE_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define SLUICE_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -229,6 +229,13 @@ struct sluice_transform {
     void (*destroy)(void *state);
 };
 
+/** One partition's commit point (ABI 1.2; see the sink's `precommit`). */
+struct sluice_offset {
+    const char *topic; /**< the topic the sink reads (its records may carry another name) */
+    int32_t partition; /**< 0 in-process */
+    int64_t offset;    /**< records of this partition below it are durable */
+};
+
 /**
  * A sink delivers records elsewhere.
  *
@@ -250,6 +257,23 @@ struct sluice_sink {
     sluice_err_t (*flush)(void *state, char *errstr, size_t errstr_size);
     void (*stop)(void *state);
     void (*destroy)(void *state);
+    /* -- ABI 1.2 -- */
+    /**
+     * Optional: for a sink that keeps records across commits (Kafka Connect's preCommit), e.g. a
+     * file kept open until it rotates. When set, the core calls `precommit` — not `flush` — when
+     * the sink is idle (then at least every 50 ms while records are pending, so that the sink can
+     * close on time what is due) and every `offset.flush.interval.ms`; it still calls `flush` when
+     * the run stops, when Kafka revokes partitions and when an in-process topic's buffer is full,
+     * and then everything put must become durable as usual.
+     *
+     * `offsets` holds, for each partition the sink was given records of and that has records not
+     * committed yet, the offset after the last record put. The sink makes durable what it decides
+     * to, then lowers each `offset` to the first record that is not durable yet (leaving it as is
+     * when all are); it must never raise one. The core commits exactly those offsets. RETRY and
+     * FATAL as for flush.
+     */
+    sluice_err_t (*precommit)(void *state, struct sluice_offset *offsets, size_t count,
+                              char *errstr, size_t errstr_size);
 };
 
 /* ---------------------------------------------------------------------------------------------- */

@@ -6,7 +6,10 @@
 #   3. `$prefix/bin/sluice plugins check hello.so` and `plugins docs hello`,
 #   4. the plugin's unit tests (tests/outoftree/hello_test.yaml, `sluice test`) and `sluice lint`
 #      refusing a misspelt key of its configuration table,
-#   5. a pipeline file → hello → console that must print the header hello: world on every record.
+#   5. a pipeline file → hello → console that must print the header hello: world on every record,
+#   6. counter.c (a source) and lines.c (a sink), built the same way: counter → hello → lines makes
+#      250 lines, and a second run with count 300 resumes at 250 (positions and commit),
+#   7. docs/writing-plugins.md shows hello.c as it is (the guide's example cannot drift).
 # usage: tests/outoftree/test_outoftree.sh [WORKDIR]   (default: a fresh mktemp dir, removed after)
 set -euo pipefail
 
@@ -38,16 +41,18 @@ step "pkg-config sluice-plugin: $cflags"
 case "$cflags" in *"$src_root"*) fail "cflags point into the source tree, not the install" ;; esac
 
 mkdir -p "$work/plugins"
-step "compiling hello.c against the installed header"
-# shellcheck disable=SC2086  # cflags is a word list
-timeout 120 cc -std=c17 -Wall -Wextra -Werror -fPIC -shared $cflags -Wl,-z,defs \
-    -o "$work/plugins/hello.so" "$here/hello.c"
+for name in hello counter lines; do
+    step "compiling $name.c against the installed header"
+    # shellcheck disable=SC2086  # cflags is a word list
+    timeout 120 cc -std=c17 -Wall -Wextra -Werror -fPIC -shared $cflags -Wl,-z,defs \
+        -o "$work/plugins/$name.so" "$here/$name.c"
 
-step "sluice plugins check hello.so"
-out=$(timeout 30 "$prefix/bin/sluice" plugins check "$work/plugins/hello.so") \
-    || fail "plugins check refused hello.so: $out"
-echo "$out"
-case "$out" in *hello*) ;; *) fail "plugins check does not name the plugin: $out" ;; esac
+    step "sluice plugins check $name.so"
+    out=$(timeout 30 "$prefix/bin/sluice" plugins check "$work/plugins/$name.so") \
+        || fail "plugins check refused $name.so: $out"
+    echo "$out"
+    case "$out" in *"plugin $name "*) ;; *) fail "plugins check does not name the plugin: $out" ;; esac
+done
 
 step "sluice plugins docs hello"
 out=$(SLUICE_PLUGIN_PATH="$work/plugins" timeout 30 "$prefix/bin/sluice" plugins docs hello) \
@@ -97,4 +102,38 @@ out=$(SLUICE_PLUGIN_PATH="$work/plugins" timeout 60 "$prefix/bin/sluice" run --q
 echo "$out"
 n=$(printf '%s\n' "$out" | grep -cE '"headers":\{[^}]*"hello":"world"' || true)
 [ "$n" -eq 3 ] || fail "expected 3 records with header hello: world, got $n"
+cat >"$work/counter.yaml" <<YAML
+version: 1
+offset.storage.file.filename: $work/counter-offsets.json
+pipelines:
+  - id: count
+    topic: numbers
+    source:
+      plugin: counter
+      config: { count: "\${COUNT}" }
+      transforms:
+        - plugin: hello
+    sinks:
+      - id: out
+        plugin: lines
+        config: { file: $work/numbers.jsonl }
+YAML
+expect_numbers() { # N: numbers.jsonl holds {"n":0} .. {"n":N-1}, one a line, in order
+    seq 0 $(($1 - 1)) | sed 's/.*/{"n":&}/' | cmp -s - "$work/numbers.jsonl" \
+        || fail "numbers.jsonl is not {\"n\":0}..{\"n\":$(($1 - 1))}: $(head -c 300 "$work/numbers.jsonl")"
+}
+step "running counter → hello → lines (250 records)"
+COUNT=250 SLUICE_PLUGIN_PATH="$work/plugins" timeout 60 "$prefix/bin/sluice" run --quiet "$work/counter.yaml" \
+    || fail "counter run failed"
+expect_numbers 250
+step "running it again with count 300: it resumes at 250"
+out=$(COUNT=300 SLUICE_PLUGIN_PATH="$work/plugins" timeout 60 "$prefix/bin/sluice" run --quiet "$work/counter.yaml" 2>&1) \
+    || fail "second counter run failed: $out"
+case "$out" in *"resuming at 250"*) ;; *) fail "the counter did not resume at 250: $out" ;; esac
+expect_numbers 300
+
+step "docs/writing-plugins.md shows hello.c verbatim"
+doc="$src_root/docs/writing-plugins.md"
+awk '/^```c hello.c$/ {on = 1; next} on && /^```$/ {exit} on {print}' "$doc" | cmp -s - "$here/hello.c" \
+    || fail "the \`\`\`c hello.c block of $doc differs from tests/outoftree/hello.c"
 step "OK"

@@ -272,3 +272,34 @@ def test_tarjeta_through_kafka_registry_and_sftp(sluice, tmp, kafka, schema_regi
     assert lines == decoded, "the files do not hold the topic's records in offset order"
     # the console printed every record too
     assert len((tmp / "console.out").read_text().splitlines()) == total
+
+
+def test_seed_pipelines_run_together(sluice, tmp):
+    """The three files agree on their top-level keys, so one process runs them (as their headers
+    say); a second process on the same state directory is refused, naming the locked offsets
+    file."""
+    env = {"SLUICE_ITERATIONS": "1000", "SLUICE_MAX_INTERVAL": "0",
+           "SLUICE_STATE_DIR": str(tmp / "state"), "SLUICE_OUT_DIR": str(tmp / "out")}
+    files = [PIPELINES / f"{s}.yaml" for s in ("flota", "orders", "tarjeta")]
+    t0 = time.time()
+    r = sluice.run("run", "--quiet", *files, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "running 10 pipelines in-process" in r.stderr, r.stderr
+    for stream in ("flota", "orders", "tarjeta"):
+        files_ = read_tree(tmp / "out", stream)
+        check_tree(files_, 1000 * len(FIELDS[stream]), 1000, t0, time.time())
+        check_records(stream, [x for _, _, recs in files_ for x in recs], 1000)
+    assert len(r.stdout.splitlines()) == 7000
+
+    # a second process while one runs: the offsets file is locked
+    slow = {**env, "SLUICE_ITERATIONS": "-1", "SLUICE_MAX_INTERVAL": "500ms"}
+    first = sluice.spawn("run", "--quiet", files[0], env=slow)
+    try:
+        time.sleep(scaled(1))  # it takes the lock at start, in milliseconds
+        assert first.poll() is None, first.communicate()[1]
+        r = sluice.run("run", "--quiet", files[1], env=slow, timeout=30)
+        assert r.returncode == 2, r.stderr
+        assert "in use by another sluice process" in r.stderr, r.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert wait_exit(first, 60) == 0

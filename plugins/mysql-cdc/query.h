@@ -19,13 +19,88 @@
 #define MQ_CONFIG_FIELDS                                                                           \
     {.name = "incrementing.column.name",                                                           \
      .type = SLUICE_CFG_STRING,                                                                    \
-     .description = "Query mode: the strictly increasing column (JDBC source's key).",            \
+     .description = "Query mode: the strictly increasing column (JDBC source's key), NOT NULL.",   \
      .example = "id"},                                                                             \
         {.name = "timestamp.column.name",                                                          \
          .type = SLUICE_CFG_STRING,                                                                \
          .description = "Query mode: the column that changes when a row does (JDBC source's "      \
-                        "key).",                                                                   \
-         .example = "modi"}
+                        "key); several, comma-separated, are read as COALESCE(a, b, ...).",        \
+         .example = "modi"},                                                                       \
+        {.name = "query",                                                                          \
+         .type = SLUICE_CFG_STRING,                                                                \
+         .description = "Query mode: a custom SELECT instead of tables. sluice wraps it as a "     \
+                        "subquery and adds its own WHERE and ORDER BY, so it may have a WHERE. "   \
+                        "Records go to `topic.prefix` (or the pipeline's topic).",                 \
+         .example = "SELECT id, luz, modi FROM datos WHERE luz > 0"},                              \
+        {.name = "query.suffix",                                                                   \
+         .type = SLUICE_CFG_STRING,                                                                \
+         .description = "Query mode: text appended to every generated statement.",                 \
+         .example = "LOCK IN SHARE MODE"},                                                         \
+        {.name = "table.whitelist",                                                                \
+         .type = SLUICE_CFG_LIST,                                                                  \
+         .description = "Query mode: the JDBC source's list of table names to poll (exact "        \
+                        "names, `table` or `db.table`); `table.include.list` takes regular "       \
+                        "expressions instead. Default: every table of the database.",              \
+         .example = "[datos]"},                                                                    \
+        {.name = "table.blacklist",                                                                \
+         .type = SLUICE_CFG_LIST,                                                                  \
+         .description = "Query mode: table names not to poll (JDBC source's key).",                \
+         .example = "[audit]"},                                                                    \
+        {.name = "poll.interval.ms",                                                               \
+         .type = SLUICE_CFG_DURATION,                                                              \
+         .default_value = "5000",                                                                  \
+         .flags = SLUICE_CFG_RANGE,                                                                \
+         .min = 1,                                                                                 \
+         .max = 86400000,                                                                          \
+         .description = "Query mode: how often each table is queried for new rows.",               \
+         .example = "1s"},                                                                         \
+        {.name = "batch.max.rows",                                                                 \
+         .type = SLUICE_CFG_INT,                                                                   \
+         .default_value = "1000",                                                                  \
+         .flags = SLUICE_CFG_RANGE,                                                                \
+         .min = 1,                                                                                 \
+         .max = 1000000,                                                                           \
+         .description = "Query mode: the most rows one poll hands over (the rest of a result "     \
+                        "follows in the next polls).",                                             \
+         .example = "500"},                                                                        \
+        {.name = "timestamp.delay.interval.ms",                                                    \
+         .type = SLUICE_CFG_DURATION,                                                              \
+         .default_value = "0",                                                                     \
+         .flags = SLUICE_CFG_RANGE,                                                                \
+         .min = 0,                                                                                 \
+         .max = 86400000,                                                                          \
+         .description = "Query mode: only rows whose timestamp is at least this much older than "  \
+                        "the server's clock are read (JDBC source's key).",                        \
+         .example = "2s"},                                                                         \
+        {.name = "timestamp.reread.window.ms",                                                     \
+         .type = SLUICE_CFG_DURATION,                                                              \
+         .default_value = "0",                                                                     \
+         .flags = SLUICE_CFG_RANGE,                                                                \
+         .min = 0,                                                                                 \
+         .max = 86400000,                                                                          \
+         .description = "Query mode, timestamp modes: every poll reads again the rows of this "    \
+                        "window before the newest timestamp read, and emits those not emitted "    \
+                        "yet: rows of a transaction that committed after a later one still "       \
+                        "arrive, once. Set it above your longest transaction. 0: the JDBC "        \
+                        "source's behaviour (such rows are skipped).",                             \
+         .example = "60s"},                                                                        \
+        {.name = "timestamp.initial",                                                              \
+         .type = SLUICE_CFG_INT,                                                                   \
+         .description = "Query mode: on a first start read only rows with a timestamp from this "  \
+                        "epoch ms on; -1: from now. Default: all rows.",                           \
+         .example = "1673143200000"},                                                              \
+        {.name = "validate.non.null",                                                              \
+         .type = SLUICE_CFG_BOOL,                                                                  \
+         .default_value = "true",                                                                  \
+         .description = "Query mode: refuse to start when the incrementing or timestamp column "   \
+                        "is nullable.",                                                            \
+         .example = "false"},                                                                      \
+    {                                                                                              \
+        .name = "db.timezone", .type = SLUICE_CFG_STRING, .default_value = "UTC",                  \
+        .description = "Query mode: the zone of DATETIME columns, `UTC` or a fixed offset like "   \
+                       "`-05:00` (TIMESTAMP columns are read in UTC).",                            \
+        .example = "-05:00"                                                                        \
+    }
 
 struct mq;
 

@@ -216,6 +216,13 @@ static sluice_err_t cdc_binlog_open(struct cdc *c, char *errstr, size_t errstr_s
             return mysql_conn_error_is_transient(mysql_errno(m)) ? SLUICE_NOT_CONNECTED
                                                                  : SLUICE_FATAL;
         }
+    MYSQL_RES *r = NULL;
+    c->checksum = 0;
+    if (mysql_query(m, "SELECT @@global.binlog_checksum") == 0 && (r = mysql_store_result(m))) {
+        MYSQL_ROW row = mysql_fetch_row(r);
+        c->checksum = row && row[0] && strcasecmp(row[0], "NONE") != 0;
+        mysql_free_result(r);
+    }
     c->rpl = mariadb_rpl_init(m);
     if (!c->rpl) {
         cdc_fail(errstr, errstr_size, "mariadb_rpl_init: %s", mysql_error(m));
@@ -577,6 +584,37 @@ static void cdc_txn_end(struct cdc *c, const MARIADB_RPL_EVENT *ev)
     c->skip = 0;
 }
 
+/* Parsed here from the raw event: Connector/C 3.3 takes the checksum's 4 bytes off the name
+ * whether or not the event has one, and mangled names after a server restart. */
+static sluice_err_t cdc_on_rotate(struct cdc *c, const MARIADB_RPL_EVENT *ev, char *errstr,
+                                  size_t errstr_size)
+{
+    const uint8_t *h = ev->raw_data + ev->raw_data_ofs;
+    const uint8_t *end = ev->raw_data + ev->raw_data_size;
+    if (end - h < 19 + 8 || ev->event_length > (size_t)(end - h)) {
+        cdc_fail(errstr, errstr_size, "malformed ROTATE event from %s", c->who);
+        return SLUICE_FATAL;
+    }
+    uint64_t pos = 0;
+    for (int i = 7; i >= 0; i--)
+        pos = (pos << 8) | h[19 + i];
+    const char *name = (const char *)h + 19 + 8;
+    size_t len = ev->event_length - 19 - 8;
+    if (c->checksum && len >= 4)
+        len -= 4;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e) {
+            cdc_fail(errstr, errstr_size, "malformed binlog file name in a ROTATE event");
+            return SLUICE_FATAL;
+        }
+    snprintf(c->cur.file, sizeof c->cur.file, "%.*s", (int)len, name);
+    if (!c->in_txn) {
+        c->cur.pos = pos;
+        c->cur.row = 0;
+    }
+    return SLUICE_OK;
+}
+
 static sluice_err_t cdc_fetch_failed(struct cdc *c, size_t added, char *errstr, size_t errstr_size)
 {
     unsigned err = c->bl ? mysql_errno(c->bl) : 0;
@@ -662,12 +700,8 @@ sluice_err_t cdc_binlog_poll(struct cdc *c, sluice_batch_t *batch, int timeout_m
         int idle = 0;
         switch (ev->event_type) {
         case ROTATE_EVENT:
-            snprintf(c->cur.file, sizeof c->cur.file, "%.*s", (int)ev->event.rotate.filename.length,
-                     ev->event.rotate.filename.str);
-            if (!c->in_txn) {
-                c->cur.pos = ev->event.rotate.position;
-                c->cur.row = 0;
-            }
+            if ((e = cdc_on_rotate(c, ev, errstr, errstr_size)) != SLUICE_OK)
+                return e;
             break;
         case GTID_EVENT:
             c->in_txn = 1;

@@ -63,6 +63,7 @@ struct cdc_col {
     enum cdc_charset cs;
     int is_unsigned, nullable, pk;
     int precision, scale, fsp, bits;
+    int padlen;    /* BINARY(n): n (the binlog drops trailing zero bytes) */
     char **values; /* ENUM/SET members, 1-based in the binlog */
     size_t nvalues;
     const sluice_schema_t *schema; /* the field's schema (optional when nullable) */
@@ -136,6 +137,7 @@ struct cdc {
     struct cdc_pos cur; /* where the transaction being read started; rows seen in it */
     uint64_t skip;      /* rows of `cur` to skip (already delivered before a restart) */
     int in_txn;
+    int checksum;      /* binlog events end with a CRC32 */
     char gtid_cur[64]; /* the current transaction's GTID (source.gtid) */
     uint32_t ev_server_id;
     int64_t ev_ts_ms;

@@ -739,7 +739,14 @@ sluice_value_t *cdc_value_binlog(struct cdc *c, sluice_record_t *rec, const stru
         v.tag = CV_STR;
         v.s = p + lb;
         v.n = (size_t)size - (size_t)lb;
-        /* BINARY(n) is padded with zeros in the table but not in the binlog: pad like Debezium */
+        if (col->padlen > 0 && v.n < (size_t)col->padlen && col->padlen <= 255) {
+            /* BINARY(n) holds n bytes, but the binlog drops its trailing zeros */
+            uint8_t pad[256] = {0};
+            memcpy(pad, v.s, v.n);
+            v.s = pad;
+            v.n = (size_t)col->padlen;
+            return cdc_make(c, rec, col, &v);
+        }
         break;
     }
     case MYSQL_TYPE_BLOB:

@@ -476,6 +476,8 @@ static struct cdc_table *cdc_table_load(struct cdc *c, const char *db, const cha
         col->precision = row[5] ? atoi(row[5]) : 0;
         col->scale = row[6] ? atoi(row[6]) : 0;
         col->fsp = row[7] ? atoi(row[7]) : 0;
+        if (!strcmp(dt, "binary"))
+            col->padlen = atoi(strchr(ct, '(') ? strchr(ct, '(') + 1 : "0");
         if (!strcmp(dt, "bit"))
             col->bits = atoi(strchr(ct, '(') ? strchr(ct, '(') + 1 : "1");
         if ((!strcmp(dt, "enum") || !strcmp(dt, "set")) && cdc_parse_members(col, ct) < 0)

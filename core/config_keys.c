@@ -44,15 +44,16 @@ const struct sluice_config_field config_global_keys[] = {
     {.name = "kafka",
      .type = SLUICE_CFG_MAP,
      .description = "Kafka mode: librdkafka properties, passed through (`bootstrap.servers`, "
-                    "`security.protocol`, `sasl.*`, …; see docs/kafka.md). Absent: topics are "
-                    "in-process logs and no server is needed.",
+                    "`security.protocol`, `sasl.*`, …; see docs/kafka.md). Absent, or with an "
+                    "empty `bootstrap.servers` (`${KAFKA_BOOTSTRAP:-}` with the variable unset): "
+                    "topics are in-process logs and no server is needed.",
      .example = "{bootstrap.servers: 127.0.0.1:9092}"},
     {.name = "schema.registry",
      .type = SLUICE_CFG_MAP,
      .description = "Schema Registry client for the avro converter, with Confluent's names: `url` "
                     "(required), `basic.auth.credentials.source` (`USER_INFO`), "
                     "`basic.auth.user.info` (`key:secret`, a secret), `request.timeout.ms`, "
-                    "`ssl.ca.location`.",
+                    "`ssl.ca.location`. An empty `url` switches the block off.",
      .example = "{url: http://127.0.0.1:8081}"},
     {.name = "offsets.storage",
      .type = SLUICE_CFG_ENUM,

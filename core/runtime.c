@@ -122,6 +122,19 @@ static void props_from_map(kafka_props_t *out, const sluice_config_t *cfg, const
         kafka_props_add(out, config_map_key(cfg, key, i), config_item(cfg, key, i));
 }
 
+/* 1 when the top-level map `block` (kafka:, schema.registry:) is in force: given, and its `key`
+ * (bootstrap.servers, url) not set to the empty string. An empty value — typically
+ * `${KAFKA_BOOTSTRAP:-}` with the variable unset — switches the block off, so that one file runs
+ * in-process or against a cluster depending on the environment. */
+static int block_on(const sluice_config_t *g, const char *block, const char *key)
+{
+    size_t n = g ? config_count(g, block) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(config_map_key(g, block, i), key) == 0)
+            return config_item(g, block, i)[0] != '\0';
+    return n > 0;
+}
+
 /* A sink's own value of a core key, else the pipeline's. */
 static const sluice_config_t *side_cfg(const sluice_config_t *sink, const sluice_config_t *pipe,
                                        const char *key)
@@ -162,7 +175,7 @@ static int check_converters(runtime_t *rt, const cfg_pipeline_t *cp, const sluic
     for (size_t i = 0; core && i < 2; i++) {
         if (!config_has(core, keys[i]) || !converter_is_avro(config_string(core, keys[i])))
             continue;
-        if (rt->cfg.global && config_count(rt->cfg.global, "schema.registry") > 0)
+        if (block_on(rt->cfg.global, "schema.registry", "url"))
             continue;
         cfg_errors_add(errs, config_mark(core, keys[i]),
                        "%s of pipeline '%s': %s avro needs a schema.registry: block with its url "
@@ -393,7 +406,9 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
     free(extra);
 
     const sluice_config_t *g = rt->cfg.global;
-    if (g && config_count(g, "kafka") > 0) {
+    if (g && config_count(g, "kafka") > 0 && !block_on(g, "kafka", "bootstrap.servers"))
+        log_info(NULL, "kafka: bootstrap.servers is empty: running in-process (no Kafka)");
+    if (block_on(g, "kafka", "bootstrap.servers")) {
         char err[600];
         rt->kafka = 1;
         props_from_map(&rt->kprops, g, "kafka");
@@ -413,7 +428,7 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
         cfg_errors_add(errs, config_mark(g, "offsets.storage"),
                        "offsets.storage: kafka needs the kafka: block (positions go to the "
                        "compacted topic offset.storage.topic)");
-    if (g && config_count(g, "schema.registry") > 0) {
+    if (block_on(g, "schema.registry", "url")) {
         size_t n = config_count(g, "schema.registry");
         const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);
         char err[600];
@@ -861,7 +876,7 @@ static int runtime_setup(runtime_t *rt)
         if (e && e->next_offset > 0)
             topic_set_next(p->topic, e->next_offset);
     }
-    if (rt->cfg.global && config_count(rt->cfg.global, "schema.registry") > 0) {
+    if (block_on(rt->cfg.global, "schema.registry", "url")) {
         const sluice_config_t *g = rt->cfg.global;
         size_t n = config_count(g, "schema.registry");
         const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);

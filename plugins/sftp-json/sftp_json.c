@@ -47,7 +47,8 @@ static const char *const sj_compressions[] = {"none", "gzip", NULL};
 static const struct sluice_config_field sj_config[] = {
     {.name = "sftp.host",
      .type = SLUICE_CFG_STRING,
-     .description = "The SFTP server. Exactly one of `sftp.host` and `directory` is given.",
+     .description = "The SFTP server. Empty: unset. When both this and `directory` are "
+                    "given, the server wins (with a warning).",
      .example = "sftp.example.com"},
     {.name = "sftp.port",
      .type = SLUICE_CFG_INT,
@@ -599,11 +600,18 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     s->ctx = ctx;
     const char *host = h->config_string(cfg, "sftp.host");
     const char *dir = h->config_string(cfg, "directory");
-    if ((host && *host) == (dir && *dir)) {
+    /* An empty value counts as unset, and a server wins over a directory: one pipeline file
+     * writes locally or to SFTP depending on the environment (sftp.host: ${SFTP_HOST:-}). */
+    if (!(host && *host) && !(dir && *dir)) {
         snprintf(errstr, errstr_size,
-                 "sftp.host / directory: give exactly one of them (sftp.host: an SFTP server; "
+                 "sftp.host / directory: give one of them (sftp.host: an SFTP server; "
                  "directory: a local directory)");
         goto fail;
+    }
+    if (host && *host && dir && *dir) {
+        h->log(ctx, SLUICE_LOG_WARN, "sftp.host is set: writing to %s, not to directory %s", host,
+               dir);
+        dir = NULL;
     }
     s->topics_dir = sj_strdup(h->config_string(cfg, "topics.dir"));
     s->ddelim = sj_strdup(h->config_string(cfg, "directory.delim"));
@@ -1646,9 +1654,11 @@ static const struct sluice_alias sj_aliases[] = {
     "record's time in `timezone`. `timestamp.extractor` defaults to `Record` rather than "         \
     "Confluent's `Wallclock`, so directories depend on the data only.\n"                           \
     "\n"                                                                                           \
-    "**Target.** Exactly one of `sftp.host` (libcurl's SFTP: password or private key with "        \
-    "passphrase, host key checked against `sftp.known.hosts` or `sftp.host.key.sha256`; one "      \
-    "connection per task, reconnected with backoff) and `directory` (a local directory).\n"        \
+    "**Target.** `sftp.host` (libcurl's SFTP: password or private key with passphrase, host key "  \
+    "checked against `sftp.known.hosts` or `sftp.host.key.sha256`; one connection per task, "      \
+    "reconnected with backoff) or `directory` (a local directory). An empty value counts as "      \
+    "unset and a non-empty `sftp.host` wins (with a warning), so `sftp.host: ${SFTP_HOST:-}` "     \
+    "next to `directory: out` writes locally unless SFTP_HOST is set.\n"                           \
     "\n"                                                                                           \
     "The seed's sink, to a local directory:\n"                                                     \
     "\n"                                                                                           \

@@ -249,7 +249,7 @@ def test_exactly_once_across_sigkills(sluice, tmp):
 
 @pytest.mark.parametrize("sink,key", [
     ({"topics.dir": "t"}, "directory"),
-    ({"sftp.host": "example.com"}, "directory"),
+    ({"sftp.host": '""'}, "directory"),
     ({"partitioner.class": "weekly"}, "partitioner.class"),
     ({"partitioner.class": "field"}, "partition.field.name"),
     ({"timezone": "Mars/Olympus"}, "timezone"),
@@ -263,10 +263,28 @@ def test_exactly_once_across_sigkills(sluice, tmp):
 def test_bad_config_is_a_lint_error_naming_the_key(sluice, tmp, sink, key):
     write_records(tmp / "in.json", [])
     text = yaml(tmp, tmp / "in.json", sink).read_text()
-    if "directory" in sink or key == "directory" and "sftp.host" not in sink:
+    if "directory" in sink or key == "directory":
         text = text.replace(f"          directory: {tmp / 'out'}\n", "")
     cfg = write_yaml(tmp / "p.yaml", text)
     r = sluice.run("lint", cfg, timeout=30)
     assert r.returncode != 0, f"lint accepted {sink}"
     assert key in r.stderr, f"the error does not name {key}:\n{r.stderr}"
     assert not (tmp / "out").exists(), "lint must not create the directory"
+
+
+def test_empty_sftp_host_writes_locally_and_a_host_wins_over_directory(sluice, tmp):
+    """One pipeline file for both targets: `sftp.host: ${SFTP_HOST:-}` is empty unless the
+    variable is set, and then the local `directory` is used; a non-empty sftp.host wins over
+    `directory`, with a warning that says so."""
+    write_records(tmp / "in.json", [rec(i, 0) for i in range(3)])
+    cfg = yaml(tmp, tmp / "in.json", {"sftp.host": "${SLUICE_TEST_SFTP_HOST:-}",
+                                      "sftp.username": "sammy", "sftp.password": "pw",
+                                      "sftp.host.key.sha256": "AAAA"})
+    env = {k: v for k, v in os.environ.items() if k != "SLUICE_TEST_SFTP_HOST"}
+    r = sluice.run("run", "--quiet", cfg, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert sum(v.count(b"\n") for v in data_files(tmp / "out").values()) == 3
+    r = sluice.run("lint", cfg, timeout=30,
+                   env={**env, "SLUICE_TEST_SFTP_HOST": "sftp.example.com"})
+    assert r.returncode == 0, r.stderr
+    assert "sftp.host is set: writing to sftp.example.com, not to directory" in r.stderr, r.stderr

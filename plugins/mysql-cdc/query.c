@@ -89,7 +89,7 @@ struct mq {
     struct mq_table *cur;
     size_t next_table;
     sluice_buf_t *sql, *pos;
-    int64_t backoff_ms, next_connect;
+    int64_t backoff_ms, cur_backoff, next_connect; /* doubling up to 30 s */
     atomic_int stopping;
 };
 
@@ -282,9 +282,15 @@ static sluice_err_t mq_connect(struct mq *q, char *errstr, size_t errstr_size)
     int transient = 0;
     q->m = mysql_conn_open(&q->conn, &transient, errstr, errstr_size);
     if (!q->m) {
-        q->next_connect = now + q->backoff_ms;
+        q->cur_backoff = q->cur_backoff ? q->cur_backoff * 2 : q->backoff_ms;
+        if (q->cur_backoff > 30000)
+            q->cur_backoff = 30000;
+        q->next_connect = now + q->cur_backoff;
         return transient ? SLUICE_NOT_CONNECTED : SLUICE_FATAL;
     }
+    if (q->cur_backoff)
+        q->h->log(q->ctx, SLUICE_LOG_INFO, "connected to %s again", q->who);
+    q->cur_backoff = 0;
     return SLUICE_OK;
 }
 

@@ -64,9 +64,10 @@ static const struct sluice_config_field ms_config[] = {
     {.name = "table.name.format",
      .type = SLUICE_CFG_STRING,
      .default_value = "${topic}",
-     .description = "The table of a record; `${topic}` is replaced by the record's topic. A name "
-                    "with a dot is `database.table`.",
-     .example = "kafka_${topic}"},
+     .description = "The table of a record; `${topic}` is replaced by the record's topic (in YAML "
+                    "write `$${topic}`: sluice's own `${...}` comes first). A name with a dot is "
+                    "`database.table`.",
+     .example = "kafka_$${topic}"},
     {.name = "auto.create",
      .type = SLUICE_CFG_BOOL,
      .default_value = "false",
@@ -1315,7 +1316,9 @@ static const struct sluice_alias ms_aliases[] = {
     "      auto.create: true\n"                                                                     \
     "      auto.evolve: true\n"                                                                     \
     "      delete.enabled: true\n"                                                                  \
-    "```\n"
+    "```\n"                                                                                         \
+    "\n"                                                                                            \
+    "Type mapping, keys, failures and the differences from Confluent's sink: docs/mysql.md.\n"
 
 SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
     SLUICE_PLUGIN_HEADER,

@@ -1,47 +1,95 @@
-"""pipelines/quickstart.yaml, as scripts/quickstart runs it: lints clean, and records flow to the
-console and to the file under SLUICE_STATE_DIR until SIGINT, which ends the run with 0."""
+"""The quick start as the README gives it: `scripts/quickstart` runs the seed's four streams
+in-process — the light sensor from the real firmware in the simulator, the three datagen streams —
+prints their records on the console and writes the seed's hourly JSON tree; Ctrl-C (SIGINT to its
+process group, as a terminal sends it) stops sluice cleanly (exit 0, files closed) and then the
+simulator. Also pipelines/quickstart.yaml on its own: lint and its transforms' unit tests."""
 import json
+import os
+import re
 import signal
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
-from sluicetest import REPO, kill, wait_exit, wait_until
+from sluicetest import REPO, scaled, wait_until
 
 QUICKSTART = REPO / "pipelines" / "quickstart.yaml"
-SAMPLE = REPO / "pipelines" / "data" / "quickstart.jsonl"
+SEED = ["flota", "orders", "tarjeta"]
+# records per datagen source, and how many sources write each topic
+SOURCES = {"flota": 3, "orders": 2, "tarjeta": 2}
 
 
 @pytest.mark.asan
-def test_quickstart_lints(sluice, tmp):
-    r = sluice.run("lint", QUICKSTART, env={"SLUICE_STATE_DIR": str(tmp)}, timeout=30)
+def test_quickstart_lints_and_its_transforms_pass(sluice, tmp):
+    files = [QUICKSTART] + [REPO / "pipelines" / f"{n}.yaml" for n in SEED]
+    r = sluice.run("lint", *files, env={"SLUICE_STATE_DIR": str(tmp)}, timeout=60)
     assert r.returncode == 0, r.stderr
+    r = sluice.run("test", REPO / "pipelines" / "quickstart_test.yaml", timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 passed, 0 failed" in r.stdout + r.stderr
 
 
-@pytest.mark.asan
-def test_quickstart_flows_until_sigint(sluice, tmp):
-    sample = [json.loads(ln) for ln in SAMPLE.read_text().splitlines()]
-    archive = tmp / "iotluzdatos.jsonl"
-    proc = sluice.spawn("run", QUICKSTART, env={"SLUICE_STATE_DIR": str(tmp)},
-                        stdout=subprocess.PIPE)
+def _lines(root, topic):
+    out = []
+    for p in sorted((root / "topics" / topic).rglob("*.json")):
+        out += [json.loads(x) for x in p.read_text().splitlines()]
+    return out
+
+
+def test_scripts_quickstart_runs_the_four_streams_until_ctrl_c(tmp):
+    """`scripts/quickstart`, exactly as in the README, with small counts: SLUICE_ITERATIONS bounds
+    the datagen sources, SLUICE_SENSOR_SPEED runs the sensor 20x faster than real time."""
+    state = tmp / "state"
+    env = dict(os.environ, SLUICE_STATE_DIR=str(state), SLUICE_ITERATIONS="40",
+               SLUICE_MAX_INTERVAL="10ms", SLUICE_SENSOR_SPEED="20")
+    out, err = open(tmp / "stdout", "wb"), open(tmp / "stderr", "wb")
+    proc = subprocess.Popen([str(REPO / "scripts" / "quickstart")], cwd=tmp, env=env,
+                            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                            start_new_session=True)
     try:
-        def archived():
-            return archive.exists() and archive.read_text().count("\n") >= len(sample)
-        # The file sink flushes at least every offset.flush.interval.ms; give it a bounded while.
-        wait_until(lambda: archived() or proc.poll() is not None, 30,
-                   what="the quickstart's file sink to receive the sample")
-        assert proc.poll() is None, "the quickstart source follows its file: sluice must keep running"
-        proc.send_signal(signal.SIGINT)
-        rc = wait_exit(proc, 30)
+        def ended():
+            return (tmp / "stderr").read_text(errors="replace").count("source reached its end")
+
+        # the build is already there (scripts/test built it): set-up takes seconds
+        wait_until(lambda: ended() >= 7 or proc.poll() is not None, scaled(300), interval=0.2,
+                   what="the seven datagen sources to reach their iterations")
+        assert proc.poll() is None, "the sensor's source runs until Ctrl-C: sluice must still run"
+
+        def readings():
+            text = (tmp / "stdout").read_text(errors="replace")
+            return [json.loads(x) for x in text.splitlines() if x.startswith('{"luz"')]
+        wait_until(lambda: len(readings()) >= 3, scaled(60), interval=0.2,
+                   what="three light readings on the console")
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
+        rc = proc.wait(timeout=scaled(60))
     finally:
-        kill(proc)
-    out = proc.stdout.read().decode()
-    err = proc.stderr.read().decode(errors="replace")
-    assert rc == 0, f"SIGINT: exit {rc}\n{err[-3000:]}"
-    shown = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
-    assert len(shown) == len(sample), out
-    for rec, src in zip(shown, sample):
-        assert rec["origin"] == "quickstart"
-        assert {k: rec[k] for k in src} == src
-    assert (tmp / "offsets.json").is_file(), "positions were not stored under SLUICE_STATE_DIR"
-    assert not (REPO / "pipelines" / "offsets.json").exists()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        out.close()
+        err.close()
+    log = (tmp / "stderr").read_text(errors="replace")
+    assert rc == 0, f"Ctrl-C: exit {rc}\n{log[-3000:]}"
+    # the simulator was stopped with the run
+    assert subprocess.run(["pgrep", "-f", str(state / "ttyLDR")],
+                          capture_output=True).returncode != 0, "sluice-sim still running"
+    files = state / "files"
+    for topic, n in SOURCES.items():
+        recs = _lines(files, topic)
+        assert len(recs) == 40 * n, f"{topic}: {len(recs)} records in the files, want {40 * n}"
+        names = [p.name for p in (files / "topics" / topic).rglob("*.json")]
+        assert all(re.fullmatch(rf"{topic}\+0\+\d{{10}}\.json", x) for x in names), names
+        assert any(p.parts[-5:-1][0].startswith("year=")
+                   for p in (files / "topics" / topic).rglob("*.json"))
+    sensor = _lines(files, "iotluzdatos")
+    assert len(sensor) >= 3
+    for r in sensor:
+        assert set(r) == {"luz", "fecha"}, r
+        assert 0 <= r["luz"] <= 1023
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r["fecha"]), r
+    # the console showed every record the files hold
+    shown = [x for x in (tmp / "stdout").read_text().splitlines() if x.startswith("{")]
+    assert len(shown) == sum(40 * n for n in SOURCES.values()) + len(sensor)
+    assert not list(files.rglob("*.tmp")), "a file was left open"

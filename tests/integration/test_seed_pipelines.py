@@ -303,3 +303,50 @@ def test_seed_pipelines_run_together(sluice, tmp):
     finally:
         first.send_signal(signal.SIGTERM)
         assert wait_exit(first, 60) == 0
+
+
+DOC_ENV = {"CCLOUD_BOOTSTRAP": "pkc-xxxxx.europe-west1.gcp.confluent.cloud:9092",
+           "CCLOUD_API_KEY": "key", "CCLOUD_API_SECRET": "secret",
+           "SR_URL": "https://psrc-xxxxx.europe-west3.gcp.confluent.cloud",
+           "SR_API_KEY": "srkey", "SR_API_SECRET": "srsecret", "SFTP_PASSWORD": "pw",
+           "MYSQL_PASSWORD": "pw", "SLUICE_VALUE_CONVERTER": "avro"}
+TAIL = """pipelines:
+  - id: doc-example
+    source:
+      plugin: datagen-avro
+      config: {quickstart: ORDERS}
+"""
+
+
+def doc_yaml_blocks(name):
+    text = (REPO / "docs" / name).read_text()
+    return re.findall(r"```yaml\n(.*?)```", text, re.S)
+
+
+@pytest.mark.parametrize("doc", ["concepts.md", "operations.md", "from-kafka-connect.md"])
+def test_doc_yaml_examples_lint(sluice, tmp, doc):
+    """Every YAML example of the guides is accepted by `sluice lint` (a fragment of a file gets the
+    lines it needs around it): the keys and plugin names they show exist."""
+    blocks = doc_yaml_blocks(doc)
+    assert blocks, f"no yaml block in {doc}"
+    for i, b in enumerate(blocks):
+        if "..." in b:  # the transforms fragment of from-kafka-connect.md: fill in its source
+            b = b.replace("      ...\n", "      plugin: datagen-avro\n      config: {quickstart: orders}\n")
+        if not b.startswith("version: 1"):
+            if b.lstrip().startswith("- id:"):
+                b = "version: 1\npipelines:\n" + b
+            else:
+                b = "version: 1\npipelines:\n  - id: doc-example\n" + b
+        if "\npipelines:" not in b:
+            b += TAIL
+        if "offset.storage.file.filename" not in b:
+            b = b.replace("version: 1\n", f"version: 1\noffset.storage.file.filename: {tmp}/o.json\n", 1)
+        b = b.replace("/etc/sluice/known_hosts", "/etc/hostname").replace(
+            "/var/lib/sluice", str(tmp))
+        if re.search(r"plugin: (file|sftp-json)\b", b) and "directory: out" in b:
+            b = b.replace("directory: out", f"directory: {tmp}/out")
+        f = tmp / f"{doc}.{i}.yaml"
+        f.write_text(b)
+        (tmp / "in.jsonl").write_text("")
+        r = sluice.run("lint", f, env=DOC_ENV, timeout=30)
+        assert r.returncode == 0, f"{doc} yaml block #{i + 1}:\n{b}\n{r.stdout}{r.stderr}"

@@ -1261,6 +1261,9 @@ static int cfg_secret_property(const char *name)
 {
     static const char *const words[] = {"password", "secret",     "user.info", "jaas",
                                         "token",    "credential", NULL};
+    /* the registry's basic.auth.credentials.source names where they come from (USER_INFO) */
+    if (strstr(name, "credentials.source"))
+        return 0;
     for (size_t i = 0; words[i]; i++)
         if (strstr(name, words[i]))
             return 1;

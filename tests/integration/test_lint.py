@@ -145,3 +145,5 @@ schema.registry:
     assert re.search(r"^\s+producer\.override\.linger\.ms: \"?7\"?$", out, re.M), out
     assert re.search(r"^\s+sasl\.username: api-key-1$", out, re.M), out
     assert re.search(r"^\s+bootstrap\.servers: 127\.0\.0\.1:1$", out, re.M), out
+    # where the credentials come from is not one
+    assert re.search(r"^\s+basic\.auth\.credentials\.source: USER_INFO$", out, re.M), out

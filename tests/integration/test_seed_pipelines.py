@@ -1,9 +1,9 @@
 """The seed's datagen streams as shipped in pipelines/ (flota, orders, tarjeta): each runs in-process,
 unchanged, for a bounded number of records (SLUICE_ITERATIONS) and leaves the seed's hourly tree of
 1000-line JSON files named after their first offset, every record once, and the same records on the
-console; each passes `sluice lint` and its `*_test.yaml`; and tarjeta runs against a real Kafka
-broker, schema registry and sshd after the documented edit (`sed` uncommenting its `#kafka:` and
-`#sftp:` lines), producing Confluent-framed Avro that fastavro decodes and SFTP files holding every
+console; each passes `sluice lint` and its `*_test.yaml`; and tarjeta runs, unchanged, against a
+real Kafka broker, schema registry and sshd chosen by environment variables (KAFKA_BOOTSTRAP,
+SFTP_HOST, ...), producing Confluent-framed Avro that fastavro decodes and SFTP files holding every
 record once."""
 import datetime
 import io
@@ -158,8 +158,8 @@ def test_seed_pipeline_resumes_offsets(sluice, tmp):
 
 @pytest.mark.parametrize("stream", ["flota", "orders", "tarjeta"])
 def test_seed_pipeline_lint_and_unit_tests(sluice, stream):
-    """`sluice lint` accepts the file as shipped and in its Kafka + SFTP form (the sed of its
-    header), and its *_test.yaml passes with at least three cases."""
+    """`sluice lint` accepts the file as shipped, and its *_test.yaml passes with at least three
+    cases."""
     r = sluice.run("lint", PIPELINES / f"{stream}.yaml", timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "1 file OK" in r.stdout
@@ -170,29 +170,23 @@ def test_seed_pipeline_lint_and_unit_tests(sluice, stream):
     assert m and int(m[1]) >= 3, r.stdout
 
 
-def kafka_sftp_yaml(stream, dst):
-    """The documented edit: uncomment the #kafka: and #sftp: lines, drop the local directory."""
-    text = subprocess.run(
-        ["sed", "-e", "/# local directory$/d", "-e", r"s/^\( *\)#sftp: /\1/",
-         "-e", r"s/^\( *\)#kafka: /\1/", str(PIPELINES / f"{stream}.yaml")],
-        check=True, capture_output=True, text=True).stdout
-    assert "\nkafka:\n" in text and "sftp.host: ${SFTP_HOST}" in text
-    assert "directory:" not in text
-    Path(dst).write_text(text)
-    return Path(dst)
-
-
 def test_seed_pipeline_lint_kafka_sftp_form(sluice, tmp):
+    """The same files in Kafka + SFTP mode, chosen by the environment alone: lint accepts them, and
+    with SFTP_HOST set but no way to check its host key they are refused, naming the keys."""
     for stream in ("flota", "orders", "tarjeta"):
-        cfg = kafka_sftp_yaml(stream, tmp / f"{stream}.yaml")
-        env = {"SFTP_HOST": "127.0.0.1", "SFTP_PRIVATE_KEY": "/dev/null",
+        cfg = PIPELINES / f"{stream}.yaml"
+        env = {"KAFKA_BOOTSTRAP": "127.0.0.1:9", "SFTP_HOST": "127.0.0.1",
+               "SFTP_PRIVATE_KEY": "/dev/null",
                "SFTP_HOST_KEY_SHA256": "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
                "SFTP_WORKING_DIR": "/upload"}
         r = sluice.run("lint", cfg, env=env, timeout=30)
         assert r.returncode == 0, r.stdout + r.stderr
-        # without the SFTP variables the edited file is refused, naming the variable
-        r = sluice.run("lint", cfg, timeout=30)
-        assert r.returncode == 2 and "SFTP_HOST" in r.stdout + r.stderr, r.stdout + r.stderr
+        assert "sftp.host is set: writing to 127.0.0.1" in r.stderr, r.stderr
+        # an SFTP server whose host key cannot be checked is refused, naming the keys to set
+        env.pop("SFTP_HOST_KEY_SHA256")
+        r = sluice.run("lint", cfg, env=env, timeout=30)
+        assert r.returncode == 2 and "sftp.host.key.sha256" in r.stdout + r.stderr, \
+            r.stdout + r.stderr
 
 
 def registry_schema(url, sid):
@@ -207,14 +201,15 @@ def registry_subjects(url):
 
 def test_tarjeta_through_kafka_registry_and_sftp(sluice, tmp, kafka, schema_registry,
                                                  sftp_server):
-    """pipelines/tarjeta.yaml in its Kafka + SFTP form with SLUICE_VALUE_CONVERTER=avro: the topic
+    """pipelines/tarjeta.yaml as shipped, in Kafka + SFTP mode by environment (KAFKA_BOOTSTRAP,
+    SFTP_*) with SLUICE_VALUE_CONVERTER=avro: the topic
     `tarjeta` holds Confluent-framed Avro (one subject per record type) that fastavro decodes, card
     numbers masked; the SFTP server gets the hourly tree with every record once, named after
     contiguous offsets; SIGTERM ends the run with 0."""
     n = 1500
     total = 2 * n
     srv = sftp_server
-    cfg = kafka_sftp_yaml("tarjeta", tmp / "tarjeta-kafka.yaml")
+    cfg = PIPELINES / "tarjeta.yaml"
     env = {"SLUICE_ITERATIONS": str(n), "SLUICE_MAX_INTERVAL": "0",
            "SLUICE_STATE_DIR": str(tmp / "state"), "SLUICE_VALUE_CONVERTER": "avro",
            "KAFKA_BOOTSTRAP": kafka.bootstrap, "SCHEMA_REGISTRY_URL": schema_registry.url,

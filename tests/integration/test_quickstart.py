@@ -93,3 +93,85 @@ def test_scripts_quickstart_runs_the_four_streams_until_ctrl_c(tmp):
     shown = [x for x in (tmp / "stdout").read_text().splitlines() if x.startswith("{")]
     assert len(shown) == sum(40 * n for n in SOURCES.values()) + len(sensor)
     assert not list(files.rglob("*.tmp")), "a file was left open"
+
+
+def _env_file(path):
+    return dict(ln.split("=", 1) for ln in path.read_text().splitlines() if "=" in ln)
+
+
+def test_scripts_quickstart_full_runs_the_seed_topology_through_the_services(tmp):
+    """`scripts/quickstart --full` with small counts: Kafka, the registry, MariaDB and sshd started
+    on loopback; the sensor's readings become rows of sensores.datos and, through mysql-cdc,
+    records of the Kafka topic iotluzdatos; the datagen streams go to Kafka as Avro; every topic
+    ends up in the SFTP server's tree; Ctrl-C stops sluice cleanly and every service."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    state = tmp / "state"
+    env = dict(os.environ, SLUICE_STATE_DIR=str(state), SLUICE_ITERATIONS="20",
+               SLUICE_MAX_INTERVAL="10ms", SLUICE_SENSOR_SPEED="20", SLUICE_POLL_INTERVAL="1s")
+    out, err = open(tmp / "stdout", "wb"), open(tmp / "stderr", "wb")
+    proc = subprocess.Popen([str(REPO / "scripts" / "quickstart"), "--full"], cwd=tmp, env=env,
+                            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                            start_new_session=True)
+    services = state / "services"
+    sftp = None
+    try:
+        def log():
+            return (tmp / "stderr").read_text(errors="replace")
+        wait_until(lambda: log().count("source reached its end") >= 7 or proc.poll() is not None,
+                   scaled(600), interval=0.5, what="the datagen sources to reach their iterations")
+        assert proc.poll() is None, f"quickstart --full ended early:\n{log()[-3000:]}"
+        sftp = _env_file(services / "sftp.env")
+        bootstrap = _env_file(services / "kafka.env")["KAFKA_BOOTSTRAP"]
+
+        def rows():
+            r = subprocess.run([str(REPO / "tests/services/mariadb.sh"), "sql",
+                                str(services / "mariadb"), "SELECT COUNT(*) FROM sensores.datos"],
+                               capture_output=True, text=True, timeout=60)
+            return int(r.stdout.split()[-1]) if r.returncode == 0 else 0
+
+        def in_kafka(topic):
+            c = Consumer({"bootstrap.servers": bootstrap, "group.id": "quickstart-check"})
+            try:
+                lo, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=20)
+                return hi - lo
+            except Exception:
+                return 0
+            finally:
+                c.close()
+        wait_until(lambda: rows() >= 3 and in_kafka("iotluzdatos") >= 3, scaled(120),
+                   interval=1, what="three sensor rows in datos and in the topic iotluzdatos")
+        for topic, n in SOURCES.items():
+            assert in_kafka(topic) == 20 * n, topic
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
+        rc = proc.wait(timeout=scaled(120))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        out.close()
+        err.close()
+        for svc in ("kafka", "registry", "mariadb"):
+            subprocess.run([str(REPO / f"tests/services/{svc}.sh"), "stop", str(services / svc)],
+                           capture_output=True, timeout=120)
+    try:
+        text = (tmp / "stderr").read_text(errors="replace")
+        assert rc == 0, f"Ctrl-C: exit {rc}\n{text[-3000:]}"
+        for svc, marker in (("kafka", "kafka.pid"), ("registry", "registry.pid"),
+                            ("mariadb", "run/mysqld.pid"), ("sftp", "sshd.pid")):
+            assert not (services / svc / marker).exists() or subprocess.run(
+                ["kill", "-0", (services / svc / marker).read_text().strip()],
+                capture_output=True).returncode != 0, f"{svc} still running"
+        files = Path(sftp["SFTP_ROOT"] + sftp["SFTP_WORKING_DIR"])
+        for topic, n in SOURCES.items():
+            recs = _lines(files, topic)
+            assert len(recs) == 20 * n, f"{topic}: {len(recs)} records over SFTP, want {20 * n}"
+        sensor = _lines(files, "iotluzdatos")
+        assert len(sensor) >= 3
+        for r in sensor:
+            assert {"id", "fecha", "luz", "hora", "modi"} <= set(r), r
+        assert [r["id"] for r in sensor] == list(range(1, len(sensor) + 1))
+        assert not list(files.rglob("*.tmp"))
+    finally:
+        subprocess.run([str(REPO / "tests/services/sftp.sh"), "clean", str(services / "sftp")],
+                       capture_output=True, timeout=60)

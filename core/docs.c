@@ -85,7 +85,8 @@ static void docs_type_cell(buf_t *out, const struct sluice_config_field *f)
     }
 }
 
-static void docs_table(buf_t *out, const struct sluice_config_field *t)
+/* `unset`: what the Default column says for a key without a default. */
+static void docs_table(buf_t *out, const struct sluice_config_field *t, const char *unset)
 {
     if (!t || !t[0].name) {
         buf_puts(out, "No configuration keys.\n\n");
@@ -105,7 +106,7 @@ static void docs_table(buf_t *out, const struct sluice_config_field *t)
         if (f->default_value)
             docs_cell_code(out, f->default_value);
         else
-            buf_puts(out, "—");
+            buf_puts(out, unset);
         buf_puts(out, (f->flags & SLUICE_CFG_REQUIRED) ? " | yes | " : " | no | ");
         docs_cell_text(out, f->description);
         if (f->flags & SLUICE_CFG_SECRET)
@@ -151,20 +152,20 @@ void config_docs_markdown(const struct sluice_plugin *p, buf_t *out)
     if (p->source) {
         buf_printf(out, "## Source\n\nKeys under `config:` of a `source:` with `plugin: %s`.\n\n",
                    name);
-        docs_table(out, p->source->config);
+        docs_table(out, p->source->config, "—");
     }
     if (p->transform) {
         buf_printf(out,
                    "## Transform\n\nKeys under `config:` of a `transforms:` entry with "
                    "`plugin: %s`.\n\n",
                    name);
-        docs_table(out, p->transform->config);
+        docs_table(out, p->transform->config, "—");
     }
     if (p->sink) {
         buf_printf(out,
                    "## Sink\n\nKeys under `config:` of a `sinks:` entry with `plugin: %s`.\n\n",
                    name);
-        docs_table(out, p->sink->config);
+        docs_table(out, p->sink->config, "—");
     }
     /* One trailing newline, not two: the page ends like a normal text file. */
     if (out->len >= 2 && out->data[out->len - 1] == '\n' && out->data[out->len - 2] == '\n') {
@@ -186,7 +187,7 @@ void config_docs_core_markdown(buf_t *out)
                   "Every file starts with `version: 1` (required) and lists `pipelines:` (a "
                   "sequence, at least one). When several files are given, their top-level keys "
                   "must agree.\n\n");
-    docs_table(out, config_global_keys);
+    docs_table(out, config_global_keys, "—");
     buf_puts(out, "## Pipeline\n\n"
                   "Each entry of `pipelines:` has an `id` (required; letters, digits, `.`, `_`, "
                   "`-`; unique across all files), a `source:` (`plugin`, `config`, `transforms`) "
@@ -200,11 +201,44 @@ void config_docs_core_markdown(buf_t *out)
                   "`{type: has-header-key, name: NAME}` or `{type: record-is-tombstone}` (Kafka "
                   "Connect's class names are accepted as types); see docs/transforms.md. The "
                   "pipeline's own keys:\n\n");
-    docs_table(out, config_pipeline_keys);
+    docs_table(out, config_pipeline_keys, "—");
     buf_puts(out, "## Sink\n\n"
                   "A sink may override these keys of its pipeline; unset, the pipeline's value "
                   "applies.\n\n");
-    docs_table(out, config_sink_keys);
+    docs_table(out, config_sink_keys, "the pipeline's");
+    buf_puts(
+        out,
+        "## Interpolation\n\n"
+        "Every scalar value — core keys, `kafka:` and `schema.registry:` properties, plugin "
+        "`config:` — is interpolated when the file is read, before it is checked:\n\n"
+        "| form | value |\n"
+        "|---|---|\n"
+        "| `${VAR}` | the environment variable `VAR`; unset is an error naming the file and line "
+        "|\n"
+        "| `${VAR:-default}` | `default` when `VAR` is unset or empty, as in the shell; defaults "
+        "nest: `${A:-${B:-x}}` |\n"
+        "| `${file:PATH:KEY}` | `KEY` of the Java-style `.properties` file `PATH` (Kafka Connect's "
+        "FileConfigProvider); a relative `PATH` is resolved against the YAML file's directory; a "
+        "missing file or key is an error |\n"
+        "| `$$` | a literal `$` |\n\n"
+        "A value that comes from interpolation is a string, never null. Two empty values switch "
+        "a block off: `kafka: {bootstrap.servers: \"\"}` runs in-process and `schema.registry: "
+        "{url: \"\"}` has no registry, so one file runs in-process or against a cluster "
+        "depending on the environment (the seed's `pipelines/*.yaml` do this):\n\n"
+        "```yaml\n"
+        "kafka:\n"
+        "  bootstrap.servers: ${KAFKA_BOOTSTRAP:-}   # unset: in-process\n"
+        "schema.registry:\n"
+        "  url: ${SCHEMA_REGISTRY_URL:-http://127.0.0.1:8081}\n"
+        "```\n\n"
+        "## Secrets\n\n"
+        "A plugin key marked *secret* in its reference (passwords, passphrases) and a property "
+        "of the `kafka:`, `schema.registry:`, `producer.override.*` or `consumer.override.*` maps "
+        "whose name holds `password`, `secret`, `user.info`, `jaas`, `token` or `credential` "
+        "(e.g. `sasl.password`, `basic.auth.user.info`) is never written to the log and is shown "
+        "as `\"********\"` by `sluice lint --print`. Keep the values themselves out of the YAML: "
+        "take them from the environment (`${MYSQL_PASSWORD}`) or from a file only the service "
+        "may read (`${file:/etc/sluice/secrets.properties:sasl.password}`, mode 0600).\n");
     if (out->len >= 2 && out->data[out->len - 1] == '\n' && out->data[out->len - 2] == '\n') {
         out->len--;
         out->data[out->len] = '\0';

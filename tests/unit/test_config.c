@@ -939,7 +939,10 @@ static void test_docs_markdown(void **state)
     assert_non_null(strstr(a.data, "| `batch.max.records` | int, 1 to 1000000 | `4096` | no |"));
     assert_non_null(strstr(a.data, "| `buffer.memory` | size, 64KiB to 1GiB | `4MiB` | no |"));
     assert_non_null(strstr(a.data, "| `errors.retry.timeout` | int, at least -1 | `-1` | no |"));
-    assert_non_null(strstr(a.data, "| `errors.tolerance` | enum: `none`, `all` | — | no |"));
+    assert_non_null(
+        strstr(a.data, "| `errors.tolerance` | enum: `none`, `all` | the pipeline's | no |"));
+    assert_non_null(strstr(a.data, "## Interpolation\n"));
+    assert_non_null(strstr(a.data, "## Secrets\n"));
     buf_free(&a);
 }
 

@@ -5,52 +5,15 @@
         sftp_server.stop(); sftp_server.start()   # the same port, host key and files
 
 The server is stopped and its chroot removed when the test ends, whatever happened."""
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from sluicetest import REPO, scaled
-
-SCRIPT = REPO / "tests" / "services" / "sftp.sh"
+from scriptservice import ScriptService
 
 
-def _run(*args, timeout):
-    r = subprocess.run([str(SCRIPT), *map(str, args)], capture_output=True, text=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise RuntimeError(f"sftp.sh {' '.join(map(str, args))} failed ({r.returncode}):\n"
-                           f"{r.stdout}\n{r.stderr}")
-    return r.stdout
-
-
-class SftpServer:
-    def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="sluice-sftp."))
-        self.env = {}
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def start(self):
-        out = _run("start", self.dir, timeout=scaled(60))
-        self.env = dict(ln.split("=", 1) for ln in out.splitlines() if "=" in ln)
-        return self
-
-    def stop(self):
-        _run("stop", self.dir, timeout=60)
-
-    def close(self):
-        try:
-            _run("clean", self.dir, timeout=60)
-        finally:
-            if not os.environ.get("SLUICE_KEEP_SERVICES"):
-                shutil.rmtree(self.dir, ignore_errors=True)
+class SftpServer(ScriptService):
+    NAME, PREFIX, CLOSE = "sftp", "sluice-sftp.", "clean"
 
     host = property(lambda self: self.env["SFTP_HOST"])
     port = property(lambda self: int(self.env["SFTP_PORT"]))

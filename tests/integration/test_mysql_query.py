@@ -48,7 +48,8 @@ class Run:
         self.proc = sluice.spawn("run", cfg, stderr=self.err)
 
     def stderr(self):
-        self.err.flush()
+        if not self.err.closed:
+            self.err.flush()
         return self.err_path.read_text(errors="replace")
 
     def rows(self):
@@ -156,7 +157,7 @@ def test_incrementing_types_and_new_rows(sluice, mariadb, tmp, runs):
     time.sleep(0.6)
     rows = r.rows()
     assert [x["id"] for x in rows] == [1, 2, 3, 4, 5, 6]
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
 
 
 def test_timestamp_mode_groups_and_updates(sluice, mariadb, tmp, runs):
@@ -182,7 +183,7 @@ def test_timestamp_mode_groups_and_updates(sluice, mariadb, tmp, runs):
     assert sorted((x["k"], x["v"]) for x in rows[5:]) == [("c", 33), ("f", 6)]
     assert len(rows) == 7, rows
     assert [x["ts"] for x in rows] == sorted(x["ts"] for x in rows)
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
 
 
 @pytest.mark.asan
@@ -204,7 +205,7 @@ def test_timestamp_incrementing_seed_table(sluice, mariadb, tmp, runs):
     assert [(x["id"], x["luz"]) for x in rows] == [(1, 40), (2, 41), (3, 42), (4, 43), (2, 99)]
     assert rows[0]["fecha"] == 1673143200000
     assert isinstance(rows[0]["modi"], int) and rows[4]["modi"] >= rows[3]["modi"]
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
 
 
 def test_custom_query_and_bulk(sluice, mariadb, tmp, runs):
@@ -220,11 +221,11 @@ def test_custom_query_and_bulk(sluice, mariadb, tmp, runs):
     rows = r.wait_rows(3)
     time.sleep(0.6)
     assert r.rows() == [{"id": 2, "luz": 200}, {"id": 4, "luz": 400}, {"id": 6, "luz": 500}]
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
     b = start(sluice, tmp, qyaml(tmp, mariadb, {"mode": "bulk", "table.whitelist": "[datos]"},
                                  out="bulk.jsonl", pid="b"), runs, out="bulk.jsonl")
     rows = b.wait_rows(18)
-    assert b.stop() == 0
+    assert b.stop() == 0, b.stderr()[-3000:]
     ids = [x["id"] for x in rows]
     assert ids[:6] == [1, 2, 3, 4, 5, 6] and ids[6:12] == [1, 2, 3, 4, 5, 6]
 
@@ -238,14 +239,14 @@ def test_restart_resumes_without_duplicates(sluice, mariadb, tmp, runs):
     r = start(sluice, tmp, cfg, runs)
     r.wait_rows(10)
     time.sleep(0.5)
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
     insert(mariadb, *range(10, 15))
     r = start(sluice, tmp, cfg, runs)
     r.wait_rows(15)
     insert(mariadb, *range(15, 18))
     r.wait_rows(18)
     time.sleep(1.0)
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
     assert [x["luz"] for x in r.rows()] == list(range(18))
 
 
@@ -284,7 +285,7 @@ def late_commit(sluice, mariadb, tmp, runs, window):
     insert(mariadb, 4)
     r.wait_rows(3)
     time.sleep(0.8)
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
     return [x["luz"] for x in r.rows()]
 
 
@@ -335,5 +336,5 @@ def test_mariadb_restart_mid_stream(sluice, mariadb, tmp, runs):
     insert(mariadb, 3, 4)
     r.wait_rows(4, timeout=40)
     time.sleep(0.6)
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
     assert [x["luz"] for x in r.rows()] == [1, 2, 3, 4]

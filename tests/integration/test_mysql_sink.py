@@ -78,7 +78,8 @@ class Run:
         self.proc = sluice.spawn("run", cfg, stderr=self.err)
 
     def stderr(self):
-        self.err.flush()
+        if not self.err.closed:
+            self.err.flush()
         return self.err_path.read_text(errors="replace")
 
     def stop(self):
@@ -179,7 +180,7 @@ def test_insert_auto_create_types(sluice, kafka, mariadb, tmp, runs):
                     ["precio", "decimal(65,2)", "NO"], ["dia", "date", "NO"],
                     ["hora", "time(3)", "NO"], ["ts", "datetime(3)", "NO"],
                     ["nota", "text", "YES"]]
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
 
 
 @pytest.mark.asan
@@ -198,7 +199,7 @@ def test_upsert_replayed_twice_same_table(sluice, kafka, mariadb, tmp, runs):
         # the last record of every key has luz 80..99
         wait_rows(mariadb, r, "SELECT id, luz FROM sensores.lecturas ORDER BY id", expected)
         time.sleep(0.5)
-        assert r.stop() == 0
+        assert r.stop() == 0, r.stderr()[-3000:]
         assert mariadb.sql("SELECT id, luz FROM sensores.lecturas ORDER BY id") == expected
     key_cols = mariadb.sql("SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE "
                            "TABLE_NAME='lecturas' AND CONSTRAINT_NAME='PRIMARY'")
@@ -218,7 +219,7 @@ def test_insert_and_update_modes(sluice, kafka, mariadb, tmp, runs):
         "insert.mode": "update", "pk.mode": "record_key", "table.name.format": "t"}), runs)
     wait_rows(mariadb, r, "SELECT id, luz, lugar FROM sensores.t ORDER BY id",
               [["1", "11", "x"], ["2", "22", "y"]])
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
     # insert mode: new rows go in; the duplicate key 1 goes to the dead-letter topic
     topic2 = create_topic(kafka.bootstrap, uniq("ins"))
     dlq = uniq("dlq")
@@ -235,7 +236,7 @@ def test_insert_and_update_modes(sluice, kafka, mariadb, tmp, runs):
     assert len(dead) == 1
     hdrs = {k: (v.decode() if v else v) for k, v in dead[0].headers}
     assert "Duplicate entry" in hdrs.get("__connect.errors.exception.message", ""), hdrs
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
 
 
 def test_auto_evolve_new_field_mid_stream(sluice, kafka, mariadb, tmp, runs):
@@ -257,7 +258,7 @@ def test_auto_evolve_new_field_mid_stream(sluice, kafka, mariadb, tmp, runs):
                ["4", "40", "lab", "NULL"]])
     assert mariadb.sql("SELECT IS_NULLABLE, DATA_TYPE FROM information_schema.COLUMNS WHERE "
                        "TABLE_NAME='evo' AND COLUMN_NAME='temp'") == [["YES", "double"]]
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
     # the same without auto.evolve: a schemaless map with a field the table lacks fails alone
     topic2 = create_topic(kafka.bootstrap, uniq("noevo"))
     dlq = uniq("dlq")
@@ -275,7 +276,7 @@ def test_auto_evolve_new_field_mid_stream(sluice, kafka, mariadb, tmp, runs):
     hdrs = {k: (v.decode() if v else v) for k, v in dead[0].headers}
     msg = hdrs.get("__connect.errors.exception.message", "")
     assert "table evo has no column 'hum'" in msg and "auto.evolve" in msg, hdrs
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
 
 
 @pytest.mark.asan
@@ -293,7 +294,7 @@ def test_delete_on_tombstone(sluice, kafka, mariadb, tmp, runs):
     wait_rows(mariadb, r, "SELECT id, luz FROM sensores.del ORDER BY id",
               [["1", "10"], ["3", "33"]])
     time.sleep(0.5)
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
     assert mariadb.sql("SELECT id, luz FROM sensores.del ORDER BY id") == [["1", "10"], ["3", "33"]]
 
 
@@ -311,13 +312,13 @@ def test_pk_modes_kafka_and_record_value(sluice, kafka, mariadb, tmp, runs):
               "FROM sensores.porkafka ORDER BY __connect_offset",
               [[topic, "0", "0", "1", "10"], [topic, "0", "1", "1", "11"],
                [topic, "0", "2", "2", "20"]])
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
     r = start(sluice, tmp, sink_yaml(tmp, kafka, mariadb, topic, {
         "insert.mode": "upsert", "pk.mode": "record_value", "pk.fields": "id",
         "auto.create": "true", "table.name.format": "porvalor"}), runs)
     wait_rows(mariadb, r, "SELECT id, luz FROM sensores.porvalor ORDER BY id",
               [["1", "11"], ["2", "20"]])
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
     pk = mariadb.sql("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
                      "WHERE CONSTRAINT_NAME='PRIMARY' AND TABLE_SCHEMA='sensores' "
                      "ORDER BY TABLE_NAME, ORDINAL_POSITION")
@@ -335,7 +336,7 @@ def test_pk_modes_kafka_and_record_value(sluice, kafka, mariadb, tmp, runs):
                    "    value.converter.schemas.enable: false\n"), runs)
     wait_rows(mariadb, r, "SELECT lugar, luz FROM sensores.porclave ORDER BY lugar",
               [["norte", "3"], ["sur", "2"]])
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
 
 
 def test_bad_records_dead_letter_with_reasons(sluice, kafka, mariadb, tmp, runs):
@@ -373,7 +374,7 @@ def test_bad_records_dead_letter_with_reasons(sluice, kafka, mariadb, tmp, runs)
     assert "table bad" in msgs[2] and "luz" in msgs[2], msgs
     assert "table bad" in msgs[3] and "luz" in msgs[3], msgs
     assert "column 'luz'" in msgs[4], msgs
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]
 
 
 @pytest.mark.asan
@@ -414,4 +415,4 @@ def test_mariadb_restart_mid_stream_loses_nothing(sluice, kafka, mariadb, tmp, r
     wait_rows(mariadb, r, "SELECT COUNT(*), SUM(luz), MIN(id), MAX(id) FROM sensores.rs",
               [["900", str(sum(range(900))), "0", "899"]], timeout=60)
     assert "retrying" in r.stderr() or "again" in r.stderr(), r.stderr()[-2000:]
-    assert r.stop() == 0
+    assert r.stop() == 0, r.stderr()[-3000:]

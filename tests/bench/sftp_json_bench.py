@@ -24,7 +24,8 @@ for up to a second whenever its prefetch queue is over its bound; the core's 4 M
 fetches favour a 1 GB machine, see docs/performance.md). The run is complete when the target holds
 final files (`*.json`, not `*.json.tmp`) with --records lines in all (normally 1000 files; one
 more per hour boundary crossed by the produce times, and at commits before the sink's precommit
-(ABI 1.2) one more per periodic flush): the script polls every 20 ms, then sends SIGTERM to sluice
+(ABI 1.2) one more per periodic flush): the script lists them every 20 ms (and reads them only once there are
+N / 1000), then sends SIGTERM to sluice
 and waits for it. records/s = N / (spawn → last file seen); MB/s = bytes of the final files / that
 time; peak RSS is GNU time's %M. CPU is sluice's user + system time (GNU time's %U + %S, the
 whole process: consumer, Avro decoding, JSON, SSH) and, for `sftp`, that of sshd's session
@@ -167,14 +168,31 @@ def end_offset(bootstrap, topic):
 
 class Files:
     """The final files under `root` (`*.json`; the .sluice markers and `.tmp` files left out),
-    counted incrementally: a final file is complete and never changes once it has its name."""
+    counted incrementally: a final file is complete and never changes once it has its name. Files
+    are only listed until there are `expect` of them (N / flush.size), then read once each, so
+    that the poller does not compete with sluice for the CPU while it runs."""
 
-    def __init__(self, root):
+    def __init__(self, root, expect=0):
         self.root = root
+        self.expect = expect
+        self.paths = []
         self.lines = {}  # path → (lines, bytes)
         self.total = 0
 
     def poll(self):
+        known = set(self.paths)
+        self.paths += [p for p in self._list() if p not in known]
+        if len(self.paths) >= self.expect:
+            for path in self.paths:
+                if path not in self.lines:
+                    with open(path, "rb") as f:
+                        body = f.read()
+                    self.lines[path] = (body.count(b"\n"), len(body))
+                    self.total += self.lines[path][0]
+        return self.total
+
+    def _list(self):
+        found = []
         stack = [self.root]
         while stack:
             d = stack.pop()
@@ -187,12 +205,9 @@ class Files:
                     if e.is_dir(follow_symlinks=False):
                         if e.name != ".sluice":
                             stack.append(e.path)
-                    elif e.name.endswith(".json") and e.path not in self.lines:
-                        with open(e.path, "rb") as f:
-                            body = f.read()
-                        self.lines[e.path] = (body.count(b"\n"), len(body))
-                        self.total += self.lines[e.path][0]
-        return self.total
+                    elif e.name.endswith(".json"):
+                        found.append(e.path)
+        return found
 
     def nbytes(self):
         return sum(b for _, b in self.lines.values())
@@ -244,9 +259,10 @@ def run_sink(argv, env, files, n, work, name, timeout, server_pid=None):
         try:
             seen, last = 0, t0
             while True:
+                t = time.perf_counter()  # every file counted below was there by now
                 got = files.poll()
                 if got != seen:
-                    seen, last = got, time.perf_counter()
+                    seen, last = got, t
                 if got >= n:
                     break
                 if proc.poll() is not None:
@@ -395,7 +411,7 @@ def main():
                 cfg = sink_yaml(work / f"{pid}.yaml", pid=pid, topic=topic, registry=registry,
                                 bootstrap=bootstrap, offsets=work / f"off-{pid}.json",
                                 target=target)
-                files = Files(root)
+                files = Files(root, expect=n // 1000)
                 secs, rss, cpu, srv_cpu = run_sink(
                     [*prefix, str(sluice), "run", "--quiet", str(cfg)], env, files, n, work, pid,
                     a.timeout, server_pid=sshd_pid if scen == "sftp" else None)

@@ -179,9 +179,8 @@ void cdc_binlog_close(struct cdc *c)
         c->ev = NULL;
     }
     if (c->rpl) {
-        mariadb_rpl_close(c->rpl);
+        mariadb_rpl_close(c->rpl); /* leaves the connection open */
         c->rpl = NULL;
-        c->bl = NULL; /* mariadb_rpl_close does not close the connection */
     }
     if (c->bl) {
         mysql_close(c->bl);
@@ -552,10 +551,8 @@ static sluice_err_t cdc_on_rows(struct cdc *c, sluice_batch_t *batch, const MARI
         c->cur.row++;
         if (!skip) {
             si.row = rowno;
-            struct cdc_pos pos = c->cur;
-            snprintf(pos.gtid, sizeof pos.gtid, "%s", c->gtid_cur);
             sluice_err_t e =
-                cdc_emit(c, batch, t, op, before, after, rec, &si, &pos, errstr, errstr_size);
+                cdc_emit(c, batch, t, op, before, after, rec, &si, &c->cur, errstr, errstr_size);
             if (e != SLUICE_OK)
                 return e;
             (*added)++;
@@ -709,6 +706,7 @@ sluice_err_t cdc_binlog_poll(struct cdc *c, sluice_batch_t *batch, int timeout_m
             c->cur.row = 0;
             snprintf(c->gtid_cur, sizeof c->gtid_cur, "%u-%u-%llu", ev->event.gtid.domain_id,
                      ev->server_id, (unsigned long long)ev->event.gtid.sequence_nr);
+            memcpy(c->cur.gtid, c->gtid_cur, sizeof c->gtid_cur);
             if (ev->event.gtid.flags & FL_STANDALONE)
                 c->in_txn = 2; /* ends with its one statement */
             break;

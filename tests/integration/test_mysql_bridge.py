@@ -8,7 +8,8 @@ sluice process.
 
 Checked: every ADC conversion of the simulator becomes exactly one row and exactly one record of
 the topic, in order, with the reading of the profile's voltage; ids 1..n; fecha is the read time;
-the records are structs named `datos` with Connect Timestamp fields."""
+the records are structs named `datos` with Connect Timestamp fields. The same with mysql-cdc in
+binlog mode (Debezium's change events) instead of query mode."""
 import json
 import time
 
@@ -24,12 +25,26 @@ SEED_TABLE = ("CREATE TABLE sensores.datos (id INT NOT NULL AUTO_INCREMENT PRIMA
               "modi TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP)")
 
 
-def bridge_yaml(tmp, kafka, m, dev, raw, topic):
-    def conn(indent):
+QUERY_SOURCE = """        mode: timestamp+incrementing
+        incrementing.column.name: id
+        timestamp.column.name: modi
+        table.whitelist: [datos]
+        timestamp.reread.window.ms: 10s
+        poll.interval.ms: 200
+"""
+BINLOG_SOURCE = """        mode: binlog
+        table.include.list: [sensores\\.datos]
+"""
+
+
+def bridge_yaml(tmp, kafka, m, dev, raw, topic, mode="query"):
+    def conn(indent, user=m.app_user, password=m.app_password):
         pad = " " * indent
         return (f"{pad}connection.url: jdbc:mysql://127.0.0.1:{m.port}/sensores\n"
-                f"{pad}connection.user: {m.app_user}\n"
-                f"{pad}connection.password: {m.app_password}\n")
+                f"{pad}connection.user: {user}\n"
+                f"{pad}connection.password: {password}\n")
+    source = conn(8) + QUERY_SOURCE if mode == "query" else \
+        conn(8, m.cdc_user, m.cdc_password) + BINLOG_SOURCE
     return write_yaml(tmp / "bridge.yaml", f"""version: 1
 kafka:
   bootstrap.servers: {kafka.bootstrap}
@@ -62,21 +77,18 @@ pipelines:
     source:
       plugin: mysql-cdc
       config:
-{conn(8)}        mode: timestamp+incrementing
-        incrementing.column.name: id
-        timestamp.column.name: modi
-        table.whitelist: [datos]
-        timestamp.reread.window.ms: 10s
-        poll.interval.ms: 200
-""")
+{source}""")
 
 
-def test_sensor_to_datos_to_iotluzdatos(sluice, fw, kafka, mariadb, tmp, procs):  # noqa: F811
+@pytest.mark.parametrize("mode", ["query", "binlog"])
+def test_sensor_to_datos_to_iotluzdatos(sluice, fw, kafka, mariadb, tmp, procs, mode):  # noqa: F811
+    """mode query: the seed's JDBC source (structs named `datos`); mode binlog: Debezium's change
+    events (op c, `after` the row, key the primary key) from the same table."""
     mariadb.sql("CREATE DATABASE sensores")
     mariadb.sql(SEED_TABLE)
     dev = tmp / "arduino"
     raw, topic = uniq("luz"), uniq("iotluzdatos")
-    r = Run(sluice, tmp, bridge_yaml(tmp, kafka, mariadb, dev, raw, topic))
+    r = Run(sluice, tmp, bridge_yaml(tmp, kafka, mariadb, dev, raw, topic, mode))
     procs.append(r)
     r.wait_log("waiting for it", 30)  # the serial device is not there yet
     before = int(time.time() * 1000)
@@ -106,19 +118,26 @@ def test_sensor_to_datos_to_iotluzdatos(sluice, fw, kafka, mariadb, tmp, procs):
     assert r.stop() == 0, r.stderr()[-3000:]
     assert len(got) == n, f"{len(got)} records in {topic} for {n} rows"
     values = [json.loads(g.value) for g in got]
-    sch = values[0]["schema"]
-    assert sch["type"] == "struct" and sch["name"] == "datos"
-    fields = {f["field"]: f for f in sch["fields"]}
-    assert list(fields) == ["id", "fecha", "luz", "hora", "modi"]
-    assert fields["modi"]["name"] == "org.apache.kafka.connect.data.Timestamp"
-    assert fields["fecha"]["name"] == "org.apache.kafka.connect.data.Timestamp"
-    payloads = [v["payload"] for v in values]
+    if mode == "binlog":
+        assert [v["payload"]["op"] for v in values] == ["c"] * n
+        payloads = [v["payload"]["after"] for v in values]
+        keys = [json.loads(g.key)["payload"] for g in got]
+        assert keys == [{"id": i} for i in range(1, n + 1)]
+        assert values[0]["payload"]["source"]["table"] == "datos"
+    else:
+        sch = values[0]["schema"]
+        assert sch["type"] == "struct" and sch["name"] == "datos"
+        fields = {f["field"]: f for f in sch["fields"]}
+        assert list(fields) == ["id", "fecha", "luz", "hora", "modi"]
+        assert fields["modi"]["name"] == "org.apache.kafka.connect.data.Timestamp"
+        assert fields["fecha"]["name"] == "org.apache.kafka.connect.data.Timestamp"
+        payloads = [v["payload"] for v in values]
+        for p in payloads:
+            assert before - 1000 <= p["fecha"] <= after + 1000, (before, p, after)
+            assert abs(p["modi"] - p["fecha"]) < 60_000 and p["hora"] == p["modi"]
+        assert all(g.key is None for g in got)
     assert [p["id"] for p in payloads] == list(range(1, n + 1))
     assert [p["luz"] for p in payloads] == expected
-    for p in payloads:
-        assert before - 1000 <= p["fecha"] <= after + 1000, (before, p, after)
-        assert abs(p["modi"] - p["fecha"]) < 60_000 and p["hora"] == p["modi"]
-    assert all(g.key is None for g in got)
     # the light follows the day: dark at the start, bright at noon
     assert expected[0] == adc_of(lo) and max(expected) >= adc_of(hi) - 1
 

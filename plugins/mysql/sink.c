@@ -24,7 +24,8 @@
 #include "conn.h"
 #include "sqlvalue.h"
 
-#define MS_MAX_COLS 1024
+#define MS_MAX_COLS  1024
+#define MS_MAX_STMTS 64 /* prepared statements kept per table (shapes seen last) */
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Configuration */
@@ -954,6 +955,16 @@ static sluice_err_t ms_prepare(struct ms *s, struct ms_table *t, enum ms_kind ki
     st->next = t->stmts;
     t->stmts = st;
     *out = st;
+    /* schemaless maps may come in many shapes (key orders): keep the most recent ones only */
+    size_t kept = 1;
+    for (struct ms_stmt *p = st; p->next; p = p->next) {
+        if (++kept > MS_MAX_STMTS) {
+            struct ms_stmt *old = p->next;
+            p->next = old->next;
+            ms_stmt_free(old);
+            break;
+        }
+    }
     return SLUICE_OK;
 }
 

@@ -172,8 +172,8 @@ def test_shipped_pipeline_file(sluice, fw, mariadb, tmp, procs):  # noqa: F811
 
     def shown():
         p = tmp / "stdout.txt"
-        return [json.loads(x) for x in p.read_text().splitlines() if x.strip()] \
-            if p.exists() else []
+        text = p.read_text() if p.exists() else ""
+        return [json.loads(x) for x in text.split("\n")[:-1] if x.strip()]  # whole lines only
 
     def done():
         assert r.proc.poll() is None, r.stderr()[-3000:]

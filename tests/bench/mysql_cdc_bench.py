@@ -2,8 +2,9 @@
 """Benchmark: mysql-cdc (mode binlog) reading a pre-generated binlog of single-row autocommit
 inserts on a 10-column table and producing Debezium change events:
 
-  kafka    into a real Kafka broker (tests/services/kafka.sh), value.converter json (schemas
-           off), key json; a fresh topic per run; timed from the start of sluice until the topic's
+  kafka    into a real Kafka broker (tests/services/kafka.sh), key and value converter json
+           (schemas off) or, with --converter avro, avro with a real registry
+           (tests/services/registry.sh); a fresh topic per run; timed from the start of sluice until the topic's
            end offset reaches the row count (every event acknowledged)
   inproc   in-process topic → the `discard` fixture sink (build/tests/plugins): binlog reading,
            row decoding and envelope building only; timed until the committed position says
@@ -18,7 +19,7 @@ streamed) --runs times. Prints row events/s, peak RSS (VmHWM) per run and the me
 Not a timed test: it never fails on speed. Target (issue 7, release build): ≥ 50,000 events/s.
 
 usage: tests/bench/mysql_cdc_bench.py [--build build-cdc-rel] [--rows N] [--runs N]
-                                      [--only kafka,inproc]
+                                      [--only kafka,inproc] [--converter json|avro]
 Needs confluent-kafka: run it with the tests' venv (~/.cache/sluice/venv); when it is not
 importable the script re-executes itself with that venv's python.
 """
@@ -69,17 +70,20 @@ def value_of(out, key):
     raise RuntimeError(f"no {key}= in:\n{out}")
 
 
-def pipeline_yaml(path, *, topic, port, offsets, bootstrap=None):
+def pipeline_yaml(path, *, topic, port, offsets, bootstrap=None, registry=None):
     kafka = f"kafka:\n  bootstrap.servers: {bootstrap}\n" if bootstrap else ""
+    if registry:
+        kafka += f"schema.registry:\n  url: {registry}\n"
+    conv = "avro" if registry else "json"
     sinks = "" if bootstrap else "    sinks:\n      - {id: drop, plugin: discard}\n"
     path.write_text(f"""version: 1
 {kafka}offset.storage.file.filename: {offsets}
 pipelines:
   - id: {topic}
     topic: {topic}
-    key.converter: json
+    key.converter: {conv}
     key.converter.schemas.enable: false
-    value.converter: json
+    value.converter: {conv}
     value.converter.schemas.enable: false
     source:
       plugin: mysql-cdc
@@ -165,14 +169,18 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", default="kafka,inproc")
+    ap.add_argument("--converter", default="json", choices=["json", "avro"],
+                    help="key and value converter (avro: starts tests/services/registry.sh)")
     a = ap.parse_args()
     build = Path(a.build) if Path(a.build).is_absolute() else REPO / a.build
     sluice = build / "sluice"
     only = set(a.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="sluice-cdc-bench."))
-    db_dir, kafka_dir = work / "db", work / "kafka"
+    db_dir, kafka_dir, reg_dir = work / "db", work / "kafka", work / "registry"
     db_dir.mkdir()
     kafka_dir.mkdir()
+    reg_dir.mkdir()
+    registry = None
     started = []
     env = dict(os.environ, SLUICE_PLUGIN_PATH=str(build / "tests" / "plugins"))
     try:
@@ -194,9 +202,17 @@ CREATE PROCEDURE bench.gen(n INT) BEGIN DECLARE k INT DEFAULT 0;
       CONCAT('name-', k), CONCAT('some text of row ', k, ' for the benchmark'),
       '2024-01-02 03:04:05.678', k % 100000 / 100, k % 100);
     SET k = k + 1; END WHILE; END//
-DELIMITER ;
-CALL bench.gen({a.rows});""", timeout=3600)
+DELIMITER ;""")
+        left = a.rows
+        while left > 0:  # mariadb.sh bounds one client call to 60 s
+            n = min(left, 100_000)
+            service("mariadb.sh", "sql", db_dir, f"CALL bench.gen({n})")
+            left -= n
         log(f"inserted in {time.perf_counter() - t0:.1f} s")
+        if a.converter == "avro":
+            log("starting the schema registry")
+            registry = value_of(service("registry.sh", "start", reg_dir), "SCHEMA_REGISTRY_URL")
+            started.append(("registry.sh", reg_dir))
         load = os.getloadavg()
         if "kafka" in only:
             log("starting the Kafka broker")
@@ -206,7 +222,8 @@ CALL bench.gen({a.rows});""", timeout=3600)
             for i in range(a.runs):
                 topic = f"cdc-bench-{i}-{os.getpid()}"
                 cfg = pipeline_yaml(work / f"k{i}.yaml", topic=topic, port=port,
-                                    offsets=work / f"k{i}.json", bootstrap=bootstrap)
+                                    offsets=work / f"k{i}.json", bootstrap=bootstrap,
+                                    registry=registry)
                 secs, rss = run_once(sluice, cfg, env, lambda: end_offset(bootstrap, topic),
                                      a.rows)
                 rows.append((secs, a.rows / secs, rss))
@@ -218,7 +235,7 @@ CALL bench.gen({a.rows});""", timeout=3600)
             for i in range(a.runs):
                 off = work / f"i{i}.json"
                 cfg = pipeline_yaml(work / f"i{i}.yaml", topic=f"cdc-inproc-{i}", port=port,
-                                    offsets=off)
+                                    offsets=off, registry=registry)
                 secs, rss = run_once(sluice, cfg, env, lambda: next_offset(off), a.rows)
                 rows.append((secs, a.rows / secs, rss))
                 print(f"inproc   run {i + 1}: {a.rows / secs:>10,.0f} events/s  peak RSS "

@@ -158,6 +158,22 @@ def stop(proc):
     return err
 
 
+@pytest.fixture
+def procs():
+    """sluice processes a test started: killed at the end if a failed assertion left them."""
+    ps = []
+    yield ps
+    for p in ps:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def track(procs, p):
+    procs.append(p)
+    return p
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -171,7 +187,7 @@ def payload(rec):
 # -- every type ----------------------------------------------------------------------------------
 
 @pytest.mark.asan
-def test_types_snapshot_stream_update_delete(sluice, mariadb, tmp):
+def test_types_snapshot_stream_update_delete(sluice, mariadb, tmp, procs):
     """Snapshot rows (text protocol) and streamed rows (binlog row images) of every type are
     exactly Debezium's values; schemas carry Debezium's types, names and parameters; an update has
     before and after, a delete its before and then a tombstone."""
@@ -181,7 +197,7 @@ def test_types_snapshot_stream_update_delete(sluice, mariadb, tmp):
           "INSERT INTO shop.alltypes (id) VALUES (3)")
     out = tmp / "out.jsonl"
     cfg = inproc_yaml(tmp, m, out)
-    p = sluice.spawn("run", cfg)
+    p = track(procs, sluice.spawn("run", cfg))
     recs = wait_lines(out, 2, proc=p)
     m.sql(f"SET time_zone='+00:00'; INSERT INTO shop.alltypes VALUES ({ROW_SQL.format(id=2)}); "
           "UPDATE shop.alltypes SET vc='changed', dec2=99999999.99 WHERE id=2; "
@@ -217,7 +233,7 @@ def test_types_snapshot_stream_update_delete(sluice, mariadb, tmp):
 
 
 @pytest.mark.asan
-def test_decimal_and_bigint_modes(sluice, mariadb, tmp):
+def test_decimal_and_bigint_modes(sluice, mariadb, tmp, procs):
     """decimal.handling.mode string/double, bigint.unsigned.handling.mode precise,
     binary.handling.mode hex, time.precision.mode connect."""
     m = mariadb
@@ -231,7 +247,7 @@ def test_decimal_and_bigint_modes(sluice, mariadb, tmp):
         bigint.unsigned.handling.mode: precise
         binary.handling.mode: hex
         time.precision.mode: connect""")
-    p = sluice.spawn("run", cfg)
+    p = track(procs, sluice.spawn("run", cfg))
     wait_lines(out, 1, proc=p)
     m.sql("INSERT INTO shop.m VALUES (2, 0.0001, 9223372036854775808, x'00', "
           "'1969-12-31 23:59:59.999', '-00:00:00.5')")
@@ -267,7 +283,7 @@ def avro_decode(url, raw, cache):
     return fastavro.schemaless_reader(io.BytesIO(raw[5:]), parsed), rs
 
 
-def test_kafka_avro_debezium_topics_keys(sluice, mariadb, kafka, schema_registry, tmp):
+def test_kafka_avro_debezium_topics_keys(sluice, mariadb, kafka, schema_registry, tmp, procs):
     """topic.prefix: each table's events in `<prefix>.<db>.<table>`, Avro key and value registered
     under Debezium's names, decoded by fastavro with the registry's schema; a tombstone has the key
     and a null value; a table without a primary key has null keys; excluded tables stay out."""
@@ -293,7 +309,7 @@ pipelines:
       plugin: mysql-cdc
       config:
 {source_cfg}""")
-    p = sluice.spawn("run", cfg)
+    p = track(procs, sluice.spawn("run", cfg))
     t_all, t_nopk = f"{prefix}.shop.alltypes", f"{prefix}.shop.nopk"
     def snapshot_in():
         if p.poll() is not None:
@@ -381,12 +397,12 @@ pipelines:
 # -- DDL while streaming -----------------------------------------------------------------------
 
 @pytest.mark.asan
-def test_ddl_add_drop_column_mid_stream(sluice, mariadb, tmp):
+def test_ddl_add_drop_column_mid_stream(sluice, mariadb, tmp, procs):
     m = mariadb
     m.sql("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a INT); "
           "INSERT INTO shop.t VALUES (1, 10)")
     out = tmp / "out.jsonl"
-    p = sluice.spawn("run", inproc_yaml(tmp, m, out))
+    p = track(procs, sluice.spawn("run", inproc_yaml(tmp, m, out)))
     wait_lines(out, 1, proc=p)
     m.sql("INSERT INTO shop.t VALUES (2, 20); "
           "ALTER TABLE shop.t ADD COLUMN b VARCHAR(10) DEFAULT 'x'; "
@@ -408,7 +424,7 @@ def committed_position(tmp):
     return dict(kv.split("=", 1) for kv in pos.split(";")[1:])
 
 
-def test_sigkill_mid_transaction_restart_no_loss(sluice, mariadb, tmp):
+def test_sigkill_mid_transaction_restart_no_loss(sluice, mariadb, tmp, procs):
     """Transactions of 50 rows while sluice is SIGKILLed twice (max.batch.size 7 cuts them): every
     row arrives, and each restart goes on exactly after the committed row — the position names
     the transaction (GTID, start) and the rows of it delivered, so the first row after a restart
@@ -428,7 +444,7 @@ def test_sigkill_mid_transaction_restart_no_loss(sluice, mariadb, tmp):
             time.sleep(0.05)
 
     w = threading.Thread(target=writer)
-    p = sluice.spawn("run", cfg)
+    p = track(procs, sluice.spawn("run", cfg))
     w.start()
     resumes = []
     for _ in range(2):
@@ -438,7 +454,7 @@ def test_sigkill_mid_transaction_restart_no_loss(sluice, mariadb, tmp):
         p.kill()
         p.wait()
         resumes.append((len(read_lines(out)), committed_position(tmp)))
-        p = sluice.spawn("run", cfg)
+        p = track(procs, sluice.spawn("run", cfg))
     w.join()
     wait_lines(out, ntx * per, timeout=60, proc=p)
     time.sleep(0.5)
@@ -461,13 +477,13 @@ def test_sigkill_mid_transaction_restart_no_loss(sluice, mariadb, tmp):
           f"transaction {mid_txn} time(s)")
 
 
-def test_mariadb_stop_and_kill_mid_stream(sluice, mariadb, tmp):
+def test_mariadb_stop_and_kill_mid_stream(sluice, mariadb, tmp, procs):
     """The server stopped cleanly, then SIGKILLed, while sluice streams: sluice reconnects with
     backoff (little CPU while the server is away) and every row arrives exactly once."""
     m = mariadb
     m.sql("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)")
     out = tmp / "out.jsonl"
-    p = sluice.spawn("run", inproc_yaml(tmp, m, out))
+    p = track(procs, sluice.spawn("run", inproc_yaml(tmp, m, out)))
     m.sql("INSERT INTO shop.t VALUES " + ",".join(f"({i})" for i in range(100)))
     wait_lines(out, 100, proc=p)
     m.stop()
@@ -527,13 +543,13 @@ def test_statement_binlog_format_refused(sluice, tmp, monkeypatch):
 
 
 @pytest.mark.asan
-def test_purged_position_fatal_then_when_needed_snapshots(sluice, mariadb, tmp):
+def test_purged_position_fatal_then_when_needed_snapshots(sluice, mariadb, tmp, procs):
     m = mariadb
     m.sql("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY); "
           "INSERT INTO shop.t VALUES (1)")
     out = tmp / "out.jsonl"
     cfg = inproc_yaml(tmp, m, out)
-    p = sluice.spawn("run", cfg)
+    p = track(procs, sluice.spawn("run", cfg))
     m.sql("INSERT INTO shop.t VALUES (2)")
     wait_lines(out, 2, proc=p)
     stop(p)
@@ -548,7 +564,7 @@ def test_purged_position_fatal_then_when_needed_snapshots(sluice, mariadb, tmp):
     assert "is no longer on the server (the binlog was purged)" in err
     assert "snapshot.mode: when_needed" in err
     cfg2 = inproc_yaml(tmp, m, out, extra="snapshot.mode: when_needed", name="wn.yaml")
-    p = sluice.spawn("run", cfg2)
+    p = track(procs, sluice.spawn("run", cfg2))
     recs = wait_lines(out, 5, proc=p)
     err = stop(p)
     assert "taking a new snapshot" in err

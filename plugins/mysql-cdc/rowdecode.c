@@ -906,8 +906,18 @@ sluice_err_t cdc_emit(struct cdc *c, sluice_batch_t *batch, struct cdc_table *t,
     if (t->topic)
         h->record_set_topic(rec, t->topic);
     char pb[512];
-    size_t pl = cdc_pos_format(pos, pb, sizeof pb);
-    h->record_set_position(rec, pb, pl);
+    size_t pl;
+    if (op == 'd' && c->tombstones && pos->row > 0) {
+        /* The delete says "row not done yet": were it committed without its tombstone, a
+         * restart delivers both again rather than lose the tombstone. */
+        struct cdc_pos before_row = *pos;
+        before_row.row--;
+        pl = cdc_pos_format(&before_row, pb, sizeof pb);
+        h->record_set_position(rec, pb, pl);
+    }
+    pl = cdc_pos_format(pos, pb, sizeof pb);
+    if (!(op == 'd' && c->tombstones && pos->row > 0))
+        h->record_set_position(rec, pb, pl);
 
     if (op == 'd' && c->tombstones) {
         sluice_record_t *tomb = h->batch_add(batch);

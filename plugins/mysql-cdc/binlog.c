@@ -432,13 +432,37 @@ static sluice_err_t cdc_on_table_map(struct cdc *c, const MARIADB_RPL_EVENT *ev,
                    ? SLUICE_NOT_CONNECTED
                    : SLUICE_FATAL;
     if (!cdc_tmap_matches(t, tm)) {
-        cdc_fail(errstr, errstr_size,
-                 "%s.%s has %zu columns now but %u in the binlog at %s:%u: its definition changed "
-                 "after this event and the event's columns cannot be named (set "
-                 "binlog_row_metadata=FULL, or take a new snapshot)",
-                 db, name, t->ncols, tm->column_count, c->cur.file,
-                 ev->next_event_pos - ev->event_length);
-        return SLUICE_FATAL;
+        /* The table changed again after this event (catching up): its columns come from the
+         * event's own metadata (binlog_row_metadata=FULL). */
+        size_t n = tm->column_count;
+        struct cdc_table tmp = {0};
+        if (cdc_tmap_columns(&tmp, tm) < 0) {
+            cdc_fail(errstr, errstr_size, "out of memory");
+            return SLUICE_ERR_NOMEM;
+        }
+        const uint8_t *opt = tm->null_indicator + (n + 7) / 8;
+        const uint8_t *end = ev->raw_data + ev->raw_data_size - (c->checksum ? 4 : 0);
+        struct cdc_table *nt =
+            opt <= end
+                ? cdc_table_from_map(c, db, name, tmp.btype, tmp.bmeta, n, tm->null_indicator, opt,
+                                     (size_t)(end - opt), errstr, errstr_size)
+                : NULL;
+        free(tmp.btype);
+        free(tmp.bmeta);
+        if (!nt) {
+            if (!errstr[0])
+                cdc_fail(errstr, errstr_size, "%s.%s: malformed TABLE_MAP event", db, name);
+            return SLUICE_FATAL;
+        }
+        if (cdc_table_replace(c, nt) < 0) {
+            cdc_fail(errstr, errstr_size, "out of memory");
+            return SLUICE_ERR_NOMEM;
+        }
+        c->h->log(c->ctx, SLUICE_LOG_INFO,
+                  "%s.%s: the binlog at %s:%u has %zu columns, the table has others now: using "
+                  "the event's own column metadata",
+                  db, name, c->cur.file, ev->next_event_pos - ev->event_length, n);
+        t = nt;
     }
     t->stale = 0;
     if (cdc_tmap_columns(t, tm) < 0) {
@@ -506,6 +530,36 @@ static int cdc_image(struct cdc *c, sluice_record_t *rec, struct cdc_table *t, s
     return 0;
 }
 
+/* An update of the primary key, as Debezium gives it: a delete of the old key (header
+ * __debezium.newkey), its tombstone, and a create of the new key (header __debezium.oldkey). */
+static sluice_err_t cdc_pk_change(struct cdc *c, sluice_batch_t *batch, struct cdc_table *t,
+                                  sluice_record_t *rec, sluice_value_t *before,
+                                  sluice_value_t *after, const struct cdc_source_info *si,
+                                  char *errstr, size_t errstr_size)
+{
+    const struct sluice_host *h = c->h;
+    sluice_record_t *cre = NULL;
+    sluice_err_t e =
+        cdc_emit(c, batch, t, 'd', before, NULL, rec, si, &c->cur, 1, errstr, errstr_size);
+    if (e != SLUICE_OK)
+        return e;
+    if (!(cre = h->batch_add(batch))) {
+        cdc_fail(errstr, errstr_size, "out of memory");
+        return SLUICE_ERR_NOMEM;
+    }
+    if ((e = cdc_emit(c, batch, t, 'c', NULL, after, cre, si, &c->cur, 0, errstr, errstr_size)) !=
+        SLUICE_OK)
+        return e;
+    sluice_value_t *newkey = cdc_key_of(c, rec, t, after), *oldkey = cdc_key_of(c, cre, t, before);
+    h->buf_reset(c->tmp);
+    if (newkey && h->value_write_json(newkey, c->tmp) == SLUICE_OK)
+        h->record_add_header(rec, "__debezium.newkey", h->buf_data(c->tmp), h->buf_len(c->tmp));
+    h->buf_reset(c->tmp);
+    if (oldkey && h->value_write_json(oldkey, c->tmp) == SLUICE_OK)
+        h->record_add_header(cre, "__debezium.oldkey", h->buf_data(c->tmp), h->buf_len(c->tmp));
+    return SLUICE_OK;
+}
+
 static sluice_err_t cdc_on_rows(struct cdc *c, sluice_batch_t *batch, const MARIADB_RPL_EVENT *ev,
                                 size_t *added, char *errstr, size_t errstr_size)
 {
@@ -551,8 +605,14 @@ static sluice_err_t cdc_on_rows(struct cdc *c, sluice_batch_t *batch, const MARI
         c->cur.row++;
         if (!skip) {
             si.row = rowno;
-            sluice_err_t e =
-                cdc_emit(c, batch, t, op, before, after, rec, &si, &c->cur, errstr, errstr_size);
+            sluice_err_t e;
+            if (op == 'u' && t->npk && cdc_key_changed(c, t, before, after)) {
+                e = cdc_pk_change(c, batch, t, rec, before, after, &si, errstr, errstr_size);
+                (*added)++;
+            } else {
+                e = cdc_emit(c, batch, t, op, before, after, rec, &si, &c->cur, 0, errstr,
+                             errstr_size);
+            }
             if (e != SLUICE_OK)
                 return e;
             (*added)++;

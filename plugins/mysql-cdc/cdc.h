@@ -157,6 +157,13 @@ void cdc_fail(char *errstr, size_t errstr_size, const char *fmt, ...) SLUICE_PRI
  * NULL with a message on error (*fatal 1 when retrying cannot help). */
 struct cdc_table *cdc_table_get(struct cdc *c, const char *db, const char *name, int reload,
                                 char *errstr, size_t errstr_size);
+/* A table built from a TABLE_MAP event's full metadata (for events written before the table's
+ * current definition); NULL with a message when the event lacks column names. */
+struct cdc_table *cdc_table_from_map(struct cdc *c, const char *db, const char *name,
+                                     const uint8_t *types, const uint16_t *metas, size_t ncols,
+                                     const uint8_t *nullbits, const uint8_t *opt, size_t optlen,
+                                     char *errstr, size_t errstr_size);
+int cdc_table_replace(struct cdc *c, struct cdc_table *t);
 sluice_err_t cdc_schema_init(struct cdc *c, char *errstr, size_t errstr_size);
 void cdc_tables_free(struct cdc *c);
 /* Runs a query on the metadata connection; NULL result with a message on error. */
@@ -188,8 +195,11 @@ struct cdc_source_info {
 };
 sluice_err_t cdc_emit(struct cdc *c, sluice_batch_t *batch, struct cdc_table *t, char op,
                       sluice_value_t *before, sluice_value_t *after, sluice_record_t *rec,
-                      const struct cdc_source_info *si, const struct cdc_pos *pos, char *errstr,
-                      size_t errstr_size);
+                      const struct cdc_source_info *si, const struct cdc_pos *pos, int partial,
+                      char *errstr, size_t errstr_size);
+/* 1 when an update changed the primary key (Debezium: delete + tombstone + create). */
+int cdc_key_changed(struct cdc *c, struct cdc_table *t, sluice_value_t *before,
+                    sluice_value_t *after);
 /* The key struct (PK columns) from a row struct value, or NULL without a PK. */
 sluice_value_t *cdc_key_of(struct cdc *c, sluice_record_t *rec, struct cdc_table *t,
                            sluice_value_t *row);

@@ -768,6 +768,50 @@ sluice_value_t *cdc_value_binlog(struct cdc *c, sluice_record_t *rec, const stru
 
 /* -- records ---------------------------------------------------------------------------------- */
 
+static int cdc_value_equal(const struct sluice_host *h, const sluice_value_t *a,
+                           const sluice_value_t *b)
+{
+    sluice_type_t ta = h->value_type(a), tb = h->value_type(b);
+    if (ta != tb)
+        return 0;
+    switch (ta) {
+    case SLUICE_TYPE_NULL:
+        return 1;
+    case SLUICE_TYPE_INT8:
+    case SLUICE_TYPE_INT16:
+    case SLUICE_TYPE_INT32:
+    case SLUICE_TYPE_INT64:
+        return h->value_as_int(a) == h->value_as_int(b);
+    case SLUICE_TYPE_FLOAT32:
+    case SLUICE_TYPE_FLOAT64:
+        return h->value_as_float(a) == h->value_as_float(b);
+    case SLUICE_TYPE_BOOLEAN:
+        return !h->value_as_bool(a) == !h->value_as_bool(b);
+    case SLUICE_TYPE_STRING:
+    case SLUICE_TYPE_BYTES: {
+        size_t la, lb;
+        const char *sa = h->value_as_string(a, &la), *sb = h->value_as_string(b, &lb);
+        return la == lb && memcmp(sa, sb, la) == 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+int cdc_key_changed(struct cdc *c, struct cdc_table *t, sluice_value_t *before,
+                    sluice_value_t *after)
+{
+    const struct sluice_host *h = c->h;
+    for (size_t i = 0; i < t->npk; i++) {
+        const char *name;
+        sluice_value_t *a = h->value_item(before, t->pk[i], &name, NULL);
+        sluice_value_t *b = h->value_item(after, t->pk[i], &name, NULL);
+        if (!a || !b || !cdc_value_equal(h, a, b))
+            return 1;
+    }
+    return 0;
+}
+
 sluice_value_t *cdc_key_of(struct cdc *c, sluice_record_t *rec, struct cdc_table *t,
                            sluice_value_t *row)
 {
@@ -865,8 +909,8 @@ static void cdc_put(struct cdc *c, sluice_record_t *rec, sluice_value_t *obj, si
 
 sluice_err_t cdc_emit(struct cdc *c, sluice_batch_t *batch, struct cdc_table *t, char op,
                       sluice_value_t *before, sluice_value_t *after, sluice_record_t *rec,
-                      const struct cdc_source_info *si, const struct cdc_pos *pos, char *errstr,
-                      size_t errstr_size)
+                      const struct cdc_source_info *si, const struct cdc_pos *pos, int partial,
+                      char *errstr, size_t errstr_size)
 {
     const struct sluice_host *h = c->h;
     sluice_value_t *src = h->value_struct(rec, c->source_schema);
@@ -905,19 +949,17 @@ sluice_err_t cdc_emit(struct cdc *c, sluice_batch_t *batch, struct cdc_table *t,
         h->record_set_key(rec, key);
     if (t->topic)
         h->record_set_topic(rec, t->topic);
+    /* A delete leaves its row "not done" until its tombstone, and so does every record of a
+     * row that makes several (`partial`): were only some of them committed, a restart delivers
+     * them all again rather than lose one. */
     char pb[512];
-    size_t pl;
-    if (op == 'd' && c->tombstones && pos->row > 0) {
-        /* The delete says "row not done yet": were it committed without its tombstone, a
-         * restart delivers both again rather than lose the tombstone. */
-        struct cdc_pos before_row = *pos;
-        before_row.row--;
-        pl = cdc_pos_format(&before_row, pb, sizeof pb);
-        h->record_set_position(rec, pb, pl);
-    }
-    pl = cdc_pos_format(pos, pb, sizeof pb);
-    if (!(op == 'd' && c->tombstones && pos->row > 0))
-        h->record_set_position(rec, pb, pl);
+    struct cdc_pos p1 = *pos;
+    if (p1.row > 0 && (partial || (op == 'd' && c->tombstones)))
+        p1.row--;
+    size_t pl = cdc_pos_format(&p1, pb, sizeof pb);
+    h->record_set_position(rec, pb, pl);
+    if (!partial)
+        pl = cdc_pos_format(pos, pb, sizeof pb);
 
     if (op == 'd' && c->tombstones) {
         sluice_record_t *tomb = h->batch_add(batch);

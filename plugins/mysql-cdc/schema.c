@@ -565,3 +565,321 @@ struct cdc_table *cdc_table_get(struct cdc *c, const char *db, const char *name,
               name, t->ncols, t->npk);
     return t;
 }
+
+/* -- columns from a TABLE_MAP event (binlog_row_metadata=FULL) ------------------------------- */
+
+static uint64_t cdc_mlenenc(const uint8_t **p, const uint8_t *end)
+{
+    if (*p >= end)
+        return 0;
+    uint8_t b = *(*p)++;
+    int n = b < 251 ? 0 : b == 252 ? 2 : b == 253 ? 3 : 8;
+    if (!n)
+        return b;
+    uint64_t v = 0;
+    for (int i = 0; i < n && *p < end; i++)
+        v |= (uint64_t) * (*p)++ << (8 * i);
+    return v;
+}
+
+static int cdc_is_numeric(uint8_t type)
+{
+    switch (type) {
+    case MYSQL_TYPE_TINY:
+    case MYSQL_TYPE_SHORT:
+    case MYSQL_TYPE_INT24:
+    case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_LONGLONG:
+    case MYSQL_TYPE_FLOAT:
+    case MYSQL_TYPE_DOUBLE:
+    case MYSQL_TYPE_NEWDECIMAL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* ENUM and SET travel as MYSQL_TYPE_STRING with the real type in the metadata's first byte. */
+static uint8_t cdc_real_type(uint8_t type, uint16_t meta)
+{
+    if (type == MYSQL_TYPE_STRING &&
+        ((meta & 0xff) == MYSQL_TYPE_ENUM || (meta & 0xff) == MYSQL_TYPE_SET))
+        return (uint8_t)(meta & 0xff);
+    return type;
+}
+
+static int cdc_is_char(uint8_t rt)
+{
+    return rt == MYSQL_TYPE_STRING || rt == MYSQL_TYPE_VAR_STRING || rt == MYSQL_TYPE_VARCHAR ||
+           rt == MYSQL_TYPE_BLOB || rt == MYSQL_TYPE_TINY_BLOB || rt == MYSQL_TYPE_MEDIUM_BLOB ||
+           rt == MYSQL_TYPE_LONG_BLOB;
+}
+
+static enum cdc_charset cdc_collation_cs(uint64_t id)
+{
+    switch (id) {
+    case 63:
+        return CS_BINARY;
+    case 5:
+    case 8:
+    case 15:
+    case 31:
+    case 47:
+    case 48:
+    case 49:
+    case 94:
+        return CS_LATIN1;
+    case 11:
+    case 65:
+        return CS_ASCII;
+    default:
+        return CS_UTF8;
+    }
+}
+
+static int cdc_members(struct cdc_col *col, const uint8_t **p, const uint8_t *end)
+{
+    uint64_t n = cdc_mlenenc(p, end);
+    if (n > 65535)
+        return -1;
+    col->values = calloc(n ? n : 1, sizeof(char *));
+    if (!col->values)
+        return -1;
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t len = cdc_mlenenc(p, end);
+        if ((uint64_t)(end - *p) < len || !(col->values[k] = strndup((const char *)*p, len)))
+            return -1;
+        *p += len;
+        col->nvalues++;
+    }
+    return 0;
+}
+
+struct cdc_table *cdc_table_from_map(struct cdc *c, const char *db, const char *name,
+                                     const uint8_t *types, const uint16_t *metas, size_t ncols,
+                                     const uint8_t *nullbits, const uint8_t *opt, size_t optlen,
+                                     char *errstr, size_t errstr_size)
+{
+    struct cdc_table *t = calloc(1, sizeof *t);
+    const uint8_t *names = NULL, *signs = NULL, *colcs = NULL, *defcs = NULL, *enums = NULL,
+                  *sets = NULL, *pks = NULL, *pkp = NULL;
+    size_t nnames = 0, ncolcs = 0, ndefcs = 0, nenums = 0, nsets = 0, npks = 0, npkp = 0;
+    if (!t || !(t->db = strdup(db)) || !(t->name = strdup(name)) ||
+        !(t->cols = calloc(ncols ? ncols : 1, sizeof(struct cdc_col))) ||
+        !(t->pk = calloc(ncols ? ncols : 1, sizeof(size_t))))
+        goto nomem;
+    if (c->prefix) {
+        size_t n = strlen(c->prefix) + strlen(db) + strlen(name) + 3;
+        if (!(t->topic = malloc(n)))
+            goto nomem;
+        snprintf(t->topic, n, "%s.%s.%s", c->prefix, db, name);
+    }
+    for (const uint8_t *p = opt, *end = opt + optlen; p < end;) {
+        uint8_t kind = *p++;
+        uint64_t len = cdc_mlenenc(&p, end);
+        if ((uint64_t)(end - p) < len)
+            break;
+        switch (kind) {
+        case 1: /* SIGNEDNESS */
+            signs = p;
+            break;
+        case 2: /* DEFAULT_CHARSET */
+            defcs = p, ndefcs = len;
+            break;
+        case 3: /* COLUMN_CHARSET */
+            colcs = p, ncolcs = len;
+            break;
+        case 4: /* COLUMN_NAME */
+            names = p, nnames = len;
+            break;
+        case 5: /* SET_STR_VALUE */
+            sets = p, nsets = len;
+            break;
+        case 6: /* ENUM_STR_VALUE */
+            enums = p, nenums = len;
+            break;
+        case 8: /* SIMPLE_PRIMARY_KEY */
+            pks = p, npks = len;
+            break;
+        case 9: /* PRIMARY_KEY_WITH_PREFIX */
+            pkp = p, npkp = len;
+            break;
+        default:
+            break;
+        }
+        p += len;
+    }
+    if (!names) {
+        cdc_fail(errstr, errstr_size,
+                 "%s.%s changed after this binlog event and the event has no column names: set "
+                 "binlog_row_metadata=FULL on the server, or take a new snapshot",
+                 db, name);
+        goto fail;
+    }
+    /* character columns' collations: COLUMN_CHARSET lists them all; DEFAULT_CHARSET gives a
+     * default and the exceptions (index among character columns, collation) */
+    uint64_t defcoll = 0;
+    const uint8_t *dp = defcs, *dend = defcs ? defcs + ndefcs : NULL;
+    if (dp)
+        defcoll = cdc_mlenenc(&dp, dend);
+    uint64_t next_exc = dp && dp < dend ? cdc_mlenenc(&dp, dend) : UINT64_MAX;
+    const uint8_t *cp = colcs, *cend = colcs ? colcs + ncolcs : NULL;
+    const uint8_t *np = names, *nend = names + nnames;
+    const uint8_t *ep = enums, *eend = enums ? enums + nenums : NULL;
+    const uint8_t *sp = sets, *send = sets ? sets + nsets : NULL;
+    size_t nnum = 0, nchar = 0;
+    for (size_t i = 0; i < ncols; i++) {
+        struct cdc_col *col = &t->cols[i];
+        uint8_t type = types[i];
+        uint16_t meta = metas[i];
+        uint8_t rt = cdc_real_type(type, meta);
+        uint64_t nl = cdc_mlenenc(&np, nend);
+        if ((uint64_t)(nend - np) < nl || !(col->name = strndup((const char *)np, nl)))
+            goto nomem;
+        np += nl;
+        col->nullable = (nullbits[i / 8] >> (i % 8)) & 1;
+        if (cdc_is_numeric(type)) {
+            if (signs)
+                col->is_unsigned = (signs[nnum / 8] >> (7 - nnum % 8)) & 1;
+            nnum++;
+        }
+        col->cs = CS_UTF8;
+        if (cdc_is_char(rt)) {
+            uint64_t coll = defcoll;
+            if (cp)
+                coll = cdc_mlenenc(&cp, cend);
+            else if (nchar == next_exc) {
+                coll = cdc_mlenenc(&dp, dend);
+                next_exc = dp < dend ? cdc_mlenenc(&dp, dend) : UINT64_MAX;
+            }
+            col->cs = cdc_collation_cs(coll);
+            nchar++;
+        }
+        int u = col->is_unsigned, m0 = meta & 0xff, m1 = meta >> 8;
+        switch (rt) {
+        case MYSQL_TYPE_TINY:
+            col->kind = K_INT16;
+            break;
+        case MYSQL_TYPE_SHORT:
+            col->kind = u ? K_INT32 : K_INT16;
+            break;
+        case MYSQL_TYPE_INT24:
+            col->kind = K_INT32;
+            break;
+        case MYSQL_TYPE_LONG:
+            col->kind = u ? K_INT64 : K_INT32;
+            break;
+        case MYSQL_TYPE_LONGLONG:
+            col->kind = u ? K_U64 : K_INT64;
+            break;
+        case MYSQL_TYPE_FLOAT:
+            col->kind = K_FLOAT32;
+            break;
+        case MYSQL_TYPE_DOUBLE:
+            col->kind = K_FLOAT64;
+            break;
+        case MYSQL_TYPE_NEWDECIMAL:
+            col->kind = K_DECIMAL;
+            col->precision = m0;
+            col->scale = m1;
+            break;
+        case MYSQL_TYPE_DATE:
+        case MYSQL_TYPE_NEWDATE:
+            col->kind = K_DATE;
+            break;
+        case MYSQL_TYPE_DATETIME:
+        case MYSQL_TYPE_DATETIME2:
+            col->kind = K_DATETIME;
+            col->fsp = type == MYSQL_TYPE_DATETIME2 ? m0 : 0;
+            break;
+        case MYSQL_TYPE_TIMESTAMP:
+        case MYSQL_TYPE_TIMESTAMP2:
+            col->kind = K_TIMESTAMP;
+            col->fsp = type == MYSQL_TYPE_TIMESTAMP2 ? m0 : 0;
+            break;
+        case MYSQL_TYPE_TIME:
+        case MYSQL_TYPE_TIME2:
+            col->kind = K_TIME;
+            col->fsp = type == MYSQL_TYPE_TIME2 ? m0 : 0;
+            break;
+        case MYSQL_TYPE_YEAR:
+            col->kind = K_YEAR;
+            break;
+        case MYSQL_TYPE_BIT:
+            col->bits = m1 * 8 + m0;
+            col->kind = col->bits == 1 ? K_BOOL : K_BITS;
+            break;
+        case MYSQL_TYPE_ENUM:
+            col->kind = K_ENUM;
+            if (ep && cdc_members(col, &ep, eend) < 0)
+                goto nomem;
+            break;
+        case MYSQL_TYPE_SET:
+            col->kind = K_SET;
+            if (sp && cdc_members(col, &sp, send) < 0)
+                goto nomem;
+            break;
+        case MYSQL_TYPE_STRING:
+            col->kind = col->cs == CS_BINARY ? K_BYTES : K_STRING;
+            if (col->kind == K_BYTES)
+                col->padlen = ((m0 & 0x30) != 0x30) ? ((((m0 & 0x30) ^ 0x30) << 4) | m1) : m1;
+            break;
+        case MYSQL_TYPE_VARCHAR:
+        case MYSQL_TYPE_VAR_STRING:
+        case MYSQL_TYPE_BLOB:
+        case MYSQL_TYPE_TINY_BLOB:
+        case MYSQL_TYPE_MEDIUM_BLOB:
+        case MYSQL_TYPE_LONG_BLOB:
+            col->kind = col->cs == CS_BINARY ? K_BYTES : K_STRING;
+            break;
+        case MYSQL_TYPE_JSON:
+            col->kind = K_JSON;
+            break;
+        default:
+            col->kind = K_OTHER;
+            break;
+        }
+        t->ncols++;
+    }
+    for (const uint8_t *p = pks, *end = pks ? pks + npks : NULL; p && p < end;) {
+        uint64_t k = cdc_mlenenc(&p, end);
+        if (k < ncols && t->npk < ncols)
+            t->pk[t->npk++] = (size_t)k;
+    }
+    for (const uint8_t *p = pkp, *end = pkp ? pkp + npkp : NULL; p && p < end;) {
+        uint64_t k = cdc_mlenenc(&p, end);
+        cdc_mlenenc(&p, end); /* prefix length */
+        if (k < ncols && t->npk < ncols)
+            t->pk[t->npk++] = (size_t)k;
+    }
+    for (size_t k = 0; k < t->npk; k++)
+        t->cols[t->pk[k]].pk = 1;
+    for (size_t i = 0; i < t->ncols; i++)
+        if (!(t->cols[i].schema = cdc_col_schema(c, &t->cols[i])))
+            goto nomem;
+    if (cdc_table_build_schemas(c, t, errstr, errstr_size) < 0)
+        goto fail;
+    return t;
+nomem:
+    cdc_fail(errstr, errstr_size, "out of memory reading the binlog's columns of %s.%s", db, name);
+fail:
+    cdc_table_free(t);
+    return NULL;
+}
+
+/* Puts `t` in place of the table of the same name (or adds it); 0, or -1 out of memory. */
+int cdc_table_replace(struct cdc *c, struct cdc_table *t)
+{
+    for (size_t i = 0; i < c->ntables; i++)
+        if (!strcmp(c->tables[i]->db, t->db) && !strcmp(c->tables[i]->name, t->name)) {
+            cdc_table_free(c->tables[i]);
+            c->tables[i] = t;
+            return 0;
+        }
+    struct cdc_table **nt = realloc(c->tables, (c->ntables + 1) * sizeof *nt);
+    if (!nt)
+        return -1;
+    c->tables = nt;
+    c->tables[c->ntables++] = t;
+    return 0;
+}

@@ -255,8 +255,8 @@ sluice_err_t cdc_snapshot_poll(struct cdc *c, sluice_batch_t *batch, int *done, 
             .pos = s->pos.pos,
             .thread = -1,
         };
-        if ((e = cdc_emit(c, batch, t, 'r', NULL, after, rec, &si, &s->pos, errstr, errstr_size)) !=
-            SLUICE_OK)
+        if ((e = cdc_emit(c, batch, t, 'r', NULL, after, rec, &si, &s->pos, 0, errstr,
+                          errstr_size)) != SLUICE_OK)
             return e;
         s->pending = NULL;
         s->emitted++;

@@ -321,11 +321,22 @@ pipelines:
     wait_until(snapshot_in, 60, interval=0.5, what="snapshot in Kafka")
     m.sql(f"SET time_zone='+00:00'; INSERT INTO shop.alltypes VALUES ({ROW_SQL.format(id=2)}); "
           "DELETE FROM shop.alltypes WHERE id=1; INSERT INTO shop.secret VALUES (2); "
-          "INSERT INTO shop.nopk VALUES (2, 'y')")
-    msgs = kafkatest.consume(kafka.bootstrap, t_all, n=4, timeout=60)
+          "INSERT INTO shop.nopk VALUES (2, 'y'); UPDATE shop.alltypes SET id=7 WHERE id=2")
+    msgs = kafkatest.consume(kafka.bootstrap, t_all, n=7, timeout=60)
     nopk = kafkatest.consume(kafka.bootstrap, t_nopk, n=2, timeout=30)
     stop(p)
-    assert len(msgs) == 4 and len(nopk) == 2
+    assert len(msgs) == 7 and len(nopk) == 2
+    # the primary-key update: delete (header __debezium.newkey), tombstone, create (oldkey)
+    pk = msgs[4:]
+    msgs = msgs[:4]
+    cache0 = {}
+    assert [avro_decode(schema_registry.url, mm.key, cache0)[0] for mm in pk] == [
+        {"id": 2}, {"id": 2}, {"id": 7}]
+    assert pk[1].value is None
+    assert avro_decode(schema_registry.url, pk[0].value, cache0)[0]["op"] == "d"
+    assert avro_decode(schema_registry.url, pk[2].value, cache0)[0]["op"] == "c"
+    assert json.loads(dict(pk[0].headers)["__debezium.newkey"]) == {"id": 7}
+    assert json.loads(dict(pk[2].headers)["__debezium.oldkey"]) == {"id": 2}
     topics = kafkatest.admin(kafka.bootstrap).list_topics(timeout=20).topics
     assert f"{prefix}.shop.secret" not in topics
 
@@ -398,22 +409,41 @@ pipelines:
 
 @pytest.mark.asan
 def test_ddl_add_drop_column_mid_stream(sluice, mariadb, tmp, procs):
+    """Columns added and dropped while streaming change the schema from that event on; after a
+    restart, events written before later ALTERs are read with their own columns (the TABLE_MAP
+    events' metadata), not the table's current ones."""
     m = mariadb
     m.sql("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a INT); "
           "INSERT INTO shop.t VALUES (1, 10)")
     out = tmp / "out.jsonl"
-    p = track(procs, sluice.spawn("run", inproc_yaml(tmp, m, out)))
+    cfg = inproc_yaml(tmp, m, out)
+    p = track(procs, sluice.spawn("run", cfg))
     wait_lines(out, 1, proc=p)
     m.sql("INSERT INTO shop.t VALUES (2, 20); "
           "ALTER TABLE shop.t ADD COLUMN b VARCHAR(10) DEFAULT 'x'; "
-          "INSERT INTO shop.t VALUES (3, 30, 'three'); UPDATE shop.t SET b='one' WHERE id=1; "
-          "ALTER TABLE shop.t DROP COLUMN a; INSERT INTO shop.t VALUES (4, 'four')")
-    recs = wait_lines(out, 5, proc=p)
+          "INSERT INTO shop.t VALUES (3, 30, 'three'); UPDATE shop.t SET b='one' WHERE id=1")
+    wait_lines(out, 4, proc=p)
     stop(p)
-    after = [r["after"] for r in recs]
-    assert after == [{"id": 1, "a": 10}, {"id": 2, "a": 20}, {"id": 3, "a": 30, "b": "three"},
-                     {"id": 1, "a": 10, "b": "one"}, {"id": 4, "b": "four"}]
+    # while sluice is away: the table changes twice after the events it has to read
+    m.sql("ALTER TABLE shop.t DROP COLUMN a; INSERT INTO shop.t VALUES (4, 'four'); "
+          "UPDATE shop.t SET id=5 WHERE id=4; "
+          "ALTER TABLE shop.t ADD COLUMN c DECIMAL(5,1) UNSIGNED, ADD COLUMN d DATETIME(6); "
+          "INSERT INTO shop.t VALUES (6, 'six', 1.5, '2020-01-01 00:00:00.25')")
+    p = track(procs, sluice.spawn("run", cfg))
+    recs = wait_lines(out, 9, proc=p)
+    err = stop(p)
+    after = [r["after"] if r else None for r in recs]
+    assert after[:5] == [{"id": 1, "a": 10}, {"id": 2, "a": 20},
+                         {"id": 3, "a": 30, "b": "three"}, {"id": 1, "a": 10, "b": "one"},
+                         {"id": 4, "b": "four"}]
     assert recs[3]["before"] == {"id": 1, "a": 10, "b": "x"}
+    # a primary-key update is, as in Debezium, a delete, its tombstone and a create
+    assert [r["op"] if r else None for r in recs[5:8]] == ["d", None, "c"]
+    assert recs[5]["before"] == {"id": 4, "b": "four"} and after[7] == {"id": 5, "b": "four"}
+    c = decimal.Decimal(int.from_bytes(base64.b64decode(after[8]["c"]), "big", signed=True))
+    assert after[8]["id"] == 6 and c.scaleb(-1) == decimal.Decimal("1.5")
+    assert after[8]["d"] == 1577836800250000
+    assert "using the event's own column metadata" in err
 
 
 # -- crashes and restarts ------------------------------------------------------------------------

@@ -338,3 +338,63 @@ def test_mariadb_restart_mid_stream(sluice, mariadb, tmp, runs):
     time.sleep(0.6)
     assert r.stop() == 0, r.stderr()[-3000:]
     assert [x["luz"] for x in r.rows()] == [1, 2, 3, 4]
+
+
+def test_delay_interval_holds_young_rows(sluice, mariadb, tmp, runs):
+    """timestamp.delay.interval.ms: a row is read only once its timestamp is that much older than
+    the server's clock."""
+    seed_db(mariadb)
+    r = start(sluice, tmp, qyaml(tmp, mariadb, dict(TSINC, **{
+        "timestamp.delay.interval.ms": "2500ms"})), runs)
+    time.sleep(0.5)
+    insert(mariadb, 7)
+    t0 = time.monotonic()
+    r.wait_rows(1, timeout=20)
+    waited = time.monotonic() - t0
+    assert waited >= 1.5, f"the row came after {waited:.2f} s, before its 2.5 s delay"
+    assert r.stop() == 0, r.stderr()[-3000:]
+    assert [x["luz"] for x in r.rows()] == [7]
+
+
+def test_tables_to_their_topics_in_kafka(sluice, mariadb, kafka, tmp, runs):
+    """Table mode against Kafka: table.include.list (regular expressions) picks two of three
+    tables; each goes to topic.prefix + its name; records have a null key and a struct value
+    named after their table."""
+    from kafkatest import consume, uniq
+    m = mariadb
+    m.sql("CREATE DATABASE sensores")
+    for t in ("norte", "sur", "otro"):
+        m.sql(f"CREATE TABLE sensores.{t} (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, luz INT)")
+        m.sql(f"INSERT INTO sensores.{t} (luz) VALUES (1), (2)")
+    prefix = uniq("luz") + "-"
+    cfg = write_yaml(tmp / "k.yaml", f"""version: 1
+kafka:
+  bootstrap.servers: {kafka.bootstrap}
+offset.storage.file.filename: {tmp}/offsets.json
+pipelines:
+  - id: k
+    topic: {prefix}all
+    value.converter: json
+    source:
+      plugin: mysql-cdc
+      config:
+        connection.url: jdbc:mysql://127.0.0.1:{m.port}/sensores
+        connection.user: {m.app_user}
+        connection.password: {m.app_password}
+        mode: incrementing
+        incrementing.column.name: id
+        topic.prefix: {prefix}
+        table.include.list: ['sensores\\.(norte|sur)']
+        poll.interval.ms: 200
+""")
+    r = start(sluice, tmp, cfg, runs)
+    got = {}
+    for t in ("norte", "sur"):
+        recs = consume(kafka.bootstrap, prefix + t, n=2, timeout=60)
+        got[t] = [json.loads(x.value) for x in recs]
+        assert all(x.key is None for x in recs)
+    assert r.stop() == 0, r.stderr()[-3000:]
+    for t in ("norte", "sur"):
+        assert [v["payload"] for v in got[t]] == [{"id": 1, "luz": 1}, {"id": 2, "luz": 2}]
+        assert got[t][0]["schema"]["name"] == t
+    assert consume(kafka.bootstrap, prefix + "otro", timeout=2) == []

@@ -627,6 +627,22 @@ nomem:
 
 /* -- the poll ---------------------------------------------------------------------------------- */
 
+static int cdc_is_dml(const MARIADB_STRING *q)
+{
+    static const char *const verbs[] = {"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD", NULL};
+    size_t i = 0;
+    while (i < q->length &&
+           (q->str[i] == ' ' || q->str[i] == '\n' || q->str[i] == '\t' || q->str[i] == '('))
+        i++;
+    for (size_t k = 0; verbs[k]; k++) {
+        size_t n = strlen(verbs[k]);
+        if (q->length - i > n && !strncasecmp(q->str + i, verbs[k], n) &&
+            (q->str[i + n] == ' ' || q->str[i + n] == '\n' || q->str[i + n] == '\t'))
+            return 1;
+    }
+    return 0;
+}
+
 static void cdc_mark_stale(struct cdc *c)
 {
     for (size_t i = 0; i < c->ntables; i++)
@@ -780,6 +796,21 @@ sluice_err_t cdc_binlog_poll(struct cdc *c, sluice_batch_t *batch, int timeout_m
                 }
             } else if (q->length == 6 && !strncasecmp(q->str, "COMMIT", 6)) {
                 cdc_txn_end(c, ev);
+            } else if (cdc_is_dml(q)) {
+                /* binlog_format was switched to STATEMENT or MIXED while streaming: the row
+                 * changes of this statement are not in the binlog as rows */
+                char db[256];
+                snprintf(db, sizeof db, "%.*s", (int)ev->event.query.database.length,
+                         ev->event.query.database.str);
+                if (db[0] && cdc_table_included(c, db, "")) {
+                    cdc_fail(errstr, errstr_size,
+                             "a statement-based change at %s:%u (%.*s): the server's "
+                             "binlog_format is no longer ROW; set binlog_format=ROW again and "
+                             "take a new snapshot (these changes cannot be read as rows)",
+                             c->cur.file, ev->next_event_pos - ev->event_length,
+                             (int)(q->length < 60 ? q->length : 60), q->str);
+                    return SLUICE_FATAL;
+                }
             } else {
                 cdc_mark_stale(c); /* DDL: column definitions may have changed */
                 if (c->in_txn == 2 || !c->in_txn)

@@ -572,6 +572,23 @@ def test_statement_binlog_format_refused(sluice, tmp, monkeypatch):
         m.close()
 
 
+def test_binlog_format_switched_to_statement_while_streaming(sluice, mariadb, tmp, procs):
+    """SET GLOBAL binlog_format=STATEMENT while sluice streams: the first statement-logged change
+    of a captured database stops the pipeline with the reason, instead of being skipped."""
+    m = mariadb
+    m.sql("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)")
+    out = tmp / "out.jsonl"
+    p = track(procs, sluice.spawn("run", inproc_yaml(tmp, m, out)))
+    m.sql("INSERT INTO shop.t VALUES (1)")
+    wait_lines(out, 1, proc=p)
+    m.sql("SET GLOBAL binlog_format='STATEMENT'")
+    m.sql("USE shop; INSERT INTO t VALUES (2)")
+    rc = wait_exit(p, 30)
+    err = p.stderr.read().decode()
+    assert rc != 0 and "binlog_format is no longer ROW" in err, err
+    assert [r["after"]["id"] for r in read_lines(out)] == [1]
+
+
 @pytest.mark.asan
 def test_purged_position_fatal_then_when_needed_snapshots(sluice, mariadb, tmp, procs):
     m = mariadb

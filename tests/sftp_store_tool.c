@@ -179,6 +179,10 @@ int main(int argc, char **argv)
             json_str(err);
             printf("}\n");
             continue;
+        } else if (strcmp(cmd, "created") == 0 && a1) {
+            if (s->ops->created)
+                s->ops->created(s, a1);
+            rc = SLUICE_OK;
         } else if (strcmp(cmd, "disconnect") == 0) {
             s->ops->disconnect(s);
             rc = SLUICE_OK;

@@ -311,6 +311,10 @@ struct sj {
     size_t tz_n;
     struct sj_part *parts;
     sluice_buf_t *line;
+    /* the time partitioner's last bucket and its encoded directories */
+    sluice_buf_t *enc_cache;
+    int64_t enc_bucket;
+    int enc_valid;
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -618,7 +622,8 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     s->fdelim = sj_strdup(h->config_string(cfg, "file.delim"));
     s->ts_field = sj_strdup(h->config_string(cfg, "timestamp.field"));
     s->line = h->buf_new(1024);
-    if (!s->topics_dir || !s->ddelim || !s->fdelim || !s->ts_field || !s->line) {
+    s->enc_cache = h->buf_new(128);
+    if (!s->topics_dir || !s->ddelim || !s->fdelim || !s->ts_field || !s->line || !s->enc_cache) {
         rc = SLUICE_ERR_NOMEM;
         goto fail;
     }
@@ -934,6 +939,9 @@ static struct sj_file *sj_file_open(struct sj *s, struct sj_part *pt, const char
     f->tmp = strdup(path);
     if (!f->final || !f->tmp)
         goto fail;
+    /* sj_recover removed every temporary file of the TP, and names carry the first offset */
+    if (s->store && s->store->ops->created)
+        s->store->ops->created(s->store, f->tmp);
     if (s->gzip) {
         f->raw = s->h->buf_new(SJ_GZIP_STAGE + 4096);
         if (!f->raw || deflateInit2(&f->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
@@ -990,17 +998,19 @@ static sluice_err_t sj_checkpoint(struct sj *s, struct sj_part *pt, char *errstr
             return e;
     int64_t w = pt->next_off;
     if (w > pt->w) {
-        char m[SJ_PATH_MAX], mt[SJ_PATH_MAX + 8], old[SJ_PATH_MAX], num[32];
+        /* The marker's name is what counts (its content, W again, is for people): once it
+         * exists, every temporary file of the TP is complete. Written straight under its name —
+         * each SFTP request is a round trip. */
+        char m[SJ_PATH_MAX], old[SJ_PATH_MAX], num[32];
         if (sj_marker_path(s, pt, w, m, sizeof m) != SLUICE_OK) {
             snprintf(errstr, errstr_size, "marker path too long");
             return SLUICE_FATAL;
         }
-        snprintf(mt, sizeof mt, "%s.tmp", m);
         int nl = snprintf(num, sizeof num, "%" PRId64 "\n", w);
-        if ((e = s->store->ops->remove(s->store, mt, errstr, errstr_size)) != SLUICE_OK ||
-            (e = s->store->ops->append(s->store, mt, num, (size_t)nl, errstr, errstr_size)) !=
-                SLUICE_OK ||
-            (e = sj_rename(s, mt, m, errstr, errstr_size)) != SLUICE_OK)
+        if (s->store->ops->created) /* new, or rewritten whole by a retry */
+            s->store->ops->created(s->store, m);
+        if ((e = s->store->ops->append(s->store, m, num, (size_t)nl, errstr, errstr_size)) !=
+            SLUICE_OK)
             return e;
         if (pt->w >= 0 && sj_marker_path(s, pt, pt->w, old, sizeof old) == SLUICE_OK) {
             char err2[256];
@@ -1315,8 +1325,20 @@ static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_
         int64_t off_ms = (int64_t)sj_tz_offset(s, sj_floor_div(ts, 1000)) * 1000;
         int64_t local = ts + off_ms;
         int64_t bucket = sj_floor_div(local, s->duration_ms) * s->duration_ms;
+        /* consecutive records mostly share their bucket: format it once */
+        if (s->enc_valid && bucket == s->enc_bucket) {
+            h->buf_append(out, h->buf_data(s->enc_cache), h->buf_len(s->enc_cache));
+            return 0;
+        }
         char err[128];
-        return sj_format_time(s->path_format, bucket, out, h, err, sizeof err);
+        size_t start = h->buf_len(out);
+        if (sj_format_time(s->path_format, bucket, out, h, err, sizeof err) != 0)
+            return -1;
+        h->buf_reset(s->enc_cache);
+        s->enc_valid = h->buf_append(s->enc_cache, h->buf_data(out) + start,
+                                     h->buf_len(out) - start) == SLUICE_OK;
+        s->enc_bucket = bucket;
+        return 0;
     }
     char err[256];
     sluice_value_t *v = h->record_value(rec, err, sizeof err);
@@ -1588,6 +1610,8 @@ static void sj_destroy(void *state)
     free(s->tz_off);
     if (s->line)
         s->h->buf_free(s->line);
+    if (s->enc_cache)
+        s->h->buf_free(s->enc_cache);
     free(s);
 }
 

@@ -40,8 +40,8 @@ struct store_sftp_config {
 struct store_ops {
     const char *name; /* "local" or "sftp" */
     /* Append `len` bytes to `path` (created if missing, with its directories). */
-    sluice_err_t (*append)(store_t *s, const char *path, const void *data, size_t len,
-                           char *errstr, size_t errstr_size);
+    sluice_err_t (*append)(store_t *s, const char *path, const void *data, size_t len, char *errstr,
+                           size_t errstr_size);
     /* Rename `from` to `to`, replacing `to` if it exists (creating `to`'s directories). */
     sluice_err_t (*rename)(store_t *s, const char *from, const char *to, char *errstr,
                            size_t errstr_size);
@@ -55,6 +55,10 @@ struct store_ops {
     /* Size of `path`, or -1 when it does not exist. */
     sluice_err_t (*size)(store_t *s, const char *path, long long *size, char *errstr,
                          size_t errstr_size);
+    /* Optional: `path` does not exist (the caller just chose a fresh name, or removed it), so
+     * the first append may create it without asking its size first. A store may use this to save
+     * round trips; NULL when it has no use for it. */
+    void (*created)(store_t *s, const char *path);
     /* Drop the connection (if any); the next call reconnects. */
     void (*disconnect)(store_t *s);
     void (*free)(store_t *s);

@@ -24,11 +24,13 @@
 #include "store.h"
 
 #define SIZE_CACHE 32
+#define DIR_CACHE  64
 
 struct size_entry {
     char *path;     /* relative path, NULL when the slot is free */
     long long size; /* the size after our last append that succeeded */
     int uncertain;  /* an append failed midway: `size` is the start of that append */
+    int fresh;      /* the file does not exist yet: the first append creates it */
 };
 
 struct sftp_store {
@@ -59,6 +61,11 @@ struct sftp_store {
     int wfail;
     struct size_entry sizes[SIZE_CACHE];
     unsigned size_next;
+    /* Directories known to exist on the server (server paths): a rename skips their mkdir.
+     * Every SFTP request is a round trip, and a file's rename would otherwise send one mkdir per
+     * path component (topics/t/year=/month=/day=/hour=). Forgotten when a rename fails. */
+    char *dirs[DIR_CACHE];
+    unsigned dir_next;
 };
 
 /* ------------------------------------------------------------------ SHA-256 and base64 */
@@ -484,7 +491,33 @@ static struct size_entry *cache_put(struct sftp_store *s, const char *path, long
     }
     e->size = size;
     e->uncertain = 0;
+    e->fresh = 0;
     return e;
+}
+
+static int dir_known(const struct sftp_store *s, const char *dir)
+{
+    for (int i = 0; i < DIR_CACHE; i++)
+        if (s->dirs[i] && strcmp(s->dirs[i], dir) == 0)
+            return 1;
+    return 0;
+}
+
+static void dir_add(struct sftp_store *s, const char *dir)
+{
+    if (dir_known(s, dir))
+        return;
+    char **slot = &s->dirs[s->dir_next++ % DIR_CACHE];
+    free(*slot);
+    *slot = strdup(dir); /* NULL on ENOMEM: only forgets it */
+}
+
+static void dirs_forget(struct sftp_store *s)
+{
+    for (int i = 0; i < DIR_CACHE; i++) {
+        free(s->dirs[i]);
+        s->dirs[i] = NULL;
+    }
 }
 
 /* ------------------------------------------------------------------ the operations */
@@ -503,6 +536,7 @@ static sluice_err_t sftp_append(store_t *st, const char *path, const void *data,
      * bytes, so skip what the file already has (exactly once). The size before an append is
      * known from the last one, or asked once for a file not seen yet. */
     struct size_entry *e = cache_find(s, path);
+    int create = e && e->fresh && !e->uncertain; /* a new file: open it truncating, no stat */
     if (!e || e->uncertain) {
         long long cur;
         err = sftp_size(st, path, &cur, errstr, errstr_size);
@@ -544,7 +578,7 @@ static sluice_err_t sftp_append(store_t *st, const char *path, const void *data,
     s->rd = data;
     s->rd_left = len;
     curl_easy_setopt(s->curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(s->curl, CURLOPT_APPEND, 1L);
+    curl_easy_setopt(s->curl, CURLOPT_APPEND, create ? 0L : 1L);
     curl_easy_setopt(s->curl, CURLOPT_FTP_CREATE_MISSING_DIRS, (long)CURLFTP_CREATE_DIR);
     curl_easy_setopt(s->curl, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(s->curl, CURLOPT_READDATA, s);
@@ -555,6 +589,7 @@ static sluice_err_t sftp_append(store_t *st, const char *path, const void *data,
         err = fail(s, rc, "append to", fp, errstr, errstr_size);
         goto out;
     }
+    e->fresh = 0;
     e->size += (long long)len;
 out:
     free(url);
@@ -562,34 +597,33 @@ out:
     return err;
 }
 
-static sluice_err_t sftp_rename(store_t *st, const char *from, const char *to, char *errstr,
-                                size_t errstr_size)
+/* One rename request: mkdir for the target's directories not known to exist (each may fail: it
+ * exists), `*rm` of the target when `replace`, then rename. */
+static sluice_err_t rename_once(struct sftp_store *s, const char *ffrom, char *fto, int replace,
+                                char *errstr, size_t errstr_size)
 {
-    struct sftp_store *s = (struct sftp_store *)st;
-    char *ffrom = full_path(s, from), *fto = full_path(s, to);
     struct curl_slist *q = NULL;
-    int ok = ffrom && fto;
+    int ok = 1;
     sluice_err_t err;
-
-    /* the target's directories (each mkdir may fail: it exists) */
-    for (char *sl = fto ? strchr(fto + 1, '/') : NULL; ok && sl; sl = strchr(sl + 1, '/')) {
+    for (char *sl = strchr(fto + 1, '/'); ok && sl; sl = strchr(sl + 1, '/')) {
         *sl = '\0';
-        if (strlen(fto) > strlen(s->root))
+        if (strlen(fto) > strlen(s->root) && !dir_known(s, fto))
             q = add_quote(q, &ok, "*mkdir", fto, NULL);
         *sl = '/';
     }
     /* OpenSSH speaks SFTP v3, where SSH_FXP_RENAME fails when the target exists, and libssh2
      * (1.10) sends neither the v5 overwrite flag to a v3 server nor posix-rename@openssh.com.
-     * So the target is removed first. That order is safe for the sink: `from` is a complete
-     * file whose offsets are not committed yet; if we stop between rm and rename, the temp file
-     * is still there and the sink redoes the rename (or rewrites the same file) after restart. */
-    if (ok)
+     * So to replace, the target is removed first. That order is safe for the sink: `from` is a
+     * complete file whose offsets are not committed yet; if we stop between rm and rename, the
+     * temp file is still there and the sink redoes the rename (or rewrites the same file) after
+     * restart. */
+    if (ok && replace)
         q = add_quote(q, &ok, "*rm", fto, NULL);
     if (ok)
         q = add_quote(q, &ok, "rename", ffrom, fto);
-    if (!ok)
+    if (!ok) {
         err = nomem(errstr, errstr_size);
-    else {
+    } else {
         size_t n = strlen(ffrom) + strlen(fto) + 8;
         char *both = malloc(n);
         if (!both)
@@ -600,6 +634,44 @@ static sluice_err_t sftp_rename(store_t *st, const char *from, const char *to, c
             free(both);
         }
     }
+    curl_slist_free_all(q);
+    if (err == SLUICE_OK) /* the target's directories exist now */
+        for (char *sl = strchr(fto + 1, '/'); sl; sl = strchr(sl + 1, '/')) {
+            *sl = '\0';
+            if (strlen(fto) > strlen(s->root))
+                dir_add(s, fto);
+            *sl = '/';
+        }
+    return err;
+}
+
+static sluice_err_t sftp_rename(store_t *st, const char *from, const char *to, char *errstr,
+                                size_t errstr_size)
+{
+    struct sftp_store *s = (struct sftp_store *)st;
+    char *ffrom = full_path(s, from), *fto = full_path(s, to);
+    sluice_err_t err;
+    if (!ffrom || !fto) {
+        err = nomem(errstr, errstr_size);
+        goto out;
+    }
+    /* Usually the target does not exist and its directories are known: one request. When that
+     * fails for a reason the server gave (the target exists after a crash, a directory was
+     * removed by someone else), the full form: every mkdir, rm, rename. */
+    err = rename_once(s, ffrom, fto, 0, errstr, errstr_size);
+    if (err == SLUICE_FATAL) {
+        /* A retry of a rename whose answer was lost with the connection finds `from` gone and
+         * `to` in place: done. Removing `to` first would lose it. */
+        long long fsize = -1, tsize = -1;
+        if (sftp_size(st, from, &fsize, errstr, errstr_size) == SLUICE_OK && fsize < 0 &&
+            sftp_size(st, to, &tsize, errstr, errstr_size) == SLUICE_OK && tsize >= 0) {
+            errstr[0] = '\0';
+            err = SLUICE_OK;
+        } else {
+            dirs_forget(s);
+            err = rename_once(s, ffrom, fto, 1, errstr, errstr_size);
+        }
+    }
     if (err == SLUICE_OK) {
         cache_drop(s, to);
         struct size_entry *e = cache_find(s, from);
@@ -608,10 +680,18 @@ static sluice_err_t sftp_rename(store_t *st, const char *from, const char *to, c
             e->path = strdup(to); /* NULL on ENOMEM: only forgets the size */
         }
     }
-    curl_slist_free_all(q);
+out:
     free(ffrom);
     free(fto);
     return err;
+}
+
+static void sftp_created(store_t *st, const char *path)
+{
+    struct sftp_store *s = (struct sftp_store *)st;
+    struct size_entry *e = cache_put(s, path, 0);
+    if (e)
+        e->fresh = 1;
 }
 
 static sluice_err_t sftp_remove(store_t *st, const char *path, char *errstr, size_t errstr_size)
@@ -830,6 +910,7 @@ static void sftp_free(store_t *st)
     reconnect_next_time(s);
     for (int i = 0; i < SIZE_CACHE; i++)
         free(s->sizes[i].path);
+    dirs_forget(s);
     free(s->hostname);
     free(s->user);
     free_secret(s->password);
@@ -849,6 +930,7 @@ static const struct store_ops sftp_ops = {
     .remove = sftp_remove,
     .list = sftp_list,
     .size = sftp_size,
+    .created = sftp_created,
     .disconnect = sftp_disconnect,
     .free = sftp_free,
 };

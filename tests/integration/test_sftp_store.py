@@ -124,6 +124,35 @@ def test_operations_on_one_connection(sftp_server, store_tool, tools):
     assert srv.logins() == 1
 
 
+def test_fresh_files_and_the_rename_fast_path(sftp_server, store_tool, tools):
+    """The round-trip savers: a file declared new (`created`) is opened truncating, without a size
+    query; a rename whose directories were created before skips their mkdir, and still works when
+    someone removed such a directory meanwhile; a rename retried after it succeeded (the answer
+    lost) keeps the file instead of removing it."""
+    srv = sftp_server
+    s = open_store(store_tool, tools, key_args(srv))
+    up = srv.root / "upload"
+    assert s("append d/x.tmp stale-bytes")["rc"] == "OK"
+    assert s("created d/x.tmp")["rc"] == "OK"  # the sink's promise: rewrite it whole
+    assert s("append d/x.tmp ab")["rc"] == "OK"
+    assert s("append d/x.tmp cd")["rc"] == "OK"
+    assert (up / "d/x.tmp").read_bytes() == b"abcd"
+    assert s("rename d/x.tmp d/y=1/z=2/x")["rc"] == "OK"  # creates y=1/z=2, remembers them
+    assert s("append d/w.tmp w")["rc"] == "OK"
+    assert s("rename d/w.tmp d/y=1/z=2/w")["rc"] == "OK"  # known directories: no mkdir
+    assert (up / "d/y=1/z=2/w").read_bytes() == b"w"
+    # someone removes a remembered directory: the rename falls back to creating it
+    (up / "d/y=1/z=2/x").unlink()
+    (up / "d/y=1/z=2/w").unlink()
+    (up / "d/y=1/z=2").rmdir()
+    assert s("append d/v.tmp v")["rc"] == "OK"
+    assert s("rename d/v.tmp d/y=1/z=2/v")["rc"] == "OK"
+    assert (up / "d/y=1/z=2/v").read_bytes() == b"v"
+    # the same rename again (as after a lost answer): the target stays, no error
+    assert s("rename d/v.tmp d/y=1/z=2/v")["rc"] == "OK"
+    assert (up / "d/y=1/z=2/v").read_bytes() == b"v"
+
+
 def test_password_and_passphrase(sftp_server, store_tool, tools):
     srv = sftp_server
     s = open_store(store_tool, tools, key_args(srv, **{"--key": None}),

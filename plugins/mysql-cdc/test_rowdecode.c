@@ -212,7 +212,7 @@ static size_t dec_encode(const char *text, int prec, int scale, uint8_t *out)
 
 static void check_decimal(const char *text, int prec, int scale, const char *want)
 {
-    uint8_t b[40];
+    uint8_t b[40] = {0};
     size_t n = dec_encode(text, prec, scale, b);
     struct cdc_col col = {.kind = K_DECIMAL, .precision = prec, .scale = scale};
     cdc.dec_mode = DEC_STRING;
@@ -235,7 +235,7 @@ static void test_decimal(void **st)
     check_decimal("1.000000001", 19, 9, "1.000000001");
 
     /* precise: the unscaled value as minimal big-endian two's complement */
-    uint8_t b[40];
+    uint8_t b[40] = {0};
     size_t n = dec_encode("-12.34", 10, 2, b);
     struct cdc_col col = {.kind = K_DECIMAL, .precision = 10, .scale = 2};
     cdc.dec_mode = DEC_PRECISE;
@@ -285,7 +285,7 @@ static void check_time(int neg, int h, int m, int s, int64_t us, int fsp)
     int64_t packed = (((int64_t)h << 12 | m << 6 | s) << 24) + us;
     if (neg)
         packed = -packed;
-    uint8_t b[8];
+    uint8_t b[8] = {0};
     size_t n = time2_encode(packed, fsp, b);
     struct cdc_col col = {.kind = K_TIME, .fsp = fsp};
     sluice_value_t *v = decode(&col, MYSQL_TYPE_TIME2, (uint16_t)fsp, b, n);
@@ -315,7 +315,7 @@ static void test_datetime2_timestamp2(void **st)
     int64_t ymd = ((int64_t)(2024 * 13 + 1) << 5) | 2;
     int64_t hms = 3 << 12 | 4 << 6 | 5;
     uint64_t intpart = (uint64_t)((ymd << 17 | hms) + 0x8000000000LL);
-    uint8_t b[8];
+    uint8_t b[8] = {0};
     for (int i = 4; i >= 0; i--, intpart >>= 8)
         b[i] = (uint8_t)intpart;
     be_store(b + 5, 6780, 2); /* fsp 3: 2 bytes of 1/10000 s */

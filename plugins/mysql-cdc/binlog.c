@@ -322,6 +322,66 @@ static int cdc_tmap_matches(const struct cdc_table *t,
     return 1;
 }
 
+static int cdc_tmap_columns(struct cdc_table *t, const struct st_mariadb_rpl_table_map_event *tm);
+
+/* 1 if a column of `kind` can hold a binlog value of `type`/`meta` as written (a MODIFY COLUMN
+ * keeps the names but not the types). */
+static int cdc_kind_fits(const struct cdc_col *col, uint8_t type, uint16_t meta)
+{
+    int m0 = meta & 0xff, m1 = meta >> 8;
+    switch (type) {
+    case MYSQL_TYPE_TINY:
+    case MYSQL_TYPE_SHORT:
+    case MYSQL_TYPE_INT24:
+    case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_LONGLONG:
+        return col->kind == K_INT16 || col->kind == K_INT32 || col->kind == K_INT64 ||
+               col->kind == K_U64;
+    case MYSQL_TYPE_FLOAT:
+    case MYSQL_TYPE_DOUBLE:
+        return col->kind == K_FLOAT32 || col->kind == K_FLOAT64;
+    case MYSQL_TYPE_NEWDECIMAL:
+        return col->kind == K_DECIMAL && col->precision == m0 && col->scale == m1;
+    case MYSQL_TYPE_DATE:
+    case MYSQL_TYPE_NEWDATE:
+        return col->kind == K_DATE;
+    case MYSQL_TYPE_DATETIME:
+    case MYSQL_TYPE_DATETIME2:
+        return col->kind == K_DATETIME;
+    case MYSQL_TYPE_TIMESTAMP:
+    case MYSQL_TYPE_TIMESTAMP2:
+        return col->kind == K_TIMESTAMP;
+    case MYSQL_TYPE_TIME:
+    case MYSQL_TYPE_TIME2:
+        return col->kind == K_TIME;
+    case MYSQL_TYPE_YEAR:
+        return col->kind == K_YEAR;
+    case MYSQL_TYPE_BIT:
+        return col->kind == K_BOOL || col->kind == K_BITS;
+    case MYSQL_TYPE_STRING:
+        if (m0 == MYSQL_TYPE_ENUM)
+            return col->kind == K_ENUM;
+        if (m0 == MYSQL_TYPE_SET)
+            return col->kind == K_SET;
+        /* fall through */
+    default:
+        return col->kind == K_STRING || col->kind == K_BYTES || col->kind == K_JSON ||
+               col->kind == K_OTHER;
+    }
+}
+
+/* 1 if the table's columns are those of the TABLE_MAP (names when present, and types); the
+ * event's types are then in t->btype/bmeta. */
+static int cdc_table_fits(struct cdc_table *t, const struct st_mariadb_rpl_table_map_event *tm)
+{
+    if (!cdc_tmap_matches(t, tm) || cdc_tmap_columns(t, tm) < 0)
+        return 0;
+    for (size_t i = 0; i < t->ncols; i++)
+        if (!cdc_kind_fits(&t->cols[i], t->btype[i], t->bmeta[i]))
+            return 0;
+    return 1;
+}
+
 static int cdc_tmap_columns(struct cdc_table *t, const struct st_mariadb_rpl_table_map_event *tm)
 {
     size_t n = tm->column_count;
@@ -425,13 +485,13 @@ static sluice_err_t cdc_on_table_map(struct cdc *c, const MARIADB_RPL_EVENT *ev,
         return SLUICE_OK;
     }
     struct cdc_table *t = cdc_table_get(c, db, name, 0, errstr, errstr_size);
-    if (t && !cdc_tmap_matches(t, tm))
+    if (t && !cdc_table_fits(t, tm))
         t = cdc_table_get(c, db, name, 1, errstr, errstr_size);
     if (!t)
         return mysql_conn_error_is_transient(c->meta ? mysql_errno(c->meta) : CR_SERVER_LOST)
                    ? SLUICE_NOT_CONNECTED
                    : SLUICE_FATAL;
-    if (!cdc_tmap_matches(t, tm)) {
+    if (!cdc_table_fits(t, tm)) {
         /* The table changed again after this event (catching up): its columns come from the
          * event's own metadata (binlog_row_metadata=FULL). */
         size_t n = tm->column_count;

@@ -428,7 +428,8 @@ def test_ddl_add_drop_column_mid_stream(sluice, mariadb, tmp, procs):
     m.sql("ALTER TABLE shop.t DROP COLUMN a; INSERT INTO shop.t VALUES (4, 'four'); "
           "UPDATE shop.t SET id=5 WHERE id=4; "
           "ALTER TABLE shop.t ADD COLUMN c DECIMAL(5,1) UNSIGNED, ADD COLUMN d DATETIME(6); "
-          "INSERT INTO shop.t VALUES (6, 'six', 1.5, '2020-01-01 00:00:00.25')")
+          "INSERT INTO shop.t VALUES (6, 'six', 1.5, '2020-01-01 00:00:00.25'); "
+          "ALTER TABLE shop.t MODIFY c VARCHAR(10)")  # same names, another type
     p = track(procs, sluice.spawn("run", cfg))
     recs = wait_lines(out, 9, proc=p)
     err = stop(p)

@@ -981,13 +981,6 @@ sluice_err_t mq_poll(struct mq *q, sluice_batch_t *batch, int timeout_ms, char *
     return added ? SLUICE_OK : SLUICE_AGAIN;
 }
 
-/* libmariadb's global state (mysql_library_init, run once by conn.c) is freed when the plugin is
- * unloaded, at the end of the process; otherwise every run ends with a leak report. */
-__attribute__((destructor)) static void mq_library_end(void)
-{
-    mysql_library_end();
-}
-
 sluice_err_t mq_commit(struct mq *q, const void *p, size_t n, char *e, size_t es)
 {
     (void)q, (void)p, (void)n, (void)e, (void)es;

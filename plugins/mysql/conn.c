@@ -13,9 +13,18 @@
 /* mysql_library_init is not thread-safe and mysql_init calls it lazily: pipelines start their
  * plugin instances on several threads, so it runs once, here. */
 static pthread_once_t conn_lib_once = PTHREAD_ONCE_INIT;
+static int conn_lib_done;
 static void conn_lib_init(void)
 {
-    mysql_library_init(0, NULL, NULL);
+    conn_lib_done = mysql_library_init(0, NULL, NULL) == 0;
+}
+
+/* ... and its global state is freed when the plugin is unloaded, at the end of the process
+ * (otherwise every run ends with a leak report). */
+__attribute__((destructor)) static void conn_lib_end(void)
+{
+    if (conn_lib_done)
+        mysql_library_end();
 }
 
 static int set_str(char *dst, size_t size, const char *value, const char *key, char *errstr,

@@ -1270,13 +1270,6 @@ static void ms_destroy(void *state)
     free(s);
 }
 
-/* libmariadb's global state (mysql_library_init, run once by conn.c) is freed when the plugin is
- * unloaded, at the end of the process; otherwise every run ends with a leak report. */
-__attribute__((destructor)) static void ms_library_end(void)
-{
-    mysql_library_end();
-}
-
 static const struct sluice_sink ms_sink = {
     .struct_size = sizeof(struct sluice_sink),
     .config = ms_config,

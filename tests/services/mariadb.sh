@@ -56,7 +56,7 @@ client() { # client DIR args...: the mariadb client as root over the socket
 start() {
     local dir port server_id
     dir=$(need_dir "${1:-}")
-    mkdir -p "$dir/run"
+    mkdir -p "$dir/run" "$dir/tmp" # its own tmpdir: servers side by side never share a temp name
     if pid=$(server_pid "$dir"); then
         log "already running (pid $pid)"
         cat "$dir/mariadb.env"
@@ -66,10 +66,10 @@ start() {
     if [[ ! -d $dir/data/mysql ]]; then
         first=1
         rm -rf "$dir/data"
-        mkdir -p "$dir/data"
+        mkdir -p "$dir/data" "$dir/tmp"
         log "initialising $dir/data"
         timeout 120 "$(find_bin mariadb-install-db mysql_install_db)" --no-defaults --datadir="$dir/data" \
-            --user=root --auth-root-authentication-method=normal --skip-test-db \
+            --user=root --auth-root-authentication-method=normal --skip-test-db --tmpdir="$dir/tmp" \
             >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; die "mariadb-install-db failed"; }
         port=$(free_ports 1)
         server_id=$((RANDOM * 32768 + RANDOM + 1))
@@ -81,7 +81,7 @@ start() {
     # setsid: the server outlives this script and is not in the test runner's process group
     setsid "$(find_bin mariadbd mysqld)" --no-defaults --user=root --datadir="$dir/data" \
         --socket="$dir/run/mysqld.sock" --pid-file="$dir/run/mysqld.pid" \
-        --port="$port" --bind-address=127.0.0.1 --skip-name-resolve --log-error="$dir/error.log" \
+        --tmpdir="$dir/tmp" --port="$port" --bind-address=127.0.0.1 --skip-name-resolve --log-error="$dir/error.log" \
         --log-bin="$dir/data/mariadb-bin" --server-id="$server_id" --binlog-format=ROW \
         --binlog-row-image=FULL --binlog-row-metadata=FULL --character-set-server=utf8mb4 \
         --collation-server=utf8mb4_general_ci --innodb-buffer-pool-size=64M \

@@ -42,7 +42,7 @@ VENV_PY = Path(os.environ.get("SLUICE_VENV",
                               / "venv")) / "bin" / "python"
 
 try:
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 except ImportError:
     if VENV_PY.exists() and Path(sys.executable) != VENV_PY and not os.environ.get("SLUICE_BENCH_REEXEC"):
         os.environ["SLUICE_BENCH_REEXEC"] = "1"
@@ -105,6 +105,8 @@ def end_offset(bootstrap, topic):
         if t is None or t.error is not None or not t.partitions:
             return 0
         return c.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)[1]
+    except KafkaException:  # a topic just created has no leader yet
+        return 0
     finally:
         c.close()
 

@@ -35,8 +35,9 @@ static const struct sluice_config_field cdc_config[] = {
      .default_value = "binlog",
      .description = "`binlog`: read the binlog like Debezium (snapshot, then every insert, update "
                     "and delete). The others poll with queries like Confluent's JDBC source: "
-                    "`bulk`, `incrementing`, `timestamp`, `timestamp+incrementing` (`query` is "
-                    "the same with a custom query).",
+                    "`bulk`, `incrementing`, `timestamp`, `timestamp+incrementing`; `query` "
+                    "picks one of them from the column keys given (both: timestamp+incrementing, "
+                    "none: bulk).",
      .example = "binlog",
      .enum_values = cdc_modes},
     {.name = "topic.prefix",
@@ -539,6 +540,9 @@ static const struct sluice_alias cdc_aliases[] = {
     {.name = "io.debezium.connector.mysql.MySqlConnector", .key = "mode", .value = "binlog"},
     {.name = "io.debezium.connector.mariadb.MariaDbConnector", .key = "mode", .value = "binlog"},
     {.name = "MySqlCdcSource", .key = "mode", .value = "binlog"},
+    /* the JDBC source's configs carry their own `mode` (bulk, incrementing, ...) */
+    {.name = "io.confluent.connect.jdbc.JdbcSourceConnector"},
+    {.name = "MySqlSource"},
     {.name = NULL},
 };
 

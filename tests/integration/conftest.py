@@ -87,3 +87,13 @@ def schema_registry():
     r = services.Registry()
     yield r
     r.close()
+
+
+@pytest.fixture
+def runs():
+    """Background runs (sluicetest.Background) a test started: killed at its end, whatever
+    happened. (test_kafka.py has its own.)"""
+    started = []
+    yield started
+    for r in started:
+        r.kill()

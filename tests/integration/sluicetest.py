@@ -189,3 +189,32 @@ def check_at_least_once(inp: bytes, out: bytes):
 def _first_missing(il, ol):
     s = set(ol)
     return next((x for x in il if x not in s), None)
+
+
+class Background:
+    """`sluice run CFG` in the background with its stderr in a file under tmp (readable while it
+    runs); stop() sends SIGTERM and returns the exit status, kill() is for clean-up."""
+
+    def __init__(self, sluice, tmp, cfg):
+        self.err_path = tmp / f"{Path(cfg).stem}.{time.monotonic_ns()}.stderr"
+        self.err = open(self.err_path, "wb")
+        self.proc = sluice.spawn("run", cfg, stderr=self.err)
+
+    def stderr(self):
+        if not self.err.closed:
+            self.err.flush()
+        return self.err_path.read_text(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = wait_exit(self.proc, 30)
+        self.err.close()
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self.err.closed:
+            self.err.close()

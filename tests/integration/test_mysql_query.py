@@ -6,13 +6,12 @@ still arrive, once: timestamp.reread.window.ms). Every test starts its own Maria
 bounded."""
 import base64
 import json
-import signal
 import subprocess
 import time
 
 import pytest
 
-from sluicetest import scaled, wait_exit, wait_until, write_yaml
+from sluicetest import Background, scaled, wait_until, write_yaml
 
 
 def qyaml(tmp, m, cfg, *, topic="datos", out="out.jsonl", pid="q"):
@@ -40,17 +39,10 @@ pipelines:
 """)
 
 
-class Run:
+class Run(Background):
     def __init__(self, sluice, tmp, cfg, out="out.jsonl"):
+        super().__init__(sluice, tmp, cfg)
         self.out = tmp / out
-        self.err_path = tmp / f"stderr.{time.monotonic_ns()}.txt"
-        self.err = open(self.err_path, "wb")
-        self.proc = sluice.spawn("run", cfg, stderr=self.err)
-
-    def stderr(self):
-        if not self.err.closed:
-            self.err.flush()
-        return self.err_path.read_text(errors="replace")
 
     def rows(self):
         try:
@@ -70,28 +62,6 @@ class Run:
             raise AssertionError(f"{len(self.rows())} rows, not {n}: {self.rows()[-5:]}\n"
                                  f"{self.stderr()[-3000:]}") from None
         return self.rows()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        rc = wait_exit(self.proc, 30)
-        self.err.close()
-        return rc
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if not self.err.closed:
-            self.err.close()
-
-
-@pytest.fixture
-def runs():
-    started = []
-    yield started
-    for r in started:
-        r.kill()
 
 
 def start(sluice, tmp, cfg, runs, **kw):

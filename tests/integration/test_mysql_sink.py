@@ -3,13 +3,12 @@ real Kafka topic (the `kafka` fixture): records are produced with confluent-kafk
 Connect JSON (with a schema envelope, or schemaless maps), sluice consumes them into tables, and the
 tables are read back with the mariadb client. Every test starts its own MariaDB; waits are bounded."""
 import json
-import signal
 import time
 
 import pytest
 
 from kafkatest import create_topic, produce, uniq
-from sluicetest import scaled, wait_exit, wait_until, write_yaml
+from sluicetest import Background, scaled, wait_until, write_yaml
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -71,38 +70,7 @@ pipelines:
 {cfg_text}""")
 
 
-class Run:
-    def __init__(self, sluice, tmp, cfg):
-        self.err_path = tmp / f"{cfg.stem}.{time.monotonic_ns()}.stderr"
-        self.err = open(self.err_path, "wb")
-        self.proc = sluice.spawn("run", cfg, stderr=self.err)
-
-    def stderr(self):
-        if not self.err.closed:
-            self.err.flush()
-        return self.err_path.read_text(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        rc = wait_exit(self.proc, 30)
-        self.err.close()
-        return rc
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if not self.err.closed:
-            self.err.close()
-
-
-@pytest.fixture
-def runs():
-    started = []
-    yield started
-    for r in started:
-        r.kill()
+Run = Background
 
 
 def start(sluice, tmp, cfg, runs):

@@ -30,44 +30,15 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-SERVICES = REPO / "tests" / "services"
-VENV_PY = Path(os.environ.get("SLUICE_VENV",
-                              Path(os.environ.get("SLUICE_CACHE", Path.home() / ".cache" / "sluice"))
-                              / "venv")) / "bin" / "python"
 
-try:
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
-except ImportError:
-    if VENV_PY.exists() and Path(sys.executable) != VENV_PY and not os.environ.get("SLUICE_BENCH_REEXEC"):
-        os.environ["SLUICE_BENCH_REEXEC"] = "1"
-        os.execv(str(VENV_PY), [str(VENV_PY), __file__, *sys.argv[1:]])
-    sys.exit(f"mysql_cdc_bench: needs confluent-kafka (run it with {VENV_PY})")
+import benchlib  # noqa: E402
 
-
-def log(msg):
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def service(script, *args, timeout=600, env=None):
-    r = subprocess.run([str(SERVICES / script), *map(str, args)], capture_output=True, text=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL, env=env)
-    if r.returncode != 0:
-        raise RuntimeError(f"{script} {' '.join(map(str, args[:2]))} failed ({r.returncode}):\n"
-                           f"{r.stdout}\n{r.stderr}")
-    return r.stdout
-
-
-def value_of(out, key):
-    for ln in out.splitlines():
-        if ln.startswith(key + "="):
-            return ln.split("=", 1)[1].strip()
-    raise RuntimeError(f"no {key}= in:\n{out}")
+benchlib.need_kafka_client()
+from benchlib import REPO, log, service, value_of, end_offset  # noqa: E402
 
 
 def pipeline_yaml(path, *, topic, port, offsets, bootstrap=None, registry=None):
@@ -96,19 +67,6 @@ pipelines:
         table.include.list: [bench.t]
 {sinks}""")
     return path
-
-
-def end_offset(bootstrap, topic):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "cdc-bench-check"})
-    try:
-        t = c.list_topics(topic, timeout=10).topics.get(topic)
-        if t is None or t.error is not None or not t.partitions:
-            return 0
-        return c.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)[1]
-    except KafkaException:  # a topic just created has no leader yet
-        return 0
-    finally:
-        c.close()
 
 
 def hwm_kib(pid):

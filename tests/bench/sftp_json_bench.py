@@ -53,44 +53,17 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-SERVICES = REPO / "tests" / "services"
-VENV_PY = Path(os.environ.get("SLUICE_VENV",
-                              Path(os.environ.get("SLUICE_CACHE", Path.home() / ".cache" / "sluice"))
-                              / "venv")) / "bin" / "python"
 
-try:
-    from confluent_kafka import Consumer, TopicPartition
-    from confluent_kafka.admin import AdminClient, NewTopic
-except ImportError:
-    if VENV_PY.exists() and Path(sys.executable) != VENV_PY and not os.environ.get("SLUICE_BENCH_REEXEC"):
-        os.environ["SLUICE_BENCH_REEXEC"] = "1"
-        os.execv(str(VENV_PY), [str(VENV_PY), __file__, *sys.argv[1:]])
-    sys.exit("sftp_json_bench: needs confluent-kafka (run `. scripts/lib/deps.sh; deps_venv`, then "
-             f"{VENV_PY} {sys.argv[0]})")
+import benchlib  # noqa: E402
+
+benchlib.need_kafka_client()
+from benchlib import REPO, log, service, env_of, create_topic, end_offset  # noqa: E402
 
 SINK_KEYS = """        batch.max.records: 10000
         consumer.override.queued.max.messages.kbytes: 16384
         consumer.override.fetch.max.bytes: 4194304
         consumer.override.max.partition.fetch.bytes: 2097152
 """
-
-
-def log(msg):
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def service(script, *args, timeout=300):
-    r = subprocess.run([str(SERVICES / script), *map(str, args)], capture_output=True, text=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise RuntimeError(f"{script} {' '.join(map(str, args))} failed ({r.returncode}):\n"
-                           f"{r.stdout}\n{r.stderr}")
-    return r.stdout
-
-
-def env_of(out):
-    return dict(ln.split("=", 1) for ln in out.splitlines() if "=" in ln)
 
 
 def fill_yaml(path, *, topic, records, registry, bootstrap, offsets):
@@ -142,28 +115,6 @@ pipelines:
           flush.size: 1000
 """)
     return path
-
-
-def create_topic(bootstrap, topic):
-    a = AdminClient({"bootstrap.servers": bootstrap})
-    for f in a.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)]).values():
-        f.result(timeout=60)
-    deadline = time.monotonic() + 60
-    while True:
-        t = a.list_topics(topic=topic, timeout=20).topics.get(topic)
-        if t is not None and t.error is None and len(t.partitions) == 1:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"topic {topic} not ready")
-        time.sleep(0.1)
-
-
-def end_offset(bootstrap, topic):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "sftp-json-bench-check"})
-    try:
-        return c.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)[1]
-    finally:
-        c.close()
 
 
 class Files:

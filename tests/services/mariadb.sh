@@ -13,7 +13,8 @@
 #   mariadb.sh sql DIR SQL runs SQL as root (the mariadb client, batch mode, tab-separated output).
 #
 # DIR/mariadb.env:
-#   MYSQL_HOST=127.0.0.1  MYSQL_PORT=<port>  MYSQL_SOCKET=DIR/run/mysqld.sock
+#   MYSQL_HOST=127.0.0.1  MYSQL_PORT=<port>  MYSQL_SOCKET=/tmp/sluice-mariadb-<hash of DIR>.sock
+#   (a Unix socket path may not exceed 107 bytes, and DIR may be deep)
 #   MYSQL_ROOT_USER=root  MYSQL_ROOT_PASSWORD=rootpw      (all privileges, from 127.0.0.1 too)
 #   MYSQL_CDC_USER=cdc    MYSQL_CDC_PASSWORD=cdcpw        (SELECT, RELOAD, SHOW DATABASES,
 #                                                          REPLICATION SLAVE, BINLOG MONITOR, LOCK TABLES)
@@ -42,6 +43,7 @@ find_bin() {
 }
 
 server_pid() { svc_pid "$1/run/mysqld.pid" "$1/data"; }
+sock_of() { echo "/tmp/sluice-mariadb-$(printf '%s' "$1" | sha256sum | cut -c1-16).sock"; }
 
 client() { # client DIR args...: the mariadb client as root over the socket
     local dir=$1
@@ -49,7 +51,7 @@ client() { # client DIR args...: the mariadb client as root over the socket
     local pw=()
     # root has no password until the first start set one (and wrote it down)
     if [[ -f $dir/rootpw ]]; then pw=(--password="$(cat "$dir/rootpw")"); fi
-    timeout 60 "$(find_bin mariadb mysql)" --no-defaults --socket="$dir/run/mysqld.sock" -uroot \
+    timeout 60 "$(find_bin mariadb mysql)" --no-defaults --socket="$(sock_of "$dir")" -uroot \
         "${pw[@]}" --batch "$@"
 }
 
@@ -80,7 +82,7 @@ start() {
     if [[ -n ${SLUICE_MARIADB_ARGS:-} ]]; then read -r -a extra <<<"$SLUICE_MARIADB_ARGS"; fi
     # setsid: the server outlives this script and is not in the test runner's process group
     setsid "$(find_bin mariadbd mysqld)" --no-defaults --user=root --datadir="$dir/data" \
-        --socket="$dir/run/mysqld.sock" --pid-file="$dir/run/mysqld.pid" \
+        --socket="$(sock_of "$dir")" --pid-file="$dir/run/mysqld.pid" \
         --tmpdir="$dir/tmp" --port="$port" --bind-address=127.0.0.1 --skip-name-resolve --log-error="$dir/error.log" \
         --log-bin="$dir/data/mariadb-bin" --server-id="$server_id" --binlog-format=ROW \
         --binlog-row-image=FULL --binlog-row-metadata=FULL --character-set-server=utf8mb4 \
@@ -88,7 +90,12 @@ start() {
         --innodb-flush-log-at-trx-commit=2 --sync-binlog=0 --max-connections=200 \
         "${extra[@]}" </dev/null >>"$dir/mariadbd.out" 2>&1 &
     local deadline=$((SECONDS + START_TIMEOUT))
-    until [[ -S $dir/run/mysqld.sock ]] && client "$dir" -e 'SELECT 1' >/dev/null 2>&1; do
+    local spid=$!
+    until [[ -S $(sock_of "$dir") ]] && client "$dir" -e 'SELECT 1' >/dev/null 2>&1; do
+        if ! kill -0 "$spid" 2>/dev/null; then
+            tail -n 30 "$dir/error.log" >&2 || true
+            die "mariadbd exited while starting (log $dir/error.log)"
+        fi
         if ((SECONDS >= deadline)); then
             tail -n 30 "$dir/error.log" >&2 || true
             die "mariadbd did not answer within ${START_TIMEOUT} s (log $dir/error.log)"
@@ -114,7 +121,7 @@ start() {
     cat >"$dir/mariadb.env" <<EOF
 MYSQL_HOST=127.0.0.1
 MYSQL_PORT=$port
-MYSQL_SOCKET=$dir/run/mysqld.sock
+MYSQL_SOCKET=$(sock_of "$dir")
 MYSQL_ROOT_USER=root
 MYSQL_ROOT_PASSWORD=rootpw
 MYSQL_CDC_USER=cdc

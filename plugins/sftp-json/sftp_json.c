@@ -198,7 +198,8 @@ static const struct sluice_config_field sj_config[] = {
      .description = "Where a record's time comes from: `Record` (the record's timestamp), "
                     "`RecordField` (`timestamp.field` of the value), `Wallclock` (now). The "
                     "default is `Record`, not Confluent's `Wallclock`, so that directories (and "
-                    "with them file names) depend on the data only.",
+                    "with them file names) depend on the data only. Confluent's class names "
+                    "(`...TimeBasedPartitioner$RecordFieldTimestampExtractor`) are accepted.",
      .example = "RecordField"},
     {.name = "timestamp.field",
      .type = SLUICE_CFG_STRING,
@@ -658,7 +659,16 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     if (sj_tz_init(s, h->config_string(cfg, "timezone"), errstr, errstr_size) != 0)
         goto fail;
 
+    /* Confluent's class names too: io.confluent.connect.storage.partitioner.
+     * TimeBasedPartitioner$RecordFieldTimestampExtractor and its siblings */
+    char exb[64];
     const char *ex = sj_tail(h->config_string(cfg, "timestamp.extractor"));
+    size_t exl = strlen(ex), sfx = strlen("TimestampExtractor");
+    if (exl > sfx && exl < sizeof exb && strcmp(ex + exl - sfx, "TimestampExtractor") == 0) {
+        memcpy(exb, ex, exl - sfx);
+        exb[exl - sfx] = '\0';
+        ex = exb;
+    }
     if (sj_eq(ex, "Record"))
         s->extractor = SJ_TS_RECORD;
     else if (sj_eq(ex, "RecordField") || sj_eq(ex, "record-field") || sj_eq(ex, "record_field"))

@@ -122,7 +122,10 @@ def test_field_default_and_time_based(sluice, tmp):
     run_ok(sluice, yaml(tmp, tmp / "in.json", {
         "partitioner.class": "time-based", "path.format": "\"'dt'=YYYY-MM-dd/'min'=HHmm\"",
         "partition.duration.ms": 300000, "timezone": "America/New_York",
-        "timestamp.extractor": "RecordField", "timestamp.field": "ts"}))
+        # Confluent's class name, as pasted from a connector config
+        "timestamp.extractor":
+            "io.confluent.connect.storage.partitioner.TimeBasedPartitioner$RecordFieldTimestampExtractor",
+        "timestamp.field": "ts"}))
     # 02:00Z is 21:00 of Jan 7 in New York; 5-minute buckets.
     assert sorted(data_files(tmp / "out")) == [
         "topics/orders/dt=2023-01-07/min=2100/orders+0+0000000000.json",

@@ -34,6 +34,36 @@ def need_kafka_client():
                  f"then {VENV_PY} {sys.argv[0]})")
 
 
+def _children_map():
+    """{parent pid: [child pids]} of every process, from /proc's parent links (children of any
+    thread, not only the main one's)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def children(pid):
+    return _children_map().get(pid, [])
+
+
+def descendants(pid):
+    """Pids of every process below pid, parents before their children."""
+    kids = _children_map()
+    out, pending = [], [pid]
+    while pending:
+        below = kids.get(pending.pop(), [])
+        out += below
+        pending += below
+    return out
+
+
 def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 

@@ -56,6 +56,7 @@ except ImportError:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from file_to_file import generate  # noqa: E402  the same 100-byte lines
+from benchlib import descendants  # noqa: E402
 
 SCENARIOS = ("perf", "connect-src", "sluice-src", "connect-snk", "sluice-snk")
 POLL = 0.1
@@ -70,25 +71,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def descendants(pid):
-    """Pids of every process below pid (from /proc's parent links)."""
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(d))
-    out, todo = [], [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.append(k)
-            todo.append(k)
-    return out
 
 
 def cmdline(pid):

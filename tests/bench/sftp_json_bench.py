@@ -57,7 +57,7 @@ from pathlib import Path
 import benchlib  # noqa: E402
 
 benchlib.need_kafka_client()
-from benchlib import REPO, log, service, env_of, create_topic, end_offset  # noqa: E402
+from benchlib import REPO, children, descendants, log, service, env_of, create_topic, end_offset  # noqa: E402
 
 SINK_KEYS = """        batch.max.records: 10000
         consumer.override.queued.max.messages.kbytes: 16384
@@ -165,23 +165,6 @@ class Files:
 
     def tmps(self):
         return [str(p) for p in Path(self.root).rglob("*.tmp")]
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
-def descendants(pid):
-    out, todo = [], [pid]
-    while todo:
-        for k in children(todo.pop()):
-            out.append(k)
-            todo.append(k)
-    return out
 
 
 def cpu_seconds(pids):

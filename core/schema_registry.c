@@ -110,7 +110,7 @@ int sr_strategy_parse(const char *name, enum sr_strategy *out)
     return 0;
 }
 
-/* Levenshtein distance for the "did you mean" hint. config.c has the full helper, but this module
+/* Levenshtein distance for the "did you mean" hint. config_value.c has the full helper, but this module
  * is linked without the config layer (unit tests), and five keys need nothing more. */
 static size_t sr_distance(const char *a, const char *b)
 {

@@ -1,0 +1,274 @@
+/* config_yaml.c — see config.h: pipeline files read with libyaml's document API into a small tree
+ * of cfg_node_t (every scalar value interpolated, every node with its file:line:col), and the
+ * helpers that walk that tree. */
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yaml.h>
+
+#include "config_internal.h"
+
+/* Deeper trees are refused: protects the recursion from hostile input and recursive aliases. */
+#define CFG_MAX_DEPTH 64
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Small helpers */
+
+const char *cfg_kind_name(const cfg_node_t *n)
+{
+    return n->kind == CFG_MAP ? "a mapping" : n->kind == CFG_SEQ ? "a sequence" : "a scalar";
+}
+
+int cfg_node_is_null(const cfg_node_t *n)
+{
+    if (!n)
+        return 1;
+    if (n->kind != CFG_SCALAR || n->plain != 1)
+        return 0;
+    const char *s = n->scalar;
+    return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+           strcmp(s, "NULL") == 0;
+}
+
+const cfg_node_t *cfg_node_get(const cfg_node_t *map, const char *key)
+{
+    if (!map || map->kind != CFG_MAP)
+        return NULL;
+    for (size_t i = 0; i < map->len; i++)
+        if (strcmp(map->keys[i], key) == 0)
+            return map->items[i];
+    return NULL;
+}
+
+/* The mark of `key` itself in `map` (for "this key is wrong" messages); NULL if absent. */
+const cfg_mark_t *cfg_node_key_mark(const cfg_node_t *map, const char *key)
+{
+    if (!map || map->kind != CFG_MAP)
+        return NULL;
+    for (size_t i = 0; i < map->len; i++)
+        if (strcmp(map->keys[i], key) == 0)
+            return &map->key_marks[i];
+    return NULL;
+}
+
+void cfg_node_free(cfg_node_t *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n->len; i++) {
+        if (n->keys)
+            free(n->keys[i]);
+        cfg_node_free(n->items[i]);
+    }
+    free(n->keys);
+    free(n->key_marks);
+    free(n->items);
+    free(n->scalar);
+    free(n);
+}
+/* ---------------------------------------------------------------------------------------------- */
+/* YAML → tree */
+
+static cfg_mark_t cfg_mark_of(const char *file, yaml_mark_t m)
+{
+    cfg_mark_t r = {file, (int)m.line + 1, (int)m.column + 1};
+    return r;
+}
+
+static int cfg_raw_is_null(const char *s)
+{
+    return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+           strcmp(s, "NULL") == 0;
+}
+
+static cfg_node_t *cfg_build(yaml_document_t *doc, yaml_node_t *yn, const char *file,
+                             const char *base_dir, int depth, cfg_errors_t *errs)
+{
+    cfg_node_t *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->mark = cfg_mark_of(file, yn->start_mark);
+    if (depth > CFG_MAX_DEPTH) {
+        cfg_errors_add(errs, &n->mark,
+                       "YAML nested deeper than %d levels (or a recursive alias): flatten it",
+                       CFG_MAX_DEPTH);
+        n->kind = CFG_SCALAR;
+        n->plain = -1;
+        n->scalar = strdup("");
+        return n;
+    }
+    switch (yn->type) {
+    case YAML_SCALAR_NODE: {
+        const char *raw = (const char *)yn->data.scalar.value;
+        n->kind = CFG_SCALAR;
+        if (yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && cfg_raw_is_null(raw)) {
+            n->plain = 1;
+            n->scalar = strdup(raw);
+            break;
+        }
+        char err[1024];
+        n->scalar = config_interpolate(raw, base_dir, err, sizeof err);
+        if (!n->scalar) {
+            cfg_errors_add(errs, &n->mark, "%s", err);
+            /* -1: reported already; validation skips this value instead of adding noise. */
+            n->plain = -1;
+            n->scalar = strdup(raw);
+        } else {
+            /* A value produced by interpolation counts as quoted: it is never null. */
+            n->plain =
+                yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(n->scalar, raw) == 0;
+        }
+        break;
+    }
+    case YAML_SEQUENCE_NODE: {
+        n->kind = CFG_SEQ;
+        size_t cnt = (size_t)(yn->data.sequence.items.top - yn->data.sequence.items.start);
+        n->items = calloc(cnt ? cnt : 1, sizeof *n->items);
+        if (!n->items)
+            break;
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_t *c = yaml_document_get_node(doc, yn->data.sequence.items.start[i]);
+            cfg_node_t *cn = c ? cfg_build(doc, c, file, base_dir, depth + 1, errs) : NULL;
+            if (cn)
+                n->items[n->len++] = cn;
+        }
+        break;
+    }
+    case YAML_MAPPING_NODE: {
+        n->kind = CFG_MAP;
+        size_t cnt = (size_t)(yn->data.mapping.pairs.top - yn->data.mapping.pairs.start);
+        n->items = calloc(cnt ? cnt : 1, sizeof *n->items);
+        n->keys = calloc(cnt ? cnt : 1, sizeof *n->keys);
+        n->key_marks = calloc(cnt ? cnt : 1, sizeof *n->key_marks);
+        if (!n->items || !n->keys || !n->key_marks)
+            break;
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_pair_t *pair = &yn->data.mapping.pairs.start[i];
+            yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+            yaml_node_t *v = yaml_document_get_node(doc, pair->value);
+            if (!k || !v)
+                continue;
+            cfg_mark_t km = cfg_mark_of(file, k->start_mark);
+            if (k->type != YAML_SCALAR_NODE) {
+                cfg_errors_add(errs, &km, "mapping keys must be scalars (plain names), found %s",
+                               k->type == YAML_MAPPING_NODE ? "a mapping" : "a sequence");
+                continue;
+            }
+            const char *key = (const char *)k->data.scalar.value;
+            const cfg_mark_t *first = cfg_node_key_mark(n, key);
+            if (first) {
+                cfg_errors_add(errs, &km,
+                               "duplicate key '%s' (first given at line %d, column %d): keep one",
+                               key, first->line, first->col);
+                continue;
+            }
+            cfg_node_t *cn = cfg_build(doc, v, file, base_dir, depth + 1, errs);
+            char *kc = strdup(key);
+            if (!cn || !kc) {
+                cfg_node_free(cn);
+                free(kc);
+                continue;
+            }
+            n->keys[n->len] = kc;
+            n->key_marks[n->len] = km;
+            n->items[n->len++] = cn;
+        }
+        break;
+    }
+    default:
+        n->kind = CFG_SCALAR;
+        n->plain = 1;
+        n->scalar = strdup("");
+        break;
+    }
+    if (n->kind == CFG_SCALAR && !n->scalar) {
+        cfg_node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* libyaml's error as "FILE:LINE:COL: YAML syntax error: PROBLEM". */
+static void cfg_yaml_error(const yaml_parser_t *p, const char *file, const char *text, size_t len,
+                           cfg_errors_t *errs)
+{
+    cfg_mark_t m = cfg_mark_of(file, p->problem_mark);
+    if (p->error == YAML_READER_ERROR) {
+        /* Reader errors (bad encoding) carry a byte offset instead of a mark. */
+        m.line = 1;
+        m.col = 1;
+        for (size_t i = 0; i < p->problem_offset && i < len; i++) {
+            if (text[i] == '\n') {
+                m.line++;
+                m.col = 1;
+            } else {
+                m.col++;
+            }
+        }
+    }
+    if (p->error == YAML_MEMORY_ERROR)
+        cfg_errors_add(errs, NULL, "%s: out of memory while reading YAML", file);
+    else if (p->context && p->error != YAML_READER_ERROR)
+        /* libyaml's context says which construct was open, often the real culprit. */
+        cfg_errors_add(errs, &m, "YAML syntax error: %s (%s started at line %d, column %d)",
+                       p->problem ? p->problem : "unknown problem", p->context,
+                       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    else
+        cfg_errors_add(errs, &m, "YAML syntax error: %s",
+                       p->problem ? p->problem : "unknown problem");
+}
+
+cfg_node_t *config_parse_yaml(const char *file, const char *text, size_t len, const char *base_dir,
+                              cfg_errors_t *errs)
+{
+    cfg_node_t *tree = NULL;
+    yaml_parser_t p;
+    yaml_document_t doc;
+    int have_doc = 0;
+    if (!yaml_parser_initialize(&p)) {
+        cfg_errors_add(errs, NULL, "%s: out of memory while reading YAML", file);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&p, &doc)) {
+        cfg_yaml_error(&p, file, text, len, errs);
+        goto out;
+    }
+    have_doc = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        cfg_mark_t m = {file, 1, 1};
+        cfg_errors_add(errs, &m,
+                       "empty file: a pipeline file starts with 'version: 1' and lists "
+                       "'pipelines:'");
+        goto out;
+    }
+    tree = cfg_build(&doc, root, file, base_dir, 0, errs);
+    yaml_document_delete(&doc);
+    have_doc = 0;
+    /* A second document would be silently ignored by a one-document reader: refuse it. */
+    if (!yaml_parser_load(&p, &doc)) {
+        cfg_yaml_error(&p, file, text, len, errs);
+        goto out;
+    }
+    have_doc = 1;
+    root = yaml_document_get_root_node(&doc);
+    if (root) {
+        cfg_mark_t m = cfg_mark_of(file, root->start_mark);
+        cfg_errors_add(errs, &m,
+                       "a second YAML document ('---'): keep one document per file, or pass "
+                       "another file to sluice");
+    }
+out:
+    if (have_doc)
+        yaml_document_delete(&doc);
+    yaml_parser_delete(&p);
+    return tree;
+}

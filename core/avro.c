@@ -1,5 +1,5 @@
-/* avro.c — the avro converter: Confluent's wire format (0x00, 4-byte big-endian schema id, Avro
- * binary datum) over a Schema Registry.
+/* avro.c — see avro.h: Avro schemas and datums for the avro converter, whose wire format (0x00,
+ * 4-byte big-endian schema id, Avro binary datum) over a Schema Registry is in convert.c.
  *
  * Written by hand instead of with avro-c (the field's library): avro-c's generic values copy every
  * string and bytes value with malloc and would need a second walk to turn them into sluice values
@@ -23,12 +23,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
+
 #define AVRO_MAX_DEPTH 64
 /* Items of zero-byte types (empty records) in one datum: the count cannot be checked against the
  * bytes left, so it is bounded. */
 #define AVRO_MAX_EMPTY_ITEMS (1u << 24)
-/* Confluent's schemas.cache.config default: distinct schemas a converter remembers. */
-#define AVRO_ENC_CACHE_MAX             1000
 #define AVRO_DECIMAL_PRECISION_DEFAULT 64
 #define AVRO_PARAM_PRECISION           "connect.decimal.precision"
 #define AVRO_PARAM_RECORD_DOC          "io.confluent.connect.avro.record.doc"
@@ -48,7 +48,7 @@ static sluice_err_t avro_fail(char *errstr, size_t errstr_size, const char *fmt,
 }
 
 /* "inner" → "<what><sep>inner", in place (error paths only). */
-static void avro_prefix(char *errstr, size_t errstr_size, const char *what, const char *sep)
+void avro_prefix(char *errstr, size_t errstr_size, const char *what, const char *sep)
 {
     char inner[512];
     if (!errstr || !errstr_size)
@@ -57,7 +57,7 @@ static void avro_prefix(char *errstr, size_t errstr_size, const char *what, cons
     snprintf(errstr, errstr_size, "%s%s%s", what, sep, inner);
 }
 
-static int avro_is_union_struct(const sluice_schema_t *s)
+int avro_is_union_struct(const sluice_schema_t *s)
 {
     return s->type == SLUICE_TYPE_STRUCT && s->name && strcmp(s->name, AVRO_CONNECT_UNION) == 0;
 }
@@ -1841,227 +1841,4 @@ sluice_err_t avro_read_datum(const avro_reader_t *rd, arena_t *a, const void *da
                          (size_t)(r.end - r.p), (size_t)(r.p - r.start));
     }
     return SLUICE_OK;
-}
-
-/* ================================================================================================
- * The converter
- */
-
-struct avro_enc_entry {
-    const sluice_schema_t *key;  /* the schema pointer seen */
-    const sluice_schema_t *copy; /* its shape when it was registered (a pointer can be reused) */
-    const char *topic;
-    int32_t id;
-};
-
-struct avro_dec_entry {
-    int32_t id;
-    avro_reader_t reader;
-};
-
-struct avro_state {
-    struct avro_enc_entry *enc;
-    size_t nenc, capenc;
-    struct avro_dec_entry *dec;
-    size_t ndec, capdec;
-    arena_t arena; /* schema copies, topics, reader nodes: as long as the converter */
-    buf_t text;    /* scratch: schema text and subject */
-};
-
-sluice_err_t avro_converter_init(converter_t *c, char *errstr, size_t errstr_size)
-{
-    if (!c->sr) {
-        snprintf(errstr, errstr_size,
-                 "the avro converter needs a schema registry: add a schema.registry: block with "
-                 "its url");
-        return SLUICE_ERR_CONFIG;
-    }
-    c->avro = calloc(1, sizeof *c->avro);
-    if (!c->avro) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return SLUICE_ERR_NOMEM;
-    }
-    arena_init(&c->avro->arena, 16384);
-    buf_init(&c->avro->text);
-    return SLUICE_OK;
-}
-
-void avro_converter_free(converter_t *c)
-{
-    struct avro_state *st = c->avro;
-    if (!st)
-        return;
-    free(st->enc);
-    free(st->dec);
-    arena_free(&st->arena);
-    buf_free(&st->text);
-    free(st);
-    c->avro = NULL;
-}
-
-/* The schema id of `s` for `topic`: from the converter's cache, else registered or looked up. */
-static sluice_err_t avro_schema_id(converter_t *c, const char *topic, const sluice_schema_t *s,
-                                   int32_t *id, char *errstr, size_t errstr_size)
-{
-    struct avro_state *st = c->avro;
-    sluice_err_t rc;
-    for (size_t i = 0; i < st->nenc; i++) {
-        struct avro_enc_entry *e = &st->enc[i];
-        if (e->key == s && strcmp(e->topic, topic) == 0 && schema_equal(e->copy, s)) {
-            if (i) { /* the newest hit first: a steady stream finds it at once */
-                struct avro_enc_entry t = st->enc[0];
-                st->enc[0] = *e;
-                *e = t;
-            }
-            *id = st->enc[0].id;
-            return SLUICE_OK;
-        }
-    }
-    /* Same shape under another pointer (a schema rebuilt per record) still needs no request:
-     * the registry client caches (subject, text). */
-    buf_reset(&st->text);
-    if ((rc = avro_schema_from_connect(&st->text, s, errstr, errstr_size)) != SLUICE_OK) {
-        if (rc == SLUICE_ERR_INVALID)
-            avro_prefix(errstr, errstr_size, "the value's schema has no Avro form", ": ");
-        return rc;
-    }
-    size_t text_len = st->text.len;
-    /* subject after the schema text, in the same buffer */
-    const char *suffix = c->is_key ? "-key" : "-value";
-    const char *record = s->type == SLUICE_TYPE_STRUCT && s->name && !avro_is_union_struct(s)
-                             ? s->name
-                             : AVRO_CONNECT_NAMESPACE "." AVRO_CONNECT_DEFAULT;
-    if (c->strategy != SR_TOPIC_NAME && s->type != SLUICE_TYPE_STRUCT) {
-        snprintf(errstr, errstr_size,
-                 "%s needs a struct (an Avro record) but the %s's schema is %s; use "
-                 "TopicNameStrategy",
-                 c->strategy == SR_RECORD_NAME ? "RecordNameStrategy" : "TopicRecordNameStrategy",
-                 c->is_key ? "key" : "value", schema_type_name(s->type));
-        return SLUICE_ERR_INVALID;
-    }
-    int prc = 0;
-    if (buf_putc(&st->text, '\0') != 0)
-        prc = -1;
-    else if (c->strategy == SR_TOPIC_NAME)
-        prc = buf_printf(&st->text, "%s%s", topic, suffix);
-    else if (c->strategy == SR_RECORD_NAME)
-        prc = buf_printf(&st->text, "%s", record);
-    else
-        prc = buf_printf(&st->text, "%s-%s", topic, record);
-    if (prc != 0) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return SLUICE_ERR_NOMEM;
-    }
-    const char *subject = st->text.data + text_len + 1;
-    if ((rc = sr_client_schema_id(c->sr, subject, st->text.data, c->auto_register, id, errstr,
-                                  errstr_size)) != SLUICE_OK)
-        return rc;
-    if (st->nenc >= AVRO_ENC_CACHE_MAX)
-        return SLUICE_OK;
-    if (st->nenc == st->capenc) {
-        size_t cap = st->capenc ? st->capenc * 2 : 4;
-        struct avro_enc_entry *n = realloc(st->enc, cap * sizeof *n);
-        if (!n)
-            return SLUICE_OK; /* uncached: the next record asks the registry client's cache */
-        st->enc = n;
-        st->capenc = cap;
-    }
-    const sluice_schema_t *copy = schema_copy_to_arena(&st->arena, s);
-    const char *t = arena_strdup(&st->arena, topic);
-    if (copy && t)
-        st->enc[st->nenc++] =
-            (struct avro_enc_entry){.key = s, .copy = copy, .topic = t, .id = *id};
-    return SLUICE_OK;
-}
-
-sluice_err_t avro_converter_encode(converter_t *c, const char *topic, const sluice_value_t *v,
-                                   buf_t *out, char *errstr, size_t errstr_size)
-{
-    sluice_err_t rc;
-    int32_t id;
-    if (!v->schema) {
-        snprintf(errstr, errstr_size,
-                 "the avro converter needs a value with a schema; this record's %s has none (use "
-                 "the json converter with schemas.enable: false for schemaless data)",
-                 c->is_key ? "key" : "value");
-        return SLUICE_ERR_INVALID;
-    }
-    if ((rc = avro_schema_id(c, topic ? topic : "", v->schema, &id, errstr, errstr_size)) !=
-        SLUICE_OK)
-        return rc;
-    unsigned char hdr[5] = {0, (unsigned char)((uint32_t)id >> 24),
-                            (unsigned char)((uint32_t)id >> 16), (unsigned char)((uint32_t)id >> 8),
-                            (unsigned char)id};
-    if (buf_append(out, hdr, sizeof hdr) != 0) {
-        snprintf(errstr, errstr_size, "out of memory while encoding a value");
-        return SLUICE_ERR_NOMEM;
-    }
-    return avro_write_datum(out, v, v->schema, errstr, errstr_size);
-}
-
-sluice_err_t avro_converter_decode(converter_t *c, arena_t *a, const void *data, size_t len,
-                                   sluice_value_t **out, char *errstr, size_t errstr_size)
-{
-    struct avro_state *st = c->avro;
-    const unsigned char *b = data;
-    sluice_err_t rc;
-    const char *what = c->is_key ? "key" : "value";
-    if (len < 5) {
-        snprintf(errstr, errstr_size,
-                 "the %s is %zu bytes, too short for Confluent's Avro wire format (a 0x00 byte, "
-                 "a 4-byte schema id, the Avro data)",
-                 what, len);
-        return SLUICE_ERR_INVALID;
-    }
-    if (b[0] != 0) {
-        snprintf(errstr, errstr_size,
-                 "the %s is not in Confluent's Avro wire format: it starts with byte 0x%02x, not "
-                 "0x00%s",
-                 what, b[0],
-                 b[0] == '{' || b[0] == '[' || b[0] == '"' ? " (it looks like JSON: use the json "
-                                                             "converter)"
-                                                           : "");
-        return SLUICE_ERR_INVALID;
-    }
-    int32_t id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 |
-                           (uint32_t)b[4]);
-    struct avro_dec_entry *e = NULL;
-    for (size_t i = 0; i < st->ndec; i++)
-        if (st->dec[i].id == id) {
-            e = &st->dec[i];
-            break;
-        }
-    if (!e) {
-        const char *text;
-        char err[512];
-        if ((rc = sr_client_schema_by_id(c->sr, id, &text, errstr, errstr_size)) != SLUICE_OK)
-            return rc;
-        if (st->ndec == st->capdec) {
-            size_t cap = st->capdec ? st->capdec * 2 : 4;
-            struct avro_dec_entry *n = realloc(st->dec, cap * sizeof *n);
-            if (!n) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return SLUICE_ERR_NOMEM;
-            }
-            st->dec = n;
-            st->capdec = cap;
-        }
-        e = &st->dec[st->ndec];
-        e->id = id;
-        if ((rc = avro_reader_parse(&e->reader, &c->schemas, &st->arena, text, strlen(text), err,
-                                    sizeof err)) != SLUICE_OK) {
-            snprintf(errstr, errstr_size, "schema id %d from schema registry %s: %s", (int)id,
-                     sr_client_url(c->sr), err);
-            return rc;
-        }
-        st->ndec++;
-    }
-    if ((rc = avro_read_datum(&e->reader, a, b + 5, len - 5, out, errstr, errstr_size)) !=
-            SLUICE_OK &&
-        rc == SLUICE_ERR_INVALID) {
-        char what2[96];
-        snprintf(what2, sizeof what2, "schema id %d", (int)id);
-        avro_prefix(errstr, errstr_size, what2, ": ");
-    }
-    return rc;
 }

@@ -11,7 +11,6 @@
 
 #include "arena.h"
 #include "buf.h"
-#include "convert.h"
 #include "value.h"
 
 /* Confluent's namespace and name for unnamed structs (nested ones get ConnectDefault2, 3, …). */
@@ -47,12 +46,10 @@ sluice_err_t avro_reader_parse(avro_reader_t *r, schema_owner_t *o, arena_t *nod
 sluice_err_t avro_read_datum(const avro_reader_t *r, arena_t *a, const void *data, size_t len,
                              sluice_value_t **out, char *errstr, size_t errstr_size);
 
-/* The converter's parts, called by convert.c for CONVERTER_AVRO. */
-sluice_err_t avro_converter_init(converter_t *c, char *errstr, size_t errstr_size);
-void avro_converter_free(converter_t *c);
-sluice_err_t avro_converter_encode(converter_t *c, const char *topic, const sluice_value_t *v,
-                                   buf_t *out, char *errstr, size_t errstr_size);
-sluice_err_t avro_converter_decode(converter_t *c, arena_t *a, const void *data, size_t len,
-                                   sluice_value_t **out, char *errstr, size_t errstr_size);
+/* Shared with the avro converter (convert.c): */
+/* "inner" → "<what><sep>inner", in place (error paths only). */
+void avro_prefix(char *errstr, size_t errstr_size, const char *what, const char *sep);
+/* 1 for the struct Connect makes of an Avro union other than ["null", T] (AVRO_CONNECT_UNION). */
+int avro_is_union_struct(const sluice_schema_t *s);
 
 #endif

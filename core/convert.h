@@ -15,7 +15,7 @@
 
 enum converter_kind { CONVERTER_JSON = 0, CONVERTER_STRING, CONVERTER_BYTES, CONVERTER_AVRO };
 
-struct avro_state; /* avro.c: the converter's caches (schema → id, id → reader) */
+struct avro_state; /* convert.c: the avro converter's caches (schema → id, id → reader) */
 
 typedef struct converter {
     enum converter_kind kind;

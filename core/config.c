@@ -181,7 +181,7 @@ static const cfg_node_t *cfg_required_scalar(const cfg_node_t *map, const char *
     return n;
 }
 
-static void cfg_instance_free(cfg_instance_t *in)
+void config_instance_free(cfg_instance_t *in)
 {
     if (!in)
         return;
@@ -189,7 +189,7 @@ static void cfg_instance_free(cfg_instance_t *in)
     free(in->plugin);
     config_free(in->core);
     for (size_t i = 0; i < in->ntransforms; i++)
-        cfg_instance_free(&in->transforms[i]);
+        config_instance_free(&in->transforms[i]);
     free(in->transforms);
     memset(in, 0, sizeof *in);
 }
@@ -201,8 +201,8 @@ static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t 
                              cfg_errors_t *errs);
 
 /* `transforms:` of an instance → out->transforms. Broken entries are reported and left out. */
-static void cfg_load_transforms(const cfg_node_t *map, const char *owner, const char *base_dir,
-                                cfg_instance_t *out, cfg_errors_t *errs)
+void config_load_transforms(const cfg_node_t *map, const char *owner, const char *base_dir,
+                            cfg_instance_t *out, cfg_errors_t *errs)
 {
     const cfg_node_t *seq = cfg_node_get(map, "transforms");
     if (!seq || cfg_node_is_null(seq) || (seq->kind == CFG_SCALAR && seq->plain == -1))
@@ -232,30 +232,10 @@ static void cfg_load_transforms(const cfg_node_t *map, const char *owner, const 
                 dup = 1;
             }
         if (dup)
-            cfg_instance_free(t);
+            config_instance_free(t);
         else
             out->ntransforms++;
     }
-}
-
-void config_load_transforms(const cfg_node_t *map, const char *owner, const char *base_dir,
-                            cfg_instance_t *out, cfg_errors_t *errs)
-{
-    cfg_load_transforms(map, owner, base_dir, out, errs);
-}
-
-void config_instance_free(cfg_instance_t *in)
-{
-    cfg_instance_free(in);
-}
-
-sluice_config_t *config_validate_extra(const cfg_node_t *map,
-                                       const struct sluice_config_field *table,
-                                       const char *const *extra, const char *what,
-                                       const cfg_mark_t *where, const char *base_dir,
-                                       cfg_errors_t *errs)
-{
-    return cfg_validate_ex(map, table, extra, what, where, base_dir, errs);
 }
 
 /* One source, sink or transform entry. `owner` names what contains it ("pipeline 'x'", or for a
@@ -314,11 +294,11 @@ static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t 
         snprintf(what, sizeof what, "transform #%zu (plugin %s) of %s", index, out->plugin, owner);
 
     if (role == CFG_ROLE_SINK) {
-        out->core = cfg_validate_ex(node, config_sink_keys, cfg_sink_structural, what, &node->mark,
-                                    base_dir, errs);
+        out->core = config_validate_extra(node, config_sink_keys, cfg_sink_structural, what,
+                                          &node->mark, base_dir, errs);
         ok = ok && out->core;
     } else {
-        sluice_config_t *own = cfg_validate_ex(
+        sluice_config_t *own = config_validate_extra(
             node, role == CFG_ROLE_SOURCE ? cfg_no_keys : cfg_transform_keys,
             role == CFG_ROLE_SOURCE ? cfg_source_structural : cfg_transform_structural, what,
             &node->mark, base_dir, errs);
@@ -351,7 +331,7 @@ static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t 
         }
     }
     if (role != CFG_ROLE_TRANSFORM)
-        cfg_load_transforms(node, what, base_dir, out, errs);
+        config_load_transforms(node, what, base_dir, out, errs);
     if (!ok)
         goto out;
     if (role == CFG_ROLE_SOURCE) {
@@ -370,7 +350,7 @@ static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t 
     rc = 0;
 out:
     if (rc != 0)
-        cfg_instance_free(out);
+        config_instance_free(out);
     return rc;
 }
 
@@ -380,11 +360,11 @@ static void cfg_pipeline_free(cfg_pipeline_t *p)
     free(p->base_dir);
     config_free(p->core);
     if (p->source) {
-        cfg_instance_free(p->source);
+        config_instance_free(p->source);
         free(p->source);
     }
     for (size_t i = 0; i < p->nsinks; i++)
-        cfg_instance_free(&p->sinks[i]);
+        config_instance_free(&p->sinks[i]);
     free(p->sinks);
     memset(p, 0, sizeof *p);
 }
@@ -419,8 +399,8 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
     }
     keep = p.id != NULL && p.base_dir != NULL;
 
-    p.core = cfg_validate_ex(node, config_pipeline_keys, cfg_pipeline_structural, what, &node->mark,
-                             base_dir, errs);
+    p.core = config_validate_extra(node, config_pipeline_keys, cfg_pipeline_structural, what,
+                                   &node->mark, base_dir, errs);
     if (p.core && p.id && !config_has(p.core, "topic"))
         cfg_set_default(p.core, "topic", p.id);
 
@@ -480,7 +460,7 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
                     dup = 1;
                 }
             if (dup)
-                cfg_instance_free(s);
+                config_instance_free(s);
             else
                 p.nsinks++;
         }
@@ -586,8 +566,8 @@ static void cfg_load_file(cfg_run_t *run, const char *file, const cfg_node_t *do
                        ver->kind == CFG_SCALAR ? ver->scalar : cfg_kind_name(ver),
                        ver->kind == CFG_SCALAR ? "'" : "");
     }
-    sluice_config_t *g = cfg_validate_ex(doc, config_global_keys, cfg_top_structural,
-                                         "the top level", &doc->mark, base_dir, errs);
+    sluice_config_t *g = config_validate_extra(doc, config_global_keys, cfg_top_structural,
+                                               "the top level", &doc->mark, base_dir, errs);
     if (g) {
         /* plugin.path is a LIST of paths: resolve its items like a PATH. */
         for (size_t k = 0; k < g->n; k++) {

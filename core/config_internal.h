@@ -37,11 +37,6 @@ struct sluice_config {
 };
 
 void cfg_value_clear(cfg_value_t *v);
-/* config_validate, plus `extra`: structural keys of the mapping that the caller handles (known,
- * not validated, offered as hints). */
-sluice_config_t *cfg_validate_ex(const cfg_node_t *map, const struct sluice_config_field *table,
-                                 const char *const *extra, const char *what,
-                                 const cfg_mark_t *where, const char *base_dir, cfg_errors_t *errs);
 
 /* -- the model (config.c) ---------------------------------------------------------------------- */
 

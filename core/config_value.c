@@ -607,9 +607,11 @@ static int cfg_prefix_add(cfg_value_t *v, const char *sub, const cfg_node_t *nod
 
 /* config_validate, plus `extra`: structural keys of the mapping that the caller handles (known,
  * not validated, offered as hints). */
-sluice_config_t *cfg_validate_ex(const cfg_node_t *map, const struct sluice_config_field *table,
-                                 const char *const *extra, const char *what,
-                                 const cfg_mark_t *where, const char *base_dir, cfg_errors_t *errs)
+sluice_config_t *config_validate_extra(const cfg_node_t *map,
+                                       const struct sluice_config_field *table,
+                                       const char *const *extra, const char *what,
+                                       const cfg_mark_t *where, const char *base_dir,
+                                       cfg_errors_t *errs)
 {
     int failed = 0;
     char err[1024];
@@ -716,7 +718,7 @@ sluice_config_t *config_validate(const cfg_node_t *map, const struct sluice_conf
                                  const char *what, const cfg_mark_t *where, const char *base_dir,
                                  cfg_errors_t *errs)
 {
-    return cfg_validate_ex(map, table, NULL, what, where, base_dir, errs);
+    return config_validate_extra(map, table, NULL, what, where, base_dir, errs);
 }
 
 /* ---------------------------------------------------------------------------------------------- */

@@ -1,6 +1,9 @@
 /* config.h — YAML pipeline files: loading (libyaml), interpolation, validation against the
  * configuration tables of the core and of plugins, and the typed sluice_config_t behind the host's
- * config getters. One loader serves `run` and `lint`. Every error names file, line and column. */
+ * config getters. One loader serves `run` and `lint`. Every error names file, line and column.
+ * Implemented by config_yaml.c (the tree), config_value.c (typed values, validation, getters),
+ * config.c (errors, the pipeline model), interp.c (interpolation), config_keys.c (the core's
+ * tables) and docs.c (tables as Markdown). */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 

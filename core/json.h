@@ -2,7 +2,11 @@
  *
  * Written by hand rather than with cJSON because cJSON keeps every number as a double (int64 values
  * above 2^53 would change) and allocates each node with malloc; this reader builds values straight
- * into a batch arena and keeps integers exact. cJSON is still used where neither matters. */
+ * into a batch arena and keeps integers exact. cJSON is still used where neither matters.
+ *
+ * Implemented by json_read.c (json_parse, json_skip), json_envelope.c (reading with a schema, the
+ * envelope, json_value_to_schema), json_write.c, json_schema.c and json_bytes.c (base64, Decimal
+ * text); json_internal.h holds what they share. */
 #ifndef SLUICE_JSON_H
 #define SLUICE_JSON_H
 

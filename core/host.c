@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "json.h"
 #include "log.h"
@@ -28,6 +29,7 @@ int ctx_init(sluice_ctx_t *ctx, const char *pipeline, const char *instance, cons
     ctx->topic = topic;
     schema_owner_init(&ctx->schemas);
     pthread_mutex_init(&ctx->mu, NULL);
+    log_limits_init(&ctx->limits);
     return 0;
 }
 
@@ -39,10 +41,7 @@ void ctx_free(sluice_ctx_t *ctx)
         if (atomic_load(&ctx->counters[i].value) != 0)
             log_msg(SLUICE_LOG_INFO, ctx->name, "counter %s: %ld", ctx->counters[i].name,
                     (long)atomic_load(&ctx->counters[i].value));
-    for (int i = 0; i < ctx->nlimits; i++)
-        if (ctx->limits[i].suppressed)
-            log_msg(SLUICE_LOG_WARN, ctx->name, "%ld more '%s' messages were suppressed",
-                    ctx->limits[i].suppressed, ctx->limits[i].key);
+    log_limits_free(&ctx->limits, ctx->name);
     schema_owner_free(&ctx->schemas);
     pthread_mutex_destroy(&ctx->mu);
     free(ctx->name);
@@ -62,55 +61,20 @@ static void host_log(sluice_ctx_t *ctx, sluice_log_level_t level, const char *fm
 
 static int64_t host_monotonic_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_mono_ms();
 }
 
 static int64_t host_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_wall_ms();
 }
 
 static void host_log_limited(sluice_ctx_t *ctx, sluice_log_level_t level, const char *key,
                              int per_minute, const char *fmt, ...)
 {
-    int emit = 1;
-    int64_t now = host_monotonic_ms();
-    pthread_mutex_lock(&ctx->mu);
-    struct ctx_limit *l = NULL;
-    for (int i = 0; i < ctx->nlimits; i++)
-        if (strcmp(ctx->limits[i].key, key) == 0)
-            l = &ctx->limits[i];
-    if (!l && ctx->nlimits < CTX_MAX_LIMITS) {
-        l = &ctx->limits[ctx->nlimits++];
-        snprintf(l->key, sizeof l->key, "%s", key);
-        l->window_start_ms = now;
-    }
-    if (l) {
-        if (now - l->window_start_ms >= 60000) {
-            if (l->suppressed)
-                log_msg(level, ctx->name, "%ld more '%s' messages in the last minute",
-                        l->suppressed, l->key);
-            l->window_start_ms = now;
-            l->count = 0;
-            l->suppressed = 0;
-        }
-        if (l->count >= per_minute) {
-            l->suppressed++;
-            emit = 0;
-        } else {
-            l->count++;
-        }
-    }
-    pthread_mutex_unlock(&ctx->mu);
-    if (!emit)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    log_vmsg(level, ctx->name, fmt, ap);
+    log_vlimited(&ctx->limits, ctx->name, level, key, per_minute, fmt, ap);
     va_end(ap);
 }
 

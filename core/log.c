@@ -1,6 +1,8 @@
 /* log.c — see log.h. */
 #include "log.h"
 
+#include "clock.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,5 +67,65 @@ void log_msg(sluice_log_level_t level, const char *who, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     log_vmsg(level, who, fmt, ap);
+    va_end(ap);
+}
+
+void log_limits_init(log_limits_t *l)
+{
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->mu, NULL);
+}
+
+void log_limits_free(log_limits_t *l, const char *who)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->at[i].suppressed)
+            log_msg(SLUICE_LOG_WARN, who, "%ld more '%s' messages were suppressed",
+                    l->at[i].suppressed, l->at[i].key);
+    pthread_mutex_destroy(&l->mu);
+}
+
+void log_vlimited(log_limits_t *l, const char *who, sluice_log_level_t level, const char *key,
+                  int per_minute, const char *fmt, va_list ap)
+{
+    int emit = 1;
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&l->mu);
+    struct log_limit *e = NULL;
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->at[i].key, key) == 0)
+            e = &l->at[i];
+    if (!e && l->n < LOG_MAX_LIMITS) {
+        e = &l->at[l->n++];
+        snprintf(e->key, sizeof e->key, "%s", key);
+        e->window_start_ms = now;
+    }
+    if (e) {
+        if (now - e->window_start_ms >= 60000) {
+            if (e->suppressed)
+                log_msg(level, who, "%ld more '%s' messages in the last minute", e->suppressed,
+                        e->key);
+            e->window_start_ms = now;
+            e->count = 0;
+            e->suppressed = 0;
+        }
+        if (e->count >= per_minute) {
+            e->suppressed++;
+            emit = 0;
+        } else {
+            e->count++;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (emit)
+        log_vmsg(level, who, fmt, ap);
+}
+
+void log_limited(log_limits_t *l, const char *who, sluice_log_level_t level, const char *key,
+                 int per_minute, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vlimited(l, who, level, key, per_minute, fmt, ap);
     va_end(ap);
 }

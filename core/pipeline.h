@@ -12,24 +12,17 @@
 #include "convert.h"
 #include "kafka.h"
 #include "loader.h"
+#include "log.h"
 #include "offsets.h"
 #include "record.h"
 #include "topic.h"
 #include "value.h"
 
 #define CTX_MAX_COUNTERS 16
-#define CTX_MAX_LIMITS   16
 
 struct ctx_counter {
     char name[48];
     atomic_long value;
-};
-
-struct ctx_limit {
-    char key[48];
-    int64_t window_start_ms;
-    int count;
-    long suppressed;
 };
 
 /* One plugin instance as the core sees it (the ABI's sluice_ctx_t). */
@@ -38,11 +31,10 @@ struct sluice_ctx {
     const char *topic;
     int task;
     schema_owner_t schemas;
-    pthread_mutex_t mu; /* counters registration and rate limits */
+    pthread_mutex_t mu; /* counters registration */
     struct ctx_counter counters[CTX_MAX_COUNTERS];
     int ncounters;
-    struct ctx_limit limits[CTX_MAX_LIMITS];
-    int nlimits;
+    log_limits_t limits; /* the plugin's log_limited and the core's messages about it */
 };
 
 typedef struct instance {

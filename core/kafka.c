@@ -1,4 +1,5 @@
-/* kafka.c — see kafka.h. Everything that talks to librdkafka lives here. */
+/* kafka.c — see kafka.h. Everything that talks to librdkafka lives here, with the Kafka transport
+ * (transport.h) over its producer and consumers. */
 #include "kafka.h"
 
 #include <librdkafka/rdkafka.h>
@@ -9,13 +10,14 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "clock.h"
+#include "config.h"
 #include "log.h"
+#include "transport.h"
 
 static int64_t kmono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_mono_ms();
 }
 
 static void ksleep_ms(int64_t ms)
@@ -26,6 +28,13 @@ static void ksleep_ms(int64_t ms)
 
 /* -- properties ---------------------------------------------------------------------------------
  */
+
+void kafka_props_from_map(kafka_props_t *out, const sluice_config_t *cfg, const char *key)
+{
+    size_t n = cfg ? config_count(cfg, key) : 0;
+    for (size_t i = 0; i < n; i++)
+        kafka_props_add(out, config_map_key(cfg, key, i), config_item(cfg, key, i));
+}
 
 int kafka_props_add(kafka_props_t *p, const char *key, const char *value)
 {
@@ -409,6 +418,7 @@ struct kpart {
 };
 
 struct kafka_consumer {
+    transport_reader_t base; /* a consumer is the Kafka transport's reader */
     rd_kafka_t *rk;
     char *name, *topic;
     rd_kafka_message_t **msgs;
@@ -420,6 +430,7 @@ struct kafka_consumer {
     struct klog_limit lim;
     atomic_llong down_since; /* as the producer's: 0 when the cluster answers */
     int closed;
+    int paused; /* partitions assigned later are paused too */
 };
 
 static struct kpart *kpart_get(kafka_consumer_t *kc, int32_t partition)
@@ -514,6 +525,8 @@ static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
+        if (kc->paused)
+            rd_kafka_pause_partitions(rk, parts);
         return;
     }
     /* Revoked (or lost): flush what the sink holds and commit it, before the partitions go. */
@@ -542,6 +555,7 @@ int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const
     pthread_mutex_init(&kc->lim.mu, NULL);
     kc->name = strdup(name);
     kc->topic = strdup(topic);
+    kc->base.ops = &transport_kafka;
     kc->on_revoke = on_revoke;
     kc->opaque = opaque;
     rd_kafka_conf_t *conf = conf_from(props, "consumer", NULL, errstr, errstr_size);
@@ -716,6 +730,19 @@ int kafka_consumer_commit_offsets(kafka_consumer_t *kc, const struct sluice_offs
     int rc = commit_upto(kc, upto, errstr, errstr_size);
     free(upto);
     return rc;
+}
+
+void kafka_consumer_pause(kafka_consumer_t *kc, int pause)
+{
+    kc->paused = pause;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(kc->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(kc->rk, parts);
+    else
+        rd_kafka_resume_partitions(kc->rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
 }
 
 void kafka_consumer_close(kafka_consumer_t *kc)
@@ -1062,3 +1089,378 @@ void kafka_kv_writer_free(kafka_kv_writer_t *w)
     free(w->topic);
     free(w);
 }
+
+/* -- the Kafka transport ------------------------------------------------------------------------
+ * transport.h's table over the producer and consumers above: a topic is a name (the cluster holds
+ * it), a writer is a pipeline's producer with the topics it knows exist, a reader is a consumer.
+ */
+
+struct kafka_transport {
+    transport_t base;
+    const kafka_props_t *props; /* the kafka: block */
+    pthread_mutex_t mu;         /* topics are named while running (records routed elsewhere) */
+    transport_topic_t **topics;
+    size_t ntopics;
+};
+
+struct kafka_writer {
+    transport_writer_t base;
+    struct kafka_transport *t;
+    char *id;                    /* the pipeline's */
+    kafka_producer_t *producer;  /* NULL when the pipeline never writes */
+    kafka_props_t props;         /* the kafka: block with producer.override.* */
+    kafka_props_t topic_configs; /* topic.creation.default.<config> */
+    kafka_topic_spec_t tspec;    /* how topics this pipeline produces to are created */
+    transport_topic_t **known;   /* topics known to exist (source thread) */
+    size_t nknown;
+};
+
+static transport_t *ktr_open(const void *settings)
+{
+    struct kafka_transport *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->base.ops = &transport_kafka;
+    t->props = settings;
+    pthread_mutex_init(&t->mu, NULL);
+    return &t->base;
+}
+
+static transport_topic_t *ktr_topic(transport_t *base, const char *name, size_t max_bytes)
+{
+    (void)max_bytes; /* the cluster holds the records */
+    struct kafka_transport *t = (struct kafka_transport *)base;
+    transport_topic_t *tp = NULL;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->ntopics && !tp; i++)
+        if (strcmp(t->topics[i]->name, name) == 0)
+            tp = t->topics[i];
+    transport_topic_t **n = tp ? NULL : realloc(t->topics, (t->ntopics + 1) * sizeof *n);
+    if (n) {
+        t->topics = n;
+        char *copy = strdup(name);
+        tp = copy ? calloc(1, sizeof *tp) : NULL;
+        if (tp) {
+            tp->name = copy;
+            t->topics[t->ntopics++] = tp;
+        } else {
+            free(copy);
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return tp;
+}
+
+/* Topics never end and are not numbered here: nothing to count. */
+static void ktr_writer_add(transport_topic_t *tp)
+{
+    (void)tp;
+}
+
+static int ktr_writers(transport_topic_t *tp)
+{
+    (void)tp;
+    return 0;
+}
+
+static size_t ktr_readers(transport_topic_t *tp)
+{
+    (void)tp;
+    return 0;
+}
+
+static void ktr_set_next(transport_topic_t *tp, int64_t next)
+{
+    (void)tp, (void)next;
+}
+
+static int ktr_known_add(struct kafka_writer *w, transport_topic_t *tp)
+{
+    transport_topic_t **n = realloc(w->known, (w->nknown + 1) * sizeof *n);
+    if (!n)
+        return -1;
+    w->known = n;
+    n[w->nknown++] = tp;
+    return 0;
+}
+
+static void ktr_writer_free(transport_writer_t *base)
+{
+    struct kafka_writer *w = (struct kafka_writer *)base;
+    if (!w)
+        return;
+    kafka_producer_free(w->producer);
+    kafka_props_free(&w->props);
+    kafka_props_free(&w->topic_configs);
+    free(w->known);
+    free(w->id);
+    free(w);
+}
+
+/* The pipeline's topics exist (or are created) before anything runs; a producer if it writes. */
+static int ktr_writer_new(transport_t *base, const struct transport_writer_spec *spec,
+                          transport_writer_t **out, const atomic_int *stop, char *errstr,
+                          size_t errstr_size)
+{
+    struct kafka_transport *t = (struct kafka_transport *)base;
+    struct kafka_writer *w = calloc(1, sizeof *w);
+    kafka_topic_spec_t *specs = calloc(spec->ntopics + 1, sizeof *specs);
+    int rc = -1;
+    if (!w || !specs || !(w->id = strdup(spec->pipeline))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    w->base.ops = &transport_kafka;
+    w->t = t;
+    for (size_t k = 0; k < t->props->n; k++)
+        kafka_props_add(&w->props, t->props->keys[k], t->props->values[k]);
+    kafka_props_from_map(&w->props, spec->core, "producer.override.*");
+    kafka_props_from_map(&w->topic_configs, spec->core, "topic.creation.default.*");
+    w->tspec.partitions = (int)config_int(spec->core, "topic.creation.default.partitions");
+    w->tspec.replication_factor =
+        (int)config_int(spec->core, "topic.creation.default.replication.factor");
+    w->tspec.configs = &w->topic_configs;
+    w->tspec.create = config_bool(spec->core, "topic.creation.enable");
+    for (size_t k = 0; k < spec->ntopics; k++) {
+        specs[k] = w->tspec;
+        specs[k].name = spec->topics[k]->name;
+        specs[k].why = spec->whys[k];
+    }
+    rc = kafka_ensure_topics(&w->props, specs, spec->ntopics, stop, errstr, errstr_size);
+    if (rc != 0)
+        goto out;
+    rc = -1;
+    for (size_t k = 0; k < spec->ntopics; k++)
+        if (ktr_known_add(w, spec->topics[k]) != 0) {
+            snprintf(errstr, errstr_size, "out of memory");
+            goto out;
+        }
+    if (spec->writes && kafka_producer_new(&w->producer, &w->props, spec->pipeline,
+                                           spec->buffer_bytes, errstr, errstr_size) != 0)
+        goto out;
+    if (w->producer && spec->main)
+        kafka_producer_prepare(w->producer, spec->main->name);
+    rc = 0;
+out:
+    free(specs);
+    if (rc != 0) {
+        ktr_writer_free(&w->base);
+        w = NULL;
+    }
+    *out = w ? &w->base : NULL;
+    return rc;
+}
+
+static int ktr_reader_new(transport_t *base, transport_topic_t *tp,
+                          const struct transport_reader_spec *spec, transport_reader_t **out,
+                          char *errstr, size_t errstr_size)
+{
+    struct kafka_transport *t = (struct kafka_transport *)base;
+    kafka_props_t kp = {0};
+    char group[512], name[512];
+    for (size_t k = 0; k < t->props->n; k++)
+        kafka_props_add(&kp, t->props->keys[k], t->props->values[k]);
+    kafka_props_from_map(&kp, spec->sink_core, "consumer.override.*");
+    snprintf(group, sizeof group, "sluice.%s.%s", spec->pipeline, spec->sink);
+    snprintf(name, sizeof name, "%s/%s#%d", spec->pipeline, spec->sink, spec->task);
+    kafka_consumer_t *kc = NULL;
+    int rc = kafka_consumer_new(&kc, &kp, group, tp->name, name, spec->buffer_bytes,
+                                spec->on_revoke, spec->opaque, errstr, errstr_size);
+    kafka_props_free(&kp);
+    *out = kc ? &kc->base : NULL;
+    return rc;
+}
+
+static void ktr_progress(transport_topic_t *tp, transport_writer_t *base,
+                         transport_reader_t *const *rds, size_t nrds, char *out, size_t size)
+{
+    (void)tp;
+    struct kafka_writer *w = (struct kafka_writer *)base;
+    char state[160] = "";
+    size_t n = strlen(out);
+    if (w && w->producer) {
+        kafka_producer_state(w->producer, state, sizeof state);
+        if (n < size)
+            snprintf(out + n, size - n, " | kafka in flight %ld%s%s",
+                     kafka_producer_inflight(w->producer), state[0] ? " | " : "", state);
+        return;
+    }
+    for (size_t s = 0; s < nrds && !state[0]; s++)
+        if (rds[s])
+            kafka_consumer_state((kafka_consumer_t *)rds[s], state, sizeof state);
+    if (n < size)
+        snprintf(out + n, size - n, "%s%s", state[0] ? " | " : "", state);
+}
+
+static void ktr_reader_free(transport_reader_t *r)
+{
+    kafka_consumer_free((kafka_consumer_t *)r);
+}
+
+static void ktr_free(transport_t *base)
+{
+    struct kafka_transport *t = (struct kafka_transport *)base;
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->ntopics; i++) {
+        free((char *)t->topics[i]->name);
+        free(t->topics[i]);
+    }
+    free(t->topics);
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+}
+
+/* A topic a record was routed to exists (created like the pipeline's). */
+static transport_topic_t *ktr_route(transport_writer_t *base, const char *name,
+                                    const atomic_int *abort)
+{
+    struct kafka_writer *w = (struct kafka_writer *)base;
+    for (size_t i = 0; i < w->nknown; i++)
+        if (strcmp(w->known[i]->name, name) == 0)
+            return w->known[i];
+    kafka_topic_spec_t spec = w->tspec;
+    char why[300], err[1024];
+    snprintf(why, sizeof why, "pipeline '%s' (a record routed to '%s')", w->id, name);
+    spec.name = name;
+    spec.why = why;
+    if (kafka_ensure_topics(&w->props, &spec, 1, abort, err, sizeof err) != 0) {
+        log_error(w->id, "%s", err);
+        return NULL;
+    }
+    transport_topic_t *tp = ktr_topic(&w->t->base, name, 0);
+    if (!tp || ktr_known_add(w, tp) != 0)
+        return NULL;
+    return tp;
+}
+
+static int ktr_append(transport_writer_t *base, transport_topic_t *tp, topic_stage_t *stage,
+                      tracker_t *tr, const atomic_int *abort)
+{
+    struct kafka_writer *w = (struct kafka_writer *)base;
+    int rc = kafka_produce_stage(w->producer, tp->name, stage, tr, abort);
+    stage->buf.len = 0;
+    stage->count = 0;
+    return rc;
+}
+
+static int64_t ktr_next_offset(transport_topic_t *tp)
+{
+    (void)tp; /* the brokers number the records */
+    return 0;
+}
+
+static void ktr_writer_done(transport_writer_t *w, transport_topic_t *tp)
+{
+    (void)w, (void)tp;
+}
+
+static long ktr_inflight(transport_writer_t *base)
+{
+    struct kafka_writer *w = (struct kafka_writer *)base;
+    return w->producer ? kafka_producer_inflight(w->producer) : 0;
+}
+
+static long ktr_purge(transport_writer_t *base, int timeout_ms)
+{
+    struct kafka_writer *w = (struct kafka_writer *)base;
+    return w->producer ? kafka_producer_purge(w->producer, timeout_ms) : 0;
+}
+
+static size_t ktr_read(transport_reader_t *r, topic_view_t *views, size_t max, int wait_ms)
+{
+    return kafka_consumer_read((kafka_consumer_t *)r, views, max, wait_ms);
+}
+
+static void ktr_headers(transport_reader_t *r, size_t i, const topic_view_t *v,
+                        sluice_record_t *rec)
+{
+    (void)v;
+    kafka_consumer_headers((kafka_consumer_t *)r, i, rec);
+}
+
+static void ktr_taken(transport_reader_t *r)
+{
+    kafka_consumer_done((kafka_consumer_t *)r);
+}
+
+static int ktr_never(transport_reader_t *r)
+{
+    (void)r;
+    return 0;
+}
+
+static void ktr_pause(transport_reader_t *r)
+{
+    kafka_consumer_pause((kafka_consumer_t *)r, 1);
+}
+
+static void ktr_resume(transport_reader_t *r)
+{
+    kafka_consumer_pause((kafka_consumer_t *)r, 0);
+}
+
+static int ktr_commit(transport_reader_t *r, int64_t upto, char *errstr, size_t errstr_size)
+{
+    (void)upto; /* what was taken, per partition */
+    return kafka_consumer_commit((kafka_consumer_t *)r, errstr, errstr_size);
+}
+
+static size_t ktr_nparts(transport_reader_t *r)
+{
+    return kafka_consumer_nparts((kafka_consumer_t *)r);
+}
+
+static size_t ktr_pending(transport_reader_t *r, int64_t upto, struct sluice_offset *out,
+                          size_t max)
+{
+    (void)upto;
+    return kafka_consumer_pending((kafka_consumer_t *)r, out, max);
+}
+
+static int ktr_commit_offsets(transport_reader_t *r, const struct sluice_offset *offsets,
+                              size_t n, char *errstr, size_t errstr_size)
+{
+    return kafka_consumer_commit_offsets((kafka_consumer_t *)r, offsets, n, errstr, errstr_size);
+}
+
+static void ktr_close(transport_reader_t *r)
+{
+    kafka_consumer_close((kafka_consumer_t *)r);
+}
+
+const struct transport_ops transport_kafka = {
+    .name = "Kafka",
+    .caps = TRANSPORT_ENDLESS | TRANSPORT_FOREIGN | TRANSPORT_SELF_ACKED | TRANSPORT_TASKS,
+    .load_headers = kafka_load_headers,
+    .open = ktr_open,
+    .topic = ktr_topic,
+    .writer_add = ktr_writer_add,
+    .writers = ktr_writers,
+    .readers = ktr_readers,
+    .set_next = ktr_set_next,
+    .writer_new = ktr_writer_new,
+    .reader_new = ktr_reader_new,
+    .progress = ktr_progress,
+    .writer_free = ktr_writer_free,
+    .reader_free = ktr_reader_free,
+    .free = ktr_free,
+    .route = ktr_route,
+    .append = ktr_append,
+    .next_offset = ktr_next_offset,
+    .writer_done = ktr_writer_done,
+    .inflight = ktr_inflight,
+    .purge = ktr_purge,
+    .read = ktr_read,
+    .headers = ktr_headers,
+    .taken = ktr_taken,
+    .drained = ktr_never,
+    .pressure = ktr_never,
+    .pause = ktr_pause,
+    .resume = ktr_resume,
+    .commit = ktr_commit,
+    .nparts = ktr_nparts,
+    .pending = ktr_pending,
+    .commit_offsets = ktr_commit_offsets,
+    .close = ktr_close,
+};

@@ -23,6 +23,8 @@ typedef struct kafka_props {
 } kafka_props_t;
 
 int kafka_props_add(kafka_props_t *p, const char *key, const char *value);
+/* Add the entries of a MAP key of a configuration (the kafka: block, producer.override.*, …). */
+void kafka_props_from_map(kafka_props_t *out, const sluice_config_t *cfg, const char *key);
 void kafka_props_free(kafka_props_t *p);
 /* Check that librdkafka knows every property and accepts its value (for lint). On error writes a
  * message naming the property and returns -1. `role` is "producer" or "consumer". */
@@ -94,6 +96,8 @@ size_t kafka_consumer_nparts(const kafka_consumer_t *kc);
  * listed at or below its last commit is left alone). 0 on success. */
 int kafka_consumer_commit_offsets(kafka_consumer_t *kc, const struct sluice_offset *offsets,
                                   size_t n, char *errstr, size_t errstr_size);
+/* Stop fetching (pause != 0) from the assigned partitions, those assigned later too, or go on. */
+void kafka_consumer_pause(kafka_consumer_t *kc, int pause);
 /* Leave the group (after a final commit, or without one when the sink failed). */
 void kafka_consumer_close(kafka_consumer_t *kc);
 void kafka_consumer_free(kafka_consumer_t *kc);

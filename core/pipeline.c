@@ -1,11 +1,11 @@
-/* pipeline.c — the source thread and the sink threads of a pipeline.
+/* pipeline.c — the source thread and the sink threads of a pipeline, over the run's transport.
  *
  * Source thread: poll → transforms → convert → append to the topic, one batch at a time, with one
  * tracker per batch; when every record of a batch is durable downstream its position is committed
  * (to the plugin and the offsets file), in order.
  * Sink thread: read the topic → transforms → put; flush at the flush interval, when the topic is
- * under pressure, when idle and at the end; only a successful flush acks the records, which lets
- * the topic free them and the source commit. */
+ * under pressure, when idle and at the end; only a successful flush commits the records to the
+ * transport, which lets it free them (and the source commit) or records the sink's position. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,24 +13,18 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "log.h"
 #include "pipeline.h"
 #include "predicate.h"
-#include "runtime.h"
 
 #define SOURCE_POLL_MS 100
 #define SINK_IDLE_MS   50
 /* The longest wait before a NOT_CONNECTED source is polled again. */
 #define SOURCE_RECONNECT_MAX_MS 5000
 #define ARENA_BLOCK             (256 * 1024)
-#define KAFKA_DRAIN_MS          30000 /* on stop, how long records in flight to Kafka are waited for */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* On stop, how long records in flight to a TRANSPORT_SELF_ACKED transport are waited for. */
+#define ACK_DRAIN_MS 30000
 
 /* Sleep up to `ms`, waking early when `flag` is set. */
 static void sleep_unless(int64_t ms, const atomic_int *flag, const atomic_int *flag2)
@@ -43,43 +37,18 @@ static void sleep_unless(int64_t ms, const atomic_int *flag, const atomic_int *f
     }
 }
 
-/* Send staged records to a topic: the in-process log, or Kafka. */
-static int side_send(pipeline_t *p, const char *name, topic_t *mem, topic_stage_t *stage,
-                     tracker_t *tr)
+/* Send staged records to a topic through the pipeline's writer (the stage is emptied). */
+static int side_send(pipeline_t *p, transport_topic_t *to, topic_stage_t *stage, tracker_t *tr)
 {
-    if (p->producer) {
-        int rc = kafka_produce_stage(p->producer, name, stage, tr, &p->abort);
-        stage->buf.len = 0;
-        stage->count = 0;
-        return rc;
-    }
-    int64_t first;
-    return topic_append(mem, stage, tr, &first, &p->abort);
+    return p->writer->ops->append(p->writer, to, stage, tr, &p->abort);
 }
 
-/* Kafka mode: make sure a topic a record was routed to exists (created like the pipeline's). */
-static int known_topic(pipeline_t *p, const char *name)
+/* The pipeline thread `p` ends: wake whoever waits for it. */
+static void pipeline_ended(pipeline_t *p)
 {
-    for (size_t i = 0; i < p->nknown; i++)
-        if (strcmp(p->known_topics[i], name) == 0)
-            return 0;
-    kafka_topic_spec_t spec = p->tspec;
-    char why[300], err[1024];
-    snprintf(why, sizeof why, "pipeline '%s' (a record routed to '%s')", p->id, name);
-    spec.name = name;
-    spec.why = why;
-    if (kafka_ensure_topics(&p->kprops, &spec, 1, &p->abort, err, sizeof err) != 0) {
-        log_error(p->id, "%s", err);
-        return -1;
-    }
-    char **n = realloc(p->known_topics, (p->nknown + 1) * sizeof *n);
-    if (!n)
-        return -1;
-    p->known_topics = n;
-    if (!(n[p->nknown] = strdup(name)))
-        return -1;
-    p->nknown++;
-    return 0;
+    pthread_mutex_lock(&p->ended->mu);
+    pthread_cond_broadcast(&p->ended->cv);
+    pthread_mutex_unlock(&p->ended->mu);
 }
 
 /* -- failed records ---------------------------------------------------------------------------- */
@@ -192,10 +161,9 @@ static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const ch
                     buf_puts(&text, "...");
                 }
             }
-            host_table.log_limited(ctx, SLUICE_LOG_WARN, "errors.log", 60,
-                                   "skipping record%s: stage %s: %s%s",
-                                   side->dlq ? " (dead-lettered)" : "", r->fail_stage,
-                                   r->fail_reason, text.len ? text.data : "");
+            log_limited(&ctx->limits, ctx->name, SLUICE_LOG_WARN, "errors.log", 60,
+                        "skipping record%s: stage %s: %s%s", side->dlq ? " (dead-lettered)" : "",
+                        r->fail_stage, r->fail_reason, text.len ? text.data : "");
         }
         buf_free(&text);
     }
@@ -215,7 +183,7 @@ static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const ch
             log_error(ctx->name, "cannot stage a dead-letter record: out of memory");
     }
     int rc = 0;
-    if (side_send(p, side->dlq->name, side->dlq, &stage, tr) != 0) {
+    if (side_send(p, side->dlq, &stage, tr) != 0) {
         log_error(ctx->name, "dead-letter topic '%s': append interrupted", side->dlq->name);
         rc = -1;
     } else {
@@ -311,7 +279,7 @@ sluice_batch_t *pipeline_chain_apply(side_t *side, sluice_batch_t *in, sluice_ba
 static int retry_wait(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, backoff_t *bo, int64_t *since,
                       const atomic_int *stop, const char *what, const char *err)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     if (!*since)
         *since = now;
     if (atomic_load(&p->abort) || atomic_load(stop))
@@ -319,8 +287,8 @@ static int retry_wait(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, backoff_t 
     if (side->retry_timeout_ms >= 0 && now - *since > side->retry_timeout_ms)
         return -1;
     int64_t d = backoff_next(bo);
-    host_table.log_limited(ctx, SLUICE_LOG_WARN, what, 6, "%s: %s; retrying in %lld ms", what, err,
-                           (long long)d);
+    log_limited(&ctx->limits, ctx->name, SLUICE_LOG_WARN, what, 6, "%s: %s; retrying in %lld ms",
+                what, err, (long long)d);
     sleep_unless(d, &p->abort, stop);
     return atomic_load(&p->abort) || atomic_load(stop) ? -2 : 0;
 }
@@ -335,10 +303,12 @@ static void source_commit(pipeline_t *p, int64_t *last_write, int force)
     while (p->inflight_head && atomic_load(&p->inflight_head->pending) == 0) {
         tracker_t *t = p->inflight_head;
         if (atomic_load(&t->failed) && !atomic_load(&p->failed)) {
-            /* Kafka refused a record of this batch for good: its position and every later one
-             * stay uncommitted, so a restart produces them again. */
-            log_error(p->source.ctx.name, "a record could not be delivered to Kafka: stopping "
-                                          "without committing its position");
+            /* The transport lost a record of this batch for good (Kafka refused it): its position
+             * and every later one stay uncommitted, so a restart produces them again. */
+            log_error(p->source.ctx.name,
+                      "a record could not be delivered to %s: stopping without committing its "
+                      "position",
+                      p->writer->ops->name);
             atomic_store(&p->failed, 1);
             atomic_store(&p->stop, 1);
         }
@@ -370,15 +340,15 @@ static void source_commit(pipeline_t *p, int64_t *last_write, int force)
             log_warn(p->source.ctx.name, "commit of a position failed: %s", err);
     }
     if (with_pos)
-        offsets_put(p->rt->offsets, p->id, with_pos->position, with_pos->position_len, next_offset);
+        offsets_put(p->offsets, p->id, with_pos->position, with_pos->position_len, next_offset);
     if (with_pos) {
         free(with_pos->position);
         free(with_pos);
     }
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     if (force || now - *last_write >= p->side.flush_interval_ms) {
         char err[512];
-        if (offsets_flush(p->rt->offsets, err, sizeof err) != 0)
+        if (offsets_flush(p->offsets, err, sizeof err) != 0)
             log_error(p->source.ctx.name, "%s", err);
         *last_write = now;
     }
@@ -406,14 +376,12 @@ static sluice_err_t encode_retrying(pipeline_t *p, converter_t *c, const char *t
     }
 }
 
-/* Convert and append one polled batch. Returns -1 when the pipeline must fail, -2 when the run
- * stopped before the batch could be encoded (nothing of it was sent). */
 /* Records a transform routed to other topics, staged per topic while a batch is encoded and sent
  * with it (one append per topic and batch, not one per record). */
 #define ROUTED_MAX 8
 struct routed {
     const char *name; /* in the batch's arena */
-    topic_t *mem;     /* in-process: the topic; Kafka: the pipeline's (only named) */
+    transport_topic_t *to;
     topic_stage_t stage;
 };
 
@@ -421,7 +389,7 @@ static int routed_send(pipeline_t *p, struct routed *routed, size_t *n, tracker_
 {
     for (size_t i = 0; i < *n; i++) {
         if (routed[i].stage.count &&
-            side_send(p, routed[i].name, routed[i].mem, &routed[i].stage, tr) != 0)
+            side_send(p, routed[i].to, &routed[i].stage, tr) != 0)
             return -1;
         topic_stage_free(&routed[i].stage);
     }
@@ -437,16 +405,18 @@ static struct routed *routed_stage(pipeline_t *p, struct routed *routed, size_t 
             return &routed[i];
     if (*n == ROUTED_MAX && routed_send(p, routed, n, tr) != 0)
         return NULL; /* many topics in one batch: send what is staged and start over */
-    topic_t *mem = p->producer ? p->topic : runtime_topic(p->rt, name, p->topic->max_bytes);
-    if (!mem || (p->producer && known_topic(p, name) != 0))
+    transport_topic_t *to = p->writer->ops->route(p->writer, name, &p->abort);
+    if (!to)
         return NULL;
     struct routed *r = &routed[(*n)++];
     r->name = name;
-    r->mem = mem;
+    r->to = to;
     topic_stage_init(&r->stage);
     return r;
 }
 
+/* Convert and append one polled batch. Returns -1 when the pipeline must fail, -2 when the run
+ * stopped before the batch could be encoded (nothing of it was sent). */
 static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *stage, buf_t *kb,
                           buf_t *vb)
 {
@@ -510,7 +480,7 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
             continue;
         }
         if (r->timestamp == 0)
-            r->timestamp = host_table.now_ms();
+            r->timestamp = clock_wall_ms();
         if (r->topic && r->topic != p->topic->name && strcmp(r->topic, p->topic->name) != 0) {
             /* A transform routed the record elsewhere: staged per topic, sent with the batch. */
             struct routed *to_stage = routed_stage(p, routed, &nrouted, r->topic, tr);
@@ -540,7 +510,7 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         goto out;
     }
     if (routed_send(p, routed, &nrouted, tr) != 0 ||
-        side_send(p, p->topic->name, p->topic, stage, tr) != 0) {
+        side_send(p, p->topic, stage, tr) != 0) {
         rc = -1;
         goto out;
     }
@@ -550,9 +520,7 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
 out:
     for (size_t i = 0; i < nrouted; i++)
         topic_stage_free(&routed[i].stage);
-    pthread_mutex_lock(&p->topic->mu);
-    tr->next_offset = p->topic->next;
-    pthread_mutex_unlock(&p->topic->mu);
+    tr->next_offset = p->writer->ops->next_offset(p->topic);
     atomic_fetch_sub(&tr->pending, 1);
     if (p->inflight_tail)
         p->inflight_tail->next = tr;
@@ -571,14 +539,14 @@ void *pipeline_source_main(void *arg)
     topic_stage_t stage;
     buf_t kb, vb;
     backoff_t bo;
-    int64_t last_write = mono_ms();
+    int64_t last_write = clock_mono_ms();
     arena_init(&arena, ARENA_BLOCK);
     topic_stage_init(&stage);
     buf_init(&kb);
     buf_init(&vb);
     backoff_init(&bo, 300, p->side.retry_delay_max_ms,
-                 (uint64_t)mono_ms() ^ (uint64_t)(uintptr_t)p);
-    backoff_init(&p->encode_bo, 300, p->side.retry_delay_max_ms, (uint64_t)mono_ms() ^ 0x5bd1e995u);
+                 (uint64_t)clock_mono_ms() ^ (uint64_t)(uintptr_t)p);
+    backoff_init(&p->encode_bo, 300, p->side.retry_delay_max_ms, (uint64_t)clock_mono_ms() ^ 0x5bd1e995u);
     int64_t failing_since = 0;
 
     while (!atomic_load(&p->stop) && !atomic_load(&p->abort)) {
@@ -589,7 +557,7 @@ void *pipeline_source_main(void *arg)
         char err[1024] = "";
         sluice_err_t e = ops->poll(src->state, &batch, SOURCE_POLL_MS, err, sizeof err);
         if (e == SLUICE_NOT_CONNECTED || e == SLUICE_RETRY) {
-            int64_t now = mono_ms();
+            int64_t now = clock_mono_ms();
             if (!failing_since)
                 failing_since = now;
             if (p->side.retry_timeout_ms >= 0 && now - failing_since > p->side.retry_timeout_ms) {
@@ -605,9 +573,8 @@ void *pipeline_source_main(void *arg)
             int64_t d = backoff_next(&bo);
             if (d > SOURCE_RECONNECT_MAX_MS)
                 d = SOURCE_RECONNECT_MAX_MS;
-            host_table.log_limited(&src->ctx, SLUICE_LOG_WARN, "not-connected", 6,
-                                   "%s; retrying in %lld ms", err[0] ? err : "not connected",
-                                   (long long)d);
+            log_limited(&src->ctx.limits, src->ctx.name, SLUICE_LOG_WARN, "not-connected", 6,
+                        "%s; retrying in %lld ms", err[0] ? err : "not connected", (long long)d);
             if (batch.len == 0) {
                 sleep_unless(d, &p->stop, &p->abort);
                 continue;
@@ -636,24 +603,25 @@ void *pipeline_source_main(void *arg)
     if (ops->stop)
         ops->stop(src->state);
     atomic_store(&p->stop, 1);
-    topic_writer_done(p->topic);
+    const struct transport_ops *tops = p->writer->ops;
+    tops->writer_done(p->writer, p->topic);
     if (p->side.dlq)
-        topic_writer_done(p->side.dlq);
+        tops->writer_done(p->writer, p->side.dlq);
     for (size_t i = 0; i < p->nroute_targets; i++)
-        topic_writer_done(p->route_targets[i]);
-    /* Wait until the sinks have flushed what was appended (Kafka: until the brokers acknowledged
-     * it), then commit its position. */
-    int64_t wait_start = mono_ms();
+        tops->writer_done(p->writer, p->route_targets[i]);
+    /* Wait until the sinks have flushed what was appended (a self-acking transport: until it
+     * acknowledged it), then commit its position. */
+    int64_t wait_start = clock_mono_ms();
     while (p->inflight_head && !atomic_load(&p->abort)) {
         source_commit(p, &last_write, 0);
         if (!p->inflight_head)
             break;
-        if (p->producer) {
-            if (atomic_load(&p->shutdown) && mono_ms() - wait_start > KAFKA_DRAIN_MS) {
+        if (tops->caps & TRANSPORT_SELF_ACKED) {
+            if (atomic_load(&p->shutdown) && clock_mono_ms() - wait_start > ACK_DRAIN_MS) {
                 log_warn(src->ctx.name,
-                         "%ld records not acknowledged by Kafka %d s after the stop; their "
+                         "%ld records not acknowledged by %s %d s after the stop; their "
                          "positions stay uncommitted (they are produced again at the next run)",
-                         kafka_producer_inflight(p->producer), KAFKA_DRAIN_MS / 1000);
+                         tops->inflight(p->writer), tops->name, ACK_DRAIN_MS / 1000);
                 break;
             }
             struct timespec ts = {0, 10 * 1000000L};
@@ -663,17 +631,17 @@ void *pipeline_source_main(void *arg)
         int all_gone = 1;
         for (size_t i = 0; i < p->nsinks; i++)
             all_gone &= atomic_load(&p->sinks[i].done) != 0;
-        if (all_gone && p->nsinks > 0 && p->topic->nreaders == p->nsinks)
+        if (all_gone && p->nsinks > 0 && tops->readers(p->topic) == p->nsinks)
             break; /* the sinks ended (failed): what is still in flight will not be acked */
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
     source_commit(p, &last_write, 1);
-    if (p->inflight_head && p->producer)
-        kafka_producer_purge(p->producer, 10000);
+    if (p->inflight_head)
+        tops->purge(p->writer, 10000);
     /* Trackers still in flight may yet be touched: by a chunk of an in-process topic that a sink
      * of another pipeline acks later (a dead-letter topic), or by a late delivery report. They
-     * are freed by runtime_free, after every thread and topic is gone. */
+     * are freed by runtime_free, after every thread and the transport are gone. */
     p->orphans = p->inflight_head;
     p->inflight_head = p->inflight_tail = NULL;
     topic_stage_free(&stage);
@@ -681,7 +649,7 @@ void *pipeline_source_main(void *arg)
     buf_free(&vb);
     arena_free(&arena);
     atomic_store(&p->source_done, 1);
-    runtime_thread_ended(p->rt);
+    pipeline_ended(p);
     return NULL;
 }
 
@@ -709,7 +677,7 @@ static sluice_err_t sink_call(sink_rt_t *s, sluice_batch_t *batch, struct sluice
             log_error(s->inst.ctx.name, "%s failed: %s", what, err[0] ? err : "fatal error");
             return SLUICE_FATAL;
         }
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         if (!failing_since)
             failing_since = now;
         if (s->side.retry_timeout_ms >= 0 && now - failing_since > s->side.retry_timeout_ms) {
@@ -720,9 +688,9 @@ static sluice_err_t sink_call(sink_rt_t *s, sluice_batch_t *batch, struct sluice
         if (atomic_load(&p->abort))
             return SLUICE_FATAL;
         int64_t d = backoff_next(bo);
-        host_table.log_limited(&s->inst.ctx, SLUICE_LOG_WARN, "retry", 6,
-                               "%s: %s; retrying in %lld ms", what,
-                               err[0] ? err : "temporary failure", (long long)d);
+        log_limited(&s->inst.ctx.limits, s->inst.ctx.name, SLUICE_LOG_WARN, "retry", 6,
+                    "%s: %s; retrying in %lld ms", what, err[0] ? err : "temporary failure",
+                    (long long)d);
         sleep_unless(d, &p->abort, NULL);
     }
 }
@@ -746,25 +714,14 @@ static void sink_fill(sink_rt_t *s, sluice_batch_t *b, const topic_view_t *views
         r->value.len = v->value_len;
         r->value.is_null = v->value_null;
         r->value.has_bytes = 1;
-        if (s->consumer) {
-            kafka_consumer_headers(s->consumer, i, r);
-            continue;
-        }
-        const uint8_t *h = v->headers;
-        for (uint32_t k = 0; k < v->nheaders; k++) {
-            const char *name;
-            size_t nl, vl;
-            const void *val;
-            h = topic_header_next(h, &name, &nl, &val, &vl);
-            record_add_header_n(r, name, nl, val, vl);
-        }
+        s->reader->ops->headers(s->reader, i, v, r);
     }
 }
 
 /* Convert the records of a read before the sink sees any, where that matters:
- * - Kafka mode with errors.tolerance none, as Kafka Connect does, so that nothing after an
- *   undecodable record is delivered: the batch is cut before it and it goes to `f` (where
- *   failed_route stops the sink);
+ * - records that may come from outside the run (TRANSPORT_FOREIGN: Kafka) with errors.tolerance
+ *   none, as Kafka Connect does, so that nothing after an undecodable record is delivered: the
+ *   batch is cut before it and it goes to `f` (where failed_route stops the sink);
  * - the avro converter, whose decoding may need the schema registry: while it is away the read is
  *   retried with backoff (errors.retry.timeout), instead of failing every record; a record that
  *   does not decode for good is taken out of the batch into `f` (tolerance all).
@@ -773,7 +730,7 @@ static void sink_fill(sink_rt_t *s, sluice_batch_t *b, const topic_view_t *views
 static void sink_convert(sink_rt_t *s, sluice_batch_t *b, struct failed_list *f)
 {
     converter_t *kc = &s->side.key_conv, *vc = &s->side.value_conv;
-    int strict = s->consumer && !s->side.tolerance_all;
+    int strict = (s->reader->ops->caps & TRANSPORT_FOREIGN) && !s->side.tolerance_all;
     int key = kc->kind == CONVERTER_AVRO || (strict && kc->kind == CONVERTER_JSON);
     int val = vc->kind == CONVERTER_AVRO || (strict && vc->kind == CONVERTER_JSON);
     if (!key && !val)
@@ -814,8 +771,9 @@ static void sink_convert(sink_rt_t *s, sluice_batch_t *b, struct failed_list *f)
     b->len = kept;
 }
 
-/* Kafka mode: wait until the dead-letter records this sink produced are acknowledged (their
- * originals' offsets may be committed only then). 0 when they are. */
+/* Wait until the dead-letter records this sink appended are acknowledged (TRANSPORT_SELF_ACKED:
+ * their originals' offsets may be committed only then; elsewhere none is tracked). 0 when they
+ * are. */
 static int sink_dlq_settled(sink_rt_t *s)
 {
     while (atomic_load(&s->dlq_tr.pending) > 0 && !atomic_load(&s->p->abort)) {
@@ -823,32 +781,27 @@ static int sink_dlq_settled(sink_rt_t *s)
         nanosleep(&ts, NULL);
     }
     if (atomic_load(&s->dlq_tr.failed)) {
-        log_error(s->inst.ctx.name, "a dead-letter record could not be delivered to Kafka: "
-                                    "stopping without committing");
+        log_error(s->inst.ctx.name,
+                  "a dead-letter record could not be delivered to %s: stopping without committing",
+                  s->reader->ops->name);
         return -1;
     }
     return atomic_load(&s->dlq_tr.pending) > 0 ? -1 : 0;
 }
 
-/* Flush the sink; then the records are durable: ack them (in-process) or commit their offsets
- * (Kafka). Returns -1 when the sink must fail. */
+/* Flush the sink; then the records are durable: commit them to the transport (which frees them
+ * or records the position). Returns -1 when the sink must fail. */
 static int sink_flush_commit(sink_rt_t *s, int64_t read_upto)
 {
     if (sink_call(s, NULL, NULL, 0, &s->bo) != SLUICE_OK)
         return -1;
     s->dirty = 0;
-    if (!s->consumer) {
-        topic_ack(s->reader, read_upto);
-        return 0;
-    }
     if (sink_dlq_settled(s) != 0)
         return -1;
     char err[512];
-    if (kafka_consumer_commit(s->consumer, err, sizeof err) != 0)
-        host_table.log_limited(&s->inst.ctx, SLUICE_LOG_WARN, "commit", 60,
-                               "%s (the records are flushed; they may be read again after a "
-                               "restart)",
-                               err);
+    if (s->reader->ops->commit(s->reader, read_upto, err, sizeof err) != 0)
+        log_limited(&s->inst.ctx.limits, s->inst.ctx.name, SLUICE_LOG_WARN, "commit", 60,
+                    "%s (the records are flushed; they may be read again after a restart)", err);
     return 0;
 }
 
@@ -856,7 +809,8 @@ static int sink_flush_commit(sink_rt_t *s, int64_t read_upto)
  * s->dirty stays set while it holds records back. Returns -1 when the sink must fail. */
 static int sink_precommit_commit(sink_rt_t *s, int64_t read_upto)
 {
-    size_t need = s->consumer ? kafka_consumer_nparts(s->consumer) : 1;
+    transport_reader_t *rd = s->reader;
+    size_t need = rd->ops->nparts(rd);
     if (need > s->pre_cap) {
         struct sluice_offset *o = realloc(s->pre, need * sizeof *o);
         if (o)
@@ -870,13 +824,7 @@ static int sink_precommit_commit(sink_rt_t *s, int64_t read_upto)
         }
         s->pre_cap = need;
     }
-    size_t n;
-    if (s->consumer) {
-        n = kafka_consumer_pending(s->consumer, s->pre, s->pre_cap);
-    } else {
-        s->pre[0] = (struct sluice_offset){.topic = s->p->topic->name, .offset = read_upto};
-        n = 1;
-    }
+    size_t n = rd->ops->pending(rd, read_upto, s->pre, s->pre_cap);
     if (n == 0) {
         s->dirty = 0;
         return 0;
@@ -892,23 +840,16 @@ static int sink_precommit_commit(sink_rt_t *s, int64_t read_upto)
         held |= s->pre[i].offset < s->pre_want[i];
     }
     s->dirty = held;
-    if (!s->consumer) {
-        if (s->pre[0].offset > 0)
-            topic_ack(s->reader, s->pre[0].offset);
-        return 0;
-    }
     if (sink_dlq_settled(s) != 0)
         return -1;
     char err[512];
-    if (kafka_consumer_commit_offsets(s->consumer, s->pre, n, err, sizeof err) != 0)
-        host_table.log_limited(&s->inst.ctx, SLUICE_LOG_WARN, "commit", 60,
-                               "%s (the records are durable; they may be read again after a "
-                               "restart)",
-                               err);
+    if (rd->ops->commit_offsets(rd, s->pre, n, err, sizeof err) != 0)
+        log_limited(&s->inst.ctx.limits, s->inst.ctx.name, SLUICE_LOG_WARN, "commit", 60,
+                    "%s (the records are durable; they may be read again after a restart)", err);
     return 0;
 }
 
-/* Partition revocation (Kafka mode, called inside kafka_consumer_read): flush what was put. */
+/* Partition revocation (called inside the reader's read): flush what was put. */
 static int sink_on_revoke(void *opaque)
 {
     sink_rt_t *s = opaque;
@@ -926,14 +867,15 @@ void *pipeline_sink_main(void *arg)
 {
     sink_rt_t *s = arg;
     pipeline_t *p = s->p;
-    topic_reader_t *rd = s->reader;
+    transport_reader_t *rd = s->reader;
+    const struct transport_ops *ops = rd->ops;
     size_t max = s->side.batch_max;
     topic_view_t *views = malloc(max * sizeof *views);
     arena_t arena;
     arena_init(&arena, ARENA_BLOCK);
     backoff_init(&s->bo, 300, s->side.retry_delay_max_ms,
-                 (uint64_t)mono_ms() ^ (uint64_t)(uintptr_t)s);
-    int64_t read_upto = rd ? rd->next : 0, last_flush = mono_ms();
+                 (uint64_t)clock_mono_ms() ^ (uint64_t)(uintptr_t)s);
+    int64_t read_upto = 0, last_flush = clock_mono_ms(); /* read_upto: set by the first read */
     int failed = 0;
     s->dirty = 0;
     if (!views) {
@@ -943,8 +885,7 @@ void *pipeline_sink_main(void *arg)
 
     while (!failed && !atomic_load(&p->abort)) {
         int wait = s->dirty ? SINK_IDLE_MS : SOURCE_POLL_MS;
-        size_t n = s->consumer ? kafka_consumer_read(s->consumer, views, max, wait)
-                               : topic_read(rd, views, max, wait);
+        size_t n = ops->read(rd, views, max, wait);
         if (s->revoke_failed) {
             failed = 1;
             break;
@@ -972,22 +913,23 @@ void *pipeline_sink_main(void *arg)
             atomic_fetch_add(&s->out, (long)(out->len - put_failed));
             /* With tolerance none any record in `f` stops the sink here. */
             if (failed_route(p, &s->side, &s->inst.ctx, s->inst.plugin->desc.name, s->task, &f,
-                             views, n, s->consumer ? &s->dlq_tr : NULL, &s->errors, &s->dlq) != 0) {
+                             views, n, ops->caps & TRANSPORT_SELF_ACKED ? &s->dlq_tr : NULL,
+                             &s->errors, &s->dlq) != 0) {
                 failed = 1;
                 break;
             }
-            if (s->consumer)
-                kafka_consumer_done(s->consumer);
+            ops->taken(rd);
             read_upto = views[n - 1].offset + 1;
             s->dirty = 1;
         }
-        int64_t now = mono_ms();
-        /* In-process the sink ends when its topic is closed and read; in Kafka mode the topic
-         * never ends: the sink runs until the run is asked to stop (then it flushes and commits
-         * what it has read, even with more records waiting). */
-        int drained = s->consumer ? atomic_load(&p->shutdown) || atomic_load(&p->failed)
-                                  : n == 0 && topic_drained(rd);
-        int pressure = s->dirty && !s->consumer && topic_pressure(p->topic);
+        int64_t now = clock_mono_ms();
+        /* The sink ends when its topic ended and was read; an endless topic (Kafka) never ends:
+         * the sink runs until the run is asked to stop (then it flushes and commits what it has
+         * read, even with more records waiting). */
+        int drained = ops->caps & TRANSPORT_ENDLESS
+                          ? atomic_load(&p->shutdown) || atomic_load(&p->failed)
+                          : n == 0 && ops->drained(rd);
+        int pressure = s->dirty && ops->pressure(rd);
         if (s->dirty &&
             (n == 0 || drained || pressure || now - last_flush >= s->side.flush_interval_ms)) {
             /* A sink with precommit keeps what it wants across commits, except at the end and
@@ -1016,12 +958,9 @@ void *pipeline_sink_main(void *arg)
         if (p->has_source && p->source.plugin->source.stop)
             p->source.plugin->source.stop(p->source.state);
     }
-    if (s->consumer)
-        kafka_consumer_close(s->consumer); /* after a failure: without committing */
-    else
-        topic_reader_leave(rd);
-    if (s->side.dlq && !s->consumer)
-        topic_writer_done(s->side.dlq);
+    ops->close(rd); /* after a failure: without committing */
+    if (s->side.dlq)
+        ops->writer_done(p->writer, s->side.dlq);
     free(views);
     free(s->pre);
     free(s->pre_want);
@@ -1030,7 +969,7 @@ void *pipeline_sink_main(void *arg)
     s->pre_cap = 0;
     arena_free(&arena);
     atomic_store(&s->done, 1);
-    runtime_thread_ended(s->p->rt);
+    pipeline_ended(p);
     return NULL;
 }
 

@@ -1,5 +1,12 @@
 /* pipeline.h — the runtime objects of one pipeline: its source with its transforms, its topic, and
- * its sinks, each sink with its transforms; the threads that move records between them. */
+ * its sinks, each sink with its transforms; the threads that move records between them, through
+ * the run's transport (transport.h), the same code for every transport.
+ *
+ * Threads: runtime.c builds these objects on the main thread, then runs pipeline_source_main on
+ * one thread per pipeline with a source and pipeline_sink_main on one thread per sink task, and
+ * joins them. Fields marked "source thread" or "sink thread" belong to that thread; the atomics
+ * are shared. pipeline_sink_revoke runs on its sink's thread (from inside the reader's read).
+ * Each thread signals `ended` just before it returns. */
 #ifndef SLUICE_PIPELINE_H
 #define SLUICE_PIPELINE_H
 
@@ -10,12 +17,12 @@
 #include "backoff.h"
 #include "config.h"
 #include "convert.h"
-#include "kafka.h"
 #include "loader.h"
 #include "log.h"
 #include "offsets.h"
 #include "record.h"
 #include "topic.h"
+#include "transport.h"
 #include "value.h"
 
 #define CTX_MAX_COUNTERS 16
@@ -47,15 +54,20 @@ typedef struct instance {
     struct predicate *pred; /* transforms: applies only where it matches; NULL: everywhere */
 } instance_t;
 
-struct runtime;
 struct pipeline;
+
+/* Where pipeline threads say they end, so that whoever waits for them (the run) wakes at once. */
+typedef struct pipeline_ended {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} pipeline_ended_t;
 
 /* Settings of one side: the source side of a pipeline, or one sink. */
 typedef struct side {
     converter_t key_conv, value_conv;
     record_codec_t codec;
     int tolerance_all;
-    topic_t *dlq; /* dead-letter topic, NULL if none */
+    transport_topic_t *dlq; /* dead-letter topic, NULL if none */
     int dlq_context_headers;
     int64_t retry_timeout_ms; /* -1: forever */
     int64_t retry_delay_max_ms;
@@ -74,9 +86,8 @@ typedef struct sink_rt {
     int task;         /* 0 .. tasks.max-1 */
     instance_t inst;
     side_t side;
-    topic_reader_t *reader;     /* in-process */
-    kafka_consumer_t *consumer; /* Kafka mode */
-    tracker_t dlq_tr;           /* Kafka mode: dead-letter records not yet acknowledged */
+    transport_reader_t *reader; /* its share of the pipeline's topic */
+    tracker_t dlq_tr; /* TRANSPORT_SELF_ACKED: dead-letter records not yet acknowledged */
     int dirty;                  /* put and not committed yet */
     struct sluice_offset *pre;  /* precommit (ABI 1.2): the offsets handed to the sink */
     int64_t *pre_want;          /* ... and what they were before it lowered them */
@@ -91,13 +102,18 @@ typedef struct sink_rt {
 } sink_rt_t;
 
 typedef struct pipeline {
-    struct runtime *rt;
     const cfg_pipeline_t *cfg;
     const char *id;
-    topic_t *topic;
+    transport_t *transport;     /* the run's */
+    transport_topic_t *topic;
+    transport_writer_t *writer; /* its source's, and its sinks' for dead-letter records */
+    transport_reader_t **readers; /* its sinks' (the progress line) */
+    offsets_t *offsets;         /* where the source's positions are committed */
+    pipeline_ended_t *ended;
     int has_source;
-    /* In-process: topics only routing transforms feed; this source counts as their writer. */
-    topic_t **route_targets;
+    /* Topics only routing transforms feed (a topic that may end); this source counts as their
+     * writer. */
+    transport_topic_t **route_targets;
     size_t nroute_targets;
     instance_t source;
     side_t side;
@@ -106,28 +122,21 @@ typedef struct pipeline {
     tracker_t *inflight_head, *inflight_tail; /* source thread only */
     backoff_t encode_bo;                      /* source thread: waits while encoding fails */
     tracker_t *orphans; /* trackers left in flight when the source ended (freed last) */
-    /* Kafka mode */
-    kafka_producer_t *producer;  /* the source side's and the dead-letter routes' producer */
-    kafka_props_t kprops;        /* the kafka: block with producer.override.* */
-    kafka_props_t topic_configs; /* topic.creation.default.<config> */
-    kafka_topic_spec_t tspec;    /* how topics this pipeline produces to are created */
-    char **known_topics;         /* topics known to exist (source thread) */
-    size_t nknown;
     atomic_long in, errors, dlq;
     sink_rt_t *sinks;
     size_t nsinks;
     atomic_int failed;
     atomic_int stop;         /* stop the source */
     atomic_int abort;        /* stop everything now (second signal) */
-    atomic_int shutdown;     /* a signal asked the run to end: Kafka-mode sinks finish */
+    atomic_int shutdown;     /* a signal asked the run to end: sinks of endless topics finish */
     atomic_int hold_commits; /* a sink stopped short of a read: no source position commits now */
     atomic_int source_done;
 } pipeline_t;
 
-/* Thread bodies (pipeline.c). */
+/* Thread bodies (pipeline.c); each signals p->ended as it returns. */
 void *pipeline_source_main(void *arg);
 void *pipeline_sink_main(void *arg);
-/* The consumer's revocation callback of a Kafka-mode sink task (opaque: its sink_rt_t). */
+/* The reader's revocation callback of a sink task (opaque: its sink_rt_t; sink thread). */
 int pipeline_sink_revoke(void *opaque);
 /* `sluice test`: run `in` through the transforms of `side` (with their predicates); returns the
  * output batch (one of the CHAIN_TMP batches of `tmp`, or `in` for an empty chain). A record that

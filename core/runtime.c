@@ -114,14 +114,6 @@ static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_i
     return out->cfg ? 0 : -1;
 }
 
-/* The entries of a MAP key (the kafka: block, producer.override.*, …) into a property list. */
-static void props_from_map(kafka_props_t *out, const sluice_config_t *cfg, const char *key)
-{
-    size_t n = cfg ? config_count(cfg, key) : 0;
-    for (size_t i = 0; i < n; i++)
-        kafka_props_add(out, config_map_key(cfg, key, i), config_item(cfg, key, i));
-}
-
 /* 1 when the top-level map `block` (kafka:, schema.registry:) is in force: given, and its `key`
  * (bootstrap.servers, url) not set to the empty string. An empty value — typically
  * `${KAFKA_BOOTSTRAP:-}` with the variable unset — switches the block off, so that one file runs
@@ -190,7 +182,6 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
                             cfg_errors_t *errs)
 {
     int rc = 0;
-    p->rt = rt;
     p->cfg = cp;
     p->id = cp->id;
     /* With invalid pipeline keys (core NULL) the plugins are still checked, so that lint reports
@@ -206,24 +197,20 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
             rc |= check_converters(rt, cp, cp->sinks[i].core, "sink", errs);
     }
     if (rt->kafka && cp->core) {
+        kafka_props_t kp = {0};
         for (size_t k = 0; k < rt->kprops.n; k++)
-            kafka_props_add(&p->kprops, rt->kprops.keys[k], rt->kprops.values[k]);
-        props_from_map(&p->kprops, cp->core, "producer.override.*");
+            kafka_props_add(&kp, rt->kprops.keys[k], rt->kprops.values[k]);
+        kafka_props_from_map(&kp, cp->core, "producer.override.*");
         char err[600];
         const char *bad = NULL;
-        if (rt->kafka_ok && kafka_props_check(&p->kprops, "producer", &bad, err, sizeof err) != 0) {
+        if (rt->kafka_ok && kafka_props_check(&kp, "producer", &bad, err, sizeof err) != 0) {
             char entry[300];
             snprintf(entry, sizeof entry, "%s", bad ? bad : "");
             const cfg_mark_t *m = config_map_mark(cp->core, "producer.override.*", entry);
             cfg_errors_add(errs, m ? m : &cp->mark, "pipeline '%s': %s", cp->id, err);
             rc = -1;
         }
-        props_from_map(&p->topic_configs, cp->core, "topic.creation.default.*");
-        p->tspec.partitions = (int)config_int(cp->core, "topic.creation.default.partitions");
-        p->tspec.replication_factor =
-            (int)config_int(cp->core, "topic.creation.default.replication.factor");
-        p->tspec.configs = &p->topic_configs;
-        p->tspec.create = config_bool(cp->core, "topic.creation.enable");
+        kafka_props_free(&kp);
     }
     if (cp->source && cp->source->plugin) {
         p->has_source = 1;
@@ -234,29 +221,29 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
             rc |= resolve_instance(rt, cp, &cp->source->transforms[t], ROLE_TRANSFORM,
                                    &p->side.transforms[t], errs);
     }
-    /* Kafka mode: each sink runs tasks.max tasks (consumers of one group), each with its own
-     * instances; a task beyond the first repeats the first's validation, whose errors were
-     * already reported. */
+    /* A transport with TRANSPORT_TASKS (Kafka: consumers of one group) runs tasks.max tasks of
+     * each sink, each with its own instances; a task beyond the first repeats the first's
+     * validation, whose errors were already reported. */
+    int tasks_on = (rt->transport->ops->caps & TRANSPORT_TASKS) != 0;
     size_t ntasks = 0;
     for (size_t i = 0; i < cp->nsinks; i++)
         ntasks +=
-            rt->kafka && cp->sinks[i].core ? (size_t)config_int(cp->sinks[i].core, "tasks.max") : 1;
+            tasks_on && cp->sinks[i].core ? (size_t)config_int(cp->sinks[i].core, "tasks.max") : 1;
     p->nsinks = ntasks;
     p->sinks = calloc(ntasks + 1, sizeof *p->sinks);
     for (size_t i = 0, at = 0; i < cp->nsinks; i++) {
         const cfg_instance_t *ci = &cp->sinks[i];
-        size_t tasks = rt->kafka && ci->core ? (size_t)config_int(ci->core, "tasks.max") : 1;
-        if (!rt->kafka && ci->core && config_int(ci->core, "tasks.max") > 1)
-            log_warn(cp->id,
-                     "sink '%s': tasks.max %lld ignored in-process (one partition, one "
-                     "task)",
-                     ci->id, (long long)config_int(ci->core, "tasks.max"));
+        size_t tasks = tasks_on && ci->core ? (size_t)config_int(ci->core, "tasks.max") : 1;
+        if (!tasks_on && ci->core && config_int(ci->core, "tasks.max") > 1)
+            log_warn(cp->id, "sink '%s': tasks.max %lld ignored %s (one partition, one task)",
+                     ci->id, (long long)config_int(ci->core, "tasks.max"),
+                     rt->transport->ops->name);
         if (rt->kafka && ci->core) {
             kafka_props_t kp = {0};
             char err[600];
             for (size_t k = 0; k < rt->kprops.n; k++)
                 kafka_props_add(&kp, rt->kprops.keys[k], rt->kprops.values[k]);
-            props_from_map(&kp, ci->core, "consumer.override.*");
+            kafka_props_from_map(&kp, ci->core, "consumer.override.*");
             const char *bad = NULL;
             if (rt->kafka_ok && kafka_props_check(&kp, "consumer", &bad, err, sizeof err) != 0) {
                 const cfg_mark_t *m =
@@ -386,12 +373,11 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
                     const char *offsets_override, cfg_errors_t *errs)
 {
     memset(rt, 0, sizeof *rt);
-    pthread_mutex_init(&rt->topics_mu, NULL);
-    pthread_mutex_init(&rt->ended_mu, NULL);
+    pthread_mutex_init(&rt->ended.mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&rt->ended_cv, &ca);
+    pthread_cond_init(&rt->ended.cv, &ca);
     pthread_condattr_destroy(&ca);
     rt->progress_interval_ms = 5000;
     config_load(&rt->cfg, files, nfiles, errs);
@@ -411,7 +397,7 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
     if (block_on(g, "kafka", "bootstrap.servers")) {
         char err[600];
         rt->kafka = 1;
-        props_from_map(&rt->kprops, g, "kafka");
+        kafka_props_from_map(&rt->kprops, g, "kafka");
         const char *bad = NULL;
         if (kafka_props_check(&rt->kprops, "producer", &bad, err, sizeof err) != 0 ||
             kafka_props_check(&rt->kprops, "consumer", &bad, err, sizeof err) != 0)
@@ -424,6 +410,11 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
                            "is its own group sluice.<pipeline>.<sink> (set "
                            "consumer.override.group.id on a sink to choose its name)");
     }
+    /* The one place the transport is chosen: Kafka when the kafka: block is in force. */
+    const struct transport_ops *tops = rt->kafka ? &transport_kafka : &transport_memory;
+    rt->transport = tops->open(rt->kafka ? &rt->kprops : NULL);
+    if (!rt->transport)
+        cfg_errors_add(errs, NULL, "out of memory");
     if (g && strcmp(config_string(g, "offsets.storage"), "kafka") == 0 && !rt->kafka)
         cfg_errors_add(errs, config_mark(g, "offsets.storage"),
                        "offsets.storage: kafka needs the kafka: block (positions go to the "
@@ -444,11 +435,13 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
 
     rt->npipelines = rt->cfg.npipelines;
     rt->pipelines = calloc(rt->npipelines + 1, sizeof *rt->pipelines);
-    for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++)
+    for (size_t i = 0; rt->transport && rt->pipelines && i < rt->npipelines; i++)
         resolve_pipeline(rt, &rt->cfg.pipelines[i], &rt->pipelines[i], errs);
 
-    /* In-process, a pipeline with only sinks reads a topic another pipeline of the run produces. */
-    for (size_t i = 0; !rt->kafka && i < rt->npipelines; i++) {
+    /* A topic that ends (in-process) has to be written in this run: a pipeline with only sinks
+     * reads a topic another pipeline of the run produces. */
+    for (size_t i = 0; rt->transport && !(tops->caps & TRANSPORT_ENDLESS) && i < rt->npipelines;
+         i++) {
         const cfg_pipeline_t *cp = &rt->cfg.pipelines[i];
         if (cp->source || !cp->core)
             continue;
@@ -558,28 +551,6 @@ void runtime_print(const runtime_t *rt, FILE *out)
 
 /* -- running ------------------------------------------------------------------------------------
  */
-
-topic_t *runtime_topic(runtime_t *rt, const char *name, size_t max_bytes)
-{
-    topic_t *t = NULL;
-    pthread_mutex_lock(&rt->topics_mu);
-    for (size_t i = 0; i < rt->ntopics; i++)
-        if (strcmp(rt->topics[i]->name, name) == 0) {
-            t = rt->topics[i];
-            topic_set_max_bytes(t, max_bytes);
-            goto out;
-        }
-    topic_t **n = realloc(rt->topics, (rt->ntopics + 1) * sizeof *n);
-    if (!n)
-        goto out;
-    rt->topics = n;
-    t = topic_new(name, max_bytes);
-    if (t)
-        rt->topics[rt->ntopics++] = t;
-out:
-    pthread_mutex_unlock(&rt->topics_mu);
-    return t;
-}
 
 static int instance_init(pipeline_t *p, instance_t *in, enum role role, const char *name, int task)
 {
@@ -719,30 +690,29 @@ static int runtime_open_offsets(runtime_t *rt)
     return rc ? -1 : 0;
 }
 
-/* Kafka mode: topics exist (or are created) before anything runs; one producer per pipeline
- * that writes (its source, its dead-letter routes); one consumer per sink task. */
-static int runtime_kafka_setup(runtime_t *rt)
+/* A writer for each pipeline (its topics made ready: Kafka creates the missing ones, waiting for
+ * the cluster) and a reader for each sink task. */
+static int runtime_transport_setup(runtime_t *rt)
 {
+    transport_t *tt = rt->transport;
     char err[1024];
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];
-        kafka_topic_spec_t specs[64];
-        char whys[64][300];
+        transport_topic_t *topics[64];
+        const char *whys[64];
+        char whybuf[64][300];
         size_t n = 0;
         int writes = p->has_source;
         for (size_t s = 0; s < p->nsinks; s++)
             writes |= p->sinks[s].side.dlq != NULL;
         if (p->has_source) {
-            specs[n] = p->tspec;
-            specs[n].name = p->topic->name;
-            snprintf(whys[n], sizeof whys[n], "pipeline '%s'", p->id);
-            specs[n].why = whys[n];
+            topics[n] = p->topic;
+            snprintf(whybuf[n], sizeof whybuf[n], "pipeline '%s'", p->id);
             n++;
             if (p->side.dlq) {
-                specs[n] = p->tspec;
-                specs[n].name = p->side.dlq->name;
-                snprintf(whys[n], sizeof whys[n], "the dead-letter topic of pipeline '%s'", p->id);
-                specs[n].why = whys[n];
+                topics[n] = p->side.dlq;
+                snprintf(whybuf[n], sizeof whybuf[n], "the dead-letter topic of pipeline '%s'",
+                         p->id);
                 n++;
             }
         }
@@ -750,53 +720,54 @@ static int runtime_kafka_setup(runtime_t *rt)
             sink_rt_t *sk = &p->sinks[s];
             if (!sk->side.dlq || sk->task > 0)
                 continue;
-            specs[n] = p->tspec;
-            specs[n].name = sk->side.dlq->name;
-            snprintf(whys[n], sizeof whys[n], "the dead-letter topic of sink '%s' of pipeline '%s'",
-                     sk->id, p->id);
-            specs[n].why = whys[n];
+            topics[n] = sk->side.dlq;
+            snprintf(whybuf[n], sizeof whybuf[n],
+                     "the dead-letter topic of sink '%s' of pipeline '%s'", sk->id, p->id);
             n++;
         }
-        int erc = kafka_ensure_topics(&p->kprops, specs, n, &rt->stopping, err, sizeof err);
-        if (erc == -2) {
+        for (size_t k = 0; k < n; k++)
+            whys[k] = whybuf[k];
+        size_t max = (size_t)config_size(p->cfg->core, "buffer.memory");
+        struct transport_writer_spec ws = {
+            .pipeline = p->id,
+            .core = p->cfg->core,
+            .buffer_bytes = max,
+            .topics = topics,
+            .whys = whys,
+            .ntopics = n,
+            .writes = writes,
+            .main = p->has_source ? p->topic : NULL,
+        };
+        int wrc = tt->ops->writer_new(tt, &ws, &p->writer, &rt->stopping, err, sizeof err);
+        if (wrc == -2) {
             log_info(p->id, "%s", err);
             return -1;
         }
-        if (erc != 0) {
+        if (wrc != 0) {
             log_error(p->id, "%s", err);
             return -1;
         }
-        for (size_t k = 0; k < n; k++) {
-            char **kn = realloc(p->known_topics, (p->nknown + 1) * sizeof *kn);
-            if (!kn || !(kn[p->nknown] = strdup(specs[k].name)))
-                return -1;
-            p->known_topics = kn;
-            p->nknown++;
-        }
-        size_t max = (size_t)config_size(p->cfg->core, "buffer.memory");
-        if (writes &&
-            kafka_producer_new(&p->producer, &p->kprops, p->id, max, err, sizeof err) != 0) {
-            log_error(p->id, "%s", err);
+        p->readers = calloc(p->nsinks + 1, sizeof *p->readers);
+        if (!p->readers)
             return -1;
-        }
-        if (p->producer && p->has_source)
-            kafka_producer_prepare(p->producer, p->topic->name);
         for (size_t s = 0; s < p->nsinks; s++) {
             sink_rt_t *sk = &p->sinks[s];
-            kafka_props_t kp = {0};
-            char group[512], name[512];
-            for (size_t k = 0; k < rt->kprops.n; k++)
-                kafka_props_add(&kp, rt->kprops.keys[k], rt->kprops.values[k]);
-            props_from_map(&kp, p->cfg->sinks[sk->cfg_index].core, "consumer.override.*");
-            snprintf(group, sizeof group, "sluice.%s.%s", p->id, sk->id);
-            snprintf(name, sizeof name, "%s/%s#%d", p->id, sk->id, sk->task);
-            int rc = kafka_consumer_new(&sk->consumer, &kp, group, p->topic->name, name, max,
-                                        pipeline_sink_revoke, sk, err, sizeof err);
-            kafka_props_free(&kp);
-            if (rc != 0) {
-                log_error(name, "%s", err);
+            struct transport_reader_spec rs = {
+                .pipeline = p->id,
+                .sink = sk->id,
+                .task = sk->task,
+                .sink_core = p->cfg->sinks[sk->cfg_index].core,
+                .buffer_bytes = max,
+                .on_revoke = pipeline_sink_revoke,
+                .opaque = sk,
+            };
+            if (tt->ops->reader_new(tt, p->topic, &rs, &sk->reader, err, sizeof err) != 0) {
+                char who[512];
+                snprintf(who, sizeof who, "%s/%s#%d", p->id, sk->id, sk->task);
+                log_error(who, "%s", err);
                 return -1;
             }
+            p->readers[s] = sk->reader;
         }
     }
     return 0;
@@ -806,75 +777,67 @@ static int runtime_setup(runtime_t *rt)
 {
     if (runtime_open_offsets(rt) != 0)
         return -1;
-    /* Topics, writers and readers exist before any thread runs (in Kafka mode the in-process
-     * topics only carry names). */
+    /* Topics, writers and readers exist before any thread runs. */
+    transport_t *tt = rt->transport;
+    const struct transport_ops *ops = tt->ops;
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];
+        p->transport = tt;
+        p->offsets = rt->offsets;
+        p->ended = &rt->ended;
         const char *topic = config_string(p->cfg->core, "topic");
         size_t max = (size_t)config_size(p->cfg->core, "buffer.memory");
-        p->topic = runtime_topic(rt, topic, max);
+        p->topic = ops->topic(tt, topic, max);
         if (!p->topic)
             return -1;
         if (p->has_source) {
-            if (!rt->kafka)
-                topic_writer_add(p->topic);
+            ops->writer_add(p->topic);
             const char *dlq = side_dlq_name(NULL, p->cfg->core);
             if (dlq) {
-                p->side.dlq = runtime_topic(rt, dlq, max);
+                p->side.dlq = ops->topic(tt, dlq, max);
                 if (!p->side.dlq)
                     return -1;
-                if (!rt->kafka)
-                    topic_writer_add(p->side.dlq);
+                ops->writer_add(p->side.dlq);
             }
         }
         for (size_t s = 0; s < p->nsinks; s++) {
             sink_rt_t *sk = &p->sinks[s];
             const char *dlq = side_dlq_name(p->cfg->sinks[sk->cfg_index].core, p->cfg->core);
             if (dlq) {
-                sk->side.dlq = runtime_topic(rt, dlq, max);
+                sk->side.dlq = ops->topic(tt, dlq, max);
                 if (!sk->side.dlq)
                     return -1;
-                if (!rt->kafka)
-                    topic_writer_add(sk->side.dlq);
+                ops->writer_add(sk->side.dlq);
             }
         }
     }
-    for (size_t i = 0; !rt->kafka && i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        for (size_t s = 0; s < p->nsinks; s++) {
-            char name[256];
-            snprintf(name, sizeof name, "%s/%s", p->id, p->sinks[s].id);
-            p->sinks[s].reader = topic_reader_add(p->topic, name);
-            if (!p->sinks[s].reader)
-                return -1;
-        }
-    }
-    /* In-process, a topic only routing transforms can feed (no source or dead-letter route writes
-     * it) is written by every source with transforms: it closes when they have all ended. */
-    for (size_t i = 0; !rt->kafka && i < rt->npipelines; i++) {
-        topic_t *t = rt->pipelines[i].topic;
-        if (rt->pipelines[i].has_source || t->writers > 0)
+    /* A topic that ends, which only routing transforms can feed (no source or dead-letter route
+     * writes it), is written by every source with transforms: it ends when they have all ended. */
+    for (size_t i = 0; !(ops->caps & TRANSPORT_ENDLESS) && i < rt->npipelines; i++) {
+        transport_topic_t *t = rt->pipelines[i].topic;
+        if (rt->pipelines[i].has_source || ops->writers(t) > 0)
             continue;
         for (size_t k = 0; k < rt->npipelines; k++) {
             pipeline_t *o = &rt->pipelines[k];
             if (!o->has_source || !o->side.ntransforms)
                 continue;
-            topic_t **n = realloc(o->route_targets, (o->nroute_targets + 1) * sizeof *n);
+            transport_topic_t **n =
+                realloc(o->route_targets, (o->nroute_targets + 1) * sizeof *n);
             if (!n)
                 return -1;
             o->route_targets = n;
             n[o->nroute_targets++] = t;
-            topic_writer_add(t);
+            ops->writer_add(t);
         }
     }
-    if (rt->kafka && runtime_kafka_setup(rt) != 0)
+    if (runtime_transport_setup(rt) != 0)
         return -1;
     /* Resume the numbering of each source's topic where the last run left it. */
-    for (size_t i = 0; !rt->kafka && i < rt->npipelines; i++) {
+    for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];
         const offsets_entry_t *e = p->has_source ? offsets_get(rt->offsets, p->id) : NULL;
         if (e && e->next_offset > 0)
-            topic_set_next(p->topic, e->next_offset);
+            ops->set_next(p->topic, e->next_offset);
     }
     if (block_on(rt->cfg.global, "schema.registry", "url")) {
         const sluice_config_t *g = rt->cfg.global;
@@ -917,8 +880,7 @@ static int runtime_setup(runtime_t *rt)
                 return -1;
             if (instance_init(p, &sk->inst, ROLE_SINK, name, sk->task) != 0)
                 return -1;
-            if (sk->consumer)
-                sk->side.codec.load_headers = kafka_load_headers;
+            sk->side.codec.load_headers = ops->load_headers;
             for (size_t t = 0; t < sk->side.ntransforms; t++)
                 if (instance_init(p, &sk->side.transforms[t], ROLE_TRANSFORM,
                                   sk->side.transforms[t].cfg_inst->id, sk->task) != 0)
@@ -971,13 +933,6 @@ void runtime_request_stop(runtime_t *rt, int hard)
     }
 }
 
-void runtime_thread_ended(runtime_t *rt)
-{
-    pthread_mutex_lock(&rt->ended_mu);
-    pthread_cond_broadcast(&rt->ended_cv);
-    pthread_mutex_unlock(&rt->ended_mu);
-}
-
 static int runtime_all_done(runtime_t *rt)
 {
     for (size_t i = 0; i < rt->npipelines; i++) {
@@ -991,19 +946,11 @@ static int runtime_all_done(runtime_t *rt)
     return 1;
 }
 
-static void human_bytes(size_t n, char *out, size_t size)
-{
-    if (n >= 1024 * 1024)
-        snprintf(out, size, "%.1f MiB", (double)n / (1024.0 * 1024.0));
-    else
-        snprintf(out, size, "%.1f KiB", (double)n / 1024.0);
-}
-
 static void runtime_progress(runtime_t *rt, long *last_in, double seconds)
 {
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];
-        char line[1024], mem[32];
+        char line[1024];
         long in = atomic_load(&p->in);
         int n = snprintf(line, sizeof line, "in %ld (%.0f/s) | out", in,
                          seconds > 0 ? (double)(in - last_in[i]) / seconds : 0.0);
@@ -1021,27 +968,10 @@ static void runtime_progress(runtime_t *rt, long *last_in, double seconds)
         }
         if (!p->nsinks && n < (int)sizeof line)
             n += snprintf(line + n, sizeof line - (size_t)n, " (no sink)");
-        if (p->producer) {
-            char state[160];
-            kafka_producer_state(p->producer, state, sizeof state);
-            if (n < (int)sizeof line)
-                snprintf(line + n, sizeof line - (size_t)n,
-                         " | errors %ld | dlq %ld | kafka in flight %ld%s%s", errors, dlq,
-                         kafka_producer_inflight(p->producer), state[0] ? " | " : "", state);
-        } else if (rt->kafka) {
-            char state[160] = "";
-            for (size_t s = 0; s < p->nsinks && !state[0]; s++)
-                if (p->sinks[s].consumer)
-                    kafka_consumer_state(p->sinks[s].consumer, state, sizeof state);
-            if (n < (int)sizeof line)
-                snprintf(line + n, sizeof line - (size_t)n, " | errors %ld | dlq %ld%s%s", errors,
-                         dlq, state[0] ? " | " : "", state);
-        } else {
-            human_bytes(topic_bytes(p->topic), mem, sizeof mem);
-            if (n < (int)sizeof line)
-                snprintf(line + n, sizeof line - (size_t)n, " | errors %ld | dlq %ld | buffered %s",
-                         errors, dlq, mem);
-        }
+        if (n < (int)sizeof line)
+            snprintf(line + n, sizeof line - (size_t)n, " | errors %ld | dlq %ld", errors, dlq);
+        rt->transport->ops->progress(p->topic, p->writer, p->readers, p->nsinks, line,
+                                     sizeof line);
         log_info(p->id, "%s", line);
     }
 }
@@ -1125,10 +1055,10 @@ int runtime_run(runtime_t *rt)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        pthread_mutex_lock(&rt->ended_mu);
+        pthread_mutex_lock(&rt->ended.mu);
         if (!runtime_all_done(rt))
-            pthread_cond_timedwait(&rt->ended_cv, &rt->ended_mu, &until);
-        pthread_mutex_unlock(&rt->ended_mu);
+            pthread_cond_timedwait(&rt->ended.cv, &rt->ended.mu, &until);
+        pthread_mutex_unlock(&rt->ended.mu);
         clock_gettime(CLOCK_MONOTONIC, &now);
         double since = (double)(now.tv_sec - last_report.tv_sec) +
                        (double)(now.tv_nsec - last_report.tv_nsec) / 1e9;
@@ -1160,8 +1090,9 @@ teardown:
             sink_rt_t *sk = &p->sinks[s];
             if (sk->inst.inited && sk->inst.plugin->sink.stop)
                 sk->inst.plugin->sink.stop(sk->inst.state);
-            kafka_consumer_free(sk->consumer);
-            sk->consumer = NULL;
+            if (sk->reader)
+                rt->transport->ops->reader_free(sk->reader);
+            sk->reader = NULL;
         }
     }
     if (rt->offsets) {
@@ -1170,8 +1101,9 @@ teardown:
             log_error(NULL, "%s", err);
     }
     for (size_t i = 0; i < rt->npipelines; i++) {
-        kafka_producer_free(rt->pipelines[i].producer);
-        rt->pipelines[i].producer = NULL;
+        if (rt->pipelines[i].writer)
+            rt->transport->ops->writer_free(rt->pipelines[i].writer);
+        rt->pipelines[i].writer = NULL;
     }
     if (rt->sig_thread_started) {
         atomic_store(&rt->exiting, 1);
@@ -1218,17 +1150,13 @@ void runtime_free(runtime_t *rt)
     }
     for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];
-        kafka_props_free(&p->kprops);
-        kafka_props_free(&p->topic_configs);
-        for (size_t k = 0; k < p->nknown; k++)
-            free(p->known_topics[k]);
-        free(p->known_topics);
         free(p->route_targets);
+        free(p->readers);
     }
     kafka_props_free(&rt->kprops);
     sr_client_free(rt->sr);
-    for (size_t i = 0; i < rt->ntopics; i++)
-        topic_free(rt->topics[i]);
+    if (rt->transport)
+        rt->transport->ops->free(rt->transport);
     /* Trackers left in flight: after the topics whose chunks may point at them. */
     for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++)
         while (rt->pipelines[i].orphans) {
@@ -1238,10 +1166,8 @@ void runtime_free(runtime_t *rt)
             free(t);
         }
     free(rt->pipelines);
-    free(rt->topics);
-    pthread_mutex_destroy(&rt->topics_mu);
-    pthread_mutex_destroy(&rt->ended_mu);
-    pthread_cond_destroy(&rt->ended_cv);
+    pthread_mutex_destroy(&rt->ended.mu);
+    pthread_cond_destroy(&rt->ended.cv);
     offsets_close(rt->offsets);
     kafka_kv_writer_free(rt->offsets_writer);
     free(rt->offsets_path);

@@ -20,9 +20,7 @@ typedef struct runtime {
     registry_t registry;
     pipeline_t *pipelines;
     size_t npipelines;
-    pthread_mutex_t topics_mu; /* topics may be created while running (records routed elsewhere) */
-    topic_t **topics;
-    size_t ntopics;
+    transport_t *transport; /* how records travel: chosen by runtime_prepare; owns the topics */
     offsets_t *offsets;
     char *offsets_path;
     int quiet;
@@ -38,8 +36,7 @@ typedef struct runtime {
     atomic_int exiting;
     sigset_t sigs;
     /* Pipeline threads signal their end here, so that run returns at once, not at its next tick. */
-    pthread_mutex_t ended_mu;
-    pthread_cond_t ended_cv;
+    pipeline_ended_t ended;
 } runtime_t;
 
 /* Load the files, scan plugins, resolve and validate everything. Errors go to `errs`; returns 0 if
@@ -70,10 +67,6 @@ void runtime_print(const runtime_t *rt, FILE *out);
 int runtime_run(runtime_t *rt);
 void runtime_free(runtime_t *rt);
 
-/* The topic of that name, created on demand with the given memory bound. */
-topic_t *runtime_topic(runtime_t *rt, const char *name, size_t max_bytes);
-/* A source or sink thread is about to return (called by it, any thread). */
-void runtime_thread_ended(runtime_t *rt);
 /* Ask every pipeline to stop (signal handler thread). `hard`: do not drain. */
 void runtime_request_stop(runtime_t *rt, int hard);
 

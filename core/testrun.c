@@ -743,7 +743,6 @@ static void run_file(testrun_t *tr, const char *path)
         free(pfile);
     } else {
         have_rt = 1;
-        pthread_mutex_init(&rt.topics_mu, NULL);
         runtime_scan_plugins(&rt, NULL, 0, &errs);
         if (errs.len)
             cfg_errors_print(&errs, stderr);

@@ -1,12 +1,14 @@
-/* topic.c — see topic.h. */
+/* topic.c — see topic.h; also the in-process transport (transport.h) over it. */
 #include "topic.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
+#include "transport.h"
 
 /* Entry layout in a chunk, 8-byte aligned: header, key, value, packed headers. */
 struct topic_entry {
@@ -460,3 +462,352 @@ const uint8_t *topic_header_next(const uint8_t *p, const char **name, size_t *na
     *value_len = vl;
     return p + 2 + nl + 4 + vl;
 }
+
+/* -- the in-process transport -------------------------------------------------------------------
+ * transport.h's table over the log above: the run owns its topics; a reader is a topic reader; a
+ * writer appends to the topics themselves. */
+
+struct mem_transport {
+    transport_t base;
+    pthread_mutex_t mu; /* topics may be created while running (records routed elsewhere) */
+    struct mem_topic **topics;
+    size_t ntopics;
+};
+
+struct mem_topic {
+    transport_topic_t tt;
+    topic_t *log;
+};
+
+struct mem_writer {
+    transport_writer_t base;
+    struct mem_transport *t;
+    struct mem_topic *main; /* routed topics are bounded like it */
+};
+
+struct mem_reader {
+    transport_reader_t base;
+    topic_reader_t *rd;
+    atomic_int paused;
+};
+
+static transport_t *mem_open(const void *settings)
+{
+    (void)settings;
+    struct mem_transport *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->base.ops = &transport_memory;
+    pthread_mutex_init(&t->mu, NULL);
+    return &t->base;
+}
+
+static transport_topic_t *mem_topic(transport_t *base, const char *name, size_t max_bytes)
+{
+    struct mem_transport *t = (struct mem_transport *)base;
+    struct mem_topic *mt = NULL;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->ntopics; i++)
+        if (strcmp(t->topics[i]->tt.name, name) == 0) {
+            mt = t->topics[i];
+            topic_set_max_bytes(mt->log, max_bytes);
+            goto out;
+        }
+    struct mem_topic **n = realloc(t->topics, (t->ntopics + 1) * sizeof *n);
+    if (!n)
+        goto out;
+    t->topics = n;
+    mt = calloc(1, sizeof *mt);
+    if (mt && !(mt->log = topic_new(name, max_bytes))) {
+        free(mt);
+        mt = NULL;
+    }
+    if (mt) {
+        mt->tt.name = mt->log->name;
+        t->topics[t->ntopics++] = mt;
+    }
+out:
+    pthread_mutex_unlock(&t->mu);
+    return mt ? &mt->tt : NULL;
+}
+
+static topic_t *mem_log(transport_topic_t *tp)
+{
+    return ((struct mem_topic *)tp)->log;
+}
+
+static void mem_writer_add(transport_topic_t *tp)
+{
+    topic_writer_add(mem_log(tp));
+}
+
+static int mem_writers(transport_topic_t *tp)
+{
+    topic_t *t = mem_log(tp);
+    pthread_mutex_lock(&t->mu);
+    int n = t->writers;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+static size_t mem_readers(transport_topic_t *tp)
+{
+    return mem_log(tp)->nreaders; /* set up before the threads run */
+}
+
+static void mem_set_next(transport_topic_t *tp, int64_t next)
+{
+    topic_set_next(mem_log(tp), next);
+}
+
+static int mem_writer_new(transport_t *t, const struct transport_writer_spec *spec,
+                          transport_writer_t **out, const atomic_int *stop, char *errstr,
+                          size_t errstr_size)
+{
+    (void)stop;
+    struct mem_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    w->base.ops = &transport_memory;
+    w->t = (struct mem_transport *)t;
+    w->main = (struct mem_topic *)spec->main;
+    *out = &w->base;
+    return 0;
+}
+
+static int mem_reader_new(transport_t *t, transport_topic_t *tp,
+                          const struct transport_reader_spec *spec, transport_reader_t **out,
+                          char *errstr, size_t errstr_size)
+{
+    (void)t;
+    char name[256];
+    snprintf(name, sizeof name, "%s/%s", spec->pipeline, spec->sink);
+    struct mem_reader *r = calloc(1, sizeof *r);
+    if (r && !(r->rd = topic_reader_add(mem_log(tp), name))) {
+        free(r);
+        r = NULL;
+    }
+    if (!r) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    r->base.ops = &transport_memory;
+    *out = &r->base;
+    return 0;
+}
+
+static void human_bytes(size_t n, char *out, size_t size)
+{
+    if (n >= 1024 * 1024)
+        snprintf(out, size, "%.1f MiB", (double)n / (1024.0 * 1024.0));
+    else
+        snprintf(out, size, "%.1f KiB", (double)n / 1024.0);
+}
+
+static void mem_progress(transport_topic_t *tp, transport_writer_t *w,
+                         transport_reader_t *const *rds, size_t nrds, char *out, size_t size)
+{
+    (void)w, (void)rds, (void)nrds;
+    char mem[32];
+    human_bytes(topic_bytes(mem_log(tp)), mem, sizeof mem);
+    size_t n = strlen(out);
+    if (n < size)
+        snprintf(out + n, size - n, " | buffered %s", mem);
+}
+
+static void mem_writer_free(transport_writer_t *w)
+{
+    free(w);
+}
+
+static void mem_reader_free(transport_reader_t *r)
+{
+    free(r); /* its topic_reader_t goes with the topic */
+}
+
+static void mem_free(transport_t *base)
+{
+    struct mem_transport *t = (struct mem_transport *)base;
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->ntopics; i++) {
+        topic_free(t->topics[i]->log);
+        free(t->topics[i]);
+    }
+    free(t->topics);
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+}
+
+static transport_topic_t *mem_route(transport_writer_t *base, const char *name,
+                                    const atomic_int *abort)
+{
+    (void)abort;
+    struct mem_writer *w = (struct mem_writer *)base;
+    return mem_topic(&w->t->base, name, w->main->log->max_bytes);
+}
+
+static int mem_append(transport_writer_t *w, transport_topic_t *tp, topic_stage_t *stage,
+                      tracker_t *tr, const atomic_int *abort)
+{
+    (void)w;
+    int64_t first;
+    return topic_append(mem_log(tp), stage, tr, &first, abort);
+}
+
+static int64_t mem_next_offset(transport_topic_t *tp)
+{
+    topic_t *t = mem_log(tp);
+    pthread_mutex_lock(&t->mu);
+    int64_t next = t->next;
+    pthread_mutex_unlock(&t->mu);
+    return next;
+}
+
+static void mem_writer_done(transport_writer_t *w, transport_topic_t *tp)
+{
+    (void)w;
+    topic_writer_done(mem_log(tp));
+}
+
+static long mem_inflight(transport_writer_t *w)
+{
+    (void)w;
+    return 0;
+}
+
+static long mem_purge(transport_writer_t *w, int timeout_ms)
+{
+    (void)w, (void)timeout_ms;
+    return 0;
+}
+
+static topic_reader_t *mem_rd(transport_reader_t *r)
+{
+    return ((struct mem_reader *)r)->rd;
+}
+
+static size_t mem_read(transport_reader_t *r, topic_view_t *views, size_t max, int wait_ms)
+{
+    if (atomic_load(&((struct mem_reader *)r)->paused)) {
+        /* Paused: nothing is handed out; wait as a read of an empty topic would. */
+        struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
+        if (wait_ms > 0)
+            nanosleep(&ts, NULL);
+        return 0;
+    }
+    return topic_read(mem_rd(r), views, max, wait_ms);
+}
+
+static void mem_headers(transport_reader_t *r, size_t i, const topic_view_t *v,
+                        sluice_record_t *rec)
+{
+    (void)r, (void)i;
+    const uint8_t *h = v->headers;
+    for (uint32_t k = 0; k < v->nheaders; k++) {
+        const char *name;
+        size_t nl, vl;
+        const void *val;
+        h = topic_header_next(h, &name, &nl, &val, &vl);
+        record_add_header_n(rec, name, nl, val, vl);
+    }
+}
+
+static void mem_taken(transport_reader_t *r)
+{
+    (void)r;
+}
+
+static int mem_drained(transport_reader_t *r)
+{
+    return topic_drained(mem_rd(r));
+}
+
+static int mem_pressure(transport_reader_t *r)
+{
+    return topic_pressure(mem_rd(r)->topic);
+}
+
+static void mem_pause(transport_reader_t *r)
+{
+    atomic_store(&((struct mem_reader *)r)->paused, 1);
+}
+
+static void mem_resume(transport_reader_t *r)
+{
+    atomic_store(&((struct mem_reader *)r)->paused, 0);
+}
+
+static int mem_commit(transport_reader_t *r, int64_t upto, char *errstr, size_t errstr_size)
+{
+    (void)errstr, (void)errstr_size;
+    topic_ack(mem_rd(r), upto);
+    return 0;
+}
+
+static size_t mem_nparts(transport_reader_t *r)
+{
+    (void)r;
+    return 1;
+}
+
+static size_t mem_pending(transport_reader_t *r, int64_t upto, struct sluice_offset *out,
+                          size_t max)
+{
+    if (max < 1)
+        return 0;
+    out[0] = (struct sluice_offset){.topic = mem_rd(r)->topic->name, .offset = upto};
+    return 1;
+}
+
+static int mem_commit_offsets(transport_reader_t *r, const struct sluice_offset *offsets,
+                              size_t n, char *errstr, size_t errstr_size)
+{
+    (void)errstr, (void)errstr_size;
+    if (n > 0 && offsets[0].offset > 0)
+        topic_ack(mem_rd(r), offsets[0].offset);
+    return 0;
+}
+
+static void mem_close(transport_reader_t *r)
+{
+    topic_reader_leave(mem_rd(r));
+}
+
+const struct transport_ops transport_memory = {
+    .name = "in-process",
+    .caps = 0,
+    .load_headers = NULL,
+    .open = mem_open,
+    .topic = mem_topic,
+    .writer_add = mem_writer_add,
+    .writers = mem_writers,
+    .readers = mem_readers,
+    .set_next = mem_set_next,
+    .writer_new = mem_writer_new,
+    .reader_new = mem_reader_new,
+    .progress = mem_progress,
+    .writer_free = mem_writer_free,
+    .reader_free = mem_reader_free,
+    .free = mem_free,
+    .route = mem_route,
+    .append = mem_append,
+    .next_offset = mem_next_offset,
+    .writer_done = mem_writer_done,
+    .inflight = mem_inflight,
+    .purge = mem_purge,
+    .read = mem_read,
+    .headers = mem_headers,
+    .taken = mem_taken,
+    .drained = mem_drained,
+    .pressure = mem_pressure,
+    .pause = mem_pause,
+    .resume = mem_resume,
+    .commit = mem_commit,
+    .nparts = mem_nparts,
+    .pending = mem_pending,
+    .commit_offsets = mem_commit_offsets,
+    .close = mem_close,
+};

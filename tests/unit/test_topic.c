@@ -14,6 +14,7 @@
 
 #include "record.h"
 #include "topic.h"
+#include "transport.h"
 
 /* Stage `n` records "v<i>" with a header on the first. */
 static void stage_n(topic_stage_t *s, int from, int n)
@@ -188,6 +189,81 @@ static void test_leaving_reader_releases(void **state)
     topic_free(t);
 }
 
+/* The in-process transport: a writer appends through it, a reader reads, pauses (nothing is
+ * handed out, the position is kept), resumes, commits (the records are freed and the tracker
+ * completes) and drains once its writer is done. */
+static void test_memory_transport_pause_resume(void **state)
+{
+    (void)state;
+    const struct transport_ops *ops = &transport_memory;
+    transport_t *t = ops->open(NULL);
+    assert_non_null(t);
+    transport_topic_t *tp = ops->topic(t, "t", 1 << 20);
+    assert_non_null(tp);
+    assert_ptr_equal(ops->topic(t, "t", 1 << 10), tp); /* one topic per name */
+    assert_string_equal(tp->name, "t");
+    ops->writer_add(tp);
+    assert_int_equal(ops->writers(tp), 1);
+    char err[256];
+    transport_writer_t *w = NULL;
+    struct transport_writer_spec ws = {.pipeline = "p", .main = tp, .writes = 1};
+    assert_int_equal(ops->writer_new(t, &ws, &w, NULL, err, sizeof err), 0);
+    transport_reader_t *r = NULL;
+    struct transport_reader_spec rs = {.pipeline = "p", .sink = "s"};
+    assert_int_equal(ops->reader_new(t, tp, &rs, &r, err, sizeof err), 0);
+    assert_int_equal(ops->readers(tp), 1);
+    ops->set_next(tp, 10);
+
+    tracker_t tr = {0};
+    atomic_store(&tr.pending, 1);
+    topic_stage_t s;
+    topic_stage_init(&s);
+    stage_n(&s, 0, 2);
+    assert_int_equal(ops->append(w, tp, &s, &tr, NULL), 0);
+    assert_int_equal(s.count, 0); /* the stage is emptied */
+    assert_int_equal(ops->next_offset(tp), 12);
+
+    topic_view_t v[4];
+    ops->pause(r);
+    assert_int_equal(ops->read(r, v, 4, 1), 0);
+    assert_int_equal(ops->read(r, v, 4, 0), 0);
+    ops->resume(r);
+    assert_int_equal(ops->read(r, v, 4, 0), 2);
+    assert_int_equal(v[0].offset, 10); /* from where it was: nothing was lost while paused */
+
+    arena_t a;
+    arena_init(&a, 4096);
+    sluice_batch_t b;
+    batch_init(&b, &a, NULL);
+    sluice_record_t *rec = batch_add(&b);
+    ops->headers(r, 0, &v[0], rec);
+    assert_int_equal(rec->nheaders, 1);
+    arena_free(&a);
+
+    ops->taken(r);
+    assert_int_equal(ops->nparts(r), 1);
+    struct sluice_offset o[1];
+    assert_int_equal(ops->pending(r, 12, o, 1), 1);
+    assert_int_equal(o[0].offset, 12);
+    assert_string_equal(o[0].topic, "t");
+    assert_false(ops->pressure(r));
+    assert_int_equal(atomic_load(&tr.pending), 3);
+    assert_int_equal(ops->commit(r, 12, err, sizeof err), 0);
+    atomic_fetch_sub(&tr.pending, 1);
+    assert_int_equal(atomic_load(&tr.pending), 0); /* every record acked */
+
+    assert_false(ops->drained(r));
+    ops->writer_done(w, tp);
+    assert_int_equal(ops->read(r, v, 4, 0), 0);
+    assert_true(ops->drained(r));
+    ops->close(r);
+    assert_int_equal(ops->inflight(w), 0);
+    topic_stage_free(&s);
+    ops->reader_free(r);
+    ops->writer_free(w);
+    ops->free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_full_topic_blocks_writer_until_ack),
         cmocka_unit_test(test_abort_unblocks_writer),
         cmocka_unit_test(test_leaving_reader_releases),
+        cmocka_unit_test(test_memory_transport_pause_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1098,6 +1098,7 @@ void kafka_kv_writer_free(kafka_kv_writer_t *w)
 struct kafka_transport {
     transport_t base;
     const kafka_props_t *props; /* the kafka: block */
+    int props_ok;               /* librdkafka accepts it */
     pthread_mutex_t mu;         /* topics are named while running (records routed elsewhere) */
     transport_topic_t **topics;
     size_t ntopics;
@@ -1120,10 +1121,60 @@ static transport_t *ktr_open(const void *settings)
     struct kafka_transport *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
+    const struct kafka_transport_settings *ks = settings;
     t->base.ops = &transport_kafka;
-    t->props = settings;
+    t->props = ks->props;
+    t->props_ok = ks->props_ok;
     pthread_mutex_init(&t->mu, NULL);
     return &t->base;
+}
+
+/* Check the kafka: block with the `key` overrides of `cfg` (those of `what`: "pipeline 'x'") for
+ * `role`; the error names the override at fault. */
+static int ktr_check_overrides(struct kafka_transport *t, const sluice_config_t *cfg,
+                               const char *key, const char *role, const cfg_mark_t *mark,
+                               const char *what, cfg_errors_t *errs)
+{
+    kafka_props_t kp = {0};
+    char err[600], entry[300];
+    const char *bad = NULL;
+    for (size_t k = 0; k < t->props->n; k++)
+        kafka_props_add(&kp, t->props->keys[k], t->props->values[k]);
+    kafka_props_from_map(&kp, cfg, key);
+    int rc = t->props_ok ? kafka_props_check(&kp, role, &bad, err, sizeof err) : 0;
+    snprintf(entry, sizeof entry, "%s", bad ? bad : "");
+    kafka_props_free(&kp);
+    if (rc == 0)
+        return 0;
+    const cfg_mark_t *m = config_map_mark(cfg, key, entry);
+    cfg_errors_add(errs, m ? m : mark, "%s: %s", what, err);
+    return -1;
+}
+
+static int ktr_check_pipeline(transport_t *base, const cfg_pipeline_t *cp, cfg_errors_t *errs)
+{
+    char what[300];
+    snprintf(what, sizeof what, "pipeline '%s'", cp->id);
+    return cp->core ? ktr_check_overrides((struct kafka_transport *)base, cp->core,
+                                          "producer.override.*", "producer", &cp->mark, what, errs)
+                    : 0;
+}
+
+static int ktr_check_sink(transport_t *base, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
+                          cfg_errors_t *errs)
+{
+    char what[600];
+    snprintf(what, sizeof what, "sink '%s' of pipeline '%s'", ci->id, cp->id);
+    return ci->core ? ktr_check_overrides((struct kafka_transport *)base, ci->core,
+                                          "consumer.override.*", "consumer", &ci->mark, what, errs)
+                    : 0;
+}
+
+static void ktr_describe(transport_t *base, char *out, size_t size)
+{
+    struct kafka_transport *t = (struct kafka_transport *)base;
+    const char *bs = kafka_props_get(t->props, "bootstrap.servers");
+    snprintf(out, size, "against Kafka at %s", bs ? bs : "?");
 }
 
 static transport_topic_t *ktr_topic(transport_t *base, const char *name, size_t max_bytes)
@@ -1434,6 +1485,9 @@ const struct transport_ops transport_kafka = {
     .caps = TRANSPORT_ENDLESS | TRANSPORT_FOREIGN | TRANSPORT_SELF_ACKED | TRANSPORT_TASKS,
     .load_headers = kafka_load_headers,
     .open = ktr_open,
+    .check_pipeline = ktr_check_pipeline,
+    .check_sink = ktr_check_sink,
+    .describe = ktr_describe,
     .topic = ktr_topic,
     .writer_add = ktr_writer_add,
     .writers = ktr_writers,

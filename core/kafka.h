@@ -1,6 +1,15 @@
 /* kafka.h — Kafka mode: a pipeline's topic is a real Kafka topic. The source side produces into it
  * with librdkafka (idempotent by default); each sink task is a consumer in the group
- * `sluice.<pipeline>.<sink>`; source positions may live in a compacted topic.
+ * `sluice.<pipeline>.<sink>`; source positions may live in a compacted topic. The pipeline reaches
+ * the producer and consumers only through transport.h (kafka.c holds transport_kafka over them).
+ *
+ * Threads: a producer is used by its pipeline's source thread (produce, inflight, purge) and its
+ * sink threads (produce: dead-letter records), and by the main thread (new, prepare, state, free);
+ * its own delivery thread serves the delivery reports (trackers' pending counts). A consumer is
+ * used by its sink task's thread only (the revocation callback runs inside kafka_consumer_read),
+ * except new, state and free on the main thread. Topic creation and the compacted topic run on the
+ * main thread at set-up, kafka_ensure_topics also on a source thread (a record routed to a new
+ * topic).
  *
  * Properties: the YAML `kafka:` block is passed to librdkafka as is (any property), with
  * `producer.override.*` (pipeline) and `consumer.override.*` (sink) on top. sluice sets its own
@@ -101,6 +110,16 @@ void kafka_consumer_pause(kafka_consumer_t *kc, int pause);
 /* Leave the group (after a final commit, or without one when the sink failed). */
 void kafka_consumer_close(kafka_consumer_t *kc);
 void kafka_consumer_free(kafka_consumer_t *kc);
+
+/* -- the transport (transport.h: transport_kafka) -------------------------------------------- */
+
+/* What transport_kafka.open takes (copied): the kafka: block's properties (borrowed until the
+ * transport is freed), and whether librdkafka accepted them (the overrides are checked on top of
+ * a valid block only). */
+struct kafka_transport_settings {
+    const kafka_props_t *props;
+    int props_ok;
+};
 
 /* -- topics ----------------------------------------------------------------------------------- */
 

@@ -546,7 +546,8 @@ void *pipeline_source_main(void *arg)
     buf_init(&vb);
     backoff_init(&bo, 300, p->side.retry_delay_max_ms,
                  (uint64_t)clock_mono_ms() ^ (uint64_t)(uintptr_t)p);
-    backoff_init(&p->encode_bo, 300, p->side.retry_delay_max_ms, (uint64_t)clock_mono_ms() ^ 0x5bd1e995u);
+    backoff_init(&p->encode_bo, 300, p->side.retry_delay_max_ms,
+                 (uint64_t)clock_mono_ms() ^ 0x5bd1e995u);
     int64_t failing_since = 0;
 
     while (!atomic_load(&p->stop) && !atomic_load(&p->abort)) {

@@ -196,22 +196,8 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
         for (size_t i = 0; i < cp->nsinks; i++)
             rc |= check_converters(rt, cp, cp->sinks[i].core, "sink", errs);
     }
-    if (rt->kafka && cp->core) {
-        kafka_props_t kp = {0};
-        for (size_t k = 0; k < rt->kprops.n; k++)
-            kafka_props_add(&kp, rt->kprops.keys[k], rt->kprops.values[k]);
-        kafka_props_from_map(&kp, cp->core, "producer.override.*");
-        char err[600];
-        const char *bad = NULL;
-        if (rt->kafka_ok && kafka_props_check(&kp, "producer", &bad, err, sizeof err) != 0) {
-            char entry[300];
-            snprintf(entry, sizeof entry, "%s", bad ? bad : "");
-            const cfg_mark_t *m = config_map_mark(cp->core, "producer.override.*", entry);
-            cfg_errors_add(errs, m ? m : &cp->mark, "pipeline '%s': %s", cp->id, err);
-            rc = -1;
-        }
-        kafka_props_free(&kp);
-    }
+    transport_t *tt = rt->transport;
+    rc |= tt->ops->check_pipeline(tt, cp, errs);
     if (cp->source && cp->source->plugin) {
         p->has_source = 1;
         rc |= resolve_instance(rt, cp, cp->source, ROLE_SOURCE, &p->source, errs);
@@ -224,7 +210,7 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
     /* A transport with TRANSPORT_TASKS (Kafka: consumers of one group) runs tasks.max tasks of
      * each sink, each with its own instances; a task beyond the first repeats the first's
      * validation, whose errors were already reported. */
-    int tasks_on = (rt->transport->ops->caps & TRANSPORT_TASKS) != 0;
+    int tasks_on = (tt->ops->caps & TRANSPORT_TASKS) != 0;
     size_t ntasks = 0;
     for (size_t i = 0; i < cp->nsinks; i++)
         ntasks +=
@@ -237,23 +223,8 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
         if (!tasks_on && ci->core && config_int(ci->core, "tasks.max") > 1)
             log_warn(cp->id, "sink '%s': tasks.max %lld ignored %s (one partition, one task)",
                      ci->id, (long long)config_int(ci->core, "tasks.max"),
-                     rt->transport->ops->name);
-        if (rt->kafka && ci->core) {
-            kafka_props_t kp = {0};
-            char err[600];
-            for (size_t k = 0; k < rt->kprops.n; k++)
-                kafka_props_add(&kp, rt->kprops.keys[k], rt->kprops.values[k]);
-            kafka_props_from_map(&kp, ci->core, "consumer.override.*");
-            const char *bad = NULL;
-            if (rt->kafka_ok && kafka_props_check(&kp, "consumer", &bad, err, sizeof err) != 0) {
-                const cfg_mark_t *m =
-                    config_map_mark(ci->core, "consumer.override.*", bad ? bad : "");
-                cfg_errors_add(errs, m ? m : &ci->mark, "sink '%s' of pipeline '%s': %s", ci->id,
-                               cp->id, err);
-                rc = -1;
-            }
-            kafka_props_free(&kp);
-        }
+                     tt->ops->name);
+        rc |= tt->ops->check_sink(tt, cp, ci, errs);
         for (size_t task = 0; task < tasks; task++, at++)
             rc |= resolve_sink_task(rt, cp, ci, i, (int)task, &p->sinks[at], errs);
     }
@@ -412,7 +383,8 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
     }
     /* The one place the transport is chosen: Kafka when the kafka: block is in force. */
     const struct transport_ops *tops = rt->kafka ? &transport_kafka : &transport_memory;
-    rt->transport = tops->open(rt->kafka ? &rt->kprops : NULL);
+    struct kafka_transport_settings ks = {&rt->kprops, rt->kafka_ok};
+    rt->transport = tops->open(rt->kafka ? &ks : NULL);
     if (!rt->transport)
         cfg_errors_add(errs, NULL, "out of memory");
     if (g && strcmp(config_string(g, "offsets.storage"), "kafka") == 0 && !rt->kafka)
@@ -1035,14 +1007,10 @@ int runtime_run(runtime_t *rt)
         else if (p->has_source)
             atomic_store(&p->source_done, 1);
     }
-    if (rt->kafka) {
-        const char *bs = kafka_props_get(&rt->kprops, "bootstrap.servers");
-        log_info(NULL, "running %zu pipeline%s against Kafka at %s; offsets in %s", rt->npipelines,
-                 rt->npipelines == 1 ? "" : "s", bs ? bs : "?", rt->offsets_path);
-    } else {
-        log_info(NULL, "running %zu pipeline%s in-process; offsets in %s", rt->npipelines,
-                 rt->npipelines == 1 ? "" : "s", rt->offsets_path);
-    }
+    char where[600];
+    rt->transport->ops->describe(rt->transport, where, sizeof where);
+    log_info(NULL, "running %zu pipeline%s %s; offsets in %s", rt->npipelines,
+             rt->npipelines == 1 ? "" : "s", where, rt->offsets_path);
 
     long *last_in = calloc(rt->npipelines + 1, sizeof *last_in);
     struct timespec last_report, now;

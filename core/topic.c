@@ -502,6 +502,26 @@ static transport_t *mem_open(const void *settings)
     return &t->base;
 }
 
+/* The in-process transport has no keys of its own. */
+static int mem_check_pipeline(transport_t *t, const cfg_pipeline_t *cp, cfg_errors_t *errs)
+{
+    (void)t, (void)cp, (void)errs;
+    return 0;
+}
+
+static int mem_check_sink(transport_t *t, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
+                          cfg_errors_t *errs)
+{
+    (void)t, (void)cp, (void)ci, (void)errs;
+    return 0;
+}
+
+static void mem_describe(transport_t *t, char *out, size_t size)
+{
+    (void)t;
+    snprintf(out, size, "in-process");
+}
+
 static transport_topic_t *mem_topic(transport_t *base, const char *name, size_t max_bytes)
 {
     struct mem_transport *t = (struct mem_transport *)base;
@@ -543,11 +563,7 @@ static void mem_writer_add(transport_topic_t *tp)
 
 static int mem_writers(transport_topic_t *tp)
 {
-    topic_t *t = mem_log(tp);
-    pthread_mutex_lock(&t->mu);
-    int n = t->writers;
-    pthread_mutex_unlock(&t->mu);
-    return n;
+    return mem_log(tp)->writers; /* set up before the threads run */
 }
 
 static size_t mem_readers(transport_topic_t *tp)
@@ -781,6 +797,9 @@ const struct transport_ops transport_memory = {
     .caps = 0,
     .load_headers = NULL,
     .open = mem_open,
+    .check_pipeline = mem_check_pipeline,
+    .check_sink = mem_check_sink,
+    .describe = mem_describe,
     .topic = mem_topic,
     .writer_add = mem_writer_add,
     .writers = mem_writers,

@@ -5,7 +5,17 @@
  *
  * Records are appended a batch at a time as one chunk; each chunk carries the tracker of the source
  * batch it came from, and a tracker is complete when every chunk of it has been acked by all
- * readers. That is when the source may commit the batch's position. */
+ * readers. That is when the source may commit the batch's position.
+ *
+ * The pipeline reaches it only through transport.h: topic.c also holds transport_memory, the
+ * in-process transport over these functions. The stage and view types and the tracker are shared
+ * with every transport (Kafka produces from a stage and reads into views).
+ *
+ * Threads: topic_new, the *_add and topic_set_next run before the pipeline threads start, and
+ * topic_free after they are joined. topic_append and topic_writer_done are called by writers (a
+ * source thread; a sink thread for its dead-letter records); topic_read, topic_drained, topic_ack,
+ * topic_reader_leave and topic_pressure by the reader's own sink thread; topic_bytes by anyone.
+ * Each takes the topic's mutex; a reader's fields belong to its sink thread. */
 #ifndef SLUICE_TOPIC_H
 #define SLUICE_TOPIC_H
 

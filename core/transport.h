@@ -1,19 +1,21 @@
 /* transport.h — how records travel from a pipeline's source to its sinks: one table of functions
- * (struct transport_ops) over an opaque object, implemented by the in-process log (topic.c,
+ * (struct transport_ops) over opaque objects, implemented by the in-process log (topic.c,
  * transport_memory) and by Kafka (kafka.c, transport_kafka). The pipeline code calls only these,
- * the same for both; adding a transport is a new file with its table, and its line in
- * transport.c's list.
+ * the same for both, and asks what a transport is like (caps), never which one it is. Adding a
+ * transport is a new file with its table (plus its meson line, its extern below, and the line of
+ * runtime_prepare that chooses it from the configuration).
  *
  * Objects: the run's transport (owns its topics), a topic (a name; the transport's state behind
  * it), a writer (one per pipeline: its source appends with it, and its sinks their dead-letter
  * records), a reader (one per sink task).
  *
- * Threads: set-up and teardown (topic, writer_add, set_next, writer_new, reader_new, the *_free)
- * run on the main thread before the pipeline threads start or after they are joined; progress on
- * the main thread while they run; a writer's calls on its source thread (append and writer_done
- * also on a sink thread, for dead-letter records); a reader's calls on its sink thread only
- * (on_revoke too: from inside read). topic may also be called by a source thread (records routed
- * to a topic met while running). */
+ * Threads: open, check_*, describe, and set-up and teardown (topic, writer_add, writers, readers,
+ * set_next, writer_new, reader_new, the *_free) run on the main thread, before the pipeline
+ * threads start or after they are joined; progress on the main thread while they run. A writer's
+ * calls run on its pipeline's source thread (append and writer_done also on its sink threads, for
+ * dead-letter records); a reader's on its sink task's thread only (on_revoke too: from inside
+ * read). topic may also be called from a source thread, through route (a record routed to a topic
+ * met while running). */
 #ifndef SLUICE_TRANSPORT_H
 #define SLUICE_TRANSPORT_H
 
@@ -21,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "record.h"
 #include "topic.h"
 
@@ -91,10 +94,19 @@ struct transport_ops {
      * NULL when read fills them at once. */
     void (*load_headers)(const void *src, sluice_record_t *r);
 
-    /* -- run: set-up, progress, teardown ------------------------------------------------------ */
-    /* The run's transport; `settings` is what its table entry in the run takes (Kafka: the
-     * kafka: block's properties, borrowed until free). NULL when out of memory. */
+    /* -- run: preparation (lint and run), set-up, progress, teardown --------------------------- */
+    /* The run's transport; `settings` is what runtime.c's choice hands it (Kafka: a struct
+     * kafka_transport_settings, copied; its properties borrowed until free). NULL when out of
+     * memory. Opening connects nowhere (`sluice lint` opens it too). */
     transport_t *(*open)(const void *settings);
+    /* Check the transport's own keys of a pipeline and of one of its sinks (Kafka: the
+     * producer.override.* and consumer.override.* properties), adding each error to `errs`.
+     * 0 or -1. */
+    int (*check_pipeline)(transport_t *t, const cfg_pipeline_t *cp, cfg_errors_t *errs);
+    int (*check_sink)(transport_t *t, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
+                      cfg_errors_t *errs);
+    /* Where records go, for the run's first line: "in-process", "against Kafka at host:9092". */
+    void (*describe)(transport_t *t, char *out, size_t size);
     /* The topic of that name, created on demand; `max_bytes` (the asking pipeline's
      * buffer.memory) raises its memory bound. NULL when out of memory. */
     transport_topic_t *(*topic)(transport_t *t, const char *name, size_t max_bytes);

@@ -164,7 +164,8 @@ struct transport_ops {
     void (*taken)(transport_reader_t *r);
     /* The topic ended and everything was read (never, for an endless one). */
     int (*drained)(transport_reader_t *r);
-    /* A writer waits for room: flush soon. */
+    /* The topic fills up (a writer waits for room, or half of its memory is taken): flush soon
+     * so that it can free what this reader holds. Never, where records are not held here. */
     int (*pressure)(transport_reader_t *r);
     /* Stop handing out records (read returns none) until resume; the position is kept. */
     void (*pause)(transport_reader_t *r);

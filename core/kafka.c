@@ -1469,8 +1469,8 @@ static size_t ktr_pending(transport_reader_t *r, int64_t upto, struct sluice_off
     return kafka_consumer_pending((kafka_consumer_t *)r, out, max);
 }
 
-static int ktr_commit_offsets(transport_reader_t *r, const struct sluice_offset *offsets,
-                              size_t n, char *errstr, size_t errstr_size)
+static int ktr_commit_offsets(transport_reader_t *r, const struct sluice_offset *offsets, size_t n,
+                              char *errstr, size_t errstr_size)
 {
     return kafka_consumer_commit_offsets((kafka_consumer_t *)r, offsets, n, errstr, errstr_size);
 }

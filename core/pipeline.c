@@ -388,8 +388,7 @@ struct routed {
 static int routed_send(pipeline_t *p, struct routed *routed, size_t *n, tracker_t *tr)
 {
     for (size_t i = 0; i < *n; i++) {
-        if (routed[i].stage.count &&
-            side_send(p, routed[i].to, &routed[i].stage, tr) != 0)
+        if (routed[i].stage.count && side_send(p, routed[i].to, &routed[i].stage, tr) != 0)
             return -1;
         topic_stage_free(&routed[i].stage);
     }
@@ -509,8 +508,7 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         rc = -1;
         goto out;
     }
-    if (routed_send(p, routed, &nrouted, tr) != 0 ||
-        side_send(p, p->topic, stage, tr) != 0) {
+    if (routed_send(p, routed, &nrouted, tr) != 0 || side_send(p, p->topic, stage, tr) != 0) {
         rc = -1;
         goto out;
     }

@@ -87,7 +87,7 @@ typedef struct sink_rt {
     instance_t inst;
     side_t side;
     transport_reader_t *reader; /* its share of the pipeline's topic */
-    tracker_t dlq_tr; /* TRANSPORT_SELF_ACKED: dead-letter records not yet acknowledged */
+    tracker_t dlq_tr;           /* TRANSPORT_SELF_ACKED: dead-letter records not yet acknowledged */
     int dirty;                  /* put and not committed yet */
     struct sluice_offset *pre;  /* precommit (ABI 1.2): the offsets handed to the sink */
     int64_t *pre_want;          /* ... and what they were before it lowered them */
@@ -104,11 +104,11 @@ typedef struct sink_rt {
 typedef struct pipeline {
     const cfg_pipeline_t *cfg;
     const char *id;
-    transport_t *transport;     /* the run's */
+    transport_t *transport; /* the run's */
     transport_topic_t *topic;
-    transport_writer_t *writer; /* its source's, and its sinks' for dead-letter records */
+    transport_writer_t *writer;   /* its source's, and its sinks' for dead-letter records */
     transport_reader_t **readers; /* its sinks' (the progress line) */
-    offsets_t *offsets;         /* where the source's positions are committed */
+    offsets_t *offsets;           /* where the source's positions are committed */
     pipeline_ended_t *ended;
     int has_source;
     /* Topics only routing transforms feed (a topic that may end); this source counts as their

@@ -222,8 +222,7 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
         size_t tasks = tasks_on && ci->core ? (size_t)config_int(ci->core, "tasks.max") : 1;
         if (!tasks_on && ci->core && config_int(ci->core, "tasks.max") > 1)
             log_warn(cp->id, "sink '%s': tasks.max %lld ignored %s (one partition, one task)",
-                     ci->id, (long long)config_int(ci->core, "tasks.max"),
-                     tt->ops->name);
+                     ci->id, (long long)config_int(ci->core, "tasks.max"), tt->ops->name);
         rc |= tt->ops->check_sink(tt, cp, ci, errs);
         for (size_t task = 0; task < tasks; task++, at++)
             rc |= resolve_sink_task(rt, cp, ci, i, (int)task, &p->sinks[at], errs);
@@ -793,8 +792,7 @@ static int runtime_setup(runtime_t *rt)
             pipeline_t *o = &rt->pipelines[k];
             if (!o->has_source || !o->side.ntransforms)
                 continue;
-            transport_topic_t **n =
-                realloc(o->route_targets, (o->nroute_targets + 1) * sizeof *n);
+            transport_topic_t **n = realloc(o->route_targets, (o->nroute_targets + 1) * sizeof *n);
             if (!n)
                 return -1;
             o->route_targets = n;
@@ -942,8 +940,7 @@ static void runtime_progress(runtime_t *rt, long *last_in, double seconds)
             n += snprintf(line + n, sizeof line - (size_t)n, " (no sink)");
         if (n < (int)sizeof line)
             snprintf(line + n, sizeof line - (size_t)n, " | errors %ld | dlq %ld", errors, dlq);
-        rt->transport->ops->progress(p->topic, p->writer, p->readers, p->nsinks, line,
-                                     sizeof line);
+        rt->transport->ops->progress(p->topic, p->writer, p->readers, p->nsinks, line, sizeof line);
         log_info(p->id, "%s", line);
     }
 }

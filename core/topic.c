@@ -778,8 +778,8 @@ static size_t mem_pending(transport_reader_t *r, int64_t upto, struct sluice_off
     return 1;
 }
 
-static int mem_commit_offsets(transport_reader_t *r, const struct sluice_offset *offsets,
-                              size_t n, char *errstr, size_t errstr_size)
+static int mem_commit_offsets(transport_reader_t *r, const struct sluice_offset *offsets, size_t n,
+                              char *errstr, size_t errstr_size)
 {
     (void)errstr, (void)errstr_size;
     if (n > 0 && offsets[0].offset > 0)

@@ -5,7 +5,7 @@
  * One source instance runs `tasks.max` logical tasks in turn (round-robin), each with its own
  * generator state (seed derived from random.seed), iteration counter and `iteration` hint states.
  * Every record carries, as its position, the state of all tasks after it, so a restart continues
- * the same stream. The schema is compiled once at init (datagen_schema.c); a record costs only its
+ * the same stream. The schema is compiled once at init (datagen_compile.c); a record costs only its
  * values in the batch arena.
  */
 #include <errno.h>

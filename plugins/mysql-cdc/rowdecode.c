@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
+
 /* An intermediate form of a column value, whatever it came from. */
 struct cv {
     enum { CV_NULL, CV_INT, CV_UINT, CV_DBL, CV_STR, CV_DT, CV_TIME, CV_TS, CV_DEC } tag;
@@ -30,30 +32,6 @@ struct cv {
     int64_t sec; /* CV_TS */
     char dec[96];
 };
-
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-static int64_t cdc_days(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void cdc_civil(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
 
 /* Decimal text (optional '-', digits, optional '.digits') to the unscaled two's complement
  * big-endian bytes Connect's Decimal holds (BigInteger.toByteArray: minimal). */
@@ -249,11 +227,11 @@ static sluice_value_t *cdc_make(struct cdc *c, sluice_record_t *rec, const struc
     case K_DATE:
         if (v->mo == 0 || v->d == 0) /* zero dates */
             return col->nullable ? h->value_null(rec) : h->value_int(rec, SLUICE_TYPE_INT32, 0);
-        return h->value_int(rec, SLUICE_TYPE_INT32, cdc_days(v->y, v->mo, v->d));
+        return h->value_int(rec, SLUICE_TYPE_INT32, calendar_days_from_civil(v->y, v->mo, v->d));
     case K_DATETIME: {
         if (v->mo == 0 || v->d == 0)
             return col->nullable ? h->value_null(rec) : h->value_int(rec, SLUICE_TYPE_INT64, 0);
-        int64_t s = cdc_days(v->y, v->mo, v->d) * 86400 + v->hh * 3600 + v->mi * 60 + v->ss;
+        int64_t s = calendar_days_from_civil(v->y, v->mo, v->d) * 86400 + v->hh * 3600 + v->mi * 60 + v->ss;
         int64_t us = s * 1000000 + v->us;
         int micro = !c->time_connect && col->fsp > 3;
         return h->value_int(rec, SLUICE_TYPE_INT64,
@@ -263,16 +241,17 @@ static sluice_value_t *cdc_make(struct cdc *c, sluice_record_t *rec, const struc
         int64_t s = v->sec;
         int64_t us = v->us;
         if (v->tag == CV_DT)
-            s = cdc_days(v->y, v->mo, v->d) * 86400 + v->hh * 3600 + v->mi * 60 + v->ss;
+            s = calendar_days_from_civil(v->y, v->mo, v->d) * 86400 + v->hh * 3600 + v->mi * 60 + v->ss;
         if (v->tag == CV_DT && (v->mo == 0 || v->d == 0))
             return col->nullable ? h->value_null(rec)
                                  : h->value_string(rec, "1970-01-01T00:00:00Z", 20);
-        int y, mo, d;
-        int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+        int64_t y;
+        int mo, d;
+        int64_t days = calendar_floor_div(s, 86400);
         int64_t rem = s - days * 86400;
-        cdc_civil(days, &y, &mo, &d);
+        calendar_civil_from_days(days, &y, &mo, &d);
         char txt[48];
-        int n = snprintf(txt, sizeof txt, "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d,
+        int n = snprintf(txt, sizeof txt, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, mo, d,
                          (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
         if (col->fsp > 0) {
             char f[8];

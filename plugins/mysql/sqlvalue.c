@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
+
 enum sqlv_logical sqlv_logical_of(const struct sluice_host *h, const sluice_schema_t *s)
 {
     const char *n = s ? h->schema_name(s) : NULL;
@@ -22,35 +24,6 @@ enum sqlv_logical sqlv_logical_of(const struct sluice_host *h, const sluice_sche
     if (strcmp(n, SLUICE_LOGICAL_DECIMAL) == 0)
         return SQLV_DECIMAL;
     return SQLV_PLAIN;
-}
-
-/* Howard Hinnant's civil calendar algorithms. */
-int64_t sqlv_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-void sqlv_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -222,7 +195,7 @@ int sqlv_parse_datetime(const char *s, size_t len, int64_t tz_offset_s, int64_t 
     }
     if (i != len)
         return -1;
-    int64_t days = sqlv_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t days = calendar_days_from_civil(y, (int)mo, (int)d);
     *us = ((days * 86400 + hh * 3600 + mi * 60 + ss) - tz_offset_s) * 1000000 + f;
     return 0;
 }
@@ -248,13 +221,13 @@ int sqlv_parse_time(const char *s, size_t len, int64_t *us)
 
 void sqlv_format_datetime(int64_t us, int64_t tz_offset_s, char *out, size_t size)
 {
-    int64_t secs = floor_div(us, 1000000) + tz_offset_s;
-    int64_t frac = us - floor_div(us, 1000000) * 1000000;
-    int64_t days = floor_div(secs, 86400), sod = secs - days * 86400;
+    int64_t secs = calendar_floor_div(us, 1000000) + tz_offset_s;
+    int64_t frac = us - calendar_floor_div(us, 1000000) * 1000000;
+    int64_t days = calendar_floor_div(secs, 86400), sod = secs - days * 86400;
     int64_t y;
-    unsigned m, d;
-    sqlv_civil_from_days(days, &y, &m, &d);
-    snprintf(out, size, "%04lld-%02u-%02u %02d:%02d:%02d.%06lld", (long long)y, m, d,
+    int m, d;
+    calendar_civil_from_days(days, &y, &m, &d);
+    snprintf(out, size, "%04lld-%02d-%02d %02d:%02d:%02d.%06lld", (long long)y, m, d,
              (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (long long)frac);
 }
 
@@ -370,18 +343,18 @@ void sqlv_bind_str(const char *s, size_t len, struct sqlv_slot *slot, MYSQL_BIND
 static void set_time(MYSQL_TIME *t, int64_t us, int64_t off_s, enum enum_mysql_timestamp_type k)
 {
     memset(t, 0, sizeof *t);
-    int64_t secs = floor_div(us, 1000000) + off_s;
-    int64_t days = floor_div(secs, 86400), sod = secs - days * 86400;
+    int64_t secs = calendar_floor_div(us, 1000000) + off_s;
+    int64_t days = calendar_floor_div(secs, 86400), sod = secs - days * 86400;
     int64_t y;
-    unsigned m, d;
-    sqlv_civil_from_days(days, &y, &m, &d);
+    int m, d;
+    calendar_civil_from_days(days, &y, &m, &d);
     t->year = (unsigned)y;
-    t->month = m;
-    t->day = d;
+    t->month = (unsigned)m;
+    t->day = (unsigned)d;
     t->hour = (unsigned)(sod / 3600);
     t->minute = (unsigned)(sod / 60 % 60);
     t->second = (unsigned)(sod % 60);
-    t->second_part = (unsigned long)(us - floor_div(us, 1000000) * 1000000);
+    t->second_part = (unsigned long)(us - calendar_floor_div(us, 1000000) * 1000000);
     t->time_type = k;
 }
 
@@ -607,15 +580,15 @@ sluice_value_t *sqlv_cell_value(const struct sluice_host *h, sluice_record_t *re
             *why = "a zero or invalid date";
             return NULL;
         }
-        v = lg == SQLV_DATE ? h->value_int(rec, SLUICE_TYPE_INT32, floor_div(us, 86400LL * 1000000))
-                            : h->value_int(rec, SLUICE_TYPE_INT64, floor_div(us, 1000));
+        v = lg == SQLV_DATE ? h->value_int(rec, SLUICE_TYPE_INT32, calendar_floor_div(us, 86400LL * 1000000))
+                            : h->value_int(rec, SLUICE_TYPE_INT64, calendar_floor_div(us, 1000));
     } else if (lg == SQLV_TIME) {
         int64_t us;
         if (sqlv_parse_time(s, len, &us) != 0) {
             *why = "a TIME that does not parse";
             return NULL;
         }
-        v = h->value_int(rec, SLUICE_TYPE_INT32, floor_div(us, 1000));
+        v = h->value_int(rec, SLUICE_TYPE_INT32, calendar_floor_div(us, 1000));
     } else {
         switch (t) {
         case SLUICE_TYPE_INT8:

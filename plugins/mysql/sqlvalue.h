@@ -36,10 +36,6 @@ enum sqlv_logical {
 };
 enum sqlv_logical sqlv_logical_of(const struct sluice_host *h, const sluice_schema_t *s);
 
-/* Civil dates: days since 1970-01-01 <-> year, month, day (proleptic Gregorian). */
-int64_t sqlv_days_from_civil(int64_t y, unsigned m, unsigned d);
-void sqlv_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
-
 /* Decimal: big-endian two's complement unscaled bytes (Connect's Decimal) <-> text. */
 /* Writes e.g. "-123.45" for bytes of -12345 and scale 2. Returns the length, or -1 when `out` is
  * too small (more than size-1 characters). */

@@ -1,6 +1,7 @@
 /*
  * test_sqlvalue.c — the pure conversions of sqlvalue.c: Connect Decimal bytes <-> text at their
- * limits, civil dates, MySQL date/time text <-> microseconds, and db.timezone offsets.
+ * limits, MySQL date/time text <-> microseconds, and db.timezone offsets. (Civil dates:
+ * ../common/test_calendar.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,25 +60,6 @@ static void test_decimal(void **state)
     assert_string_equal(out, "123.45");
 }
 
-static void test_civil(void **state)
-{
-    int64_t y;
-    unsigned m, d;
-    (void)state;
-    assert_int_equal(sqlv_days_from_civil(1970, 1, 1), 0);
-    assert_int_equal(sqlv_days_from_civil(2023, 1, 8), 19365);
-    assert_int_equal(sqlv_days_from_civil(1969, 12, 31), -1);
-    assert_int_equal(sqlv_days_from_civil(2000, 3, 1), 11017);
-    for (int64_t day = -800000; day < 800000; day += 997) {
-        sqlv_civil_from_days(day, &y, &m, &d);
-        assert_int_equal(sqlv_days_from_civil(y, m, d), day);
-    }
-    sqlv_civil_from_days(-1, &y, &m, &d);
-    assert_int_equal(y, 1969);
-    assert_int_equal(m, 12);
-    assert_int_equal(d, 31);
-}
-
 static void test_datetime(void **state)
 {
     int64_t us;
@@ -127,7 +109,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decimal),
-        cmocka_unit_test(test_civil),
         cmocka_unit_test(test_datetime),
         cmocka_unit_test(test_tz),
     };

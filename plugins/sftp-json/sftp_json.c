@@ -34,6 +34,7 @@
 
 #include <sluice/plugin.h>
 
+#include "calendar.h"
 #include "store.h"
 
 #define SJ_GZIP_STAGE (64u * 1024u) /* raw bytes gathered before one deflate call */
@@ -433,35 +434,6 @@ static int sj_tz_init(struct sj *s, const char *tz, char *errstr, size_t errstr_
     return 0;
 }
 
-/* Days since the epoch → civil date (Howard Hinnant's algorithm). */
-static void sj_civil(int64_t days, int *y, int *m, int *d)
-{
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    int64_t doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static int64_t sj_days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int64_t sj_floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 /* ---------------------------------------------------------------------------------------------- */
 /* path.format (Joda-Time patterns) */
 
@@ -476,11 +448,13 @@ static const char *const sj_wdays[] = {"Sunday",   "Monday", "Tuesday", "Wednesd
 static int sj_format_time(const char *fmt, int64_t local_ms, sluice_buf_t *out,
                           const struct sluice_host *h, char *errstr, size_t errstr_size)
 {
-    int64_t days = sj_floor_div(local_ms, 86400000);
+    int64_t days = calendar_floor_div(local_ms, 86400000);
     int64_t msod = local_ms - days * 86400000;
-    int y, mo, d;
-    sj_civil(days, &y, &mo, &d);
-    int doy = (int)(days - sj_days_from_civil(y, 1, 1) + 1);
+    int64_t y64;
+    int mo, d;
+    calendar_civil_from_days(days, &y64, &mo, &d);
+    int y = (int)y64;
+    int doy = (int)(days - calendar_days_from_civil(y, 1, 1) + 1);
     int wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday (4) */
     char tmp[64];
     for (const char *p = fmt; *p;) {
@@ -1257,7 +1231,7 @@ static int sj_parse_iso(const char *s, size_t len, int64_t *out)
     }
     if (*p)
         return -1;
-    *out = ((sj_days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 - off) * 1000) +
+    *out = ((calendar_days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 - off) * 1000) +
            (int64_t)(sec * 1000.0 + 0.5);
     return 0;
 }
@@ -1332,9 +1306,9 @@ static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_
         return 0;
     }
     if (s->partitioner == SJ_PART_TIME) {
-        int64_t off_ms = (int64_t)sj_tz_offset(s, sj_floor_div(ts, 1000)) * 1000;
+        int64_t off_ms = (int64_t)sj_tz_offset(s, calendar_floor_div(ts, 1000)) * 1000;
         int64_t local = ts + off_ms;
-        int64_t bucket = sj_floor_div(local, s->duration_ms) * s->duration_ms;
+        int64_t bucket = calendar_floor_div(local, s->duration_ms) * s->duration_ms;
         /* consecutive records mostly share their bucket: format it once */
         if (s->enc_valid && bucket == s->enc_bucket) {
             h->buf_append(out, h->buf_data(s->enc_cache), h->buf_len(s->enc_cache));
@@ -1450,8 +1424,8 @@ static int sj_due(struct sj *s, struct sj_part *pt, int64_t ts, int64_t mono, in
 
 static int64_t sj_next_schedule(struct sj *s, int64_t now)
 {
-    int64_t off = (int64_t)sj_tz_offset(s, sj_floor_div(now, 1000)) * 1000;
-    return (sj_floor_div(now + off, s->schedule_ms) + 1) * s->schedule_ms - off;
+    int64_t off = (int64_t)sj_tz_offset(s, calendar_floor_div(now, 1000)) * 1000;
+    return (calendar_floor_div(now + off, s->schedule_ms) + 1) * s->schedule_ms - off;
 }
 
 static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, size_t errstr_size)

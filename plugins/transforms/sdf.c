@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "calendar.h"
+
 static const char *const sdf_months[12] = {
     "January", "February", "March",     "April",   "May",      "June",
     "July",    "August",   "September", "October", "November", "December",
@@ -22,61 +24,18 @@ static const char *const sdf_days[7] = {
 
 static const char sdf_letters[] = "yMdDEaHkhKmsSZXz";
 
-/* Floor division: times before 1970 still fall on the right day. */
-static int64_t sdf_floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian). */
-int64_t sdf_days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era;
-    int64_t yoe, doy, doe;
-
-    y -= m <= 2;
-    era = sdf_floordiv(y, 400);
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int sdf_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int sdf_month_days(int64_t y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-    return m == 2 && sdf_leap(y) ? 29 : days[m - 1];
-}
-
 void sdf_breakdown(int64_t ms, struct sdf_tm *tm)
 {
-    int64_t days = sdf_floordiv(ms, 86400000);
+    int64_t days = calendar_floor_div(ms, 86400000);
     int64_t rem = ms - days * 86400000;
-    int64_t z = days + 719468;
-    int64_t era = sdf_floordiv(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
 
-    tm->year = yoe + era * 400 + (m <= 2);
-    tm->month = m;
-    tm->day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    calendar_civil_from_days(days, &tm->year, &tm->month, &tm->day);
     tm->hour = (int)(rem / 3600000);
     tm->minute = (int)(rem / 60000 % 60);
     tm->second = (int)(rem / 1000 % 60);
     tm->ms = (int)(rem % 1000);
-    tm->yday = (int)(days - sdf_days_from_civil(tm->year, 1, 1)) + 1;
-    tm->wday = (int)((days - sdf_floordiv(days, 7) * 7 + 4) % 7); /* 1970-01-01: Thursday */
+    tm->yday = (int)(days - calendar_days_from_civil(tm->year, 1, 1)) + 1;
+    tm->wday = (int)((days - calendar_floor_div(days, 7) * 7 + 4) % 7); /* 1970-01-01: Thursday */
 }
 
 static int sdf_is_number(const struct sdf_item *it)
@@ -495,17 +454,17 @@ int sdf_parse(const sdf_t *f, const char *s, size_t len, int64_t *ms)
             break;
         }
     }
-    if (p != end || month < 1 || month > 12 || day < 1 || day > sdf_month_days(year, (int)month) ||
+    if (p != end || month < 1 || month > 12 || day < 1 || day > calendar_month_days(year, (int)month) ||
         minute > 59 || second > 59 || milli > 999 || year > 9999999 ||
-        (yday != -1 && (yday < 1 || yday > 365 + sdf_leap(year)))) {
+        (yday != -1 && (yday < 1 || yday > 365 + calendar_is_leap(year)))) {
         return -1;
     }
     if (hour12 && pm == 1) {
         hour += 12;
     }
     {
-        int64_t days = yday != -1 ? sdf_days_from_civil(year, 1, 1) + yday - 1
-                                  : sdf_days_from_civil(year, (int)month, (int)day);
+        int64_t days = yday != -1 ? calendar_days_from_civil(year, 1, 1) + yday - 1
+                                  : calendar_days_from_civil(year, (int)month, (int)day);
 
         *ms = ((days * 24 + hour) * 60 + minute - offset) * 60000 + second * 1000 + milli;
     }

@@ -55,7 +55,5 @@ struct sdf_tm {
     int yday, wday;                           /* yday 1-366, wday 0 = Sunday */
 };
 void sdf_breakdown(int64_t ms, struct sdf_tm *tm);
-/* Days since 1970-01-01 of a date (month 1-12). */
-int64_t sdf_days_from_civil(int64_t y, int m, int d);
 
 #endif

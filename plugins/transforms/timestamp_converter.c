@@ -14,6 +14,7 @@
 
 #include <sluice/plugin.h>
 
+#include "calendar.h"
 #include "sdf.h"
 #include "xf.h"
 
@@ -228,13 +229,6 @@ static sluice_value_t *tsc_nomem(struct tsc_op *op)
     return NULL;
 }
 
-static int64_t tsc_floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 /* a * m, saturated like Java's TimeUnit conversions. */
 static int64_t tsc_mul_sat(int64_t a, int64_t m)
 {
@@ -309,7 +303,7 @@ static sluice_value_t *tsc_make(struct tsc_op *op, int64_t ms)
         v = h->value_int(op->rec, SLUICE_TYPE_INT64, tsc_ms_to_unix(x, ms));
         break;
     case TSC_DATE: {
-        int64_t days = tsc_floordiv(ms, 86400000);
+        int64_t days = calendar_floor_div(ms, 86400000);
 
         if (days < INT32_MIN || days > INT32_MAX) {
             return tsc_fail(op, "the timestamp %" PRId64 " ms is out of the range of Date", ms);
@@ -318,7 +312,7 @@ static sluice_value_t *tsc_make(struct tsc_op *op, int64_t ms)
         break;
     }
     case TSC_TIME:
-        v = h->value_int(op->rec, SLUICE_TYPE_INT32, ms - tsc_floordiv(ms, 86400000) * 86400000);
+        v = h->value_int(op->rec, SLUICE_TYPE_INT32, ms - calendar_floor_div(ms, 86400000) * 86400000);
         break;
     default:
         v = h->value_int(op->rec, SLUICE_TYPE_INT64, ms);

@@ -288,20 +288,6 @@ static int cdc_meta_len(uint8_t type)
     }
 }
 
-static uint64_t cdc_lenenc(const uint8_t **p, const uint8_t *end)
-{
-    if (*p >= end)
-        return 0;
-    uint8_t b = *(*p)++;
-    int n = b < 251 ? 0 : b == 252 ? 2 : b == 253 ? 3 : 8;
-    if (!n)
-        return b;
-    uint64_t v = 0;
-    for (int i = 0; i < n && *p < end; i++)
-        v |= (uint64_t) * (*p)++ << (8 * i);
-    return v;
-}
-
 /* 1 if the TABLE_MAP's columns are the table's (count and, when the binlog has them, names). */
 static int cdc_tmap_matches(const struct cdc_table *t,
                             const struct st_mariadb_rpl_table_map_event *tm)

@@ -1,7 +1,16 @@
 /*
- * cdc.h — mysql-cdc's binlog mode (Debezium's MySQL connector): the state shared by cdc.c
- * (configuration, modes), schema.c (tables, columns, Connect schemas), rowdecode.c (column values
- * from the binlog's row images and from snapshot rows), snapshot.c and binlog.c.
+ * cdc.h — mysql-cdc's binlog mode (Debezium's MySQL connector): the state its files share.
+ *
+ * The files form layers; each calls only the layers below it (not always the next one):
+ *
+ *   cdc.c                   the source: configuration, modes; connect / snapshot / stream phases
+ *   snapshot.c, binlog.c    the snapshot's `r` records; `c`/`u`/`d` streamed from the binlog
+ *   rowdecode.c, schema.c,  column values (binlog row images, snapshot text); tables, columns,
+ *   envelope.c              Connect schemas, the metadata connection; Debezium's change event
+ *   position.c, filter.c    the position codec; the table include/exclude lists
+ *   cdc_util.c              cdc_fail and the protocol's length-encoded integers
+ *
+ * (query.c, the JDBC source's polling modes, stands apart: see query.h.)
  */
 #ifndef SLUICE_MYSQL_CDC_H
 #define SLUICE_MYSQL_CDC_H
@@ -148,9 +157,23 @@ struct cdc {
     struct cdc_stream *tmaps; /* binlog.c: table id -> table */
 };
 
-/* cdc.c */
-int cdc_table_included(const struct cdc *c, const char *db, const char *table);
+/* cdc_util.c */
 void cdc_fail(char *errstr, size_t errstr_size, const char *fmt, ...) SLUICE_PRINTF(3, 4);
+/* A length-encoded integer of the client/server protocol at *p (advanced past it); 0 at `end`. */
+uint64_t cdc_lenenc(const uint8_t **p, const uint8_t *end);
+
+/* filter.c */
+/* 1 if db.table is captured: not a system database, and through the include/exclude lists. */
+int cdc_table_included(const struct cdc *c, const char *db, const char *table);
+/* Compiles the list `key` of `cfg` into anchored case-insensitive regexes; -1 (message) on error. */
+int cdc_regexes(struct cdc *c, const sluice_config_t *cfg, const char *key, regex_t **out,
+                size_t *n, char *errstr, size_t errstr_size);
+void cdc_regexes_free(regex_t *re, size_t n);
+
+/* position.c */
+/* Position bytes <-> struct. */
+size_t cdc_pos_format(const struct cdc_pos *p, char *out, size_t size);
+int cdc_pos_parse(const void *bytes, size_t len, struct cdc_pos *out);
 
 /* schema.c */
 /* The table db.name, loading its columns from information_schema when not known or stale.
@@ -182,6 +205,8 @@ sluice_value_t *cdc_value_binlog(struct cdc *c, sluice_record_t *rec, const stru
                                  const uint8_t *end);
 /* Bytes a binlog value of `type`/`meta` takes at p (for skipping), or -1. */
 long cdc_binlog_size(uint8_t type, uint16_t meta, const uint8_t *p, const uint8_t *end);
+
+/* envelope.c */
 /* The source struct and the envelope; op 'r','c','u','d'. */
 struct cdc_source_info {
     int64_t ts_ms;
@@ -203,9 +228,6 @@ int cdc_key_changed(struct cdc *c, struct cdc_table *t, sluice_value_t *before,
 /* The key struct (PK columns) from a row struct value, or NULL without a PK. */
 sluice_value_t *cdc_key_of(struct cdc *c, sluice_record_t *rec, struct cdc_table *t,
                            sluice_value_t *row);
-/* Position bytes <-> struct. */
-size_t cdc_pos_format(const struct cdc_pos *p, char *out, size_t size);
-int cdc_pos_parse(const void *bytes, size_t len, struct cdc_pos *out);
 
 /* snapshot.c */
 sluice_err_t cdc_snapshot_begin(struct cdc *c, char *errstr, size_t errstr_size);

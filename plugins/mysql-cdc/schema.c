@@ -568,20 +568,6 @@ struct cdc_table *cdc_table_get(struct cdc *c, const char *db, const char *name,
 
 /* -- columns from a TABLE_MAP event (binlog_row_metadata=FULL) ------------------------------- */
 
-static uint64_t cdc_mlenenc(const uint8_t **p, const uint8_t *end)
-{
-    if (*p >= end)
-        return 0;
-    uint8_t b = *(*p)++;
-    int n = b < 251 ? 0 : b == 252 ? 2 : b == 253 ? 3 : 8;
-    if (!n)
-        return b;
-    uint64_t v = 0;
-    for (int i = 0; i < n && *p < end; i++)
-        v |= (uint64_t) * (*p)++ << (8 * i);
-    return v;
-}
-
 static int cdc_is_numeric(uint8_t type)
 {
     switch (type) {
@@ -639,14 +625,14 @@ static enum cdc_charset cdc_collation_cs(uint64_t id)
 
 static int cdc_members(struct cdc_col *col, const uint8_t **p, const uint8_t *end)
 {
-    uint64_t n = cdc_mlenenc(p, end);
+    uint64_t n = cdc_lenenc(p, end);
     if (n > 65535)
         return -1;
     col->values = calloc(n ? n : 1, sizeof(char *));
     if (!col->values)
         return -1;
     for (uint64_t k = 0; k < n; k++) {
-        uint64_t len = cdc_mlenenc(p, end);
+        uint64_t len = cdc_lenenc(p, end);
         if ((uint64_t)(end - *p) < len || !(col->values[k] = strndup((const char *)*p, len)))
             return -1;
         *p += len;
@@ -676,7 +662,7 @@ struct cdc_table *cdc_table_from_map(struct cdc *c, const char *db, const char *
     }
     for (const uint8_t *p = opt, *end = opt + optlen; p < end;) {
         uint8_t kind = *p++;
-        uint64_t len = cdc_mlenenc(&p, end);
+        uint64_t len = cdc_lenenc(&p, end);
         if ((uint64_t)(end - p) < len)
             break;
         switch (kind) {
@@ -721,8 +707,8 @@ struct cdc_table *cdc_table_from_map(struct cdc *c, const char *db, const char *
     uint64_t defcoll = 0;
     const uint8_t *dp = defcs, *dend = defcs ? defcs + ndefcs : NULL;
     if (dp)
-        defcoll = cdc_mlenenc(&dp, dend);
-    uint64_t next_exc = dp && dp < dend ? cdc_mlenenc(&dp, dend) : UINT64_MAX;
+        defcoll = cdc_lenenc(&dp, dend);
+    uint64_t next_exc = dp && dp < dend ? cdc_lenenc(&dp, dend) : UINT64_MAX;
     const uint8_t *cp = colcs, *cend = colcs ? colcs + ncolcs : NULL;
     const uint8_t *np = names, *nend = names + nnames;
     const uint8_t *ep = enums, *eend = enums ? enums + nenums : NULL;
@@ -733,7 +719,7 @@ struct cdc_table *cdc_table_from_map(struct cdc *c, const char *db, const char *
         uint8_t type = types[i];
         uint16_t meta = metas[i];
         uint8_t rt = cdc_real_type(type, meta);
-        uint64_t nl = cdc_mlenenc(&np, nend);
+        uint64_t nl = cdc_lenenc(&np, nend);
         if ((uint64_t)(nend - np) < nl || !(col->name = strndup((const char *)np, nl)))
             goto nomem;
         np += nl;
@@ -747,10 +733,10 @@ struct cdc_table *cdc_table_from_map(struct cdc *c, const char *db, const char *
         if (cdc_is_char(rt)) {
             uint64_t coll = defcoll;
             if (cp)
-                coll = cdc_mlenenc(&cp, cend);
+                coll = cdc_lenenc(&cp, cend);
             else if (nchar == next_exc) {
-                coll = cdc_mlenenc(&dp, dend);
-                next_exc = dp < dend ? cdc_mlenenc(&dp, dend) : UINT64_MAX;
+                coll = cdc_lenenc(&dp, dend);
+                next_exc = dp < dend ? cdc_lenenc(&dp, dend) : UINT64_MAX;
             }
             col->cs = cdc_collation_cs(coll);
             nchar++;
@@ -842,13 +828,13 @@ struct cdc_table *cdc_table_from_map(struct cdc *c, const char *db, const char *
         t->ncols++;
     }
     for (const uint8_t *p = pks, *end = pks ? pks + npks : NULL; p && p < end;) {
-        uint64_t k = cdc_mlenenc(&p, end);
+        uint64_t k = cdc_lenenc(&p, end);
         if (k < ncols && t->npk < ncols)
             t->pk[t->npk++] = (size_t)k;
     }
     for (const uint8_t *p = pkp, *end = pkp ? pkp + npkp : NULL; p && p < end;) {
-        uint64_t k = cdc_mlenenc(&p, end);
-        cdc_mlenenc(&p, end); /* prefix length */
+        uint64_t k = cdc_lenenc(&p, end);
+        cdc_lenenc(&p, end); /* prefix length */
         if (k < ncols && t->npk < ncols)
             t->pk[t->npk++] = (size_t)k;
     }

@@ -112,14 +112,6 @@ static size_t f_buf_len(const sluice_buf_t *b)
 static struct sluice_host host;
 static struct cdc cdc;
 
-void cdc_fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
-
 static int setup(void **st)
 {
     (void)st;

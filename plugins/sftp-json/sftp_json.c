@@ -19,26 +19,23 @@
  * at the first record of a TP the sink lists its files: temporary files starting below W were
  * complete (a crash inside step 3) and are renamed; the others are removed; records below W are
  * skipped. This holds whatever the core committed (its commits may lag: they are periodic).
+ *
+ * Files. This one: configuration, the files being written, the sink's calls. checkpoint.c: file
+ * and marker names, checkpoints, recovery. ../common/timepart.c: time zones, path.format and the
+ * timestamp extractors, which Confluent's other storage sinks share.
  */
-#include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <sluice/plugin.h>
 
-#include "calendar.h"
+#include "sftp_json.h"
 #include "store.h"
+#include "timepart.h"
 
-#define SJ_GZIP_STAGE (64u * 1024u) /* raw bytes gathered before one deflate call */
-#define SJ_PATH_MAX   4096
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Configuration */
@@ -256,295 +253,6 @@ static const struct sluice_config_field sj_config[] = {
 };
 
 /* ---------------------------------------------------------------------------------------------- */
-/* State */
-
-enum sj_partitioner { SJ_PART_DEFAULT, SJ_PART_FIELD, SJ_PART_TIME };
-enum sj_extractor { SJ_TS_RECORD, SJ_TS_FIELD, SJ_TS_WALLCLOCK };
-
-struct sj_file {
-    struct sj_file *next;
-    char *enc;   /* the encoded partition: the directories under the topic's */
-    char *final; /* store paths */
-    char *tmp;
-    sluice_buf_t *out; /* bytes not yet appended to tmp */
-    sluice_buf_t *raw; /* gzip: lines not yet deflated */
-    z_stream z;
-    int zon;
-    long long tmp_bytes; /* bytes known to be in tmp */
-    int uncertain;       /* an append failed: ask the store how much of it landed */
-    int finished;        /* everything is in tmp */
-};
-
-struct sj_part {
-    struct sj_part *next;
-    char *topic;
-    int32_t partition;
-    int recovered;     /* the store was looked at for this TP since start */
-    int64_t w;         /* the marker: records below are in final files (-1: none) */
-    int64_t next_off;  /* the offset after the last record taken (-1: none yet) */
-    int64_t count;     /* records in the open files */
-    int64_t first_off; /* offset of the first of them */
-    int64_t base_ts;   /* extractor time of the first of them */
-    int64_t open_mono; /* monotonic time of the first of them */
-    int64_t sched_at;  /* wall time of the next scheduled rotation */
-    struct sj_file *files;
-};
-
-struct sj {
-    const struct sluice_host *h;
-    sluice_ctx_t *ctx;
-    store_t *store;
-    char *directory;
-    char *topics_dir, *ddelim, *fdelim;
-    int64_t flush_size, rotate_ms, schedule_ms, duration_ms;
-    enum sj_partitioner partitioner;
-    char **fields;
-    size_t nfields;
-    char *path_format;
-    enum sj_extractor extractor;
-    char *ts_field;
-    int pad;
-    int key_enable, headers_enable, gzip;
-    size_t buffer_size;
-    /* the time zone: a fixed offset, or transitions (UTC seconds → offset after) */
-    long tz_fixed;
-    int64_t *tz_at;
-    long *tz_off;
-    size_t tz_n;
-    struct sj_part *parts;
-    sluice_buf_t *line;
-    /* the time partitioner's last bucket and its encoded directories */
-    sluice_buf_t *enc_cache;
-    int64_t enc_bucket;
-    int enc_valid;
-};
-
-/* ---------------------------------------------------------------------------------------------- */
-/* Time */
-
-/* Offset from UTC in seconds at `t` (UTC seconds). */
-static long sj_tz_offset(const struct sj *s, int64_t t)
-{
-    if (!s->tz_n)
-        return s->tz_fixed;
-    size_t lo = 0, hi = s->tz_n; /* last transition <= t */
-    if (t < s->tz_at[0])
-        return s->tz_off[0];
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (s->tz_at[mid] <= t)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return s->tz_off[lo];
-}
-
-static int sj_tz_push(struct sj *s, int64_t at, long off, size_t *cap)
-{
-    if (s->tz_n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        int64_t *a = realloc(s->tz_at, nc * sizeof *a);
-        if (!a)
-            return -1;
-        s->tz_at = a;
-        long *o = realloc(s->tz_off, nc * sizeof *o);
-        if (!o)
-            return -1;
-        s->tz_off = o;
-        *cap = nc;
-    }
-    s->tz_at[s->tz_n] = at;
-    s->tz_off[s->tz_n++] = off;
-    return 0;
-}
-
-static long sj_local_off(time_t t)
-{
-    struct tm tm;
-    localtime_r(&t, &tm);
-    return tm.tm_gmtoff;
-}
-
-/* Parses `timezone`. An IANA zone is turned into a table of its transitions from 1970 to 2100 by
- * asking the C library once with TZ set (at init, before the pipelines' threads run), so that the
- * hot path neither touches the environment nor takes the C library's time zone lock. */
-static int sj_tz_init(struct sj *s, const char *tz, char *errstr, size_t errstr_size)
-{
-    if (!*tz || strcmp(tz, "UTC") == 0 || strcmp(tz, "Z") == 0 || strcmp(tz, "GMT") == 0 ||
-        strcmp(tz, "Etc/UTC") == 0)
-        return 0;
-    if ((tz[0] == '+' || tz[0] == '-') && isdigit((unsigned char)tz[1])) {
-        int hh = 0, mm = 0, n = 0;
-        if (sscanf(tz + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || tz[1 + n] || hh > 18 || mm > 59) {
-            snprintf(errstr, errstr_size, "timezone: '%s' is not +hh:mm or -hh:mm", tz);
-            return -1;
-        }
-        s->tz_fixed = (tz[0] == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
-        return 0;
-    }
-    const char *dir = getenv("TZDIR");
-    char path[SJ_PATH_MAX];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
-    if (strstr(tz, "..") || tz[0] == '/' || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(errstr, errstr_size,
-                 "timezone: unknown time zone '%s' (an IANA name like Europe/Madrid, UTC, or "
-                 "+hh:mm)",
-                 tz);
-        return -1;
-    }
-    const char *old = getenv("TZ");
-    char *saved = old ? strdup(old) : NULL;
-    char spec[SJ_PATH_MAX + 2];
-    snprintf(spec, sizeof spec, ":%s", tz);
-    setenv("TZ", spec, 1);
-    tzset();
-    size_t cap = 0;
-    int rc = 0;
-    const int64_t day = 86400, end = 4102444800LL; /* 2100-01-01 */
-    long off = sj_local_off(0);
-    rc |= sj_tz_push(s, INT64_MIN, off, &cap);
-    for (int64_t t = day; t < end && rc == 0; t += day) {
-        long o = sj_local_off((time_t)t);
-        if (o == off)
-            continue;
-        int64_t lo = t - day, hi = t; /* offset(lo) == off, offset(hi) == o */
-        while (hi - lo > 1) {
-            int64_t mid = lo + (hi - lo) / 2;
-            if (sj_local_off((time_t)mid) == off)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        rc |= sj_tz_push(s, hi, o, &cap);
-        off = o;
-    }
-    if (saved) {
-        setenv("TZ", saved, 1);
-        free(saved);
-    } else {
-        unsetenv("TZ");
-    }
-    tzset();
-    if (rc != 0) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* path.format (Joda-Time patterns) */
-
-static const char *const sj_months[] = {"January",   "February", "March",    "April",
-                                        "May",       "June",     "July",     "August",
-                                        "September", "October",  "November", "December"};
-static const char *const sj_wdays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
-                                       "Thursday", "Friday", "Saturday"};
-
-/* Renders `fmt` for local time `local_ms` into `out` (NULL: only check). -1 with a message on a
- * letter Joda-Time has but sluice does not. */
-static int sj_format_time(const char *fmt, int64_t local_ms, sluice_buf_t *out,
-                          const struct sluice_host *h, char *errstr, size_t errstr_size)
-{
-    int64_t days = calendar_floor_div(local_ms, 86400000);
-    int64_t msod = local_ms - days * 86400000;
-    int64_t y64;
-    int mo, d;
-    calendar_civil_from_days(days, &y64, &mo, &d);
-    int y = (int)y64;
-    int doy = (int)(days - calendar_days_from_civil(y, 1, 1) + 1);
-    int wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday (4) */
-    char tmp[64];
-    for (const char *p = fmt; *p;) {
-        if (*p == '\'') {
-            p++;
-            if (*p == '\'') { /* '' is a quote */
-                if (out)
-                    h->buf_append(out, "'", 1);
-                p++;
-                continue;
-            }
-            while (*p) {
-                if (*p == '\'' && p[1] == '\'') {
-                    if (out)
-                        h->buf_append(out, "'", 1);
-                    p += 2;
-                } else if (*p == '\'') {
-                    p++;
-                    break;
-                } else {
-                    if (out)
-                        h->buf_append(out, p, 1);
-                    p++;
-                }
-            }
-            continue;
-        }
-        if (!isalpha((unsigned char)*p)) {
-            if (out)
-                h->buf_append(out, p, 1);
-            p++;
-            continue;
-        }
-        char c = *p;
-        int n = 0;
-        while (p[n] == c)
-            n++;
-        p += n;
-        int len = -1;
-        switch (c) {
-        case 'y':
-        case 'Y':
-        case 'u':
-            len = n == 2 ? snprintf(tmp, sizeof tmp, "%02d", ((y % 100) + 100) % 100)
-                         : snprintf(tmp, sizeof tmp, "%0*d", n, y);
-            break;
-        case 'M':
-            if (n >= 4)
-                len = snprintf(tmp, sizeof tmp, "%s", sj_months[mo - 1]);
-            else if (n == 3)
-                len = snprintf(tmp, sizeof tmp, "%.3s", sj_months[mo - 1]);
-            else
-                len = snprintf(tmp, sizeof tmp, "%0*d", n, mo);
-            break;
-        case 'd':
-            len = snprintf(tmp, sizeof tmp, "%0*d", n, d);
-            break;
-        case 'D':
-            len = snprintf(tmp, sizeof tmp, "%0*d", n, doy);
-            break;
-        case 'H':
-            len = snprintf(tmp, sizeof tmp, "%0*d", n, (int)(msod / 3600000));
-            break;
-        case 'm':
-            len = snprintf(tmp, sizeof tmp, "%0*d", n, (int)(msod / 60000 % 60));
-            break;
-        case 's':
-            len = snprintf(tmp, sizeof tmp, "%0*d", n, (int)(msod / 1000 % 60));
-            break;
-        case 'S':
-            len = snprintf(tmp, sizeof tmp, "%0*d", n, (int)(msod % 1000));
-            break;
-        case 'E':
-            len = n >= 4 ? snprintf(tmp, sizeof tmp, "%s", sj_wdays[wday])
-                         : snprintf(tmp, sizeof tmp, "%.3s", sj_wdays[wday]);
-            break;
-        default:
-            snprintf(errstr, errstr_size,
-                     "path.format: '%c' is not supported (y/Y, M, d, D, H, m, s, S, E; quote "
-                     "literal text: 'year'=YYYY)",
-                     c);
-            return -1;
-        }
-        if (out && len > 0)
-            h->buf_append(out, tmp, (size_t)len < sizeof tmp ? (size_t)len : sizeof tmp - 1);
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
 /* Init */
 
 static const char *sj_tail(const char *name)
@@ -630,7 +338,7 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
                  "locale: '%s' is not supported: only English (en, en_US, ...) and C", locale);
         goto fail;
     }
-    if (sj_tz_init(s, h->config_string(cfg, "timezone"), errstr, errstr_size) != 0)
+    if (timepart_zone_init(&s->tz, h->config_string(cfg, "timezone"), errstr, errstr_size) != 0)
         goto fail;
 
     /* Confluent's class names too: io.confluent.connect.storage.partitioner.
@@ -644,11 +352,11 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
         ex = exb;
     }
     if (sj_eq(ex, "Record"))
-        s->extractor = SJ_TS_RECORD;
+        s->extractor = TIMEPART_TS_RECORD;
     else if (sj_eq(ex, "RecordField") || sj_eq(ex, "record-field") || sj_eq(ex, "record_field"))
-        s->extractor = SJ_TS_FIELD;
+        s->extractor = TIMEPART_TS_FIELD;
     else if (sj_eq(ex, "Wallclock") || sj_eq(ex, "wall-clock"))
-        s->extractor = SJ_TS_WALLCLOCK;
+        s->extractor = TIMEPART_TS_WALLCLOCK;
     else {
         snprintf(errstr, errstr_size,
                  "timestamp.extractor: unknown extractor '%s' (Record, RecordField, Wallclock)",
@@ -713,7 +421,7 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
                     if (*q == '\'')
                         break;
                 }
-        if (sj_format_time(fmt, 0, NULL, h, errstr, errstr_size) != 0)
+        if (timepart_format(fmt, 0, NULL, h, errstr, errstr_size) != 0)
             goto fail;
         s->path_format = strdup(fmt);
     }
@@ -762,56 +470,9 @@ fail:
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Paths */
-
-/* topics.dir + delim + topic, or the marker directory of a topic. */
-static int sj_topic_dir(const struct sj *s, const char *topic, int markers, char *out, size_t size)
-{
-    int n = markers
-                ? snprintf(out, size, "%s%s.sluice%s%s", s->topics_dir, s->ddelim, s->ddelim, topic)
-                : snprintf(out, size, "%s%s%s", s->topics_dir, s->ddelim, topic);
-    return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-static const char *sj_ext(const struct sj *s)
-{
-    return s->gzip ? ".json.gz" : ".json";
-}
-
-/* Parses the base name of a file of `topic`: "<topic><fd><p><fd><offset><ext>" (after removing a
- * ".tmp"); returns 0 and sets *p, *off and *tmp when it is one. */
-static int sj_parse_name(const struct sj *s, const char *topic, const char *path, int32_t *p,
-                         int64_t *off, int *tmp)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t len = strlen(base), tl = strlen(topic), fl = strlen(s->fdelim), el;
-    *tmp = len > 4 && strcmp(base + len - 4, ".tmp") == 0;
-    if (*tmp)
-        len -= 4;
-    el = strlen(sj_ext(s));
-    if (len < tl + 2 * fl + 2 + el || strncmp(base + len - el, sj_ext(s), el) != 0 ||
-        strncmp(base, topic, tl) != 0 || strncmp(base + tl, s->fdelim, fl) != 0)
-        return -1;
-    const char *q = base + tl + fl, *end = base + len - el;
-    char *e;
-    errno = 0;
-    long long pp = strtoll(q, &e, 10);
-    if (e == q || errno || strncmp(e, s->fdelim, fl) != 0)
-        return -1;
-    q = e + fl;
-    long long oo = strtoll(q, &e, 10);
-    if (e == q || e != end || errno || oo < 0)
-        return -1;
-    *p = (int32_t)pp;
-    *off = oo;
-    return 0;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
 /* Files */
 
-static void sj_file_free(struct sj *s, struct sj_file *f)
+void sj_file_free(struct sj *s, struct sj_file *f)
 {
     if (!f)
         return;
@@ -884,7 +545,7 @@ static sluice_err_t sj_deflate(struct sj *s, struct sj_file *f, int flush)
 }
 
 /* Everything of `f` into its temporary file. */
-static sluice_err_t sj_finish(struct sj *s, struct sj_file *f, char *errstr, size_t errstr_size)
+sluice_err_t sj_finish(struct sj *s, struct sj_file *f, char *errstr, size_t errstr_size)
 {
     if (f->finished)
         return SLUICE_OK;
@@ -942,201 +603,6 @@ fail:
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Checkpoints and recovery */
-
-static sluice_err_t sj_marker_path(const struct sj *s, const struct sj_part *pt, int64_t w,
-                                   char *out, size_t size)
-{
-    char dir[SJ_PATH_MAX];
-    if (sj_topic_dir(s, pt->topic, 1, dir, sizeof dir) != 0)
-        return SLUICE_FATAL;
-    int n = snprintf(out, size, "%s%sp%" PRId32 "-%" PRId64, dir, s->ddelim, pt->partition, w);
-    return n < 0 || (size_t)n >= size ? SLUICE_FATAL : SLUICE_OK;
-}
-
-/* Rename a finished temporary file; a rename whose answer was lost (from gone, to there) is done.
- */
-static sluice_err_t sj_rename(struct sj *s, const char *from, const char *to, char *errstr,
-                              size_t errstr_size)
-{
-    sluice_err_t e = s->store->ops->rename(s->store, from, to, errstr, errstr_size);
-    if (e == SLUICE_OK || e == SLUICE_FATAL)
-        return e;
-    long long a, b;
-    char err2[256];
-    if (s->store->ops->size(s->store, from, &a, err2, sizeof err2) == SLUICE_OK && a < 0 &&
-        s->store->ops->size(s->store, to, &b, err2, sizeof err2) == SLUICE_OK && b >= 0)
-        return SLUICE_OK;
-    return e;
-}
-
-/* Make every record the TP took durable under its final name (see the top of the file). */
-static sluice_err_t sj_checkpoint(struct sj *s, struct sj_part *pt, char *errstr,
-                                  size_t errstr_size)
-{
-    sluice_err_t e;
-    if (!pt->files)
-        return SLUICE_OK;
-    for (struct sj_file *f = pt->files; f; f = f->next)
-        if ((e = sj_finish(s, f, errstr, errstr_size)) != SLUICE_OK)
-            return e;
-    int64_t w = pt->next_off;
-    if (w > pt->w) {
-        /* The marker's name is what counts (its content, W again, is for people): once it
-         * exists, every temporary file of the TP is complete. Written straight under its name —
-         * each SFTP request is a round trip. */
-        char m[SJ_PATH_MAX], old[SJ_PATH_MAX], num[32];
-        if (sj_marker_path(s, pt, w, m, sizeof m) != SLUICE_OK) {
-            snprintf(errstr, errstr_size, "marker path too long");
-            return SLUICE_FATAL;
-        }
-        int nl = snprintf(num, sizeof num, "%" PRId64 "\n", w);
-        if (s->store->ops->created) /* new, or rewritten whole by a retry */
-            s->store->ops->created(s->store, m);
-        if ((e = s->store->ops->append(s->store, m, num, (size_t)nl, errstr, errstr_size)) !=
-            SLUICE_OK)
-            return e;
-        if (pt->w >= 0 && sj_marker_path(s, pt, pt->w, old, sizeof old) == SLUICE_OK) {
-            char err2[256];
-            s->store->ops->remove(s->store, old, err2, sizeof err2); /* the newest one counts */
-        }
-        pt->w = w;
-    }
-    while (pt->files) {
-        struct sj_file *f = pt->files;
-        if ((e = sj_rename(s, f->tmp, f->final, errstr, errstr_size)) != SLUICE_OK)
-            return e;
-        s->h->counter_add(s->ctx, "files.written", 1);
-        pt->files = f->next;
-        sj_file_free(s, f);
-    }
-    pt->count = 0;
-    return SLUICE_OK;
-}
-
-struct sj_listing {
-    const struct sj *s;
-    const char *topic;
-    int32_t partition;
-    int markers;
-    char **paths;
-    int64_t *offs;
-    size_t n, cap;
-    int oom;
-};
-
-static int sj_list_cb(void *ctx, const char *path, long long size)
-{
-    struct sj_listing *l = ctx;
-    int32_t p;
-    int64_t off;
-    int tmp;
-    (void)size;
-    if (l->markers) {
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        char pre[32];
-        int n = snprintf(pre, sizeof pre, "p%" PRId32 "-", l->partition);
-        if (strncmp(base, pre, (size_t)n) != 0)
-            return 0;
-        char *e;
-        off = strtoll(base + n, &e, 10);
-        if (e == base + n)
-            return 0;
-        if (strcmp(e, ".tmp") == 0)
-            off = -1; /* a marker being written: removed */
-        else if (*e)
-            return 0;
-    } else {
-        if (sj_parse_name(l->s, l->topic, path, &p, &off, &tmp) != 0 || !tmp || p != l->partition)
-            return 0;
-    }
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        char **np = realloc(l->paths, nc * sizeof *np);
-        if (np)
-            l->paths = np;
-        int64_t *no = np ? realloc(l->offs, nc * sizeof *no) : NULL;
-        if (!no) {
-            l->oom = 1;
-            return 1;
-        }
-        l->offs = no;
-        l->cap = nc;
-    }
-    if (!(l->paths[l->n] = strdup(path))) {
-        l->oom = 1;
-        return 1;
-    }
-    l->offs[l->n++] = off;
-    return 0;
-}
-
-static void sj_listing_free(struct sj_listing *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->paths[i]);
-    free(l->paths);
-    free(l->offs);
-}
-
-/* The first record of a TP since start: learn its marker and finish or remove what a crash left. */
-static sluice_err_t sj_recover(struct sj *s, struct sj_part *pt, char *errstr, size_t errstr_size)
-{
-    char dir[SJ_PATH_MAX];
-    sluice_err_t e = SLUICE_OK;
-    struct sj_listing m = {.s = s, .topic = pt->topic, .partition = pt->partition, .markers = 1};
-    struct sj_listing t = {.s = s, .topic = pt->topic, .partition = pt->partition};
-    if (sj_topic_dir(s, pt->topic, 1, dir, sizeof dir) != 0) {
-        snprintf(errstr, errstr_size, "topic name too long");
-        return SLUICE_FATAL;
-    }
-    if ((e = s->store->ops->list(s->store, dir, sj_list_cb, &m, errstr, errstr_size)) != SLUICE_OK)
-        goto out;
-    int64_t w = -1;
-    for (size_t i = 0; i < m.n; i++)
-        if (m.offs[i] > w)
-            w = m.offs[i];
-    for (size_t i = 0; i < m.n; i++)
-        if (m.offs[i] != w &&
-            (e = s->store->ops->remove(s->store, m.paths[i], errstr, errstr_size)) != SLUICE_OK)
-            goto out;
-    sj_topic_dir(s, pt->topic, 0, dir, sizeof dir);
-    if ((e = s->store->ops->list(s->store, dir, sj_list_cb, &t, errstr, errstr_size)) != SLUICE_OK)
-        goto out;
-    size_t done = 0, removed = 0;
-    for (size_t i = 0; i < t.n; i++) {
-        if (t.offs[i] < w) { /* complete: the crash came between marker and rename */
-            char final[SJ_PATH_MAX];
-            snprintf(final, sizeof final, "%s", t.paths[i]);
-            final[strlen(final) - 4] = '\0';
-            e = sj_rename(s, t.paths[i], final, errstr, errstr_size);
-            done++;
-        } else {
-            e = s->store->ops->remove(s->store, t.paths[i], errstr, errstr_size);
-            removed++;
-        }
-        if (e != SLUICE_OK)
-            goto out;
-    }
-    pt->w = w;
-    pt->recovered = 1;
-    if (w >= 0 || done || removed)
-        s->h->log(s->ctx, SLUICE_LOG_INFO,
-                  "%s partition %" PRId32 ": records below offset %" PRId64
-                  " are in final files; %zu temporary file(s) completed, %zu removed",
-                  pt->topic, pt->partition, w < 0 ? 0 : w, done, removed);
-out:
-    if (m.oom || t.oom) {
-        snprintf(errstr, errstr_size, "out of memory");
-        e = SLUICE_ERR_NOMEM;
-    }
-    sj_listing_free(&m);
-    sj_listing_free(&t);
-    return e;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
 /* Sink */
 
 static sluice_err_t sj_start(void *state, char *errstr, size_t errstr_size)
@@ -1170,130 +636,6 @@ static struct sj_part *sj_part_get(struct sj *s, const char *topic, int32_t part
     return p;
 }
 
-/* value[dotted.name], or NULL. */
-static sluice_value_t *sj_field(const struct sluice_host *h, sluice_value_t *v, const char *name)
-{
-    char part[256];
-    while (v && *name) {
-        const char *dot = strchr(name, '.');
-        size_t n = dot ? (size_t)(dot - name) : strlen(name);
-        if (n >= sizeof part)
-            return NULL;
-        memcpy(part, name, n);
-        part[n] = '\0';
-        sluice_type_t t = h->value_type(v);
-        if (t != SLUICE_TYPE_STRUCT && t != SLUICE_TYPE_MAP)
-            return NULL;
-        v = h->value_get(v, part);
-        name += n + (dot ? 1 : 0);
-    }
-    return v;
-}
-
-/* ISO-8601 "YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|±hh[:]mm]" → epoch ms. */
-static int sj_parse_iso(const char *s, size_t len, int64_t *out)
-{
-    char buf[64];
-    if (len >= sizeof buf)
-        return -1;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    int y, mo, d, hh = 0, mi = 0, n = 0;
-    double sec = 0;
-    if (sscanf(buf, "%d-%d-%d%n", &y, &mo, &d, &n) != 3 || mo < 1 || mo > 12 || d < 1 || d > 31)
-        return -1;
-    const char *p = buf + n;
-    if (*p == 'T' || *p == ' ') {
-        int k = 0;
-        if (sscanf(p + 1, "%d:%d%n", &hh, &mi, &k) != 2)
-            return -1;
-        p += 1 + k;
-        if (*p == ':') {
-            char *e;
-            sec = strtod(p + 1, &e);
-            p = e;
-        }
-    }
-    long off = 0;
-    if (*p == 'Z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh = 0, om = 0, k = 0;
-        if (sscanf(p + 1, "%2d%n", &oh, &k) != 1)
-            return -1;
-        const char *q = p + 1 + k;
-        if (*q == ':')
-            q++;
-        if (isdigit((unsigned char)*q) && sscanf(q, "%2d", &om) == 1)
-            q += 2;
-        off = (*p == '-' ? -1 : 1) * (oh * 3600L + om * 60L);
-        p = q;
-    }
-    if (*p)
-        return -1;
-    *out = ((calendar_days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 - off) * 1000) +
-           (int64_t)(sec * 1000.0 + 0.5);
-    return 0;
-}
-
-static int sj_timestamp(struct sj *s, sluice_record_t *rec, int64_t *ts, const char **why)
-{
-    const struct sluice_host *h = s->h;
-    if (s->extractor == SJ_TS_RECORD) {
-        *ts = h->record_timestamp(rec);
-        return 0;
-    }
-    if (s->extractor == SJ_TS_WALLCLOCK) {
-        *ts = h->now_ms();
-        return 0;
-    }
-    char err[256];
-    sluice_value_t *v = h->record_value(rec, err, sizeof err);
-    sluice_value_t *f = v ? sj_field(h, v, s->ts_field) : NULL;
-    if (!f) {
-        *why = "timestamp.field is missing from the value";
-        return -1;
-    }
-    const sluice_schema_t *sc = h->value_schema(f);
-    const char *lname = sc ? h->schema_name(sc) : NULL;
-    switch (h->value_type(f)) {
-    case SLUICE_TYPE_INT8:
-    case SLUICE_TYPE_INT16:
-    case SLUICE_TYPE_INT32:
-    case SLUICE_TYPE_INT64:
-        *ts = h->value_as_int(f);
-        if (lname && strcmp(lname, SLUICE_LOGICAL_DATE) == 0)
-            *ts *= 86400000;
-        return 0;
-    case SLUICE_TYPE_FLOAT32:
-    case SLUICE_TYPE_FLOAT64:
-        *ts = (int64_t)h->value_as_float(f);
-        return 0;
-    case SLUICE_TYPE_STRING: {
-        size_t len;
-        const char *str = h->value_as_string(f, &len);
-        char *e;
-        char num[32];
-        if (len > 0 && len < sizeof num) {
-            memcpy(num, str, len);
-            num[len] = '\0';
-            long long x = strtoll(num, &e, 10);
-            if (!*e) {
-                *ts = x;
-                return 0;
-            }
-        }
-        if (sj_parse_iso(str, len, ts) == 0)
-            return 0;
-        *why = "timestamp.field is a string that is neither epoch milliseconds nor ISO-8601";
-        return -1;
-    }
-    default:
-        *why = "timestamp.field is not a number, a timestamp or an ISO-8601 string";
-        return -1;
-    }
-}
-
 /* Appends the encoded partition of `rec` to `out`. */
 static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_t *out,
                      const char **why)
@@ -1306,9 +648,7 @@ static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_
         return 0;
     }
     if (s->partitioner == SJ_PART_TIME) {
-        int64_t off_ms = (int64_t)sj_tz_offset(s, calendar_floor_div(ts, 1000)) * 1000;
-        int64_t local = ts + off_ms;
-        int64_t bucket = calendar_floor_div(local, s->duration_ms) * s->duration_ms;
+        int64_t bucket = timepart_bucket(&s->tz, ts, s->duration_ms);
         /* consecutive records mostly share their bucket: format it once */
         if (s->enc_valid && bucket == s->enc_bucket) {
             h->buf_append(out, h->buf_data(s->enc_cache), h->buf_len(s->enc_cache));
@@ -1316,7 +656,7 @@ static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_
         }
         char err[128];
         size_t start = h->buf_len(out);
-        if (sj_format_time(s->path_format, bucket, out, h, err, sizeof err) != 0)
+        if (timepart_format(s->path_format, bucket, out, h, err, sizeof err) != 0)
             return -1;
         h->buf_reset(s->enc_cache);
         s->enc_valid = h->buf_append(s->enc_cache, h->buf_data(out) + start,
@@ -1327,7 +667,7 @@ static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_
     char err[256];
     sluice_value_t *v = h->record_value(rec, err, sizeof err);
     for (size_t i = 0; i < s->nfields; i++) {
-        sluice_value_t *f = v ? sj_field(h, v, s->fields[i]) : NULL;
+        sluice_value_t *f = v ? timepart_field(h, v, s->fields[i]) : NULL;
         if (!f) {
             *why = "a partition.field.name field is missing from the value";
             return -1;
@@ -1424,8 +764,7 @@ static int sj_due(struct sj *s, struct sj_part *pt, int64_t ts, int64_t mono, in
 
 static int64_t sj_next_schedule(struct sj *s, int64_t now)
 {
-    int64_t off = (int64_t)sj_tz_offset(s, calendar_floor_div(now, 1000)) * 1000;
-    return (calendar_floor_div(now + off, s->schedule_ms) + 1) * s->schedule_ms - off;
+    return timepart_next_boundary(&s->tz, now, s->schedule_ms);
 }
 
 static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, size_t errstr_size)
@@ -1457,7 +796,7 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
         }
         const char *why = NULL;
         int64_t ts = 0;
-        if (sj_timestamp(s, rec, &ts, &why) != 0) {
+        if (timepart_timestamp(h, rec, s->extractor, s->ts_field, &ts, &why) != 0) {
             h->record_fail(rec, why);
             continue;
         }
@@ -1590,8 +929,7 @@ static void sj_destroy(void *state)
     free(s->fdelim);
     free(s->ts_field);
     free(s->path_format);
-    free(s->tz_at);
-    free(s->tz_off);
+    timepart_zone_free(&s->tz);
     if (s->line)
         s->h->buf_free(s->line);
     if (s->enc_cache)

@@ -6,7 +6,8 @@
  * field partitioner's escaping, ISO-8601 timestamps, rotate.schedule.interval.ms boundaries, and
  * the configuration errors of init.
  *
- * The plugin's functions are static: this file #includes sftp_json.c and gives it a small host
+ * The plugin's functions are static: this file #includes sftp_json.c (checkpoint.c and
+ * ../common/timepart.c, the time zones and path.format, are linked in) and gives it a small host
  * (buffers, a key/value configuration that falls back to the plugin's own defaults, records whose
  * value is a tree of fake values). No store is touched: init with `directory` creates nothing.
  */
@@ -342,9 +343,9 @@ static const char *fmt(const char *f, int64_t ms)
     static char out[256];
     sluice_buf_t *b = fb_new(64);
     char err[256] = "";
-    int rc = sj_format_time(f, ms, b, &host, err, sizeof err);
+    int rc = timepart_format(f, ms, b, &host, err, sizeof err);
     if (rc != 0)
-        fail_msg("sj_format_time(\"%s\") failed: %s", f, err);
+        fail_msg("timepart_format(\"%s\") failed: %s", f, err);
     snprintf(out, sizeof out, "%s", b->p);
     fb_free(b);
     return out;
@@ -450,7 +451,7 @@ static void test_format_refused_letters(void **state)
     const char *bad[] = {"w", "'week'=ww", "G", "a", "hh", "k", "z", "Z", "x", "e", "C"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[256] = "";
-        assert_int_equal(sj_format_time(bad[i], T0, NULL, &host, err, sizeof err), -1);
+        assert_int_equal(timepart_format(bad[i], T0, NULL, &host, err, sizeof err), -1);
         char letter[8];
         const char *q = bad[i][0] == '\'' ? strrchr(bad[i], '=') + 1 : bad[i];
         snprintf(letter, sizeof letter, "'%c'", q[0]);
@@ -459,7 +460,7 @@ static void test_format_refused_letters(void **state)
     }
     /* a check without output (init's) accepts what rendering accepts */
     char err[64];
-    assert_int_equal(sj_format_time("'year'=YYYY/E/D/SSS", T0, NULL, &host, err, sizeof err), 0);
+    assert_int_equal(timepart_format("'year'=YYYY/E/D/SSS", T0, NULL, &host, err, sizeof err), 0);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -515,20 +516,20 @@ static void test_timezone_fixed(void **state)
     (void)state;
     struct sj *s =
         sj_ok((const char *const[]){"partitioner.class", "daily", "timezone", "+05:30", NULL});
-    assert_int_equal(sj_tz_offset(s, 0), 19800);
+    assert_int_equal(timepart_zone_offset(&s->tz, 0), 19800);
     /* 2023-01-08T20:00Z is 01:30 on the 9th in +05:30 */
     assert_string_equal(enc_time(s, 1673208000000LL), "year=2023/month=01/day=09");
     assert_string_equal(enc_time(s, 1673208000000LL - 90 * 60000 - 1), "year=2023/month=01/day=08");
     sj_destroy(s);
     s = sj_ok((const char *const[]){"partitioner.class", "hourly", "timezone", "-03:30", NULL});
-    assert_int_equal(sj_tz_offset(s, 1234567), -12600);
+    assert_int_equal(timepart_zone_offset(&s->tz, 1234567), -12600);
     assert_string_equal(enc_time(s, T0), "year=2023/month=01/day=07/hour=22");
     sj_destroy(s);
     /* the UTC spellings */
     const char *utc[] = {"UTC", "Z", "GMT", "Etc/UTC", "+00:00"};
     for (size_t i = 0; i < sizeof utc / sizeof utc[0]; i++) {
         s = sj_ok((const char *const[]){"partitioner.class", "hourly", "timezone", utc[i], NULL});
-        assert_int_equal(sj_tz_offset(s, T0 / 1000), 0);
+        assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000), 0);
         assert_string_equal(enc_time(s, T0), "year=2023/month=01/day=08/hour=02");
         sj_destroy(s);
     }
@@ -541,21 +542,21 @@ static void test_timezone_madrid_dst(void **state)
         skip();
     struct sj *s = sj_ok(
         (const char *const[]){"partitioner.class", "hourly", "timezone", "Europe/Madrid", NULL});
-    assert_true(s->tz_n > 100); /* two changes a year since 1979 */
+    assert_true(s->tz.n > 100); /* two changes a year since 1979 */
     /* winter: CET, +01:00 */
-    assert_int_equal(sj_tz_offset(s, T0 / 1000), 3600);
+    assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000), 3600);
     assert_string_equal(enc_time(s, T0), "year=2023/month=01/day=08/hour=03");
     /* 2023-03-26 01:00Z: 02:00 CET becomes 03:00 CEST; there is no hour=02 that day */
     const int64_t spring = 1679792400000LL;
-    assert_int_equal(sj_tz_offset(s, spring / 1000 - 1), 3600);
-    assert_int_equal(sj_tz_offset(s, spring / 1000), 7200);
+    assert_int_equal(timepart_zone_offset(&s->tz, spring / 1000 - 1), 3600);
+    assert_int_equal(timepart_zone_offset(&s->tz, spring / 1000), 7200);
     assert_string_equal(enc_time(s, spring - 1), "year=2023/month=03/day=26/hour=01");
     assert_string_equal(enc_time(s, spring), "year=2023/month=03/day=26/hour=03");
     /* 2023-10-29 01:00Z: 03:00 CEST becomes 02:00 CET; hour=02 comes twice, one directory */
     assert_string_equal(enc_time(s, 1698539400000LL), "year=2023/month=10/day=29/hour=02");
     assert_string_equal(enc_time(s, 1698543000000LL), "year=2023/month=10/day=29/hour=02");
-    assert_int_equal(sj_tz_offset(s, 1698539400), 7200);
-    assert_int_equal(sj_tz_offset(s, 1698543000), 3600);
+    assert_int_equal(timepart_zone_offset(&s->tz, 1698539400), 7200);
+    assert_int_equal(timepart_zone_offset(&s->tz, 1698543000), 3600);
     /* summer midnight: 22:30Z on July 1st is July 2nd in Madrid */
     assert_string_equal(enc_time(s, 1688250600000LL), "year=2023/month=07/day=02/hour=00");
     sj_destroy(s);
@@ -577,16 +578,16 @@ static void test_timezone_sao_paulo(void **state)
     struct sj *s = sj_ok((const char *const[]){"partitioner.class", "hourly", "timezone",
                                                "America/Sao_Paulo", NULL});
     /* 2018-11-04 00:00 -03 became 01:00 -02 (DST began at midnight: no hour=00 that day) */
-    assert_int_equal(sj_tz_offset(s, 1541300399), -10800);
-    assert_int_equal(sj_tz_offset(s, 1541300400), -7200);
+    assert_int_equal(timepart_zone_offset(&s->tz, 1541300399), -10800);
+    assert_int_equal(timepart_zone_offset(&s->tz, 1541300400), -7200);
     assert_string_equal(enc_time(s, 1541300399000LL), "year=2018/month=11/day=03/hour=23");
     assert_string_equal(enc_time(s, 1541300400000LL), "year=2018/month=11/day=04/hour=01");
     /* 2019-02-17 00:00 -02 became 2019-02-16 23:00 -03: hour=23 of the 16th twice */
     assert_string_equal(enc_time(s, 1550367000000LL), "year=2019/month=02/day=16/hour=23");
     assert_string_equal(enc_time(s, 1550370600000LL), "year=2019/month=02/day=16/hour=23");
     /* no DST since 2019 */
-    assert_int_equal(sj_tz_offset(s, T0 / 1000), -10800);
-    assert_int_equal(sj_tz_offset(s, T0 / 1000 + 180 * 86400), -10800);
+    assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000), -10800);
+    assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000 + 180 * 86400), -10800);
     sj_destroy(s);
 }
 
@@ -758,23 +759,23 @@ static void test_parse_iso(void **state)
 {
     (void)state;
     int64_t t = 0;
-    assert_int_equal(sj_parse_iso("2023-01-08T02:00:00Z", 20, &t), 0);
+    assert_int_equal(timepart_parse_iso("2023-01-08T02:00:00Z", 20, &t), 0);
     assert_int_equal(t, T0);
-    assert_int_equal(sj_parse_iso("2023-01-08 03:00:00+01:00", 25, &t), 0);
+    assert_int_equal(timepart_parse_iso("2023-01-08 03:00:00+01:00", 25, &t), 0);
     assert_int_equal(t, T0);
-    assert_int_equal(sj_parse_iso("2023-01-07T22:30-0330", 21, &t), 0);
+    assert_int_equal(timepart_parse_iso("2023-01-07T22:30-0330", 21, &t), 0);
     assert_int_equal(t, T0);
-    assert_int_equal(sj_parse_iso("2023-01-08T02:00:01.25Z", 23, &t), 0);
+    assert_int_equal(timepart_parse_iso("2023-01-08T02:00:01.25Z", 23, &t), 0);
     assert_int_equal(t, T0 + 1250);
-    assert_int_equal(sj_parse_iso("2023-01-08", 10, &t), 0);
+    assert_int_equal(timepart_parse_iso("2023-01-08", 10, &t), 0);
     assert_int_equal(t, T0 - 2 * HOUR);
     /* only `len` bytes count */
-    assert_int_equal(sj_parse_iso("2023-01-08T02:00:00Zjunk", 20, &t), 0);
+    assert_int_equal(timepart_parse_iso("2023-01-08T02:00:00Zjunk", 20, &t), 0);
     assert_int_equal(t, T0);
-    assert_int_equal(sj_parse_iso("2023-13-01", 10, &t), -1);
-    assert_int_equal(sj_parse_iso("2023-01-08T02:00:00Q", 20, &t), -1);
-    assert_int_equal(sj_parse_iso("yesterday", 9, &t), -1);
-    assert_int_equal(sj_parse_iso("2023-01-08T", 11, &t), -1);
+    assert_int_equal(timepart_parse_iso("2023-13-01", 10, &t), -1);
+    assert_int_equal(timepart_parse_iso("2023-01-08T02:00:00Q", 20, &t), -1);
+    assert_int_equal(timepart_parse_iso("yesterday", 9, &t), -1);
+    assert_int_equal(timepart_parse_iso("2023-01-08T", 11, &t), -1);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -816,16 +817,16 @@ static void test_config_errors(void **state)
         sj_destroy(sj_ok((const char *const[]){"locale", ok[i], NULL}));
     /* the extractor spellings (case does not matter) */
     struct sj *s = sj_ok((const char *const[]){"timestamp.extractor", "recordfield", NULL});
-    assert_int_equal(s->extractor, SJ_TS_FIELD);
+    assert_int_equal(s->extractor, TIMEPART_TS_FIELD);
     sj_destroy(s);
     s = sj_ok((const char *const[]){"timestamp.extractor", "record_field", NULL});
-    assert_int_equal(s->extractor, SJ_TS_FIELD);
+    assert_int_equal(s->extractor, TIMEPART_TS_FIELD);
     sj_destroy(s);
     s = sj_ok(NULL);
-    assert_int_equal(s->extractor, SJ_TS_RECORD);
+    assert_int_equal(s->extractor, TIMEPART_TS_RECORD);
     sj_destroy(s);
     s = sj_ok((const char *const[]){"timestamp.extractor", "wallclock", NULL});
-    assert_int_equal(s->extractor, SJ_TS_WALLCLOCK);
+    assert_int_equal(s->extractor, TIMEPART_TS_WALLCLOCK);
     sj_destroy(s);
 }
 

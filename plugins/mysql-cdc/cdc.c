@@ -1,7 +1,7 @@
 /*
  * cdc.c — the mysql-cdc source: its descriptor and configuration, and the choice of mode. Mode
- * `binlog` (the default) reads the binlog like Debezium's MySQL connector (snapshot.c, binlog.c,
- * schema.c, rowdecode.c); the JDBC source's polling modes live in query.c.
+ * `binlog` (the default) reads the binlog like Debezium's MySQL connector (snapshot.c, binlog.c and
+ * the files below them: see cdc.h); the JDBC source's polling modes live in query.c.
  *
  * Binlog mode's life: the first poll connects (metadata connection), checks the server's settings
  * and the user's privileges, and decides between a snapshot and streaming from the committed
@@ -10,7 +10,6 @@
 #include "cdc.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

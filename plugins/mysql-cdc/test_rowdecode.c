@@ -1,9 +1,10 @@
 /*
  * test_rowdecode.c — mysql-cdc's binlog value decoding without a server: DECIMAL (signs, scales,
  * the 65-digit maximum), TIME2/DATETIME2/TIMESTAMP2 at every fractional precision (negative TIME
- * with fractions), BIT, ENUM/SET, BINARY padding, and the position format. The row images are
- * built here with the server's encodings (decimal.c's decimal2bin, my_time.c's
- * my_time_packed_to_binary); values come back through a minimal stand-in for the host table.
+ * with fractions), BIT, ENUM/SET, BINARY padding, the position format, and length-encoded
+ * integers. The row images are built here with the server's encodings (decimal.c's decimal2bin,
+ * my_time.c's my_time_packed_to_binary); values come back through a minimal stand-in for the host
+ * table.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -393,6 +394,25 @@ static void test_position(void **st)
     assert_int_equal(cdc_pos_parse("garbage", 7, &q), -1);
 }
 
+static void test_lenenc(void **st)
+{
+    (void)st;
+    /* 1 byte below 251; 0xfc + 2, 0xfd + 3, 0xfe + 8 bytes, little-endian */
+    const uint8_t b[] = {0x05, 0xfa, 0xfc, 0x34, 0x12, 0xfd, 0x56, 0x34, 0x12, 0xfe,
+                         0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0xfc, 0x01};
+    const uint8_t *p = b, *end = b + sizeof b;
+    assert_true(cdc_lenenc(&p, end) == 5);
+    assert_true(cdc_lenenc(&p, end) == 250);
+    assert_true(cdc_lenenc(&p, end) == 0x1234);
+    assert_true(cdc_lenenc(&p, end) == 0x123456);
+    assert_true(cdc_lenenc(&p, end) == 0x0102030405060708ull);
+    assert_true(p == b + 18);
+    assert_true(cdc_lenenc(&p, end) == 1); /* truncated: what is there */
+    assert_true(p == end);
+    assert_true(cdc_lenenc(&p, end) == 0); /* at the end */
+    assert_true(p == end);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +421,7 @@ int main(void)
         cmocka_unit_test_setup(test_datetime2_timestamp2, setup),
         cmocka_unit_test_setup(test_bits_enum_set_binary_latin1, setup),
         cmocka_unit_test_setup(test_position, setup),
+        cmocka_unit_test(test_lenenc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

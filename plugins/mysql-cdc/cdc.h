@@ -165,7 +165,8 @@ uint64_t cdc_lenenc(const uint8_t **p, const uint8_t *end);
 /* filter.c */
 /* 1 if db.table is captured: not a system database, and through the include/exclude lists. */
 int cdc_table_included(const struct cdc *c, const char *db, const char *table);
-/* Compiles the list `key` of `cfg` into anchored case-insensitive regexes; -1 (message) on error. */
+/* Compiles the list `key` of `cfg` into anchored, case-insensitive regexes; -1 with a message on
+ * error. */
 int cdc_regexes(struct cdc *c, const sluice_config_t *cfg, const char *key, regex_t **out,
                 size_t *n, char *errstr, size_t errstr_size);
 void cdc_regexes_free(regex_t *re, size_t n);

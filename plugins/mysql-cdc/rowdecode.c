@@ -232,7 +232,8 @@ static sluice_value_t *cdc_make(struct cdc *c, sluice_record_t *rec, const struc
     case K_DATETIME: {
         if (v->mo == 0 || v->d == 0)
             return col->nullable ? h->value_null(rec) : h->value_int(rec, SLUICE_TYPE_INT64, 0);
-        int64_t s = calendar_days_from_civil(v->y, v->mo, v->d) * 86400 + v->hh * 3600 + v->mi * 60 + v->ss;
+        int64_t s =
+            calendar_days_from_civil(v->y, v->mo, v->d) * 86400 + v->hh * 3600 + v->mi * 60 + v->ss;
         int64_t us = s * 1000000 + v->us;
         int micro = !c->time_connect && col->fsp > 3;
         return h->value_int(rec, SLUICE_TYPE_INT64,
@@ -242,7 +243,8 @@ static sluice_value_t *cdc_make(struct cdc *c, sluice_record_t *rec, const struc
         int64_t s = v->sec;
         int64_t us = v->us;
         if (v->tag == CV_DT)
-            s = calendar_days_from_civil(v->y, v->mo, v->d) * 86400 + v->hh * 3600 + v->mi * 60 + v->ss;
+            s = calendar_days_from_civil(v->y, v->mo, v->d) * 86400 + v->hh * 3600 + v->mi * 60 +
+                v->ss;
         if (v->tag == CV_DT && (v->mo == 0 || v->d == 0))
             return col->nullable ? h->value_null(rec)
                                  : h->value_string(rec, "1970-01-01T00:00:00Z", 20);

@@ -580,8 +580,9 @@ sluice_value_t *sqlv_cell_value(const struct sluice_host *h, sluice_record_t *re
             *why = "a zero or invalid date";
             return NULL;
         }
-        v = lg == SQLV_DATE ? h->value_int(rec, SLUICE_TYPE_INT32, calendar_floor_div(us, 86400LL * 1000000))
-                            : h->value_int(rec, SLUICE_TYPE_INT64, calendar_floor_div(us, 1000));
+        v = lg == SQLV_DATE
+                ? h->value_int(rec, SLUICE_TYPE_INT32, calendar_floor_div(us, 86400LL * 1000000))
+                : h->value_int(rec, SLUICE_TYPE_INT64, calendar_floor_div(us, 1000));
     } else if (lg == SQLV_TIME) {
         int64_t us;
         if (sqlv_parse_time(s, len, &us) != 0) {

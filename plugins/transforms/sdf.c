@@ -454,9 +454,9 @@ int sdf_parse(const sdf_t *f, const char *s, size_t len, int64_t *ms)
             break;
         }
     }
-    if (p != end || month < 1 || month > 12 || day < 1 || day > calendar_month_days(year, (int)month) ||
-        minute > 59 || second > 59 || milli > 999 || year > 9999999 ||
-        (yday != -1 && (yday < 1 || yday > 365 + calendar_is_leap(year)))) {
+    if (p != end || month < 1 || month > 12 || day < 1 ||
+        day > calendar_month_days(year, (int)month) || minute > 59 || second > 59 || milli > 999 ||
+        year > 9999999 || (yday != -1 && (yday < 1 || yday > 365 + calendar_is_leap(year)))) {
         return -1;
     }
     if (hour12 && pm == 1) {

@@ -312,7 +312,8 @@ static sluice_value_t *tsc_make(struct tsc_op *op, int64_t ms)
         break;
     }
     case TSC_TIME:
-        v = h->value_int(op->rec, SLUICE_TYPE_INT32, ms - calendar_floor_div(ms, 86400000) * 86400000);
+        v = h->value_int(op->rec, SLUICE_TYPE_INT32,
+                         ms - calendar_floor_div(ms, 86400000) * 86400000);
         break;
     default:
         v = h->value_int(op->rec, SLUICE_TYPE_INT64, ms);

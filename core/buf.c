@@ -15,6 +15,7 @@ void buf_init(buf_t *b)
     b->data = buf_empty;
     b->len = 0;
     b->cap = 0;
+    b->err = SLUICE_OK;
 }
 
 void buf_free(buf_t *b)
@@ -27,6 +28,7 @@ void buf_free(buf_t *b)
 void buf_reset(buf_t *b)
 {
     b->len = 0;
+    b->err = SLUICE_OK;
     if (b->cap)
         b->data[0] = '\0';
 }
@@ -105,6 +107,29 @@ int buf_printf(buf_t *b, const char *fmt, ...)
     int rc = buf_vprintf(b, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+sluice_err_t buf_sticky_set(buf_t *b, sluice_err_t e)
+{
+    if (b->err == SLUICE_OK)
+        b->err = e;
+    return b->err;
+}
+
+sluice_err_t buf_sticky_append(buf_t *b, const void *p, size_t len)
+{
+    if (b->err != SLUICE_OK)
+        return b->err;
+    return buf_append(b, p, len) == 0 ? SLUICE_OK : buf_sticky_set(b, SLUICE_ERR_NOMEM);
+}
+
+sluice_err_t buf_sticky_vprintf(buf_t *b, const char *fmt, va_list ap)
+{
+    if (b->err != SLUICE_OK)
+        return b->err;
+    /* Besides out of memory, buf_vprintf fails only for text vsnprintf cannot produce (more than
+     * INT_MAX bytes): the buffer cannot take it either. */
+    return buf_vprintf(b, fmt, ap) == 0 ? SLUICE_OK : buf_sticky_set(b, SLUICE_ERR_NOMEM);
 }
 
 int buf_read_file(buf_t *b, const char *path)

@@ -83,6 +83,9 @@ int64_t config_size(const sluice_config_t *cfg, const char *key);
 size_t config_count(const sluice_config_t *cfg, const char *key);
 const char *config_item(const sluice_config_t *cfg, const char *key, size_t i);
 const char *config_map_key(const sluice_config_t *cfg, const char *key, size_t i);
+/* The host's config_map (ABI 1.3): every key of the table with `set` and a value, stored at its
+ * `offset` of `base` by type. */
+sluice_err_t config_map(const sluice_config_t *cfg, void *base);
 /* Where entry `entry` of a MAP key is written (the key's own mark if not found). */
 const cfg_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key, const char *entry);
 /* Append "key: value" lines (YAML, `indent` spaces), secrets as "********", for `lint --print`. */

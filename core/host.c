@@ -436,16 +436,19 @@ static sluice_value_t *host_value_get(const sluice_value_t *v, const char *field
     return value_get(v, field);
 }
 
+/* Appends to a plugin's buffer keep its first error (ABI 1.3): see buf_sticky_set. */
 static sluice_err_t host_value_write_json(const sluice_value_t *v, sluice_buf_t *b)
 {
-    return json_write(b, v, JSON_DECIMAL_BASE64);
+    if (b->err != SLUICE_OK)
+        return b->err;
+    return buf_sticky_set(b, json_write(b, v, JSON_DECIMAL_BASE64));
 }
 
 static sluice_err_t host_value_write_text(const sluice_value_t *v, sluice_buf_t *b)
 {
     if (v && (v->type == SLUICE_TYPE_STRING))
-        return buf_append(b, v->u.s.ptr, v->u.s.len) == 0 ? SLUICE_OK : SLUICE_ERR_NOMEM;
-    return json_write(b, v, JSON_DECIMAL_BASE64);
+        return buf_sticky_append(b, v->u.s.ptr, v->u.s.len);
+    return host_value_write_json(v, b);
 }
 
 static sluice_value_t *host_value_parse_json(sluice_record_t *r, const char *text, size_t len,
@@ -488,7 +491,28 @@ static void host_buf_reset(sluice_buf_t *b)
 
 static sluice_err_t host_buf_append(sluice_buf_t *b, const void *p, size_t len)
 {
-    return buf_append(b, p, len) == 0 ? SLUICE_OK : SLUICE_ERR_NOMEM;
+    return buf_sticky_append(b, p, len);
+}
+
+static sluice_err_t host_buf_printf(sluice_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sluice_err_t e = buf_sticky_vprintf(b, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+static sluice_err_t host_buf_append_json_string(sluice_buf_t *b, const char *s, size_t len)
+{
+    if (b->err != SLUICE_OK)
+        return b->err;
+    return json_write_string(b, s, len) == 0 ? SLUICE_OK : buf_sticky_set(b, SLUICE_ERR_NOMEM);
+}
+
+static sluice_err_t host_buf_error(const sluice_buf_t *b)
+{
+    return b->err;
 }
 
 static const char *host_buf_data(const sluice_buf_t *b)
@@ -689,4 +713,8 @@ const struct sluice_host host_table = {
     .value_index = host_value_index,
     .value_set_item = host_value_set_item,
     .value_map_rename = host_value_map_rename,
+    .buf_printf = host_buf_printf,
+    .buf_append_json_string = host_buf_append_json_string,
+    .buf_error = host_buf_error,
+    .config_map = config_map,
 };

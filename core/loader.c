@@ -20,6 +20,14 @@
 #define LOADER_MIN_TRANSFORM (offsetof(struct sluice_transform, destroy) + sizeof(void *))
 #define LOADER_MIN_SINK      (offsetof(struct sluice_sink, destroy) + sizeof(void *))
 
+/* The element sizes of ABI 1.2, which a plugin that does not record its own (ABI 1.0-1.2, or 0)
+ * was built with; a smaller size cannot hold those members and is refused. */
+#define LOADER_FIELD_1_2  (offsetof(struct sluice_config_field, enum_values) + sizeof(void *))
+#define LOADER_ALIAS_1_2  (offsetof(struct sluice_alias, value) + sizeof(void *))
+#define LOADER_OFFSET_1_2 (offsetof(struct sluice_offset, offset) + sizeof(int64_t))
+/* Larger is surely not a struct of this ABI's major: garbage, or a descriptor of another layout. */
+#define LOADER_MAX_ELEM 4096
+
 static int loader_valid_name(const char *s)
 {
     if (!s || !*s || strlen(s) > 64)
@@ -47,10 +55,55 @@ static int loader_copy_role(const void *src, size_t min, size_t ours, void *dst,
     return 0;
 }
 
+/* An element size of the descriptor (ABI 1.3): 0 (or absent) means the ABI 1.2 size. */
+static int loader_elem_size(size_t declared, size_t v12, const char *what, const char *path,
+                            size_t *out, char *errstr, size_t errstr_size)
+{
+    *out = declared ? declared : v12;
+    if (*out >= v12 && *out <= LOADER_MAX_ELEM)
+        return 0;
+    snprintf(errstr, errstr_size,
+             "%s: descriptor %s %zu is not a size of that struct (expected %zu to %d bytes, "
+             "found %zu); rebuild the plugin against sluice/plugin.h",
+             path, what, declared, v12, LOADER_MAX_ELEM, declared);
+    return -1;
+}
+
+/* A copy of a plugin's configuration table in the core's layout: its entries are `elem` bytes
+ * apart (the plugin's sizeof), and each is read only up to that size; members past it (of a later
+ * minor than the plugin's) stay zero. NULL without `*oom` when the plugin has no table. */
+static struct sluice_config_field *loader_copy_table(const void *table, size_t elem, int *oom)
+{
+    const char *t = table;
+    size_t n = 0;
+    if (!t)
+        return NULL;
+    for (;; n++) {
+        const char *name; /* the first member of every version */
+        memcpy(&name, t + n * elem, sizeof name);
+        if (!name)
+            break;
+    }
+    struct sluice_config_field *copy = calloc(n + 1, sizeof *copy);
+    if (!copy) {
+        *oom = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(&copy[i], t + i * elem, elem < sizeof *copy ? elem : sizeof *copy);
+    return copy;
+}
+
 static int loader_check_table(const struct sluice_config_field *t, const char *role,
                               const char *path, char *errstr, size_t errstr_size)
 {
     for (size_t i = 0; t && t[i].name; i++) {
+        if (t[i].set && (t[i].type == SLUICE_CFG_LIST || t[i].type == SLUICE_CFG_MAP)) {
+            snprintf(errstr, errstr_size,
+                     "%s: %s config key '%s' is a %s with `set`: config_map stores only scalars",
+                     path, role, t[i].name, t[i].type == SLUICE_CFG_LIST ? "list" : "map");
+            return -1;
+        }
         if ((unsigned)t[i].type > SLUICE_CFG_MAP) {
             snprintf(errstr, errstr_size, "%s: %s config key '%s' has unknown type %d", path, role,
                      t[i].name, (int)t[i].type);
@@ -88,13 +141,19 @@ static struct sluice_config_field *loader_preset_table(const struct sluice_confi
     return copy;
 }
 
-/* The descriptor's aliases (ABI 1.1; absent in a 1.0 descriptor, whose copy is zero there). */
-static int loader_load_aliases(loaded_plugin_t *p, char *errstr, size_t errstr_size)
+/* The descriptor's aliases (ABI 1.1; absent in a 1.0 descriptor, whose copy is zero there), read
+ * with the plugin's element size. Afterwards `p->desc.aliases` points at the core's copy. */
+static int loader_load_aliases(loaded_plugin_t *p, size_t elem, char *errstr, size_t errstr_size)
 {
-    const struct sluice_alias *a = p->desc.aliases;
+    const char *t = (const char *)p->desc.aliases;
+    p->desc.aliases = NULL;
     size_t n = 0;
-    while (a && n <= LOADER_MAX_ALIASES && a[n].name)
-        n++;
+    for (; t && n <= LOADER_MAX_ALIASES; n++) {
+        const char *name; /* the first member of every version */
+        memcpy(&name, t + n * elem, sizeof name);
+        if (!name)
+            break;
+    }
     if (n == 0)
         return 0;
     if (n > LOADER_MAX_ALIASES) {
@@ -103,16 +162,21 @@ static int loader_load_aliases(loaded_plugin_t *p, char *errstr, size_t errstr_s
         return -1;
     }
     p->aliases = calloc(n, sizeof *p->aliases);
-    if (!p->aliases) {
+    p->alias_table = calloc(n + 1, sizeof *p->alias_table);
+    if (!p->aliases || !p->alias_table) {
         snprintf(errstr, errstr_size, "%s: out of memory", p->path);
         return -1;
     }
     p->naliases = n;
+    for (size_t i = 0; i < n; i++)
+        memcpy(&p->alias_table[i], t + i * elem,
+               elem < sizeof *p->alias_table ? elem : sizeof *p->alias_table);
+    p->desc.aliases = p->alias_table;
     for (size_t i = 0; i < n; i++) {
         loader_alias_t *la = &p->aliases[i];
-        la->name = a[i].name;
-        la->key = a[i].key;
-        la->value = a[i].value;
+        la->name = p->alias_table[i].name;
+        la->key = p->alias_table[i].key;
+        la->value = p->alias_table[i].value;
         if (!*la->name || strlen(la->name) > 200 || (la->key && !la->value)) {
             snprintf(errstr, errstr_size,
                      "%s: alias #%zu is invalid (expected a name of 1-200 characters, and a value "
@@ -142,6 +206,43 @@ static int loader_load_aliases(loaded_plugin_t *p, char *errstr, size_t errstr_s
         }
     }
     return 0;
+}
+
+/* Replace a role's `config` by the core's copy of it (kept in p->tables[role] to be freed). */
+static int loader_own_table(loaded_plugin_t *p, int role, const struct sluice_config_field **config,
+                            size_t elem, char *errstr, size_t errstr_size)
+{
+    int oom = 0;
+    p->tables[role] = loader_copy_table(*config, elem, &oom);
+    *config = p->tables[role];
+    if (oom)
+        snprintf(errstr, errstr_size, "%s: out of memory", p->path);
+    return oom ? -1 : 0;
+}
+
+sluice_err_t loader_precommit(const loaded_plugin_t *p, void *state, struct sluice_offset *offsets,
+                              size_t count, char *errstr, size_t errstr_size)
+{
+    size_t elem = p->offset_size;
+    if (elem == sizeof *offsets)
+        return p->sink.precommit(state, offsets, count, errstr, errstr_size);
+    /* Another layout (a plugin of a later minor whose struct grew): lay the array out as it
+     * indexes it. Not per record: precommit runs at most every 50 ms. */
+    char *a = calloc(count ? count : 1, elem);
+    if (!a) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return SLUICE_RETRY;
+    }
+    size_t known = elem < sizeof *offsets ? elem : sizeof *offsets;
+    for (size_t i = 0; i < count; i++)
+        memcpy(a + i * elem, &offsets[i], known);
+    sluice_err_t e =
+        p->sink.precommit(state, (struct sluice_offset *)(void *)a, count, errstr, errstr_size);
+    for (size_t i = 0; i < count; i++)
+        memcpy(&offsets[i].offset, a + i * elem + offsetof(struct sluice_offset, offset),
+               sizeof offsets[i].offset);
+    free(a);
+    return e;
 }
 
 int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t errstr_size)
@@ -205,9 +306,19 @@ int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t er
                  path, p->desc.name ? p->desc.name : "(null)");
         goto fail;
     }
+    size_t field_size, alias_size;
+    if (loader_elem_size(p->desc.config_field_size, LOADER_FIELD_1_2, "config_field_size", path,
+                         &field_size, errstr, errstr_size) != 0 ||
+        loader_elem_size(p->desc.alias_size, LOADER_ALIAS_1_2, "alias_size", path, &alias_size,
+                         errstr, errstr_size) != 0 ||
+        loader_elem_size(p->desc.offset_size, LOADER_OFFSET_1_2, "offset_size", path,
+                         &p->offset_size, errstr, errstr_size) != 0)
+        goto fail;
     if (p->desc.source) {
         if (loader_copy_role(p->desc.source, LOADER_MIN_SOURCE, sizeof p->source, &p->source,
                              "source", path, errstr, errstr_size) != 0)
+            goto fail;
+        if (loader_own_table(p, 0, &p->source.config, field_size, errstr, errstr_size) != 0)
             goto fail;
         if (!p->source.init || !p->source.start || !p->source.poll || !p->source.destroy) {
             snprintf(errstr, errstr_size,
@@ -222,6 +333,8 @@ int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t er
         if (loader_copy_role(p->desc.transform, LOADER_MIN_TRANSFORM, sizeof p->transform,
                              &p->transform, "transform", path, errstr, errstr_size) != 0)
             goto fail;
+        if (loader_own_table(p, 1, &p->transform.config, field_size, errstr, errstr_size) != 0)
+            goto fail;
         if (!p->transform.init || !p->transform.process || !p->transform.destroy) {
             snprintf(errstr, errstr_size,
                      "%s: transform role lacks init, process or destroy (all are required)", path);
@@ -235,6 +348,8 @@ int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t er
         if (loader_copy_role(p->desc.sink, LOADER_MIN_SINK, sizeof p->sink, &p->sink, "sink", path,
                              errstr, errstr_size) != 0)
             goto fail;
+        if (loader_own_table(p, 2, &p->sink.config, field_size, errstr, errstr_size) != 0)
+            goto fail;
         if (!p->sink.init || !p->sink.put || !p->sink.flush || !p->sink.destroy) {
             snprintf(errstr, errstr_size,
                      "%s: sink role lacks init, put, flush or destroy (all are required)", path);
@@ -244,8 +359,12 @@ int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t er
             goto fail;
         p->has_sink = 1;
     }
-    if (loader_load_aliases(p, errstr, errstr_size) != 0)
+    if (loader_load_aliases(p, alias_size, errstr, errstr_size) != 0)
         goto fail;
+    /* From here on the descriptor leads to the core's copies only (docs read them from it). */
+    p->desc.source = p->has_source ? &p->source : NULL;
+    p->desc.transform = p->has_transform ? &p->transform : NULL;
+    p->desc.sink = p->has_sink ? &p->sink : NULL;
     if (!p->has_source && !p->has_transform && !p->has_sink) {
         snprintf(errstr, errstr_size,
                  "%s: plugin '%s' declares no role (expected a source, transform or sink)", path,
@@ -267,6 +386,9 @@ void loader_close(loaded_plugin_t *p)
         for (int r = 0; r < 3; r++)
             free(p->aliases[i].tables[r]);
     free(p->aliases);
+    free(p->alias_table);
+    for (int r = 0; r < 3; r++)
+        free(p->tables[r]);
     if (p->handle)
         dlclose(p->handle);
     free(p->path);

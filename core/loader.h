@@ -19,7 +19,9 @@ typedef struct loader_alias {
 typedef struct loaded_plugin {
     char *path;
     void *handle;
-    /* Copies of the plugin's structs, zero-filled past the struct_size the plugin declared. */
+    /* Copies of the plugin's structs, zero-filled past the struct_size the plugin declared. Their
+     * pointers to tables lead to the core's copies below, in the core's layout (the plugin's
+     * element sizes may differ, ABI 1.3); `desc`'s roles lead to `source`, `transform`, `sink`. */
     struct sluice_plugin desc;
     struct sluice_source source;
     struct sluice_transform transform;
@@ -27,6 +29,9 @@ typedef struct loaded_plugin {
     int has_source, has_transform, has_sink;
     loader_alias_t *aliases;
     size_t naliases;
+    struct sluice_config_field *tables[3]; /* source, transform, sink config; NULL-name ended */
+    struct sluice_alias *alias_table;      /* NULL-name ended, or NULL */
+    size_t offset_size;                    /* the stride of precommit's array for this plugin */
 } loaded_plugin_t;
 
 typedef struct registry {
@@ -39,6 +44,10 @@ typedef struct registry {
 /* Open and check one file. */
 int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t errstr_size);
 void loader_close(loaded_plugin_t *p);
+/* Call the sink's precommit with `offsets` laid out with the plugin's element size; `offset` of
+ * each is copied back. */
+sluice_err_t loader_precommit(const loaded_plugin_t *p, void *state, struct sluice_offset *offsets,
+                              size_t count, char *errstr, size_t errstr_size);
 /* "source, sink" etc. into buf. */
 const char *loader_roles(const loaded_plugin_t *p, char *buf, size_t size);
 

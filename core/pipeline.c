@@ -665,9 +665,10 @@ static sluice_err_t sink_call(sink_rt_t *s, sluice_batch_t *batch, struct sluice
     int64_t failing_since = 0;
     for (;;) {
         char err[1024] = "";
-        sluice_err_t e = batch ? ops->put(s->inst.state, batch, err, sizeof err)
-                         : pre ? ops->precommit(s->inst.state, pre, npre, err, sizeof err)
-                               : ops->flush(s->inst.state, err, sizeof err);
+        sluice_err_t e =
+            batch ? ops->put(s->inst.state, batch, err, sizeof err)
+            : pre ? loader_precommit(s->inst.plugin, s->inst.state, pre, npre, err, sizeof err)
+                  : ops->flush(s->inst.state, err, sizeof err);
         if (e == SLUICE_OK) {
             backoff_reset(bo);
             return SLUICE_OK;

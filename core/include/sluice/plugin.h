@@ -1,8 +1,9 @@
 /*
  * sluice/plugin.h — the plugin ABI of sluice.
  *
- * This header is the whole contract between the sluice core ("the host") and a plugin. It depends on
- * nothing but the C standard headers below: no librdkafka, libyaml, cJSON or avro-c type crosses it.
+ * This header is the whole contract between the sluice core ("the host") and a plugin. It depends
+ * on nothing but the C standard headers below: no librdkafka, libyaml, cJSON or avro-c type crosses
+ * it.
  *
  * A plugin is a shared object that exports exactly one data symbol:
  *
@@ -12,28 +13,32 @@
  *         .sink = &console_sink,
  *     };
  *
- * The core dlopen()s the file with RTLD_NOW | RTLD_LOCAL, reads `sluice_plugin`, refuses a different ABI
- * major or a newer ABI minor, and reads only the fields that lie inside `struct_size` (structs only ever
- * grow at their end). Because the descriptor is data, `sluice plugins` and `sluice lint` read names,
- * versions and configuration tables without calling plugin code.
+ * The core dlopen()s the file with RTLD_NOW | RTLD_LOCAL, reads `sluice_plugin`, refuses a
+ * different ABI major or a newer ABI minor, and reads only the fields that lie inside `struct_size`
+ * (structs only ever grow at their end). Tables (configuration fields, aliases) and the offsets
+ * handed to `precommit` are arrays whose element size the descriptor records (ABI 1.3;
+ * SLUICE_PLUGIN_HEADER fills it): the core walks them with the plugin's stride, so their structs
+ * may grow at their end too. Because the descriptor is data, `sluice plugins` and `sluice lint`
+ * read names, versions and configuration tables without calling plugin code.
  *
- * A plugin links against nothing of the core: every service of the host reaches it through the function
- * table `struct sluice_host` handed to each `init`. Build plugins with `-z defs` (no undefined symbols).
+ * A plugin links against nothing of the core: every service of the host reaches it through the
+ * function table `struct sluice_host` handed to each `init`. Build plugins with `-z defs` (no
+ * undefined symbols).
  *
  * Threads. Each source instance runs on its own thread; each sink instance runs on its own thread;
- * transforms run on the thread of the source or sink they belong to. All callbacks of one instance are
- * called from that instance's thread, except `stop` of a source, which may be called from another thread
- * to interrupt a blocking `poll` (it must only signal). A plugin therefore needs no locking of its own
- * state unless it starts threads itself.
+ * transforms run on the thread of the source or sink they belong to. All callbacks of one instance
+ * are called from that instance's thread, except `stop` of a source, which may be called from
+ * another thread to interrupt a blocking `poll` (it must only signal). A plugin therefore needs no
+ * locking of its own state unless it starts threads itself.
  *
- * Errors. Every fallible call returns a `sluice_err_t` and may write a human-readable message into the
- * `errstr` buffer it receives (always NUL-terminated, `errstr_size` bytes). The core prefixes the
- * message with the pipeline and plugin instance; do not repeat them.
+ * Errors. Every fallible call returns a `sluice_err_t` and may write a human-readable message into
+ * the `errstr` buffer it receives (always NUL-terminated, `errstr_size` bytes). The core prefixes
+ * the message with the pipeline and plugin instance; do not repeat them.
  *
- * Memory. Records, values and their strings live in the arena of the batch they belong to and are freed
- * by the core when the batch is done: a plugin never frees them and must not keep pointers to them
- * after the callback returns. Schemas are long-lived: a schema a plugin builds belongs to the plugin
- * instance and is freed by the core after `destroy`.
+ * Memory. Records, values and their strings live in the arena of the batch they belong to and are
+ * freed by the core when the batch is done: a plugin never frees them and must not keep pointers to
+ * them after the callback returns. Schemas are long-lived: a schema a plugin builds belongs to the
+ * plugin instance and is freed by the core after `destroy`.
  */
 #ifndef SLUICE_PLUGIN_H
 #define SLUICE_PLUGIN_H
@@ -52,7 +57,7 @@ extern "C" {
 /** ABI major: bumped on any incompatible change; the core refuses a plugin of another major. */
 #define SLUICE_ABI_MAJOR 1
 /** ABI minor: bumped when fields are appended; the core refuses a plugin built for a newer minor. */
-#define SLUICE_ABI_MINOR 2
+#define SLUICE_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define SLUICE_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -142,9 +147,13 @@ typedef enum sluice_config_type {
 
 /**
  * One key of a plugin's configuration. A table is an array of these ended by an entry whose `name`
- * is NULL. The core applies defaults, refuses unknown keys (with a "did you mean" hint), checks types,
- * ranges, enums and required keys, and only then calls `init`. The same table generates the plugin's
- * reference documentation (`sluice plugins docs NAME`).
+ * is NULL. The core applies defaults, refuses unknown keys (with a "did you mean" hint), checks
+ * types, ranges, enums and required keys, and only then calls `init`. The same table generates the
+ * plugin's reference documentation (`sluice plugins docs NAME`).
+ *
+ * The core reads a table with the element size in the descriptor's `config_field_size` (ABI 1.3),
+ * and only the members inside it: members appended in a later minor read as zero for an older
+ * plugin.
  */
 struct sluice_config_field {
     const char *name;                /**< the key, Kafka Connect's name where the concept matches */
@@ -155,7 +164,21 @@ struct sluice_config_field {
     const char *example;             /**< an example value for the docs; may be NULL */
     double min, max;                 /**< inclusive bounds when SLUICE_CFG_RANGE is set */
     const char *const *enum_values;  /**< NULL-terminated list for SLUICE_CFG_ENUM */
+    /* -- ABI 1.3 -- */
+    /**
+     * With `set` non-zero, `config_map` stores the key's value at byte `offset` of the struct it
+     * is given (Fluent Bit's config map), so that `init` need not read keys one by one. Write both
+     * with SLUICE_CFG_SET(type, member). The member's C type must match the key's type:
+     * `const char *` for STRING, ENUM and PATH (valid until `destroy` returns); `int64_t` for INT,
+     * DURATION (ms) and SIZE (bytes); `int` for BOOL; `double` for DOUBLE. LIST and MAP keys
+     * cannot be set (the loader refuses such a table).
+     */
+    int set;
+    size_t offset; /**< offsetof(the plugin's struct, the member), with `set` */
 };
+
+/** In a configuration field: `config_map` stores the value in `member` of a `type` (ABI 1.3). */
+#define SLUICE_CFG_SET(type, member) .set = 1, .offset = offsetof(type, member)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Logging                                                                                        */
@@ -229,7 +252,13 @@ struct sluice_transform {
     void (*destroy)(void *state);
 };
 
-/** One partition's commit point (ABI 1.2; see the sink's `precommit`). */
+/**
+ * One partition's commit point (ABI 1.2; see the sink's `precommit`). The core allocates the array
+ * it hands to `precommit` with the element size in the descriptor's `offset_size` (ABI 1.3), so
+ * that the plugin can index it as it was built; it fills the members it knows, zeroes the rest of
+ * each element and reads back only `offset`. A member appended in a later minor must therefore
+ * read zero as "the core did not fill this".
+ */
 struct sluice_offset {
     const char *topic; /**< the topic the sink reads (its records may carry another name) */
     int32_t partition; /**< 0 in-process */
@@ -308,11 +337,19 @@ struct sluice_plugin {
     const struct sluice_sink *sink;           /**< NULL if not a sink */
     /* -- ABI 1.1 -- */
     const struct sluice_alias *aliases; /**< other names (NULL-name terminated); may be NULL */
+    /* -- ABI 1.3: element sizes of the plugin's arrays, filled by SLUICE_PLUGIN_HEADER. A size of
+     *    0, or a descriptor too short to hold it (ABI 1.0-1.2), means that struct's 1.2 size. -- */
+    size_t config_field_size; /**< sizeof(struct sluice_config_field) the plugin was built with */
+    size_t alias_size;        /**< sizeof(struct sluice_alias) the plugin was built with */
+    size_t offset_size;       /**< sizeof(struct sluice_offset): precommit's `offsets` stride */
 };
 
-#define SLUICE_PLUGIN_HEADER                                                                        \
+/** Fills the descriptor's ABI version and every size the core needs to read the plugin's data. */
+#define SLUICE_PLUGIN_HEADER                                                                       \
     .abi_major = SLUICE_ABI_MAJOR, .abi_minor = SLUICE_ABI_MINOR,                                  \
-    .struct_size = sizeof(struct sluice_plugin)
+    .struct_size = sizeof(struct sluice_plugin),                                                   \
+    .config_field_size = sizeof(struct sluice_config_field),                                       \
+    .alias_size = sizeof(struct sluice_alias), .offset_size = sizeof(struct sluice_offset)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* The host function table                                                                        */
@@ -453,7 +490,13 @@ struct sluice_host {
     sluice_value_t *(*value_parse_json)(sluice_record_t *rec, const char *text, size_t len,
                                         char *errstr, size_t errstr_size);
 
-    /* -- buffers (any thread; one buffer is used by one thread at a time) -------------------- */
+    /*
+     * -- buffers (any thread; one buffer is used by one thread at a time) ----------------------
+     * Errors are sticky (ABI 1.3): a buffer remembers the first error of any function that appends
+     * to it (buf_append, buf_printf, buf_append_json_string, value_write_json, value_write_text),
+     * and after it those append nothing and return that error; buf_reset clears it. So a plugin
+     * can build a line with many appends and check once, with buf_error, at the end.
+     */
     sluice_buf_t *(*buf_new)(size_t initial_capacity);
     void (*buf_free)(sluice_buf_t *buf);
     void (*buf_reset)(sluice_buf_t *buf);
@@ -524,6 +567,25 @@ struct sluice_host {
      */
     sluice_err_t (*value_map_rename)(sluice_record_t *rec, sluice_value_t *map, size_t i,
                                      const char *key);
+
+    /* -- ABI 1.3 (check with SLUICE_HOST_HAS) -------------------------------------------------- */
+    /** Append text formatted as printf does. SLUICE_ERR_NOMEM when out of memory; sticky. */
+    sluice_err_t (*buf_printf)(sluice_buf_t *buf, const char *fmt, ...) SLUICE_PRINTF(2, 3);
+    /**
+     * Append the `len` bytes at `s` as a JSON string literal, quotes included, as value_write_json
+     * writes a STRING: `"` and `\` escaped, control characters as \n, \t, ... or \u00XX, valid
+     * UTF-8 copied, and each byte that is not part of valid UTF-8 written as \ufffd (so the result
+     * is always valid JSON, whatever the bytes). Sticky errors.
+     */
+    sluice_err_t (*buf_append_json_string)(sluice_buf_t *buf, const char *s, size_t len);
+    /** The first error of an append since buf_new or the last buf_reset; SLUICE_OK if none. */
+    sluice_err_t (*buf_error)(const sluice_buf_t *buf);
+    /**
+     * Store the value of every key of the instance's table that has `set` (see SLUICE_CFG_SET) and
+     * a value (given or defaulted) into the struct at `base`; members of unset keys are left as
+     * they are. Called in `init`, typically right after allocating the state. SLUICE_OK.
+     */
+    sluice_err_t (*config_map)(const sluice_config_t *cfg, void *base);
 };
 
 /** True when the host table `h` includes the member `field` (for members added in later minors). */

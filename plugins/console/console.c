@@ -20,6 +20,9 @@ struct console {
     FILE *out;
     const char *out_name;
     int json;
+    /* Set by config_map from the table below. */
+    const char *format;
+    const char *output;
     int print_key;
     int print_headers;
     int print_metadata;
@@ -36,247 +39,132 @@ static const struct sluice_config_field console_config[] = {
          "`json`: each record's value as one line of JSON (Kafka Connect's JsonConverter "
          "payload form). `text`: a readable line, strings printed as they are.",
      .example = "text",
-     .enum_values = console_formats},
+     .enum_values = console_formats,
+     SLUICE_CFG_SET(struct console, format)},
     {.name = "print.key",
      .type = SLUICE_CFG_BOOL,
      .default_value = "false",
      .description = "Print the record key as well.",
-     .example = "true"},
+     .example = "true",
+     SLUICE_CFG_SET(struct console, print_key)},
     {.name = "print.headers",
      .type = SLUICE_CFG_BOOL,
      .default_value = "false",
      .description = "Print the record headers as well (their values as text).",
-     .example = "true"},
+     .example = "true",
+     SLUICE_CFG_SET(struct console, print_headers)},
     {.name = "print.metadata",
      .type = SLUICE_CFG_BOOL,
      .default_value = "false",
      .description = "Print topic, partition, offset and timestamp as well.",
-     .example = "true"},
+     .example = "true",
+     SLUICE_CFG_SET(struct console, print_metadata)},
     {.name = "output",
      .type = SLUICE_CFG_ENUM,
      .default_value = "stdout",
      .description = "Where the lines go.",
      .example = "stderr",
-     .enum_values = console_outputs},
+     .enum_values = console_outputs,
+     SLUICE_CFG_SET(struct console, output)},
     {.name = NULL},
 };
 
-/* Appends `s` as a JSON string literal. Header values are arbitrary bytes: control characters are
- * escaped and bytes that are not valid UTF-8 become U+FFFD, so that every line stays valid JSON. */
-static sluice_err_t console_append_json_string(struct console *c, const char *s, size_t len)
+/* The parts of a line are appended without checking each: the buffer keeps its first error (ABI
+ * 1.3), which console_put reads once per record. */
+
+/* Renders one record as a JSON object with the parts asked for; the value is always there. Header
+ * values are arbitrary bytes: buf_append_json_string escapes controls and writes bytes that are not
+ * valid UTF-8 as U+FFFD, so that every line stays valid JSON. */
+static void console_render_json_object(struct console *c, sluice_record_t *rec,
+                                       const sluice_value_t *key, const sluice_value_t *value)
 {
     const struct sluice_host *h = c->host;
-    const unsigned char *p = (const unsigned char *)s;
-    sluice_err_t err = h->buf_append(c->line, "\"", 1);
-    size_t i = 0;
-    size_t run = 0; /* start of the pending run of bytes that need no escaping */
 
-    while (err == SLUICE_OK && i < len) {
-        unsigned char ch = p[i];
-        char esc[8];
-        size_t esc_len = 0;
-        size_t seq = 1;
-
-        if (ch == '"' || ch == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)ch;
-            esc_len = 2;
-        } else if (ch < 0x20) {
-            esc_len = (size_t)snprintf(esc, sizeof esc, "\\u%04x", ch);
-        } else if (ch >= 0x80) {
-            /* Length of the UTF-8 sequence starting here, 0 when it is malformed. */
-            seq = ch >= 0xf0 && ch <= 0xf4 ? 4 : ch >= 0xe0 ? 3 : ch >= 0xc2 && ch < 0xe0 ? 2 : 0;
-            for (size_t k = 1; seq != 0 && k < seq; k++) {
-                if (i + k >= len || (p[i + k] & 0xc0) != 0x80) {
-                    seq = 0;
-                }
-            }
-            if (seq == 0) {
-                memcpy(esc, "\xef\xbf\xbd", 3);
-                esc_len = 3;
-                seq = 1;
-            }
-        }
-        if (esc_len > 0) {
-            if (i > run) {
-                err = h->buf_append(c->line, s + run, i - run);
-            }
-            if (err == SLUICE_OK) {
-                err = h->buf_append(c->line, esc, esc_len);
-            }
-            run = i + seq;
-        }
-        i += seq;
-    }
-    if (err == SLUICE_OK && len > run) {
-        err = h->buf_append(c->line, s + run, len - run);
-    }
-    if (err == SLUICE_OK) {
-        err = h->buf_append(c->line, "\"", 1);
-    }
-    return err;
-}
-
-static sluice_err_t console_append_str(struct console *c, const char *s)
-{
-    return c->host->buf_append(c->line, s, strlen(s));
-}
-
-static sluice_err_t console_append_int(struct console *c, int64_t v)
-{
-    char num[24];
-    int n = snprintf(num, sizeof num, "%" PRId64, v);
-
-    return c->host->buf_append(c->line, num, (size_t)n);
-}
-
-/* Renders one record as a JSON object with the parts asked for; the value is always there. */
-static sluice_err_t console_render_json_object(struct console *c, sluice_record_t *rec,
-                                               const sluice_value_t *key,
-                                               const sluice_value_t *value)
-{
-    const struct sluice_host *h = c->host;
-    sluice_err_t err = console_append_str(c, "{");
-
-    if (err == SLUICE_OK && c->print_metadata) {
+    h->buf_append(c->line, "{", 1);
+    if (c->print_metadata) {
         const char *topic = h->record_topic(rec);
 
-        err = console_append_str(c, "\"topic\":");
-        if (err == SLUICE_OK) {
-            err = topic != NULL ? console_append_json_string(c, topic, strlen(topic))
-                                : console_append_str(c, "null");
+        h->buf_printf(c->line, "\"topic\":");
+        if (topic != NULL) {
+            h->buf_append_json_string(c->line, topic, strlen(topic));
+        } else {
+            h->buf_printf(c->line, "null");
         }
-        if (err == SLUICE_OK) {
-            err = console_append_str(c, ",\"partition\":");
-        }
-        if (err == SLUICE_OK) {
-            err = console_append_int(c, h->record_partition(rec));
-        }
-        if (err == SLUICE_OK) {
-            err = console_append_str(c, ",\"offset\":");
-        }
-        if (err == SLUICE_OK) {
-            err = console_append_int(c, h->record_offset(rec));
-        }
-        if (err == SLUICE_OK) {
-            err = console_append_str(c, ",\"timestamp\":");
-        }
-        if (err == SLUICE_OK) {
-            err = console_append_int(c, h->record_timestamp(rec));
-        }
-        if (err == SLUICE_OK) {
-            err = console_append_str(c, ",");
-        }
+        h->buf_printf(
+            c->line, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 ",\"timestamp\":%" PRId64 ",",
+            h->record_partition(rec), h->record_offset(rec), h->record_timestamp(rec));
     }
-    if (err == SLUICE_OK && key != NULL) {
-        err = console_append_str(c, "\"key\":");
-        if (err == SLUICE_OK) {
-            err = h->value_write_json(key, c->line);
-        }
-        if (err == SLUICE_OK) {
-            err = console_append_str(c, ",");
-        }
+    if (key != NULL) {
+        h->buf_printf(c->line, "\"key\":");
+        h->value_write_json(key, c->line);
+        h->buf_append(c->line, ",", 1);
     }
-    if (err == SLUICE_OK && c->print_headers) {
+    if (c->print_headers) {
         size_t n = h->record_header_count(rec);
 
-        err = console_append_str(c, "\"headers\":{");
-        for (size_t i = 0; err == SLUICE_OK && i < n; i++) {
+        h->buf_printf(c->line, "\"headers\":{");
+        for (size_t i = 0; i < n; i++) {
             const void *hv = NULL;
             size_t hlen = 0;
             const char *name = h->record_header(rec, i, &hv, &hlen);
 
-            if (i > 0) {
-                err = console_append_str(c, ",");
-            }
-            if (err == SLUICE_OK) {
-                err = console_append_json_string(c, name != NULL ? name : "",
-                                                 name ? strlen(name) : 0);
-            }
-            if (err == SLUICE_OK) {
-                err = console_append_str(c, ":");
-            }
-            if (err == SLUICE_OK) {
-                err = hv != NULL ? console_append_json_string(c, hv, hlen)
-                                 : console_append_str(c, "null");
+            h->buf_printf(c->line, "%s", i > 0 ? "," : "");
+            h->buf_append_json_string(c->line, name != NULL ? name : "",
+                                      name != NULL ? strlen(name) : 0);
+            h->buf_append(c->line, ":", 1);
+            if (hv != NULL) {
+                h->buf_append_json_string(c->line, hv, hlen);
+            } else {
+                h->buf_printf(c->line, "null");
             }
         }
-        if (err == SLUICE_OK) {
-            err = console_append_str(c, "},");
-        }
+        h->buf_printf(c->line, "},");
     }
-    if (err == SLUICE_OK) {
-        err = console_append_str(c, "\"value\":");
-    }
-    if (err == SLUICE_OK) {
-        err = h->value_write_json(value, c->line);
-    }
-    if (err == SLUICE_OK) {
-        err = console_append_str(c, "}");
-    }
-    return err;
+    h->buf_printf(c->line, "\"value\":");
+    h->value_write_json(value, c->line);
+    h->buf_append(c->line, "}", 1);
 }
 
 /* Renders `topic[partition]@offset ts=… key=… headers=name:value,… value=…` with the parts asked
  * for; with none of them the line is the value alone, like kafka-console-consumer. */
-static sluice_err_t console_render_text(struct console *c, sluice_record_t *rec,
-                                        const sluice_value_t *key, const sluice_value_t *value)
+static void console_render_text(struct console *c, sluice_record_t *rec, const sluice_value_t *key,
+                                const sluice_value_t *value)
 {
     const struct sluice_host *h = c->host;
-    sluice_err_t err = SLUICE_OK;
     int labelled = c->print_metadata || key != NULL || c->print_headers;
 
     if (c->print_metadata) {
         const char *topic = h->record_topic(rec);
-        char meta[96];
-        int n = snprintf(meta, sizeof meta, "[%" PRId32 "]@%" PRId64 " ts=%" PRId64 " ",
-                         h->record_partition(rec), h->record_offset(rec), h->record_timestamp(rec));
 
-        err = console_append_str(c, topic != NULL ? topic : "");
-        if (err == SLUICE_OK) {
-            err = h->buf_append(c->line, meta, (size_t)n);
-        }
+        h->buf_printf(c->line, "%s[%" PRId32 "]@%" PRId64 " ts=%" PRId64 " ",
+                      topic != NULL ? topic : "", h->record_partition(rec), h->record_offset(rec),
+                      h->record_timestamp(rec));
     }
-    if (err == SLUICE_OK && key != NULL) {
-        err = console_append_str(c, "key=");
-        if (err == SLUICE_OK) {
-            err = h->value_write_text(key, c->line);
-        }
-        if (err == SLUICE_OK) {
-            err = console_append_str(c, " ");
-        }
+    if (key != NULL) {
+        h->buf_printf(c->line, "key=");
+        h->value_write_text(key, c->line);
+        h->buf_append(c->line, " ", 1);
     }
-    if (err == SLUICE_OK && c->print_headers) {
+    if (c->print_headers) {
         size_t n = h->record_header_count(rec);
 
-        err = console_append_str(c, "headers=");
-        for (size_t i = 0; err == SLUICE_OK && i < n; i++) {
+        h->buf_printf(c->line, "headers=");
+        for (size_t i = 0; i < n; i++) {
             const void *hv = NULL;
             size_t hlen = 0;
             const char *name = h->record_header(rec, i, &hv, &hlen);
 
-            err = console_append_str(c, i > 0 ? "," : "");
-            if (err == SLUICE_OK) {
-                err = console_append_str(c, name != NULL ? name : "");
-            }
-            if (err == SLUICE_OK) {
-                err = console_append_str(c, ":");
-            }
-            if (err == SLUICE_OK && hv != NULL) {
-                err = h->buf_append(c->line, hv, hlen);
+            h->buf_printf(c->line, "%s%s:", i > 0 ? "," : "", name != NULL ? name : "");
+            if (hv != NULL) {
+                h->buf_append(c->line, hv, hlen);
             }
         }
-        if (err == SLUICE_OK) {
-            err = console_append_str(c, " ");
-        }
+        h->buf_append(c->line, " ", 1);
     }
-    if (err == SLUICE_OK && labelled) {
-        err = console_append_str(c, "value=");
+    if (labelled) {
+        h->buf_printf(c->line, "value=");
     }
-    if (err == SLUICE_OK) {
-        err = h->value_write_text(value, c->line);
-    }
-    return err;
+    h->value_write_text(value, c->line);
 }
 
 static sluice_err_t console_init(const struct sluice_host *host, sluice_ctx_t *ctx,
@@ -285,8 +173,6 @@ static sluice_err_t console_init(const struct sluice_host *host, sluice_ctx_t *c
 {
     sluice_err_t err = SLUICE_OK;
     struct console *c = calloc(1, sizeof *c);
-    const char *format = host->config_string(config, "format");
-    const char *output = host->config_string(config, "output");
 
     if (c == NULL) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -295,11 +181,9 @@ static sluice_err_t console_init(const struct sluice_host *host, sluice_ctx_t *c
     }
     c->host = host;
     c->ctx = ctx;
-    c->json = format == NULL || strcmp(format, "json") == 0;
-    c->print_key = host->config_bool(config, "print.key");
-    c->print_headers = host->config_bool(config, "print.headers");
-    c->print_metadata = host->config_bool(config, "print.metadata");
-    if (output != NULL && strcmp(output, "stderr") == 0) {
+    host->config_map(config, c);
+    c->json = c->format == NULL || strcmp(c->format, "json") == 0;
+    if (c->output != NULL && strcmp(c->output, "stderr") == 0) {
         c->out = stderr;
         c->out_name = "stderr";
     } else {
@@ -357,15 +241,14 @@ static sluice_err_t console_put(void *state, sluice_batch_t *batch, char *errstr
         }
         h->buf_reset(c->line);
         if (!c->json) {
-            rerr = console_render_text(c, rec, key, value);
+            console_render_text(c, rec, key, value);
         } else if (c->print_metadata || c->print_key || c->print_headers) {
-            rerr = console_render_json_object(c, rec, key, value);
+            console_render_json_object(c, rec, key, value);
         } else {
-            rerr = h->value_write_json(value, c->line);
+            h->value_write_json(value, c->line);
         }
-        if (rerr == SLUICE_OK) {
-            rerr = h->buf_append(c->line, "\n", 1);
-        }
+        h->buf_append(c->line, "\n", 1);
+        rerr = h->buf_error(c->line);
         if (rerr == SLUICE_ERR_NOMEM) {
             snprintf(errstr, errstr_size, "out of memory while rendering a record");
             err = SLUICE_FATAL;

@@ -136,38 +136,36 @@ struct file_source {
     atomic_int stopping;
 };
 
-/* Builds the constant part of the position JSON for the current file. */
+/* Builds the constant part of the position JSON for the current file; each record's position
+ * writes its digits and '}' after it. */
 static sluice_err_t file_source_pos_prefix(struct file_source *s)
 {
-    size_t plen = strlen(s->path);
-    /* Worst case every path byte is escaped as \u00XX. */
-    size_t need = plen * 6 + 64 + 2 * FILE_POS_DIGITS;
-    char *p = realloc(s->pos_json, need);
-    size_t n = 0;
-    sluice_err_t err = SLUICE_OK;
+    const struct sluice_host *h = s->host;
+    sluice_buf_t *b = h->buf_new(64 + strlen(s->path));
+    sluice_err_t err = SLUICE_ERR_NOMEM;
+    char *p;
 
-    if (p == NULL) {
-        err = SLUICE_ERR_NOMEM;
+    if (b == NULL) {
         goto out;
     }
-    s->pos_json = p;
-    n += (size_t)snprintf(p + n, need - n, "{\"file\":\"");
-    for (size_t i = 0; i < plen; i++) {
-        unsigned char ch = (unsigned char)s->path[i];
-
-        if (ch == '"' || ch == '\\') {
-            p[n++] = '\\';
-            p[n++] = (char)ch;
-        } else if (ch < 0x20) {
-            n += (size_t)snprintf(p + n, need - n, "\\u%04x", ch);
-        } else {
-            p[n++] = (char)ch;
-        }
+    h->buf_printf(b, "{\"file\":");
+    h->buf_append_json_string(b, s->path, strlen(s->path));
+    h->buf_printf(b, ",\"inode\":%" PRIu64 ",\"position\":", (uint64_t)s->ino);
+    if (h->buf_error(b) != SLUICE_OK) {
+        goto out;
     }
-    n += (size_t)snprintf(p + n, need - n,
-                          "\",\"inode\":%" PRIu64 ",\"position\":", (uint64_t)s->ino);
-    s->pos_prefix_len = n;
+    p = realloc(s->pos_json, h->buf_len(b) + FILE_POS_DIGITS + 1);
+    if (p == NULL) {
+        goto out;
+    }
+    memcpy(p, h->buf_data(b), h->buf_len(b));
+    s->pos_json = p;
+    s->pos_prefix_len = h->buf_len(b);
+    err = SLUICE_OK;
 out:
+    if (b != NULL) {
+        h->buf_free(b);
+    }
     return err;
 }
 

@@ -466,33 +466,35 @@ nomem:
     return SLUICE_ERR_NOMEM;
 }
 
-static sluice_err_t serial_pos_prefix(struct serial_dev *d)
+/* The constant part of a device's position: {"device":"…","line": (digits and '}' follow). */
+static sluice_err_t serial_pos_prefix(const struct sluice_host *h, struct serial_dev *d)
 {
-    size_t plen = strlen(d->device);
-    size_t need = plen * 6 + 32 + SERIAL_POS_MAX;
-    char *p = malloc(need);
-    size_t n = 0;
+    sluice_buf_t *b = h->buf_new(32 + strlen(d->device));
+    sluice_err_t err = SLUICE_ERR_NOMEM;
+    char *p;
 
+    if (b == NULL) {
+        goto out;
+    }
+    h->buf_printf(b, "{\"device\":");
+    h->buf_append_json_string(b, d->device, strlen(d->device));
+    h->buf_printf(b, ",\"line\":");
+    if (h->buf_error(b) != SLUICE_OK) {
+        goto out;
+    }
+    p = malloc(h->buf_len(b) + SERIAL_POS_MAX);
     if (p == NULL) {
-        return SLUICE_ERR_NOMEM;
+        goto out;
     }
-    n += (size_t)snprintf(p, need, "{\"device\":\"");
-    for (size_t i = 0; i < plen; i++) {
-        unsigned char ch = (unsigned char)d->device[i];
-
-        if (ch == '"' || ch == '\\') {
-            p[n++] = '\\';
-            p[n++] = (char)ch;
-        } else if (ch < 0x20) {
-            n += (size_t)snprintf(p + n, need - n, "\\u%04x", ch);
-        } else {
-            p[n++] = (char)ch;
-        }
-    }
-    n += (size_t)snprintf(p + n, need - n, "\",\"line\":");
+    memcpy(p, h->buf_data(b), h->buf_len(b));
     d->pos_json = p;
-    d->pos_prefix_len = n;
-    return SLUICE_OK;
+    d->pos_prefix_len = h->buf_len(b);
+    err = SLUICE_OK;
+out:
+    if (b != NULL) {
+        h->buf_free(b);
+    }
+    return err;
 }
 
 static void serial_free(struct serial_source *s)
@@ -766,7 +768,7 @@ static sluice_err_t serial_init(const struct sluice_host *host, sluice_ctx_t *ct
 
         d->cap = s->max_line + 2 + SERIAL_READ_SLACK;
         d->buf = malloc(d->cap);
-        if (d->buf == NULL || serial_pos_prefix(d) != SLUICE_OK) {
+        if (d->buf == NULL || serial_pos_prefix(host, d) != SLUICE_OK) {
             err = SLUICE_ERR_NOMEM;
             snprintf(errstr, errstr_size, "out of memory");
             goto out;

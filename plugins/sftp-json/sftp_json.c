@@ -698,6 +698,9 @@ static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_
     return 0;
 }
 
+/* One line of a file. Appends are checked once at the end: the buffer keeps its first error (ABI
+ * 1.3). A key or value that has no JSON form fails the record, and so does running out of memory
+ * (a line cut short must never reach a file). */
 static sluice_err_t sj_render(struct sj *s, sluice_record_t *rec, sluice_buf_t *line,
                               const char **why)
 {
@@ -716,7 +719,7 @@ static sluice_err_t sj_render(struct sj *s, sluice_record_t *rec, sluice_buf_t *
             return SLUICE_ERR_INVALID;
         }
         h->buf_append(line, "{\"key\":", 7);
-        if (h->value_write_json(k, line) != SLUICE_OK) {
+        if (h->value_write_json(k, line) == SLUICE_ERR_INVALID) {
             *why = "the key cannot be written as JSON";
             return SLUICE_ERR_INVALID;
         }
@@ -724,7 +727,7 @@ static sluice_err_t sj_render(struct sj *s, sluice_record_t *rec, sluice_buf_t *
     } else if (env) {
         h->buf_append(line, "{\"value\":", 9);
     }
-    if (h->value_write_json(v, line) != SLUICE_OK) {
+    if (h->value_write_json(v, line) == SLUICE_ERR_INVALID) {
         *why = "the value cannot be written as JSON";
         return SLUICE_ERR_INVALID;
     }
@@ -735,10 +738,10 @@ static sluice_err_t sj_render(struct sj *s, sluice_record_t *rec, sluice_buf_t *
             size_t hl;
             const char *name = h->record_header(rec, i, &hv, &hl);
             h->buf_append(line, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
-            h->value_write_json(h->value_string(rec, name, strlen(name)), line);
+            h->buf_append_json_string(line, name, strlen(name));
             h->buf_append(line, ",\"value\":", 9);
             if (hv)
-                h->value_write_json(h->value_string(rec, hv, hl), line);
+                h->buf_append_json_string(line, hv, hl);
             else
                 h->buf_append(line, "null", 4);
             h->buf_append(line, "}", 1);
@@ -748,6 +751,10 @@ static sluice_err_t sj_render(struct sj *s, sluice_record_t *rec, sluice_buf_t *
     if (env)
         h->buf_append(line, "}", 1);
     h->buf_append(line, "\n", 1);
+    if (h->buf_error(line) != SLUICE_OK) {
+        *why = "out of memory while writing the record as JSON";
+        return SLUICE_ERR_NOMEM;
+    }
     return SLUICE_OK;
 }
 

@@ -97,36 +97,6 @@ out:
     return err;
 }
 
-/* Appends `s` as a JSON string. */
-static int set_schema_metadata_json_string(struct set_schema_metadata *x, const char *s)
-{
-    const struct sluice_host *h = x->host;
-    int rc = h->buf_append(x->buf, "\"", 1) != SLUICE_OK;
-
-    for (; *s != '\0' && rc == 0; s++) {
-        char esc[8];
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            rc |= h->buf_append(x->buf, esc, 2) != SLUICE_OK;
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            rc |= h->buf_append(x->buf, esc, 6) != SLUICE_OK;
-        } else {
-            rc |= h->buf_append(x->buf, s, 1) != SLUICE_OK;
-        }
-    }
-    rc |= h->buf_append(x->buf, "\"", 1) != SLUICE_OK;
-    return rc ? -1 : 0;
-}
-
-static int set_schema_metadata_append(struct set_schema_metadata *x, const char *text)
-{
-    return x->host->buf_append(x->buf, text, strlen(text)) != SLUICE_OK ? -1 : 0;
-}
-
 /* The schema `in` with the configured name and version (cached); NULL with a message. */
 static const sluice_schema_t *set_schema_metadata_schema_for(struct set_schema_metadata *x,
                                                              const sluice_schema_t *in,
@@ -143,8 +113,7 @@ static const sluice_schema_t *set_schema_metadata_schema_for(struct set_schema_m
     sluice_type_t t = h->schema_type(in);
     const char *name = x->name != NULL ? x->name : h->schema_name(in);
     sluice_schema_t *out;
-    char num[32];
-    int rc = 0, nparams = 0;
+    int nparams = 0;
 
     if (result != NULL) {
         return result;
@@ -157,37 +126,35 @@ static const sluice_schema_t *set_schema_metadata_schema_for(struct set_schema_m
                  xf_type_name(t));
         return NULL;
     }
+    /* Appended without a check each: the buffer keeps its first error (ABI 1.3). */
     h->buf_reset(x->buf);
-    rc |= set_schema_metadata_append(x, "{\"type\":\"");
-    rc |= set_schema_metadata_append(x, json_types[t]);
-    rc |= set_schema_metadata_append(x, h->schema_optional(in) ? "\",\"optional\":true"
-                                                               : "\",\"optional\":false");
+    h->buf_printf(x->buf, "{\"type\":\"%s\",\"optional\":%s", json_types[t],
+                  h->schema_optional(in) ? "true" : "false");
     if (name != NULL) {
-        rc |= set_schema_metadata_append(x, ",\"name\":");
-        rc |= set_schema_metadata_json_string(x, name);
+        h->buf_printf(x->buf, ",\"name\":");
+        h->buf_append_json_string(x->buf, name, strlen(name));
     }
     if (x->version != 0) {
-        snprintf(num, sizeof num, ",\"version\":%d", (int)x->version);
-        rc |= set_schema_metadata_append(x, num);
+        h->buf_printf(x->buf, ",\"version\":%d", (int)x->version);
     }
     for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
         const char *v = h->schema_param(in, params[i]);
 
         if (v != NULL) {
-            rc |= set_schema_metadata_append(x, nparams++ == 0 ? ",\"parameters\":{" : ",");
-            rc |= set_schema_metadata_json_string(x, params[i]);
-            rc |= set_schema_metadata_append(x, ":");
-            rc |= set_schema_metadata_json_string(x, v);
+            h->buf_printf(x->buf, "%s", nparams++ == 0 ? ",\"parameters\":{" : ",");
+            h->buf_append_json_string(x->buf, params[i], strlen(params[i]));
+            h->buf_append(x->buf, ":", 1);
+            h->buf_append_json_string(x->buf, v, strlen(v));
         }
     }
     if (nparams > 0) {
-        rc |= set_schema_metadata_append(x, "}");
+        h->buf_append(x->buf, "}", 1);
     }
     if (t == SLUICE_TYPE_STRUCT) {
-        rc |= set_schema_metadata_append(x, ",\"fields\":[]");
+        h->buf_printf(x->buf, ",\"fields\":[]");
     }
-    rc |= set_schema_metadata_append(x, "}");
-    if (rc != 0) {
+    h->buf_append(x->buf, "}", 1);
+    if (h->buf_error(x->buf) != SLUICE_OK) {
         xf_oom(errstr, errstr_size);
         return NULL;
     }

@@ -1,9 +1,8 @@
 /*
  * sluice/plugin.h — the plugin ABI of sluice.
  *
- * This header is the whole contract between the sluice core ("the host") and a plugin. It depends
- * on nothing but the C standard headers below: no librdkafka, libyaml, cJSON or avro-c type crosses
- * it.
+ * This header is the whole contract between the sluice core ("the host") and a plugin. It depends on
+ * nothing but the C standard headers below: no librdkafka, libyaml, cJSON or avro-c type crosses it.
  *
  * A plugin is a shared object that exports exactly one data symbol:
  *
@@ -21,24 +20,23 @@
  * may grow at their end too. Because the descriptor is data, `sluice plugins` and `sluice lint`
  * read names, versions and configuration tables without calling plugin code.
  *
- * A plugin links against nothing of the core: every service of the host reaches it through the
- * function table `struct sluice_host` handed to each `init`. Build plugins with `-z defs` (no
- * undefined symbols).
+ * A plugin links against nothing of the core: every service of the host reaches it through the function
+ * table `struct sluice_host` handed to each `init`. Build plugins with `-z defs` (no undefined symbols).
  *
  * Threads. Each source instance runs on its own thread; each sink instance runs on its own thread;
- * transforms run on the thread of the source or sink they belong to. All callbacks of one instance
- * are called from that instance's thread, except `stop` of a source, which may be called from
- * another thread to interrupt a blocking `poll` (it must only signal). A plugin therefore needs no
- * locking of its own state unless it starts threads itself.
+ * transforms run on the thread of the source or sink they belong to. All callbacks of one instance are
+ * called from that instance's thread, except `stop` of a source, which may be called from another thread
+ * to interrupt a blocking `poll` (it must only signal). A plugin therefore needs no locking of its own
+ * state unless it starts threads itself.
  *
- * Errors. Every fallible call returns a `sluice_err_t` and may write a human-readable message into
- * the `errstr` buffer it receives (always NUL-terminated, `errstr_size` bytes). The core prefixes
- * the message with the pipeline and plugin instance; do not repeat them.
+ * Errors. Every fallible call returns a `sluice_err_t` and may write a human-readable message into the
+ * `errstr` buffer it receives (always NUL-terminated, `errstr_size` bytes). The core prefixes the
+ * message with the pipeline and plugin instance; do not repeat them.
  *
- * Memory. Records, values and their strings live in the arena of the batch they belong to and are
- * freed by the core when the batch is done: a plugin never frees them and must not keep pointers to
- * them after the callback returns. Schemas are long-lived: a schema a plugin builds belongs to the
- * plugin instance and is freed by the core after `destroy`.
+ * Memory. Records, values and their strings live in the arena of the batch they belong to and are freed
+ * by the core when the batch is done: a plugin never frees them and must not keep pointers to them
+ * after the callback returns. Schemas are long-lived: a schema a plugin builds belongs to the plugin
+ * instance and is freed by the core after `destroy`.
  */
 #ifndef SLUICE_PLUGIN_H
 #define SLUICE_PLUGIN_H
@@ -147,9 +145,9 @@ typedef enum sluice_config_type {
 
 /**
  * One key of a plugin's configuration. A table is an array of these ended by an entry whose `name`
- * is NULL. The core applies defaults, refuses unknown keys (with a "did you mean" hint), checks
- * types, ranges, enums and required keys, and only then calls `init`. The same table generates the
- * plugin's reference documentation (`sluice plugins docs NAME`).
+ * is NULL. The core applies defaults, refuses unknown keys (with a "did you mean" hint), checks types,
+ * ranges, enums and required keys, and only then calls `init`. The same table generates the plugin's
+ * reference documentation (`sluice plugins docs NAME`).
  *
  * The core reads a table with the element size in the descriptor's `config_field_size` (ABI 1.3),
  * and only the members inside it: members appended in a later minor read as zero for an older

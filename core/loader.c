@@ -20,8 +20,8 @@
 #define LOADER_MIN_TRANSFORM (offsetof(struct sluice_transform, destroy) + sizeof(void *))
 #define LOADER_MIN_SINK      (offsetof(struct sluice_sink, destroy) + sizeof(void *))
 
-/* The element sizes of ABI 1.2, which a plugin that does not record its own (ABI 1.0-1.2, or 0)
- * was built with; a smaller size cannot hold those members and is refused. */
+/* The element sizes of ABI 1.2, which a plugin that does not record its own (ABI 1.0-1.2) was
+ * built with; a smaller size cannot hold those members and is refused. */
 #define LOADER_FIELD_1_2  (offsetof(struct sluice_config_field, enum_values) + sizeof(void *))
 #define LOADER_ALIAS_1_2  (offsetof(struct sluice_alias, value) + sizeof(void *))
 #define LOADER_OFFSET_1_2 (offsetof(struct sluice_offset, offset) + sizeof(int64_t))
@@ -55,11 +55,14 @@ static int loader_copy_role(const void *src, size_t min, size_t ours, void *dst,
     return 0;
 }
 
-/* An element size of the descriptor (ABI 1.3): 0 (or absent) means the ABI 1.2 size. */
-static int loader_elem_size(size_t declared, size_t v12, const char *what, const char *path,
-                            size_t *out, char *errstr, size_t errstr_size)
+/* An element size of the descriptor (ABI 1.3). 0 (or absent) means the struct as the plugin's
+ * minor has it: the 1.2 size up to 1.2, this header's from 1.3 on (a descriptor written by hand,
+ * or in C++, may leave the sizes out). A later minor growing one again adds its size here. */
+static int loader_elem_size(uint32_t minor, size_t declared, size_t v12, size_t v13,
+                            const char *what, const char *path, size_t *out, char *errstr,
+                            size_t errstr_size)
 {
-    *out = declared ? declared : v12;
+    *out = declared ? declared : minor >= 3 ? v13 : v12;
     if (*out >= v12 && *out <= LOADER_MAX_ELEM)
         return 0;
     snprintf(errstr, errstr_size,
@@ -307,12 +310,15 @@ int loader_open(const char *path, loaded_plugin_t **out, char *errstr, size_t er
         goto fail;
     }
     size_t field_size, alias_size;
-    if (loader_elem_size(p->desc.config_field_size, LOADER_FIELD_1_2, "config_field_size", path,
-                         &field_size, errstr, errstr_size) != 0 ||
-        loader_elem_size(p->desc.alias_size, LOADER_ALIAS_1_2, "alias_size", path, &alias_size,
+    uint32_t minor = p->desc.abi_minor;
+    if (loader_elem_size(minor, p->desc.config_field_size, LOADER_FIELD_1_2,
+                         sizeof(struct sluice_config_field), "config_field_size", path, &field_size,
                          errstr, errstr_size) != 0 ||
-        loader_elem_size(p->desc.offset_size, LOADER_OFFSET_1_2, "offset_size", path,
-                         &p->offset_size, errstr, errstr_size) != 0)
+        loader_elem_size(minor, p->desc.alias_size, LOADER_ALIAS_1_2, sizeof(struct sluice_alias),
+                         "alias_size", path, &alias_size, errstr, errstr_size) != 0 ||
+        loader_elem_size(minor, p->desc.offset_size, LOADER_OFFSET_1_2,
+                         sizeof(struct sluice_offset), "offset_size", path, &p->offset_size, errstr,
+                         errstr_size) != 0)
         goto fail;
     if (p->desc.source) {
         if (loader_copy_role(p->desc.source, LOADER_MIN_SOURCE, sizeof p->source, &p->source,

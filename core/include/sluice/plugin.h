@@ -336,18 +336,27 @@ struct sluice_plugin {
     /* -- ABI 1.1 -- */
     const struct sluice_alias *aliases; /**< other names (NULL-name terminated); may be NULL */
     /* -- ABI 1.3: element sizes of the plugin's arrays, filled by SLUICE_PLUGIN_HEADER. A size of
-     *    0, or a descriptor too short to hold it (ABI 1.0-1.2), means that struct's 1.2 size. -- */
+     *    0, or a descriptor too short to hold it (ABI 1.0-1.2), means the size that struct has in
+     *    the ABI minor of `abi_minor` (for 1.0-1.2, their 1.2 sizes). -- */
     size_t config_field_size; /**< sizeof(struct sluice_config_field) the plugin was built with */
     size_t alias_size;        /**< sizeof(struct sluice_alias) the plugin was built with */
     size_t offset_size;       /**< sizeof(struct sluice_offset): precommit's `offsets` stride */
 };
 
 /** Fills the descriptor's ABI version and every size the core needs to read the plugin's data. */
+#ifndef __cplusplus
 #define SLUICE_PLUGIN_HEADER                                                                       \
     .abi_major = SLUICE_ABI_MAJOR, .abi_minor = SLUICE_ABI_MINOR,                                  \
     .struct_size = sizeof(struct sluice_plugin),                                                   \
     .config_field_size = sizeof(struct sluice_config_field),                                       \
     .alias_size = sizeof(struct sluice_alias), .offset_size = sizeof(struct sluice_offset)
+#else
+/* C++ takes designated initializers only in declaration order: the element sizes stay 0, which the
+ * core reads as the sizes of this header's minor (the structs the plugin was built with). */
+#define SLUICE_PLUGIN_HEADER                                                                       \
+    .abi_major = SLUICE_ABI_MAJOR, .abi_minor = SLUICE_ABI_MINOR,                                  \
+    .struct_size = sizeof(struct sluice_plugin)
+#endif
 
 /* ---------------------------------------------------------------------------------------------- */
 /* The host function table                                                                        */

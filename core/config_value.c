@@ -814,6 +814,40 @@ const char *config_map_key(const sluice_config_t *cfg, const char *key, size_t i
     return v && v->set && i < v->n && v->keys ? v->keys[i] : NULL;
 }
 
+sluice_err_t config_map(const sluice_config_t *cfg, void *base)
+{
+    for (size_t k = 0; k < cfg->n; k++) {
+        const struct sluice_config_field *f = &cfg->table[k];
+        const cfg_value_t *v = &cfg->v[k];
+        char *at = (char *)base + f->offset;
+        if (!f->set || !v->set)
+            continue;
+        /* memcpy: the member's alignment is the plugin's business, not checked here. */
+        switch (f->type) {
+        case SLUICE_CFG_STRING:
+        case SLUICE_CFG_ENUM:
+        case SLUICE_CFG_PATH:
+            memcpy(at, &(const char *){v->text}, sizeof(const char *));
+            break;
+        case SLUICE_CFG_INT:
+        case SLUICE_CFG_DURATION:
+        case SLUICE_CFG_SIZE:
+            memcpy(at, &v->i, sizeof(int64_t));
+            break;
+        case SLUICE_CFG_BOOL:
+            memcpy(at, &(int){(int)v->i}, sizeof(int));
+            break;
+        case SLUICE_CFG_DOUBLE:
+            memcpy(at, &v->d, sizeof(double));
+            break;
+        case SLUICE_CFG_LIST:
+        case SLUICE_CFG_MAP:
+            break; /* refused by the loader */
+        }
+    }
+    return SLUICE_OK;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Dump */
 

@@ -3,7 +3,7 @@
 #
 #   deps_install build        packages to build build/sluice and the plugins
 #   deps_install build test   ... plus what the test suite needs (valgrind, Python's venv, Maven and
-#                             a JRE for the Kafka and schema-registry jars, kcat)
+#                             a JRE for the Kafka and schema-registry jars, kcat, clang-format-14)
 #   deps_install firmware     avr-gcc, avr-libc, the Arduino AVR core and arduino-mk to build the
 #                             light sensor's firmware, simavr and its headers for sluice-sim
 #   deps_venv                 the test suite's Python venv outside the repository (pytest,
@@ -18,8 +18,9 @@ SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libc
                    librdkafka-dev libcurl4-openssl-dev libmariadb-dev)
 # Java 17 runs Kafka; the schema registry (Apicurio 3.3) needs Java >= 21, which Debian 12 does not
 # package: tests/services/registry.sh finds one in /usr/lib/jvm (or $JAVA) and deps_services says so.
+# clang-format-14: scripts/format and scripts/test's format check pin this version (Debian 12's).
 SLUICE_DEPS_TEST=(valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
-                  openssh-server mariadb-server-core mariadb-client)
+                  openssh-server mariadb-server-core mariadb-client clang-format-14)
 
 # The firmware (firmware/build.sh: arduino-mk, a Makefile, drives avr-gcc over Debian's Arduino core)
 # and its simulator (firmware/sim: libsimavr, which needs libelf). arduino-mk depends on the Arduino

@@ -66,18 +66,6 @@ sluice_err_t xf_field_verror(char *errstr, size_t errstr_size, const char *field
     return SLUICE_ERR_INVALID;
 }
 
-sluice_err_t xf_field_error(char *errstr, size_t errstr_size, const char *field, xf_where_t where,
-                            const char *fmt, ...)
-{
-    va_list ap;
-    sluice_err_t err;
-
-    va_start(ap, fmt);
-    err = xf_field_verror(errstr, errstr_size, field, where, fmt, ap);
-    va_end(ap);
-    return err;
-}
-
 sluice_err_t xf_oom(char *errstr, size_t errstr_size)
 {
     snprintf(errstr, errstr_size, "out of memory");

@@ -44,8 +44,6 @@ const char *xf_type_name(sluice_type_t t);
 
 /* Writes "field 'a': <message>" (or "the value: <message>" when `field` is NULL, naming `where`)
  * and returns SLUICE_ERR_INVALID: the message of a record a transform cannot handle. */
-sluice_err_t xf_field_error(char *errstr, size_t errstr_size, const char *field, xf_where_t where,
-                            const char *fmt, ...) SLUICE_PRINTF(5, 6);
 sluice_err_t xf_field_verror(char *errstr, size_t errstr_size, const char *field, xf_where_t where,
                              const char *fmt, va_list ap);
 

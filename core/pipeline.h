@@ -118,7 +118,7 @@ typedef struct pipeline {
     instance_t source;
     side_t side;
     pthread_t thread;
-    int thread_started;
+    atomic_int thread_started; /* the signal thread reads it (runtime_request_stop) */
     tracker_t *inflight_head, *inflight_tail; /* source thread only */
     backoff_t encode_bo;                      /* source thread: waits while encoding fails */
     tracker_t *orphans; /* trackers left in flight when the source ended (freed last) */

@@ -99,3 +99,57 @@ pipelines:
     assert nbytes == LINES * LINE_BYTES, \
         f"the console delivered {nbytes} bytes, expected {LINES * LINE_BYTES}"
     assert got.hexdigest() == want, "the console's lines differ from the input (order or content)"
+
+
+@pytest.mark.tsan
+def test_blocked_sink_then_drained_delivers_everything_in_order(sluice, tmp):
+    """The same path at a size the ThreadSanitizer stage runs: 50,000 lines (5 MB) against a
+    64 KiB buffer and a console blocked on a pipe that nobody reads for a second, so the source
+    thread waits for room in the topic and the sink thread wakes it; then the pipe is drained and
+    every line must arrive, in order. (No memory bound here: the sanitizer's own memory would
+    hide it.)"""
+    lines = 50_000
+    src = tmp / "in.txt"
+    write_lines(src, lines)
+    want = hashlib.sha256(src.read_bytes()).hexdigest()
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+offset.storage.file.filename: {tmp}/offsets.json
+pipelines:
+  - id: blocked
+    topic: lines
+    value.converter: string
+    buffer.memory: 64KiB
+    source:
+      plugin: file
+      config:
+        file: {src}
+        follow: false
+    sinks:
+      - id: screen
+        plugin: console
+        config:
+          format: text
+""")
+    proc = sluice.spawn("run", "--quiet", cfg, stdout=subprocess.PIPE)
+    got = hashlib.sha256()
+    nbytes = 0
+    try:
+        time.sleep(scaled(1.0))
+        assert proc.poll() is None, "sluice ended while its sink was blocked on a full pipe"
+        deadline = time.monotonic() + scaled(120)
+        while time.monotonic() < deadline:
+            chunk = os.read(proc.stdout.fileno(), 1 << 20)
+            if not chunk:
+                break
+            got.update(chunk)
+            nbytes += len(chunk)
+        rc = wait_exit(proc, 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = proc.stderr.read().decode(errors="replace")
+    assert rc == 0, f"exit {rc}\n{err[-3000:]}"
+    assert nbytes == lines * LINE_BYTES, \
+        f"the console delivered {nbytes} bytes, expected {lines * LINE_BYTES}"
+    assert got.hexdigest() == want, "the console's lines differ from the input (order or content)"

@@ -239,6 +239,7 @@ iterations: 50""", offsets=tmp / f"offsets-{tag}.json", name=f"{tag}.yaml")
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_iterations_end_the_pipeline_with_exit_0(sluice, tmp):
     """`iterations: 25` → exactly 25 records (orderid 0..24), then the process ends by itself
     with exit 0 (Confluent's task fails instead)."""
@@ -300,6 +301,7 @@ pipelines:
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_tasks_headers_and_generation(sluice, tmp):
     """tasks.max 3: every task makes `iterations` records with its own iteration sequence and
     derived seed, stamped task.id / task.generation / current.iteration; a restart bumps

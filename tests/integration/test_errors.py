@@ -54,6 +54,7 @@ pipelines:
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_tolerance_all_dead_letters_with_context(sluice, tmp):
     cfg = pipeline_yaml(tmp, "all")
     r = sluice.run("run", "--quiet", cfg, timeout=30)
@@ -77,6 +78,7 @@ def test_tolerance_all_dead_letters_with_context(sluice, tmp):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_tolerance_all_without_dlq_skips(sluice, tmp):
     cfg = pipeline_yaml(tmp, "all", dlq=False)
     r = sluice.run("run", "--quiet", cfg, timeout=30)
@@ -86,6 +88,7 @@ def test_tolerance_all_without_dlq_skips(sluice, tmp):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_tolerance_none_stops_with_the_reason(sluice, tmp):
     cfg = pipeline_yaml(tmp, "none", dlq=False)
     r = sluice.run("run", "--quiet", cfg, timeout=30)
@@ -100,6 +103,7 @@ def test_tolerance_none_stops_with_the_reason(sluice, tmp):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_conversion_failure_is_dead_lettered(sluice, tmp):
     """The bytes converter cannot encode a map: VALUE_CONVERTER stage."""
     src = tmp / "in.jsonl"
@@ -132,6 +136,7 @@ pipelines:
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_failed_sink_commits_nothing_and_the_restart_delivers(sluice, tmp):
     """A sink that fails for good (console writing into a closed pipe) fails the pipeline; the
     records it did not flush are not committed, so a restart delivers all of them."""

@@ -20,6 +20,7 @@ RECORDS = [
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_file_to_console_json(sluice, tmp):
     src = tmp / "in.jsonl"
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RECORDS),

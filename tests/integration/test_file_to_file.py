@@ -84,6 +84,7 @@ def test_sigkill_midway_then_restart_loses_nothing(sluice, tmp, million):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_restart_resumes_from_stored_position(sluice, tmp):
     src, dst, offsets = tmp / "in.txt", tmp / "out.txt", tmp / "offsets.json"
     write_lines(src, 1000)
@@ -122,6 +123,7 @@ def test_offsets_option_overrides_yaml(sluice, tmp):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_sigterm_on_following_source_flushes_and_exits_0(sluice, tmp):
     src, dst, offsets = tmp / "in.txt", tmp / "out.txt", tmp / "offsets.json"
     write_lines(src, 1000)
@@ -154,6 +156,7 @@ def test_sigterm_on_following_source_flushes_and_exits_0(sluice, tmp):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_progress_line_on_stderr_unless_quiet(sluice, tmp):
     src, dst = tmp / "in.txt", tmp / "out.txt"
     write_lines(src, 10)

@@ -276,6 +276,7 @@ def offsets_position(offsets_path, pid):
 N_LINES = 100_000
 
 
+@pytest.mark.tsan
 @pytest.mark.parametrize("partitions", [1, 3])
 def test_file_to_kafka_exact_and_resumed(sluice, kafka, tmp, partitions):
     """A source-only pipeline puts 100,000 lines into a topic and exits 0 by itself; a foreign
@@ -347,6 +348,7 @@ FAST_GROUP = """        consumer.override.session.timeout.ms: 6000
 """
 
 
+@pytest.mark.tsan
 def test_kafka_to_file_keys_headers_commit_restart(sluice, kafka, tmp, runs):
     """Records produced by confluent-kafka with keys and headers to a 1-partition topic: a
     sink-only pipeline writes every value to a file in order, and a console sink shows each one's
@@ -433,6 +435,7 @@ def final_assignment(log, sink):
 PROGRESS_OUT = re.compile(r"\| out ((?:\S+=\d+ ?)+)\|")
 
 
+@pytest.mark.tsan
 def test_kafka_to_file_two_tasks_three_partitions(sluice, kafka, tmp, runs):
     """tasks.max 2 over 3 partitions: both tasks of the group get partitions (the log says so) and
     both write records (the progress line counts them per task); every record — those produced
@@ -495,6 +498,7 @@ def test_kafka_to_file_two_tasks_three_partitions(sluice, kafka, tmp, runs):
 # -- 3. JSON converter: the envelope both ways ---------------------------------------------------
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_json_written_by_sluice(sluice, kafka, tmp):
     """The file source with format: json emits schemaless values: with schemas.enable false the
     topic holds plain JSON, with schemas.enable true Kafka Connect's schemaless envelope
@@ -611,6 +615,7 @@ def dlq_setup(kafka, tmp, tolerance):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_dlq_with_context_headers(sluice, kafka, tmp, runs):
     """errors.tolerance all: good, "not json", good → the console prints the two good values, the
     dead-letter topic gets the original key, value and headers plus Kafka Connect's
@@ -654,6 +659,7 @@ def test_dlq_with_context_headers(sluice, kafka, tmp, runs):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_tolerance_none_stops_without_committing(sluice, kafka, tmp, runs):
     """errors.tolerance none: the pipeline stops by itself with exit 1 at the undecodable record,
     says why, sends nothing to the dead-letter topic, and the bad record's offset is not

@@ -15,6 +15,7 @@ LINES = ['{"id": 1}', "not json {", '{"id": 2}', "42", '{"id": 3}']
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_source_side_dead_letters_in_kafka(sluice, kafka, tmp):
     topic, dlq = kafkatest.uniq("readings"), kafkatest.uniq("bad-readings")
     src = tmp / "in.jsonl"

@@ -269,6 +269,7 @@ def test_tarjeta_through_kafka_registry_and_sftp(sluice, tmp, kafka, schema_regi
     assert len((tmp / "console.out").read_text().splitlines()) == total
 
 
+@pytest.mark.tsan
 def test_seed_pipelines_run_together(sluice, tmp):
     """The three files agree on their top-level keys, so one process runs them (as their headers
     say); a second process on the same state directory is refused, naming the locked offsets

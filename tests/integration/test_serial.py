@@ -637,6 +637,7 @@ def multi_config(devs):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_several_devices_one_source(running, tmp):
     """`device` as a list: one source reads three ptys; every line of each arrives, in order per
     device, with its own `device` header; each device has its own framing (a line split across
@@ -679,6 +680,7 @@ def test_several_devices_one_source(running, tmp):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_several_devices_one_unplugged(running, tmp):
     """Of two devices one goes away: the other keeps flowing (no NOT_CONNECTED, no pause), the
     missing one is retried on its own and read again once it is back; with both gone the source

@@ -145,6 +145,7 @@ def test_gzip_is_readable(sluice, tmp):
     assert text == "".join(r + "\n" for r in recs).encode()
 
 
+@pytest.mark.tsan
 def test_rotate_interval_closes_an_idle_file(sluice, tmp):
     src = tmp / "in.json"
     write_records(src, [rec(i, 0) for i in range(5)])
@@ -170,6 +171,7 @@ def test_rotate_interval_closes_an_idle_file(sluice, tmp):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_slow_stream_fills_files_and_commits_only_closed_ones(sluice, tmp):
     """A trickle of records (one every 50 ms) with flush.size 10 makes files of 10 records: the
     core's idle and periodic commits go through precommit (ABI 1.2), which leaves the open file

@@ -224,6 +224,7 @@ def test_predicates(sluice, tmp):
     assert r.stdout.strip().endswith("1 passed, 0 failed")
 
 
+@pytest.mark.tsan
 def test_chains_aliases_and_predicates_in_a_running_pipeline(sluice, tmp):
     """Source side: a Kafka Connect class name, a rename, then a predicate-guarded mask; sink side:
     value-to-key. The records come out in order with every step applied where it should be."""
@@ -267,6 +268,7 @@ pipelines:
                     for i in range(6)]
 
 
+@pytest.mark.tsan
 def test_failed_transform_is_dead_lettered_with_its_position(sluice, tmp):
     src = tmp / "in.jsonl"
     src.write_text('{"id": 1, "n": "a"}\n{"n": "b"}\n{"id": 3, "n": "c"}\n')

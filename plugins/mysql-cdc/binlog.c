@@ -641,11 +641,13 @@ static sluice_err_t cdc_on_rows(struct cdc *c, sluice_batch_t *batch, const MARI
         sluice_value_t *before = NULL, *after = NULL;
         if (!skip && !(rec = h->batch_add(batch)))
             goto nomem;
+        c->bad[0] = '\0';
         if ((op != 'c' && cdc_image(c, rec, t, ncols, before_bm, &p, end, &before) < 0) ||
             (op != 'd' && cdc_image(c, rec, t, ncols, after_bm, &p, end, &after) < 0)) {
             cdc_fail(errstr, errstr_size,
-                     "cannot decode a row of %s.%s at %s:%llu (event of %u bytes)", t->db, t->name,
-                     c->cur.file, (unsigned long long)si.pos, ev->event_length);
+                     "cannot decode a row of %s.%s at %s:%llu (event of %u bytes)%s%s", t->db,
+                     t->name, c->cur.file, (unsigned long long)si.pos, ev->event_length,
+                     c->bad[0] ? ": " : "", c->bad);
             return SLUICE_FATAL;
         }
         c->cur.row++;

@@ -154,6 +154,7 @@ struct cdc {
     int connected_once;
     int eof_after_snapshot;   /* initial_only */
     sluice_buf_t *tmp;        /* scratch text */
+    char bad[160];            /* rowdecode.c: why the last value could not be decoded */
     struct cdc_stream *tmaps; /* binlog.c: table id -> table */
 };
 

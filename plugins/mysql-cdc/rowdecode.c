@@ -376,8 +376,20 @@ sluice_value_t *cdc_value_text(struct cdc *c, sluice_record_t *rec, const struct
 
 static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
 
+/* The server's limits (MySQL's DECIMAL_MAX_PRECISION, DATETIME_MAX_DECIMALS): the decoders'
+ * buffers are sized for them, so metadata beyond them is refused, not trusted. */
+#define CDC_DECIMAL_MAX_PRECISION 65
+#define CDC_MAX_FSP 6
+
+static int cdc_decimal_meta_ok(int prec, int scale)
+{
+    return prec >= 1 && prec <= CDC_DECIMAL_MAX_PRECISION && scale >= 0 && scale <= prec;
+}
+
 static long cdc_decimal_size(int prec, int scale)
 {
+    if (!cdc_decimal_meta_ok(prec, scale))
+        return -1;
     int intg = prec - scale;
     return (intg / 9) * 4 + dig2bytes[intg % 9] + (scale / 9) * 4 + dig2bytes[scale % 9];
 }
@@ -401,10 +413,8 @@ static uint64_t le(const uint8_t *p, int n)
 /* MySQL's binary DECIMAL to text with exactly `scale` fraction digits. */
 static void cdc_decimal_text(const uint8_t *src, int prec, int scale, char *out, size_t cap)
 {
-    uint8_t b[40];
-    long size = cdc_decimal_size(prec, scale);
-    if (size > (long)sizeof b)
-        size = sizeof b;
+    uint8_t b[40]; /* 65 digits take 30 bytes */
+    long size = cdc_decimal_size(prec, scale); /* the caller checked the metadata */
     memcpy(b, src, (size_t)size);
     int neg = !(b[0] & 0x80);
     b[0] ^= 0x80;
@@ -488,11 +498,11 @@ long cdc_binlog_size(uint8_t type, uint16_t meta, const uint8_t *p, const uint8_
     case MYSQL_TYPE_DATETIME:
         return 8;
     case MYSQL_TYPE_TIME2:
-        return 3 + frac_len(m0);
+        return m0 > CDC_MAX_FSP ? -1 : 3 + frac_len(m0);
     case MYSQL_TYPE_DATETIME2:
-        return 5 + frac_len(m0);
+        return m0 > CDC_MAX_FSP ? -1 : 5 + frac_len(m0);
     case MYSQL_TYPE_TIMESTAMP2:
-        return 4 + frac_len(m0);
+        return m0 > CDC_MAX_FSP ? -1 : 4 + frac_len(m0);
     case MYSQL_TYPE_NEWDECIMAL:
         return cdc_decimal_size(m0, m1);
     case MYSQL_TYPE_BIT:
@@ -546,11 +556,29 @@ sluice_value_t *cdc_value_binlog(struct cdc *c, sluice_record_t *rec, const stru
                                  const uint8_t *end)
 {
     const uint8_t *p = *pp;
-    long size = cdc_binlog_size(type, meta, p, end);
-    if (size < 0 || end - p < size)
-        return NULL;
-    *pp = p + size;
     int m0 = meta & 0xff, m1 = meta >> 8;
+    if (type == MYSQL_TYPE_NEWDECIMAL && !cdc_decimal_meta_ok(m0, m1)) {
+        snprintf(c->bad, sizeof c->bad,
+                 "column '%s': DECIMAL precision %d scale %d in the table map (the server allows "
+                 "precision 1 to %d and a scale up to the precision)",
+                 col->name ? col->name : "?", m0, m1, CDC_DECIMAL_MAX_PRECISION);
+        return NULL;
+    }
+    if ((type == MYSQL_TYPE_TIME2 || type == MYSQL_TYPE_DATETIME2 ||
+         type == MYSQL_TYPE_TIMESTAMP2) &&
+        m0 > CDC_MAX_FSP) {
+        snprintf(c->bad, sizeof c->bad,
+                 "column '%s': fractional seconds precision %d in the table map (at most %d)",
+                 col->name ? col->name : "?", m0, CDC_MAX_FSP);
+        return NULL;
+    }
+    long size = cdc_binlog_size(type, meta, p, end);
+    if (size < 0 || end - p < size) {
+        snprintf(c->bad, sizeof c->bad, "column '%s': the row image ends inside its value",
+                 col->name ? col->name : "?");
+        return NULL;
+    }
+    *pp = p + size;
     struct cv v = {.tag = CV_INT};
     int u = col->is_unsigned;
     switch (type) {
@@ -609,6 +637,8 @@ sluice_value_t *cdc_value_binlog(struct cdc *c, sluice_record_t *rec, const stru
     case MYSQL_TYPE_DATETIME: {
         uint64_t x = le(p, 8);
         uint64_t dpart = x / 1000000, tpart = x % 1000000;
+        if (dpart / 10000 > 9999)
+            goto range;
         v.tag = CV_DT;
         v.y = (int)(dpart / 10000);
         v.mo = (int)(dpart / 100 % 100);
@@ -623,6 +653,8 @@ sluice_value_t *cdc_value_binlog(struct cdc *c, sluice_record_t *rec, const stru
         int64_t intpart = (int64_t)be(p, 5) - 0x8000000000LL;
         int64_t frac = 0;
         int fl = frac_len(m0);
+        if (intpart < 0) /* DATETIME has no negative values */
+            goto range;
         if (fl)
             frac = (int64_t)be(p + 5, fl) * (fl == 1 ? 10000 : fl == 2 ? 100 : 1);
         int64_t ymd = intpart >> 17, hms = intpart % (1 << 17);
@@ -742,8 +774,19 @@ sluice_value_t *cdc_value_binlog(struct cdc *c, sluice_record_t *rec, const stru
         v.tag = CV_NULL;
         break;
     default:
+        snprintf(c->bad, sizeof c->bad, "column '%s': binlog type %u is not supported",
+                 col->name ? col->name : "?", type);
         return NULL;
     }
+    /* Calendar parts beyond a DATETIME's range would overflow the arithmetic of cdc_make. */
+    if (v.tag == CV_DT && (v.y < 0 || v.y > 9999 || v.mo < 0 || v.mo > 12 || v.d < 0 ||
+                           v.d > 31 || v.hh < 0 || v.hh > 23 || v.mi < 0 || v.mi > 59 ||
+                           v.ss < 0 || v.ss > 59 || v.us < 0 || v.us > 999999))
+        goto range;
     /* A BIT column read from bytes, a BOOL from BIT(1) */
     return cdc_make(c, rec, col, &v);
+range:
+    snprintf(c->bad, sizeof c->bad, "column '%s': date/time value out of range in the row image",
+             col->name ? col->name : "?");
+    return NULL;
 }

@@ -413,6 +413,48 @@ static void test_lenenc(void **st)
     assert_true(p == end);
 }
 
+/* -- metadata a server should never send (issue #22): the event fails, the stack is safe ------- */
+
+static void expect_refused(struct cdc_col *col, uint8_t type, uint16_t meta, const uint8_t *b,
+                           size_t n, const char *why)
+{
+    const uint8_t *p = b;
+    cdc.bad[0] = '\0';
+    assert_null(cdc_value_binlog(&cdc, NULL, col, type, meta, &p, b + n));
+    assert_non_null(strstr(cdc.bad, why));
+}
+
+static void test_hostile_metadata(void **st)
+{
+    (void)st;
+    uint8_t b[256];
+    memset(b, 0x80, sizeof b);
+    cdc.dec_mode = DEC_STRING;
+    /* DECIMAL(255,0): the digits would not fit the decoder's buffers */
+    struct cdc_col dec = {.kind = K_DECIMAL, .precision = 255, .scale = 0};
+    expect_refused(&dec, MYSQL_TYPE_NEWDECIMAL, 255, b, sizeof b, "precision 255");
+    assert_int_equal(cdc_binlog_size(MYSQL_TYPE_NEWDECIMAL, 255, b, b + sizeof b), -1);
+    /* DECIMAL(2,30): a scale above the precision */
+    dec.precision = 2;
+    dec.scale = 30;
+    expect_refused(&dec, MYSQL_TYPE_NEWDECIMAL, 2 | 30 << 8, b, sizeof b, "scale 30");
+    assert_int_equal(cdc_binlog_size(MYSQL_TYPE_NEWDECIMAL, 2 | 30 << 8, b, b + sizeof b), -1);
+    /* DATETIME (the old 8-byte form) of 18446744073709551615: no int holds its year */
+    struct cdc_col dt = {.kind = K_DATETIME};
+    memset(b, 0xff, 8);
+    expect_refused(&dt, MYSQL_TYPE_DATETIME, 0, b, 8, "out of range");
+    /* DATETIME2 with a negative packed value and hour 31 */
+    memset(b, 0, 8);
+    b[2] = 0x07; /* hour bits */
+    b[3] = 0xc0;
+    expect_refused(&dt, MYSQL_TYPE_DATETIME2, 0, b, 5, "out of range");
+    /* DATETIME2(9): no such fractional precision */
+    expect_refused(&dt, MYSQL_TYPE_DATETIME2, 9, b, sizeof b, "precision 9");
+    /* the 65-digit maximum still decodes */
+    check_decimal("1", 65, 0, "1");
+    check_decimal(".5", 30, 30, "0.500000000000000000000000000000");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup(test_datetime2_timestamp2, setup),
         cmocka_unit_test_setup(test_bits_enum_set_binary_latin1, setup),
         cmocka_unit_test_setup(test_position, setup),
+        cmocka_unit_test_setup(test_hostile_metadata, setup),
         cmocka_unit_test(test_lenenc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

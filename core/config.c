@@ -88,6 +88,41 @@ char *cfg_resolve_path(const char *path, const char *base_dir)
 
 /* The absolute directory of `path` (not following symlinks: relative paths in a file are meant
  * relative to where the user sees the file). "/./" and "//" are collapsed for readable paths. */
+/* A pipeline file is a few kilobytes; anything this large is the wrong file or an attack, and is
+ * refused before it is read whole. */
+#define CFG_MAX_FILE_SIZE (4u << 20)
+
+/* Reads at most CFG_MAX_FILE_SIZE bytes of `path` into b: 0, -1 (errno), or -2 when larger. */
+static int cfg_read_file(buf_t *b, const char *path)
+{
+    int rc = -1;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b->len + n > CFG_MAX_FILE_SIZE) {
+            rc = -2;
+            goto out;
+        }
+        if (buf_append(b, chunk, n) != 0) {
+            errno = ENOMEM;
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        errno = EIO;
+        goto out;
+    }
+    rc = 0;
+out:;
+    int saved = errno;
+    fclose(f);
+    errno = saved;
+    return rc;
+}
+
 static char *cfg_base_dir(const char *path)
 {
     buf_t b;
@@ -639,7 +674,15 @@ int config_load(cfg_run_t *run, const char *const *paths, size_t npaths, cfg_err
     for (size_t i = 0; i < npaths; i++) {
         const char *file = run->files[i];
         buf_reset(&text);
-        if (buf_read_file(&text, file) != 0) {
+        int r = cfg_read_file(&text, file);
+        if (r == -2) {
+            cfg_errors_add(errs, NULL,
+                           "%s: larger than %u MiB, the most a pipeline file may have: is it the "
+                           "right file?",
+                           file, CFG_MAX_FILE_SIZE >> 20);
+            continue;
+        }
+        if (r != 0) {
             cfg_errors_add(errs, NULL, "%s: cannot read: %s", file, strerror(errno));
             continue;
         }

@@ -17,6 +17,12 @@
 
 /* Deeper trees are refused: protects the recursion from hostile input and recursive aliases. */
 #define CFG_MAX_DEPTH 64
+/* Aliases repeat nodes without repeating text: a few hundred bytes of nested aliases ("billion
+ * laughs") expand to billions of nodes. The tree may have at most CFG_ALIAS_FACTOR times the
+ * document's own nodes plus CFG_ALIAS_SLACK, and never more than CFG_MAX_NODES. */
+#define CFG_ALIAS_FACTOR 10
+#define CFG_ALIAS_SLACK 10000
+#define CFG_MAX_NODES 1000000
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Small helpers */
@@ -88,12 +94,36 @@ static int cfg_raw_is_null(const char *s)
            strcmp(s, "NULL") == 0;
 }
 
-static cfg_node_t *cfg_build(yaml_document_t *doc, yaml_node_t *yn, const char *file,
-                             const char *base_dir, int depth, cfg_errors_t *errs)
+/* One document's conversion: where it comes from, and its node budget. */
+typedef struct cfg_build_ctx {
+    yaml_document_t *doc;
+    const char *file, *base_dir;
+    cfg_errors_t *errs;
+    size_t own, built, limit; /* nodes in the document, in the tree so far, allowed */
+    int stop;                 /* over the budget or out of memory: unwind, keep nothing */
+    int oom;
+} cfg_build_ctx_t;
+
+static cfg_node_t *cfg_build(cfg_build_ctx_t *cx, yaml_node_t *yn, int depth)
 {
+    yaml_document_t *doc = cx->doc;
+    const char *file = cx->file, *base_dir = cx->base_dir;
+    cfg_errors_t *errs = cx->errs;
+    if (cx->stop)
+        return NULL;
+    if (++cx->built > cx->limit) {
+        cfg_mark_t m = cfg_mark_of(file, yn->start_mark);
+        cfg_errors_add(errs, &m,
+                       "YAML aliases expand this file to more than %zu nodes (it has %zu of its "
+                       "own; at most %d times that plus %d, and never over %d, are allowed): "
+                       "nested aliases multiply; write the repeated parts out",
+                       cx->limit, cx->own, CFG_ALIAS_FACTOR, CFG_ALIAS_SLACK, CFG_MAX_NODES);
+        cx->stop = 1;
+        return NULL;
+    }
     cfg_node_t *n = calloc(1, sizeof *n);
     if (!n)
-        return NULL;
+        goto nomem;
     n->mark = cfg_mark_of(file, yn->start_mark);
     if (depth > CFG_MAX_DEPTH) {
         cfg_errors_add(errs, &n->mark,
@@ -102,6 +132,8 @@ static cfg_node_t *cfg_build(yaml_document_t *doc, yaml_node_t *yn, const char *
         n->kind = CFG_SCALAR;
         n->plain = -1;
         n->scalar = strdup("");
+        if (!n->scalar)
+            goto nomem;
         return n;
     }
     switch (yn->type) {
@@ -132,10 +164,12 @@ static cfg_node_t *cfg_build(yaml_document_t *doc, yaml_node_t *yn, const char *
         size_t cnt = (size_t)(yn->data.sequence.items.top - yn->data.sequence.items.start);
         n->items = calloc(cnt ? cnt : 1, sizeof *n->items);
         if (!n->items)
-            break;
+            goto nomem;
         for (size_t i = 0; i < cnt; i++) {
             yaml_node_t *c = yaml_document_get_node(doc, yn->data.sequence.items.start[i]);
-            cfg_node_t *cn = c ? cfg_build(doc, c, file, base_dir, depth + 1, errs) : NULL;
+            cfg_node_t *cn = c ? cfg_build(cx, c, depth + 1) : NULL;
+            if (cx->stop)
+                goto fail;
             if (cn)
                 n->items[n->len++] = cn;
         }
@@ -148,7 +182,7 @@ static cfg_node_t *cfg_build(yaml_document_t *doc, yaml_node_t *yn, const char *
         n->keys = calloc(cnt ? cnt : 1, sizeof *n->keys);
         n->key_marks = calloc(cnt ? cnt : 1, sizeof *n->key_marks);
         if (!n->items || !n->keys || !n->key_marks)
-            break;
+            goto nomem;
         for (size_t i = 0; i < cnt; i++) {
             yaml_node_pair_t *pair = &yn->data.mapping.pairs.start[i];
             yaml_node_t *k = yaml_document_get_node(doc, pair->key);
@@ -169,12 +203,16 @@ static cfg_node_t *cfg_build(yaml_document_t *doc, yaml_node_t *yn, const char *
                                key, first->line, first->col);
                 continue;
             }
-            cfg_node_t *cn = cfg_build(doc, v, file, base_dir, depth + 1, errs);
-            char *kc = strdup(key);
+            cfg_node_t *cn = cfg_build(cx, v, depth + 1);
+            if (cx->stop)
+                goto fail;
+            char *kc = cn ? strdup(key) : NULL;
             if (!cn || !kc) {
                 cfg_node_free(cn);
                 free(kc);
-                continue;
+                if (!cn)
+                    continue;
+                goto nomem;
             }
             n->keys[n->len] = kc;
             n->key_marks[n->len] = km;
@@ -188,11 +226,69 @@ static cfg_node_t *cfg_build(yaml_document_t *doc, yaml_node_t *yn, const char *
         n->scalar = strdup("");
         break;
     }
-    if (n->kind == CFG_SCALAR && !n->scalar) {
-        cfg_node_free(n);
+    if (n->kind == CFG_SCALAR && !n->scalar)
+        goto nomem;
+    return n;
+nomem:
+    /* Never a silent drop of what could not be allocated: the whole load fails. */
+    cx->oom = 1;
+    cx->stop = 1;
+fail:
+    cfg_node_free(n);
+    return NULL;
+}
+
+/* A first pass over the events refuses deep nesting before libyaml's loader builds it: "[[[[…"
+ * costs the loader memory and time for every level. Syntax errors are left to the loader, which
+ * reports them (it stops at the same place). 0, or -1 after adding the error. */
+static int cfg_check_depth(const char *file, const char *text, size_t len, cfg_errors_t *errs)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    int depth = 0, rc = 0;
+    if (!yaml_parser_initialize(&p)) {
+        cfg_errors_add(errs, NULL, "%s: out of memory while reading YAML", file);
+        return -1;
+    }
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    for (;;) {
+        if (!yaml_parser_parse(&p, &ev))
+            break;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > CFG_MAX_DEPTH) {
+                cfg_mark_t m = cfg_mark_of(file, ev.start_mark);
+                cfg_errors_add(errs, &m, "YAML nested deeper than %d levels: flatten it",
+                               CFG_MAX_DEPTH);
+                rc = -1;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (rc != 0 || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+static cfg_node_t *cfg_build_document(yaml_document_t *doc, yaml_node_t *root, const char *file,
+                                      const char *base_dir, cfg_errors_t *errs)
+{
+    cfg_build_ctx_t cx = {.doc = doc, .file = file, .base_dir = base_dir, .errs = errs};
+    cx.own = (size_t)(doc->nodes.top - doc->nodes.start);
+    cx.limit = cx.own * CFG_ALIAS_FACTOR + CFG_ALIAS_SLACK;
+    if (cx.limit > CFG_MAX_NODES)
+        cx.limit = CFG_MAX_NODES;
+    cfg_node_t *tree = cfg_build(&cx, root, 0);
+    if (cx.oom)
+        cfg_errors_add(errs, NULL, "%s: out of memory while loading the configuration", file);
+    if (cx.stop) {
+        cfg_node_free(tree);
         return NULL;
     }
-    return n;
+    return tree;
 }
 
 /* libyaml's error as "FILE:LINE:COL: YAML syntax error: PROBLEM". */
@@ -236,6 +332,8 @@ cfg_node_t *config_parse_yaml(const char *file, const char *text, size_t len, co
         cfg_errors_add(errs, NULL, "%s: out of memory while reading YAML", file);
         return NULL;
     }
+    if (cfg_check_depth(file, text, len, errs) != 0)
+        goto out;
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     if (!yaml_parser_load(&p, &doc)) {
         cfg_yaml_error(&p, file, text, len, errs);
@@ -250,7 +348,9 @@ cfg_node_t *config_parse_yaml(const char *file, const char *text, size_t len, co
                        "'pipelines:'");
         goto out;
     }
-    tree = cfg_build(&doc, root, file, base_dir, 0, errs);
+    tree = cfg_build_document(&doc, root, file, base_dir, errs);
+    if (!tree)
+        goto out;
     yaml_document_delete(&doc);
     have_doc = 0;
     /* A second document would be silently ignored by a one-document reader: refuse it. */

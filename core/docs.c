@@ -186,7 +186,10 @@ void config_docs_core_markdown(buf_t *out)
                   "## Top level\n\n"
                   "Every file starts with `version: 1` (required) and lists `pipelines:` (a "
                   "sequence, at least one). When several files are given, their top-level keys "
-                  "must agree.\n\n");
+                  "must agree. A file may have at most 4 MiB and 64 levels of nesting; YAML "
+                  "aliases may expand it to at most 10 times its own nodes plus 10 000 (never "
+                  "over 1 000 000), which keeps a few hundred bytes of nested aliases (\"billion "
+                  "laughs\") from taking the memory.\n\n");
     docs_table(out, config_global_keys, "—");
     buf_puts(out, "## Pipeline\n\n"
                   "Each entry of `pipelines:` has an `id` (required; letters, digits, `.`, `_`, "

@@ -147,3 +147,35 @@ schema.registry:
     assert re.search(r"^\s+bootstrap\.servers: 127\.0\.0\.1:1$", out, re.M), out
     # where the credentials come from is not one
     assert re.search(r"^\s+basic\.auth\.credentials\.source: USER_INFO$", out, re.M), out
+
+
+def billion_laughs():
+    """Nine levels of nine aliases: 387 420 489 scalars once expanded, from under 500 bytes."""
+    text = 'version: 1\na: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    prev = "a"
+    for c in "bcdefghi":
+        text += f"{c}: &{c} [" + ",".join([f"*{prev}"] * 9) + "]\n"
+        prev = c
+    return text + ("pipelines:\n  - id: laughs\n    topic: t\n"
+                   "    source: {plugin: datagen, config: {lines: *i}}\n"
+                   "    sinks: [{id: s, plugin: console}]\n")
+
+
+@pytest.mark.asan
+def test_lint_refuses_billion_laughs_at_once(sluice, tmp):
+    cfg = write_yaml(tmp / "laughs.yaml", billion_laughs())
+    assert cfg.stat().st_size < 503
+    r = sluice.run("lint", cfg, timeout=20)
+    assert r.returncode == 2, r.stderr
+    assert re.search(re.escape(str(cfg)) + r":\d+:\d+: YAML aliases expand", r.stderr), r.stderr
+
+
+@pytest.mark.asan
+def test_lint_refuses_huge_and_deep_files(sluice, tmp):
+    big = tmp / "big.yaml"
+    big.write_text("version: 1\n" + ("#" * 99 + "\n") * (80 << 10))  # 8 MiB of comments
+    deep = write_yaml(tmp / "deep.yaml", "version: 1\nx: " + "[" * 100000 + "]" * 100000 + "\n")
+    r = sluice.run("lint", big, deep, timeout=20)
+    assert r.returncode == 2, r.stderr
+    assert f"{big}: larger than 4 MiB" in r.stderr, r.stderr
+    assert f"{deep}:2:" in r.stderr and "deeper than 64" in r.stderr, r.stderr

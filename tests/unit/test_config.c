@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -963,6 +964,117 @@ static void test_core_tables_defaults(void **state)
     }
 }
 
+/* -- hostile files (issue #22): bounded size, alias expansion and nesting ----------------------- */
+
+static const char *const billion_laughs =
+    "version: 1\n"
+    "# nine levels of nine aliases each: 387 420 489 scalars once expanded\n"
+    "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+    "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+    "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+    "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
+    "pipelines:\n"
+    "  - id: laughs\n"
+    "    topic: t\n"
+    "    source: {plugin: datagen, config: {lines: *i}}\n"
+    "    sinks: [{id: s, plugin: console}]\n";
+
+/* Loads `path` and returns the errors joined by newlines (static). */
+static const char *test_load_errors(const char *path)
+{
+    static char all[8192];
+    cfg_run_t run;
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    int rc = config_load(&run, &path, 1, &errs);
+    assert_int_equal(rc, -1);
+    all[0] = '\0';
+    for (size_t i = 0; i < errs.len; i++)
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s\n", errs.msgs[i]);
+    config_run_free(&run);
+    cfg_errors_free(&errs);
+    return all;
+}
+
+static void test_yaml_billion_laughs(void **state)
+{
+    (void)state;
+    const char *path = test_write("laughs.yaml", billion_laughs);
+    time_t t0 = time(NULL);
+    const char *errs = test_load_errors(path);
+    assert_true(time(NULL) - t0 < 5); /* refused at once, not after eating the memory */
+    char want[512];
+    snprintf(want, sizeof want, "%s:", path);
+    if (!strstr(errs, want) || !strstr(errs, "alias"))
+        fprintf(stderr, "%s", errs);
+    assert_non_null(strstr(errs, want)); /* FILE:LINE:COL */
+    assert_non_null(strstr(errs, "alias"));
+}
+
+static void test_yaml_too_large(void **state)
+{
+    (void)state;
+    size_t n = 5u << 20;
+    char *big = malloc(n + 1);
+    assert_non_null(big);
+    memset(big, '#', n);
+    for (size_t i = 99; i < n; i += 100)
+        big[i] = '\n';
+    memcpy(big, "version: 1\n", 11);
+    big[n] = '\0';
+    const char *path = test_write("big.yaml", big);
+    free(big);
+    const char *errs = test_load_errors(path);
+    if (!strstr(errs, path) || !strstr(errs, "4 MiB"))
+        fprintf(stderr, "%s", errs);
+    assert_non_null(strstr(errs, path));
+    assert_non_null(strstr(errs, "4 MiB"));
+}
+
+static void test_yaml_deep_nesting(void **state)
+{
+    (void)state;
+    size_t depth = 200000;
+    char *deep = malloc(2 * depth + 32);
+    assert_non_null(deep);
+    size_t o = (size_t)sprintf(deep, "version: 1\nx: ");
+    memset(deep + o, '[', depth);
+    memset(deep + o + depth, ']', depth);
+    strcpy(deep + o + 2 * depth, "\n");
+    const char *path = test_write("deep.yaml", deep);
+    free(deep);
+    const char *errs = test_load_errors(path);
+    char want[512];
+    snprintf(want, sizeof want, "%s:2:", path);
+    if (!strstr(errs, want) || !strstr(errs, "deeper than 64"))
+        fprintf(stderr, "%s", errs);
+    assert_non_null(strstr(errs, want));
+    assert_non_null(strstr(errs, "deeper than 64"));
+    assert_null(strchr(strchr(errs, '\n') + 1, '\n')); /* one error, not one per level */
+}
+
+/* Aliases within the bound still work: a block shared by a few pipelines. */
+static void test_yaml_aliases_allowed(void **state)
+{
+    (void)state;
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    char text[64] = "a: &a [1, 2, 3]\nb: [*a, *a, *a, *a]\n";
+    cfg_node_t *n = config_parse_yaml("buf", text, strlen(text), ".", &errs);
+    test_dump_errors(&errs);
+    assert_non_null(n);
+    assert_int_equal(errs.len, 0);
+    assert_int_equal(cfg_node_get(n, "b")->len, 4);
+    assert_int_equal(cfg_node_get(n, "b")->items[3]->len, 3);
+    cfg_node_free(n);
+    cfg_errors_free(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -988,6 +1100,10 @@ int main(void)
         cmocka_unit_test(test_did_you_mean),
         cmocka_unit_test(test_docs_markdown),
         cmocka_unit_test(test_core_tables_defaults),
+        cmocka_unit_test(test_yaml_billion_laughs),
+        cmocka_unit_test(test_yaml_too_large),
+        cmocka_unit_test(test_yaml_deep_nesting),
+        cmocka_unit_test(test_yaml_aliases_allowed),
     };
     return cmocka_run_group_tests(tests, test_setup, test_teardown);
 }

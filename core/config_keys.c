@@ -31,9 +31,13 @@ static const char *const keys_offsets_storage[] = {"file", "kafka", NULL};
 const struct sluice_config_field config_global_keys[] = {
     {.name = "offset.storage.file.filename",
      .type = SLUICE_CFG_PATH,
-     .description = "The file where source positions are kept (written atomically). Relative "
-                    "paths resolve against the YAML file's directory. Default: "
-                    "`$XDG_STATE_HOME/sluice/offsets.json` (or `~/.local/state/...`).",
+     .description = "The file where source positions are kept (written atomically, mode 0600). "
+                    "Relative paths resolve against the YAML file's directory. Its directory "
+                    "must belong to the user sluice runs as (or root) and not be writable by "
+                    "others; sluice creates it 0700. Default: `$STATE_DIRECTORY/offsets.json` "
+                    "(systemd's `StateDirectory=`), else `$XDG_STATE_HOME/sluice/offsets.json`, "
+                    "else `~/.local/state/sluice/offsets.json`, else (no home) "
+                    "`/var/lib/sluice/offsets.json`.",
      .example = "state/offsets.json"},
     {.name = "plugin.path",
      .type = SLUICE_CFG_LIST,

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,31 +16,104 @@
 #include "buf.h"
 #include "json.h"
 
+/* mkdir -p of the directory of the file `path`: the directories above it 0755, the state
+ * directory itself (the file's own) 0700. */
 static int offsets_mkdirs(const char *path)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
         return -1;
-    for (char *p = tmp + 1; *p; p++) {
+    char *last = strrchr(tmp, '/');
+    for (char *p = tmp + 1; last && p <= last; p++) {
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        if (mkdir(tmp, p == last ? 0700 : 0755) != 0 && errno != EEXIST)
             return -1;
         *p = '/';
     }
     return 0;
 }
 
+/* The directory of the offsets file must be the user's own: owned by this user (or root) and not
+ * writable by others, or someone else could replace the positions or plant links for sluice to
+ * write through. A symbolic link to it counts as its owner's. 0, or -1 with the message. */
+static int offsets_check_dir(const char *path, char *errstr, size_t errstr_size)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
+    struct stat ls, st;
+    if (lstat(dir, &ls) != 0 || stat(dir, &st) != 0) {
+        snprintf(errstr, errstr_size, "%s: cannot use its directory %s: %s", path, dir,
+                 strerror(errno));
+        return -1;
+    }
+    uid_t me = geteuid();
+    const char *fix = "give the offsets their own directory (offset.storage.file.filename, "
+                      "--offsets or SLUICE_STATE_DIR), or fix its owner and mode";
+    if (S_ISLNK(ls.st_mode) && ls.st_uid != me && ls.st_uid != 0) {
+        snprintf(errstr, errstr_size,
+                 "%s: the state directory %s is a symbolic link owned by uid %u, not by this "
+                 "user (uid %u): %s",
+                 path, dir, (unsigned)ls.st_uid, (unsigned)me, fix);
+        return -1;
+    }
+    if (st.st_uid != me && st.st_uid != 0) {
+        snprintf(errstr, errstr_size,
+                 "%s: the state directory %s is owned by uid %u, not by this user (uid %u), who "
+                 "could replace the positions: %s",
+                 path, dir, (unsigned)st.st_uid, (unsigned)me, fix);
+        return -1;
+    }
+    if (st.st_mode & S_IWOTH) {
+        snprintf(errstr, errstr_size,
+                 "%s: the state directory %s is writable by other users (mode %03o; /tmp is): %s",
+                 path, dir, (unsigned)(st.st_mode & 0777), fix);
+        return -1;
+    }
+    return 0;
+}
+
+/* The first directory of a colon-separated list ($STATE_DIRECTORY may name several). */
+static int offsets_first_dir(const char *list, char *out, size_t size)
+{
+    size_t n = strcspn(list, ":");
+    if (n == 0 || list[0] != '/' || n >= size)
+        return -1;
+    memcpy(out, list, n);
+    out[n] = '\0';
+    return 0;
+}
+
 char *offsets_default_path(void)
 {
-    const char *state = getenv("XDG_STATE_HOME");
+    char buf[PATH_MAX + 64], dir[PATH_MAX];
+    const char *state = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
+    const char *xdg = getenv("XDG_STATE_HOME");
     const char *home = getenv("HOME");
-    char buf[PATH_MAX];
-    if (state && *state)
-        snprintf(buf, sizeof buf, "%s/sluice/offsets.json", state);
-    else
-        snprintf(buf, sizeof buf, "%s/.local/state/sluice/offsets.json", home ? home : "/tmp");
+    if (state && offsets_first_dir(state, dir, sizeof dir) == 0) {
+        snprintf(buf, sizeof buf, "%s/offsets.json", dir);
+        return strdup(buf);
+    }
+    if (xdg && xdg[0] == '/') {
+        snprintf(buf, sizeof buf, "%s/sluice/offsets.json", xdg);
+        return strdup(buf);
+    }
+    if (!home || home[0] != '/') {
+        struct passwd *pw = getpwuid(geteuid());
+        home = pw && pw->pw_dir && pw->pw_dir[0] == '/' && strcmp(pw->pw_dir, "/") != 0
+                   ? pw->pw_dir
+                   : NULL;
+    }
+    if (home)
+        snprintf(buf, sizeof buf, "%s/.local/state/sluice/offsets.json", home);
+    else /* a system user without a home: the FHS place of a daemon's state (never /tmp) */
+        snprintf(buf, sizeof buf, "/var/lib/sluice/offsets.json");
     return strdup(buf);
 }
 
@@ -228,10 +302,13 @@ int offsets_open(offsets_t **out, const char *path, char *errstr, size_t errstr_
         snprintf(errstr, errstr_size, "%s: cannot create its directory: %s", path, strerror(errno));
         goto fail;
     }
+    if (offsets_check_dir(path, errstr, errstr_size) != 0)
+        goto fail;
     snprintf(lockpath, sizeof lockpath, "%s.lock", path);
-    o->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    o->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (o->lock_fd < 0) {
-        snprintf(errstr, errstr_size, "%s: cannot open: %s", lockpath, strerror(errno));
+        snprintf(errstr, errstr_size, "%s: cannot open: %s%s", lockpath, strerror(errno),
+                 errno == ELOOP ? " (a symbolic link: remove it)" : "");
         goto fail;
     }
     if (flock(o->lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -368,7 +445,11 @@ int offsets_flush(offsets_t *o, char *errstr, size_t errstr_size)
         goto out;
     }
     snprintf(tmp, sizeof tmp, "%s.tmp", o->path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* A new file of our own, never through a link someone left at that name: the lock says no
+     * other sluice writes it, so whatever is there is stale (a crash) or planted. */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         goto ioerr;
     for (size_t off = 0; off < b.len;) {

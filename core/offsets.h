@@ -3,7 +3,9 @@
  * The file maps a pipeline id to the position its source last committed and the next in-process
  * offset of its topic. It is rewritten whole and atomically (write a temporary file, fsync, rename,
  * fsync the directory), so a crash leaves either the old or the new content. A lock file keeps two
- * sluice processes from sharing one offsets file. */
+ * sluice processes from sharing one offsets file. The files are 0600, the temporary one is created
+ * anew (O_EXCL | O_NOFOLLOW: never written through a planted link), and the directory must belong
+ * to this user (or root) and not be writable by others; sluice creates it 0700. */
 #ifndef SLUICE_OFFSETS_H
 #define SLUICE_OFFSETS_H
 
@@ -54,8 +56,9 @@ int offsets_put(offsets_t *o, const char *id, const void *position, size_t len,
 int offsets_flush(offsets_t *o, char *errstr, size_t errstr_size);
 /* Flush nothing; unlock and free. */
 void offsets_close(offsets_t *o);
-/* The default path: $XDG_STATE_HOME/sluice/offsets.json or ~/.local/state/sluice/offsets.json
- * (malloc'd). */
+/* The default path (malloc'd): $STATE_DIRECTORY/offsets.json (systemd's StateDirectory=, the
+ * first one), else $XDG_STATE_HOME/sluice/offsets.json, else ~/.local/state/sluice/offsets.json
+ * (the passwd entry's home when HOME is unset), else /var/lib/sluice/offsets.json; never /tmp. */
 char *offsets_default_path(void);
 
 #endif

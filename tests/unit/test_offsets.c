@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -113,6 +114,118 @@ static void test_flush_without_change_writes_nothing(void **state)
     offsets_close(o);
 }
 
+/* -- issue #22: files of our own, in a directory of our own ------------------------------------ */
+
+static void put_and_flush(const char *p, const char *pos)
+{
+    char err[512] = "";
+    offsets_t *o;
+    assert_int_equal(offsets_open(&o, p, err, sizeof err), 0);
+    assert_int_equal(offsets_put(o, "a", pos, strlen(pos), 1), 0);
+    if (offsets_flush(o, err, sizeof err) != 0)
+        fprintf(stderr, "flush: %s\n", err);
+    offsets_close(o);
+}
+
+/* A symlink planted at <offsets>.tmp is not followed: its target keeps its content. */
+static void test_tmp_symlink_is_not_followed(void **state)
+{
+    (void)state;
+    char err[512] = "", victim[320], tmp[320], sub[300];
+    offsets_t *o;
+    assert_int_equal(offsets_open(&o, path, err, sizeof err), 0); /* creates the directory */
+    offsets_close(o);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    FILE *f = fopen(victim, "w");
+    assert_non_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    assert_int_equal(symlink(victim, tmp), 0);
+    put_and_flush(path, "pos-1");
+    f = fopen(victim, "r");
+    char got[64] = "";
+    assert_non_null(fgets(got, sizeof got, f));
+    fclose(f);
+    assert_string_equal(got, "precious\n");
+    assert_int_equal(offsets_open(&o, path, err, sizeof err), 0);
+    assert_memory_equal(offsets_get(o, "a")->position, "pos-1", 5);
+    offsets_close(o);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    (void)sub;
+}
+
+/* The offsets and lock files are 0600, a directory sluice creates is 0700. */
+static void test_modes(void **state)
+{
+    (void)state;
+    char lock[320], sub[300];
+    put_and_flush(path, "p");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    assert_int_equal(stat(lock, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+}
+
+/* A state directory others may write to, or that belongs to another user, is refused with a
+ * message that names it, says why and what to do. */
+static void test_foreign_directory_is_refused(void **state)
+{
+    (void)state;
+    char err[512] = "", sub[300];
+    offsets_t *o;
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(chmod(sub, 0777), 0);
+    assert_int_not_equal(offsets_open(&o, path, err, sizeof err), 0);
+    assert_non_null(strstr(err, sub));
+    assert_non_null(strstr(err, "writable by other users"));
+    assert_int_equal(chmod(sub, 0700), 0);
+    if (geteuid() == 0) { /* only root can give a directory away */
+        assert_int_equal(chown(sub, 65534, 65534), 0);
+        assert_int_not_equal(offsets_open(&o, path, err, sizeof err), 0);
+        assert_non_null(strstr(err, sub));
+        assert_non_null(strstr(err, "owned by uid 65534"));
+        assert_non_null(strstr(err, "offset.storage.file.filename"));
+    }
+}
+
+static void test_default_path(void **state)
+{
+    (void)state;
+    char *keep_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    unsetenv("XDG_STATE_HOME");
+    setenv("STATE_DIRECTORY", "/var/lib/sluice:/var/lib/other", 1);
+    char *p = offsets_default_path();
+    assert_string_equal(p, "/var/lib/sluice/offsets.json");
+    free(p);
+    unsetenv("STATE_DIRECTORY");
+    setenv("XDG_STATE_HOME", "/xdg", 1);
+    p = offsets_default_path();
+    assert_string_equal(p, "/xdg/sluice/offsets.json");
+    free(p);
+    unsetenv("XDG_STATE_HOME");
+    setenv("HOME", "/home/u", 1);
+    p = offsets_default_path();
+    assert_string_equal(p, "/home/u/.local/state/sluice/offsets.json");
+    free(p);
+    unsetenv("HOME"); /* a service without HOME: never the shared /tmp */
+    p = offsets_default_path();
+    assert_non_null(p);
+    assert_int_not_equal(strncmp(p, "/tmp/", 5), 0);
+    free(p);
+    if (keep_home)
+        setenv("HOME", keep_home, 1);
+    free(keep_home);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +233,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_refuses_second_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_without_change_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tmp_symlink_is_not_followed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_directory_is_refused, setup, teardown),
+        cmocka_unit_test(test_default_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

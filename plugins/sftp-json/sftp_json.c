@@ -115,6 +115,14 @@ static const struct sluice_config_field sj_config[] = {
      .description = "Write to this local directory instead of an SFTP server (the same tree; "
                     "created if missing).",
      .example = "out"},
+    {.name = "file.mode",
+     .type = SLUICE_CFG_STRING,
+     .default_value = "0644",
+     .description = "With `directory`: the permissions (octal) of the files written, exactly "
+                    "(not reduced by the umask); the directories sluice creates get the same "
+                    "with `x` wherever `r` is (0640: directories 0750). The owner must keep read "
+                    "and write. An SFTP server applies its own.",
+     .example = "0640"},
     {.name = "topics.dir",
      .type = SLUICE_CFG_STRING,
      .default_value = "topics",
@@ -273,6 +281,22 @@ static void sj_destroy(void *state);
 static char *sj_strdup(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+/* file.mode: octal permissions up to 0777 that leave the owner read and write. */
+static int sj_file_mode(const char *text, unsigned *mode, char *errstr, size_t errstr_size)
+{
+    char *end;
+    unsigned long m = text && *text ? strtoul(text, &end, 8) : 0644;
+    if (text && *text && (*end || m > 0777 || (m & 0600) != 0600)) {
+        snprintf(errstr, errstr_size,
+                 "file.mode: '%s' is not octal permissions from 0600 to 0777 that let the owner "
+                 "read and write (e.g. 0644, 0640, 0600)",
+                 text);
+        return -1;
+    }
+    *mode = (unsigned)m;
+    return 0;
 }
 
 static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
@@ -461,6 +485,9 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
             rc = SLUICE_ERR_NOMEM;
             goto fail;
         }
+        if (sj_file_mode(h->config_string(cfg, "file.mode"), &s->file_mode, errstr,
+                         errstr_size) != 0)
+            goto fail;
     }
     *state = s;
     return SLUICE_OK;
@@ -609,7 +636,7 @@ static sluice_err_t sj_start(void *state, char *errstr, size_t errstr_size)
 {
     struct sj *s = state;
     if (!s->store && s->directory) {
-        s->store = store_local_new(s->directory, errstr, errstr_size);
+        s->store = store_local_new(s->directory, s->file_mode, errstr, errstr_size);
         if (!s->store)
             return SLUICE_FATAL;
     }
@@ -634,6 +661,28 @@ static struct sj_part *sj_part_get(struct sj *s, const char *topic, int32_t part
     p->next = s->parts;
     s->parts = p;
     return p;
+}
+
+/* Why a new file of partition `enc` in `pt` would have a path no store takes (store.h), with
+ * room for the reason in `why`; NULL when it is fine. An open file of `enc` was checked already. */
+static const char *sj_path_refused(struct sj *s, const struct sj_part *pt, const char *enc,
+                                   int64_t off, char *why, size_t why_size)
+{
+    for (const struct sj_file *f = pt->files; f; f = f->next)
+        if (strcmp(f->enc, enc) == 0)
+            return NULL;
+    char dir[SJ_PATH_MAX], path[SJ_PATH_MAX];
+    int n = -1;
+    if (sj_topic_dir(s, pt->topic, 0, dir, sizeof dir) == 0)
+        n = snprintf(path, sizeof path, "%s%s%s%s%s%s%" PRId32 "%s%0*" PRId64 "%s.tmp", dir,
+                     s->ddelim, enc, s->ddelim, pt->topic, s->fdelim, pt->partition, s->fdelim,
+                     s->pad, off, sj_ext(s));
+    const char *bad = n < 0 || (size_t)n >= sizeof path ? "the path is too long"
+                                                          : store_path_unsafe(path);
+    if (!bad)
+        return NULL;
+    snprintf(why, why_size, "the record's file cannot be written: %s (directory '%s')", bad, enc);
+    return why;
 }
 
 /* Appends the encoded partition of `rec` to `out`. */
@@ -684,10 +733,15 @@ static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_
             *why = "a partition.field.name field cannot be written as text";
             return -1;
         }
-        /* A value must stay one directory inside the tree: escape separators and controls. */
+        /* A value must stay one directory inside the tree: escape separators and controls, and
+         * the dots of a value that is "." or ".." (a name of its own in a layout without the
+         * field name). Other values keep their bytes: the layout of existing trees stays. */
         const unsigned char *p = (const unsigned char *)h->buf_data(t);
-        for (size_t k = 0, n = h->buf_len(t); k < n; k++) {
-            if (p[k] < 0x20 || p[k] == '/' || p[k] == '\\' || p[k] == '%' || p[k] == 0x7f) {
+        size_t n = h->buf_len(t);
+        int dots = (n == 1 || n == 2) && p[0] == '.' && p[n - 1] == '.';
+        for (size_t k = 0; k < n; k++) {
+            if (p[k] < 0x20 || p[k] == '/' || p[k] == '\\' || p[k] == '%' || p[k] == 0x7f ||
+                dots) {
                 int m = snprintf(tmp, sizeof tmp, "%%%02X", p[k]);
                 h->buf_append(out, tmp, (size_t)m);
             } else {
@@ -781,6 +835,7 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
     sluice_buf_t *enc = h->buf_new(256);
     sluice_err_t e = SLUICE_OK;
     size_t skipped = 0;
+    char reason[512];
     if (!enc)
         return SLUICE_ERR_NOMEM;
     for (size_t i = 0, n = h->batch_count(batch); i < n; i++) {
@@ -788,6 +843,13 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
         const char *topic = h->record_topic(rec);
         int32_t partition = h->record_partition(rec);
         int64_t off = h->record_offset(rec);
+        const char *bad = store_path_unsafe(topic);
+        if (bad) { /* a topic named ".." (a router transform's output): its directory cannot be */
+            snprintf(reason, sizeof reason, "the topic '%.200s' cannot be a directory: %s", topic,
+                     bad);
+            h->record_fail(rec, reason);
+            continue;
+        }
         struct sj_part *pt = sj_part_get(s, topic, partition);
         if (!pt) {
             e = SLUICE_ERR_NOMEM;
@@ -810,6 +872,10 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
         h->buf_reset(enc);
         if (sj_encode(s, rec, ts, enc, &why) != 0) {
             h->record_fail(rec, why ? why : "the partition cannot be encoded");
+            continue;
+        }
+        if (sj_path_refused(s, pt, h->buf_data(enc), off, reason, sizeof reason)) {
+            h->record_fail(rec, reason);
             continue;
         }
         h->buf_reset(s->line);

@@ -57,6 +57,7 @@ struct sj {
     sluice_ctx_t *ctx;
     store_t *store;
     char *directory;
+    unsigned file_mode; /* file.mode of the local store */
     char *topics_dir, *ddelim, *fdelim;
     int64_t flush_size, rotate_ms, schedule_ms, duration_ms;
     enum sj_partitioner partitioner;

@@ -16,10 +16,35 @@
 #define SLUICE_SFTP_JSON_STORE_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <sluice/plugin.h>
 
 typedef struct store store_t;
+
+/* The longest file or directory name a store writes (NAME_MAX of Linux and of OpenSSH's server). */
+#define STORE_NAME_MAX 255
+
+/* Why the store path `rel` is refused, or NULL when it is fine: it must be relative, no segment may
+ * be ".." (a real segment check: "v1..", "..x" are names like others) and no name may be longer
+ * than STORE_NAME_MAX. Every store checks each path it is given (a path that escapes its root is a
+ * bug of the caller); the sink checks a record's path first, to fail that record instead. */
+static inline const char *store_path_unsafe(const char *rel)
+{
+    if (rel[0] == '/')
+        return "an absolute path";
+    for (const char *p = rel;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return "a '..' segment would leave the directory";
+        if (n > STORE_NAME_MAX)
+            return "a file or directory name over 255 bytes";
+        if (!slash)
+            return NULL;
+        p = slash + 1;
+    }
+}
 
 /* Connection settings of the SFTP store (the plugin's config keys; NULL/0 when unset). */
 struct store_sftp_config {
@@ -68,8 +93,9 @@ struct store {
     const struct store_ops *ops;
 };
 
-/* A store on a local directory (created if missing). */
-store_t *store_local_new(const char *directory, char *errstr, size_t errstr_size);
+/* A store on a local directory (created if missing): files get `mode` exactly, the directories it
+ * creates the same with x wherever r is. */
+store_t *store_local_new(const char *directory, unsigned mode, char *errstr, size_t errstr_size);
 /* A store on an SFTP server. Does not connect yet: the first operation does (so init stays free
  * of network I/O; `sluice lint` calls init). `host` (the host table) is for logging through
  * `ctx`. Returns NULL with a message on a configuration error. */

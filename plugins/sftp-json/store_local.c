@@ -18,25 +18,32 @@
 struct store_local {
     store_t base;
     char *root;
+    mode_t mode, dmode; /* of the files; of the directories created */
 };
 
-/* root + "/" + rel into out; refuses paths that would leave the root. */
+/* root + "/" + rel into out; refuses paths that would leave the root (store_path_unsafe). */
 static int local_path(struct store_local *s, const char *rel, char *out, size_t size)
 {
-    if (strstr(rel, "../") || strcmp(rel, "..") == 0 || rel[0] == '/')
+    if (store_path_unsafe(rel))
         return -1;
     int n = snprintf(out, size, "%s/%s", s->root, rel);
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+static const char *local_why(const char *rel)
+{
+    const char *why = store_path_unsafe(rel);
+    return why ? why : "too long";
+}
+
 /* mkdir -p of the directory part of `path` (an absolute or root-relative file path). */
-static int local_mkdirs(char *path)
+static int local_mkdirs(char *path, mode_t mode)
 {
     for (char *p = path + 1; *p; p++) {
         if (*p != '/')
             continue;
         *p = '\0';
-        int r = mkdir(path, 0755);
+        int r = mkdir(path, mode);
         int e = errno;
         *p = '/';
         if (r != 0 && e != EEXIST)
@@ -66,14 +73,17 @@ static sluice_err_t local_append(store_t *st, const char *path, const void *data
     struct store_local *s = (struct store_local *)st;
     char full[PATH_MAX];
     if (local_path(s, path, full, sizeof full) != 0) {
-        snprintf(errstr, errstr_size, "bad path '%s'", path);
+        snprintf(errstr, errstr_size, "bad path '%s': %s", path, local_why(path));
         return SLUICE_FATAL;
     }
-    int fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == ENOENT && local_mkdirs(full) == 0)
-        fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, s->mode);
+    if (fd < 0 && errno == ENOENT && local_mkdirs(full, s->dmode) == 0)
+        fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, s->mode);
     if (fd < 0)
         goto fail;
+    struct stat sb; /* file.mode exactly, whatever the umask took away */
+    if (fstat(fd, &sb) == 0 && (sb.st_mode & 0777) != s->mode)
+        fchmod(fd, s->mode);
     const char *p = data;
     while (len > 0) {
         ssize_t w = write(fd, p, len);
@@ -107,11 +117,12 @@ static sluice_err_t local_rename(store_t *st, const char *from, const char *to, 
     struct store_local *s = (struct store_local *)st;
     char a[PATH_MAX], b[PATH_MAX];
     if (local_path(s, from, a, sizeof a) != 0 || local_path(s, to, b, sizeof b) != 0) {
-        snprintf(errstr, errstr_size, "bad path '%s' or '%s'", from, to);
+        snprintf(errstr, errstr_size, "bad path '%s' or '%s': %s", from, to,
+                 local_why(store_path_unsafe(from) ? from : to));
         return SLUICE_FATAL;
     }
     int r = rename(a, b);
-    if (r != 0 && errno == ENOENT && access(a, F_OK) == 0 && local_mkdirs(b) == 0)
+    if (r != 0 && errno == ENOENT && access(a, F_OK) == 0 && local_mkdirs(b, s->dmode) == 0)
         r = rename(a, b);
     if (r != 0) {
         snprintf(errstr, errstr_size, "rename %s to %s: %s", a, b, strerror(errno));
@@ -126,7 +137,7 @@ static sluice_err_t local_remove(store_t *st, const char *path, char *errstr, si
     struct store_local *s = (struct store_local *)st;
     char full[PATH_MAX];
     if (local_path(s, path, full, sizeof full) != 0) {
-        snprintf(errstr, errstr_size, "bad path '%s'", path);
+        snprintf(errstr, errstr_size, "bad path '%s': %s", path, local_why(path));
         return SLUICE_FATAL;
     }
     if (unlink(full) != 0 && errno != ENOENT) {
@@ -186,7 +197,7 @@ static sluice_err_t local_size(store_t *st, const char *path, long long *size, c
     char full[PATH_MAX];
     struct stat sb;
     if (local_path(s, path, full, sizeof full) != 0) {
-        snprintf(errstr, errstr_size, "bad path '%s'", path);
+        snprintf(errstr, errstr_size, "bad path '%s': %s", path, local_why(path));
         return SLUICE_FATAL;
     }
     if (stat(full, &sb) != 0) {
@@ -226,7 +237,7 @@ static const struct store_ops local_ops = {
     .free = local_free,
 };
 
-store_t *store_local_new(const char *directory, char *errstr, size_t errstr_size)
+store_t *store_local_new(const char *directory, unsigned mode, char *errstr, size_t errstr_size)
 {
     struct store_local *s = calloc(1, sizeof *s);
     char probe[PATH_MAX];
@@ -234,12 +245,14 @@ store_t *store_local_new(const char *directory, char *errstr, size_t errstr_size
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
+    s->mode = (mode_t)(mode & 0777);
+    s->dmode = s->mode | ((s->mode & 0444) >> 2);
     size_t n = strlen(s->root);
     while (n > 1 && s->root[n - 1] == '/')
         s->root[--n] = '\0';
     s->base.ops = &local_ops;
     snprintf(probe, sizeof probe, "%s/", s->root);
-    if (local_mkdirs(probe) != 0) {
+    if (local_mkdirs(probe, s->dmode) != 0) {
         snprintf(errstr, errstr_size, "directory %s: cannot create it: %s", s->root,
                  strerror(errno));
         goto fail;

@@ -434,6 +434,15 @@ static sluice_err_t nomem(char *errstr, size_t errstr_size)
 }
 
 /* Runs quote commands on the connection (a no-body request on the root directory). */
+/* A path that would leave the working directory (store.h): the caller's bug, never sent. */
+static sluice_err_t refused(const struct sftp_store *s, const char *path, char *errstr,
+                            size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "sftp %s: refusing the path '%s': %s", s->where, path,
+             store_path_unsafe(path));
+    return SLUICE_FATAL;
+}
+
 static sluice_err_t run_quotes(struct sftp_store *s, struct curl_slist *q, const char *op,
                                const char *path, char *errstr, size_t errstr_size)
 {
@@ -529,6 +538,8 @@ static sluice_err_t sftp_append(store_t *st, const char *path, const void *data,
                                 char *errstr, size_t errstr_size)
 {
     struct sftp_store *s = (struct sftp_store *)st;
+    if (store_path_unsafe(path))
+        return refused(s, path, errstr, errstr_size);
     sluice_err_t err = SLUICE_OK;
     char *fp = NULL, *url = NULL;
 
@@ -649,6 +660,8 @@ static sluice_err_t sftp_rename(store_t *st, const char *from, const char *to, c
                                 size_t errstr_size)
 {
     struct sftp_store *s = (struct sftp_store *)st;
+    if (store_path_unsafe(from) || store_path_unsafe(to))
+        return refused(s, store_path_unsafe(from) ? from : to, errstr, errstr_size);
     char *ffrom = full_path(s, from), *fto = full_path(s, to);
     sluice_err_t err;
     if (!ffrom || !fto) {
@@ -697,6 +710,8 @@ static void sftp_created(store_t *st, const char *path)
 static sluice_err_t sftp_remove(store_t *st, const char *path, char *errstr, size_t errstr_size)
 {
     struct sftp_store *s = (struct sftp_store *)st;
+    if (store_path_unsafe(path))
+        return refused(s, path, errstr, errstr_size);
     char *fp = full_path(s, path);
     struct curl_slist *q = NULL;
     int ok = fp != NULL;
@@ -725,6 +740,8 @@ static sluice_err_t sftp_size(store_t *st, const char *path, long long *size, ch
                               size_t errstr_size)
 {
     struct sftp_store *s = (struct sftp_store *)st;
+    if (store_path_unsafe(path))
+        return refused(s, path, errstr, errstr_size);
     char *fp = full_path(s, path);
     char *url = fp ? make_url(s, fp) : NULL;
     sluice_err_t err = SLUICE_OK;
@@ -823,6 +840,8 @@ static sluice_err_t sftp_list(store_t *st, const char *dir,
 
     while (*dir == '/')
         dir++;
+    if (store_path_unsafe(dir))
+        return refused(s, dir, errstr, errstr_size);
     size_t n0 = strlen(dir);
     while (n0 && dir[n0 - 1] == '/')
         n0--;

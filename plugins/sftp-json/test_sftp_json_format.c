@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -648,6 +649,66 @@ static void test_default_and_field_partitioners(void **state)
     sj_destroy(s);
 }
 
+/* Issue #22: a value such as "v1.." or ".." is one directory, never a way out of the tree. */
+static void test_field_values_are_safe_segments(void **state)
+{
+    (void)state;
+    int rc;
+    struct sluice_value dots = {.type = SLUICE_TYPE_STRING, .s = ".."};
+    struct sluice_value dot = {.type = SLUICE_TYPE_STRING, .s = "."};
+    struct sluice_value v1 = {.type = SLUICE_TYPE_STRING, .s = "v1.."};
+    struct sluice_value up = {.type = SLUICE_TYPE_STRING, .s = "../../etc"};
+    struct sluice_value v = {.type = SLUICE_TYPE_STRUCT,
+                             .names = {"a", "b", "c", "d"},
+                             .items = {&dots, &dot, &v1, &up}};
+    struct sj *s = sj_ok((const char *const[]){"partitioner.class", "field", "partition.field.name",
+                                               "a,b,c,d", NULL});
+    assert_string_equal(enc(s, 0, T0, &v, &rc), "a=%2E%2E/b=%2E/c=v1../d=..%2F..%2Fetc");
+    assert_int_equal(rc, 0);
+    sj_destroy(s);
+
+    /* the stores' check: segments, not substrings */
+    assert_null(store_path_unsafe("topics/orders/c=v1../orders+0+0.json"));
+    assert_null(store_path_unsafe("topics/orders/..x/a..b/..."));
+    assert_null(store_path_unsafe("./topics/orders"));
+    assert_null(store_path_unsafe(""));
+    assert_non_null(store_path_unsafe("topics/../../etc/passwd"));
+    assert_non_null(store_path_unsafe(".."));
+    assert_non_null(store_path_unsafe("topics/.."));
+    assert_non_null(store_path_unsafe("/etc/passwd"));
+    char longname[300];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_non_null(store_path_unsafe(longname));
+
+    /* the local store takes "v1.." as a name and refuses a real way out */
+    char dir[] = "/tmp/sluice-sj-path-XXXXXX", errstr[256];
+    assert_non_null(mkdtemp(dir));
+    store_t *st = store_local_new(dir, 0640, errstr, sizeof errstr);
+    assert_non_null(st);
+    assert_int_equal(st->ops->append(st, "t/c=v1../f.json", "x\n", 2, errstr, sizeof errstr),
+                     SLUICE_OK);
+    assert_int_equal(st->ops->append(st, "t/../../escaped.json", "x\n", 2, errstr, sizeof errstr),
+                     SLUICE_FATAL);
+    assert_non_null(strstr(errstr, "t/../../escaped.json"));
+    long long size = 0;
+    assert_int_equal(st->ops->size(st, "t/c=v1../f.json", &size, errstr, sizeof errstr),
+                     SLUICE_OK);
+    assert_int_equal(size, 2);
+    struct stat sb; /* file.mode exactly, the directories with x where r is */
+    char full[128];
+    snprintf(full, sizeof full, "%s/t/c=v1../f.json", dir);
+    assert_int_equal(stat(full, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0640);
+    snprintf(full, sizeof full, "%s/t/c=v1..", dir);
+    assert_int_equal(stat(full, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0750);
+    st->ops->free(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* File names */
 
@@ -845,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_timezone_sao_paulo),
         cmocka_unit_test(test_schedule_boundaries),
         cmocka_unit_test(test_default_and_field_partitioners),
+        cmocka_unit_test(test_field_values_are_safe_segments),
         cmocka_unit_test(test_file_names),
         cmocka_unit_test(test_parse_names),
         cmocka_unit_test(test_parse_iso),

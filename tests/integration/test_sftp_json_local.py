@@ -264,6 +264,8 @@ def test_exactly_once_across_sigkills(sluice, tmp):
       "partition.duration.ms": 1000}, "path.format"),
     ({"locale": "fr_FR"}, "locale"),
     ({"timestamp.extractor": "Sundial"}, "timestamp.extractor"),
+    ({"file.mode": "0400"}, "file.mode"),
+    ({"file.mode": "rw-r--r--"}, "file.mode"),
 ])
 def test_bad_config_is_a_lint_error_naming_the_key(sluice, tmp, sink, key):
     write_records(tmp / "in.json", [])
@@ -293,3 +295,40 @@ def test_empty_sftp_host_writes_locally_and_a_host_wins_over_directory(sluice, t
                    env={**env, "SLUICE_TEST_SFTP_HOST": "sftp.example.com"})
     assert r.returncode == 0, r.stderr
     assert "sftp.host is set: writing to sftp.example.com, not to directory" in r.stderr, r.stderr
+
+
+# Issue #22: field values that look like paths.
+HOSTILE_COUNTRIES = ["es", "v1..", "..", ".", "a/../../../escape", "x" * 300, "fr"]
+HOSTILE_FILES = ["topics/orders/country=es/orders+0+0000000000.json",
+                 "topics/orders/country=v1../orders+0+0000000001.json",
+                 "topics/orders/country=%2E%2E/orders+0+0000000002.json",
+                 "topics/orders/country=%2E/orders+0+0000000003.json",
+                 "topics/orders/country=a%2F..%2F..%2F..%2Fescape/orders+0+0000000004.json",
+                 "topics/orders/country=fr/orders+0+0000000006.json"]
+
+
+def test_field_values_stay_one_directory_and_a_bad_one_fails_only_its_record(sluice, tmp):
+    """A value like `v1..` is a directory name like any other, `..` and `.` are escaped, and a value
+    that cannot be a directory name (over 255 bytes) fails its record (dead letter with
+    errors.tolerance all), not the pipeline — nor every restart after it."""
+    recs = [rec(i, T0, country=c) for i, c in enumerate(HOSTILE_COUNTRIES)]
+    write_records(tmp / "in.json", recs)
+    cfg = yaml(tmp, tmp / "in.json", {"partitioner.class": "field",
+                                      "partition.field.name": "country"},
+               pipeline="    errors.tolerance: all\n")
+    for _ in range(2):  # and again after a restart
+        run_ok(sluice, cfg)
+    got = data_files(tmp / "out")
+    assert sorted(got) == sorted(HOSTILE_FILES)
+    assert got[HOSTILE_FILES[1]] == (recs[1] + "\n").encode()
+    assert not list(tmp.glob("**/escape*")), "a file was written outside the tree"
+
+
+def test_file_mode_of_files_and_directories(sluice, tmp):
+    """file.mode: the files exactly (whatever the umask), the directories with x where r is."""
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(3)])
+    run_ok(sluice, yaml(tmp, tmp / "in.json", {"file.mode": "0640"}))
+    name = "topics/orders/partition=0/orders+0+0000000000.json"
+    assert sorted(data_files(tmp / "out")) == [name]
+    assert (tmp / "out" / name).stat().st_mode & 0o777 == 0o640
+    assert (tmp / "out" / "topics/orders/partition=0").stat().st_mode & 0o777 == 0o750

@@ -22,8 +22,8 @@ T0 = 1673143200000  # 2023-01-08T02:00:00Z
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def rec(i, ts):
-    return json.dumps({"id": i, "name": f"n{i}", "ts": ts}, separators=(",", ":"))
+def rec(i, ts, **extra):
+    return json.dumps({"id": i, "name": f"n{i}", "ts": ts, **extra}, separators=(",", ":"))
 
 
 def write_records(path, recs, mode="w"):
@@ -317,3 +317,27 @@ def test_login_and_permission_errors(sluice, tmp, sftp_server, case):
     assert r.returncode == 0, r.stderr[-2000:]
     assert_exactly_once(srv, n, f"after the {case} error")
     assert committed_pipelines(tmp)["orders"]["next_offset"] == n
+
+
+def test_field_values_stay_one_directory_over_sftp(sluice, tmp, sftp_server):
+    """Issue #22 on the SFTP store: `v1..`, `..`, `.` and `/` in field values stay one directory
+    under the working dir; a value that cannot be a directory name fails its record only."""
+    srv = sftp_server
+    countries = ["es", "v1..", "..", ".", "a/../../../escape", "x" * 300, "fr"]
+    files = ["topics/orders/country=es/orders+0+0000000000.json",
+             "topics/orders/country=v1../orders+0+0000000001.json",
+             "topics/orders/country=%2E%2E/orders+0+0000000002.json",
+             "topics/orders/country=%2E/orders+0+0000000003.json",
+             "topics/orders/country=a%2F..%2F..%2F..%2Fescape/orders+0+0000000004.json",
+             "topics/orders/country=fr/orders+0+0000000006.json"]
+    recs = [rec(i, T0, country=c) for i, c in enumerate(countries)]
+    write_records(tmp / "in.json", recs)
+    cfg = sftp_yaml(tmp, srv, tmp / "in.json", pipeline="    errors.tolerance: all\n",
+                    **{"partitioner.class": "field", "partition.field.name": "country"})
+    for _ in range(2):  # and again after a restart
+        r = sluice.run("run", "--quiet", cfg, timeout=60)
+        assert r.returncode == 0, f"exit {r.returncode}\n{r.stderr[-3000:]}"
+    got = {k: v for k, v in server_tree(srv).items() if not k.startswith("topics/.sluice/")}
+    assert sorted(got) == sorted(files)
+    assert got[files[1]] == (recs[1] + "\n").encode()
+    assert not list(srv.root.glob("**/escape*")), "a file was written outside the tree"

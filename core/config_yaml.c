@@ -21,8 +21,8 @@
  * laughs") expand to billions of nodes. The tree may have at most CFG_ALIAS_FACTOR times the
  * document's own nodes plus CFG_ALIAS_SLACK, and never more than CFG_MAX_NODES. */
 #define CFG_ALIAS_FACTOR 10
-#define CFG_ALIAS_SLACK 10000
-#define CFG_MAX_NODES 1000000
+#define CFG_ALIAS_SLACK  10000
+#define CFG_MAX_NODES    1000000
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Small helpers */

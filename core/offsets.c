@@ -106,9 +106,8 @@ char *offsets_default_path(void)
     }
     if (!home || home[0] != '/') {
         struct passwd *pw = getpwuid(geteuid());
-        home = pw && pw->pw_dir && pw->pw_dir[0] == '/' && strcmp(pw->pw_dir, "/") != 0
-                   ? pw->pw_dir
-                   : NULL;
+        home = pw && pw->pw_dir && pw->pw_dir[0] == '/' && strcmp(pw->pw_dir, "/") != 0 ? pw->pw_dir
+                                                                                        : NULL;
     }
     if (home)
         snprintf(buf, sizeof buf, "%s/.local/state/sluice/offsets.json", home);

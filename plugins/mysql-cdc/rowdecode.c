@@ -379,7 +379,7 @@ static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
 /* The server's limits (MySQL's DECIMAL_MAX_PRECISION, DATETIME_MAX_DECIMALS): the decoders'
  * buffers are sized for them, so metadata beyond them is refused, not trusted. */
 #define CDC_DECIMAL_MAX_PRECISION 65
-#define CDC_MAX_FSP 6
+#define CDC_MAX_FSP               6
 
 static int cdc_decimal_meta_ok(int prec, int scale)
 {
@@ -413,7 +413,7 @@ static uint64_t le(const uint8_t *p, int n)
 /* MySQL's binary DECIMAL to text with exactly `scale` fraction digits. */
 static void cdc_decimal_text(const uint8_t *src, int prec, int scale, char *out, size_t cap)
 {
-    uint8_t b[40]; /* 65 digits take 30 bytes */
+    uint8_t b[40];                             /* 65 digits take 30 bytes */
     long size = cdc_decimal_size(prec, scale); /* the caller checked the metadata */
     memcpy(b, src, (size_t)size);
     int neg = !(b[0] & 0x80);
@@ -779,9 +779,9 @@ sluice_value_t *cdc_value_binlog(struct cdc *c, sluice_record_t *rec, const stru
         return NULL;
     }
     /* Calendar parts beyond a DATETIME's range would overflow the arithmetic of cdc_make. */
-    if (v.tag == CV_DT && (v.y < 0 || v.y > 9999 || v.mo < 0 || v.mo > 12 || v.d < 0 ||
-                           v.d > 31 || v.hh < 0 || v.hh > 23 || v.mi < 0 || v.mi > 59 ||
-                           v.ss < 0 || v.ss > 59 || v.us < 0 || v.us > 999999))
+    if (v.tag == CV_DT &&
+        (v.y < 0 || v.y > 9999 || v.mo < 0 || v.mo > 12 || v.d < 0 || v.d > 31 || v.hh < 0 ||
+         v.hh > 23 || v.mi < 0 || v.mi > 59 || v.ss < 0 || v.ss > 59 || v.us < 0 || v.us > 999999))
         goto range;
     /* A BIT column read from bytes, a BOOL from BIT(1) */
     return cdc_make(c, rec, col, &v);

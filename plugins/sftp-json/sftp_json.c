@@ -485,8 +485,8 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
             rc = SLUICE_ERR_NOMEM;
             goto fail;
         }
-        if (sj_file_mode(h->config_string(cfg, "file.mode"), &s->file_mode, errstr,
-                         errstr_size) != 0)
+        if (sj_file_mode(h->config_string(cfg, "file.mode"), &s->file_mode, errstr, errstr_size) !=
+            0)
             goto fail;
     }
     *state = s;
@@ -677,8 +677,8 @@ static const char *sj_path_refused(struct sj *s, const struct sj_part *pt, const
         n = snprintf(path, sizeof path, "%s%s%s%s%s%s%" PRId32 "%s%0*" PRId64 "%s.tmp", dir,
                      s->ddelim, enc, s->ddelim, pt->topic, s->fdelim, pt->partition, s->fdelim,
                      s->pad, off, sj_ext(s));
-    const char *bad = n < 0 || (size_t)n >= sizeof path ? "the path is too long"
-                                                          : store_path_unsafe(path);
+    const char *bad =
+        n < 0 || (size_t)n >= sizeof path ? "the path is too long" : store_path_unsafe(path);
     if (!bad)
         return NULL;
     snprintf(why, why_size, "the record's file cannot be written: %s (directory '%s')", bad, enc);
@@ -740,8 +740,7 @@ static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_
         size_t n = h->buf_len(t);
         int dots = (n == 1 || n == 2) && p[0] == '.' && p[n - 1] == '.';
         for (size_t k = 0; k < n; k++) {
-            if (p[k] < 0x20 || p[k] == '/' || p[k] == '\\' || p[k] == '%' || p[k] == 0x7f ||
-                dots) {
+            if (p[k] < 0x20 || p[k] == '/' || p[k] == '\\' || p[k] == '%' || p[k] == 0x7f || dots) {
                 int m = snprintf(tmp, sizeof tmp, "%%%02X", p[k]);
                 h->buf_append(out, tmp, (size_t)m);
             } else {

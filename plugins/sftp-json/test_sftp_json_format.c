@@ -692,8 +692,7 @@ static void test_field_values_are_safe_segments(void **state)
                      SLUICE_FATAL);
     assert_non_null(strstr(errstr, "t/../../escaped.json"));
     long long size = 0;
-    assert_int_equal(st->ops->size(st, "t/c=v1../f.json", &size, errstr, sizeof errstr),
-                     SLUICE_OK);
+    assert_int_equal(st->ops->size(st, "t/c=v1../f.json", &size, errstr, sizeof errstr), SLUICE_OK);
     assert_int_equal(size, 2);
     struct stat sb; /* file.mode exactly, the directories with x where r is */
     char full[128];

@@ -964,7 +964,8 @@ static void test_core_tables_defaults(void **state)
     }
 }
 
-/* -- hostile files (issue #22): bounded size, alias expansion and nesting ----------------------- */
+/* -- hostile files (issue #22): bounded size, alias expansion and nesting -----------------------
+ */
 
 static const char *const billion_laughs =
     "version: 1\n"

@@ -53,7 +53,9 @@ const cfg_node_t *cfg_node_get(const cfg_node_t *map, const char *key);
 /* True for an absent node or a YAML null (plain ~, null, Null, NULL or empty): "unset". */
 int cfg_node_is_null(const cfg_node_t *n);
 /* Parse one YAML document from memory into a tree (scalars interpolated against base_dir).
- * `file` names the text in marks and must outlive the tree. NULL after adding errors. */
+ * `file` names the text in marks and must outlive the tree. NULL after adding errors. Bounded
+ * (nesting, alias expansion; config_load bounds the size): the entry point for a fuzz harness,
+ * which reads no file unless the text has a ${file:…} token. */
 cfg_node_t *config_parse_yaml(const char *file, const char *text, size_t len, const char *base_dir,
                               cfg_errors_t *errs);
 void cfg_node_free(cfg_node_t *n);

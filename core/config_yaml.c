@@ -282,13 +282,12 @@ static cfg_node_t *cfg_build_document(yaml_document_t *doc, yaml_node_t *root, c
     if (cx.limit > CFG_MAX_NODES)
         cx.limit = CFG_MAX_NODES;
     cfg_node_t *tree = cfg_build(&cx, root, 0);
+    if (!cx.stop)
+        return tree;
+    cfg_node_free(tree); /* first: the message needs a little memory */
     if (cx.oom)
         cfg_errors_add(errs, NULL, "%s: out of memory while loading the configuration", file);
-    if (cx.stop) {
-        cfg_node_free(tree);
-        return NULL;
-    }
-    return tree;
+    return NULL;
 }
 
 /* libyaml's error as "FILE:LINE:COL: YAML syntax error: PROBLEM". */

@@ -124,6 +124,25 @@ def test_operations_on_one_connection(sftp_server, store_tool, tools):
     assert srv.logins() == 1
 
 
+def test_paths_that_leave_the_working_dir_are_refused(sftp_server, store_tool, tools):
+    """Issue #22: the SFTP store checks segments: `v1..` is a name, `..` is refused (FATAL, with
+    the path in the message) by every operation, and nothing is written outside the working dir."""
+    srv = sftp_server
+    s = open_store(store_tool, tools, key_args(srv))
+    up = srv.root / "upload"
+    assert s("append t/c=v1../a.json x")["rc"] == "OK"
+    assert (up / "t/c=v1../a.json").read_bytes() == b"x"
+    for cmd in ("append t/../../escape.json x", "append ../escape.json x",
+                "size t/../../escape.json", "remove t/../x",
+                "rename t/c=v1../a.json t/../../escape.json", "list t/../..",
+                "append t/" + "x" * 300 + "/a.json x"):
+        r = s(cmd)
+        assert r["rc"] == "FATAL", (cmd, r)
+        assert "refusing the path" in r["msg"], (cmd, r)
+    assert not list(srv.root.glob("**/escape*"))
+    assert (up / "t/c=v1../a.json").exists()
+
+
 def test_fresh_files_and_the_rename_fast_path(sftp_server, store_tool, tools):
     """The round-trip savers: a file declared new (`created`) is opened truncating, without a size
     query; a rename whose directories were created before skips their mkdir, and still works when

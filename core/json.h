@@ -70,9 +70,6 @@ int json_write_string(buf_t *out, const char *s, size_t len);
 sluice_err_t json_write_schema(buf_t *out, const sluice_schema_t *schema);
 sluice_schema_t *json_parse_schema(schema_owner_t *o, const char *text, size_t len, char *errstr,
                                    size_t errstr_size);
-/* The same from a parsed value (an object). */
-sluice_schema_t *json_schema_from_value(schema_owner_t *o, const sluice_value_t *v, char *errstr,
-                                        size_t errstr_size);
 
 /* Base64 (standard alphabet, padded) used for BYTES. */
 int base64_encode(buf_t *out, const void *p, size_t len);

@@ -233,7 +233,8 @@ static sluice_schema_t *js_build(js_t *j, const sluice_value_t *v, int depth)
     return s;
 }
 
-sluice_schema_t *json_schema_from_value(schema_owner_t *o, const sluice_value_t *v, char *errstr,
+/* The same from a parsed value (an object). */
+static sluice_schema_t *json_schema_from_value(schema_owner_t *o, const sluice_value_t *v, char *errstr,
                                         size_t errstr_size)
 {
     /* Build into a private owner: on error everything made so far is freed at once. */

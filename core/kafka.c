@@ -26,6 +26,26 @@ static void ksleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
+typedef struct kafka_producer kafka_producer_t;
+typedef struct kafka_consumer kafka_consumer_t;
+
+/* Called on partition revocation, before the partitions go: the sink must flush and the consumer
+ * commits what was flushed. Returns 0 if the flush succeeded (then the commit happens). */
+typedef int (*kafka_revoke_cb)(void *opaque);
+
+typedef struct kafka_topic_spec {
+    const char *name;
+    int partitions;         /* -1: broker default */
+    int replication_factor; /* -1: broker default */
+    const kafka_props_t *configs;
+    int create;      /* create when missing; else a missing topic is an error */
+    const char *why; /* for messages: "pipeline 'x'", "dead-letter topic of sink 'y'" */
+} kafka_topic_spec_t;
+
+static int kafka_props_add(kafka_props_t *p, const char *key, const char *value);
+static void kafka_producer_free(kafka_producer_t *kp);
+static void kafka_consumer_free(kafka_consumer_t *kc);
+
 /* -- properties ---------------------------------------------------------------------------------
  */
 
@@ -36,7 +56,7 @@ void kafka_props_from_map(kafka_props_t *out, const sluice_config_t *cfg, const 
         kafka_props_add(out, config_map_key(cfg, key, i), config_item(cfg, key, i));
 }
 
-int kafka_props_add(kafka_props_t *p, const char *key, const char *value)
+static int kafka_props_add(kafka_props_t *p, const char *key, const char *value)
 {
     for (size_t i = 0; i < p->n; i++)
         if (strcmp(p->keys[i], key) == 0) {
@@ -254,7 +274,9 @@ static void *producer_main(void *arg)
     return NULL;
 }
 
-int kafka_producer_new(kafka_producer_t **out, const kafka_props_t *props, const char *name,
+/* A producer with its own delivery thread. `name` (the pipeline id) names it in messages and in
+ * client.id. `buffer_bytes` bounds the memory of its queue unless the properties set it. */
+static int kafka_producer_new(kafka_producer_t **out, const kafka_props_t *props, const char *name,
                        size_t buffer_bytes, char *errstr, size_t errstr_size)
 {
     *out = NULL;
@@ -302,7 +324,11 @@ fail:
     return -1;
 }
 
-int kafka_produce_stage(kafka_producer_t *kp, const char *topic, const topic_stage_t *stage,
+/* Produce every staged record to `topic`. Each record adds one to tr->pending, and its delivery
+ * (acknowledged by the brokers) takes it off again; a delivery that fails for good sets
+ * tr->failed. Waits while the queue is full, until `*abort` (then returns -1: what was not handed
+ * over is not produced). Returns 0 when every record is queued. */
+static int kafka_produce_stage(kafka_producer_t *kp, const char *topic, const topic_stage_t *stage,
                         tracker_t *tr, const atomic_int *abort)
 {
     topic_view_t v;
@@ -352,7 +378,8 @@ int kafka_produce_stage(kafka_producer_t *kp, const char *topic, const topic_sta
     return 0;
 }
 
-void kafka_producer_prepare(kafka_producer_t *kp, const char *topic)
+/* Learn where `topic` lives before the first record (a metadata request; bounded, best effort). */
+static void kafka_producer_prepare(kafka_producer_t *kp, const char *topic)
 {
     /* Ask for the topic's metadata now: otherwise librdkafka learns its leader only at its next
      * periodic scan, up to a second after the first record is queued. */
@@ -364,12 +391,15 @@ void kafka_producer_prepare(kafka_producer_t *kp, const char *topic)
         rd_kafka_topic_destroy(rkt);
 }
 
-long kafka_producer_inflight(kafka_producer_t *kp)
+/* Messages not delivered yet. */
+static long kafka_producer_inflight(kafka_producer_t *kp)
 {
     return atomic_load(&kp->inflight);
 }
 
-long kafka_producer_purge(kafka_producer_t *kp, int timeout_ms)
+/* Drop every undelivered message (their trackers see them fail) and wait up to `timeout_ms`
+ * until their delivery reports are served. Returns the number still outstanding. */
+static long kafka_producer_purge(kafka_producer_t *kp, int timeout_ms)
 {
     rd_kafka_purge(kp->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     int64_t deadline = kmono_ms() + timeout_ms;
@@ -378,7 +408,8 @@ long kafka_producer_purge(kafka_producer_t *kp, int timeout_ms)
     return atomic_load(&kp->inflight);
 }
 
-void kafka_producer_state(kafka_producer_t *kp, char *out, size_t size)
+/* A short state for the progress line: "" when fine, else e.g. "kafka unreachable 12s". */
+static void kafka_producer_state(kafka_producer_t *kp, char *out, size_t size)
 {
     long long since = atomic_load(&kp->down_since);
     long inflight = atomic_load(&kp->inflight);
@@ -389,7 +420,7 @@ void kafka_producer_state(kafka_producer_t *kp, char *out, size_t size)
         snprintf(out, size, "%s", "");
 }
 
-void kafka_producer_free(kafka_producer_t *kp)
+static void kafka_producer_free(kafka_producer_t *kp)
 {
     if (!kp)
         return;
@@ -544,7 +575,7 @@ static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_assign(rk, NULL);
 }
 
-int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const char *group,
+static int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const char *group,
                        const char *topic, const char *name, size_t buffer_bytes,
                        kafka_revoke_cb on_revoke, void *opaque, char *errstr, size_t errstr_size)
 {
@@ -610,7 +641,10 @@ static void consumer_release(kafka_consumer_t *kc)
     kc->nmsgs = 0;
 }
 
-size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max, int wait_ms)
+/* Up to `max` messages; waits up to `wait_ms` for the first. The views point into messages held
+ * until the next read or the close. Headers are not in the views: give them to records with
+ * kafka_consumer_headers. */
+static size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max, int wait_ms)
 {
     consumer_release(kc);
     if (kc->cap < max) {
@@ -654,13 +688,15 @@ size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max
     return kc->nmsgs;
 }
 
-void kafka_consumer_headers(kafka_consumer_t *kc, size_t i, sluice_record_t *r)
+/* Give `r` the headers of message i of the last read: lazily, copied by kafka_load_headers (the
+ * codec's load_headers) when something looks at them, while the message is held. */
+static void kafka_consumer_headers(kafka_consumer_t *kc, size_t i, sluice_record_t *r)
 {
     if (i < kc->nmsgs)
         r->headers_src = kc->msgs[i];
 }
 
-void kafka_load_headers(const void *src, sluice_record_t *r)
+static void kafka_load_headers(const void *src, sluice_record_t *r)
 {
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(src, &h) != 0 || !h)
@@ -672,7 +708,8 @@ void kafka_load_headers(const void *src, sluice_record_t *r)
         record_add_header_n(r, name, strlen(name), val ? val : "", val ? len : 0);
 }
 
-void kafka_consumer_state(kafka_consumer_t *kc, char *out, size_t size)
+/* A short state for the progress line: "" when fine, else "kafka unreachable 12s". */
+static void kafka_consumer_state(kafka_consumer_t *kc, char *out, size_t size)
 {
     long long since = atomic_load(&kc->down_since);
     if (since)
@@ -681,7 +718,9 @@ void kafka_consumer_state(kafka_consumer_t *kc, char *out, size_t size)
         snprintf(out, size, "%s", "");
 }
 
-void kafka_consumer_done(kafka_consumer_t *kc)
+/* The messages of the last read were handed to the sink: their offsets may be committed after
+ * the next successful flush. */
+static void kafka_consumer_done(kafka_consumer_t *kc)
 {
     for (size_t i = 0; i < kc->nmsgs; i++) {
         struct kpart *p = kpart_get(kc, kc->msgs[i]->partition);
@@ -690,12 +729,15 @@ void kafka_consumer_done(kafka_consumer_t *kc)
     }
 }
 
-int kafka_consumer_commit(kafka_consumer_t *kc, char *errstr, size_t errstr_size)
+/* Commit the offsets of everything marked done (synchronously). 0 on success. */
+static int kafka_consumer_commit(kafka_consumer_t *kc, char *errstr, size_t errstr_size)
 {
     return commit_dirty(kc, errstr, errstr_size);
 }
 
-size_t kafka_consumer_pending(kafka_consumer_t *kc, struct sluice_offset *out, size_t max)
+/* Precommit (ABI 1.2): the partitions with records handed to the sink and not committed yet, with
+ * the offset after the last of them; at most `max` (kafka_consumer_nparts is enough). */
+static size_t kafka_consumer_pending(kafka_consumer_t *kc, struct sluice_offset *out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < kc->nparts && n < max; i++)
@@ -706,12 +748,14 @@ size_t kafka_consumer_pending(kafka_consumer_t *kc, struct sluice_offset *out, s
     return n;
 }
 
-size_t kafka_consumer_nparts(const kafka_consumer_t *kc)
+static size_t kafka_consumer_nparts(const kafka_consumer_t *kc)
 {
     return kc->nparts;
 }
 
-int kafka_consumer_commit_offsets(kafka_consumer_t *kc, const struct sluice_offset *offsets,
+/* Commit the given offsets (each capped at what the sink was given; a partition not listed or
+ * listed at or below its last commit is left alone). 0 on success. */
+static int kafka_consumer_commit_offsets(kafka_consumer_t *kc, const struct sluice_offset *offsets,
                                   size_t n, char *errstr, size_t errstr_size)
 {
     int64_t *upto = malloc((kc->nparts + 1) * sizeof *upto);
@@ -732,7 +776,8 @@ int kafka_consumer_commit_offsets(kafka_consumer_t *kc, const struct sluice_offs
     return rc;
 }
 
-void kafka_consumer_pause(kafka_consumer_t *kc, int pause)
+/* Stop fetching (pause != 0) from the assigned partitions, those assigned later too, or go on. */
+static void kafka_consumer_pause(kafka_consumer_t *kc, int pause)
 {
     kc->paused = pause;
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -745,7 +790,8 @@ void kafka_consumer_pause(kafka_consumer_t *kc, int pause)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
-void kafka_consumer_close(kafka_consumer_t *kc)
+/* Leave the group (after a final commit, or without one when the sink failed). */
+static void kafka_consumer_close(kafka_consumer_t *kc)
 {
     if (!kc || !kc->rk || kc->closed)
         return;
@@ -756,7 +802,7 @@ void kafka_consumer_close(kafka_consumer_t *kc)
     kc->closed = 1;
 }
 
-void kafka_consumer_free(kafka_consumer_t *kc)
+static void kafka_consumer_free(kafka_consumer_t *kc)
 {
     if (!kc)
         return;
@@ -852,7 +898,10 @@ static int create_topic(rd_kafka_t *rk, const kafka_topic_spec_t *s, char *errst
     return rc;
 }
 
-int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *specs, size_t n,
+/* Make sure the topics exist (creating those allowed to be created). Waits for the cluster while it
+ * is unreachable, with backoff, until `*stop` becomes non-zero. Returns 0, -1 with a message, or
+ * -2 when stopped while waiting. */
+static int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *specs, size_t n,
                         const atomic_int *stop, char *errstr, size_t errstr_size)
 {
     if (n == 0)

@@ -39,7 +39,10 @@ static const struct sluice_config_field predicate_header_keys[] = {
 static const struct sluice_config_field predicate_no_keys[] = {{.name = NULL}};
 static const char *const predicate_structural[] = {"type", NULL};
 
-int predicate_regcomp(regex_t *re, const char *java, char *errstr, size_t errstr_size)
+/* Compile a Java-style regular expression (as Kafka Connect's configs hold them) for a full match
+ * with POSIX extended syntax: `^(...)$`, with \d \D \w \W \s \S turned into bracket expressions
+ * (glibc's regcomp lacks \d). 0 ok; else a message in errstr. */
+static int predicate_regcomp(regex_t *re, const char *java, char *errstr, size_t errstr_size)
 {
     buf_t b;
     buf_init(&b);

@@ -49,9 +49,5 @@ predicate_t *predicate_resolve(const cfg_pipeline_t *cp, const cfg_instance_t *t
 int predicate_applies(const predicate_t *p, sluice_record_t *r);
 void predicate_free(predicate_t *p);
 
-/* Compile a Java-style regular expression (as Kafka Connect's configs hold them) for a full match
- * with POSIX extended syntax: `^(...)$`, with \d \D \w \W \s \S turned into bracket expressions
- * (glibc's regcomp lacks \d). 0 ok; else a message in errstr. */
-int predicate_regcomp(regex_t *re, const char *java, char *errstr, size_t errstr_size);
 
 #endif

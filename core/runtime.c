@@ -890,7 +890,8 @@ static int runtime_start_plugins(runtime_t *rt)
     return 0;
 }
 
-void runtime_request_stop(runtime_t *rt, int hard)
+/* Ask every pipeline to stop (signal handler thread). `hard`: do not drain. */
+static void runtime_request_stop(runtime_t *rt, int hard)
 {
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = &rt->pipelines[i];

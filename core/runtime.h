@@ -67,7 +67,5 @@ void runtime_print(const runtime_t *rt, FILE *out);
 int runtime_run(runtime_t *rt);
 void runtime_free(runtime_t *rt);
 
-/* Ask every pipeline to stop (signal handler thread). `hard`: do not drain. */
-void runtime_request_stop(runtime_t *rt, int hard);
 
 #endif

@@ -95,7 +95,8 @@ void topic_set_next(topic_t *t, int64_t next)
     pthread_mutex_unlock(&t->mu);
 }
 
-void topic_set_max_bytes(topic_t *t, size_t max_bytes)
+/* Raise the memory bound (several pipelines may share a topic). */
+static void topic_set_max_bytes(topic_t *t, size_t max_bytes)
 {
     pthread_mutex_lock(&t->mu);
     if (max_bytes > t->max_bytes)

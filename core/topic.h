@@ -94,8 +94,6 @@ topic_reader_t *topic_reader_add(topic_t *t, const char *name);
 void topic_writer_add(topic_t *t);
 /* A writer is done; the last one closes the topic (readers drain and end). */
 void topic_writer_done(topic_t *t);
-/* Raise the memory bound (several pipelines may share a topic). */
-void topic_set_max_bytes(topic_t *t, size_t max_bytes);
 
 void topic_stage_init(topic_stage_t *s);
 void topic_stage_free(topic_stage_t *s);

@@ -2067,11 +2067,6 @@ out:
     return SLUICE_OK;
 }
 
-const sluice_schema_t *datagen_schema_value(const struct datagen_schema *s)
-{
-    return s->root->schema;
-}
-
 size_t datagen_schema_iter_count(const struct datagen_schema *s)
 {
     return s->niter;

@@ -26,8 +26,6 @@ sluice_err_t datagen_schema_compile(const struct sluice_host *host, sluice_ctx_t
                                     const char *keyfield, struct datagen_schema **out, char *errstr,
                                     size_t errstr_size);
 
-/* The Connect schema of the values (a STRUCT named after the Avro record's full name). */
-const sluice_schema_t *datagen_schema_value(const struct datagen_schema *s);
 /* The number of `iteration` hints: each task keeps one 64-bit state word per hint. */
 size_t datagen_schema_iter_count(const struct datagen_schema *s);
 /* Sets the iteration state words to their first values. */

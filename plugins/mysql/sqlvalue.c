@@ -10,7 +10,7 @@
 
 #include "calendar.h"
 
-enum sqlv_logical sqlv_logical_of(const struct sluice_host *h, const sluice_schema_t *s)
+static enum sqlv_logical sqlv_logical_of(const struct sluice_host *h, const sluice_schema_t *s)
 {
     const char *n = s ? h->schema_name(s) : NULL;
     if (!n)

@@ -34,7 +34,6 @@ enum sqlv_logical {
     SQLV_TIME,
     SQLV_DECIMAL,
 };
-enum sqlv_logical sqlv_logical_of(const struct sluice_host *h, const sluice_schema_t *s);
 
 /* Decimal: big-endian two's complement unscaled bytes (Connect's Decimal) <-> text. */
 /* Writes e.g. "-123.45" for bytes of -12345 and scale 2. Returns the length, or -1 when `out` is

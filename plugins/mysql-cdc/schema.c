@@ -222,10 +222,10 @@ static void cdc_col_kind(struct cdc_col *col, const char *dt, const char *ctype,
 /* The field schema of a column, as Debezium builds it. */
 static sluice_schema_t *cdc_col_schema(struct cdc *c, struct cdc_col *col)
 {
-    char j[1024];
+    const struct sluice_host *h = c->h;
     const char *opt = col->nullable ? "true" : "false";
     const char *type = NULL, *name = NULL;
-    char params[700] = "";
+    char params[128] = ""; /* parameters of a fixed size; ENUM/SET's list is written below */
     switch (col->kind) {
     case K_INT16:
         type = "int16";
@@ -293,22 +293,10 @@ static sluice_schema_t *cdc_col_schema(struct cdc *c, struct cdc_col *col)
         name = "io.debezium.time.Year";
         break;
     case K_ENUM:
-    case K_SET: {
+    case K_SET:
         type = "string";
         name = col->kind == K_ENUM ? "io.debezium.data.Enum" : "io.debezium.data.EnumSet";
-        size_t o = (size_t)snprintf(params, sizeof params, "{\"allowed\":\"");
-        for (size_t i = 0; i < col->nvalues && o < sizeof params - 8; i++) {
-            for (const char *p = col->values[i]; *p && o < sizeof params - 8; p++) {
-                if (*p == '"' || *p == '\\')
-                    params[o++] = '\\';
-                params[o++] = *p;
-            }
-            if (i + 1 < col->nvalues)
-                params[o++] = ',';
-        }
-        snprintf(params + o, sizeof params - o, "\"}");
         break;
-    }
     case K_BOOL:
         type = "boolean";
         break;
@@ -322,12 +310,34 @@ static sluice_schema_t *cdc_col_schema(struct cdc *c, struct cdc_col *col)
         name = "io.debezium.data.Json";
         break;
     }
+    sluice_buf_t *j = h->buf_new(256), *allowed = NULL;
+    sluice_schema_t *sc = NULL;
+    if (!j)
+        return NULL;
+    h->buf_printf(j, "{\"type\":\"%s\",\"optional\":%s", type, opt);
     if (name)
-        snprintf(j, sizeof j, "{\"type\":\"%s\",\"optional\":%s,\"name\":\"%s\",\"version\":1%s%s}",
-                 type, opt, name, params[0] ? ",\"parameters\":" : "", params);
-    else
-        snprintf(j, sizeof j, "{\"type\":\"%s\",\"optional\":%s}", type, opt);
-    return cdc_schema_json(c, j);
+        h->buf_printf(j, ",\"name\":\"%s\",\"version\":1", name);
+    if (name && (col->kind == K_ENUM || col->kind == K_SET)) {
+        /* Debezium's "allowed": the members joined by commas, as one JSON string. */
+        allowed = h->buf_new(256);
+        for (size_t i = 0; allowed && i < col->nvalues; i++)
+            h->buf_printf(allowed, "%s%s", i ? "," : "", col->values[i]);
+        if (!allowed || h->buf_error(allowed) != SLUICE_OK)
+            goto out;
+        h->buf_printf(j, ",\"parameters\":{\"allowed\":");
+        h->buf_append_json_string(j, h->buf_data(allowed), h->buf_len(allowed));
+        h->buf_printf(j, "}");
+    } else if (name && params[0]) {
+        h->buf_printf(j, ",\"parameters\":%s", params);
+    }
+    h->buf_printf(j, "}");
+    if (h->buf_error(j) == SLUICE_OK)
+        sc = cdc_schema_json(c, h->buf_data(j));
+out:
+    if (allowed)
+        h->buf_free(allowed);
+    h->buf_free(j);
+    return sc;
 }
 
 static char *cdc_escape(struct cdc *c, MYSQL *m, const char *s)

@@ -71,6 +71,9 @@ else
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
+# The host's compiler flags (a Debian package build exports dpkg-buildflags' CFLAGS, CXXFLAGS, ...,
+# which Arduino.mk appends) are for the host's compiler, not avr-gcc: the sketches get none.
+unset CFLAGS CXXFLAGS CPPFLAGS LDFLAGS ASFLAGS
 if ! log=$(make -C "$work" -j"$jobs" --no-print-directory 2>&1); then
     printf '%s\n' "$log" >&2
     echo "build.sh: building $name failed" >&2

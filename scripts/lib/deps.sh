@@ -6,6 +6,9 @@
 #                             a JRE for the Kafka and schema-registry jars, kcat, clang-format-14)
 #   deps_install firmware     avr-gcc, avr-libc, the Arduino AVR core and arduino-mk to build the
 #                             light sensor's firmware, simavr and its headers for sluice-sim
+#   deps_install package      Debian's packaging tools for scripts/package and its test
+#                             (debhelper, lintian, pandoc for the man pages, mmdebstrap for a clean
+#                             Debian 12 root, podman/buildah for the OCI image)
 #   deps_venv                 the test suite's Python venv outside the repository (pytest,
 #                             confluent-kafka, fastavro from PyPI); prints nothing on stdout
 #   deps_services             fetches the jars of the real services once (Kafka, Apicurio) and checks
@@ -27,6 +30,11 @@ SLUICE_DEPS_TEST=(valgrind python3 python3-venv time procps curl kcat maven open
 # IDE package, so this group brings a Java runtime too.
 SLUICE_DEPS_FIRMWARE=(gcc-avr binutils-avr avr-libc arduino-core-avr arduino-mk make simavr
                       libsimavr-dev libelf-dev)
+
+# scripts/package (debhelper with the meson build system; pandoc makes the man pages from the docs),
+# lintian to check the result, and for tests/package: mmdebstrap (a clean Debian 12 root to install
+# the .deb into), systemd-analyze (in systemd) for the unit, buildah/podman for the image.
+SLUICE_DEPS_PACKAGE=(debhelper dpkg-dev fakeroot lintian pandoc mmdebstrap systemd buildah podman)
 
 # The test suite's Python packages (PyPI), installed into $SLUICE_VENV, never into the system.
 SLUICE_CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
@@ -53,6 +61,7 @@ deps_install() {
             build) want+=("${SLUICE_DEPS_BUILD[@]}") ;;
             test) want+=("${SLUICE_DEPS_TEST[@]}") ;;
             firmware) want+=("${SLUICE_DEPS_FIRMWARE[@]}") ;;
+            package) want+=("${SLUICE_DEPS_PACKAGE[@]}") ;;
             *) echo "deps_install: unknown group '$group'" >&2; return 2 ;;
         esac
     done

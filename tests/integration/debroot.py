@@ -37,7 +37,9 @@ def base_tarball(log):
         tmp.unlink(missing_ok=True)
         log(f"debroot: mmdebstrap --variant=apt {SUITE} -> {tarball}")
         t0 = time.monotonic()
-        r = subprocess.run(["mmdebstrap", "--variant=apt", "--mode=root", "--format=tar",
+        # in a mount namespace of its own: a failed run leaves no mount behind
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private",
+                            "mmdebstrap", "--variant=apt", "--mode=root", "--format=tar",
                             "--skip=cleanup/apt/lists", SUITE, str(tmp)] + MIRRORS,
                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
         assert r.returncode == 0, f"mmdebstrap failed ({r.returncode}):\n{r.stderr[-3000:]}"

@@ -44,7 +44,10 @@ rm -rf "$work/repo"
 mkdir -p "$work/repo"
 cp "$deb" "$work/repo/"
 (cd "$work/repo" && dpkg-scanpackages --multiversion . >Packages 2>/dev/null) || fail "dpkg-scanpackages"
-timeout 900 mmdebstrap --variant=essential --mode=root --format=tar \
+# In a mount namespace of its own, with its temporary root under WORKDIR: a failed run can leave
+# neither a mount (the local repository's bind mount) nor a root in /tmp behind.
+TMPDIR="$work" timeout 900 unshare --mount --propagation private \
+    mmdebstrap --variant=essential --mode=root --format=tar \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
     --include="ca-certificates,sluice" \

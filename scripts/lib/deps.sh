@@ -8,7 +8,7 @@
 #                             light sensor's firmware, simavr and its headers for sluice-sim
 #   deps_install package      Debian's packaging tools for scripts/package and its test
 #                             (debhelper, lintian, pandoc for the man pages, mmdebstrap for a clean
-#                             Debian 12 root, podman/buildah for the OCI image)
+#                             Debian 12 root, systemd-nspawn to boot it, buildah/podman for the image)
 #   deps_venv                 the test suite's Python venv outside the repository (pytest,
 #                             confluent-kafka, fastavro from PyPI); prints nothing on stdout
 #   deps_services             fetches the jars of the real services once (Kafka, Apicurio) and checks
@@ -33,8 +33,10 @@ SLUICE_DEPS_FIRMWARE=(gcc-avr binutils-avr avr-libc arduino-core-avr arduino-mk 
 
 # scripts/package (debhelper with the meson build system; pandoc makes the man pages from the docs),
 # lintian to check the result, and for tests/package: mmdebstrap (a clean Debian 12 root to install
-# the .deb into), systemd-analyze (in systemd) for the unit, buildah/podman for the image.
-SLUICE_DEPS_PACKAGE=(debhelper dpkg-dev fakeroot lintian pandoc mmdebstrap systemd buildah podman)
+# the .deb into), systemd-analyze (in systemd) for the unit, systemd-nspawn (systemd-container) to
+# boot that root with systemd and run the unit for real, buildah/podman for the image.
+SLUICE_DEPS_PACKAGE=(debhelper dpkg-dev fakeroot lintian pandoc mmdebstrap systemd systemd-container
+                     buildah podman)
 
 # The test suite's Python packages (PyPI), installed into $SLUICE_VENV, never into the system.
 SLUICE_CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}

@@ -3,14 +3,16 @@ from a clean copy of the tree; lintian finds no error or warning; the unit passe
 `systemd-analyze verify` and scores at most 2.0 in `systemd-analyze security`; apt installs the
 .deb files into a clean Debian 12 root (mmdebstrap, debroot.py), so a missing dependency fails;
 there sluice runs (version, plugins list, datagen → file as the user sluice), the files have their
-owners and modes, sluice-dev builds the out-of-tree plugin, an upgrade keeps the configuration and
-the state and a purge removes them. Then the OCI image (tests/package/image.sh) from such a root.
+owners and modes, sluice-dev builds the out-of-tree plugin, the root booted with systemd
+(systemd-nspawn) runs the unit for real, an upgrade keeps the configuration and the state and a
+purge removes them. Then the OCI image (tests/package/image.sh) from such a root.
 Needs root and Debian's mirror; the first run makes the root tarball (about a minute, cached)."""
 import json
 import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -101,7 +103,7 @@ def test_unit_verifies_and_is_hardened(debs, work):
     unit = x / "lib/systemd/system/sluice.service"
     text = unit.read_text()
     for want in ("User=sluice", "StateDirectory=sluice", "EnvironmentFile=-/etc/sluice/env",
-                 "ExecReload=/bin/kill -HUP $MAINPID", "SupplementaryGroups=dialout",
+                 "ExecReload=/bin/sh -c 'kill -HUP $$MAINPID'", "SupplementaryGroups=dialout",
                  "ProtectSystem=strict", "NoNewPrivileges=yes", "SystemCallFilter=@system-service"):
         assert want in text, f"{want} is not in the unit"
     # Documentation=man:... is checked against the package's own man pages
@@ -200,6 +202,100 @@ def test_dev_package_builds_the_out_of_tree_plugin(root):
         test -f "$(pkg-config --variable=plugindir sluice-plugin)/file.so"
         SLUICE_PLUGIN_PATH=/tmp/p sluice test $ex/hello_test.yaml""", timeout=scaled(120)).stdout
     assert "plugin hello " in out and "3 passed, 0 failed" in out, out
+
+
+def descendants(pid):
+    """Pids of a process's descendants, children first."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        try:
+            kids = [int(k) for t in os.listdir(f"/proc/{p}/task")
+                    for k in open(f"/proc/{p}/task/{t}/children").read().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
+def test_unit_runs_under_systemd(root):
+    """The root booted with systemd (systemd-nspawn): sluice.service starts as the user sluice
+    and runs the pipelines, scores at most 2.0 live, a reload (SIGHUP) restarts it (until #17
+    makes it a reload), and a stop drains."""
+    root.apt_install("systemd", "systemd-sysv", "dbus", timeout=scaled(900))
+    root.run("rm -f /etc/machine-id && systemd-machine-id-setup >/dev/null")
+    (root.path / "etc/sluice/endless.yaml").write_text("""version: 1
+offset.storage.file.filename: ${SLUICE_STATE_DIR}/offsets.json
+pipelines:
+  - id: endless
+    topic: endless
+    source:
+      plugin: datagen-avro
+      config: {quickstart: orders, max.interval: 50ms, random.seed: 3}
+    sinks:
+      - id: out
+        plugin: file
+        config: {file: /var/lib/sluice/endless.jsonl}
+""")
+    boot = subprocess.Popen(["systemd-nspawn", "-D", str(root.path), "--boot", "--register=no",
+                             "--keep-unit", "--console=pipe", "-q"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        def inside(*cmd, check=True, timeout=60):
+            init = next((p for p in descendants(boot.pid)
+                         if open(f"/proc/{p}/comm").read().strip() == "systemd"), None)
+            assert init, "no systemd in the container"
+            r = subprocess.run(["nsenter", "-t", str(init), "-a", *cmd], capture_output=True,
+                               text=True, stdin=subprocess.DEVNULL, timeout=timeout)
+            assert not check or r.returncode == 0, f"{cmd}: exit {r.returncode}\n{r.stdout}{r.stderr}"
+            return r
+
+        def wait(what, pred, seconds):
+            deadline = time.monotonic() + scaled(seconds)
+            while time.monotonic() < deadline:
+                if boot.poll() is not None:
+                    pytest.fail(f"systemd-nspawn ended ({boot.returncode}): {boot.stdout.read()[-3000:]}")
+                try:
+                    if pred():
+                        return
+                except (AssertionError, StopIteration, OSError):
+                    pass
+                time.sleep(0.5)
+            pytest.fail(f"timed out waiting for {what}")
+
+        wait("systemd to boot", lambda: inside("systemctl", "is-system-running", check=False)
+             .stdout.strip() in ("running", "degraded"), 90)
+        status = inside("systemctl", "is-active", "sluice", check=False).stdout.strip()
+        assert status == "active", inside("systemctl", "status", "sluice", "--no-pager", check=False).stdout
+        main_pid = inside("systemctl", "show", "-p", "MainPID", "--value", "sluice").stdout.strip()
+        user = inside("stat", "-c", "%U", f"/proc/{main_pid}").stdout.strip()
+        assert user == "sluice", f"the service runs as {user}"
+        out = root.path / "var/lib/sluice/endless.jsonl"
+        wait("records from the service", lambda: out.stat().st_size > 0, 30)
+        m = re.search(r"Overall exposure level for sluice.service: ([0-9.]+) (\S+)",
+                      inside("systemd-analyze", "security", "sluice", "--no-pager").stdout)
+        assert m and float(m.group(1)) <= 2.0 and m.group(2) == "OK", m and m.group(0)
+        print(f"live systemd-analyze security: {m.group(1)} {m.group(2)}")
+
+        inside("systemctl", "reload", "sluice")
+        wait("the service to be restarted after the reload",
+             lambda: inside("systemctl", "show", "-p", "MainPID", "--value", "sluice").stdout.strip()
+             not in ("0", main_pid) and inside("systemctl", "is-active", "sluice", check=False)
+             .stdout.strip() == "active", 30)
+        journal = inside("journalctl", "-u", "sluice", "--no-pager").stdout
+        assert "Scheduled restart job" in journal, journal[-3000:]
+        inside("systemctl", "stop", "sluice", timeout=120)
+        journal = inside("journalctl", "-u", "sluice", "--no-pager").stdout
+        assert "draining and flushing sinks" in journal, journal[-3000:]
+    finally:
+        boot.terminate()  # nspawn shuts the container down
+        try:
+            boot.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            boot.kill()
+            boot.wait(timeout=30)
+    (root.path / "etc/sluice/endless.yaml").unlink()
 
 
 def bump(deb, version, out):

@@ -16,7 +16,8 @@
 # Images and containers live in a private vfs store under WORKDIR, removed at the end.
 #
 # usage: tests/package/image.sh WORKDIR SLUICE_DEB [OUT.oci.tar]
-# Downloaded .deb files are kept in ${SLUICE_CACHE:-~/.cache/sluice}/package/archives.
+# Downloaded .deb files are kept in ${SLUICE_CACHE:-~/.cache/sluice}/package/archives. KEEP_ROOTFS=1
+# keeps WORKDIR/rootfs.tar (the mmdebstrap root) for a look.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then sed -n '2,17s/^# \{0,1\}//p' "$0" >&2; exit 2; fi

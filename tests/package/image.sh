@@ -20,7 +20,7 @@
 # keeps WORKDIR/rootfs.tar (the mmdebstrap root) for a look.
 set -euo pipefail
 
-if [ $# -lt 2 ]; then sed -n '2,17s/^# \{0,1\}//p' "$0" >&2; exit 2; fi
+if [ $# -lt 2 ]; then sed -n '2,20s/^# \{0,1\}//p' "$0" >&2; exit 2; fi
 work=$1 deb=$(realpath "$2") oci=${3:-$1/sluice-oci.tar}
 mkdir -p "$work"
 work=$(realpath "$work")

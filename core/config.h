@@ -90,7 +90,8 @@ const char *config_map_key(const sluice_config_t *cfg, const char *key, size_t i
 sluice_err_t config_map(const sluice_config_t *cfg, void *base);
 /* Where entry `entry` of a MAP key is written (the key's own mark if not found). */
 const cfg_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key, const char *entry);
-/* Append "key: value" lines (YAML, `indent` spaces), secrets as "********", for `lint --print`. */
+/* Append "key: value" lines (YAML, `indent` spaces), for `lint --print`: secrets as "********",
+ * and URL credentials hidden in every other value (sluice_redact_url). */
 void config_dump(const sluice_config_t *cfg, buf_t *out, int indent);
 
 /* -- the pipeline files ------------------------------------------------------------------------ */
@@ -151,6 +152,13 @@ sluice_config_t *config_validate_extra(const cfg_node_t *map,
 extern const struct sluice_config_field config_global_keys[];
 extern const struct sluice_config_field config_pipeline_keys[];
 extern const struct sluice_config_field config_sink_keys[];
+/* The entries of the `schema.registry:` map, typed (basic.auth.user.info is SECRET). */
+extern const struct sluice_config_field config_registry_keys[];
+/* librdkafka's properties whose values are secrets (its _RK_SENSITIVE flag), NULL-terminated. */
+extern const char *const config_kafka_secret_properties[];
+/* Is entry `entry` of the MAP key `f` a secret? By the table of the map's entries (the registry's,
+ * librdkafka's properties for `kafka:` and the overrides), or the key's own SECRET flag. */
+int config_map_entry_secret(const struct sluice_config_field *f, const char *entry);
 
 /* -- helpers shared with the rest of the core -------------------------------------------------- */
 /* "250ms", "5s", "2m", "1h", "1d", bare integer = ms. 0 ok, -1 invalid. */

@@ -272,3 +272,44 @@ const struct sluice_config_field config_sink_keys[] = {
      .example = "{consumer.override.auto.offset.reset: latest}"},
     {.name = NULL},
 };
+
+/* The entries of the `schema.registry:` map (schema_registry.c checks them; this table says
+ * which are secrets, for `lint --print`). Confluent's names. */
+const struct sluice_config_field config_registry_keys[] = {
+    {.name = "url",
+     .type = SLUICE_CFG_STRING,
+     .flags = SLUICE_CFG_REQUIRED,
+     .description = "The registry's base url; a comma-separated list tries each in turn. "
+                    "Credentials in it (`http://key:secret@host`) are never printed."},
+    {.name = "basic.auth.credentials.source",
+     .type = SLUICE_CFG_STRING,
+     .description = "`USER_INFO` (`basic.auth.user.info`) or `URL` (the url's user info)."},
+    {.name = "basic.auth.user.info",
+     .type = SLUICE_CFG_STRING,
+     .flags = SLUICE_CFG_SECRET,
+     .description = "`key:secret` for HTTP basic authentication."},
+    {.name = "request.timeout.ms", .type = SLUICE_CFG_INT, .description = "Per request."},
+    {.name = "ssl.ca.location", .type = SLUICE_CFG_PATH, .description = "CA bundle for https."},
+    {.name = NULL},
+};
+
+/* librdkafka marks its secret properties with _RK_SENSITIVE (rdkafka_conf.c) but no public API
+ * tells which they are (rd_kafka_conf_dump does not redact): this is the list of librdkafka
+ * 2.0.2, plus the OAUTHBEARER secrets that 2.11 marks (client.secret, the assertion's private
+ * key), so that a config written for a newer librdkafka is not printed either. Check it when
+ * the minimum librdkafka version moves. */
+const char *const config_kafka_secret_properties[] = {
+    "sasl.username",
+    "sasl.password",
+    "sasl.oauthbearer.config",
+    "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.assertion.private.key.file",
+    "sasl.oauthbearer.assertion.private.key.passphrase",
+    "sasl.oauthbearer.assertion.private.key.pem",
+    "ssl.key.location",
+    "ssl.key.password",
+    "ssl.key.pem",
+    "ssl_key",
+    "ssl.ca.pem",
+    "ssl.keystore.password",
+    NULL};

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "config_internal.h"
+#include "sluice/redact.h"
 
 /* "% 64-bit": bounds at or beyond these mean "no bound" in range messages. */
 #define CFG_NO_MAX 9.0e18
@@ -890,18 +891,40 @@ static void cfg_put_yaml_string(buf_t *out, const char *s)
     buf_putc(out, '"');
 }
 
-/* A property that holds a credential, inside a map of properties (librdkafka's sasl.password,
- * ssl.key.password, the registry's basic.auth.user.info, …): redacted like a SECRET key. */
-static int cfg_secret_property(const char *name)
+/* A string value as YAML, with the credentials of the URLs in it hidden. */
+static void cfg_put_value(buf_t *out, const char *s)
 {
-    static const char *const words[] = {"password", "secret",     "user.info", "jaas",
-                                        "token",    "credential", NULL};
-    /* the registry's basic.auth.credentials.source names where they come from (USER_INFO) */
-    if (strstr(name, "credentials.source"))
-        return 0;
-    for (size_t i = 0; words[i]; i++)
-        if (strstr(name, words[i]))
-            return 1;
+    char small[256];
+    size_t n = sluice_redact_url(small, sizeof small, s);
+    if (n < sizeof small) {
+        cfg_put_yaml_string(out, small);
+        return;
+    }
+    char *big = malloc(n + 1);
+    if (!big) {
+        buf_puts(out, "\"" SLUICE_REDACTED "\"");
+        return;
+    }
+    sluice_redact_url(big, n + 1, s);
+    cfg_put_yaml_string(out, big);
+    free(big);
+}
+
+int config_map_entry_secret(const struct sluice_config_field *f, const char *entry)
+{
+    if (f->flags & SLUICE_CFG_SECRET)
+        return 1;
+    if (strcmp(f->name, "kafka") == 0 || strcmp(f->name, "producer.override.*") == 0 ||
+        strcmp(f->name, "consumer.override.*") == 0)
+        return cfg_in_list(config_kafka_secret_properties, entry);
+    if (strcmp(f->name, "schema.registry") == 0) {
+        /* Confluent's converter names carry a prefix: "schema.registry.basic.auth.user.info" */
+        if (strncmp(entry, "schema.registry.", 16) == 0)
+            entry += 16;
+        for (const struct sluice_config_field *k = config_registry_keys; k->name; k++)
+            if (strcmp(k->name, entry) == 0)
+                return (k->flags & SLUICE_CFG_SECRET) != 0;
+    }
     return 0;
 }
 
@@ -919,17 +942,17 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
             /* A prefix key: its entries as written, `prefix.<property>: value`. */
             for (size_t i = 0; i < v->n; i++) {
                 buf_printf(out, "%*s%.*s%s: ", indent, "", (int)(nlen - 1), f->name, v->keys[i]);
-                if (cfg_secret_property(v->keys[i]))
-                    buf_puts(out, "\"********\"");
+                if (config_map_entry_secret(f, v->keys[i]))
+                    buf_puts(out, "\"" SLUICE_REDACTED "\"");
                 else
-                    cfg_put_yaml_string(out, v->items[i]);
+                    cfg_put_value(out, v->items[i]);
                 buf_putc(out, '\n');
             }
             continue;
         }
         buf_printf(out, "%*s%s:", indent, "", f->name);
         if (f->flags & SLUICE_CFG_SECRET) {
-            buf_puts(out, " \"********\"\n");
+            buf_puts(out, " \"" SLUICE_REDACTED "\"\n");
             continue;
         }
         if (f->type != SLUICE_CFG_MAP || !v->n)
@@ -940,7 +963,7 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
             for (size_t i = 0; i < v->n; i++) {
                 if (i)
                     buf_puts(out, ", ");
-                cfg_put_yaml_string(out, v->items[i]);
+                cfg_put_value(out, v->items[i]);
             }
             buf_puts(out, "]\n");
             break;
@@ -954,17 +977,17 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
                 buf_printf(out, "%*s", indent + 2, "");
                 cfg_put_yaml_string(out, v->keys[i]);
                 buf_puts(out, ": ");
-                if (cfg_secret_property(v->keys[i]))
-                    buf_puts(out, "\"********\"");
+                if (config_map_entry_secret(f, v->keys[i]))
+                    buf_puts(out, "\"" SLUICE_REDACTED "\"");
                 else
-                    cfg_put_yaml_string(out, v->items[i]);
+                    cfg_put_value(out, v->items[i]);
                 buf_putc(out, '\n');
             }
             break;
         case SLUICE_CFG_STRING:
         case SLUICE_CFG_PATH:
         case SLUICE_CFG_ENUM:
-            cfg_put_yaml_string(out, v->text);
+            cfg_put_value(out, v->text);
             buf_putc(out, '\n');
             break;
         default:

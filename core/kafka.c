@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "sluice/redact.h"
 #include "transport.h"
 
 static int64_t kmono_ms(void)
@@ -129,7 +130,14 @@ static rd_kafka_conf_t *conf_from(const kafka_props_t *p, const char *role, cons
             continue; /* a consumer-only key in the shared block */
         rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, p->keys[i], p->values[i], err, sizeof err);
         if (r == RD_KAFKA_CONF_INVALID || r == RD_KAFKA_CONF_UNKNOWN) {
-            snprintf(errstr, errstr_size, "kafka property '%s': %s", p->keys[i], err);
+            /* librdkafka's message quotes the value: not for a secret */
+            int secret = 0;
+            for (size_t k = 0; config_kafka_secret_properties[k]; k++)
+                secret |= strcmp(config_kafka_secret_properties[k], p->keys[i]) == 0;
+            char shown[512];
+            sluice_redact_url(shown, sizeof shown, err);
+            snprintf(errstr, errstr_size, "kafka property '%s': %s", p->keys[i],
+                     secret ? "invalid value (not shown: a secret)" : shown);
             if (bad_key)
                 *bad_key = p->keys[i];
             rd_kafka_conf_destroy(conf);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sluice/redact.h>
+
 /* mysql_library_init is not thread-safe and mysql_init calls it lazily: pipelines start their
  * plugin instances on several threads, so it runs once, here. */
 static pthread_once_t conn_lib_once = PTHREAD_ONCE_INIT;
@@ -47,8 +49,12 @@ static int take_str(const struct sluice_host *h, const sluice_config_t *cfg, con
         return 0;
     const char *v = h->config_string(cfg, key);
     if (*from && strcmp(dst, v) != 0) {
-        snprintf(errstr, errstr_size, "'%s' says '%s' but '%s' says '%s': give one of them", key, v,
-                 *from, dst);
+        if (strstr(key, "password")) /* a secret: name the keys, never the values */
+            snprintf(errstr, errstr_size,
+                     "'%s' and '%s' give different passwords: give one of them", key, *from);
+        else
+            snprintf(errstr, errstr_size, "'%s' says '%s' but '%s' says '%s': give one of them",
+                     key, v, *from, dst);
         return -1;
     }
     if (set_str(dst, size, v, key, errstr, errstr_size) < 0)
@@ -88,9 +94,12 @@ static int parse_url(const char *url, struct mysql_conn_cfg *out, char *errstr, 
             break;
         }
     }
+    /* messages show the url without its credentials */
+    char shown[512];
+    sluice_redact_url(shown, sizeof shown, url);
     if (!p) {
         snprintf(errstr, errstr_size,
-                 "'connection.url': '%s' is not jdbc:mysql://host:port/database", url);
+                 "'connection.url': '%s' is not jdbc:mysql://host:port/database", shown);
         return -1;
     }
     size_t auth_len = strcspn(p, "/?");
@@ -153,10 +162,10 @@ static int parse_url(const char *url, struct mysql_conn_cfg *out, char *errstr, 
 bad:
     snprintf(errstr, errstr_size,
              "'connection.url': '%s' is not jdbc:mysql://host:port/database (bad host or port)",
-             url);
+             shown);
     return -1;
 too_long:
-    snprintf(errstr, errstr_size, "'connection.url': a part of '%s' is too long", url);
+    snprintf(errstr, errstr_size, "'connection.url': a part of '%s' is too long", shown);
     return -1;
 }
 

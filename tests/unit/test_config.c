@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "sluice/redact.h"
 
 #ifndef SLUICE_TEST_DATA
 #error "SLUICE_TEST_DATA must name tests/unit/data"
@@ -1076,6 +1077,85 @@ static void test_yaml_aliases_allowed(void **state)
     cfg_errors_free(&errs);
 }
 
+/* lint --print: librdkafka's sensitive properties, the registry's user info and URL credentials
+ * never show, whatever the key is called. */
+static void test_dump_secrets(void **state)
+{
+    (void)state;
+    const char *yaml = "kafka:\n"
+                       "  bootstrap.servers: SASL_SSL://broker:9093\n"
+                       "  sasl.username: CANARY-user\n"
+                       "  sasl.password: CANARY-pw\n"
+                       "  ssl.key.pem: CANARY-pem\n"
+                       "  ssl.ca.pem: CANARY-ca\n"
+                       "  sasl.oauthbearer.config: principal=CANARY-oauth\n"
+                       "  ssl.keystore.password: CANARY-ks\n"
+                       "  linger.ms: 5\n"
+                       "schema.registry:\n"
+                       "  url: http://CANARY-key:CANARY-secret@registry:8081,http://r2:8081\n"
+                       "  basic.auth.user.info: CANARY-key:CANARY-secret\n"
+                       "plugin.path: [\"jdbc:mysql://u:CANARY-list@h/db\"]\n";
+    cfg_node_t *tree;
+    cfg_errors_t errs;
+    cfg_errors_init(&errs);
+    sluice_config_t *c = test_validate(yaml, config_global_keys, &tree, &errs);
+    test_dump_errors(&errs);
+    assert_non_null(c);
+    buf_t b;
+    buf_init(&b);
+    config_dump(c, &b, 0);
+    assert_null(strstr(b.data, "CANARY"));
+    assert_non_null(strstr(b.data, "  linger.ms: \"5\"\n"));
+    assert_non_null(strstr(b.data, "  sasl.password: \"********\"\n"));
+    assert_non_null(strstr(b.data, "  url: http://********@registry:8081,http://r2:8081\n"));
+    assert_non_null(strstr(b.data, "  bootstrap.servers: SASL_SSL://broker:9093\n"));
+    assert_non_null(strstr(b.data, "jdbc:mysql://********@h/db"));
+    buf_free(&b);
+    config_free(c);
+    cfg_node_free(tree);
+    cfg_errors_free(&errs);
+
+    const struct sluice_config_field *f = &config_pipeline_keys[0];
+    while (f->name && strcmp(f->name, "producer.override.*") != 0)
+        f++;
+    assert_non_null(f->name);
+    assert_true(config_map_entry_secret(f, "sasl.password"));
+    assert_false(config_map_entry_secret(f, "linger.ms"));
+}
+
+/* sluice_redact_url: every URL of a text, userinfo and ?password= parameters; snprintf's return. */
+static void test_redact_url(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"no url here", "no url here"},
+        {"http://host:8081/x", "http://host:8081/x"},
+        {"http://k:s@host:8081/x", "http://********@host:8081/x"},
+        {"cannot connect to 'mysql://root:p@ss@db:3306/app' now",
+         "cannot connect to 'mysql://********@db:3306/app' now"},
+        {"http://a:b@h1, http://c:d@h2", "http://********@h1, http://********@h2"},
+        {"jdbc:mysql://h/db?user=u&password=pw&ssl=true#f",
+         "jdbc:mysql://h/db?user=u&password=********&ssl=true#f"},
+        {"jdbc:mysql://h/db?trustCertificateKeyStorePassword=x",
+         "jdbc:mysql://h/db?trustCertificateKeyStorePassword=********"},
+        {"sftp://user@host:22/path", "sftp://********@host:22/path"},
+        {"://@", "://********@"},
+        {"", ""},
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = sluice_redact_url(out, sizeof out, cases[i].in);
+        assert_string_equal(out, cases[i].out);
+        assert_int_equal(n, strlen(cases[i].out));
+    }
+    char small[8];
+    assert_int_equal(sluice_redact_url(small, sizeof small, "http://u:p@h"), 17);
+    assert_string_equal(small, "http://");
+    assert_int_equal(sluice_redact_url(NULL, 0, "http://u:p@h"), 17);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1105,6 +1185,8 @@ int main(void)
         cmocka_unit_test(test_yaml_too_large),
         cmocka_unit_test(test_yaml_deep_nesting),
         cmocka_unit_test(test_yaml_aliases_allowed),
+        cmocka_unit_test(test_dump_secrets),
+        cmocka_unit_test(test_redact_url),
     };
     return cmocka_run_group_tests(tests, test_setup, test_teardown);
 }

@@ -1,6 +1,9 @@
 """Fixtures for sluice's end-to-end tests. SLUICE_BUILD names the build directory to test
 (default: build, relative to the repository root)."""
 import os
+import shutil
+import sys
+import tempfile
 
 import pytest
 
@@ -52,6 +55,31 @@ def plugin_names(sluice_bin):
     names = [ln.split()[0] for ln in r.stdout.splitlines() if ln.strip()]
     assert names, "plugins list printed no plugin"
     return names
+
+
+def pytest_configure(config):
+    """The session's capture directory (sluicetest.capture): every run's output, for the canary
+    scan at the end. A directory given in SLUICE_TEST_CAPTURE is used as it is (and kept)."""
+    if not os.environ.get("SLUICE_TEST_CAPTURE"):
+        config._sluice_capture_own = tempfile.mkdtemp(prefix="sluice-capture.")
+        os.environ["SLUICE_TEST_CAPTURE"] = config._sluice_capture_own
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No secret of the suite in any output sluice gave during the session, nor in docs/."""
+    where = sluicetest.capture_dir()
+    if where is None or not where.is_dir():
+        return
+    found = sluicetest.leaks(where, roots=[sluicetest.REPO / "docs"])
+    if found:
+        msg = ("canary check: a secret of the test suite appeared in sluice's output or the docs "
+               f"(captured output kept in {where}):\n  " + "\n  ".join(found[:50]))
+        print("\n" + msg, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    own = getattr(session.config, "_sluice_capture_own", None)
+    if own and not os.environ.get("SLUICE_KEEP_SERVICES"):
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def pytest_report_header(config):

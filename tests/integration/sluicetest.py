@@ -3,6 +3,7 @@ bounded waits, and the at-least-once output checker. Imported by conftest.py and
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -76,34 +77,167 @@ pipelines:
 {sink_config}"""
 
 
+# -- canary secrets ----------------------------------------------------------------------------
+# Every secret the suite uses holds CANARY (the services' passwords, the tests' own), and the
+# fixtures register the secrets they did not choose (tests/services/*.sh: SFTP_PASSWORD). Every
+# run of sluice (Sluice.run, Sluice.spawn) and of the test tools that print what the core prints
+# is captured under the session's capture directory (SLUICE_TEST_CAPTURE, set by conftest.py), and
+# conftest.py's pytest_sessionfinish fails the session if a secret appears in any of it, or in
+# docs/ (test_canary.py proves that the scan finds a leak).
+
+CANARY = "sluiceCANARY"
+
+
+def capture_dir():
+    d = os.environ.get("SLUICE_TEST_CAPTURE")
+    return Path(d) if d else None
+
+
+def _capture_name():
+    test = os.environ.get("PYTEST_CURRENT_TEST", "outside-a-test").rsplit(" (", 1)[0]
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in test)[-200:] + ".out"
+
+
+def capture(what, data, where=None):
+    """Appends `data` (str or bytes), output of `what`, to the current test's capture file."""
+    d = where or capture_dir()
+    if d is None or not data:
+        return
+    if isinstance(data, str):
+        data = data.encode(errors="replace")
+    with open(Path(d) / _capture_name(), "ab") as f:
+        f.write(f"\n==== {what}\n".encode() + data)
+
+
+def capture_file(path, where=None):
+    """Registers a file sluice writes its output to (scanned at the end of the session)."""
+    d = where or capture_dir()
+    if d is not None:
+        with open(Path(d) / "files.list", "a") as f:
+            f.write(f"{Path(path).resolve()}\t{_capture_name()}\n")
+
+
+def register_secret(value, where=None):
+    """A secret the suite uses but did not choose (no CANARY in it): scanned for as it is."""
+    d = where or capture_dir()
+    if d is not None and value and len(value) >= 6:
+        with open(Path(d) / "secrets.list", "a") as f:
+            f.write(value.replace("\n", " ") + "\n")
+
+
+def _tee(src, dst_fd, what, where):
+    """Copies a child's pipe to the capture file and, when dst_fd is set, on to the test."""
+    path = Path(where) / _capture_name()
+    with open(path, "ab") as cap:
+        cap.write(f"\n==== {what}\n".encode())
+        while True:
+            chunk = os.read(src.fileno(), 65536)
+            if not chunk:
+                break
+            cap.write(chunk)
+            cap.flush()
+            while dst_fd is not None and chunk:
+                try:
+                    chunk = chunk[os.write(dst_fd, chunk):]
+                except OSError:  # the test closed its end
+                    os.close(dst_fd)
+                    dst_fd = None
+    src.close()
+    if dst_fd is not None:
+        os.close(dst_fd)
+
+
+def leaks(where, roots=()):
+    """The places under the capture directory `where` (and the files under `roots`) that hold
+    CANARY or a registered secret: a list of "file (test): secret" strings."""
+    where = Path(where)
+    secrets = [CANARY]
+    sl = where / "secrets.list"
+    if sl.is_file():
+        secrets += [s for s in sl.read_text().splitlines() if s]
+    files = [(p, p.name) for p in sorted(where.glob("*.out"))]
+    fl = where / "files.list"
+    if fl.is_file():
+        for ln in fl.read_text().splitlines():
+            path, _, test = ln.partition("\t")
+            files.append((Path(path), test))
+    for root in roots:
+        files += [(p, str(p)) for p in sorted(Path(root).rglob("*")) if p.is_file()]
+    found = []
+    for path, test in files:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        for sec in secrets:
+            if sec.encode() in data:
+                kind = "CANARY" if sec == CANARY else "a registered secret"
+                found.append(f"{path}{'' if test == path.name else f' ({test})'}: {kind}")
+                break
+    return found
+
+
 # -- running sluice ----------------------------------------------------------------------------
 
 class Sluice:
     """Runs the sluice binary of SLUICE_BUILD with bounded waits."""
 
-    def __init__(self, binary, env=None):
+    def __init__(self, binary, env=None, capture=None):
         self.binary = Path(binary)
         self.env = dict(os.environ if env is None else env)
+        self.capture = capture  # a capture directory of its own (test_canary.py); None: the session's
 
     def run(self, *args, timeout=60, env=None, cwd=None):
         """Runs to completion; returns CompletedProcess (text). A run past its timeout fails the
         test with what it had printed, instead of hanging the suite."""
         e = dict(self.env)
         e.update(env or {})
+        what = f"sluice {' '.join(map(str, args))}"
         try:
-            return subprocess.run([str(self.binary), *map(str, args)], env=e, cwd=cwd,
-                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=scaled(timeout))
+            r = subprocess.run([str(self.binary), *map(str, args)], env=e, cwd=cwd,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=scaled(timeout))
+            capture(what, r.stdout + r.stderr, self.capture)
+            return r
         except subprocess.TimeoutExpired as ex:
+            capture(what, b"".join(x if isinstance(x, bytes) else (x or "").encode()
+                                   for x in (ex.stdout, ex.stderr)), self.capture)
             raise AssertionError(
                 f"sluice {' '.join(map(str, args))} did not end within {scaled(timeout)} s\n"
                 f"stdout: {ex.stdout!r:.2000}\nstderr: {ex.stderr!r:.2000}") from None
 
     def spawn(self, *args, env=None, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw):
+        """Popen; its output is captured too: a pipe the test reads goes through a thread that
+        copies it, output thrown away is kept, a file is scanned at the end of the session."""
         e = dict(self.env)
         e.update(env or {})
-        return subprocess.Popen([str(self.binary), *map(str, args)], env=e,
+        where = self.capture or capture_dir()
+        text = kw.get("text") or kw.get("universal_newlines") or kw.get("encoding")
+        tee = {}
+        for name, dest in (("stdout", stdout), ("stderr", stderr)):
+            if where is None or text:
+                continue
+            if dest in (subprocess.PIPE, subprocess.DEVNULL):
+                tee[name] = dest
+            elif hasattr(dest, "name") and isinstance(dest.name, (str, Path)):
+                capture_file(dest.name, where)
+        if "stdout" in tee:
+            stdout = subprocess.PIPE
+        if "stderr" in tee:
+            stderr = subprocess.PIPE
+        proc = subprocess.Popen([str(self.binary), *map(str, args)], env=e,
                                 stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, **kw)
+        what = f"sluice {' '.join(map(str, args))}"
+        for name, dest in tee.items():
+            src, dst = getattr(proc, name), None
+            if dest == subprocess.PIPE:
+                r, dst = os.pipe()
+                setattr(proc, name, open(r, "rb"))
+            else:
+                setattr(proc, name, None)
+            threading.Thread(target=_tee, args=(src, dst, f"{what} ({name})", where),
+                             daemon=True).start()
+        return proc
 
 
 def wait_exit(proc, timeout):

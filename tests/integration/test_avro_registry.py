@@ -16,7 +16,7 @@ import urllib.request
 import fastavro
 import pytest
 
-from sluicetest import build_dir, scaled
+from sluicetest import build_dir, capture, scaled
 
 
 
@@ -29,6 +29,7 @@ def tool(url_or_keys, mode, lines, *args, topic=None):
     cmd += list(args) + [mode] + ([topic] if topic else [])
     p = subprocess.run(cmd, input="".join(l + "\n" for l in lines), capture_output=True,
                        text=True, timeout=scaled(120))
+    capture("avro_tool " + mode, p.stdout + p.stderr)  # the core's messages: the canary scan
     assert p.returncode == 0, p.stderr
     requests = int(p.stderr.strip().rsplit("requests=", 1)[1])
     return p.stdout.splitlines(), requests
@@ -247,7 +248,7 @@ def test_errors(schema_registry):
     port = s.getsockname()[1]
     s.close()
     down = f"http://127.0.0.1:{port}/apis/ccompat/v7"
-    out, _ = tool({"url": f"http://user:pw@127.0.0.1:{port}/apis/ccompat/v7",
+    out, _ = tool({"url": f"http://user:pw-sluiceCANARY@127.0.0.1:{port}/apis/ccompat/v7",
                    "basic.auth.credentials.source": "URL"}, "encode",
                   [envelope({"type": "int32"}, 1)], topic="t")
     assert out[0].startswith("ERROR") and f"cannot reach the schema registry ({down}" in out[0]
@@ -283,10 +284,10 @@ def test_basic_auth_header_and_request_body():
     try:
         url = f"http://127.0.0.1:{srv.server_port}"
         out, _ = tool({"url": url, "basic.auth.credentials.source": "USER_INFO",
-                       "basic.auth.user.info": "KEY:s3cr:et"}, "encode",
+                       "basic.auth.user.info": "KEY:s3cr:et-sluiceCANARY"}, "encode",
                       [envelope({"type": "string"}, "x")], topic="a/b c")
         assert wire(out[0])[0] == 77
-        out, _ = tool({"url": f"http://us%40r:p%3Aw@127.0.0.1:{srv.server_port}/",
+        out, _ = tool({"url": f"http://us%40r:p%3Aw-sluiceCANARY@127.0.0.1:{srv.server_port}/",
                        "basic.auth.credentials.source": "URL"}, "encode",
                       [envelope({"type": "string"}, "x")], topic="t")
         assert wire(out[0])[0] == 77
@@ -294,8 +295,8 @@ def test_basic_auth_header_and_request_body():
         srv.shutdown()
     (path1, auth1, ctype, body), (path2, auth2, _, _) = _Recorder.seen
     assert path1 == "/subjects/a%2Fb%20c-value/versions"
-    assert auth1 == "Basic " + base64.b64encode(b"KEY:s3cr:et").decode()
+    assert auth1 == "Basic " + base64.b64encode(b"KEY:s3cr:et-sluiceCANARY").decode()
     assert ctype == "application/vnd.schemaregistry.v1+json"
     assert json.loads(body) == {"schema": '"string"'}
     assert path2 == "/subjects/t-value/versions"
-    assert auth2 == "Basic " + base64.b64encode(b"us@r:p:w").decode()
+    assert auth2 == "Basic " + base64.b64encode(b"us@r:p:w-sluiceCANARY").decode()

@@ -127,23 +127,28 @@ kafka:
   bootstrap.servers: 127.0.0.1:1
   security.protocol: SASL_SSL
   sasl.mechanisms: PLAIN
-  sasl.username: api-key-1
+  sasl.username: api-key-1-${SLUICE_TEST_SECRET}
   sasl.password: ${SLUICE_TEST_SECRET}
+  sasl.oauthbearer.config: principal=${SLUICE_TEST_SECRET}
+  ssl.key.pem: "-----BEGIN PRIVATE KEY----- ${SLUICE_TEST_SECRET}"
+  ssl.key.password: ${SLUICE_TEST_SECRET}
 schema.registry:
-  url: http://127.0.0.1:2
+  url: http://u:${SLUICE_TEST_SECRET}@127.0.0.1:2
   basic.auth.credentials.source: USER_INFO
   basic.auth.user.info: sr-key:${SLUICE_TEST_SECRET}
 """, 1)
     cfg = write_yaml(tmp / "p.yaml", body)
-    r = sluice.run("lint", "--print", cfg, env={"SLUICE_TEST_SECRET": "hunter2-xyz"}, timeout=30)
+    r = sluice.run("lint", "--print", cfg, env={"SLUICE_TEST_SECRET": "hunter2-sluiceCANARY"},
+                   timeout=30)
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert "hunter2-xyz" not in out, f"a credential leaked into --print:\n{out}"
-    assert re.search(r'^\s+sasl\.password: "\*{8}"$', out, re.M), out
-    assert re.search(r'^\s+basic\.auth\.user\.info: "\*{8}"$', out, re.M), out
-    assert re.search(r'^\s+producer\.override\.sasl\.password: "\*{8}"$', out, re.M), out
+    assert "hunter2" not in out, f"a credential leaked into --print:\n{out}"
+    for key in ("sasl.password", "sasl.username", "sasl.oauthbearer.config", "ssl.key.pem",
+                "ssl.key.password", "basic.auth.user.info", "producer.override.sasl.password"):
+        assert re.search(rf'^\s+{re.escape(key)}: "\*{{8}}"$', out, re.M), (key, out)
+    assert re.search(r"^\s+url: http://\*{8}@127\.0\.0\.1:2$", out, re.M), out
     assert re.search(r"^\s+producer\.override\.linger\.ms: \"?7\"?$", out, re.M), out
-    assert re.search(r"^\s+sasl\.username: api-key-1$", out, re.M), out
+    assert re.search(r"^\s+sasl\.mechanisms: PLAIN$", out, re.M), out
     assert re.search(r"^\s+bootstrap\.servers: 127\.0\.0\.1:1$", out, re.M), out
     # where the credentials come from is not one
     assert re.search(r"^\s+basic\.auth\.credentials\.source: USER_INFO$", out, re.M), out
@@ -179,3 +184,49 @@ def test_lint_refuses_huge_and_deep_files(sluice, tmp):
     assert r.returncode == 2, r.stderr
     assert f"{big}: larger than 4 MiB" in r.stderr, r.stderr
     assert f"{deep}:2:" in r.stderr and "deeper than 64" in r.stderr, r.stderr
+
+
+def mysql_sink_yaml(tmp, conn):
+    write_lines(tmp / "in.txt", 3)
+    lines = "".join(f"          {k}: {v}\n" for k, v in conn.items())
+    return write_yaml(tmp / "m.yaml", f"""version: 1
+offset.storage.file.filename: {tmp}/offsets.json
+pipelines:
+  - id: m
+    topic: t
+    source:
+      plugin: file
+      config:
+        file: {tmp}/in.txt
+    sinks:
+      - id: db
+        plugin: mysql
+        config:
+          table.name.format: t
+{lines}""")
+
+
+@pytest.mark.asan
+def test_mysql_credentials_never_shown(sluice, tmp, plugin_names):
+    """connection.url's user info is hidden by lint --print and by the errors of a bad url; two
+    spellings of the password that disagree are named without their values."""
+    if "mysql" not in plugin_names:
+        pytest.skip("the mysql plugin is not built")
+    url = "jdbc:mysql://app:pw-sluiceCANARY@127.0.0.1:3306/db?password=q-sluiceCANARY"
+    cfg = mysql_sink_yaml(tmp, {"connection.url": url, "connection.user": "app"})
+    r = sluice.run("lint", "--print", cfg, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "sluiceCANARY" not in r.stdout + r.stderr, r.stdout
+    assert "connection.url: jdbc:mysql://********@127.0.0.1:3306/db?password=********" in r.stdout
+    cfg = mysql_sink_yaml(tmp, {"connection.url": "jdbc:mysql://app:pw-sluiceCANARY@h:99999/db"})
+    r = sluice.run("run", cfg, timeout=30)
+    assert r.returncode != 0
+    assert "jdbc:mysql://********@h:99999/db" in r.stderr and "bad host or port" in r.stderr
+    assert "sluiceCANARY" not in r.stdout + r.stderr, r.stderr
+    cfg = mysql_sink_yaml(tmp, {"connection.user": "app", "connection.password": "a-sluiceCANARY",
+                                "database.password": "b-sluiceCANARY"})
+    r = sluice.run("run", cfg, timeout=30)
+    assert r.returncode != 0
+    assert "'database.password' and 'connection.password' give different passwords" in r.stderr, \
+        r.stderr
+    assert "sluiceCANARY" not in r.stdout + r.stderr, r.stderr

@@ -554,7 +554,7 @@ def run_fails(sluice, cfg, timeout=30):
 @pytest.mark.asan
 def test_wrong_password_and_missing_replication_privilege(sluice, mariadb, tmp):
     m = mariadb
-    err = run_fails(sluice, inproc_yaml(tmp, m, tmp / "o", password="nope"))
+    err = run_fails(sluice, inproc_yaml(tmp, m, tmp / "o", password="nope-sluiceCANARY"))
     assert f"cdc@127.0.0.1:{m.port}" in err and "Access denied" in err
     assert "wrong user or password" in err
     err = run_fails(sluice, inproc_yaml(tmp, m, tmp / "o", user=m.app_user,

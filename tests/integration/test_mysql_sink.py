@@ -352,12 +352,12 @@ def test_wrong_password_and_missing_table_are_clear_errors(sluice, kafka, mariad
     produce(kafka.bootstrap, topic, [reading(1, 1)])
     cfg = sink_yaml(tmp, kafka, mariadb, topic, {"table.name.format": "nada"})
     bad = write_yaml(tmp / "badpw.yaml", cfg.read_text().replace(
-        f"connection.password: {mariadb.app_password}", "connection.password: nope"))
+        f"connection.password: {mariadb.app_password}", "connection.password: nope-sluiceCANARY"))
     r = sluice.run("run", bad, timeout=60)
     assert r.returncode != 0
     assert f"{mariadb.app_user}@127.0.0.1:{mariadb.port}" in r.stderr, r.stderr
     assert "wrong user or password" in r.stderr, r.stderr
-    assert "nope" not in r.stderr
+    assert "nope-sluiceCANARY" not in r.stderr
     r = sluice.run("run", cfg, timeout=60)
     assert r.returncode != 0
     assert "table nada does not exist in database 'sensores'" in r.stderr, r.stderr

@@ -285,7 +285,7 @@ def test_empty_sftp_host_writes_locally_and_a_host_wins_over_directory(sluice, t
     `directory`, with a warning that says so."""
     write_records(tmp / "in.json", [rec(i, 0) for i in range(3)])
     cfg = yaml(tmp, tmp / "in.json", {"sftp.host": "${SLUICE_TEST_SFTP_HOST:-}",
-                                      "sftp.username": "sammy", "sftp.password": "pw",
+                                      "sftp.username": "sammy", "sftp.password": "pw-sluiceCANARY",
                                       "sftp.host.key.sha256": "AAAA"})
     env = {k: v for k, v in os.environ.items() if k != "SLUICE_TEST_SFTP_HOST"}
     r = sluice.run("run", "--quiet", cfg, timeout=60, env=env)

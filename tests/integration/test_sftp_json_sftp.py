@@ -274,7 +274,7 @@ def test_login_and_permission_errors(sluice, tmp, sftp_server, case):
     bad, frags, env = {}, [], None
     if case == "password":
         bad = {"sftp.private.key": None, "sftp.password": "${SFTP_PW}"}
-        env = {"SFTP_PW": "not-the-password"}
+        env = {"SFTP_PW": "not-the-password-sluiceCANARY"}
         frags = ["authentication refused", "sftp.password", f"{srv.host}:{srv.port}", srv.user]
     elif case == "key":
         bad = {"sftp.private.key": _other_key(tmp)}

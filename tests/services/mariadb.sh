@@ -15,11 +15,13 @@
 # DIR/mariadb.env:
 #   MYSQL_HOST=127.0.0.1  MYSQL_PORT=<port>  MYSQL_SOCKET=/tmp/sluice-mariadb-<hash of DIR>.sock
 #   (a Unix socket path may not exceed 107 bytes, and DIR may be deep)
-#   MYSQL_ROOT_USER=root  MYSQL_ROOT_PASSWORD=rootpw      (all privileges, from 127.0.0.1 too)
-#   MYSQL_CDC_USER=cdc    MYSQL_CDC_PASSWORD=cdcpw        (SELECT, RELOAD, SHOW DATABASES,
-#                                                          REPLICATION SLAVE, BINLOG MONITOR, LOCK TABLES)
-#   MYSQL_APP_USER=app    MYSQL_APP_PASSWORD=apppw        (ALL on every database, no replication:
-#                                                          for sinks and for missing-privilege tests)
+#   MYSQL_ROOT_USER=root  MYSQL_ROOT_PASSWORD=root-sluiceCANARY-pw  (all privileges, from 127.0.0.1 too)
+#   MYSQL_CDC_USER=cdc    MYSQL_CDC_PASSWORD=cdc-sluiceCANARY-pw    (SELECT, RELOAD, SHOW DATABASES,
+#                                                     REPLICATION SLAVE, BINLOG MONITOR, LOCK TABLES)
+#   MYSQL_APP_USER=app    MYSQL_APP_PASSWORD=app-sluiceCANARY-pw    (ALL on every database, no
+#                                                     replication: for sinks and missing-privilege tests)
+#   (every password holds sluiceCANARY: the suite checks that none ever shows in sluice's output,
+#   tests/integration/sluicetest.py)
 #   MYSQL_SERVER_ID=<random 1..2^31>  MYSQL_DATADIR=DIR/data  MYSQL_LOG=DIR/error.log
 # Needs mariadb-server-core and mariadb-client (scripts/lib/deps.sh, group test).
 # Environment: SLUICE_MARIADB_START_TIMEOUT (seconds, default 60), SLUICE_MARIADB_ARGS (more
@@ -106,28 +108,28 @@ start() {
         client "$dir" -e "
             CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';
             GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
-            ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY 'rootpw';
-            CREATE USER 'cdc'@'%' IDENTIFIED BY 'cdcpw';
+            ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY 'root-sluiceCANARY-pw';
+            CREATE USER 'cdc'@'%' IDENTIFIED BY 'cdc-sluiceCANARY-pw';
             GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, LOCK TABLES
                 ON *.* TO 'cdc'@'%';
-            CREATE USER 'app'@'%' IDENTIFIED BY 'apppw';
+            CREATE USER 'app'@'%' IDENTIFIED BY 'app-sluiceCANARY-pw';
             GRANT ALL ON *.* TO 'app'@'%';
             REVOKE REPLICATION SLAVE, BINLOG MONITOR ON *.* FROM 'app'@'%';
-            ALTER USER 'root'@'localhost' IDENTIFIED BY 'rootpw';
+            ALTER USER 'root'@'localhost' IDENTIFIED BY 'root-sluiceCANARY-pw';
             FLUSH PRIVILEGES;" ||
             die "creating the test users failed"
-        echo rootpw >"$dir/rootpw"
+        echo root-sluiceCANARY-pw >"$dir/rootpw"
     fi
     cat >"$dir/mariadb.env" <<EOF
 MYSQL_HOST=127.0.0.1
 MYSQL_PORT=$port
 MYSQL_SOCKET=$(sock_of "$dir")
 MYSQL_ROOT_USER=root
-MYSQL_ROOT_PASSWORD=rootpw
+MYSQL_ROOT_PASSWORD=root-sluiceCANARY-pw
 MYSQL_CDC_USER=cdc
-MYSQL_CDC_PASSWORD=cdcpw
+MYSQL_CDC_PASSWORD=cdc-sluiceCANARY-pw
 MYSQL_APP_USER=app
-MYSQL_APP_PASSWORD=apppw
+MYSQL_APP_PASSWORD=app-sluiceCANARY-pw
 MYSQL_SERVER_ID=$server_id
 MYSQL_DATADIR=$dir/data
 MYSQL_LOG=$dir/error.log

@@ -117,7 +117,7 @@ start() {
         chmod 700 "$dir/keys"
         ssh-keygen -q -t ed25519 -N '' -C sluice-sftp-host -f "$dir/ssh_host_ed25519_key"
         ssh-keygen -q -t ed25519 -N '' -C sluice-sftp-user -f "$dir/keys/id_ed25519"
-        ssh-keygen -q -t ed25519 -N 'sluice pass phrase' -C sluice-sftp-user-pp \
+        ssh-keygen -q -t ed25519 -N 'sluice sluiceCANARY pass phrase' -C sluice-sftp-user-pp \
             -f "$dir/keys/id_ed25519_pp"
         # sshd reads the authorized keys as the user: they live in a root-owned 755 directory
         # under /srv (see keys_of), not in DIR, whose parents the user may not traverse
@@ -190,7 +190,7 @@ SFTP_USER=$USER_NAME
 SFTP_PASSWORD=$(cat "$STATE/password")
 SFTP_KEY=$dir/keys/id_ed25519
 SFTP_KEY_PASSPHRASE_FILE=$dir/keys/id_ed25519_pp
-SFTP_KEY_PASSPHRASE=sluice pass phrase
+SFTP_KEY_PASSPHRASE=sluice sluiceCANARY pass phrase
 SFTP_HOST_KEY_SHA256=${fp#SHA256:}
 SFTP_KNOWN_HOSTS=$dir/known_hosts
 SFTP_ROOT=$root

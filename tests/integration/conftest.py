@@ -66,11 +66,17 @@ def pytest_configure(config):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """No secret of the suite in any output sluice gave during the session, nor in docs/."""
+    """No secret of the suite in any output sluice gave during the session (its stdout and
+    stderr, the files it wrote in the tests' directories), nor in docs/."""
     where = sluicetest.capture_dir()
     if where is None or not where.is_dir():
         return
-    found = sluicetest.leaks(where, roots=[sluicetest.REPO / "docs"])
+    roots = [sluicetest.REPO / "docs"]
+    # what sluice wrote into the tests' directories: sink outputs, dead letters, state files
+    tpf = getattr(session.config, "_tmp_path_factory", None)
+    if tpf is not None and getattr(tpf, "_basetemp", None) is not None:
+        roots.append(tpf._basetemp)
+    found = sluicetest.leaks(where, roots=roots)
     if found:
         msg = ("canary check: a secret of the test suite appeared in sluice's output or the docs "
                f"(captured output kept in {where}):\n  " + "\n  ".join(found[:50]))

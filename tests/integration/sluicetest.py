@@ -147,9 +147,13 @@ def _tee(src, dst_fd, what, where):
         os.close(dst_fd)
 
 
+# Files under the scanned roots that hold secrets on purpose: the tests' configuration.
+CONFIG_SUFFIXES = (".yaml", ".yml", ".properties")
+
+
 def leaks(where, roots=()):
-    """The places under the capture directory `where` (and the files under `roots`) that hold
-    CANARY or a registered secret: a list of "file (test): secret" strings."""
+    """The places under the capture directory `where` (and the files under `roots` but their
+    configuration files) that hold CANARY or a registered secret: "file (test): what" strings."""
     where = Path(where)
     secrets = [CANARY]
     sl = where / "secrets.list"
@@ -162,7 +166,9 @@ def leaks(where, roots=()):
             path, _, test = ln.partition("\t")
             files.append((Path(path), test))
     for root in roots:
-        files += [(p, str(p)) for p in sorted(Path(root).rglob("*")) if p.is_file()]
+        files += [(p, p.name) for p in sorted(Path(root).rglob("*"))
+                  if p.is_file() and not p.is_symlink() and p.suffix not in CONFIG_SUFFIXES
+                  and p.stat().st_size < 64 << 20]
     found = []
     for path, test in files:
         try:

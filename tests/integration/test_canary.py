@@ -1,6 +1,8 @@
 """The canary check (sluicetest.leaks, run over the whole session by conftest.py) is honest: it
 finds a secret that sluice prints, through each way the suite captures output."""
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -8,9 +10,17 @@ import sluicetest
 from sluicetest import CANARY, Sluice, leaks, register_secret, write_yaml
 
 
+@pytest.fixture
+def outside():
+    """A directory outside the tests' ones (which the session's scan reads): for leaks on
+    purpose."""
+    with tempfile.TemporaryDirectory(prefix="sluice-canary.") as d:
+        yield Path(d)
+
+
 @pytest.mark.asan
-def test_the_scan_finds_a_printed_secret(sluice_bin, tmp):
-    cap = tmp / "capture"  # a capture directory of its own: these leaks are on purpose
+def test_the_scan_finds_a_printed_secret(sluice_bin, tmp, outside):
+    cap = outside / "capture"  # a capture directory of its own
     cap.mkdir()
     own = Sluice(sluice_bin, capture=cap)
     assert leaks(cap) == []
@@ -24,12 +34,16 @@ def test_the_scan_finds_a_printed_secret(sluice_bin, tmp):
     p = own.spawn("run", cfg)
     _, err = p.communicate(timeout=30)
     assert CANARY.encode() in err, err
-    with open(tmp / "run.stderr", "wb") as f:
+    with open(outside / "run.stderr", "wb") as f:
         p = own.spawn("run", cfg, stderr=f)
         p.wait(timeout=30)
-    assert any(str(tmp / "run.stderr") in x for x in leaks(cap)), leaks(cap)
+    assert any(str(outside / "run.stderr") in x for x in leaks(cap)), leaks(cap)
+    # a file sluice wrote in a test's directory (a dead letter, a sink's output)
+    (outside / "out").mkdir()
+    (outside / "out" / "dlq.json").write_text(f"exception: {CANARY}\n")
+    assert leaks(cap, roots=[outside / "out"])[-1].endswith("dlq.json: CANARY")
     # a secret without the marker, registered by a fixture (a service's random password)
-    other = tmp / "capture2"
+    other = outside / "capture2"
     other.mkdir()
     cfg = write_yaml(tmp / "leak2.yaml", "version: 1\nkey-Xy7Qk2mZ: 1\npipelines: []\n")
     Sluice(sluice_bin, capture=other).run("lint", cfg, timeout=30)

@@ -302,10 +302,11 @@ def test_seed_pipelines_run_together(sluice, tmp):
 
 
 DOC_ENV = {"CCLOUD_BOOTSTRAP": "pkc-xxxxx.europe-west1.gcp.confluent.cloud:9092",
-           "CCLOUD_API_KEY": "key", "CCLOUD_API_SECRET": "secret",
+           "CCLOUD_API_KEY": "key-sluiceCANARY", "CCLOUD_API_SECRET": "secret-sluiceCANARY",
            "SR_URL": "https://psrc-xxxxx.europe-west3.gcp.confluent.cloud",
-           "SR_API_KEY": "srkey", "SR_API_SECRET": "srsecret", "SFTP_PASSWORD": "pw",
-           "MYSQL_PASSWORD": "pw", "SLUICE_VALUE_CONVERTER": "avro"}
+           "SR_API_KEY": "srkey-sluiceCANARY", "SR_API_SECRET": "srsecret-sluiceCANARY",
+           "SFTP_PASSWORD": "pw-sluiceCANARY", "MYSQL_PASSWORD": "pw-sluiceCANARY",
+           "SLUICE_VALUE_CONVERTER": "avro"}
 TAIL = """pipelines:
   - id: doc-example
     source:
@@ -346,3 +347,6 @@ def test_doc_yaml_examples_lint(sluice, tmp, doc):
         (tmp / "in.jsonl").write_text("")
         r = sluice.run("lint", f, env=DOC_ENV, timeout=30)
         assert r.returncode == 0, f"{doc} yaml block #{i + 1}:\n{b}\n{r.stdout}{r.stderr}"
+        # --print shows none of DOC_ENV's secrets (the session's canary scan reads its output)
+        r = sluice.run("lint", "--print", f, env=DOC_ENV, timeout=30)
+        assert r.returncode == 0 and "sluiceCANARY" not in r.stdout, r.stdout

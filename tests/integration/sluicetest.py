@@ -125,17 +125,23 @@ def register_secret(value, where=None):
             f.write(value.replace("\n", " ") + "\n")
 
 
+CAPTURE_LIMIT = 32 << 20  # bytes kept of one stream (data streams of the slow tests are larger)
+
+
 def _tee(src, dst_fd, what, where):
     """Copies a child's pipe to the capture file and, when dst_fd is set, on to the test."""
     path = Path(where) / _capture_name()
+    kept = 0
     with open(path, "ab") as cap:
         cap.write(f"\n==== {what}\n".encode())
         while True:
             chunk = os.read(src.fileno(), 65536)
             if not chunk:
                 break
-            cap.write(chunk)
-            cap.flush()
+            if kept < CAPTURE_LIMIT:
+                cap.write(chunk[:CAPTURE_LIMIT - kept])
+                cap.flush()
+                kept += len(chunk)
             while dst_fd is not None and chunk:
                 try:
                     chunk = chunk[os.write(dst_fd, chunk):]
@@ -149,6 +155,16 @@ def _tee(src, dst_fd, what, where):
 
 # Files under the scanned roots that hold secrets on purpose: the tests' configuration.
 CONFIG_SUFFIXES = (".yaml", ".yml", ".properties")
+
+
+def scan_roots(config):
+    """What the canary scan reads besides the captured output: docs/, and what sluice wrote into
+    the tests' directories (sink outputs, dead letters, state files) of this pytest session."""
+    roots = [REPO / "docs"]
+    tpf = getattr(config, "_tmp_path_factory", None)
+    if tpf is not None and getattr(tpf, "_basetemp", None) is not None:
+        roots.append(tpf._basetemp)
+    return roots
 
 
 def leaks(where, roots=()):

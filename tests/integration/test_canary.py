@@ -1,5 +1,6 @@
-"""The canary check (sluicetest.leaks, run over the whole session by conftest.py) is honest: it
-finds a secret that sluice prints, through each way the suite captures output."""
+"""The canary check: no secret of the suite in sluice's output over the whole session (the last
+test, and conftest.py's pytest_sessionfinish), and the scan is honest: it finds a secret that
+sluice prints, through each way the suite captures output."""
 import subprocess
 import tempfile
 from pathlib import Path
@@ -70,3 +71,13 @@ def test_spawned_output_reaches_the_test_whole(sluice, tmp):
     p = sluice.spawn("run", cfg, stdout=subprocess.PIPE)
     out, err = p.communicate(timeout=30)
     assert p.returncode != 0 and b"unknown key 'nope'" in err, err
+
+
+@pytest.mark.asan
+def test_no_secret_in_the_session_output(request):
+    """Runs last (conftest.py): no secret in any output of sluice during this session."""
+    where = sluicetest.capture_dir()
+    assert where is not None and where.is_dir()
+    found = leaks(where, roots=sluicetest.scan_roots(request.config))
+    assert not found, ("a secret of the test suite appeared in sluice's output (captured output "
+                       f"in {where}):\n  " + "\n  ".join(found[:50]))

@@ -130,10 +130,11 @@ static rd_kafka_conf_t *conf_from(const kafka_props_t *p, const char *role, cons
             continue; /* a consumer-only key in the shared block */
         rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, p->keys[i], p->values[i], err, sizeof err);
         if (r == RD_KAFKA_CONF_INVALID || r == RD_KAFKA_CONF_UNKNOWN) {
-            /* librdkafka's message quotes the value: not for a secret */
+            /* librdkafka's message may quote the value: not a secret's */
             int secret = 0;
             for (size_t k = 0; config_kafka_secret_properties[k]; k++)
                 secret |= strcmp(config_kafka_secret_properties[k], p->keys[i]) == 0;
+            secret = secret && *p->values[i] && strstr(err, p->values[i]);
             char shown[512];
             sluice_redact_url(shown, sizeof shown, err);
             snprintf(errstr, errstr_size, "kafka property '%s': %s", p->keys[i],

@@ -230,3 +230,18 @@ def test_mysql_credentials_never_shown(sluice, tmp, plugin_names):
     assert "'database.password' and 'connection.password' give different passwords" in r.stderr, \
         r.stderr
     assert "sluiceCANARY" not in r.stdout + r.stderr, r.stderr
+
+
+@pytest.mark.asan
+def test_kafka_property_errors_hide_secrets(sluice, tmp):
+    """A kafka: block librdkafka refuses: the error names the property, never a secret's value."""
+    write_lines(tmp / "in.txt", 3)
+    body = pipeline_yaml(tmp, "k").replace("version: 1\n", """version: 1
+kafka:
+  bootstrap.servers: 127.0.0.1:1
+  sasl.password: pw-sluiceCANARY
+  ssl_key: key-sluiceCANARY
+""", 1)
+    r = sluice.run("lint", write_yaml(tmp / "k.yaml", body), timeout=30)
+    assert r.returncode == 2 and "kafka property 'ssl_key'" in r.stderr, r.stderr
+    assert "sluiceCANARY" not in r.stdout + r.stderr, r.stderr

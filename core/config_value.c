@@ -19,7 +19,7 @@
 #include <strings.h>
 
 #include "config_internal.h"
-#include "sluice/redact.h"
+#include "redact.h"
 
 /* "% 64-bit": bounds at or beyond these mean "no bound" in range messages. */
 #define CFG_NO_MAX 9.0e18
@@ -895,17 +895,17 @@ static void cfg_put_yaml_string(buf_t *out, const char *s)
 static void cfg_put_value(buf_t *out, const char *s)
 {
     char small[256];
-    size_t n = sluice_redact_url(small, sizeof small, s);
+    size_t n = redact_url(small, sizeof small, s);
     if (n < sizeof small) {
         cfg_put_yaml_string(out, small);
         return;
     }
     char *big = malloc(n + 1);
     if (!big) {
-        buf_puts(out, "\"" SLUICE_REDACTED "\"");
+        buf_puts(out, "\"" REDACTED "\"");
         return;
     }
-    sluice_redact_url(big, n + 1, s);
+    redact_url(big, n + 1, s);
     cfg_put_yaml_string(out, big);
     free(big);
 }
@@ -943,7 +943,7 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
             for (size_t i = 0; i < v->n; i++) {
                 buf_printf(out, "%*s%.*s%s: ", indent, "", (int)(nlen - 1), f->name, v->keys[i]);
                 if (config_map_entry_secret(f, v->keys[i]))
-                    buf_puts(out, "\"" SLUICE_REDACTED "\"");
+                    buf_puts(out, "\"" REDACTED "\"");
                 else
                     cfg_put_value(out, v->items[i]);
                 buf_putc(out, '\n');
@@ -952,7 +952,7 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
         }
         buf_printf(out, "%*s%s:", indent, "", f->name);
         if (f->flags & SLUICE_CFG_SECRET) {
-            buf_puts(out, " \"" SLUICE_REDACTED "\"\n");
+            buf_puts(out, " \"" REDACTED "\"\n");
             continue;
         }
         if (f->type != SLUICE_CFG_MAP || !v->n)
@@ -978,7 +978,7 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
                 cfg_put_yaml_string(out, v->keys[i]);
                 buf_puts(out, ": ");
                 if (config_map_entry_secret(f, v->keys[i]))
-                    buf_puts(out, "\"" SLUICE_REDACTED "\"");
+                    buf_puts(out, "\"" REDACTED "\"");
                 else
                     cfg_put_value(out, v->items[i]);
                 buf_putc(out, '\n');

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "record.h"
+#include "redact.h"
 #include "value.h"
 
 /* -- contexts -----------------------------------------------------------------------------------
@@ -717,4 +718,5 @@ const struct sluice_host host_table = {
     .buf_append_json_string = host_buf_append_json_string,
     .buf_error = host_buf_error,
     .config_map = config_map,
+    .redact_url = redact_url,
 };

@@ -13,7 +13,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
-#include "sluice/redact.h"
+#include "redact.h"
 #include "transport.h"
 
 static int64_t kmono_ms(void)
@@ -136,7 +136,7 @@ static rd_kafka_conf_t *conf_from(const kafka_props_t *p, const char *role, cons
                 secret |= strcmp(config_kafka_secret_properties[k], p->keys[i]) == 0;
             secret = secret && *p->values[i] && strstr(err, p->values[i]);
             char shown[512];
-            sluice_redact_url(shown, sizeof shown, err);
+            redact_url(shown, sizeof shown, err);
             snprintf(errstr, errstr_size, "kafka property '%s': %s", p->keys[i],
                      secret ? "invalid value (not shown: a secret)" : shown);
             if (bad_key)

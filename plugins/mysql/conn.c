@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sluice/redact.h>
 
 /* mysql_library_init is not thread-safe and mysql_init calls it lazily: pipelines start their
  * plugin instances on several threads, so it runs once, here. */
@@ -82,7 +81,8 @@ static int take_port(const struct sluice_host *h, const sluice_config_t *cfg, co
 /* jdbc:mysql://host[:port][/database][?params] (jdbc:mariadb://, mysql://, mariadb:// too).
  * User and password in the URL's authority (user:pw@host) are accepted as well. The JDBC driver's
  * query parameters have no meaning here and are ignored, with the rest of the URL checked. */
-static int parse_url(const char *url, struct mysql_conn_cfg *out, char *errstr, size_t errstr_size)
+static int parse_url(const struct sluice_host *h, const char *url, struct mysql_conn_cfg *out,
+                     char *errstr, size_t errstr_size)
 {
     static const char *const schemes[] = {"jdbc:mysql://", "jdbc:mariadb://", "mysql://",
                                           "mariadb://", NULL};
@@ -96,7 +96,7 @@ static int parse_url(const char *url, struct mysql_conn_cfg *out, char *errstr, 
     }
     /* messages show the url without its credentials */
     char shown[512];
-    sluice_redact_url(shown, sizeof shown, url);
+    h->redact_url(shown, sizeof shown, url);
     if (!p) {
         snprintf(errstr, errstr_size,
                  "'connection.url': '%s' is not jdbc:mysql://host:port/database", shown);
@@ -176,7 +176,7 @@ int mysql_conn_cfg_parse(const struct sluice_host *h, const sluice_config_t *cfg
     const char *host_from = NULL, *port_from = NULL, *user_from = NULL, *pw_from = NULL,
                *db_from = NULL;
     if (h->config_has(cfg, "connection.url")) {
-        if (parse_url(h->config_string(cfg, "connection.url"), out, errstr, errstr_size) < 0)
+        if (parse_url(h, h->config_string(cfg, "connection.url"), out, errstr, errstr_size) < 0)
             return -1;
         if (out->host[0])
             host_from = "connection.url";

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "sluice/redact.h"
+#include "redact.h"
 
 #ifndef SLUICE_TEST_DATA
 #error "SLUICE_TEST_DATA must name tests/unit/data"
@@ -1123,7 +1123,7 @@ static void test_dump_secrets(void **state)
     assert_false(config_map_entry_secret(f, "linger.ms"));
 }
 
-/* sluice_redact_url: every URL of a text, userinfo and ?password= parameters; snprintf's return. */
+/* redact_url: every URL of a text, userinfo and ?password= parameters; snprintf's return. */
 static void test_redact_url(void **state)
 {
     (void)state;
@@ -1146,14 +1146,14 @@ static void test_redact_url(void **state)
     };
     char out[128];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        size_t n = sluice_redact_url(out, sizeof out, cases[i].in);
+        size_t n = redact_url(out, sizeof out, cases[i].in);
         assert_string_equal(out, cases[i].out);
         assert_int_equal(n, strlen(cases[i].out));
     }
     char small[8];
-    assert_int_equal(sluice_redact_url(small, sizeof small, "http://u:p@h"), 17);
+    assert_int_equal(redact_url(small, sizeof small, "http://u:p@h"), 17);
     assert_string_equal(small, "http://");
-    assert_int_equal(sluice_redact_url(NULL, 0, "http://u:p@h"), 17);
+    assert_int_equal(redact_url(NULL, 0, "http://u:p@h"), 17);
 }
 
 int main(void)

@@ -593,6 +593,14 @@ struct sluice_host {
      * they are. Called in `init`, typically right after allocating the state. SLUICE_OK.
      */
     sluice_err_t (*config_map)(const sluice_config_t *cfg, void *base);
+    /**
+     * Copy `text` into `out` (`size` bytes, NUL-terminated when size > 0) with the credentials of
+     * every URL in it hidden: the userinfo (`user:password@`) becomes "********@" and the value of
+     * a query parameter whose name holds "password" (JDBC's `?password=`) "********". Returns the
+     * length of the whole result, as snprintf does. Use it for every message that may show a URL
+     * a user configured. Any thread.
+     */
+    size_t (*redact_url)(char *out, size_t size, const char *text);
 };
 
 /** True when the host table `h` includes the member `field` (for members added in later minors). */

@@ -24,6 +24,8 @@
 
 #include <sluice/plugin.h>
 
+#include "filemode.h"
+
 #define FILE_READ_CHUNK (256u * 1024u) /* the least read() size; large reads keep syscalls rare */
 #define FILE_POS_DIGITS 24             /* room for a uint64_t in decimal */
 
@@ -725,6 +727,13 @@ static const struct sluice_config_field file_sink_config[] = {
      .description = "Lines are collected in memory and written once this many bytes are waiting "
                     "(and on every flush).",
      .example = "1MiB"},
+    {.name = "file.mode",
+     .type = SLUICE_CFG_STRING,
+     .default_value = "0644",
+     .description = "The permissions (octal) of the file when sluice creates it, exactly (not "
+                    "reduced by the umask); a file that exists keeps its own. The owner must keep "
+                    "read and write.",
+     .example = "0640"},
     {.name = NULL},
 };
 
@@ -735,6 +744,7 @@ struct file_sink {
     int fd;
     int fsync;
     size_t buffer_size;
+    unsigned mode;     /* file.mode, for a file this sink creates */
     sluice_buf_t *buf; /* rendered lines not yet written */
     size_t written;    /* bytes at the head of buf already written (after a short write) */
     int dirty;         /* written since the last fsync */
@@ -792,6 +802,11 @@ static sluice_err_t file_sink_init(const struct sluice_host *host, sluice_ctx_t 
     }
     s->fsync = host->config_bool(config, "fsync");
     s->buffer_size = (size_t)host->config_size(config, "buffer.size");
+    if (filemode_parse(host->config_string(config, "file.mode"), &s->mode, errstr, errstr_size) !=
+        0) {
+        err = SLUICE_ERR_CONFIG;
+        goto out;
+    }
     s->path = strdup(path);
     /* Room for a full buffer plus a typical line, so that the buffer rarely grows. */
     s->buf = host->buf_new(s->buffer_size + 64 * 1024);
@@ -865,7 +880,17 @@ static sluice_err_t file_sink_start(void *state, char *errstr, size_t errstr_siz
     if (s->fd >= 0) {
         goto out;
     }
-    s->fd = open(s->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    /* A new file gets file.mode exactly (fchmod: the umask may have taken bits of it away); an
+     * existing one is appended to as it is. */
+    s->fd = open(s->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, s->mode);
+    if (s->fd >= 0 && fchmod(s->fd, s->mode) != 0) {
+        err = SLUICE_FATAL;
+        snprintf(errstr, errstr_size, "cannot set the mode of %s: %s", s->path, strerror(errno));
+        goto out;
+    }
+    if (s->fd < 0 && errno == EEXIST) {
+        s->fd = open(s->path, O_RDWR | O_APPEND | O_CLOEXEC);
+    }
     if (s->fd < 0) {
         err = SLUICE_FATAL;
         snprintf(errstr, errstr_size, "cannot open %s for appending: %s%s", s->path,

@@ -32,6 +32,7 @@
 
 #include <sluice/plugin.h>
 
+#include "filemode.h"
 #include "sftp_json.h"
 #include "store.h"
 #include "timepart.h"
@@ -283,22 +284,6 @@ static char *sj_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* file.mode: octal permissions up to 0777 that leave the owner read and write. */
-static int sj_file_mode(const char *text, unsigned *mode, char *errstr, size_t errstr_size)
-{
-    char *end;
-    unsigned long m = text && *text ? strtoul(text, &end, 8) : 0644;
-    if (text && *text && (*end || m > 0777 || (m & 0600) != 0600)) {
-        snprintf(errstr, errstr_size,
-                 "file.mode: '%s' is not octal permissions from 0600 to 0777 that let the owner "
-                 "read and write (e.g. 0644, 0640, 0600)",
-                 text);
-        return -1;
-    }
-    *mode = (unsigned)m;
-    return 0;
-}
-
 static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
                             const sluice_config_t *cfg, void **state, char *errstr,
                             size_t errstr_size)
@@ -485,7 +470,7 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
             rc = SLUICE_ERR_NOMEM;
             goto fail;
         }
-        if (sj_file_mode(h->config_string(cfg, "file.mode"), &s->file_mode, errstr, errstr_size) !=
+        if (filemode_parse(h->config_string(cfg, "file.mode"), &s->file_mode, errstr, errstr_size) !=
             0)
             goto fail;
     }

@@ -2,7 +2,9 @@
 killed with SIGKILL and restarted loses nothing and keeps order; restarts resume from the stored
 positions; SIGTERM drains and flushes."""
 import hashlib
+import os
 import signal
+import stat
 import time
 
 import pytest
@@ -173,3 +175,30 @@ def test_progress_line_on_stderr_unless_quiet(sluice, tmp):
     assert rc == 0, err
     assert any("meter42" in ln and any(c.isdigit() for c in ln) for ln in err.splitlines()), \
         f"no progress line naming the pipeline on stderr within 7 s:\n{err}"
+
+
+def test_file_sink_mode(sluice, tmp):
+    """file.mode: a file the sink creates gets exactly that mode, whatever the umask; a file that
+    exists keeps its own; a mode that takes read or write from the owner is refused by lint."""
+    src = tmp / "in.txt"
+    write_lines(src, 10)
+    new, old = tmp / "new.txt", tmp / "old.txt"
+    old.write_text("")
+    os.chmod(old, 0o600)
+    for dst, offsets in ((new, "o1.json"), (old, "o2.json")):
+        cfg = write_yaml(tmp / f"{dst.stem}.yaml", file_to_file_yaml(
+            src, dst, tmp / offsets, sink_config="          file.mode: \"0640\"\n"))
+        saved = os.umask(0o077)  # inherited by sluice: the mode must not depend on it
+        try:
+            r = sluice.run("run", "--quiet", cfg, timeout=60)
+        finally:
+            os.umask(saved)
+        assert r.returncode == 0, r.stderr
+        assert file_size(dst) == file_size(src)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o640, oct(new.stat().st_mode)
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600, oct(old.stat().st_mode)
+    bad = write_yaml(tmp / "bad.yaml", file_to_file_yaml(
+        src, tmp / "x.txt", tmp / "o3.json", sink_config="          file.mode: \"0444\"\n"))
+    r = sluice.run("lint", bad, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert "file.mode: '0444' is not octal permissions" in r.stderr, r.stderr

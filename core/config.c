@@ -719,3 +719,12 @@ void config_run_free(cfg_run_t *run)
     free(run->files);
     memset(run, 0, sizeof *run);
 }
+
+int config_block_on(const sluice_config_t *g, const char *block, const char *key)
+{
+    size_t n = g ? config_count(g, block) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(config_map_key(g, block, i), key) == 0)
+            return config_item(g, block, i)[0] != '\0';
+    return n > 0;
+}

@@ -136,6 +136,11 @@ typedef struct cfg_run {
  * first). Pipeline ids must be unique across files. Returns 0 when `errs` gained nothing. */
 int config_load(cfg_run_t *run, const char *const *paths, size_t npaths, cfg_errors_t *errs);
 void config_run_free(cfg_run_t *run);
+/* 1 when the top-level map `block` (kafka:, schema.registry:) of `global` is in force: given, and
+ * its `key` (bootstrap.servers, url) not set to the empty string. An empty value — typically
+ * `${KAFKA_BOOTSTRAP:-}` with the variable unset — switches the block off, so that one file runs
+ * in-process or against a cluster depending on the environment. */
+int config_block_on(const sluice_config_t *global, const char *block, const char *key);
 
 /* The `transforms:` sequence of `map` into out->transforms (for `sluice test`'s inline chains). */
 void config_load_transforms(const cfg_node_t *map, const char *owner, const char *base_dir,

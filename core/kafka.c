@@ -46,11 +46,13 @@ typedef struct kafka_topic_spec {
 static int kafka_props_add(kafka_props_t *p, const char *key, const char *value);
 static void kafka_producer_free(kafka_producer_t *kp);
 static void kafka_consumer_free(kafka_consumer_t *kc);
+static const struct transport_ops transport_kafka; /* this file's transport, at its end */
 
 /* -- properties ---------------------------------------------------------------------------------
  */
 
-void kafka_props_from_map(kafka_props_t *out, const sluice_config_t *cfg, const char *key)
+/* Add the entries of a MAP key of a configuration (the kafka: block, producer.override.*, …). */
+static void kafka_props_from_map(kafka_props_t *out, const sluice_config_t *cfg, const char *key)
 {
     size_t n = cfg ? config_count(cfg, key) : 0;
     for (size_t i = 0; i < n; i++)
@@ -82,14 +84,15 @@ static int kafka_props_add(kafka_props_t *p, const char *key, const char *value)
     return 0;
 }
 
-void kafka_props_free(kafka_props_t *p)
+static void kafka_props_free(kafka_props_t *p)
 {
     free(p->keys);
     free(p->values);
     memset(p, 0, sizeof *p);
 }
 
-const char *kafka_props_get(const kafka_props_t *p, const char *key)
+/* The value of a property, or NULL. */
+static const char *kafka_props_get(const kafka_props_t *p, const char *key)
 {
     for (size_t i = 0; p && i < p->n; i++)
         if (strcmp(p->keys[i], key) == 0)
@@ -157,8 +160,10 @@ static void conf_default(rd_kafka_conf_t *conf, const kafka_props_t *p, const ch
         rd_kafka_conf_set(conf, key, value, err, sizeof err);
 }
 
-int kafka_props_check(const kafka_props_t *p, const char *role, const char **bad_key, char *errstr,
-                      size_t errstr_size)
+/* Check that librdkafka knows every property and accepts its value (for lint). On error writes a
+ * message naming the property and returns -1. `role` is "producer" or "consumer". */
+static int kafka_props_check(const kafka_props_t *p, const char *role, const char **bad_key,
+                             char *errstr, size_t errstr_size)
 {
     if (bad_key)
         *bad_key = NULL;
@@ -1155,9 +1160,9 @@ void kafka_kv_writer_free(kafka_kv_writer_t *w)
 
 struct kafka_transport {
     transport_t base;
-    const kafka_props_t *props; /* the kafka: block */
-    int props_ok;               /* librdkafka accepts it */
-    pthread_mutex_t mu;         /* topics are named while running (records routed elsewhere) */
+    kafka_props_t props; /* the kafka: block (its strings borrowed from the run's configuration) */
+    int props_ok;        /* librdkafka accepts it */
+    pthread_mutex_t mu;  /* topics are named while running (records routed elsewhere) */
     transport_topic_t **topics;
     size_t ntopics;
 };
@@ -1174,17 +1179,42 @@ struct kafka_writer {
     size_t nknown;
 };
 
-static transport_t *ktr_open(const void *settings)
+/* Kafka carries the run when the kafka: block is in force (an empty bootstrap.servers switches it
+ * off, and says so). */
+static int ktr_wanted(const sluice_config_t *g)
+{
+    if (g && config_count(g, "kafka") > 0 && !config_block_on(g, "kafka", "bootstrap.servers"))
+        log_info(NULL, "kafka: bootstrap.servers is empty: running in-process (no Kafka)");
+    return config_block_on(g, "kafka", "bootstrap.servers");
+}
+
+/* The kafka: block is read and checked here (for lint as for run). */
+static transport_t *ktr_open(const sluice_config_t *g, cfg_errors_t *errs)
 {
     struct kafka_transport *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    const struct kafka_transport_settings *ks = settings;
     t->base.ops = &transport_kafka;
-    t->props = ks->props;
-    t->props_ok = ks->props_ok;
     pthread_mutex_init(&t->mu, NULL);
+    char err[600];
+    kafka_props_from_map(&t->props, g, "kafka");
+    const char *bad = NULL;
+    if (kafka_props_check(&t->props, "producer", &bad, err, sizeof err) != 0 ||
+        kafka_props_check(&t->props, "consumer", &bad, err, sizeof err) != 0)
+        cfg_errors_add(errs, config_map_mark(g, "kafka", bad ? bad : ""), "kafka: %s", err);
+    else
+        t->props_ok = 1; /* the overrides are checked on top of a valid block only */
+    if (kafka_props_get(&t->props, "group.id"))
+        cfg_errors_add(errs, config_mark(g, "kafka"),
+                       "kafka: group.id would put every sink in one consumer group; each sink "
+                       "is its own group sluice.<pipeline>.<sink> (set "
+                       "consumer.override.group.id on a sink to choose its name)");
     return &t->base;
+}
+
+const kafka_props_t *kafka_transport_props(const transport_t *t)
+{
+    return t && t->ops == &transport_kafka ? &((const struct kafka_transport *)t)->props : NULL;
 }
 
 /* Check the kafka: block with the `key` overrides of `cfg` (those of `what`: "pipeline 'x'") for
@@ -1196,8 +1226,8 @@ static int ktr_check_overrides(struct kafka_transport *t, const sluice_config_t 
     kafka_props_t kp = {0};
     char err[600], entry[300];
     const char *bad = NULL;
-    for (size_t k = 0; k < t->props->n; k++)
-        kafka_props_add(&kp, t->props->keys[k], t->props->values[k]);
+    for (size_t k = 0; k < t->props.n; k++)
+        kafka_props_add(&kp, t->props.keys[k], t->props.values[k]);
     kafka_props_from_map(&kp, cfg, key);
     int rc = t->props_ok ? kafka_props_check(&kp, role, &bad, err, sizeof err) : 0;
     snprintf(entry, sizeof entry, "%s", bad ? bad : "");
@@ -1231,7 +1261,7 @@ static int ktr_check_sink(transport_t *base, const cfg_pipeline_t *cp, const cfg
 static void ktr_describe(transport_t *base, char *out, size_t size)
 {
     struct kafka_transport *t = (struct kafka_transport *)base;
-    const char *bs = kafka_props_get(t->props, "bootstrap.servers");
+    const char *bs = kafka_props_get(&t->props, "bootstrap.servers");
     snprintf(out, size, "against Kafka at %s", bs ? bs : "?");
 }
 
@@ -1321,8 +1351,8 @@ static int ktr_writer_new(transport_t *base, const struct transport_writer_spec 
     }
     w->base.ops = &transport_kafka;
     w->t = t;
-    for (size_t k = 0; k < t->props->n; k++)
-        kafka_props_add(&w->props, t->props->keys[k], t->props->values[k]);
+    for (size_t k = 0; k < t->props.n; k++)
+        kafka_props_add(&w->props, t->props.keys[k], t->props.values[k]);
     kafka_props_from_map(&w->props, spec->core, "producer.override.*");
     kafka_props_from_map(&w->topic_configs, spec->core, "topic.creation.default.*");
     w->tspec.partitions = (int)config_int(spec->core, "topic.creation.default.partitions");
@@ -1367,8 +1397,8 @@ static int ktr_reader_new(transport_t *base, transport_topic_t *tp,
     struct kafka_transport *t = (struct kafka_transport *)base;
     kafka_props_t kp = {0};
     char group[512], name[512];
-    for (size_t k = 0; k < t->props->n; k++)
-        kafka_props_add(&kp, t->props->keys[k], t->props->values[k]);
+    for (size_t k = 0; k < t->props.n; k++)
+        kafka_props_add(&kp, t->props.keys[k], t->props.values[k]);
     kafka_props_from_map(&kp, spec->sink_core, "consumer.override.*");
     snprintf(group, sizeof group, "sluice.%s.%s", spec->pipeline, spec->sink);
     snprintf(name, sizeof name, "%s/%s#%d", spec->pipeline, spec->sink, spec->task);
@@ -1416,6 +1446,7 @@ static void ktr_free(transport_t *base)
         free(t->topics[i]);
     }
     free(t->topics);
+    kafka_props_free(&t->props);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
@@ -1538,9 +1569,11 @@ static void ktr_close(transport_reader_t *r)
     kafka_consumer_close((kafka_consumer_t *)r);
 }
 
-const struct transport_ops transport_kafka = {
+static const struct transport_ops transport_kafka = {
     .name = "Kafka",
     .caps = TRANSPORT_ENDLESS | TRANSPORT_FOREIGN | TRANSPORT_SELF_ACKED | TRANSPORT_TASKS,
+    .rank = 1, /* over the in-process fallback */
+    .wanted = ktr_wanted,
     .load_headers = kafka_load_headers,
     .open = ktr_open,
     .check_pipeline = ktr_check_pipeline,
@@ -1576,3 +1609,4 @@ const struct transport_ops transport_kafka = {
     .commit_offsets = ktr_commit_offsets,
     .close = ktr_close,
 };
+TRANSPORT_REGISTER(transport_kafka);

@@ -24,6 +24,7 @@
 
 #include "record.h"
 #include "topic.h"
+#include "transport.h"
 
 /* A list of librdkafka properties (borrowed strings). */
 typedef struct kafka_props {
@@ -31,25 +32,11 @@ typedef struct kafka_props {
     size_t n, cap;
 } kafka_props_t;
 
-/* Add the entries of a MAP key of a configuration (the kafka: block, producer.override.*, …). */
-void kafka_props_from_map(kafka_props_t *out, const sluice_config_t *cfg, const char *key);
-void kafka_props_free(kafka_props_t *p);
-/* Check that librdkafka knows every property and accepts its value (for lint). On error writes a
- * message naming the property and returns -1. `role` is "producer" or "consumer". */
-int kafka_props_check(const kafka_props_t *p, const char *role, const char **bad_key, char *errstr,
-                      size_t errstr_size);
-/* The value of a property, or NULL. */
-const char *kafka_props_get(const kafka_props_t *p, const char *key);
+/* -- the transport (transport.h: kafka.c registers its table) -------------------------------- */
 
-/* -- the transport (transport.h: transport_kafka) -------------------------------------------- */
-
-/* What transport_kafka.open takes (copied): the kafka: block's properties (borrowed until the
- * transport is freed), and whether librdkafka accepted them (the overrides are checked on top of
- * a valid block only). */
-struct kafka_transport_settings {
-    const kafka_props_t *props;
-    int props_ok;
-};
+/* The kafka: block's properties when `t` is the Kafka transport (the run's offsets.storage: kafka
+ * uses them), else NULL. */
+const kafka_props_t *kafka_transport_props(const transport_t *t);
 
 /* -- source positions in a compacted topic ------------------------------------------------------
  */

@@ -114,19 +114,6 @@ static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_i
     return out->cfg ? 0 : -1;
 }
 
-/* 1 when the top-level map `block` (kafka:, schema.registry:) is in force: given, and its `key`
- * (bootstrap.servers, url) not set to the empty string. An empty value — typically
- * `${KAFKA_BOOTSTRAP:-}` with the variable unset — switches the block off, so that one file runs
- * in-process or against a cluster depending on the environment. */
-static int block_on(const sluice_config_t *g, const char *block, const char *key)
-{
-    size_t n = g ? config_count(g, block) : 0;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(config_map_key(g, block, i), key) == 0)
-            return config_item(g, block, i)[0] != '\0';
-    return n > 0;
-}
-
 /* A sink's own value of a core key, else the pipeline's. */
 static const sluice_config_t *side_cfg(const sluice_config_t *sink, const sluice_config_t *pipe,
                                        const char *key)
@@ -167,7 +154,7 @@ static int check_converters(runtime_t *rt, const cfg_pipeline_t *cp, const sluic
     for (size_t i = 0; core && i < 2; i++) {
         if (!config_has(core, keys[i]) || !converter_is_avro(config_string(core, keys[i])))
             continue;
-        if (block_on(rt->cfg.global, "schema.registry", "url"))
+        if (config_block_on(rt->cfg.global, "schema.registry", "url"))
             continue;
         cfg_errors_add(errs, config_mark(core, keys[i]),
                        "%s of pipeline '%s': %s avro needs a schema.registry: block with its url "
@@ -362,35 +349,17 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
     free(extra);
 
     const sluice_config_t *g = rt->cfg.global;
-    if (g && config_count(g, "kafka") > 0 && !block_on(g, "kafka", "bootstrap.servers"))
-        log_info(NULL, "kafka: bootstrap.servers is empty: running in-process (no Kafka)");
-    if (block_on(g, "kafka", "bootstrap.servers")) {
-        char err[600];
-        rt->kafka = 1;
-        kafka_props_from_map(&rt->kprops, g, "kafka");
-        const char *bad = NULL;
-        if (kafka_props_check(&rt->kprops, "producer", &bad, err, sizeof err) != 0 ||
-            kafka_props_check(&rt->kprops, "consumer", &bad, err, sizeof err) != 0)
-            cfg_errors_add(errs, config_map_mark(g, "kafka", bad ? bad : ""), "kafka: %s", err);
-        else
-            rt->kafka_ok = 1; /* the overrides are checked on top of a valid block only */
-        if (kafka_props_get(&rt->kprops, "group.id"))
-            cfg_errors_add(errs, config_mark(g, "kafka"),
-                           "kafka: group.id would put every sink in one consumer group; each sink "
-                           "is its own group sluice.<pipeline>.<sink> (set "
-                           "consumer.override.group.id on a sink to choose its name)");
-    }
-    /* The one place the transport is chosen: Kafka when the kafka: block is in force. */
-    const struct transport_ops *tops = rt->kafka ? &transport_kafka : &transport_memory;
-    struct kafka_transport_settings ks = {&rt->kprops, rt->kafka_ok};
-    rt->transport = tops->open(rt->kafka ? &ks : NULL);
+    /* The transport chooses itself from the top-level keys, and reads and checks its own. */
+    const struct transport_ops *tops = transport_choose(g);
+    rt->transport = tops->open(g, errs);
     if (!rt->transport)
         cfg_errors_add(errs, NULL, "out of memory");
-    if (g && strcmp(config_string(g, "offsets.storage"), "kafka") == 0 && !rt->kafka)
+    if (g && strcmp(config_string(g, "offsets.storage"), "kafka") == 0 &&
+        !kafka_transport_props(rt->transport))
         cfg_errors_add(errs, config_mark(g, "offsets.storage"),
                        "offsets.storage: kafka needs the kafka: block (positions go to the "
                        "compacted topic offset.storage.topic)");
-    if (block_on(g, "schema.registry", "url")) {
+    if (config_block_on(g, "schema.registry", "url")) {
         size_t n = config_count(g, "schema.registry");
         const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);
         char err[600];
@@ -644,16 +613,18 @@ static int runtime_open_offsets(runtime_t *rt)
     if (!rt->offsets_path)
         return -1;
     sprintf(rt->offsets_path, "kafka topic %s", topic);
-    if (kafka_kv_writer_new(&rt->offsets_writer, &rt->kprops, topic, err, sizeof err) != 0) {
+    /* The kafka: block (runtime_prepare refused offsets.storage: kafka without it). */
+    const kafka_props_t *kprops = kafka_transport_props(rt->transport);
+    if (kafka_kv_writer_new(&rt->offsets_writer, kprops, topic, err, sizeof err) != 0) {
         fprintf(stderr, "sluice: offset.storage.topic: %s\n", err);
         return -1;
     }
     offsets_backend_t be = {offsets_kafka_write, offsets_kafka_sync, rt->offsets_writer};
     if (offsets_open_backend(&rt->offsets, rt->offsets_path, &be) != 0)
         return -1;
-    int rc = kafka_read_compacted(&rt->kprops, topic,
-                                  (int)config_int(g, "offset.storage.replication.factor"),
-                                  offsets_kafka_load, rt->offsets, &rt->stopping, err, sizeof err);
+    int rc =
+        kafka_read_compacted(kprops, topic, (int)config_int(g, "offset.storage.replication.factor"),
+                             offsets_kafka_load, rt->offsets, &rt->stopping, err, sizeof err);
     if (rc == -2)
         log_info(NULL, "%s", err);
     else if (rc != 0)
@@ -809,7 +780,7 @@ static int runtime_setup(runtime_t *rt)
         if (e && e->next_offset > 0)
             ops->set_next(p->topic, e->next_offset);
     }
-    if (block_on(rt->cfg.global, "schema.registry", "url")) {
+    if (config_block_on(rt->cfg.global, "schema.registry", "url")) {
         const sluice_config_t *g = rt->cfg.global;
         size_t n = config_count(g, "schema.registry");
         const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);
@@ -1119,7 +1090,6 @@ void runtime_free(runtime_t *rt)
         free(p->route_targets);
         free(p->readers);
     }
-    kafka_props_free(&rt->kprops);
     sr_client_free(rt->sr);
     if (rt->transport)
         rt->transport->ops->free(rt->transport);

@@ -25,10 +25,7 @@ typedef struct runtime {
     char *offsets_path;
     int quiet;
     int progress_interval_ms;
-    atomic_int stopping; /* a signal arrived */
-                         /* Kafka mode (a kafka: block) */
-    int kafka, kafka_ok;
-    kafka_props_t kprops;              /* the kafka: block as given */
+    atomic_int stopping;               /* a signal arrived */
     sr_client_t *sr;                   /* the schema.registry: block's client, NULL if none */
     kafka_kv_writer_t *offsets_writer; /* offsets.storage: kafka */
     pthread_t sig_thread;

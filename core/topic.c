@@ -468,6 +468,8 @@ const uint8_t *topic_header_next(const uint8_t *p, const char **name, size_t *na
  * transport.h's table over the log above: the run owns its topics; a reader is a topic reader; a
  * writer appends to the topics themselves. */
 
+static const struct transport_ops transport_memory; /* the table, at the end */
+
 struct mem_transport {
     transport_t base;
     pthread_mutex_t mu; /* topics may be created while running (records routed elsewhere) */
@@ -492,9 +494,16 @@ struct mem_reader {
     atomic_int paused;
 };
 
-static transport_t *mem_open(const void *settings)
+/* The in-process transport carries every run that no other transport wants. */
+static int mem_wanted(const sluice_config_t *global)
 {
-    (void)settings;
+    (void)global;
+    return 1;
+}
+
+static transport_t *mem_open(const sluice_config_t *global, cfg_errors_t *errs)
+{
+    (void)global, (void)errs;
     struct mem_transport *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
@@ -793,9 +802,11 @@ static void mem_close(transport_reader_t *r)
     topic_reader_leave(mem_rd(r));
 }
 
-const struct transport_ops transport_memory = {
+static const struct transport_ops transport_memory = {
     .name = "in-process",
     .caps = 0,
+    .rank = 0,
+    .wanted = mem_wanted,
     .load_headers = NULL,
     .open = mem_open,
     .check_pipeline = mem_check_pipeline,
@@ -831,3 +842,4 @@ const struct transport_ops transport_memory = {
     .commit_offsets = mem_commit_offsets,
     .close = mem_close,
 };
+TRANSPORT_REGISTER(transport_memory);

@@ -1,21 +1,22 @@
 /* transport.h — how records travel from a pipeline's source to its sinks: one table of functions
- * (struct transport_ops) over opaque objects, implemented by the in-process log (topic.c,
- * transport_memory) and by Kafka (kafka.c, transport_kafka). The pipeline code calls only these,
- * the same for both, and asks what a transport is like (caps), never which one it is. Adding a
- * transport is a new file with its table (plus its meson line, its extern below, and the line of
- * runtime_prepare that chooses it from the configuration).
+ * (struct transport_ops) over opaque objects, implemented by the in-process log (topic.c) and by
+ * Kafka (kafka.c). The pipeline code calls only these, the same for both, and asks what a transport
+ * is like (caps), never which one it is. Adding a transport is a new file (plus its line in
+ * core/meson.build's sources): its table says when the run wants it (wanted, rank), open reads and
+ * checks its own keys of the configuration, and TRANSPORT_REGISTER makes it known to
+ * transport_choose — no list, no extern, no line of the runtime names it.
  *
  * Objects: the run's transport (owns its topics), a topic (a name; the transport's state behind
  * it), a writer (one per pipeline: its source appends with it, and its sinks their dead-letter
  * records), a reader (one per sink task).
  *
- * Threads: open, check_*, describe, and set-up and teardown (topic, writer_add, writers, readers,
- * set_next, writer_new, reader_new, the *_free) run on the main thread, before the pipeline
- * threads start or after they are joined; progress on the main thread while they run. A writer's
- * calls run on its pipeline's source thread (append and writer_done also on its sink threads, for
- * dead-letter records); a reader's on its sink task's thread only (on_revoke too: from inside
- * read). topic may also be called from a source thread, through route (a record routed to a topic
- * met while running). */
+ * Threads: wanted, open, check_*, describe, and set-up and teardown (topic, writer_add, writers,
+ * readers, set_next, writer_new, reader_new, the *_free) run on the main thread, before the
+ * pipeline threads start or after they are joined; progress on the main thread while they run. A
+ * writer's calls run on its pipeline's source thread (append and writer_done also on its sink
+ * threads, for dead-letter records); a reader's on its sink task's thread only (on_revoke too: from
+ * inside read). topic may also be called from a source thread, through route (a record routed to a
+ * topic met while running). */
 #ifndef SLUICE_TRANSPORT_H
 #define SLUICE_TRANSPORT_H
 
@@ -90,15 +91,21 @@ struct transport_reader_spec {
 struct transport_ops {
     const char *name; /* "in-process", "Kafka": for messages */
     unsigned caps;    /* TRANSPORT_* */
+    /* The choice (transport_choose): of the transports that want the run, the highest rank is
+     * used. wanted looks at the run's top-level keys (`global`, NULL when the files did not load;
+     * it may say why it is not wanted, with log_info) and returns 1 or 0; the in-process
+     * transport wants every run, at rank 0, as the fallback. */
+    int rank;
+    int (*wanted)(const sluice_config_t *global);
     /* The codec's load_headers for records of a read (headers copied only when looked at), or
      * NULL when read fills them at once. */
     void (*load_headers)(const void *src, sluice_record_t *r);
 
     /* -- run: preparation (lint and run), set-up, progress, teardown --------------------------- */
-    /* The run's transport; `settings` is what runtime.c's choice hands it (Kafka: a struct
-     * kafka_transport_settings, copied; its properties borrowed until free). NULL when out of
+    /* The run's transport: it reads and checks its own keys of `global` (Kafka: the kafka: block;
+     * strings borrowed, `global` outlives it), adding each error to `errs`. NULL when out of
      * memory. Opening connects nowhere (`sluice lint` opens it too). */
-    transport_t *(*open)(const void *settings);
+    transport_t *(*open)(const sluice_config_t *global, cfg_errors_t *errs);
     /* Check the transport's own keys of a pipeline and of one of its sinks (Kafka: the
      * producer.override.* and consumer.override.* properties), adding each error to `errs`.
      * 0 or -1. */
@@ -184,7 +191,20 @@ struct transport_ops {
     void (*close)(transport_reader_t *r);
 };
 
-/* The transports this build knows (runtime.c picks one from the run's top-level keys). */
-extern const struct transport_ops transport_memory, transport_kafka;
+/* The transport the run's top-level keys ask for (see wanted and rank above); NULL if none of
+ * those linked in wants it. */
+const struct transport_ops *transport_choose(const sluice_config_t *global);
+
+/* Make a transport's table known to transport_choose: `TRANSPORT_REGISTER(transport_x);` at file
+ * scope, beside the table. It is a linker set: a pointer to the table goes into the ELF section
+ * sluice_transport, and the linker gathers the pointers of every object it links into one array
+ * between __start_sluice_transport and __stop_sluice_transport (GNU ld, gold, lld). So a third
+ * transport is one new file, and a program (a unit test) that links only topic.c knows only the
+ * in-process transport. `used` keeps the pointer although nothing names it; the section holds
+ * only these pointers, aligned like an array of them. Sanitizers leave such globals alone (GCC
+ * and clang do not pad globals with a section of their own: ASan would break the array). */
+#define TRANSPORT_REGISTER(ops)                                                                    \
+    static const struct transport_ops *const transport_register_##ops                              \
+        __attribute__((used, section("sluice_transport"), aligned(sizeof(void *)))) = &(ops)
 
 #endif

@@ -153,8 +153,11 @@ def _tee(src, dst_fd, what, where):
         os.close(dst_fd)
 
 
-# Files under the scanned roots that hold secrets on purpose: the tests' configuration.
+# Files under the scanned roots that hold secrets on purpose: the tests' configuration, and the
+# real services' own state (their passwords, a database's binlog) that scripts/quickstart --full
+# keeps under its state/services/ directory: neither is sluice's output.
 CONFIG_SUFFIXES = (".yaml", ".yml", ".properties")
+SERVICE_DIR = "services"
 
 
 def scan_roots(config):
@@ -184,6 +187,7 @@ def leaks(where, roots=()):
     for root in roots:
         files += [(p, p.name) for p in sorted(Path(root).rglob("*"))
                   if p.is_file() and not p.is_symlink() and p.suffix not in CONFIG_SUFFIXES
+                  and SERVICE_DIR not in p.relative_to(root).parts[:-1]
                   and p.stat().st_size < 64 << 20]
     found = []
     for path, test in files:

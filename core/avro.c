@@ -26,9 +26,14 @@
 #include "json.h"
 
 #define AVRO_MAX_DEPTH 64
-/* Items of zero-byte types (empty records) in one datum: the count cannot be checked against the
- * bytes left, so it is bounded. */
-#define AVRO_MAX_EMPTY_ITEMS (1u << 24)
+/* Values made from no bytes at all (items of empty records, in arrays and maps) cannot be checked
+ * against the bytes left, so each datum has a budget for them: at most
+ * AVRO_ZERO_VALUES_BASE + AVRO_ZERO_VALUES_PER_BYTE × (datum bytes) such values, where an item
+ * counts the values it makes (an empty record 1, a record of 300 empty records 301). Every other
+ * value takes at least one byte, so decoding a datum of n bytes makes O(n) values in all, and
+ * arrays grow geometrically, so the arena stays O(n) too. */
+#define AVRO_ZERO_VALUES_BASE     4096u
+#define AVRO_ZERO_VALUES_PER_BYTE 8u
 #define AVRO_DECIMAL_PRECISION_DEFAULT 64
 #define AVRO_PARAM_PRECISION           "connect.decimal.precision"
 #define AVRO_PARAM_RECORD_DOC          "io.confluent.connect.avro.record.doc"
@@ -829,6 +834,7 @@ struct avro_node {
     int map_entry;        /* record: a MapEntry {key, value}; array: of MapEntry, a Connect MAP */
     int key_first;        /* MapEntry: "key" is field 0 */
     size_t min_size;      /* fewest bytes a datum of this type takes */
+    size_t zvals;         /* min_size 0: the values one datum makes (null 1, records 1 + fields) */
     const char *fullname; /* named types */
     int done;             /* named types: parsed (a reference to an unfinished one is recursion) */
 };
@@ -1000,6 +1006,7 @@ static struct avro_node *ap_prim(ap_t *p, enum av_kind kind, const cJSON *obj)
     switch (kind) {
     case AV_NULL:
         n->min_size = 0;
+        n->zvals = 1;
         return n;
     case AV_BOOLEAN:
         t = SLUICE_TYPE_BOOLEAN;
@@ -1185,7 +1192,10 @@ static struct avro_node *ap_record(ap_t *p, const cJSON *obj, const char *ns, in
             return ap_nomem(p);
         n->kids[n->nkids++] = k;
         n->min_size += k->min_size;
+        if (k->min_size == 0) /* saturates: far beyond any budget either way */
+            n->zvals = n->zvals + k->zvals < SIZE_MAX / 4 ? n->zvals + k->zvals : SIZE_MAX / 4;
     }
+    n->zvals = n->min_size == 0 ? n->zvals + 1 : 0;
     const char *internal = ap_str(obj, "connect.internal.type");
     if (n->nkids == 2 && (strcmp(full, AVRO_CONNECT_NAMESPACE "." AVRO_MAP_ENTRY) == 0 ||
                           (internal && strcmp(internal, AVRO_MAP_ENTRY) == 0))) {
@@ -1494,7 +1504,7 @@ typedef struct ar {
     arena_t *a;
     char *err;
     size_t errsz;
-    size_t empty_items;
+    size_t zero_budget; /* values that may still be made from no bytes (AVRO_ZERO_VALUES_BASE) */
 } ar_t;
 
 static sluice_err_t ar_short(ar_t *r)
@@ -1549,8 +1559,9 @@ static sluice_err_t ar_len(ar_t *r, size_t *len)
     return SLUICE_OK;
 }
 
-/* The item count of the next array/map block (0: the end), checked against the bytes left. */
-static sluice_err_t ar_block(ar_t *r, size_t min_item, size_t *count)
+/* The item count of the next array/map block (0: the end), checked against the bytes left, or for
+ * items of no bytes (`zvals` values each) against the datum's budget. */
+static sluice_err_t ar_block(ar_t *r, size_t min_item, size_t zvals, size_t *count)
 {
     int64_t n = 0;
     sluice_err_t rc;
@@ -1568,13 +1579,18 @@ static sluice_err_t ar_block(ar_t *r, size_t min_item, size_t *count)
             return avro_fail(r->err, r->errsz, "Avro block size at byte %zu is beyond the data",
                              at);
     }
-    if (min_item ? (uint64_t)n > (uint64_t)(r->end - r->p) / min_item
-                 : (uint64_t)n > AVRO_MAX_EMPTY_ITEMS - r->empty_items)
+    if (min_item && (uint64_t)n > (uint64_t)(r->end - r->p) / min_item)
         return avro_fail(r->err, r->errsz,
                          "Avro block of %lld items at byte %zu is larger than the data left",
                          (long long)n, at);
-    if (!min_item)
-        r->empty_items += (size_t)n;
+    if (!min_item) {
+        if (!zvals || (uint64_t)n > r->zero_budget / zvals)
+            return avro_fail(r->err, r->errsz,
+                             "Avro block of %lld items at byte %zu is larger than the data left "
+                             "allows for items that take no bytes (a datum of %zu bytes)",
+                             (long long)n, at, (size_t)(r->end - r->start));
+        r->zero_budget -= (size_t)n * zvals;
+    }
     *count = (size_t)n;
     return SLUICE_OK;
 }
@@ -1608,17 +1624,20 @@ static sluice_err_t ar_map_entries(ar_t *r, const struct avro_node *n, const slu
     sluice_err_t rc;
     for (;;) {
         size_t count;
-        if ((rc = ar_block(r, entry->min_size, &count)) != SLUICE_OK)
+        if ((rc = ar_block(r, entry->min_size, entry->zvals, &count)) != SLUICE_OK)
             return rc;
         if (!count)
             return SLUICE_OK;
         size_t need = v->u.m.len + count;
-        struct value_kv *items =
-            arena_grow(r->a, v->u.m.items, v->u.m.cap * sizeof *items, need * sizeof *items);
-        if (!items)
-            return ar_nomem(r);
-        v->u.m.items = items;
-        v->u.m.cap = need;
+        if (need > v->u.m.cap) { /* geometric: many small blocks must not copy quadratically */
+            size_t cap = need > 2 * v->u.m.cap ? need : 2 * v->u.m.cap;
+            struct value_kv *items =
+                arena_grow(r->a, v->u.m.items, v->u.m.cap * sizeof *items, cap * sizeof *items);
+            if (!items)
+                return ar_nomem(r);
+            v->u.m.items = items;
+            v->u.m.cap = cap;
+        }
         for (size_t i = 0; i < count; i++) {
             sluice_value_t *first, *second, *k, *val;
             const struct avro_node *fn = entry->key_first ? kn : vn;
@@ -1746,17 +1765,20 @@ static sluice_err_t ar_value(ar_t *r, const struct avro_node *n, const sluice_sc
         for (;;) {
             size_t count;
             const struct avro_node *k = n->kids[0];
-            if ((rc = ar_block(r, k->min_size, &count)) != SLUICE_OK)
+            if ((rc = ar_block(r, k->min_size, k->zvals, &count)) != SLUICE_OK)
                 return rc;
             if (!count)
                 break;
             size_t need = v->u.a.len + count;
-            sluice_value_t **items =
-                arena_grow(r->a, v->u.a.items, v->u.a.cap * sizeof *items, need * sizeof *items);
-            if (!items)
-                return ar_nomem(r);
-            v->u.a.items = items;
-            v->u.a.cap = need;
+            if (need > v->u.a.cap) { /* geometric: many small blocks must not copy quadratically */
+                size_t cap = need > 2 * v->u.a.cap ? need : 2 * v->u.a.cap;
+                sluice_value_t **items =
+                    arena_grow(r->a, v->u.a.items, v->u.a.cap * sizeof *items, cap * sizeof *items);
+                if (!items)
+                    return ar_nomem(r);
+                v->u.a.items = items;
+                v->u.a.cap = cap;
+            }
             for (size_t j = 0; j < count; j++)
                 if ((rc = ar_value(r, k, k->schema, &v->u.a.items[v->u.a.len++])) != SLUICE_OK)
                     return rc;
@@ -1768,7 +1790,7 @@ static sluice_err_t ar_value(ar_t *r, const struct avro_node *n, const sluice_sc
         for (;;) {
             size_t count;
             const struct avro_node *k = n->kids[0];
-            if ((rc = ar_block(r, 1 + k->min_size, &count)) != SLUICE_OK)
+            if ((rc = ar_block(r, 1 + k->min_size, 0, &count)) != SLUICE_OK)
                 return rc;
             if (!count)
                 break;
@@ -1826,7 +1848,9 @@ sluice_err_t avro_read_datum(const avro_reader_t *rd, arena_t *a, const void *da
               .end = (const unsigned char *)data + len,
               .a = a,
               .err = errstr,
-              .errsz = errstr_size};
+              .errsz = errstr_size,
+              .zero_budget = AVRO_ZERO_VALUES_BASE +
+                             (len < SIZE_MAX / 16 ? len : SIZE_MAX / 16) * AVRO_ZERO_VALUES_PER_BYTE};
     *out = NULL;
     sluice_err_t rc = ar_value(&r, rd->root, rd->schema, out);
     if (rc != SLUICE_OK) {

@@ -105,7 +105,12 @@ int base64_decode(arena_t *a, const char *s, size_t len, void **out, size_t *out
 int json_decimal_scale(const sluice_schema_t *s)
 {
     const char *v = schema_param(s, "scale");
-    return v ? atoi(v) : 0;
+    long l = v ? strtol(v, NULL, 10) : 0;
+    if (l > JSON_DECIMAL_MAX_SCALE)
+        return JSON_DECIMAL_MAX_SCALE + 1;
+    if (l < -JSON_DECIMAL_MAX_SCALE)
+        return -JSON_DECIMAL_MAX_SCALE - 1;
+    return (int)l;
 }
 
 /* Decimal text (JSON number grammar) at `scale` → minimal two's complement bytes. */
@@ -119,16 +124,23 @@ sluice_err_t json_decimal_from_text(arena_t *a, const char *s, size_t len, int s
         neg = 1;
         q++;
     }
+    if (scale > JSON_DECIMAL_MAX_SCALE || scale < -JSON_DECIMAL_MAX_SCALE) {
+        snprintf(why, whysz, "the decimal's scale is out of range (at most %d either way)",
+                 JSON_DECIMAL_MAX_SCALE);
+        return SLUICE_ERR_INVALID;
+    }
     /* Collect the significant digits and the power of ten they are scaled by. */
     char *digits = arena_alloc(a, len + 1);
     if (!digits)
         return SLUICE_ERR_NOMEM;
     size_t nd = 0;
     for (; q < e && *q >= '0' && *q <= '9'; q++)
-        digits[nd++] = *q;
+        if (nd || *q != '0') /* leading zeros count for nothing */
+            digits[nd++] = *q;
     if (q < e && *q == '.')
         for (q++; q < e && *q >= '0' && *q <= '9'; q++, exp10--)
-            digits[nd++] = *q;
+            if (nd || *q != '0')
+                digits[nd++] = *q;
     if (q < e && (*q == 'e' || *q == 'E')) {
         q++;
         int en = 0;
@@ -150,11 +162,13 @@ sluice_err_t json_decimal_from_text(arena_t *a, const char *s, size_t len, int s
                  (int)len, s, scale);
         return SLUICE_ERR_INVALID;
     }
-    if (shift > 100000) {
-        snprintf(why, whysz, "decimal %.*s is too large", (int)len, s);
+    if (nd && (shift > JSON_DECIMAL_MAX_DIGITS ||
+               nd + (shift > 0 ? (size_t)shift : 0) > JSON_DECIMAL_MAX_DIGITS)) {
+        snprintf(why, whysz, "decimal %.*s%s has more than %d digits at scale %d",
+                 len > 60 ? 60 : (int)len, s, len > 60 ? "…" : "", JSON_DECIMAL_MAX_DIGITS, scale);
         return SLUICE_ERR_INVALID;
     }
-    size_t total = nd + (shift > 0 ? (size_t)shift : 0);
+    size_t total = nd ? nd + (shift > 0 ? (size_t)shift : 0) : 0;
     size_t cap = total / 2 + 2;                /* base-256 digits needed, generously */
     unsigned char *mag = arena_calloc(a, cap); /* little-endian magnitude */
     if (!mag)

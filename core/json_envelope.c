@@ -71,6 +71,10 @@ static sluice_err_t jp_typed_bytes(jp_t *p, const sluice_schema_t *s, sluice_val
     size_t blen = 0;
     sluice_err_t rc;
     int decimal = schema_is_logical(s, SLUICE_LOGICAL_DECIMAL);
+    int scale = decimal ? json_decimal_scale(s) : 0;
+    if (scale > JSON_DECIMAL_MAX_SCALE || scale < -JSON_DECIMAL_MAX_SCALE)
+        return jp_fail(p, st, "the decimal's scale is out of range (at most %d either way)",
+                       JSON_DECIMAL_MAX_SCALE);
     if (decimal && p->p < p->end && (*p->p == '-' || (*p->p >= '0' && *p->p <= '9'))) {
         const char *txt;
         size_t n;
@@ -78,8 +82,7 @@ static sluice_err_t jp_typed_bytes(jp_t *p, const sluice_schema_t *s, sluice_val
         char why[200];
         if ((rc = jp_number_scan(p, &txt, &n, &is_int)) != SLUICE_OK)
             return rc;
-        rc = json_decimal_from_text(p->a, txt, n, json_decimal_scale(s), &bytes, &blen, why,
-                                    sizeof why);
+        rc = json_decimal_from_text(p->a, txt, n, scale, &bytes, &blen, why, sizeof why);
         if (rc == SLUICE_ERR_NOMEM)
             return jp_nomem(p);
         if (rc != SLUICE_OK)
@@ -139,7 +142,7 @@ static sluice_err_t jp_typed_map(jp_t *p, const sluice_schema_t *s, sluice_value
     if (p->p >= p->end || *p->p != (object ? '{' : '['))
         return jp_mismatch(p, s);
     char close = object ? '}' : ']';
-    int empty, more;
+    int empty, more, dedup = 0;
     if ((rc = jp_open(p, close, &empty)) != SLUICE_OK)
         return rc;
     sluice_value_t *m = value_map(p->a, s);
@@ -160,7 +163,10 @@ static sluice_err_t jp_typed_map(jp_t *p, const sluice_schema_t *s, sluice_value
                 return rc;
             if ((rc = jp_typed(p, s->values, &v)) != SLUICE_OK)
                 return rc;
-            if (value_map_put_string(p->a, m, k, v, 1) != SLUICE_OK)
+            /* past a few keys, repeats are resolved at the end (jp_object_dedup) */
+            int search = m->u.m.len < JSON_OBJECT_SEARCHED;
+            dedup |= !search;
+            if (value_map_put_string(p->a, m, k, v, search) != SLUICE_OK)
                 return jp_nomem(p);
         } else {
             /* Connect writes maps with non-string keys as [[key, value], ...]. */
@@ -187,6 +193,8 @@ static sluice_err_t jp_typed_map(jp_t *p, const sluice_schema_t *s, sluice_value
         if (!more)
             break;
     }
+    if (dedup && (rc = jp_object_dedup(p, m)) != SLUICE_OK)
+        return rc;
 done:
     p->depth--;
     *out = m;
@@ -605,6 +613,10 @@ static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_s
         void *bytes;
         size_t blen;
         int decimal = schema_is_logical(s, SLUICE_LOGICAL_DECIMAL);
+        int scale = decimal ? json_decimal_scale(s) : 0;
+        if (scale > JSON_DECIMAL_MAX_SCALE || scale < -JSON_DECIMAL_MAX_SCALE)
+            return jc_fail(c, "the decimal's scale is out of range (at most %d either way)",
+                           JSON_DECIMAL_MAX_SCALE);
         if (in->type == SLUICE_TYPE_BYTES) {
             v = value_bytes_ref(c->a, in->u.s.ptr, in->u.s.len);
             break;
@@ -615,7 +627,7 @@ static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_s
                 snprintf(txt, sizeof txt, "%lld", (long long)in->u.i);
             else
                 snprintf(txt, sizeof txt, "%.17g", in->u.f);
-            rc = json_decimal_from_text(c->a, txt, strlen(txt), json_decimal_scale(s), &bytes,
+            rc = json_decimal_from_text(c->a, txt, strlen(txt), scale, &bytes,
                                         &blen, why, sizeof why);
             if (rc == SLUICE_ERR_NOMEM)
                 return jc_nomem(c);

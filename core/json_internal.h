@@ -40,6 +40,12 @@ sluice_err_t jp_unescape(jp_t *p, const char *s, const char *e, char *d, size_t 
 sluice_err_t jp_string_raw(jp_t *p, const char **body, const char **body_end, int *escaped);
 sluice_err_t jp_string(jp_t *p, const char **out, size_t *out_len);
 sluice_err_t jp_string_value(jp_t *p, sluice_value_t **out);
+/* Objects of more keys than JSON_OBJECT_SEARCHED append every key and, when one may repeat,
+ * resolve the repeats once at the end by sorting (O(n log n)): a search per key would be
+ * quadratic in the key count (issue #22). The last value of a key replaces the first one, in its
+ * place. */
+#define JSON_OBJECT_SEARCHED 32
+sluice_err_t jp_object_dedup(jp_t *p, sluice_value_t *m);
 sluice_err_t jp_number_scan(jp_t *p, const char **s, size_t *len, int *is_int);
 int json_number_int(const char *s, size_t len, int64_t *out);
 extern const double json_pow10[23];
@@ -86,6 +92,14 @@ static inline unsigned json_swar_first(uint64_t m)
 
 /* -- Decimal text (json_bytes.c) --------------------------------------------------------------- */
 
+/* Limits of Decimal text (issue #22: the scale comes from the message, and the conversions are
+ * quadratic in the digits): |scale| at most JSON_DECIMAL_MAX_SCALE, the unscaled value at most
+ * JSON_DECIMAL_MAX_DIGITS decimal digits when read and JSON_DECIMAL_MAX_BYTES bytes (every value
+ * of that many digits fits) when written. Beyond them reading fails and writing is refused. */
+#define JSON_DECIMAL_MAX_SCALE  1000
+#define JSON_DECIMAL_MAX_DIGITS 1000
+#define JSON_DECIMAL_MAX_BYTES  418
+/* The "scale" parameter; values beyond ±JSON_DECIMAL_MAX_SCALE come back as ±(that + 1). */
 int json_decimal_scale(const sluice_schema_t *s);
 sluice_err_t json_decimal_from_text(arena_t *a, const char *s, size_t len, int scale, void **out,
                                     size_t *out_len, char *why, size_t whysz);

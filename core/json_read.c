@@ -571,6 +571,53 @@ sluice_err_t jp_after_item(jp_t *p, char close, int *more)
     return jp_fail(p, p->p, "invalid JSON: expected ',' or '%c' but found %s", close, jp_found(p));
 }
 
+static int jp_key_cmp(const void *x, const void *y, void *ctx)
+{
+    const struct value_kv *it = ctx;
+    size_t i = *(const size_t *)x, j = *(const size_t *)y;
+    const sluice_value_t *a = it[i].key, *b = it[j].key;
+    if (a->u.s.len != b->u.s.len)
+        return a->u.s.len < b->u.s.len ? -1 : 1;
+    int c = a->u.s.len ? memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) : 0;
+    if (c)
+        return c;
+    return i < j ? -1 : i > j; /* a total order: the first of equal keys sorts first */
+}
+
+/* Repeated keys of a large object: the last value replaces the first one, in its place, and the
+ * later entries go (what a search per key did). */
+sluice_err_t jp_object_dedup(jp_t *p, sluice_value_t *m)
+{
+    struct value_kv *it = m->u.m.items;
+    size_t n = m->u.m.len, *order = arena_alloc(p->a, n * sizeof *order);
+    if (!order)
+        return jp_nomem(p);
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof *order, jp_key_cmp, it);
+    int any = 0;
+    for (size_t g = 0, e; g < n; g = e) {
+        const sluice_value_t *k = it[order[g]].key;
+        for (e = g + 1; e < n && it[order[e]].key->u.s.len == k->u.s.len &&
+                        (!k->u.s.len || memcmp(it[order[e]].key->u.s.ptr, k->u.s.ptr,
+                                               k->u.s.len) == 0);
+             e++)
+            it[order[e]].name = NULL; /* dropped below */
+        if (e - g > 1) {
+            it[order[g]].value = it[order[e - 1]].value;
+            any = 1;
+        }
+    }
+    if (any) {
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++)
+            if (it[i].name)
+                it[w++] = it[i];
+        m->u.m.len = w;
+    }
+    return SLUICE_OK;
+}
+
 static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
 {
     int empty;
@@ -586,6 +633,7 @@ static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
      * set yet cannot repeat an earlier one and is appended without a search (a repeated key
      * replaces the earlier value, in its place). */
     uint64_t seen = 0;
+    int dedup = 0;
     for (;;) {
         if ((p->p >= p->end || *p->p != '"') && (rc = jp_key_start(p)) != SLUICE_OK)
             return rc;
@@ -612,6 +660,10 @@ static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
             rc = jp_value(p, &v);
         if (rc != SLUICE_OK)
             return rc;
+        if (maybe_repeat && m->u.m.len >= JSON_OBJECT_SEARCHED) {
+            dedup = 1;
+            maybe_repeat = 0;
+        }
         if (!maybe_repeat && m->u.m.len < m->u.m.cap) {
             struct value_kv *kv = &m->u.m.items[m->u.m.len++];
             kv->name = k->u.s.ptr;
@@ -634,6 +686,8 @@ static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
         if (!more)
             break;
     }
+    if (dedup && (rc = jp_object_dedup(p, m)) != SLUICE_OK)
+        return rc;
 done:
     p->depth--;
     *out = m;

@@ -345,8 +345,12 @@ static sluice_err_t jw_value(buf_t *b, const sluice_value_t *v, const sluice_sch
         break;
     case SLUICE_TYPE_BYTES:
         if (fmt == JSON_DECIMAL_NUMERIC && schema_is_logical(s, SLUICE_LOGICAL_DECIMAL)) {
-            rc = json_decimal_write(b, (const unsigned char *)v->u.s.ptr, v->u.s.len,
-                                    json_decimal_scale(s));
+            int scale = json_decimal_scale(s);
+            /* beyond the limits the conversion is quadratic (or the zeros of the scale many) */
+            if (v->u.s.len > JSON_DECIMAL_MAX_BYTES || scale > JSON_DECIMAL_MAX_SCALE ||
+                scale < -JSON_DECIMAL_MAX_SCALE)
+                return SLUICE_ERR_INVALID;
+            rc = json_decimal_write(b, (const unsigned char *)v->u.s.ptr, v->u.s.len, scale);
             break;
         }
         rc = jw_c(b, '"');

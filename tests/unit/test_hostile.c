@@ -1,0 +1,267 @@
+/* Hostile input for the decoders (issue #22): small messages that used to cost time or memory out
+ * of proportion to their size (Avro blocks, empty items, JSON Decimal exponents and scales, objects
+ * with many keys) must be decoded or rejected within a CPU time and arena budget. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "avro.h"
+#include "convert.h"
+#include "json.h"
+#include "value.h"
+
+static arena_t A;
+static schema_owner_t O;
+static char err[1024];
+
+static int setup(void **state)
+{
+    (void)state;
+    arena_init(&A, 4096);
+    schema_owner_init(&O);
+    err[0] = '\0';
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    arena_free(&A);
+    schema_owner_free(&O);
+    return 0;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The budgets: generous for a sanitizer build on a loaded machine, far below what the inputs
+ * cost without the bounds (gigabytes, seconds). */
+#define CPU_BUDGET_S    1.0
+#define ARENA_BUDGET_MB 8u
+
+static void within_budget(double t0, const char *what)
+{
+    double cpu = cpu_now() - t0;
+    if (cpu > CPU_BUDGET_S)
+        fail_msg("%s took %.2f s of CPU (budget %.1f s)", what, cpu, CPU_BUDGET_S);
+    if (A.used_total > (size_t)ARENA_BUDGET_MB << 20)
+        fail_msg("%s used %zu MB of arena (budget %u MB)", what, A.used_total >> 20,
+                 ARENA_BUDGET_MB);
+}
+
+static sluice_err_t avro_decode(const char *schema_text, const unsigned char *data, size_t len,
+                                sluice_value_t **out)
+{
+    avro_reader_t r;
+    arena_t nodes;
+    arena_init(&nodes, 4096);
+    sluice_err_t rc =
+        avro_reader_parse(&r, &O, &nodes, schema_text, strlen(schema_text), err, sizeof err);
+    if (rc != SLUICE_OK)
+        fail_msg("schema %s: %s", schema_text, err);
+    rc = avro_read_datum(&r, &A, data, len, out, err, sizeof err);
+    arena_free(&nodes);
+    return rc;
+}
+
+/* 10,000 one-item blocks (`02 00` each, then `00`): 20 KB that used to need 400 MB of arena
+ * (every block copied the whole array), growing with the square of the block count. */
+static void test_avro_one_item_blocks(void **state)
+{
+    (void)state;
+    const size_t blocks = 10000;
+    size_t len = 2 * blocks + 1;
+    unsigned char *d = malloc(len);
+    assert_non_null(d);
+    for (size_t i = 0; i < blocks; i++) {
+        d[2 * i] = 0x02;
+        d[2 * i + 1] = 0x00;
+    }
+    d[len - 1] = 0x00;
+    sluice_value_t *v = NULL;
+    double t0 = cpu_now();
+    sluice_err_t rc = avro_decode("{\"type\":\"array\",\"items\":\"long\"}", d, len, &v);
+    within_budget(t0, "an array of 10,000 one-item blocks");
+    assert_int_equal(rc, SLUICE_OK);
+    assert_int_equal(v->u.a.len, blocks);
+    free(d);
+}
+
+/* 5 bytes claiming 16,777,215 empty records: 900 MB of values from nothing. Items of types that
+ * take no bytes are bounded per datum by a budget proportional to its size. */
+static void test_avro_empty_items(void **state)
+{
+    (void)state;
+    const char *empty = "{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"E\","
+                        "\"fields\":[]}}";
+    const unsigned char big[] = {0xfe, 0xff, 0xff, 0x0f, 0x00};
+    sluice_value_t *v = NULL;
+    double t0 = cpu_now();
+    sluice_err_t rc = avro_decode(empty, big, sizeof big, &v);
+    within_budget(t0, "5 bytes of empty records");
+    assert_int_equal(rc, SLUICE_ERR_INVALID);
+    if (!strstr(err, "items that take no bytes"))
+        fail_msg("unexpected error: %s", err);
+    /* a record of many empty-record fields weighs what it makes */
+    char schema[8192];
+    int n = snprintf(schema, sizeof schema,
+                     "{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"W\",\"fields\":"
+                     "[{\"name\":\"f0\",\"type\":{\"type\":\"record\",\"name\":\"E\",\"fields\":"
+                     "[]}}");
+    for (int i = 1; i < 300; i++)
+        n += snprintf(schema + n, sizeof schema - (size_t)n, ",{\"name\":\"f%d\",\"type\":\"E\"}",
+                      i);
+    snprintf(schema + n, sizeof schema - (size_t)n, "]}}");
+    const unsigned char some[] = {0x80, 0x7d, 0x00}; /* 8,000 items */
+    arena_reset(&A);
+    t0 = cpu_now();
+    rc = avro_decode(schema, some, sizeof some, &v);
+    within_budget(t0, "8,000 records of 300 empty records");
+    assert_int_equal(rc, SLUICE_ERR_INVALID);
+    /* a modest number of empty records still decodes */
+    const unsigned char fine[] = {0xc8, 0x01, 0x00}; /* 100 items */
+    arena_reset(&A);
+    assert_int_equal(avro_decode(empty, fine, sizeof fine, &v), SLUICE_OK);
+    assert_int_equal(v->u.a.len, 100);
+}
+
+static sluice_err_t envelope(const char *msg, sluice_value_t **v)
+{
+    converter_t c;
+    assert_int_equal(converter_init(&c, "json", 1, JSON_DECIMAL_BASE64, err, sizeof err),
+                     SLUICE_OK);
+    sluice_err_t rc = converter_decode(&c, &A, msg, strlen(msg), v, err, sizeof err);
+    converter_free(&c);
+    return rc;
+}
+
+#define DECIMAL_SCHEMA(scale)                                                                      \
+    "{\"schema\":{\"type\":\"bytes\",\"name\":\"org.apache.kafka.connect.data.Decimal\","          \
+    "\"parameters\":{\"scale\":\"" scale "\"}},\"payload\":"
+
+/* 119 bytes that cost seconds: the exponent made the unscaled value 99,992 digits long. */
+static void test_json_decimal_exponent(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        DECIMAL_SCHEMA("2") "1e99990}",
+        DECIMAL_SCHEMA("2") "1e999999999999}",
+        DECIMAL_SCHEMA("99990") "1}",
+        DECIMAL_SCHEMA("-99990") "0}",
+        DECIMAL_SCHEMA("2000000000") "\"AQ==\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sluice_value_t *v = NULL;
+        double t0 = cpu_now();
+        sluice_err_t rc = envelope(bad[i], &v);
+        within_budget(t0, bad[i]);
+        if (rc != SLUICE_ERR_INVALID)
+            fail_msg("%s was accepted", bad[i]);
+        if (!strstr(err, "decimal"))
+            fail_msg("%s: unclear error: %s", bad[i], err);
+        arena_reset(&A);
+    }
+    /* 1000 digits is the limit; a long run of digits beyond it is rejected */
+    char msg[4096];
+    int n = snprintf(msg, sizeof msg, DECIMAL_SCHEMA("0"));
+    memset(msg + n, '9', 1000);
+    snprintf(msg + n + 1000, sizeof msg - (size_t)n - 1000, "}");
+    sluice_value_t *v = NULL;
+    assert_int_equal(envelope(msg, &v), SLUICE_OK);
+    memset(msg + n, '9', 1001);
+    snprintf(msg + n + 1001, sizeof msg - (size_t)n - 1001, "}");
+    assert_int_equal(envelope(msg, &v), SLUICE_ERR_INVALID);
+    assert_non_null(strstr(err, "digits"));
+    /* writing: a Decimal of a huge unscaled value or scale is refused, not ground through */
+    buf_t b;
+    buf_init(&b);
+    sluice_schema_t *d = schema_new(&O, SLUICE_TYPE_BYTES);
+    schema_set_name(d, SLUICE_LOGICAL_DECIMAL);
+    schema_set_param(d, "scale", "2");
+    unsigned char *big = calloc(1, 100000);
+    assert_non_null(big);
+    big[0] = 0x7f;
+    sluice_value_t *bv = value_bytes_ref(&A, big, 100000);
+    bv->schema = d;
+    double t0 = cpu_now();
+    assert_int_equal(json_write(&b, bv, JSON_DECIMAL_NUMERIC), SLUICE_ERR_INVALID);
+    within_budget(t0, "writing a 100,000-byte Decimal");
+    schema_set_param(d, "scale", "-2000000000");
+    bv->u.s.len = 1;
+    t0 = cpu_now();
+    assert_int_equal(json_write(&b, bv, JSON_DECIMAL_NUMERIC), SLUICE_ERR_INVALID);
+    within_budget(t0, "writing a Decimal of scale -2e9");
+    assert_true(b.len < 1000);
+    free(big);
+    buf_free(&b);
+}
+
+/* One object of 75,000 distinct keys: every key used to be searched for among the earlier ones
+ * once the small filter was full (34 s for 975 KB). Repeated keys still replace the earlier value
+ * in its place. */
+static void test_json_many_keys(void **state)
+{
+    (void)state;
+    const size_t keys = 75000;
+    size_t cap = keys * 16 + 64, n = 0;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    t[n++] = '{';
+    for (size_t i = 0; i < keys; i++)
+        n += (size_t)snprintf(t + n, cap - n, "%s\"k%zu\":%zu", i ? "," : "", i, i);
+    /* two repeats at the end: the first key and one in the middle */
+    n += (size_t)snprintf(t + n, cap - n, ",\"k0\":-1,\"k37000\":-2}");
+    /* schemaless, then as a map<string, int64> of the envelope */
+    const char *map = "{\"type\":\"map\",\"keys\":{\"type\":\"string\",\"optional\":false},"
+                      "\"values\":{\"type\":\"int64\",\"optional\":false}}";
+    const sluice_schema_t *ms = json_parse_schema(&O, map, strlen(map), err, sizeof err);
+    assert_non_null(ms);
+    for (int typed = 0; typed < 2; typed++) {
+        sluice_value_t *v = NULL;
+        double t0 = cpu_now();
+        sluice_err_t rc = typed ? json_parse_with_schema(&A, t, n, ms, &v, err, sizeof err)
+                                : json_parse(&A, t, n, &v, err, sizeof err);
+        double cpu = cpu_now() - t0;
+        if (cpu > CPU_BUDGET_S)
+            fail_msg("an object of 75,000 keys took %.2f s of CPU (typed %d)", cpu, typed);
+        assert_int_equal(rc, SLUICE_OK);
+        assert_int_equal(v->u.m.len, keys);
+        assert_string_equal(v->u.m.items[0].name, "k0");
+        assert_int_equal(v->u.m.items[0].value->u.i, -1);
+        assert_string_equal(v->u.m.items[37000].name, "k37000");
+        assert_int_equal(v->u.m.items[37000].value->u.i, -2);
+        assert_string_equal(v->u.m.items[keys - 1].name, "k74999");
+        assert_int_equal(v->u.m.items[keys - 1].value->u.i, (long)keys - 1);
+    }
+    free(t);
+    sluice_value_t *v = NULL;
+    /* small objects with repeats keep their order too */
+    const char *small = "{\"a\":1,\"b\":2,\"a\":3,\"c\":4,\"b\":5}";
+    assert_int_equal(json_parse(&A, small, strlen(small), &v, err, sizeof err), SLUICE_OK);
+    assert_int_equal(v->u.m.len, 3);
+    assert_int_equal(v->u.m.items[0].value->u.i, 3);
+    assert_int_equal(v->u.m.items[1].value->u.i, 5);
+    assert_string_equal(v->u.m.items[2].name, "c");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_avro_one_item_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_avro_empty_items, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_decimal_exponent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_many_keys, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -516,28 +516,69 @@ out:
     return rc;
 }
 
-/* The registry's error body {"error_code": N, "message": "..."} as ", error_code N: message". */
-static void sr_error_detail(const buf_t *body, char *out, size_t outsz)
+/* -- the registry's answers (public for the fuzz harness) ---------------------------------- */
+
+void sr_answer_error(const char *body, size_t len, char *out, size_t outsz, int *error_code)
 {
     out[0] = '\0';
-    cJSON *j = body->len ? cJSON_ParseWithLength(body->data, body->len) : NULL;
+    cJSON *j = len ? cJSON_ParseWithLength(body, len) : NULL;
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "error_code");
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "message");
     if (cJSON_IsNumber(code) || cJSON_IsString(msg))
         snprintf(out, outsz, ", error_code %d: %.300s", cJSON_IsNumber(code) ? code->valueint : 0,
                  cJSON_IsString(msg) ? msg->valuestring : "");
-    else if (body->len)
-        snprintf(out, outsz, ": %.200s", body->data);
+    else if (len)
+        snprintf(out, outsz, ": %.*s", len < 200 ? (int)len : 200, body);
+    if (error_code)
+        *error_code = cJSON_IsNumber(code) ? code->valueint : 0;
     cJSON_Delete(j);
+}
+
+sluice_err_t sr_answer_id(const char *body, size_t len, int32_t *id)
+{
+    cJSON *resp = cJSON_ParseWithLength(body, len);
+    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(resp, "id");
+    sluice_err_t rc = SLUICE_ERR_IO;
+    if (cJSON_IsNumber(jid) && jid->valuedouble >= 0 && jid->valuedouble <= INT32_MAX) {
+        *id = (int32_t)jid->valuedouble;
+        rc = SLUICE_OK;
+    }
+    cJSON_Delete(resp);
+    return rc;
+}
+
+sluice_err_t sr_answer_schema(const char *body, size_t len, char **text, char *type,
+                              size_t type_size)
+{
+    cJSON *resp = cJSON_ParseWithLength(body, len);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(resp, "schema");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(resp, "schemaType");
+    sluice_err_t rc = SLUICE_ERR_IO;
+    *text = NULL;
+    if (type_size)
+        type[0] = '\0';
+    if (cJSON_IsString(t) && strcmp(t->valuestring, "AVRO") != 0) {
+        snprintf(type, type_size, "%s", t->valuestring);
+        rc = SLUICE_ERR_INVALID;
+    } else if (cJSON_IsString(s)) {
+        rc = (*text = strdup(s->valuestring)) ? SLUICE_OK : SLUICE_ERR_NOMEM;
+    }
+    cJSON_Delete(resp);
+    return rc;
+}
+
+/* The registry's error body {"error_code": N, "message": "..."} as ", error_code N: message". */
+static void sr_error_detail(const buf_t *body, char *out, size_t outsz)
+{
+    sr_answer_error(body->data, body->len, out, outsz, NULL);
 }
 
 static int sr_error_code(const buf_t *body)
 {
-    cJSON *j = body->len ? cJSON_ParseWithLength(body->data, body->len) : NULL;
-    const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "error_code");
-    int v = cJSON_IsNumber(code) ? code->valueint : 0;
-    cJSON_Delete(j);
-    return v;
+    char ignored[8];
+    int code = 0;
+    sr_answer_error(body->data, body->len, ignored, sizeof ignored, &code);
+    return code;
 }
 
 /* -- caches --------------------------------------------------------------------------------- */
@@ -632,7 +673,7 @@ sluice_err_t sr_client_schema_id(sr_client_t *c, const char *subject, const char
 {
     sluice_err_t rc;
     char *esc = NULL, *body = NULL, *path = NULL, detail[400];
-    cJSON *req = NULL, *resp = NULL;
+    cJSON *req = NULL;
     struct sr_response r = {0};
     buf_init(&r.body);
     if (sr_subject_find(c, subject, schema, id))
@@ -656,9 +697,7 @@ sluice_err_t sr_client_schema_id(sr_client_t *c, const char *subject, const char
         goto out;
     }
     if (r.status == 200) {
-        resp = cJSON_ParseWithLength(r.body.data, r.body.len);
-        const cJSON *jid = cJSON_GetObjectItemCaseSensitive(resp, "id");
-        if (!cJSON_IsNumber(jid) || jid->valuedouble < 0 || jid->valuedouble > INT32_MAX) {
+        if (sr_answer_id(r.body.data, r.body.len, id) != SLUICE_OK) {
             rc = SLUICE_ERR_IO;
             snprintf(errstr, errstr_size,
                      "schema registry %s answered %s under subject '%s' without a schema id: "
@@ -667,7 +706,6 @@ sluice_err_t sr_client_schema_id(sr_client_t *c, const char *subject, const char
                      r.body.len ? r.body.data : "(empty)");
             goto out;
         }
-        *id = (int32_t)jid->valuedouble;
         sr_subject_add(c, subject, schema, *id);
         rc = SLUICE_OK;
         goto out;
@@ -703,7 +741,6 @@ nomem:
     snprintf(errstr, errstr_size, "out of memory while registering a schema");
 out:
     cJSON_Delete(req);
-    cJSON_Delete(resp);
     cJSON_free(body);
     curl_free(esc);
     free(path);
@@ -715,8 +752,8 @@ sluice_err_t sr_client_schema_by_id(sr_client_t *c, int32_t id, const char **tex
                                     size_t errstr_size)
 {
     sluice_err_t rc;
-    char path[64], detail[400];
-    cJSON *resp = NULL;
+    char path[64], detail[400], type[48];
+    char *schema = NULL;
     struct sr_response r = {0};
     buf_init(&r.body);
     if ((*text = sr_id_find(c, id)))
@@ -728,24 +765,20 @@ sluice_err_t sr_client_schema_by_id(sr_client_t *c, int32_t id, const char **tex
         goto out;
     }
     if (r.status == 200) {
-        resp = cJSON_ParseWithLength(r.body.data, r.body.len);
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(resp, "schema");
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(resp, "schemaType");
-        if (cJSON_IsString(type) && strcmp(type->valuestring, "AVRO") != 0) {
-            rc = SLUICE_ERR_INVALID;
+        rc = sr_answer_schema(r.body.data, r.body.len, &schema, type, sizeof type);
+        if (rc == SLUICE_ERR_INVALID) {
             snprintf(errstr, errstr_size,
                      "schema id %d in schema registry %s is a %.40s schema, not Avro", (int)id,
-                     r.url, type->valuestring);
+                     r.url, type);
             goto out;
         }
-        if (!cJSON_IsString(s)) {
-            rc = SLUICE_ERR_IO;
+        if (rc == SLUICE_ERR_IO) {
             snprintf(errstr, errstr_size,
                      "schema registry %s answered schema id %d without a schema: %.200s", r.url,
                      (int)id, r.body.len ? r.body.data : "(empty)");
             goto out;
         }
-        if (!(*text = sr_id_add(c, id, s->valuestring))) {
+        if (rc != SLUICE_OK || !(*text = sr_id_add(c, id, schema))) {
             rc = SLUICE_ERR_NOMEM;
             snprintf(errstr, errstr_size, "out of memory while caching schema id %d", (int)id);
             goto out;
@@ -763,7 +796,7 @@ sluice_err_t sr_client_schema_by_id(sr_client_t *c, int32_t id, const char **tex
                  "schema registry %s: fetching schema id %d failed (HTTP %ld%s)", r.url, (int)id,
                  r.status, detail);
 out:
-    cJSON_Delete(resp);
+    free(schema);
     buf_free(&r.body);
     return rc;
 }

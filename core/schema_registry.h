@@ -49,6 +49,17 @@ sluice_err_t sr_client_schema_by_id(sr_client_t *c, int32_t id, const char **tex
 /* Put (id, text) into the by-id cache without asking the registry (unit tests, fixtures). */
 sluice_err_t sr_client_preload(sr_client_t *c, int32_t id, const char *text);
 
+/* The registry's answers, parsed (public for tests/fuzz/fuzz_registry.c). `body` is `len` bytes.
+ * The id of a POST answer {"id": N}: SLUICE_ERR_IO when there is none in 0..INT32_MAX. */
+sluice_err_t sr_answer_id(const char *body, size_t len, int32_t *id);
+/* The schema of a GET /schemas/ids answer, malloc'd into `*text`: SLUICE_ERR_INVALID when its
+ * "schemaType" is not AVRO (the type then in `type`), SLUICE_ERR_IO when it has no schema. */
+sluice_err_t sr_answer_schema(const char *body, size_t len, char **text, char *type,
+                              size_t type_size);
+/* An error answer {"error_code": N, "message": "..."} as ", error_code N: message" (or ": body"),
+ * and its error_code (0 if none) when `error_code` is not NULL. */
+void sr_answer_error(const char *body, size_t len, char *out, size_t outsz, int *error_code);
+
 /* Counters for tests: HTTP requests made so far (any outcome). */
 uint64_t sr_client_requests(sr_client_t *c);
 

@@ -928,8 +928,8 @@ static struct avro_node *ap_meta(ap_t *p, struct avro_node *n, sluice_schema_t *
         schema_set_doc(s, v->valuestring) != SLUICE_OK)
         return ap_nomem(p);
     if ((v = ap_get(obj, "connect.version"))) {
-        if (!cJSON_IsNumber(v))
-            return ap_fail(p, "connect.version must be a number");
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= INT32_MIN && v->valuedouble <= INT32_MAX))
+            return ap_fail(p, "connect.version must be a 32-bit number");
         s->version = (int32_t)v->valuedouble;
     }
     if ((v = ap_get(obj, "connect.parameters"))) {
@@ -942,9 +942,14 @@ static struct avro_node *ap_meta(ap_t *p, struct avro_node *n, sluice_schema_t *
                 return ap_nomem(p);
         }
     }
-    if ((v = ap_get(obj, "connect.name")) && cJSON_IsString(v) &&
-        schema_set_name(s, v->valuestring) != SLUICE_OK)
-        return ap_nomem(p);
+    if ((v = ap_get(obj, "connect.name")) && cJSON_IsString(v)) {
+        /* a struct's name is its record's name when written back: it must be a valid one */
+        if (s->type == SLUICE_TYPE_STRUCT && !aw_valid_fullname(v->valuestring))
+            return ap_fail(p, "connect.name '%s' of a record is not a valid Avro name",
+                           v->valuestring);
+        if (schema_set_name(s, v->valuestring) != SLUICE_OK)
+            return ap_nomem(p);
+    }
     return n;
 }
 
@@ -1091,6 +1096,12 @@ static int ap_fullname(ap_t *p, const cJSON *obj, const char *ns, const char **f
         ap_nomem(p);
         return -1;
     }
+    /* as Avro's own parsers do: a name the writer could not write back is refused here */
+    if (!aw_valid_fullname(*full)) {
+        ap_fail(p, "'%s' is not a valid Avro name (dot-separated parts of letters, digits and _)",
+                *full);
+        return -1;
+    }
     return 0;
 }
 
@@ -1167,6 +1178,11 @@ static struct avro_node *ap_record(ap_t *p, const cJSON *obj, const char *ns, in
         const char *fname = ap_str(f, "name");
         if (!fname)
             return ap_fail(p, "a field of record '%s' has no \"name\"", full);
+        if (!aw_valid_name(fname, strlen(fname)))
+            return ap_fail(p,
+                           "field '%s' of record '%s' is not a valid Avro name (letters, digits "
+                           "and _)",
+                           fname, full);
         const cJSON *ft = ap_get(f, "type");
         if (!ft)
             return ap_fail(p, "field '%s' of record '%s' has no \"type\"", fname, full);

@@ -3,7 +3,8 @@
 #
 #   deps_install build        packages to build build/sluice and the plugins
 #   deps_install build test   ... plus what the test suite needs (valgrind, Python's venv, Maven and
-#                             a JRE for the Kafka and schema-registry jars, kcat, clang-format-14)
+#                             a JRE for the Kafka and schema-registry jars, kcat, clang-format-14,
+#                             clang-14 and libFuzzer for tests/fuzz)
 #   deps_install firmware     avr-gcc, avr-libc, the Arduino AVR core and arduino-mk to build the
 #                             light sensor's firmware, simavr and its headers for sluice-sim
 #   deps_install package      Debian's packaging tools for scripts/package and its test
@@ -23,7 +24,8 @@ SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libc
 # package: tests/services/registry.sh finds one in /usr/lib/jvm (or $JAVA) and deps_services says so.
 # clang-format-14: scripts/format and scripts/test's format check pin this version (Debian 12's).
 SLUICE_DEPS_TEST=(valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
-                  openssh-server mariadb-server-core mariadb-client clang-format-14)
+                  openssh-server mariadb-server-core mariadb-client clang-format-14
+                  clang-14 libclang-rt-14-dev)
 
 # The firmware (firmware/build.sh: arduino-mk, a Makefile, drives avr-gcc over Debian's Arduino core)
 # and its simulator (firmware/sim: libsimavr, which needs libelf). arduino-mk depends on the Arduino

@@ -229,7 +229,57 @@ static sluice_err_t jp_key(jp_t *p, const char **key, size_t *len)
 
 static int json_key_is(const char *name, const char *k, size_t kl)
 {
-    return strncmp(name, k, kl) == 0 && name[kl] == '\0';
+    /* strnlen, not name[kl]: a key with a NUL (\u0000) inside matches a shorter name's bytes */
+    return strncmp(name, k, kl) == 0 && strnlen(name, kl + 1) == kl;
+}
+
+/* Byte order of a field name and a key (the key may hold NULs). */
+static int jp_name_cmp(const char *name, const char *k, size_t kl)
+{
+    size_t nl = strlen(name);
+    int c = memcmp(name, k, nl < kl ? nl : kl);
+    return c ? c : (nl < kl ? -1 : nl > kl);
+}
+
+static int jp_field_cmp(const void *x, const void *y, void *ctx)
+{
+    const struct schema_field *f = ctx;
+    return strcmp(f[*(const size_t *)x].name, f[*(const size_t *)y].name);
+}
+
+/* Keys the schema does not know, or out of order, are searched for among the fields: past this
+ * many searches a struct of many fields gets the field names sorted (O(F log F), once per struct
+ * read, beside the O(F) check of the missing fields), so that K keys cost O(K log F), not O(K F)
+ * (issue #22: both come from the message). */
+#define JSON_STRUCT_SEARCHES 8
+
+static long jp_field_find(jp_t *p, const sluice_schema_t *s, size_t **order, size_t *searches,
+                          const char *kb, size_t kl)
+{
+    if (!*order && ++*searches > JSON_STRUCT_SEARCHES && s->nfields > 2 * JSON_STRUCT_SEARCHES &&
+        (*order = arena_alloc(p->a, s->nfields * sizeof **order))) {
+        for (size_t i = 0; i < s->nfields; i++)
+            (*order)[i] = i;
+        qsort_r(*order, s->nfields, sizeof **order, jp_field_cmp, s->fields);
+    }
+    if (*order) {
+        size_t lo = 0, hi = s->nfields;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = jp_name_cmp(s->fields[(*order)[mid]].name, kb, kl);
+            if (c == 0)
+                return (long)(*order)[mid];
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return -1;
+    }
+    for (size_t i = 0; i < s->nfields; i++)
+        if (json_key_is(s->fields[i].name, kb, kl))
+            return (long)i;
+    return -1;
 }
 
 static sluice_err_t jp_typed_struct(jp_t *p, const sluice_schema_t *s, sluice_value_t **out)
@@ -245,6 +295,7 @@ static sluice_err_t jp_typed_struct(jp_t *p, const sluice_schema_t *s, sluice_va
     if (!st)
         return jp_nomem(p);
     size_t next = 0; /* fields usually come in schema order: try the next one first */
+    size_t *order = NULL, searches = 0;
     if (empty)
         goto fill;
     for (;;) {
@@ -256,11 +307,7 @@ static sluice_err_t jp_typed_struct(jp_t *p, const sluice_schema_t *s, sluice_va
         if (next < s->nfields && json_key_is(s->fields[next].name, kb, kl)) {
             idx = (long)next;
         } else {
-            for (size_t i = 0; i < s->nfields; i++)
-                if (json_key_is(s->fields[i].name, kb, kl)) {
-                    idx = (long)i;
-                    break;
-                }
+            idx = jp_field_find(p, s, &order, &searches, kb, kl);
         }
         if (idx < 0) { /* a key the schema does not know: Connect ignores it */
             if ((rc = jp_skip(p)) != SLUICE_OK)

@@ -163,7 +163,7 @@ static sluice_err_t jp_typed_map(jp_t *p, const sluice_schema_t *s, sluice_value
                 return rc;
             if ((rc = jp_typed(p, s->values, &v)) != SLUICE_OK)
                 return rc;
-            /* past a few keys, repeats are resolved at the end (jp_object_dedup) */
+            /* past a few keys, repeats are resolved at the end (json_map_dedup) */
             int search = m->u.m.len < JSON_OBJECT_SEARCHED;
             dedup |= !search;
             if (value_map_put_string(p->a, m, k, v, search) != SLUICE_OK)
@@ -185,7 +185,7 @@ static sluice_err_t jp_typed_map(jp_t *p, const sluice_schema_t *s, sluice_value
             jp_ws(p);
             if ((rc = jp_expect(p, ']')) != SLUICE_OK)
                 return rc;
-            if (value_map_put(p->a, m, k, v) != SLUICE_OK)
+            if (json_map_add(p->a, m, k, v, &dedup) != SLUICE_OK)
                 return jp_nomem(p);
         }
         if ((rc = jp_after_item(p, close, &more)) != SLUICE_OK)
@@ -193,8 +193,8 @@ static sluice_err_t jp_typed_map(jp_t *p, const sluice_schema_t *s, sluice_value
         if (!more)
             break;
     }
-    if (dedup && (rc = jp_object_dedup(p, m)) != SLUICE_OK)
-        return rc;
+    if (dedup && json_map_dedup(p->a, m) != SLUICE_OK)
+        return jp_nomem(p);
 done:
     p->depth--;
     *out = m;
@@ -707,6 +707,7 @@ static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_s
             return jc_mismatch(c, in, s);
         if (!(v = value_map(c->a, s)))
             return jc_nomem(c);
+        int dedup = 0;
         if (s->keys->type == SLUICE_TYPE_STRING && in->type == SLUICE_TYPE_MAP) {
             for (size_t i = 0; i < in->u.m.len; i++) {
                 sluice_value_t *k, *val;
@@ -714,7 +715,7 @@ static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_s
                     return rc;
                 if ((rc = jc_convert(c, in->u.m.items[i].value, s->values, &val)) != SLUICE_OK)
                     return rc;
-                if (value_map_put(c->a, v, k, val) != SLUICE_OK)
+                if (json_map_add(c->a, v, k, val, &dedup) != SLUICE_OK)
                     return jc_nomem(c);
             }
         } else if (s->keys->type != SLUICE_TYPE_STRING && in->type == SLUICE_TYPE_ARRAY) {
@@ -727,12 +728,14 @@ static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_s
                     return rc;
                 if ((rc = jc_convert(c, pair->u.a.items[1], s->values, &val)) != SLUICE_OK)
                     return rc;
-                if (value_map_put(c->a, v, k, val) != SLUICE_OK)
+                if (json_map_add(c->a, v, k, val, &dedup) != SLUICE_OK)
                     return jc_nomem(c);
             }
         } else {
             return jc_mismatch(c, in, s);
         }
+        if (dedup && json_map_dedup(c->a, v) != SLUICE_OK)
+            return jc_nomem(c);
         break;
     case SLUICE_TYPE_STRUCT:
         if (in->type != SLUICE_TYPE_MAP && in->type != SLUICE_TYPE_STRUCT)

@@ -40,12 +40,16 @@ sluice_err_t jp_unescape(jp_t *p, const char *s, const char *e, char *d, size_t 
 sluice_err_t jp_string_raw(jp_t *p, const char **body, const char **body_end, int *escaped);
 sluice_err_t jp_string(jp_t *p, const char **out, size_t *out_len);
 sluice_err_t jp_string_value(jp_t *p, sluice_value_t **out);
-/* Objects of more keys than JSON_OBJECT_SEARCHED append every key and, when one may repeat,
- * resolve the repeats once at the end by sorting (O(n log n)): a search per key would be
- * quadratic in the key count (issue #22). The last value of a key replaces the first one, in its
- * place. */
+/* Maps of more keys than JSON_OBJECT_SEARCHED (objects, and maps read with a schema) append every
+ * key without searching for it and, when one may repeat, resolve the repeats once at the end by
+ * sorting (O(n log n)): a search per key would be quadratic in the key count (issue #22). The last
+ * value of a key replaces the first one, in its place, as a search did. */
 #define JSON_OBJECT_SEARCHED 32
-sluice_err_t jp_object_dedup(jp_t *p, sluice_value_t *m);
+/* Put (k, v) into `m` as value_map_put does, or past the searched few append it and set *dedup
+ * (keys that are structs, arrays or maps are always searched for). */
+sluice_err_t json_map_add(arena_t *a, sluice_value_t *m, sluice_value_t *k, sluice_value_t *v,
+                          int *dedup);
+sluice_err_t json_map_dedup(arena_t *a, sluice_value_t *m);
 sluice_err_t jp_number_scan(jp_t *p, const char **s, size_t *len, int *is_int);
 int json_number_int(const char *s, size_t len, int64_t *out);
 extern const double json_pow10[23];

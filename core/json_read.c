@@ -571,38 +571,86 @@ sluice_err_t jp_after_item(jp_t *p, char close, int *more)
     return jp_fail(p, p->p, "invalid JSON: expected ',' or '%c' but found %s", close, jp_found(p));
 }
 
-static int jp_key_cmp(const void *x, const void *y, void *ctx)
+/* Order of map keys for json_map_dedup: equal (0) exactly when value_equal says so. */
+static int json_key_order(const sluice_value_t *a, const sluice_value_t *b)
+{
+    if (!a || !b)
+        return (a != NULL) - (b != NULL);
+    if (a->type != b->type)
+        return a->type < b->type ? -1 : 1;
+    switch (a->type) {
+    case SLUICE_TYPE_INT8:
+    case SLUICE_TYPE_INT16:
+    case SLUICE_TYPE_INT32:
+    case SLUICE_TYPE_INT64:
+        return (a->u.i > b->u.i) - (a->u.i < b->u.i);
+    case SLUICE_TYPE_FLOAT32:
+    case SLUICE_TYPE_FLOAT64:
+        if (isnan(a->u.f) || isnan(b->u.f))
+            return isnan(a->u.f) - isnan(b->u.f) ? (isnan(a->u.f) ? 1 : -1) : 0;
+        return (a->u.f > b->u.f) - (a->u.f < b->u.f); /* -0.0 == 0.0, as value_equal has it */
+    case SLUICE_TYPE_BOOLEAN:
+        return !a->u.b - !b->u.b;
+    case SLUICE_TYPE_STRING:
+    case SLUICE_TYPE_BYTES:
+        if (a->u.s.len != b->u.s.len)
+            return a->u.s.len < b->u.s.len ? -1 : 1;
+        return a->u.s.len ? memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) : 0;
+    default:
+        return 0; /* NULL; structs, arrays and maps are not sorted (json_map_add) */
+    }
+}
+
+static int json_entry_cmp(const void *x, const void *y, void *ctx)
 {
     const struct value_kv *it = ctx;
     size_t i = *(const size_t *)x, j = *(const size_t *)y;
-    const sluice_value_t *a = it[i].key, *b = it[j].key;
-    if (a->u.s.len != b->u.s.len)
-        return a->u.s.len < b->u.s.len ? -1 : 1;
-    int c = a->u.s.len ? memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) : 0;
+    int c = json_key_order(it[i].key, it[j].key);
     if (c)
         return c;
     return i < j ? -1 : i > j; /* a total order: the first of equal keys sorts first */
 }
 
-/* Repeated keys of a large object: the last value replaces the first one, in its place, and the
+sluice_err_t json_map_add(arena_t *a, sluice_value_t *m, sluice_value_t *k, sluice_value_t *v,
+                          int *dedup)
+{
+    /* keys of these types have no order here: searched for, as always */
+    if (m->u.m.len < JSON_OBJECT_SEARCHED || !k || k->type == SLUICE_TYPE_STRUCT ||
+        k->type == SLUICE_TYPE_ARRAY || k->type == SLUICE_TYPE_MAP)
+        return value_map_put(a, m, k, v);
+    *dedup = 1;
+    if (k->type == SLUICE_TYPE_STRING) {
+        if (!k->nul) { /* `name` must be a C string (as value_map_put does) */
+            sluice_value_t *own = value_string(a, k->u.s.ptr, k->u.s.len);
+            if (!own)
+                return SLUICE_ERR_NOMEM;
+            own->schema = k->schema;
+            k = own;
+        }
+        return value_map_put_string(a, m, k, v, 0);
+    }
+    if (value_map_put_string(a, m, k, v, 0) != SLUICE_OK) /* appends; not a string key: */
+        return SLUICE_ERR_NOMEM;
+    m->u.m.items[m->u.m.len - 1].name = NULL; /* no name, as value_map_put leaves it */
+    return SLUICE_OK;
+}
+
+/* Repeated keys of a large map: the last value replaces the first one, in its place, and the
  * later entries go (what a search per key did). */
-sluice_err_t jp_object_dedup(jp_t *p, sluice_value_t *m)
+sluice_err_t json_map_dedup(arena_t *a, sluice_value_t *m)
 {
     struct value_kv *it = m->u.m.items;
-    size_t n = m->u.m.len, *order = arena_alloc(p->a, n * sizeof *order);
-    if (!order)
-        return jp_nomem(p);
+    size_t n = m->u.m.len, *order = arena_alloc(a, n * sizeof *order);
+    unsigned char *drop = arena_calloc(a, n ? n : 1);
+    if (!order || !drop)
+        return SLUICE_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
         order[i] = i;
-    qsort_r(order, n, sizeof *order, jp_key_cmp, it);
+    qsort_r(order, n, sizeof *order, json_entry_cmp, it);
     int any = 0;
     for (size_t g = 0, e; g < n; g = e) {
-        const sluice_value_t *k = it[order[g]].key;
-        for (e = g + 1; e < n && it[order[e]].key->u.s.len == k->u.s.len &&
-                        (!k->u.s.len || memcmp(it[order[e]].key->u.s.ptr, k->u.s.ptr,
-                                               k->u.s.len) == 0);
-             e++)
-            it[order[e]].name = NULL; /* dropped below */
+        for (e = g + 1; e < n && json_key_order(it[order[g]].key, it[order[e]].key) == 0; e++)
+            drop[order[e]] = 1;
         if (e - g > 1) {
             it[order[g]].value = it[order[e - 1]].value;
             any = 1;
@@ -611,7 +659,7 @@ sluice_err_t jp_object_dedup(jp_t *p, sluice_value_t *m)
     if (any) {
         size_t w = 0;
         for (size_t i = 0; i < n; i++)
-            if (it[i].name)
+            if (!drop[i])
                 it[w++] = it[i];
         m->u.m.len = w;
     }
@@ -686,8 +734,8 @@ static sluice_err_t jp_object(jp_t *p, sluice_value_t **out)
         if (!more)
             break;
     }
-    if (dedup && (rc = jp_object_dedup(p, m)) != SLUICE_OK)
-        return rc;
+    if (dedup && json_map_dedup(p->a, m) != SLUICE_OK)
+        return jp_nomem(p);
 done:
     p->depth--;
     *out = m;

@@ -278,6 +278,54 @@ static void test_json_many_keys(void **state)
     assert_string_equal(v->u.m.items[2].name, "c");
 }
 
+/* Maps of 75,000 entries read with a schema: [[key, value], …] for int keys (each key used to be
+ * compared with every earlier one), and string keys when the payload comes before the schema
+ * (read schemaless first, then converted: the same search per key). Repeats still resolve. */
+static void test_json_typed_maps(void **state)
+{
+    (void)state;
+    const size_t n = 75000;
+    for (int form = 0; form < 2; form++) {
+        buf_t t;
+        buf_init(&t);
+        if (form == 0) {
+            buf_puts(&t, "{\"schema\":{\"type\":\"map\",\"keys\":{\"type\":\"int32\"},"
+                         "\"values\":{\"type\":\"int64\"}},\"payload\":[");
+            for (size_t i = 0; i < n; i++)
+                buf_printf(&t, "%s[%zu,%zu]", i ? "," : "", i, i);
+            buf_puts(&t, ",[0,-1],[37000,-2]]}");
+        } else {
+            buf_puts(&t, "{\"payload\":{");
+            for (size_t i = 0; i < n; i++)
+                buf_printf(&t, "%s\"k%zu\":%zu", i ? "," : "", i, i);
+            buf_puts(&t, ",\"k0\":-1,\"k37000\":-2},\"schema\":{\"type\":\"map\","
+                         "\"keys\":{\"type\":\"string\"},\"values\":{\"type\":\"int64\"}}}");
+        }
+        converter_t c;
+        assert_int_equal(converter_init(&c, "json", 1, JSON_DECIMAL_BASE64, err, sizeof err),
+                         SLUICE_OK);
+        sluice_value_t *v = NULL;
+        double t0 = cpu_now();
+        sluice_err_t rc = converter_decode(&c, &A, t.data, t.len, &v, err, sizeof err);
+        double cpu = cpu_now() - t0;
+        buf_free(&t);
+        if (cpu > CPU_BUDGET_S)
+            fail_msg("a map of 75,000 entries (form %d) took %.2f s of CPU", form, cpu);
+        if (rc != SLUICE_OK)
+            fail_msg("form %d: %s", form, err);
+        assert_int_equal(v->u.m.len, n);
+        assert_int_equal(v->u.m.items[0].value->u.i, -1);
+        assert_int_equal(v->u.m.items[37000].value->u.i, -2);
+        assert_int_equal(v->u.m.items[n - 1].value->u.i, (long)n - 1);
+        if (form == 0)
+            assert_null(v->u.m.items[n - 1].name);
+        else
+            assert_string_equal(v->u.m.items[n - 1].name, "k74999");
+        converter_free(&c);
+        arena_reset(&A);
+    }
+}
+
 /* A struct schema of 5,000 fields and a payload of 60,000 keys it does not know (both from the
  * message): each key used to be compared with every field. */
 static void test_json_struct_many_fields(void **state)
@@ -321,6 +369,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_decimal_exponent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_many_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_struct_many_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_typed_maps, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1198,9 +1198,7 @@ static struct avro_node *ap_record(ap_t *p, const cJSON *obj, const char *ns, in
                            "field '%s' of record '%s' has type null, which has no Kafka "
                            "Connect form",
                            fname, full);
-        if (schema_field_index(s, fname) >= 0)
-            return ap_fail(p, "record '%s' has field '%s' twice", full, fname);
-        if (schema_add_field(s, fname, k->schema) != SLUICE_OK)
+        if (schema_append_field(s, fname, k->schema) != SLUICE_OK)
             return ap_nomem(p);
         const char *fdoc = ap_str(f, "doc");
         snprintf(pkey, sizeof pkey, "%s%s", AVRO_PARAM_FIELD_DOC, fname);
@@ -1212,6 +1210,10 @@ static struct avro_node *ap_record(ap_t *p, const cJSON *obj, const char *ns, in
             n->zvals = n->zvals + k->zvals < SIZE_MAX / 4 ? n->zvals + k->zvals : SIZE_MAX / 4;
     }
     n->zvals = n->min_size == 0 ? n->zvals + 1 : 0;
+    /* repeats are looked for once, by sorting: a search per field is quadratic (#22) */
+    const char *dup = schema_fields_repeat(s);
+    if (dup)
+        return ap_fail(p, "record '%s' has field '%s' twice", full, dup);
     const char *internal = ap_str(obj, "connect.internal.type");
     if (n->nkids == 2 && (strcmp(full, AVRO_CONNECT_NAMESPACE "." AVRO_MAP_ENTRY) == 0 ||
                           (internal && strcmp(internal, AVRO_MAP_ENTRY) == 0))) {

@@ -180,6 +180,10 @@ static sluice_schema_t *js_build(js_t *j, const sluice_value_t *v, int depth)
     if ((f = js_get(v, "parameters"))) {
         if (f->type != SLUICE_TYPE_MAP)
             return js_fail(j, "schema \"parameters\" must be an object");
+        /* parameters are looked up by a search (Decimal's scale, for every value): bounded */
+        if (f->u.m.len > JSON_SCHEMA_MAX_PARAMS)
+            return js_fail(j, "schema \"parameters\" has %zu entries (at most %d)", f->u.m.len,
+                           JSON_SCHEMA_MAX_PARAMS);
         for (size_t i = 0; i < f->u.m.len; i++) {
             const sluice_value_t *pv = f->u.m.items[i].value;
             if (pv->type != SLUICE_TYPE_STRING)
@@ -207,11 +211,13 @@ static sluice_schema_t *js_build(js_t *j, const sluice_value_t *v, int depth)
                 }
                 return NULL;
             }
-            if (schema_field_index(s, name->u.s.ptr) >= 0)
-                return js_fail(j, "struct schema has field \"%s\" twice", name->u.s.ptr);
-            if (schema_add_field(s, name->u.s.ptr, fs) != SLUICE_OK)
+            if (schema_append_field(s, name->u.s.ptr, fs) != SLUICE_OK)
                 return js_fail(j, "out of memory");
         }
+        /* repeats are looked for once, by sorting: a search per field is quadratic (#22) */
+        const char *dup = schema_fields_repeat(s);
+        if (dup)
+            return js_fail(j, "struct schema has field \"%s\" twice", dup);
         break;
     case SLUICE_TYPE_ARRAY:
         if (!(f = js_get(v, "items")))

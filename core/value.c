@@ -83,10 +83,18 @@ sluice_schema_t *schema_map(schema_owner_t *o, const sluice_schema_t *keys,
 
 sluice_err_t schema_add_field(sluice_schema_t *st, const char *name, const sluice_schema_t *field)
 {
+    if (!st || st->type != SLUICE_TYPE_STRUCT || !name || !field)
+        return SLUICE_ERR_INVALID;
+    if (schema_field_index(st, name) >= 0)
+        return SLUICE_ERR_INVALID;
+    return schema_append_field(st, name, field);
+}
+
+sluice_err_t schema_append_field(sluice_schema_t *st, const char *name,
+                                 const sluice_schema_t *field)
+{
     sluice_err_t rc = SLUICE_ERR_INVALID;
     if (!st || st->type != SLUICE_TYPE_STRUCT || !name || !field)
-        goto out;
-    if (schema_field_index(st, name) >= 0)
         goto out;
     if (st->nfields == st->capfields) {
         size_t cap = st->capfields ? st->capfields * 2 : 8;
@@ -172,6 +180,34 @@ const char *schema_param(const sluice_schema_t *s, const char *key)
         if (strcmp(s->params[i].key, key) == 0)
             return s->params[i].value;
     return NULL;
+}
+
+static int schema_name_cmp(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+const char *schema_fields_repeat(const sluice_schema_t *st)
+{
+    const char *dup = NULL;
+    if (!st || st->nfields < 2)
+        return NULL;
+    const char **names = malloc(st->nfields * sizeof *names);
+    if (!names) { /* no memory for the sort: the quadratic way */
+        for (size_t i = 1; i < st->nfields && !dup; i++)
+            for (size_t j = 0; j < i && !dup; j++)
+                if (strcmp(st->fields[i].name, st->fields[j].name) == 0)
+                    dup = st->fields[i].name;
+        return dup;
+    }
+    for (size_t i = 0; i < st->nfields; i++)
+        names[i] = st->fields[i].name;
+    qsort(names, st->nfields, sizeof *names, schema_name_cmp);
+    for (size_t i = 1; i < st->nfields && !dup; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            dup = names[i];
+    free(names);
+    return dup;
 }
 
 int schema_field_index(const sluice_schema_t *s, const char *name)

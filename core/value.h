@@ -51,6 +51,12 @@ sluice_schema_t *schema_array(schema_owner_t *o, const sluice_schema_t *items);
 sluice_schema_t *schema_map(schema_owner_t *o, const sluice_schema_t *keys,
                             const sluice_schema_t *values);
 sluice_err_t schema_add_field(sluice_schema_t *st, const char *name, const sluice_schema_t *field);
+/* The same without the search for `name` among the fields (linear: a struct of F fields would cost
+ * O(F²)); the caller makes sure names are unique (schema_fields_repeat). */
+sluice_err_t schema_append_field(sluice_schema_t *st, const char *name,
+                                 const sluice_schema_t *field);
+/* The first name that two fields of `st` share (sorting, O(F log F)), or NULL. */
+const char *schema_fields_repeat(const sluice_schema_t *st);
 sluice_err_t schema_set_name(sluice_schema_t *s, const char *name);
 sluice_err_t schema_set_doc(sluice_schema_t *s, const char *doc);
 sluice_err_t schema_set_param(sluice_schema_t *s, const char *key, const char *value);

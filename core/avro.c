@@ -88,10 +88,66 @@ static int avro_decimal_precision(const sluice_schema_t *s)
  * Connect schema → Avro schema JSON
  */
 
+/* Named types defined so far, by hash of their full name (open addressing; a slot holds an entry's
+ * index + 1, 0 is free): a search per definition and reference was quadratic in the named types
+ * of a schema (issue #22). The entries themselves stay in their callers' arrays. */
+typedef struct name_index {
+    size_t *slots;
+    size_t cap; /* a power of two, at least twice the entries */
+} name_index_t;
+typedef const char *(*name_of_fn)(const void *ctx, size_t i);
+
+static size_t ni_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (size_t)(h ^ h >> 29);
+}
+
+/* The index of the entry named `name`, or -1. */
+static long ni_find(const name_index_t *x, const char *name, name_of_fn name_of, const void *ctx)
+{
+    if (!x->cap)
+        return -1;
+    for (size_t i = ni_hash(name) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+        if (!x->slots[i])
+            return -1;
+        if (strcmp(name_of(ctx, x->slots[i] - 1), name) == 0)
+            return (long)(x->slots[i] - 1);
+    }
+}
+
+/* Index entry `e` (entries 0..e-1 are indexed already); -1 when out of memory. */
+static int ni_add(name_index_t *x, size_t e, name_of_fn name_of, const void *ctx)
+{
+    if (2 * (e + 1) > x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 16;
+        size_t *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return -1;
+        free(x->slots);
+        x->slots = slots;
+        x->cap = cap;
+        for (size_t k = 0; k < e; k++)
+            ni_add(x, k, name_of, ctx); /* fits: no growth */
+    }
+    size_t i = ni_hash(name_of(ctx, e)) & (x->cap - 1);
+    while (x->slots[i])
+        i = (i + 1) & (x->cap - 1);
+    x->slots[i] = e + 1;
+    return 0;
+}
+
 struct aw_def {
     char *full;
     const sluice_schema_t *s;
 };
+
+static const char *aw_def_name(const void *ctx, size_t i)
+{
+    return ((const struct aw_def *)ctx)[i].full;
+}
 
 typedef struct aw {
     buf_t *b;
@@ -100,6 +156,7 @@ typedef struct aw {
     int unnamed;     /* ConnectDefault names handed out */
     int map_entries; /* MapEntry names handed out */
     struct aw_def *defs;
+    name_index_t defs_index;
     size_t ndefs, capdefs;
     int nomem;
 } aw_t;
@@ -167,9 +224,9 @@ static int aw_same(const sluice_schema_t *a, const sluice_schema_t *b)
  * 0: no (it is recorded now). */
 static int aw_define(aw_t *w, const char *full, const sluice_schema_t *s)
 {
-    for (size_t i = 0; i < w->ndefs; i++)
-        if (strcmp(w->defs[i].full, full) == 0)
-            return aw_same(w->defs[i].s, s) ? 1 : -1;
+    long i = ni_find(&w->defs_index, full, aw_def_name, w->defs);
+    if (i >= 0)
+        return aw_same(w->defs[i].s, s) ? 1 : -1;
     if (w->ndefs == w->capdefs) {
         size_t cap = w->capdefs ? w->capdefs * 2 : 8;
         struct aw_def *n = realloc(w->defs, cap * sizeof *n);
@@ -185,7 +242,13 @@ static int aw_define(aw_t *w, const char *full, const sluice_schema_t *s)
         w->nomem = 1;
         return 0;
     }
-    w->defs[w->ndefs++] = (struct aw_def){.full = f, .s = s};
+    w->defs[w->ndefs] = (struct aw_def){.full = f, .s = s};
+    if (ni_add(&w->defs_index, w->ndefs, aw_def_name, w->defs) != 0) {
+        free(f);
+        w->nomem = 1;
+        return 0;
+    }
+    w->ndefs++;
     return 0;
 }
 
@@ -536,6 +599,7 @@ sluice_err_t avro_schema_from_connect(buf_t *out, const sluice_schema_t *s, char
     for (size_t i = 0; i < w.ndefs; i++)
         free(w.defs[i].full);
     free(w.defs);
+    free(w.defs_index.slots);
     if (rc != SLUICE_OK && out->cap) {
         out->len = mark;
         out->data[mark] = '\0';
@@ -846,7 +910,13 @@ typedef struct ap {
     size_t errsz;
     struct avro_node **named;
     size_t nnamed, capnamed;
+    name_index_t named_index;
 } ap_t;
+
+static const char *ap_named_name(const void *ctx, size_t i)
+{
+    return ((struct avro_node *const *)ctx)[i]->fullname;
+}
 
 SLUICE_PRINTF(2, 3)
 static struct avro_node *ap_fail(ap_t *p, const char *fmt, ...)
@@ -1107,10 +1177,8 @@ static int ap_fullname(ap_t *p, const cJSON *obj, const char *ns, const char **f
 
 static struct avro_node *ap_lookup(ap_t *p, const char *full)
 {
-    for (size_t i = 0; i < p->nnamed; i++)
-        if (strcmp(p->named[i]->fullname, full) == 0)
-            return p->named[i];
-    return NULL;
+    long i = ni_find(&p->named_index, full, ap_named_name, p->named);
+    return i >= 0 ? p->named[i] : NULL;
 }
 
 static struct avro_node *ap_define(ap_t *p, struct avro_node *n, const char *full)
@@ -1126,7 +1194,10 @@ static struct avro_node *ap_define(ap_t *p, struct avro_node *n, const char *ful
         p->capnamed = cap;
     }
     n->fullname = full;
-    p->named[p->nnamed++] = n;
+    p->named[p->nnamed] = n;
+    if (ni_add(&p->named_index, p->nnamed, ap_named_name, p->named) != 0)
+        return ap_nomem(p);
+    p->nnamed++;
     return n;
 }
 
@@ -1509,6 +1580,7 @@ sluice_err_t avro_reader_parse(avro_reader_t *r, schema_owner_t *o, arena_t *nod
 out:
     schema_owner_free(&tmp);
     free(p.named);
+    free(p.named_index.slots);
     cJSON_Delete(j);
     return rc;
 }

@@ -32,6 +32,7 @@
  * counts the values it makes (an empty record 1, a record of 300 empty records 301). Every other
  * value takes at least one byte, so decoding a datum of n bytes makes O(n) values in all, and
  * arrays grow geometrically, so the arena stays O(n) too. */
+#define AVRO_MAX_CONNECT_PARAMS 1024
 #define AVRO_ZERO_VALUES_BASE     4096u
 #define AVRO_ZERO_VALUES_PER_BYTE 8u
 #define AVRO_DECIMAL_PRECISION_DEFAULT 64
@@ -1005,6 +1006,10 @@ static struct avro_node *ap_meta(ap_t *p, struct avro_node *n, sluice_schema_t *
     if ((v = ap_get(obj, "connect.parameters"))) {
         if (!cJSON_IsObject(v))
             return ap_fail(p, "connect.parameters must be an object");
+        /* each is set by a search among those before: bounded */
+        if (cJSON_GetArraySize(v) > AVRO_MAX_CONNECT_PARAMS)
+            return ap_fail(p, "connect.parameters has more than %d entries",
+                           AVRO_MAX_CONNECT_PARAMS);
         for (const cJSON *e = v->child; e; e = e->next) {
             if (!cJSON_IsString(e))
                 return ap_fail(p, "connect.parameters value '%s' must be a string", e->string);
@@ -1300,6 +1305,11 @@ static struct avro_node *ap_record(ap_t *p, const cJSON *obj, const char *ns, in
     return ap_meta(p, n, s, obj);
 }
 
+static int ap_strcmp(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
 static struct avro_node *ap_enum(ap_t *p, const cJSON *obj, const char *ns)
 {
     const char *full, *space;
@@ -1322,11 +1332,28 @@ static struct avro_node *ap_enum(ap_t *p, const cJSON *obj, const char *ns)
     for (const cJSON *e = syms->child; e; e = e->next) {
         if (!cJSON_IsString(e))
             return ap_fail(p, "enum '%s' has a symbol that is not a string", full);
-        snprintf(key, sizeof key, "%s.%s", AVRO_CONNECT_ENUM, e->valuestring);
-        if (!(n->symbols[n->nsymbols] = arena_strdup(p->a, e->valuestring)) ||
-            schema_set_param(s, key, e->valuestring) != SLUICE_OK)
+        if (!(n->symbols[n->nsymbols] = arena_strdup(p->a, e->valuestring)))
             return ap_nomem(p);
         n->symlens[n->nsymbols++] = strlen(e->valuestring);
+    }
+    /* Symbols must differ (as Avro says): checked once by sorting, so that their parameters are
+     * appended without a search each (quadratic in the symbols, issue #22). */
+    const char **sorted = malloc(ns_ * sizeof *sorted);
+    if (!sorted)
+        return ap_nomem(p);
+    memcpy(sorted, n->symbols, ns_ * sizeof *sorted);
+    qsort(sorted, ns_, sizeof *sorted, ap_strcmp);
+    for (size_t i = 1; i < ns_; i++)
+        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+            ap_fail(p, "enum '%s' has symbol '%s' twice", full, sorted[i]);
+            free(sorted);
+            return NULL;
+        }
+    free(sorted);
+    for (size_t i = 0; i < ns_; i++) {
+        snprintf(key, sizeof key, "%s.%s", AVRO_CONNECT_ENUM, n->symbols[i]);
+        if (schema_append_param(s, key, n->symbols[i]) != SLUICE_OK)
+            return ap_nomem(p);
     }
     n->ctype = SLUICE_TYPE_STRING;
     n->min_size = 1;

@@ -172,6 +172,26 @@ out:
     return rc;
 }
 
+sluice_err_t schema_append_param(sluice_schema_t *s, const char *key, const char *value)
+{
+    if (!s || !key || !value)
+        return SLUICE_ERR_INVALID;
+    struct schema_param *p = realloc(s->params, (s->nparams + 1) * sizeof *p);
+    if (!p)
+        return SLUICE_ERR_NOMEM;
+    s->params = p;
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return SLUICE_ERR_NOMEM;
+    }
+    p[s->nparams].key = k;
+    p[s->nparams].value = v;
+    s->nparams++;
+    return SLUICE_OK;
+}
+
 const char *schema_param(const sluice_schema_t *s, const char *key)
 {
     if (!s || !key)

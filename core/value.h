@@ -60,6 +60,8 @@ const char *schema_fields_repeat(const sluice_schema_t *st);
 sluice_err_t schema_set_name(sluice_schema_t *s, const char *name);
 sluice_err_t schema_set_doc(sluice_schema_t *s, const char *doc);
 sluice_err_t schema_set_param(sluice_schema_t *s, const char *key, const char *value);
+/* The same without the search for `key` (linear): the caller makes sure it is new. */
+sluice_err_t schema_append_param(sluice_schema_t *s, const char *key, const char *value);
 const char *schema_param(const sluice_schema_t *s, const char *key);
 /* Index of a STRUCT field, or -1. */
 int schema_field_index(const sluice_schema_t *s, const char *name);

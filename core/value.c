@@ -142,52 +142,35 @@ sluice_err_t schema_set_doc(sluice_schema_t *s, const char *doc)
 
 sluice_err_t schema_set_param(sluice_schema_t *s, const char *key, const char *value)
 {
-    sluice_err_t rc = SLUICE_ERR_INVALID;
-    char *k = NULL, *v = NULL;
     if (!s || !key || !value)
-        goto out;
-    for (size_t i = 0; i < s->nparams; i++) {
-        if (strcmp(s->params[i].key, key) == 0) {
-            rc = schema_set_str(&s->params[i].value, value);
-            goto out;
-        }
-    }
-    rc = SLUICE_ERR_NOMEM;
-    struct schema_param *p = realloc(s->params, (s->nparams + 1) * sizeof *p);
-    if (!p)
-        goto out;
-    s->params = p;
-    k = strdup(key);
-    v = strdup(value);
-    if (!k || !v)
-        goto out;
-    p[s->nparams].key = k;
-    p[s->nparams].value = v;
-    s->nparams++;
-    k = v = NULL;
-    rc = SLUICE_OK;
-out:
-    free(k);
-    free(v);
-    return rc;
+        return SLUICE_ERR_INVALID;
+    for (size_t i = 0; i < s->nparams; i++)
+        if (strcmp(s->params[i].key, key) == 0)
+            return schema_set_str(&s->params[i].value, value);
+    return schema_append_param(s, key, value);
 }
 
 sluice_err_t schema_append_param(sluice_schema_t *s, const char *key, const char *value)
 {
     if (!s || !key || !value)
         return SLUICE_ERR_INVALID;
-    struct schema_param *p = realloc(s->params, (s->nparams + 1) * sizeof *p);
-    if (!p)
-        return SLUICE_ERR_NOMEM;
-    s->params = p;
+    /* The array grows geometrically, its room implied by the count (4, then powers of two): one
+     * realloc per parameter made an enum of many symbols slow. */
+    size_t n = s->nparams;
+    if (n == 0 || (n >= 4 && (n & (n - 1)) == 0)) {
+        struct schema_param *p = realloc(s->params, (n ? 2 * n : 4) * sizeof *p);
+        if (!p)
+            return SLUICE_ERR_NOMEM;
+        s->params = p;
+    }
     char *k = strdup(key), *v = strdup(value);
     if (!k || !v) {
         free(k);
         free(v);
         return SLUICE_ERR_NOMEM;
     }
-    p[s->nparams].key = k;
-    p[s->nparams].value = v;
+    s->params[n].key = k;
+    s->params[n].value = v;
     s->nparams++;
     return SLUICE_OK;
 }

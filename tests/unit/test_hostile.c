@@ -47,7 +47,9 @@ static double cpu_now(void)
 
 /* The budgets: generous for a sanitizer build on a loaded machine, far below what the inputs
  * cost without the bounds (gigabytes, seconds). */
-#define CPU_BUDGET_S    1.0
+#ifndef CPU_BUDGET_S
+#define CPU_BUDGET_S 1.0
+#endif
 #define ARENA_BUDGET_MB 8u
 
 static void within_budget(double t0, const char *what)

@@ -10,6 +10,10 @@
 
 /* Kafka Connect's JsonConverter keeps schemas.cache.size = 1000 schemas. */
 #define CONVERTER_CACHE_MAX 1000
+/* ... and at most this much schema text: the texts come from the messages, and 1000 schemas of a
+ * 1 MB message each would keep 1 GB (and make every lookup compare that much). Schemas beyond it
+ * are read for their message only, like those beyond CONVERTER_CACHE_MAX. */
+#define CONVERTER_CACHE_MAX_BYTES (16u << 20)
 /* Confluent's schemas.cache.config default: distinct schemas a converter remembers. */
 #define AVRO_ENC_CACHE_MAX 1000
 
@@ -299,6 +303,7 @@ void converter_free(converter_t *c)
     free(c->cache);
     c->cache = NULL;
     c->cache_len = c->cache_cap = 0;
+    c->cache_bytes = 0;
     avro_converter_free(c);
     schema_owner_free(&c->schemas);
 }
@@ -400,7 +405,7 @@ static sluice_err_t converter_resolve(void *ctx, arena_t *a, const char *at, siz
     if ((rc = json_skip(at, avail, base, &n, errstr, errstr_size)) != SLUICE_OK)
         return rc;
     *consumed = n;
-    if (c->cache_len < CONVERTER_CACHE_MAX) {
+    if (c->cache_len < CONVERTER_CACHE_MAX && n <= CONVERTER_CACHE_MAX_BYTES - c->cache_bytes) {
         if (c->cache_len == c->cache_cap) {
             size_t cap = c->cache_cap ? c->cache_cap * 2 : 8;
             struct converter_cache_entry *ne = realloc(c->cache, cap * sizeof *ne);
@@ -423,6 +428,7 @@ static sluice_err_t converter_resolve(void *ctx, arena_t *a, const char *at, siz
         e->text = text;
         e->len = n;
         e->schema = s;
+        c->cache_bytes += n;
         if (c->cache_len > 1) {
             struct converter_cache_entry t = c->cache[0];
             c->cache[0] = *e;
@@ -431,7 +437,8 @@ static sluice_err_t converter_resolve(void *ctx, arena_t *a, const char *at, siz
         *schema = s;
         return SLUICE_OK;
     }
-    /* Cache full: this schema lives in the batch's arena, as long as the values that use it. */
+    /* Cache full (or its bytes): this schema lives in the batch's arena, as long as the values that
+     * use it. */
     schema_owner_t tmp;
     schema_owner_init(&tmp);
     sluice_schema_t *s = json_parse_schema(&tmp, at, n, err, sizeof err);

@@ -24,6 +24,7 @@ typedef struct converter {
     schema_owner_t schemas;                /* schemas parsed from envelopes (the cache owns them) */
     struct converter_cache_entry *cache;   /* envelope schema text → schema, bounded */
     size_t cache_len, cache_cap;
+    size_t cache_bytes; /* schema text in the cache (CONVERTER_CACHE_MAX_BYTES) */
     /* avro */
     sr_client_t *sr; /* shared, not owned */
     int is_key;

@@ -452,6 +452,38 @@ static void test_avro_many_named_types(void **state)
     buf_free(&back);
 }
 
+/* 40 distinct envelope schemas of 600 KB each: the json converter's schema cache keeps at most
+ * 16 MB of schema text (it kept all of them, up to 1000, however large). */
+static void test_json_schema_cache_bytes(void **state)
+{
+    (void)state;
+    converter_t c;
+    assert_int_equal(converter_init(&c, "json", 1, JSON_DECIMAL_BASE64, err, sizeof err),
+                     SLUICE_OK);
+    buf_t t;
+    buf_init(&t);
+    size_t len = 0;
+    for (int k = 0; k < 40; k++) {
+        buf_reset(&t);
+        buf_printf(&t, "{\"schema\":{\"type\":\"struct\",\"name\":\"s%d\",\"fields\":[", k);
+        for (size_t i = 0; i < 12000; i++)
+            buf_printf(&t, "%s{\"type\":\"int8\",\"optional\":true,\"field\":\"f%zu\"}",
+                       i ? "," : "", i);
+        buf_puts(&t, "]},\"payload\":{\"f1\":1}}");
+        len = t.len;
+        sluice_value_t *v = NULL;
+        assert_int_equal(converter_decode(&c, &A, t.data, t.len, &v, err, sizeof err), SLUICE_OK);
+        assert_int_equal(value_get(v, "f1")->u.i, 1);
+        arena_reset(&A);
+    }
+    assert_true(len > 500000);
+    if (c.cache_len * len > (16u << 20))
+        fail_msg("the cache keeps %zu schemas of %zu bytes", c.cache_len, len);
+    assert_true(c.cache_len > 0);
+    buf_free(&t);
+    converter_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_typed_maps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schemas_many_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_avro_many_named_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_schema_cache_bytes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,13 @@ static sluice_err_t jp_typed_int(jp_t *p, const sluice_schema_t *s, sluice_value
     return *out ? SLUICE_OK : jp_nomem(p);
 }
 
+/* A finite number that stays finite in `type` (a JSON number beyond the double range reads as
+ * infinity, which has no JSON form: the value could not be written back). */
+static int json_float_fits(sluice_type_t type, double d)
+{
+    return isfinite(d) && (type != SLUICE_TYPE_FLOAT32 || isfinite((float)d));
+}
+
 static sluice_err_t jp_typed_bytes(jp_t *p, const sluice_schema_t *s, sluice_value_t **out)
 {
     const char *st = p->p;
@@ -375,7 +382,11 @@ static sluice_err_t jp_typed(jp_t *p, const sluice_schema_t *s, sluice_value_t *
         int is_int;
         if ((rc = jp_number_scan(p, &txt, &n, &is_int)) != SLUICE_OK)
             return rc;
-        if (!(v = value_float(p->a, s->type, json_number_double(txt, n))))
+        double d = json_number_double(txt, n);
+        if (!json_float_fits(s->type, d)) /* infinity has no JSON form to write back */
+            return jp_fail(p, txt, "value %.*s is out of range for %s", n > 60 ? 60 : (int)n, txt,
+                           schema_type_name(s->type));
+        if (!(v = value_float(p->a, s->type, d)))
             return jp_nomem(p);
         break;
     }
@@ -644,6 +655,9 @@ static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_s
     case SLUICE_TYPE_FLOAT64:
         if (!is_intval && !is_float)
             return jc_mismatch(c, in, s);
+        if (is_float && !json_float_fits(s->type, in->u.f))
+            return jc_fail(c, "value %g is out of range for %s", in->u.f,
+                           schema_type_name(s->type));
         v = value_float(c->a, s->type, is_float ? in->u.f : (double)in->u.i);
         break;
     case SLUICE_TYPE_BOOLEAN:

@@ -33,6 +33,8 @@
  * value takes at least one byte, so decoding a datum of n bytes makes O(n) values in all, and
  * arrays grow geometrically, so the arena stays O(n) too. */
 #define AVRO_MAX_CONNECT_PARAMS 1024
+/* Types of one schema counted as written out in full (each use of a named type anew). */
+#define AVRO_MAX_SCHEMA_NODES (1u << 18)
 #define AVRO_ZERO_VALUES_BASE     4096u
 #define AVRO_ZERO_VALUES_PER_BYTE 8u
 #define AVRO_DECIMAL_PRECISION_DEFAULT 64
@@ -900,6 +902,7 @@ struct avro_node {
     int key_first;        /* MapEntry: "key" is field 0 */
     size_t min_size;      /* fewest bytes a datum of this type takes */
     size_t zvals;         /* min_size 0: the values one datum makes (null 1, records 1 + fields) */
+    size_t expanded;      /* nodes of the type written out in full (AVRO_MAX_SCHEMA_NODES) */
     const char *fullname; /* named types */
     int done;             /* named types: parsed (a reference to an unfinished one is recursion) */
 };
@@ -1539,7 +1542,7 @@ static struct avro_node *ap_union(ap_t *p, const cJSON *j, const char *ns, int d
     return n;
 }
 
-static struct avro_node *ap_type(ap_t *p, const cJSON *j, const char *ns, int depth)
+static struct avro_node *ap_type_node(ap_t *p, const cJSON *j, const char *ns, int depth)
 {
     if (depth > AVRO_MAX_DEPTH)
         return ap_fail(p, "schema nested deeper than %d levels", AVRO_MAX_DEPTH);
@@ -1569,6 +1572,30 @@ static struct avro_node *ap_type(ap_t *p, const cJSON *j, const char *ns, int de
     if (ap_prim_kind(tn, &k) == 0)
         return ap_prim(p, k, j);
     return ap_reference(p, tn, ns);
+}
+
+/* A type, and the size of its Connect schema written out in full: a named type used twice in each
+ * of a chain of records makes a tree that doubles with every link (the JSON envelope's schema form
+ * has no references), so it is bounded. */
+static struct avro_node *ap_type(ap_t *p, const cJSON *j, const char *ns, int depth)
+{
+    struct avro_node *n = ap_type_node(p, j, ns, depth);
+    if (n && !n->expanded) {
+        size_t e = 1;
+        for (size_t i = 0; i < n->nkids; i++) {
+            size_t k = n->kids[i]->expanded ? n->kids[i]->expanded : 1;
+            e = k <= AVRO_MAX_SCHEMA_NODES - e ? e + k : AVRO_MAX_SCHEMA_NODES + 1;
+            if (e > AVRO_MAX_SCHEMA_NODES)
+                break;
+        }
+        n->expanded = e;
+        if (e > AVRO_MAX_SCHEMA_NODES)
+            return ap_fail(p,
+                           "the schema has more than %u types written out in full (named types "
+                           "used many times)",
+                           AVRO_MAX_SCHEMA_NODES);
+    }
+    return n;
 }
 
 sluice_err_t avro_reader_parse(avro_reader_t *r, schema_owner_t *o, arena_t *nodes,
@@ -1622,6 +1649,7 @@ typedef struct ar {
     char *err;
     size_t errsz;
     size_t zero_budget; /* values that may still be made from no bytes (AVRO_ZERO_VALUES_BASE) */
+    int in_zero;        /* inside a record of no bytes, charged as a whole */
 } ar_t;
 
 static sluice_err_t ar_short(ar_t *r)
@@ -1700,14 +1728,12 @@ static sluice_err_t ar_block(ar_t *r, size_t min_item, size_t zvals, size_t *cou
         return avro_fail(r->err, r->errsz,
                          "Avro block of %lld items at byte %zu is larger than the data left",
                          (long long)n, at);
-    if (!min_item) {
-        if (!zvals || (uint64_t)n > r->zero_budget / zvals)
-            return avro_fail(r->err, r->errsz,
-                             "Avro block of %lld items at byte %zu is larger than the data left "
-                             "allows for items that take no bytes (a datum of %zu bytes)",
-                             (long long)n, at, (size_t)(r->end - r->start));
-        r->zero_budget -= (size_t)n * zvals;
-    }
+    /* items of no bytes: checked here, charged as each is read (ar_value, AV_RECORD) */
+    if (!min_item && (!zvals || (uint64_t)n > r->zero_budget / zvals))
+        return avro_fail(r->err, r->errsz,
+                         "Avro block of %lld items at byte %zu is larger than the data left "
+                         "allows for items that take no bytes (a datum of %zu bytes)",
+                         (long long)n, at, (size_t)(r->end - r->start));
     *count = (size_t)n;
     return SLUICE_OK;
 }
@@ -1861,14 +1887,28 @@ static sluice_err_t ar_value(ar_t *r, const struct avro_node *n, const sluice_sc
                              (long long)i, at, n->nsymbols);
         v = value_string_ref(r->a, n->symbols[i], n->symlens[i]);
         break;
-    case AV_RECORD:
+    case AV_RECORD: {
+        /* a record of no bytes (empty records, nested) is charged to the budget as a whole */
+        int charge = n->min_size == 0 && !r->in_zero;
+        if (charge) {
+            if (n->zvals > r->zero_budget)
+                return avro_fail(r->err, r->errsz,
+                                 "the record at byte %zu takes no bytes but makes more values "
+                                 "than a datum of %zu bytes allows",
+                                 at, (size_t)(r->end - r->start));
+            r->zero_budget -= n->zvals;
+            r->in_zero = 1;
+        }
         if (!(v = value_struct_empty(r->a, s)))
             return ar_nomem(r);
         for (size_t k = 0; k < n->nkids; k++)
             if ((rc = ar_value(r, n->kids[k], n->kids[k]->schema, &v->u.m.items[k].value)) !=
                 SLUICE_OK)
                 return rc;
+        if (charge)
+            r->in_zero = 0;
         break;
+    }
     case AV_ARRAY:
         if (n->map_entry) {
             if (!(v = value_map(r->a, s)))

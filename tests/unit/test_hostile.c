@@ -162,6 +162,56 @@ static void test_avro_reader_names(void **state)
     }
 }
 
+/* R0 is an empty record, R(k) has two fields of type R(k-1): a small schema whose Connect form
+ * written out doubles with every link, and whose datum takes no bytes at all. */
+static const char *chain_schema(buf_t *t, int links)
+{
+    buf_reset(t);
+    for (int k = links; k > 0; k--)
+        buf_printf(t,
+                   "{\"type\":\"record\",\"name\":\"R%d\",\"fields\":[{\"name\":\"a\","
+                   "\"type\":",
+                   k);
+    buf_puts(t, "{\"type\":\"record\",\"name\":\"R0\",\"fields\":[]}");
+    for (int k = 1; k <= links; k++)
+        buf_printf(t, "},{\"name\":\"b\",\"type\":\"R%d\"}]}", k - 1);
+    return t->data;
+}
+
+static void test_avro_record_chains(void **state)
+{
+    (void)state;
+    buf_t t;
+    buf_init(&t);
+    avro_reader_t r;
+    arena_t nodes;
+    sluice_value_t *v = NULL;
+    /* 22 links: 8 million types written out, and as many values from 0 bytes */
+    arena_init(&nodes, 4096);
+    chain_schema(&t, 22);
+    double t0 = cpu_now();
+    sluice_err_t rc = avro_reader_parse(&r, &O, &nodes, t.data, t.len, err, sizeof err);
+    if (rc == SLUICE_OK)
+        rc = avro_read_datum(&r, &A, "", 0, &v, err, sizeof err);
+    within_budget(t0, "a chain of 22 records");
+    assert_int_equal(rc, SLUICE_ERR_INVALID);
+    arena_free(&nodes);
+    /* 12 links: the schema is fine, but its datum of no bytes makes 8191 values */
+    arena_init(&nodes, 4096);
+    chain_schema(&t, 12);
+    assert_int_equal(avro_reader_parse(&r, &O, &nodes, t.data, t.len, err, sizeof err), SLUICE_OK);
+    assert_int_equal(avro_read_datum(&r, &A, "", 0, &v, err, sizeof err), SLUICE_ERR_INVALID);
+    assert_non_null(strstr(err, "takes no bytes"));
+    arena_free(&nodes);
+    /* 8 links: 511 values, within the budget */
+    arena_init(&nodes, 4096);
+    chain_schema(&t, 8);
+    assert_int_equal(avro_reader_parse(&r, &O, &nodes, t.data, t.len, err, sizeof err), SLUICE_OK);
+    assert_int_equal(avro_read_datum(&r, &A, "", 0, &v, err, sizeof err), SLUICE_OK);
+    arena_free(&nodes);
+    buf_free(&t);
+}
+
 static sluice_err_t envelope(const char *msg, sluice_value_t **v)
 {
     converter_t c;
@@ -515,6 +565,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_avro_one_item_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_avro_empty_items, setup, teardown),
         cmocka_unit_test_setup_teardown(test_avro_reader_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_avro_record_chains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_decimal_exponent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_many_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_struct_many_fields, setup, teardown),

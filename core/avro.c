@@ -26,17 +26,18 @@
 #include "json.h"
 
 #define AVRO_MAX_DEPTH 64
-/* Values made from no bytes at all (items of empty records, in arrays and maps) cannot be checked
- * against the bytes left, so each datum has a budget for them: at most
- * AVRO_ZERO_VALUES_BASE + AVRO_ZERO_VALUES_PER_BYTE × (datum bytes) such values, where an item
- * counts the values it makes (an empty record 1, a record of 300 empty records 301). Every other
- * value takes at least one byte, so decoding a datum of n bytes makes O(n) values in all, and
- * arrays grow geometrically, so the arena stays O(n) too. */
+/* Values made from no bytes at all (empty records, and records of them: in arrays, maps, fields)
+ * cannot be checked against the bytes left, so each datum may make at most AVRO_ZERO_VALUES of
+ * them, a record counting the values it makes (an empty record 1, a record of 300 empty records
+ * 301). Every other value takes at least one byte (records nest at most AVRO_MAX_DEPTH deep), so
+ * decoding a datum of n bytes makes O(n) values, and arrays grow geometrically, so the arena stays
+ * O(n) too. The
+ * budget does not grow with the datum's bytes: the canonical encoding of the same value (one
+ * block) is a few bytes whatever the count, and must decode too. */
+#define AVRO_ZERO_VALUES 1024u
 #define AVRO_MAX_CONNECT_PARAMS 1024
 /* Types of one schema counted as written out in full (each use of a named type anew). */
 #define AVRO_MAX_SCHEMA_NODES (1u << 18)
-#define AVRO_ZERO_VALUES_BASE     4096u
-#define AVRO_ZERO_VALUES_PER_BYTE 8u
 #define AVRO_DECIMAL_PRECISION_DEFAULT 64
 #define AVRO_PARAM_PRECISION           "connect.decimal.precision"
 #define AVRO_PARAM_RECORD_DOC          "io.confluent.connect.avro.record.doc"
@@ -1648,7 +1649,7 @@ typedef struct ar {
     arena_t *a;
     char *err;
     size_t errsz;
-    size_t zero_budget; /* values that may still be made from no bytes (AVRO_ZERO_VALUES_BASE) */
+    size_t zero_budget; /* values that may still be made from no bytes (AVRO_ZERO_VALUES) */
     int in_zero;        /* inside a record of no bytes, charged as a whole */
 } ar_t;
 
@@ -1732,8 +1733,9 @@ static sluice_err_t ar_block(ar_t *r, size_t min_item, size_t zvals, size_t *cou
     if (!min_item && (!zvals || (uint64_t)n > r->zero_budget / zvals))
         return avro_fail(r->err, r->errsz,
                          "Avro block of %lld items at byte %zu is larger than the data left "
-                         "allows for items that take no bytes (a datum of %zu bytes)",
-                         (long long)n, at, (size_t)(r->end - r->start));
+                         "allows for items that take no bytes (at most %u values of no bytes per "
+                         "datum)",
+                         (long long)n, at, AVRO_ZERO_VALUES);
     *count = (size_t)n;
     return SLUICE_OK;
 }
@@ -1894,8 +1896,8 @@ static sluice_err_t ar_value(ar_t *r, const struct avro_node *n, const sluice_sc
             if (n->zvals > r->zero_budget)
                 return avro_fail(r->err, r->errsz,
                                  "the record at byte %zu takes no bytes but makes more values "
-                                 "than a datum of %zu bytes allows",
-                                 at, (size_t)(r->end - r->start));
+                                 "than a datum may make from no bytes (%u)",
+                                 at, AVRO_ZERO_VALUES);
             r->zero_budget -= n->zvals;
             r->in_zero = 1;
         }
@@ -2006,8 +2008,7 @@ sluice_err_t avro_read_datum(const avro_reader_t *rd, arena_t *a, const void *da
               .a = a,
               .err = errstr,
               .errsz = errstr_size,
-              .zero_budget = AVRO_ZERO_VALUES_BASE +
-                             (len < SIZE_MAX / 16 ? len : SIZE_MAX / 16) * AVRO_ZERO_VALUES_PER_BYTE};
+              .zero_budget = AVRO_ZERO_VALUES};
     *out = NULL;
     sluice_err_t rc = ar_value(&r, rd->root, rd->schema, out);
     if (rc != SLUICE_OK) {

@@ -35,7 +35,9 @@
  * budget does not grow with the datum's bytes: the canonical encoding of the same value (one
  * block) is a few bytes whatever the count, and must decode too. */
 #define AVRO_ZERO_VALUES 1024u
-#define AVRO_MAX_CONNECT_PARAMS 1024
+/* connect.parameters of one type: Confluent's AvroData puts an enum's symbols there, one each. Set
+ * by a search each, but for those already in place (an enum's, in the same order). */
+#define AVRO_MAX_CONNECT_PARAMS 16384
 /* Types of one schema counted as written out in full (each use of a named type anew). */
 #define AVRO_MAX_SCHEMA_NODES (1u << 18)
 #define AVRO_DECIMAL_PRECISION_DEFAULT 64
@@ -1014,9 +1016,13 @@ static struct avro_node *ap_meta(ap_t *p, struct avro_node *n, sluice_schema_t *
         if (cJSON_GetArraySize(v) > AVRO_MAX_CONNECT_PARAMS)
             return ap_fail(p, "connect.parameters has more than %d entries",
                            AVRO_MAX_CONNECT_PARAMS);
-        for (const cJSON *e = v->child; e; e = e->next) {
+        size_t at = 0;
+        for (const cJSON *e = v->child; e; e = e->next, at++) {
             if (!cJSON_IsString(e))
                 return ap_fail(p, "connect.parameters value '%s' must be a string", e->string);
+            if (at < s->nparams && strcmp(s->params[at].key, e->string) == 0 &&
+                strcmp(s->params[at].value, e->valuestring) == 0)
+                continue; /* already so (an enum's symbols) */
             if (schema_set_param(s, e->string, e->valuestring) != SLUICE_OK)
                 return ap_nomem(p);
         }

@@ -531,6 +531,20 @@ static void test_avro_many_named_types(void **state)
     assert_int_equal(avro_reader_parse(&r, &O, &nodes, t.data, t.len, err, sizeof err), SLUICE_OK);
     within_budget(t0, "an Avro enum of 40,000 symbols");
     arena_free(&nodes);
+    /* as Confluent's AvroData writes one: the symbols again in connect.parameters */
+    buf_reset(&t);
+    buf_puts(&t, "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[");
+    for (size_t i = 0; i < 16000; i++)
+        buf_printf(&t, "%s\"S%zu\"", i ? "," : "", i);
+    buf_puts(&t, "],\"connect.parameters\":{\"io.confluent.connect.avro.Enum\":\"E\"");
+    for (size_t i = 0; i < 16000; i++)
+        buf_printf(&t, ",\"io.confluent.connect.avro.Enum.S%zu\":\"S%zu\"", i, i);
+    buf_puts(&t, "}}");
+    arena_init(&nodes, 4096);
+    t0 = cpu_now();
+    assert_int_equal(avro_reader_parse(&r, &O, &nodes, t.data, t.len, err, sizeof err), SLUICE_OK);
+    within_budget(t0, "an Avro enum of 16,000 symbols with its connect.parameters");
+    arena_free(&nodes);
     buf_free(&t);
     buf_free(&back);
 }

@@ -103,8 +103,11 @@ static inline unsigned json_swar_first(uint64_t m)
 #define JSON_DECIMAL_MAX_SCALE  1000
 #define JSON_DECIMAL_MAX_DIGITS 1000
 #define JSON_DECIMAL_MAX_BYTES  418
-/* Parameters of one schema in Connect's JSON form (issue #22: each lookup is a search). */
-#define JSON_SCHEMA_MAX_PARAMS 1024
+/* Parameters of one schema in Connect's JSON form (issue #22: each lookup is a search): many for
+ * a string made from an Avro enum (AvroData's one per symbol), few for a Decimal, whose scale is
+ * looked up for every value. */
+#define JSON_SCHEMA_MAX_PARAMS  16384
+#define JSON_DECIMAL_MAX_PARAMS 64
 /* The "scale" parameter; values beyond ±JSON_DECIMAL_MAX_SCALE come back as ±(that + 1). */
 int json_decimal_scale(const sluice_schema_t *s);
 sluice_err_t json_decimal_from_text(arena_t *a, const char *s, size_t len, int scale, void **out,

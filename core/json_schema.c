@@ -181,14 +181,17 @@ static sluice_schema_t *js_build(js_t *j, const sluice_value_t *v, int depth)
         if (f->type != SLUICE_TYPE_MAP)
             return js_fail(j, "schema \"parameters\" must be an object");
         /* parameters are looked up by a search (Decimal's scale, for every value): bounded */
-        if (f->u.m.len > JSON_SCHEMA_MAX_PARAMS)
-            return js_fail(j, "schema \"parameters\" has %zu entries (at most %d)", f->u.m.len,
-                           JSON_SCHEMA_MAX_PARAMS);
+        size_t max = schema_is_logical(s, SLUICE_LOGICAL_DECIMAL) ? JSON_DECIMAL_MAX_PARAMS
+                                                                   : JSON_SCHEMA_MAX_PARAMS;
+        if (f->u.m.len > max)
+            return js_fail(j, "schema \"parameters\" has %zu entries (at most %zu)", f->u.m.len,
+                           max);
         for (size_t i = 0; i < f->u.m.len; i++) {
             const sluice_value_t *pv = f->u.m.items[i].value;
             if (pv->type != SLUICE_TYPE_STRING)
                 return js_fail(j, "schema parameter \"%s\" must be a string", f->u.m.items[i].name);
-            if (schema_set_param(s, f->u.m.items[i].name, pv->u.s.ptr) != SLUICE_OK)
+            /* the keys of a parsed object differ: no search for each */
+            if (schema_append_param(s, f->u.m.items[i].name, pv->u.s.ptr) != SLUICE_OK)
                 return js_fail(j, "out of memory");
         }
     }

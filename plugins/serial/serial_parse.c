@@ -344,6 +344,15 @@ int serial_firmware_parse(const char *line, size_t len, int64_t *seq, int32_t *a
                  "with decimal numbers");
         return -1;
     }
+    /* The firmware counts in a uint32: a larger number is corruption that the XOR checksum
+     * missed, and would count ~10^17 lines lost as a gap (found by tests/fuzz/fuzz_serial). */
+    if (s > SERIAL_SEQ_WRAP) {
+        snprintf(why, why_size,
+                 "malformed firmware sentence: sequence number %lld is beyond the firmware's "
+                 "counter (at most %lld)",
+                 (long long)s, SERIAL_SEQ_WRAP);
+        return -1;
+    }
     for (size_t i = 0; i < blen; i++) {
         sum ^= (unsigned char)body[i];
     }

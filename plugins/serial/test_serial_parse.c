@@ -182,6 +182,15 @@ static void test_firmware(void **state)
     assert_int_equal(serial_firmware_parse(line, n, &seq, &adc, why, sizeof why), -1);
     n = sentence(line, sizeof line, "LUZ,1,99999999999");
     assert_int_equal(serial_firmware_parse(line, n, &seq, &adc, why, sizeof why), -1);
+    /* the firmware's counter is a uint32: beyond it is corruption (fuzz_serial finding) */
+    n = sentence(line, sizeof line, "LUZ,4294967295,7");
+    assert_int_equal(serial_firmware_parse(line, n, &seq, &adc, why, sizeof why), 0);
+    assert_int_equal(seq, 4294967295LL);
+    n = sentence(line, sizeof line, "LUZ,4294967296,7");
+    assert_int_equal(serial_firmware_parse(line, n, &seq, &adc, why, sizeof why), -1);
+    assert_non_null(strstr(why, "beyond"));
+    n = sentence(line, sizeof line, "LUZ,977777777777777,0");
+    assert_int_equal(serial_firmware_parse(line, n, &seq, &adc, why, sizeof why), -1);
     n = sentence(line, sizeof line, "LUZ,1,2,3");
     assert_int_equal(serial_firmware_parse(line, n, &seq, &adc, why, sizeof why), -1);
     /* trailing bytes after the checksum */

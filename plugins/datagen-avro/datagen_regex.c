@@ -35,6 +35,8 @@ struct rx_node {
     uint32_t next;     /* next sibling */
     uint32_t min, max; /* REP */
     size_t minlen, maxlen;
+    size_t steps; /* the most rx_gen calls one string takes (repetitions of empty strings cost
+                     time without length: "(){100000}" nested) */
 };
 
 struct datagen_regex {
@@ -603,6 +605,14 @@ static uint32_t rx_repeat(struct rx_parser *p)
         if (p->pat[p->pos] == '?' || p->pat[p->pos] == '+') {
             p->pos++; /* lazy or possessive: the same strings */
         }
+        c = p->pat[p->pos];
+        if (c == '*' || c == '+' || c == '?' || c == '{') {
+            /* "a**" is refused by Java and PCRE; stacked, each would nest the tree one level
+             * deeper, unbounded by the groups' depth (found by tests/fuzz/fuzz_datagen) */
+            rx_fail(p, p->pos, "'%c' follows a quantifier: nothing to repeat (write (?:a*)%c)",
+                    c, c);
+            return RX_NONE;
+        }
         rep = rx_node(p, RX_REP);
         if (rep == RX_NONE) {
             return RX_NONE;
@@ -693,22 +703,27 @@ static void rx_measure(struct datagen_regex *re, uint32_t i)
     switch (n->op) {
     case RX_STR:
         n->minlen = n->maxlen = n->len;
+        n->steps = 1;
         break;
     case RX_SET:
         n->minlen = n->maxlen = 1;
+        n->steps = 1;
         break;
     case RX_CAT:
         n->minlen = n->maxlen = 0;
+        n->steps = 1;
         for (uint32_t k = n->kid; k != RX_NONE; k = re->nodes[k].next) {
             rx_measure(re, k);
             n = &re->nodes[i];
             n->minlen = rx_sat_add(n->minlen, re->nodes[k].minlen);
             n->maxlen = rx_sat_add(n->maxlen, re->nodes[k].maxlen);
+            n->steps = rx_sat_add(n->steps, re->nodes[k].steps);
         }
         break;
     case RX_ALT:
         n->minlen = SIZE_MAX;
         n->maxlen = 0;
+        n->steps = 0;
         for (uint32_t k = n->kid; k != RX_NONE; k = re->nodes[k].next) {
             rx_measure(re, k);
             n = &re->nodes[i];
@@ -718,13 +733,18 @@ static void rx_measure(struct datagen_regex *re, uint32_t i)
             if (re->nodes[k].maxlen > n->maxlen) {
                 n->maxlen = re->nodes[k].maxlen;
             }
+            if (re->nodes[k].steps > n->steps) {
+                n->steps = re->nodes[k].steps;
+            }
         }
+        n->steps = rx_sat_add(n->steps, 1);
         break;
     case RX_REP:
         rx_measure(re, n->kid);
         n = &re->nodes[i];
         n->minlen = rx_sat_mul(re->nodes[n->kid].minlen, n->min);
         n->maxlen = rx_sat_mul(re->nodes[n->kid].maxlen, n->max);
+        n->steps = rx_sat_add(rx_sat_mul(re->nodes[n->kid].steps, n->max), 1);
         break;
     }
 }
@@ -750,6 +770,12 @@ struct datagen_regex *datagen_regex_compile(const char *pattern, unsigned extra,
             p.pos = 0;
             rx_fail(&p, 0, "the pattern can produce strings longer than %u bytes",
                     DATAGEN_REGEX_MAX_LEN);
+        } else if (re->nodes[re->root].steps > DATAGEN_REGEX_MAX_STEPS) {
+            p.pos = 0;
+            rx_fail(&p, 0,
+                    "the pattern takes more than %u steps to generate a string (repetitions "
+                    "nested in repetitions)",
+                    DATAGEN_REGEX_MAX_STEPS);
         }
     }
     if (p.failed) {

@@ -6,7 +6,8 @@
  * ([a-z0-9_], negated [^...], POSIX [:alpha:] and friends inside them), `.`, the quantifiers
  * ? * + {n} {n,} {n,m} (a trailing lazy `?` or possessive `+` is accepted and means nothing here),
  * alternation |, groups ( ) (?: ) (?<name> ), and the anchors ^ and $ (ignored: every generated
- * string is a whole match). Back-references, look-arounds, \b and inline flags are rejected.
+ * string is a whole match). Back-references, look-arounds, \b, inline flags and a quantifier
+ * after a quantifier (a**, a{2}{3}) are rejected.
  *
  * Generation draws every choice from the caller's datagen_rand, so a seed gives the same strings.
  * Characters picked from classes, `.` and negated classes are printable ASCII (0x20-0x7e) whenever
@@ -24,6 +25,9 @@ struct datagen_regex;
 /* Most repetitions of a group or atom, and most output bytes, that a pattern may ask for. */
 #define DATAGEN_REGEX_MAX_REPEAT 100000u
 #define DATAGEN_REGEX_MAX_LEN    (1u << 20)
+/* Most steps (atoms and repetitions visited) that generating one string may take: repetitions of
+ * what can be empty cost time without length. */
+#define DATAGEN_REGEX_MAX_STEPS (1u << 22)
 
 /*
  * Compiles `pattern` once into a compact program. Unbounded quantifiers (*, +, {n,}) repeat at most

@@ -222,6 +222,8 @@ static const struct bad bads[] = {
     {"a{x}", "position 2:"},      {"[[:nope:]]", "position 2:"}, {"\\q", "position 1:"},
     {"a{100001}", "position 3:"}, {"[é]", "position 2:"},        {"a|+", "position 3:"},
     {"(?i)a", "position 1:"},     {"\\x0", "position 1:"},
+    /* stacked quantifiers (fuzz_datagen: 30 of them after '$' looped for ever) */
+    {"a**", "position 3:"},       {"a{2}{3}", "position 5:"},    {"a*?*", "position 4:"},
 };
 
 static void test_bad_patterns(void **state)
@@ -250,13 +252,34 @@ static void test_too_long(void **state)
     assert_non_null(strstr(err, "longer than"));
 }
 
+/* Repetitions of what can be empty cost time without length (fuzz_datagen finding). */
+static void test_too_many_steps(void **state)
+{
+    char err[256] = "";
+    struct datagen_regex *re;
+    struct datagen_rand r;
+    char buf[8];
+
+    (void)state;
+    assert_null(datagen_regex_compile("((){10000}){10000}", 8, err, sizeof err));
+    assert_non_null(strstr(err, "steps"));
+    assert_null(datagen_regex_compile("(($){100}){100}(^*){100}", 100000, err, sizeof err));
+    assert_non_null(strstr(err, "steps"));
+    /* a deep nest within the bound still generates */
+    re = datagen_regex_compile("((){1000}){1000}a", 8, err, sizeof err);
+    assert_non_null(re);
+    datagen_rand_seed(&r, 1);
+    assert_int_equal(datagen_regex_generate(re, &r, buf), 1);
+    datagen_regex_free(re);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_posix), cmocka_unit_test(test_quantifier_bounds),
         cmocka_unit_test(test_long_pattern),  cmocka_unit_test(test_printable),
         cmocka_unit_test(test_deterministic), cmocka_unit_test(test_bad_patterns),
-        cmocka_unit_test(test_too_long),
+        cmocka_unit_test(test_too_long),      cmocka_unit_test(test_too_many_steps),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

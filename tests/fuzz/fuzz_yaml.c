@@ -1,14 +1,17 @@
 /* Fuzz the configuration loader as `sluice lint` runs it before loading plugins: config_load
  * (libyaml, interpolation, the core's key tables, the pipelines' structure) on one or two files
- * made from the input (split at its first NUL byte). No file or environment of the machine is
- * read: the files, and the one properties file that ${file:…} may name, are served from memory by
- * a wrapper of buf_read_file (linked with -Wl,--wrap=buf_read_file) under a directory that does not
- * exist (/sluice-fuzz), and the environment holds two variables and nothing of the caller's. */
+ * made from the input (split at its first NUL byte), written to a temporary directory of our own.
+ * No other file and no environment of the machine is read: ${file:…} goes through buf_read_file,
+ * which this harness wraps (linked with -Wl,--wrap=buf_read_file) to serve the two files and one
+ * properties file of that directory from memory and refuse every other path; the environment
+ * holds two variables and nothing of the caller's. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
@@ -23,27 +26,49 @@ int __wrap_buf_read_file(buf_t *b, const char *path);
 
 static const char *file_a, *file_b;
 static size_t len_a, len_b;
-#define FUZZ_DIR "/sluice-fuzz"
+static char dir[64], path_a[96], path_b[96], path_props[96];
 static const char props[] = "# a properties file for ${file:secrets.properties:KEY}\n"
                             "password=s3cret\nuser = sluice\nkey\\ with\\ space: v\n"
                             "multi = a\\\n   b\nempty=\n";
 
 int __wrap_buf_read_file(buf_t *b, const char *path)
 {
-    if (file_a && strcmp(path, FUZZ_DIR "/a.yaml") == 0)
+    if (file_a && strcmp(path, path_a) == 0)
         return buf_append(b, file_a, len_a);
-    if (file_b && strcmp(path, FUZZ_DIR "/b.yaml") == 0)
+    if (file_b && strcmp(path, path_b) == 0)
         return buf_append(b, file_b, len_b);
-    if (strcmp(path, FUZZ_DIR "/secrets.properties") == 0)
+    if (strcmp(path, path_props) == 0)
         return buf_append(b, props, sizeof props - 1);
     errno = ENOENT;
     return -1;
+}
+
+static void fuzz_cleanup(void)
+{
+    unlink(path_a);
+    unlink(path_b);
+    rmdir(dir);
+}
+
+static void fuzz_write(const char *path, const char *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0)
+        abort();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/sluice-fuzz-yaml-XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(path_a, sizeof path_a, "%s/a.yaml", dir);
+    snprintf(path_b, sizeof path_b, "%s/b.yaml", dir);
+    snprintf(path_props, sizeof path_props, "%s/secrets.properties", dir);
+    atexit(fuzz_cleanup);
     /* ${VAR} sees these two and nothing of the caller's environment. */
     if (clearenv() != 0 || setenv("BROKERS", "localhost:9092", 1) != 0 ||
         setenv("TOPIC", "orders", 1) != 0)
@@ -56,11 +81,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     if (len > FUZZ_YAML_MAX)
         return 0;
     const char *nul = memchr(data, 0, len);
-    const char *paths[] = {FUZZ_DIR "/a.yaml", FUZZ_DIR "/b.yaml"};
+    const char *paths[] = {path_a, path_b};
     file_a = (const char *)data;
     len_a = nul ? (size_t)(nul - file_a) : len;
     file_b = nul ? nul + 1 : NULL;
     len_b = nul ? len - len_a - 1 : 0;
+    /* config_load may read the files itself (fopen) rather than through buf_read_file */
+    fuzz_write(path_a, file_a, len_a);
+    if (nul)
+        fuzz_write(path_b, file_b, len_b);
 
     cfg_errors_t errs;
     cfg_run_t run;

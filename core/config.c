@@ -1,5 +1,5 @@
 /* config.c — see config.h: the pipeline model. Pipeline files (read by config_yaml.c) are checked
- * against the core's tables (validated by config_value.c) and cut into cfg_pipeline_t; errors of
+ * against the core's tables (validated by config_value.c) and cut into config_pipeline_t; errors of
  * every file are collected. Plugin `config:` mappings stay as trees until the runtime knows the
  * plugin's table and calls config_validate. */
 #include <assert.h>
@@ -18,21 +18,21 @@
 /* ---------------------------------------------------------------------------------------------- */
 /* Errors */
 
-void cfg_errors_init(cfg_errors_t *e)
+void config_errors_init(config_errors_t *e)
 {
     e->msgs = NULL;
     e->len = e->cap = 0;
 }
 
-void cfg_errors_free(cfg_errors_t *e)
+void config_errors_free(config_errors_t *e)
 {
     for (size_t i = 0; i < e->len; i++)
         free(e->msgs[i]);
     free(e->msgs);
-    cfg_errors_init(e);
+    config_errors_init(e);
 }
 
-void cfg_errors_add(cfg_errors_t *e, const cfg_mark_t *mark, const char *fmt, ...)
+void config_errors_add(config_errors_t *e, const config_mark_t *mark, const char *fmt, ...)
 {
     buf_t b;
     buf_init(&b);
@@ -59,7 +59,7 @@ void cfg_errors_add(cfg_errors_t *e, const cfg_mark_t *mark, const char *fmt, ..
     e->msgs[e->len++] = msg;
 }
 
-void cfg_errors_print(const cfg_errors_t *e, FILE *out)
+void config_errors_print(const config_errors_t *e, FILE *out)
 {
     for (size_t i = 0; i < e->len; i++)
         fprintf(out, "%s\n", e->msgs[i]);
@@ -69,7 +69,7 @@ void cfg_errors_print(const cfg_errors_t *e, FILE *out)
 /* Paths */
 
 /* `path` resolved against `base_dir` (absolute paths and "" unchanged); malloc'd. */
-char *cfg_resolve_path(const char *path, const char *base_dir)
+char *config_resolve_path(const char *path, const char *base_dir)
 {
     if (path[0] == '/' || !*path || !base_dir || !*base_dir)
         return strdup(path);
@@ -90,10 +90,10 @@ char *cfg_resolve_path(const char *path, const char *base_dir)
  * relative to where the user sees the file). "/./" and "//" are collapsed for readable paths. */
 /* A pipeline file is a few kilobytes; anything this large is the wrong file or an attack, and is
  * refused before it is read whole. */
-#define CFG_MAX_FILE_SIZE (4u << 20)
+#define CONFIG_MAX_FILE_SIZE (4u << 20)
 
-/* Reads at most CFG_MAX_FILE_SIZE bytes of `path` into b: 0, -1 (errno), or -2 when larger. */
-static int cfg_read_file(buf_t *b, const char *path)
+/* Reads at most CONFIG_MAX_FILE_SIZE bytes of `path` into b: 0, -1 (errno), or -2 when larger. */
+static int config_read_file(buf_t *b, const char *path)
 {
     int rc = -1;
     FILE *f = fopen(path, "rb");
@@ -102,7 +102,7 @@ static int cfg_read_file(buf_t *b, const char *path)
     char chunk[8192];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b->len + n > CFG_MAX_FILE_SIZE) {
+        if (b->len + n > CONFIG_MAX_FILE_SIZE) {
             rc = -2;
             goto out;
         }
@@ -123,7 +123,7 @@ out:;
     return rc;
 }
 
-static char *cfg_base_dir(const char *path)
+static char *config_base_dir(const char *path)
 {
     buf_t b;
     buf_init(&b);
@@ -159,7 +159,7 @@ static char *cfg_base_dir(const char *path)
 /* Pipeline files */
 
 /* Sets a STRING key that is unset (the pipeline's topic defaults to its id). */
-static int cfg_set_default(sluice_config_t *cfg, const char *key, const char *value)
+static int config_set_default(sluice_config_t *cfg, const char *key, const char *value)
 {
     for (size_t k = 0; k < cfg->n; k++)
         if (strcmp(cfg->table[k].name, key) == 0 && !cfg->v[k].set) {
@@ -170,22 +170,22 @@ static int cfg_set_default(sluice_config_t *cfg, const char *key, const char *va
     return -1;
 }
 
-static const char *const cfg_top_structural[] = {"version", "pipelines", NULL};
-static const char *const cfg_pipeline_structural[] = {"id", "source", "sinks", "predicates", NULL};
-static const char *const cfg_source_structural[] = {"plugin", "config", "transforms", NULL};
-static const char *const cfg_sink_structural[] = {"id", "plugin", "config", "transforms", NULL};
-static const char *const cfg_transform_structural[] = {"plugin", "id", "config", "predicate", NULL};
+static const char *const config_top_structural[] = {"version", "pipelines", NULL};
+static const char *const config_pipeline_structural[] = {"id", "source", "sinks", "predicates", NULL};
+static const char *const config_source_structural[] = {"plugin", "config", "transforms", NULL};
+static const char *const config_sink_structural[] = {"id", "plugin", "config", "transforms", NULL};
+static const char *const config_transform_structural[] = {"plugin", "id", "config", "predicate", NULL};
 /* The one non-structural key of a transform entry (Kafka Connect's transforms.<name>.negate). */
-static const struct sluice_config_field cfg_transform_keys[] = {
+static const struct sluice_config_field config_transform_keys[] = {
     {.name = "negate",
      .type = SLUICE_CFG_BOOL,
      .default_value = "false",
      .description = "Apply the transform to the records its `predicate` does NOT match."},
     {.name = NULL},
 };
-static const struct sluice_config_field cfg_no_keys[] = {{.name = NULL}};
+static const struct sluice_config_field config_no_keys[] = {{.name = NULL}};
 
-static int cfg_valid_id(const char *s)
+static int config_valid_id(const char *s)
 {
     if (!*s)
         return 0;
@@ -196,27 +196,27 @@ static int cfg_valid_id(const char *s)
 }
 
 /* A required scalar, non-empty key of a structural mapping; NULL (with an error) if absent. */
-static const cfg_node_t *cfg_required_scalar(const cfg_node_t *map, const char *key,
-                                             const char *what, const char *hint, cfg_errors_t *errs)
+static const config_node_t *config_required_scalar(const config_node_t *map, const char *key,
+                                             const char *what, const char *hint, config_errors_t *errs)
 {
-    const cfg_node_t *n = cfg_node_get(map, key);
-    if (n && n->kind == CFG_SCALAR && n->plain == -1)
+    const config_node_t *n = config_node_get(map, key);
+    if (n && n->kind == CONFIG_SCALAR && n->plain == -1)
         return NULL; /* its interpolation failed: reported */
-    if (!n || cfg_node_is_null(n)) {
-        const cfg_mark_t *km = cfg_node_key_mark(map, key);
-        cfg_errors_add(errs, km ? km : &map->mark, "%s: missing required key '%s' (%s)", what, key,
+    if (!n || config_node_is_null(n)) {
+        const config_mark_t *km = config_node_key_mark(map, key);
+        config_errors_add(errs, km ? km : &map->mark, "%s: missing required key '%s' (%s)", what, key,
                        hint);
         return NULL;
     }
-    if (n->kind != CFG_SCALAR || !*n->scalar) {
-        cfg_errors_add(errs, &n->mark, "key '%s' in %s expects %s, found %s", key, what, hint,
-                       n->kind == CFG_SCALAR ? "an empty string" : cfg_kind_name(n));
+    if (n->kind != CONFIG_SCALAR || !*n->scalar) {
+        config_errors_add(errs, &n->mark, "key '%s' in %s expects %s, found %s", key, what, hint,
+                       n->kind == CONFIG_SCALAR ? "an empty string" : config_kind_name(n));
         return NULL;
     }
     return n;
 }
 
-void config_instance_free(cfg_instance_t *in)
+void config_instance_free(config_instance_t *in)
 {
     if (!in)
         return;
@@ -229,38 +229,38 @@ void config_instance_free(cfg_instance_t *in)
     memset(in, 0, sizeof *in);
 }
 
-enum cfg_role { CFG_ROLE_SOURCE, CFG_ROLE_TRANSFORM, CFG_ROLE_SINK };
+enum config_role { CONFIG_ROLE_SOURCE, CONFIG_ROLE_TRANSFORM, CONFIG_ROLE_SINK };
 
-static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t index,
-                             const char *owner, const char *base_dir, cfg_instance_t *out,
-                             cfg_errors_t *errs);
+static int config_load_instance(const config_node_t *node, enum config_role role, size_t index,
+                             const char *owner, const char *base_dir, config_instance_t *out,
+                             config_errors_t *errs);
 
 /* `transforms:` of an instance → out->transforms. Broken entries are reported and left out. */
-void config_load_transforms(const cfg_node_t *map, const char *owner, const char *base_dir,
-                            cfg_instance_t *out, cfg_errors_t *errs)
+void config_load_transforms(const config_node_t *map, const char *owner, const char *base_dir,
+                            config_instance_t *out, config_errors_t *errs)
 {
-    const cfg_node_t *seq = cfg_node_get(map, "transforms");
-    if (!seq || cfg_node_is_null(seq) || (seq->kind == CFG_SCALAR && seq->plain == -1))
+    const config_node_t *seq = config_node_get(map, "transforms");
+    if (!seq || config_node_is_null(seq) || (seq->kind == CONFIG_SCALAR && seq->plain == -1))
         return;
-    if (seq->kind != CFG_SEQ) {
-        cfg_errors_add(errs, &seq->mark,
+    if (seq->kind != CONFIG_SEQ) {
+        config_errors_add(errs, &seq->mark,
                        "key 'transforms' in %s expects a sequence of '- plugin: NAME' entries, "
                        "found %s",
-                       owner, cfg_kind_name(seq));
+                       owner, config_kind_name(seq));
         return;
     }
     out->transforms = calloc(seq->len ? seq->len : 1, sizeof *out->transforms);
     if (!out->transforms)
         return;
     for (size_t i = 0; i < seq->len; i++) {
-        cfg_instance_t *t = &out->transforms[out->ntransforms];
-        if (cfg_load_instance(seq->items[i], CFG_ROLE_TRANSFORM, i + 1, owner, base_dir, t, errs) !=
+        config_instance_t *t = &out->transforms[out->ntransforms];
+        if (config_load_instance(seq->items[i], CONFIG_ROLE_TRANSFORM, i + 1, owner, base_dir, t, errs) !=
             0)
             continue;
         int dup = 0;
         for (size_t k = 0; k < out->ntransforms; k++)
             if (strcmp(out->transforms[k].id, t->id) == 0) {
-                cfg_errors_add(errs, &t->mark,
+                config_errors_add(errs, &t->mark,
                                "duplicate transform id '%s' in %s (also at line %d): give each "
                                "transform its own id",
                                t->id, owner, out->transforms[k].mark.line);
@@ -275,76 +275,76 @@ void config_load_transforms(const cfg_node_t *map, const char *owner, const char
 
 /* One source, sink or transform entry. `owner` names what contains it ("pipeline 'x'", or for a
  * transform the source/sink). 0 ok; -1 after reporting (out is left empty). */
-static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t index,
-                             const char *owner, const char *base_dir, cfg_instance_t *out,
-                             cfg_errors_t *errs)
+static int config_load_instance(const config_node_t *node, enum config_role role, size_t index,
+                             const char *owner, const char *base_dir, config_instance_t *out,
+                             config_errors_t *errs)
 {
     int rc = -1;
     char what[512];
     memset(out, 0, sizeof *out);
-    if (role == CFG_ROLE_SOURCE)
+    if (role == CONFIG_ROLE_SOURCE)
         snprintf(what, sizeof what, "the source of %s", owner);
-    else if (role == CFG_ROLE_SINK)
+    else if (role == CONFIG_ROLE_SINK)
         snprintf(what, sizeof what, "sink #%zu of %s", index, owner);
     else
         snprintf(what, sizeof what, "transform #%zu of %s", index, owner);
-    if (node->kind != CFG_MAP) {
-        cfg_errors_add(errs, &node->mark,
+    if (node->kind != CONFIG_MAP) {
+        config_errors_add(errs, &node->mark,
                        "%s expects a mapping (plugin: NAME, config: {...}), "
                        "found %s",
-                       what, cfg_kind_name(node));
+                       what, config_kind_name(node));
         goto out;
     }
     out->mark = node->mark;
-    const cfg_node_t *id = cfg_node_get(node, "id");
-    if (role == CFG_ROLE_SINK)
-        id = cfg_required_scalar(node, "id", what, "a name for the sink, e.g. id: files", errs);
-    else if (id && (cfg_node_is_null(id) || (id->kind == CFG_SCALAR && id->plain == -1)))
+    const config_node_t *id = config_node_get(node, "id");
+    if (role == CONFIG_ROLE_SINK)
+        id = config_required_scalar(node, "id", what, "a name for the sink, e.g. id: files", errs);
+    else if (id && (config_node_is_null(id) || (id->kind == CONFIG_SCALAR && id->plain == -1)))
         id = NULL;
-    const cfg_node_t *plugin = cfg_required_scalar(
+    const config_node_t *plugin = config_required_scalar(
         node, "plugin", what, "the plugin's name, see `sluice plugins list`", errs);
     if (plugin) {
         out->plugin = strdup(plugin->scalar);
         out->plugin_mark = plugin->mark;
     }
     int ok = plugin != NULL && out->plugin;
-    if (id && (id->kind != CFG_SCALAR || !cfg_valid_id(id->scalar))) {
-        cfg_errors_add(errs, &id->mark,
+    if (id && (id->kind != CONFIG_SCALAR || !config_valid_id(id->scalar))) {
+        config_errors_add(errs, &id->mark,
                        "invalid id %s%s%s in %s: use letters, digits, '.', '_' and '-'",
-                       id->kind == CFG_SCALAR ? "'" : "",
-                       id->kind == CFG_SCALAR ? id->scalar : cfg_kind_name(id),
-                       id->kind == CFG_SCALAR ? "'" : "", what);
+                       id->kind == CONFIG_SCALAR ? "'" : "",
+                       id->kind == CONFIG_SCALAR ? id->scalar : config_kind_name(id),
+                       id->kind == CONFIG_SCALAR ? "'" : "", what);
         ok = 0;
-    } else if (role == CFG_ROLE_SINK && !id) {
+    } else if (role == CONFIG_ROLE_SINK && !id) {
         ok = 0;
     }
     /* Name the instance as precisely as we now can for the rest of its messages. */
-    if (role == CFG_ROLE_SINK && id && ok)
+    if (role == CONFIG_ROLE_SINK && id && ok)
         snprintf(what, sizeof what, "sink '%s' (plugin %s) of %s", id->scalar, out->plugin, owner);
-    else if (role == CFG_ROLE_SINK && id && id->kind == CFG_SCALAR)
+    else if (role == CONFIG_ROLE_SINK && id && id->kind == CONFIG_SCALAR)
         snprintf(what, sizeof what, "sink '%s' of %s", id->scalar, owner);
-    else if (role == CFG_ROLE_SOURCE && out->plugin)
+    else if (role == CONFIG_ROLE_SOURCE && out->plugin)
         snprintf(what, sizeof what, "the source (plugin %s) of %s", out->plugin, owner);
-    else if (role == CFG_ROLE_TRANSFORM && out->plugin)
+    else if (role == CONFIG_ROLE_TRANSFORM && out->plugin)
         snprintf(what, sizeof what, "transform #%zu (plugin %s) of %s", index, out->plugin, owner);
 
-    if (role == CFG_ROLE_SINK) {
-        out->core = config_validate_extra(node, config_sink_keys, cfg_sink_structural, what,
+    if (role == CONFIG_ROLE_SINK) {
+        out->core = config_validate_extra(node, config_sink_keys, config_sink_structural, what,
                                           &node->mark, base_dir, errs);
         ok = ok && out->core;
     } else {
         sluice_config_t *own = config_validate_extra(
-            node, role == CFG_ROLE_SOURCE ? cfg_no_keys : cfg_transform_keys,
-            role == CFG_ROLE_SOURCE ? cfg_source_structural : cfg_transform_structural, what,
+            node, role == CONFIG_ROLE_SOURCE ? config_no_keys : config_transform_keys,
+            role == CONFIG_ROLE_SOURCE ? config_source_structural : config_transform_structural, what,
             &node->mark, base_dir, errs);
         ok = ok && own;
-        if (own && role == CFG_ROLE_TRANSFORM) {
-            const cfg_node_t *pred = cfg_node_get(node, "predicate");
+        if (own && role == CONFIG_ROLE_TRANSFORM) {
+            const config_node_t *pred = config_node_get(node, "predicate");
             out->negate = config_bool(own, "negate");
-            if (pred && !cfg_node_is_null(pred) && !(pred->kind == CFG_SCALAR && pred->plain == -1))
+            if (pred && !config_node_is_null(pred) && !(pred->kind == CONFIG_SCALAR && pred->plain == -1))
                 out->predicate = pred;
             if (out->negate && !out->predicate) {
-                cfg_errors_add(errs, config_mark(own, "negate"),
+                config_errors_add(errs, config_mark(own, "negate"),
                                "%s: 'negate' needs a 'predicate' (the name of one of the "
                                "pipeline's predicates, or an inline {type: ...})",
                                what);
@@ -353,23 +353,23 @@ static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t 
         }
         config_free(own);
     }
-    const cfg_node_t *config = cfg_node_get(node, "config");
-    if (config && !cfg_node_is_null(config) &&
-        !(config->kind == CFG_SCALAR && config->plain == -1)) {
-        if (config->kind != CFG_MAP) {
-            cfg_errors_add(errs, &config->mark,
+    const config_node_t *config = config_node_get(node, "config");
+    if (config && !config_node_is_null(config) &&
+        !(config->kind == CONFIG_SCALAR && config->plain == -1)) {
+        if (config->kind != CONFIG_MAP) {
+            config_errors_add(errs, &config->mark,
                            "key 'config' in %s expects a mapping of the plugin's keys, found %s",
-                           what, cfg_kind_name(config));
+                           what, config_kind_name(config));
             ok = 0;
         } else {
             out->config = config;
         }
     }
-    if (role != CFG_ROLE_TRANSFORM)
+    if (role != CONFIG_ROLE_TRANSFORM)
         config_load_transforms(node, what, base_dir, out, errs);
     if (!ok)
         goto out;
-    if (role == CFG_ROLE_SOURCE) {
+    if (role == CONFIG_ROLE_SOURCE) {
         out->id = strdup("source");
     } else if (id) {
         out->id = strdup(id->scalar);
@@ -379,7 +379,7 @@ static int cfg_load_instance(const cfg_node_t *node, enum cfg_role role, size_t 
         out->id = strdup(def);
     }
     if (!out->id) {
-        cfg_errors_add(errs, &node->mark, "%s: out of memory", what);
+        config_errors_add(errs, &node->mark, "%s: out of memory", what);
         goto out;
     }
     rc = 0;
@@ -389,7 +389,7 @@ out:
     return rc;
 }
 
-static void cfg_pipeline_free(cfg_pipeline_t *p)
+static void config_pipeline_free(config_pipeline_t *p)
 {
     free(p->id);
     free(p->base_dir);
@@ -404,26 +404,26 @@ static void cfg_pipeline_free(cfg_pipeline_t *p)
     memset(p, 0, sizeof *p);
 }
 
-static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t *node,
-                              size_t index, const char *base_dir, cfg_errors_t *errs)
+static void config_load_pipeline(config_run_t *run, const char *file, const config_node_t *node,
+                              size_t index, const char *base_dir, config_errors_t *errs)
 {
-    cfg_pipeline_t p = {0};
+    config_pipeline_t p = {0};
     char what[512];
     int keep = 1;
     snprintf(what, sizeof what, "pipeline #%zu", index);
-    if (node->kind != CFG_MAP) {
-        cfg_errors_add(errs, &node->mark,
+    if (node->kind != CONFIG_MAP) {
+        config_errors_add(errs, &node->mark,
                        "%s expects a mapping (- id: NAME, source: ..., sinks: ...), found %s", what,
-                       cfg_kind_name(node));
+                       config_kind_name(node));
         return;
     }
     p.mark = node->mark;
     p.file = file;
     p.base_dir = strdup(base_dir);
-    const cfg_node_t *id =
-        cfg_required_scalar(node, "id", what, "a name for the pipeline, e.g. id: orders", errs);
-    if (id && !cfg_valid_id(id->scalar)) {
-        cfg_errors_add(errs, &id->mark,
+    const config_node_t *id =
+        config_required_scalar(node, "id", what, "a name for the pipeline, e.g. id: orders", errs);
+    if (id && !config_valid_id(id->scalar)) {
+        config_errors_add(errs, &id->mark,
                        "invalid pipeline id '%s': use letters, digits, '.', '_' and '-'",
                        id->scalar);
         id = NULL;
@@ -434,30 +434,30 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
     }
     keep = p.id != NULL && p.base_dir != NULL;
 
-    p.core = config_validate_extra(node, config_pipeline_keys, cfg_pipeline_structural, what,
+    p.core = config_validate_extra(node, config_pipeline_keys, config_pipeline_structural, what,
                                    &node->mark, base_dir, errs);
     if (p.core && p.id && !config_has(p.core, "topic"))
-        cfg_set_default(p.core, "topic", p.id);
+        config_set_default(p.core, "topic", p.id);
 
     int broken = 0;
-    const cfg_node_t *preds = cfg_node_get(node, "predicates");
-    if (preds && !cfg_node_is_null(preds) && !(preds->kind == CFG_SCALAR && preds->plain == -1)) {
-        if (preds->kind != CFG_MAP) {
-            cfg_errors_add(errs, &preds->mark,
+    const config_node_t *preds = config_node_get(node, "predicates");
+    if (preds && !config_node_is_null(preds) && !(preds->kind == CONFIG_SCALAR && preds->plain == -1)) {
+        if (preds->kind != CONFIG_MAP) {
+            config_errors_add(errs, &preds->mark,
                            "key 'predicates' in %s expects a mapping of names to predicates "
                            "(is-tombstone: {type: record-is-tombstone}), found %s",
-                           what, cfg_kind_name(preds));
+                           what, config_kind_name(preds));
             broken = 1;
         } else {
             p.predicates = preds;
         }
     }
-    const cfg_node_t *src = cfg_node_get(node, "source");
-    int has_source = src && !cfg_node_is_null(src);
-    if (has_source && !(src->kind == CFG_SCALAR && src->plain == -1)) {
+    const config_node_t *src = config_node_get(node, "source");
+    int has_source = src && !config_node_is_null(src);
+    if (has_source && !(src->kind == CONFIG_SCALAR && src->plain == -1)) {
         p.source = calloc(1, sizeof *p.source);
         if (!p.source ||
-            cfg_load_instance(src, CFG_ROLE_SOURCE, 1, what, base_dir, p.source, errs) != 0) {
+            config_load_instance(src, CONFIG_ROLE_SOURCE, 1, what, base_dir, p.source, errs) != 0) {
             free(p.source);
             p.source = NULL;
             broken = 1;
@@ -466,13 +466,13 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
         broken = 1;
     }
 
-    const cfg_node_t *sinks = cfg_node_get(node, "sinks");
-    int has_sinks = sinks && !cfg_node_is_null(sinks);
-    if (has_sinks && sinks->kind != CFG_SEQ) {
-        if (!(sinks->kind == CFG_SCALAR && sinks->plain == -1))
-            cfg_errors_add(errs, &sinks->mark,
+    const config_node_t *sinks = config_node_get(node, "sinks");
+    int has_sinks = sinks && !config_node_is_null(sinks);
+    if (has_sinks && sinks->kind != CONFIG_SEQ) {
+        if (!(sinks->kind == CONFIG_SCALAR && sinks->plain == -1))
+            config_errors_add(errs, &sinks->mark,
                            "key 'sinks' in %s expects a sequence of '- id: NAME' entries, found %s",
-                           what, cfg_kind_name(sinks));
+                           what, config_kind_name(sinks));
         has_sinks = 0;
         broken = 1;
     } else if (has_sinks && sinks->len == 0) {
@@ -481,14 +481,14 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
     if (has_sinks) {
         p.sinks = calloc(sinks->len, sizeof *p.sinks);
         for (size_t i = 0; p.sinks && i < sinks->len; i++) {
-            cfg_instance_t *s = &p.sinks[p.nsinks];
-            if (cfg_load_instance(sinks->items[i], CFG_ROLE_SINK, i + 1, what, base_dir, s, errs) !=
+            config_instance_t *s = &p.sinks[p.nsinks];
+            if (config_load_instance(sinks->items[i], CONFIG_ROLE_SINK, i + 1, what, base_dir, s, errs) !=
                 0)
                 continue;
             int dup = 0;
             for (size_t k = 0; k < p.nsinks; k++)
                 if (strcmp(p.sinks[k].id, s->id) == 0) {
-                    cfg_errors_add(errs, &s->mark,
+                    config_errors_add(errs, &s->mark,
                                    "duplicate sink id '%s' in %s (also at line %d, column %d): "
                                    "give each sink its own id",
                                    s->id, what, p.sinks[k].mark.line, p.sinks[k].mark.col);
@@ -501,7 +501,7 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
         }
     }
     if (!has_source && !has_sinks && !broken) {
-        cfg_errors_add(errs, &p.mark,
+        config_errors_add(errs, &p.mark,
                        "%s has neither a source nor sinks: add 'source:' (to produce into its "
                        "topic) or 'sinks:' (to consume it), or both",
                        what);
@@ -515,9 +515,9 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
     }
 
     for (size_t i = 0; keep && i < run->npipelines; i++) {
-        const cfg_pipeline_t *o = &run->pipelines[i];
+        const config_pipeline_t *o = &run->pipelines[i];
         if (strcmp(o->id, p.id) == 0) {
-            cfg_errors_add(errs, &id->mark,
+            config_errors_add(errs, &id->mark,
                            "duplicate pipeline id '%s': already defined at %s:%d:%d; pipeline "
                            "ids must be unique across all files of a run",
                            p.id, o->mark.file, o->mark.line, o->mark.col);
@@ -525,18 +525,18 @@ static void cfg_load_pipeline(cfg_run_t *run, const char *file, const cfg_node_t
         }
     }
     if (keep) {
-        cfg_pipeline_t *np = realloc(run->pipelines, (run->npipelines + 1) * sizeof *np);
+        config_pipeline_t *np = realloc(run->pipelines, (run->npipelines + 1) * sizeof *np);
         if (np) {
             run->pipelines = np;
             run->pipelines[run->npipelines++] = p;
             return;
         }
-        cfg_errors_add(errs, &p.mark, "%s: out of memory", what);
+        config_errors_add(errs, &p.mark, "%s: out of memory", what);
     }
-    cfg_pipeline_free(&p);
+    config_pipeline_free(&p);
 }
 
-static int cfg_value_equal(const cfg_value_t *a, const cfg_value_t *b)
+static int config_value_equal(const config_value_t *a, const config_value_t *b)
 {
     if ((a->text == NULL) != (b->text == NULL) || (a->text && strcmp(a->text, b->text) != 0) ||
         a->n != b->n)
@@ -551,26 +551,26 @@ static int cfg_value_equal(const cfg_value_t *a, const cfg_value_t *b)
 }
 
 /* Moves the given value `from` into `to` (to is empty). */
-static void cfg_value_move(cfg_value_t *to, cfg_value_t *from)
+static void config_value_move(config_value_t *to, config_value_t *from)
 {
     *to = *from;
     memset(from, 0, sizeof *from);
 }
 
 /* A later file's top-level keys: new ones join the run's, contradicting ones are errors. */
-static void cfg_merge_global(cfg_run_t *run, sluice_config_t *later, cfg_errors_t *errs)
+static void config_merge_global(config_run_t *run, sluice_config_t *later, config_errors_t *errs)
 {
     sluice_config_t *g = run->global;
     for (size_t k = 0; k < later->n; k++) {
-        cfg_value_t *lv = &later->v[k];
+        config_value_t *lv = &later->v[k];
         if (!lv->given)
             continue;
-        cfg_value_t *gv = &g->v[k];
+        config_value_t *gv = &g->v[k];
         if (!gv->given) {
-            cfg_value_clear(gv);
-            cfg_value_move(gv, lv);
-        } else if (!cfg_value_equal(gv, lv)) {
-            cfg_errors_add(errs, &lv->key_mark,
+            config_value_clear(gv);
+            config_value_move(gv, lv);
+        } else if (!config_value_equal(gv, lv)) {
+            config_errors_add(errs, &lv->key_mark,
                            "top-level key '%s' differs from its value at %s:%d:%d: the files of "
                            "one run must agree on it (set it in one file only)",
                            later->table[k].name, gv->key_mark.file, gv->key_mark.line,
@@ -579,38 +579,38 @@ static void cfg_merge_global(cfg_run_t *run, sluice_config_t *later, cfg_errors_
     }
 }
 
-static void cfg_load_file(cfg_run_t *run, const char *file, const cfg_node_t *doc,
-                          const char *base_dir, cfg_errors_t *errs)
+static void config_load_file(config_run_t *run, const char *file, const config_node_t *doc,
+                          const char *base_dir, config_errors_t *errs)
 {
-    if (doc->kind != CFG_MAP) {
-        cfg_errors_add(errs, &doc->mark,
+    if (doc->kind != CONFIG_MAP) {
+        config_errors_add(errs, &doc->mark,
                        "the file expects a mapping at the top (version: 1, pipelines: ...), found "
                        "%s",
-                       cfg_kind_name(doc));
+                       config_kind_name(doc));
         return;
     }
-    const cfg_node_t *ver = cfg_node_get(doc, "version");
-    if (!ver || cfg_node_is_null(ver)) {
-        const cfg_mark_t *km = cfg_node_key_mark(doc, "version");
-        cfg_errors_add(errs, km ? km : &doc->mark,
+    const config_node_t *ver = config_node_get(doc, "version");
+    if (!ver || config_node_is_null(ver)) {
+        const config_mark_t *km = config_node_key_mark(doc, "version");
+        config_errors_add(errs, km ? km : &doc->mark,
                        "missing required key 'version': start the file with 'version: 1'");
-    } else if (ver->kind != CFG_SCALAR || strcmp(ver->scalar, "1") != 0) {
-        cfg_errors_add(errs, &ver->mark,
+    } else if (ver->kind != CONFIG_SCALAR || strcmp(ver->scalar, "1") != 0) {
+        config_errors_add(errs, &ver->mark,
                        "unsupported version %s%s%s: this sluice reads 'version: 1' files",
-                       ver->kind == CFG_SCALAR ? "'" : "",
-                       ver->kind == CFG_SCALAR ? ver->scalar : cfg_kind_name(ver),
-                       ver->kind == CFG_SCALAR ? "'" : "");
+                       ver->kind == CONFIG_SCALAR ? "'" : "",
+                       ver->kind == CONFIG_SCALAR ? ver->scalar : config_kind_name(ver),
+                       ver->kind == CONFIG_SCALAR ? "'" : "");
     }
-    sluice_config_t *g = config_validate_extra(doc, config_global_keys, cfg_top_structural,
+    sluice_config_t *g = config_validate_extra(doc, config_global_keys, config_top_structural,
                                                "the top level", &doc->mark, base_dir, errs);
     if (g) {
         /* plugin.path is a LIST of paths: resolve its items like a PATH. */
         for (size_t k = 0; k < g->n; k++) {
-            cfg_value_t *v = &g->v[k];
+            config_value_t *v = &g->v[k];
             if (strcmp(g->table[k].name, "plugin.path") != 0)
                 continue;
             for (size_t i = 0; i < v->n; i++) {
-                char *r = cfg_resolve_path(v->items[i], base_dir);
+                char *r = config_resolve_path(v->items[i], base_dir);
                 if (r) {
                     free(v->items[i]);
                     v->items[i] = r;
@@ -620,36 +620,36 @@ static void cfg_load_file(cfg_run_t *run, const char *file, const cfg_node_t *do
         if (!run->global) {
             run->global = g;
         } else {
-            cfg_merge_global(run, g, errs);
+            config_merge_global(run, g, errs);
             config_free(g);
         }
     }
-    const cfg_node_t *pipes = cfg_node_get(doc, "pipelines");
-    if (!pipes || cfg_node_is_null(pipes)) {
-        const cfg_mark_t *km = cfg_node_key_mark(doc, "pipelines");
-        cfg_errors_add(errs, km ? km : &doc->mark,
+    const config_node_t *pipes = config_node_get(doc, "pipelines");
+    if (!pipes || config_node_is_null(pipes)) {
+        const config_mark_t *km = config_node_key_mark(doc, "pipelines");
+        config_errors_add(errs, km ? km : &doc->mark,
                        "missing required key 'pipelines': list at least one pipeline "
                        "(pipelines: [- id: NAME ...])");
         return;
     }
-    if (pipes->kind != CFG_SEQ) {
-        if (!(pipes->kind == CFG_SCALAR && pipes->plain == -1))
-            cfg_errors_add(errs, &pipes->mark,
+    if (pipes->kind != CONFIG_SEQ) {
+        if (!(pipes->kind == CONFIG_SCALAR && pipes->plain == -1))
+            config_errors_add(errs, &pipes->mark,
                            "key 'pipelines' expects a sequence of pipelines ('- id: NAME' "
                            "entries), found %s",
-                           cfg_kind_name(pipes));
+                           config_kind_name(pipes));
         return;
     }
     if (pipes->len == 0) {
-        cfg_errors_add(errs, &pipes->mark,
+        config_errors_add(errs, &pipes->mark,
                        "key 'pipelines' is empty: list at least one pipeline ('- id: NAME')");
         return;
     }
     for (size_t i = 0; i < pipes->len; i++)
-        cfg_load_pipeline(run, file, pipes->items[i], i + 1, base_dir, errs);
+        config_load_pipeline(run, file, pipes->items[i], i + 1, base_dir, errs);
 }
 
-int config_load(cfg_run_t *run, const char *const *paths, size_t npaths, cfg_errors_t *errs)
+int config_load(config_run_t *run, const char *const *paths, size_t npaths, config_errors_t *errs)
 {
     size_t before = errs->len;
     buf_t text;
@@ -658,42 +658,42 @@ int config_load(cfg_run_t *run, const char *const *paths, size_t npaths, cfg_err
     run->files = calloc(npaths ? npaths : 1, sizeof *run->files);
     run->docs = calloc(npaths ? npaths : 1, sizeof *run->docs);
     if (!run->files || !run->docs) {
-        cfg_errors_add(errs, NULL, "out of memory loading the configuration");
+        config_errors_add(errs, NULL, "out of memory loading the configuration");
         goto out;
     }
     run->nfiles = npaths;
     for (size_t i = 0; i < npaths; i++) {
         run->files[i] = strdup(paths[i]);
         if (!run->files[i]) {
-            cfg_errors_add(errs, NULL, "out of memory loading the configuration");
+            config_errors_add(errs, NULL, "out of memory loading the configuration");
             goto out;
         }
     }
     if (npaths == 0)
-        cfg_errors_add(errs, NULL, "no pipeline file given");
+        config_errors_add(errs, NULL, "no pipeline file given");
     for (size_t i = 0; i < npaths; i++) {
         const char *file = run->files[i];
         buf_reset(&text);
-        int r = cfg_read_file(&text, file);
+        int r = config_read_file(&text, file);
         if (r == -2) {
-            cfg_errors_add(errs, NULL,
+            config_errors_add(errs, NULL,
                            "%s: larger than %u MiB, the most a pipeline file may have: is it the "
                            "right file?",
-                           file, CFG_MAX_FILE_SIZE >> 20);
+                           file, CONFIG_MAX_FILE_SIZE >> 20);
             continue;
         }
         if (r != 0) {
-            cfg_errors_add(errs, NULL, "%s: cannot read: %s", file, strerror(errno));
+            config_errors_add(errs, NULL, "%s: cannot read: %s", file, strerror(errno));
             continue;
         }
-        char *base_dir = cfg_base_dir(file);
+        char *base_dir = config_base_dir(file);
         if (!base_dir) {
-            cfg_errors_add(errs, NULL, "%s: out of memory", file);
+            config_errors_add(errs, NULL, "%s: out of memory", file);
             continue;
         }
         run->docs[i] = config_parse_yaml(file, text.data, text.len, base_dir, errs);
         if (run->docs[i])
-            cfg_load_file(run, file, run->docs[i], base_dir, errs);
+            config_load_file(run, file, run->docs[i], base_dir, errs);
         free(base_dir);
     }
 out:
@@ -701,17 +701,17 @@ out:
     return errs->len > before ? -1 : 0;
 }
 
-void config_run_free(cfg_run_t *run)
+void config_run_free(config_run_t *run)
 {
     if (!run)
         return;
     for (size_t i = 0; i < run->npipelines; i++)
-        cfg_pipeline_free(&run->pipelines[i]);
+        config_pipeline_free(&run->pipelines[i]);
     free(run->pipelines);
     config_free(run->global);
     for (size_t i = 0; i < run->nfiles; i++) {
         if (run->docs)
-            cfg_node_free(run->docs[i]);
+            config_node_free(run->docs[i]);
         if (run->files)
             free(run->files[i]);
     }

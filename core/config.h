@@ -14,68 +14,68 @@
 #include "buf.h"
 #include "sluice/plugin.h"
 
-typedef struct cfg_mark {
-    const char *file; /* path as given on the command line (owned by the cfg_run) */
+typedef struct config_mark {
+    const char *file; /* path as given on the command line (owned by the config_run) */
     int line;         /* 1-based */
     int col;          /* 1-based */
-} cfg_mark_t;
+} config_mark_t;
 
 /* -- error list ------------------------------------------------------------------------------- */
-typedef struct cfg_errors {
+typedef struct config_errors {
     char **msgs;
     size_t len, cap;
-} cfg_errors_t;
+} config_errors_t;
 
-void cfg_errors_init(cfg_errors_t *e);
-void cfg_errors_free(cfg_errors_t *e);
+void config_errors_init(config_errors_t *e);
+void config_errors_free(config_errors_t *e);
 /* Adds "file:line:col: message" (mark may be NULL: message only). */
-void cfg_errors_add(cfg_errors_t *e, const cfg_mark_t *mark, const char *fmt, ...)
+void config_errors_add(config_errors_t *e, const config_mark_t *mark, const char *fmt, ...)
     SLUICE_PRINTF(3, 4);
-void cfg_errors_print(const cfg_errors_t *e, FILE *out);
+void config_errors_print(const config_errors_t *e, FILE *out);
 
 /* -- YAML tree (after interpolation), kept for validation against plugin tables --------------- */
-typedef enum cfg_node_kind { CFG_SCALAR, CFG_MAP, CFG_SEQ } cfg_node_kind_t;
-typedef struct cfg_node cfg_node_t;
-struct cfg_node {
-    cfg_node_kind_t kind;
-    cfg_mark_t mark;
-    char *scalar; /* CFG_SCALAR: interpolated text */
-    int plain;    /* CFG_SCALAR: unquoted in YAML (so `~`/`null` mean null); 0 also when the
+typedef enum config_node_kind { CONFIG_SCALAR, CONFIG_MAP, CONFIG_SEQ } config_node_kind_t;
+typedef struct config_node config_node_t;
+struct config_node {
+    config_node_kind_t kind;
+    config_mark_t mark;
+    char *scalar; /* CONFIG_SCALAR: interpolated text */
+    int plain;    /* CONFIG_SCALAR: unquoted in YAML (so `~`/`null` mean null); 0 also when the
                      text came from interpolation; -1: its interpolation failed (reported
                      already, validation skips it) */
-    char **keys;  /* CFG_MAP: keys, in order */
-    cfg_mark_t *key_marks;
-    cfg_node_t **items; /* CFG_MAP: values; CFG_SEQ: items */
+    char **keys;  /* CONFIG_MAP: keys, in order */
+    config_mark_t *key_marks;
+    config_node_t **items; /* CONFIG_MAP: values; CONFIG_SEQ: items */
     size_t len;
 };
-/* Lookup in a CFG_MAP; NULL if absent. */
-const cfg_node_t *cfg_node_get(const cfg_node_t *map, const char *key);
+/* Lookup in a CONFIG_MAP; NULL if absent. */
+const config_node_t *config_node_get(const config_node_t *map, const char *key);
 /* True for an absent node or a YAML null (plain ~, null, Null, NULL or empty): "unset". */
-int cfg_node_is_null(const cfg_node_t *n);
+int config_node_is_null(const config_node_t *n);
 /* Parse one YAML document from memory into a tree (scalars interpolated against base_dir).
  * `file` names the text in marks and must outlive the tree. NULL after adding errors. Bounded
  * (nesting, alias expansion; config_load bounds the size): the entry point for a fuzz harness,
  * which reads no file unless the text has a ${file:…} token. */
-cfg_node_t *config_parse_yaml(const char *file, const char *text, size_t len, const char *base_dir,
-                              cfg_errors_t *errs);
-void cfg_node_free(cfg_node_t *n);
+config_node_t *config_parse_yaml(const char *file, const char *text, size_t len, const char *base_dir,
+                              config_errors_t *errs);
+void config_node_free(config_node_t *n);
 
 /* -- validated configuration: the object behind the host's getters --------------------------- */
-/* Validate `map` (a CFG_MAP or NULL for "nothing given") against `table`: defaults applied, unknown
+/* Validate `map` (a CONFIG_MAP or NULL for "nothing given") against `table`: defaults applied, unknown
  * keys refused with a "did you mean" hint, types/ranges/enums/required checked. `what` names the
  * owner in messages, e.g. "sink 'files' (plugin sftp-json)". Relative PATH values resolve against
  * `base_dir`. Returns NULL after adding at least one error to `errs`. `where` is used for errors
  * that have no node of their own (a missing required key). */
-sluice_config_t *config_validate(const cfg_node_t *map, const struct sluice_config_field *table,
-                                 const char *what, const cfg_mark_t *where, const char *base_dir,
-                                 cfg_errors_t *errs);
+sluice_config_t *config_validate(const config_node_t *map, const struct sluice_config_field *table,
+                                 const char *what, const config_mark_t *where, const char *base_dir,
+                                 config_errors_t *errs);
 void config_free(sluice_config_t *cfg);
 
 int config_has(const sluice_config_t *cfg, const char *key);
 /* Where the key was given (the key's own mark); NULL when it was not given (unset or default). */
-const cfg_mark_t *config_mark(const sluice_config_t *cfg, const char *key);
+const config_mark_t *config_mark(const sluice_config_t *cfg, const char *key);
 /* Where the key's value was given; NULL when it was not given. */
-const cfg_mark_t *config_value_mark(const sluice_config_t *cfg, const char *key);
+const config_mark_t *config_value_mark(const sluice_config_t *cfg, const char *key);
 const char *config_string(const sluice_config_t *cfg, const char *key);
 int64_t config_int(const sluice_config_t *cfg, const char *key);
 int config_bool(const sluice_config_t *cfg, const char *key);
@@ -89,53 +89,53 @@ const char *config_map_key(const sluice_config_t *cfg, const char *key, size_t i
  * `offset` of `base` by type. */
 sluice_err_t config_map(const sluice_config_t *cfg, void *base);
 /* Where entry `entry` of a MAP key is written (the key's own mark if not found). */
-const cfg_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key, const char *entry);
+const config_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key, const char *entry);
 /* Append "key: value" lines (YAML, `indent` spaces), for `lint --print`: secrets as "********",
  * and URL credentials hidden in every other value (sluice_redact_url). */
 void config_dump(const sluice_config_t *cfg, buf_t *out, int indent);
 
 /* -- the pipeline files ------------------------------------------------------------------------ */
-typedef struct cfg_instance {
+typedef struct config_instance {
     char *id;               /* sink id; "source" for a source; transforms: `id` or "<plugin>#<n>" */
     char *plugin;           /* plugin name as written */
-    cfg_mark_t mark;        /* the instance's mapping */
-    cfg_mark_t plugin_mark; /* the `plugin:` value */
-    const cfg_node_t *config; /* its `config:` mapping, or NULL */
+    config_mark_t mark;        /* the instance's mapping */
+    config_mark_t plugin_mark; /* the `plugin:` value */
+    const config_node_t *config; /* its `config:` mapping, or NULL */
     sluice_config_t *core;    /* sinks: validated sink core keys (config_sink_keys); else NULL */
-    struct cfg_instance *transforms;
+    struct config_instance *transforms;
     size_t ntransforms;
     /* transforms: `predicate:` (a name of the pipeline's `predicates:` or an inline mapping), or
      * NULL; `negate:` */
-    const cfg_node_t *predicate;
+    const config_node_t *predicate;
     int negate;
-} cfg_instance_t;
+} config_instance_t;
 
-typedef struct cfg_pipeline {
+typedef struct config_pipeline {
     char *id;
-    cfg_mark_t mark;
+    config_mark_t mark;
     const char *file;       /* YAML file it came from */
     char *base_dir;         /* that file's directory */
     sluice_config_t *core;  /* validated pipeline keys (config_pipeline_keys) */
-    cfg_instance_t *source; /* NULL when the pipeline has only sinks */
-    cfg_instance_t *sinks;
+    config_instance_t *source; /* NULL when the pipeline has only sinks */
+    config_instance_t *sinks;
     size_t nsinks;
-    const cfg_node_t *predicates; /* `predicates:` mapping (name → {type: ..., ...}), or NULL */
-} cfg_pipeline_t;
+    const config_node_t *predicates; /* `predicates:` mapping (name → {type: ..., ...}), or NULL */
+} config_pipeline_t;
 
-typedef struct cfg_run {
+typedef struct config_run {
     char **files; /* the paths given */
     size_t nfiles;
-    cfg_node_t **docs;       /* one parsed tree per file (NULL if unparsable) */
+    config_node_t **docs;       /* one parsed tree per file (NULL if unparsable) */
     sluice_config_t *global; /* validated top-level keys of the first file (config_global_keys);
                                 later files must not contradict it */
-    cfg_pipeline_t *pipelines;
+    config_pipeline_t *pipelines;
     size_t npipelines;
-} cfg_run_t;
+} config_run_t;
 
 /* Parse and check every file; all errors of all files are added to `errs` (none lost after the
  * first). Pipeline ids must be unique across files. Returns 0 when `errs` gained nothing. */
-int config_load(cfg_run_t *run, const char *const *paths, size_t npaths, cfg_errors_t *errs);
-void config_run_free(cfg_run_t *run);
+int config_load(config_run_t *run, const char *const *paths, size_t npaths, config_errors_t *errs);
+void config_run_free(config_run_t *run);
 /* 1 when the top-level map `block` (kafka:, schema.registry:) of `global` is in force: given, and
  * its `key` (bootstrap.servers, url) not set to the empty string. An empty value — typically
  * `${KAFKA_BOOTSTRAP:-}` with the variable unset — switches the block off, so that one file runs
@@ -143,15 +143,15 @@ void config_run_free(cfg_run_t *run);
 int config_block_on(const sluice_config_t *global, const char *block, const char *key);
 
 /* The `transforms:` sequence of `map` into out->transforms (for `sluice test`'s inline chains). */
-void config_load_transforms(const cfg_node_t *map, const char *owner, const char *base_dir,
-                            cfg_instance_t *out, cfg_errors_t *errs);
-void config_instance_free(cfg_instance_t *in);
+void config_load_transforms(const config_node_t *map, const char *owner, const char *base_dir,
+                            config_instance_t *out, config_errors_t *errs);
+void config_instance_free(config_instance_t *in);
 /* config_validate with `extra` structural keys that the caller handles (known, not validated). */
-sluice_config_t *config_validate_extra(const cfg_node_t *map,
+sluice_config_t *config_validate_extra(const config_node_t *map,
                                        const struct sluice_config_field *table,
                                        const char *const *extra, const char *what,
-                                       const cfg_mark_t *where, const char *base_dir,
-                                       cfg_errors_t *errs);
+                                       const config_mark_t *where, const char *base_dir,
+                                       config_errors_t *errs);
 
 /* The core's own tables (also used for docs/configuration.md). */
 extern const struct sluice_config_field config_global_keys[];

@@ -22,13 +22,13 @@
 #include "redact.h"
 
 /* "% 64-bit": bounds at or beyond these mean "no bound" in range messages. */
-#define CFG_NO_MAX 9.0e18
-#define CFG_NO_MIN (-9.0e18)
+#define CONFIG_NO_MAX 9.0e18
+#define CONFIG_NO_MIN (-9.0e18)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Durations, sizes, hints */
 
-static int cfg_parse_i64(const char *s, int64_t *out)
+static int config_parse_i64(const char *s, int64_t *out)
 {
     if (!(isdigit((unsigned char)s[0]) ||
           ((s[0] == '-' || s[0] == '+') && isdigit((unsigned char)s[1]))))
@@ -43,7 +43,7 @@ static int cfg_parse_i64(const char *s, int64_t *out)
 }
 
 /* Splits "123unit" into the number and the unit; -1 when there is no leading integer. */
-static int cfg_number_unit(const char *s, int allow_sign, int64_t *num, const char **unit)
+static int config_number_unit(const char *s, int allow_sign, int64_t *num, const char **unit)
 {
     const char *p = s;
     int neg = 0;
@@ -65,7 +65,7 @@ static int cfg_number_unit(const char *s, int allow_sign, int64_t *num, const ch
     return 0;
 }
 
-static int cfg_scale(int64_t n, int64_t mult, int64_t *out)
+static int config_scale(int64_t n, int64_t mult, int64_t *out)
 {
     if (n > INT64_MAX / mult || n < -(INT64_MAX / mult))
         return -1;
@@ -81,11 +81,11 @@ int config_parse_duration_ms(const char *s, int64_t *out)
     } units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
     int64_t n;
     const char *unit;
-    if (!s || cfg_number_unit(s, 1, &n, &unit) != 0)
+    if (!s || config_number_unit(s, 1, &n, &unit) != 0)
         return -1;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strcmp(unit, units[i].unit) == 0)
-            return cfg_scale(n, units[i].ms, out);
+            return config_scale(n, units[i].ms, out);
     return -1;
 }
 
@@ -107,11 +107,11 @@ int config_parse_size(const char *s, int64_t *out)
                  {"tib", 1099511627776}};
     int64_t n;
     const char *unit;
-    if (!s || cfg_number_unit(s, 0, &n, &unit) != 0)
+    if (!s || config_number_unit(s, 0, &n, &unit) != 0)
         return -1;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strcasecmp(unit, units[i].unit) == 0)
-            return cfg_scale(n, units[i].bytes, out);
+            return config_scale(n, units[i].bytes, out);
     return -1;
 }
 
@@ -145,7 +145,7 @@ void config_format_duration(int64_t ms, char *out, size_t n)
 
 /* Optimal string alignment distance (Levenshtein plus adjacent transpositions: "fiel" → "file"
  * is one edit, the typo people make). */
-static size_t cfg_edit_distance(const char *a, const char *b)
+static size_t config_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 256 || lb > 256)
@@ -182,7 +182,7 @@ const char *config_did_you_mean(const char *word, const char *const *candidates,
     for (size_t i = 0; i < n; i++) {
         if (!candidates[i])
             continue;
-        size_t d = cfg_edit_distance(word, candidates[i]);
+        size_t d = config_edit_distance(word, candidates[i]);
         size_t longest = len > strlen(candidates[i]) ? len : strlen(candidates[i]);
         /* A candidate reached only by replacing every character is no hint. */
         if (d <= limit && d < longest && d < best_d) {
@@ -196,7 +196,7 @@ const char *config_did_you_mean(const char *word, const char *const *candidates,
 /* ---------------------------------------------------------------------------------------------- */
 /* Validated configuration */
 
-void cfg_value_clear(cfg_value_t *v)
+void config_value_clear(config_value_t *v)
 {
     for (size_t i = 0; i < v->n; i++) {
         if (v->items)
@@ -216,12 +216,12 @@ void config_free(sluice_config_t *cfg)
     if (!cfg)
         return;
     for (size_t k = 0; k < cfg->n; k++)
-        cfg_value_clear(&cfg->v[k]);
+        config_value_clear(&cfg->v[k]);
     free(cfg->v);
     free(cfg);
 }
 
-static const char *cfg_type_expect(const struct sluice_config_field *f)
+static const char *config_type_expect(const struct sluice_config_field *f)
 {
     switch (f->type) {
     case SLUICE_CFG_STRING:
@@ -261,7 +261,7 @@ void config_format_bound(const struct sluice_config_field *f, double b, char *ou
         snprintf(out, n, "%g", b);
 }
 
-static int cfg_range_error(const struct sluice_config_field *f, double val, const char *text,
+static int config_range_error(const struct sluice_config_field *f, double val, const char *text,
                            char *err, size_t errsz)
 {
     if (!(f->flags & SLUICE_CFG_RANGE) || (val >= f->min && val <= f->max))
@@ -269,16 +269,16 @@ static int cfg_range_error(const struct sluice_config_field *f, double val, cons
     char lo[64], hi[64];
     config_format_bound(f, f->min, lo, sizeof lo);
     config_format_bound(f, f->max, hi, sizeof hi);
-    if (f->max >= CFG_NO_MAX)
+    if (f->max >= CONFIG_NO_MAX)
         snprintf(err, errsz, "must be at least %s, found %s", lo, text);
-    else if (f->min <= CFG_NO_MIN)
+    else if (f->min <= CONFIG_NO_MIN)
         snprintf(err, errsz, "must be at most %s, found %s", hi, text);
     else
         snprintf(err, errsz, "must be between %s and %s, found %s", lo, hi, text);
     return -1;
 }
 
-static int cfg_push(char ***arr, size_t n, const char *s, size_t len)
+static int config_push(char ***arr, size_t n, const char *s, size_t len)
 {
     char **a = realloc(*arr, (n + 1) * sizeof *a);
     if (!a)
@@ -289,7 +289,7 @@ static int cfg_push(char ***arr, size_t n, const char *s, size_t len)
 }
 
 /* Comma-separated items, trimmed, empty ones dropped, appended to v->items. */
-static int cfg_split_list(const char *s, cfg_value_t *v)
+static int config_split_list(const char *s, config_value_t *v)
 {
     while (*s) {
         size_t len = strcspn(s, ",");
@@ -299,7 +299,7 @@ static int cfg_split_list(const char *s, cfg_value_t *v)
         while (b > a && isspace((unsigned char)b[-1]))
             b--;
         if (b > a) {
-            if (cfg_push(&v->items, v->n, a, (size_t)(b - a)) != 0)
+            if (config_push(&v->items, v->n, a, (size_t)(b - a)) != 0)
                 return -1;
             v->n++;
         }
@@ -310,8 +310,8 @@ static int cfg_split_list(const char *s, cfg_value_t *v)
 
 /* Parses `s` as a value of field `f` (scalar text; LIST as comma string; MAP as "k=v,…").
  * On error writes the tail of a message ("expects …, found '…'") to err. */
-static int cfg_value_from_text(const struct sluice_config_field *f, const char *s,
-                               const char *base_dir, cfg_value_t *v, char *err, size_t errsz)
+static int config_value_from_text(const struct sluice_config_field *f, const char *s,
+                               const char *base_dir, config_value_t *v, char *err, size_t errsz)
 {
     int rc = -1;
     switch (f->type) {
@@ -319,14 +319,14 @@ static int cfg_value_from_text(const struct sluice_config_field *f, const char *
         v->text = strdup(s);
         break;
     case SLUICE_CFG_PATH:
-        v->text = cfg_resolve_path(s, base_dir);
+        v->text = config_resolve_path(s, base_dir);
         break;
     case SLUICE_CFG_INT: {
-        if (cfg_parse_i64(s, &v->i) != 0) {
+        if (config_parse_i64(s, &v->i) != 0) {
             snprintf(err, errsz, "expects an integer, found '%s'", s);
             goto out;
         }
-        if (cfg_range_error(f, (double)v->i, s, err, errsz) != 0)
+        if (config_range_error(f, (double)v->i, s, err, errsz) != 0)
             goto out;
         char num[32];
         snprintf(num, sizeof num, "%lld", (long long)v->i);
@@ -360,7 +360,7 @@ static int cfg_value_from_text(const struct sluice_config_field *f, const char *
             snprintf(err, errsz, "expects a number, found '%s'", s);
             goto out;
         }
-        if (cfg_range_error(f, v->d, s, err, errsz) != 0)
+        if (config_range_error(f, v->d, s, err, errsz) != 0)
             goto out;
         v->text = strdup(s);
         break;
@@ -370,10 +370,10 @@ static int cfg_value_from_text(const struct sluice_config_field *f, const char *
         int bad = f->type == SLUICE_CFG_DURATION ? config_parse_duration_ms(s, &v->i)
                                                  : config_parse_size(s, &v->i);
         if (bad) {
-            snprintf(err, errsz, "expects %s, found '%s'", cfg_type_expect(f), s);
+            snprintf(err, errsz, "expects %s, found '%s'", config_type_expect(f), s);
             goto out;
         }
-        if (cfg_range_error(f, (double)v->i, s, err, errsz) != 0)
+        if (config_range_error(f, (double)v->i, s, err, errsz) != 0)
             goto out;
         v->text = strdup(s);
         break;
@@ -396,32 +396,32 @@ static int cfg_value_from_text(const struct sluice_config_field *f, const char *
         break;
     }
     case SLUICE_CFG_LIST:
-        if (cfg_split_list(s, v) != 0)
+        if (config_split_list(s, v) != 0)
             goto nomem;
         rc = 0;
         goto out;
     case SLUICE_CFG_MAP: {
         /* Only table defaults reach here ("k=v,k2=v2"); YAML gives maps as mappings. */
-        cfg_value_t pairs = {0};
-        if (cfg_split_list(s, &pairs) != 0) {
-            cfg_value_clear(&pairs);
+        config_value_t pairs = {0};
+        if (config_split_list(s, &pairs) != 0) {
+            config_value_clear(&pairs);
             goto nomem;
         }
         for (size_t i = 0; i < pairs.n; i++) {
             const char *eq = strchr(pairs.items[i], '=');
             if (!eq) {
                 snprintf(err, errsz, "expects a mapping (k=v pairs), found '%s'", s);
-                cfg_value_clear(&pairs);
+                config_value_clear(&pairs);
                 goto out;
             }
-            if (cfg_push(&v->keys, v->n, pairs.items[i], (size_t)(eq - pairs.items[i])) != 0 ||
-                cfg_push(&v->items, v->n, eq + 1, strlen(eq + 1)) != 0) {
-                cfg_value_clear(&pairs);
+            if (config_push(&v->keys, v->n, pairs.items[i], (size_t)(eq - pairs.items[i])) != 0 ||
+                config_push(&v->items, v->n, eq + 1, strlen(eq + 1)) != 0) {
+                config_value_clear(&pairs);
                 goto nomem;
             }
             v->n++;
         }
-        cfg_value_clear(&pairs);
+        config_value_clear(&pairs);
         rc = 0;
         goto out;
     }
@@ -437,21 +437,21 @@ out:
 }
 
 /* Parses a YAML node (not null) as a value of field `f`. */
-static int cfg_value_from_node(const struct sluice_config_field *f, const cfg_node_t *node,
-                               const char *base_dir, cfg_value_t *v, const cfg_mark_t **at,
+static int config_value_from_node(const struct sluice_config_field *f, const config_node_t *node,
+                               const char *base_dir, config_value_t *v, const config_mark_t **at,
                                char *err, size_t errsz)
 {
     *at = &node->mark;
-    if (f->type == SLUICE_CFG_LIST && node->kind == CFG_SEQ) {
+    if (f->type == SLUICE_CFG_LIST && node->kind == CONFIG_SEQ) {
         for (size_t i = 0; i < node->len; i++) {
-            const cfg_node_t *it = node->items[i];
-            if (it->kind != CFG_SCALAR || cfg_node_is_null(it)) {
-                snprintf(err, errsz, "expects %s, found %s as item %zu", cfg_type_expect(f),
-                         it->kind == CFG_SCALAR ? "null" : cfg_kind_name(it), i + 1);
+            const config_node_t *it = node->items[i];
+            if (it->kind != CONFIG_SCALAR || config_node_is_null(it)) {
+                snprintf(err, errsz, "expects %s, found %s as item %zu", config_type_expect(f),
+                         it->kind == CONFIG_SCALAR ? "null" : config_kind_name(it), i + 1);
                 *at = &it->mark;
                 return -1;
             }
-            if (cfg_push(&v->items, v->n, it->scalar, strlen(it->scalar)) != 0) {
+            if (config_push(&v->items, v->n, it->scalar, strlen(it->scalar)) != 0) {
                 snprintf(err, errsz, "out of memory");
                 return -1;
             }
@@ -459,7 +459,7 @@ static int cfg_value_from_node(const struct sluice_config_field *f, const cfg_no
         }
         return 0;
     }
-    if (f->type == SLUICE_CFG_MAP && node->kind == CFG_MAP) {
+    if (f->type == SLUICE_CFG_MAP && node->kind == CONFIG_MAP) {
         v->keys = calloc(node->len ? node->len : 1, sizeof *v->keys);
         v->items = calloc(node->len ? node->len : 1, sizeof *v->items);
         if (!v->keys || !v->items) {
@@ -467,10 +467,10 @@ static int cfg_value_from_node(const struct sluice_config_field *f, const cfg_no
             return -1;
         }
         for (size_t i = 0; i < node->len; i++) {
-            const cfg_node_t *it = node->items[i];
-            if (it->kind != CFG_SCALAR) {
-                snprintf(err, errsz, "expects %s, found %s under '%s'", cfg_type_expect(f),
-                         cfg_kind_name(it), node->keys[i]);
+            const config_node_t *it = node->items[i];
+            if (it->kind != CONFIG_SCALAR) {
+                snprintf(err, errsz, "expects %s, found %s under '%s'", config_type_expect(f),
+                         config_kind_name(it), node->keys[i]);
                 *at = &it->mark;
                 return -1;
             }
@@ -480,7 +480,7 @@ static int cfg_value_from_node(const struct sluice_config_field *f, const cfg_no
             if (v->key_marks)
                 v->key_marks[i] = node->key_marks[i];
             v->keys[i] = strdup(node->keys[i]);
-            v->items[i] = strdup(cfg_node_is_null(it) ? "" : it->scalar);
+            v->items[i] = strdup(config_node_is_null(it) ? "" : it->scalar);
             v->n++;
             if (!v->keys[i] || !v->items[i]) {
                 snprintf(err, errsz, "out of memory");
@@ -489,19 +489,19 @@ static int cfg_value_from_node(const struct sluice_config_field *f, const cfg_no
         }
         return 0;
     }
-    if (node->kind != CFG_SCALAR || f->type == SLUICE_CFG_MAP) {
-        snprintf(err, errsz, "expects %s, found %s", cfg_type_expect(f),
-                 node->kind == CFG_SCALAR ? "a scalar" : cfg_kind_name(node));
-        if (node->kind == CFG_SCALAR) {
+    if (node->kind != CONFIG_SCALAR || f->type == SLUICE_CFG_MAP) {
+        snprintf(err, errsz, "expects %s, found %s", config_type_expect(f),
+                 node->kind == CONFIG_SCALAR ? "a scalar" : config_kind_name(node));
+        if (node->kind == CONFIG_SCALAR) {
             size_t l = strlen(err);
             snprintf(err + l, errsz - l, " '%s'", node->scalar);
         }
         return -1;
     }
-    return cfg_value_from_text(f, node->scalar, base_dir, v, err, errsz);
+    return config_value_from_text(f, node->scalar, base_dir, v, err, errsz);
 }
 
-static size_t cfg_table_len(const struct sluice_config_field *table)
+static size_t config_table_len(const struct sluice_config_field *table)
 {
     size_t n = 0;
     while (table && table[n].name)
@@ -510,16 +510,16 @@ static size_t cfg_table_len(const struct sluice_config_field *table)
 }
 
 /* Unknown key: the message with a hint, or the list of valid keys when no name is close. */
-static void cfg_unknown_key(const struct sluice_config_field *table, const char *const *extra,
-                            const char *key, const cfg_mark_t *mark, const char *what,
-                            cfg_errors_t *errs)
+static void config_unknown_key(const struct sluice_config_field *table, const char *const *extra,
+                            const char *key, const config_mark_t *mark, const char *what,
+                            config_errors_t *errs)
 {
-    size_t nt = cfg_table_len(table), ne = 0;
+    size_t nt = config_table_len(table), ne = 0;
     while (extra && extra[ne])
         ne++;
     const char **names = calloc(nt + ne + 1, sizeof *names);
     if (!names) {
-        cfg_errors_add(errs, mark, "unknown key '%s' in %s", key, what);
+        config_errors_add(errs, mark, "unknown key '%s' in %s", key, what);
         return;
     }
     for (size_t i = 0; i < ne; i++)
@@ -528,23 +528,23 @@ static void cfg_unknown_key(const struct sluice_config_field *table, const char 
         names[ne + i] = table[i].name;
     const char *hint = config_did_you_mean(key, names, nt + ne);
     if (hint) {
-        cfg_errors_add(errs, mark, "unknown key '%s' in %s; did you mean '%s'?", key, what, hint);
+        config_errors_add(errs, mark, "unknown key '%s' in %s; did you mean '%s'?", key, what, hint);
     } else if (nt + ne == 0) {
-        cfg_errors_add(errs, mark, "unknown key '%s' in %s: it takes no keys", key, what);
+        config_errors_add(errs, mark, "unknown key '%s' in %s: it takes no keys", key, what);
     } else if (nt + ne <= 16) {
         buf_t b;
         buf_init(&b);
         for (size_t i = 0; i < nt + ne; i++)
             buf_printf(&b, "%s%s", i ? ", " : "", names[i]);
-        cfg_errors_add(errs, mark, "unknown key '%s' in %s (valid keys: %s)", key, what, b.data);
+        config_errors_add(errs, mark, "unknown key '%s' in %s (valid keys: %s)", key, what, b.data);
         buf_free(&b);
     } else {
-        cfg_errors_add(errs, mark, "unknown key '%s' in %s (see docs/configuration.md)", key, what);
+        config_errors_add(errs, mark, "unknown key '%s' in %s (see docs/configuration.md)", key, what);
     }
     free(names);
 }
 
-static int cfg_in_list(const char *const *list, const char *s)
+static int config_in_list(const char *const *list, const char *s)
 {
     for (size_t i = 0; list && list[i]; i++)
         if (strcmp(list[i], s) == 0)
@@ -554,7 +554,7 @@ static int cfg_in_list(const char *const *list, const char *s)
 
 /* A MAP field named "prefix.*" collects every key that starts with "prefix." (Kafka Connect's
  * `producer.override.<property>` style): the index of the field matching `key`, or n. */
-static size_t cfg_prefix_field(const struct sluice_config_field *table, size_t n, const char *key)
+static size_t config_prefix_field(const struct sluice_config_field *table, size_t n, const char *key)
 {
     for (size_t k = 0; k < n; k++) {
         size_t len = strlen(table[k].name);
@@ -567,11 +567,11 @@ static size_t cfg_prefix_field(const struct sluice_config_field *table, size_t n
 }
 
 /* Add one `prefix.<sub>: scalar` entry to a prefix field's map. */
-static int cfg_prefix_add(cfg_value_t *v, const char *sub, const cfg_node_t *node,
-                          const cfg_mark_t *key_mark, char *err, size_t errsz)
+static int config_prefix_add(config_value_t *v, const char *sub, const config_node_t *node,
+                          const config_mark_t *key_mark, char *err, size_t errsz)
 {
-    if (node->kind != CFG_SCALAR) {
-        snprintf(err, errsz, "expects a scalar, found %s", cfg_kind_name(node));
+    if (node->kind != CONFIG_SCALAR) {
+        snprintf(err, errsz, "expects a scalar, found %s", config_kind_name(node));
         return -1;
     }
     char **keys = realloc(v->keys, (v->n + 1) * sizeof *keys);
@@ -580,7 +580,7 @@ static int cfg_prefix_add(cfg_value_t *v, const char *sub, const cfg_node_t *nod
     char **items = realloc(v->items, (v->n + 1) * sizeof *items);
     if (items)
         v->items = items;
-    cfg_mark_t *marks = realloc(v->key_marks, (v->n + 1) * sizeof *marks);
+    config_mark_t *marks = realloc(v->key_marks, (v->n + 1) * sizeof *marks);
     if (marks) {
         v->key_marks = marks;
         marks[v->n] = *key_mark;
@@ -590,7 +590,7 @@ static int cfg_prefix_add(cfg_value_t *v, const char *sub, const cfg_node_t *nod
         return -1;
     }
     v->keys[v->n] = strdup(sub);
-    v->items[v->n] = strdup(cfg_node_is_null(node) ? "" : node->scalar);
+    v->items[v->n] = strdup(config_node_is_null(node) ? "" : node->scalar);
     if (!v->keys[v->n] || !v->items[v->n]) {
         free(v->keys[v->n]);
         free(v->items[v->n]);
@@ -608,11 +608,11 @@ static int cfg_prefix_add(cfg_value_t *v, const char *sub, const cfg_node_t *nod
 
 /* config_validate, plus `extra`: structural keys of the mapping that the caller handles (known,
  * not validated, offered as hints). */
-sluice_config_t *config_validate_extra(const cfg_node_t *map,
+sluice_config_t *config_validate_extra(const config_node_t *map,
                                        const struct sluice_config_field *table,
                                        const char *const *extra, const char *what,
-                                       const cfg_mark_t *where, const char *base_dir,
-                                       cfg_errors_t *errs)
+                                       const config_mark_t *where, const char *base_dir,
+                                       config_errors_t *errs)
 {
     int failed = 0;
     char err[1024];
@@ -620,19 +620,19 @@ sluice_config_t *config_validate_extra(const cfg_node_t *map,
     if (!cfg)
         goto nomem;
     cfg->table = table;
-    cfg->n = cfg_table_len(table);
+    cfg->n = config_table_len(table);
     cfg->v = calloc(cfg->n ? cfg->n : 1, sizeof *cfg->v);
     if (!cfg->v)
         goto nomem;
-    if (map && !cfg_node_is_null(map) && map->kind != CFG_MAP) {
-        cfg_errors_add(errs, &map->mark, "%s expects a mapping of keys, found %s", what,
-                       cfg_kind_name(map));
+    if (map && !config_node_is_null(map) && map->kind != CONFIG_MAP) {
+        config_errors_add(errs, &map->mark, "%s expects a mapping of keys, found %s", what,
+                       config_kind_name(map));
         failed = 1;
         map = NULL;
     }
-    if (map && map->kind != CFG_MAP)
+    if (map && map->kind != CONFIG_MAP)
         map = NULL;
-    const cfg_mark_t **null_marks = calloc(cfg->n ? cfg->n : 1, sizeof *null_marks);
+    const config_mark_t **null_marks = calloc(cfg->n ? cfg->n : 1, sizeof *null_marks);
     if (!null_marks)
         goto nomem;
     for (size_t i = 0; map && i < map->len; i++) {
@@ -641,35 +641,35 @@ sluice_config_t *config_validate_extra(const cfg_node_t *map,
         while (k < cfg->n && strcmp(table[k].name, key) != 0)
             k++;
         if (k == cfg->n) {
-            size_t pk = cfg_prefix_field(table, cfg->n, key);
+            size_t pk = config_prefix_field(table, cfg->n, key);
             if (pk < cfg->n) {
-                if (cfg_prefix_add(&cfg->v[pk], key + strlen(table[pk].name) - 1, map->items[i],
+                if (config_prefix_add(&cfg->v[pk], key + strlen(table[pk].name) - 1, map->items[i],
                                    &map->key_marks[i], err, sizeof err) != 0) {
-                    cfg_errors_add(errs, &map->items[i]->mark, "key '%s' in %s %s", key, what, err);
+                    config_errors_add(errs, &map->items[i]->mark, "key '%s' in %s %s", key, what, err);
                     failed = 1;
                 }
                 continue;
             }
-            if (!cfg_in_list(extra, key)) {
-                cfg_unknown_key(table, extra, key, &map->key_marks[i], what, errs);
+            if (!config_in_list(extra, key)) {
+                config_unknown_key(table, extra, key, &map->key_marks[i], what, errs);
                 failed = 1;
             }
             continue;
         }
-        const cfg_node_t *node = map->items[i];
-        cfg_value_t *v = &cfg->v[k];
-        if (node->kind == CFG_SCALAR && node->plain == -1) {
+        const config_node_t *node = map->items[i];
+        config_value_t *v = &cfg->v[k];
+        if (node->kind == CONFIG_SCALAR && node->plain == -1) {
             v->skipped = 1;
             continue;
         }
-        if (cfg_node_is_null(node)) {
+        if (config_node_is_null(node)) {
             null_marks[k] = &map->key_marks[i];
             continue;
         }
-        const cfg_mark_t *at;
-        if (cfg_value_from_node(&table[k], node, base_dir, v, &at, err, sizeof err) != 0) {
-            cfg_errors_add(errs, at, "key '%s' in %s %s", key, what, err);
-            cfg_value_clear(v);
+        const config_mark_t *at;
+        if (config_value_from_node(&table[k], node, base_dir, v, &at, err, sizeof err) != 0) {
+            config_errors_add(errs, at, "key '%s' in %s %s", key, what, err);
+            config_value_clear(v);
             v->skipped = 1; /* reported: not "missing" as well */
             failed = 1;
             continue;
@@ -679,17 +679,17 @@ sluice_config_t *config_validate_extra(const cfg_node_t *map,
         v->value_mark = node->mark;
     }
     for (size_t k = 0; k < cfg->n; k++) {
-        cfg_value_t *v = &cfg->v[k];
+        config_value_t *v = &cfg->v[k];
         if (v->set || v->skipped)
             continue;
         if (table[k].default_value) {
-            if (cfg_value_from_text(&table[k], table[k].default_value, base_dir, v, err,
+            if (config_value_from_text(&table[k], table[k].default_value, base_dir, v, err,
                                     sizeof err) != 0) {
-                cfg_errors_add(errs, where,
+                config_errors_add(errs, where,
                                "%s: the default of key '%s' is invalid (%s): a bug in the plugin's "
                                "table",
                                what, table[k].name, err);
-                cfg_value_clear(v);
+                config_value_clear(v);
                 failed = 1;
                 continue;
             }
@@ -698,7 +698,7 @@ sluice_config_t *config_validate_extra(const cfg_node_t *map,
             char eg[512] = "";
             if (table[k].example)
                 snprintf(eg, sizeof eg, " (e.g. %s: %s)", table[k].name, table[k].example);
-            cfg_errors_add(errs, null_marks[k] ? null_marks[k] : where,
+            config_errors_add(errs, null_marks[k] ? null_marks[k] : where,
                            "%s: missing required key '%s'%s", what, table[k].name, eg);
             failed = 1;
         }
@@ -710,14 +710,14 @@ sluice_config_t *config_validate_extra(const cfg_node_t *map,
     }
     return cfg;
 nomem:
-    cfg_errors_add(errs, where, "%s: out of memory", what);
+    config_errors_add(errs, where, "%s: out of memory", what);
     config_free(cfg);
     return NULL;
 }
 
-sluice_config_t *config_validate(const cfg_node_t *map, const struct sluice_config_field *table,
-                                 const char *what, const cfg_mark_t *where, const char *base_dir,
-                                 cfg_errors_t *errs)
+sluice_config_t *config_validate(const config_node_t *map, const struct sluice_config_field *table,
+                                 const char *what, const config_mark_t *where, const char *base_dir,
+                                 config_errors_t *errs)
 {
     return config_validate_extra(map, table, NULL, what, where, base_dir, errs);
 }
@@ -725,7 +725,7 @@ sluice_config_t *config_validate(const cfg_node_t *map, const struct sluice_conf
 /* ---------------------------------------------------------------------------------------------- */
 /* Getters */
 
-static const cfg_value_t *cfg_lookup(const sluice_config_t *cfg, const char *key)
+static const config_value_t *config_lookup(const sluice_config_t *cfg, const char *key)
 {
     if (!cfg || !key)
         return NULL;
@@ -738,43 +738,43 @@ static const cfg_value_t *cfg_lookup(const sluice_config_t *cfg, const char *key
 
 int config_has(const sluice_config_t *cfg, const char *key)
 {
-    const cfg_value_t *v = cfg_lookup(cfg, key);
+    const config_value_t *v = config_lookup(cfg, key);
     return v && v->set;
 }
 
-const cfg_mark_t *config_mark(const sluice_config_t *cfg, const char *key)
+const config_mark_t *config_mark(const sluice_config_t *cfg, const char *key)
 {
-    const cfg_value_t *v = cfg_lookup(cfg, key);
+    const config_value_t *v = config_lookup(cfg, key);
     return v && v->given ? &v->key_mark : NULL;
 }
 
-const cfg_mark_t *config_value_mark(const sluice_config_t *cfg, const char *key)
+const config_mark_t *config_value_mark(const sluice_config_t *cfg, const char *key)
 {
-    const cfg_value_t *v = cfg_lookup(cfg, key);
+    const config_value_t *v = config_lookup(cfg, key);
     return v && v->given ? &v->value_mark : NULL;
 }
 
 const char *config_string(const sluice_config_t *cfg, const char *key)
 {
-    const cfg_value_t *v = cfg_lookup(cfg, key);
+    const config_value_t *v = config_lookup(cfg, key);
     return v && v->set ? v->text : NULL;
 }
 
 int64_t config_int(const sluice_config_t *cfg, const char *key)
 {
-    const cfg_value_t *v = cfg_lookup(cfg, key);
+    const config_value_t *v = config_lookup(cfg, key);
     return v && v->set ? v->i : 0;
 }
 
 int config_bool(const sluice_config_t *cfg, const char *key)
 {
-    const cfg_value_t *v = cfg_lookup(cfg, key);
+    const config_value_t *v = config_lookup(cfg, key);
     return v && v->set ? (int)v->i : 0;
 }
 
 double config_double(const sluice_config_t *cfg, const char *key)
 {
-    const cfg_value_t *v = cfg_lookup(cfg, key);
+    const config_value_t *v = config_lookup(cfg, key);
     return v && v->set ? v->d : 0.0;
 }
 
@@ -790,19 +790,19 @@ int64_t config_size(const sluice_config_t *cfg, const char *key)
 
 size_t config_count(const sluice_config_t *cfg, const char *key)
 {
-    const cfg_value_t *v = cfg_lookup(cfg, key);
+    const config_value_t *v = config_lookup(cfg, key);
     return v && v->set ? v->n : 0;
 }
 
 const char *config_item(const sluice_config_t *cfg, const char *key, size_t i)
 {
-    const cfg_value_t *v = cfg_lookup(cfg, key);
+    const config_value_t *v = config_lookup(cfg, key);
     return v && v->set && i < v->n && v->items ? v->items[i] : NULL;
 }
 
-const cfg_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key, const char *entry)
+const config_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key, const char *entry)
 {
-    const cfg_value_t *v = cfg ? cfg_lookup(cfg, key) : NULL;
+    const config_value_t *v = cfg ? config_lookup(cfg, key) : NULL;
     for (size_t i = 0; v && v->set && v->keys && v->key_marks && i < v->n; i++)
         if (strcmp(v->keys[i], entry) == 0)
             return &v->key_marks[i];
@@ -811,7 +811,7 @@ const cfg_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key, c
 
 const char *config_map_key(const sluice_config_t *cfg, const char *key, size_t i)
 {
-    const cfg_value_t *v = cfg_lookup(cfg, key);
+    const config_value_t *v = config_lookup(cfg, key);
     return v && v->set && i < v->n && v->keys ? v->keys[i] : NULL;
 }
 
@@ -819,7 +819,7 @@ sluice_err_t config_map(const sluice_config_t *cfg, void *base)
 {
     for (size_t k = 0; k < cfg->n; k++) {
         const struct sluice_config_field *f = &cfg->table[k];
-        const cfg_value_t *v = &cfg->v[k];
+        const config_value_t *v = &cfg->v[k];
         char *at = (char *)base + f->offset;
         if (!f->set || !v->set)
             continue;
@@ -853,7 +853,7 @@ sluice_err_t config_map(const sluice_config_t *cfg, void *base)
 /* Dump */
 
 /* Whether a string must be quoted to read back as the same string in YAML. */
-static int cfg_needs_quotes(const char *s)
+static int config_needs_quotes(const char *s)
 {
     static const char *const words[] = {"true", "false", "yes", "no",   "on",
                                         "off",  "y",     "n",   "null", "~"};
@@ -869,9 +869,9 @@ static int cfg_needs_quotes(const char *s)
     return *end == '\0';
 }
 
-static void cfg_put_yaml_string(buf_t *out, const char *s)
+static void config_put_yaml_string(buf_t *out, const char *s)
 {
-    if (!cfg_needs_quotes(s)) {
+    if (!config_needs_quotes(s)) {
         buf_puts(out, s);
         return;
     }
@@ -892,12 +892,12 @@ static void cfg_put_yaml_string(buf_t *out, const char *s)
 }
 
 /* A string value as YAML, with the credentials of the URLs in it hidden. */
-static void cfg_put_value(buf_t *out, const char *s)
+static void config_put_value(buf_t *out, const char *s)
 {
     char small[256];
     size_t n = redact_url(small, sizeof small, s);
     if (n < sizeof small) {
-        cfg_put_yaml_string(out, small);
+        config_put_yaml_string(out, small);
         return;
     }
     char *big = malloc(n + 1);
@@ -906,7 +906,7 @@ static void cfg_put_value(buf_t *out, const char *s)
         return;
     }
     redact_url(big, n + 1, s);
-    cfg_put_yaml_string(out, big);
+    config_put_yaml_string(out, big);
     free(big);
 }
 
@@ -916,7 +916,7 @@ int config_map_entry_secret(const struct sluice_config_field *f, const char *ent
         return 1;
     if (strcmp(f->name, "kafka") == 0 || strcmp(f->name, "producer.override.*") == 0 ||
         strcmp(f->name, "consumer.override.*") == 0)
-        return cfg_in_list(config_kafka_secret_properties, entry);
+        return config_in_list(config_kafka_secret_properties, entry);
     if (strcmp(f->name, "schema.registry") == 0) {
         /* Confluent's converter names carry a prefix: "schema.registry.basic.auth.user.info" */
         if (strncmp(entry, "schema.registry.", 16) == 0)
@@ -934,7 +934,7 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
         return;
     for (size_t k = 0; k < cfg->n; k++) {
         const struct sluice_config_field *f = &cfg->table[k];
-        const cfg_value_t *v = &cfg->v[k];
+        const config_value_t *v = &cfg->v[k];
         if (!v->set)
             continue;
         size_t nlen = strlen(f->name);
@@ -945,7 +945,7 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
                 if (config_map_entry_secret(f, v->keys[i]))
                     buf_puts(out, "\"" REDACTED "\"");
                 else
-                    cfg_put_value(out, v->items[i]);
+                    config_put_value(out, v->items[i]);
                 buf_putc(out, '\n');
             }
             continue;
@@ -963,7 +963,7 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
             for (size_t i = 0; i < v->n; i++) {
                 if (i)
                     buf_puts(out, ", ");
-                cfg_put_value(out, v->items[i]);
+                config_put_value(out, v->items[i]);
             }
             buf_puts(out, "]\n");
             break;
@@ -975,19 +975,19 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
             buf_putc(out, '\n');
             for (size_t i = 0; i < v->n; i++) {
                 buf_printf(out, "%*s", indent + 2, "");
-                cfg_put_yaml_string(out, v->keys[i]);
+                config_put_yaml_string(out, v->keys[i]);
                 buf_puts(out, ": ");
                 if (config_map_entry_secret(f, v->keys[i]))
                     buf_puts(out, "\"" REDACTED "\"");
                 else
-                    cfg_put_value(out, v->items[i]);
+                    config_put_value(out, v->items[i]);
                 buf_putc(out, '\n');
             }
             break;
         case SLUICE_CFG_STRING:
         case SLUICE_CFG_PATH:
         case SLUICE_CFG_ENUM:
-            cfg_put_value(out, v->text);
+            config_put_value(out, v->text);
             buf_putc(out, '\n');
             break;
         default:

@@ -1189,7 +1189,7 @@ static int ktr_wanted(const sluice_config_t *g)
 }
 
 /* The kafka: block is read and checked here (for lint as for run). */
-static transport_t *ktr_open(const sluice_config_t *g, cfg_errors_t *errs)
+static transport_t *ktr_open(const sluice_config_t *g, config_errors_t *errs)
 {
     struct kafka_transport *t = calloc(1, sizeof *t);
     if (!t)
@@ -1201,11 +1201,11 @@ static transport_t *ktr_open(const sluice_config_t *g, cfg_errors_t *errs)
     const char *bad = NULL;
     if (kafka_props_check(&t->props, "producer", &bad, err, sizeof err) != 0 ||
         kafka_props_check(&t->props, "consumer", &bad, err, sizeof err) != 0)
-        cfg_errors_add(errs, config_map_mark(g, "kafka", bad ? bad : ""), "kafka: %s", err);
+        config_errors_add(errs, config_map_mark(g, "kafka", bad ? bad : ""), "kafka: %s", err);
     else
         t->props_ok = 1; /* the overrides are checked on top of a valid block only */
     if (kafka_props_get(&t->props, "group.id"))
-        cfg_errors_add(errs, config_mark(g, "kafka"),
+        config_errors_add(errs, config_mark(g, "kafka"),
                        "kafka: group.id would put every sink in one consumer group; each sink "
                        "is its own group sluice.<pipeline>.<sink> (set "
                        "consumer.override.group.id on a sink to choose its name)");
@@ -1220,8 +1220,8 @@ const kafka_props_t *kafka_transport_props(const transport_t *t)
 /* Check the kafka: block with the `key` overrides of `cfg` (those of `what`: "pipeline 'x'") for
  * `role`; the error names the override at fault. */
 static int ktr_check_overrides(struct kafka_transport *t, const sluice_config_t *cfg,
-                               const char *key, const char *role, const cfg_mark_t *mark,
-                               const char *what, cfg_errors_t *errs)
+                               const char *key, const char *role, const config_mark_t *mark,
+                               const char *what, config_errors_t *errs)
 {
     kafka_props_t kp = {0};
     char err[600], entry[300];
@@ -1234,12 +1234,12 @@ static int ktr_check_overrides(struct kafka_transport *t, const sluice_config_t 
     kafka_props_free(&kp);
     if (rc == 0)
         return 0;
-    const cfg_mark_t *m = config_map_mark(cfg, key, entry);
-    cfg_errors_add(errs, m ? m : mark, "%s: %s", what, err);
+    const config_mark_t *m = config_map_mark(cfg, key, entry);
+    config_errors_add(errs, m ? m : mark, "%s: %s", what, err);
     return -1;
 }
 
-static int ktr_check_pipeline(transport_t *base, const cfg_pipeline_t *cp, cfg_errors_t *errs)
+static int ktr_check_pipeline(transport_t *base, const config_pipeline_t *cp, config_errors_t *errs)
 {
     char what[300];
     snprintf(what, sizeof what, "pipeline '%s'", cp->id);
@@ -1248,8 +1248,8 @@ static int ktr_check_pipeline(transport_t *base, const cfg_pipeline_t *cp, cfg_e
                     : 0;
 }
 
-static int ktr_check_sink(transport_t *base, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
-                          cfg_errors_t *errs)
+static int ktr_check_sink(transport_t *base, const config_pipeline_t *cp, const config_instance_t *ci,
+                          config_errors_t *errs)
 {
     char what[600];
     snprintf(what, sizeof what, "sink '%s' of pipeline '%s'", ci->id, cp->id);

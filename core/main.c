@@ -34,14 +34,14 @@ static void usage(FILE *out)
 
 static int cmd_load(runtime_t *rt, int argc, char **argv, const char *offsets)
 {
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_errors_t errs;
+    config_errors_init(&errs);
     int rc = runtime_prepare(rt, (const char *const *)argv, (size_t)argc, offsets, &errs);
     if (rc != 0) {
-        cfg_errors_print(&errs, stderr);
+        config_errors_print(&errs, stderr);
         fprintf(stderr, "sluice: %zu error%s\n", errs.len, errs.len == 1 ? "" : "s");
     }
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     return rc;
 }
 

@@ -46,7 +46,7 @@ struct sluice_ctx {
 
 typedef struct instance {
     const loaded_plugin_t *plugin;
-    const cfg_instance_t *cfg_inst;
+    const config_instance_t *cfg_inst;
     sluice_ctx_t ctx;
     sluice_config_t *cfg; /* validated against the role's table */
     void *state;
@@ -102,7 +102,7 @@ typedef struct sink_rt {
 } sink_rt_t;
 
 typedef struct pipeline {
-    const cfg_pipeline_t *cfg;
+    const config_pipeline_t *cfg;
     const char *id;
     transport_t *transport; /* the run's */
     transport_topic_t *topic;

@@ -105,23 +105,23 @@ void predicate_free(predicate_t *p)
     free(p);
 }
 
-predicate_t *predicate_resolve(const cfg_pipeline_t *cp, const cfg_instance_t *t, const char *what,
-                               int *failed, cfg_errors_t *errs)
+predicate_t *predicate_resolve(const config_pipeline_t *cp, const config_instance_t *t, const char *what,
+                               int *failed, config_errors_t *errs)
 {
-    const cfg_node_t *def = t->predicate;
+    const config_node_t *def = t->predicate;
     const char *label = "inline";
     *failed = 0;
     if (!def)
         return NULL;
     *failed = 1;
-    if (def->kind == CFG_SCALAR) {
+    if (def->kind == CONFIG_SCALAR) {
         label = def->scalar;
-        const cfg_node_t *named = cp && cp->predicates ? cfg_node_get(cp->predicates, label) : NULL;
+        const config_node_t *named = cp && cp->predicates ? config_node_get(cp->predicates, label) : NULL;
         if (!named) {
             size_t n = cp && cp->predicates ? cp->predicates->len : 0;
             const char *hint =
                 n ? config_did_you_mean(label, (const char *const *)cp->predicates->keys, n) : NULL;
-            cfg_errors_add(
+            config_errors_add(
                 errs, &def->mark,
                 "%s: predicate '%s' is not defined in the pipeline's 'predicates:'%s%s%s", what,
                 label, hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
@@ -129,16 +129,16 @@ predicate_t *predicate_resolve(const cfg_pipeline_t *cp, const cfg_instance_t *t
         }
         def = named;
     }
-    if (def->kind != CFG_MAP) {
-        cfg_errors_add(errs, &def->mark,
+    if (def->kind != CONFIG_MAP) {
+        config_errors_add(errs, &def->mark,
                        "%s: a predicate is a mapping {type: topic-name-matches|has-header-key|"
                        "record-is-tombstone, ...}",
                        what);
         return NULL;
     }
-    const cfg_node_t *type = cfg_node_get(def, "type");
-    if (!type || type->kind != CFG_SCALAR || cfg_node_is_null(type)) {
-        cfg_errors_add(errs, &def->mark,
+    const config_node_t *type = config_node_get(def, "type");
+    if (!type || type->kind != CONFIG_SCALAR || config_node_is_null(type)) {
+        config_errors_add(errs, &def->mark,
                        "%s: predicate '%s' needs a 'type' (topic-name-matches, has-header-key or "
                        "record-is-tombstone)",
                        what, label);
@@ -150,7 +150,7 @@ predicate_t *predicate_resolve(const cfg_pipeline_t *cp, const cfg_instance_t *t
             if (strcmp(type->scalar, predicate_types[i].names[k]) == 0)
                 kind = (int)predicate_types[i].kind;
     if (kind < 0) {
-        cfg_errors_add(errs, &type->mark,
+        config_errors_add(errs, &type->mark,
                        "%s: unknown predicate type '%s' (expected topic-name-matches, "
                        "has-header-key or record-is-tombstone, or Kafka Connect's class names)",
                        what, type->scalar);
@@ -169,20 +169,20 @@ predicate_t *predicate_resolve(const cfg_pipeline_t *cp, const cfg_instance_t *t
     predicate_t *p = calloc(1, sizeof *p);
     char err[400];
     if (!p || !(p->label = strdup(label))) {
-        cfg_errors_add(errs, &def->mark, "%s: out of memory", owner);
+        config_errors_add(errs, &def->mark, "%s: out of memory", owner);
         goto fail;
     }
     p->kind = (predicate_kind_t)kind;
     p->negate = t->negate;
     if (kind == PREDICATE_TOPIC_NAME_MATCHES) {
         if (predicate_regcomp(&p->re, config_string(cfg, "pattern"), err, sizeof err) != 0) {
-            cfg_errors_add(errs, config_value_mark(cfg, "pattern"), "%s: pattern: %s", owner, err);
+            config_errors_add(errs, config_value_mark(cfg, "pattern"), "%s: pattern: %s", owner, err);
             goto fail;
         }
         p->has_re = 1;
     } else if (kind == PREDICATE_HAS_HEADER_KEY) {
         if (!(p->header = strdup(config_string(cfg, "name")))) {
-            cfg_errors_add(errs, &def->mark, "%s: out of memory", owner);
+            config_errors_add(errs, &def->mark, "%s: out of memory", owner);
             goto fail;
         }
     }

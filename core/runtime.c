@@ -51,8 +51,8 @@ static int instance_init(pipeline_t *p, instance_t *in, enum role role, const ch
 static void instance_destroy(instance_t *in, enum role role);
 static void side_free(side_t *side);
 
-static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
-                            enum role role, instance_t *out, cfg_errors_t *errs)
+static int resolve_instance(runtime_t *rt, const config_pipeline_t *cp, const config_instance_t *ci,
+                            enum role role, instance_t *out, config_errors_t *errs)
 {
     char what[512];
     if (role == ROLE_SINK)
@@ -71,7 +71,7 @@ static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_i
     if (!lp) {
         const char *failure = registry_failure_for(&rt->registry, ci->plugin);
         if (failure) {
-            cfg_errors_add(errs, &ci->plugin_mark, "plugin '%s' failed to load: %s", ci->plugin,
+            config_errors_add(errs, &ci->plugin_mark, "plugin '%s' failed to load: %s", ci->plugin,
                            failure);
             return -1;
         }
@@ -81,7 +81,7 @@ static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_i
         char hintbuf[160] = "";
         if (hint)
             snprintf(hintbuf, sizeof hintbuf, "; did you mean '%s'?", hint);
-        cfg_errors_add(errs, &ci->plugin_mark,
+        config_errors_add(errs, &ci->plugin_mark,
                        "unknown plugin '%s' in %s%s (see `sluice plugins list`)", ci->plugin, what,
                        hintbuf);
         free(names);
@@ -89,7 +89,7 @@ static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_i
     }
     if (!role_has(lp, role)) {
         char roles[64];
-        cfg_errors_add(errs, &ci->plugin_mark, "plugin '%s' cannot be used as a %s: it is a %s",
+        config_errors_add(errs, &ci->plugin_mark, "plugin '%s' cannot be used as a %s: it is a %s",
                        ci->plugin, role_names[role], loader_roles(lp, roles, sizeof roles));
         return -1;
     }
@@ -105,7 +105,7 @@ static int resolve_instance(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_i
     }
     if (out->cfg && alias && alias->tables[role] && config_mark(out->cfg, alias->key) &&
         strcmp(config_string(out->cfg, alias->key), alias->value) != 0) {
-        cfg_errors_add(errs, config_mark(out->cfg, alias->key),
+        config_errors_add(errs, config_mark(out->cfg, alias->key),
                        "%s: '%s' is plugin '%s' with %s: %s; remove '%s: %s' or use plugin '%s'",
                        what, ci->plugin, lp->desc.name, alias->key, alias->value, alias->key,
                        config_string(out->cfg, alias->key), lp->desc.name);
@@ -142,12 +142,12 @@ static const char *side_dlq_name(const sluice_config_t *sink, const sluice_confi
     return n && *n ? n : NULL;
 }
 
-static int resolve_sink_task(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
-                             size_t index, int task, sink_rt_t *s, cfg_errors_t *errs);
+static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp, const config_instance_t *ci,
+                             size_t index, int task, sink_rt_t *s, config_errors_t *errs);
 
 /* The avro converter needs the schema.registry: block. */
-static int check_converters(runtime_t *rt, const cfg_pipeline_t *cp, const sluice_config_t *core,
-                            const char *what, cfg_errors_t *errs)
+static int check_converters(runtime_t *rt, const config_pipeline_t *cp, const sluice_config_t *core,
+                            const char *what, config_errors_t *errs)
 {
     int rc = 0;
     static const char *const keys[] = {"key.converter", "value.converter"};
@@ -156,7 +156,7 @@ static int check_converters(runtime_t *rt, const cfg_pipeline_t *cp, const sluic
             continue;
         if (config_block_on(rt->cfg.global, "schema.registry", "url"))
             continue;
-        cfg_errors_add(errs, config_mark(core, keys[i]),
+        config_errors_add(errs, config_mark(core, keys[i]),
                        "%s of pipeline '%s': %s avro needs a schema.registry: block with its url "
                        "(top level of the file)",
                        what, cp->id, keys[i]);
@@ -165,8 +165,8 @@ static int check_converters(runtime_t *rt, const cfg_pipeline_t *cp, const sluic
     return rc;
 }
 
-static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t *p,
-                            cfg_errors_t *errs)
+static int resolve_pipeline(runtime_t *rt, const config_pipeline_t *cp, pipeline_t *p,
+                            config_errors_t *errs)
 {
     int rc = 0;
     p->cfg = cp;
@@ -205,7 +205,7 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
     p->nsinks = ntasks;
     p->sinks = calloc(ntasks + 1, sizeof *p->sinks);
     for (size_t i = 0, at = 0; i < cp->nsinks; i++) {
-        const cfg_instance_t *ci = &cp->sinks[i];
+        const config_instance_t *ci = &cp->sinks[i];
         size_t tasks = tasks_on && ci->core ? (size_t)config_int(ci->core, "tasks.max") : 1;
         if (!tasks_on && ci->core && config_int(ci->core, "tasks.max") > 1)
             log_warn(cp->id, "sink '%s': tasks.max %lld ignored %s (one partition, one task)",
@@ -217,12 +217,12 @@ static int resolve_pipeline(runtime_t *rt, const cfg_pipeline_t *cp, pipeline_t 
     return rc ? -1 : 0;
 }
 
-static int resolve_sink_task(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
-                             size_t index, int task, sink_rt_t *s, cfg_errors_t *errs)
+static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp, const config_instance_t *ci,
+                             size_t index, int task, sink_rt_t *s, config_errors_t *errs)
 {
     int rc = 0;
-    cfg_errors_t scratch;
-    cfg_errors_init(&scratch);
+    config_errors_t scratch;
+    config_errors_init(&scratch);
     if (task > 0)
         errs = &scratch;
     s->p = &rt->pipelines[cp - rt->cfg.pipelines];
@@ -240,18 +240,18 @@ static int resolve_sink_task(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_
                                errs);
     const char *dlq = cp->core ? side_dlq_name(ci->core, cp->core) : NULL;
     if (dlq && strcmp(dlq, config_string(cp->core, "topic")) == 0) {
-        cfg_errors_add(errs, &ci->mark,
+        config_errors_add(errs, &ci->mark,
                        "sink '%s' of pipeline '%s': the dead-letter topic '%s' is the pipeline's "
                        "own topic",
                        ci->id, cp->id, dlq);
         rc = -1;
     }
-    cfg_errors_free(&scratch);
+    config_errors_free(&scratch);
     return rc ? -1 : 0;
 }
 
 void runtime_scan_plugins(runtime_t *rt, const char *const *extra, size_t nextra,
-                          cfg_errors_t *errs)
+                          config_errors_t *errs)
 {
     size_t ndirs;
     char **dirs = loader_search_path(extra, nextra, &ndirs);
@@ -259,11 +259,11 @@ void runtime_scan_plugins(runtime_t *rt, const char *const *extra, size_t nextra
     registry_scan(&rt->registry, (const char *const *)dirs, ndirs);
     loader_free_path(dirs, ndirs);
     for (size_t i = 0; i < rt->registry.nerrors; i++)
-        cfg_errors_add(errs, NULL, "%s", rt->registry.errors[i]);
+        config_errors_add(errs, NULL, "%s", rt->registry.errors[i]);
 }
 
-int runtime_chain_resolve(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_instance_t *owner,
-                          side_t *side, cfg_errors_t *errs)
+int runtime_chain_resolve(runtime_t *rt, const config_pipeline_t *cp, const config_instance_t *owner,
+                          side_t *side, config_errors_t *errs)
 {
     int rc = 0;
     side->ntransforms = owner->ntransforms;
@@ -327,7 +327,7 @@ int runtime_check_plugins(runtime_t *rt)
 }
 
 int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
-                    const char *offsets_override, cfg_errors_t *errs)
+                    const char *offsets_override, config_errors_t *errs)
 {
     memset(rt, 0, sizeof *rt);
     pthread_mutex_init(&rt->ended.mu, NULL);
@@ -353,10 +353,10 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
     const struct transport_ops *tops = transport_choose(g);
     rt->transport = tops->open(g, errs);
     if (!rt->transport)
-        cfg_errors_add(errs, NULL, "out of memory");
+        config_errors_add(errs, NULL, "out of memory");
     if (g && strcmp(config_string(g, "offsets.storage"), "kafka") == 0 &&
         !kafka_transport_props(rt->transport))
-        cfg_errors_add(errs, config_mark(g, "offsets.storage"),
+        config_errors_add(errs, config_mark(g, "offsets.storage"),
                        "offsets.storage: kafka needs the kafka: block (positions go to the "
                        "compacted topic offset.storage.topic)");
     if (config_block_on(g, "schema.registry", "url")) {
@@ -368,7 +368,7 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
             vals[i] = config_item(g, "schema.registry", i);
         }
         if (keys && vals && sr_config_check(keys, vals, n, err, sizeof err) != 0)
-            cfg_errors_add(errs, config_mark(g, "schema.registry"), "schema.registry: %s", err);
+            config_errors_add(errs, config_mark(g, "schema.registry"), "schema.registry: %s", err);
         free(keys);
         free(vals);
     }
@@ -382,13 +382,13 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
      * reads a topic another pipeline of the run produces. */
     for (size_t i = 0; rt->transport && !(tops->caps & TRANSPORT_ENDLESS) && i < rt->npipelines;
          i++) {
-        const cfg_pipeline_t *cp = &rt->cfg.pipelines[i];
+        const config_pipeline_t *cp = &rt->cfg.pipelines[i];
         if (cp->source || !cp->core)
             continue;
         const char *topic = config_string(cp->core, "topic");
         int produced = 0;
         for (size_t k = 0; k < rt->npipelines; k++) {
-            const cfg_pipeline_t *o = &rt->cfg.pipelines[k];
+            const config_pipeline_t *o = &rt->cfg.pipelines[k];
             if (!o->core)
                 continue;
             if (o->source && strcmp(config_string(o->core, "topic"), topic) == 0)
@@ -405,7 +405,7 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
         for (size_t k = 0; !produced && k < rt->npipelines; k++)
             produced = rt->cfg.pipelines[k].source && rt->cfg.pipelines[k].source->ntransforms;
         if (!produced)
-            cfg_errors_add(errs, &cp->mark,
+            config_errors_add(errs, &cp->mark,
                            "pipeline '%s' has sinks but no source, and no pipeline of this run "
                            "produces its topic '%s' (in-process mode has no Kafka to read from; "
                            "a source's transforms could route records to it, but no source has "
@@ -509,7 +509,7 @@ static int instance_init(pipeline_t *p, instance_t *in, enum role role, const ch
     else
         e = in->plugin->sink.init(&host_table, &in->ctx, in->cfg, &in->state, err, sizeof err);
     if (e != SLUICE_OK) {
-        const cfg_mark_t *m = &in->cfg_inst->mark;
+        const config_mark_t *m = &in->cfg_inst->mark;
         fprintf(stderr,
                 "%s:%d:%d: %s '%s' (plugin %s) of pipeline '%s' refused its "
                 "configuration: %s\n",

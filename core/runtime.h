@@ -16,7 +16,7 @@
 #include "schema_registry.h"
 
 typedef struct runtime {
-    cfg_run_t cfg;
+    config_run_t cfg;
     registry_t registry;
     pipeline_t *pipelines;
     size_t npipelines;
@@ -39,11 +39,11 @@ typedef struct runtime {
 /* Load the files, scan plugins, resolve and validate everything. Errors go to `errs`; returns 0 if
  * none. `offsets_override` (from --offsets) may be NULL. */
 int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
-                    const char *offsets_override, cfg_errors_t *errs);
+                    const char *offsets_override, config_errors_t *errs);
 /* Scan the plugin directories (SLUICE_PLUGIN_PATH, `extra`, the built-in one) into rt->registry;
  * load failures are added to `errs`. runtime_prepare calls it; `sluice test` too. */
 void runtime_scan_plugins(runtime_t *rt, const char *const *extra, size_t nextra,
-                          cfg_errors_t *errs);
+                          config_errors_t *errs);
 /* `sluice lint`: init and destroy every plugin instance, so that what only a plugin can check
  * (a schema file, a regular expression) is reported too. Returns the number of refusals (each
  * printed with its file and line). */
@@ -51,8 +51,8 @@ int runtime_check_plugins(runtime_t *rt);
 /* `sluice test`: the transforms of `owner` (a source or sink entry, or an inline chain) as the
  * chain of `side`, resolved against `cp` (its predicates and base directory); init them with
  * the pipeline `p` (id and topic, `p->cfg` set); free. */
-int runtime_chain_resolve(runtime_t *rt, const cfg_pipeline_t *cp, const cfg_instance_t *owner,
-                          side_t *side, cfg_errors_t *errs);
+int runtime_chain_resolve(runtime_t *rt, const config_pipeline_t *cp, const config_instance_t *owner,
+                          side_t *side, config_errors_t *errs);
 int runtime_chain_init(pipeline_t *p, side_t *side);
 void runtime_chain_free(side_t *side);
 /* Destroy the plugin instances of a chain (they may be inited again), keeping their resolution. */

@@ -65,11 +65,11 @@ static int is_json_number(const char *s)
 
 /* Plain scalars follow YAML's core schema (null, booleans, numbers); quoted ones are strings.
  * Numbers are copied as written, so 64-bit integers stay exact. */
-static void yaml_to_json(const cfg_node_t *n, buf_t *out)
+static void yaml_to_json(const config_node_t *n, buf_t *out)
 {
     switch (n->kind) {
-    case CFG_SCALAR:
-        if (n->plain == 1 && cfg_node_is_null(n))
+    case CONFIG_SCALAR:
+        if (n->plain == 1 && config_node_is_null(n))
             buf_puts(out, "null");
         else if (n->plain == 1 && (!strcmp(n->scalar, "true") || !strcmp(n->scalar, "True") ||
                                    !strcmp(n->scalar, "TRUE")))
@@ -82,7 +82,7 @@ static void yaml_to_json(const cfg_node_t *n, buf_t *out)
         else
             json_write_string(out, n->scalar, strlen(n->scalar));
         break;
-    case CFG_SEQ:
+    case CONFIG_SEQ:
         buf_putc(out, '[');
         for (size_t i = 0; i < n->len; i++) {
             if (i)
@@ -91,7 +91,7 @@ static void yaml_to_json(const cfg_node_t *n, buf_t *out)
         }
         buf_putc(out, ']');
         break;
-    case CFG_MAP:
+    case CONFIG_MAP:
         buf_putc(out, '{');
         for (size_t i = 0; i < n->len; i++) {
             if (i)
@@ -177,7 +177,7 @@ typedef struct outcome {
     int failed;
 } outcome_t;
 
-static void report_head(testrun_t *tr, int *reported, const char *file, const cfg_node_t *tc,
+static void report_head(testrun_t *tr, int *reported, const char *file, const config_node_t *tc,
                         const char *name)
 {
     if (*reported)
@@ -210,8 +210,8 @@ static int slot_text(converter_t *c, sluice_record_t *r, struct record_slot *s, 
 }
 
 /* Compare one part (key or value) of an output with its expectation. 0 same, -1 different. */
-static int compare_part(testrun_t *tr, int *reported, const char *file, const cfg_node_t *tc,
-                        const char *name, size_t index, const char *part, const cfg_node_t *want,
+static int compare_part(testrun_t *tr, int *reported, const char *file, const config_node_t *tc,
+                        const char *name, size_t index, const char *part, const config_node_t *want,
                         converter_t *c, sluice_record_t *r, struct record_slot *slot,
                         arena_t *arena)
 {
@@ -258,37 +258,37 @@ out:
 /* Entry `i` of a test's `headers:` — a mapping {name: value}, or a sequence of [name, value]
  * pairs or one-key mappings (for repeated names). A plain null is a null header: *value NULL.
  * -1 when the entry is malformed. */
-static size_t header_count(const cfg_node_t *h)
+static size_t header_count(const config_node_t *h)
 {
-    return h && (h->kind == CFG_MAP || h->kind == CFG_SEQ) ? h->len : 0;
+    return h && (h->kind == CONFIG_MAP || h->kind == CONFIG_SEQ) ? h->len : 0;
 }
 
-static int header_at(const cfg_node_t *h, size_t i, const char **name, const char **value)
+static int header_at(const config_node_t *h, size_t i, const char **name, const char **value)
 {
-    const cfg_node_t *v;
-    if (h->kind == CFG_MAP) {
+    const config_node_t *v;
+    if (h->kind == CONFIG_MAP) {
         *name = h->keys[i];
         v = h->items[i];
     } else {
-        const cfg_node_t *e = h->items[i];
-        if (e->kind == CFG_SEQ && e->len == 2 && e->items[0]->kind == CFG_SCALAR) {
+        const config_node_t *e = h->items[i];
+        if (e->kind == CONFIG_SEQ && e->len == 2 && e->items[0]->kind == CONFIG_SCALAR) {
             *name = e->items[0]->scalar;
             v = e->items[1];
-        } else if (e->kind == CFG_MAP && e->len == 1) {
+        } else if (e->kind == CONFIG_MAP && e->len == 1) {
             *name = e->keys[0];
             v = e->items[0];
         } else {
             return -1;
         }
     }
-    if (v->kind != CFG_SCALAR)
+    if (v->kind != CONFIG_SCALAR)
         return -1;
-    *value = v->plain == 1 && cfg_node_is_null(v) ? NULL : v->scalar;
+    *value = v->plain == 1 && config_node_is_null(v) ? NULL : v->scalar;
     return 0;
 }
 
-static int compare_headers(testrun_t *tr, int *reported, const char *file, const cfg_node_t *tc,
-                           const char *name, size_t index, const cfg_node_t *want,
+static int compare_headers(testrun_t *tr, int *reported, const char *file, const config_node_t *tc,
+                           const char *name, size_t index, const config_node_t *want,
                            sluice_record_t *r)
 {
     record_headers_load(r);
@@ -322,18 +322,18 @@ static int compare_headers(testrun_t *tr, int *reported, const char *file, const
     return same ? 0 : -1;
 }
 
-static int64_t scalar_int(const cfg_node_t *n, int64_t def)
+static int64_t scalar_int(const config_node_t *n, int64_t def)
 {
-    if (!n || n->kind != CFG_SCALAR || cfg_node_is_null(n))
+    if (!n || n->kind != CONFIG_SCALAR || config_node_is_null(n))
         return def;
     return strtoll(n->scalar, NULL, 10);
 }
 
 /* Checks that `map` has only `allowed` keys; reports the first stray one. */
-static int only_keys(const cfg_node_t *map, const char *const *allowed, const char *file,
+static int only_keys(const config_node_t *map, const char *const *allowed, const char *file,
                      const char *what)
 {
-    for (size_t i = 0; map->kind == CFG_MAP && i < map->len; i++) {
+    for (size_t i = 0; map->kind == CONFIG_MAP && i < map->len; i++) {
         int ok = 0;
         for (size_t k = 0; allowed[k]; k++)
             ok |= strcmp(map->keys[i], allowed[k]) == 0;
@@ -352,12 +352,12 @@ static int only_keys(const cfg_node_t *map, const char *const *allowed, const ch
 }
 
 /* The side whose transforms a test runs, in a pipeline of the file under test. */
-static side_t *find_chain(runtime_t *rt, const char *file, const cfg_node_t *tc, pipeline_t **pout)
+static side_t *find_chain(runtime_t *rt, const char *file, const config_node_t *tc, pipeline_t **pout)
 {
-    const cfg_node_t *pid = cfg_node_get(tc, "pipeline");
-    const cfg_node_t *chain = cfg_node_get(tc, "chain");
+    const config_node_t *pid = config_node_get(tc, "pipeline");
+    const config_node_t *chain = config_node_get(tc, "chain");
     pipeline_t *p = NULL;
-    if (pid && pid->kind == CFG_SCALAR) {
+    if (pid && pid->kind == CONFIG_SCALAR) {
         for (size_t i = 0; i < rt->npipelines; i++)
             if (strcmp(rt->pipelines[i].id, pid->scalar) == 0)
                 p = &rt->pipelines[i];
@@ -375,8 +375,8 @@ static side_t *find_chain(runtime_t *rt, const char *file, const cfg_node_t *tc,
         return NULL;
     }
     *pout = p;
-    if (!chain || cfg_node_is_null(chain) ||
-        (chain->kind == CFG_SCALAR && strcmp(chain->scalar, "source") == 0)) {
+    if (!chain || config_node_is_null(chain) ||
+        (chain->kind == CONFIG_SCALAR && strcmp(chain->scalar, "source") == 0)) {
         if (!p->has_source) {
             fprintf(stderr, "%s:%d: pipeline '%s' has no source: name a sink with 'chain: ID'\n",
                     file, tc->mark.line, p->id);
@@ -384,7 +384,7 @@ static side_t *find_chain(runtime_t *rt, const char *file, const cfg_node_t *tc,
         }
         return &p->side;
     }
-    for (size_t s = 0; chain->kind == CFG_SCALAR && s < p->nsinks; s++)
+    for (size_t s = 0; chain->kind == CONFIG_SCALAR && s < p->nsinks; s++)
         if (strcmp(p->sinks[s].id, chain->scalar) == 0 && p->sinks[s].task == 0)
             return &p->sinks[s].side;
     fprintf(stderr, "%s:%d: 'chain' is 'source' or the id of a sink of pipeline '%s'\n", file,
@@ -393,7 +393,7 @@ static side_t *find_chain(runtime_t *rt, const char *file, const cfg_node_t *tc,
 }
 
 /* Build the input records, run them one by one through the chain, collect outcomes. */
-static int run_inputs(const char *file, const cfg_node_t *inputs, side_t *side, arena_t *arena,
+static int run_inputs(const char *file, const config_node_t *inputs, side_t *side, arena_t *arena,
                       record_codec_t *codec, outcome_t **outs, size_t *nouts)
 {
     size_t cap = 0;
@@ -402,8 +402,8 @@ static int run_inputs(const char *file, const cfg_node_t *inputs, side_t *side, 
     buf_t json;
     buf_init(&json);
     for (size_t i = 0; inputs && i < inputs->len; i++) {
-        const cfg_node_t *in = inputs->items[i];
-        if (in->kind != CFG_MAP) {
+        const config_node_t *in = inputs->items[i];
+        if (in->kind != CONFIG_MAP) {
             fprintf(stderr, "%s:%d: an input record is a mapping (value:, key:, headers:, ...)\n",
                     file, in->mark.line);
             buf_free(&json);
@@ -421,17 +421,17 @@ static int run_inputs(const char *file, const cfg_node_t *inputs, side_t *side, 
         sluice_record_t *r = batch_add(b);
         if (!r)
             return -1;
-        const cfg_node_t *n;
-        if ((n = cfg_node_get(in, "topic")) && n->kind == CFG_SCALAR)
+        const config_node_t *n;
+        if ((n = config_node_get(in, "topic")) && n->kind == CONFIG_SCALAR)
             r->topic = arena_strdup(arena, n->scalar);
-        r->partition = (int32_t)scalar_int(cfg_node_get(in, "partition"), 0);
-        r->offset = scalar_int(cfg_node_get(in, "offset"), (int64_t)i);
-        r->timestamp = scalar_int(cfg_node_get(in, "timestamp"), 0);
+        r->partition = (int32_t)scalar_int(config_node_get(in, "partition"), 0);
+        r->offset = scalar_int(config_node_get(in, "offset"), (int64_t)i);
+        r->timestamp = scalar_int(config_node_get(in, "timestamp"), 0);
         struct record_slot *slots[2] = {&r->key, &r->value};
         const char *names[2] = {"key", "value"};
         for (int k = 0; k < 2; k++) {
-            n = cfg_node_get(in, names[k]);
-            if (!n || (n->kind == CFG_SCALAR && n->plain == 1 && cfg_node_is_null(n))) {
+            n = config_node_get(in, names[k]);
+            if (!n || (n->kind == CONFIG_SCALAR && n->plain == 1 && config_node_is_null(n))) {
                 slots[k]->is_null = 1;
                 continue;
             }
@@ -441,7 +441,7 @@ static int run_inputs(const char *file, const cfg_node_t *inputs, side_t *side, 
             slots[k]->len = json.len;
             slots[k]->has_bytes = 1;
         }
-        n = cfg_node_get(in, "headers");
+        n = config_node_get(in, "headers");
         for (size_t h = 0; h < header_count(n); h++) {
             const char *hn, *v;
             if (header_at(n, h, &hn, &v) != 0) {
@@ -491,11 +491,11 @@ static void describe(const outcome_t *o, converter_t *kc, converter_t *vc, buf_t
 }
 
 static void run_case(testrun_t *tr, runtime_t *rt, const char *file, const char *base_dir,
-                     const cfg_node_t *tc, size_t index)
+                     const config_node_t *tc, size_t index)
 {
     char name[300];
-    const cfg_node_t *nn = cfg_node_get(tc, "name");
-    if (nn && nn->kind == CFG_SCALAR)
+    const config_node_t *nn = config_node_get(tc, "name");
+    if (nn && nn->kind == CONFIG_SCALAR)
         snprintf(name, sizeof name, "%s", nn->scalar);
     else
         snprintf(name, sizeof name, "test #%zu", index + 1);
@@ -503,24 +503,24 @@ static void run_case(testrun_t *tr, runtime_t *rt, const char *file, const char 
         tr->errors++;
         return;
     }
-    const cfg_node_t *inputs = cfg_node_get(tc, "input"), *expect = cfg_node_get(tc, "expect");
-    if ((inputs && inputs->kind != CFG_SEQ) || !expect || expect->kind != CFG_SEQ) {
+    const config_node_t *inputs = config_node_get(tc, "input"), *expect = config_node_get(tc, "expect");
+    if ((inputs && inputs->kind != CONFIG_SEQ) || !expect || expect->kind != CONFIG_SEQ) {
         fprintf(stderr, "%s:%d: test '%s' needs 'input:' and 'expect:' sequences\n", file,
                 tc->mark.line, name);
         tr->errors++;
         return;
     }
-    const cfg_node_t *se = cfg_node_get(tc, "schemas.enable");
-    int schemas = se && se->kind == CFG_SCALAR && strcmp(se->scalar, "true") == 0;
+    const config_node_t *se = config_node_get(tc, "schemas.enable");
+    int schemas = se && se->kind == CONFIG_SCALAR && strcmp(se->scalar, "true") == 0;
 
     /* The chain: inline, or from the pipeline file. */
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
-    cfg_instance_t owner = {0};
-    cfg_pipeline_t cp = {0};
+    config_errors_t errs;
+    config_errors_init(&errs);
+    config_instance_t owner = {0};
+    config_pipeline_t cp = {0};
     pipeline_t inline_pipe = {0}, *p = &inline_pipe;
     side_t inline_side = {0}, *side = NULL;
-    const cfg_node_t *chain = cfg_node_get(tc, "transforms");
+    const config_node_t *chain = config_node_get(tc, "transforms");
     char what[400];
     snprintf(what, sizeof what, "test '%s'", name);
     if (chain) {
@@ -528,8 +528,8 @@ static void run_case(testrun_t *tr, runtime_t *rt, const char *file, const char 
         cp.id = "test";
         cp.file = file;
         cp.base_dir = (char *)base_dir;
-        const cfg_node_t *preds = cfg_node_get(tc, "predicates");
-        cp.predicates = preds && preds->kind == CFG_MAP ? preds : NULL;
+        const config_node_t *preds = config_node_get(tc, "predicates");
+        cp.predicates = preds && preds->kind == CONFIG_MAP ? preds : NULL;
         inline_pipe.id = "test";
         inline_pipe.cfg = &cp;
         if (errs.len == 0)
@@ -550,14 +550,14 @@ static void run_case(testrun_t *tr, runtime_t *rt, const char *file, const char 
         }
     }
     if (errs.len) {
-        cfg_errors_print(&errs, stderr);
-        cfg_errors_free(&errs);
+        config_errors_print(&errs, stderr);
+        config_errors_free(&errs);
         runtime_chain_free(&inline_side);
         config_instance_free(&owner);
         tr->errors++;
         return;
     }
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     if (runtime_chain_init(p, side) != 0) {
         tr->errors++;
         goto done_chain;
@@ -587,8 +587,8 @@ static void run_case(testrun_t *tr, runtime_t *rt, const char *file, const char 
             printf("\n");
             continue;
         }
-        const cfg_node_t *want = expect->items[i];
-        if (want->kind != CFG_MAP || only_keys(want, expect_keys, file, "an expected record")) {
+        const config_node_t *want = expect->items[i];
+        if (want->kind != CONFIG_MAP || only_keys(want, expect_keys, file, "an expected record")) {
             fprintf(stderr, "%s:%d: an expected record is a mapping (value:, key:, error:, ...)\n",
                     file, want->mark.line);
             tr->errors++;
@@ -601,32 +601,32 @@ static void run_case(testrun_t *tr, runtime_t *rt, const char *file, const char 
             continue;
         }
         const outcome_t *o = &outs[i];
-        const cfg_node_t *e = cfg_node_get(want, "error");
+        const config_node_t *e = config_node_get(want, "error");
         if (e || o->failed) {
             const char *reason = o->rec->fail_reason ? o->rec->fail_reason : "";
-            if (e && o->failed && e->kind == CFG_SCALAR && strstr(reason, e->scalar))
+            if (e && o->failed && e->kind == CONFIG_SCALAR && strstr(reason, e->scalar))
                 continue;
             report_head(tr, &reported, file, tc, name);
             printf("  output #%zu (expected at line %d): ", i + 1, want->mark.line);
             if (e)
                 printf("expected an error containing \"%s\", got ",
-                       e->kind == CFG_SCALAR ? e->scalar : "");
+                       e->kind == CONFIG_SCALAR ? e->scalar : "");
             else
                 printf("expected a record, got ");
             describe(o, &kc, &vc, &tmp);
             printf("\n");
             continue;
         }
-        const cfg_node_t *n;
-        if ((n = cfg_node_get(want, "value")))
+        const config_node_t *n;
+        if ((n = config_node_get(want, "value")))
             compare_part(tr, &reported, file, tc, name, i, "value", n, &vc, o->rec, &o->rec->value,
                          &arena);
-        if ((n = cfg_node_get(want, "key")))
+        if ((n = config_node_get(want, "key")))
             compare_part(tr, &reported, file, tc, name, i, "key", n, &kc, o->rec, &o->rec->key,
                          &arena);
-        if ((n = cfg_node_get(want, "headers")))
+        if ((n = config_node_get(want, "headers")))
             compare_headers(tr, &reported, file, tc, name, i, n, o->rec);
-        if ((n = cfg_node_get(want, "topic")) && n->kind == CFG_SCALAR &&
+        if ((n = config_node_get(want, "topic")) && n->kind == CONFIG_SCALAR &&
             strcmp(n->scalar, o->rec->topic ? o->rec->topic : "") != 0) {
             report_head(tr, &reported, file, tc, name);
             printf("  output #%zu topic: expected '%s', got '%s'\n", i + 1, n->scalar,
@@ -635,10 +635,10 @@ static void run_case(testrun_t *tr, runtime_t *rt, const char *file, const char 
         const char *ints[] = {"timestamp", "partition", "offset"};
         int64_t vals[] = {o->rec->timestamp, o->rec->partition, o->rec->offset};
         for (int k = 0; k < 3; k++)
-            if ((n = cfg_node_get(want, ints[k])) && scalar_int(n, -1) != vals[k]) {
+            if ((n = config_node_get(want, ints[k])) && scalar_int(n, -1) != vals[k]) {
                 report_head(tr, &reported, file, tc, name);
                 printf("  output #%zu %s: expected %s, got %lld\n", i + 1, ints[k],
-                       n->kind == CFG_SCALAR ? n->scalar : "?", (long long)vals[k]);
+                       n->kind == CONFIG_SCALAR ? n->scalar : "?", (long long)vals[k]);
             }
     }
     if (!reported) {
@@ -662,11 +662,11 @@ done_chain:
 }
 
 /* The pipeline file a test file refers to: `file:`, else its own name without `_test`. */
-static char *pipeline_path(const char *path, const cfg_node_t *doc, const char *base_dir)
+static char *pipeline_path(const char *path, const config_node_t *doc, const char *base_dir)
 {
-    const cfg_node_t *f = cfg_node_get(doc, "file");
+    const config_node_t *f = config_node_get(doc, "file");
     char buf[4096];
-    if (f && f->kind == CFG_SCALAR) {
+    if (f && f->kind == CONFIG_SCALAR) {
         if (f->scalar[0] == '/')
             snprintf(buf, sizeof buf, "%s", f->scalar);
         else
@@ -696,17 +696,17 @@ static void run_file(testrun_t *tr, const char *path)
     char dirbuf[4096];
     snprintf(dirbuf, sizeof dirbuf, "%s", path);
     char *base_dir = strdup(dirname(dirbuf));
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
-    cfg_node_t *doc =
+    config_errors_t errs;
+    config_errors_init(&errs);
+    config_node_t *doc =
         config_parse_yaml(path, text.data ? text.data : "", text.len, base_dir, &errs);
     runtime_t rt;
     memset(&rt, 0, sizeof rt);
     int have_rt = 0;
-    const cfg_node_t *tests = doc ? cfg_node_get(doc, "tests") : NULL;
-    if (!doc || doc->kind != CFG_MAP || !tests || tests->kind != CFG_SEQ) {
+    const config_node_t *tests = doc ? config_node_get(doc, "tests") : NULL;
+    if (!doc || doc->kind != CONFIG_MAP || !tests || tests->kind != CONFIG_SEQ) {
         if (errs.len)
-            cfg_errors_print(&errs, stderr);
+            config_errors_print(&errs, stderr);
         else
             fprintf(stderr, "%s: expected a mapping with 'tests:' (a sequence of test cases)\n",
                     path);
@@ -717,10 +717,10 @@ static void run_file(testrun_t *tr, const char *path)
         tr->errors++;
         goto out;
     }
-    int need_file = cfg_node_get(doc, "file") != NULL;
+    int need_file = config_node_get(doc, "file") != NULL;
     for (size_t i = 0; i < tests->len; i++)
         need_file |=
-            tests->items[i]->kind == CFG_MAP && cfg_node_get(tests->items[i], "transforms") == NULL;
+            tests->items[i]->kind == CONFIG_MAP && config_node_get(tests->items[i], "transforms") == NULL;
     char *pfile = need_file ? pipeline_path(path, doc, base_dir) : NULL;
     if (need_file && !pfile) {
         fprintf(stderr,
@@ -735,7 +735,7 @@ static void run_file(testrun_t *tr, const char *path)
         const char *files[1] = {pfile};
         have_rt = 1;
         if (runtime_prepare(&rt, files, 1, NULL, &errs) != 0) {
-            cfg_errors_print(&errs, stderr);
+            config_errors_print(&errs, stderr);
             tr->errors++;
             free(pfile);
             goto out;
@@ -745,10 +745,10 @@ static void run_file(testrun_t *tr, const char *path)
         have_rt = 1;
         runtime_scan_plugins(&rt, NULL, 0, &errs);
         if (errs.len)
-            cfg_errors_print(&errs, stderr);
+            config_errors_print(&errs, stderr);
     }
     for (size_t i = 0; i < tests->len; i++) {
-        if (tests->items[i]->kind != CFG_MAP) {
+        if (tests->items[i]->kind != CONFIG_MAP) {
             fprintf(stderr, "%s:%d: a test is a mapping (name:, transforms:, input:, expect:)\n",
                     path, tests->items[i]->mark.line);
             tr->errors++;
@@ -759,8 +759,8 @@ static void run_file(testrun_t *tr, const char *path)
 out:
     if (have_rt)
         runtime_free(&rt);
-    cfg_errors_free(&errs);
-    cfg_node_free(doc);
+    config_errors_free(&errs);
+    config_node_free(doc);
     free(base_dir);
     buf_free(&text);
 }

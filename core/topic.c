@@ -501,7 +501,7 @@ static int mem_wanted(const sluice_config_t *global)
     return 1;
 }
 
-static transport_t *mem_open(const sluice_config_t *global, cfg_errors_t *errs)
+static transport_t *mem_open(const sluice_config_t *global, config_errors_t *errs)
 {
     (void)global, (void)errs;
     struct mem_transport *t = calloc(1, sizeof *t);
@@ -513,14 +513,14 @@ static transport_t *mem_open(const sluice_config_t *global, cfg_errors_t *errs)
 }
 
 /* The in-process transport has no keys of its own. */
-static int mem_check_pipeline(transport_t *t, const cfg_pipeline_t *cp, cfg_errors_t *errs)
+static int mem_check_pipeline(transport_t *t, const config_pipeline_t *cp, config_errors_t *errs)
 {
     (void)t, (void)cp, (void)errs;
     return 0;
 }
 
-static int mem_check_sink(transport_t *t, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
-                          cfg_errors_t *errs)
+static int mem_check_sink(transport_t *t, const config_pipeline_t *cp, const config_instance_t *ci,
+                          config_errors_t *errs)
 {
     (void)t, (void)cp, (void)ci, (void)errs;
     return 0;

@@ -105,13 +105,13 @@ struct transport_ops {
     /* The run's transport: it reads and checks its own keys of `global` (Kafka: the kafka: block;
      * strings borrowed, `global` outlives it), adding each error to `errs`. NULL when out of
      * memory. Opening connects nowhere (`sluice lint` opens it too). */
-    transport_t *(*open)(const sluice_config_t *global, cfg_errors_t *errs);
+    transport_t *(*open)(const sluice_config_t *global, config_errors_t *errs);
     /* Check the transport's own keys of a pipeline and of one of its sinks (Kafka: the
      * producer.override.* and consumer.override.* properties), adding each error to `errs`.
      * 0 or -1. */
-    int (*check_pipeline)(transport_t *t, const cfg_pipeline_t *cp, cfg_errors_t *errs);
-    int (*check_sink)(transport_t *t, const cfg_pipeline_t *cp, const cfg_instance_t *ci,
-                      cfg_errors_t *errs);
+    int (*check_pipeline)(transport_t *t, const config_pipeline_t *cp, config_errors_t *errs);
+    int (*check_sink)(transport_t *t, const config_pipeline_t *cp, const config_instance_t *ci,
+                      config_errors_t *errs);
     /* Where records go, for the run's first line: "in-process", "against Kafka at host:9092". */
     void (*describe)(transport_t *t, char *out, size_t size);
     /* The topic of that name, created on demand; `max_bytes` (the asking pipeline's

@@ -91,9 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     if (nul)
         fuzz_write(path_b, file_b, len_b);
 
-    cfg_errors_t errs;
-    cfg_run_t run;
-    cfg_errors_init(&errs);
+    config_errors_t errs;
+    config_run_t run;
+    config_errors_init(&errs);
     int rc = config_load(&run, paths, nul ? 2 : 1, &errs);
     FUZZ_CHECK((rc == 0) == (errs.len == 0), "status %d with %zu errors", rc, errs.len);
     for (size_t i = 0; i < errs.len; i++)
@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         buf_free(&out);
     }
     config_run_free(&run);
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     file_a = file_b = NULL;
     return 0;
 }

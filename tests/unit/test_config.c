@@ -59,7 +59,7 @@ static const char *test_write(const char *name, const char *text)
     return test_files[test_nfiles++];
 }
 
-static void test_dump_errors(const cfg_errors_t *e)
+static void test_dump_errors(const config_errors_t *e)
 {
     for (size_t i = 0; i < e->len; i++)
         fprintf(stderr, "  error: %s\n", e->msgs[i]);
@@ -70,9 +70,9 @@ static void test_dump_errors(const cfg_errors_t *e)
 static void test_expect_one_error(const char *name, const char *text, const char *where)
 {
     const char *path = test_write(name, text);
-    cfg_run_t run;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_run_t run;
+    config_errors_t errs;
+    config_errors_init(&errs);
     int rc = config_load(&run, &path, 1, &errs);
     char want[2048];
     snprintf(want, sizeof want, "%s:%s", path, where);
@@ -83,17 +83,17 @@ static void test_expect_one_error(const char *name, const char *text, const char
     assert_int_equal(rc, -1);
     assert_int_equal(errs.len, 1);
     assert_string_equal(errs.msgs[0], want);
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     config_run_free(&run);
 }
 
 /* Parses a YAML mapping from text and validates it against `table`. */
 static sluice_config_t *test_validate(const char *yaml, const struct sluice_config_field *table,
-                                      cfg_node_t **tree, cfg_errors_t *errs)
+                                      config_node_t **tree, config_errors_t *errs)
 {
     *tree = config_parse_yaml("t.yaml", yaml, strlen(yaml), "/base", errs);
     assert_non_null(*tree);
-    cfg_mark_t where = {"t.yaml", 1, 1};
+    config_mark_t where = {"t.yaml", 1, 1};
     return config_validate(*tree, table, "the test", &where, "/base", errs);
 }
 
@@ -103,9 +103,9 @@ static void test_valid_two_pipelines(void **state)
 {
     (void)state;
     const char *path = SLUICE_TEST_DATA "/two_pipelines.yaml";
-    cfg_run_t run;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_run_t run;
+    config_errors_t errs;
+    config_errors_init(&errs);
     int rc = config_load(&run, &path, 1, &errs);
     test_dump_errors(&errs);
     assert_int_equal(rc, 0);
@@ -126,7 +126,7 @@ static void test_valid_two_pipelines(void **state)
     assert_int_equal(config_mark(run.global, "plugin.path")->line, 4);
 
     assert_int_equal(run.npipelines, 2);
-    const cfg_pipeline_t *p = &run.pipelines[0];
+    const config_pipeline_t *p = &run.pipelines[0];
     assert_string_equal(p->id, "orders");
     assert_string_equal(p->file, path);
     assert_string_equal(p->base_dir, SLUICE_TEST_DATA);
@@ -148,7 +148,7 @@ static void test_valid_two_pipelines(void **state)
     assert_int_equal(config_size(p->core, "buffer.memory"), 4 * 1024 * 1024);
     assert_int_equal(config_int(p->core, "batch.max.records"), 100);
     assert_int_equal(config_duration_ms(p->core, "offset.flush.interval.ms"), 1000);
-    const cfg_mark_t *m = config_mark(p->core, "batch.max.records");
+    const config_mark_t *m = config_mark(p->core, "batch.max.records");
     assert_non_null(m);
     assert_string_equal(m->file, path);
     assert_int_equal(m->line, 8);
@@ -166,13 +166,13 @@ static void test_valid_two_pipelines(void **state)
     assert_int_equal(p->source->plugin_mark.col, 15);
     assert_null(p->source->core);
     assert_non_null(p->source->config);
-    assert_string_equal(cfg_node_get(p->source->config, "quickstart")->scalar, "orders");
+    assert_string_equal(config_node_get(p->source->config, "quickstart")->scalar, "orders");
     assert_int_equal(p->source->ntransforms, 2);
     assert_string_equal(p->source->transforms[0].id, "insert-field#1");
     assert_string_equal(p->source->transforms[0].plugin, "insert-field");
     assert_int_equal(p->source->transforms[0].mark.line, 14);
     assert_int_equal(p->source->transforms[0].mark.col, 11);
-    assert_string_equal(cfg_node_get(p->source->transforms[0].config, "static.field")->scalar,
+    assert_string_equal(config_node_get(p->source->transforms[0].config, "static.field")->scalar,
                         "origin");
     assert_string_equal(p->source->transforms[1].id, "hide");
     assert_null(p->source->transforms[1].config);
@@ -181,7 +181,7 @@ static void test_valid_two_pipelines(void **state)
     assert_int_equal(p->nsinks, 2);
     assert_string_equal(p->sinks[0].id, "files");
     assert_string_equal(p->sinks[0].plugin, "sftp-json");
-    assert_string_equal(cfg_node_get(p->sinks[0].config, "flush.size")->scalar, "1000");
+    assert_string_equal(config_node_get(p->sinks[0].config, "flush.size")->scalar, "1000");
     assert_non_null(p->sinks[0].core);
     assert_string_equal(config_string(p->sinks[0].core, "errors.tolerance"), "all");
     assert_int_equal(config_int(p->sinks[0].core, "batch.max.records"), 10);
@@ -192,7 +192,7 @@ static void test_valid_two_pipelines(void **state)
     assert_int_equal(config_has(p->sinks[1].core, "offset.flush.interval.ms"), 0);
     assert_int_equal(p->sinks[1].ntransforms, 0);
 
-    const cfg_pipeline_t *q = &run.pipelines[1];
+    const config_pipeline_t *q = &run.pipelines[1];
     assert_string_equal(q->id, "audit");
     assert_null(q->source);
     assert_string_equal(config_string(q->core, "topic"), "orders");
@@ -200,7 +200,7 @@ static void test_valid_two_pipelines(void **state)
     assert_int_equal(q->nsinks, 1);
     assert_string_equal(q->sinks[0].id, "log");
 
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     config_run_free(&run);
 }
 
@@ -208,9 +208,9 @@ static void test_duplicate_id_across_files(void **state)
 {
     (void)state;
     const char *paths[] = {SLUICE_TEST_DATA "/dup_a.yaml", SLUICE_TEST_DATA "/dup_b.yaml"};
-    cfg_run_t run;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_run_t run;
+    config_errors_t errs;
+    config_errors_init(&errs);
     assert_int_equal(config_load(&run, paths, 2, &errs), -1);
     if (errs.len != 1)
         test_dump_errors(&errs);
@@ -224,7 +224,7 @@ static void test_duplicate_id_across_files(void **state)
     assert_int_equal(run.npipelines, 2);
     assert_string_equal(run.pipelines[0].id, "same");
     assert_string_equal(run.pipelines[1].id, "other");
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     config_run_free(&run);
 }
 
@@ -359,12 +359,12 @@ static void test_out_of_range(void **state)
                                                     "  - id: orders\n"
                                                     "    errors.retry.timeout: "
                                                     "9223372036854775807\n" SINK_ONLY);
-    cfg_run_t run;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_run_t run;
+    config_errors_t errs;
+    config_errors_init(&errs);
     assert_int_equal(config_load(&run, &path, 1, &errs), 0);
     assert_int_equal(config_int(run.pipelines[0].core, "errors.retry.timeout"), INT64_MAX);
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     config_run_free(&run);
 }
 
@@ -407,17 +407,17 @@ static void test_missing_required(void **state)
     static const struct sluice_config_field table[] = {
         {.name = "file", .type = SLUICE_CFG_PATH, .flags = SLUICE_CFG_REQUIRED, .example = "/x"},
         {.name = NULL}};
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
-    cfg_node_t *tree;
+    config_errors_t errs;
+    config_errors_init(&errs);
+    config_node_t *tree;
     assert_null(test_validate("other: 1\n", table, &tree, &errs));
     assert_int_equal(errs.len, 2);
     assert_string_equal(errs.msgs[0], "t.yaml:1:1: unknown key 'other' in the test (valid keys: "
                                       "file)");
     assert_string_equal(errs.msgs[1],
                         "t.yaml:1:1: the test: missing required key 'file' (e.g. file: /x)");
-    cfg_node_free(tree);
-    cfg_errors_free(&errs);
+    config_node_free(tree);
+    config_errors_free(&errs);
 }
 
 static void test_version(void **state)
@@ -433,15 +433,15 @@ static void test_unreadable_file(void **state)
 {
     (void)state;
     const char *path = "/nonexistent/sluice/pipes.yaml";
-    cfg_run_t run;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_run_t run;
+    config_errors_t errs;
+    config_errors_init(&errs);
     assert_int_equal(config_load(&run, &path, 1, &errs), -1);
     assert_int_equal(errs.len, 1);
     assert_string_equal(errs.msgs[0],
                         "/nonexistent/sluice/pipes.yaml: cannot read: No such file or directory");
     assert_null(run.docs[0]);
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     config_run_free(&run);
 }
 
@@ -506,9 +506,9 @@ static void test_all_errors_of_all_files(void **state)
                                         "  - id: b\n"
                                         "    errors.tolerance: some\n" SINK_ONLY);
     paths[2] = "/nonexistent.yaml";
-    cfg_run_t run;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_run_t run;
+    config_errors_t errs;
+    config_errors_init(&errs);
     assert_int_equal(config_load(&run, paths, 3, &errs), -1);
     if (errs.len != 5)
         test_dump_errors(&errs);
@@ -541,7 +541,7 @@ static void test_all_errors_of_all_files(void **state)
     snprintf(want, sizeof want, "%s/extra", test_dir);
     assert_string_equal(config_item(run.global, "plugin.path", 0), want);
     assert_string_equal(config_string(run.global, "offset.storage.file.filename"), "/tmp/a.json");
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     config_run_free(&run);
 }
 
@@ -559,16 +559,16 @@ static void test_interpolation_in_yaml(void **state)
                        "    source:\n"
                        "      plugin: p\n"
                        "      config: {k: 'x-$${SLUICE_TEST_TOPIC}-${SLUICE_TEST_TOPIC}'}\n");
-    cfg_run_t run;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_run_t run;
+    config_errors_t errs;
+    config_errors_init(&errs);
     assert_int_equal(config_load(&run, &path, 1, &errs), 0);
     assert_string_equal(config_string(run.pipelines[0].core, "topic"), "from-env");
     /* ${X:-} gives the empty string, which is a value, not null. */
     assert_non_null(config_mark(run.pipelines[0].core, "errors.deadletterqueue.topic.name"));
-    assert_string_equal(cfg_node_get(run.pipelines[0].source->config, "k")->scalar,
+    assert_string_equal(config_node_get(run.pipelines[0].source->config, "k")->scalar,
                         "x-${SLUICE_TEST_TOPIC}-from-env");
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     config_run_free(&run);
 
     /* Keys are not interpolated: the odd key is unknown, with its literal name. */
@@ -635,9 +635,9 @@ static const struct sluice_config_field test_table[] = {
 static void test_types_from_defaults(void **state)
 {
     (void)state;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
-    cfg_node_t *tree;
+    config_errors_t errs;
+    config_errors_init(&errs);
+    config_node_t *tree;
     sluice_config_t *c = test_validate("{}", test_table, &tree, &errs);
     assert_non_null(c);
     assert_int_equal(errs.len, 0);
@@ -663,16 +663,16 @@ static void test_types_from_defaults(void **state)
     assert_int_equal(config_int(c, "unset"), 0);
     assert_null(config_mark(c, "s"));
     config_free(c);
-    cfg_node_free(tree);
-    cfg_errors_free(&errs);
+    config_node_free(tree);
+    config_errors_free(&errs);
 }
 
 static void test_types_from_yaml(void **state)
 {
     (void)state;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
-    cfg_node_t *tree;
+    config_errors_t errs;
+    config_errors_init(&errs);
+    config_node_t *tree;
     sluice_config_t *c = test_validate("s: 'hello world'\n"
                                        "i: +9223372036854775807\n"
                                        "b: OFF\n"
@@ -708,7 +708,7 @@ static void test_types_from_yaml(void **state)
     assert_int_equal(config_has(c, "unset"), 0);
     assert_true(config_double(c, "rd") == 0.5);
     assert_int_equal(config_duration_ms(c, "rdur"), 60000);
-    const cfg_mark_t *m = config_mark(c, "sz");
+    const config_mark_t *m = config_mark(c, "sz");
     assert_non_null(m);
     assert_int_equal(m->line, 6);
     assert_int_equal(m->col, 1);
@@ -737,8 +737,8 @@ static void test_types_from_yaml(void **state)
     assert_null(strstr(b.data, "hunter2"));
     buf_free(&b);
     config_free(c);
-    cfg_node_free(tree);
-    cfg_errors_free(&errs);
+    config_node_free(tree);
+    config_errors_free(&errs);
 }
 
 static void test_type_errors(void **state)
@@ -775,9 +775,9 @@ static void test_type_errors(void **state)
         {"[a, b]", "t.yaml:1:1: the test expects a mapping of keys, found a sequence"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cfg_errors_t errs;
-        cfg_errors_init(&errs);
-        cfg_node_t *tree;
+        config_errors_t errs;
+        config_errors_init(&errs);
+        config_node_t *tree;
         sluice_config_t *c = test_validate(cases[i].yaml, test_table, &tree, &errs);
         if (errs.len != 1 || strcmp(errs.msgs[0], cases[i].msg) != 0) {
             fprintf(stderr, "  case: %s\n  want: %s\n", cases[i].yaml, cases[i].msg);
@@ -786,17 +786,17 @@ static void test_type_errors(void **state)
         assert_null(c);
         assert_int_equal(errs.len, 1);
         assert_string_equal(errs.msgs[0], cases[i].msg);
-        cfg_node_free(tree);
-        cfg_errors_free(&errs);
+        config_node_free(tree);
+        config_errors_free(&errs);
     }
 }
 
 static void test_list_as_comma_string_and_paths(void **state)
 {
     (void)state;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
-    cfg_node_t *tree;
+    config_errors_t errs;
+    config_errors_init(&errs);
+    config_node_t *tree;
     sluice_config_t *c =
         test_validate("l: ' one,two , ,three,'\np: ./rel/file\n", test_table, &tree, &errs);
     assert_non_null(c);
@@ -806,7 +806,7 @@ static void test_list_as_comma_string_and_paths(void **state)
     assert_string_equal(config_item(c, "l", 2), "three");
     assert_string_equal(config_string(c, "p"), "/base/rel/file");
     config_free(c);
-    cfg_node_free(tree);
+    config_node_free(tree);
 
     /* Empty list; a NULL map means "nothing given" (defaults only). */
     c = test_validate("l: []\n", test_table, &tree, &errs);
@@ -814,14 +814,14 @@ static void test_list_as_comma_string_and_paths(void **state)
     assert_int_equal(config_has(c, "l"), 1);
     assert_int_equal(config_count(c, "l"), 0);
     config_free(c);
-    cfg_node_free(tree);
-    cfg_mark_t where = {"t.yaml", 1, 1};
+    config_node_free(tree);
+    config_mark_t where = {"t.yaml", 1, 1};
     c = config_validate(NULL, test_table, "the test", &where, NULL, &errs);
     assert_non_null(c);
     assert_string_equal(config_string(c, "p"), "data/x.txt"); /* no base_dir: as written */
     config_free(c);
     assert_int_equal(errs.len, 0);
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
 }
 
 static void test_durations_and_sizes(void **state)
@@ -955,13 +955,13 @@ static void test_core_tables_defaults(void **state)
     const struct sluice_config_field *tables[] = {config_global_keys, config_pipeline_keys,
                                                   config_sink_keys};
     for (size_t t = 0; t < 3; t++) {
-        cfg_errors_t errs;
-        cfg_errors_init(&errs);
+        config_errors_t errs;
+        config_errors_init(&errs);
         sluice_config_t *c = config_validate(NULL, tables[t], "core", NULL, "/", &errs);
         test_dump_errors(&errs);
         assert_non_null(c);
         config_free(c);
-        cfg_errors_free(&errs);
+        config_errors_free(&errs);
     }
 }
 
@@ -990,16 +990,16 @@ static const char *const billion_laughs =
 static const char *test_load_errors(const char *path)
 {
     static char all[8192];
-    cfg_run_t run;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_run_t run;
+    config_errors_t errs;
+    config_errors_init(&errs);
     int rc = config_load(&run, &path, 1, &errs);
     assert_int_equal(rc, -1);
     all[0] = '\0';
     for (size_t i = 0; i < errs.len; i++)
         snprintf(all + strlen(all), sizeof all - strlen(all), "%s\n", errs.msgs[i]);
     config_run_free(&run);
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
     return all;
 }
 
@@ -1064,17 +1064,17 @@ static void test_yaml_deep_nesting(void **state)
 static void test_yaml_aliases_allowed(void **state)
 {
     (void)state;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_errors_t errs;
+    config_errors_init(&errs);
     char text[64] = "a: &a [1, 2, 3]\nb: [*a, *a, *a, *a]\n";
-    cfg_node_t *n = config_parse_yaml("buf", text, strlen(text), ".", &errs);
+    config_node_t *n = config_parse_yaml("buf", text, strlen(text), ".", &errs);
     test_dump_errors(&errs);
     assert_non_null(n);
     assert_int_equal(errs.len, 0);
-    assert_int_equal(cfg_node_get(n, "b")->len, 4);
-    assert_int_equal(cfg_node_get(n, "b")->items[3]->len, 3);
-    cfg_node_free(n);
-    cfg_errors_free(&errs);
+    assert_int_equal(config_node_get(n, "b")->len, 4);
+    assert_int_equal(config_node_get(n, "b")->items[3]->len, 3);
+    config_node_free(n);
+    config_errors_free(&errs);
 }
 
 /* lint --print: librdkafka's sensitive properties, the registry's user info and URL credentials
@@ -1095,9 +1095,9 @@ static void test_dump_secrets(void **state)
                        "  url: http://CANARY-key:CANARY-secret@registry:8081,http://r2:8081\n"
                        "  basic.auth.user.info: CANARY-key:CANARY-secret\n"
                        "plugin.path: [\"jdbc:mysql://u:CANARY-list@h/db\"]\n";
-    cfg_node_t *tree;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
+    config_node_t *tree;
+    config_errors_t errs;
+    config_errors_init(&errs);
     sluice_config_t *c = test_validate(yaml, config_global_keys, &tree, &errs);
     test_dump_errors(&errs);
     assert_non_null(c);
@@ -1112,8 +1112,8 @@ static void test_dump_secrets(void **state)
     assert_non_null(strstr(b.data, "jdbc:mysql://********@h/db"));
     buf_free(&b);
     config_free(c);
-    cfg_node_free(tree);
-    cfg_errors_free(&errs);
+    config_node_free(tree);
+    config_errors_free(&errs);
 
     const struct sluice_config_field *f = &config_pipeline_keys[0];
     while (f->name && strcmp(f->name, "producer.override.*") != 0)

@@ -181,11 +181,11 @@ static void test_config_map(void **state)
 {
     (void)state;
     static const char yaml[] = "s: hello\nb: true\ni: 12\n";
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
-    cfg_node_t *tree = config_parse_yaml("t.yaml", yaml, strlen(yaml), "/base", &errs);
+    config_errors_t errs;
+    config_errors_init(&errs);
+    config_node_t *tree = config_parse_yaml("t.yaml", yaml, strlen(yaml), "/base", &errs);
     assert_non_null(tree);
-    cfg_mark_t where = {"t.yaml", 1, 1};
+    config_mark_t where = {"t.yaml", 1, 1};
     sluice_config_t *cfg = config_validate(tree, mapped_table, "the test", &where, "/base", &errs);
     assert_non_null(cfg);
     struct mapped m = {.unset = "kept", .not_mapped = 77};
@@ -202,8 +202,8 @@ static void test_config_map(void **state)
     assert_int_equal(m.not_mapped, 77);
     assert_int_equal(h->config_int(cfg, "plain"), 9);
     config_free(cfg);
-    cfg_node_free(tree);
-    cfg_errors_free(&errs);
+    config_node_free(tree);
+    config_errors_free(&errs);
 }
 
 int main(void)

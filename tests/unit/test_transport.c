@@ -14,11 +14,11 @@
 #include "transport.h"
 
 /* The top-level keys of `yaml`, validated as the first file's are. */
-static sluice_config_t *global_of(const char *yaml, cfg_node_t **tree, cfg_errors_t *errs)
+static sluice_config_t *global_of(const char *yaml, config_node_t **tree, config_errors_t *errs)
 {
     *tree = config_parse_yaml("t.yaml", yaml, strlen(yaml), "/base", errs);
     assert_non_null(*tree);
-    cfg_mark_t where = {"t.yaml", 1, 1};
+    config_mark_t where = {"t.yaml", 1, 1};
     sluice_config_t *g =
         config_validate(*tree, config_global_keys, "the top level", &where, "/base", errs);
     assert_non_null(g);
@@ -28,17 +28,17 @@ static sluice_config_t *global_of(const char *yaml, cfg_node_t **tree, cfg_error
 /* The transport chosen for `yaml` (NULL: no files loaded) is `name`. */
 static void check_choice(const char *yaml, const char *name)
 {
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
-    cfg_node_t *tree = NULL;
+    config_errors_t errs;
+    config_errors_init(&errs);
+    config_node_t *tree = NULL;
     sluice_config_t *g = yaml ? global_of(yaml, &tree, &errs) : NULL;
     const struct transport_ops *ops = transport_choose(g);
     assert_non_null(ops);
     assert_string_equal(ops->name, name);
     config_free(g);
-    cfg_node_free(tree);
+    config_node_free(tree);
     assert_int_equal(errs.len, 0);
-    cfg_errors_free(&errs);
+    config_errors_free(&errs);
 }
 
 static void test_choice(void **state)
@@ -56,9 +56,9 @@ static void test_choice(void **state)
 static void test_kafka_open(void **state)
 {
     (void)state;
-    cfg_errors_t errs;
-    cfg_errors_init(&errs);
-    cfg_node_t *tree = NULL;
+    config_errors_t errs;
+    config_errors_init(&errs);
+    config_node_t *tree = NULL;
     sluice_config_t *g = global_of("kafka:\n  bootstrap.servers: h:9092\n  no.such.property: 1\n"
                                    "  group.id: g\n",
                                    &tree, &errs);
@@ -82,8 +82,8 @@ static void test_kafka_open(void **state)
     mem->free(t);
     assert_int_equal(errs.len, 2);
     config_free(g);
-    cfg_node_free(tree);
-    cfg_errors_free(&errs);
+    config_node_free(tree);
+    config_errors_free(&errs);
 }
 
 int main(void)

@@ -39,7 +39,7 @@
  * by a search each, but for those already in place (an enum's, in the same order). */
 #define AVRO_MAX_CONNECT_PARAMS 16384
 /* Types of one schema counted as written out in full (each use of a named type anew). */
-#define AVRO_MAX_SCHEMA_NODES (1u << 18)
+#define AVRO_MAX_SCHEMA_NODES          (1u << 18)
 #define AVRO_DECIMAL_PRECISION_DEFAULT 64
 #define AVRO_PARAM_PRECISION           "connect.decimal.precision"
 #define AVRO_PARAM_RECORD_DOC          "io.confluent.connect.avro.record.doc"

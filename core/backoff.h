@@ -1,6 +1,6 @@
 /* backoff.h — the one backoff helper: exponential with full jitter (a random delay between 0 and
- * min(max, base * 2^attempt)), as AWS's architecture blog recommends, so that many retrying tasks do
- * not wake in lockstep. */
+ * min(max, base * 2^attempt)), as AWS's architecture blog recommends, so that many retrying tasks
+ * do not wake in lockstep. */
 #ifndef SLUICE_BACKOFF_H
 #define SLUICE_BACKOFF_H
 

@@ -19,8 +19,8 @@ struct sluice_buf {
 typedef struct sluice_buf buf_t;
 
 void buf_init(buf_t *b);
-void buf_free(buf_t *b);   /* frees the storage, leaves an empty buffer */
-void buf_reset(buf_t *b);  /* len = 0, no error, keeps the storage */
+void buf_free(buf_t *b);                 /* frees the storage, leaves an empty buffer */
+void buf_reset(buf_t *b);                /* len = 0, no error, keeps the storage */
 int buf_reserve(buf_t *b, size_t extra); /* 0 ok, -1 out of memory */
 int buf_append(buf_t *b, const void *p, size_t len);
 int buf_putc(buf_t *b, char c);

@@ -171,10 +171,12 @@ static int config_set_default(sluice_config_t *cfg, const char *key, const char 
 }
 
 static const char *const config_top_structural[] = {"version", "pipelines", NULL};
-static const char *const config_pipeline_structural[] = {"id", "source", "sinks", "predicates", NULL};
+static const char *const config_pipeline_structural[] = {"id", "source", "sinks", "predicates",
+                                                         NULL};
 static const char *const config_source_structural[] = {"plugin", "config", "transforms", NULL};
 static const char *const config_sink_structural[] = {"id", "plugin", "config", "transforms", NULL};
-static const char *const config_transform_structural[] = {"plugin", "id", "config", "predicate", NULL};
+static const char *const config_transform_structural[] = {"plugin", "id", "config", "predicate",
+                                                          NULL};
 /* The one non-structural key of a transform entry (Kafka Connect's transforms.<name>.negate). */
 static const struct sluice_config_field config_transform_keys[] = {
     {.name = "negate",
@@ -197,20 +199,21 @@ static int config_valid_id(const char *s)
 
 /* A required scalar, non-empty key of a structural mapping; NULL (with an error) if absent. */
 static const config_node_t *config_required_scalar(const config_node_t *map, const char *key,
-                                             const char *what, const char *hint, config_errors_t *errs)
+                                                   const char *what, const char *hint,
+                                                   config_errors_t *errs)
 {
     const config_node_t *n = config_node_get(map, key);
     if (n && n->kind == CONFIG_SCALAR && n->plain == -1)
         return NULL; /* its interpolation failed: reported */
     if (!n || config_node_is_null(n)) {
         const config_mark_t *km = config_node_key_mark(map, key);
-        config_errors_add(errs, km ? km : &map->mark, "%s: missing required key '%s' (%s)", what, key,
-                       hint);
+        config_errors_add(errs, km ? km : &map->mark, "%s: missing required key '%s' (%s)", what,
+                          key, hint);
         return NULL;
     }
     if (n->kind != CONFIG_SCALAR || !*n->scalar) {
         config_errors_add(errs, &n->mark, "key '%s' in %s expects %s, found %s", key, what, hint,
-                       n->kind == CONFIG_SCALAR ? "an empty string" : config_kind_name(n));
+                          n->kind == CONFIG_SCALAR ? "an empty string" : config_kind_name(n));
         return NULL;
     }
     return n;
@@ -232,8 +235,8 @@ void config_instance_free(config_instance_t *in)
 enum config_role { CONFIG_ROLE_SOURCE, CONFIG_ROLE_TRANSFORM, CONFIG_ROLE_SINK };
 
 static int config_load_instance(const config_node_t *node, enum config_role role, size_t index,
-                             const char *owner, const char *base_dir, config_instance_t *out,
-                             config_errors_t *errs);
+                                const char *owner, const char *base_dir, config_instance_t *out,
+                                config_errors_t *errs);
 
 /* `transforms:` of an instance → out->transforms. Broken entries are reported and left out. */
 void config_load_transforms(const config_node_t *map, const char *owner, const char *base_dir,
@@ -244,9 +247,9 @@ void config_load_transforms(const config_node_t *map, const char *owner, const c
         return;
     if (seq->kind != CONFIG_SEQ) {
         config_errors_add(errs, &seq->mark,
-                       "key 'transforms' in %s expects a sequence of '- plugin: NAME' entries, "
-                       "found %s",
-                       owner, config_kind_name(seq));
+                          "key 'transforms' in %s expects a sequence of '- plugin: NAME' entries, "
+                          "found %s",
+                          owner, config_kind_name(seq));
         return;
     }
     out->transforms = calloc(seq->len ? seq->len : 1, sizeof *out->transforms);
@@ -254,16 +257,16 @@ void config_load_transforms(const config_node_t *map, const char *owner, const c
         return;
     for (size_t i = 0; i < seq->len; i++) {
         config_instance_t *t = &out->transforms[out->ntransforms];
-        if (config_load_instance(seq->items[i], CONFIG_ROLE_TRANSFORM, i + 1, owner, base_dir, t, errs) !=
-            0)
+        if (config_load_instance(seq->items[i], CONFIG_ROLE_TRANSFORM, i + 1, owner, base_dir, t,
+                                 errs) != 0)
             continue;
         int dup = 0;
         for (size_t k = 0; k < out->ntransforms; k++)
             if (strcmp(out->transforms[k].id, t->id) == 0) {
                 config_errors_add(errs, &t->mark,
-                               "duplicate transform id '%s' in %s (also at line %d): give each "
-                               "transform its own id",
-                               t->id, owner, out->transforms[k].mark.line);
+                                  "duplicate transform id '%s' in %s (also at line %d): give each "
+                                  "transform its own id",
+                                  t->id, owner, out->transforms[k].mark.line);
                 dup = 1;
             }
         if (dup)
@@ -276,8 +279,8 @@ void config_load_transforms(const config_node_t *map, const char *owner, const c
 /* One source, sink or transform entry. `owner` names what contains it ("pipeline 'x'", or for a
  * transform the source/sink). 0 ok; -1 after reporting (out is left empty). */
 static int config_load_instance(const config_node_t *node, enum config_role role, size_t index,
-                             const char *owner, const char *base_dir, config_instance_t *out,
-                             config_errors_t *errs)
+                                const char *owner, const char *base_dir, config_instance_t *out,
+                                config_errors_t *errs)
 {
     int rc = -1;
     char what[512];
@@ -290,9 +293,9 @@ static int config_load_instance(const config_node_t *node, enum config_role role
         snprintf(what, sizeof what, "transform #%zu of %s", index, owner);
     if (node->kind != CONFIG_MAP) {
         config_errors_add(errs, &node->mark,
-                       "%s expects a mapping (plugin: NAME, config: {...}), "
-                       "found %s",
-                       what, config_kind_name(node));
+                          "%s expects a mapping (plugin: NAME, config: {...}), "
+                          "found %s",
+                          what, config_kind_name(node));
         goto out;
     }
     out->mark = node->mark;
@@ -310,10 +313,10 @@ static int config_load_instance(const config_node_t *node, enum config_role role
     int ok = plugin != NULL && out->plugin;
     if (id && (id->kind != CONFIG_SCALAR || !config_valid_id(id->scalar))) {
         config_errors_add(errs, &id->mark,
-                       "invalid id %s%s%s in %s: use letters, digits, '.', '_' and '-'",
-                       id->kind == CONFIG_SCALAR ? "'" : "",
-                       id->kind == CONFIG_SCALAR ? id->scalar : config_kind_name(id),
-                       id->kind == CONFIG_SCALAR ? "'" : "", what);
+                          "invalid id %s%s%s in %s: use letters, digits, '.', '_' and '-'",
+                          id->kind == CONFIG_SCALAR ? "'" : "",
+                          id->kind == CONFIG_SCALAR ? id->scalar : config_kind_name(id),
+                          id->kind == CONFIG_SCALAR ? "'" : "", what);
         ok = 0;
     } else if (role == CONFIG_ROLE_SINK && !id) {
         ok = 0;
@@ -335,19 +338,20 @@ static int config_load_instance(const config_node_t *node, enum config_role role
     } else {
         sluice_config_t *own = config_validate_extra(
             node, role == CONFIG_ROLE_SOURCE ? config_no_keys : config_transform_keys,
-            role == CONFIG_ROLE_SOURCE ? config_source_structural : config_transform_structural, what,
-            &node->mark, base_dir, errs);
+            role == CONFIG_ROLE_SOURCE ? config_source_structural : config_transform_structural,
+            what, &node->mark, base_dir, errs);
         ok = ok && own;
         if (own && role == CONFIG_ROLE_TRANSFORM) {
             const config_node_t *pred = config_node_get(node, "predicate");
             out->negate = config_bool(own, "negate");
-            if (pred && !config_node_is_null(pred) && !(pred->kind == CONFIG_SCALAR && pred->plain == -1))
+            if (pred && !config_node_is_null(pred) &&
+                !(pred->kind == CONFIG_SCALAR && pred->plain == -1))
                 out->predicate = pred;
             if (out->negate && !out->predicate) {
                 config_errors_add(errs, config_mark(own, "negate"),
-                               "%s: 'negate' needs a 'predicate' (the name of one of the "
-                               "pipeline's predicates, or an inline {type: ...})",
-                               what);
+                                  "%s: 'negate' needs a 'predicate' (the name of one of the "
+                                  "pipeline's predicates, or an inline {type: ...})",
+                                  what);
                 ok = 0;
             }
         }
@@ -358,8 +362,8 @@ static int config_load_instance(const config_node_t *node, enum config_role role
         !(config->kind == CONFIG_SCALAR && config->plain == -1)) {
         if (config->kind != CONFIG_MAP) {
             config_errors_add(errs, &config->mark,
-                           "key 'config' in %s expects a mapping of the plugin's keys, found %s",
-                           what, config_kind_name(config));
+                              "key 'config' in %s expects a mapping of the plugin's keys, found %s",
+                              what, config_kind_name(config));
             ok = 0;
         } else {
             out->config = config;
@@ -405,7 +409,7 @@ static void config_pipeline_free(config_pipeline_t *p)
 }
 
 static void config_load_pipeline(config_run_t *run, const char *file, const config_node_t *node,
-                              size_t index, const char *base_dir, config_errors_t *errs)
+                                 size_t index, const char *base_dir, config_errors_t *errs)
 {
     config_pipeline_t p = {0};
     char what[512];
@@ -413,8 +417,8 @@ static void config_load_pipeline(config_run_t *run, const char *file, const conf
     snprintf(what, sizeof what, "pipeline #%zu", index);
     if (node->kind != CONFIG_MAP) {
         config_errors_add(errs, &node->mark,
-                       "%s expects a mapping (- id: NAME, source: ..., sinks: ...), found %s", what,
-                       config_kind_name(node));
+                          "%s expects a mapping (- id: NAME, source: ..., sinks: ...), found %s",
+                          what, config_kind_name(node));
         return;
     }
     p.mark = node->mark;
@@ -424,8 +428,8 @@ static void config_load_pipeline(config_run_t *run, const char *file, const conf
         config_required_scalar(node, "id", what, "a name for the pipeline, e.g. id: orders", errs);
     if (id && !config_valid_id(id->scalar)) {
         config_errors_add(errs, &id->mark,
-                       "invalid pipeline id '%s': use letters, digits, '.', '_' and '-'",
-                       id->scalar);
+                          "invalid pipeline id '%s': use letters, digits, '.', '_' and '-'",
+                          id->scalar);
         id = NULL;
     }
     if (id) {
@@ -441,12 +445,13 @@ static void config_load_pipeline(config_run_t *run, const char *file, const conf
 
     int broken = 0;
     const config_node_t *preds = config_node_get(node, "predicates");
-    if (preds && !config_node_is_null(preds) && !(preds->kind == CONFIG_SCALAR && preds->plain == -1)) {
+    if (preds && !config_node_is_null(preds) &&
+        !(preds->kind == CONFIG_SCALAR && preds->plain == -1)) {
         if (preds->kind != CONFIG_MAP) {
             config_errors_add(errs, &preds->mark,
-                           "key 'predicates' in %s expects a mapping of names to predicates "
-                           "(is-tombstone: {type: record-is-tombstone}), found %s",
-                           what, config_kind_name(preds));
+                              "key 'predicates' in %s expects a mapping of names to predicates "
+                              "(is-tombstone: {type: record-is-tombstone}), found %s",
+                              what, config_kind_name(preds));
             broken = 1;
         } else {
             p.predicates = preds;
@@ -470,9 +475,10 @@ static void config_load_pipeline(config_run_t *run, const char *file, const conf
     int has_sinks = sinks && !config_node_is_null(sinks);
     if (has_sinks && sinks->kind != CONFIG_SEQ) {
         if (!(sinks->kind == CONFIG_SCALAR && sinks->plain == -1))
-            config_errors_add(errs, &sinks->mark,
-                           "key 'sinks' in %s expects a sequence of '- id: NAME' entries, found %s",
-                           what, config_kind_name(sinks));
+            config_errors_add(
+                errs, &sinks->mark,
+                "key 'sinks' in %s expects a sequence of '- id: NAME' entries, found %s", what,
+                config_kind_name(sinks));
         has_sinks = 0;
         broken = 1;
     } else if (has_sinks && sinks->len == 0) {
@@ -482,16 +488,16 @@ static void config_load_pipeline(config_run_t *run, const char *file, const conf
         p.sinks = calloc(sinks->len, sizeof *p.sinks);
         for (size_t i = 0; p.sinks && i < sinks->len; i++) {
             config_instance_t *s = &p.sinks[p.nsinks];
-            if (config_load_instance(sinks->items[i], CONFIG_ROLE_SINK, i + 1, what, base_dir, s, errs) !=
-                0)
+            if (config_load_instance(sinks->items[i], CONFIG_ROLE_SINK, i + 1, what, base_dir, s,
+                                     errs) != 0)
                 continue;
             int dup = 0;
             for (size_t k = 0; k < p.nsinks; k++)
                 if (strcmp(p.sinks[k].id, s->id) == 0) {
                     config_errors_add(errs, &s->mark,
-                                   "duplicate sink id '%s' in %s (also at line %d, column %d): "
-                                   "give each sink its own id",
-                                   s->id, what, p.sinks[k].mark.line, p.sinks[k].mark.col);
+                                      "duplicate sink id '%s' in %s (also at line %d, column %d): "
+                                      "give each sink its own id",
+                                      s->id, what, p.sinks[k].mark.line, p.sinks[k].mark.col);
                     dup = 1;
                 }
             if (dup)
@@ -502,9 +508,9 @@ static void config_load_pipeline(config_run_t *run, const char *file, const conf
     }
     if (!has_source && !has_sinks && !broken) {
         config_errors_add(errs, &p.mark,
-                       "%s has neither a source nor sinks: add 'source:' (to produce into its "
-                       "topic) or 'sinks:' (to consume it), or both",
-                       what);
+                          "%s has neither a source nor sinks: add 'source:' (to produce into its "
+                          "topic) or 'sinks:' (to consume it), or both",
+                          what);
         keep = 0;
     }
     /* A pipeline whose parts are broken keeps no core, so that the runtime skips it rather than
@@ -518,9 +524,9 @@ static void config_load_pipeline(config_run_t *run, const char *file, const conf
         const config_pipeline_t *o = &run->pipelines[i];
         if (strcmp(o->id, p.id) == 0) {
             config_errors_add(errs, &id->mark,
-                           "duplicate pipeline id '%s': already defined at %s:%d:%d; pipeline "
-                           "ids must be unique across all files of a run",
-                           p.id, o->mark.file, o->mark.line, o->mark.col);
+                              "duplicate pipeline id '%s': already defined at %s:%d:%d; pipeline "
+                              "ids must be unique across all files of a run",
+                              p.id, o->mark.file, o->mark.line, o->mark.col);
             keep = 0;
         }
     }
@@ -571,35 +577,36 @@ static void config_merge_global(config_run_t *run, sluice_config_t *later, confi
             config_value_move(gv, lv);
         } else if (!config_value_equal(gv, lv)) {
             config_errors_add(errs, &lv->key_mark,
-                           "top-level key '%s' differs from its value at %s:%d:%d: the files of "
-                           "one run must agree on it (set it in one file only)",
-                           later->table[k].name, gv->key_mark.file, gv->key_mark.line,
-                           gv->key_mark.col);
+                              "top-level key '%s' differs from its value at %s:%d:%d: the files of "
+                              "one run must agree on it (set it in one file only)",
+                              later->table[k].name, gv->key_mark.file, gv->key_mark.line,
+                              gv->key_mark.col);
         }
     }
 }
 
 static void config_load_file(config_run_t *run, const char *file, const config_node_t *doc,
-                          const char *base_dir, config_errors_t *errs)
+                             const char *base_dir, config_errors_t *errs)
 {
     if (doc->kind != CONFIG_MAP) {
-        config_errors_add(errs, &doc->mark,
-                       "the file expects a mapping at the top (version: 1, pipelines: ...), found "
-                       "%s",
-                       config_kind_name(doc));
+        config_errors_add(
+            errs, &doc->mark,
+            "the file expects a mapping at the top (version: 1, pipelines: ...), found "
+            "%s",
+            config_kind_name(doc));
         return;
     }
     const config_node_t *ver = config_node_get(doc, "version");
     if (!ver || config_node_is_null(ver)) {
         const config_mark_t *km = config_node_key_mark(doc, "version");
         config_errors_add(errs, km ? km : &doc->mark,
-                       "missing required key 'version': start the file with 'version: 1'");
+                          "missing required key 'version': start the file with 'version: 1'");
     } else if (ver->kind != CONFIG_SCALAR || strcmp(ver->scalar, "1") != 0) {
         config_errors_add(errs, &ver->mark,
-                       "unsupported version %s%s%s: this sluice reads 'version: 1' files",
-                       ver->kind == CONFIG_SCALAR ? "'" : "",
-                       ver->kind == CONFIG_SCALAR ? ver->scalar : config_kind_name(ver),
-                       ver->kind == CONFIG_SCALAR ? "'" : "");
+                          "unsupported version %s%s%s: this sluice reads 'version: 1' files",
+                          ver->kind == CONFIG_SCALAR ? "'" : "",
+                          ver->kind == CONFIG_SCALAR ? ver->scalar : config_kind_name(ver),
+                          ver->kind == CONFIG_SCALAR ? "'" : "");
     }
     sluice_config_t *g = config_validate_extra(doc, config_global_keys, config_top_structural,
                                                "the top level", &doc->mark, base_dir, errs);
@@ -628,21 +635,21 @@ static void config_load_file(config_run_t *run, const char *file, const config_n
     if (!pipes || config_node_is_null(pipes)) {
         const config_mark_t *km = config_node_key_mark(doc, "pipelines");
         config_errors_add(errs, km ? km : &doc->mark,
-                       "missing required key 'pipelines': list at least one pipeline "
-                       "(pipelines: [- id: NAME ...])");
+                          "missing required key 'pipelines': list at least one pipeline "
+                          "(pipelines: [- id: NAME ...])");
         return;
     }
     if (pipes->kind != CONFIG_SEQ) {
         if (!(pipes->kind == CONFIG_SCALAR && pipes->plain == -1))
             config_errors_add(errs, &pipes->mark,
-                           "key 'pipelines' expects a sequence of pipelines ('- id: NAME' "
-                           "entries), found %s",
-                           config_kind_name(pipes));
+                              "key 'pipelines' expects a sequence of pipelines ('- id: NAME' "
+                              "entries), found %s",
+                              config_kind_name(pipes));
         return;
     }
     if (pipes->len == 0) {
         config_errors_add(errs, &pipes->mark,
-                       "key 'pipelines' is empty: list at least one pipeline ('- id: NAME')");
+                          "key 'pipelines' is empty: list at least one pipeline ('- id: NAME')");
         return;
     }
     for (size_t i = 0; i < pipes->len; i++)
@@ -676,10 +683,11 @@ int config_load(config_run_t *run, const char *const *paths, size_t npaths, conf
         buf_reset(&text);
         int r = config_read_file(&text, file);
         if (r == -2) {
-            config_errors_add(errs, NULL,
-                           "%s: larger than %u MiB, the most a pipeline file may have: is it the "
-                           "right file?",
-                           file, CONFIG_MAX_FILE_SIZE >> 20);
+            config_errors_add(
+                errs, NULL,
+                "%s: larger than %u MiB, the most a pipeline file may have: is it the "
+                "right file?",
+                file, CONFIG_MAX_FILE_SIZE >> 20);
             continue;
         }
         if (r != 0) {

@@ -56,16 +56,16 @@ int config_node_is_null(const config_node_t *n);
  * `file` names the text in marks and must outlive the tree. NULL after adding errors. Bounded
  * (nesting, alias expansion; config_load bounds the size): the entry point for a fuzz harness,
  * which reads no file unless the text has a ${file:…} token. */
-config_node_t *config_parse_yaml(const char *file, const char *text, size_t len, const char *base_dir,
-                              config_errors_t *errs);
+config_node_t *config_parse_yaml(const char *file, const char *text, size_t len,
+                                 const char *base_dir, config_errors_t *errs);
 void config_node_free(config_node_t *n);
 
 /* -- validated configuration: the object behind the host's getters --------------------------- */
-/* Validate `map` (a CONFIG_MAP or NULL for "nothing given") against `table`: defaults applied, unknown
- * keys refused with a "did you mean" hint, types/ranges/enums/required checked. `what` names the
- * owner in messages, e.g. "sink 'files' (plugin sftp-json)". Relative PATH values resolve against
- * `base_dir`. Returns NULL after adding at least one error to `errs`. `where` is used for errors
- * that have no node of their own (a missing required key). */
+/* Validate `map` (a CONFIG_MAP or NULL for "nothing given") against `table`: defaults applied,
+ * unknown keys refused with a "did you mean" hint, types/ranges/enums/required checked. `what`
+ * names the owner in messages, e.g. "sink 'files' (plugin sftp-json)". Relative PATH values resolve
+ * against `base_dir`. Returns NULL after adding at least one error to `errs`. `where` is used for
+ * errors that have no node of their own (a missing required key). */
 sluice_config_t *config_validate(const config_node_t *map, const struct sluice_config_field *table,
                                  const char *what, const config_mark_t *where, const char *base_dir,
                                  config_errors_t *errs);
@@ -89,19 +89,20 @@ const char *config_map_key(const sluice_config_t *cfg, const char *key, size_t i
  * `offset` of `base` by type. */
 sluice_err_t config_map(const sluice_config_t *cfg, void *base);
 /* Where entry `entry` of a MAP key is written (the key's own mark if not found). */
-const config_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key, const char *entry);
+const config_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key,
+                                     const char *entry);
 /* Append "key: value" lines (YAML, `indent` spaces), for `lint --print`: secrets as "********",
  * and URL credentials hidden in every other value (sluice_redact_url). */
 void config_dump(const sluice_config_t *cfg, buf_t *out, int indent);
 
 /* -- the pipeline files ------------------------------------------------------------------------ */
 typedef struct config_instance {
-    char *id;               /* sink id; "source" for a source; transforms: `id` or "<plugin>#<n>" */
-    char *plugin;           /* plugin name as written */
-    config_mark_t mark;        /* the instance's mapping */
-    config_mark_t plugin_mark; /* the `plugin:` value */
+    char *id;           /* sink id; "source" for a source; transforms: `id` or "<plugin>#<n>" */
+    char *plugin;       /* plugin name as written */
+    config_mark_t mark; /* the instance's mapping */
+    config_mark_t plugin_mark;   /* the `plugin:` value */
     const config_node_t *config; /* its `config:` mapping, or NULL */
-    sluice_config_t *core;    /* sinks: validated sink core keys (config_sink_keys); else NULL */
+    sluice_config_t *core;       /* sinks: validated sink core keys (config_sink_keys); else NULL */
     struct config_instance *transforms;
     size_t ntransforms;
     /* transforms: `predicate:` (a name of the pipeline's `predicates:` or an inline mapping), or
@@ -113,9 +114,9 @@ typedef struct config_instance {
 typedef struct config_pipeline {
     char *id;
     config_mark_t mark;
-    const char *file;       /* YAML file it came from */
-    char *base_dir;         /* that file's directory */
-    sluice_config_t *core;  /* validated pipeline keys (config_pipeline_keys) */
+    const char *file;          /* YAML file it came from */
+    char *base_dir;            /* that file's directory */
+    sluice_config_t *core;     /* validated pipeline keys (config_pipeline_keys) */
     config_instance_t *source; /* NULL when the pipeline has only sinks */
     config_instance_t *sinks;
     size_t nsinks;
@@ -125,7 +126,7 @@ typedef struct config_pipeline {
 typedef struct config_run {
     char **files; /* the paths given */
     size_t nfiles;
-    config_node_t **docs;       /* one parsed tree per file (NULL if unparsable) */
+    config_node_t **docs;    /* one parsed tree per file (NULL if unparsable) */
     sluice_config_t *global; /* validated top-level keys of the first file (config_global_keys);
                                 later files must not contradict it */
     config_pipeline_t *pipelines;

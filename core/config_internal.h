@@ -20,12 +20,12 @@ typedef struct config_value {
     int given;   /* from the YAML */
     int skipped; /* given, but its interpolation failed (already reported) */
     config_mark_t key_mark, value_mark;
-    char *text;            /* scalars: STRING as is, ENUM canonical, PATH resolved, BOOL true/false,
-                              INT canonical, DOUBLE/DURATION/SIZE as written */
-    int64_t i;             /* INT, BOOL, DURATION (ms), SIZE (bytes) */
-    double d;              /* DOUBLE */
-    char **items;          /* LIST items; MAP values */
-    char **keys;           /* MAP keys */
+    char *text;   /* scalars: STRING as is, ENUM canonical, PATH resolved, BOOL true/false,
+                     INT canonical, DOUBLE/DURATION/SIZE as written */
+    int64_t i;    /* INT, BOOL, DURATION (ms), SIZE (bytes) */
+    double d;     /* DOUBLE */
+    char **items; /* LIST items; MAP values */
+    char **keys;  /* MAP keys */
     config_mark_t *key_marks; /* MAP: where each key is (for messages about one entry) */
     size_t n;
 } config_value_t;

@@ -262,7 +262,7 @@ void config_format_bound(const struct sluice_config_field *f, double b, char *ou
 }
 
 static int config_range_error(const struct sluice_config_field *f, double val, const char *text,
-                           char *err, size_t errsz)
+                              char *err, size_t errsz)
 {
     if (!(f->flags & SLUICE_CFG_RANGE) || (val >= f->min && val <= f->max))
         return 0;
@@ -311,7 +311,7 @@ static int config_split_list(const char *s, config_value_t *v)
 /* Parses `s` as a value of field `f` (scalar text; LIST as comma string; MAP as "k=v,…").
  * On error writes the tail of a message ("expects …, found '…'") to err. */
 static int config_value_from_text(const struct sluice_config_field *f, const char *s,
-                               const char *base_dir, config_value_t *v, char *err, size_t errsz)
+                                  const char *base_dir, config_value_t *v, char *err, size_t errsz)
 {
     int rc = -1;
     switch (f->type) {
@@ -438,8 +438,8 @@ out:
 
 /* Parses a YAML node (not null) as a value of field `f`. */
 static int config_value_from_node(const struct sluice_config_field *f, const config_node_t *node,
-                               const char *base_dir, config_value_t *v, const config_mark_t **at,
-                               char *err, size_t errsz)
+                                  const char *base_dir, config_value_t *v, const config_mark_t **at,
+                                  char *err, size_t errsz)
 {
     *at = &node->mark;
     if (f->type == SLUICE_CFG_LIST && node->kind == CONFIG_SEQ) {
@@ -511,8 +511,8 @@ static size_t config_table_len(const struct sluice_config_field *table)
 
 /* Unknown key: the message with a hint, or the list of valid keys when no name is close. */
 static void config_unknown_key(const struct sluice_config_field *table, const char *const *extra,
-                            const char *key, const config_mark_t *mark, const char *what,
-                            config_errors_t *errs)
+                               const char *key, const config_mark_t *mark, const char *what,
+                               config_errors_t *errs)
 {
     size_t nt = config_table_len(table), ne = 0;
     while (extra && extra[ne])
@@ -528,7 +528,8 @@ static void config_unknown_key(const struct sluice_config_field *table, const ch
         names[ne + i] = table[i].name;
     const char *hint = config_did_you_mean(key, names, nt + ne);
     if (hint) {
-        config_errors_add(errs, mark, "unknown key '%s' in %s; did you mean '%s'?", key, what, hint);
+        config_errors_add(errs, mark, "unknown key '%s' in %s; did you mean '%s'?", key, what,
+                          hint);
     } else if (nt + ne == 0) {
         config_errors_add(errs, mark, "unknown key '%s' in %s: it takes no keys", key, what);
     } else if (nt + ne <= 16) {
@@ -539,7 +540,8 @@ static void config_unknown_key(const struct sluice_config_field *table, const ch
         config_errors_add(errs, mark, "unknown key '%s' in %s (valid keys: %s)", key, what, b.data);
         buf_free(&b);
     } else {
-        config_errors_add(errs, mark, "unknown key '%s' in %s (see docs/configuration.md)", key, what);
+        config_errors_add(errs, mark, "unknown key '%s' in %s (see docs/configuration.md)", key,
+                          what);
     }
     free(names);
 }
@@ -554,7 +556,8 @@ static int config_in_list(const char *const *list, const char *s)
 
 /* A MAP field named "prefix.*" collects every key that starts with "prefix." (Kafka Connect's
  * `producer.override.<property>` style): the index of the field matching `key`, or n. */
-static size_t config_prefix_field(const struct sluice_config_field *table, size_t n, const char *key)
+static size_t config_prefix_field(const struct sluice_config_field *table, size_t n,
+                                  const char *key)
 {
     for (size_t k = 0; k < n; k++) {
         size_t len = strlen(table[k].name);
@@ -568,7 +571,7 @@ static size_t config_prefix_field(const struct sluice_config_field *table, size_
 
 /* Add one `prefix.<sub>: scalar` entry to a prefix field's map. */
 static int config_prefix_add(config_value_t *v, const char *sub, const config_node_t *node,
-                          const config_mark_t *key_mark, char *err, size_t errsz)
+                             const config_mark_t *key_mark, char *err, size_t errsz)
 {
     if (node->kind != CONFIG_SCALAR) {
         snprintf(err, errsz, "expects a scalar, found %s", config_kind_name(node));
@@ -626,7 +629,7 @@ sluice_config_t *config_validate_extra(const config_node_t *map,
         goto nomem;
     if (map && !config_node_is_null(map) && map->kind != CONFIG_MAP) {
         config_errors_add(errs, &map->mark, "%s expects a mapping of keys, found %s", what,
-                       config_kind_name(map));
+                          config_kind_name(map));
         failed = 1;
         map = NULL;
     }
@@ -644,8 +647,9 @@ sluice_config_t *config_validate_extra(const config_node_t *map,
             size_t pk = config_prefix_field(table, cfg->n, key);
             if (pk < cfg->n) {
                 if (config_prefix_add(&cfg->v[pk], key + strlen(table[pk].name) - 1, map->items[i],
-                                   &map->key_marks[i], err, sizeof err) != 0) {
-                    config_errors_add(errs, &map->items[i]->mark, "key '%s' in %s %s", key, what, err);
+                                      &map->key_marks[i], err, sizeof err) != 0) {
+                    config_errors_add(errs, &map->items[i]->mark, "key '%s' in %s %s", key, what,
+                                      err);
                     failed = 1;
                 }
                 continue;
@@ -684,11 +688,12 @@ sluice_config_t *config_validate_extra(const config_node_t *map,
             continue;
         if (table[k].default_value) {
             if (config_value_from_text(&table[k], table[k].default_value, base_dir, v, err,
-                                    sizeof err) != 0) {
-                config_errors_add(errs, where,
-                               "%s: the default of key '%s' is invalid (%s): a bug in the plugin's "
-                               "table",
-                               what, table[k].name, err);
+                                       sizeof err) != 0) {
+                config_errors_add(
+                    errs, where,
+                    "%s: the default of key '%s' is invalid (%s): a bug in the plugin's "
+                    "table",
+                    what, table[k].name, err);
                 config_value_clear(v);
                 failed = 1;
                 continue;
@@ -699,7 +704,7 @@ sluice_config_t *config_validate_extra(const config_node_t *map,
             if (table[k].example)
                 snprintf(eg, sizeof eg, " (e.g. %s: %s)", table[k].name, table[k].example);
             config_errors_add(errs, null_marks[k] ? null_marks[k] : where,
-                           "%s: missing required key '%s'%s", what, table[k].name, eg);
+                              "%s: missing required key '%s'%s", what, table[k].name, eg);
             failed = 1;
         }
     }

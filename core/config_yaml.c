@@ -114,10 +114,11 @@ static config_node_t *config_build(config_build_ctx_t *cx, yaml_node_t *yn, int 
     if (++cx->built > cx->limit) {
         config_mark_t m = config_mark_of(file, yn->start_mark);
         config_errors_add(errs, &m,
-                       "YAML aliases expand this file to more than %zu nodes (it has %zu of its "
-                       "own; at most %d times that plus %d, and never over %d, are allowed): "
-                       "nested aliases multiply; write the repeated parts out",
-                       cx->limit, cx->own, CONFIG_ALIAS_FACTOR, CONFIG_ALIAS_SLACK, CONFIG_MAX_NODES);
+                          "YAML aliases expand this file to more than %zu nodes (it has %zu of its "
+                          "own; at most %d times that plus %d, and never over %d, are allowed): "
+                          "nested aliases multiply; write the repeated parts out",
+                          cx->limit, cx->own, CONFIG_ALIAS_FACTOR, CONFIG_ALIAS_SLACK,
+                          CONFIG_MAX_NODES);
         cx->stop = 1;
         return NULL;
     }
@@ -127,8 +128,8 @@ static config_node_t *config_build(config_build_ctx_t *cx, yaml_node_t *yn, int 
     n->mark = config_mark_of(file, yn->start_mark);
     if (depth > CONFIG_MAX_DEPTH) {
         config_errors_add(errs, &n->mark,
-                       "YAML nested deeper than %d levels (or a recursive alias): flatten it",
-                       CONFIG_MAX_DEPTH);
+                          "YAML nested deeper than %d levels (or a recursive alias): flatten it",
+                          CONFIG_MAX_DEPTH);
         n->kind = CONFIG_SCALAR;
         n->plain = -1;
         n->scalar = strdup("");
@@ -192,15 +193,15 @@ static config_node_t *config_build(config_build_ctx_t *cx, yaml_node_t *yn, int 
             config_mark_t km = config_mark_of(file, k->start_mark);
             if (k->type != YAML_SCALAR_NODE) {
                 config_errors_add(errs, &km, "mapping keys must be scalars (plain names), found %s",
-                               k->type == YAML_MAPPING_NODE ? "a mapping" : "a sequence");
+                                  k->type == YAML_MAPPING_NODE ? "a mapping" : "a sequence");
                 continue;
             }
             const char *key = (const char *)k->data.scalar.value;
             const config_mark_t *first = config_node_key_mark(n, key);
             if (first) {
-                config_errors_add(errs, &km,
-                               "duplicate key '%s' (first given at line %d, column %d): keep one",
-                               key, first->line, first->col);
+                config_errors_add(
+                    errs, &km, "duplicate key '%s' (first given at line %d, column %d): keep one",
+                    key, first->line, first->col);
                 continue;
             }
             config_node_t *cn = config_build(cx, v, depth + 1);
@@ -259,7 +260,7 @@ static int config_check_depth(const char *file, const char *text, size_t len, co
             if (++depth > CONFIG_MAX_DEPTH) {
                 config_mark_t m = config_mark_of(file, ev.start_mark);
                 config_errors_add(errs, &m, "YAML nested deeper than %d levels: flatten it",
-                               CONFIG_MAX_DEPTH);
+                                  CONFIG_MAX_DEPTH);
                 rc = -1;
             }
         } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
@@ -273,8 +274,9 @@ static int config_check_depth(const char *file, const char *text, size_t len, co
     return rc;
 }
 
-static config_node_t *config_build_document(yaml_document_t *doc, yaml_node_t *root, const char *file,
-                                      const char *base_dir, config_errors_t *errs)
+static config_node_t *config_build_document(yaml_document_t *doc, yaml_node_t *root,
+                                            const char *file, const char *base_dir,
+                                            config_errors_t *errs)
 {
     config_build_ctx_t cx = {.doc = doc, .file = file, .base_dir = base_dir, .errs = errs};
     cx.own = (size_t)(doc->nodes.top - doc->nodes.start);
@@ -291,8 +293,8 @@ static config_node_t *config_build_document(yaml_document_t *doc, yaml_node_t *r
 }
 
 /* libyaml's error as "FILE:LINE:COL: YAML syntax error: PROBLEM". */
-static void config_yaml_error(const yaml_parser_t *p, const char *file, const char *text, size_t len,
-                           config_errors_t *errs)
+static void config_yaml_error(const yaml_parser_t *p, const char *file, const char *text,
+                              size_t len, config_errors_t *errs)
 {
     config_mark_t m = config_mark_of(file, p->problem_mark);
     if (p->error == YAML_READER_ERROR) {
@@ -313,15 +315,15 @@ static void config_yaml_error(const yaml_parser_t *p, const char *file, const ch
     else if (p->context && p->error != YAML_READER_ERROR)
         /* libyaml's context says which construct was open, often the real culprit. */
         config_errors_add(errs, &m, "YAML syntax error: %s (%s started at line %d, column %d)",
-                       p->problem ? p->problem : "unknown problem", p->context,
-                       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+                          p->problem ? p->problem : "unknown problem", p->context,
+                          (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
     else
         config_errors_add(errs, &m, "YAML syntax error: %s",
-                       p->problem ? p->problem : "unknown problem");
+                          p->problem ? p->problem : "unknown problem");
 }
 
-config_node_t *config_parse_yaml(const char *file, const char *text, size_t len, const char *base_dir,
-                              config_errors_t *errs)
+config_node_t *config_parse_yaml(const char *file, const char *text, size_t len,
+                                 const char *base_dir, config_errors_t *errs)
 {
     config_node_t *tree = NULL;
     yaml_parser_t p;
@@ -343,8 +345,8 @@ config_node_t *config_parse_yaml(const char *file, const char *text, size_t len,
     if (!root) {
         config_mark_t m = {file, 1, 1};
         config_errors_add(errs, &m,
-                       "empty file: a pipeline file starts with 'version: 1' and lists "
-                       "'pipelines:'");
+                          "empty file: a pipeline file starts with 'version: 1' and lists "
+                          "'pipelines:'");
         goto out;
     }
     tree = config_build_document(&doc, root, file, base_dir, errs);
@@ -362,8 +364,8 @@ config_node_t *config_parse_yaml(const char *file, const char *text, size_t len,
     if (root) {
         config_mark_t m = config_mark_of(file, root->start_mark);
         config_errors_add(errs, &m,
-                       "a second YAML document ('---'): keep one document per file, or pass "
-                       "another file to sluice");
+                          "a second YAML document ('---'): keep one document per file, or pass "
+                          "another file to sluice");
     }
 out:
     if (have_doc)

@@ -19,10 +19,10 @@ struct avro_state; /* convert.c: the avro converter's caches (schema → id, id 
 
 typedef struct converter {
     enum converter_kind kind;
-    int schemas_enable;                    /* json: read/write the envelope */
+    int schemas_enable;                      /* json: read/write the envelope */
     enum json_decimal_format decimal_format; /* json */
-    schema_owner_t schemas;                /* schemas parsed from envelopes (the cache owns them) */
-    struct converter_cache_entry *cache;   /* envelope schema text → schema, bounded */
+    schema_owner_t schemas;              /* schemas parsed from envelopes (the cache owns them) */
+    struct converter_cache_entry *cache; /* envelope schema text → schema, bounded */
     size_t cache_len, cache_cap;
     size_t cache_bytes; /* schema text in the cache (CONVERTER_CACHE_MAX_BYTES) */
     /* avro */
@@ -59,7 +59,8 @@ void converter_free(converter_t *c);
 sluice_err_t converter_encode(converter_t *c, const char *topic, const sluice_value_t *v,
                               buf_t *out, int *is_null, char *errstr, size_t errstr_size);
 /* Decode bytes into a value in the arena. `data` NULL means a null key/value (→ NULL value).
- * The string and bytes converters do not copy: the value points at `data`, which must outlive it. */
+ * The string and bytes converters do not copy: the value points at `data`, which must outlive it.
+ */
 sluice_err_t converter_decode(converter_t *c, arena_t *a, const void *data, size_t len,
                               sluice_value_t **out, char *errstr, size_t errstr_size);
 

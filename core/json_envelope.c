@@ -688,8 +688,8 @@ static sluice_err_t jc_convert(jc_t *c, const sluice_value_t *in, const sluice_s
                 snprintf(txt, sizeof txt, "%lld", (long long)in->u.i);
             else
                 snprintf(txt, sizeof txt, "%.17g", in->u.f);
-            rc = json_decimal_from_text(c->a, txt, strlen(txt), scale, &bytes,
-                                        &blen, why, sizeof why);
+            rc = json_decimal_from_text(c->a, txt, strlen(txt), scale, &bytes, &blen, why,
+                                        sizeof why);
             if (rc == SLUICE_ERR_NOMEM)
                 return jc_nomem(c);
             if (rc != SLUICE_OK)

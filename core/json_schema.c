@@ -182,7 +182,7 @@ static sluice_schema_t *js_build(js_t *j, const sluice_value_t *v, int depth)
             return js_fail(j, "schema \"parameters\" must be an object");
         /* parameters are looked up by a search (Decimal's scale, for every value): bounded */
         size_t max = schema_is_logical(s, SLUICE_LOGICAL_DECIMAL) ? JSON_DECIMAL_MAX_PARAMS
-                                                                   : JSON_SCHEMA_MAX_PARAMS;
+                                                                  : JSON_SCHEMA_MAX_PARAMS;
         if (f->u.m.len > max)
             return js_fail(j, "schema \"parameters\" has %zu entries (at most %zu)", f->u.m.len,
                            max);
@@ -243,8 +243,8 @@ static sluice_schema_t *js_build(js_t *j, const sluice_value_t *v, int depth)
 }
 
 /* The same from a parsed value (an object). */
-static sluice_schema_t *json_schema_from_value(schema_owner_t *o, const sluice_value_t *v, char *errstr,
-                                        size_t errstr_size)
+static sluice_schema_t *json_schema_from_value(schema_owner_t *o, const sluice_value_t *v,
+                                               char *errstr, size_t errstr_size)
 {
     /* Build into a private owner: on error everything made so far is freed at once. */
     schema_owner_t tmp;

@@ -291,7 +291,7 @@ static void *producer_main(void *arg)
 /* A producer with its own delivery thread. `name` (the pipeline id) names it in messages and in
  * client.id. `buffer_bytes` bounds the memory of its queue unless the properties set it. */
 static int kafka_producer_new(kafka_producer_t **out, const kafka_props_t *props, const char *name,
-                       size_t buffer_bytes, char *errstr, size_t errstr_size)
+                              size_t buffer_bytes, char *errstr, size_t errstr_size)
 {
     *out = NULL;
     kafka_producer_t *kp = calloc(1, sizeof *kp);
@@ -343,7 +343,7 @@ fail:
  * tr->failed. Waits while the queue is full, until `*abort` (then returns -1: what was not handed
  * over is not produced). Returns 0 when every record is queued. */
 static int kafka_produce_stage(kafka_producer_t *kp, const char *topic, const topic_stage_t *stage,
-                        tracker_t *tr, const atomic_int *abort)
+                               tracker_t *tr, const atomic_int *abort)
 {
     topic_view_t v;
     size_t pos = 0, next;
@@ -590,8 +590,9 @@ static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 static int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props, const char *group,
-                       const char *topic, const char *name, size_t buffer_bytes,
-                       kafka_revoke_cb on_revoke, void *opaque, char *errstr, size_t errstr_size)
+                              const char *topic, const char *name, size_t buffer_bytes,
+                              kafka_revoke_cb on_revoke, void *opaque, char *errstr,
+                              size_t errstr_size)
 {
     *out = NULL;
     kafka_consumer_t *kc = calloc(1, sizeof *kc);
@@ -658,7 +659,8 @@ static void consumer_release(kafka_consumer_t *kc)
 /* Up to `max` messages; waits up to `wait_ms` for the first. The views point into messages held
  * until the next read or the close. Headers are not in the views: give them to records with
  * kafka_consumer_headers. */
-static size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max, int wait_ms)
+static size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, size_t max,
+                                  int wait_ms)
 {
     consumer_release(kc);
     if (kc->cap < max) {
@@ -770,7 +772,7 @@ static size_t kafka_consumer_nparts(const kafka_consumer_t *kc)
 /* Commit the given offsets (each capped at what the sink was given; a partition not listed or
  * listed at or below its last commit is left alone). 0 on success. */
 static int kafka_consumer_commit_offsets(kafka_consumer_t *kc, const struct sluice_offset *offsets,
-                                  size_t n, char *errstr, size_t errstr_size)
+                                         size_t n, char *errstr, size_t errstr_size)
 {
     int64_t *upto = malloc((kc->nparts + 1) * sizeof *upto);
     if (!upto) {
@@ -915,8 +917,8 @@ static int create_topic(rd_kafka_t *rk, const kafka_topic_spec_t *s, char *errst
 /* Make sure the topics exist (creating those allowed to be created). Waits for the cluster while it
  * is unreachable, with backoff, until `*stop` becomes non-zero. Returns 0, -1 with a message, or
  * -2 when stopped while waiting. */
-static int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *specs, size_t n,
-                        const atomic_int *stop, char *errstr, size_t errstr_size)
+static int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *specs,
+                               size_t n, const atomic_int *stop, char *errstr, size_t errstr_size)
 {
     if (n == 0)
         return 0;
@@ -1206,9 +1208,9 @@ static transport_t *ktr_open(const sluice_config_t *g, config_errors_t *errs)
         t->props_ok = 1; /* the overrides are checked on top of a valid block only */
     if (kafka_props_get(&t->props, "group.id"))
         config_errors_add(errs, config_mark(g, "kafka"),
-                       "kafka: group.id would put every sink in one consumer group; each sink "
-                       "is its own group sluice.<pipeline>.<sink> (set "
-                       "consumer.override.group.id on a sink to choose its name)");
+                          "kafka: group.id would put every sink in one consumer group; each sink "
+                          "is its own group sluice.<pipeline>.<sink> (set "
+                          "consumer.override.group.id on a sink to choose its name)");
     return &t->base;
 }
 
@@ -1248,8 +1250,8 @@ static int ktr_check_pipeline(transport_t *base, const config_pipeline_t *cp, co
                     : 0;
 }
 
-static int ktr_check_sink(transport_t *base, const config_pipeline_t *cp, const config_instance_t *ci,
-                          config_errors_t *errs)
+static int ktr_check_sink(transport_t *base, const config_pipeline_t *cp,
+                          const config_instance_t *ci, config_errors_t *errs)
 {
     char what[600];
     snprintf(what, sizeof what, "sink '%s' of pipeline '%s'", ci->id, cp->id);

@@ -45,8 +45,8 @@ void log_vmsg(sluice_log_level_t level, const char *who, const char *fmt, va_lis
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, log_names[level]);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, log_names[level]);
     if (who && n < (int)sizeof line)
         n += snprintf(line + n, sizeof line - (size_t)n, "[%s] ", who);
     if (n < (int)sizeof line)

@@ -43,8 +43,8 @@ void log_vlimited(log_limits_t *l, const char *who, sluice_log_level_t level, co
                   int per_minute, const char *fmt, va_list ap);
 
 #define log_error(who, ...) log_msg(SLUICE_LOG_ERROR, who, __VA_ARGS__)
-#define log_warn(who, ...) log_msg(SLUICE_LOG_WARN, who, __VA_ARGS__)
-#define log_info(who, ...) log_msg(SLUICE_LOG_INFO, who, __VA_ARGS__)
+#define log_warn(who, ...)  log_msg(SLUICE_LOG_WARN, who, __VA_ARGS__)
+#define log_info(who, ...)  log_msg(SLUICE_LOG_INFO, who, __VA_ARGS__)
 #define log_debug(who, ...) log_msg(SLUICE_LOG_DEBUG, who, __VA_ARGS__)
 
 #endif

@@ -105,8 +105,8 @@ void predicate_free(predicate_t *p)
     free(p);
 }
 
-predicate_t *predicate_resolve(const config_pipeline_t *cp, const config_instance_t *t, const char *what,
-                               int *failed, config_errors_t *errs)
+predicate_t *predicate_resolve(const config_pipeline_t *cp, const config_instance_t *t,
+                               const char *what, int *failed, config_errors_t *errs)
 {
     const config_node_t *def = t->predicate;
     const char *label = "inline";
@@ -116,7 +116,8 @@ predicate_t *predicate_resolve(const config_pipeline_t *cp, const config_instanc
     *failed = 1;
     if (def->kind == CONFIG_SCALAR) {
         label = def->scalar;
-        const config_node_t *named = cp && cp->predicates ? config_node_get(cp->predicates, label) : NULL;
+        const config_node_t *named =
+            cp && cp->predicates ? config_node_get(cp->predicates, label) : NULL;
         if (!named) {
             size_t n = cp && cp->predicates ? cp->predicates->len : 0;
             const char *hint =
@@ -131,17 +132,18 @@ predicate_t *predicate_resolve(const config_pipeline_t *cp, const config_instanc
     }
     if (def->kind != CONFIG_MAP) {
         config_errors_add(errs, &def->mark,
-                       "%s: a predicate is a mapping {type: topic-name-matches|has-header-key|"
-                       "record-is-tombstone, ...}",
-                       what);
+                          "%s: a predicate is a mapping {type: topic-name-matches|has-header-key|"
+                          "record-is-tombstone, ...}",
+                          what);
         return NULL;
     }
     const config_node_t *type = config_node_get(def, "type");
     if (!type || type->kind != CONFIG_SCALAR || config_node_is_null(type)) {
-        config_errors_add(errs, &def->mark,
-                       "%s: predicate '%s' needs a 'type' (topic-name-matches, has-header-key or "
-                       "record-is-tombstone)",
-                       what, label);
+        config_errors_add(
+            errs, &def->mark,
+            "%s: predicate '%s' needs a 'type' (topic-name-matches, has-header-key or "
+            "record-is-tombstone)",
+            what, label);
         return NULL;
     }
     int kind = -1;
@@ -151,9 +153,9 @@ predicate_t *predicate_resolve(const config_pipeline_t *cp, const config_instanc
                 kind = (int)predicate_types[i].kind;
     if (kind < 0) {
         config_errors_add(errs, &type->mark,
-                       "%s: unknown predicate type '%s' (expected topic-name-matches, "
-                       "has-header-key or record-is-tombstone, or Kafka Connect's class names)",
-                       what, type->scalar);
+                          "%s: unknown predicate type '%s' (expected topic-name-matches, "
+                          "has-header-key or record-is-tombstone, or Kafka Connect's class names)",
+                          what, type->scalar);
         return NULL;
     }
     char owner[700];
@@ -176,7 +178,8 @@ predicate_t *predicate_resolve(const config_pipeline_t *cp, const config_instanc
     p->negate = t->negate;
     if (kind == PREDICATE_TOPIC_NAME_MATCHES) {
         if (predicate_regcomp(&p->re, config_string(cfg, "pattern"), err, sizeof err) != 0) {
-            config_errors_add(errs, config_value_mark(cfg, "pattern"), "%s: pattern: %s", owner, err);
+            config_errors_add(errs, config_value_mark(cfg, "pattern"), "%s: pattern: %s", owner,
+                              err);
             goto fail;
         }
         p->has_re = 1;

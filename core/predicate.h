@@ -43,11 +43,10 @@ typedef struct predicate {
 
 /* The predicate of transform `t` of pipeline `cp` (NULL when it has none, or after adding an error
  * naming the file, line and key to `errs`; *failed tells the two apart). */
-predicate_t *predicate_resolve(const config_pipeline_t *cp, const config_instance_t *t, const char *what,
-                               int *failed, config_errors_t *errs);
+predicate_t *predicate_resolve(const config_pipeline_t *cp, const config_instance_t *t,
+                               const char *what, int *failed, config_errors_t *errs);
 /* 1 when the transform applies to `r` (the predicate matches, or does not when negated). */
 int predicate_applies(const predicate_t *p, sluice_record_t *r);
 void predicate_free(predicate_t *p);
-
 
 #endif

@@ -63,8 +63,8 @@ static sluice_value_t *record_decode(sluice_record_t *r, struct record_slot *s, 
 
 sluice_value_t *record_get_key(sluice_record_t *r, char *errstr, size_t errstr_size)
 {
-    return record_decode(r, &r->key, r->batch->codec ? r->batch->codec->key : NULL, "key",
-                         errstr, errstr_size);
+    return record_decode(r, &r->key, r->batch->codec ? r->batch->codec->key : NULL, "key", errstr,
+                         errstr_size);
 }
 
 sluice_value_t *record_get_value(sluice_record_t *r, char *errstr, size_t errstr_size)
@@ -85,8 +85,8 @@ int record_add_header_n(sluice_record_t *r, const char *name, size_t name_len, c
     arena_t *a = r->batch->arena;
     if (r->nheaders == r->capheaders) {
         uint32_t cap = r->capheaders ? r->capheaders * 2 : 4;
-        struct record_header *h = arena_grow(a, r->headers, r->capheaders * sizeof *h,
-                                             cap * sizeof *h);
+        struct record_header *h =
+            arena_grow(a, r->headers, r->capheaders * sizeof *h, cap * sizeof *h);
         if (!h)
             return -1;
         r->headers = h;

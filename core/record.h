@@ -1,6 +1,6 @@
 /* record.h — records and batches as the core holds them. A batch owns nothing but its record array;
- * records, their values and strings live in the arena the batch was made with (the arena of one poll
- * or one read, shared by the batches of every transform stage). */
+ * records, their values and strings live in the arena the batch was made with (the arena of one
+ * poll or one read, shared by the batches of every transform stage). */
 #ifndef SLUICE_RECORD_H
 #define SLUICE_RECORD_H
 
@@ -50,9 +50,9 @@ struct sluice_record {
     const void *headers_src;
     const void *position; /* source side: where to resume after this record */
     size_t position_len;
-    const char *fail_reason; /* set by record_fail or a failed stage */
-    const char *fail_stage;  /* Kafka Connect's stage name: TRANSFORMATION, VALUE_CONVERTER, … */
-    const char *fail_plugin; /* the plugin that failed it when not the source or sink itself */
+    const char *fail_reason;  /* set by record_fail or a failed stage */
+    const char *fail_stage;   /* Kafka Connect's stage name: TRANSFORMATION, VALUE_CONVERTER, … */
+    const char *fail_plugin;  /* the plugin that failed it when not the source or sink itself */
     const char *decode_stage; /* KEY_CONVERTER / VALUE_CONVERTER when its bytes did not decode */
     uint8_t decode_transient; /* ... because of a passing failure (schema registry away) */
     uint8_t failed;

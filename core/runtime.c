@@ -72,7 +72,7 @@ static int resolve_instance(runtime_t *rt, const config_pipeline_t *cp, const co
         const char *failure = registry_failure_for(&rt->registry, ci->plugin);
         if (failure) {
             config_errors_add(errs, &ci->plugin_mark, "plugin '%s' failed to load: %s", ci->plugin,
-                           failure);
+                              failure);
             return -1;
         }
         size_t n;
@@ -82,15 +82,15 @@ static int resolve_instance(runtime_t *rt, const config_pipeline_t *cp, const co
         if (hint)
             snprintf(hintbuf, sizeof hintbuf, "; did you mean '%s'?", hint);
         config_errors_add(errs, &ci->plugin_mark,
-                       "unknown plugin '%s' in %s%s (see `sluice plugins list`)", ci->plugin, what,
-                       hintbuf);
+                          "unknown plugin '%s' in %s%s (see `sluice plugins list`)", ci->plugin,
+                          what, hintbuf);
         free(names);
         return -1;
     }
     if (!role_has(lp, role)) {
         char roles[64];
         config_errors_add(errs, &ci->plugin_mark, "plugin '%s' cannot be used as a %s: it is a %s",
-                       ci->plugin, role_names[role], loader_roles(lp, roles, sizeof roles));
+                          ci->plugin, role_names[role], loader_roles(lp, roles, sizeof roles));
         return -1;
     }
     out->plugin = lp;
@@ -106,9 +106,9 @@ static int resolve_instance(runtime_t *rt, const config_pipeline_t *cp, const co
     if (out->cfg && alias && alias->tables[role] && config_mark(out->cfg, alias->key) &&
         strcmp(config_string(out->cfg, alias->key), alias->value) != 0) {
         config_errors_add(errs, config_mark(out->cfg, alias->key),
-                       "%s: '%s' is plugin '%s' with %s: %s; remove '%s: %s' or use plugin '%s'",
-                       what, ci->plugin, lp->desc.name, alias->key, alias->value, alias->key,
-                       config_string(out->cfg, alias->key), lp->desc.name);
+                          "%s: '%s' is plugin '%s' with %s: %s; remove '%s: %s' or use plugin '%s'",
+                          what, ci->plugin, lp->desc.name, alias->key, alias->value, alias->key,
+                          config_string(out->cfg, alias->key), lp->desc.name);
         return -1;
     }
     return out->cfg ? 0 : -1;
@@ -142,8 +142,9 @@ static const char *side_dlq_name(const sluice_config_t *sink, const sluice_confi
     return n && *n ? n : NULL;
 }
 
-static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp, const config_instance_t *ci,
-                             size_t index, int task, sink_rt_t *s, config_errors_t *errs);
+static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp,
+                             const config_instance_t *ci, size_t index, int task, sink_rt_t *s,
+                             config_errors_t *errs);
 
 /* The avro converter needs the schema.registry: block. */
 static int check_converters(runtime_t *rt, const config_pipeline_t *cp, const sluice_config_t *core,
@@ -156,10 +157,11 @@ static int check_converters(runtime_t *rt, const config_pipeline_t *cp, const sl
             continue;
         if (config_block_on(rt->cfg.global, "schema.registry", "url"))
             continue;
-        config_errors_add(errs, config_mark(core, keys[i]),
-                       "%s of pipeline '%s': %s avro needs a schema.registry: block with its url "
-                       "(top level of the file)",
-                       what, cp->id, keys[i]);
+        config_errors_add(
+            errs, config_mark(core, keys[i]),
+            "%s of pipeline '%s': %s avro needs a schema.registry: block with its url "
+            "(top level of the file)",
+            what, cp->id, keys[i]);
         rc = -1;
     }
     return rc;
@@ -217,8 +219,9 @@ static int resolve_pipeline(runtime_t *rt, const config_pipeline_t *cp, pipeline
     return rc ? -1 : 0;
 }
 
-static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp, const config_instance_t *ci,
-                             size_t index, int task, sink_rt_t *s, config_errors_t *errs)
+static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp,
+                             const config_instance_t *ci, size_t index, int task, sink_rt_t *s,
+                             config_errors_t *errs)
 {
     int rc = 0;
     config_errors_t scratch;
@@ -240,10 +243,11 @@ static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp, const c
                                errs);
     const char *dlq = cp->core ? side_dlq_name(ci->core, cp->core) : NULL;
     if (dlq && strcmp(dlq, config_string(cp->core, "topic")) == 0) {
-        config_errors_add(errs, &ci->mark,
-                       "sink '%s' of pipeline '%s': the dead-letter topic '%s' is the pipeline's "
-                       "own topic",
-                       ci->id, cp->id, dlq);
+        config_errors_add(
+            errs, &ci->mark,
+            "sink '%s' of pipeline '%s': the dead-letter topic '%s' is the pipeline's "
+            "own topic",
+            ci->id, cp->id, dlq);
         rc = -1;
     }
     config_errors_free(&scratch);
@@ -262,8 +266,8 @@ void runtime_scan_plugins(runtime_t *rt, const char *const *extra, size_t nextra
         config_errors_add(errs, NULL, "%s", rt->registry.errors[i]);
 }
 
-int runtime_chain_resolve(runtime_t *rt, const config_pipeline_t *cp, const config_instance_t *owner,
-                          side_t *side, config_errors_t *errs)
+int runtime_chain_resolve(runtime_t *rt, const config_pipeline_t *cp,
+                          const config_instance_t *owner, side_t *side, config_errors_t *errs)
 {
     int rc = 0;
     side->ntransforms = owner->ntransforms;
@@ -357,8 +361,8 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
     if (g && strcmp(config_string(g, "offsets.storage"), "kafka") == 0 &&
         !kafka_transport_props(rt->transport))
         config_errors_add(errs, config_mark(g, "offsets.storage"),
-                       "offsets.storage: kafka needs the kafka: block (positions go to the "
-                       "compacted topic offset.storage.topic)");
+                          "offsets.storage: kafka needs the kafka: block (positions go to the "
+                          "compacted topic offset.storage.topic)");
     if (config_block_on(g, "schema.registry", "url")) {
         size_t n = config_count(g, "schema.registry");
         const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);
@@ -406,11 +410,11 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
             produced = rt->cfg.pipelines[k].source && rt->cfg.pipelines[k].source->ntransforms;
         if (!produced)
             config_errors_add(errs, &cp->mark,
-                           "pipeline '%s' has sinks but no source, and no pipeline of this run "
-                           "produces its topic '%s' (in-process mode has no Kafka to read from; "
-                           "a source's transforms could route records to it, but no source has "
-                           "transforms)",
-                           cp->id, topic);
+                              "pipeline '%s' has sinks but no source, and no pipeline of this run "
+                              "produces its topic '%s' (in-process mode has no Kafka to read from; "
+                              "a source's transforms could route records to it, but no source has "
+                              "transforms)",
+                              cp->id, topic);
     }
 
     if (offsets_override)

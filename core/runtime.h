@@ -51,8 +51,8 @@ int runtime_check_plugins(runtime_t *rt);
 /* `sluice test`: the transforms of `owner` (a source or sink entry, or an inline chain) as the
  * chain of `side`, resolved against `cp` (its predicates and base directory); init them with
  * the pipeline `p` (id and topic, `p->cfg` set); free. */
-int runtime_chain_resolve(runtime_t *rt, const config_pipeline_t *cp, const config_instance_t *owner,
-                          side_t *side, config_errors_t *errs);
+int runtime_chain_resolve(runtime_t *rt, const config_pipeline_t *cp,
+                          const config_instance_t *owner, side_t *side, config_errors_t *errs);
 int runtime_chain_init(pipeline_t *p, side_t *side);
 void runtime_chain_free(side_t *side);
 /* Destroy the plugin instances of a chain (they may be inited again), keeping their resolution. */
@@ -63,6 +63,5 @@ void runtime_print(const runtime_t *rt, FILE *out);
  * Returns the process exit code: 0, or 1 when a pipeline failed. */
 int runtime_run(runtime_t *rt);
 void runtime_free(runtime_t *rt);
-
 
 #endif

@@ -110,8 +110,8 @@ int sr_strategy_parse(const char *name, enum sr_strategy *out)
     return 0;
 }
 
-/* Levenshtein distance for the "did you mean" hint. config_value.c has the full helper, but this module
- * is linked without the config layer (unit tests), and five keys need nothing more. */
+/* Levenshtein distance for the "did you mean" hint. config_value.c has the full helper, but this
+ * module is linked without the config layer (unit tests), and five keys need nothing more. */
 static size_t sr_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b), row[64];
@@ -266,8 +266,8 @@ static void sr_curl_init(void)
 {
     void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        snprintf(sr_curl.error, sizeof sr_curl.error, "cannot load libcurl.so.4 (package libcurl4): %s",
-                 dlerror());
+        snprintf(sr_curl.error, sizeof sr_curl.error,
+                 "cannot load libcurl.so.4 (package libcurl4): %s", dlerror());
         return;
     }
     struct {

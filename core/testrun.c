@@ -352,7 +352,8 @@ static int only_keys(const config_node_t *map, const char *const *allowed, const
 }
 
 /* The side whose transforms a test runs, in a pipeline of the file under test. */
-static side_t *find_chain(runtime_t *rt, const char *file, const config_node_t *tc, pipeline_t **pout)
+static side_t *find_chain(runtime_t *rt, const char *file, const config_node_t *tc,
+                          pipeline_t **pout)
 {
     const config_node_t *pid = config_node_get(tc, "pipeline");
     const config_node_t *chain = config_node_get(tc, "chain");
@@ -503,7 +504,8 @@ static void run_case(testrun_t *tr, runtime_t *rt, const char *file, const char 
         tr->errors++;
         return;
     }
-    const config_node_t *inputs = config_node_get(tc, "input"), *expect = config_node_get(tc, "expect");
+    const config_node_t *inputs = config_node_get(tc, "input"),
+                        *expect = config_node_get(tc, "expect");
     if ((inputs && inputs->kind != CONFIG_SEQ) || !expect || expect->kind != CONFIG_SEQ) {
         fprintf(stderr, "%s:%d: test '%s' needs 'input:' and 'expect:' sequences\n", file,
                 tc->mark.line, name);
@@ -719,8 +721,8 @@ static void run_file(testrun_t *tr, const char *path)
     }
     int need_file = config_node_get(doc, "file") != NULL;
     for (size_t i = 0; i < tests->len; i++)
-        need_file |=
-            tests->items[i]->kind == CONFIG_MAP && config_node_get(tests->items[i], "transforms") == NULL;
+        need_file |= tests->items[i]->kind == CONFIG_MAP &&
+                     config_node_get(tests->items[i], "transforms") == NULL;
     char *pfile = need_file ? pipeline_path(path, doc, base_dir) : NULL;
     if (need_file && !pfile) {
         fprintf(stderr,

@@ -59,8 +59,8 @@ struct topic_chunk;
 
 typedef struct topic_reader {
     struct topic *topic;
-    int64_t next;   /* next offset to read */
-    int64_t acked;  /* everything below is flushed */
+    int64_t next;  /* next offset to read */
+    int64_t acked; /* everything below is flushed */
     int active;
     struct topic_chunk *chunk; /* cache: the chunk holding `next`, NULL when unknown */
     size_t pos;                /* byte position of `next` in it */

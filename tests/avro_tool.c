@@ -8,13 +8,13 @@
  *       reads hex lines and writes each decoded value as a JSON envelope line
  *
  *   avro_tool recode SCHEMA_FILE
- *       without a registry: prints "SCHEMA <Avro schema>" (the Avro translation of the Connect schema
- *       the reader makes of SCHEMA_FILE's writer schema), then reads datums of the writer schema as
- *       hex lines and writes each re-encoded with that translation as a hex line (the differential
+ *       without a registry: prints "SCHEMA <Avro schema>" (the Avro translation of the Connect
+ * schema the reader makes of SCHEMA_FILE's writer schema), then reads datums of the writer schema
+ * as hex lines and writes each re-encoded with that translation as a hex line (the differential
  *       tests against fastavro, tests/integration/test_avro_differential.py)
  *
- * A line that fails gives "ERROR <code> <message>" instead. At the end "requests=<n>" (HTTP requests
- * made to the registry) goes to stderr. */
+ * A line that fails gives "ERROR <code> <message>" instead. At the end "requests=<n>" (HTTP
+ * requests made to the registry) goes to stderr. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

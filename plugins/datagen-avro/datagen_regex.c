@@ -609,8 +609,8 @@ static uint32_t rx_repeat(struct rx_parser *p)
         if (c == '*' || c == '+' || c == '?' || c == '{') {
             /* "a**" is refused by Java and PCRE; stacked, each would nest the tree one level
              * deeper, unbounded by the groups' depth (found by tests/fuzz/fuzz_datagen) */
-            rx_fail(p, p->pos, "'%c' follows a quantifier: nothing to repeat (write (?:a*)%c)",
-                    c, c);
+            rx_fail(p, p->pos, "'%c' follows a quantifier: nothing to repeat (write (?:a*)%c)", c,
+                    c);
             return RX_NONE;
         }
         rep = rx_node(p, RX_REP);

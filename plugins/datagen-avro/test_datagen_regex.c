@@ -215,15 +215,30 @@ struct bad {
 };
 
 static const struct bad bads[] = {
-    {"(ab", "position 1:"},       {"ab)", "position 3:"},        {"[a-", "position 1:"},
-    {"a{3,1}", "position 2:"},    {"*a", "position 1:"},         {"ab\\", "position 3:"},
-    {"a{", "position 2:"},        {"x[z-a]", "position 4:"},     {"(a)\\1", "position 4:"},
-    {"(?=x)", "position 1:"},     {"a\\bc", "position 2:"},      {"{2}", "position 1:"},
-    {"a{x}", "position 2:"},      {"[[:nope:]]", "position 2:"}, {"\\q", "position 1:"},
-    {"a{100001}", "position 3:"}, {"[é]", "position 2:"},        {"a|+", "position 3:"},
-    {"(?i)a", "position 1:"},     {"\\x0", "position 1:"},
+    {"(ab", "position 1:"},
+    {"ab)", "position 3:"},
+    {"[a-", "position 1:"},
+    {"a{3,1}", "position 2:"},
+    {"*a", "position 1:"},
+    {"ab\\", "position 3:"},
+    {"a{", "position 2:"},
+    {"x[z-a]", "position 4:"},
+    {"(a)\\1", "position 4:"},
+    {"(?=x)", "position 1:"},
+    {"a\\bc", "position 2:"},
+    {"{2}", "position 1:"},
+    {"a{x}", "position 2:"},
+    {"[[:nope:]]", "position 2:"},
+    {"\\q", "position 1:"},
+    {"a{100001}", "position 3:"},
+    {"[é]", "position 2:"},
+    {"a|+", "position 3:"},
+    {"(?i)a", "position 1:"},
+    {"\\x0", "position 1:"},
     /* stacked quantifiers (fuzz_datagen: 30 of them after '$' looped for ever) */
-    {"a**", "position 3:"},       {"a{2}{3}", "position 5:"},    {"a*?*", "position 4:"},
+    {"a**", "position 3:"},
+    {"a{2}{3}", "position 5:"},
+    {"a*?*", "position 4:"},
 };
 
 static void test_bad_patterns(void **state)

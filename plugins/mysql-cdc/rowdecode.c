@@ -415,7 +415,7 @@ static void cdc_decimal_text(const uint8_t *src, int prec, int scale, char *out,
 {
     uint8_t b[40];                             /* 65 digits take 30 bytes */
     long size = cdc_decimal_size(prec, scale); /* the caller checked the metadata */
-    if (size < 0 || size > (long)sizeof b) {    /* never, after that check: said for the compiler */
+    if (size < 0 || size > (long)sizeof b) {   /* never, after that check: said for the compiler */
         if (cap)
             out[0] = '\0';
         return;

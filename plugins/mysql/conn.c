@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* mysql_library_init is not thread-safe and mysql_init calls it lazily: pipelines start their
  * plugin instances on several threads, so it runs once, here. */
 static pthread_once_t conn_lib_once = PTHREAD_ONCE_INIT;

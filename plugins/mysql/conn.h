@@ -20,17 +20,17 @@
 #define MYSQL_CONN_CONFIG_FIELDS                                                                   \
     {.name = "connection.url",                                                                     \
      .type = SLUICE_CFG_STRING,                                                                    \
-     .description = "JDBC-style address: `jdbc:mysql://host:port/database` (also "                \
+     .description = "JDBC-style address: `jdbc:mysql://host:port/database` (also "                 \
                     "`jdbc:mariadb://` and `mysql://`). Alternative to the host/port keys.",       \
      .example = "jdbc:mysql://127.0.0.1:3306/sensores"},                                           \
         {.name = "connection.host",                                                                \
          .type = SLUICE_CFG_STRING,                                                                \
-         .description = "The server's host (Confluent Cloud's name; Debezium's is "               \
+         .description = "The server's host (Confluent Cloud's name; Debezium's is "                \
                         "`database.hostname`). Default: 127.0.0.1.",                               \
          .example = "db.example.com"},                                                             \
         {.name = "database.hostname",                                                              \
          .type = SLUICE_CFG_STRING,                                                                \
-         .description = "The server's host (Debezium's name for `connection.host`).",             \
+         .description = "The server's host (Debezium's name for `connection.host`).",              \
          .example = "db.example.com"},                                                             \
         {.name = "connection.port",                                                                \
          .type = SLUICE_CFG_INT,                                                                   \
@@ -44,29 +44,29 @@
          .flags = SLUICE_CFG_RANGE,                                                                \
          .min = 1,                                                                                 \
          .max = 65535,                                                                             \
-         .description = "The server's port (Debezium's name for `connection.port`).",             \
+         .description = "The server's port (Debezium's name for `connection.port`).",              \
          .example = "3306"},                                                                       \
         {.name = "connection.user",                                                                \
          .type = SLUICE_CFG_STRING,                                                                \
-         .description = "The user to log in as (Debezium: `database.user`).",                     \
+         .description = "The user to log in as (Debezium: `database.user`).",                      \
          .example = "sluice"},                                                                     \
         {.name = "database.user",                                                                  \
          .type = SLUICE_CFG_STRING,                                                                \
-         .description = "The user to log in as (Debezium's name for `connection.user`).",         \
+         .description = "The user to log in as (Debezium's name for `connection.user`).",          \
          .example = "debezium"},                                                                   \
         {.name = "connection.password",                                                            \
          .type = SLUICE_CFG_STRING,                                                                \
          .flags = SLUICE_CFG_SECRET,                                                               \
-         .description = "The user's password (Debezium: `database.password`).",                   \
+         .description = "The user's password (Debezium: `database.password`).",                    \
          .example = "${MYSQL_PASSWORD}"},                                                          \
         {.name = "database.password",                                                              \
          .type = SLUICE_CFG_STRING,                                                                \
          .flags = SLUICE_CFG_SECRET,                                                               \
-         .description = "The user's password (Debezium's name for `connection.password`).",       \
+         .description = "The user's password (Debezium's name for `connection.password`).",        \
          .example = "${MYSQL_PASSWORD}"},                                                          \
         {.name = "db.name",                                                                        \
          .type = SLUICE_CFG_STRING,                                                                \
-         .description = "The database to use (Confluent Cloud's name; also the path of "          \
+         .description = "The database to use (Confluent Cloud's name; also the path of "           \
                         "`connection.url`).",                                                      \
          .example = "sensores"},                                                                   \
         {.name = "connection.timeout.ms",                                                          \
@@ -74,12 +74,12 @@
          .default_value = "10s",                                                                   \
          .description = "Connect, read and write timeout of one connection attempt.",              \
          .example = "30s"},                                                                        \
-        {.name = "connection.backoff.ms",                                                          \
-         .type = SLUICE_CFG_DURATION,                                                              \
-         .default_value = "1s",                                                                    \
-         .description = "First wait before reconnecting after the server went away; doubles up "  \
-                        "to 30 s.",                                                                \
-         .example = "2s"}
+    {                                                                                              \
+        .name = "connection.backoff.ms", .type = SLUICE_CFG_DURATION, .default_value = "1s",       \
+        .description = "First wait before reconnecting after the server went away; doubles up "    \
+                       "to 30 s.",                                                                 \
+        .example = "2s"                                                                            \
+    }
 
 struct mysql_conn_cfg {
     char host[256];

@@ -37,7 +37,6 @@
 #include "store.h"
 #include "timepart.h"
 
-
 /* ---------------------------------------------------------------------------------------------- */
 /* Configuration */
 
@@ -470,8 +469,8 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
             rc = SLUICE_ERR_NOMEM;
             goto fail;
         }
-        if (filemode_parse(h->config_string(cfg, "file.mode"), &s->file_mode, errstr, errstr_size) !=
-            0)
+        if (filemode_parse(h->config_string(cfg, "file.mode"), &s->file_mode, errstr,
+                           errstr_size) != 0)
             goto fail;
     }
     *state = s;

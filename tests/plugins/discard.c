@@ -85,9 +85,7 @@ static const struct sluice_sink discard_sink = {
 };
 
 SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
-    SLUICE_PLUGIN_HEADER,
-    .name = "discard",
-    .version = "1.0.0",
-    .summary = "test fixture: a sink that drops every record",
+    SLUICE_PLUGIN_HEADER,  .name = "discard",
+    .version = "1.0.0",    .summary = "test fixture: a sink that drops every record",
     .sink = &discard_sink,
 };

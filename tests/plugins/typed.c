@@ -14,9 +14,13 @@
 #include "sluice/plugin.h"
 
 static const struct sluice_config_field typed_config[] = {
-    {.name = "count", .type = SLUICE_CFG_INT, .default_value = "10",
+    {.name = "count",
+     .type = SLUICE_CFG_INT,
+     .default_value = "10",
      .description = "How many records to emit before EOF."},
-    {.name = "schema.name", .type = SLUICE_CFG_STRING, .default_value = "sluice.test.Typed",
+    {.name = "schema.name",
+     .type = SLUICE_CFG_STRING,
+     .default_value = "sluice.test.Typed",
      .description = "The struct's name; empty: unnamed."},
     {.name = NULL},
 };
@@ -60,11 +64,10 @@ static sluice_err_t typed_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     static const struct {
         const char *name;
         sluice_type_t type;
-    } simple[] = {{"i8", SLUICE_TYPE_INT8},       {"i16", SLUICE_TYPE_INT16},
-                  {"i32", SLUICE_TYPE_INT32},     {"i64", SLUICE_TYPE_INT64},
-                  {"f32", SLUICE_TYPE_FLOAT32},   {"f64", SLUICE_TYPE_FLOAT64},
-                  {"ok", SLUICE_TYPE_BOOLEAN},    {"name", SLUICE_TYPE_STRING},
-                  {"raw", SLUICE_TYPE_BYTES}};
+    } simple[] = {
+        {"i8", SLUICE_TYPE_INT8},    {"i16", SLUICE_TYPE_INT16},   {"i32", SLUICE_TYPE_INT32},
+        {"i64", SLUICE_TYPE_INT64},  {"f32", SLUICE_TYPE_FLOAT32}, {"f64", SLUICE_TYPE_FLOAT64},
+        {"ok", SLUICE_TYPE_BOOLEAN}, {"name", SLUICE_TYPE_STRING}, {"raw", SLUICE_TYPE_BYTES}};
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
         h->schema_add_field(s, simple[i].name, h->schema_new(ctx, simple[i].type));
     h->schema_add_field(s, "note", note);
@@ -73,8 +76,9 @@ static sluice_err_t typed_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     h->schema_add_field(s, "tod", logical(h, ctx, SLUICE_TYPE_INT32, SLUICE_LOGICAL_TIME));
     h->schema_add_field(s, "ts", logical(h, ctx, SLUICE_TYPE_INT64, SLUICE_LOGICAL_TIMESTAMP));
     h->schema_add_field(s, "tags", h->schema_array(ctx, h->schema_new(ctx, SLUICE_TYPE_STRING)));
-    h->schema_add_field(s, "attrs", h->schema_map(ctx, h->schema_new(ctx, SLUICE_TYPE_STRING),
-                                                  h->schema_new(ctx, SLUICE_TYPE_INT64)));
+    h->schema_add_field(s, "attrs",
+                        h->schema_map(ctx, h->schema_new(ctx, SLUICE_TYPE_STRING),
+                                      h->schema_new(ctx, SLUICE_TYPE_INT64)));
     h->schema_add_field(s, "inner", inner);
     t->schema = s;
     t->inner = inner;

@@ -81,15 +81,16 @@ static void error_has(const char *want)
 
 /* Connect's logical types as JSON schema members (without the braces, to embed in fields) */
 #define DEC2_IN                                                                                    \
-    "\"type\":\"bytes\",\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"       \
+    "\"type\":\"bytes\",\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"         \
     "\"parameters\":{\"scale\":\"2\"}"
 #define DATE_IN "\"type\":\"int32\",\"name\":\"org.apache.kafka.connect.data.Date\",\"version\":1"
 #define TIME_IN "\"type\":\"int32\",\"name\":\"org.apache.kafka.connect.data.Time\",\"version\":1"
-#define TS_IN "\"type\":\"int64\",\"name\":\"org.apache.kafka.connect.data.Timestamp\",\"version\":1"
+#define TS_IN                                                                                      \
+    "\"type\":\"int64\",\"name\":\"org.apache.kafka.connect.data.Timestamp\",\"version\":1"
 #define DEC2 "{" DEC2_IN
 #define DATE "{" DATE_IN
 #define TIME "{" TIME_IN
-#define TS "{" TS_IN
+#define TS   "{" TS_IN
 
 static void test_schema_text_primitives(void **state)
 {
@@ -316,24 +317,23 @@ static void test_exact_bytes(void **state)
     const sluice_schema_t *f64 = schema("{\"type\":\"double\"}");
     bytes_are(f64, value(f64, "-2"), "00000000000000c0");
     /* a record: int 1, optional string null (branch 0), optional string "x" (branch 1) */
-    const sluice_schema_t *rec = schema(
-        "{\"type\":\"struct\",\"fields\":[{\"field\":\"a\",\"type\":\"int32\"},"
-        "{\"field\":\"b\",\"type\":\"string\",\"optional\":true},"
-        "{\"field\":\"c\",\"type\":\"string\",\"optional\":true},"
-        "{\"field\":\"t\",\"type\":\"boolean\"}]}");
+    const sluice_schema_t *rec =
+        schema("{\"type\":\"struct\",\"fields\":[{\"field\":\"a\",\"type\":\"int32\"},"
+               "{\"field\":\"b\",\"type\":\"string\",\"optional\":true},"
+               "{\"field\":\"c\",\"type\":\"string\",\"optional\":true},"
+               "{\"field\":\"t\",\"type\":\"boolean\"}]}");
     bytes_are(rec, value(rec, "{\"a\":1,\"b\":null,\"c\":\"x\",\"t\":true}"), "020002027801");
     /* array [1,2]: one block of 2 items, then 0; map {"k":3}; empty array: just 0 */
     const sluice_schema_t *arr = schema("{\"type\":\"array\",\"items\":{\"type\":\"int32\"}}");
     bytes_are(arr, value(arr, "[1,2]"), "04020400");
     bytes_are(arr, value(arr, "[]"), "00");
-    const sluice_schema_t *map = schema(
-        "{\"type\":\"map\",\"keys\":{\"type\":\"string\"},\"values\":{\"type\":\"int32\"}}");
+    const sluice_schema_t *map =
+        schema("{\"type\":\"map\",\"keys\":{\"type\":\"string\"},\"values\":{\"type\":\"int32\"}}");
     bytes_are(map, value(map, "{\"k\":3}"), "02026b0600");
 }
 
 /* Decoding `hex` with the Avro schema `text` must fail with `want` in the message. */
-static void decode_fails(const char *text, const unsigned char *data, size_t len,
-                         const char *want)
+static void decode_fails(const char *text, const unsigned char *data, size_t len, const char *want)
 {
     avro_reader_t r;
     sluice_value_t *v = (sluice_value_t *)1;
@@ -352,8 +352,8 @@ static void test_malformed_data(void **state)
     decode_fails("\"long\"", long_varint, sizeof long_varint, "longer than 64 bits");
     static const unsigned char big_int[] = {0x80, 0x80, 0x80, 0x80, 0x10}; /* 2^31 zigzag */
     decode_fails("\"int\"", big_int, sizeof big_int, "does not fit int32");
-    static const unsigned char huge_len[] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
-                                             'a'};
+    static const unsigned char huge_len[] = {0xfe, 0xff, 0xff, 0xff, 0xff,
+                                             0xff, 0xff, 0xff, 0x7f, 'a'};
     decode_fails("\"string\"", huge_len, sizeof huge_len, "beyond the end of the data");
     static const unsigned char neg_len[] = {0x01};
     decode_fails("\"bytes\"", neg_len, sizeof neg_len, "negative Avro length");
@@ -404,8 +404,8 @@ static void test_avro_schemas_from_elsewhere(void **state)
         "\"precision\":10,\"scale\":3}}]}";
     if (avro_reader_parse(&r, &O, &A, text, strlen(text), err, sizeof err) != SLUICE_OK)
         fail_msg("parse: %s", err);
-    static const unsigned char data[] = {0x02, 0x00, 0xaa, 0xbb, 0x04, 0x04, 'h', 'i',
-                                         0x01, 0x02, 0x07};
+    static const unsigned char data[] = {0x02, 0x00, 0xaa, 0xbb, 0x04, 0x04,
+                                         'h',  'i',  0x01, 0x02, 0x07};
     if (avro_read_datum(&r, &A, data, sizeof data, &v, err, sizeof err) != SLUICE_OK)
         fail_msg("decode: %s", err);
     buf_reset(&B);
@@ -504,8 +504,7 @@ static void test_converter_wire_format(void **state)
                      SLUICE_ERR_INVALID);
     error_has("the avro converter needs a value with a schema; this record's value has none (use "
               "the json converter with schemas.enable: false for schemaless data)");
-    assert_int_equal(converter_encode(&c, "t", orig, &B, &is_null, err, sizeof err),
-                     SLUICE_ERR_IO);
+    assert_int_equal(converter_encode(&c, "t", orig, &B, &is_null, err, sizeof err), SLUICE_ERR_IO);
     error_has("cannot reach the schema registry (http://127.0.0.1:1/apis/ccompat/v7");
     assert_int_equal(B.len, 0);
     assert_int_equal(converter_encode(&c, "t", NULL, &B, &is_null, err, sizeof err), SLUICE_OK);
@@ -513,8 +512,7 @@ static void test_converter_wire_format(void **state)
     converter_free(&c);
 
     /* record name strategies need a record */
-    assert_int_equal(converter_init_avro(&c, sr, 1, SR_RECORD_NAME, 1, err, sizeof err),
-                     SLUICE_OK);
+    assert_int_equal(converter_init_avro(&c, sr, 1, SR_RECORD_NAME, 1, err, sizeof err), SLUICE_OK);
     const sluice_schema_t *str = schema("{\"type\":\"string\"}");
     assert_int_equal(converter_encode(&c, "t", value(str, "\"k\""), &B, &is_null, err, sizeof err),
                      SLUICE_ERR_INVALID);
@@ -559,9 +557,8 @@ static void test_registry_config(void **state)
     assert_string_equal(sr_client_url(c), "https://sr.example:8081"); /* no credentials */
     sr_client_free(c);
     enum sr_strategy st;
-    assert_int_equal(sr_strategy_parse("io.confluent.kafka.serializers.subject.RecordNameStrategy",
-                                       &st),
-                     0);
+    assert_int_equal(
+        sr_strategy_parse("io.confluent.kafka.serializers.subject.RecordNameStrategy", &st), 0);
     assert_int_equal(st, SR_RECORD_NAME);
     assert_int_equal(sr_strategy_parse("TopicRecordNameStrategy", &st), 0);
     assert_int_equal(st, SR_TOPIC_RECORD_NAME);

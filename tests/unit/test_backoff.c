@@ -1,4 +1,5 @@
-/* Backoff: full jitter stays within an exponentially growing, capped ceiling and is not constant. */
+/* Backoff: full jitter stays within an exponentially growing, capped ceiling and is not constant.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

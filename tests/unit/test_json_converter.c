@@ -431,7 +431,8 @@ static void test_envelope_round_trip(void **state)
         /* encoding the decoded value gives the same bytes */
         buf_t b2;
         buf_init(&b2);
-        assert_int_equal(converter_encode(&c, "t", back, &b2, &is_null, err, sizeof err), SLUICE_OK);
+        assert_int_equal(converter_encode(&c, "t", back, &b2, &is_null, err, sizeof err),
+                         SLUICE_OK);
         assert_string_equal(b.data, b2.data);
         buf_free(&b2);
         buf_free(&b);
@@ -591,8 +592,9 @@ static void test_string_and_bytes_converters(void **state)
         SLUICE_OK);
     assert_string_equal(b.data, "hello");
     buf_reset(&b);
-    assert_int_equal(converter_encode(&s, "t", parse("{\"a\":[1,true]}"), &b, &is_null, err, sizeof err),
-                     SLUICE_OK);
+    assert_int_equal(
+        converter_encode(&s, "t", parse("{\"a\":[1,true]}"), &b, &is_null, err, sizeof err),
+        SLUICE_OK);
     assert_string_equal(b.data, "{\"a\":[1,true]}");
     buf_reset(&b);
     assert_int_equal(
@@ -601,9 +603,9 @@ static void test_string_and_bytes_converters(void **state)
     assert_int_equal(b.len, 2);
     assert_memory_equal(b.data, "\x00\x01", 2);
     buf_reset(&b);
-    assert_int_equal(
-        converter_encode(&by, "t", value_int(&A, SLUICE_TYPE_INT32, 1), &b, &is_null, err, sizeof err),
-        SLUICE_ERR_INVALID);
+    assert_int_equal(converter_encode(&by, "t", value_int(&A, SLUICE_TYPE_INT32, 1), &b, &is_null,
+                                      err, sizeof err),
+                     SLUICE_ERR_INVALID);
     assert_non_null(strstr(err, "bytes converter writes only bytes or string values, not int32"));
     assert_int_equal(b.len, 0);
     buf_free(&b);

@@ -2,8 +2,9 @@
  * sluice/plugin.h — the plugin ABI of sluice, FROZEN AT ABI 1.2 (a copy of that release's header:
  * the fixture abi_v1_2.c is built against it, as a plugin of that time was; never edit it).
  *
- * This header is the whole contract between the sluice core ("the host") and a plugin. It depends on
- * nothing but the C standard headers below: no librdkafka, libyaml, cJSON or avro-c type crosses it.
+ * This header is the whole contract between the sluice core ("the host") and a plugin. It depends
+ * on nothing but the C standard headers below: no librdkafka, libyaml, cJSON or avro-c type crosses
+ * it.
  *
  * A plugin is a shared object that exports exactly one data symbol:
  *
@@ -13,28 +14,29 @@
  *         .sink = &console_sink,
  *     };
  *
- * The core dlopen()s the file with RTLD_NOW | RTLD_LOCAL, reads `sluice_plugin`, refuses a different ABI
- * major or a newer ABI minor, and reads only the fields that lie inside `struct_size` (structs only ever
- * grow at their end). Because the descriptor is data, `sluice plugins` and `sluice lint` read names,
- * versions and configuration tables without calling plugin code.
+ * The core dlopen()s the file with RTLD_NOW | RTLD_LOCAL, reads `sluice_plugin`, refuses a
+ * different ABI major or a newer ABI minor, and reads only the fields that lie inside `struct_size`
+ * (structs only ever grow at their end). Because the descriptor is data, `sluice plugins` and
+ * `sluice lint` read names, versions and configuration tables without calling plugin code.
  *
- * A plugin links against nothing of the core: every service of the host reaches it through the function
- * table `struct sluice_host` handed to each `init`. Build plugins with `-z defs` (no undefined symbols).
+ * A plugin links against nothing of the core: every service of the host reaches it through the
+ * function table `struct sluice_host` handed to each `init`. Build plugins with `-z defs` (no
+ * undefined symbols).
  *
  * Threads. Each source instance runs on its own thread; each sink instance runs on its own thread;
- * transforms run on the thread of the source or sink they belong to. All callbacks of one instance are
- * called from that instance's thread, except `stop` of a source, which may be called from another thread
- * to interrupt a blocking `poll` (it must only signal). A plugin therefore needs no locking of its own
- * state unless it starts threads itself.
+ * transforms run on the thread of the source or sink they belong to. All callbacks of one instance
+ * are called from that instance's thread, except `stop` of a source, which may be called from
+ * another thread to interrupt a blocking `poll` (it must only signal). A plugin therefore needs no
+ * locking of its own state unless it starts threads itself.
  *
- * Errors. Every fallible call returns a `sluice_err_t` and may write a human-readable message into the
- * `errstr` buffer it receives (always NUL-terminated, `errstr_size` bytes). The core prefixes the
- * message with the pipeline and plugin instance; do not repeat them.
+ * Errors. Every fallible call returns a `sluice_err_t` and may write a human-readable message into
+ * the `errstr` buffer it receives (always NUL-terminated, `errstr_size` bytes). The core prefixes
+ * the message with the pipeline and plugin instance; do not repeat them.
  *
- * Memory. Records, values and their strings live in the arena of the batch they belong to and are freed
- * by the core when the batch is done: a plugin never frees them and must not keep pointers to them
- * after the callback returns. Schemas are long-lived: a schema a plugin builds belongs to the plugin
- * instance and is freed by the core after `destroy`.
+ * Memory. Records, values and their strings live in the arena of the batch they belong to and are
+ * freed by the core when the batch is done: a plugin never frees them and must not keep pointers to
+ * them after the callback returns. Schemas are long-lived: a schema a plugin builds belongs to the
+ * plugin instance and is freed by the core after `destroy`.
  */
 #ifndef SLUICE_PLUGIN_H
 #define SLUICE_PLUGIN_H
@@ -52,11 +54,12 @@ extern "C" {
 
 /** ABI major: bumped on any incompatible change; the core refuses a plugin of another major. */
 #define SLUICE_ABI_MAJOR 1
-/** ABI minor: bumped when fields are appended; the core refuses a plugin built for a newer minor. */
+/** ABI minor: bumped when fields are appended; the core refuses a plugin built for a newer minor.
+ */
 #define SLUICE_ABI_MINOR 2
 
 #if defined(__GNUC__)
-#define SLUICE_PLUGIN_EXPORT __attribute__((visibility("default")))
+#define SLUICE_PLUGIN_EXPORT     __attribute__((visibility("default")))
 #define SLUICE_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define SLUICE_PLUGIN_EXPORT
@@ -70,9 +73,9 @@ extern "C" {
 /* Results                                                                                        */
 
 typedef enum sluice_err {
-    SLUICE_OK = 0,            /**< success */
-    SLUICE_AGAIN = 1,         /**< source poll: nothing available now, poll again */
-    SLUICE_EOF = 2,           /**< source poll: the source is finished; the pipeline drains and ends */
+    SLUICE_OK = 0,    /**< success */
+    SLUICE_AGAIN = 1, /**< source poll: nothing available now, poll again */
+    SLUICE_EOF = 2,   /**< source poll: the source is finished; the pipeline drains and ends */
     SLUICE_NOT_CONNECTED = 3, /**< source/sink: the peer is gone; the core backs off and retries */
     SLUICE_RETRY = 4,         /**< sink put/flush: transient failure; the same batch is retried */
     SLUICE_FATAL = 5,         /**< unrecoverable: the instance stops and its pipeline fails */
@@ -115,9 +118,10 @@ typedef enum sluice_type {
 } sluice_type_t;
 
 /* Kafka Connect's logical type names; a schema carries one of these as its name. */
-#define SLUICE_LOGICAL_TIMESTAMP "org.apache.kafka.connect.data.Timestamp" /* INT64 ms since epoch */
-#define SLUICE_LOGICAL_DATE "org.apache.kafka.connect.data.Date"           /* INT32 days since epoch */
-#define SLUICE_LOGICAL_TIME "org.apache.kafka.connect.data.Time"           /* INT32 ms of the day */
+#define SLUICE_LOGICAL_TIMESTAMP                                                                   \
+    "org.apache.kafka.connect.data.Timestamp"                          /* INT64 ms since epoch */
+#define SLUICE_LOGICAL_DATE    "org.apache.kafka.connect.data.Date"    /* INT32 days since epoch */
+#define SLUICE_LOGICAL_TIME    "org.apache.kafka.connect.data.Time"    /* INT32 ms of the day */
 #define SLUICE_LOGICAL_DECIMAL "org.apache.kafka.connect.data.Decimal" /* BYTES, param "scale" */
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -132,30 +136,30 @@ typedef enum sluice_config_type {
     SLUICE_CFG_SIZE,     /**< "512", "64KiB", "4MiB", "1GiB", "10KB", "2MB": bytes */
     SLUICE_CFG_ENUM,     /**< one of `enum_values` */
     SLUICE_CFG_LIST,     /**< a YAML sequence of scalars, or a comma-separated string */
-    SLUICE_CFG_PATH,     /**< a file path; relative paths resolve against the YAML file's directory */
-    SLUICE_CFG_MAP,      /**< a YAML mapping of scalar keys to scalar values */
+    SLUICE_CFG_PATH, /**< a file path; relative paths resolve against the YAML file's directory */
+    SLUICE_CFG_MAP,  /**< a YAML mapping of scalar keys to scalar values */
 } sluice_config_type_t;
 
 /** Flags of a configuration field. */
 #define SLUICE_CFG_REQUIRED 0x1u /**< the key must be given (no default) */
-#define SLUICE_CFG_SECRET 0x2u   /**< never logged nor printed by `sluice lint --print` */
-#define SLUICE_CFG_RANGE 0x4u    /**< `min` and `max` apply (int, double, duration, size) */
+#define SLUICE_CFG_SECRET   0x2u /**< never logged nor printed by `sluice lint --print` */
+#define SLUICE_CFG_RANGE    0x4u /**< `min` and `max` apply (int, double, duration, size) */
 
 /**
  * One key of a plugin's configuration. A table is an array of these ended by an entry whose `name`
- * is NULL. The core applies defaults, refuses unknown keys (with a "did you mean" hint), checks types,
- * ranges, enums and required keys, and only then calls `init`. The same table generates the plugin's
- * reference documentation (`sluice plugins docs NAME`).
+ * is NULL. The core applies defaults, refuses unknown keys (with a "did you mean" hint), checks
+ * types, ranges, enums and required keys, and only then calls `init`. The same table generates the
+ * plugin's reference documentation (`sluice plugins docs NAME`).
  */
 struct sluice_config_field {
-    const char *name;                /**< the key, Kafka Connect's name where the concept matches */
-    sluice_config_type_t type;       /**< how the value is parsed and checked */
-    const char *default_value;       /**< the default as it would be written in YAML; NULL: none */
-    unsigned flags;                  /**< SLUICE_CFG_REQUIRED | SLUICE_CFG_SECRET | SLUICE_CFG_RANGE */
-    const char *description;         /**< one or two sentences for the docs */
-    const char *example;             /**< an example value for the docs; may be NULL */
-    double min, max;                 /**< inclusive bounds when SLUICE_CFG_RANGE is set */
-    const char *const *enum_values;  /**< NULL-terminated list for SLUICE_CFG_ENUM */
+    const char *name;          /**< the key, Kafka Connect's name where the concept matches */
+    sluice_config_type_t type; /**< how the value is parsed and checked */
+    const char *default_value; /**< the default as it would be written in YAML; NULL: none */
+    unsigned flags;            /**< SLUICE_CFG_REQUIRED | SLUICE_CFG_SECRET | SLUICE_CFG_RANGE */
+    const char *description;   /**< one or two sentences for the docs */
+    const char *example;       /**< an example value for the docs; may be NULL */
+    double min, max;           /**< inclusive bounds when SLUICE_CFG_RANGE is set */
+    const char *const *enum_values; /**< NULL-terminated list for SLUICE_CFG_ENUM */
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -176,8 +180,8 @@ typedef enum sluice_log_level {
  *
  * Lifecycle: init → start → poll … → stop → destroy. `destroy` is always called after a successful
  * `init`, even when `start` failed. `commit` may be called between polls (same thread) with the
- * position of the newest record that is durable downstream (acknowledged by Kafka, or flushed by every
- * sink in-process); positions arrive in order.
+ * position of the newest record that is durable downstream (acknowledged by Kafka, or flushed by
+ * every sink in-process); positions arrive in order.
  */
 struct sluice_source {
     size_t struct_size; /**< sizeof(struct sluice_source), set by the plugin */
@@ -188,19 +192,21 @@ struct sluice_source {
                          const sluice_config_t *config, void **state, char *errstr,
                          size_t errstr_size);
     /**
-     * Open the source. `resume_from` is the last committed position (the bytes the source itself put
-     * on a record with `record_set_position`), or NULL with `resume_len` 0 on a first start.
+     * Open the source. `resume_from` is the last committed position (the bytes the source itself
+     * put on a record with `record_set_position`), or NULL with `resume_len` 0 on a first start.
      */
     sluice_err_t (*start)(void *state, const void *resume_from, size_t resume_len, char *errstr,
                           size_t errstr_size);
     /**
      * Add zero or more records to `batch` (see `batch_add`). Wait at most `timeout_ms` for data.
-     * Returns OK (records added, possibly none), AGAIN (nothing now), EOF (finished; records added in
-     * this call are still delivered), NOT_CONNECTED (the core backs off and polls again) or FATAL.
+     * Returns OK (records added, possibly none), AGAIN (nothing now), EOF (finished; records added
+     * in this call are still delivered), NOT_CONNECTED (the core backs off and polls again) or
+     * FATAL.
      */
     sluice_err_t (*poll)(void *state, sluice_batch_t *batch, int timeout_ms, char *errstr,
                          size_t errstr_size);
-    /** Optional: a descriptor the core may wait on for readability instead of polling; -1 if none. */
+    /** Optional: a descriptor the core may wait on for readability instead of polling; -1 if none.
+     */
     int (*fd)(void *state);
     /** Optional: `position` and every earlier one is durable downstream. */
     sluice_err_t (*commit)(void *state, const void *position, size_t len, char *errstr,
@@ -215,8 +221,8 @@ struct sluice_source {
 /**
  * A transform reshapes records on the way. `process` is called once per record; it may modify the
  * record in place and forward it with `batch_push(out, record)`, forward new records created with
- * `batch_add(out)`, or forward nothing (the record is dropped). On an error return the record is not
- * forwarded: it is routed by the pipeline's `errors.tolerance` (and dead-letter topic).
+ * `batch_add(out)`, or forward nothing (the record is dropped). On an error return the record is
+ * not forwarded: it is routed by the pipeline's `errors.tolerance` (and dead-letter topic).
  */
 struct sluice_transform {
     size_t struct_size; /**< sizeof(struct sluice_transform) */
@@ -225,8 +231,8 @@ struct sluice_transform {
     sluice_err_t (*init)(const struct sluice_host *host, sluice_ctx_t *ctx,
                          const sluice_config_t *config, void **state, char *errstr,
                          size_t errstr_size);
-    sluice_err_t (*process)(void *state, sluice_record_t *record, sluice_batch_t *out,
-                            char *errstr, size_t errstr_size);
+    sluice_err_t (*process)(void *state, sluice_record_t *record, sluice_batch_t *out, char *errstr,
+                            size_t errstr_size);
     void (*destroy)(void *state);
 };
 
@@ -241,10 +247,10 @@ struct sluice_offset {
  * A sink delivers records elsewhere.
  *
  * Lifecycle: init → start → (put … flush)… → stop → destroy. `put` hands over a batch; the sink may
- * buffer it. `flush` returns OK only when everything `put` accepted so far is durable: only then does
- * the core commit the batch's offsets. RETRY from put or flush retries the same call after a backoff;
- * FATAL fails the sink. A record the sink cannot write at all is reported with `record_fail`, which
- * routes it by `errors.tolerance` without failing the batch.
+ * buffer it. `flush` returns OK only when everything `put` accepted so far is durable: only then
+ * does the core commit the batch's offsets. RETRY from put or flush retries the same call after a
+ * backoff; FATAL fails the sink. A record the sink cannot write at all is reported with
+ * `record_fail`, which routes it by `errors.tolerance` without failing the batch.
  */
 struct sluice_sink {
     size_t struct_size; /**< sizeof(struct sluice_sink) */
@@ -278,7 +284,7 @@ struct sluice_sink {
 };
 
 /* ---------------------------------------------------------------------------------------------- */
-/* The descriptor                                                                                  */
+/* The descriptor */
 
 /**
  * Another name a plugin answers to in `plugin:` (ABI 1.1). Kafka Connect users paste class names
@@ -297,12 +303,12 @@ struct sluice_alias {
  * A plugin has at least one role; the same plugin name may serve as source and sink (e.g. `file`).
  */
 struct sluice_plugin {
-    uint32_t abi_major;   /**< SLUICE_ABI_MAJOR the plugin was built with */
-    uint32_t abi_minor;   /**< SLUICE_ABI_MINOR the plugin was built with */
-    size_t struct_size;   /**< sizeof(struct sluice_plugin) the plugin was built with */
-    const char *name;     /**< unique plugin name used in YAML (`plugin: console`) */
-    const char *version;  /**< the plugin's own version, e.g. "1.0.0" */
-    const char *summary;  /**< one line */
+    uint32_t abi_major;      /**< SLUICE_ABI_MAJOR the plugin was built with */
+    uint32_t abi_minor;      /**< SLUICE_ABI_MINOR the plugin was built with */
+    size_t struct_size;      /**< sizeof(struct sluice_plugin) the plugin was built with */
+    const char *name;        /**< unique plugin name used in YAML (`plugin: console`) */
+    const char *version;     /**< the plugin's own version, e.g. "1.0.0" */
+    const char *summary;     /**< one line */
     const char *description; /**< a paragraph for the docs (Markdown); may be NULL */
     const struct sluice_source *source;       /**< NULL if not a source */
     const struct sluice_transform *transform; /**< NULL if not a transform */
@@ -311,7 +317,7 @@ struct sluice_plugin {
     const struct sluice_alias *aliases; /**< other names (NULL-name terminated); may be NULL */
 };
 
-#define SLUICE_PLUGIN_HEADER                                                                        \
+#define SLUICE_PLUGIN_HEADER                                                                       \
     .abi_major = SLUICE_ABI_MAJOR, .abi_minor = SLUICE_ABI_MINOR,                                  \
     .struct_size = sizeof(struct sluice_plugin)
 
@@ -319,8 +325,8 @@ struct sluice_plugin {
 /* The host function table                                                                        */
 
 /**
- * Services of the core, handed to every `init`. Valid until `destroy` returns. A function added in a
- * later ABI minor is present only when `struct_size` covers it; use SLUICE_HOST_HAS().
+ * Services of the core, handed to every `init`. Valid until `destroy` returns. A function added in
+ * a later ABI minor is present only when `struct_size` covers it; use SLUICE_HOST_HAS().
  *
  * Unless said otherwise a function may be called from the instance's own thread only.
  */
@@ -343,7 +349,8 @@ struct sluice_host {
     /** Task number of this instance (0 .. tasks.max-1). */
     int (*ctx_task)(sluice_ctx_t *ctx);
 
-    /* -- configuration getters: keys must be in the plugin's table; defaults already applied ----- */
+    /* -- configuration getters: keys must be in the plugin's table; defaults already applied -----
+     */
     /** 1 if the key was given or has a default, 0 if it is unset. */
     int (*config_has)(const sluice_config_t *cfg, const char *key);
     /** string, enum and path (paths come back resolved); NULL when unset. */
@@ -365,7 +372,8 @@ struct sluice_host {
     /* -- metrics: a named counter of this instance, reported by the core; any thread ---------- */
     void (*counter_add)(sluice_ctx_t *ctx, const char *name, int64_t delta);
 
-    /* -- batches -------------------------------------------------------------------------------- */
+    /* -- batches --------------------------------------------------------------------------------
+     */
     size_t (*batch_count)(const sluice_batch_t *batch);
     sluice_record_t *(*batch_get)(sluice_batch_t *batch, size_t i);
     /** A new empty record appended to `batch` (topic = the pipeline's); NULL on out of memory. */
@@ -378,8 +386,8 @@ struct sluice_host {
     /* -- records ----------------------------------------------------------------------------- */
     const char *(*record_topic)(const sluice_record_t *rec);
     int32_t (*record_partition)(const sluice_record_t *rec);
-    int64_t (*record_offset)(const sluice_record_t *rec); /**< -1 on the source side */
-    int64_t (*record_timestamp)(const sluice_record_t *rec); /**< ms since the epoch */
+    int64_t (*record_offset)(const sluice_record_t *rec);              /**< -1 on the source side */
+    int64_t (*record_timestamp)(const sluice_record_t *rec);           /**< ms since the epoch */
     void (*record_set_topic)(sluice_record_t *rec, const char *topic); /**< copied */
     void (*record_set_timestamp)(sluice_record_t *rec, int64_t ts_ms);
     /**
@@ -393,7 +401,8 @@ struct sluice_host {
     void (*record_set_value)(sluice_record_t *rec, sluice_value_t *value);
     /**
      * The encoded bytes of the value as they sit in the topic, when the record still has them
-     * (nothing replaced the value since it was read); NULL otherwise. Lets a sink copy bytes untouched.
+     * (nothing replaced the value since it was read); NULL otherwise. Lets a sink copy bytes
+     * untouched.
      */
     const void *(*record_value_bytes)(const sluice_record_t *rec, size_t *len);
     const void *(*record_key_bytes)(const sluice_record_t *rec, size_t *len);
@@ -409,7 +418,8 @@ struct sluice_host {
     /** Sinks and transforms: this record cannot be handled; route it by errors.tolerance. */
     void (*record_fail)(sluice_record_t *rec, const char *reason);
 
-    /* -- values: created in the arena of the batch of `rec`, attached to nothing until set ------ */
+    /* -- values: created in the arena of the batch of `rec`, attached to nothing until set ------
+     */
     sluice_value_t *(*value_null)(sluice_record_t *rec);
     sluice_value_t *(*value_int)(sluice_record_t *rec, sluice_type_t type, int64_t v);
     sluice_value_t *(*value_float)(sluice_record_t *rec, sluice_type_t type, double v);
@@ -432,7 +442,7 @@ struct sluice_host {
 
     sluice_type_t (*value_type)(const sluice_value_t *v);
     const sluice_schema_t *(*value_schema)(const sluice_value_t *v); /**< NULL if schemaless */
-    int64_t (*value_as_int)(const sluice_value_t *v);   /**< exact for every integer type */
+    int64_t (*value_as_int)(const sluice_value_t *v); /**< exact for every integer type */
     double (*value_as_float)(const sluice_value_t *v);
     int (*value_as_bool)(const sluice_value_t *v);
     const char *(*value_as_string)(const sluice_value_t *v, size_t *len); /**< STRING/BYTES */
@@ -528,7 +538,7 @@ struct sluice_host {
 };
 
 /** True when the host table `h` includes the member `field` (for members added in later minors). */
-#define SLUICE_HOST_HAS(h, field)                                                                   \
+#define SLUICE_HOST_HAS(h, field)                                                                  \
     ((h)->struct_size >= offsetof(struct sluice_host, field) + sizeof((h)->field))
 
 #ifdef __cplusplus

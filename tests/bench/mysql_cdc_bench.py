@@ -41,7 +41,7 @@ benchlib.need_kafka_client()
 from benchlib import REPO, log, service, value_of, end_offset  # noqa: E402
 
 
-def pipeline_yaml(path, *, topic, port, offsets, bootstrap=None, registry=None):
+def pipeline_yaml(path, *, topic, port, password, offsets, bootstrap=None, registry=None):
     kafka = f"kafka:\n  bootstrap.servers: {bootstrap}\n" if bootstrap else ""
     if registry:
         kafka += f"schema.registry:\n  url: {registry}\n"
@@ -62,7 +62,7 @@ pipelines:
         database.hostname: 127.0.0.1
         database.port: {port}
         database.user: cdc
-        database.password: cdcpw
+        database.password: {password}
         snapshot.mode: never
         table.include.list: [bench.t]
 {sinks}""")
@@ -147,7 +147,9 @@ def main():
         log("starting MariaDB")
         denv = dict(os.environ, SLUICE_MARIADB_ARGS="--innodb-flush-log-at-trx-commit=0 "
                     "--sync-binlog=0 --max-binlog-size=256M")
-        port = int(value_of(service("mariadb.sh", "start", db_dir, env=denv), "MYSQL_PORT"))
+        db_env = service("mariadb.sh", "start", db_dir, env=denv)
+        port = int(value_of(db_env, "MYSQL_PORT"))
+        password = value_of(db_env, "MYSQL_CDC_PASSWORD")
         started.append(("mariadb.sh", db_dir))
         log(f"inserting {a.rows:,} rows, one transaction each")
         t0 = time.perf_counter()
@@ -181,7 +183,7 @@ DELIMITER ;""")
             rows = []
             for i in range(a.runs):
                 topic = f"cdc-bench-{i}-{os.getpid()}"
-                cfg = pipeline_yaml(work / f"k{i}.yaml", topic=topic, port=port,
+                cfg = pipeline_yaml(work / f"k{i}.yaml", topic=topic, port=port, password=password,
                                     offsets=work / f"k{i}.json", bootstrap=bootstrap,
                                     registry=registry)
                 secs, rss = run_once(sluice, cfg, env, lambda: end_offset(bootstrap, topic),
@@ -195,6 +197,7 @@ DELIMITER ;""")
             for i in range(a.runs):
                 off = work / f"i{i}.json"
                 cfg = pipeline_yaml(work / f"i{i}.yaml", topic=f"cdc-inproc-{i}", port=port,
+                                    password=password,
                                     offsets=off, registry=registry)
                 secs, rss = run_once(sluice, cfg, env, lambda: next_offset(off), a.rows)
                 rows.append((secs, a.rows / secs, rss))

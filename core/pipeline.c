@@ -714,7 +714,8 @@ static void sink_fill(sink_rt_t *s, sluice_batch_t *b, const topic_view_t *views
         r->value.len = v->value_len;
         r->value.is_null = v->value_null;
         r->value.has_bytes = 1;
-        s->reader->ops->headers(s->reader, i, v, r);
+        if (v->nheaders || s->reader->ops->load_headers)
+            s->reader->ops->headers(s->reader, i, v, r);
     }
 }
 

@@ -165,7 +165,9 @@ struct transport_ops {
     /* Up to `max` records; waits up to `wait_ms` when none is there. The views stay valid until
      * the next read (or until acked). */
     size_t (*read)(transport_reader_t *r, topic_view_t *views, size_t max, int wait_ms);
-    /* Give `rec` the headers of views[i] of the last read. */
+    /* Give `rec` the headers of views[i] of the last read. Called for a view with headers
+     * (nheaders > 0), and for every view of a transport with load_headers (its views carry none:
+     * the records load them when looked at). */
     void (*headers)(transport_reader_t *r, size_t i, const topic_view_t *v, sluice_record_t *rec);
     /* The records of the last read were handed to the sink. */
     void (*taken)(transport_reader_t *r);

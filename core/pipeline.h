@@ -56,6 +56,19 @@ typedef struct instance {
 
 struct pipeline;
 
+/* Counters of a task beyond in/out/errors/dlq (those stay where the progress line reads them), for
+ * the REST status and /metrics (worker.h, metrics.h): relaxed atomics, lock-free on the record
+ * path, as Kafka Connect's task metrics. Times in milliseconds; last_error_ms is wall-clock. */
+typedef struct task_stats {
+    atomic_long batches, batch_max;       /* polls/reads that gave records; the largest */
+    atomic_long commits, commit_failures; /* offset commits (source positions, sink offsets) */
+    atomic_long commit_ms_total, commit_ms_max;
+    atomic_long skipped;      /* records dropped under errors.tolerance all */
+    atomic_long retries;      /* retried operations (errors.retry.timeout) */
+    atomic_long dlq_failures; /* dead-letter records that could not be produced */
+    atomic_llong last_error_ms;
+} task_stats_t;
+
 /* Where pipeline threads say they end, so that whoever waits for them (the run) wakes at once. */
 typedef struct pipeline_ended {
     pthread_mutex_t mu;
@@ -98,6 +111,7 @@ typedef struct sink_rt {
     pthread_t thread;
     int thread_started;
     atomic_long out, errors, dlq;
+    task_stats_t stats;
     atomic_int done;
 } sink_rt_t;
 
@@ -123,6 +137,7 @@ typedef struct pipeline {
     backoff_t encode_bo;                      /* source thread: waits while encoding fails */
     tracker_t *orphans; /* trackers left in flight when the source ended (freed last) */
     atomic_long in, errors, dlq;
+    task_stats_t stats;
     sink_rt_t *sinks;
     size_t nsinks;
     atomic_int failed;

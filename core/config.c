@@ -736,3 +736,50 @@ int config_block_on(const sluice_config_t *g, const char *block, const char *key
             return config_item(g, block, i)[0] != '\0';
     return n > 0;
 }
+
+int config_node_equal(const config_node_t *a, const config_node_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->kind != b->kind || a->len != b->len)
+        return 0;
+    if (a->kind == CONFIG_SCALAR)
+        return a->plain == b->plain &&
+               strcmp(a->scalar ? a->scalar : "", b->scalar ? b->scalar : "") == 0;
+    for (size_t i = 0; i < a->len; i++) {
+        if (a->kind == CONFIG_MAP && strcmp(a->keys[i], b->keys[i]) != 0)
+            return 0;
+        if (!config_node_equal(a->items[i], b->items[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static int config_instance_equal(const config_instance_t *a, const config_instance_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (strcmp(a->id ? a->id : "", b->id ? b->id : "") != 0 ||
+        strcmp(a->plugin ? a->plugin : "", b->plugin ? b->plugin : "") != 0 ||
+        !config_node_equal(a->config, b->config) || !config_equal(a->core, b->core) ||
+        a->ntransforms != b->ntransforms || !config_node_equal(a->predicate, b->predicate) ||
+        a->negate != b->negate)
+        return 0;
+    for (size_t t = 0; t < a->ntransforms; t++)
+        if (!config_instance_equal(&a->transforms[t], &b->transforms[t]))
+            return 0;
+    return 1;
+}
+
+int config_pipeline_equal(const config_pipeline_t *a, const config_pipeline_t *b)
+{
+    if (strcmp(a->id, b->id) != 0 ||
+        strcmp(a->base_dir ? a->base_dir : "", b->base_dir ? b->base_dir : "") != 0 ||
+        !config_equal(a->core, b->core) || !config_instance_equal(a->source, b->source) ||
+        a->nsinks != b->nsinks || !config_node_equal(a->predicates, b->predicates))
+        return 0;
+    for (size_t s = 0; s < a->nsinks; s++)
+        if (!config_instance_equal(&a->sinks[s], &b->sinks[s]))
+            return 0;
+    return 1;
+}

@@ -91,6 +91,12 @@ sluice_err_t config_map(const sluice_config_t *cfg, void *base);
 /* Where entry `entry` of a MAP key is written (the key's own mark if not found). */
 const config_mark_t *config_map_mark(const sluice_config_t *cfg, const char *key,
                                      const char *entry);
+/* Each key given in the YAML as Kafka Connect's flat `key = value` strings: lists joined with
+ * ',', map entries as `key.entry`, secrets as "********", URL credentials hidden. */
+void config_flat(const sluice_config_t *cfg, void (*fn)(void *, const char *, const char *),
+                 void *opaque);
+/* 1 when two validated configurations hold the same values (a reload's "did it change?"). */
+int config_equal(const sluice_config_t *a, const sluice_config_t *b);
 /* Append "key: value" lines (YAML, `indent` spaces), for `lint --print`: secrets as "********",
  * and URL credentials hidden in every other value (sluice_redact_url). */
 void config_dump(const sluice_config_t *cfg, buf_t *out, int indent);
@@ -137,6 +143,11 @@ typedef struct config_run {
  * first). Pipeline ids must be unique across files. Returns 0 when `errs` gained nothing. */
 int config_load(config_run_t *run, const char *const *paths, size_t npaths, config_errors_t *errs);
 void config_run_free(config_run_t *run);
+/* 1 when two trees are the same YAML (kinds, keys in order, scalars); marks are not compared. */
+int config_node_equal(const config_node_t *a, const config_node_t *b);
+/* 1 when two pipelines would run the same (a reload restarts only those that changed). Secrets
+ * are compared too; the file they come from is not. */
+int config_pipeline_equal(const config_pipeline_t *a, const config_pipeline_t *b);
 /* 1 when the top-level map `block` (kafka:, schema.registry:) of `global` is in force: given, and
  * its `key` (bootstrap.servers, url) not set to the empty string. An empty value — typically
  * `${KAFKA_BOOTSTRAP:-}` with the variable unset — switches the block off, so that one file runs

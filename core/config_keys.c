@@ -29,6 +29,12 @@ static const char *const keys_tolerances[] = {"none", "all", NULL};
 static const char *const keys_offsets_storage[] = {"file", "kafka", NULL};
 
 const struct sluice_config_field config_global_keys[] = {
+    {.name = "connectors.state.file",
+     .type = SLUICE_CFG_PATH,
+     .description = "Where `sluice run` keeps the connectors created or changed over the REST API "
+                    "(a YAML file of pipelines, written atomically, read at start after the files "
+                    "given). Default: `connectors.yaml` beside the offsets file.",
+     .example = "/var/lib/sluice/connectors.yaml"},
     {.name = "offset.storage.file.filename",
      .type = SLUICE_CFG_PATH,
      .description = "The file where source positions are kept (written atomically, mode 0600). "
@@ -196,6 +202,8 @@ const struct sluice_config_field config_global_keys[] = {
         .example = "5s", .min = 1, .max = 86400000                                                 \
     }
 
+static const char *const keys_restart_policies[] = {"on-failure", "never", NULL};
+
 const struct sluice_config_field config_pipeline_keys[] = {
     {.name = "topic",
      .type = SLUICE_CFG_STRING,
@@ -213,6 +221,33 @@ const struct sluice_config_field config_pipeline_keys[] = {
      .min = 65536,
      .max = 1073741824},
     KEYS_BATCH("4096", "1000"),
+    {.name = "restart.policy",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "on-failure",
+     .enum_values = keys_restart_policies,
+     .description = "Kafka mode: what the worker does when a task of this pipeline (its source, "
+                    "a sink task) fails: `on-failure` restarts it after a backoff that doubles up "
+                    "to `restart.backoff.max.ms` (with jitter), `never` leaves it FAILED until "
+                    "restarted over the REST API. In-process runs are one batch: a failure ends "
+                    "the pipeline there.",
+     .example = "never"},
+    {.name = "restart.backoff.initial.ms",
+     .type = SLUICE_CFG_INT,
+     .default_value = "1000",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "The first wait (ms) before a failed task is restarted.",
+     .example = "500",
+     .min = 1,
+     .max = 86400000},
+    {.name = "restart.backoff.max.ms",
+     .type = SLUICE_CFG_INT,
+     .default_value = "60000",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "The longest wait (ms) between restarts of a task that keeps failing; a task "
+                    "that ran that long without failing starts again from the initial wait.",
+     .example = "300000",
+     .min = 1,
+     .max = 86400000},
     {.name = "topic.creation.enable",
      .type = SLUICE_CFG_BOOL,
      .default_value = "true",

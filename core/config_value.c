@@ -1001,3 +1001,78 @@ void config_dump(const sluice_config_t *cfg, buf_t *out, int indent)
         }
     }
 }
+
+void config_flat(const sluice_config_t *cfg, void (*fn)(void *, const char *, const char *),
+                 void *opaque)
+{
+    if (!cfg)
+        return;
+    buf_t b;
+    buf_init(&b);
+    for (size_t k = 0; k < cfg->n; k++) {
+        const struct sluice_config_field *f = &cfg->table[k];
+        const config_value_t *v = &cfg->v[k];
+        if (!v->given)
+            continue;
+        size_t nlen = strlen(f->name);
+        if (f->type == SLUICE_CFG_MAP) {
+            /* `prefix.*` entries and a map's entries alike, as `key.entry`. */
+            int prefix = nlen > 2 && strcmp(f->name + nlen - 2, ".*") == 0;
+            size_t base = prefix ? nlen - 2 : nlen;
+            for (size_t i = 0; i < v->n; i++) {
+                buf_reset(&b);
+                buf_printf(&b, "%.*s.%s", (int)base, f->name, v->keys[i]);
+                fn(opaque, b.data,
+                   (f->flags & SLUICE_CFG_SECRET) || config_map_entry_secret(f, v->keys[i])
+                       ? REDACTED
+                       : v->items[i]);
+            }
+            continue;
+        }
+        if (f->flags & SLUICE_CFG_SECRET) {
+            fn(opaque, f->name, REDACTED);
+            continue;
+        }
+        if (f->type == SLUICE_CFG_LIST) {
+            buf_reset(&b);
+            for (size_t i = 0; i < v->n; i++)
+                buf_printf(&b, "%s%s", i ? "," : "", v->items[i]);
+            fn(opaque, f->name, b.data ? b.data : "");
+            continue;
+        }
+        const char *text = v->text ? v->text : "";
+        size_t n = redact_url(NULL, 0, text);
+        buf_reset(&b);
+        if (buf_reserve(&b, n + 1) == 0) {
+            redact_url(b.data, n + 1, text);
+            fn(opaque, f->name, b.data);
+        } else {
+            fn(opaque, f->name, REDACTED);
+        }
+    }
+    buf_free(&b);
+}
+
+static int config_str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int config_equal(const sluice_config_t *a, const sluice_config_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->table != b->table || a->n != b->n)
+        return 0;
+    for (size_t k = 0; k < a->n; k++) {
+        const config_value_t *x = &a->v[k], *y = &b->v[k];
+        if (x->set != y->set || x->given != y->given || !config_str_eq(x->text, y->text) ||
+            x->n != y->n)
+            return 0;
+        for (size_t i = 0; i < x->n; i++)
+            if (!config_str_eq(x->items ? x->items[i] : NULL, y->items ? y->items[i] : NULL) ||
+                !config_str_eq(x->keys ? x->keys[i] : NULL, y->keys ? y->keys[i] : NULL))
+                return 0;
+    }
+    return 1;
+}

@@ -35,8 +35,30 @@ int log_parse_level(const char *s)
     return -1;
 }
 
+/* The calling thread's last error line (without time and level): a pipeline thread that fails
+ * hands it to the worker as the failure's trace (worker.h), whatever path logged it. */
+static _Thread_local char log_last[1024];
+
+const char *log_last_error(void)
+{
+    return log_last;
+}
+
+void log_clear_last_error(void)
+{
+    log_last[0] = 0;
+}
+
 void log_vmsg(sluice_log_level_t level, const char *who, const char *fmt, va_list ap)
 {
+    if (level == SLUICE_LOG_ERROR) {
+        va_list copy;
+        va_copy(copy, ap);
+        int n = who ? snprintf(log_last, sizeof log_last, "[%s] ", who) : 0;
+        if (n >= 0 && n < (int)sizeof log_last)
+            vsnprintf(log_last + n, sizeof log_last - (size_t)n, fmt, copy);
+        va_end(copy);
+    }
     if ((int)level > atomic_load(&log_level))
         return;
     char line[2048];

@@ -16,6 +16,9 @@ int log_parse_level(const char *s);
 /* `who` is the prefix in brackets ("orders/files"), or NULL for the core itself. */
 void log_msg(sluice_log_level_t level, const char *who, const char *fmt, ...) SLUICE_PRINTF(3, 4);
 void log_vmsg(sluice_log_level_t level, const char *who, const char *fmt, va_list ap);
+/* The calling thread's last ERROR message ("[who] message"), "" if none since the last clear. */
+const char *log_last_error(void);
+void log_clear_last_error(void);
 
 /* Rate limits of one logger (a plugin instance's context): per key, at most `per_minute` lines in
  * a minute; the count of the others is reported when the minute is over, and at log_limits_free.

@@ -32,11 +32,12 @@ static void usage(FILE *out)
         out);
 }
 
-static int cmd_load(runtime_t *rt, int argc, char **argv, const char *offsets)
+static int cmd_load(runtime_t *rt, int argc, char **argv, const char *offsets, int run)
 {
     config_errors_t errs;
     config_errors_init(&errs);
-    int rc = runtime_prepare(rt, (const char *const *)argv, (size_t)argc, offsets, &errs);
+    int rc = (run ? runtime_prepare_run : runtime_prepare)(rt, (const char *const *)argv,
+                                                           (size_t)argc, offsets, &errs);
     if (rc != 0) {
         config_errors_print(&errs, stderr);
         fprintf(stderr, "sluice: %zu error%s\n", errs.len, errs.len == 1 ? "" : "s");
@@ -61,7 +62,7 @@ static int cmd_lint(int argc, char **argv)
         return 2;
     }
     runtime_t rt;
-    int rc = cmd_load(&rt, argc - i, argv + i, NULL) == 0 ? 0 : 2;
+    int rc = cmd_load(&rt, argc - i, argv + i, NULL, 0) == 0 ? 0 : 2;
     if (rc == 0 && runtime_check_plugins(&rt) != 0)
         rc = 2;
     if (rc == 0) {
@@ -104,7 +105,7 @@ static int cmd_run(int argc, char **argv)
     }
     runtime_t rt;
     int rc;
-    if (cmd_load(&rt, argc - i, argv + i, offsets) != 0) {
+    if (cmd_load(&rt, argc - i, argv + i, offsets, 1) != 0) {
         rc = 2;
     } else {
         rt.quiet = quiet;

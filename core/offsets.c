@@ -426,8 +426,7 @@ static int offsets_flush_backend(offsets_t *o, char *errstr, size_t errstr_size)
 
 int offsets_flush(offsets_t *o, char *errstr, size_t errstr_size)
 {
-    int rc = -1, fd = -1;
-    char tmp[PATH_MAX];
+    int rc = -1;
     buf_t b;
     buf_init(&b);
     pthread_mutex_lock(&o->mu);
@@ -443,16 +442,36 @@ int offsets_flush(offsets_t *o, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "%s: out of memory", o->path);
         goto out;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp", o->path);
-    /* A new file of our own, never through a link someone left at that name: the lock says no
-     * other sluice writes it, so whatever is there is stale (a crash) or planted. */
+    if (state_file_write(o->path, b.data, b.len, errstr, errstr_size) != 0)
+        goto out;
+    o->dirty = 0;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&o->mu);
+    buf_free(&b);
+    return rc;
+}
+
+int state_file_write(const char *path, const void *data, size_t len, char *errstr,
+                     size_t errstr_size)
+{
+    char tmp[PATH_MAX];
+    int fd = -1;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        goto ioerr;
+    }
+    if (offsets_mkdirs(path) != 0)
+        goto ioerr;
+    /* A new file of our own, never through a link someone left at that name: the caller's lock
+     * says no other sluice writes it, so whatever is there is stale (a crash) or planted. */
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         goto ioerr;
-    for (size_t off = 0; off < b.len;) {
-        ssize_t w = write(fd, b.data + off, b.len - off);
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, (const char *)data + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
@@ -464,11 +483,11 @@ int offsets_flush(offsets_t *o, char *errstr, size_t errstr_size)
         goto ioerr;
     }
     fd = -1;
-    if (rename(tmp, o->path) != 0)
+    if (rename(tmp, path) != 0)
         goto ioerr;
     /* The rename is durable only once the directory is. */
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", o->path);
+    snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir)
         *slash = '\0';
@@ -479,17 +498,12 @@ int offsets_flush(offsets_t *o, char *errstr, size_t errstr_size)
         fsync(dfd);
         close(dfd);
     }
-    o->dirty = 0;
-    rc = 0;
-    goto out;
+    return 0;
 ioerr:
-    snprintf(errstr, errstr_size, "%s: cannot write offsets: %s", o->path, strerror(errno));
+    snprintf(errstr, errstr_size, "%s: cannot write: %s", path, strerror(errno));
     if (fd >= 0)
         close(fd);
-out:
-    pthread_mutex_unlock(&o->mu);
-    buf_free(&b);
-    return rc;
+    return -1;
 }
 
 void offsets_close(offsets_t *o)

@@ -60,5 +60,10 @@ void offsets_close(offsets_t *o);
  * first one), else $XDG_STATE_HOME/sluice/offsets.json, else ~/.local/state/sluice/offsets.json
  * (the passwd entry's home when HOME is unset), else /var/lib/sluice/offsets.json; never /tmp. */
 char *offsets_default_path(void);
+/* Replace `path` with `data` atomically and durably: a new 0600 file (O_EXCL|O_NOFOLLOW) beside
+ * it, fsync, rename, fsync of the directory (made 0700 when missing). The offsets file and the
+ * worker's state file (worker.h). 0, or -1 with the message. */
+int state_file_write(const char *path, const void *data, size_t len, char *errstr,
+                     size_t errstr_size);
 
 #endif

@@ -548,13 +548,20 @@ void *pipeline_source_main(void *arg)
                  (uint64_t)clock_mono_ms() ^ 0x5bd1e995u);
     int64_t failing_since = 0;
 
+    log_clear_last_error();
     while (!atomic_load(&p->stop) && !atomic_load(&p->abort)) {
         source_commit(p, &last_write, 0);
+        if (atomic_load_explicit(&p->paused, memory_order_relaxed)) {
+            /* Paused (worker.h): nothing is polled; what is in flight still commits. */
+            sleep_unless(SOURCE_POLL_MS, &p->stop, &p->abort);
+            continue;
+        }
         arena_reset(&arena);
         sluice_batch_t batch;
         batch_init(&batch, &arena, &p->side.codec);
         char err[1024] = "";
         sluice_err_t e = ops->poll(src->state, &batch, SOURCE_POLL_MS, err, sizeof err);
+        atomic_store_explicit(&p->unconnected, e == SLUICE_NOT_CONNECTED, memory_order_relaxed);
         if (e == SLUICE_NOT_CONNECTED || e == SLUICE_RETRY) {
             int64_t now = clock_mono_ms();
             if (!failing_since)
@@ -641,8 +648,15 @@ void *pipeline_source_main(void *arg)
     /* Trackers still in flight may yet be touched: by a chunk of an in-process topic that a sink
      * of another pipeline acks later (a dead-letter topic), or by a late delivery report. They
      * are freed by runtime_free, after every thread and the transport are gone. */
-    p->orphans = p->inflight_head;
+    if (p->inflight_tail) {
+        /* Kept across restarts of the source (worker.h): prepended to the earlier ones. */
+        p->inflight_tail->next = p->orphans;
+        p->orphans = p->inflight_head;
+    }
     p->inflight_head = p->inflight_tail = NULL;
+    if (atomic_load(&p->failed))
+        snprintf(p->ctl.trace, sizeof p->ctl.trace, "%s",
+                 log_last_error()[0] ? log_last_error() : "the source failed");
     topic_stage_free(&stage);
     buf_free(&kb);
     buf_free(&vb);
@@ -669,6 +683,7 @@ static sluice_err_t sink_call(sink_rt_t *s, sluice_batch_t *batch, struct sluice
             batch ? ops->put(s->inst.state, batch, err, sizeof err)
             : pre ? loader_precommit(s->inst.plugin, s->inst.state, pre, npre, err, sizeof err)
                   : ops->flush(s->inst.state, err, sizeof err);
+        atomic_store_explicit(&s->unconnected, e == SLUICE_NOT_CONNECTED, memory_order_relaxed);
         if (e == SLUICE_OK) {
             backoff_reset(bo);
             return SLUICE_OK;
@@ -685,13 +700,15 @@ static sluice_err_t sink_call(sink_rt_t *s, sluice_batch_t *batch, struct sluice
                       err);
             return SLUICE_FATAL;
         }
-        if (atomic_load(&p->abort))
+        /* An operator's stop or restart (worker.h) ends the retries: nothing is committed. */
+        if (atomic_load(&p->abort) || atomic_load(&s->stop))
             return SLUICE_FATAL;
+        atomic_fetch_add_explicit(&s->stats.retries, 1, memory_order_relaxed);
         int64_t d = backoff_next(bo);
         log_limited(&s->inst.ctx.limits, s->inst.ctx.name, SLUICE_LOG_WARN, "retry", 6,
                     "%s: %s; retrying in %lld ms", what, err[0] ? err : "temporary failure",
                     (long long)d);
-        sleep_unless(d, &p->abort, NULL);
+        sleep_unless(d, &p->abort, &s->stop);
     }
 }
 
@@ -877,14 +894,27 @@ void *pipeline_sink_main(void *arg)
     backoff_init(&s->bo, 300, s->side.retry_delay_max_ms,
                  (uint64_t)clock_mono_ms() ^ (uint64_t)(uintptr_t)s);
     int64_t read_upto = 0, last_flush = clock_mono_ms(); /* read_upto: set by the first read */
-    int failed = 0;
+    int failed = 0, paused = 0;
+    /* An endless transport's sink tasks are consumers of their own: one failing fails only
+     * itself (the worker restarts it); a topic that ends is one flow, which fails as a whole. */
+    int alone = (ops->caps & TRANSPORT_ENDLESS) != 0;
     s->dirty = 0;
+    log_clear_last_error();
     if (!views) {
         log_error(s->inst.ctx.name, "out of memory");
         failed = 1;
     }
 
     while (!failed && !atomic_load(&p->abort)) {
+        int want_pause = atomic_load_explicit(&s->paused, memory_order_relaxed);
+        if (want_pause != paused) {
+            /* Kafka pauses the partitions (no rebalance); the position is kept. */
+            if (want_pause)
+                ops->pause(rd);
+            else
+                ops->resume(rd);
+            paused = want_pause;
+        }
         int wait = s->dirty ? SINK_IDLE_MS : SOURCE_POLL_MS;
         size_t n = ops->read(rd, views, max, wait);
         if (s->revoke_failed) {
@@ -928,7 +958,8 @@ void *pipeline_sink_main(void *arg)
          * the sink runs until the run is asked to stop (then it flushes and commits what it has
          * read, even with more records waiting). */
         int drained = ops->caps & TRANSPORT_ENDLESS
-                          ? atomic_load(&p->shutdown) || atomic_load(&p->failed)
+                          ? atomic_load(&p->shutdown) || atomic_load(&s->stop) ||
+                                (!alone && atomic_load(&p->failed))
                           : n == 0 && ops->drained(rd);
         int pressure = s->dirty && ops->pressure(rd);
         if (s->dirty &&
@@ -954,6 +985,11 @@ void *pipeline_sink_main(void *arg)
         atomic_store(&p->hold_commits, 1);
     }
     if (failed) {
+        snprintf(s->ctl.trace, sizeof s->ctl.trace, "%s",
+                 log_last_error()[0] ? log_last_error() : "the sink failed");
+        atomic_store(&s->failed, 1);
+    }
+    if (failed && !alone) {
         atomic_store(&p->failed, 1);
         atomic_store(&p->stop, 1);
         if (p->has_source && p->source.plugin->source.stop)

@@ -69,6 +69,21 @@ typedef struct task_stats {
     atomic_llong last_error_ms;
 } task_stats_t;
 
+/* The lifecycle of one task (the source of a pipeline, or one sink task) as the worker runs it
+ * (worker.h). `state`, `trace`, `restart_req`, `retry_at` and `restarts` belong to the runtime's
+ * lock; the thread writes `trace` only before it signals its end. */
+typedef struct task_ctl {
+    int state;       /* worker_state_t */
+    int restart_req; /* an operator asked for a restart */
+    int live;        /* its thread runs (started, not joined yet) */
+    int stop_sent;   /* asked to stop (an operator's stop or restart) */
+    int64_t started_at;
+    int64_t retry_at; /* RESTARTING: when (clock_mono_ms) */
+    long restarts;    /* automatic restarts (restart.policy) */
+    backoff_t bo;
+    char trace[1024]; /* why it failed */
+} task_ctl_t;
+
 /* Where pipeline threads say they end, so that whoever waits for them (the run) wakes at once. */
 typedef struct pipeline_ended {
     pthread_mutex_t mu;
@@ -112,6 +127,11 @@ typedef struct sink_rt {
     int thread_started;
     atomic_long out, errors, dlq;
     task_stats_t stats;
+    task_ctl_t ctl;
+    atomic_int stop;        /* this task: flush, commit and end (the worker stops or restarts it) */
+    atomic_int paused;      /* this task: consume nothing (its partitions paused) */
+    atomic_int failed;      /* this task failed (an endless transport: its pipeline goes on) */
+    atomic_int unconnected; /* its last put/flush found its peer away (worker_ready) */
     atomic_int done;
 } sink_rt_t;
 
@@ -138,6 +158,18 @@ typedef struct pipeline {
     tracker_t *orphans; /* trackers left in flight when the source ended (freed last) */
     atomic_long in, errors, dlq;
     task_stats_t stats;
+    task_ctl_t ctl;    /* its source task */
+    int src_target;    /* worker_state_t asked for the source connector: RUNNING, PAUSED, STOPPED */
+    int *sink_target;  /* the same per sink connector (indexed by the sink's cfg_index) */
+    atomic_int paused; /* the source polls nothing */
+    atomic_int unconnected; /* its last poll found its peer away (worker_ready) */
+    int restart_on_failure; /* restart.policy on-failure (Kafka mode) */
+    long progress_in;       /* `in` at the last progress line (the run's thread) */
+    int from_rest;          /* created over the REST API: kept in the worker's state file */
+    char *rest_item;        /* ... its YAML there (the `- id: ...` item of `pipelines:`) */
+    struct config_gen *gen; /* the configuration `cfg` points into; NULL: the run's own */
+    int broken;             /* added while running, but its set-up failed: nothing restarts */
+    int64_t restart_initial_ms, restart_max_ms;
     sink_rt_t *sinks;
     size_t nsinks;
     atomic_int failed;

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "predicate.h"
 
@@ -142,7 +144,7 @@ static const char *side_dlq_name(const sluice_config_t *sink, const sluice_confi
     return n && *n ? n : NULL;
 }
 
-static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp,
+static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp, pipeline_t *p,
                              const config_instance_t *ci, size_t index, int task, sink_rt_t *s,
                              config_errors_t *errs);
 
@@ -167,12 +169,49 @@ static int check_converters(runtime_t *rt, const config_pipeline_t *cp, const sl
     return rc;
 }
 
+/* A pipeline object for `cp`, its connectors meant to run. */
+static pipeline_t *pipeline_alloc(const config_pipeline_t *cp)
+{
+    pipeline_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->sink_target = calloc(cp->nsinks + 1, sizeof *p->sink_target);
+    if (!p->sink_target) {
+        free(p);
+        return NULL;
+    }
+    p->src_target = WORKER_RUNNING;
+    for (size_t i = 0; i < cp->nsinks; i++)
+        p->sink_target[i] = WORKER_RUNNING;
+    return p;
+}
+
+static void task_ctl_init(task_ctl_t *c, const pipeline_t *p, uint64_t seed)
+{
+    c->state = WORKER_UNASSIGNED;
+    backoff_init(&c->bo, p->restart_initial_ms, p->restart_max_ms,
+                 seed ^ (uint64_t)clock_mono_ms());
+}
+
 static int resolve_pipeline(runtime_t *rt, const config_pipeline_t *cp, pipeline_t *p,
                             config_errors_t *errs)
 {
     int rc = 0;
     p->cfg = cp;
     p->id = cp->id;
+    p->restart_initial_ms = 1000;
+    p->restart_max_ms = 60000;
+    if (cp->core) {
+        /* In-process a run is one batch (its topics end): nothing restarts there. */
+        p->restart_on_failure =
+            (rt->transport->ops->caps & TRANSPORT_ENDLESS) &&
+            strcmp(config_string(cp->core, "restart.policy"), "on-failure") == 0;
+        p->restart_initial_ms = config_int(cp->core, "restart.backoff.initial.ms");
+        p->restart_max_ms = config_int(cp->core, "restart.backoff.max.ms");
+        if (p->restart_max_ms < p->restart_initial_ms)
+            p->restart_max_ms = p->restart_initial_ms;
+    }
+    task_ctl_init(&p->ctl, p, (uint64_t)(uintptr_t)p);
     /* With invalid pipeline keys (core NULL) the plugins are still checked, so that lint reports
      * every error at once; only the settings that need the core keys are skipped. */
     if (cp->core)
@@ -214,21 +253,22 @@ static int resolve_pipeline(runtime_t *rt, const config_pipeline_t *cp, pipeline
                      ci->id, (long long)config_int(ci->core, "tasks.max"), tt->ops->name);
         rc |= tt->ops->check_sink(tt, cp, ci, errs);
         for (size_t task = 0; task < tasks; task++, at++)
-            rc |= resolve_sink_task(rt, cp, ci, i, (int)task, &p->sinks[at], errs);
+            rc |= resolve_sink_task(rt, cp, p, ci, i, (int)task, &p->sinks[at], errs);
     }
     return rc ? -1 : 0;
 }
 
-static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp,
+static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp, pipeline_t *p,
                              const config_instance_t *ci, size_t index, int task, sink_rt_t *s,
                              config_errors_t *errs)
 {
+    s->p = p;
+    task_ctl_init(&s->ctl, p, (uint64_t)(uintptr_t)s);
     int rc = 0;
     config_errors_t scratch;
     config_errors_init(&scratch);
     if (task > 0)
         errs = &scratch;
-    s->p = &rt->pipelines[cp - rt->cfg.pipelines];
     s->id = ci->id;
     s->cfg_index = index;
     s->task = task;
@@ -304,7 +344,7 @@ int runtime_check_plugins(runtime_t *rt)
 {
     int failures = 0;
     for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
+        pipeline_t *p = rt->pipelines[i];
         if (p->has_source) {
             failures += instance_init(p, &p->source, ROLE_SOURCE, "source", 0) != 0;
             instance_destroy(&p->source, ROLE_SOURCE);
@@ -330,18 +370,152 @@ int runtime_check_plugins(runtime_t *rt)
     return failures;
 }
 
+/* Where the worker keeps the connectors created over the REST API: connectors.state.file, else
+ * connectors.yaml beside the offsets file (or in the default state directory). */
+static char *runtime_state_path(const sluice_config_t *g, const char *offsets_override)
+{
+    if (g && config_has(g, "connectors.state.file"))
+        return strdup(config_string(g, "connectors.state.file"));
+    char *base = NULL;
+    if (offsets_override)
+        base = strdup(offsets_override);
+    else if (g && strcmp(config_string(g, "offsets.storage"), "kafka") != 0 &&
+             config_has(g, "offset.storage.file.filename"))
+        base = strdup(config_string(g, "offset.storage.file.filename"));
+    else
+        base = offsets_default_path();
+    if (!base)
+        return NULL;
+    char *slash = strrchr(base, '/');
+    const char *dir = slash ? base : ".";
+    if (slash)
+        *slash = 0;
+    size_t n = strlen(dir) + sizeof "/connectors.yaml";
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s/connectors.yaml", *dir ? dir : "/");
+    free(base);
+    return out;
+}
+
+static int runtime_prepare_with(runtime_t *rt, const char *const *files, size_t nfiles,
+                                const char *offsets_override, int with_state,
+                                config_errors_t *errs);
+
 int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
                     const char *offsets_override, config_errors_t *errs)
 {
+    return runtime_prepare_with(rt, files, nfiles, offsets_override, 0, errs);
+}
+
+int runtime_prepare_run(runtime_t *rt, const char *const *files, size_t nfiles,
+                        const char *offsets_override, config_errors_t *errs)
+{
+    return runtime_prepare_with(rt, files, nfiles, offsets_override, 1, errs);
+}
+
+int runtime_load(runtime_t *rt, config_run_t *out, const char *state, config_errors_t *errs)
+{
+    const char **paths = calloc(rt->nfiles + 2, sizeof *paths);
+    if (!paths) {
+        config_errors_add(errs, NULL, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < rt->nfiles; i++)
+        paths[i] = rt->files[i];
+    size_t n = rt->nfiles;
+    if (state && access(state, F_OK) == 0)
+        paths[n++] = state;
+    int rc = config_load(out, paths, n, errs);
+    free(paths);
+    return rc;
+}
+
+int runtime_state_items(const char *text, char ***items, size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    const char *p =
+        strncmp(text, "pipelines:\n", 11) == 0 ? text - 1 : strstr(text, "\npipelines:\n");
+    if (!p)
+        return 0;
+    p += strlen("\npipelines:\n");
+    while (*p) {
+        const char *end = p;
+        /* An item runs to the next line that starts another (`  - `) or to the end. */
+        do {
+            const char *nl = strchr(end, '\n');
+            end = nl ? nl + 1 : end + strlen(end);
+        } while (*end && strncmp(end, "  - ", 4) != 0);
+        char **more = realloc(*items, (*n + 1) * sizeof *more);
+        if (!more)
+            return -1;
+        *items = more;
+        if (!(more[*n] = strndup(p, (size_t)(end - p))))
+            return -1;
+        (*n)++;
+        p = end;
+    }
+    return 0;
+}
+
+/* The pipelines of the state file were created over the REST API: keep their YAML to write it
+ * again. */
+static void runtime_mark_rest(runtime_t *rt)
+{
+    if (!rt->state_path)
+        return;
+    buf_t b;
+    buf_init(&b);
+    char **items = NULL;
+    size_t nitems = 0, k = 0;
+    if (buf_read_file(&b, rt->state_path) == 0 && b.data)
+        runtime_state_items(b.data, &items, &nitems);
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = rt->pipelines[i];
+        if (!p || !p->cfg->file || strcmp(p->cfg->file, rt->state_path) != 0)
+            continue;
+        p->from_rest = 1;
+        if (k < nitems) {
+            p->rest_item = items[k];
+            items[k++] = NULL;
+        }
+    }
+    for (size_t i = 0; i < nitems; i++)
+        free(items[i]);
+    free(items);
+    buf_free(&b);
+    if (k)
+        atomic_store(&rt->hold, 1);
+}
+
+static int runtime_prepare_with(runtime_t *rt, const char *const *files, size_t nfiles,
+                                const char *offsets_override, int with_state, config_errors_t *errs)
+{
     memset(rt, 0, sizeof *rt);
     pthread_mutex_init(&rt->ended.mu, NULL);
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_mutex_init(&rt->config_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&rt->ended.cv, &ca);
     pthread_condattr_destroy(&ca);
     rt->progress_interval_ms = 5000;
+    rt->files = calloc(nfiles + 1, sizeof *rt->files);
+    for (size_t i = 0; rt->files && i < nfiles; i++)
+        if ((rt->files[i] = strdup(files[i])))
+            rt->nfiles++;
     config_load(&rt->cfg, files, nfiles, errs);
+    if (with_state && !errs->len) {
+        /* The connectors created over the REST API come after the files given. */
+        rt->state_path = runtime_state_path(rt->cfg.global, offsets_override);
+        if (rt->state_path && access(rt->state_path, F_OK) == 0) {
+            config_run_free(&rt->cfg);
+            memset(&rt->cfg, 0, sizeof rt->cfg);
+            runtime_load(rt, &rt->cfg, rt->state_path, errs);
+        }
+    }
 
     /* Plugins: SLUICE_PLUGIN_PATH, then the YAML's plugin.path, then the built-in directory. */
     size_t nextra = rt->cfg.global ? config_count(rt->cfg.global, "plugin.path") : 0;
@@ -379,8 +553,11 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
 
     rt->npipelines = rt->cfg.npipelines;
     rt->pipelines = calloc(rt->npipelines + 1, sizeof *rt->pipelines);
+    for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++)
+        if (!(rt->pipelines[i] = pipeline_alloc(&rt->cfg.pipelines[i])))
+            config_errors_add(errs, NULL, "out of memory");
     for (size_t i = 0; rt->transport && rt->pipelines && i < rt->npipelines; i++)
-        resolve_pipeline(rt, &rt->cfg.pipelines[i], &rt->pipelines[i], errs);
+        resolve_pipeline(rt, &rt->cfg.pipelines[i], rt->pipelines[i], errs);
 
     /* A topic that ends (in-process) has to be written in this run: a pipeline with only sinks
      * reads a topic another pipeline of the run produces. */
@@ -417,6 +594,8 @@ int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
                               cp->id, topic);
     }
 
+    if (with_state)
+        runtime_mark_rest(rt);
     if (offsets_override)
         rt->offsets_path = strdup(offsets_override);
     else if (rt->cfg.global && config_has(rt->cfg.global, "offset.storage.file.filename"))
@@ -460,7 +639,7 @@ void runtime_print(const runtime_t *rt, FILE *out)
         fprintf(out, "offset.storage.file.filename: %s\n", rt->offsets_path);
     fprintf(out, "pipelines:\n");
     for (size_t i = 0; i < rt->npipelines; i++) {
-        const pipeline_t *p = &rt->pipelines[i];
+        const pipeline_t *p = rt->pipelines[i];
         fprintf(out, "  # %s\n  - id: %s\n", p->cfg->file, p->id);
         buf_reset(&b);
         if (p->cfg->core)
@@ -636,87 +815,190 @@ static int runtime_open_offsets(runtime_t *rt)
     return rc ? -1 : 0;
 }
 
-/* A writer for each pipeline (its topics made ready: Kafka creates the missing ones, waiting for
- * the cluster) and a reader for each sink task. */
-static int runtime_transport_setup(runtime_t *rt)
+/* A reader for one sink task: its share of the pipeline's topic. */
+static int sink_task_reader(runtime_t *rt, pipeline_t *p, sink_rt_t *sk)
 {
     transport_t *tt = rt->transport;
     char err[1024];
-    for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        transport_topic_t *topics[64];
-        const char *whys[64];
-        char whybuf[64][300];
-        size_t n = 0;
-        int writes = p->has_source;
-        for (size_t s = 0; s < p->nsinks; s++)
-            writes |= p->sinks[s].side.dlq != NULL;
-        if (p->has_source) {
-            topics[n] = p->topic;
-            snprintf(whybuf[n], sizeof whybuf[n], "pipeline '%s'", p->id);
+    struct transport_reader_spec rs = {
+        .pipeline = p->id,
+        .sink = sk->id,
+        .task = sk->task,
+        .sink_core = p->cfg->sinks[sk->cfg_index].core,
+        .buffer_bytes = (size_t)config_size(p->cfg->core, "buffer.memory"),
+        .on_revoke = pipeline_sink_revoke,
+        .opaque = sk,
+    };
+    if (tt->ops->reader_new(tt, p->topic, &rs, &sk->reader, err, sizeof err) != 0) {
+        char who[512];
+        snprintf(who, sizeof who, "%s/%s#%d", p->id, sk->id, sk->task);
+        log_error(who, "%s", err);
+        return -1;
+    }
+    p->readers[sk - p->sinks] = sk->reader;
+    return 0;
+}
+
+/* The pipeline's writer (its topics made ready: Kafka creates the missing ones, waiting for the
+ * cluster) and a reader for each sink task. */
+static int pipeline_transport(runtime_t *rt, pipeline_t *p)
+{
+    transport_t *tt = rt->transport;
+    char err[1024];
+    transport_topic_t *topics[64];
+    const char *whys[64];
+    char whybuf[64][300];
+    size_t n = 0;
+    int writes = p->has_source;
+    for (size_t s = 0; s < p->nsinks; s++)
+        writes |= p->sinks[s].side.dlq != NULL;
+    if (p->has_source) {
+        topics[n] = p->topic;
+        snprintf(whybuf[n], sizeof whybuf[n], "pipeline '%s'", p->id);
+        n++;
+        if (p->side.dlq) {
+            topics[n] = p->side.dlq;
+            snprintf(whybuf[n], sizeof whybuf[n], "the dead-letter topic of pipeline '%s'", p->id);
             n++;
-            if (p->side.dlq) {
-                topics[n] = p->side.dlq;
-                snprintf(whybuf[n], sizeof whybuf[n], "the dead-letter topic of pipeline '%s'",
-                         p->id);
-                n++;
-            }
         }
-        for (size_t s = 0; s < p->nsinks && n < 64; s++) {
-            sink_rt_t *sk = &p->sinks[s];
-            if (!sk->side.dlq || sk->task > 0)
-                continue;
-            topics[n] = sk->side.dlq;
-            snprintf(whybuf[n], sizeof whybuf[n],
-                     "the dead-letter topic of sink '%s' of pipeline '%s'", sk->id, p->id);
-            n++;
-        }
-        for (size_t k = 0; k < n; k++)
-            whys[k] = whybuf[k];
-        size_t max = (size_t)config_size(p->cfg->core, "buffer.memory");
-        struct transport_writer_spec ws = {
-            .pipeline = p->id,
-            .core = p->cfg->core,
-            .buffer_bytes = max,
-            .topics = topics,
-            .whys = whys,
-            .ntopics = n,
-            .writes = writes,
-            .main = p->has_source ? p->topic : NULL,
-        };
-        int wrc = tt->ops->writer_new(tt, &ws, &p->writer, &rt->stopping, err, sizeof err);
-        if (wrc == -2) {
-            log_info(p->id, "%s", err);
+    }
+    for (size_t s = 0; s < p->nsinks && n < 64; s++) {
+        sink_rt_t *sk = &p->sinks[s];
+        if (!sk->side.dlq || sk->task > 0)
+            continue;
+        topics[n] = sk->side.dlq;
+        snprintf(whybuf[n], sizeof whybuf[n], "the dead-letter topic of sink '%s' of pipeline '%s'",
+                 sk->id, p->id);
+        n++;
+    }
+    for (size_t k = 0; k < n; k++)
+        whys[k] = whybuf[k];
+    struct transport_writer_spec ws = {
+        .pipeline = p->id,
+        .core = p->cfg->core,
+        .buffer_bytes = (size_t)config_size(p->cfg->core, "buffer.memory"),
+        .topics = topics,
+        .whys = whys,
+        .ntopics = n,
+        .writes = writes,
+        .main = p->has_source ? p->topic : NULL,
+    };
+    int wrc = tt->ops->writer_new(tt, &ws, &p->writer, &rt->stopping, err, sizeof err);
+    if (wrc == -2) {
+        log_info(p->id, "%s", err);
+        return -1;
+    }
+    if (wrc != 0) {
+        log_error(p->id, "%s", err);
+        return -1;
+    }
+    p->readers = calloc(p->nsinks + 1, sizeof *p->readers);
+    if (!p->readers)
+        return -1;
+    for (size_t s = 0; s < p->nsinks; s++)
+        if (sink_task_reader(rt, p, &p->sinks[s]) != 0)
             return -1;
-        }
-        if (wrc != 0) {
-            log_error(p->id, "%s", err);
-            return -1;
-        }
-        p->readers = calloc(p->nsinks + 1, sizeof *p->readers);
-        if (!p->readers)
-            return -1;
-        for (size_t s = 0; s < p->nsinks; s++) {
-            sink_rt_t *sk = &p->sinks[s];
-            struct transport_reader_spec rs = {
-                .pipeline = p->id,
-                .sink = sk->id,
-                .task = sk->task,
-                .sink_core = p->cfg->sinks[sk->cfg_index].core,
-                .buffer_bytes = max,
-                .on_revoke = pipeline_sink_revoke,
-                .opaque = sk,
-            };
-            if (tt->ops->reader_new(tt, p->topic, &rs, &sk->reader, err, sizeof err) != 0) {
-                char who[512];
-                snprintf(who, sizeof who, "%s/%s#%d", p->id, sk->id, sk->task);
-                log_error(who, "%s", err);
+    return 0;
+}
+
+/* The pipeline's topic and dead-letter topics, counted as written by it. */
+static int pipeline_topics(runtime_t *rt, pipeline_t *p)
+{
+    transport_t *tt = rt->transport;
+    const struct transport_ops *ops = tt->ops;
+    p->transport = tt;
+    p->offsets = rt->offsets;
+    p->ended = &rt->ended;
+    const char *topic = config_string(p->cfg->core, "topic");
+    size_t max = (size_t)config_size(p->cfg->core, "buffer.memory");
+    p->topic = ops->topic(tt, topic, max);
+    if (!p->topic)
+        return -1;
+    if (p->has_source) {
+        ops->writer_add(p->topic);
+        const char *dlq = side_dlq_name(NULL, p->cfg->core);
+        if (dlq) {
+            p->side.dlq = ops->topic(tt, dlq, max);
+            if (!p->side.dlq)
                 return -1;
-            }
-            p->readers[s] = sk->reader;
+            ops->writer_add(p->side.dlq);
+        }
+    }
+    for (size_t s = 0; s < p->nsinks; s++) {
+        sink_rt_t *sk = &p->sinks[s];
+        const char *dlq = side_dlq_name(p->cfg->sinks[sk->cfg_index].core, p->cfg->core);
+        if (dlq) {
+            sk->side.dlq = ops->topic(tt, dlq, max);
+            if (!sk->side.dlq)
+                return -1;
+            ops->writer_add(sk->side.dlq);
         }
     }
     return 0;
+}
+
+static void sink_task_name(const sink_rt_t *sk, char *name, size_t n)
+{
+    if (sk->task > 0)
+        snprintf(name, n, "%s#%d", sk->id, sk->task);
+    else
+        snprintf(name, n, "%s", sk->id);
+}
+
+/* Init the instances of a task that are not (the first start, or a restart after a release). */
+static int source_task_init(pipeline_t *p)
+{
+    if (!p->source.inited && instance_init(p, &p->source, ROLE_SOURCE, "source", 0) != 0)
+        return -1;
+    for (size_t t = 0; t < p->side.ntransforms; t++)
+        if (!p->side.transforms[t].inited &&
+            instance_init(p, &p->side.transforms[t], ROLE_TRANSFORM,
+                          p->side.transforms[t].cfg_inst->id, 0) != 0)
+            return -1;
+    return 0;
+}
+
+static int sink_task_init(runtime_t *rt, pipeline_t *p, sink_rt_t *sk)
+{
+    char name[300];
+    sink_task_name(sk, name, sizeof name);
+    if (!sk->inst.inited && instance_init(p, &sk->inst, ROLE_SINK, name, sk->task) != 0)
+        return -1;
+    sk->side.codec.load_headers = rt->transport->ops->load_headers;
+    for (size_t t = 0; t < sk->side.ntransforms; t++)
+        if (!sk->side.transforms[t].inited &&
+            instance_init(p, &sk->side.transforms[t], ROLE_TRANSFORM,
+                          sk->side.transforms[t].cfg_inst->id, sk->task) != 0)
+            return -1;
+    return 0;
+}
+
+/* Converters and instances of a pipeline whose topics exist. */
+static int pipeline_init(runtime_t *rt, pipeline_t *p)
+{
+    if (side_converters(rt, &p->side, NULL, p->cfg->core, p->topic->name, p->id) != 0)
+        return -1;
+    if (p->has_source && source_task_init(p) != 0)
+        return -1;
+    for (size_t s = 0; s < p->nsinks; s++) {
+        sink_rt_t *sk = &p->sinks[s];
+        char name[300];
+        sink_task_name(sk, name, sizeof name);
+        if (side_converters(rt, &sk->side, p->cfg->sinks[sk->cfg_index].core, p->cfg->core,
+                            p->topic->name, name) != 0)
+            return -1;
+        if (sink_task_init(rt, p, sk) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Resume the numbering of a source's topic where the last run left it. */
+static void pipeline_set_next(runtime_t *rt, pipeline_t *p)
+{
+    const offsets_entry_t *e = p->has_source ? offsets_get(rt->offsets, p->id) : NULL;
+    if (e && e->next_offset > 0)
+        rt->transport->ops->set_next(p->topic, e->next_offset);
 }
 
 static int runtime_setup(runtime_t *rt)
@@ -726,45 +1008,17 @@ static int runtime_setup(runtime_t *rt)
     /* Topics, writers and readers exist before any thread runs. */
     transport_t *tt = rt->transport;
     const struct transport_ops *ops = tt->ops;
-    for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        p->transport = tt;
-        p->offsets = rt->offsets;
-        p->ended = &rt->ended;
-        const char *topic = config_string(p->cfg->core, "topic");
-        size_t max = (size_t)config_size(p->cfg->core, "buffer.memory");
-        p->topic = ops->topic(tt, topic, max);
-        if (!p->topic)
+    for (size_t i = 0; i < rt->npipelines; i++)
+        if (pipeline_topics(rt, rt->pipelines[i]) != 0)
             return -1;
-        if (p->has_source) {
-            ops->writer_add(p->topic);
-            const char *dlq = side_dlq_name(NULL, p->cfg->core);
-            if (dlq) {
-                p->side.dlq = ops->topic(tt, dlq, max);
-                if (!p->side.dlq)
-                    return -1;
-                ops->writer_add(p->side.dlq);
-            }
-        }
-        for (size_t s = 0; s < p->nsinks; s++) {
-            sink_rt_t *sk = &p->sinks[s];
-            const char *dlq = side_dlq_name(p->cfg->sinks[sk->cfg_index].core, p->cfg->core);
-            if (dlq) {
-                sk->side.dlq = ops->topic(tt, dlq, max);
-                if (!sk->side.dlq)
-                    return -1;
-                ops->writer_add(sk->side.dlq);
-            }
-        }
-    }
     /* A topic that ends, which only routing transforms can feed (no source or dead-letter route
      * writes it), is written by every source with transforms: it ends when they have all ended. */
     for (size_t i = 0; !(ops->caps & TRANSPORT_ENDLESS) && i < rt->npipelines; i++) {
-        transport_topic_t *t = rt->pipelines[i].topic;
-        if (rt->pipelines[i].has_source || ops->writers(t) > 0)
+        transport_topic_t *t = rt->pipelines[i]->topic;
+        if (rt->pipelines[i]->has_source || ops->writers(t) > 0)
             continue;
         for (size_t k = 0; k < rt->npipelines; k++) {
-            pipeline_t *o = &rt->pipelines[k];
+            pipeline_t *o = rt->pipelines[k];
             if (!o->has_source || !o->side.ntransforms)
                 continue;
             transport_topic_t **n = realloc(o->route_targets, (o->nroute_targets + 1) * sizeof *n);
@@ -775,15 +1029,11 @@ static int runtime_setup(runtime_t *rt)
             ops->writer_add(t);
         }
     }
-    if (runtime_transport_setup(rt) != 0)
-        return -1;
-    /* Resume the numbering of each source's topic where the last run left it. */
-    for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        const offsets_entry_t *e = p->has_source ? offsets_get(rt->offsets, p->id) : NULL;
-        if (e && e->next_offset > 0)
-            ops->set_next(p->topic, e->next_offset);
-    }
+    for (size_t i = 0; i < rt->npipelines; i++)
+        if (pipeline_transport(rt, rt->pipelines[i]) != 0)
+            return -1;
+    for (size_t i = 0; i < rt->npipelines; i++)
+        pipeline_set_next(rt, rt->pipelines[i]);
     if (config_block_on(rt->cfg.global, "schema.registry", "url")) {
         const sluice_config_t *g = rt->cfg.global;
         size_t n = config_count(g, "schema.registry");
@@ -803,34 +1053,34 @@ static int runtime_setup(runtime_t *rt)
         }
     }
     /* Plugins: init everything, then start sinks, then sources. */
-    for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        if (side_converters(rt, &p->side, NULL, p->cfg->core, p->topic->name, p->id) != 0)
+    for (size_t i = 0; i < rt->npipelines; i++)
+        if (pipeline_init(rt, rt->pipelines[i]) != 0)
             return -1;
-        if (p->has_source && instance_init(p, &p->source, ROLE_SOURCE, "source", 0) != 0)
-            return -1;
-        for (size_t t = 0; t < p->side.ntransforms; t++)
-            if (instance_init(p, &p->side.transforms[t], ROLE_TRANSFORM,
-                              p->side.transforms[t].cfg_inst->id, 0) != 0)
-                return -1;
-        for (size_t s = 0; s < p->nsinks; s++) {
-            sink_rt_t *sk = &p->sinks[s];
-            char name[300];
-            if (sk->task > 0)
-                snprintf(name, sizeof name, "%s#%d", sk->id, sk->task);
-            else
-                snprintf(name, sizeof name, "%s", sk->id);
-            if (side_converters(rt, &sk->side, p->cfg->sinks[sk->cfg_index].core, p->cfg->core,
-                                p->topic->name, name) != 0)
-                return -1;
-            if (instance_init(p, &sk->inst, ROLE_SINK, name, sk->task) != 0)
-                return -1;
-            sk->side.codec.load_headers = ops->load_headers;
-            for (size_t t = 0; t < sk->side.ntransforms; t++)
-                if (instance_init(p, &sk->side.transforms[t], ROLE_TRANSFORM,
-                                  sk->side.transforms[t].cfg_inst->id, sk->task) != 0)
-                    return -1;
-        }
+    return 0;
+}
+
+/* -- tasks: start, stop, release --------------------------------------------------------------- */
+
+static int sink_task_start(sink_rt_t *sk, char *err, size_t errlen)
+{
+    if (sk->inst.plugin->sink.start &&
+        sk->inst.plugin->sink.start(sk->inst.state, err, errlen) != SLUICE_OK) {
+        log_error(sk->inst.ctx.name, "cannot start: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int source_task_start(runtime_t *rt, pipeline_t *p, char *err, size_t errlen)
+{
+    const offsets_entry_t *e = offsets_get(rt->offsets, p->id);
+    const void *pos = e && e->position_len ? e->position : NULL;
+    size_t len = pos ? e->position_len : 0;
+    if (pos)
+        log_info(p->source.ctx.name, "resuming from the committed position");
+    if (p->source.plugin->source.start(p->source.state, pos, len, err, errlen) != SLUICE_OK) {
+        log_error(p->source.ctx.name, "cannot start: %s", err);
+        return -1;
     }
     return 0;
 }
@@ -838,38 +1088,445 @@ static int runtime_setup(runtime_t *rt)
 static int runtime_start_plugins(runtime_t *rt)
 {
     for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        for (size_t s = 0; s < p->nsinks; s++) {
-            sink_rt_t *sk = &p->sinks[s];
-            char err[1024] = "";
-            if (sk->inst.plugin->sink.start &&
-                sk->inst.plugin->sink.start(sk->inst.state, err, sizeof err) != SLUICE_OK) {
-                log_error(sk->inst.ctx.name, "cannot start: %s", err);
+        pipeline_t *p = rt->pipelines[i];
+        char err[1024] = "";
+        for (size_t s = 0; s < p->nsinks; s++)
+            if (sink_task_start(&p->sinks[s], err, sizeof err) != 0)
                 return -1;
-            }
-        }
-        if (p->has_source) {
-            char err[1024] = "";
-            const offsets_entry_t *e = offsets_get(rt->offsets, p->id);
-            const void *pos = e && e->position_len ? e->position : NULL;
-            size_t len = pos ? e->position_len : 0;
-            if (pos)
-                log_info(p->source.ctx.name, "resuming from the committed position");
-            if (p->source.plugin->source.start(p->source.state, pos, len, err, sizeof err) !=
-                SLUICE_OK) {
-                log_error(p->source.ctx.name, "cannot start: %s", err);
-                return -1;
-            }
-        }
+        if (p->has_source && source_task_start(rt, p, err, sizeof err) != 0)
+            return -1;
     }
     return 0;
+}
+
+static void sink_task_thread(sink_rt_t *sk, int64_t now)
+{
+    atomic_store(&sk->done, 0);
+    atomic_store(&sk->failed, 0);
+    atomic_store(&sk->stop, 0);
+    sk->interrupted = 0;
+    sk->revoke_failed = 0;
+    sk->ctl.trace[0] = 0;
+    sk->ctl.stop_sent = 0;
+    sk->ctl.started_at = now;
+    if (pthread_create(&sk->thread, NULL, pipeline_sink_main, sk) == 0) {
+        sk->thread_started = 1;
+        sk->ctl.live = 1;
+        sk->ctl.state = WORKER_RUNNING;
+    } else {
+        atomic_store(&sk->done, 1);
+        snprintf(sk->ctl.trace, sizeof sk->ctl.trace, "cannot create a thread");
+        sk->ctl.state = WORKER_FAILED;
+    }
+}
+
+static void source_task_thread(pipeline_t *p, int64_t now)
+{
+    atomic_store(&p->source_done, 0);
+    atomic_store(&p->failed, 0);
+    atomic_store(&p->stop, 0);
+    p->ctl.trace[0] = 0;
+    p->ctl.stop_sent = 0;
+    p->ctl.started_at = now;
+    if (pthread_create(&p->thread, NULL, pipeline_source_main, p) == 0) {
+        p->thread_started = 1;
+        p->ctl.live = 1;
+        p->ctl.state = WORKER_RUNNING;
+    } else {
+        atomic_store(&p->source_done, 1);
+        snprintf(p->ctl.trace, sizeof p->ctl.trace, "cannot create a thread");
+        p->ctl.state = WORKER_FAILED;
+    }
+}
+
+/* After its thread was joined: the plugin instances go (a restart inits them again). */
+static void source_task_release(pipeline_t *p)
+{
+    instance_destroy(&p->source, ROLE_SOURCE);
+    runtime_chain_destroy(&p->side);
+}
+
+static void sink_task_release(runtime_t *rt, pipeline_t *p, sink_rt_t *sk)
+{
+    if (sk->inst.inited && sk->inst.plugin->sink.stop)
+        sk->inst.plugin->sink.stop(sk->inst.state);
+    if (sk->reader) {
+        rt->transport->ops->reader_free(sk->reader);
+        p->readers[sk - p->sinks] = NULL;
+        sk->reader = NULL;
+    }
+    instance_destroy(&sk->inst, ROLE_SINK);
+    runtime_chain_destroy(&sk->side);
+}
+
+/* -- the supervisor ------------------------------------------------------------------------------
+ * runtime_run's loop, every tick, under the worker's lock: it joins the tasks that ended, restarts
+ * failed ones after their backoff (restart.policy), and carries out what operators asked through
+ * worker.h (pause, resume, stop, restart). Only a transport whose sink tasks are consumers of
+ * their own (Kafka: TRANSPORT_ENDLESS) restarts tasks; in-process a run is one batch. */
+
+/* A failed task: RESTARTING after its backoff, or FAILED for good (restart.policy never). */
+static void task_failed(pipeline_t *p, task_ctl_t *c, const char *who, int64_t now)
+{
+    if (now - c->started_at >= p->restart_max_ms)
+        backoff_reset(&c->bo); /* it ran long enough: start again from the first wait */
+    if (!p->restart_on_failure) {
+        c->state = WORKER_FAILED;
+        return;
+    }
+    /* "Equal jitter": between half the ceiling and the ceiling, never under the first wait, so
+     * that a task failing at once backs off for real while many do not wake in lockstep. */
+    int64_t ceiling = backoff_ceiling(&c->bo);
+    int64_t d = ceiling / 2 + backoff_next(&c->bo) / 2;
+    if (d < p->restart_initial_ms)
+        d = p->restart_initial_ms;
+    c->retry_at = now + d;
+    c->state = WORKER_RESTARTING;
+    log_warn(who, "failed; restarting in %lld ms (restart.policy on-failure; %ld restart%s so far)",
+             (long long)d, c->restarts, c->restarts == 1 ? "" : "s");
+}
+
+/* "pipeline/sink" or "pipeline/sink#task", as the sink's context names itself. */
+static const char *sk_who(const pipeline_t *p, const sink_rt_t *sk, char *out, size_t n)
+{
+    char name[300];
+    sink_task_name(sk, name, sizeof name);
+    snprintf(out, n, "%s/%s", p->id, name);
+    return out;
+}
+
+/* What a task that is not running does now: 1 to start it. */
+static int task_due(task_ctl_t *c, int target, int64_t now)
+{
+    if (c->restart_req) {
+        c->restart_req = 0;
+        if (target != WORKER_STOPPED)
+            return 1;
+    }
+    if (target == WORKER_STOPPED) {
+        c->state = WORKER_STOPPED;
+        return 0;
+    }
+    if (c->state == WORKER_RESTARTING && now >= c->retry_at) {
+        c->restarts++;
+        return 1;
+    }
+    return 0;
+}
+
+static void supervise_source(runtime_t *rt, pipeline_t *p, int restarts, int64_t now)
+{
+    task_ctl_t *c = &p->ctl;
+    if (p->broken) {
+        c->restart_req = 0;
+        return;
+    }
+    int target = p->src_target, stopping = atomic_load(&rt->stopping) != 0;
+    if (c->live && !atomic_load(&p->source_done)) {
+        atomic_store(&p->paused, target == WORKER_PAUSED);
+        c->state = target == WORKER_PAUSED ? WORKER_PAUSED : WORKER_RUNNING;
+        if ((target == WORKER_STOPPED || c->restart_req) && !c->stop_sent) {
+            /* Stop: the source drains what is in flight and commits, then its thread ends. */
+            atomic_store(&p->stop, 1);
+            if (p->source.plugin->source.stop)
+                p->source.plugin->source.stop(p->source.state);
+            c->stop_sent = 1;
+        }
+        return;
+    }
+    if (c->live) {
+        pthread_join(p->thread, NULL);
+        p->thread_started = 0;
+        c->live = 0;
+        if (restarts)
+            source_task_release(p);
+        if (atomic_load(&p->failed) && !c->stop_sent)
+            task_failed(p, c, p->id, now);
+        else
+            c->state = WORKER_STOPPED; /* stopped, or reached the end of its input */
+    }
+    if (!restarts || stopping || !task_due(c, target, now))
+        return;
+    char err[1024] = "";
+    log_clear_last_error();
+    if (source_task_init(p) != 0 || source_task_start(rt, p, err, sizeof err) != 0) {
+        snprintf(c->trace, sizeof c->trace, "%s", log_last_error()[0] ? log_last_error() : err);
+        source_task_release(p);
+        c->started_at = now;
+        task_failed(p, c, p->id, now);
+        return;
+    }
+    atomic_store(&p->paused, target == WORKER_PAUSED);
+    log_info(p->id, "source started");
+    source_task_thread(p, now);
+}
+
+static void supervise_sink(runtime_t *rt, pipeline_t *p, sink_rt_t *sk, int restarts, int64_t now)
+{
+    task_ctl_t *c = &sk->ctl;
+    char who[600];
+    if (p->broken) {
+        c->restart_req = 0;
+        return;
+    }
+    int target = p->sink_target[sk->cfg_index], stopping = atomic_load(&rt->stopping) != 0;
+    if (c->live && !atomic_load(&sk->done)) {
+        atomic_store(&sk->paused, target == WORKER_PAUSED);
+        c->state = target == WORKER_PAUSED ? WORKER_PAUSED : WORKER_RUNNING;
+        if ((target == WORKER_STOPPED || c->restart_req) && !c->stop_sent) {
+            atomic_store(&sk->stop, 1); /* it flushes, commits and ends */
+            c->stop_sent = 1;
+        }
+        return;
+    }
+    if (c->live) {
+        pthread_join(sk->thread, NULL);
+        sk->thread_started = 0;
+        c->live = 0;
+        if (restarts)
+            sink_task_release(rt, p, sk);
+        if (atomic_load(&sk->failed) && !c->stop_sent)
+            task_failed(p, c, sk_who(p, sk, who, sizeof who), now);
+        else
+            c->state = WORKER_STOPPED;
+    }
+    if (!restarts || stopping || !task_due(c, target, now))
+        return;
+    char err[1024] = "";
+    log_clear_last_error();
+    if ((!sk->reader && sink_task_reader(rt, p, sk) != 0) || sink_task_init(rt, p, sk) != 0 ||
+        sink_task_start(sk, err, sizeof err) != 0) {
+        snprintf(c->trace, sizeof c->trace, "%s", log_last_error()[0] ? log_last_error() : err);
+        sink_task_release(rt, p, sk);
+        c->started_at = now;
+        task_failed(p, c, sk_who(p, sk, who, sizeof who), now);
+        return;
+    }
+    atomic_store(&sk->paused, target == WORKER_PAUSED);
+    log_info(sk->inst.ctx.name, "sink task started");
+    sink_task_thread(sk, now);
+}
+
+static int runtime_finished(runtime_t *rt);
+static void pipeline_release(pipeline_t *p);
+static void pipeline_free(pipeline_t *p);
+
+void config_gen_unref(config_gen_t *g)
+{
+    if (g && --g->refs <= 0) {
+        config_run_free(&g->cfg);
+        free(g);
+    }
+}
+
+pipeline_t *runtime_pipeline_new(runtime_t *rt, config_gen_t *gen, const config_pipeline_t *cp,
+                                 config_errors_t *errs)
+{
+    pipeline_t *p = pipeline_alloc(cp);
+    if (!p) {
+        config_errors_add(errs, NULL, "out of memory");
+        return NULL;
+    }
+    p->gen = gen;
+    if (gen)
+        gen->refs++;
+    size_t before = errs->len;
+    if (resolve_pipeline(rt, cp, p, errs) != 0 || errs->len > before) {
+        runtime_pipeline_discard(p);
+        return NULL;
+    }
+    return p;
+}
+
+void runtime_pipeline_discard(pipeline_t *p)
+{
+    if (!p)
+        return;
+    pipeline_release(p);
+    config_gen_unref(p->gen);
+    pipeline_free(p);
+}
+
+int runtime_change(runtime_t *rt, pipeline_t *old, pipeline_t *add)
+{
+    runtime_change_t *c = calloc(1, sizeof *c), **at = &rt->changes;
+    if (!c)
+        return -1;
+    c->old = old;
+    c->add = add;
+    while (*at)
+        at = &(*at)->next;
+    *at = c;
+    return 0;
+}
+
+static int pipeline_idle(const pipeline_t *p)
+{
+    if (p->ctl.live)
+        return 0;
+    for (size_t s = 0; s < p->nsinks; s++)
+        if (p->sinks[s].ctl.live)
+            return 0;
+    return 1;
+}
+
+/* A pipeline that left the list (its tasks ended): its transport objects and instances go. */
+static void pipeline_teardown(runtime_t *rt, pipeline_t *p)
+{
+    for (size_t s = 0; s < p->nsinks; s++)
+        sink_task_release(rt, p, &p->sinks[s]);
+    if (p->has_source)
+        source_task_release(p);
+    if (p->writer)
+        rt->transport->ops->writer_free(p->writer);
+    p->writer = NULL;
+    log_info(p->id, "removed");
+    runtime_pipeline_discard(p);
+}
+
+/* A pipeline added while the worker runs: set up and started like those of the start, outside the
+ * lock (no one sees it yet). A set-up that fails leaves it FAILED and `broken`. */
+static void pipeline_bring_up(runtime_t *rt, pipeline_t *p)
+{
+    int64_t now = clock_mono_ms();
+    char err[1024] = "";
+    log_clear_last_error();
+    int ok = pipeline_topics(rt, p) == 0 && pipeline_transport(rt, p) == 0;
+    if (ok) {
+        pipeline_set_next(rt, p);
+        ok = pipeline_init(rt, p) == 0;
+    }
+    for (size_t s = 0; ok && s < p->nsinks; s++)
+        ok = sink_task_start(&p->sinks[s], err, sizeof err) == 0;
+    if (ok && p->has_source)
+        ok = source_task_start(rt, p, err, sizeof err) == 0;
+    if (!ok) {
+        const char *why = log_last_error()[0] ? log_last_error() : err[0] ? err : "set-up failed";
+        p->broken = 1;
+        snprintf(p->ctl.trace, sizeof p->ctl.trace, "%s", why);
+        p->ctl.state = WORKER_FAILED;
+        for (size_t s = 0; s < p->nsinks; s++) {
+            snprintf(p->sinks[s].ctl.trace, sizeof p->sinks[s].ctl.trace, "%s", why);
+            p->sinks[s].ctl.state = WORKER_FAILED;
+        }
+        log_error(p->id, "cannot start: %s", why);
+        return;
+    }
+    for (size_t s = 0; s < p->nsinks; s++) {
+        atomic_store(&p->sinks[s].paused, p->sink_target[p->sinks[s].cfg_index] == WORKER_PAUSED);
+        sink_task_thread(&p->sinks[s], now);
+    }
+    if (p->has_source) {
+        atomic_store(&p->paused, p->src_target == WORKER_PAUSED);
+        source_task_thread(p, now);
+    }
+    log_info(p->id, "started");
+}
+
+/* The changes whose old pipeline has stopped leave the queue (and their old pipeline the list,
+ * its index kept in `stopping` for the new one). Under the lock. */
+static runtime_change_t *runtime_changes_ready(runtime_t *rt)
+{
+    runtime_change_t *ready = NULL, **tail = &ready;
+    for (runtime_change_t **c = &rt->changes; *c;) {
+        runtime_change_t *ch = *c;
+        int at = -1;
+        if (ch->old) {
+            pipeline_t *o = ch->old;
+            if (!ch->stopping) {
+                o->src_target = WORKER_STOPPED;
+                for (size_t i = 0; i < o->cfg->nsinks; i++)
+                    o->sink_target[i] = WORKER_STOPPED;
+                ch->stopping = 1;
+            }
+            if (!pipeline_idle(o)) {
+                c = &ch->next;
+                continue;
+            }
+            for (size_t i = 0; i < rt->npipelines; i++)
+                if (rt->pipelines[i] == o) {
+                    memmove(&rt->pipelines[i], &rt->pipelines[i + 1],
+                            (rt->npipelines - i - 1) * sizeof *rt->pipelines);
+                    rt->npipelines--;
+                    at = (int)i;
+                    break;
+                }
+        }
+        ch->stopping = at;
+        *c = ch->next;
+        ch->next = NULL;
+        *tail = ch;
+        tail = &ch->next;
+    }
+    return ready;
+}
+
+static void runtime_changes_apply(runtime_t *rt, runtime_change_t *ready)
+{
+    while (ready) {
+        runtime_change_t *ch = ready;
+        ready = ch->next;
+        if (ch->old)
+            pipeline_teardown(rt, ch->old);
+        if (ch->add && !atomic_load(&rt->stopping)) {
+            pipeline_bring_up(rt, ch->add);
+            pthread_mutex_lock(&rt->lock);
+            pipeline_t **n = realloc(rt->pipelines, (rt->npipelines + 2) * sizeof *n);
+            if (n) {
+                rt->pipelines = n;
+                size_t at = ch->stopping >= 0 && (size_t)ch->stopping <= rt->npipelines
+                                ? (size_t)ch->stopping
+                                : rt->npipelines;
+                memmove(&n[at + 1], &n[at], (rt->npipelines - at) * sizeof *n);
+                n[at] = ch->add;
+                rt->npipelines++;
+                ch->add = NULL;
+            }
+            pthread_mutex_unlock(&rt->lock);
+        }
+        if (ch->add) { /* out of memory, or the run is ending: it never ran */
+            for (size_t s = 0; s < ch->add->nsinks; s++)
+                if (ch->add->sinks[s].thread_started) {
+                    atomic_store(&ch->add->sinks[s].stop, 1);
+                    atomic_store(&ch->add->abort, 1);
+                    pthread_join(ch->add->sinks[s].thread, NULL);
+                }
+            if (ch->add->thread_started) {
+                atomic_store(&ch->add->stop, 1);
+                pthread_join(ch->add->thread, NULL);
+            }
+            pipeline_teardown(rt, ch->add);
+        }
+        free(ch);
+    }
+}
+
+/* One tick of the supervisor; returns 1 when the run is over (runtime_finished). */
+static int runtime_supervise(runtime_t *rt)
+{
+    int restarts = (rt->transport->ops->caps & TRANSPORT_ENDLESS) != 0;
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&rt->lock);
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = rt->pipelines[i];
+        if (p->has_source)
+            supervise_source(rt, p, restarts, now);
+        for (size_t s = 0; s < p->nsinks; s++)
+            supervise_sink(rt, p, &p->sinks[s], restarts, now);
+    }
+    runtime_change_t *ready = runtime_changes_ready(rt);
+    int finished = !ready && !rt->changes && runtime_finished(rt);
+    pthread_mutex_unlock(&rt->lock);
+    runtime_changes_apply(rt, ready);
+    return finished;
 }
 
 /* Ask every pipeline to stop (signal handler thread). `hard`: do not drain. */
 static void runtime_request_stop(runtime_t *rt, int hard)
 {
+    pthread_mutex_lock(&rt->lock);
     for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
+        pipeline_t *p = rt->pipelines[i];
         atomic_store(&p->stop, 1);
         atomic_store(&p->shutdown, 1);
         if (hard)
@@ -877,30 +1534,45 @@ static void runtime_request_stop(runtime_t *rt, int hard)
         if (p->has_source && p->thread_started && p->source.plugin->source.stop)
             p->source.plugin->source.stop(p->source.state);
     }
+    pthread_mutex_unlock(&rt->lock);
 }
 
-static int runtime_all_done(runtime_t *rt)
+/* The run ends when no task runs or will: none alive, none waiting for a restart, none held by an
+ * operator (paused or stopped: it may be resumed). */
+static int runtime_finished(runtime_t *rt)
 {
+    int stopping = atomic_load(&rt->stopping) != 0;
+    int restarts = (rt->transport->ops->caps & TRANSPORT_ENDLESS) != 0;
+    if (!stopping && restarts && atomic_load(&rt->hold))
+        return 0;
     for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        if (p->has_source && !atomic_load(&p->source_done))
-            return 0;
-        for (size_t s = 0; s < p->nsinks; s++)
-            if (!atomic_load(&p->sinks[s].done))
+        pipeline_t *p = rt->pipelines[i];
+        if (p->has_source) {
+            if (p->ctl.live || p->ctl.state == WORKER_RESTARTING || p->ctl.restart_req)
                 return 0;
+            if (!stopping && restarts && p->src_target != WORKER_RUNNING)
+                return 0;
+        }
+        for (size_t s = 0; s < p->nsinks; s++) {
+            task_ctl_t *c = &p->sinks[s].ctl;
+            if (c->live || c->state == WORKER_RESTARTING || c->restart_req)
+                return 0;
+            if (!stopping && restarts && p->sink_target[p->sinks[s].cfg_index] != WORKER_RUNNING)
+                return 0;
+        }
     }
     return 1;
 }
 
-static void runtime_progress(runtime_t *rt, long *last_in, double seconds)
+static void runtime_progress(runtime_t *rt, double seconds)
 {
     for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
+        pipeline_t *p = rt->pipelines[i];
         char line[1024];
         long in = atomic_load(&p->in);
         int n = snprintf(line, sizeof line, "in %ld (%.0f/s) | out", in,
-                         seconds > 0 ? (double)(in - last_in[i]) / seconds : 0.0);
-        last_in[i] = in;
+                         seconds > 0 ? (double)(in - p->progress_in) / seconds : 0.0);
+        p->progress_in = in;
         long errors = atomic_load(&p->errors), dlq = atomic_load(&p->dlq);
         for (size_t s = 0; s < p->nsinks && n < (int)sizeof line; s++) {
             if (p->sinks[s].task > 0)
@@ -930,6 +1602,15 @@ static void *runtime_signals(void *arg)
     while (!atomic_load(&rt->exiting)) {
         struct timespec tick = {0, 100 * 1000000L};
         int sig = sigtimedwait(&rt->sigs, NULL, &tick);
+        if (sig == SIGHUP) {
+            buf_t errs;
+            buf_init(&errs);
+            log_info(NULL, "SIGHUP: reloading the configuration");
+            if (worker_reload(rt, &errs) >= 400)
+                log_error(NULL, "reload refused, nothing changed:\n%s", errs.data ? errs.data : "");
+            buf_free(&errs);
+            continue;
+        }
         if (sig != SIGINT && sig != SIGTERM)
             continue;
         signals++;
@@ -946,6 +1627,25 @@ static void *runtime_signals(void *arg)
     return NULL;
 }
 
+/* The exit code of a run that went through: 1 when a task ended failed (or the run aborted). */
+static int runtime_result(runtime_t *rt)
+{
+    int rc = 0;
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = rt->pipelines[i];
+        int failed = atomic_load(&p->abort) != 0;
+        failed |=
+            p->has_source && (p->ctl.state == WORKER_FAILED || p->ctl.state == WORKER_RESTARTING);
+        for (size_t s = 0; s < p->nsinks; s++)
+            failed |= p->sinks[s].ctl.state == WORKER_FAILED ||
+                      p->sinks[s].ctl.state == WORKER_RESTARTING;
+        if (failed && !atomic_load(&p->abort))
+            log_error(p->id, "pipeline failed");
+        rc |= failed;
+    }
+    return rc;
+}
+
 int runtime_run(runtime_t *rt)
 {
     int rc = 0;
@@ -953,6 +1653,7 @@ int runtime_run(runtime_t *rt)
     sigemptyset(&rt->sigs);
     sigaddset(&rt->sigs, SIGINT);
     sigaddset(&rt->sigs, SIGTERM);
+    sigaddset(&rt->sigs, SIGHUP);  /* reload (worker_reload) */
     sigaddset(&rt->sigs, SIGUSR1); /* wakes the signal thread when the run ends */
     /* Every thread inherits the mask: only the signal thread takes them, with sigtimedwait. */
     pthread_sigmask(SIG_BLOCK, &rt->sigs, &old);
@@ -960,35 +1661,62 @@ int runtime_run(runtime_t *rt)
     if (pthread_create(&rt->sig_thread, NULL, runtime_signals, rt) == 0)
         rt->sig_thread_started = 1;
 
-    if (runtime_setup(rt) != 0 || runtime_start_plugins(rt) != 0) {
+    /* A worker whose tasks restart (Kafka) takes a plugin that cannot start (a directory missing,
+     * a server away) as that task's failure, as later ones; in-process it ends the run. */
+    int restarts = (rt->transport->ops->caps & TRANSPORT_ENDLESS) != 0;
+    if (runtime_setup(rt) != 0 || (!restarts && runtime_start_plugins(rt) != 0)) {
         /* Stopped by a signal while waiting (for Kafka): a clean end, not a configuration error. */
         rc = atomic_load(&rt->stopping) ? 0 : 2;
         goto teardown;
     }
+    int64_t start = clock_mono_ms();
+    pthread_mutex_lock(&rt->lock);
     for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        for (size_t s = 0; s < p->nsinks; s++)
-            if (pthread_create(&p->sinks[s].thread, NULL, pipeline_sink_main, &p->sinks[s]) == 0)
-                p->sinks[s].thread_started = 1;
-            else
-                atomic_store(&p->sinks[s].done, 1);
+        pipeline_t *p = rt->pipelines[i];
+        for (size_t s = 0; s < p->nsinks; s++) {
+            sink_rt_t *sk = &p->sinks[s];
+            char err[1024] = "", who[600];
+            log_clear_last_error();
+            if (restarts && sink_task_start(sk, err, sizeof err) != 0) {
+                snprintf(sk->ctl.trace, sizeof sk->ctl.trace, "%s",
+                         log_last_error()[0] ? log_last_error() : err);
+                sink_task_release(rt, p, sk);
+                sk->ctl.started_at = start;
+                task_failed(p, &sk->ctl, sk_who(p, sk, who, sizeof who), start);
+                continue;
+            }
+            sink_task_thread(sk, start);
+        }
     }
     for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        if (p->has_source && pthread_create(&p->thread, NULL, pipeline_source_main, p) == 0)
-            p->thread_started = 1;
-        else if (p->has_source)
-            atomic_store(&p->source_done, 1);
+        pipeline_t *p = rt->pipelines[i];
+        char err[1024] = "";
+        if (!p->has_source)
+            continue;
+        log_clear_last_error();
+        if (restarts && source_task_start(rt, p, err, sizeof err) != 0) {
+            snprintf(p->ctl.trace, sizeof p->ctl.trace, "%s",
+                     log_last_error()[0] ? log_last_error() : err);
+            source_task_release(p);
+            p->ctl.started_at = start;
+            task_failed(p, &p->ctl, p->id, start);
+            continue;
+        }
+        source_task_thread(p, start);
     }
+    /* A worker with nothing to run waits for connectors to be created (the REST API). */
+    if (rt->npipelines == 0 && (rt->transport->ops->caps & TRANSPORT_ENDLESS))
+        atomic_store(&rt->hold, 1);
+    atomic_store(&rt->started, 1);
+    pthread_mutex_unlock(&rt->lock);
     char where[600];
     rt->transport->ops->describe(rt->transport, where, sizeof where);
     log_info(NULL, "running %zu pipeline%s %s; offsets in %s", rt->npipelines,
              rt->npipelines == 1 ? "" : "s", where, rt->offsets_path);
 
-    long *last_in = calloc(rt->npipelines + 1, sizeof *last_in);
     struct timespec last_report, now;
     clock_gettime(CLOCK_MONOTONIC, &last_report);
-    while (!runtime_all_done(rt)) {
+    while (!runtime_supervise(rt)) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_nsec += 100 * 1000000L;
@@ -996,37 +1724,25 @@ int runtime_run(runtime_t *rt)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
+        /* Woken at once when a pipeline thread ends (pipeline_ended). */
         pthread_mutex_lock(&rt->ended.mu);
-        if (!runtime_all_done(rt))
-            pthread_cond_timedwait(&rt->ended.cv, &rt->ended.mu, &until);
+        pthread_cond_timedwait(&rt->ended.cv, &rt->ended.mu, &until);
         pthread_mutex_unlock(&rt->ended.mu);
         clock_gettime(CLOCK_MONOTONIC, &now);
         double since = (double)(now.tv_sec - last_report.tv_sec) +
                        (double)(now.tv_nsec - last_report.tv_nsec) / 1e9;
         if (!rt->quiet && since * 1000 >= rt->progress_interval_ms) {
-            runtime_progress(rt, last_in, since);
+            runtime_progress(rt, since);
             last_report = now;
         }
     }
-    for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        if (p->thread_started)
-            pthread_join(p->thread, NULL);
-        for (size_t s = 0; s < p->nsinks; s++)
-            if (p->sinks[s].thread_started)
-                pthread_join(p->sinks[s].thread, NULL);
-        if (atomic_load(&p->failed) || atomic_load(&p->abort))
-            rc = 1;
-    }
     if (!rt->quiet)
-        runtime_progress(rt, last_in, 0);
-    free(last_in);
-    for (size_t i = 0; i < rt->npipelines; i++)
-        if (atomic_load(&rt->pipelines[i].failed))
-            log_error(rt->pipelines[i].id, "pipeline failed");
+        runtime_progress(rt, 0);
+    rc = runtime_result(rt);
 teardown:
+    atomic_store(&rt->started, 0);
     for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
+        pipeline_t *p = rt->pipelines[i];
         for (size_t s = 0; s < p->nsinks; s++) {
             sink_rt_t *sk = &p->sinks[s];
             if (sk->inst.inited && sk->inst.plugin->sink.stop)
@@ -1042,9 +1758,9 @@ teardown:
             log_error(NULL, "%s", err);
     }
     for (size_t i = 0; i < rt->npipelines; i++) {
-        if (rt->pipelines[i].writer)
-            rt->transport->ops->writer_free(rt->pipelines[i].writer);
-        rt->pipelines[i].writer = NULL;
+        if (rt->pipelines[i]->writer)
+            rt->transport->ops->writer_free(rt->pipelines[i]->writer);
+        rt->pipelines[i]->writer = NULL;
     }
     if (rt->sig_thread_started) {
         atomic_store(&rt->exiting, 1);
@@ -1073,41 +1789,73 @@ static void side_free(side_t *side)
         converter_free(&side->value_conv);
 }
 
+/* A pipeline's plugin instances and settings (its threads joined). */
+static void pipeline_release(pipeline_t *p)
+{
+    if (p->has_source) {
+        instance_destroy(&p->source, ROLE_SOURCE);
+        config_free(p->source.cfg);
+    }
+    side_free(&p->side);
+    for (size_t s = 0; p->sinks && s < p->nsinks; s++) {
+        instance_destroy(&p->sinks[s].inst, ROLE_SINK);
+        config_free(p->sinks[s].inst.cfg);
+        side_free(&p->sinks[s].side);
+    }
+    free(p->sinks);
+    p->sinks = NULL;
+    p->nsinks = 0;
+    free(p->route_targets);
+    free(p->readers);
+    free(p->sink_target);
+    p->route_targets = NULL;
+    p->readers = NULL;
+    p->sink_target = NULL;
+}
+
+/* Trackers left in flight: after the transport objects whose chunks or delivery reports may point
+ * at them. Then the pipeline object itself. */
+static void pipeline_free(pipeline_t *p)
+{
+    free(p->rest_item);
+    p->rest_item = NULL;
+    while (p->orphans) {
+        tracker_t *t = p->orphans;
+        p->orphans = t->next;
+        free(t->position);
+        free(t);
+    }
+    free(p);
+}
+
 void runtime_free(runtime_t *rt)
 {
-    for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        if (p->has_source) {
-            instance_destroy(&p->source, ROLE_SOURCE);
-            config_free(p->source.cfg);
-        }
-        side_free(&p->side);
-        for (size_t s = 0; p->sinks && s < p->nsinks; s++) {
-            instance_destroy(&p->sinks[s].inst, ROLE_SINK);
-            config_free(p->sinks[s].inst.cfg);
-            side_free(&p->sinks[s].side);
-        }
-        free(p->sinks);
+    while (rt->changes) { /* asked, never carried out (the run ended first) */
+        runtime_change_t *c = rt->changes;
+        rt->changes = c->next;
+        runtime_pipeline_discard(c->add);
+        free(c);
     }
-    for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++) {
-        pipeline_t *p = &rt->pipelines[i];
-        free(p->route_targets);
-        free(p->readers);
-    }
+    for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++)
+        if (rt->pipelines[i])
+            pipeline_release(rt->pipelines[i]);
     sr_client_free(rt->sr);
     if (rt->transport)
         rt->transport->ops->free(rt->transport);
-    /* Trackers left in flight: after the topics whose chunks may point at them. */
     for (size_t i = 0; rt->pipelines && i < rt->npipelines; i++)
-        while (rt->pipelines[i].orphans) {
-            tracker_t *t = rt->pipelines[i].orphans;
-            rt->pipelines[i].orphans = t->next;
-            free(t->position);
-            free(t);
+        if (rt->pipelines[i]) {
+            config_gen_unref(rt->pipelines[i]->gen);
+            pipeline_free(rt->pipelines[i]);
         }
     free(rt->pipelines);
     pthread_mutex_destroy(&rt->ended.mu);
     pthread_cond_destroy(&rt->ended.cv);
+    pthread_mutex_destroy(&rt->lock);
+    pthread_mutex_destroy(&rt->config_lock);
+    for (size_t i = 0; rt->files && i < rt->nfiles; i++)
+        free(rt->files[i]);
+    free(rt->files);
+    free(rt->state_path);
     offsets_close(rt->offsets);
     kafka_kv_writer_free(rt->offsets_writer);
     free(rt->offsets_path);

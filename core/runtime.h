@@ -14,12 +14,37 @@
 #include "offsets.h"
 #include "pipeline.h"
 #include "schema_registry.h"
+#include "worker.h"
+
+/* A configuration loaded while the worker runs (a REST write, a reload): the pipelines taken from
+ * it point into it; it goes with the last of them. */
+typedef struct config_gen {
+    config_run_t cfg;
+    int refs;
+} config_gen_t;
+
+/* A change of the pipeline list asked by the worker (worker.h), carried out by the supervisor:
+ * `old` stops and goes, then `add` is set up and starts (either may be NULL). */
+typedef struct runtime_change {
+    pipeline_t *old, *add;
+    int stopping;
+    struct runtime_change *next;
+} runtime_change_t;
 
 typedef struct runtime {
     config_run_t cfg;
     registry_t registry;
-    pipeline_t *pipelines;
+    pipeline_t **pipelines; /* each allocated on its own: the worker adds and removes them */
     size_t npipelines;
+    /* The worker's lock (worker.h): the pipeline list and every task_ctl_t. */
+    pthread_mutex_t lock;
+    atomic_int started; /* the set-up is done: the supervisor runs (worker_started) */
+    atomic_int hold;    /* keep running with nothing running (a worker waiting for connectors) */
+    char **files;       /* the files given (reloads read them again) */
+    size_t nfiles;
+    char *state_path;   /* connectors.state.file (`run` only) */
+    pthread_mutex_t config_lock; /* one REST write or reload at a time */
+    runtime_change_t *changes;   /* under `lock` */
     transport_t *transport; /* how records travel: chosen by runtime_prepare; owns the topics */
     offsets_t *offsets;
     char *offsets_path;
@@ -40,6 +65,21 @@ typedef struct runtime {
  * none. `offsets_override` (from --offsets) may be NULL. */
 int runtime_prepare(runtime_t *rt, const char *const *files, size_t nfiles,
                     const char *offsets_override, config_errors_t *errs);
+/* runtime_prepare for `sluice run`: the connectors of the state file (worker.h) are loaded too. */
+int runtime_prepare_run(runtime_t *rt, const char *const *files, size_t nfiles,
+                        const char *offsets_override, config_errors_t *errs);
+/* Load the run's files again, and `state` when it exists, into `out` (a reload, a REST write). */
+int runtime_load(runtime_t *rt, config_run_t *out, const char *state, config_errors_t *errs);
+/* A pipeline for `cp` of `gen` resolved against the running worker's plugins (errors to `errs`:
+ * NULL). It is not started: hand it to runtime_change, or to runtime_pipeline_discard. */
+pipeline_t *runtime_pipeline_new(runtime_t *rt, config_gen_t *gen, const config_pipeline_t *cp,
+                                 config_errors_t *errs);
+void runtime_pipeline_discard(pipeline_t *p);
+/* Queue a change of the pipeline list (under rt->lock). */
+int runtime_change(runtime_t *rt, pipeline_t *old, pipeline_t *add);
+void config_gen_unref(config_gen_t *g);
+/* The items of a state file's `pipelines:` list, as text (each `  - id: ...` with its lines). */
+int runtime_state_items(const char *text, char ***items, size_t *n);
 /* Scan the plugin directories (SLUICE_PLUGIN_PATH, `extra`, the built-in one) into rt->registry;
  * load failures are added to `errs`. runtime_prepare calls it; `sluice test` too. */
 void runtime_scan_plugins(runtime_t *rt, const char *const *extra, size_t nextra,

@@ -360,15 +360,15 @@ static side_t *find_chain(runtime_t *rt, const char *file, const config_node_t *
     pipeline_t *p = NULL;
     if (pid && pid->kind == CONFIG_SCALAR) {
         for (size_t i = 0; i < rt->npipelines; i++)
-            if (strcmp(rt->pipelines[i].id, pid->scalar) == 0)
-                p = &rt->pipelines[i];
+            if (strcmp(rt->pipelines[i]->id, pid->scalar) == 0)
+                p = rt->pipelines[i];
         if (!p) {
             fprintf(stderr, "%s:%d: no pipeline '%s' in %s\n", file, pid->mark.line, pid->scalar,
                     rt->cfg.nfiles ? rt->cfg.files[0] : "the pipeline file");
             return NULL;
         }
     } else if (rt->npipelines == 1) {
-        p = &rt->pipelines[0];
+        p = rt->pipelines[0];
     } else {
         fprintf(stderr,
                 "%s:%d: the pipeline file has %zu pipelines: say which with 'pipeline: ID'\n", file,

@@ -1,9 +1,14 @@
-/* worker.c — see worker.h. (First cut: the interface links; the lifecycle lands next.) */
+/* worker.c — see worker.h. The REST threads read and ask under the runtime's lock; the supervisor
+ * (runtime.c, the run's thread) does what they ask. */
 #include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "log.h"
+#include "offsets.h"
 #include "runtime.h"
 
 static const char *const state_names[] = {"UNASSIGNED", "RUNNING", "PAUSED",
@@ -14,13 +19,364 @@ const char *worker_state_name(worker_state_t s)
     return (unsigned)s < sizeof state_names / sizeof *state_names ? state_names[s] : "UNASSIGNED";
 }
 
-#define NOT_YET(err, errlen) (snprintf(err, errlen, "not implemented yet"), 501)
+/* -- connectors: a pipeline's source, each of its sinks -----------------------------------------
+ */
+
+typedef struct conn_ref {
+    pipeline_t *p;
+    int is_sink;
+    size_t sink; /* the sink's index in the pipeline's configuration */
+} conn_ref_t;
+
+static int conn_sink_alone(const pipeline_t *p)
+{
+    return !p->has_source && p->cfg->nsinks == 1;
+}
+
+static void conn_name(const conn_ref_t *r, char *out, size_t n)
+{
+    if (!r->is_sink || conn_sink_alone(r->p))
+        snprintf(out, n, "%s", r->p->id);
+    else
+        snprintf(out, n, "%s.%s", r->p->id, r->p->cfg->sinks[r->sink].id);
+}
+
+/* Call fn for every connector in order; stops when fn returns non-zero (that value returned). */
+static int conn_each(runtime_t *rt, int (*fn)(runtime_t *, const conn_ref_t *, void *), void *arg)
+{
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = rt->pipelines[i];
+        if (!p || !p->cfg)
+            continue;
+        conn_ref_t r = {p, 0, 0};
+        int rc;
+        if (p->has_source && (rc = fn(rt, &r, arg)) != 0)
+            return rc;
+        for (size_t s = 0; s < p->cfg->nsinks; s++) {
+            r = (conn_ref_t){p, 1, s};
+            if ((rc = fn(rt, &r, arg)) != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+struct find {
+    const char *name;
+    conn_ref_t found;
+};
+
+static int conn_match(runtime_t *rt, const conn_ref_t *r, void *arg)
+{
+    (void)rt;
+    struct find *f = arg;
+    char name[512];
+    conn_name(r, name, sizeof name);
+    if (strcmp(name, f->name) != 0)
+        return 0;
+    f->found = *r;
+    return 1;
+}
+
+/* Under the lock: the connector `name`, or 404. */
+static int conn_find(runtime_t *rt, const char *name, conn_ref_t *out, char *err, size_t errlen)
+{
+    struct find f = {name, {0}};
+    if (name && conn_each(rt, conn_match, &f)) {
+        *out = f.found;
+        return 200;
+    }
+    snprintf(err, errlen, "Connector %s not found", name ? name : "");
+    return 404;
+}
+
+/* Its tasks' controls (the source's, or the sink's tasks'). */
+static size_t conn_tasks(const conn_ref_t *r, task_ctl_t **ctl, size_t max)
+{
+    if (!r->is_sink) {
+        ctl[0] = &r->p->ctl;
+        return 1;
+    }
+    size_t n = 0;
+    for (size_t s = 0; s < r->p->nsinks && n < max; s++)
+        if (r->p->sinks[s].cfg_index == r->sink)
+            ctl[n++] = &r->p->sinks[s].ctl;
+    return n;
+}
+
+static int *conn_target(const conn_ref_t *r)
+{
+    return r->is_sink ? &r->p->sink_target[r->sink] : &r->p->src_target;
+}
+
+/* -- snapshots -----------------------------------------------------------------------------------
+ */
+
+struct flat {
+    worker_kv_t *kv;
+    size_t n, cap;
+    int failed;
+};
+
+static void flat_put(void *opaque, const char *key, const char *value)
+{
+    struct flat *f = opaque;
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->kv[i].key, key) == 0) { /* a sink's own value over its pipeline's */
+            char *v = strdup(value);
+            if (!v) {
+                f->failed = 1;
+                return;
+            }
+            free(f->kv[i].value);
+            f->kv[i].value = v;
+            return;
+        }
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        worker_kv_t *kv = realloc(f->kv, cap * sizeof *kv);
+        if (!kv) {
+            f->failed = 1;
+            return;
+        }
+        f->kv = kv;
+        f->cap = cap;
+    }
+    f->kv[f->n].key = strdup(key);
+    f->kv[f->n].value = strdup(value);
+    if (!f->kv[f->n].key || !f->kv[f->n].value) {
+        free(f->kv[f->n].key);
+        free(f->kv[f->n].value);
+        f->failed = 1;
+        return;
+    }
+    f->n++;
+}
+
+/* Connect's flat view of the transforms of an instance: transforms=a,b; transforms.a.type=...;
+ * transforms.a.<key>=... */
+static void flat_transforms(struct flat *f, const side_t *side)
+{
+    buf_t names, key;
+    buf_init(&names);
+    buf_init(&key);
+    for (size_t t = 0; t < side->ntransforms; t++)
+        buf_printf(&names, "%s%s", t ? "," : "", side->transforms[t].cfg_inst->id);
+    if (side->ntransforms)
+        flat_put(f, "transforms", names.data);
+    for (size_t t = 0; t < side->ntransforms; t++) {
+        const instance_t *in = &side->transforms[t];
+        buf_reset(&key);
+        buf_printf(&key, "transforms.%s.type", in->cfg_inst->id);
+        flat_put(f, key.data, in->cfg_inst->plugin);
+        struct flat inner = {0};
+        config_flat(in->cfg, flat_put, &inner);
+        for (size_t i = 0; i < inner.n; i++) {
+            buf_reset(&key);
+            buf_printf(&key, "transforms.%s.%s", in->cfg_inst->id, inner.kv[i].key);
+            flat_put(f, key.data, inner.kv[i].value);
+            free(inner.kv[i].key);
+            free(inner.kv[i].value);
+        }
+        free(inner.kv);
+        f->failed |= inner.failed;
+    }
+    buf_free(&names);
+    buf_free(&key);
+}
+
+static void conn_flat(const conn_ref_t *r, const char *name, struct flat *f)
+{
+    const pipeline_t *p = r->p;
+    const config_instance_t *ci = r->is_sink ? &p->cfg->sinks[r->sink] : p->cfg->source;
+    char tasks[32];
+    flat_put(f, "name", name);
+    flat_put(f, "connector.class", ci->plugin);
+    if (r->is_sink && ci->core)
+        snprintf(tasks, sizeof tasks, "%lld", (long long)config_int(ci->core, "tasks.max"));
+    else
+        snprintf(tasks, sizeof tasks, "1");
+    flat_put(f, "tasks.max", tasks);
+    const char *topic = p->cfg->core ? config_string(p->cfg->core, "topic") : p->id;
+    flat_put(f, r->is_sink ? "topics" : "topic", topic);
+    config_flat(p->cfg->core, flat_put, f);
+    if (r->is_sink)
+        config_flat(ci->core, flat_put, f);
+    const instance_t *in = NULL;
+    const side_t *side = NULL;
+    if (!r->is_sink) {
+        in = &p->source;
+        side = &p->side;
+    } else {
+        for (size_t s = 0; s < p->nsinks && !in; s++)
+            if (p->sinks[s].cfg_index == r->sink) {
+                in = &p->sinks[s].inst;
+                side = &p->sinks[s].side;
+            }
+    }
+    if (in)
+        config_flat(in->cfg, flat_put, f);
+    if (side)
+        flat_transforms(f, side);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+static void task_snapshot(const task_ctl_t *c, int started, worker_task_t *t)
+{
+    t->state = started ? (worker_state_t)c->state : WORKER_UNASSIGNED;
+    if (t->state == WORKER_FAILED || t->state == WORKER_RESTARTING)
+        t->trace = dup_or_null(c->trace);
+}
+
+static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t *c)
+{
+    const pipeline_t *p = r->p;
+    const config_instance_t *ci = r->is_sink ? &p->cfg->sinks[r->sink] : p->cfg->source;
+    char name[512];
+    conn_name(r, name, sizeof name);
+    memset(c, 0, sizeof *c);
+    int started = atomic_load(&rt->started) != 0;
+    c->name = strdup(name);
+    c->is_sink = r->is_sink;
+    c->pipeline = strdup(p->id);
+    c->plugin = strdup(ci->plugin);
+    c->file = strdup(p->cfg->file ? p->cfg->file : "");
+    c->from_rest = p->from_rest;
+    struct flat f = {0};
+    conn_flat(r, name, &f);
+    c->config = f.kv;
+    c->nconfig = f.n;
+    c->topics = calloc(2, sizeof *c->topics);
+    if (c->topics) {
+        c->topics[0] =
+            strdup(p->topic ? p->topic->name
+                            : (p->cfg->core ? config_string(p->cfg->core, "topic") : p->id));
+        c->ntopics = c->topics[0] ? 1 : 0;
+    }
+    size_t ntasks = r->is_sink ? p->nsinks : 1;
+    c->tasks = calloc(ntasks + 1, sizeof *c->tasks);
+    if (!c->name || !c->pipeline || !c->plugin || !c->file || !c->topics || !c->tasks || f.failed)
+        return -1;
+    int all_failed = 1, any_restarting = 0;
+    if (!r->is_sink) {
+        worker_task_t *t = &c->tasks[c->ntasks++];
+        t->id = 0;
+        task_snapshot(&p->ctl, started, t);
+        t->counters.records_in = atomic_load(&p->in);
+        t->counters.records_out = atomic_load(&p->in);
+        t->counters.errors = atomic_load(&p->errors);
+        t->counters.dlq = atomic_load(&p->dlq);
+        c->restarts = p->ctl.restarts;
+    } else {
+        for (size_t s = 0; s < p->nsinks; s++) {
+            const sink_rt_t *sk = &p->sinks[s];
+            if (sk->cfg_index != r->sink)
+                continue;
+            worker_task_t *t = &c->tasks[c->ntasks++];
+            t->id = sk->task;
+            task_snapshot(&sk->ctl, started, t);
+            t->counters.records_in = atomic_load(&sk->out) + atomic_load(&sk->errors);
+            t->counters.records_out = atomic_load(&sk->out);
+            t->counters.errors = atomic_load(&sk->errors);
+            t->counters.dlq = atomic_load(&sk->dlq);
+            c->restarts += sk->ctl.restarts;
+        }
+    }
+    for (size_t i = 0; i < c->ntasks; i++) {
+        all_failed &= c->tasks[i].state == WORKER_FAILED;
+        any_restarting |= c->tasks[i].state == WORKER_RESTARTING;
+    }
+    int target = *conn_target(r);
+    if (!started)
+        c->state = WORKER_UNASSIGNED;
+    else if (target == WORKER_PAUSED || target == WORKER_STOPPED)
+        c->state = (worker_state_t)target;
+    else if (c->ntasks && all_failed)
+        c->state = WORKER_FAILED;
+    else if (any_restarting)
+        c->state = WORKER_RESTARTING;
+    else
+        c->state = WORKER_RUNNING;
+    if (c->state == WORKER_FAILED || c->state == WORKER_RESTARTING)
+        for (size_t i = 0; i < c->ntasks && !c->trace; i++)
+            if (c->tasks[i].trace)
+                c->trace = strdup(c->tasks[i].trace);
+    for (size_t i = 0; i < c->ntasks; i++)
+        if (c->tasks[i].state == WORKER_RESTARTING && !c->retry_at_ms) {
+            const task_ctl_t *ctl = r->is_sink ? NULL : &p->ctl;
+            for (size_t s = 0; !ctl && s < p->nsinks; s++)
+                if (p->sinks[s].cfg_index == r->sink && p->sinks[s].task == c->tasks[i].id)
+                    ctl = &p->sinks[s].ctl;
+            c->retry_at_ms = ctl ? ctl->retry_at : 0;
+        }
+    return 0;
+}
+
+void worker_connector_free(worker_connector_t *c)
+{
+    if (!c)
+        return;
+    free(c->name);
+    free(c->pipeline);
+    free(c->plugin);
+    free(c->file);
+    free(c->trace);
+    for (size_t i = 0; i < c->nconfig; i++) {
+        free(c->config[i].key);
+        free(c->config[i].value);
+    }
+    free(c->config);
+    for (size_t i = 0; i < c->ntopics; i++)
+        free(c->topics[i]);
+    free(c->topics);
+    for (size_t i = 0; i < c->ntasks; i++)
+        free(c->tasks[i].trace);
+    free(c->tasks);
+    memset(c, 0, sizeof *c);
+}
+
+struct collect {
+    worker_connector_t *c;
+    size_t n, cap;
+};
+
+static int conn_collect(runtime_t *rt, const conn_ref_t *r, void *arg)
+{
+    struct collect *col = arg;
+    if (col->n == col->cap) {
+        size_t cap = col->cap ? col->cap * 2 : 8;
+        worker_connector_t *c = realloc(col->c, cap * sizeof *c);
+        if (!c)
+            return -1;
+        col->c = c;
+        col->cap = cap;
+    }
+    if (conn_snapshot(rt, r, &col->c[col->n]) != 0) {
+        worker_connector_free(&col->c[col->n]);
+        return -1;
+    }
+    col->n++;
+    return 0;
+}
 
 int worker_connectors(struct runtime *rt, worker_connector_t **out, size_t *n)
 {
-    (void)rt;
-    *out = NULL;
-    *n = 0;
+    struct collect col = {0};
+    pthread_mutex_lock(&rt->lock);
+    int rc = conn_each(rt, conn_collect, &col);
+    pthread_mutex_unlock(&rt->lock);
+    if (rc != 0) {
+        worker_connectors_free(col.c, col.n);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
+    *out = col.c;
+    *n = col.n;
     return 0;
 }
 
@@ -34,91 +390,527 @@ void worker_connectors_free(worker_connector_t *c, size_t n)
 int worker_connector(struct runtime *rt, const char *name, worker_connector_t *out, char *err,
                      size_t errlen)
 {
-    (void)rt;
-    (void)out;
-    snprintf(err, errlen, "Connector %s not found", name);
-    return 404;
+    conn_ref_t r;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&rt->lock);
+    int rc = conn_find(rt, name, &r, err, errlen);
+    if (rc == 200 && conn_snapshot(rt, &r, out) != 0) {
+        worker_connector_free(out);
+        snprintf(err, errlen, "out of memory");
+        rc = 500;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return rc;
 }
 
-void worker_connector_free(worker_connector_t *c)
+/* -- lifecycle -----------------------------------------------------------------------------------
+ */
+
+/* Restarts, stops and deletes need tasks that can end and start again on their own: Kafka's
+ * consumers. An in-process run is one batch whose topics end. */
+static int conn_restartable(runtime_t *rt, const char *what, char *err, size_t errlen)
 {
-    (void)c;
+    if (rt->transport && (rt->transport->ops->caps & TRANSPORT_ENDLESS))
+        return 1;
+    snprintf(err, errlen,
+             "cannot %s a connector of an in-process run (its pipelines are one batch whose "
+             "topics end); run with the kafka: block for a worker whose connectors %s",
+             what, "stop, restart and change while it runs");
+    return 0;
+}
+
+/* Find the connector and check the worker is running; the lock is held when 200 is returned. */
+static int conn_begin(runtime_t *rt, const char *name, conn_ref_t *r, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&rt->lock);
+    int rc = conn_find(rt, name, r, err, errlen);
+    if (rc == 200 && !atomic_load(&rt->started)) {
+        snprintf(err, errlen, "the worker is starting: try again when GET /health says healthy");
+        rc = 409;
+    }
+    if (rc != 200)
+        pthread_mutex_unlock(&rt->lock);
+    return rc;
+}
+
+/* Tasks not running (stopped by an operator) start again when their connector runs again. */
+static void conn_wake(const conn_ref_t *r)
+{
+    task_ctl_t *ctl[256];
+    size_t n = conn_tasks(r, ctl, 256);
+    for (size_t i = 0; i < n; i++)
+        if (!ctl[i]->live && ctl[i]->state == WORKER_STOPPED)
+            ctl[i]->restart_req = 1;
 }
 
 int worker_pause(struct runtime *rt, const char *name, char *err, size_t errlen)
 {
-    (void)rt, (void)name;
-    return NOT_YET(err, errlen);
+    conn_ref_t r;
+    int rc = conn_begin(rt, name, &r, err, errlen);
+    if (rc != 200)
+        return rc;
+    int *target = conn_target(&r);
+    if (*target == WORKER_STOPPED)
+        conn_wake(&r); /* it starts paused */
+    *target = WORKER_PAUSED;
+    pthread_mutex_unlock(&rt->lock);
+    return 202;
 }
+
 int worker_resume(struct runtime *rt, const char *name, char *err, size_t errlen)
 {
-    (void)rt, (void)name;
-    return NOT_YET(err, errlen);
+    conn_ref_t r;
+    int rc = conn_begin(rt, name, &r, err, errlen);
+    if (rc != 200)
+        return rc;
+    int *target = conn_target(&r);
+    if (*target == WORKER_STOPPED)
+        conn_wake(&r);
+    *target = WORKER_RUNNING;
+    pthread_mutex_unlock(&rt->lock);
+    return 202;
 }
+
 int worker_stop(struct runtime *rt, const char *name, char *err, size_t errlen)
 {
-    (void)rt, (void)name;
-    return NOT_YET(err, errlen);
+    conn_ref_t r;
+    int rc = conn_begin(rt, name, &r, err, errlen);
+    if (rc != 200)
+        return rc;
+    if (!conn_restartable(rt, "stop", err, errlen)) {
+        pthread_mutex_unlock(&rt->lock);
+        return 409;
+    }
+    *conn_target(&r) = WORKER_STOPPED;
+    pthread_mutex_unlock(&rt->lock);
+    return 204;
 }
+
 int worker_restart(struct runtime *rt, const char *name, int include_tasks, int only_failed,
                    char *err, size_t errlen)
 {
-    (void)rt, (void)name, (void)include_tasks, (void)only_failed;
-    return NOT_YET(err, errlen);
+    conn_ref_t r;
+    int rc = conn_begin(rt, name, &r, err, errlen);
+    if (rc != 200)
+        return rc;
+    if (!conn_restartable(rt, "restart", err, errlen)) {
+        pthread_mutex_unlock(&rt->lock);
+        return 409;
+    }
+    /* A sluice connector is its tasks: a restart restarts them (only the failed ones with
+     * onlyFailed), whether or not includeTasks is given. */
+    task_ctl_t *ctl[256];
+    size_t n = conn_tasks(&r, ctl, 256);
+    for (size_t i = 0; i < n; i++)
+        if (!only_failed || ctl[i]->state == WORKER_FAILED || ctl[i]->state == WORKER_RESTARTING)
+            ctl[i]->restart_req = 1;
+    if (*conn_target(&r) == WORKER_STOPPED)
+        *conn_target(&r) = WORKER_RUNNING;
+    pthread_mutex_unlock(&rt->lock);
+    return include_tasks || only_failed ? 202 : 204;
 }
+
 int worker_restart_task(struct runtime *rt, const char *name, int task, char *err, size_t errlen)
 {
-    (void)rt, (void)name, (void)task;
-    return NOT_YET(err, errlen);
+    conn_ref_t r;
+    int rc = conn_begin(rt, name, &r, err, errlen);
+    if (rc != 200)
+        return rc;
+    if (!conn_restartable(rt, "restart", err, errlen)) {
+        pthread_mutex_unlock(&rt->lock);
+        return 409;
+    }
+    task_ctl_t *ctl[256];
+    size_t n = conn_tasks(&r, ctl, 256);
+    if (task < 0 || (size_t)task >= n) {
+        snprintf(err, errlen, "Task %s-%d not found", name, task);
+        pthread_mutex_unlock(&rt->lock);
+        return 404;
+    }
+    ctl[task]->restart_req = 1;
+    pthread_mutex_unlock(&rt->lock);
+    return 204;
 }
-int worker_delete(struct runtime *rt, const char *name, char *err, size_t errlen)
+
+/* -- the connectors created over the REST API: the state file ---------------------------------- */
+
+/* The state file's text with the REST pipelines of the list, `skip` left out and `add` (an item's
+ * text) appended. */
+static int state_text(runtime_t *rt, const pipeline_t *skip, const char *add, buf_t *out)
 {
-    (void)rt, (void)name;
-    return NOT_YET(err, errlen);
+    buf_printf(out, "# sluice's connectors created over the REST API (written by sluice run;\n"
+                    "# `sluice lint` checks it; edit it with the worker stopped)\n"
+                    "version: 1\npipelines:\n");
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        const pipeline_t *p = rt->pipelines[i];
+        if (p->from_rest && p != skip && p->rest_item)
+            buf_puts(out, p->rest_item);
+    }
+    /* ... and those queued to be added, which are not in the list yet. */
+    for (const runtime_change_t *c = rt->changes; c; c = c->next) {
+        if (skip && c->add == skip)
+            continue;
+        if (c->add && c->add->rest_item && c->add->from_rest)
+            buf_puts(out, c->add->rest_item);
+    }
+    if (add)
+        buf_puts(out, add);
+    return out->err ? -1 : 0;
 }
+
+static void errors_text(const config_errors_t *errs, char *err, size_t errlen)
+{
+    size_t n = 0;
+    err[0] = 0;
+    for (size_t i = 0; i < errs->len && n + 1 < errlen; i++) {
+        int w = snprintf(err + n, errlen - n, "%s%s", i ? "\n" : "", errs->msgs[i]);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+}
+
+/* The pipeline `id` as it will be once the queued changes are made: in the list and not being
+ * replaced or removed, or queued to be added. NULL: none. */
+static pipeline_t *pipeline_by_id(runtime_t *rt, const char *id)
+{
+    pipeline_t *found = NULL;
+    for (size_t i = 0; i < rt->npipelines && !found; i++)
+        if (strcmp(rt->pipelines[i]->id, id) == 0)
+            found = rt->pipelines[i];
+    for (const runtime_change_t *c = rt->changes; c; c = c->next) {
+        if (found && c->old == found)
+            found = NULL;
+        if (c->add && strcmp(c->add->id, id) == 0)
+            found = c->add;
+    }
+    return found;
+}
+
+static int worker_writable(runtime_t *rt, char *err, size_t errlen)
+{
+    if (!conn_restartable(rt, "create or change", err, errlen))
+        return 409;
+    if (!rt->state_path) {
+        snprintf(err, errlen, "the worker has no state file (connectors.state.file)");
+        return 500;
+    }
+    if (!atomic_load(&rt->started)) {
+        snprintf(err, errlen, "the worker is starting: try again when GET /health says healthy");
+        return 409;
+    }
+    return 0;
+}
+
+/* Load the files with the state text `text` written at `path`, and resolve its pipeline `id`.
+ * 0 (the pipeline in *p_out, holding its configuration), or 400 with the errors. */
+static int state_try(runtime_t *rt, const char *path, const buf_t *text, const char *id,
+                     pipeline_t **p_out, char *err, size_t errlen)
+{
+    char werr[1024];
+    *p_out = NULL;
+    if (state_file_write(path, text->data, text->len, werr, sizeof werr) != 0) {
+        snprintf(err, errlen, "%s", werr);
+        return 500;
+    }
+    config_gen_t *gen = calloc(1, sizeof *gen);
+    config_errors_t errs;
+    config_errors_init(&errs);
+    if (!gen) {
+        snprintf(err, errlen, "out of memory");
+        return 500;
+    }
+    gen->refs = 1; /* ours while we look */
+    runtime_load(rt, &gen->cfg, path, &errs);
+    if (!errs.len && !config_equal(gen->cfg.global, rt->cfg.global))
+        config_errors_add(&errs, NULL,
+                          "the top-level keys of the files changed since the worker started "
+                          "(kafka:, schema.registry:, ...): restart the worker to apply them");
+    pipeline_t *p = NULL;
+    for (size_t i = 0; !errs.len && i < gen->cfg.npipelines; i++)
+        if (strcmp(gen->cfg.pipelines[i].id, id) == 0)
+            p = runtime_pipeline_new(rt, gen, &gen->cfg.pipelines[i], &errs);
+    if (!errs.len && !p)
+        config_errors_add(&errs, NULL, "connector %s: the pipeline's id must be its name", id);
+    int rc = 0;
+    if (errs.len) {
+        errors_text(&errs, err, errlen);
+        runtime_pipeline_discard(p);
+        p = NULL;
+        rc = 400;
+    }
+    config_errors_free(&errs);
+    config_gen_unref(gen);
+    *p_out = p;
+    return rc;
+}
+
 int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t len, int *created,
                char *err, size_t errlen)
 {
-    (void)rt, (void)name, (void)yaml, (void)len, (void)created;
-    return NOT_YET(err, errlen);
+    (void)len;
+    *created = 0;
+    int rc = worker_writable(rt, err, errlen);
+    if (rc)
+        return rc;
+    char **items = NULL;
+    size_t nitems = 0;
+    if (runtime_state_items(yaml, &items, &nitems) != 0 || nitems != 1) {
+        for (size_t i = 0; i < nitems; i++)
+            free(items[i]);
+        free(items);
+        snprintf(err, errlen, "a connector is one pipeline (`pipelines:` with one item)");
+        return 400;
+    }
+    char *item = items[0];
+    free(items);
+    pthread_mutex_lock(&rt->config_lock);
+    pthread_mutex_lock(&rt->lock);
+    pipeline_t *old = pipeline_by_id(rt, name);
+    if (old && !old->from_rest) {
+        snprintf(err, errlen,
+                 "connector %s is declared in %s: change it there and reload (SIGHUP or POST "
+                 "/reload)",
+                 name, old->cfg->file);
+        pthread_mutex_unlock(&rt->lock);
+        pthread_mutex_unlock(&rt->config_lock);
+        free(item);
+        return 409;
+    }
+    buf_t text;
+    buf_init(&text);
+    int trc = state_text(rt, old, item, &text);
+    pthread_mutex_unlock(&rt->lock);
+    /* Checked as a file of its own first: the state file changes only when the whole passes. */
+    size_t n = strlen(rt->state_path) + sizeof ".new";
+    char *trial = malloc(n);
+    pipeline_t *p = NULL;
+    if (trc != 0 || !trial) {
+        snprintf(err, errlen, "out of memory");
+        rc = 500;
+    } else {
+        snprintf(trial, n, "%s.new", rt->state_path);
+        rc = state_try(rt, trial, &text, name, &p, err, errlen);
+        unlink(trial);
+        if (rc == 0) {
+            runtime_pipeline_discard(p);
+            rc = state_try(rt, rt->state_path, &text, name, &p, err, errlen);
+        }
+    }
+    if (rc == 0) {
+        p->from_rest = 1;
+        p->rest_item = item;
+        item = NULL;
+        pthread_mutex_lock(&rt->lock);
+        old = pipeline_by_id(rt, name);
+        if (runtime_change(rt, old, p) != 0) {
+            snprintf(err, errlen, "out of memory");
+            runtime_pipeline_discard(p);
+            rc = 500;
+        } else {
+            atomic_store(&rt->hold, 1);
+            *created = old == NULL;
+            rc = old ? 200 : 201;
+        }
+        pthread_mutex_unlock(&rt->lock);
+    }
+    pthread_mutex_unlock(&rt->config_lock);
+    free(trial);
+    free(item);
+    buf_free(&text);
+    return rc;
 }
+
+int worker_delete(struct runtime *rt, const char *name, char *err, size_t errlen)
+{
+    conn_ref_t r;
+    int rc = conn_begin(rt, name, &r, err, errlen);
+    if (rc != 200)
+        return rc;
+    pthread_mutex_unlock(&rt->lock);
+    if ((rc = worker_writable(rt, err, errlen)) != 0)
+        return rc;
+    pthread_mutex_lock(&rt->config_lock);
+    pthread_mutex_lock(&rt->lock);
+    /* Found again: the list may have changed while no lock was held. */
+    pipeline_t *p = conn_find(rt, name, &r, err, errlen) == 200 ? r.p : NULL;
+    if (!p || pipeline_by_id(rt, p->id) != p) {
+        rc = 404;
+        snprintf(err, errlen, "Connector %s not found", name);
+    } else if (!p->from_rest) {
+        rc = 409;
+        snprintf(err, errlen,
+                 "connector %s is declared in %s: remove it there and reload (SIGHUP or POST "
+                 "/reload)",
+                 name, p->cfg->file);
+    } else {
+        buf_t text;
+        buf_init(&text);
+        char werr[1024];
+        if (state_text(rt, p, NULL, &text) != 0) {
+            rc = 500;
+            snprintf(err, errlen, "out of memory");
+        } else if (state_file_write(rt->state_path, text.data, text.len, werr, sizeof werr) != 0) {
+            rc = 500;
+            snprintf(err, errlen, "%s", werr);
+        } else if (runtime_change(rt, p, NULL) != 0) {
+            rc = 500;
+            snprintf(err, errlen, "out of memory");
+        } else {
+            rc = 204;
+        }
+        buf_free(&text);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    pthread_mutex_unlock(&rt->config_lock);
+    return rc;
+}
+
 int worker_reload(struct runtime *rt, buf_t *errors)
 {
-    (void)rt;
-    buf_printf(errors, "not implemented yet\n");
-    return 501;
+    char err[4096];
+    int rc = worker_writable(rt, err, sizeof err);
+    if (rc) {
+        buf_printf(errors, "%s\n", err);
+        return rc;
+    }
+    pthread_mutex_lock(&rt->config_lock);
+    config_gen_t *gen = calloc(1, sizeof *gen);
+    config_errors_t errs;
+    config_errors_init(&errs);
+    if (!gen) {
+        pthread_mutex_unlock(&rt->config_lock);
+        buf_puts(errors, "out of memory\n");
+        return 500;
+    }
+    gen->refs = 1; /* ours while the list is compared */
+    runtime_load(rt, &gen->cfg, rt->state_path, &errs);
+    if (!errs.len && !config_equal(gen->cfg.global, rt->cfg.global))
+        config_errors_add(&errs, NULL,
+                          "the top-level keys changed (kafka:, schema.registry:, ...): restart the "
+                          "worker to apply them");
+    /* Every pipeline resolved before anything changes: one that does not resolve refuses all. */
+    size_t n = gen->cfg.npipelines;
+    pipeline_t **fresh = calloc(n + 1, sizeof *fresh);
+    for (size_t i = 0; fresh && !errs.len && i < n; i++)
+        fresh[i] = runtime_pipeline_new(rt, gen, &gen->cfg.pipelines[i], &errs);
+    if (!fresh || errs.len) {
+        for (size_t i = 0; i < errs.len; i++)
+            buf_printf(errors, "%s\n", errs.msgs[i]);
+        if (!fresh)
+            buf_puts(errors, "out of memory\n");
+        for (size_t i = 0; fresh && i < n; i++)
+            runtime_pipeline_discard(fresh[i]);
+        free(fresh);
+        config_errors_free(&errs);
+        config_gen_unref(gen);
+        pthread_mutex_unlock(&rt->config_lock);
+        return 400;
+    }
+    config_errors_free(&errs);
+    size_t changed = 0, added = 0, removed = 0;
+    buf_t state;
+    buf_init(&state);
+    char **items = NULL;
+    size_t nitems = 0, k = 0;
+    if (buf_read_file(&state, rt->state_path) == 0 && state.data)
+        runtime_state_items(state.data, &items, &nitems);
+    pthread_mutex_lock(&rt->lock);
+    for (size_t i = 0; i < n; i++) {
+        pipeline_t *np = fresh[i];
+        if (np->cfg->file && strcmp(np->cfg->file, rt->state_path) == 0) {
+            np->from_rest = 1;
+            if (k < nitems) {
+                np->rest_item = items[k];
+                items[k++] = NULL;
+            }
+        }
+        pipeline_t *old = pipeline_by_id(rt, np->id);
+        if (old && config_pipeline_equal(old->cfg, np->cfg)) {
+            runtime_pipeline_discard(np); /* unchanged: it keeps running untouched */
+            continue;
+        }
+        if (runtime_change(rt, old, np) != 0) {
+            runtime_pipeline_discard(np);
+            continue;
+        }
+        if (old)
+            changed++;
+        else
+            added++;
+    }
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = rt->pipelines[i];
+        int kept = 0;
+        for (size_t j = 0; j < n && !kept; j++)
+            kept = strcmp(gen->cfg.pipelines[j].id, p->id) == 0;
+        if (!kept && pipeline_by_id(rt, p->id) == p && runtime_change(rt, p, NULL) == 0)
+            removed++;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    for (size_t i = 0; i < nitems; i++)
+        free(items[i]);
+    free(items);
+    buf_free(&state);
+    free(fresh);
+    config_gen_unref(gen);
+    pthread_mutex_unlock(&rt->config_lock);
+    log_info(NULL, "reload: %zu pipeline%s changed, %zu added, %zu removed, the others untouched",
+             changed, changed == 1 ? "" : "s", added, removed);
+    return 200;
 }
+
 int worker_offsets(struct runtime *rt, const char *name, buf_t *json, char *err, size_t errlen)
 {
     (void)rt, (void)name, (void)json;
-    return NOT_YET(err, errlen);
+    snprintf(err, errlen, "not implemented yet");
+    return 501;
 }
 int worker_offsets_alter(struct runtime *rt, const char *name, const char *json, size_t len,
                          char *err, size_t errlen)
 {
     (void)rt, (void)name, (void)json, (void)len;
-    return NOT_YET(err, errlen);
+    snprintf(err, errlen, "not implemented yet");
+    return 501;
 }
 int worker_offsets_reset(struct runtime *rt, const char *name, char *err, size_t errlen)
 {
     (void)rt, (void)name;
-    return NOT_YET(err, errlen);
+    snprintf(err, errlen, "not implemented yet");
+    return 501;
 }
 int worker_topics_reset(struct runtime *rt, const char *name, char *err, size_t errlen)
 {
     (void)rt, (void)name;
-    return NOT_YET(err, errlen);
+    snprintf(err, errlen, "not implemented yet");
+    return 501;
 }
+
 int worker_started(struct runtime *rt)
 {
-    (void)rt;
-    return 1;
+    return atomic_load(&rt->started) != 0;
 }
+
 int worker_ready(struct runtime *rt)
 {
-    (void)rt;
-    return 1;
+    if (!atomic_load(&rt->started))
+        return 0;
+    int ready = 1;
+    pthread_mutex_lock(&rt->lock);
+    for (size_t i = 0; i < rt->npipelines && ready; i++) {
+        const pipeline_t *p = rt->pipelines[i];
+        if (p->has_source && p->src_target == WORKER_RUNNING &&
+            (p->ctl.state != WORKER_RUNNING || atomic_load(&p->unconnected)))
+            ready = 0;
+        for (size_t s = 0; s < p->nsinks && ready; s++)
+            if (p->sink_target[p->sinks[s].cfg_index] == WORKER_RUNNING &&
+                (p->sinks[s].ctl.state != WORKER_RUNNING || atomic_load(&p->sinks[s].unconnected)))
+                ready = 0;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return ready;
 }
+
 const char *worker_kafka_cluster_id(struct runtime *rt)
 {
     (void)rt;

@@ -610,7 +610,9 @@ def dlq_setup(kafka, tmp, tolerance):
         errors.deadletterqueue.topic.name: {dlq}
         errors.deadletterqueue.context.headers.enable: true
 """, converters="    key.converter: string\n    value.converter: json\n"
-                 "    value.converter.schemas.enable: false\n")))
+                 "    value.converter.schemas.enable: false\n"
+                 # a failure ends the run here (the worker's default restarts the task)
+                 + ("    restart.policy: never\n" if tolerance == "none" else ""))))
     return topic, pid, dlq, cfg
 
 

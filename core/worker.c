@@ -860,32 +860,6 @@ int worker_reload(struct runtime *rt, buf_t *errors)
     return 200;
 }
 
-int worker_offsets(struct runtime *rt, const char *name, buf_t *json, char *err, size_t errlen)
-{
-    (void)rt, (void)name, (void)json;
-    snprintf(err, errlen, "not implemented yet");
-    return 501;
-}
-int worker_offsets_alter(struct runtime *rt, const char *name, const char *json, size_t len,
-                         char *err, size_t errlen)
-{
-    (void)rt, (void)name, (void)json, (void)len;
-    snprintf(err, errlen, "not implemented yet");
-    return 501;
-}
-int worker_offsets_reset(struct runtime *rt, const char *name, char *err, size_t errlen)
-{
-    (void)rt, (void)name;
-    snprintf(err, errlen, "not implemented yet");
-    return 501;
-}
-int worker_topics_reset(struct runtime *rt, const char *name, char *err, size_t errlen)
-{
-    (void)rt, (void)name;
-    snprintf(err, errlen, "not implemented yet");
-    return 501;
-}
-
 int worker_started(struct runtime *rt)
 {
     return atomic_load(&rt->started) != 0;
@@ -909,10 +883,4 @@ int worker_ready(struct runtime *rt)
     }
     pthread_mutex_unlock(&rt->lock);
     return ready;
-}
-
-const char *worker_kafka_cluster_id(struct runtime *rt)
-{
-    (void)rt;
-    return NULL;
 }

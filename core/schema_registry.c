@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "redact.h"
 
 /* libcurl is loaded with dlopen when the first client is made, not linked: with its dependencies
  * (gnutls, ldap, ssh2, rtmp, …) it costs about 5.5 MiB of resident memory, which a pipeline
@@ -70,7 +71,8 @@ struct sr_id_entry {
 };
 
 struct sr_client {
-    char **urls; /* base urls without credentials and trailing '/' */
+    char **urls;  /* base urls without credentials and trailing '/': what is requested */
+    char **shown; /* each url as written, through redact_url: what messages show */
     size_t nurls;
     size_t good;   /* index of the url that answered last (under mu) */
     char *userpwd; /* "user:secret" for basic auth, or NULL */
@@ -165,17 +167,16 @@ static const char *sr_get(const char *const *keys, const char *const *values, si
     return NULL;
 }
 
-/* Does a url carry user info ("http://user:secret@host/...")? */
-static int sr_url_has_userinfo(const char *u, size_t len)
+/* Where the user info of the url s..e ends: its last '@' (NULL without one). The last, not the
+ * first '@' before a '/', as redact_url() decides it: an API secret may hold '/' or '@' unescaped,
+ * and the url must neither be misparsed nor shown with part of the secret. */
+static const char *sr_url_userinfo_end(const char *s, const char *e)
 {
-    const char *s = memmem(u, len, "://", 3);
-    if (!s)
-        return 0;
-    s += 3;
-    for (; s < u + len && *s != '/'; s++)
-        if (*s == '@')
-            return 1;
-    return 0;
+    const char *sep = memmem(s, (size_t)(e - s), "://", 3), *at = NULL;
+    for (const char *q = sep ? sep + 3 : e; q < e; q++)
+        if (*q == '@')
+            at = q;
+    return at;
 }
 
 int sr_config_check(const char *const *keys, const char *const *values, size_t n, char *errstr,
@@ -238,7 +239,7 @@ int sr_config_check(const char *const *keys, const char *const *values, size_t n
         snprintf(errstr, errstr_size, "'basic.auth.user.info' must have the form key:secret");
         return -1;
     }
-    if (src && strcmp(src, "URL") == 0 && !sr_url_has_userinfo(url, strlen(url))) {
+    if (src && strcmp(src, "URL") == 0 && !sr_url_userinfo_end(url, url + strcspn(url, ","))) {
         snprintf(errstr, errstr_size,
                  "'basic.auth.credentials.source' URL needs the credentials in the url "
                  "(http://key:secret@host:port)");
@@ -307,6 +308,7 @@ sr_client_t *sr_client_new(const char *const *keys, const char *const *values, s
         snprintf(errstr, errstr_size, "%s", sr_curl.error);
         return NULL;
     }
+    char *shown = NULL; /* the url being added, as messages show it */
     sr_client_t *c = calloc(1, sizeof *c);
     if (!c)
         goto nomem;
@@ -335,12 +337,20 @@ sr_client_t *sr_client_new(const char *const *keys, const char *const *values, s
         if (!nu)
             goto nomem;
         c->urls = nu;
-        /* Credentials in the url move to the auth header: messages show the url without them. */
+        if (!(nu = realloc(c->shown, (c->nurls + 1) * sizeof *nu)))
+            goto nomem;
+        c->shown = nu;
+        /* Messages show the url as written with its credentials hidden by the shared rule */
+        char *raw = strndup(s, (size_t)(e - s));
+        shown = raw ? malloc(redact_url(NULL, 0, raw) + 1) : NULL;
+        if (shown)
+            redact_url(shown, redact_url(NULL, 0, raw) + 1, raw);
+        free(raw);
+        if (!shown)
+            goto nomem;
+        /* Credentials in the url move to the auth header. */
         const char *scheme_end = strstr(s, "://") + 3;
-        const char *host = scheme_end, *at = NULL;
-        for (const char *q = scheme_end; q < e && *q != '/'; q++)
-            if (*q == '@')
-                at = q;
+        const char *host = scheme_end, *at = sr_url_userinfo_end(s, e);
         if (at) {
             if (from_url && !c->userpwd) {
                 char *up = strndup(scheme_end, (size_t)(at - scheme_end));
@@ -349,10 +359,12 @@ sr_client_t *sr_client_new(const char *const *keys, const char *const *values, s
                 /* user info in a url is percent-encoded */
                 int olen = 0;
                 char *dec = curl_easy_unescape(NULL, up, 0, &olen);
+                memset(up, 0, strlen(up));
                 free(up);
                 if (!dec)
                     goto nomem;
                 c->userpwd = strdup(dec);
+                memset(dec, 0, (size_t)olen);
                 curl_free(dec);
                 if (!c->userpwd)
                     goto nomem;
@@ -366,13 +378,16 @@ sr_client_t *sr_client_new(const char *const *keys, const char *const *values, s
         memcpy(u, s, sl);
         memcpy(u + sl, host, hl);
         u[sl + hl] = '\0';
+        c->shown[c->nurls] = shown;
         c->urls[c->nurls++] = u;
+        shown = NULL;
         p += len;
         if (*p == ',')
             p++;
     }
     return c;
 nomem:
+    free(shown);
     sr_client_free(c);
     snprintf(errstr, errstr_size, "out of memory while creating the schema registry client");
     return NULL;
@@ -382,9 +397,12 @@ void sr_client_free(sr_client_t *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->nurls; i++)
+    for (size_t i = 0; i < c->nurls; i++) {
         free(c->urls[i]);
+        free(c->shown[i]);
+    }
     free(c->urls);
+    free(c->shown);
     if (c->userpwd) {
         memset(c->userpwd, 0, strlen(c->userpwd));
         free(c->userpwd);
@@ -404,7 +422,7 @@ void sr_client_free(sr_client_t *c)
 
 const char *sr_client_url(const sr_client_t *c)
 {
-    return c && c->nurls ? c->urls[0] : "(none)";
+    return c && c->nurls ? c->shown[0] : "(none)";
 }
 
 uint64_t sr_client_requests(sr_client_t *c)
@@ -496,7 +514,7 @@ static sluice_err_t sr_http(sr_client_t *c, const char *method, const char *path
         CURLcode e = curl_easy_perform(h);
         if (e == CURLE_OK) {
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-            r->url = c->urls[i];
+            r->url = c->shown[i];
             pthread_mutex_lock(&c->mu);
             c->good = i;
             pthread_mutex_unlock(&c->mu);
@@ -504,10 +522,13 @@ static sluice_err_t sr_http(sr_client_t *c, const char *method, const char *path
             goto out;
         }
         size_t fl = strlen(failures);
-        snprintf(failures + fl, sizeof failures - fl, "%s%s: %s", fl ? "; " : "", c->urls[i],
+        snprintf(failures + fl, sizeof failures - fl, "%s%s: %s", fl ? "; " : "", c->shown[i],
                  curlerr[0] ? curlerr : curl_easy_strerror(e));
     }
-    snprintf(errstr, errstr_size, "cannot reach the schema registry (%s)", failures);
+    /* libcurl's own words may quote the url it was given: they pass through the shared rule too */
+    char shown[sizeof failures];
+    redact_url(shown, sizeof shown, failures);
+    snprintf(errstr, errstr_size, "cannot reach the schema registry (%s)", shown);
 out:
     curl_slist_free_all(hdrs);
     if (h)

@@ -29,7 +29,9 @@ sr_client_t *sr_client_new(const char *const *keys, const char *const *values, s
                            char *errstr, size_t errstr_size);
 void sr_client_free(sr_client_t *c);
 
-/* The first url of the client, without credentials: for messages. */
+/* The first url of the client as messages show it: as written, with its credentials hidden by
+ * redact_url() (the one rule of core/redact.c), e.g. "https://" REDACTED "@sr.example:8081". Every
+ * url in this module's messages is shown that way. */
 const char *sr_client_url(const sr_client_t *c);
 
 /* The id of `schema` (Avro schema JSON text) under `subject`. With `auto_register` the schema is

@@ -25,7 +25,7 @@ SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libc
 # clang-format-14: scripts/format and scripts/test's format check pin this version (Debian 12's).
 SLUICE_DEPS_TEST=(valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
                   openssh-server mariadb-server-core mariadb-client clang-format-14
-                  clang-14 libclang-rt-14-dev)
+                  clang-14 libclang-rt-14-dev libavro-dev)
 
 # The firmware (firmware/build.sh: arduino-mk, a Makefile, drives avr-gcc over Debian's Arduino core)
 # and its simulator (firmware/sim: libsimavr, which needs libelf). arduino-mk depends on the Arduino

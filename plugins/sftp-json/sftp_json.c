@@ -118,10 +118,12 @@ static const struct sluice_config_field sj_config[] = {
     {.name = "file.mode",
      .type = SLUICE_CFG_STRING,
      .default_value = "0644",
-     .description = "With `directory`: the permissions (octal) of the files written, exactly "
-                    "(not reduced by the umask); the directories sluice creates get the same "
-                    "with `x` wherever `r` is (0640: directories 0750). The owner must keep read "
-                    "and write. An SFTP server applies its own.",
+     .description = "The permissions (octal) of the files written; the directories sluice "
+                    "creates get the same with `x` wherever `r` is (0640: directories 0750). The "
+                    "owner must keep read and write. With `directory` they are applied exactly "
+                    "(not reduced by the umask); over SFTP they are asked of the server when it "
+                    "creates the file or directory, and the server's own umask may take bits "
+                    "away (OpenSSH: `internal-sftp -u`).",
      .example = "0640"},
     {.name = "topics.dir",
      .type = SLUICE_CFG_STRING,
@@ -454,6 +456,9 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
             .connect_timeout_ms = (long)h->config_duration_ms(cfg, "sftp.connect.timeout.ms"),
             .timeout_ms = (long)h->config_duration_ms(cfg, "sftp.timeout.ms"),
         };
+        if (filemode_parse(h->config_string(cfg, "file.mode"), &sc.file_mode, errstr,
+                           errstr_size) != 0)
+            goto fail;
         s->store = store_sftp_new(&sc, h, ctx, errstr, errstr_size);
         if (!s->store)
             goto fail;

@@ -60,6 +60,8 @@ struct store_sftp_config {
     int host_key_check;          /* sftp.host.key.check: 1 (default) refuses unknown keys */
     long connect_timeout_ms;     /* sftp.connect.timeout.ms */
     long timeout_ms;             /* sftp.timeout.ms: an operation that makes no progress */
+    unsigned file_mode;          /* file.mode: permissions of new files (0: 0644); directories
+                                  * get the same with x wherever r is (0640: 0750) */
 };
 
 struct store_ops {

@@ -49,7 +49,8 @@ struct sftp_store {
     char *sha256;
     long connect_timeout_ms;
     long timeout_ms;
-    char where[300]; /* "host:port (user U)" for messages */
+    long file_perms, dir_perms; /* asked of the server at SSH_FXP_OPEN / MKDIR */
+    char where[300];            /* "host:port (user U)" for messages */
     char errbuf[CURL_ERROR_SIZE];
     char hostkey_msg[512]; /* set by the known_hosts callback when it refuses a key */
     /* the read callback's data */
@@ -348,8 +349,9 @@ static int prepare(struct sftp_store *s, const char *url, long total_timeout_ms)
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total_timeout_ms);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, 3600L);
-    curl_easy_setopt(c, CURLOPT_NEW_DIRECTORY_PERMS, 0755L);
-    curl_easy_setopt(c, CURLOPT_NEW_FILE_PERMS, 0644L);
+    /* file.mode: the server creates with these (its own umask may still take bits away) */
+    curl_easy_setopt(c, CURLOPT_NEW_DIRECTORY_PERMS, s->dir_perms);
+    curl_easy_setopt(c, CURLOPT_NEW_FILE_PERMS, s->file_perms);
     return bad ? -1 : 0;
 }
 
@@ -1029,6 +1031,8 @@ store_t *store_sftp_new(const struct store_sftp_config *cfg, const struct sluice
     s->port = cfg->port > 0 ? cfg->port : 22;
     s->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 30000;
     s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000;
+    s->file_perms = cfg->file_mode ? (long)(cfg->file_mode & 0777) : 0644L;
+    s->dir_perms = s->file_perms | ((s->file_perms & 0444) >> 2);
     if (!(s->hostname = strdup(cfg->host)) || !(s->user = strdup(cfg->username)))
         goto nomem;
     s->password = dup_or_null(cfg->password);

@@ -357,3 +357,48 @@ pipelines:
     got = [json.loads(ln) for p in files for ln in p.read_text().splitlines()]
     assert sorted(g["n"] for g in got) == list(range(300))
     assert srv.logins() == 1
+
+
+@pytest.mark.parametrize("mode,dmode", [("0640", 0o750), ("0600", 0o700)])
+def test_sink_file_mode_over_sftp(sftp_server, sluice, tmp_path, mode, dmode):
+    """file.mode reaches the server (CURLOPT_NEW_FILE_PERMS / _DIRECTORY_PERMS): the files and
+    the directories sluice makes (the data files and .sluice/'s checkpoints), stat'ed on the
+    server's side (the fixture's umask is 022)."""
+    srv = sftp_server
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"n": i}) + "\n" for i in range(20)))
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(f"""version: 1
+offset.storage.file.filename: {tmp_path / 'offsets.json'}
+pipelines:
+  - id: up
+    topic: lines
+    value.converter: json
+    source:
+      plugin: file
+      config:
+        file: {src}
+        format: json
+        follow: false
+    sinks:
+      - id: sftp
+        plugin: sftp-json
+        config:
+          sftp.host: {srv.host}
+          sftp.port: {srv.port}
+          sftp.username: {srv.user}
+          sftp.private.key: {srv.key}
+          sftp.host.key.sha256: "{srv.host_key_sha256}"
+          sftp.working.dir: {srv.working_dir}
+          flush.size: 10
+          file.mode: "{mode}"
+""")
+    r = sluice.run("run", "--quiet", cfg, timeout=120)
+    assert r.returncode == 0, r.stderr
+    top = srv.root / "upload" / "topics"
+    made = [p for p in top.rglob("*")]
+    files = [p for p in made if p.is_file()]
+    dirs = [top] + [p for p in made if p.is_dir()]
+    assert len([p for p in files if p.suffix == ".json"]) == 2, made  # and the checkpoint
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {oct(int(mode, 8))}, files
+    assert {oct(p.stat().st_mode & 0o777) for p in dirs} == {oct(dmode)}, dirs

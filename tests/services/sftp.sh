@@ -129,7 +129,8 @@ start() {
         printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" \
             >"$dir/known_hosts"
         cat >"$dir/sshd_config" <<EOF
-# written by tests/services/sftp.sh: loopback only, internal-sftp, one chrooted user
+# written by tests/services/sftp.sh: loopback only, internal-sftp (umask 022, a common one, whatever
+# the caller's), one chrooted user
 Port $port
 ListenAddress 127.0.0.1
 HostKey $dir/ssh_host_ed25519_key
@@ -150,7 +151,7 @@ Subsystem sftp internal-sftp
 Match User $USER_NAME
     PasswordAuthentication yes
     ChrootDirectory $root
-    ForceCommand internal-sftp -d /upload
+    ForceCommand internal-sftp -u 022 -d /upload
     AllowTcpForwarding no
     X11Forwarding no
 EOF

@@ -220,6 +220,20 @@ const struct sluice_config_field config_pipeline_keys[] = {
      .example = "16MiB",
      .min = 65536,
      .max = 1073741824},
+    {.name = "max.message.bytes",
+     .type = SLUICE_CFG_SIZE,
+     .default_value = "1048588",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "The largest key or value, in bytes, the pipeline's converters read or "
+                    "write (Kafka's default for its topic config of this name and the broker's "
+                    "`message.max.bytes`). A record over it fails at its converter, before its "
+                    "bytes are read: a dead letter with `errors.tolerance: all`, else the "
+                    "pipeline stops. A key or value nothing reads (a sink that ignores keys) is "
+                    "not decoded, so not checked. Raise it with the broker's and the topic's "
+                    "limits.",
+     .example = "8MiB",
+     .min = 1024,
+     .max = 1073741824},
     KEYS_BATCH("4096", "1000"),
     {.name = "restart.policy",
      .type = SLUICE_CFG_ENUM,

@@ -262,6 +262,7 @@ sluice_err_t converter_init_avro(converter_t *c, sr_client_t *sr, int is_key,
     memset(c, 0, sizeof *c);
     schema_owner_init(&c->schemas);
     c->kind = CONVERTER_AVRO;
+    c->max_bytes = CONVERTER_MAX_MESSAGE_BYTES;
     c->sr = sr;
     c->is_key = is_key;
     c->strategy = strategy;
@@ -275,6 +276,7 @@ sluice_err_t converter_init(converter_t *c, const char *name, int schemas_enable
 {
     memset(c, 0, sizeof *c);
     schema_owner_init(&c->schemas);
+    c->max_bytes = CONVERTER_MAX_MESSAGE_BYTES;
     c->schemas_enable = schemas_enable;
     c->decimal_format = decimal_format;
     if (name && (strcmp(name, "json") == 0 ||
@@ -306,6 +308,17 @@ void converter_free(converter_t *c)
     c->cache_bytes = 0;
     avro_converter_free(c);
     schema_owner_free(&c->schemas);
+}
+
+/* The message of a key or value over the converter's limit (`what`: "bytes", "encoded bytes"). */
+static sluice_err_t converter_too_big(const converter_t *c, size_t len, const char *what,
+                                      char *errstr, size_t errstr_size)
+{
+    snprintf(errstr, errstr_size,
+             "%zu %s, over the limit of %zu bytes a key or value may have (the pipeline key "
+             "max.message.bytes)",
+             len, what, c->max_bytes);
+    return SLUICE_ERR_INVALID;
 }
 
 static void converter_rollback(buf_t *out, size_t mark)
@@ -373,6 +386,10 @@ sluice_err_t converter_encode(converter_t *c, const char *topic, const sluice_va
     else if (rc != SLUICE_OK)
         snprintf(errstr, errstr_size, "cannot encode the value as JSON");
 out:
+    /* after the fact: the value is the pipeline's own, already in memory, and its encoding is
+     * proportional to it; what is bounded is what goes on to the topic and to the readers */
+    if (rc == SLUICE_OK && out->len - mark > c->max_bytes)
+        rc = converter_too_big(c, out->len - mark, "encoded bytes", errstr, errstr_size);
     if (rc != SLUICE_OK)
         converter_rollback(out, mark);
     return rc;
@@ -465,6 +482,9 @@ sluice_err_t converter_decode(converter_t *c, arena_t *a, const void *data, size
         *out = value_null(a);
         goto check;
     }
+    /* before anything reads it: what a reader allocates is bounded by what it reads */
+    if (len > c->max_bytes)
+        return converter_too_big(c, len, "bytes", errstr, errstr_size);
     switch (c->kind) {
     case CONVERTER_JSON:
         if (c->schemas_enable)

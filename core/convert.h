@@ -15,10 +15,17 @@
 
 enum converter_kind { CONVERTER_JSON = 0, CONVERTER_STRING, CONVERTER_BYTES, CONVERTER_AVRO };
 
+/* The largest key or value a converter decodes or encodes unless told otherwise (the pipeline key
+ * `max.message.bytes`): Kafka's default for its topic config of that name (and the broker's
+ * message.max.bytes), so that any record a default Kafka accepts passes. A bigger one is that
+ * record's error, found before any work or allocation that depends on its contents. */
+#define CONVERTER_MAX_MESSAGE_BYTES 1048588
+
 struct avro_state; /* convert.c: the avro converter's caches (schema → id, id → reader) */
 
 typedef struct converter {
     enum converter_kind kind;
+    size_t max_bytes;                        /* CONVERTER_MAX_MESSAGE_BYTES unless set after init */
     int schemas_enable;                      /* json: read/write the envelope */
     enum json_decimal_format decimal_format; /* json */
     schema_owner_t schemas;              /* schemas parsed from envelopes (the cache owns them) */

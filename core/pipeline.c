@@ -528,9 +528,17 @@ out:
     return rc;
 }
 
+/* The pipeline key max.message.bytes on a side's converters (made with the default). */
+static void side_max_message_bytes(side_t *side, const pipeline_t *p)
+{
+    size_t max = (size_t)config_size(p->cfg->core, "max.message.bytes");
+    side->key_conv.max_bytes = side->value_conv.max_bytes = max;
+}
+
 void *pipeline_source_main(void *arg)
 {
     pipeline_t *p = arg;
+    side_max_message_bytes(&p->side, p);
     instance_t *src = &p->source;
     const struct sluice_source *ops = &src->plugin->source;
     arena_t arena;
@@ -885,6 +893,7 @@ void *pipeline_sink_main(void *arg)
 {
     sink_rt_t *s = arg;
     pipeline_t *p = s->p;
+    side_max_message_bytes(&s->side, p);
     transport_reader_t *rd = s->reader;
     const struct transport_ops *ops = rd->ops;
     size_t max = s->side.batch_max;

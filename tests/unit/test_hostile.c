@@ -390,6 +390,7 @@ static void test_json_typed_maps(void **state)
         converter_t c;
         assert_int_equal(converter_init(&c, "json", 1, JSON_DECIMAL_BASE64, err, sizeof err),
                          SLUICE_OK);
+        c.max_bytes = 4u << 20; /* the 1.1 MB line: over the default max.message.bytes */
         sluice_value_t *v = NULL;
         double t0 = cpu_now();
         sluice_err_t rc = converter_decode(&c, &A, t.data, t.len, &v, err, sizeof err);
@@ -590,6 +591,47 @@ static void test_json_schema_cache_bytes(void **state)
     converter_free(&c);
 }
 
+/* max.message.bytes: a key or value over the converter's limit is refused before any reader
+ * looks at it (the arena stays empty), by every converter, and an encoding over it is refused. */
+static void test_converter_max_bytes(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"json", "string", "bytes"};
+    char big[300];
+    memset(big, ' ', sizeof big);
+    memcpy(big, "[1", 2);
+    big[sizeof big - 1] = ']';
+    for (size_t i = 0; i < 3; i++) {
+        converter_t c;
+        assert_int_equal(converter_init(&c, names[i], 0, JSON_DECIMAL_BASE64, err, sizeof err),
+                         SLUICE_OK);
+        assert_int_equal(c.max_bytes, CONVERTER_MAX_MESSAGE_BYTES);
+        c.max_bytes = 256;
+        sluice_value_t *v = NULL;
+        size_t used = A.used_total;
+        assert_int_equal(converter_decode(&c, &A, big, sizeof big, &v, err, sizeof err),
+                         SLUICE_ERR_INVALID);
+        assert_null(v);
+        assert_int_equal(A.used_total, used);
+        assert_non_null(strstr(err, "300 bytes, over the limit of 256 bytes"));
+        assert_non_null(strstr(err, "max.message.bytes"));
+        assert_int_equal(converter_decode(&c, &A, big + 44, 256, &v, err, sizeof err),
+                         i == 0 ? SLUICE_ERR_INVALID : SLUICE_OK); /* not JSON, but not too big */
+        if (i == 0)
+            assert_null(strstr(err, "over the limit"));
+        buf_t out;
+        buf_init(&out);
+        int is_null = 0;
+        sluice_value_t *s = value_string(&A, big, 257);
+        assert_int_equal(converter_encode(&c, "t", s, &out, &is_null, err, sizeof err),
+                         SLUICE_ERR_INVALID);
+        assert_int_equal(out.len, 0);
+        assert_non_null(strstr(err, "over the limit of 256 bytes"));
+        buf_free(&out);
+        converter_free(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +647,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schemas_many_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_avro_many_named_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_schema_cache_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_converter_max_bytes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /* main.c — the command line: run, lint, plugins, version. Exit codes: 0 ok, 1 a pipeline failed
  * while running, 2 the configuration or the command line is wrong. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "loader.h"
@@ -31,6 +33,8 @@ static void usage(FILE *out)
         "then the directory sluice was built or installed with.\n",
         out);
 }
+
+static char **main_argv; /* for the re-execution of an in-process reload */
 
 static int cmd_load(runtime_t *rt, int argc, char **argv, const char *offsets, int run)
 {
@@ -104,14 +108,22 @@ static int cmd_run(int argc, char **argv)
         return 2;
     }
     runtime_t rt;
-    int rc;
+    int rc, reexec = 0;
     if (cmd_load(&rt, argc - i, argv + i, offsets, 1) != 0) {
         rc = 2;
     } else {
         rt.quiet = quiet;
         rc = runtime_run(&rt);
+        reexec = atomic_load(&rt.reexec) != 0 && rc == 0;
     }
     runtime_free(&rt);
+    if (reexec) {
+        /* An in-process reload (SIGHUP): the run stopped cleanly; the same command again, in the
+         * same process (systemd keeps its main pid), reads the files as they are now. */
+        execv("/proc/self/exe", main_argv);
+        fprintf(stderr, "sluice run: cannot run again after the reload: %s\n", strerror(errno));
+        return 1;
+    }
     return rc;
 }
 
@@ -188,6 +200,7 @@ static int cmd_plugins(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    main_argv = argv;
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -502,6 +502,8 @@ static int runtime_prepare_with(runtime_t *rt, const char *const *files, size_t 
     pthread_cond_init(&rt->ended.cv, &ca);
     pthread_condattr_destroy(&ca);
     rt->progress_interval_ms = 5000;
+    if (offsets_override)
+        rt->offsets_arg = strdup(offsets_override);
     rt->files = calloc(nfiles + 1, sizeof *rt->files);
     for (size_t i = 0; rt->files && i < nfiles; i++)
         if ((rt->files[i] = strdup(files[i])))
@@ -1502,8 +1504,15 @@ static void runtime_changes_apply(runtime_t *rt, runtime_change_t *ready)
 }
 
 /* One tick of the supervisor; returns 1 when the run is over (runtime_finished). */
+static void runtime_request_stop(runtime_t *rt, int hard);
+
 static int runtime_supervise(runtime_t *rt)
 {
+    if (atomic_load(&rt->reexec) == 1) {
+        atomic_store(&rt->reexec, 2); /* asked once */
+        atomic_store(&rt->stopping, 1);
+        runtime_request_stop(rt, 0);
+    }
     int restarts = (rt->transport->ops->caps & TRANSPORT_ENDLESS) != 0;
     int64_t now = clock_mono_ms();
     pthread_mutex_lock(&rt->lock);
@@ -1856,6 +1865,7 @@ void runtime_free(runtime_t *rt)
         free(rt->files[i]);
     free(rt->files);
     free(rt->state_path);
+    free(rt->offsets_arg);
     offsets_close(rt->offsets);
     kafka_kv_writer_free(rt->offsets_writer);
     free(rt->offsets_path);

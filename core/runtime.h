@@ -42,7 +42,9 @@ typedef struct runtime {
     atomic_int hold;    /* keep running with nothing running (a worker waiting for connectors) */
     char **files;       /* the files given (reloads read them again) */
     size_t nfiles;
-    char *state_path;            /* connectors.state.file (`run` only) */
+    char *state_path;  /* connectors.state.file (`run` only) */
+    char *offsets_arg; /* --offsets, for a reload */
+    atomic_int reexec; /* an in-process reload: stop cleanly, then main runs the command again */
     pthread_mutex_t config_lock; /* one REST write or reload at a time */
     runtime_change_t *changes;   /* under `lock` */
     transport_t *transport; /* how records travel: chosen by runtime_prepare; owns the topics */

@@ -766,9 +766,32 @@ int worker_delete(struct runtime *rt, const char *name, char *err, size_t errlen
     return rc;
 }
 
+/* An in-process run is one batch: a reload that lints stops it cleanly (drained, flushed,
+ * committed) and runs the same command again (main.c: runtime_t.reexec), reading the files anew. */
+static int worker_reload_batch(runtime_t *rt, buf_t *errors)
+{
+    runtime_t fresh;
+    config_errors_t errs;
+    config_errors_init(&errs);
+    int rc = runtime_prepare_run(&fresh, (const char *const *)rt->files, rt->nfiles,
+                                 rt->offsets_arg, &errs);
+    for (size_t i = 0; i < errs.len; i++)
+        buf_printf(errors, "%s\n", errs.msgs[i]);
+    config_errors_free(&errs);
+    runtime_free(&fresh);
+    if (rc != 0)
+        return 400;
+    atomic_store(&rt->reexec, 1);
+    log_info(NULL, "reload: an in-process run is one batch; stopping it cleanly to run it again "
+                   "with the files as they are now");
+    return 200;
+}
+
 int worker_reload(struct runtime *rt, buf_t *errors)
 {
     char err[4096];
+    if (rt->transport && !(rt->transport->ops->caps & TRANSPORT_ENDLESS))
+        return worker_reload_batch(rt, errors);
     int rc = worker_writable(rt, err, sizeof err);
     if (rc) {
         buf_printf(errors, "%s\n", err);

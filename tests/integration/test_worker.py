@@ -180,3 +180,38 @@ def test_sighup_reloads_only_what_changed(sluice, kafka, tmp, runs):
     assert f"[{p1}] removed" not in run.text() and f"[{p1}] started" not in run.text(), \
         "the unchanged pipeline was restarted"
     assert f"[{p2}] removed" in run.text() and f"[{p2}] started" in run.text(), run.text()
+
+
+def test_sighup_in_process_runs_the_batch_again(sluice, tmp, runs):
+    """In-process a run is one batch: SIGHUP with files that lint stops it cleanly and runs the
+    same command again in the same process (the pid stays), from the committed positions: nothing
+    lost, nothing repeated. With a file that does not lint it changes nothing."""
+    src, out = tmp / "in.txt", tmp / "out.txt"
+    write_lines(src, 1000)
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+pipelines:
+  - id: batch
+    source: {{plugin: file, config: {{file: {src}, follow: true}}}}
+    sinks:
+      - id: out
+        plugin: file
+        config: {{file: {out}}}
+""")
+    run = Running(sluice, cfg, tmp, args=("--offsets", tmp / "offsets.json"))
+    runs.append(run)
+    run.wait(lambda: count_lines(out) >= 1000, 60, "the first lines")
+    pid = run.proc.pid
+    kill(run.proc, signal.SIGHUP)
+    run.wait(lambda: run.text().count("running 1 pipeline in-process") >= 2, 30, "the second run")
+    write_lines(src, 1000, 1000, mode="a")
+    run.wait(lambda: count_lines(out) >= 2000, 60, "the lines after the reload")
+    good = cfg.read_text()
+    cfg.write_text(good.replace("plugin: file\n", "plugin: nope\n"))
+    kill(run.proc, signal.SIGHUP)
+    run.wait_log("reload refused", 30)
+    assert "unknown plugin 'nope'" in run.text(), run.text()
+    write_lines(src, 500, 2000, mode="a")
+    run.wait(lambda: count_lines(out) >= 2500, 60, "the lines after a refused reload")
+    assert run.proc.pid == pid and run.alive()
+    assert run.term(60) == 0, run.text()
+    assert lines_of(out) == expected(2500), "lost or repeated lines across the reloads"

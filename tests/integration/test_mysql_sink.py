@@ -350,7 +350,9 @@ def test_wrong_password_and_missing_table_are_clear_errors(sluice, kafka, mariad
     db(mariadb)
     topic = create_topic(kafka.bootstrap, uniq("err"))
     produce(kafka.bootstrap, topic, [reading(1, 1)])
-    cfg = sink_yaml(tmp, kafka, mariadb, topic, {"table.name.format": "nada"})
+    # restart.policy never: the failure ends the run (the worker's default restarts the task)
+    cfg = sink_yaml(tmp, kafka, mariadb, topic, {"table.name.format": "nada"},
+                    extra="    restart.policy: never\n")
     bad = write_yaml(tmp / "badpw.yaml", cfg.read_text().replace(
         f"connection.password: {mariadb.app_password}", "connection.password: nope-sluiceCANARY"))
     r = sluice.run("run", bad, timeout=60)

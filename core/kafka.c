@@ -1167,6 +1167,7 @@ struct kafka_transport {
     pthread_mutex_t mu;  /* topics are named while running (records routed elsewhere) */
     transport_topic_t **topics;
     size_t ntopics;
+    char *cluster_id; /* kafka_transport_cluster_id's answer, once known (under mu) */
 };
 
 struct kafka_writer {
@@ -1448,6 +1449,7 @@ static void ktr_free(transport_t *base)
         free(t->topics[i]);
     }
     free(t->topics);
+    free(t->cluster_id);
     kafka_props_free(&t->props);
     pthread_mutex_destroy(&t->mu);
     free(t);
@@ -1612,3 +1614,271 @@ static const struct transport_ops transport_kafka = {
     .close = ktr_close,
 };
 TRANSPORT_REGISTER(transport_kafka);
+
+/* -- sink consumer groups and the cluster id (worker_offsets.c: KIP-875, GET /) ----------------
+ * Admin requests on a short-lived client made from the kafka: block, off every pipeline thread. */
+
+int kafka_sink_group(const sluice_config_t *sink_core, const char *pipeline, const char *sink,
+                     char *out, size_t size)
+{
+    size_t n = sink_core ? config_count(sink_core, "consumer.override.*") : 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(config_map_key(sink_core, "consumer.override.*", i), "group.id") == 0) {
+            const char *g = config_item(sink_core, "consumer.override.*", i);
+            return snprintf(out, size, "%s", g) < (int)size ? 0 : -1;
+        }
+    return snprintf(out, size, "sluice.%s.%s", pipeline, sink) < (int)size ? 0 : -1;
+}
+
+/* The admin client of `t` (the Kafka transport), or NULL with a message. */
+static rd_kafka_t *ktr_admin(const transport_t *t, char *errstr, size_t errstr_size)
+{
+    const kafka_props_t *props = kafka_transport_props(t);
+    if (!props) {
+        snprintf(errstr, errstr_size, "not a Kafka run");
+        return NULL;
+    }
+    return admin_client(props, errstr, errstr_size);
+}
+
+/* Run one admin request (`call` queued it on `q`) and wait for its event, or NULL on timeout. */
+static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, int timeout_ms, const char *what,
+                                    char *errstr, size_t errstr_size)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+    if (!ev) {
+        snprintf(errstr, errstr_size, "%s: no answer from Kafka within %d ms", what,
+                 timeout_ms + 5000);
+        return NULL;
+    }
+    if (rd_kafka_event_error(ev)) {
+        snprintf(errstr, errstr_size, "%s: %s", what, rd_kafka_event_error_string(ev));
+        rd_kafka_event_destroy(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op,
+                                              int timeout_ms)
+{
+    char err[256];
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
+    rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, err, sizeof err);
+    return o;
+}
+
+/* The group's result: 0, or -1 with its error (and the first partition's). */
+static int group_result(const rd_kafka_group_result_t *g, const char *what, char *errstr,
+                        size_t errstr_size)
+{
+    const rd_kafka_error_t *e = rd_kafka_group_result_error(g);
+    if (e) {
+        snprintf(errstr, errstr_size, "%s: %s", what, rd_kafka_error_string(e));
+        return -1;
+    }
+    const rd_kafka_topic_partition_list_t *l = rd_kafka_group_result_partitions(g);
+    for (int i = 0; l && i < l->cnt; i++)
+        if (l->elems[i].err) {
+            snprintf(errstr, errstr_size, "%s: %s [%d]: %s", what, l->elems[i].topic,
+                     (int)l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
+            return -1;
+        }
+    return 0;
+}
+
+int kafka_group_offsets(const transport_t *t, const char *group, kafka_group_offset_t **out,
+                        size_t *n, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    *n = 0;
+    char what[600];
+    snprintf(what, sizeof what, "consumer group '%s': listing its offsets", group);
+    rd_kafka_t *rk = ktr_admin(t, errstr, errstr_size);
+    if (!rk)
+        return -1;
+    int rc = -1;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o =
+        admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout_ms);
+    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
+    rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, o, q);
+    rd_kafka_ListConsumerGroupOffsets_destroy(req);
+    rd_kafka_event_t *ev = admin_wait(q, timeout_ms, what, errstr, errstr_size);
+    if (!ev)
+        goto out;
+    size_t cnt = 0;
+    const rd_kafka_group_result_t **gr = rd_kafka_ListConsumerGroupOffsets_result_groups(
+        rd_kafka_event_ListConsumerGroupOffsets_result(ev), &cnt);
+    const rd_kafka_error_t *ge = cnt ? rd_kafka_group_result_error(gr[0]) : NULL;
+    if (!cnt || ge) {
+        snprintf(errstr, errstr_size, "%s: %s", what, ge ? rd_kafka_error_string(ge) : "no result");
+        goto done;
+    }
+    const rd_kafka_topic_partition_list_t *l = rd_kafka_group_result_partitions(gr[0]);
+    kafka_group_offset_t *v = calloc(l && l->cnt ? (size_t)l->cnt : 1, sizeof *v);
+    if (!v) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto done;
+    }
+    size_t k = 0;
+    for (int i = 0; l && i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &l->elems[i];
+        if (p->err || p->offset < 0) /* nothing committed there */
+            continue;
+        v[k].topic = strdup(p->topic);
+        v[k].partition = p->partition;
+        v[k].offset = p->offset;
+        if (!v[k].topic) {
+            kafka_group_offsets_free(v, k);
+            snprintf(errstr, errstr_size, "out of memory");
+            goto done;
+        }
+        k++;
+    }
+    *out = v;
+    *n = k;
+    rc = 0;
+done:
+    rd_kafka_event_destroy(ev);
+out:
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+void kafka_group_offsets_free(kafka_group_offset_t *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].topic);
+    free(v);
+}
+
+/* Alter (offset >= 0) or delete (offset < 0) the entries of `v` of one kind. */
+static int group_offsets_apply(rd_kafka_t *rk, const char *group, const kafka_group_offset_t *v,
+                               size_t n, int del, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        if ((v[i].offset < 0) == del)
+            rd_kafka_topic_partition_list_add(l, v[i].topic, v[i].partition)->offset =
+                del ? RD_KAFKA_OFFSET_INVALID : v[i].offset;
+    if (l->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return 0;
+    }
+    char what[600];
+    snprintf(what, sizeof what, "consumer group '%s': %s its offsets", group,
+             del ? "deleting" : "altering");
+    int rc = -1;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_options(rk,
+                                               del ? RD_KAFKA_ADMIN_OP_DELETECONSUMERGROUPOFFSETS
+                                                   : RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS,
+                                               timeout_ms);
+    if (del) {
+        rd_kafka_DeleteConsumerGroupOffsets_t *req =
+            rd_kafka_DeleteConsumerGroupOffsets_new(group, l);
+        rd_kafka_DeleteConsumerGroupOffsets(rk, &req, 1, o, q);
+        rd_kafka_DeleteConsumerGroupOffsets_destroy(req);
+    } else {
+        rd_kafka_AlterConsumerGroupOffsets_t *req =
+            rd_kafka_AlterConsumerGroupOffsets_new(group, l);
+        rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, o, q);
+        rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_event_t *ev = admin_wait(q, timeout_ms, what, errstr, errstr_size);
+    if (ev) {
+        size_t cnt = 0;
+        const rd_kafka_group_result_t **gr =
+            del ? rd_kafka_DeleteConsumerGroupOffsets_result_groups(
+                      rd_kafka_event_DeleteConsumerGroupOffsets_result(ev), &cnt)
+                : rd_kafka_AlterConsumerGroupOffsets_result_groups(
+                      rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &cnt);
+        if (!cnt)
+            snprintf(errstr, errstr_size, "%s: no result", what);
+        else
+            rc = group_result(gr[0], what, errstr, errstr_size);
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+int kafka_group_offsets_alter(const transport_t *t, const char *group,
+                              const kafka_group_offset_t *v, size_t n, int timeout_ms, char *errstr,
+                              size_t errstr_size)
+{
+    rd_kafka_t *rk = ktr_admin(t, errstr, errstr_size);
+    if (!rk)
+        return -1;
+    int rc = group_offsets_apply(rk, group, v, n, 0, timeout_ms, errstr, errstr_size);
+    if (rc == 0)
+        rc = group_offsets_apply(rk, group, v, n, 1, timeout_ms, errstr, errstr_size);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+int kafka_group_delete(const transport_t *t, const char *group, int timeout_ms, char *errstr,
+                       size_t errstr_size)
+{
+    rd_kafka_t *rk = ktr_admin(t, errstr, errstr_size);
+    if (!rk)
+        return -1;
+    char what[600];
+    snprintf(what, sizeof what, "consumer group '%s': deleting it", group);
+    int rc = -1;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_options(rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS, timeout_ms);
+    rd_kafka_DeleteGroup_t *req = rd_kafka_DeleteGroup_new(group);
+    rd_kafka_DeleteGroups(rk, &req, 1, o, q);
+    rd_kafka_DeleteGroup_destroy(req);
+    rd_kafka_event_t *ev = admin_wait(q, timeout_ms, what, errstr, errstr_size);
+    if (ev) {
+        size_t cnt = 0;
+        const rd_kafka_group_result_t **gr =
+            rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &cnt);
+        const rd_kafka_error_t *e = cnt ? rd_kafka_group_result_error(gr[0]) : NULL;
+        /* A group that never committed does not exist: nothing to reset (as Connect). */
+        if (!cnt)
+            snprintf(errstr, errstr_size, "%s: no result", what);
+        else if (e && rd_kafka_error_code(e) != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND)
+            snprintf(errstr, errstr_size, "%s: %s", what, rd_kafka_error_string(e));
+        else
+            rc = 0;
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+const char *kafka_transport_cluster_id(transport_t *base, int timeout_ms)
+{
+    if (!kafka_transport_props(base))
+        return NULL;
+    struct kafka_transport *t = (struct kafka_transport *)base;
+    pthread_mutex_lock(&t->mu);
+    const char *id = t->cluster_id;
+    pthread_mutex_unlock(&t->mu);
+    if (id)
+        return id;
+    char err[512];
+    rd_kafka_t *rk = admin_client(&t->props, err, sizeof err);
+    char *got = rk ? rd_kafka_clusterid(rk, timeout_ms) : NULL;
+    if (rk)
+        rd_kafka_destroy(rk);
+    if (!got)
+        return NULL;
+    pthread_mutex_lock(&t->mu);
+    if (!t->cluster_id) /* the first answer stays: a pointer handed out is never freed early */
+        t->cluster_id = strdup(got);
+    id = t->cluster_id;
+    pthread_mutex_unlock(&t->mu);
+    rd_kafka_mem_free(NULL, got);
+    return id;
+}

@@ -58,4 +58,35 @@ int kafka_kv_write(kafka_kv_writer_t *w, const void *key, size_t klen, const voi
 int kafka_kv_sync(kafka_kv_writer_t *w, int timeout_ms, char *errstr, size_t errstr_size);
 void kafka_kv_writer_free(kafka_kv_writer_t *w);
 
+/* -- sinks' consumer groups and the cluster (worker_offsets.c: KIP-875, GET /) -----------------
+ * Admin requests on a short-lived client of the kafka: block; each waits up to timeout_ms. */
+
+/* A committed offset of a group (the next record to read); < 0 in an alter: delete it. */
+typedef struct kafka_group_offset {
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+} kafka_group_offset_t;
+
+/* The consumer group of a sink: its consumer.override.group.id, else sluice.<pipeline>.<sink>
+ * (what the transport's readers join). 0, or -1 when it does not fit. */
+int kafka_sink_group(const sluice_config_t *sink_core, const char *pipeline, const char *sink,
+                     char *out, size_t size);
+/* Every committed offset of `group` (a group unknown to the cluster has none). Transport `t`: the
+ * run's (Kafka). 0, or -1 with a message. Free with kafka_group_offsets_free. */
+int kafka_group_offsets(const transport_t *t, const char *group, kafka_group_offset_t **out,
+                        size_t *n, int timeout_ms, char *errstr, size_t errstr_size);
+void kafka_group_offsets_free(kafka_group_offset_t *v, size_t n);
+/* Commit the offsets >= 0 of `v` for `group` and delete those < 0. The group must have no member
+ * (the broker refuses otherwise). 0, or -1 with a message naming the group. */
+int kafka_group_offsets_alter(const transport_t *t, const char *group,
+                              const kafka_group_offset_t *v, size_t n, int timeout_ms, char *errstr,
+                              size_t errstr_size);
+/* Delete `group` and all its offsets (a group that does not exist: 0). */
+int kafka_group_delete(const transport_t *t, const char *group, int timeout_ms, char *errstr,
+                       size_t errstr_size);
+/* The cluster id (asked once, then kept with the transport; valid while it lives), or NULL when
+ * `t` is not the Kafka transport or the cluster did not answer. */
+const char *kafka_transport_cluster_id(transport_t *t, int timeout_ms);
+
 #endif

@@ -343,6 +343,27 @@ const offsets_entry_t *offsets_get(offsets_t *o, const char *id)
     return e;
 }
 
+int offsets_read(offsets_t *o, const char *id, void **pos, size_t *len, int64_t *next_offset)
+{
+    int rc = 0;
+    *pos = NULL;
+    *len = 0;
+    *next_offset = -1;
+    pthread_mutex_lock(&o->mu);
+    const offsets_entry_t *e = offsets_find(o, id);
+    if (e) {
+        rc = 1;
+        if (e->position_len && (*pos = malloc(e->position_len)) == NULL)
+            rc = -1;
+        else if (e->position_len)
+            memcpy(*pos, e->position, e->position_len);
+        *len = rc == 1 ? e->position_len : 0;
+        *next_offset = e->next_offset;
+    }
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
 int offsets_put(offsets_t *o, const char *id, const void *position, size_t len, int64_t next_offset)
 {
     int rc = -1;

@@ -49,6 +49,10 @@ int offsets_load(offsets_t *o, const char *id, size_t id_len, const void *value,
 /* The entry of a pipeline, or NULL. Valid until the next put of that id. Not for concurrent use
  * with offsets_put: read entries before sources start. */
 const offsets_entry_t *offsets_get(offsets_t *o, const char *id);
+/* A copy of a pipeline's entry, taken under the lock (any thread, while sources put): 1 with the
+ * position in *pos (malloc'd, NULL when empty) and the next offset, 0 when there is no entry, -1
+ * out of memory. */
+int offsets_read(offsets_t *o, const char *id, void **pos, size_t *len, int64_t *next_offset);
 /* Record a position (copied). Any thread. */
 int offsets_put(offsets_t *o, const char *id, const void *position, size_t len,
                 int64_t next_offset);

@@ -82,6 +82,12 @@ def test_offsets_get_alter_reset(kafka, tmp):
         config: {{file: {out}}}
         consumer.override.session.timeout.ms: 6000
         consumer.override.heartbeat.interval.ms: 1000
+      - id: two
+        plugin: file
+        config: {{file: {tmp / "out2.txt"}}}
+        consumer.override.group.id: {pid}-own-group
+        consumer.override.session.timeout.ms: 6000
+        consumer.override.heartbeat.interval.ms: 1000
 """))
     sink, group = f"{pid}.out", f"sluice.{pid}.out"
     w = Worker(cfg, tmp)
@@ -105,6 +111,10 @@ def test_offsets_get_alter_reset(kafka, tmp):
         wait_until(lambda: w.ok(f"offsets {sink}")["body"]["offsets"] == want, scaled(30),
                    interval=0.2, what=f"the sink's group to show offset {n}")
         assert committed(kafka.bootstrap, group, topic) == {0: n}
+        # a sink that names its group: that group's offsets
+        wait_until(lambda: w.ok(f"offsets {pid}.two")["body"]["offsets"] == want, scaled(30),
+                   interval=0.2, what="the second sink's own group to show offset {n}")
+        assert committed(kafka.bootstrap, f"{pid}-own-group", topic) == {0: n}
 
         # running: PATCH and DELETE refused with Connect's 400
         body = json.dumps({"offsets": want})

@@ -215,6 +215,18 @@ int worker_offsets(struct runtime *rt, const char *name, buf_t *json, char *err,
 /* -- PATCH and DELETE: 200 with Connect's message in `err` (the REST layer's "message") ----------
  */
 
+/* The broker refused a change of a sink's group: say what usually causes it (as Connect does). */
+static int group_failed(const char *name, char *err, size_t errlen)
+{
+    size_t n = strlen(err);
+    if (n < errlen)
+        snprintf(err + n, errlen - n,
+                 " (connector %s: if it was resumed meanwhile, or one of its tasks has not left "
+                 "the group yet, stop it and try again)",
+                 name);
+    return 500;
+}
+
 /* -- PATCH --------------------------------------------------------------------------------------
  */
 
@@ -410,7 +422,7 @@ static int alter_sink(runtime_t *rt, const char *name, const cJSON *list, char *
     }
     if (rc == 200 && kafka_group_offsets_alter(rt->transport, ci.group, v, n, ADMIN_TIMEOUT_MS, err,
                                                errlen) != 0)
-        rc = 500;
+        rc = group_failed(name, err, errlen);
     free(v);
     return rc;
 }
@@ -466,7 +478,7 @@ int worker_offsets_reset(struct runtime *rt, const char *name, char *err, size_t
     /* As Connect: resetting every offset of a sink deletes its consumer group. */
     if (rc == 200 && ci.is_sink && is_kafka(rt) &&
         kafka_group_delete(rt->transport, ci.group, ADMIN_TIMEOUT_MS, err, errlen) != 0)
-        rc = 500;
+        rc = group_failed(name, err, errlen);
     if (rc == 200)
         snprintf(err, errlen, "The offsets for this connector have been reset successfully");
     return rc;

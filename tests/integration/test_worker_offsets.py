@@ -9,6 +9,7 @@ import subprocess
 import threading
 import queue
 
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from sluicetest import build_dir, kill, line, scaled, wait_exit, wait_until, write_lines, write_yaml
@@ -146,6 +147,24 @@ def test_offsets_get_alter_reset(kafka, tmp):
                                                              "offset": None}]}), 400)
         assert pid in r["message"], r
         assert committed(kafka.bootstrap, group, topic) == {0: n}, "a refused PATCH changed it"
+
+        # a member in the group (another consumer): the broker refuses, sluice says why
+        other = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": group,
+                          "enable.auto.commit": False, "session.timeout.ms": 6000})
+        try:
+            other.subscribe([topic])
+            wait_until(lambda: other.poll(0.2) is not None or other.assignment(), scaled(30),
+                       interval=0.1, what="a foreign member in the sink's group")
+            body = json.dumps({"offsets": [{"partition": {"kafka_topic": topic,
+                                                          "kafka_partition": 0},
+                                            "offset": {"kafka_offset": 1}}]})
+            r = w.ok(f"alter {sink} {body}", 500)
+            assert group in r["message"] and "try again" in r["message"], r
+            r = w.ok(f"reset {sink}", 500)
+            assert group in r["message"] and "try again" in r["message"], r
+        finally:
+            other.close()
+        assert committed(kafka.bootstrap, group, topic) == {0: n}
 
         altered = "The offsets for this connector have been altered successfully"
         body = json.dumps({"offsets": [{"partition": {"kafka_topic": topic, "kafka_partition": 0},

@@ -131,7 +131,7 @@ static int position_json(buf_t *out, const void *pos, size_t len)
 {
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithLengthOpts(pos, len, &end, 0);
-    int object = cJSON_IsObject(v);
+    int object = cJSON_IsObject(v) && is_text(pos, len); /* cJSON lets bad UTF-8 through */
     cJSON_Delete(v);
     if (object) {
         while (end && end < (const char *)pos + len && strchr(" \t\r\n", *end))

@@ -100,6 +100,8 @@ static void test_get_shapes(void **state)
                         "{\"position\":\"line 7\"}}]}");
     put("[1,2]", 5); /* JSON but not an object: text */
     assert_non_null(strstr(get("src"), "{\"position\":\"[1,2]\"}"));
+    put("{\"a\":\"\xff\"}", 9); /* a JSON object but not UTF-8: bytes */
+    assert_non_null(strstr(get("src"), "{\"position_base64\":\"eyJhIjoi/yJ9\"}"));
     put("\x01\x00\xff", 3); /* bytes */
     assert_non_null(strstr(get("src"), "{\"position_base64\":\"AQD/\"}"));
     /* in-process a sink has no committed offsets */

@@ -110,7 +110,7 @@ int worker_reload(struct runtime *rt, buf_t *errors);
 /* -- offsets (KIP-875) and topics --------------------------------------------------------------
  * GET: {"offsets":[{"partition":{...},"offset":{...}}]} (a sink: kafka_topic/kafka_partition,
  * kafka_offset). PATCH (alter) and DELETE (reset) only when the connector is STOPPED (else 400 as
- * Connect). */
+ * Connect); on success (200) `err` holds Connect's message for the response's "message". */
 int worker_offsets(struct runtime *rt, const char *name, buf_t *json, char *err, size_t errlen);
 int worker_offsets_alter(struct runtime *rt, const char *name, const char *json, size_t len,
                          char *err, size_t errlen);

@@ -72,6 +72,7 @@ def expected(count, start=0):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_failed_sink_restarts_with_backoff_while_the_other_flows(sluice, kafka, tmp, runs):
     """Two pipelines; one's sink cannot start (its directory is missing). The other keeps its
     flow; the failed task is restarted with a growing backoff (never a busy loop) and recovers once
@@ -136,6 +137,7 @@ def test_restart_policy_never_leaves_it_failed(sluice, kafka, tmp, runs):
 
 
 @pytest.mark.asan
+@pytest.mark.tsan
 def test_sighup_reloads_only_what_changed(sluice, kafka, tmp, runs):
     """SIGHUP re-reads the files: the pipeline whose configuration changed restarts (its new sink
     file gets the records from there on); the unchanged one runs untouched, without a gap or a

@@ -1554,17 +1554,19 @@ static int runtime_finished(runtime_t *rt)
     int restarts = (rt->transport->ops->caps & TRANSPORT_ENDLESS) != 0;
     if (!stopping && restarts && atomic_load(&rt->hold))
         return 0;
+    /* Stopping: only what still runs holds the run (no restart comes any more). */
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = rt->pipelines[i];
         if (p->has_source) {
-            if (p->ctl.live || p->ctl.state == WORKER_RESTARTING || p->ctl.restart_req)
+            const task_ctl_t *c = &p->ctl;
+            if (c->live || (!stopping && (c->state == WORKER_RESTARTING || c->restart_req)))
                 return 0;
             if (!stopping && restarts && p->src_target != WORKER_RUNNING)
                 return 0;
         }
         for (size_t s = 0; s < p->nsinks; s++) {
-            task_ctl_t *c = &p->sinks[s].ctl;
-            if (c->live || c->state == WORKER_RESTARTING || c->restart_req)
+            const task_ctl_t *c = &p->sinks[s].ctl;
+            if (c->live || (!stopping && (c->state == WORKER_RESTARTING || c->restart_req)))
                 return 0;
             if (!stopping && restarts && p->sink_target[p->sinks[s].cfg_index] != WORKER_RUNNING)
                 return 0;

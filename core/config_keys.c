@@ -89,6 +89,70 @@ const struct sluice_config_field config_global_keys[] = {
      .example = "3",
      .min = -1,
      .max = 32767},
+    {.name = "listeners",
+     .type = SLUICE_CFG_STRING,
+     .description = "Where `sluice run` serves Kafka Connect's REST API, `/health` and `/metrics` "
+                    "(docs/rest-api.md): one URL, `http://HOST:PORT` or `https://HOST:PORT`. An "
+                    "empty host listens on every interface; port 0 picks a free port (logged). "
+                    "Empty: no listener. Unset: `run --listeners`, else the environment variable "
+                    "`SLUICE_LISTENERS`, else `http://127.0.0.1:8083` (loopback only).",
+     .example = "https://0.0.0.0:8443"},
+    {.name = "rest.advertised.host.name",
+     .type = SLUICE_CFG_STRING,
+     .description = "The host name the REST API gives as this worker's `worker_id` (Connect's "
+                    "key). Default: the listener's host (the machine's name when it listens on "
+                    "every interface).",
+     .example = "worker-1.example.com"},
+    {.name = "rest.advertised.port",
+     .type = SLUICE_CFG_INT,
+     .flags = SLUICE_CFG_RANGE,
+     .description = "The port the REST API gives as this worker's `worker_id` (Connect's key). "
+                    "Default: the port it listens on.",
+     .example = "8083",
+     .min = 1,
+     .max = 65535},
+    {.name = "listeners.https.ssl.certificate.location",
+     .type = SLUICE_CFG_PATH,
+     .description = "With an `https://` listener: the server's certificate chain, a PEM file "
+                    "(required then).",
+     .example = "tls/server.crt"},
+    {.name = "listeners.https.ssl.key.location",
+     .type = SLUICE_CFG_PATH,
+     .description = "With an `https://` listener: the server's private key, a PEM file "
+                    "(required then). Keep it readable by sluice's user only.",
+     .example = "tls/server.key"},
+    {.name = "listeners.https.ssl.key.password",
+     .type = SLUICE_CFG_STRING,
+     .flags = SLUICE_CFG_SECRET,
+     .description = "The password of an encrypted `listeners.https.ssl.key.location`.",
+     .example = "${file:secrets.properties:tls.key.password}"},
+    {.name = "rest.basic.auth.credentials.file",
+     .type = SLUICE_CFG_PATH,
+     .description = "HTTP basic authentication for every request: a credentials file in the "
+                    "format of the `PropertyFileLoginModule` that Connect's "
+                    "`BasicAuthSecurityRestExtension` reads, one `user: password[,role...]` line "
+                    "each (`#` comments; plain passwords only). Passwords are compared in "
+                    "constant time; a request without valid credentials gets 401. Re-read at "
+                    "start only.",
+     .example = "rest-credentials.properties"},
+    {.name = "rest.connections.max",
+     .type = SLUICE_CFG_INT,
+     .default_value = "256",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "Connections the REST listener accepts at once; more are refused until one "
+                    "closes.",
+     .example = "1024",
+     .min = 1,
+     .max = 65536},
+    {.name = "rest.idle.timeout.ms",
+     .type = SLUICE_CFG_DURATION,
+     .default_value = "30s",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "A REST connection that sends or reads nothing for this long is closed "
+                    "(a slow client, an abandoned keep-alive). Whole seconds.",
+     .example = "10s",
+     .min = 1000,
+     .max = 3600000},
     {.name = NULL},
 };
 

@@ -25,6 +25,8 @@ typedef struct http_request {
 
 /* The value of a query parameter (decoded), NULL when absent. */
 const char *http_query(const http_request_t *req, const char *name);
+/* 1 when one of the query's `name` parameters is `value` (?expand=status&expand=info). */
+int http_query_has(const http_request_t *req, const char *name, const char *value);
 
 typedef struct http_response {
     int status;               /* 200 unless set */
@@ -53,5 +55,7 @@ int http_settings_enabled(const http_settings_t *s);
 http_server_t *http_start(const http_settings_t *s, http_handler_fn handler, void *opaque,
                           char *where, size_t wherelen, char *err, size_t errlen);
 void http_stop(http_server_t *srv);
+/* "host:port" as Connect's worker_id: rest.advertised.host.name/port, else where it listens. */
+const char *http_worker_id(const http_server_t *srv);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "http.h"
 #include "loader.h"
 #include "log.h"
 #include "runtime.h"
@@ -16,7 +17,8 @@
 static void usage(FILE *out)
 {
     fputs(
-        "usage: sluice run [--quiet] [--offsets PATH] [--log-level LEVEL] FILE...\n"
+        "usage: sluice run [--quiet] [--offsets PATH] [--listeners URL] [--log-level LEVEL] "
+        "FILE...\n"
         "       sluice lint [--print] FILE...\n"
         "       sluice test [-v] FILE_test.yaml...\n"
         "       sluice plugins [list | docs NAME | check FILE.so]\n"
@@ -36,12 +38,25 @@ static void usage(FILE *out)
 
 static char **main_argv; /* for the re-execution of an in-process reload */
 
-static int cmd_load(runtime_t *rt, int argc, char **argv, const char *offsets, int run)
+/* Load the files (`run`: with the state file's connectors) and check the listener's settings
+ * (`listeners` from --listeners, the YAML or SLUICE_LISTENERS); `http` (may be NULL) receives them.
+ */
+static int cmd_load(runtime_t *rt, int argc, char **argv, const char *offsets, int run,
+                    const char *listeners, http_settings_t **http)
 {
     config_errors_t errs;
     config_errors_init(&errs);
     int rc = (run ? runtime_prepare_run : runtime_prepare)(rt, (const char *const *)argv,
                                                            (size_t)argc, offsets, &errs);
+    if (rt->cfg.global || listeners) {
+        http_settings_t *s = http_settings_new(rt->cfg.global, listeners, &errs);
+        if (!s)
+            rc = -1;
+        if (http)
+            *http = s;
+        else
+            http_settings_free(s);
+    }
     if (rc != 0) {
         config_errors_print(&errs, stderr);
         fprintf(stderr, "sluice: %zu error%s\n", errs.len, errs.len == 1 ? "" : "s");
@@ -66,7 +81,7 @@ static int cmd_lint(int argc, char **argv)
         return 2;
     }
     runtime_t rt;
-    int rc = cmd_load(&rt, argc - i, argv + i, NULL, 0) == 0 ? 0 : 2;
+    int rc = cmd_load(&rt, argc - i, argv + i, NULL, 0, NULL, NULL) == 0 ? 0 : 2;
     if (rc == 0 && runtime_check_plugins(&rt) != 0)
         rc = 2;
     if (rc == 0) {
@@ -83,12 +98,14 @@ static int cmd_lint(int argc, char **argv)
 static int cmd_run(int argc, char **argv)
 {
     int quiet = 0, i = 0;
-    const char *offsets = NULL;
+    const char *offsets = NULL, *listeners = NULL;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
             quiet = 1;
         } else if (strcmp(argv[i], "--offsets") == 0 && i + 1 < argc) {
             offsets = argv[++i];
+        } else if (strcmp(argv[i], "--listeners") == 0 && i + 1 < argc) {
+            listeners = argv[++i];
         } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
             int lvl = log_parse_level(argv[++i]);
             if (lvl < 0) {
@@ -109,14 +126,17 @@ static int cmd_run(int argc, char **argv)
     }
     runtime_t rt;
     int rc, reexec = 0;
-    if (cmd_load(&rt, argc - i, argv + i, offsets, 1) != 0) {
+    http_settings_t *http = NULL;
+    if (cmd_load(&rt, argc - i, argv + i, offsets, 1, listeners, &http) != 0) {
         rc = 2;
     } else {
         rt.quiet = quiet;
+        rt.http_settings = http;
         rc = runtime_run(&rt);
         reexec = atomic_load(&rt.reexec) != 0 && rc == 0;
     }
     runtime_free(&rt);
+    http_settings_free(http);
     if (reexec) {
         /* An in-process reload (SIGHUP): the run stopped cleanly; the same command again, in the
          * same process (systemd keeps its main pid), reads the files as they are now. */

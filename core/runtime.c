@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "log.h"
 #include "predicate.h"
+#include "rest.h"
 
 /* -- preparation (shared by lint and run) -------------------------------------------------------
  */
@@ -1672,6 +1673,18 @@ int runtime_run(runtime_t *rt)
     if (pthread_create(&rt->sig_thread, NULL, runtime_signals, rt) == 0)
         rt->sig_thread_started = 1;
 
+    /* Before the set-up, so that /health answers while Kafka is awaited. */
+    if (http_settings_enabled(rt->http_settings)) {
+        char where[300], err[700];
+        rt->http =
+            http_start(rt->http_settings, rest_handle, rt, where, sizeof where, err, sizeof err);
+        if (!rt->http) {
+            log_error(NULL, "%s", err);
+            rc = 2;
+            goto teardown;
+        }
+        log_info(NULL, "REST API listening on %s", where);
+    }
     /* A worker whose tasks restart (Kafka) takes a plugin that cannot start (a directory missing,
      * a server away) as that task's failure, as later ones; in-process it ends the run. */
     int restarts = (rt->transport->ops->caps & TRANSPORT_ENDLESS) != 0;
@@ -1751,6 +1764,8 @@ int runtime_run(runtime_t *rt)
         runtime_progress(rt, 0);
     rc = runtime_result(rt);
 teardown:
+    http_stop(rt->http); /* first: its handlers read the pipelines */
+    rt->http = NULL;
     atomic_store(&rt->started, 0);
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = rt->pipelines[i];

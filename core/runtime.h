@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "http.h"
 #include "kafka.h"
 #include "loader.h"
 #include "offsets.h"
@@ -61,6 +62,10 @@ typedef struct runtime {
     sigset_t sigs;
     /* Pipeline threads signal their end here, so that run returns at once, not at its next tick. */
     pipeline_ended_t ended;
+    /* The REST listener (#17): started by runtime_run from `http_settings` (the caller's; NULL or
+     * disabled: none), stopped at its teardown. */
+    const http_settings_t *http_settings;
+    http_server_t *http;
 } runtime_t;
 
 /* Load the files, scan plugins, resolve and validate everything. Errors go to `errs`; returns 0 if

@@ -8,6 +8,11 @@ import tempfile
 import pytest
 
 import sluicetest
+
+# `sluice run` serves its REST API on 127.0.0.1:8083 by default: concurrent runs of the suite would
+# fight over that port, so every run of the session takes a free port instead (tests that need the
+# API read the port from the "REST API listening on" line).
+os.environ["SLUICE_LISTENERS"] = "http://127.0.0.1:0"
 from sftptest import sftp_server  # noqa: F401  (the sftp_server fixture)
 from mariadbtest import mariadb  # noqa: F401  (the mariadb fixture)
 

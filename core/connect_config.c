@@ -11,7 +11,8 @@
 /* The widest a key list gets: a connector with more keys than this is refused. */
 #define CC_MAX_KEYS 1024
 
-void connect_yaml_quote(buf_t *out, const char *s)
+/* `dollar`: double '$' (values are interpolated; keys are not). */
+static void quote(buf_t *out, const char *s, int dollar)
 {
     buf_putc(out, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -31,9 +32,9 @@ void connect_yaml_quote(buf_t *out, const char *s)
         case '\t':
             buf_puts(out, "\\t");
             break;
-        case '$':
-            buf_puts(out, "$$");
-            break; /* interpolation's escape: a literal '$' */
+        case '$': /* interpolation's escape: a literal '$' */
+            buf_puts(out, dollar ? "$$" : "$");
+            break;
         default:
             if (*p < 0x20 || *p == 0x7f)
                 buf_printf(out, "\\x%02x", *p);
@@ -42,6 +43,16 @@ void connect_yaml_quote(buf_t *out, const char *s)
         }
     }
     buf_putc(out, '"');
+}
+
+void connect_yaml_quote(buf_t *out, const char *s)
+{
+    quote(out, s, 1);
+}
+
+void connect_yaml_quote_key(buf_t *out, const char *s)
+{
+    quote(out, s, 0);
 }
 
 int connect_valid_name(const char *name)
@@ -134,7 +145,7 @@ static void free_list(char **items, size_t n)
 static void put_kv(buf_t *y, int indent, const char *key, const char *value)
 {
     buf_printf(y, "%*s", indent, "");
-    connect_yaml_quote(y, key);
+    connect_yaml_quote_key(y, key);
     buf_puts(y, ": ");
     connect_yaml_quote(y, value);
     buf_putc(y, '\n');
@@ -225,7 +236,7 @@ static int put_predicates(buf_t *y, cc_t *c, char *err, size_t errlen)
             break;
         }
         buf_puts(y, "      ");
-        connect_yaml_quote(y, names[i]);
+        connect_yaml_quote_key(y, names[i]);
         buf_puts(y, ":\n");
         put_kv(y, 8, "type", type);
         snprintf(key, sizeof key, "predicates.%s.", names[i]);

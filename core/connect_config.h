@@ -25,6 +25,8 @@ int connect_config_to_yaml(const registry_t *reg, const char *name, const cJSON 
 /* Append `s` as a YAML double-quoted scalar that sluice reads back as exactly `s` (escapes, and
  * `$` written `$$` against interpolation). */
 void connect_yaml_quote(buf_t *out, const char *s);
+/* The same for a mapping's key (keys are not interpolated: '$' stays). */
+void connect_yaml_quote_key(buf_t *out, const char *s);
 
 /* 1 when `name` is usable as a connector's (a pipeline id: letters, digits, '.', '_', '-'). */
 int connect_valid_name(const char *name);

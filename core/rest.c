@@ -647,7 +647,7 @@ static int validate_field(cJSON *configs, const struct sluice_config_field *f, c
     buf_t yaml;
     buf_init(&yaml);
     if (value) {
-        connect_yaml_quote(&yaml, f->name);
+        connect_yaml_quote_key(&yaml, f->name);
         buf_puts(&yaml, ": ");
         connect_yaml_quote(&yaml, value);
         buf_putc(&yaml, '\n');

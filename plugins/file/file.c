@@ -1024,6 +1024,18 @@ static const struct sluice_sink file_sink = {
     .destroy = file_sink_destroy,
 };
 
+/* Kafka Connect's class names (and the short names Connect accepts), so that Connect's quickstart
+ * configs (config/connect-file-source.properties, -sink) name this plugin unchanged. */
+static const struct sluice_alias file_aliases[] = {
+    {"org.apache.kafka.connect.file.FileStreamSourceConnector", NULL, NULL},
+    {"FileStreamSourceConnector", NULL, NULL},
+    {"FileStreamSource", NULL, NULL},
+    {"org.apache.kafka.connect.file.FileStreamSinkConnector", NULL, NULL},
+    {"FileStreamSinkConnector", NULL, NULL},
+    {"FileStreamSink", NULL, NULL},
+    {NULL, NULL, NULL},
+};
+
 SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
     SLUICE_PLUGIN_HEADER,
     .name = "file",
@@ -1058,4 +1070,5 @@ SLUICE_PLUGIN_EXPORT const struct sluice_plugin sluice_plugin = {
         "the sink starts again.",
     .source = &file_source,
     .sink = &file_sink,
+    .aliases = file_aliases,
 };

@@ -410,6 +410,8 @@ def test_connector_plugins_and_validate(worker, tmp):
     assert_error(status, body, 400)
 
 
+@pytest.mark.xfail(reason="worker.c answers 501 and lists nothing until the lifecycle lands "
+                          "(#17)", strict=True)
 def test_connectors_of_a_running_pipeline(worker, tmp):
     w = worker()
     api = Api(w.wait_listening())
@@ -433,6 +435,8 @@ def test_connectors_of_a_running_pipeline(worker, tmp):
     assert status == 200 and topics == {"copy": {"topics": ["copy"]}}, topics
 
 
+@pytest.mark.xfail(reason="worker.c answers 501 and lists nothing until the lifecycle lands "
+                          "(#17)", strict=True)
 def test_quickstart_configs_through_post_connectors(worker, tmp):
     w = worker()
     api = Api(w.wait_listening())

@@ -2,6 +2,7 @@
  * connect_config.h). */
 #include "connect_config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,55 @@
 /* The widest a key list gets: a connector with more keys than this is refused. */
 #define CC_MAX_KEYS 1024
 
-/* `dollar`: double '$' (values are interpolated; keys are not). */
+/* The code point of the UTF-8 sequence at `p` and its length, or 0 when it is not valid UTF-8
+ * (overlong forms, surrogates and values past U+10FFFF included). */
+static size_t utf8_decode(const unsigned char *p, uint32_t *cp)
+{
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+    if (n == 0 || p[0] > 0xf4)
+        return 0;
+    uint32_t v = p[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+int connect_valid_utf8(const char *s)
+{
+    uint32_t cp;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_decode(p, &cp);
+        if (!n)
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+/* `dollar`: double '$' (values are interpolated; keys are not). What YAML does not allow raw in a
+ * stream (controls, C1, U+FFFE/U+FFFF) is written as an escape. `s` is valid UTF-8. */
 static void quote(buf_t *out, const char *s, int dollar)
 {
     buf_putc(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp;
+        size_t n = utf8_decode(p, &cp);
+        if (!n) { /* not reached for checked input: drop the byte rather than break the YAML */
+            p++;
+            continue;
+        }
+        switch (cp) {
         case '"':
             buf_puts(out, "\\\"");
             break;
@@ -36,11 +80,13 @@ static void quote(buf_t *out, const char *s, int dollar)
             buf_puts(out, dollar ? "$$" : "$");
             break;
         default:
-            if (*p < 0x20 || *p == 0x7f)
-                buf_printf(out, "\\x%02x", *p);
+            if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0xfffe || cp == 0xffff ||
+                cp == 0xfeff)
+                buf_printf(out, "\\u%04x", (unsigned)cp);
             else
-                buf_putc(out, (char)*p);
+                buf_append(out, p, n);
         }
+        p += n;
     }
     buf_putc(out, '"');
 }
@@ -310,6 +356,12 @@ int connect_config_to_yaml(const registry_t *reg, const char *name, const cJSON 
             snprintf(err, errlen, "The value of '%.200s' must be a string, not %s",
                      item->string ? item->string : "",
                      cJSON_IsArray(item) ? "an array" : "an object");
+            rc = 400;
+            goto out;
+        }
+        if ((item->string && !connect_valid_utf8(item->string)) || !connect_valid_utf8(v)) {
+            snprintf(err, errlen, "The key or value of '%.200s' is not valid UTF-8",
+                     item->string && connect_valid_utf8(item->string) ? item->string : "?");
             rc = 400;
             goto out;
         }

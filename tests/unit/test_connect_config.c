@@ -246,6 +246,7 @@ static void test_values_are_literal(void **state)
         "",
         "null",
         "ünïcødé ✓",
+        "c1 \xc2\x80\xc2\x85 bom \xef\xbb\xbf nonchar \xef\xbf\xbf del \x7f",
     };
     for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++) {
         cJSON *cfg = cJSON_CreateObject();
@@ -312,6 +313,8 @@ static void test_bad_configs(void **state)
                "transforms.x.type");
     expect_400("s", "{\"connector.class\": \"file\", \"topic\": \"t\", \"predicates\": \"p\"}",
                "predicates.p.type");
+    expect_400("s", "{\"connector.class\": \"file\", \"file\": \"\xff\xfe\"}", "UTF-8");
+    expect_400("s", "{\"connector.class\": \"file\", \"\xc0\xaf\": \"x\"}", "UTF-8");
     /* A transform's class is not a connector. */
     expect_400("s", "{\"connector.class\": \"cast\"}", "cast");
 }

@@ -827,9 +827,17 @@ static void post_reload(runtime_t *rt, http_response_t *resp)
     buf_free(&errors);
 }
 
-void rest_handle(void *opaque, const http_request_t *req, http_response_t *resp)
+void rest_handle(void *opaque, const http_request_t *in, http_response_t *resp)
 {
     runtime_t *rt = opaque;
+    /* HEAD is GET without the body (the server drops it), as Jersey answers it. */
+    http_request_t head;
+    const http_request_t *req = in;
+    if (strcmp(in->method, "HEAD") == 0) {
+        head = *in;
+        head.method = "GET";
+        req = &head;
+    }
     /* Split the path: "/connectors/x/status" → "connectors", "x", "status" (one trailing '/'
      * allowed, as Connect's). */
     char path[2048];

@@ -145,6 +145,7 @@ def flows(tmp, start, count):
 
 # -- the listener ------------------------------------------------------------------------------
 
+@pytest.mark.asan
 def test_listens_on_a_free_port_and_answers_root_and_health(worker, tmp):
     w = worker()
     api = Api(w.wait_listening())
@@ -171,6 +172,7 @@ def test_environment_sets_the_listener_and_empty_turns_it_off(worker, sluice, tm
     w2.stop()
 
 
+@pytest.mark.asan
 def test_second_process_on_the_same_port_exits_2(worker, sluice, tmp):
     w = worker()
     port = w.wait_listening()
@@ -204,6 +206,7 @@ def test_lint_checks_the_listener_keys(sluice, tmp):
 
 # -- bad input -----------------------------------------------------------------------------------
 
+@pytest.mark.asan
 def test_bad_input_gets_connects_errors(worker, tmp):
     w = worker()
     api = Api(w.wait_listening())
@@ -249,6 +252,7 @@ def test_bad_input_gets_connects_errors(worker, tmp):
     flows(tmp, 10, 100)
 
 
+@pytest.mark.asan
 def test_a_body_over_one_mebibyte_gets_413(worker, tmp):
     w = worker()
     port = w.wait_listening()
@@ -272,6 +276,7 @@ def test_a_body_over_one_mebibyte_gets_413(worker, tmp):
 
 # -- security ------------------------------------------------------------------------------------
 
+@pytest.mark.asan
 def test_basic_auth(worker, tmp):
     password = f"pw-{CANARY}-rest"
     creds = tmp / "rest-credentials.properties"
@@ -346,6 +351,7 @@ def test_slow_clients_are_dropped_while_records_flow(worker, tmp):
     flows(tmp, 1010, 1000)
 
 
+@pytest.mark.asan
 def test_a_thousand_concurrent_requests_while_records_flow(worker, tmp):
     w = worker("rest.connections.max: 1024\n")
     port = w.wait_listening()
@@ -374,6 +380,7 @@ def test_a_thousand_concurrent_requests_while_records_flow(worker, tmp):
 
 # -- Connect's API over a running pipeline -------------------------------------------------------
 
+@pytest.mark.asan
 def test_connector_plugins_and_validate(worker, tmp):
     w = worker()
     api = Api(w.wait_listening())

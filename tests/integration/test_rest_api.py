@@ -157,6 +157,8 @@ def test_listens_on_a_free_port_and_answers_root_and_health(worker, tmp):
     assert status == 200 and body["status"] == "healthy", body
     status, body, _ = api.get("/connectors/")
     assert status == 200 and isinstance(body, list), body
+    status, body, r = api.call("HEAD", "/health")
+    assert status == 200 and body is None, body
 
 
 def test_environment_sets_the_listener_and_empty_turns_it_off(worker, sluice, tmp):

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "connect_config.h"
@@ -19,6 +20,8 @@
 #pragma weak metrics_render
 
 #define REST_MAX_SEGMENTS 8
+/* How long a create or change waits to see the connector in the worker. */
+#define REST_PUT_WAIT_MS 5000
 
 /* -- responses -------------------------------------------------------------------------------- */
 
@@ -236,7 +239,17 @@ static void put_connector(runtime_t *rt, const char *name, const cJSON *config, 
     }
     if (must_be_new)
         rc = 201;
-    if (worker_connector(rt, name, &c, err, sizeof err) == 200) {
+    /* The supervisor applies the change at its next tick: wait for it (bounded), as Connect's
+     * herder call does, so that the answer shows the tasks and a second POST meets a 409. */
+    int found = 0;
+    for (int i = 0; i < REST_PUT_WAIT_MS / 10 && !found; i++) {
+        found = worker_connector(rt, name, &c, err, sizeof err) == 200;
+        if (!found) {
+            struct timespec ten = {0, 10 * 1000000L};
+            nanosleep(&ten, NULL);
+        }
+    }
+    if (found) {
         reply_json(resp, rc, info_json(&c));
         worker_connector_free(&c);
         return;
@@ -362,7 +375,17 @@ static void connector_routes(runtime_t *rt, const http_request_t *req, http_resp
                 worker_connector_free(&c);
             }
         } else if (strcmp(m, "DELETE") == 0) {
-            reply_action(resp, worker_delete(rt, name, err, sizeof err), err);
+            int rc = worker_delete(rt, name, err, sizeof err);
+            /* As for a create: answer once the worker has let it go (bounded). */
+            for (int i = 0; rc < 300 && i < REST_PUT_WAIT_MS / 10; i++) {
+                if (worker_connector(rt, name, &c, err, sizeof err) != 200)
+                    break;
+                worker_connector_free(&c);
+                struct timespec ten = {0, 10 * 1000000L};
+                nanosleep(&ten, NULL);
+            }
+            err[0] = rc >= 300 ? err[0] : '\0';
+            reply_action(resp, rc, err);
         } else {
             reply_error(resp, 405, "HTTP 405 Method Not Allowed");
         }

@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -129,6 +130,12 @@ def worker(sluice, tmp):
         w.stop()
 
 
+def wait_healthy(api, timeout=30):
+    """/health answers 503 until the worker's set-up is done (KIP-1017's "starting")."""
+    wait_until(lambda: api.get("/health")[0] == 200, timeout, interval=0.05,
+               what="GET /health to answer 200")
+
+
 def assert_error(status, body, want):
     assert status == want, body
     assert isinstance(body, dict) and body.get("error_code") == want, body
@@ -153,6 +160,7 @@ def test_listens_on_a_free_port_and_answers_root_and_health(worker, tmp):
     status, body, r = api.get("/")
     assert status == 200 and r.getheader("Content-Type") == "application/json"
     assert body["version"] and body["commit"] and body["kafka_cluster_id"] is None, body
+    wait_healthy(api)
     status, body, _ = api.get("/health")
     assert status == 200 and body["status"] == "healthy", body
     status, body, _ = api.get("/connectors/")
@@ -163,7 +171,7 @@ def test_listens_on_a_free_port_and_answers_root_and_health(worker, tmp):
 
 def test_environment_sets_the_listener_and_empty_turns_it_off(worker, sluice, tmp):
     w = worker(listeners=None, env={"SLUICE_LISTENERS": "http://127.0.0.1:0"})
-    assert Api(w.wait_listening()).get("/health")[0] == 200
+    wait_healthy(Api(w.wait_listening()))
     w.stop()
     # listeners: "" in the YAML wins over the environment: no listener, the pipeline runs.
     write_lines(tmp / "in.txt", 5)
@@ -187,7 +195,7 @@ def test_second_process_on_the_same_port_exits_2(worker, sluice, tmp):
     assert f"cannot listen on http://127.0.0.1:{port}: Address already in use" in r.stderr, \
         r.stderr
     # The first one is untouched.
-    assert Api(port).get("/health")[0] == 200
+    wait_healthy(Api(port))
 
 
 def test_lint_checks_the_listener_keys(sluice, tmp):
@@ -273,7 +281,7 @@ def test_a_body_over_one_mebibyte_gets_413(worker, tmp):
     # Exactly the limit is accepted for parsing (a 400 about the content, not a 413).
     exact = b'"' + b"a" * (1024 * 1024 - 2) + b'"'
     assert_error(*api.call("POST", "/connectors", body=exact)[:2], 400)
-    assert api.get("/health")[0] == 200
+    wait_healthy(api)
 
 
 # -- security ------------------------------------------------------------------------------------
@@ -295,7 +303,7 @@ def test_basic_auth(worker, tmp):
     assert_error(*api.get("/connectors", auth=f"nobody:{password}")[:2], 401)
     assert_error(*api.get("/health", auth="admin:")[:2], 401)
     assert api.get("/connectors", auth=f"admin:{password}")[0] == 200
-    assert api.get("/health", auth=f"reader:{password}2")[0] == 200
+    wait_healthy(Api(w.port, auth=f"reader:{password}2"))
     assert password not in w.log()
 
 
@@ -311,6 +319,7 @@ def test_tls_listener(worker, tmp):
     port = w.wait_listening()
     assert w.scheme == "https"
     api = Api(port, "https", cafile=str(cert))
+    wait_healthy(api)
     status, body, _ = api.get("/health")
     assert status == 200 and body["status"] == "healthy"
     # Without trusting the certificate the handshake fails; plain HTTP gets no answer.
@@ -334,7 +343,7 @@ def test_slow_clients_are_dropped_while_records_flow(worker, tmp):
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # and never the end of the headers
         slow.append(s)
     # Others are served meanwhile, and records flow.
-    assert Api(port).get("/health")[0] == 200
+    wait_healthy(Api(port))
     flows(tmp, 10, 1000)
     t0 = time.monotonic()
     for s in slow:
@@ -419,8 +428,6 @@ def test_connector_plugins_and_validate(worker, tmp):
     assert_error(status, body, 400)
 
 
-@pytest.mark.xfail(reason="worker.c answers 501 and lists nothing until the lifecycle lands "
-                          "(#17)", strict=True)
 def test_connectors_of_a_running_pipeline(worker, tmp):
     w = worker()
     api = Api(w.wait_listening())
@@ -444,25 +451,77 @@ def test_connectors_of_a_running_pipeline(worker, tmp):
     assert status == 200 and topics == {"copy": {"topics": ["copy"]}}, topics
 
 
-@pytest.mark.xfail(reason="worker.c answers 501 and lists nothing until the lifecycle lands "
-                          "(#17)", strict=True)
-def test_quickstart_configs_through_post_connectors(worker, tmp):
+def test_health_is_starting_while_kafka_is_awaited(sluice, tmp):
+    """The listener starts before the set-up: a worker waiting for its broker answers /health with
+    KIP-1017's 503 "starting" and the rest of the API meanwhile."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]  # nothing listens there once closed
+    write_lines(tmp / "in.txt", 1)
+    cfg = flow_yaml(tmp, f"kafka:\n  bootstrap.servers: 127.0.0.1:{dead}\n")
+    w = Worker(sluice, ["--listeners", "http://127.0.0.1:0", cfg])
+    try:
+        api = Api(w.wait_listening())
+        for _ in range(3):
+            status, body, _ = api.get("/health")
+            assert status == 503 and body["status"] == "starting", body
+            time.sleep(0.2)
+        assert api.get("/")[0] == 200
+    finally:
+        w.stop()
+
+
+def test_in_process_refuses_new_connectors(worker, tmp):
     w = worker()
     api = Api(w.wait_listening())
-    (tmp / "test.txt").write_text("".join(line(i) for i in range(100)))
-    source = {"name": "local-file-source", "config": {
-        "connector.class": "FileStreamSource", "tasks.max": "1",
-        "file": str(tmp / "test.txt"), "topic": "connect-test"}}
-    sink = {"name": "local-file-sink", "config": {
-        "connector.class": "FileStreamSink", "tasks.max": "1",
-        "file": str(tmp / "test.sink.txt"), "topics": "connect-test"}}
-    status, body, _ = api.call("POST", "/connectors", body=source)
-    assert status == 201, body
-    assert body["name"] == "local-file-source" and body["type"] == "source"
-    assert body["config"]["connector.class"] == "FileStreamSource"
-    status, body, _ = api.call("POST", "/connectors", body=sink)
-    assert status == 201, body
-    assert_error(*api.call("POST", "/connectors", body=sink)[:2], 409)
-    wait_until(lambda: file_size(tmp / "test.sink.txt") >= file_size(tmp / "test.txt"), 60,
-               what="the quickstart sink to copy the file")
-    assert (tmp / "test.sink.txt").read_text() == (tmp / "test.txt").read_text()
+    wait_healthy(api)
+    status, body, _ = api.call("POST", "/connectors", body={"name": "x", "config": {
+        "connector.class": "FileStreamSource", "file": str(tmp / "in.txt"), "topic": "t"}})
+    assert_error(status, body, 409)
+
+
+def test_quickstart_configs_through_post_connectors(sluice, kafka, tmp):
+    """Kafka's own quickstart configs (connect-file-source/-sink.properties as JSON, with
+    Connect's class names) run unchanged through POST /connectors on a Kafka-mode worker."""
+    topic = f"connect-test-{uuid.uuid4().hex[:8]}"
+    write_lines(tmp / "in.txt", 1)
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+kafka: {{bootstrap.servers: {kafka.bootstrap}}}
+offset.storage.file.filename: {tmp / 'offsets.json'}
+pipelines:
+  - id: idle-{topic}
+    value.converter: string
+    source: {{plugin: file, config: {{file: {tmp / 'in.txt'}, format: text}}}}
+""")
+    w = Worker(sluice, ["--listeners", "http://127.0.0.1:0", cfg])
+    try:
+        api = Api(w.wait_listening())
+        wait_healthy(api, 120)
+        (tmp / "test.txt").write_text("".join(line(i) for i in range(100)))
+        source = {"name": "local-file-source", "config": {
+            "connector.class": "FileStreamSource", "tasks.max": "1",
+            "file": str(tmp / "test.txt"), "topic": topic}}
+        sink = {"name": "local-file-sink", "config": {
+            "connector.class": "FileStreamSink", "tasks.max": "1",
+            "file": str(tmp / "test.sink.txt"), "topics": topic}}
+        status, body, _ = api.call("POST", "/connectors", body=source)
+        assert status == 201, body
+        assert body["name"] == "local-file-source" and body["type"] == "source"
+        assert body["config"]["connector.class"] == "FileStreamSource"
+        status, body, _ = api.call("POST", "/connectors", body=sink)
+        assert status == 201, body
+        assert body["type"] == "sink"
+        assert_error(*api.call("POST", "/connectors", body=sink)[:2], 409)
+        wait_until(lambda: file_size(tmp / "test.sink.txt") >= file_size(tmp / "test.txt"), 120,
+                   what="the quickstart sink to copy the file")
+        # Connect's default converters are JSON with schemas: each line arrives as the string.
+        assert (tmp / "test.sink.txt").read_text() == (tmp / "test.txt").read_text()
+        status, st, _ = api.get("/connectors/local-file-sink/status")
+        assert status == 200 and st["connector"]["state"] == "RUNNING", st
+        assert sorted(api.get("/connectors")[1]) == sorted(
+            [f"idle-{topic}", "local-file-source", "local-file-sink"])
+        status, _, _ = api.call("DELETE", "/connectors/local-file-sink")
+        assert status == 204
+        assert_error(*api.get("/connectors/local-file-sink")[:2], 404)
+    finally:
+        w.stop()

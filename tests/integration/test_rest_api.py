@@ -127,7 +127,10 @@ def worker(sluice, tmp):
 
     yield start
     for w in started:
-        w.stop()
+        was_running = w.proc.poll() is None
+        rc = w.stop()
+        # SIGTERM ends a run with 0; under ASan a leak or an error would make it non-zero.
+        assert not was_running or rc == 0, f"sluice exited {rc}:\n{w.log()[-3000:]}"
 
 
 def wait_healthy(api, timeout=30):

@@ -667,3 +667,31 @@ def test_offsets_kip875_and_topics_reset_on_a_kafka_worker(sluice, kafka, tmp):
         w.kill()
         raise
     assert w.stop() == 0, w.log()[-3000:]
+
+
+@pytest.mark.xfail(reason="the worker's bug: after a connector restart in Kafka mode, SIGTERM "
+                          "does not end the run (reported to the lead)", strict=True)
+def test_sigterm_ends_the_run_after_a_restart(sluice, kafka, tmp):
+    topic = f"rest-term-{uuid.uuid4().hex[:8]}"
+    w, api = kafka_worker(sluice, kafka, tmp, topic)
+    try:
+        write_lines(tmp / "src.txt", 50)
+        status, body, _ = api.call("PUT", "/connectors/term/config", body={
+            "connector.class": "file", "file": str(tmp / "src.txt"), "topic": topic})
+        assert status == 201, body
+
+        def state():
+            return api.get("/connectors/term/status")[1]["connector"]["state"]
+
+        wait_until(lambda: state() == "RUNNING", 60, what="RUNNING")
+        assert api.call("POST", "/connectors/term/tasks/0/restart")[0] == 204
+        wait_until(lambda: state() == "RUNNING", 60, what="RUNNING after the restart")
+        w.proc.terminate()
+        try:
+            rc = w.proc.wait(timeout=scaled(20))
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"SIGTERM did not end the run in 20 s:\n{w.log()[-2000:]}") \
+                from None
+        assert rc == 0, w.log()[-3000:]
+    finally:
+        w.kill()

@@ -628,8 +628,6 @@ pipelines:
     return w, api
 
 
-@pytest.mark.xfail(reason="worker_offsets/_alter/_reset and worker_topics_reset answer 501 until "
-                          "the worker implements them (#17)", strict=True)
 def test_offsets_kip875_and_topics_reset_on_a_kafka_worker(sluice, kafka, tmp):
     topic = f"rest-offs-{uuid.uuid4().hex[:8]}"
     w, api = kafka_worker(sluice, kafka, tmp, topic)
@@ -644,6 +642,9 @@ def test_offsets_kip875_and_topics_reset_on_a_kafka_worker(sluice, kafka, tmp):
             return api.get(f"/connectors/{name}/status")[1]["connector"]["state"]
 
         wait_until(lambda: state() == "RUNNING", 60, what="RUNNING")
+        # the source commits its position once Kafka acknowledged the records
+        wait_until(lambda: api.get(f"/connectors/{name}/offsets")[1]["offsets"], 60,
+                   what="a committed position")
         status, offs, _ = api.get(f"/connectors/{name}/offsets")
         assert status == 200 and isinstance(offs["offsets"], list), offs
         for o in offs["offsets"]:
@@ -669,8 +670,6 @@ def test_offsets_kip875_and_topics_reset_on_a_kafka_worker(sluice, kafka, tmp):
     assert w.stop() == 0, w.log()[-3000:]
 
 
-@pytest.mark.xfail(reason="the worker's bug: after a connector restart in Kafka mode, SIGTERM "
-                          "does not end the run (reported to the lead)", strict=True)
 def test_sigterm_ends_the_run_after_a_restart(sluice, kafka, tmp):
     topic = f"rest-term-{uuid.uuid4().hex[:8]}"
     w, api = kafka_worker(sluice, kafka, tmp, topic)

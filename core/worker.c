@@ -290,11 +290,15 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
         all_failed &= c->tasks[i].state == WORKER_FAILED;
         any_restarting |= c->tasks[i].state == WORKER_RESTARTING;
     }
-    int target = *conn_target(r);
+    int target = *conn_target(r), live = 0;
+    task_ctl_t *ctl[256];
+    size_t nctl = conn_tasks(r, ctl, 256);
+    for (size_t i = 0; i < nctl; i++)
+        live |= ctl[i]->live;
     if (!started)
         c->state = WORKER_UNASSIGNED;
-    else if (target == WORKER_PAUSED || target == WORKER_STOPPED)
-        c->state = (worker_state_t)target;
+    else if (target == WORKER_PAUSED || (target == WORKER_STOPPED && !live))
+        c->state = (worker_state_t)target; /* STOPPED once its tasks have ended */
     else if (c->ntasks && all_failed)
         c->state = WORKER_FAILED;
     else if (any_restarting)

@@ -647,11 +647,8 @@ static void config_load_file(config_run_t *run, const char *file, const config_n
                               config_kind_name(pipes));
         return;
     }
-    if (pipes->len == 0) {
-        config_errors_add(errs, &pipes->mark,
-                          "key 'pipelines' is empty: list at least one pipeline ('- id: NAME')");
-        return;
-    }
+    /* An empty list (`pipelines: []`) is a worker that waits for connectors created over the REST
+     * API, or a state file whose connectors were all deleted. */
     for (size_t i = 0; i < pipes->len; i++)
         config_load_pipeline(run, file, pipes->items[i], i + 1, base_dir, errs);
 }

@@ -544,7 +544,9 @@ static int state_text(runtime_t *rt, const pipeline_t *skip, const char *add, bu
 {
     buf_printf(out, "# sluice's connectors created over the REST API (written by sluice run;\n"
                     "# `sluice lint` checks it; edit it with the worker stopped)\n"
-                    "version: 1\npipelines:\n");
+                    "version: 1\n");
+    size_t head = out->len;
+    buf_puts(out, "pipelines:\n");
     for (size_t i = 0; i < rt->npipelines; i++) {
         const pipeline_t *p = rt->pipelines[i];
         if (p->from_rest && p != skip && p->rest_item)
@@ -559,6 +561,10 @@ static int state_text(runtime_t *rt, const pipeline_t *skip, const char *add, bu
     }
     if (add)
         buf_puts(out, add);
+    if (!out->err && out->len == head + strlen("pipelines:\n")) { /* none left */
+        out->len = head;
+        buf_puts(out, "pipelines: []\n");
+    }
     return out->err ? -1 : 0;
 }
 

@@ -559,11 +559,13 @@ void *pipeline_source_main(void *arg)
     log_clear_last_error();
     while (!atomic_load(&p->stop) && !atomic_load(&p->abort)) {
         source_commit(p, &last_write, 0);
-        if (atomic_load_explicit(&p->paused, memory_order_relaxed)) {
+        if (atomic_load(&p->paused)) {
             /* Paused (worker.h): nothing is polled; what is in flight still commits. */
+            atomic_store(&p->paused_ack, 1);
             sleep_unless(SOURCE_POLL_MS, &p->stop, &p->abort);
             continue;
         }
+        atomic_store(&p->paused_ack, 0);
         arena_reset(&arena);
         sluice_batch_t batch;
         batch_init(&batch, &arena, &p->side.codec);
@@ -915,14 +917,16 @@ void *pipeline_sink_main(void *arg)
     }
 
     while (!failed && !atomic_load(&p->abort)) {
-        int want_pause = atomic_load_explicit(&s->paused, memory_order_relaxed);
+        int want_pause = atomic_load(&s->paused);
         if (want_pause != paused) {
-            /* Kafka pauses the partitions (no rebalance); the position is kept. */
+            /* Kafka pauses the partitions (no rebalance) and drops what it had fetched for them;
+             * the position is kept. */
             if (want_pause)
                 ops->pause(rd);
             else
                 ops->resume(rd);
             paused = want_pause;
+            atomic_store(&s->paused_ack, paused);
         }
         int wait = s->dirty ? SINK_IDLE_MS : SOURCE_POLL_MS;
         size_t n = ops->read(rd, views, max, wait);

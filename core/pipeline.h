@@ -130,6 +130,7 @@ typedef struct sink_rt {
     task_ctl_t ctl;
     atomic_int stop;        /* this task: flush, commit and end (the worker stops or restarts it) */
     atomic_int paused;      /* this task: consume nothing (its partitions paused) */
+    atomic_int paused_ack;  /* ... and it has: nothing more comes out of it until resumed */
     atomic_int failed;      /* this task failed (an endless transport: its pipeline goes on) */
     atomic_int unconnected; /* its last put/flush found its peer away (worker_ready) */
     atomic_int done;
@@ -162,6 +163,7 @@ typedef struct pipeline {
     int src_target;    /* worker_state_t asked for the source connector: RUNNING, PAUSED, STOPPED */
     int *sink_target;  /* the same per sink connector (indexed by the sink's cfg_index) */
     atomic_int paused; /* the source polls nothing */
+    atomic_int paused_ack;  /* ... and it polls no more: what it polled went out */
     atomic_int unconnected; /* its last poll found its peer away (worker_ready) */
     int restart_on_failure; /* restart.policy on-failure (Kafka mode) */
     long progress_in;       /* `in` at the last progress line (the run's thread) */

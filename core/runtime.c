@@ -1104,6 +1104,7 @@ static int runtime_start_plugins(runtime_t *rt)
 
 static void sink_task_thread(sink_rt_t *sk, int64_t now)
 {
+    atomic_store(&sk->paused_ack, 0);
     atomic_store(&sk->done, 0);
     atomic_store(&sk->failed, 0);
     atomic_store(&sk->stop, 0);
@@ -1125,6 +1126,7 @@ static void sink_task_thread(sink_rt_t *sk, int64_t now)
 
 static void source_task_thread(pipeline_t *p, int64_t now)
 {
+    atomic_store(&p->paused_ack, 0);
     atomic_store(&p->source_done, 0);
     atomic_store(&p->failed, 0);
     atomic_store(&p->stop, 0);
@@ -1183,7 +1185,7 @@ static void task_failed(pipeline_t *p, task_ctl_t *c, const char *who, int64_t n
     int64_t d = ceiling / 2 + backoff_next(&c->bo) / 2;
     if (d < p->restart_initial_ms)
         d = p->restart_initial_ms;
-    c->retry_at = now + d;
+    c->retry_at = clock_mono_ms() + d; /* from now: the release may have taken a while */
     c->state = WORKER_RESTARTING;
     log_warn(who, "failed; restarting in %lld ms (restart.policy on-failure; %ld restart%s so far)",
              (long long)d, c->restarts, c->restarts == 1 ? "" : "s");
@@ -1227,7 +1229,9 @@ static void supervise_source(runtime_t *rt, pipeline_t *p, int restarts, int64_t
     int target = p->src_target, stopping = atomic_load(&rt->stopping) != 0;
     if (c->live && !atomic_load(&p->source_done)) {
         atomic_store(&p->paused, target == WORKER_PAUSED);
-        c->state = target == WORKER_PAUSED ? WORKER_PAUSED : WORKER_RUNNING;
+        /* PAUSED once the thread says so: nothing it polls goes out after that. */
+        c->state =
+            target == WORKER_PAUSED && atomic_load(&p->paused_ack) ? WORKER_PAUSED : WORKER_RUNNING;
         if ((target == WORKER_STOPPED || c->restart_req) && !c->stop_sent) {
             /* Stop: the source drains what is in flight and commits, then its thread ends. */
             atomic_store(&p->stop, 1);
@@ -1275,7 +1279,8 @@ static void supervise_sink(runtime_t *rt, pipeline_t *p, sink_rt_t *sk, int rest
     int target = p->sink_target[sk->cfg_index], stopping = atomic_load(&rt->stopping) != 0;
     if (c->live && !atomic_load(&sk->done)) {
         atomic_store(&sk->paused, target == WORKER_PAUSED);
-        c->state = target == WORKER_PAUSED ? WORKER_PAUSED : WORKER_RUNNING;
+        c->state = target == WORKER_PAUSED && atomic_load(&sk->paused_ack) ? WORKER_PAUSED
+                                                                           : WORKER_RUNNING;
         if ((target == WORKER_STOPPED || c->restart_req) && !c->stop_sent) {
             atomic_store(&sk->stop, 1); /* it flushes, commits and ends */
             c->stop_sent = 1;

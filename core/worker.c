@@ -232,6 +232,15 @@ static void task_snapshot(const task_ctl_t *c, int started, worker_task_t *t)
         t->trace = dup_or_null(c->trace);
 }
 
+/* No task of the snapshot still runs unpaused (a task not running has no pause to take). */
+static int paused_all(const worker_connector_t *c)
+{
+    for (size_t i = 0; i < c->ntasks; i++)
+        if (c->tasks[i].state == WORKER_RUNNING)
+            return 0;
+    return 1;
+}
+
 static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t *c)
 {
     const pipeline_t *p = r->p;
@@ -297,8 +306,10 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
         live |= ctl[i]->live;
     if (!started)
         c->state = WORKER_UNASSIGNED;
-    else if (target == WORKER_PAUSED || (target == WORKER_STOPPED && !live))
-        c->state = (worker_state_t)target; /* STOPPED once its tasks have ended */
+    else if (target == WORKER_STOPPED && !live)
+        c->state = WORKER_STOPPED; /* once its tasks have ended */
+    else if (target == WORKER_PAUSED && paused_all(c))
+        c->state = WORKER_PAUSED; /* once its running tasks took the pause */
     else if (c->ntasks && all_failed)
         c->state = WORKER_FAILED;
     else if (any_restarting)

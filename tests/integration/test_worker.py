@@ -217,3 +217,111 @@ pipelines:
     assert run.proc.pid == pid and run.alive()
     assert run.term(60) == 0, run.text()
     assert lines_of(out) == expected(2500), "lost or repeated lines across the reloads"
+
+
+@pytest.mark.asan
+def test_pause_resume_stop_restart_delete_with_exact_counts(sluice, kafka, tmp):
+    """Through the REST API against Kafka: a paused sink consumes nothing and goes on from the same
+    place; a paused source polls nothing; a stopped sink starts again where it committed; a
+    restart and a delete + re-create (same consumer group) neither lose nor repeat a record. The
+    REST-created connector survives a restart of the worker, and its state file lints (with the
+    worker's file) into valid YAML."""
+    from test_rest_api import Api, Worker, wait_healthy
+
+    topic, src, out = uniq("life"), tmp / "in.txt", tmp / "out.txt"
+    src.write_text("")
+    cfg = write_yaml(tmp / "w.yaml", f"""version: 1
+kafka: {{bootstrap.servers: {kafka.bootstrap}}}
+offset.storage.file.filename: {tmp / 'offsets.json'}
+pipelines:
+  - id: feed
+    topic: {topic}
+    value.converter: string
+    source: {{plugin: file, config: {{file: {src}, follow: true}}}}
+""")
+    sink = {"connector.class": "FileStreamSink", "topics": topic, "file": str(out),
+            "value.converter": "string", "offset.flush.interval.ms": "200"}
+    written = 0
+
+    def feed(n):
+        nonlocal written
+        write_lines(src, n, written, mode="a")
+        written += n
+
+    def settle(what, want=None):
+        wait_until(lambda: count_lines(out) >= (want or written), 60, what=what)
+        assert lines_of(out) == expected(written if want is None else want), \
+            f"{what}: lost or repeated records"
+
+    def state(api, name):
+        return api.get(f"/connectors/{name}/status")[1]["connector"]["state"]
+
+    w = Worker(sluice, ["--listeners", "http://127.0.0.1:0", cfg])
+    try:
+        api = Api(w.wait_listening())
+        wait_healthy(api, 120)
+        assert api.call("POST", "/connectors", body={"name": "snk", "config": sink})[0] == 201
+        feed(200)
+        settle("the first records")
+
+        assert api.call("PUT", "/connectors/snk/pause")[0] == 202
+        wait_until(lambda: state(api, "snk") == "PAUSED", 30, what="PAUSED")
+        feed(200)
+        time.sleep(3)
+        assert count_lines(out) == 200, "a paused sink consumed records"
+        assert api.call("PUT", "/connectors/snk/resume")[0] == 202
+        settle("the records after resume")
+
+        assert api.call("PUT", "/connectors/feed/pause")[0] == 202
+        wait_until(lambda: state(api, "feed") == "PAUSED", 30, what="the source PAUSED")
+        feed(100)
+        time.sleep(3)
+        assert count_lines(out) == 400, "a paused source polled records"
+        assert api.call("PUT", "/connectors/feed/resume")[0] == 202
+        settle("the source's records after resume")
+
+        assert api.call("PUT", "/connectors/snk/stop")[0] == 204
+        wait_until(lambda: state(api, "snk") == "STOPPED", 60, what="STOPPED")
+        feed(100)
+        time.sleep(2)
+        assert count_lines(out) == 500, "a stopped sink consumed records"
+        assert api.call("PUT", "/connectors/snk/resume")[0] == 202
+        settle("the records after a stop and resume")
+
+        assert api.call("POST", "/connectors/snk/restart?includeTasks=true")[0] == 202
+        feed(100)
+        settle("the records after a restart")
+
+        assert api.call("DELETE", "/connectors/snk")[0] == 204
+        feed(100)
+        assert api.call("POST", "/connectors", body={"name": "snk", "config": sink})[0] == 201
+        settle("the records after a delete and a create (the same group)")
+    except BaseException:
+        w.kill()
+        raise
+    assert w.stop() == 0, w.log()[-3000:]
+
+    state_file = tmp / "connectors.yaml"
+    r = sluice.run("lint", "--print", cfg, state_file)
+    assert r.returncode == 0, r.stderr
+    assert re.findall(r"^  - id: (\S+)$", r.stdout, re.M) == ["feed", "snk"], r.stdout
+    printed = write_yaml(tmp / "printed.yaml", r.stdout)  # valid YAML, and a valid configuration
+    r = sluice.run("lint", printed)
+    assert r.returncode == 0, r.stderr + r.stdout
+
+    w = Worker(sluice, ["--listeners", "http://127.0.0.1:0", cfg])
+    try:
+        api = Api(w.wait_listening())
+        wait_healthy(api, 120)
+        wait_until(lambda: api.get("/connectors/snk/status")[0] == 200
+                   and state(api, "snk") == "RUNNING", 60, what="the REST connector after a restart")
+        feed(100)
+        settle("the records after the worker's restart")
+        assert api.call("DELETE", "/connectors/snk")[0] == 204
+    except BaseException:
+        w.kill()
+        raise
+    assert w.stop() == 0, w.log()[-3000:]
+    assert "pipelines: []" in state_file.read_text()
+    r = sluice.run("lint", cfg, state_file)
+    assert r.returncode == 0, r.stderr

@@ -231,7 +231,7 @@ static void put_connector(runtime_t *rt, const char *name, const cJSON *config, 
     }
     int created = 0;
     err[0] = '\0';
-    rc = worker_put(rt, name, yaml.data, yaml.len, &created, err, sizeof err);
+    rc = worker_put(rt, name, yaml.data, yaml.len, must_be_new, &created, err, sizeof err);
     buf_free(&yaml);
     if (rc >= 400) {
         reply_error(resp, rc, "%s", err[0] ? err : "failed");

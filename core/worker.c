@@ -666,8 +666,8 @@ static int state_try(runtime_t *rt, const char *path, const buf_t *text, const c
     return rc;
 }
 
-int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t len, int *created,
-               char *err, size_t errlen)
+int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t len, int must_be_new,
+               int *created, char *err, size_t errlen)
 {
     (void)len;
     *created = 0;
@@ -688,6 +688,13 @@ int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t le
     pthread_mutex_lock(&rt->config_lock);
     pthread_mutex_lock(&rt->lock);
     pipeline_t *old = pipeline_by_id(rt, name);
+    if (old && must_be_new) { /* two POSTs of one name: the second meets the first */
+        snprintf(err, errlen, "Connector %s already exists", name);
+        pthread_mutex_unlock(&rt->lock);
+        pthread_mutex_unlock(&rt->config_lock);
+        free(item);
+        return 409;
+    }
     if (old && !old->from_rest) {
         snprintf(err, errlen,
                  "connector %s is declared in %s: change it there and reload (SIGHUP or POST "

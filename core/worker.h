@@ -98,9 +98,10 @@ int worker_delete(struct runtime *rt, const char *name, char *err, size_t errlen
 /* Create or replace the connector `name` from a pipeline written as YAML (`yaml`: one document
  * with `version: 1` and one pipeline whose id is the pipeline's, as connect_config.c makes it from
  * Connect's flat config). It is linted with the worker's files; errors (file, line, key) go to
- * `err` with 400. 201 created, 200 replaced; it runs at once and is kept in the state file. */
-int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t len, int *created,
-               char *err, size_t errlen);
+ * `err` with 400. 201 created, 200 replaced (`must_be_new`: 409 when it exists, even when it was
+ * created a moment ago by another request); it runs at once and is kept in the state file. */
+int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t len, int must_be_new,
+               int *created, char *err, size_t errlen);
 
 /* SIGHUP and POST /reload: re-read the files; when they do not lint nothing changes and the
  * errors (one per line) are in `errors` with 400; else only the pipelines whose resolved

@@ -197,10 +197,10 @@ int worker_restart_task(struct runtime *rt, const char *name, int task, char *er
 }
 
 /* The YAML connect_config.c made must be one pipeline named after the connector. */
-int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t len, int *created,
-               char *err, size_t errlen)
+int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t len, int must_be_new,
+               int *created, char *err, size_t errlen)
 {
-    (void)rt;
+    (void)rt, (void)must_be_new;
     config_errors_t errs;
     config_errors_init(&errs);
     config_node_t *doc = config_parse_yaml("rest", yaml, len, ".", &errs);

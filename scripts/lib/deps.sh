@@ -11,7 +11,7 @@
 #                             (debhelper, lintian, pandoc for the man pages, mmdebstrap for a clean
 #                             Debian 12 root, systemd-nspawn to boot it, buildah/podman for the image)
 #   deps_venv                 the test suite's Python venv outside the repository (pytest,
-#                             confluent-kafka, fastavro from PyPI); prints nothing on stdout
+#                             confluent-kafka, fastavro, kafka-connect-py from PyPI); prints nothing on stdout
 #   deps_services             fetches the jars of the real services once (Kafka, Apicurio) and checks
 #                             that a Java >= 21 exists for the registry
 #
@@ -44,8 +44,10 @@ SLUICE_DEPS_PACKAGE=(debhelper dpkg-dev fakeroot lintian pandoc mmdebstrap syste
 SLUICE_CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 SLUICE_VENV=${SLUICE_VENV:-$SLUICE_CACHE/venv}
 # confluent-kafka with its Avro + Schema Registry client extras (httpx, certifi, attrs, ...), as the
-# tests use its AvroSerializer against the real registry
-SLUICE_VENV_REQUIREMENTS=(pytest==9.2.0 "confluent-kafka[avro,schemaregistry]==2.16.1" fastavro==1.13.1)
+# tests use its AvroSerializer against the real registry; kafka-connect-py, a Kafka Connect REST
+# client operators use, drives the worker's REST API (tests/integration/test_rest_client.py)
+SLUICE_VENV_REQUIREMENTS=(pytest==9.2.0 "confluent-kafka[avro,schemaregistry]==2.16.1" fastavro==1.13.1
+                          kafka-connect-py==1.0.0)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -105,7 +107,7 @@ deps_venv() {
         exec 8>"$SLUICE_VENV.lock"
         timeout 900 flock 8 || { say "timed out waiting for $SLUICE_VENV.lock"; exit 1; }
         if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
-            timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro' \
+            timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect' \
                 2>/dev/null; then
             say "Python venv up to date: $SLUICE_VENV (${SLUICE_VENV_REQUIREMENTS[*]})"
             exit 0
@@ -122,7 +124,7 @@ deps_venv() {
         timeout 900 "$SLUICE_VENV/bin/python" -m pip install -q --disable-pip-version-check \
             --timeout 60 --retries 3 "${SLUICE_VENV_REQUIREMENTS[@]}" >&2 || {
             say "pip install into $SLUICE_VENV failed"; exit 1; }
-        timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro' >&2 || exit 1
+        timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect' >&2 || exit 1
         printf '%s\n' "$want" >"$stamp"
     )
 }

@@ -122,6 +122,28 @@ def kafka_own():
     k.close()
 
 
+@pytest.fixture(scope="module")
+def connect(kafka):
+    """A real Kafka Connect standalone worker on the session's broker, shared by a module's tests
+    (its JVM takes 10-20 s to start): .url of its REST API, .log. The FileStream connectors are
+    installed; each test names its connectors and topics its own."""
+    import services
+    c = services.Connect(kafka.bootstrap)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def sluice_rest(sluice_bin, kafka, tmp_path_factory):
+    """`sluice run --listeners http://127.0.0.1:0` on the session's broker with no pipeline, shared
+    by a module's tests: .url of its REST API (from its log line), .output()."""
+    import resttest
+    w = resttest.start_sluice_worker(sluice_bin, tmp_path_factory.mktemp("sluice-rest"),
+                                     kafka.bootstrap)
+    yield w
+    w.close()
+
+
 @pytest.fixture(scope="session")
 def schema_registry():
     """A real Confluent-compatible schema registry shared by the session: .url."""

@@ -1,5 +1,5 @@
-"""Real services for the integration tests: an Apache Kafka broker and a Confluent-compatible schema
-registry (Apicurio), started by tests/services/*.sh on free loopback ports in temporary directories
+"""Real services for the integration tests: an Apache Kafka broker, a Confluent-compatible schema
+registry (Apicurio) and a Kafka Connect standalone worker, started by tests/services/*.sh on free loopback ports in temporary directories
 and stopped afterwards. conftest.py turns them into fixtures; a test that asks for one starts it."""
 import os
 import shutil
@@ -68,6 +68,29 @@ class Registry:
     def close(self):
         try:
             _script("registry.sh", "stop", self.dir, timeout=120)
+        finally:
+            if not os.environ.get("SLUICE_KEEP_SERVICES"):
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Connect:
+    """A real Kafka Connect standalone worker (tests/services/connect.sh) against `bootstrap`, with
+    no connector: `url` is its REST API (http://127.0.0.1:<port>), `log` its log file."""
+
+    def __init__(self, bootstrap):
+        self.dir = Path(tempfile.mkdtemp(prefix="sluice-connect."))
+        try:
+            out = _script("connect.sh", "start", self.dir, bootstrap, timeout=scaled(240))
+        except BaseException:
+            self.close()
+            raise
+        self.url = _value(out, "CONNECT_URL")
+        self.log = Path(_value(out, "CONNECT_LOG"))
+        self.version = _value(out, "CONNECT_VERSION")
+
+    def close(self):
+        try:
+            _script("connect.sh", "stop", self.dir, timeout=120)
         finally:
             if not os.environ.get("SLUICE_KEEP_SERVICES"):
                 shutil.rmtree(self.dir, ignore_errors=True)

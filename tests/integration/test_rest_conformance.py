@@ -308,3 +308,24 @@ def test_rest_conformance(kind, request, kafka, tmp_path_factory):
     problems = run.problems + differences(ref, run)
     assert not problems, f"sluice differs from Kafka Connect ({len(problems)}):\n  " + \
         "\n  ".join(problems) + f"\nsluice's output:\n{w.output()[-3000:]}"
+
+
+def test_shape_comparison_finds_differences():
+    """The comparison the sluice half relies on: it tells key sets, value types and empty arrays
+    apart, ignores values, nulls and the keys of configurations."""
+    ref = {"name": "a", "connector": {"state": "RUNNING", "worker_id": "w:1"},
+           "tasks": [{"id": 0, "state": "RUNNING", "trace": None}], "config": {"file": "x"}}
+    same = {"name": "b", "connector": {"state": "PAUSED", "worker_id": "other"},
+            "tasks": [{"id": 3, "state": "FAILED", "trace": "boom"}], "config": {"topic": "t"}}
+    assert compare(shape(ref), shape(same)) == []
+    other = {"name": "a", "connector": {"state": "RUNNING"}, "tasks": [],
+             "config": {"file": 1}, "type": "source"}
+    diffs = compare(shape(ref), shape(other))
+    assert diffs == ["(top): keys only in sluice: ['type']",
+                     "config: values ['string'] in connect, ['number'] in sluice",
+                     "connector: keys only in connect: ['worker_id']",
+                     "tasks: an empty array in sluice only"], diffs
+    assert compare(shape({"id": 0}), shape({"id": "0"})) == \
+        ["id: connect gives ['number'], sluice ['string']"]
+    assert compare(shape([{"a": 1}, {"b": 2}]), shape([{"a": 1}])) == \
+        ["[]: keys only in connect: ['b']"]

@@ -22,14 +22,16 @@ class Run:
 
     def __init__(self, kind, url):
         self.kind, self.url = kind, url
-        self.steps = {}  # step name -> {method, path, status, body, data_maps}
+        self.steps = {}  # step name -> {method, path, status, body, data_maps, at (s since start)}
         self.problems = []
+        self.t0 = time.monotonic()
 
     def call(self, step, method, path, body=None, raw=None, expect=None, data_maps=DATA_MAPS):
         assert step not in self.steps, f"step {step} twice"
         status, resp = call(self.url, method, path, body=body, raw=raw)
         self.steps[step] = {"method": method, "path": path, "status": status, "body": resp,
-                            "data_maps": list(data_maps)}
+                            "data_maps": list(data_maps),
+                            "at": round(time.monotonic() - self.t0, 3)}
         if expect is not None and status not in (expect if isinstance(expect, tuple) else (expect,)):
             self.problems.append(f"{step}: {method} {path} answered {status}, want {expect}: "
                                  f"{resp!r:.300}")

@@ -312,6 +312,16 @@ def test_rest_conformance(kind, request, kafka, tmp_path_factory):
         "\n  ".join(problems) + f"\nsluice's output:\n{w.output()[-3000:]}"
 
 
+def test_sluice_lints_a_worker_with_no_pipeline(sluice, tmp):
+    """The worker's file of test_rest_conformance[sluice]: the `kafka:` block and no pipeline
+    (connectors come over REST) is a valid configuration."""
+    cfg = tmp / "worker.yaml"
+    cfg.write_text("version: 1\nkafka:\n  bootstrap.servers: 127.0.0.1:9092\n"
+                   f"offset.storage.file.filename: {tmp / 'offsets.json'}\npipelines: []\n")
+    r = sluice.run("lint", cfg, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_shape_comparison_finds_differences():
     """The comparison the sluice half relies on: it tells key sets, value types and empty arrays
     apart, ignores values, nulls and the keys of configurations."""

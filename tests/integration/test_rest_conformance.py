@@ -181,22 +181,36 @@ def sequence(run, tmp, bootstrap):
     run.wait_state(SRC, "RUNNING")
     run.call("restart-task", "POST", f"/connectors/{SRC}/tasks/0/restart", expect=204)
     run.wait_state(SRC, "RUNNING")
+    # only the failed ones: none failed, so nothing restarts and the status says RUNNING
+    _, body = run.call("restart-only-failed", "POST",
+                       f"/connectors/{SRC}/restart?includeTasks=true&onlyFailed=true", expect=202)
+    run.check(isinstance(body, dict) and (body.get("connector") or {}).get("state") == "RUNNING"
+              and [t.get("state") for t in body.get("tasks") or []] == ["RUNNING"],
+              f"restart-only-failed: something restarted: {body!r:.300}")
     with open(src_file, "ab") as f:
         f.write(lines(60, 20))
     wait_out(lines(0, 80), "holds every line once after the restarts")
 
-    # -- stop (KIP-875): no task; its offsets, reset, then a resume reads the file again
+    # -- stop (KIP-875): no task; its offsets, reset, altered back (PATCH of what GET gave),
+    # reset again, then a resume reads the file again
     run.call("stop", "PUT", f"/connectors/{SRC}/stop", expect=204)
     run.wait_state(SRC, "STOPPED", tasks=0)
     _, body = run.call("status-stopped", "GET", f"/connectors/{SRC}/status", expect=200)
-    _, body = run.call("offsets", "GET", f"/connectors/{SRC}/offsets", expect=200)
-    run.check(isinstance(body, dict) and isinstance(body.get("offsets"), list)
-              and len(body["offsets"]) == 1, f"offsets: not one position: {body!r:.300}")
+    _, position = run.call("offsets", "GET", f"/connectors/{SRC}/offsets", expect=200)
+    run.check(isinstance(position, dict) and isinstance(position.get("offsets"), list)
+              and len(position["offsets"]) == 1, f"offsets: not one position: {position!r:.300}")
     _, body = run.call("offsets-reset", "DELETE", f"/connectors/{SRC}/offsets", expect=200)
     run.check(isinstance(body, dict) and isinstance(body.get("message"), str),
               f"offsets-reset: {body!r:.300}")
     _, body = run.call("offsets-after-reset", "GET", f"/connectors/{SRC}/offsets", expect=200)
     run.check(body == {"offsets": []}, f"offsets-after-reset: {body!r:.300}")
+    _, body = run.call("offsets-alter", "PATCH", f"/connectors/{SRC}/offsets", position,
+                       expect=200)
+    run.check(isinstance(body, dict) and isinstance(body.get("message"), str),
+              f"offsets-alter: {body!r:.300}")
+    _, body = run.call("offsets-after-alter", "GET", f"/connectors/{SRC}/offsets", expect=200)
+    run.check(body == position, f"offsets-after-alter: {body!r:.300}, want {position!r:.300}")
+    run.call("offsets-reset-again", "DELETE", f"/connectors/{SRC}/offsets", expect=200)
     run.call("resume-stopped", "PUT", f"/connectors/{SRC}/resume", expect=202)
     run.wait_state(SRC, "RUNNING")
     wait_out(lines(0, 80) * 2, "holds the file twice (read again from its start)")
@@ -212,11 +226,22 @@ def sequence(run, tmp, bootstrap):
     run.call("put-create", "PUT", f"/connectors/{extra}/config", {**src, "file": str(second),
              "topic": uniq("conform-put")}, expect=201)
     run.call("put-create-delete", "DELETE", f"/connectors/{extra}", expect=204)
+    # KIP-980: created STOPPED, no task runs
+    extra = uniq("created-stopped")
+    _, body = run.call("create-stopped", "POST", "/connectors", {
+        "name": extra, "config": {**src, "topic": uniq("conform-stopped")},
+        "initial_state": "STOPPED"}, expect=201)
+    run.wait_state(extra, "STOPPED", tasks=0)
+    run.call("create-stopped-delete", "DELETE", f"/connectors/{extra}", expect=204)
 
     # -- plugins and validation
     _, body = run.call("plugins", "GET", "/connector-plugins", expect=200)
     run.check(isinstance(body, list) and {"source", "sink"} <= {p.get("type") for p in body},
               f"plugins: no source and sink: {body!r:.500}")
+    _, body = run.call("plugins-all", "GET", "/connector-plugins?connectorsOnly=false", expect=200)
+    run.check(isinstance(body, list) and {"source", "sink", "transformation", "predicate",
+                                          "converter"} <= {p.get("type") for p in body},
+              f"plugins-all: not every kind of plugin: {body!r:.500}")
     _, body = run.call("validate", "PUT", "/connector-plugins/FileStreamSource/config/validate",
                        {**src, "name": SRC}, expect=200)
     names = {(c.get("value") or {}).get("name") for c in (body or {}).get("configs", [])} \
@@ -234,6 +259,11 @@ def sequence(run, tmp, bootstrap):
             ("unknown-connector", "GET", "/connectors/no-such-connector", None, None, 404),
             ("unknown-task", "GET", f"/connectors/{SRC}/tasks/7/status", None, None, 404),
             ("duplicate", "POST", "/connectors", {"name": SRC, "config": src}, None, 409),
+            ("invalid-config", "POST", "/connectors", {"name": "no-topic", "config": {
+                "connector.class": "FileStreamSource", "tasks.max": "1"}}, None, 400),
+            ("unknown-class", "POST", "/connectors", {"name": "no-class", "config": {
+                "connector.class": "NoSuchConnector", "tasks.max": "1"}}, None, 400),
+            ("unknown-method", "DELETE", "/connectors", None, None, 405),
             # Connect answers 500 to a body that is not JSON (Jackson's parse error, unmapped)
             ("malformed", "POST", "/connectors", None, b'{"name": "x", "config": {', (400, 500)),
             ("unknown-path", "GET", "/no/such/path", None, None, 404)):
@@ -242,7 +272,10 @@ def sequence(run, tmp, bootstrap):
                   and isinstance(body.get("message"), str),
                   f"{step}: not Connect's error shape: {body!r:.300}")
 
-    # -- delete
+    # -- a sink's active topics (KIP-558), reset; then delete
+    run.call("topics-reset", "PUT", f"/connectors/{SNK}/topics/reset", expect=202)
+    _, body = run.call("topics-after-reset", "GET", f"/connectors/{SNK}/topics", expect=200)
+    run.check(body == {SNK: {"topics": []}}, f"topics-after-reset: {body!r:.300}")
     run.call("delete-source", "DELETE", f"/connectors/{SRC}", expect=204)
     run.call("delete-sink", "DELETE", f"/connectors/{SNK}", expect=204)
     run.call("get-deleted", "GET", f"/connectors/{SRC}", expect=404)

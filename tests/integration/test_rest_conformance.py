@@ -15,6 +15,7 @@ from resttest import DATA_MAPS, call, compare, poll, shape
 from sluicetest import line, scaled
 
 SRC, SNK = "local-file-source", "local-file-sink"
+MAX_MISSED = 3  # waits that may time out before a run gives up (each costs up to 90 s)
 
 
 class Run:
@@ -24,6 +25,7 @@ class Run:
         self.kind, self.url = kind, url
         self.steps = {}  # step name -> {method, path, status, body, data_maps, at (s since start)}
         self.problems = []
+        self.missed = 0  # waits that timed out
         self.t0 = time.monotonic()
 
     def call(self, step, method, path, body=None, raw=None, expect=None, data_maps=DATA_MAPS):
@@ -51,10 +53,23 @@ class Run:
         return ((body.get("connector") or {}).get("state"),
                 [t.get("state") for t in tasks] if isinstance(tasks, list) else None)
 
+    def wait(self, what, fn, timeout, last=None):
+        """poll(): a wait that times out is a problem, and the sequence goes on (what follows is
+        still compared) unless MAX_MISSED waits have timed out: then AssertionError ends it.
+        last(): what to show of the last state seen."""
+        try:
+            poll(what, fn, timeout=timeout)
+        except AssertionError as e:
+            self.missed += 1
+            self.problems.append(f"{e}" + (f" (last seen: {last()!r:.500})" if last else ""))
+            if self.missed >= MAX_MISSED:
+                raise AssertionError(f"{MAX_MISSED} waits timed out") from None
+
     def wait_state(self, name, want, tasks=1, timeout=60):
         """Waits until the connector and each of its `tasks` tasks are in state `want`."""
-        poll(f"{self.kind}: {name} {want} with {tasks} task(s)",
-             lambda: self.state(name) == (want, [want] * tasks), timeout=timeout)
+        self.wait(f"{self.kind}: {name} {want} with {tasks} task(s)",
+                  lambda: self.state(name) == (want, [want] * tasks), timeout,
+                  last=lambda: self.state(name))
 
 
 def read(path):
@@ -83,8 +98,8 @@ def sequence(run, tmp, bootstrap):
 
     def wait_out(want, what):
         n = want.count(b"\n")
-        poll(f"{run.kind}: the sink's file {what} ({n} lines)",
-             lambda: read(out) == want, timeout=90)
+        run.wait(f"{run.kind}: the sink's file {what} ({n} lines)", lambda: read(out) == want,
+                 90, last=lambda: f"{len(read(out).splitlines())} lines, ends {read(out)[-60:]!r}")
 
     # -- the worker
     _, body = run.call("root", "GET", "/", expect=200)
@@ -151,7 +166,8 @@ def sequence(run, tmp, bootstrap):
     def sink_offsets():
         st, body = call(run.url, "GET", f"/connectors/{SNK}/offsets")
         return st == 200 and isinstance(body, dict) and want in (body.get("offsets") or [])
-    poll(f"{run.kind}: the sink's offsets reach 40", sink_offsets, timeout=60)
+    run.wait(f"{run.kind}: the sink's offsets reach 40", sink_offsets, 60,
+             last=lambda: call(run.url, "GET", f"/connectors/{SNK}/offsets"))
     run.call("offsets-sink", "GET", f"/connectors/{SNK}/offsets", expect=200)
     _, body = run.call("offsets-reset-running", "DELETE", f"/connectors/{SRC}/offsets", expect=400)
     run.check(isinstance(body, dict) and body.get("error_code") == 400,

@@ -100,7 +100,8 @@ pipelines: []
         for f in (self.out, self.err):
             if not f.closed:
                 f.flush()
-        return (self.out_path.read_text(errors="replace") + self.err_path.read_text(errors="replace"))
+        return (self.out_path.read_text(errors="replace")
+                + self.err_path.read_text(errors="replace"))
 
     def close(self):
         """SIGTERM, then SIGKILL after 30 s; returns the exit status."""

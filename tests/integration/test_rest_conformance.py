@@ -1,7 +1,7 @@
-"""Kafka Connect's REST API, conformance (issue 17): one sequence of calls with Kafka's own quickstart
-connectors (config/connect-file-source.properties and -sink.properties as JSON), run against a real
-Kafka Connect standalone worker and against `sluice run` with no pipeline. Both runs check what
-Connect does (status codes, states, the records through Kafka into the sink's file); sluice's run is
+"""Kafka Connect's REST API, conformance (issue 17): one sequence of calls with Kafka's own
+quickstart connectors (config/connect-file-source.properties and -sink.properties as JSON), run
+against a real Kafka Connect standalone worker and against `sluice run` with no pipeline. Both runs
+check what Connect does (status codes, states, the records through Kafka into the sink's file); sluice's run is
 also compared with Connect's, call by call: the status code and the shape of the JSON (key sets and
 value types, recursively; not ids, timestamps, traces or worker ids). Each run's responses are kept
 in the test's directory (connect-responses.json, sluice-responses.json) for debugging."""
@@ -34,7 +34,8 @@ class Run:
         self.steps[step] = {"method": method, "path": path, "status": status, "body": resp,
                             "data_maps": list(data_maps),
                             "at": round(time.monotonic() - self.t0, 3)}
-        if expect is not None and status not in (expect if isinstance(expect, tuple) else (expect,)):
+        wanted = expect if isinstance(expect, tuple) else (expect,)
+        if expect is not None and status not in wanted:
             self.problems.append(f"{step}: {method} {path} answered {status}, want {expect}: "
                                  f"{resp!r:.300}")
         return status, resp

@@ -1,10 +1,11 @@
 """Kafka Connect's REST API, conformance (issue 17): one sequence of calls with Kafka's own
 quickstart connectors (config/connect-file-source.properties and -sink.properties as JSON), run
 against a real Kafka Connect standalone worker and against `sluice run` with no pipeline. Both runs
-check what Connect does (status codes, states, the records through Kafka into the sink's file); sluice's run is
-also compared with Connect's, call by call: the status code and the shape of the JSON (key sets and
-value types, recursively; not ids, timestamps, traces or worker ids). Each run's responses are kept
-in the test's directory (connect-responses.json, sluice-responses.json) for debugging."""
+check what Connect does (status codes, states, the records through Kafka into the sink's file);
+sluice's run is also compared with Connect's, call by call: the status code and the shape of the
+JSON (key sets and value types, recursively; not ids, timestamps, traces or worker ids). Each run's
+responses are kept in the test's directory (connect-responses.json, sluice- responses.json) for
+debugging."""
 import json
 import time
 

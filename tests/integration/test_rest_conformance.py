@@ -4,7 +4,7 @@ against a real Kafka Connect standalone worker and against `sluice run` with no 
 check what Connect does (status codes, states, the records through Kafka into the sink's file);
 sluice's run is also compared with Connect's, call by call: the status code and the shape of the
 JSON (key sets and value types, recursively; not ids, timestamps, traces or worker ids). Each run's
-responses are kept in the test's directory (connect-responses.json, sluice- responses.json) for
+responses are kept in the test's directory (connect-responses.json, sluice-responses.json) for
 debugging."""
 import json
 import time

@@ -1,6 +1,6 @@
 """The soak test of issue 22 (tests/soak/soak.py) in its 3-minute form: the seed's four streams
-through Kafka, the registry, MariaDB and SFTP, with the broker restarted at 45 s, sshd away at 90 s
-and MariaDB killed at 135 s (10 s each); then nothing lost, each file exact, RSS flat. The full
+through Kafka, the registry, MariaDB and SFTP, with the broker restarted at 45 s, sshd away at 81 s
+and MariaDB killed at 117 s (10 s each); then nothing lost, each file exact, RSS flat. The full
 30-minute run is `tests/soak/run` (docs/soak.md)."""
 import sys
 

@@ -458,13 +458,13 @@ def soak(minutes, svc, work, rss_bound_mib=RSS_BOUND_MIB, tail_bound_mib=TAIL_BO
 
     s = sampler.samples
     warm = [rss for t, rss, _ in s if t <= WARMUP * duration]
-    after = [rss for t, rss, _ in s if t > WARMUP * duration]
+    after = [rss for t, rss, _ in s if WARMUP * duration < t <= duration + 1]  # not the stop
     if warm and after:
         base = statistics.median(warm)
         growth = (max(after) - base) / 1024
         figures["rss"] = {"samples": len(s), "warmup_median_mib": round(base / 1024, 1),
                           "max_mib": round(max(after) / 1024, 1),
-                          "end_mib": round(s[-1][1] / 1024, 1),
+                          "end_mib": round(after[-1] / 1024, 1),  # at SIGTERM
                           "growth_mib": round(growth, 1), "bound_mib": rss_bound_mib,
                           "cpu_s": round(s[-1][2], 1)}
         if growth > rss_bound_mib:

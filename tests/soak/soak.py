@@ -52,8 +52,8 @@ MIB = 1024 * 1024
 #   MariaDB is away), and the allocator keeps that memory for the next time: 35 MiB measured in
 #   the 30-minute run, 72 MiB allowed by the budgets; the bound is 48.
 # - the leak check: from the moment the last fault is over (plus SETTLE) to the end, nothing but
-#   steady load: the largest sample minus the median of the first five; 0.3 MiB measured over
-#   the last ten minutes of the 30-minute run (about 90,000 records), bound 2.
+#   steady load: the largest sample minus the median of the first five; 0.03 MiB measured over
+#   the last five minutes of the first 30-minute run (about 40,000 records), bound 2.
 RSS_BOUND_MIB = 48
 TAIL_BOUND_MIB = 2
 WARMUP = 0.20

@@ -2,7 +2,8 @@
 orders.yaml, tarjeta.yaml, as shipped, in Kafka + SFTP mode chosen by the environment) run in one
 `sluice run` against a real Kafka broker, schema registry, MariaDB and sshd for --minutes, under
 steady load, with three faults on a schedule (a broker restart at 25 %, an SFTP outage at 45 %, a
-MariaDB SIGKILL at 65 % of the run; each outage 4 % of the run, 10 to 60 s). At the end sluice gets SIGTERM and independent clients check:
+MariaDB SIGKILL at 65 % of the run; each outage 4 % of the run, 10 to 60 s). At the end sluice
+gets SIGTERM and independent clients check:
 
   - nothing lost: every row of sensores.datos (the sensor's and the load's, updates included) is in
     the topic iotluzdatos with its final value; every sensor reading of the topic
@@ -43,7 +44,6 @@ from sluicetest import REPO, build_dir  # noqa: E402
 PIPELINES = REPO / "pipelines"
 STREAMS = ("iotluzdatos", "flota", "orders", "tarjeta")
 DATAGEN = ("flota", "orders", "tarjeta")
-MIB = 1024 * 1024
 # RSS, two bounds (docs/soak.md: the measurements they come from):
 # - the high-water: the largest sample after the warm-up (the first 20 %) minus the warm-up's
 #   median. The faults fill the buffers the design bounds (each of the 9 Kafka producers queues
@@ -51,7 +51,7 @@ MIB = 1024 * 1024
 #   prefetches up to 4 MiB of the backlog when it is back; a sink holds its batch while SFTP or
 #   MariaDB is away), and the allocator keeps that memory for the next time: 35 MiB measured in
 #   the 30-minute run, 72 MiB allowed by the budgets; the bound is 48.
-# - the leak check: from the moment the last fault is over (plus SETTLE) to the end, nothing but
+# - the leak check: from the moment the last fault is over (and settled) to the end, nothing but
 #   steady load: the largest sample minus the median of the first five; 0.03 MiB measured over
 #   the last five minutes of the first 30-minute run (about 40,000 records), bound 2.
 RSS_BOUND_MIB = 48

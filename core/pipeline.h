@@ -159,10 +159,12 @@ typedef struct pipeline {
     tracker_t *orphans; /* trackers left in flight when the source ended (freed last) */
     atomic_long in, errors, dlq;
     task_stats_t stats;
-    task_ctl_t ctl;    /* its source task */
-    int src_target;    /* worker_state_t asked for the source connector: RUNNING, PAUSED, STOPPED */
-    int *sink_target;  /* the same per sink connector (indexed by the sink's cfg_index) */
-    atomic_int paused; /* the source polls nothing */
+    task_ctl_t ctl;   /* its source task */
+    int src_target;   /* worker_state_t asked for the source connector: RUNNING, PAUSED, STOPPED */
+    int *sink_target; /* the same per sink connector (indexed by the sink's cfg_index) */
+    long src_topics_mark;   /* topics reset (worker.h): the source's record count then, or -1 */
+    long *sink_topics_mark; /* the same per sink connector */
+    atomic_int paused;      /* the source polls nothing */
     atomic_int paused_ack;  /* ... and it polls no more: what it polled went out */
     atomic_int unconnected; /* its last poll found its peer away (worker_ready) */
     int restart_on_failure; /* restart.policy on-failure (Kafka mode) */

@@ -101,12 +101,23 @@ static cJSON *info_json(const worker_connector_t *c)
     return o;
 }
 
-static cJSON *task_status_json(runtime_t *rt, const worker_task_t *t)
+/* The version of the plugin a connector runs (Connect 4's status carries it). */
+static const char *plugin_version(runtime_t *rt, const char *name)
+{
+    const loader_alias_t *alias = NULL;
+    const loaded_plugin_t *p = registry_find(&rt->registry, name);
+    if (!p)
+        p = registry_find_alias(&rt->registry, name, &alias);
+    return p && p->desc.version ? p->desc.version : SLUICE_VERSION;
+}
+
+static cJSON *task_status_json(runtime_t *rt, const worker_task_t *t, const char *version)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", t->id);
     cJSON_AddStringToObject(o, "state", worker_state_name(t->state));
     cJSON_AddStringToObject(o, "worker_id", worker_id(rt));
+    cJSON_AddStringToObject(o, "version", version);
     if (t->trace)
         cJSON_AddStringToObject(o, "trace", t->trace);
     return o;
@@ -121,13 +132,15 @@ static cJSON *status_json(runtime_t *rt, const worker_connector_t *c)
     cJSON *conn = cJSON_AddObjectToObject(o, "connector");
     cJSON_AddStringToObject(conn, "state", worker_state_name(c->state));
     cJSON_AddStringToObject(conn, "worker_id", worker_id(rt));
+    cJSON_AddStringToObject(conn, "version", plugin_version(rt, c->plugin));
     if (c->trace)
         cJSON_AddStringToObject(conn, "trace", c->trace);
     if (c->restarts > 0 || c->state == WORKER_RESTARTING)
         cJSON_AddNumberToObject(conn, "restarts", (double)c->restarts);
     cJSON *tasks = cJSON_AddArrayToObject(o, "tasks");
     for (size_t i = 0; i < c->ntasks; i++)
-        cJSON_AddItemToArray(tasks, task_status_json(rt, &c->tasks[i]));
+        cJSON_AddItemToArray(tasks,
+                             task_status_json(rt, &c->tasks[i], plugin_version(rt, c->plugin)));
     cJSON_AddStringToObject(o, "type", c->is_sink ? "sink" : "source");
     return o;
 }
@@ -211,7 +224,7 @@ static void get_connectors(runtime_t *rt, const http_request_t *req, http_respon
 
 /* Create or replace `name` from Connect's flat `config`; `must_be_new`: POST's 409. */
 static void put_connector(runtime_t *rt, const char *name, const cJSON *config, int must_be_new,
-                          http_response_t *resp)
+                          worker_state_t initial, http_response_t *resp)
 {
     char err[4096] = "";
     worker_connector_t c;
@@ -231,7 +244,7 @@ static void put_connector(runtime_t *rt, const char *name, const cJSON *config, 
     }
     int created = 0;
     err[0] = '\0';
-    rc = worker_put(rt, name, yaml.data, yaml.len, must_be_new, &created, err, sizeof err);
+    rc = worker_put(rt, name, yaml.data, yaml.len, must_be_new, initial, &created, err, sizeof err);
     buf_free(&yaml);
     if (rc >= 400) {
         reply_error(resp, rc, "%s", err[0] ? err : "failed");
@@ -243,7 +256,8 @@ static void put_connector(runtime_t *rt, const char *name, const cJSON *config, 
      * herder call does, so that the answer shows the tasks and a second POST meets a 409. */
     int found = 0;
     for (int i = 0; i < REST_PUT_WAIT_MS / 10 && !found; i++) {
-        found = worker_connector(rt, name, &c, err, sizeof err) == 200;
+        /* applied: nothing queued any more (a change replaces the old connector) */
+        found = !worker_pending(rt) && worker_connector(rt, name, &c, err, sizeof err) == 200;
         if (!found) {
             struct timespec ten = {0, 10 * 1000000L};
             nanosleep(&ten, NULL);
@@ -309,14 +323,11 @@ static void post_connectors(runtime_t *rt, const http_request_t *req, http_respo
                                            strcmp(initial->valuestring, "STOPPED") == 0)))
         reply_error(resp, 400, "\"initial_state\" must be RUNNING, PAUSED or STOPPED");
     else {
-        put_connector(rt, nm, config, 1, resp);
-        if (resp->status == 201 && initial && strcmp(initial->valuestring, "RUNNING") != 0) {
-            char err[512];
-            if (strcmp(initial->valuestring, "PAUSED") == 0)
-                worker_pause(rt, nm, err, sizeof err);
-            else
-                worker_stop(rt, nm, err, sizeof err);
-        }
+        worker_state_t st = !initial                                       ? WORKER_RUNNING
+                            : strcmp(initial->valuestring, "PAUSED") == 0  ? WORKER_PAUSED
+                            : strcmp(initial->valuestring, "STOPPED") == 0 ? WORKER_STOPPED
+                                                                           : WORKER_RUNNING;
+        put_connector(rt, nm, config, 1, st, resp);
     }
     cJSON_Delete(body);
 }
@@ -401,7 +412,7 @@ static void connector_routes(runtime_t *rt, const http_request_t *req, http_resp
         } else if (strcmp(m, "PUT") == 0) {
             cJSON *body = parse_body(req, resp, 1);
             if (body)
-                put_connector(rt, name, body, 0, resp);
+                put_connector(rt, name, body, 0, WORKER_RUNNING, resp);
             cJSON_Delete(body);
         } else {
             reply_error(resp, 405, "HTTP 405 Method Not Allowed");
@@ -564,7 +575,7 @@ static void connector_routes(runtime_t *rt, const http_request_t *req, http_resp
             if (c.tasks[i].id == task)
                 found = &c.tasks[i];
         if (found)
-            reply_json(resp, 200, task_status_json(rt, found));
+            reply_json(resp, 200, task_status_json(rt, found, plugin_version(rt, c.plugin)));
         else
             reply_error(resp, 404, "No status found for task %s-%s", name, seg[3]);
         worker_connector_free(&c);

@@ -181,9 +181,18 @@ static pipeline_t *pipeline_alloc(const config_pipeline_t *cp)
         free(p);
         return NULL;
     }
+    p->sink_topics_mark = calloc(cp->nsinks + 1, sizeof *p->sink_topics_mark);
+    if (!p->sink_topics_mark) {
+        free(p->sink_target);
+        free(p);
+        return NULL;
+    }
     p->src_target = WORKER_RUNNING;
-    for (size_t i = 0; i < cp->nsinks; i++)
+    p->src_topics_mark = -1;
+    for (size_t i = 0; i < cp->nsinks; i++) {
         p->sink_target[i] = WORKER_RUNNING;
+        p->sink_topics_mark[i] = -1;
+    }
     return p;
 }
 
@@ -1404,9 +1413,11 @@ static void pipeline_bring_up(runtime_t *rt, pipeline_t *p)
         pipeline_set_next(rt, p);
         ok = pipeline_init(rt, p) == 0;
     }
+    /* A connector created STOPPED (KIP-980's initial_state) starts nothing until resumed. */
     for (size_t s = 0; ok && s < p->nsinks; s++)
-        ok = sink_task_start(&p->sinks[s], err, sizeof err) == 0;
-    if (ok && p->has_source)
+        if (p->sink_target[p->sinks[s].cfg_index] != WORKER_STOPPED)
+            ok = sink_task_start(&p->sinks[s], err, sizeof err) == 0;
+    if (ok && p->has_source && p->src_target != WORKER_STOPPED)
         ok = source_task_start(rt, p, err, sizeof err) == 0;
     if (!ok) {
         const char *why = log_last_error()[0] ? log_last_error() : err[0] ? err : "set-up failed";
@@ -1421,10 +1432,19 @@ static void pipeline_bring_up(runtime_t *rt, pipeline_t *p)
         return;
     }
     for (size_t s = 0; s < p->nsinks; s++) {
-        atomic_store(&p->sinks[s].paused, p->sink_target[p->sinks[s].cfg_index] == WORKER_PAUSED);
-        sink_task_thread(&p->sinks[s], now);
+        sink_rt_t *sk = &p->sinks[s];
+        if (p->sink_target[sk->cfg_index] == WORKER_STOPPED) {
+            sink_task_release(rt, p, sk);
+            sk->ctl.state = WORKER_STOPPED;
+            continue;
+        }
+        atomic_store(&sk->paused, p->sink_target[sk->cfg_index] == WORKER_PAUSED);
+        sink_task_thread(sk, now);
     }
-    if (p->has_source) {
+    if (p->has_source && p->src_target == WORKER_STOPPED) {
+        source_task_release(p);
+        p->ctl.state = WORKER_STOPPED;
+    } else if (p->has_source) {
         atomic_store(&p->paused, p->src_target == WORKER_PAUSED);
         source_task_thread(p, now);
     }
@@ -1839,6 +1859,8 @@ static void pipeline_release(pipeline_t *p)
     free(p->route_targets);
     free(p->readers);
     free(p->sink_target);
+    free(p->sink_topics_mark);
+    p->sink_topics_mark = NULL;
     p->route_targets = NULL;
     p->readers = NULL;
     p->sink_target = NULL;

@@ -112,6 +112,43 @@ static int *conn_target(const conn_ref_t *r)
 /* -- snapshots -----------------------------------------------------------------------------------
  */
 
+/* Records that passed the connector so far (topics reset: the active topics come back after). */
+static long conn_records(const conn_ref_t *r)
+{
+    if (!r->is_sink)
+        return atomic_load(&r->p->in);
+    long n = 0;
+    for (size_t s = 0; s < r->p->nsinks; s++)
+        if (r->p->sinks[s].cfg_index == r->sink)
+            n += atomic_load(&r->p->sinks[s].out) + atomic_load(&r->p->sinks[s].errors);
+    return n;
+}
+
+int worker_topics_reset(struct runtime *rt, const char *name, char *err, size_t errlen)
+{
+    conn_ref_t r;
+    pthread_mutex_lock(&rt->lock);
+    int rc = conn_find(rt, name, &r, err, errlen);
+    if (rc == 200) {
+        long n = conn_records(&r);
+        if (r.is_sink)
+            r.p->sink_topics_mark[r.sink] = n;
+        else
+            r.p->src_topics_mark = n;
+        rc = 202; /* Connect's Response.accepted() */
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return rc;
+}
+
+int worker_pending(struct runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    int pending = rt->changes != NULL;
+    pthread_mutex_unlock(&rt->lock);
+    return pending;
+}
+
 struct flat {
     worker_kv_t *kv;
     size_t n, cap;
@@ -151,6 +188,13 @@ static void flat_put(void *opaque, const char *key, const char *value)
         return;
     }
     f->n++;
+}
+
+/* A sink's view of its pipeline's keys: its topic is `topics`, given already. */
+static void flat_put_sink(void *opaque, const char *key, const char *value)
+{
+    if (strcmp(key, "topic") != 0)
+        flat_put(opaque, key, value);
 }
 
 /* Connect's flat view of the transforms of an instance: transforms=a,b; transforms.a.type=...;
@@ -199,7 +243,7 @@ static void conn_flat(const conn_ref_t *r, const char *name, struct flat *f)
     flat_put(f, "tasks.max", tasks);
     const char *topic = p->cfg->core ? config_string(p->cfg->core, "topic") : p->id;
     flat_put(f, r->is_sink ? "topics" : "topic", topic);
-    config_flat(p->cfg->core, flat_put, f);
+    config_flat(p->cfg->core, r->is_sink ? flat_put_sink : flat_put, f);
     if (r->is_sink)
         config_flat(ci->core, flat_put, f);
     const instance_t *in = NULL;
@@ -260,7 +304,10 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
     c->config = f.kv;
     c->nconfig = f.n;
     c->topics = calloc(2, sizeof *c->topics);
-    if (c->topics) {
+    long mark = r->is_sink ? p->sink_topics_mark[r->sink] : p->src_topics_mark;
+    if (c->topics && mark >= 0 && mark == conn_records(r)) {
+        /* PUT .../topics/reset: none until a record passes again */
+    } else if (c->topics) {
         c->topics[0] =
             strdup(p->topic ? p->topic->name
                             : (p->cfg->core ? config_string(p->cfg->core, "topic") : p->id));
@@ -316,6 +363,11 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
         c->state = WORKER_RESTARTING;
     else
         c->state = WORKER_RUNNING;
+    if (c->state == WORKER_STOPPED) { /* as Connect: a stopped connector has no tasks */
+        for (size_t i = 0; i < c->ntasks; i++)
+            free(c->tasks[i].trace);
+        c->ntasks = 0;
+    }
     if (c->state == WORKER_FAILED || c->state == WORKER_RESTARTING)
         for (size_t i = 0; i < c->ntasks && !c->trace; i++)
             if (c->tasks[i].trace)
@@ -667,7 +719,7 @@ static int state_try(runtime_t *rt, const char *path, const buf_t *text, const c
 }
 
 int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t len, int must_be_new,
-               int *created, char *err, size_t errlen)
+               worker_state_t initial, int *created, char *err, size_t errlen)
 {
     (void)len;
     *created = 0;
@@ -720,12 +772,30 @@ int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t le
         snprintf(trial, n, "%s.new", rt->state_path);
         rc = state_try(rt, trial, &text, name, &p, err, errlen);
         unlink(trial);
+        /* The errors name the state file, not the trial beside it. */
+        size_t tl = strlen(trial), sl = strlen(rt->state_path);
+        for (char *at = strstr(err, trial); rc == 400 && at; at = strstr(at + sl, trial))
+            memmove(at + sl, at + tl, strlen(at + tl) + 1);
         if (rc == 0) {
             runtime_pipeline_discard(p);
             rc = state_try(rt, rt->state_path, &text, name, &p, err, errlen);
         }
     }
     if (rc == 0) {
+        pthread_mutex_lock(&rt->lock);
+        pipeline_t *was = pipeline_by_id(rt, name);
+        if (was && !must_be_new && initial == WORKER_RUNNING) {
+            /* A new configuration keeps the connector's state (paused stays paused). */
+            p->src_target = was->src_target;
+            for (size_t i = 0; i < p->cfg->nsinks && i < was->cfg->nsinks; i++)
+                p->sink_target[i] = was->sink_target[i];
+        }
+        pthread_mutex_unlock(&rt->lock);
+        if (initial == WORKER_PAUSED || initial == WORKER_STOPPED) {
+            p->src_target = initial;
+            for (size_t i = 0; i < p->cfg->nsinks; i++)
+                p->sink_target[i] = initial;
+        }
         p->from_rest = 1;
         p->rest_item = item;
         item = NULL;

@@ -99,9 +99,12 @@ int worker_delete(struct runtime *rt, const char *name, char *err, size_t errlen
  * with `version: 1` and one pipeline whose id is the pipeline's, as connect_config.c makes it from
  * Connect's flat config). It is linted with the worker's files; errors (file, line, key) go to
  * `err` with 400. 201 created, 200 replaced (`must_be_new`: 409 when it exists, even when it was
- * created a moment ago by another request); it runs at once and is kept in the state file. */
+ * created a moment ago by another request); it runs at once (`initial`: RUNNING, or KIP-980's
+ * PAUSED or STOPPED — nothing runs before) and is kept in the state file. */
 int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t len, int must_be_new,
-               int *created, char *err, size_t errlen);
+               worker_state_t initial, int *created, char *err, size_t errlen);
+/* 1 while a create, change or delete waits for the supervisor (the REST API answers after). */
+int worker_pending(struct runtime *rt);
 
 /* SIGHUP and POST /reload: re-read the files; when they do not lint nothing changes and the
  * errors (one per line) are in `errors` with 400; else only the pipelines whose resolved

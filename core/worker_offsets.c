@@ -489,13 +489,6 @@ int worker_offsets_reset(struct runtime *rt, const char *name, char *err, size_t
 
 /* Connect forgets the topics a connector was seen using (topic.tracking); a sluice connector's
  * topics are its configuration's, so there is nothing to forget: accepted, as Connect answers. */
-int worker_topics_reset(struct runtime *rt, const char *name, char *err, size_t errlen)
-{
-    conn_info_t ci;
-    int rc = conn_get(rt, name, &ci, err, errlen);
-    return rc == 200 ? 202 : rc;
-}
-
 const char *worker_kafka_cluster_id(struct runtime *rt)
 {
     return kafka_transport_cluster_id(rt->transport, 5000);

@@ -177,6 +177,12 @@ ACTION(worker_delete, 409)
 ACTION(worker_offsets_reset, 400)
 ACTION(worker_topics_reset, 202)
 
+int worker_pending(struct runtime *rt)
+{
+    (void)rt;
+    return 0;
+}
+
 int worker_restart(struct runtime *rt, const char *name, int include_tasks, int only_failed,
                    char *err, size_t errlen)
 {
@@ -198,9 +204,9 @@ int worker_restart_task(struct runtime *rt, const char *name, int task, char *er
 
 /* The YAML connect_config.c made must be one pipeline named after the connector. */
 int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t len, int must_be_new,
-               int *created, char *err, size_t errlen)
+               worker_state_t initial, int *created, char *err, size_t errlen)
 {
-    (void)rt, (void)must_be_new;
+    (void)rt, (void)must_be_new, (void)initial;
     config_errors_t errs;
     config_errors_init(&errs);
     config_node_t *doc = config_parse_yaml("rest", yaml, len, ".", &errs);

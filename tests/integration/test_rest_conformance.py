@@ -318,6 +318,18 @@ def execute(kind, url, tmp, bootstrap):
     return run
 
 
+# Where sluice answers otherwise on purpose (docs/rest-api.md, "What differs from Connect"): the
+# step, and what of it is not compared.
+DIFFERS_ON_PURPOSE = {
+    # malformed JSON is the client's error: 400 (Connect's Jackson answers 500)
+    "malformed": "status",
+    # a source's partition is {"pipeline": id} and its offset the plugin's whole position (the file
+    # plugin's carries the file's inode beside the byte position), not FileStreamSource's maps
+    "offsets": "body",
+    "offsets-after-alter": "body",
+}
+
+
 def differences(ref, run):
     """sluice's answers against Connect's, call by call: status codes and JSON shapes."""
     out = []
@@ -326,8 +338,10 @@ def differences(ref, run):
         if s is None:
             continue  # the run was aborted before: already a problem
         where = f"{step} ({c['method']} {c['path']})"
-        if s["status"] != c["status"]:
+        if s["status"] != c["status"] and DIFFERS_ON_PURPOSE.get(step) != "status":
             out.append(f"{where}: status {s['status']}, Connect {c['status']}")
+        if DIFFERS_ON_PURPOSE.get(step) == "body":
+            continue
         cb, sb = c["body"], s["body"]
         if cb is None or sb is None or isinstance(cb, str) or isinstance(sb, str):
             if (cb is None) != (sb is None) or isinstance(cb, str) != isinstance(sb, str):

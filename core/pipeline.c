@@ -17,6 +17,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "predicate.h"
+#include "worker.h"
 
 #define SOURCE_POLL_MS 100
 #define SINK_IDLE_MS   50
@@ -35,6 +36,60 @@ static void sleep_unless(int64_t ms, const atomic_int *flag, const atomic_int *f
         nanosleep(&ts, NULL);
         ms -= step;
     }
+}
+
+/* -- task statistics ---------------------------------------------------------------------------
+ * Relaxed atomics (counters, not synchronisation), touched once per batch or event, never per
+ * record. */
+
+static void stats_add(atomic_long *c, long n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static void stats_max(atomic_long *c, long v)
+{
+    long cur = atomic_load_explicit(c, memory_order_relaxed);
+    while (v > cur && !atomic_compare_exchange_weak_explicit(c, &cur, v, memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+static void stats_error(task_stats_t *st)
+{
+    atomic_store_explicit(&st->last_error_ms, clock_wall_ms(), memory_order_relaxed);
+}
+
+static void stats_batch(task_stats_t *st, size_t n)
+{
+    stats_add(&st->batches, 1);
+    stats_add(&st->batch_records, (long)n);
+    stats_max(&st->batch_max, (long)n);
+}
+
+static void stats_commit(task_stats_t *st, int ok, int64_t started_ms)
+{
+    long ms = (long)(clock_mono_ms() - started_ms);
+    stats_add(ok ? &st->commits : &st->commit_failures, 1);
+    stats_add(&st->commit_ms_total, ms);
+    stats_max(&st->commit_ms_max, ms);
+}
+
+void task_stats_read(const task_stats_t *s, struct worker_counters *out)
+{
+#define STAT(f) atomic_load_explicit(&s->f, memory_order_relaxed)
+    out->batches = STAT(batches);
+    out->batch_max = STAT(batch_max);
+    out->batch_records = STAT(batch_records);
+    out->commits = STAT(commits);
+    out->commit_failures = STAT(commit_failures);
+    out->commit_ms_total = STAT(commit_ms_total);
+    out->commit_ms_max = STAT(commit_ms_max);
+    out->skipped = STAT(skipped);
+    out->retries = STAT(retries);
+    out->dlq_failures = STAT(dlq_failures);
+    out->last_error_ms = (int64_t)STAT(last_error_ms);
+#undef STAT
 }
 
 /* Send staged records to a topic through the pipeline's writer (the stage is emptied). */
@@ -126,11 +181,13 @@ static int dlq_stage(side_t *side, const char *pipeline_id, const char *plugin, 
 /* Route failed records by errors.tolerance. Returns -1 when the side must fail (tolerance none). */
 static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const char *plugin,
                         int task, struct failed_list *f, const topic_view_t *views, size_t nviews,
-                        tracker_t *tr, atomic_long *errors, atomic_long *dlq_count)
+                        tracker_t *tr, atomic_long *errors, atomic_long *dlq_count,
+                        task_stats_t *st)
 {
     if (f->len == 0)
         return 0;
     atomic_fetch_add(errors, (long)f->len);
+    stats_error(st);
     if (!side->tolerance_all) {
         sluice_record_t *r = f->recs[0];
         log_error(ctx->name,
@@ -167,6 +224,7 @@ static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const ch
         }
         buf_free(&text);
     }
+    stats_add(&st->skipped, (long)f->len);
     if (!side->dlq)
         return 0;
     topic_stage_t stage;
@@ -185,6 +243,7 @@ static int failed_route(pipeline_t *p, side_t *side, sluice_ctx_t *ctx, const ch
     int rc = 0;
     if (side_send(p, side->dlq, &stage, tr) != 0) {
         log_error(ctx->name, "dead-letter topic '%s': append interrupted", side->dlq->name);
+        stats_add(&st->dlq_failures, (long)f->len);
         rc = -1;
     } else {
         atomic_fetch_add(dlq_count, (long)f->len);
@@ -348,8 +407,10 @@ static void source_commit(pipeline_t *p, int64_t *last_write, int force)
     int64_t now = clock_mono_ms();
     if (force || now - *last_write >= p->side.flush_interval_ms) {
         char err[512];
-        if (offsets_flush(p->offsets, err, sizeof err) != 0)
+        int ok = offsets_flush(p->offsets, err, sizeof err) == 0;
+        if (!ok)
             log_error(p->source.ctx.name, "%s", err);
+        stats_commit(&p->stats, ok, now);
         *last_write = now;
     }
 }
@@ -373,6 +434,7 @@ static sluice_err_t encode_retrying(pipeline_t *p, converter_t *c, const char *t
             return SLUICE_AGAIN; /* stopped: the batch is dropped uncommitted */
         if (w != 0)
             return e;
+        stats_add(&p->stats.retries, 1);
     }
 }
 
@@ -504,16 +566,20 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         stage->buf.len = 0;
         stage->count = 0;
         failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, 0, &f, NULL, 0, tr,
-                     &p->errors, &p->dlq);
+                     &p->errors, &p->dlq, &p->stats);
         rc = -1;
         goto out;
     }
+    long written = (long)stage->count;
+    for (size_t i = 0; i < nrouted; i++)
+        written += (long)routed[i].stage.count;
     if (routed_send(p, routed, &nrouted, tr) != 0 || side_send(p, p->topic, stage, tr) != 0) {
         rc = -1;
         goto out;
     }
+    stats_add(&p->stats.written, written);
     if (failed_route(p, side, &p->source.ctx, p->source.plugin->desc.name, 0, &f, NULL, 0, tr,
-                     &p->errors, &p->dlq) != 0)
+                     &p->errors, &p->dlq, &p->stats) != 0)
         rc = -1;
 out:
     for (size_t i = 0; i < nrouted; i++)
@@ -591,18 +657,22 @@ void *pipeline_source_main(void *arg)
                 d = SOURCE_RECONNECT_MAX_MS;
             log_limited(&src->ctx.limits, src->ctx.name, SLUICE_LOG_WARN, "not-connected", 6,
                         "%s; retrying in %lld ms", err[0] ? err : "not connected", (long long)d);
+            stats_add(&p->stats.retries, 1);
             if (batch.len == 0) {
                 sleep_unless(d, &p->stop, &p->abort);
                 continue;
             }
         } else if (e != SLUICE_OK && e != SLUICE_AGAIN && e != SLUICE_EOF) {
             log_error(src->ctx.name, "poll failed: %s", err[0] ? err : "fatal error");
+            stats_error(&p->stats);
             atomic_store(&p->failed, 1);
             break;
         } else {
             failing_since = 0;
             backoff_reset(&bo);
         }
+        if (batch.len > 0)
+            stats_batch(&p->stats, batch.len);
         int drc = batch.len > 0 ? source_deliver(p, &batch, &stage, &kb, &vb) : 0;
         if (drc == -2)
             break; /* stopped while waiting to encode: nothing of the batch went out */
@@ -700,6 +770,7 @@ static sluice_err_t sink_call(sink_rt_t *s, sluice_batch_t *batch, struct sluice
         }
         if (e != SLUICE_RETRY && e != SLUICE_NOT_CONNECTED) {
             log_error(s->inst.ctx.name, "%s failed: %s", what, err[0] ? err : "fatal error");
+            stats_error(&s->stats);
             return SLUICE_FATAL;
         }
         int64_t now = clock_mono_ms();
@@ -774,6 +845,7 @@ static void sink_convert(sink_rt_t *s, sluice_batch_t *b, struct failed_list *f)
                                                      &s->p->shutdown, "decode", err)
                                         : -1;
             if (w == 0) {
+                stats_add(&s->stats.retries, 1);
                 r->decode_transient = 0;
                 r->decode_stage = NULL;
                 continue;
@@ -809,6 +881,7 @@ static int sink_dlq_settled(sink_rt_t *s)
         nanosleep(&ts, NULL);
     }
     if (atomic_load(&s->dlq_tr.failed)) {
+        stats_add(&s->stats.dlq_failures, 1);
         log_error(s->inst.ctx.name,
                   "a dead-letter record could not be delivered to %s: stopping without committing",
                   s->reader->ops->name);
@@ -821,15 +894,22 @@ static int sink_dlq_settled(sink_rt_t *s)
  * or records the position). Returns -1 when the sink must fail. */
 static int sink_flush_commit(sink_rt_t *s, int64_t read_upto)
 {
-    if (sink_call(s, NULL, NULL, 0, &s->bo) != SLUICE_OK)
+    int64_t started = clock_mono_ms(); /* a commit's time includes its flush, as Connect's */
+    if (sink_call(s, NULL, NULL, 0, &s->bo) != SLUICE_OK) {
+        stats_commit(&s->stats, 0, started);
         return -1;
+    }
     s->dirty = 0;
-    if (sink_dlq_settled(s) != 0)
+    if (sink_dlq_settled(s) != 0) {
+        stats_commit(&s->stats, 0, started);
         return -1;
+    }
     char err[512];
-    if (s->reader->ops->commit(s->reader, read_upto, err, sizeof err) != 0)
+    int ok = s->reader->ops->commit(s->reader, read_upto, err, sizeof err) == 0;
+    if (!ok)
         log_limited(&s->inst.ctx.limits, s->inst.ctx.name, SLUICE_LOG_WARN, "commit", 60,
                     "%s (the records are flushed; they may be read again after a restart)", err);
+    stats_commit(&s->stats, ok, started);
     return 0;
 }
 
@@ -859,8 +939,11 @@ static int sink_precommit_commit(sink_rt_t *s, int64_t read_upto)
     }
     for (size_t i = 0; i < n; i++)
         s->pre_want[i] = s->pre[i].offset;
-    if (sink_call(s, NULL, s->pre, n, &s->bo) != SLUICE_OK)
+    int64_t started = clock_mono_ms();
+    if (sink_call(s, NULL, s->pre, n, &s->bo) != SLUICE_OK) {
+        stats_commit(&s->stats, 0, started);
         return -1;
+    }
     int held = 0;
     for (size_t i = 0; i < n; i++) {
         if (s->pre[i].offset > s->pre_want[i]) /* the sink may only lower them */
@@ -868,12 +951,16 @@ static int sink_precommit_commit(sink_rt_t *s, int64_t read_upto)
         held |= s->pre[i].offset < s->pre_want[i];
     }
     s->dirty = held;
-    if (sink_dlq_settled(s) != 0)
+    if (sink_dlq_settled(s) != 0) {
+        stats_commit(&s->stats, 0, started);
         return -1;
+    }
     char err[512];
-    if (rd->ops->commit_offsets(rd, s->pre, n, err, sizeof err) != 0)
+    int ok = rd->ops->commit_offsets(rd, s->pre, n, err, sizeof err) == 0;
+    if (!ok)
         log_limited(&s->inst.ctx.limits, s->inst.ctx.name, SLUICE_LOG_WARN, "commit", 60,
                     "%s (the records are durable; they may be read again after a restart)", err);
+    stats_commit(&s->stats, ok, started);
     return 0;
 }
 
@@ -935,6 +1022,7 @@ void *pipeline_sink_main(void *arg)
             break;
         }
         if (n > 0) {
+            stats_batch(&s->stats, n);
             arena_reset(&arena);
             sluice_batch_t in, tmp[CHAIN_TMP];
             struct failed_list f = {0};
@@ -958,7 +1046,7 @@ void *pipeline_sink_main(void *arg)
             /* With tolerance none any record in `f` stops the sink here. */
             if (failed_route(p, &s->side, &s->inst.ctx, s->inst.plugin->desc.name, s->task, &f,
                              views, n, ops->caps & TRANSPORT_SELF_ACKED ? &s->dlq_tr : NULL,
-                             &s->errors, &s->dlq) != 0) {
+                             &s->errors, &s->dlq, &s->stats) != 0) {
                 failed = 1;
                 break;
             }

@@ -67,6 +67,8 @@ typedef struct task_stats {
     atomic_long retries;      /* retried operations (errors.retry.timeout) */
     atomic_long dlq_failures; /* dead-letter records that could not be produced */
     atomic_llong last_error_ms;
+    atomic_long batch_records; /* records in those batches (a sink: read; a source: polled) */
+    atomic_long written;       /* a source: records appended to its topics (after the transforms) */
 } task_stats_t;
 
 /* The lifecycle of one task (the source of a pipeline, or one sink task) as the worker runs it
@@ -83,6 +85,10 @@ typedef struct task_ctl {
     backoff_t bo;
     char trace[1024]; /* why it failed */
 } task_ctl_t;
+
+struct worker_counters;
+/* Copy `s` into the matching fields of `out` (worker.h; records_in/out, errors, dlq untouched). */
+void task_stats_read(const task_stats_t *s, struct worker_counters *out);
 
 /* Where pipeline threads say they end, so that whoever waits for them (the run) wakes at once. */
 typedef struct pipeline_ended {

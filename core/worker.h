@@ -40,10 +40,15 @@ typedef struct worker_kv {
 
 /* Monotonic counters of a task (or summed over a connector's tasks). */
 typedef struct worker_counters {
-    long records_in;  /* source: polled; sink: read */
-    long records_out; /* source: written to the topic; sink: put */
+    long records_in;  /* source: polled; sink: read (sink_rt_t.stats.batch_records) */
+    long records_out; /* source: written to the topic (pipeline_t.stats.written); sink: put */
     long errors;      /* records that failed (tolerated or not) */
     long dlq;         /* records sent to a dead-letter topic */
+    /* The task's task_stats_t (pipeline.h), copied by task_stats_read; /metrics shows them. */
+    long batches, batch_max, batch_records;
+    long commits, commit_failures, commit_ms_total, commit_ms_max;
+    long skipped, retries, dlq_failures;
+    int64_t last_error_ms; /* wall clock; 0: none yet */
 } worker_counters_t;
 
 typedef struct worker_task {
@@ -68,6 +73,9 @@ typedef struct worker_connector {
     worker_kv_t *config; /* Connect's flat view ("connector.class", "tasks.max", "name", ...);
                             secrets redacted */
     size_t nconfig;
+    /* Bytes the pipeline's transport holds for it (transport_ops.buffered of its topic and
+     * writer; the same for every connector of a pipeline), -1 when unknown. */
+    int64_t buffer_bytes;
     char **topics; /* the topics it uses (a source: writes; a sink: reads) */
     size_t ntopics;
     worker_task_t *tasks;

@@ -2,6 +2,7 @@
  * (transport.h) over its producer and consumers. */
 #include "kafka.h"
 
+#include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -212,6 +213,188 @@ static void klog_limited(struct klog_limit *l, const char *who, const char *fmt,
         log_warn(who, "%s", msg);
 }
 
+/* -- statistics ---------------------------------------------------------------------------------
+ * The table behind kafka_stats_each: one entry per client, replaced whole at each statistics
+ * callback (every few seconds), so a reader never sees half of one. */
+
+#define KSTATS_BROKERS_MAX 32
+#define KSTATS_INTERVAL_MS "5000"
+
+struct kstats_entry {
+    const void *owner;
+    char *pipeline, *sink;
+    int task;
+    int64_t queue_bytes;
+    kafka_stats_broker_t brokers[KSTATS_BROKERS_MAX];
+    size_t nbrokers;
+    kafka_stats_lag_t *lags;
+    size_t nlags;
+    struct kstats_entry *next;
+};
+
+static pthread_mutex_t kstats_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct kstats_entry *kstats_head;
+
+static double kjson_num(const cJSON *o, const char *key, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+int kafka_stats_store(const void *owner, const char *pipeline, const char *sink, int task,
+                      const char *json, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return -1;
+    }
+    /* Parsed outside the lock: brokers (those with a node id: not the bootstrap entries) and,
+     * for a consumer, the lag of each assigned partition. */
+    kafka_stats_broker_t brokers[KSTATS_BROKERS_MAX];
+    size_t nbrokers = 0, nlags = 0, cap = 0;
+    kafka_stats_lag_t *lags = NULL;
+    const cJSON *b;
+    cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(root, "brokers"))
+    {
+        const cJSON *rtt = cJSON_GetObjectItemCaseSensitive(b, "rtt");
+        if (kjson_num(b, "nodeid", -1) < 0 || !b->string || nbrokers == KSTATS_BROKERS_MAX)
+            continue;
+        kafka_stats_broker_t *o = &brokers[nbrokers++];
+        snprintf(o->name, sizeof o->name, "%s", b->string);
+        o->rtt_avg_s = kjson_num(rtt, "avg", 0) / 1e6; /* microseconds */
+        o->rtt_p99_s = kjson_num(rtt, "p99", 0) / 1e6;
+    }
+    const cJSON *t, *pt;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(root, "topics"))
+    {
+        cJSON_ArrayForEach(pt, cJSON_GetObjectItemCaseSensitive(t, "partitions"))
+        {
+            double part = kjson_num(pt, "partition", -1), lag = kjson_num(pt, "consumer_lag", -1);
+            if (!sink || part < 0 || lag < 0 || !t->string)
+                continue; /* -1: librdkafka's internal UA partition, or no lag known */
+            if (nlags == cap) {
+                size_t ncap = cap ? cap * 2 : 8;
+                kafka_stats_lag_t *n = realloc(lags, ncap * sizeof *n);
+                if (!n)
+                    break;
+                lags = n;
+                cap = ncap;
+            }
+            kafka_stats_lag_t *o = &lags[nlags++];
+            snprintf(o->topic, sizeof o->topic, "%s", t->string);
+            o->partition = (int32_t)part;
+            o->lag = (int64_t)lag;
+        }
+    }
+    int64_t queue_bytes = sink ? -1 : (int64_t)kjson_num(root, "msg_size", -1);
+    cJSON_Delete(root);
+
+    pthread_mutex_lock(&kstats_mu);
+    struct kstats_entry *e = kstats_head;
+    while (e && e->owner != owner)
+        e = e->next;
+    if (!e && (e = calloc(1, sizeof *e)) != NULL) {
+        e->owner = owner;
+        e->pipeline = strdup(pipeline);
+        e->sink = sink ? strdup(sink) : NULL;
+        e->task = task;
+        e->next = kstats_head;
+        kstats_head = e;
+    }
+    if (e) {
+        /* A window without requests has no round-trip times: keep the last ones seen. */
+        for (size_t i = 0; i < nbrokers; i++)
+            for (size_t k = 0; brokers[i].rtt_avg_s == 0 && k < e->nbrokers; k++)
+                if (strcmp(e->brokers[k].name, brokers[i].name) == 0)
+                    brokers[i] = e->brokers[k];
+        memcpy(e->brokers, brokers, nbrokers * sizeof *brokers);
+        e->nbrokers = nbrokers;
+        free(e->lags);
+        e->lags = lags;
+        e->nlags = nlags;
+        e->queue_bytes = queue_bytes;
+        lags = NULL;
+    }
+    pthread_mutex_unlock(&kstats_mu);
+    free(lags);
+    return 0;
+}
+
+void kafka_stats_forget(const void *owner)
+{
+    pthread_mutex_lock(&kstats_mu);
+    for (struct kstats_entry **pe = &kstats_head; *pe; pe = &(*pe)->next)
+        if ((*pe)->owner == owner) {
+            struct kstats_entry *e = *pe;
+            *pe = e->next;
+            free(e->pipeline);
+            free(e->sink);
+            free(e->lags);
+            free(e);
+            break;
+        }
+    pthread_mutex_unlock(&kstats_mu);
+}
+
+void kafka_stats_each(void (*fn)(void *opaque, const kafka_stats_client_t *c), void *opaque)
+{
+    pthread_mutex_lock(&kstats_mu);
+    for (struct kstats_entry *e = kstats_head; e; e = e->next) {
+        kafka_stats_client_t c = {.pipeline = e->pipeline,
+                                  .sink = e->sink,
+                                  .task = e->task,
+                                  .queue_bytes = e->queue_bytes,
+                                  .brokers = e->brokers,
+                                  .nbrokers = e->nbrokers,
+                                  .lags = e->lags,
+                                  .nlags = e->nlags};
+        fn(opaque, &c);
+    }
+    pthread_mutex_unlock(&kstats_mu);
+}
+
+/* A producer's queue bytes as its last statistics said, -1 when none came yet. */
+static int64_t kstats_queue_bytes(const void *owner)
+{
+    int64_t v = -1;
+    pthread_mutex_lock(&kstats_mu);
+    for (struct kstats_entry *e = kstats_head; e; e = e->next)
+        if (e->owner == owner)
+            v = e->queue_bytes;
+    pthread_mutex_unlock(&kstats_mu);
+    return v;
+}
+
+/* The labels of a client from its name: "pipeline/kafka" (a producer), "pipeline/sink#task" (a
+ * consumer); ids hold neither '/' nor '#' (config_valid_id). */
+static void kstats_labels(const char *name, int consumer, char *pipeline, size_t plen, char *sink,
+                          size_t slen, int *task)
+{
+    const char *slash = strchr(name, '/');
+    size_t n = slash ? (size_t)(slash - name) : strlen(name);
+    snprintf(pipeline, plen, "%.*s", (int)n, name);
+    *task = 0;
+    sink[0] = '\0';
+    if (consumer && slash) {
+        const char *hash = strrchr(slash, '#');
+        size_t m = hash ? (size_t)(hash - slash - 1) : strlen(slash + 1);
+        snprintf(sink, slen, "%.*s", (int)m, slash + 1);
+        *task = hash ? atoi(hash + 1) : 0;
+    }
+}
+
+static int kstats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque, const char *name,
+                     int consumer)
+{
+    (void)rk;
+    char pipeline[256], sink[256];
+    int task;
+    kstats_labels(name, consumer, pipeline, sizeof pipeline, sink, sizeof sink, &task);
+    kafka_stats_store(opaque, pipeline, consumer ? sink : NULL, task, json, len);
+    return 0; /* librdkafka frees the JSON */
+}
+
 /* -- producer -----------------------------------------------------------------------------------
  */
 
@@ -244,6 +427,11 @@ static void producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     if (tr)
         atomic_fetch_sub(&tr->pending, 1);
     atomic_fetch_sub(&kp->inflight, 1);
+}
+
+static int producer_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    return kstats_cb(rk, json, len, opaque, ((kafka_producer_t *)opaque)->name, 0);
 }
 
 static void client_error(rd_kafka_t *rk, int err, const char *reason, void *opaque,
@@ -315,6 +503,8 @@ static int kafka_producer_new(kafka_producer_t **out, const kafka_props_t *props
     size_t kb = buffer_bytes / 1024;
     snprintf(num, sizeof num, "%zu", kb < 1024 ? 1024 : kb);
     conf_default(conf, props, "queue.buffering.max.kbytes", num);
+    conf_default(conf, props, "statistics.interval.ms", KSTATS_INTERVAL_MS);
+    rd_kafka_conf_set_stats_cb(conf, producer_stats);
     rd_kafka_conf_set_opaque(conf, kp);
     rd_kafka_conf_set_dr_msg_cb(conf, producer_dr);
     rd_kafka_conf_set_error_cb(conf, producer_error);
@@ -446,6 +636,7 @@ static void kafka_producer_free(kafka_producer_t *kp)
         rd_kafka_poll(kp->rk, 0);
         rd_kafka_destroy(kp->rk);
     }
+    kafka_stats_forget(kp);
     pthread_mutex_destroy(&kp->lim.mu);
     pthread_mutex_destroy(&kp->dlim.mu);
     free(kp->name);
@@ -497,6 +688,11 @@ static struct kpart *kpart_get(kafka_consumer_t *kc, int32_t partition)
     p->next = -1;
     p->committed = -1;
     return p;
+}
+
+static int consumer_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    return kstats_cb(rk, json, len, opaque, ((kafka_consumer_t *)opaque)->name, 1);
 }
 
 static void consumer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -623,6 +819,8 @@ static int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props
         conf_default(conf, props, "fetch.max.bytes", "1048576");
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
     rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, sizeof err);
+    conf_default(conf, props, "statistics.interval.ms", KSTATS_INTERVAL_MS);
+    rd_kafka_conf_set_stats_cb(conf, consumer_stats);
     rd_kafka_conf_set_opaque(conf, kc);
     rd_kafka_conf_set_error_cb(conf, consumer_error);
     rd_kafka_conf_set_log_cb(conf, client_log);
@@ -825,6 +1023,7 @@ static void kafka_consumer_free(kafka_consumer_t *kc)
     kafka_consumer_close(kc);
     if (kc->rk)
         rd_kafka_destroy(kc->rk);
+    kafka_stats_forget(kc);
     free(kc->msgs);
     free(kc->parts);
     free(kc->name);
@@ -1434,6 +1633,13 @@ static void ktr_progress(transport_topic_t *tp, transport_writer_t *base,
         snprintf(out + n, size - n, "%s%s", state[0] ? " | " : "", state);
 }
 
+static int64_t ktr_buffered(transport_topic_t *tp, transport_writer_t *base)
+{
+    (void)tp;
+    struct kafka_writer *w = (struct kafka_writer *)base;
+    return w && w->producer ? kstats_queue_bytes(w->producer) : -1;
+}
+
 static void ktr_reader_free(transport_reader_t *r)
 {
     kafka_consumer_free((kafka_consumer_t *)r);
@@ -1591,6 +1797,7 @@ static const struct transport_ops transport_kafka = {
     .writer_new = ktr_writer_new,
     .reader_new = ktr_reader_new,
     .progress = ktr_progress,
+    .buffered = ktr_buffered,
     .writer_free = ktr_writer_free,
     .reader_free = ktr_reader_free,
     .free = ktr_free,

@@ -38,6 +38,41 @@ typedef struct kafka_props {
  * uses them), else NULL. */
 const kafka_props_t *kafka_transport_props(const transport_t *t);
 
+/* -- statistics (librdkafka's statistics.interval.ms, for /metrics) ---------------------------
+ * The producer and each consumer hand their statistics JSON to a callback (on their polling
+ * thread, every statistics.interval.ms: 5 s unless the kafka: block says otherwise; 0 turns it
+ * off); it keeps the few numbers /metrics shows in a table under a lock: never per record. */
+typedef struct kafka_stats_broker {
+    char name[128]; /* "host:port/id" as librdkafka names it */
+    double rtt_avg_s, rtt_p99_s;
+} kafka_stats_broker_t;
+
+typedef struct kafka_stats_lag {
+    char topic[256];
+    int32_t partition;
+    int64_t lag; /* consumer_lag: the high watermark minus the committed offset */
+} kafka_stats_lag_t;
+
+typedef struct kafka_stats_client {
+    const char *pipeline;
+    const char *sink; /* NULL: the pipeline's producer */
+    int task;
+    int64_t queue_bytes; /* a producer: bytes in its queue (msg_size); -1 unknown */
+    const kafka_stats_broker_t *brokers;
+    size_t nbrokers;
+    const kafka_stats_lag_t *lags; /* a consumer: its assigned partitions */
+    size_t nlags;
+} kafka_stats_client_t;
+
+/* Call `fn` with each client's latest statistics, under the table's lock (`fn` must not block
+ * nor call back in). Clients appear at their first statistics and go with the client. */
+void kafka_stats_each(void (*fn)(void *opaque, const kafka_stats_client_t *c), void *opaque);
+/* Store the statistics JSON of the client `owner` (the callback; unit tests): labels are copied
+ * at the first call. 0, or -1 when the JSON does not parse. */
+int kafka_stats_store(const void *owner, const char *pipeline, const char *sink, int task,
+                      const char *json, size_t len);
+void kafka_stats_forget(const void *owner);
+
 /* -- source positions in a compacted topic ------------------------------------------------------
  */
 

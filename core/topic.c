@@ -643,6 +643,12 @@ static void mem_progress(transport_topic_t *tp, transport_writer_t *w,
         snprintf(out + n, size - n, " | buffered %s", mem);
 }
 
+static int64_t mem_buffered(transport_topic_t *tp, transport_writer_t *w)
+{
+    (void)w;
+    return (int64_t)topic_bytes(mem_log(tp));
+}
+
 static void mem_writer_free(transport_writer_t *w)
 {
     free(w);
@@ -820,6 +826,7 @@ static const struct transport_ops transport_memory = {
     .writer_new = mem_writer_new,
     .reader_new = mem_reader_new,
     .progress = mem_progress,
+    .buffered = mem_buffered,
     .writer_free = mem_writer_free,
     .reader_free = mem_reader_free,
     .free = mem_free,

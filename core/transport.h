@@ -138,6 +138,9 @@ struct transport_ops {
      * 1.2 MiB"): its topic, its writer, the readers of its sinks. */
     void (*progress)(transport_topic_t *tp, transport_writer_t *w, transport_reader_t *const *rds,
                      size_t nrds, char *out, size_t size);
+    /* Bytes held for a pipeline (/metrics): the in-process topic's records; Kafka: its producer's
+     * queue as the last statistics said. -1 when unknown. Any thread; reads only. */
+    int64_t (*buffered)(transport_topic_t *tp, transport_writer_t *w);
     void (*writer_free)(transport_writer_t *w);
     void (*reader_free)(transport_reader_t *r);
     void (*free)(transport_t *t);

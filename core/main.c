@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "config.h"
 #include "http.h"
 #include "loader.h"
@@ -23,6 +24,8 @@ static void usage(FILE *out)
         "       sluice test [-v] FILE_test.yaml...\n"
         "       sluice plugins [list | docs NAME | check FILE.so]\n"
         "       sluice docs config\n"
+        "       sluice connectors [--url URL] [--user USER:PASSWORD] [--json] list |\n"
+        "                         status|config|offsets|pause|resume|restart|stop|delete NAME\n"
         "       sluice version\n"
         "\n"
         "  run      run the pipelines of the YAML files until their sources end or SIGINT/SIGTERM\n"
@@ -30,6 +33,7 @@ static void usage(FILE *out)
         "  test     run pipeline unit tests: records through transforms, compared with what is\n"
         "           expected (see docs/testing.md)\n"
         "  plugins  list the plugins found, print one's reference, or check a plugin file\n"
+        "  connectors  operate a running worker through its REST API (Kafka Connect's)\n"
         "\n"
         "Plugins are searched in SLUICE_PLUGIN_PATH (colon-separated), the YAML's plugin.path,\n"
         "then the directory sluice was built or installed with.\n",
@@ -234,6 +238,8 @@ int main(int argc, char **argv)
         return cmd_lint(argc - 2, argv + 2);
     if (strcmp(cmd, "plugins") == 0)
         return cmd_plugins(argc - 2, argv + 2);
+    if (strcmp(cmd, "connectors") == 0)
+        return client_main(argc - 2, argv + 2);
     if (strcmp(cmd, "docs") == 0) {
         if (argc != 3 || strcmp(argv[2], "config") != 0) {
             fprintf(stderr,

@@ -89,3 +89,67 @@ def test_prometheus_scrapes_the_flow_rate(sluice, tmp, prometheus):
         assert value(p.query("process_resident_memory_bytes")) > 1024 * 1024
         assert value(p.query('sluice_record_errors_total{connector="gen",task="0"}')) == 0
         assert value(p.query('sluice_offset_commit_completion_total{connector="gen.out"}')) > 0
+
+
+def sample(text, series):
+    """The value of one series (name and labels as exposed), or None."""
+    m = re.search(r"^" + re.escape(series) + r" (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def test_error_counters(sluice, tmp):
+    """A source whose records fail (one does not parse, one a transform refuses) under
+    errors.tolerance all with a dead-letter topic: Connect's task-error metrics count them."""
+    src = tmp / "in.jsonl"
+    src.write_text('{"id": 1}\nnot json {\n{"id": 2}\n42\n{"id": 3}\n')
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+offset.storage.file.filename: {tmp}/offsets.json
+pipelines:
+  - id: readings
+    value.converter: json
+    value.converter.schemas.enable: false
+    errors.tolerance: all
+    errors.deadletterqueue.topic.name: bad-readings
+    source:
+      plugin: file
+      config: {{file: {src}, format: json, follow: true}}
+      transforms:
+        - plugin: insert-field
+          config: {{static.field: origin, static.value: test}}
+    sinks:
+      - id: out
+        plugin: file
+        config: {{file: {tmp}/out.txt}}
+  - id: dead-letters
+    topic: bad-readings
+    value.converter: string
+    sinks:
+      - id: keep
+        plugin: file
+        config: {{file: {tmp}/dlq.txt}}
+""")
+    t0 = time.time()
+    with Worker(sluice, tmp, cfg) as w:
+        src_labels = '{connector="readings",task="0"}'
+        text = ""
+
+        def counted():
+            nonlocal text
+            text = w.get("/metrics")[2]
+            return sample(text, "sluice_sink_record_send_total"
+                          '{connector="readings.out",task="0"}') == 3
+        wait_until(counted, 30, 0.2, "the three good records put")
+        assert sample(text, "sluice_source_record_poll_total" + src_labels) == 5, text
+        assert sample(text, "sluice_source_record_write_total" + src_labels) == 3, text
+        assert sample(text, "sluice_sink_record_read_total"
+                      '{connector="readings.out",task="0"}') == 3, text
+        for name, want in (("sluice_record_errors_total", 2), ("sluice_records_skipped_total", 2),
+                           ("sluice_deadletterqueue_produce_requests_total", 2),
+                           ("sluice_deadletterqueue_produce_failures_total", 0)):
+            assert sample(text, name + src_labels) == want, (name, text)
+        last = sample(text, "sluice_last_error_timestamp_seconds" + src_labels)
+        assert t0 - 1 <= last <= time.time() + 1, last
+        # the dead-letter pipeline's sink read them
+        wait_until(lambda: sample(w.get("/metrics")[2], "sluice_sink_record_send_total"
+                                  '{connector="dead-letters",task="0"}') == 2, 30, 0.2,
+                   "the dead-letter sink's two records")

@@ -2,6 +2,7 @@
  * JSON (pretty) or, for list and status, a short table. */
 #include "client.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,7 +62,7 @@ static int client_curl_load(char *err, size_t errlen)
     return 0;
 }
 
-void client_usage(FILE *out)
+static void client_usage(FILE *out)
 {
     fputs("usage: sluice connectors [--url URL] [--user USER:PASSWORD] [--json] COMMAND\n"
           "  list                 the connectors with their states\n"

@@ -3,12 +3,8 @@
 #ifndef SLUICE_CLIENT_H
 #define SLUICE_CLIENT_H
 
-#include <stdio.h>
-
 /* argv: what follows "connectors". Returns the exit code: 0 ok, 1 the API answered an error or
  * could not be reached (the message printed), 2 a usage error. */
 int client_main(int argc, char **argv);
-/* The usage lines, for `sluice --help` too. */
-void client_usage(FILE *out);
 
 #endif

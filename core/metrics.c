@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kafka.h"
+#include "runtime.h"
 #include "worker.h"
 
 /* -- the text format (0.0.4) ------------------------------------------------------------------- */
@@ -403,6 +404,56 @@ void metrics_write_process(buf_t *out)
     }
 }
 
+/* What worker.c's snapshot leaves out, read from the pipelines under the worker's lock: each task's
+ * task_stats_t (with Connect's meanings of read and write: a sink's records read, a source's
+ * records written) and each pipeline's buffer. Connectors are matched by name, as worker.c names
+ * them (worker.h); one that went meanwhile keeps what the snapshot said. */
+static void metrics_enrich(runtime_t *rt, worker_connector_t *c, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        c[k].buffer_bytes = -1;
+    pthread_mutex_lock(&rt->lock);
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        const pipeline_t *p = rt->pipelines[i];
+        if (!p || !p->cfg)
+            continue;
+        const struct transport_ops *ops = rt->transport ? rt->transport->ops : NULL;
+        int64_t buffered =
+            ops && ops->buffered && p->topic && p->writer ? ops->buffered(p->topic, p->writer) : -1;
+        int sink_alone = !p->has_source && p->cfg->nsinks == 1;
+        for (size_t k = 0; k < n; k++) {
+            worker_connector_t *wc = &c[k];
+            if (strcmp(wc->pipeline, p->id) != 0)
+                continue;
+            wc->buffer_bytes = buffered;
+            for (size_t t = 0; t < wc->ntasks; t++) {
+                worker_counters_t *out = &wc->tasks[t].counters;
+                if (!wc->is_sink) {
+                    task_stats_read(&p->stats, out);
+                    out->records_out = atomic_load(&p->stats.written);
+                    continue;
+                }
+                for (size_t s = 0; s < p->nsinks; s++) {
+                    const sink_rt_t *sk = &p->sinks[s];
+                    char name[512];
+                    if (sk->task != wc->tasks[t].id || sk->cfg_index >= p->cfg->nsinks)
+                        continue;
+                    if (sink_alone)
+                        snprintf(name, sizeof name, "%s", p->id);
+                    else
+                        snprintf(name, sizeof name, "%s.%s", p->id,
+                                 p->cfg->sinks[sk->cfg_index].id);
+                    if (strcmp(name, wc->name) != 0)
+                        continue;
+                    task_stats_read(&sk->stats, out);
+                    out->records_in = atomic_load(&sk->stats.batch_records);
+                }
+            }
+        }
+    }
+    pthread_mutex_unlock(&rt->lock);
+}
+
 void metrics_render(struct runtime *rt, buf_t *out)
 {
     worker_connector_t *c = NULL;
@@ -411,6 +462,7 @@ void metrics_render(struct runtime *rt, buf_t *out)
         c = NULL;
         n = 0;
     }
+    metrics_enrich(rt, c, n);
     metrics_write_connectors(out, c, n);
     metrics_write_kafka(out, c, n);
     metrics_write_process(out);

@@ -15,6 +15,7 @@
 #include "kafka.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "runtime.h"
 #include "worker.h"
 
 /* The exposition holds this exact line. */
@@ -335,6 +336,24 @@ static void test_dump(void **state)
     free(c[1].tasks);
 }
 
+/* The whole of it from a worker with no connector (before its set-up): the worker's and the
+ * process's series. */
+static void test_render_empty_worker(void **state)
+{
+    (void)state;
+    runtime_t rt;
+    memset(&rt, 0, sizeof rt);
+    pthread_mutex_init(&rt.lock, NULL);
+    buf_t b;
+    buf_init(&b);
+    metrics_render(&rt, &b);
+    assert_well_formed(&b);
+    assert_line(&b, "sluice_worker_connectors 0");
+    assert_true(sample(&b, "process_resident_memory_bytes") > 0);
+    buf_free(&b);
+    pthread_mutex_destroy(&rt.lock);
+}
+
 static void test_task_stats_read(void **state)
 {
     (void)state;
@@ -355,9 +374,13 @@ static void test_task_stats_read(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_connectors),      cmocka_unit_test(test_no_connectors),
-        cmocka_unit_test(test_kafka),           cmocka_unit_test(test_process),
-        cmocka_unit_test(test_task_stats_read), cmocka_unit_test(test_dump),
+        cmocka_unit_test(test_connectors),
+        cmocka_unit_test(test_no_connectors),
+        cmocka_unit_test(test_kafka),
+        cmocka_unit_test(test_process),
+        cmocka_unit_test(test_render_empty_worker),
+        cmocka_unit_test(test_task_stats_read),
+        cmocka_unit_test(test_dump),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,7 +44,8 @@ typedef struct worker_counters {
     long records_out; /* source: written to the topic (pipeline_t.stats.written); sink: put */
     long errors;      /* records that failed (tolerated or not) */
     long dlq;         /* records sent to a dead-letter topic */
-    /* The task's task_stats_t (pipeline.h), copied by task_stats_read; /metrics shows them. */
+    /* The task's task_stats_t (pipeline.h), copied by task_stats_read: metrics.c fills them (with
+     * records_in of a sink and records_out of a source) under the lock, for /metrics. */
     long batches, batch_max, batch_records;
     long commits, commit_failures, commit_ms_total, commit_ms_max;
     long skipped, retries, dlq_failures;
@@ -74,7 +75,7 @@ typedef struct worker_connector {
                             secrets redacted */
     size_t nconfig;
     /* Bytes the pipeline's transport holds for it (transport_ops.buffered of its topic and
-     * writer; the same for every connector of a pipeline), -1 when unknown. */
+     * writer; the same for every connector of a pipeline), -1 when unknown: metrics.c fills it. */
     int64_t buffer_bytes;
     char **topics; /* the topics it uses (a source: writes; a sink: reads) */
     size_t ntopics;

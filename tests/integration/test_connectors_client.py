@@ -214,7 +214,7 @@ def test_against_the_worker(sluice, tmp):
         wait_until(lambda: state("gen") == "PAUSED", 30, 0.2, "gen PAUSED")
         assert client(sluice, "--url", w.url, "resume", "gen").returncode == 0
         wait_until(lambda: state("gen") == "RUNNING", 30, 0.2, "gen RUNNING")
-        r = client(sluice, "--url", w.url, "offsets", "gen")
-        assert r.returncode == 0 and "offsets" in json.loads(r.stdout), r.stdout + r.stderr
         r = client(sluice, "--url", w.url, "status", "nosuch")
         assert r.returncode == 1 and "Connector nosuch not found" in r.stderr
+        r = client(sluice, "--url", w.url, "offsets", "gen")
+        assert r.returncode == 0 and "offsets" in json.loads(r.stdout), r.stdout + r.stderr

@@ -153,3 +153,47 @@ pipelines:
         wait_until(lambda: sample(w.get("/metrics")[2], "sluice_sink_record_send_total"
                                   '{connector="dead-letters",task="0"}') == 2, 30, 0.2,
                    "the dead-letter sink's two records")
+
+
+def test_kafka_statistics(sluice, tmp, kafka):
+    """In Kafka mode: consumer lag per partition and broker round-trip times from librdkafka's
+    statistics (every 500 ms here), and the producer's queue as the pipeline's buffer."""
+    from kafkatest import uniq
+    pid, topic = uniq("km"), uniq("km")
+    cfg = write_yaml(tmp / "k.yaml", f"""version: 1
+offset.storage.file.filename: {tmp / 'offsets.json'}
+kafka:
+  bootstrap.servers: {kafka.bootstrap}
+  statistics.interval.ms: 500
+pipelines:
+  - id: {pid}
+    topic: {topic}
+    value.converter: json
+    value.converter.schemas.enable: false
+    source:
+      plugin: datagen-avro
+      config: {{quickstart: orders, rate: 500}}
+    sinks:
+      - id: out
+        plugin: file
+        config: {{file: {tmp / 'out.jsonl'}}}
+""")
+    with Worker(sluice, tmp, cfg) as w:
+        lag = (f'sluice_kafka_consumer_lag{{connector="{pid}.out",task="0",topic="{topic}",'
+               'partition="0"}')
+        text = ""
+
+        def seen():
+            nonlocal text
+            text = w.get("/metrics")[2]
+            return sample(text, lag) is not None and "client=\"producer\"" in text \
+                and "client=\"consumer\"" in text
+        wait_until(seen, 60, 0.5, "the lag and round-trip times of both clients")
+        written = sample(text, f'sluice_source_record_write_total{{connector="{pid}",task="0"}}')
+        assert 0 <= sample(text, lag) <= written, text
+        for client in ("producer", "consumer"):
+            rtt = re.findall(r'^sluice_kafka_broker_rtt_avg_seconds\{connector="[^"]+",task="0",'
+                             rf'client="{client}",broker="[^"]+/\d+"\}} (\S+)$', text, re.M)
+            assert rtt and all(0 < float(v) < 5 for v in rtt), (client, text)
+        assert re.search(rf'^sluice_buffer_used_bytes\{{pipeline="{pid}"\}} \d+$', text, re.M), text
+        assert check_metrics(text)[0] == 0

@@ -412,6 +412,9 @@ static void metrics_enrich(runtime_t *rt, worker_connector_t *c, size_t n)
 {
     for (size_t k = 0; k < n; k++)
         c[k].buffer_bytes = -1;
+    /* The set-up (which makes the topics and writers, outside the lock) is over only then. */
+    if (!atomic_load(&rt->started))
+        return;
     pthread_mutex_lock(&rt->lock);
     for (size_t i = 0; i < rt->npipelines; i++) {
         const pipeline_t *p = rt->pipelines[i];

@@ -16,9 +16,6 @@
 #include "sluice_build.h"
 #include "worker.h"
 
-/* metrics.c is another change's: until it is linked in, GET /metrics answers 404. */
-#pragma weak metrics_render
-
 #define REST_MAX_SEGMENTS 8
 /* How long a create or change waits to see the connector in the worker. */
 #define REST_PUT_WAIT_MS 5000
@@ -944,7 +941,7 @@ void rest_handle(void *opaque, const http_request_t *in, http_response_t *resp)
     } else if (nseg == 1 && strcmp(seg[0], "reload") == 0) {
         ONLY("POST");
         post_reload(rt, resp);
-    } else if (nseg == 1 && strcmp(seg[0], "metrics") == 0 && metrics_render) {
+    } else if (nseg == 1 && strcmp(seg[0], "metrics") == 0) {
         ONLY("GET");
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
         metrics_render(rt, &resp->body);

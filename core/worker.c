@@ -323,7 +323,7 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
         t->id = 0;
         task_snapshot(&p->ctl, started, t);
         t->counters.records_in = atomic_load(&p->in);
-        t->counters.records_out = atomic_load(&p->in);
+        t->counters.records_out = atomic_load(&p->stats.written);
         t->counters.errors = atomic_load(&p->errors);
         t->counters.dlq = atomic_load(&p->dlq);
         c->restarts = p->ctl.restarts;
@@ -335,7 +335,7 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
             worker_task_t *t = &c->tasks[c->ntasks++];
             t->id = sk->task;
             task_snapshot(&sk->ctl, started, t);
-            t->counters.records_in = atomic_load(&sk->out) + atomic_load(&sk->errors);
+            t->counters.records_in = atomic_load(&sk->stats.batch_records);
             t->counters.records_out = atomic_load(&sk->out);
             t->counters.errors = atomic_load(&sk->errors);
             t->counters.dlq = atomic_load(&sk->dlq);

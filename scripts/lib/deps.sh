@@ -22,10 +22,11 @@ SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libc
                    librdkafka-dev libcurl4-openssl-dev libmariadb-dev libmicrohttpd-dev)
 # Java 17 runs Kafka; the schema registry (Apicurio 3.3) needs Java >= 21, which Debian 12 does not
 # package: tests/services/registry.sh finds one in /usr/lib/jvm (or $JAVA) and deps_services says so.
+# apache2-utils: ab, the load generator of tests/bench/worker_bench.py (a C client).
 # clang-format-14: scripts/format and scripts/test's format check pin this version (Debian 12's).
 # prometheus: tests/services/prometheus.sh scrapes `sluice run`'s /metrics; its promtool checks the
 # exposition.
-SLUICE_DEPS_TEST=(valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
+SLUICE_DEPS_TEST=(apache2-utils valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
                   openssh-server mariadb-server-core mariadb-client clang-format-14
                   clang-14 libclang-rt-14-dev libavro-dev prometheus)
 

@@ -7,10 +7,12 @@
            every 100 ms while it runs) and off (`--listeners ""`), runs alternating; prints the
            median throughput and peak RSS of each and the on/off ratios (target: ≤ 2 % slower,
            ≤ 2 MiB more RSS).
-  latency  an endless in-process datagen → discard pipeline (the `discard` fixture sink) while
+  latency  an endless in-process datagen-avro → discard pipeline (the `discard` fixture sink) while
            50 client threads call GET /connectors?expand=status as fast as they can for 15 s:
            p50/p99/max latency of those calls and the records/s that flowed meanwhile (target:
-           p99 ≤ 10 ms while ≥ 300,000 records/s flow).
+           p99 ≤ 10 ms while ≥ 300,000 records/s flow). With ApacheBench (`ab`, Debian's
+           apache2-utils) it also runs ab's 50 clients, with keep-alive and with a connection a
+           request: a C client, whose figures are the server's rather than Python's.
 
 Not a timed test: it never fails on speed. Figures go to docs/performance.md.
 
@@ -22,6 +24,7 @@ import concurrent.futures
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -144,7 +147,7 @@ pipelines:
     topic: flow
     value.converter: json
     source:
-      plugin: datagen
+      plugin: datagen-avro
       config: {{quickstart: users, max.interval: 0}}
     sinks:
       - {{id: drop, plugin: discard}}
@@ -164,11 +167,6 @@ pipelines:
         if not url:
             sys.exit("bench: no listener")
 
-        def records():
-            doc = json.loads(urllib.request.urlopen(url + "/metrics", timeout=5).read()
-                             .decode().split("\n# EOF")[0] and "{}")
-            return doc
-
         def counted():
             text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
             total = 0
@@ -178,6 +176,23 @@ pipelines:
             return total
 
         time.sleep(2)  # warm-up
+        if shutil.which("ab"):
+            # ApacheBench (Debian's apache2-utils): a C client, so that the figures are the
+            # server's and not a Python client's (50 Python threads queue on the GIL)
+            for keep, flag in (("keep-alive", ["-k"]), ("a connection a request", [])):
+                n0, t0 = counted(), time.monotonic()
+                r = subprocess.run(["ab", "-q", *flag, "-t", str(seconds), "-n", "10000000",
+                                    "-c", str(clients), url + "/connectors?expand=status"],
+                                   capture_output=True, text=True, timeout=seconds + 120)
+                n1, t1 = counted(), time.monotonic()
+                pct = dict(re.findall(r"^\s+(\d+)%\s+(\d+)", r.stdout, re.M))
+                done = re.search(r"Complete requests:\s+(\d+)", r.stdout)
+                failed = re.search(r"Failed requests:\s+(\d+)", r.stdout)
+                print(f"latency (ab, {keep}): {clients} clients × {seconds} s of GET "
+                      f"/connectors?expand=status: {done and done.group(1)} calls "
+                      f"({failed and failed.group(1)} failed), p50 {pct.get('50')} ms, p99 "
+                      f"{pct.get('99')} ms, max {pct.get('100')} ms; meanwhile "
+                      f"{(n1 - n0) / (t1 - t0):,.0f} records/s", flush=True)
         n0, t0 = counted(), time.monotonic()
         stop = time.monotonic() + seconds
         lat, errors = [], 0
@@ -235,6 +250,7 @@ def main():
             bootstrap = None
             if not a.no_kafka:
                 broker = work / "kafka"
+                broker.mkdir()
                 out = service("kafka.sh", "start", broker)
                 bootstrap = value_of(out, "KAFKA_BOOTSTRAP")
                 log(f"broker at {bootstrap}")

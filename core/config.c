@@ -734,7 +734,8 @@ int config_block_on(const sluice_config_t *g, const char *block, const char *key
     return n > 0;
 }
 
-int config_node_equal(const config_node_t *a, const config_node_t *b)
+/* 1 when two trees are the same YAML (kinds, keys in order, scalars); marks are not compared. */
+static int config_node_equal(const config_node_t *a, const config_node_t *b)
 {
     if (!a || !b)
         return a == b;

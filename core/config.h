@@ -143,8 +143,6 @@ typedef struct config_run {
  * first). Pipeline ids must be unique across files. Returns 0 when `errs` gained nothing. */
 int config_load(config_run_t *run, const char *const *paths, size_t npaths, config_errors_t *errs);
 void config_run_free(config_run_t *run);
-/* 1 when two trees are the same YAML (kinds, keys in order, scalars); marks are not compared. */
-int config_node_equal(const config_node_t *a, const config_node_t *b);
 /* 1 when two pipelines would run the same (a reload restarts only those that changed). Secrets
  * are compared too; the file they come from is not. */
 int config_pipeline_equal(const config_pipeline_t *a, const config_pipeline_t *b);

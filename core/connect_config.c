@@ -36,7 +36,8 @@ static size_t utf8_decode(const unsigned char *p, uint32_t *cp)
     return n;
 }
 
-int connect_valid_utf8(const char *s)
+/* 1 when `s` is valid UTF-8 (what YAML reads; cJSON does not check). */
+static int connect_valid_utf8(const char *s)
 {
     uint32_t cp;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
@@ -101,7 +102,8 @@ void connect_yaml_quote_key(buf_t *out, const char *s)
     quote(out, s, 0);
 }
 
-int connect_valid_name(const char *name)
+/* 1 when `name` is usable as a connector's (a pipeline id: letters, digits, '.', '_', '-'). */
+static int connect_valid_name(const char *name)
 {
     if (!name || !*name || strlen(name) > 200)
         return 0;

@@ -28,10 +28,4 @@ void connect_yaml_quote(buf_t *out, const char *s);
 /* The same for a mapping's key (keys are not interpolated: '$' stays). */
 void connect_yaml_quote_key(buf_t *out, const char *s);
 
-/* 1 when `s` is valid UTF-8 (what YAML reads; cJSON does not check). */
-int connect_valid_utf8(const char *s);
-
-/* 1 when `name` is usable as a connector's (a pipeline id: letters, digits, '.', '_', '-'). */
-int connect_valid_name(const char *name);
-
 #endif

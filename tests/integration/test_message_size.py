@@ -80,7 +80,8 @@ def test_json_over_the_limit_stops_with_tolerance_none(sluice, kafka, tmp, runs)
     produce(kafka.bootstrap, topic, json_records()[:2])
     cfg = write_yaml(tmp / "p.yaml", kafka_yaml(kafka.bootstrap, tmp / "offsets.json",
                      sink_pipeline(pid, topic, console_sink("none", topic + "-dlq"),
-                                   JSON_CONVERTERS)))
+                                   # the failure ends the run (the worker's default restarts)
+                                   JSON_CONVERTERS + "    restart.policy: never\n")))
     run = Running(sluice, cfg, tmp, "run", stdout=True)
     runs.append(run)
     assert run.finish(60) == 1, run.text()
@@ -116,7 +117,8 @@ def test_avro_over_the_limit(sluice, kafka, schema_registry, tmp, runs, toleranc
     cfg = write_yaml(tmp / "p.yaml", kafka_yaml(
         kafka.bootstrap, tmp / "offsets.json",
         sink_pipeline(pid, topic, console_sink(tolerance, dlq),
-                      "    value.converter: avro\n    max.message.bytes: 2KiB\n"),
+                      "    value.converter: avro\n    max.message.bytes: 2KiB\n"
+                      "    restart.policy: never\n"),
         extra_top=f"schema.registry:\n  url: {schema_registry.url}\n"))
     run = Running(sluice, cfg, tmp, "run", stdout=True)
     runs.append(run)

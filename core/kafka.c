@@ -2074,7 +2074,7 @@ const char *kafka_transport_cluster_id(transport_t *base, int timeout_ms)
     pthread_mutex_unlock(&t->mu);
     if (id)
         return id;
-    char err[512];
+    char err[1024]; /* admin_client's message wraps librdkafka's 512 bytes */
     rd_kafka_t *rk = admin_client(&t->props, err, sizeof err);
     char *got = rk ? rd_kafka_clusterid(rk, timeout_ms) : NULL;
     if (rk)

@@ -279,8 +279,14 @@ pipelines:
 
         inside("systemctl", "reload", "sluice")
         # an in-process run reloads by stopping cleanly and running again in the same process
-        wait("the service to run again after the reload", lambda: inside(
-            "journalctl", "-u", "sluice", "--no-pager").stdout.count("running 1 pipeline") >= 2, 30)
+        try:
+            wait("the service to run again after the reload", lambda: inside(
+                "journalctl", "-u", "sluice", "--no-pager").stdout.count("running 1 pipeline") >= 2,
+                90)
+        except BaseException:
+            print(inside("journalctl", "-u", "sluice", "--no-pager", check=False).stdout[-4000:])
+            print(inside("systemctl", "status", "sluice", "--no-pager", check=False).stdout)
+            raise
         assert inside("systemctl", "show", "-p", "MainPID", "--value", "sluice").stdout.strip() \
             == main_pid, "the reload restarted the service instead of reloading it"
         assert inside("systemctl", "is-active", "sluice", check=False).stdout.strip() == "active"

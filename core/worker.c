@@ -22,6 +22,9 @@ const char *worker_state_name(worker_state_t s)
 /* -- connectors: a pipeline's source, each of its sinks -----------------------------------------
  */
 
+/* tasks.max's bound (config_keys.c): a connector's tasks fit one array on the stack. */
+#define TASKS_MAX 1024
+
 typedef struct conn_ref {
     pipeline_t *p;
     int is_sink;
@@ -347,8 +350,8 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
         any_restarting |= c->tasks[i].state == WORKER_RESTARTING;
     }
     int target = *conn_target(r), live = 0;
-    task_ctl_t *ctl[256];
-    size_t nctl = conn_tasks(r, ctl, 256);
+    task_ctl_t *ctl[TASKS_MAX];
+    size_t nctl = conn_tasks(r, ctl, TASKS_MAX);
     for (size_t i = 0; i < nctl; i++)
         live |= ctl[i]->live;
     if (!started)
@@ -503,8 +506,8 @@ static int conn_begin(runtime_t *rt, const char *name, conn_ref_t *r, char *err,
 /* Tasks not running (stopped by an operator) start again when their connector runs again. */
 static void conn_wake(const conn_ref_t *r)
 {
-    task_ctl_t *ctl[256];
-    size_t n = conn_tasks(r, ctl, 256);
+    task_ctl_t *ctl[TASKS_MAX];
+    size_t n = conn_tasks(r, ctl, TASKS_MAX);
     for (size_t i = 0; i < n; i++)
         if (!ctl[i]->live && ctl[i]->state == WORKER_STOPPED)
             ctl[i]->restart_req = 1;
@@ -566,8 +569,8 @@ int worker_restart(struct runtime *rt, const char *name, int include_tasks, int 
     }
     /* A sluice connector is its tasks: a restart restarts them (only the failed ones with
      * onlyFailed), whether or not includeTasks is given. */
-    task_ctl_t *ctl[256];
-    size_t n = conn_tasks(&r, ctl, 256);
+    task_ctl_t *ctl[TASKS_MAX];
+    size_t n = conn_tasks(&r, ctl, TASKS_MAX);
     for (size_t i = 0; i < n; i++)
         if (!only_failed || ctl[i]->state == WORKER_FAILED || ctl[i]->state == WORKER_RESTARTING)
             ctl[i]->restart_req = 1;
@@ -587,8 +590,8 @@ int worker_restart_task(struct runtime *rt, const char *name, int task, char *er
         pthread_mutex_unlock(&rt->lock);
         return 409;
     }
-    task_ctl_t *ctl[256];
-    size_t n = conn_tasks(&r, ctl, 256);
+    task_ctl_t *ctl[TASKS_MAX];
+    size_t n = conn_tasks(&r, ctl, TASKS_MAX);
     if (task < 0 || (size_t)task >= n) {
         snprintf(err, errlen, "Task %s-%d not found", name, task);
         pthread_mutex_unlock(&rt->lock);

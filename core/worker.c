@@ -311,9 +311,8 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
     if (c->topics && mark >= 0 && mark == conn_records(r)) {
         /* PUT .../topics/reset: none until a record passes again */
     } else if (c->topics) {
-        c->topics[0] =
-            strdup(p->topic ? p->topic->name
-                            : (p->cfg->core ? config_string(p->cfg->core, "topic") : p->id));
+        /* From the configuration, never p->topic: the set-up writes that while REST reads. */
+        c->topics[0] = strdup(p->cfg->core ? config_string(p->cfg->core, "topic") : p->id);
         c->ntopics = c->topics[0] ? 1 : 0;
     }
     size_t ntasks = r->is_sink ? p->nsinks : 1;

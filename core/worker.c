@@ -502,6 +502,18 @@ static int conn_begin(runtime_t *rt, const char *name, conn_ref_t *r, char *err,
     return rc;
 }
 
+/* conn_begin for what only a worker whose tasks restart can do (stop, restart): 409 else. */
+static int conn_begin_restartable(runtime_t *rt, const char *name, const char *what, conn_ref_t *r,
+                                  char *err, size_t errlen)
+{
+    int rc = conn_begin(rt, name, r, err, errlen);
+    if (rc == 200 && !conn_restartable(rt, what, err, errlen)) {
+        pthread_mutex_unlock(&rt->lock);
+        rc = 409;
+    }
+    return rc;
+}
+
 /* Tasks not running (stopped by an operator) start again when their connector runs again. */
 static void conn_wake(const conn_ref_t *r)
 {
@@ -543,13 +555,9 @@ int worker_resume(struct runtime *rt, const char *name, char *err, size_t errlen
 int worker_stop(struct runtime *rt, const char *name, char *err, size_t errlen)
 {
     conn_ref_t r;
-    int rc = conn_begin(rt, name, &r, err, errlen);
+    int rc = conn_begin_restartable(rt, name, "stop", &r, err, errlen);
     if (rc != 200)
         return rc;
-    if (!conn_restartable(rt, "stop", err, errlen)) {
-        pthread_mutex_unlock(&rt->lock);
-        return 409;
-    }
     *conn_target(&r) = WORKER_STOPPED;
     pthread_mutex_unlock(&rt->lock);
     return 204;
@@ -559,13 +567,9 @@ int worker_restart(struct runtime *rt, const char *name, int include_tasks, int 
                    char *err, size_t errlen)
 {
     conn_ref_t r;
-    int rc = conn_begin(rt, name, &r, err, errlen);
+    int rc = conn_begin_restartable(rt, name, "restart", &r, err, errlen);
     if (rc != 200)
         return rc;
-    if (!conn_restartable(rt, "restart", err, errlen)) {
-        pthread_mutex_unlock(&rt->lock);
-        return 409;
-    }
     /* A sluice connector is its tasks: a restart restarts them (only the failed ones with
      * onlyFailed), whether or not includeTasks is given. */
     task_ctl_t *ctl[TASKS_MAX];
@@ -582,13 +586,9 @@ int worker_restart(struct runtime *rt, const char *name, int include_tasks, int 
 int worker_restart_task(struct runtime *rt, const char *name, int task, char *err, size_t errlen)
 {
     conn_ref_t r;
-    int rc = conn_begin(rt, name, &r, err, errlen);
+    int rc = conn_begin_restartable(rt, name, "restart", &r, err, errlen);
     if (rc != 200)
         return rc;
-    if (!conn_restartable(rt, "restart", err, errlen)) {
-        pthread_mutex_unlock(&rt->lock);
-        return 409;
-    }
     task_ctl_t *ctl[TASKS_MAX];
     size_t n = conn_tasks(&r, ctl, TASKS_MAX);
     if (task < 0 || (size_t)task >= n) {

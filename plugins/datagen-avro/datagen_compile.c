@@ -1610,8 +1610,9 @@ static int dg_decimal(struct datagen_schema *s, struct dg_node *n, const cJSON *
     char buf[32];
     int64_t bound;
 
-    if (!dg_is_int(prec) || prec->valuedouble < 1) {
-        dg_fail(s, n->path, "a decimal needs a \"precision\" of at least 1");
+    /* Avro's Java reader keeps the precision in an int; so does n->decimal_precision. */
+    if (!dg_is_int(prec) || prec->valuedouble < 1 || prec->valuedouble > INT32_MAX) {
+        dg_fail(s, n->path, "a decimal needs a \"precision\" from 1 to %d", INT32_MAX);
         return -1;
     }
     if (scale != NULL &&

@@ -585,6 +585,14 @@ def test_lint_regex_on_an_int_field(sluice, tmp):
 
 
 @pytest.mark.asan
+def test_lint_decimal_precision_beyond_an_int(sluice, tmp):
+    """A precision no int holds (the fuzzer's 6.1e18) is refused by name, not cast (UB)."""
+    p = bad_schema(tmp, {"type": "bytes", "logicalType": "decimal",
+                         "precision": 6148914691236517205, "scale": 2})
+    lint_fails(sluice, tmp, f"schema.filename: {p}", str(p), "broken", "precision")
+
+
+@pytest.mark.asan
 def test_lint_field_level_hint_not_fitting(sluice, tmp):
     """A field-level hint (sluice reads those too) is checked like a type-level one."""
     p = tmp / "field.avsc"

@@ -190,10 +190,21 @@ static void free_list(char **items, size_t n)
     free(items);
 }
 
+/* libyaml reads a plain `key: value` key (a "simple key") only up to 1024 characters: a longer
+ * quoted key is written as YAML's explicit `? key` / `: value` pair, which parses the same. */
+#define SIMPLE_KEY_MAX 1000
+
 static void put_kv(buf_t *y, int indent, const char *key, const char *value)
 {
     buf_printf(y, "%*s", indent, "");
+    size_t at = y->len;
     connect_yaml_quote_key(y, key);
+    if (y->len - at > SIMPLE_KEY_MAX && buf_reserve(y, 2) == 0) {
+        memmove(y->data + at + 2, y->data + at, y->len - at + 1);
+        memcpy(y->data + at, "? ", 2);
+        y->len += 2;
+        buf_printf(y, "\n%*s", indent, "");
+    }
     buf_puts(y, ": ");
     connect_yaml_quote(y, value);
     buf_putc(y, '\n');
@@ -454,6 +465,13 @@ int connect_config_to_yaml(const registry_t *reg, const char *name, const cJSON 
             goto out;
         }
         topic = ntopics ? topics[0] : NULL;
+        if (topic && cc_find(&c, "topic")) {
+            snprintf(err, errlen,
+                     "Both 'topics' and 'topic' are given: a sink reads the one topic of 'topics'");
+            free_list(topics, ntopics);
+            rc = 400;
+            goto out;
+        }
     }
 
     buf_puts(yaml, "version: 1\npipelines:\n  - id: ");

@@ -332,7 +332,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     for (size_t i = 0; i < sizeof statuses / sizeof *statuses; i++)
         ok |= resp.status == statuses[i];
     FUZZ_CHECK(ok, "status %d", resp.status);
-    if (resp.body.len) {
+    if (resp.body.len && strcmp(resp.content_type, "application/json") != 0) {
+        /* GET /metrics: Prometheus' text format, not JSON */
+        FUZZ_CHECK(resp.status == 200 && strncmp(resp.content_type, "text/plain", 10) == 0,
+                   "status %d with a body of type %s", resp.status, resp.content_type);
+    } else if (resp.body.len) {
         cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
         FUZZ_CHECK(j != NULL, "the response is not JSON: %s", resp.body.data);
         if (resp.status >= 400) {

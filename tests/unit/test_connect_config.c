@@ -232,7 +232,7 @@ static void test_core_keys_transforms_predicates(void **state)
 static void test_values_are_literal(void **state)
 {
     (void)state;
-    static const char *const hostile[] = {
+    static const char *hostile[] = {
         "a: b",
         "# comment",
         "x\ny: z",
@@ -247,8 +247,15 @@ static void test_values_are_literal(void **state)
         "null",
         "ünïcødé ✓",
         "c1 \xc2\x80\xc2\x85 bom \xef\xbb\xbf nonchar \xef\xbf\xbf del \x7f",
+        NULL, /* a key past libyaml's 1024-character simple key (the fuzzer's): filled below */
     };
+    static char longkey[3001];
+    for (size_t i = 0; i < sizeof longkey - 1; i++)
+        longkey[i] = "k\\\x01"[i % 3]; /* quoted, 1000 characters become 3000 */
+    longkey[sizeof longkey - 1] = '\0';
     for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++) {
+        if (!hostile[i])
+            hostile[i] = longkey;
         cJSON *cfg = cJSON_CreateObject();
         cJSON_AddStringToObject(cfg, "connector.class", "file");
         cJSON_AddStringToObject(cfg, "topic", "t");
@@ -303,6 +310,11 @@ static void test_bad_configs(void **state)
                "\"file\": \"x\"}",
                "topics.regex");
     expect_400("s", "{\"connector.class\": \"FileStreamSink\", \"file\": \"x\"}", "topics");
+    /* A sink's topic is its `topics`: a `topic` beside it would be the pipeline's key twice. */
+    expect_400("s",
+               "{\"connector.class\": \"FileStreamSink\", \"topics\": \"a\", \"topic\": \"b\", "
+               "\"file\": \"x\"}",
+               "Both 'topics' and 'topic'");
     expect_400("s", "{\"connector.class\": \"NoSuchConnector\"}", "NoSuchConnector");
     expect_400("s", "{\"file\": \"x\"}", "connector.class");
     expect_400("s", "{\"connector.class\": \"file\", \"file\": {\"a\": 1}}", "'file'");

@@ -1489,6 +1489,8 @@ static runtime_change_t *runtime_changes_ready(runtime_t *rt)
     return ready;
 }
 
+static void pipeline_request_stop(pipeline_t *p, int hard);
+
 static void runtime_changes_apply(runtime_t *rt, runtime_change_t *ready)
 {
     while (ready) {
@@ -1508,6 +1510,11 @@ static void runtime_changes_apply(runtime_t *rt, runtime_change_t *ready)
                 memmove(&n[at + 1], &n[at], (rt->npipelines - at) * sizeof *n);
                 n[at] = ch->add;
                 rt->npipelines++;
+                /* A signal between the check above and here stopped the listed pipelines (under
+                 * this lock) but not this one, which was starting: stop it as they were. */
+                int stopping = atomic_load(&rt->stopping);
+                if (stopping)
+                    pipeline_request_stop(ch->add, stopping > 1);
                 ch->add = NULL;
             }
             pthread_mutex_unlock(&rt->lock);
@@ -1556,19 +1563,23 @@ static int runtime_supervise(runtime_t *rt)
     return finished;
 }
 
+/* Ask one pipeline to stop, under rt->lock. `hard`: do not drain. */
+static void pipeline_request_stop(pipeline_t *p, int hard)
+{
+    atomic_store(&p->stop, 1);
+    atomic_store(&p->shutdown, 1);
+    if (hard)
+        atomic_store(&p->abort, 1);
+    if (p->has_source && p->thread_started && p->source.plugin->source.stop)
+        p->source.plugin->source.stop(p->source.state);
+}
+
 /* Ask every pipeline to stop (signal handler thread). `hard`: do not drain. */
 static void runtime_request_stop(runtime_t *rt, int hard)
 {
     pthread_mutex_lock(&rt->lock);
-    for (size_t i = 0; i < rt->npipelines; i++) {
-        pipeline_t *p = rt->pipelines[i];
-        atomic_store(&p->stop, 1);
-        atomic_store(&p->shutdown, 1);
-        if (hard)
-            atomic_store(&p->abort, 1);
-        if (p->has_source && p->thread_started && p->source.plugin->source.stop)
-            p->source.plugin->source.stop(p->source.state);
-    }
+    for (size_t i = 0; i < rt->npipelines; i++)
+        pipeline_request_stop(rt->pipelines[i], hard);
     pthread_mutex_unlock(&rt->lock);
 }
 

@@ -311,7 +311,8 @@ static sluice_batch_t *transforms_apply_tapped(side_t *side, sluice_batch_t *in,
             size_t before = dst->len;
             for (size_t k = 0; k < a->len; k++)
                 transform_one(&side->transforms[t], a->recs[k], dst, f, in->arena);
-            if (dst->len > before && tap_active(side->tap))
+            if (dst->len > before && tap_active(side->tap) &&
+                tap_watches(side->tap, (size_t)first + t, 1))
                 tap_offer(side->tap, first + (int)t, dst->recs + before, dst->len - before);
             if (dst == b) {
                 sluice_batch_t swap = *a;
@@ -333,7 +334,7 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
 {
     if (!side->ntransforms)
         return in;
-    if (tap_active(side->tap))
+    if (tap_active(side->tap) && tap_watches(side->tap, (size_t)tap_first, side->ntransforms))
         return transforms_apply_tapped(side, in, tmp, f, tap_first);
     sluice_batch_t *out = &tmp[0], *a = &tmp[1], *b = &tmp[2];
     batch_init(out, in->arena, in->codec);
@@ -545,7 +546,7 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
         }
     atomic_fetch_add(&p->in, (long)batch->len);
     /* The tap (tap.h): one relaxed load per batch; stage 0 is what the source produced. */
-    if (tap_active(side->tap))
+    if (tap_active(side->tap) && tap_watches(side->tap, 0, 1))
         tap_offer(side->tap, 0, batch->recs, batch->len);
     sluice_batch_t *out = transforms_apply(side, batch, tmp, &f, 1);
     int rc = 0;
@@ -1080,7 +1081,8 @@ void *pipeline_sink_main(void *arg)
                 break;
             sluice_batch_t *out = transforms_apply(&s->side, &in, tmp, &f, 0);
             /* The tap's "sink" stage (after the sink's transforms): what put receives. */
-            if (out->len > 0 && tap_active(s->side.tap))
+            if (out->len > 0 && tap_active(s->side.tap) &&
+                tap_watches(s->side.tap, s->side.ntransforms, 1))
                 tap_offer(s->side.tap, (int)s->side.ntransforms, out->recs, out->len);
             if (out->len > 0 && sink_call(s, out, NULL, 0, &s->bo) != SLUICE_OK) {
                 failed = 1;

@@ -42,6 +42,7 @@ tap_point_t *tap_point_new(void)
     if (!tp)
         return NULL;
     atomic_init(&tp->watchers, 0);
+    atomic_init(&tp->stages, 0);
     atomic_init(&tp->refs, 1);
     pthread_mutex_init(&tp->mu, NULL);
     return tp;
@@ -251,21 +252,26 @@ static void render(tap_watcher_t *w, buf_t *out, sluice_record_t *r, long skippe
 
 /* -- the writer: pipeline threads ------------------------------------------------------------- */
 
-static void offer_one(tap_watcher_t *w, sluice_record_t *r, int64_t now)
+/* The batch's records for one watcher. Neither the bucket (one `now` for the batch) nor the ring
+ * (its reader waits for the lock) gains room meanwhile: once a record is refused, so are the
+ * rest, counted at once. So a batch costs what it renders, not what it holds. */
+static void offer(tap_watcher_t *w, sluice_record_t *const *recs, size_t n, int64_t now)
 {
-    if (w->taken >= w->limit)
-        return;
-    if (w->count == TAP_RING || !tap_bucket_take(&w->bucket, now)) {
-        w->skipped++;
-        return;
+    for (size_t i = 0; i < n && w->taken < w->limit; i++) {
+        if (recs[i]->failed)
+            continue;
+        if (w->count == TAP_RING || !tap_bucket_take(&w->bucket, now)) {
+            w->skipped += (long)(n - i);
+            return;
+        }
+        buf_t *slot = &w->ring[(w->head + w->count) % TAP_RING];
+        if (slot->cap > 4 * TAP_RECORD_MAX)
+            buf_free(slot); /* one huge record does not keep its room */
+        render(w, slot, recs[i], w->skipped);
+        w->skipped = 0;
+        w->count++;
+        w->taken++;
     }
-    buf_t *slot = &w->ring[(w->head + w->count) % TAP_RING];
-    if (slot->cap > 4 * TAP_RECORD_MAX)
-        buf_free(slot); /* one huge record does not keep its room */
-    render(w, slot, r, w->skipped);
-    w->skipped = 0;
-    w->count++;
-    w->taken++;
 }
 
 void tap_offer(tap_point_t *tp, int stage, sluice_record_t *const *recs, size_t n)
@@ -274,10 +280,17 @@ void tap_offer(tap_point_t *tp, int stage, sluice_record_t *const *recs, size_t 
     pthread_mutex_lock(&tp->mu);
     for (tap_watcher_t *w = tp->list; w; w = w->next)
         if (w->stage == stage)
-            for (size_t i = 0; i < n; i++)
-                if (!recs[i]->failed)
-                    offer_one(w, recs[i], now);
+            offer(w, recs, n, now);
     pthread_mutex_unlock(&tp->mu);
+}
+
+/* Under tp->mu: the stages watched, after a watcher came or went. */
+static void stages_update(tap_point_t *tp)
+{
+    unsigned long bits = 0;
+    for (tap_watcher_t *w = tp->list; w; w = w->next)
+        bits |= tap_stage_bit((size_t)w->stage);
+    atomic_store_explicit(&tp->stages, bits, memory_order_relaxed);
 }
 
 /* -- the reader: the HTTP server's stream ----------------------------------------------------- */
@@ -335,6 +348,7 @@ static void tap_free(void *obj)
     for (tap_watcher_t **pp = &tp->list; *pp; pp = &(*pp)->next)
         if (*pp == w) {
             *pp = w->next;
+            stages_update(tp);
             atomic_fetch_sub_explicit(&tp->watchers, 1, memory_order_relaxed);
             break;
         }
@@ -382,6 +396,7 @@ tap_watcher_t *tap_watcher_new(tap_point_t *tp, int stage, const char *connector
     pthread_mutex_lock(&tp->mu);
     w->next = tp->list;
     tp->list = w;
+    stages_update(tp);
     atomic_fetch_add_explicit(&tp->watchers, 1, memory_order_relaxed);
     pthread_mutex_unlock(&tp->mu);
     return w;

@@ -28,8 +28,11 @@ struct tap_watcher;
 
 typedef struct tap_point {
     atomic_int watchers; /* the hot path's only look (tap_active) */
-    atomic_int refs;     /* the pipeline's and each watcher's */
-    pthread_mutex_t mu;  /* the watcher list and their rings */
+    /* Bit i: someone watches stage i (63: stage 63 or above); read only once `watchers` is not 0,
+     * so that the record path offers and renders only the stages watched. */
+    atomic_ulong stages;
+    atomic_int refs;    /* the pipeline's and each watcher's */
+    pthread_mutex_t mu; /* the watcher list and their rings */
     struct tap_watcher *list;
     int closed; /* the connector went: its watchers end */
 } tap_point_t;
@@ -37,6 +40,20 @@ typedef struct tap_point {
 static inline int tap_active(const tap_point_t *tp)
 {
     return tp && atomic_load_explicit(&tp->watchers, memory_order_relaxed) != 0;
+}
+
+static inline unsigned long tap_stage_bit(size_t stage)
+{
+    return 1UL << (stage < 63 ? stage : 63);
+}
+
+/* Someone watches one of the `n` stages from `first` (call once tap_active). */
+static inline int tap_watches(tap_point_t *tp, size_t first, size_t n)
+{
+    unsigned long want = 0;
+    for (size_t i = first; i < first + n && i <= 63; i++)
+        want |= tap_stage_bit(i);
+    return (atomic_load_explicit(&tp->stages, memory_order_relaxed) & want) != 0;
 }
 
 tap_point_t *tap_point_new(void);

@@ -7,6 +7,9 @@ GET /metrics (sluice_source_record_write_total) over windows of --seconds:
          GET /connectors/flow/tap?limit=100000&rate=--rate as NDJSON the whole window), in turn
          first; the medians of each kind and the median of the pairs' ratios (--windows pairs,
          default 7)
+  icount instructions (valgrind's callgrind, every thread of the worker; they do not depend on the
+         machine's load) of a finite run of --icount-records records of the same pipeline, with
+         no tap and with one tap reading from the start to the end, --runs times each, medians
   base   no tap open, this build against --base (another build, e.g. main's, in its own directory):
          a fresh worker per run, the two builds alternating (--runs each, default 5), one window
          each after a warm-up
@@ -14,8 +17,9 @@ GET /metrics (sluice_source_record_write_total) over windows of --seconds:
 Not a timed test: it never fails on speed. Goals (issue 18): with one tap ≥ 90 % of the rate
 without; with none, the same rate as before the tap existed. Figures go to docs/performance.md.
 
-usage: tests/bench/tap_bench.py [--build build] [--base /tmp/sluice-main/build] [--only tap,base]
-                                [--windows N] [--runs N] [--seconds S] [--stage S] [--rate R]
+usage: tests/bench/tap_bench.py [--build build] [--base /tmp/sluice-main/build]
+                                [--only tap,icount,base] [--windows N] [--runs N] [--seconds S]
+                                [--stage S] [--rate R] [--icount-records N]
 """
 import argparse
 import os
@@ -34,8 +38,9 @@ REPO = Path(__file__).resolve().parents[2]
 LISTEN_RE = re.compile(rb"REST API listening on (http://\S+)")
 
 
-def pipeline_yaml(work):
+def pipeline_yaml(work, iterations=None):
     cfg = work / "tap.yaml"
+    it = f", iterations: {iterations}" if iterations else ""
     cfg.write_text(f"""version: 1
 offset.storage.file.filename: {work}/offsets.json
 pipelines:
@@ -45,7 +50,7 @@ pipelines:
     value.converter.schemas.enable: false
     source:
       plugin: datagen-avro
-      config: {{quickstart: users, max.interval: 0, random.seed: 1}}
+      config: {{quickstart: users, max.interval: 0, random.seed: 1{it}}}
       transforms:
         - id: mask
           plugin: mask-field
@@ -169,6 +174,51 @@ def tap_pairs(build, work, windows, seconds, stage, rate):
         w.stop()
 
 
+def icount_once(build, work, records, stage, rate, tapped):
+    """Instructions per record of one finite run under callgrind, a tap open from the start."""
+    for f in work.glob("offsets.json*"):
+        f.unlink()
+    out, log = work / "callgrind.out", work / "icount.log"
+    env = dict(os.environ, SLUICE_PLUGIN_PATH=str(build / "tests" / "plugins"))
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                                 str(build / "sluice"), "run", "--quiet", "--listeners",
+                                 "http://127.0.0.1:0", str(pipeline_yaml(work, records))],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                env=env)
+        url, deadline = None, time.monotonic() + 120
+        while not url and time.monotonic() < deadline and proc.poll() is None:
+            m = LISTEN_RE.search(log.read_bytes())
+            url = m.group(1).decode() if m else None
+            time.sleep(0.01)
+        t = None
+        if tapped and url:
+            t = Tap(url, stage, rate)
+            t.start()
+        if proc.wait(timeout=1800) != 0:
+            sys.exit(f"bench: sluice exited {proc.returncode} under callgrind:\n{log.read_text()}")
+    m = re.search(r"^summary:\s+(\d+)", out.read_text(), re.M)
+    if not m:
+        sys.exit("bench: no summary line in callgrind's output")
+    shown = t.lines if t else 0
+    return int(m.group(1)) / records, shown
+
+
+def icount_runs(build, work, runs, records, stage, rate):
+    got = {False: [], True: []}
+    for i in range(1, runs + 1):
+        for tapped in (False, True):
+            ipr, shown = icount_once(build, work, records, stage, rate, tapped)
+            got[tapped].append(ipr)
+            print(f"icount run {i} {'one tap' if tapped else 'no tap'}: {ipr:,.1f} "
+                  f"instructions/record" + (f" (the tap got {shown} records)" if tapped else ""),
+                  flush=True)
+    med = statistics.median
+    print(f"icount: medians of {runs}: no tap {med(got[False]):,.1f}, one tap "
+          f"{med(got[True]):,.1f} instructions/record; none / tap (the throughput ratio one core "
+          f"would see) {med(got[False]) / med(got[True]):.4f}", flush=True)
+
+
 def base_runs(build, base, work, runs, seconds):
     rates = {"base": [], "this": []}
     for i in range(1, runs + 1):
@@ -198,12 +248,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default=os.environ.get("SLUICE_BUILD", "build"))
     ap.add_argument("--base", help="another build directory (e.g. main's) for `base`")
-    ap.add_argument("--only", default="tap,base")
+    ap.add_argument("--only", default="tap,icount,base")
     ap.add_argument("--windows", type=int, default=7)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=3)
     ap.add_argument("--stage", default="source")
     ap.add_argument("--rate", type=int, default=100)
+    ap.add_argument("--icount-records", type=int, default=200_000)
     a = ap.parse_args()
     build = Path(a.build)
     build = build if build.is_absolute() else REPO / build
@@ -212,6 +263,8 @@ def main():
     try:
         if "tap" in only:
             tap_pairs(build, work, a.windows, a.seconds, a.stage, a.rate)
+        if "icount" in only:
+            icount_runs(build, work, a.runs, a.icount_records, a.stage, a.rate)
         if "base" in only:
             if not a.base:
                 sys.exit("bench: `base` needs --base DIR (a build of the commit to compare with)")

@@ -110,6 +110,10 @@ def check_stages(w, pid, kafka):
     # the pipeline without a mask: itemid is a real value (the masks above are not vacuous)
     recs = objects(tap(w, "plain", "?limit=3")[2])
     assert len(recs) == 3 and all(r["value"]["itemid"] not in ("", "****") for r in recs), recs
+    # a sink with no transform: the tap decodes the bytes it reads (the sink may never do)
+    recs = objects(tap(w, "plain.out", "?limit=2")[2])
+    assert len(recs) == 2 and all(isinstance(r["value"], dict) and r["value"]["orderid"] >= 0
+                                  and r["partition"] == 0 for r in recs), recs
 
 
 def test_stages_in_process(sluice, tmp):
@@ -263,4 +267,6 @@ def test_stages_through_kafka(sluice, tmp, kafka):
         # the new pipeline has its own tap point (and the run is past its set-up before the
         # worker is stopped: a SIGTERM within ms of a reload's start can leave the new pipeline
         # running, a race of the runtime's that is not the tap's)
+        wait_until(lambda: tap(w, pid, "?limit=2")[0] == 200, 30, 0.2,
+                   "the replaced pipeline's connector back")
         assert len(objects(tap(w, pid, "?limit=2")[2])) == 2

@@ -24,6 +24,7 @@ typedef struct tap_watcher {
     buf_t ring[TAP_RING];
     size_t head, count; /* the reader's slot, slots filled */
     size_t off;         /* bytes of ring[head] already sent */
+    size_t bytes;       /* rendered bytes held (TAP_RING_BYTES) */
     struct tap_watcher *next;
 } tap_watcher_t;
 
@@ -260,14 +261,14 @@ static void offer(tap_watcher_t *w, sluice_record_t *const *recs, size_t n, int6
     for (size_t i = 0; i < n && w->taken < w->limit; i++) {
         if (recs[i]->failed)
             continue;
-        if (w->count == TAP_RING || !tap_bucket_take(&w->bucket, now)) {
+        if (w->count == TAP_RING || w->bytes >= TAP_RING_BYTES ||
+            !tap_bucket_take(&w->bucket, now)) {
             w->skipped += (long)(n - i);
             return;
         }
         buf_t *slot = &w->ring[(w->head + w->count) % TAP_RING];
-        if (slot->cap > 4 * TAP_RECORD_MAX)
-            buf_free(slot); /* one huge record does not keep its room */
         render(w, slot, recs[i], w->skipped);
+        w->bytes += slot->len;
         w->skipped = 0;
         w->count++;
         w->taken++;
@@ -310,6 +311,9 @@ static long tap_read(void *obj, char *buf, size_t max)
         n += k;
         w->off += k;
         if (w->off == slot->len) {
+            w->bytes -= slot->len;
+            if (slot->cap > TAP_SLOT_KEEP)
+                buf_free(slot); /* a large record does not keep its room */
             w->off = 0;
             w->head = (w->head + 1) % TAP_RING;
             w->count--;

@@ -23,6 +23,8 @@
 #define TAP_LIMIT_MAX    100000       /* records of one tap */
 #define TAP_RATE_MAX     100000       /* records per second of one tap */
 #define TAP_RECORD_MAX   (256 * 1024) /* a rendered record above this is shown without key/value */
+#define TAP_RING_BYTES   (4 * 1024 * 1024) /* rendered bytes a watcher holds at most */
+#define TAP_SLOT_KEEP    (16 * 1024) /* a slot keeps its buffer once read only up to this size */
 
 struct tap_watcher;
 

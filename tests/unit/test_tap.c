@@ -33,11 +33,12 @@ static void make_batch(arena_t *a, sluice_batch_t *b, size_t n, size_t from)
 /* Everything the stream holds now, as text; `*ended` when it said the end. */
 static char *drain(void *w, int *ended)
 {
-    static char all[1 << 20];
+    static char all[8 << 20]; /* TAP_RING_BYTES and more */
     size_t n = 0;
     *ended = 0;
     for (;;) {
-        long k = tap_stream_ops.read(w, all + n, 100); /* small reads: slots split across them */
+        /* small reads: a record's text is split across them */
+        long k = tap_stream_ops.read(w, all + n, n + 100 < sizeof all ? 100 : sizeof all - n - 1);
         if (k < 0)
             *ended = 1;
         if (k <= 0)
@@ -166,6 +167,40 @@ static void test_rate_samples(void **state)
     arena_free(&a);
 }
 
+/* Large records: the ring holds TAP_RING_BYTES of them at most, the rest are skipped. */
+static void test_ring_bytes(void **state)
+{
+    (void)state;
+    arena_t a;
+    arena_init(&a, 4096);
+    tap_point_t *tp = tap_point_new();
+    void *w = tap_watcher_new(tp, 0, "c", "source", 100000, 100000, 0, NULL, 0);
+    sluice_batch_t b;
+    batch_init(&b, &a, NULL);
+    size_t big = 200 * 1024;
+    char *text = malloc(big);
+    memset(text, 'x', big);
+    for (int i = 0; i < 30; i++) {
+        sluice_record_t *r = batch_add(&b);
+        r->value.value = value_string_ref(&a, text, big);
+    }
+    tap_offer(tp, 0, b.recs, b.len);
+    size_t per = big + 200, held = TAP_RING_BYTES / per + 1; /* the last one crosses the cap */
+    int ended;
+    char *out = drain(w, &ended);
+    assert_int_equal(count_lines(out), held);
+    make_batch(&a, &b, 1, 0);
+    tap_offer(tp, 0, b.recs, b.len);
+    out = drain(w, &ended);
+    char want[32];
+    snprintf(want, sizeof want, "\"skipped\":%zu}", 30 - held);
+    assert_non_null(strstr(out, want));
+    tap_stream_ops.free(w);
+    tap_point_close(tp);
+    free(text);
+    arena_free(&a);
+}
+
 static void test_watchers_max(void **state)
 {
     (void)state;
@@ -187,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_limit_mask_and_end),
         cmocka_unit_test(test_full_ring_counts_skipped),
         cmocka_unit_test(test_rate_samples),
+        cmocka_unit_test(test_ring_bytes),
         cmocka_unit_test(test_watchers_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -199,9 +199,25 @@ def test_client_gone_frees_the_watcher(sluice, tmp):
             st, _, body = tap(w, "gen", "?limit=1")
             return st == 200 and len(objects(body)) == 1
         wait_until(reopened, 15, 0.2, "a tap accepted again after the clients went away")
+        # taps that wait for records (the source paused: their connections suspended, nothing to
+        # send) are seen going at once, not at the next keep-alive (5 s)
+        put = urllib.request.Request(f"{w.url}/connectors/gen/pause", method="PUT")
+        assert urllib.request.urlopen(put, timeout=scaled(10)).status == 202
+        time.sleep(1)
         socks = [open_raw(w, path)[0] for _ in range(8)]
+        time.sleep(1)
         for s in socks:
             s.close()
+        t0 = time.monotonic()
+
+        def accepted():
+            s, status = open_raw(w, path)
+            s.close()
+            return " 200 " in status
+        wait_until(accepted, 15, 0.05, "a tap accepted again after suspended clients went away")
+        assert time.monotonic() - t0 < 3, time.monotonic() - t0
+        put = urllib.request.Request(f"{w.url}/connectors/gen/resume", method="PUT")
+        assert urllib.request.urlopen(put, timeout=scaled(10)).status == 202
         before = lines_out(tmp)
         wait_until(lambda: lines_out(tmp) > before + 2000, 20, 0.1, "the flow after the taps")
         assert "ERROR" not in w.stderr(), w.stderr()

@@ -2,6 +2,7 @@
 (the source's records, each transform's output, what a sink receives), masked as the pipeline's
 mask-field transforms say, bounded by `limit`; `sluice tap` prints it. In-process and through Kafka."""
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -286,3 +287,24 @@ def test_stages_through_kafka(sluice, tmp, kafka):
         wait_until(lambda: tap(w, pid, "?limit=2")[0] == 200, 30, 0.2,
                    "the replaced pipeline's connector back")
         assert len(objects(tap(w, pid, "?limit=2")[2])) == 2
+
+
+def test_basic_auth(sluice, sluice_bin, tmp):
+    """The tap is behind the listener's basic auth; `sluice tap` sends it as `sluice connectors`
+    does (--user, or $SLUICE_USER)."""
+    creds = tmp / "users.properties"
+    creds.write_text("admin: tap-s3cret\n")
+    creds.chmod(0o600)
+    cfg = pipelines_yaml(tmp, extra=f"rest.basic.auth.credentials.file: {creds}")
+    with Worker(sluice, tmp, cfg) as w:
+        assert tap(w, "gen")[0] == 401
+        run = [str(sluice_bin), "tap", "--url", w.url, "--limit", "2", "gen"]
+        r = subprocess.run(run, capture_output=True, text=True, timeout=scaled(30))
+        assert r.returncode == 1 and "(HTTP 401)" in r.stderr, r.stderr
+        r = subprocess.run(run[:2] + ["--user", "admin:tap-s3cret"] + run[2:],
+                           capture_output=True, text=True, timeout=scaled(30))
+        assert r.returncode == 0 and len(r.stdout.splitlines()) == 2, r.stderr
+        r = subprocess.run(run, capture_output=True, text=True, timeout=scaled(30),
+                           env=dict(os.environ, SLUICE_USER="admin:tap-s3cret"))
+        assert r.returncode == 0 and len(r.stdout.splitlines()) == 2, r.stderr
+        assert "tap-s3cret" not in r.stdout + r.stderr

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "runtime.h"
 #include "sluice_build.h"
+#include "stats.h"
 #include "worker.h"
 
 #define REST_MAX_SEGMENTS 8
@@ -945,6 +946,12 @@ void rest_handle(void *opaque, const http_request_t *in, http_response_t *resp)
         ONLY("GET");
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
         metrics_render(rt, &resp->body);
+    } else if (nseg == 1 && strcmp(seg[0], "stats") == 0) {
+        ONLY("GET");
+        stats_get(rt, req, resp);
+    } else if (nseg == 1 && strcmp(seg[0], "topology") == 0) {
+        ONLY("GET");
+        stats_topology(rt, resp);
     } else {
         reply_error(resp, 404, "HTTP 404 Not Found");
     }

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "rest.h"
 #include "runtime.h"
+#include "stats.h"
 #include "worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
@@ -189,6 +190,19 @@ void metrics_render(struct runtime *rt, buf_t *out)
 {
     (void)rt;
     buf_puts(out, "sluice_worker_connectors 0\n");
+}
+
+/* GET /stats and /topology: stats.c reads a real worker's history and pipelines. */
+void stats_get(struct runtime *rt, const http_request_t *req, http_response_t *resp)
+{
+    (void)rt, (void)req;
+    buf_puts(&resp->body, "{\"connectors\":[]}");
+}
+
+void stats_topology(struct runtime *rt, http_response_t *resp)
+{
+    (void)rt;
+    buf_puts(&resp->body, "{\"files\":[]}");
 }
 
 int worker_restart(struct runtime *rt, const char *name, int include_tasks, int only_failed,

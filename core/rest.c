@@ -15,6 +15,7 @@
 #include "runtime.h"
 #include "sluice_build.h"
 #include "stats.h"
+#include "ui.h"
 #include "worker.h"
 
 #define REST_MAX_SEGMENTS 8
@@ -952,6 +953,9 @@ void rest_handle(void *opaque, const http_request_t *in, http_response_t *resp)
     } else if (nseg == 1 && strcmp(seg[0], "topology") == 0) {
         ONLY("GET");
         stats_topology(rt, resp);
+    } else if (strcmp(seg[0], "ui") == 0 && nseg <= 2) {
+        ONLY("GET");
+        ui_serve(nseg == 2 ? seg[1] : NULL, resp);
     } else {
         reply_error(resp, 404, "HTTP 404 Not Found");
     }

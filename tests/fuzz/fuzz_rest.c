@@ -20,6 +20,7 @@
 #include "rest.h"
 #include "runtime.h"
 #include "stats.h"
+#include "ui.h"
 #include "worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
@@ -203,6 +204,14 @@ void stats_topology(struct runtime *rt, http_response_t *resp)
 {
     (void)rt;
     buf_puts(&resp->body, "{\"files\":[]}");
+}
+
+/* GET /ui: the embedded files are ui.c's; the stand-in has none. */
+void ui_serve(const char *name, http_response_t *resp)
+{
+    (void)name;
+    resp->status = 404;
+    buf_puts(&resp->body, "{\"error_code\":404,\"message\":\"HTTP 404 Not Found\"}");
 }
 
 int worker_restart(struct runtime *rt, const char *name, int include_tasks, int only_failed,

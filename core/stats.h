@@ -1,7 +1,7 @@
-/* stats.h — issue #18's read-only views for the dashboard and `sluice top` (/work CONTRACT,
- * docs/dashboard.md): GET /stats (each connector's state, totals, current rates and per-second
- * series from history.h, consumer lag, buffer; the process's RSS and CPU) and GET /topology (each
- * file's pipelines: source, transforms, topic, sinks, from the resolved configuration). */
+/* stats.h — issue #18's read-only views for the dashboard and `sluice top` (docs/dashboard.md):
+ * GET /stats (each connector's state, totals, current rates and per-second series from history.h,
+ * consumer lag, buffer; the process's RSS and CPU) and GET /topology (each file's pipelines:
+ * source, transforms, topic, sinks, from the resolved configuration). */
 #ifndef SLUICE_STATS_H
 #define SLUICE_STATS_H
 

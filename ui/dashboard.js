@@ -9,6 +9,7 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 const WINDOW = 900; // seconds of series the charts show: the worker's whole ring
+const MIN_SPAN = 120; // seconds: the narrowest x axis of a chart
 const POLL_MS = 1000;
 const TOPOLOGY_MS = 10000;
 const TAP_ROWS = 200; // rows kept in the tap table, newest first
@@ -93,15 +94,18 @@ function drawChart(ch, c) {
   let max = 1;
   for (const k of ["in", "out", "errors"]) for (const v of ser[k] || []) if (v > max) max = v;
   max *= 1.1;
+  // The x axis spans what the worker holds (at least 2 minutes, at most its 15): a young worker's
+  // chart is not a sliver at the right edge.
+  const n = (ser.out || []).length;
+  const span = Math.max(MIN_SPAN, n);
   for (const k of ["in", "out", "errors"]) {
     const v = ser[k] || [];
-    const x0 = WINDOW - v.length;
+    const x0 = span - v.length;
     let pts = "";
     for (let i = 0; i < v.length; i++)
-      pts += `${x0 + i},${(100 - (v[i] / max) * 100).toFixed(1)} `;
+      pts += `${(((x0 + i) * WINDOW) / span).toFixed(1)},${(100 - (v[i] / max) * 100).toFixed(1)} `;
     ch.lines[k].setAttribute("points", pts);
   }
-  const n = (ser.out || []).length;
   ch.scale.textContent = fmtRate(max) + "/s";
   ch.span.textContent = n ? "last " + fmtDuration(n) : "no samples yet";
   // The rate the chart states (the worker's mean of the last 5 s): exposed for the tests too.

@@ -7,4 +7,8 @@
  * could not be reached (the message printed), 2 a usage error. */
 int client_main(int argc, char **argv);
 
+/* `sluice tap NAME ...` (argv: what follows "tap"): the records of a connector's stage, one line
+ * each (GET /connectors/{name}/tap). Exit codes as client_main's. */
+int client_tap_main(int argc, char **argv);
+
 #endif

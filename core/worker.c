@@ -93,6 +93,19 @@ static int conn_find(runtime_t *rt, const char *name, conn_ref_t *out, char *err
     return 404;
 }
 
+int worker_locate(struct runtime *rt, const char *name, void **pipeline, int *is_sink, size_t *sink,
+                  char *err, size_t errlen)
+{
+    conn_ref_t r;
+    int rc = conn_find(rt, name, &r, err, errlen);
+    if (rc == 200) {
+        *pipeline = r.p;
+        *is_sink = r.is_sink;
+        *sink = r.sink;
+    }
+    return rc;
+}
+
 /* Its tasks' controls (the source's, or the sink's tasks'). */
 static size_t conn_tasks(const conn_ref_t *r, task_ctl_t **ctl, size_t max)
 {

@@ -20,6 +20,7 @@
 #include "rest.h"
 #include "runtime.h"
 #include "stats.h"
+#include "tap.h"
 #include "ui.h"
 #include "worker.h"
 
@@ -191,6 +192,30 @@ void metrics_render(struct runtime *rt, buf_t *out)
 {
     (void)rt;
     buf_puts(out, "sluice_worker_connectors 0\n");
+}
+
+/* The tap: no headers here (NDJSON); a known connector has the one stage "source" and the
+ * harness never streams (the route's query checks and errors are what is fuzzed). */
+const char *http_header(const http_request_t *req, const char *name)
+{
+    (void)req, (void)name;
+    return NULL;
+}
+
+int tap_open(struct runtime *rt, const tap_request_t *req, const http_stream_ops_t **ops,
+             void **obj, char *err, size_t errlen)
+{
+    (void)rt, (void)ops, (void)obj;
+    int rc = known(req->connector, err, errlen);
+    if (rc != 200)
+        return rc;
+    if (!req->stage || strcmp(req->stage, "source") == 0) {
+        snprintf(err, errlen, "the harness does not stream");
+        return 503;
+    }
+    snprintf(err, errlen, "Connector %s has no stage '%s'; its stages: 'source'", req->connector,
+             req->stage);
+    return 400;
 }
 
 /* GET /stats and /topology: stats.c reads a real worker's history and pipelines. */

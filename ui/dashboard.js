@@ -16,6 +16,10 @@ const TAP_ROWS = 200; // rows kept in the tap table, newest first
 
 const $ = (id) => document.getElementById(id);
 
+// The worker's URL for `path`: from the origin, not relative to the page, whose address may hold
+// credentials (https://user:password@host/ui), which fetch() refuses in a request's URL.
+const api = (path) => location.origin + path;
+
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -121,7 +125,7 @@ const cards = new Map(); // pipeline id → {box, conns: Map(name → view)}
 
 async function act(name, action) {
   const method = action === "restart" ? "POST" : "PUT";
-  const url = `/connectors/${encodeURIComponent(name)}/${action}`;
+  const url = api(`/connectors/${encodeURIComponent(name)}/${action}`);
   try {
     const r = await fetch(url, { method, credentials: "same-origin" });
     if (!r.ok) {
@@ -256,7 +260,7 @@ let polling = null;
 async function poll() {
   clearTimeout(polling);
   try {
-    const r = await fetch(`/stats?window=${WINDOW}`, { credentials: "same-origin" });
+    const r = await fetch(api(`/stats?window=${WINDOW}`), { credentials: "same-origin" });
     if (!r.ok) throw new Error(`GET /stats: HTTP ${r.status}`);
     const stats = await r.json();
     lastStats = stats;
@@ -373,7 +377,7 @@ function colourTopology() {
 
 async function loadTopology() {
   try {
-    const r = await fetch("/topology", { credentials: "same-origin" });
+    const r = await fetch(api("/topology"), { credentials: "same-origin" });
     if (r.ok) {
       const t = await r.json();
       const text = JSON.stringify(t);
@@ -458,8 +462,8 @@ async function tapStart(ev) {
   const name = $("tap-connector").value, stage = $("tap-stage").value;
   if (!name) return;
   const limit = Math.max(1, Math.min(100000, parseInt($("tap-limit").value, 10) || 100));
-  const url = `/connectors/${encodeURIComponent(name)}/tap?stage=${encodeURIComponent(stage)}` +
-              `&limit=${limit}`;
+  const url = api(`/connectors/${encodeURIComponent(name)}/tap?stage=${encodeURIComponent(stage)}` +
+                  `&limit=${limit}`);
   tapAbort = new AbortController();
   $("tap-start").disabled = true;
   $("tap-stop").disabled = false;

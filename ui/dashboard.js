@@ -255,14 +255,59 @@ function renderProcess(p) {
 }
 
 let lastStats = null;
-let polling = null;
+let polling = null, inflight = false, again = false;
+
+// The series the page holds. The first answer of /stats has the whole window; the next ones ask
+// only for the samples taken since (the whole window of every connector each second would be
+// about 14 KB per connector), appended here. `samples` (the worker's count) says how many are new.
+const held = { samples: -1, at: 0, full: true, conns: new Map(), proc: null };
+
+function tail(a, n) {
+  return n > 0 ? a.slice(-n) : [];
+}
+
+function appendSeries(old, got, fresh) {
+  const out = {};
+  for (const k of Object.keys(got)) out[k] = (old[k] || []).concat(tail(got[k], fresh)).slice(-WINDOW);
+  return out;
+}
+
+// Merge a small answer into what is held; a connector seen for the first time, samples missed or
+// a worker that started again make the next request ask for the whole window.
+function merge(stats, asked, full) {
+  const fresh = stats.samples - held.samples;
+  let complete = full || (fresh >= 0 && fresh <= asked);
+  if (!full && complete) {
+    for (const c of stats.connectors) {
+      const old = held.conns.get(c.name);
+      if (old) c.series = appendSeries(old, c.series, fresh);
+      else complete = false;
+    }
+    if (held.proc) stats.process.series = appendSeries(held.proc, stats.process.series, fresh);
+  }
+  held.conns = new Map(stats.connectors.map((c) => [c.name, c.series]));
+  held.proc = stats.process.series;
+  held.samples = stats.samples;
+  held.full = !complete;
+}
 
 async function poll() {
   clearTimeout(polling);
+  if (inflight) {
+    again = true; // an action asked for fresh figures: right after this answer
+    return;
+  }
+  inflight = true;
   try {
-    const r = await fetch(api(`/stats?window=${WINDOW}`), { credentials: "same-origin" });
+    const full = held.full;
+    const since = (Date.now() - held.at) / 1000;
+    const asked = full ? WINDOW : Math.min(WINDOW, Math.ceil(since) + 2);
+    const at = Date.now();
+    const r = await fetch(api(`/stats?window=${asked}`), { credentials: "same-origin" });
     if (!r.ok) throw new Error(`GET /stats: HTTP ${r.status}`);
     const stats = await r.json();
+    held.at = at;
+    merge(stats, asked, full);
     lastStats = stats;
     renderProcess(stats.process);
     renderPipelines(stats);
@@ -272,11 +317,14 @@ async function poll() {
     s.textContent = "updated " + new Date(stats.now_ms).toLocaleTimeString();
     s.dataset.ok = "1";
   } catch (e) {
+    held.full = true;
     const s = $("conn");
     s.textContent = "worker unreachable: " + e.message;
     s.dataset.ok = "";
   }
-  polling = setTimeout(poll, POLL_MS);
+  inflight = false;
+  polling = setTimeout(poll, again ? 0 : POLL_MS);
+  again = false;
 }
 
 // -- topology ----------------------------------------------------------------------------------

@@ -200,7 +200,11 @@ function updateConnector(v, c) {
   v.fig.restarts.textContent = String(c.restarts);
   v.buttons.pause.disabled = c.state !== "RUNNING";
   v.buttons.resume.disabled = c.state !== "PAUSED";
-  v.buttons.stop.disabled = c.state === "STOPPED";
+  v.buttons.stop.disabled = c.state === "STOPPED" || inProcess;
+  // In-process a run is one batch: the worker refuses stop and restart (409), Kafka mode has them.
+  v.buttons.restart.disabled = inProcess;
+  for (const a of ["restart", "stop"])
+    v.buttons[a].title = inProcess ? `${a}: Kafka mode only (an in-process run is one batch)` : "";
   const trace = c.trace || (c.tasks || []).map((t) => t.trace).find((t) => t) || "";
   v.trace.textContent = trace;
   v.trace.hidden = !trace;
@@ -256,6 +260,21 @@ function renderProcess(p) {
 
 let lastStats = null;
 let polling = null, inflight = false, again = false;
+let inProcess = false; // GET / says: no Kafka cluster
+
+async function loadWorker() {
+  try {
+    const r = await fetch(api("/"), { credentials: "same-origin" });
+    if (r.ok) {
+      const w = await r.json();
+      inProcess = w.kafka_cluster_id === null;
+      document.title = `sluice ${w.version}`;
+      $("version").textContent = w.version;
+    }
+  } catch (e) {
+    /* the stats poll reports an unreachable worker */
+  }
+}
 
 // The series the page holds. The first answer of /stats has the whole window; the next ones ask
 // only for the samples taken since (the whole window of every connector each second would be
@@ -561,5 +580,5 @@ $("tap-form").addEventListener("submit", tapStart);
 $("tap-stop").addEventListener("click", tapStop);
 $("tap-connector").addEventListener("change", refreshTapChoices);
 
-poll();
+loadWorker().then(poll);
 loadTopology();

@@ -110,7 +110,8 @@ def test_rates_agree_with_the_counters_and_the_window_bounds_the_series(sluice, 
 def test_kafka_lag_and_connectors_that_come_and_go(sluice, kafka, tmp):
     """Kafka mode: a sink's lag is its consumer's (as /metrics has it), a source has none; a
     paused sink's rate falls to 0; a sink connector deleted over the REST API leaves /stats, one
-    created appears with a series that starts at its creation."""
+    created appears with a series that starts at its creation; a pipeline a reload adds appears
+    in /stats and /topology."""
     topic, src, sink, late = uniq("st"), uniq("gen"), uniq("out"), uniq("late")
     w = SluiceWorker(sluice, tmp, kafka.bootstrap)
     try:
@@ -166,5 +167,28 @@ def test_kafka_lag_and_connectors_that_come_and_go(sluice, kafka, tmp):
         assert 0 < len(c["series"]["in"]) <= s["samples"] - samples + 1, (len(c["series"]["in"]),
                                                                           s["samples"], samples)
         assert len(by_name(s)[src]["series"]["in"]) > len(c["series"]["in"])
+
+        # a reload that adds a pipeline to the worker's file: in /stats and /topology
+        added = uniq("reloaded")
+        w.cfg.write_text(w.cfg.read_text().replace("pipelines: []\n", f"""pipelines:
+  - id: {added}
+    topic: {uniq("rt")}
+    value.converter: json
+    value.converter.schemas.enable: false
+    source:
+      plugin: datagen-avro
+      config: {{quickstart: orders, rate: 50}}
+    sinks:
+      - id: out
+        plugin: file
+        config: {{file: {tmp / 'reloaded.out'}}}
+"""))
+        status, body = call(w.url, "POST", "/reload")
+        assert status == 200, body
+        poll("the reloaded pipeline flowing in /stats", lambda: by_name(get(0)).get(
+            f"{added}.out", {}).get("rate", {}).get("in", 0) > 0, 90)
+        status, topo = call(w.url, "GET", "/topology")
+        ids = [p["id"] for f in topo["files"] for p in f["pipelines"]]
+        assert added in ids and src in ids and late in ids, topo
     finally:
         w.close()

@@ -14,7 +14,9 @@
 #include "metrics.h"
 #include "runtime.h"
 #include "sluice_build.h"
+#include "stats.h"
 #include "tap.h"
+#include "ui.h"
 #include "worker.h"
 
 #define REST_MAX_SEGMENTS 8
@@ -992,6 +994,15 @@ void rest_handle(void *opaque, const http_request_t *in, http_response_t *resp)
         ONLY("GET");
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
         metrics_render(rt, &resp->body);
+    } else if (nseg == 1 && strcmp(seg[0], "stats") == 0) {
+        ONLY("GET");
+        stats_get(rt, req, resp);
+    } else if (nseg == 1 && strcmp(seg[0], "topology") == 0) {
+        ONLY("GET");
+        stats_topology(rt, resp);
+    } else if (strcmp(seg[0], "ui") == 0 && nseg <= 2) {
+        ONLY("GET");
+        ui_serve(nseg == 2 ? seg[1] : NULL, resp);
     } else {
         reply_error(resp, 404, "HTTP 404 Not Found");
     }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "history.h"
 #include "log.h"
 #include "predicate.h"
 #include "rest.h"
@@ -1737,6 +1738,7 @@ int runtime_run(runtime_t *rt)
             goto teardown;
         }
         log_info(NULL, "REST API listening on %s", where);
+        rt->history = history_start(rt); /* NULL (no memory): GET /stats answers 503 */
     }
     /* A worker whose tasks restart (Kafka) takes a plugin that cannot start (a directory missing,
      * a server away) as that task's failure, as later ones; in-process it ends the run. */
@@ -1819,6 +1821,8 @@ int runtime_run(runtime_t *rt)
 teardown:
     http_stop(rt->http); /* first: its handlers read the pipelines */
     rt->http = NULL;
+    history_stop(rt->history); /* after the handlers that read it */
+    rt->history = NULL;
     atomic_store(&rt->started, 0);
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = rt->pipelines[i];

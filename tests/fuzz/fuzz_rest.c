@@ -19,7 +19,9 @@
 #include "metrics.h"
 #include "rest.h"
 #include "runtime.h"
+#include "stats.h"
 #include "tap.h"
+#include "ui.h"
 #include "worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
@@ -214,6 +216,27 @@ int tap_open(struct runtime *rt, const tap_request_t *req, const http_stream_ops
     snprintf(err, errlen, "Connector %s has no stage '%s'; its stages: 'source'", req->connector,
              req->stage);
     return 400;
+}
+
+/* GET /stats and /topology: stats.c reads a real worker's history and pipelines. */
+void stats_get(struct runtime *rt, const http_request_t *req, http_response_t *resp)
+{
+    (void)rt, (void)req;
+    buf_puts(&resp->body, "{\"connectors\":[]}");
+}
+
+void stats_topology(struct runtime *rt, http_response_t *resp)
+{
+    (void)rt;
+    buf_puts(&resp->body, "{\"files\":[]}");
+}
+
+/* GET /ui: the embedded files are ui.c's; the stand-in has none. */
+void ui_serve(const char *name, http_response_t *resp)
+{
+    (void)name;
+    resp->status = 404;
+    buf_puts(&resp->body, "{\"error_code\":404,\"message\":\"HTTP 404 Not Found\"}");
 }
 
 int worker_restart(struct runtime *rt, const char *name, int include_tasks, int only_failed,

@@ -304,7 +304,15 @@ static void draw_header(top_t *t)
         if (t->colors)
             attron(COLOR_PAIR(PAIR_FAILED));
         attron(A_BOLD);
-        snprintf(line, sizeof line, "%s (retrying every %gs)", t->problem, t->interval);
+        /* The URL is in the line above: the reason first, while it fits. */
+        const char *why = strncmp(t->problem, "unreachable: cannot reach ", 26) == 0
+                              ? strstr(t->problem + 26, ": ")
+                              : NULL;
+        if (why)
+            snprintf(line, sizeof line, "unreachable (retrying every %gs): %s", t->interval,
+                     why + 2);
+        else
+            snprintf(line, sizeof line, "%s (retrying every %gs)", t->problem, t->interval);
         put_text(1, 0, line, COLS, 0);
         attroff(A_BOLD);
         if (t->colors)
@@ -443,6 +451,11 @@ static void top_colors(top_t *t)
 /* Returns the exit code. The terminal is restored (endwin) on every way out, a signal's too. */
 static int top_run(top_t *t)
 {
+    /* The terminal's size from the tty: exported LINES/COLUMNS (a shell's, a test harness's)
+     * would pin ncurses to them through every resize. use_env(FALSE) is no way out: ncurses 6.4
+     * then ignores resizes altogether. */
+    unsetenv("LINES");
+    unsetenv("COLUMNS");
     SCREEN *scr = newterm(NULL, stdout, stdin);
     if (!scr) {
         const char *term = getenv("TERM");

@@ -1,0 +1,341 @@
+"""`sluice top` (issue #18) in a real terminal: tmux runs it in a detached session of a known size
+(send-keys types, capture-pane reads the screen), against a running `sluice run` worker and against
+a stand-in worker whose answers the test chooses (states, rates, an error, an outage)."""
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from sluicetest import capture, wait_until
+from test_metrics import datagen_yaml
+from workertest import Worker
+
+PROMPT = "top-test$ "
+HELP = "q quit"
+
+
+class Tmux:
+    """One tmux server of the test's own (its socket in tmp), one session running sh."""
+
+    def __init__(self, tmp, width=80, height=24):
+        self.sock = str(tmp / "tmux.sock")
+        # The size exported, as shells and harnesses do: `sluice top` must follow the tty's
+        # size through resizes all the same.
+        self.env = dict(os.environ, COLUMNS=str(width), LINES=str(height))
+        self.cmd("-f", "/dev/null", "new-session", "-d", "-s", "top", "-x", str(width),
+                 "-y", str(height), f"PS1={shlex.quote(PROMPT)} exec sh -i")
+        wait_until(lambda: PROMPT.strip() in self.screen(), 10, 0.1, "the shell's prompt")
+
+    def cmd(self, *args):
+        r = subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True,
+                           timeout=30, env=self.env)
+        assert r.returncode == 0, f"tmux {' '.join(args)}: {r.stderr}"
+        return r.stdout
+
+    def type(self, line):
+        self.cmd("send-keys", "-t", "top", "-l", line)
+        self.cmd("send-keys", "-t", "top", "Enter")
+
+    def keys(self, *keys):
+        self.cmd("send-keys", "-t", "top", *keys)
+
+    def screen(self):
+        return self.cmd("capture-pane", "-p", "-t", "top")
+
+    def lines(self):
+        return self.screen().split("\n")[:-1]
+
+    def show(self, what):
+        return self.cmd("display-message", "-p", "-t", "top", what).strip()
+
+    def resize(self, width, height):
+        self.cmd("resize-window", "-t", "top", "-x", str(width), "-y", str(height))
+
+    def wait(self, predicate, what, timeout=30):
+        """Waits for predicate(screen); the screen in the message when it never comes."""
+        last = [""]
+
+        def check():
+            last[0] = self.screen()
+            return predicate(last[0])
+        try:
+            wait_until(check, timeout, 0.1, what)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nthe screen:\n{last[0]}") from None
+        return last[0]
+
+    def close(self):
+        capture("tmux capture-pane (sluice top)", self.screen())
+        subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def term(tmp):
+    t = Tmux(tmp)
+    yield t
+    t.close()
+
+
+def row(screen, name):
+    """The cells of the table's row of `name` (split on blanks), or None."""
+    for ln in screen.splitlines():
+        cells = ln.split()
+        if cells and cells[0] == name:
+            return cells
+    return None
+
+
+def order(screen):
+    """The connectors' rows from top to bottom."""
+    return [ln.split()[0] for ln in screen.splitlines() if ln.split()[:1] in (["gen"], ["gen.out"])]
+
+
+def start_top(term, sluice_bin, url, *extra):
+    term.type(" ".join(shlex.quote(str(a)) for a in (sluice_bin, "top", "--url", url, *extra))
+              + "; echo top exited $?")
+
+
+def quit_is_clean(term, rc=0):
+    """`sluice top` has left the terminal as it found it: no alternate screen, none of its
+    drawing on the normal one, the prompt back after the command line."""
+    screen = term.wait(lambda s: f"top exited {rc}" in s, f"top to exit {rc}", 15)
+    assert term.show("#{alternate_on}") == "0"
+    lines = [ln for ln in screen.splitlines() if ln.strip()]
+    assert lines[-1] == PROMPT.strip(), screen
+    assert lines[-2] == f"top exited {rc}", screen
+    assert "RESTARTS" not in screen and HELP not in screen, screen
+    assert "\x1b" not in screen
+
+
+# -- a stand-in worker ---------------------------------------------------------------------------
+
+class FakeWorker:
+    """GET / and GET /stats as CONTRACT-18 documents them, and the actions: pause, resume and
+    stop change the state the next /stats shows; restarts are recorded; stopping gen.out is
+    refused with a 409."""
+
+    def __init__(self, port=0):
+        self.requests = []
+        self.state = {"gen": "RUNNING", "gen.out": "RUNNING"}
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self):
+                fake.requests.append((self.command, self.path))
+                code, obj = fake.route(self.command, self.path)
+                data = json.dumps(obj).encode() if obj is not None else b""
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = answer
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def conn(self, name, type_, plugin, rate, lag):
+        on = self.state[name] == "RUNNING"
+        return {"name": name, "type": type_, "pipeline": "gen", "plugin": plugin,
+                "file": "/etc/sluice/gen.yaml", "state": self.state[name], "trace": None,
+                "restarts": 2 if type_ == "sink" else 0,
+                "tasks": [{"id": 0, "state": self.state[name], "trace": None}],
+                "totals": {"in": 1000, "out": 1000, "errors": 0, "dlq": 4 if lag else 0},
+                "rate": {"in": rate if on else 0.0, "out": rate if on else 0.0, "errors": 0.0},
+                "lag": lag, "buffer_bytes": 0, "series": {"in": [], "out": [], "errors": []}}
+
+    def route(self, method, path):
+        if (method, path) == ("GET", "/"):
+            return 200, {"version": "9.9.9-fake", "commit": "f", "kafka_cluster_id": None}
+        if (method, path) == ("GET", "/stats?window=0"):
+            return 200, {"now_ms": int(time.time() * 1000), "interval_ms": 1000,
+                         "process": {"rss_bytes": 9 << 20, "cpu_seconds": 1.5,
+                                     "uptime_seconds": 3725},
+                         "connectors": [self.conn("gen", "source", "datagen-avro", 950.0, None),
+                                        self.conn("gen.out", "sink", "file", 940.5, 77)]}
+        m = re.fullmatch(r"/connectors/([^/?]+)/(pause|resume|stop)", path)
+        if method == "PUT" and m and m.group(1) in self.state:
+            if path == "/connectors/gen.out/stop":
+                return 409, {"error_code": 409, "message": "Connector gen.out is busy"}
+            self.state[m.group(1)] = {"pause": "PAUSED", "resume": "RUNNING",
+                                      "stop": "STOPPED"}[m.group(2)]
+            return (204 if m.group(2) == "stop" else 202), None
+        if method == "POST" and path.startswith("/connectors/gen"):
+            return 202, None
+        return 404, {"error_code": 404, "message": f"no route {method} {path}"}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake():
+    f = FakeWorker()
+    yield f
+    f.close()
+
+
+def test_keys_against_a_stand_in(term, sluice_bin, fake):
+    start_top(term, sluice_bin, fake.url)
+    s = term.wait(lambda s: row(s, "gen.out") and HELP in s, "the rows")
+    assert row(s, "gen")[:5] == ["gen", "source", "RUNNING", "950", "950"], s
+    assert row(s, "gen.out")[:7] == ["gen.out", "sink", "RUNNING", "940", "940", "0", "77"], s
+    assert "9.9.9-fake" in s and "rss 9.0M" in s and "up 1h02m" in s, s
+    lines = term.lines()
+    assert len(lines) == 24 and max(len(ln) for ln in lines) <= 80
+    # 80 cells: everything but the buffer and the plugin
+    assert "RESTARTS" in s and "PLUGIN" not in s and "datagen-avro" not in s, s
+    assert lines[-1].startswith("j/k select"), s
+
+    # p on the first row, gen: the PUT, the answer in the status line, the state
+    term.keys("p")
+    s = term.wait(lambda s: row(s, "gen")[2] == "PAUSED", "gen PAUSED")
+    assert ("PUT", "/connectors/gen/pause") in fake.requests
+    assert "gen: pausing (HTTP 202)" in s
+    assert row(s, "gen")[3] == "0", s
+    term.keys("r")
+    term.wait(lambda s: row(s, "gen")[2] == "RUNNING", "gen RUNNING")
+    assert ("PUT", "/connectors/gen/resume") in fake.requests
+
+    # down twice (gen's task 0, then gen.out): R restarts the connector with its tasks
+    term.keys("j", "Down", "R")
+    term.wait(lambda s: "gen.out: restarting" in s, "gen.out restarting")
+    assert ("POST", "/connectors/gen.out/restart?includeTasks=true&onlyFailed=false") \
+        in fake.requests
+    # on a task's row, R restarts that task
+    term.keys("j", "R")
+    term.wait(lambda s: "gen.out task 0: restarting" in s, "the task restarting")
+    assert ("POST", "/connectors/gen.out/tasks/0/restart") in fake.requests
+    # an action the worker refuses: its message in the status line; k back to gen.out
+    term.keys("k", "x")
+    s = term.wait(lambda s: "Connector gen.out is busy" in s, "the refusal")
+    assert "gen.out: stop: Connector gen.out is busy (HTTP 409)" in s, s
+    assert row(s, "gen.out")[2] == "RUNNING"
+
+    # s cycles the sort key: state, then in/s (the busiest first)
+    term.keys("s")
+    term.wait(lambda s: "sort: state" in s, "sort: state")
+    term.keys("p")  # the selection stayed on gen.out
+    s = term.wait(lambda s: row(s, "gen.out")[2] == "PAUSED", "gen.out PAUSED")
+    assert order(s) == ["gen.out", "gen"], s  # PAUSED before RUNNING
+    term.keys("s")
+    s = term.wait(lambda s: "sort: in/s" in s, "sort: in/s")
+    assert order(s) == ["gen", "gen.out"], s  # 950/s, then a paused 0/s
+
+    # a bigger terminal: redrawn in it, with the columns that did not fit
+    term.resize(120, 40)
+    s = term.wait(lambda s: "PLUGIN" in s, "the wider layout")
+    lines = term.lines()
+    assert len(lines) == 40 and lines[-1].strip(), s  # the status line at the new bottom
+    assert row(s, "gen")[-1] == "datagen-avro" and row(s, "gen.out")[-1] == "file", s
+    assert max(len(ln) for ln in lines) > 80
+    # and back to a small one
+    term.resize(60, 15)
+    s = term.wait(lambda s: "PLUGIN" not in s and len(s.split("\n")) == 16 and row(s, "gen.out"),
+                  "the narrow layout")
+    assert max(len(ln) for ln in term.lines()) <= 60
+    assert row(s, "gen")[:3] == ["gen", "RUNNING", "950"], s  # NAME STATE IN/s ...
+    assert "TYPE" not in s, s
+
+    term.keys("q")
+    quit_is_clean(term)
+
+
+def test_unreachable_then_back(term, sluice_bin, tmp):
+    """Nothing listens: the screen says so and keeps asking; a worker comes: its rows."""
+    f = FakeWorker()
+    port = f.port
+    f.close()
+    start_top(term, sluice_bin, f"http://127.0.0.1:{port}", "--interval", "0.5")
+    s = term.wait(lambda s: "unreachable" in s, "unreachable")
+    assert "unreachable (retrying every 0.5s): Failed to connect" in s, s
+    f = FakeWorker(port)
+    try:
+        s = term.wait(lambda s: row(s, "gen.out") and "unreachable" not in s, "the rows")
+        assert "9.9.9-fake" in s
+        # ^C ends it as cleanly as q
+        term.keys("C-c")
+        quit_is_clean(term, 130)
+    finally:
+        f.close()
+
+
+def test_sigterm_restores_the_terminal(term, sluice_bin, fake):
+    start_top(term, sluice_bin, fake.url)
+    term.wait(lambda s: row(s, "gen.out"), "the rows")
+    shell = int(term.show("#{pane_pid}"))
+    out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(shell)], capture_output=True,
+                         text=True, timeout=10).stdout.split()
+    assert out[1] == "sluice", out
+    os.kill(int(out[0]), signal.SIGTERM)
+    quit_is_clean(term, 143)
+
+
+def test_snapshot_when_stdout_is_no_terminal(sluice, fake):
+    r = sluice.run("top", "--url", fake.url, timeout=30)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith(f"sluice top: {fake.url}  version 9.9.9-fake  rss 9.0M"), lines
+    assert lines[1].split() == ["NAME", "TYPE", "STATE", "IN/s", "OUT/s", "ERR/s", "LAG", "DLQ",
+                                "RESTARTS", "BUFFER", "PLUGIN"]
+    assert lines[2].split() == ["gen", "source", "RUNNING", "950", "950", "0", "-", "0", "0",
+                                "0B", "datagen-avro"]
+    assert lines[3].split() == ["task", "0", "RUNNING"]
+    assert lines[4].split() == ["gen.out", "sink", "RUNNING", "940", "940", "0", "77", "4", "2",
+                                "0B", "file"]
+    assert len(lines) == 6 and not any(ln != ln.rstrip() for ln in lines)
+    assert "\x1b" not in r.stdout  # no terminal codes in a pipe
+    # a worker that cannot be reached: exit 1 and why
+    port = fake.port
+    fake.close()
+    r = sluice.run("top", "--url", f"http://127.0.0.1:{port}", timeout=30)
+    assert r.returncode == 1 and "unreachable: cannot reach" in r.stderr, r.stderr
+    r = sluice.run("top", "--interval", "0", timeout=30)
+    assert r.returncode == 2 and "--interval" in r.stderr
+
+
+def test_against_the_worker(term, sluice, sluice_bin, tmp):
+    """A datagen pipeline in a real worker: its rows, p pauses the selected connector (the REST
+    API agrees), r resumes it, a resize redraws, q leaves a clean terminal."""
+    with Worker(sluice, tmp, datagen_yaml(tmp, 200)) as w:
+        def state(name):
+            st, _, body = w.get(f"/connectors/{name}/status")
+            assert st == 200, body
+            return json.loads(body)["connector"]["state"]
+
+        start_top(term, sluice_bin, w.url)
+        s = term.wait(lambda s: row(s, "gen.out") and row(s, "gen"), "the rows")
+        assert row(s, "gen")[1:3] == ["source", "RUNNING"], s
+        assert row(s, "gen.out")[1:3] == ["sink", "RUNNING"], s
+        assert [ln.split() for ln in s.splitlines()].count(["task", "0", "RUNNING"]) == 2, s
+        # the first row is selected: gen
+        term.keys("p")
+        wait_until(lambda: state("gen") == "PAUSED", 30, 0.2, "gen PAUSED (REST API)")
+        term.wait(lambda s: row(s, "gen")[2] == "PAUSED", "gen PAUSED on the screen")
+        assert state("gen.out") == "RUNNING"
+        term.keys("r")
+        wait_until(lambda: state("gen") == "RUNNING", 30, 0.2, "gen RUNNING (REST API)")
+        term.wait(lambda s: row(s, "gen")[2] == "RUNNING", "gen RUNNING on the screen")
+        term.resize(120, 40)
+        s = term.wait(lambda s: "PLUGIN" in s and len(s.split("\n")) == 41, "the wider layout")
+        assert term.lines()[-1].strip(), s  # the status line at the new bottom
+        term.keys("q")
+        quit_is_clean(term)
+        r = sluice.run("top", "--url", w.url, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert ["gen", "source", "RUNNING"] == r.stdout.splitlines()[2].split()[:3], r.stdout

@@ -2,6 +2,7 @@
  * JSON (pretty) or, for list and status, a short table. The requests are `sluice top`'s too. */
 #include "client.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,12 +165,15 @@ void client_request_error(const client_request_t *r, char *out, size_t size)
     cJSON_Delete(j);
 }
 
+/* The command in messages ("sluice connectors", "sluice tap"). */
+static const char *client_prog = "sluice connectors";
+
 /* Print an error answer: Connect's {"error_code", "message"}, else the body as it came. */
 static void print_error(const client_request_t *r)
 {
     char msg[1024];
     client_request_error(r, msg, sizeof msg);
-    fprintf(stderr, "sluice connectors: %s\n", msg);
+    fprintf(stderr, "%s: %s\n", client_prog, msg);
 }
 
 static void print_pretty(const cJSON *j)
@@ -379,5 +383,240 @@ int client_main(int argc, char **argv)
     cJSON_Delete(j);
 out:
     client_request_free(&r);
+    return rc;
+}
+
+/* -- sluice tap ------------------------------------------------------------------------------- */
+
+static void tap_usage(FILE *out)
+{
+    fputs("usage: sluice tap [--url URL] [--user USER:PASSWORD] [--stage STAGE] [--limit N]\n"
+          "                  [--rate R] [--json] NAME\n"
+          "  prints the records passing a connector's stage, one line each, until N were shown\n"
+          "  (default 100, at most 100000) or Ctrl-C\n"
+          "  --stage: source (a source connector's default), a transform's id, or sink (a sink\n"
+          "           connector's default)\n"
+          "  --rate: at most R records a second (default 100); the others are counted as skipped\n"
+          "  --json: the API's objects (NDJSON) as they come\n"
+          "  --url, --user: as sluice connectors ($SLUICE_URL, $SLUICE_USER)\n",
+          out);
+}
+
+static volatile sig_atomic_t tap_interrupted;
+
+static void tap_on_signal(int sig)
+{
+    (void)sig;
+    tap_interrupted = 1;
+}
+
+struct tap_client {
+    CURL *h;
+    int json;
+    long status; /* 0 until the headers came */
+    buf_t line;  /* a partial line; with an error status, the whole body */
+    long shown;
+};
+
+/* One object of the stream as a line: "topic[p]@offset key=K value=V (N skipped)". */
+static void tap_print(struct tap_client *t, const char *line, size_t len)
+{
+    if (len == 0)
+        return; /* the server's keep-alive */
+    if (t->json) {
+        fwrite(line, 1, len, stdout);
+        putchar('\n');
+    } else {
+        cJSON *j = cJSON_ParseWithLength(line, len);
+        if (!j) {
+            printf("%.*s\n", (int)len, line);
+        } else {
+            const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "partition");
+            const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "offset");
+            const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "skipped");
+            char *k = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "key"));
+            char *v = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "value"));
+            const cJSON *topic = cJSON_GetObjectItemCaseSensitive(j, "topic");
+            printf("%s", cJSON_IsString(topic) ? topic->valuestring : "-");
+            if (cJSON_IsNumber(p) && cJSON_IsNumber(o))
+                printf("[%d]@%.0f", p->valueint, o->valuedouble);
+            printf(" key=%s value=%s", k ? k : "null", v ? v : "null");
+            if (cJSON_IsNumber(s) && s->valuedouble > 0)
+                printf(" (%.0f skipped)", s->valuedouble);
+            putchar('\n');
+            free(k);
+            free(v);
+            cJSON_Delete(j);
+        }
+    }
+    fflush(stdout);
+    t->shown++;
+}
+
+static size_t tap_on_body(char *data, size_t size, size_t n, void *opaque)
+{
+    struct tap_client *t = opaque;
+    size_t len = size * n;
+    if (!t->status)
+        client_curl.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->status);
+    if (buf_append(&t->line, data, len) != 0)
+        return 0;
+    if (t->status != 200)
+        return len; /* an error: its body is read whole */
+    size_t start = 0;
+    for (size_t i = 0; i < t->line.len; i++)
+        if (t->line.data[i] == '\n') {
+            tap_print(t, t->line.data + start, i - start);
+            start = i + 1;
+        }
+    memmove(t->line.data, t->line.data + start, t->line.len - start);
+    t->line.len -= start;
+    return len;
+}
+
+/* Ctrl-C ends the transfer (curl asks this about once a second, and at each read). */
+static int tap_on_progress(void *opaque, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+    (void)opaque, (void)a, (void)b, (void)c, (void)d;
+    return tap_interrupted ? 1 : 0;
+}
+
+int client_tap_main(int argc, char **argv)
+{
+    const char *url = getenv("SLUICE_URL"), *user = getenv("SLUICE_USER");
+    const char *name = NULL, *stage = NULL, *limit = NULL, *rate = NULL;
+    int json = 0;
+    client_prog = "sluice tap";
+    if (!url || !*url)
+        url = CLIENT_DEFAULT_URL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        static const char *const opts[] = {"--url", "--user", "--stage", "--limit", "--rate"};
+        const char **slot[] = {&url, &user, &stage, &limit, &rate};
+        int matched = 0;
+        for (size_t o = 0; o < sizeof opts / sizeof *opts && !matched; o++) {
+            size_t ol = strlen(opts[o]);
+            if (strcmp(a, opts[o]) == 0 && i + 1 < argc) {
+                *slot[o] = argv[++i];
+                matched = 1;
+            } else if (strncmp(a, opts[o], ol) == 0 && a[ol] == '=') {
+                *slot[o] = a + ol + 1;
+                matched = 1;
+            }
+        }
+        if (matched)
+            continue;
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            tap_usage(stdout);
+            return 0;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "sluice tap: unknown option '%s'\n", a);
+            tap_usage(stderr);
+            return 2;
+        } else if (!name) {
+            name = a;
+        } else {
+            fprintf(stderr, "sluice tap: one connector at a time ('%s' and '%s')\n", name, a);
+            return 2;
+        }
+    }
+    if (!name) {
+        fprintf(stderr, "sluice tap: needs a connector name\n");
+        tap_usage(stderr);
+        return 2;
+    }
+    const char *nums[] = {limit, rate};
+    for (int i = 0; i < 2; i++) {
+        char *end;
+        if (nums[i] && (strtol(nums[i], &end, 10) < 1 || *end)) {
+            fprintf(stderr, "sluice tap: --%s takes a positive number, not '%s'\n",
+                    i ? "rate" : "limit", nums[i]);
+            return 2;
+        }
+    }
+    char err[CURL_ERROR_SIZE] = "";
+    if (client_curl_load(err, sizeof err) != 0) {
+        fprintf(stderr, "sluice tap: %s\n", err);
+        return 1;
+    }
+    struct tap_client t = {.json = json};
+    buf_init(&t.line);
+    client_request_t r;
+    client_request_init(&r, url, user, "GET");
+    t.h = client_curl.easy_init();
+    if (!t.h || client_request_path_connector(&r, name, "/tap") != 0) {
+        fprintf(stderr, "sluice tap: out of memory\n");
+        if (t.h)
+            client_curl.easy_cleanup(t.h);
+        buf_free(&r.path);
+        return 1;
+    }
+    char sep = '?';
+    const char *keys[] = {"stage", "limit", "rate"}, *vals[] = {stage, limit, rate};
+    for (int i = 0; i < 3; i++)
+        if (vals[i]) {
+            char *esc = client_curl.easy_escape(t.h, vals[i], 0);
+            buf_printf(&r.path, "%c%s=%s", sep, keys[i], esc ? esc : "");
+            client_curl.free(esc);
+            sep = '&';
+        }
+    buf_t full;
+    buf_init(&full);
+    size_t blen = strlen(url);
+    while (blen > 0 && url[blen - 1] == '/')
+        blen--;
+    buf_append(&full, url, blen);
+    buf_puts(&full, r.path.data);
+    struct curl_slist *hdrs = client_curl.slist_append(NULL, "Accept: application/x-ndjson");
+    client_curl.easy_setopt(t.h, CURLOPT_URL, full.data);
+    client_curl.easy_setopt(t.h, CURLOPT_HTTPHEADER, hdrs);
+    client_curl.easy_setopt(t.h, CURLOPT_NOSIGNAL, 1L);
+    client_curl.easy_setopt(t.h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    /* No overall timeout (a tap lasts as long as one watches); the server's keep-alive comes
+     * every few seconds, so 30 s of silence means it is gone. */
+    client_curl.easy_setopt(t.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    client_curl.easy_setopt(t.h, CURLOPT_LOW_SPEED_TIME, 30L);
+    client_curl.easy_setopt(t.h, CURLOPT_ERRORBUFFER, err);
+    client_curl.easy_setopt(t.h, CURLOPT_WRITEFUNCTION, tap_on_body);
+    client_curl.easy_setopt(t.h, CURLOPT_WRITEDATA, &t);
+    client_curl.easy_setopt(t.h, CURLOPT_NOPROGRESS, 0L);
+    client_curl.easy_setopt(t.h, CURLOPT_XFERINFOFUNCTION, tap_on_progress);
+    if (user && *user) {
+        client_curl.easy_setopt(t.h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        client_curl.easy_setopt(t.h, CURLOPT_USERPWD, user);
+    }
+    struct sigaction sa = {.sa_handler = tap_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    CURLcode e = client_curl.easy_perform(t.h);
+    int rc = 0;
+    if (!t.status)
+        client_curl.easy_getinfo(t.h, CURLINFO_RESPONSE_CODE, &t.status);
+    if (tap_interrupted) {
+        rc = 0; /* Ctrl-C: the watcher asked to stop */
+    } else if (e != CURLE_OK) {
+        fprintf(stderr, "sluice tap: cannot reach %s: %s\n", full.data,
+                err[0] ? err : client_curl.easy_strerror(e));
+        rc = 1;
+    } else if (t.status != 200) {
+        r.method = "GET";
+        r.status = t.status;
+        r.body = t.line;
+        buf_append(&r.body, "", 1);
+        r.body.len--;
+        t.line = r.body;
+        print_error(&r);
+        rc = 1;
+    } else if (t.line.len) {
+        tap_print(&t, t.line.data, t.line.len); /* a last line without its newline */
+    }
+    client_curl.slist_free_all(hdrs);
+    client_curl.easy_cleanup(t.h);
+    buf_free(&full);
+    buf_free(&r.path);
+    buf_free(&t.line);
     return rc;
 }

@@ -15,6 +15,10 @@
  * could not be reached (the message printed), 2 a usage error. */
 int client_main(int argc, char **argv);
 
+/* `sluice tap NAME ...` (argv: what follows "tap"): the records of a connector's stage, one line
+ * each (GET /connectors/{name}/tap). Exit codes as client_main's. */
+int client_tap_main(int argc, char **argv);
+
 /* Loads libcurl (dlopen: see client.c) once; -1 with the reason in err. Before any request. */
 int client_curl_load(char *err, size_t errlen);
 

@@ -6,12 +6,17 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 /* A fixed pool: the handler's work is short (snapshots under the runtime's lock), and a slow
  * client costs a connection slot, not a thread (MHD's event loop does not block on one client).
@@ -40,8 +45,29 @@ struct http_settings {
     unsigned idle_timeout_s;
 };
 
+/* One streaming response. `state` and `next` belong to the server's `streams_mu`. */
+typedef enum { STREAM_RUNNING, STREAM_SUSPENDING, STREAM_SUSPENDED } stream_state_t;
+typedef struct http_stream {
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    const http_stream_ops_t *ops;
+    void *obj;
+    const char *keepalive;
+    int fd; /* the connection's socket: the pump looks for a hang-up while it is suspended */
+    stream_state_t state;
+    int hup;         /* the client hung up: end at the next read */
+    int64_t last_ms; /* the last bytes sent (keep-alive) */
+    struct http_stream *next;
+} http_stream_t;
+
 struct http_server {
     struct MHD_Daemon *daemon;
+    /* Streaming responses and the pump that resumes them (started with the first one). */
+    pthread_mutex_t streams_mu;
+    pthread_cond_t streams_cv;
+    http_stream_t *streams;
+    pthread_t pump;
+    int pump_started, pump_stop;
     http_handler_fn handler;
     void *opaque;
     const http_settings_t *settings;
@@ -321,6 +347,13 @@ const char *http_query(const http_request_t *req, const char *name)
                                        name);
 }
 
+const char *http_header(const http_request_t *req, const char *name)
+{
+    if (!req->conn)
+        return NULL;
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
+}
+
 typedef struct query_find {
     const char *name, *value;
     int found;
@@ -346,6 +379,156 @@ int http_query_has(const http_request_t *req, const char *name, const char *valu
     MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND, query_iter,
                               &q);
     return q.found;
+}
+
+/* -- streaming responses ------------------------------------------------------------------------
+ * MHD calls stream_read on its own thread when the socket can take bytes. With nothing to send
+ * it suspends the connection (MHD's thread goes on with the others) and the pump resumes it:
+ * returning 0 instead would make MHD call again at once (a busy loop), and waiting inside would
+ * stall every connection of that thread. */
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    http_stream_t *st = cls;
+    http_server_t *srv = st->srv;
+    pthread_mutex_lock(&srv->streams_mu);
+    int hup = st->hup || srv->pump_stop;
+    st->state = STREAM_RUNNING;
+    pthread_mutex_unlock(&srv->streams_mu);
+    if (hup)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    long n = st->ops->read(st->obj, buf, max);
+    if (n < 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&srv->streams_mu);
+    if (n == 0 && now - st->last_ms >= HTTP_STREAM_KEEPALIVE_MS && st->keepalive &&
+        strlen(st->keepalive) <= max) {
+        memcpy(buf, st->keepalive, strlen(st->keepalive));
+        n = (long)strlen(st->keepalive);
+    }
+    if (n > 0) {
+        st->last_ms = now;
+        pthread_mutex_unlock(&srv->streams_mu);
+        return n;
+    }
+    if (srv->pump_stop) {
+        /* The server stops: no suspension now (http_stop resumes only what it sees). */
+        pthread_mutex_unlock(&srv->streams_mu);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    /* Suspend; the pump resumes only a stream that is SUSPENDED, i.e. after MHD has it. */
+    st->state = STREAM_SUSPENDING;
+    pthread_mutex_unlock(&srv->streams_mu);
+    MHD_suspend_connection(st->conn);
+    pthread_mutex_lock(&srv->streams_mu);
+    st->state = STREAM_SUSPENDED;
+    pthread_mutex_unlock(&srv->streams_mu);
+    return 0;
+}
+
+static void stream_free(void *cls)
+{
+    http_stream_t *st = cls;
+    http_server_t *srv = st->srv;
+    pthread_mutex_lock(&srv->streams_mu);
+    for (http_stream_t **pp = &srv->streams; *pp; pp = &(*pp)->next)
+        if (*pp == st) {
+            *pp = st->next;
+            break;
+        }
+    pthread_mutex_unlock(&srv->streams_mu);
+    st->ops->free(st->obj);
+    free(st);
+}
+
+/* Resume the suspended streams that have something to do. MHD_resume_connection is called with
+ * no lock held: a suspended connection is not processed (nor freed) by MHD until resumed. */
+static void *stream_pump(void *arg)
+{
+    http_server_t *srv = arg;
+    pthread_mutex_lock(&srv->streams_mu);
+    while (!srv->pump_stop) {
+        if (!srv->streams) {
+            pthread_cond_wait(&srv->streams_cv, &srv->streams_mu);
+            continue;
+        }
+        struct MHD_Connection *wake[64];
+        size_t nwake = 0;
+        int64_t now = clock_mono_ms();
+        for (http_stream_t *st = srv->streams; st && nwake < 64; st = st->next) {
+            if (st->state != STREAM_SUSPENDED)
+                continue;
+            struct pollfd pfd = {.fd = st->fd, .events = POLLRDHUP};
+            if (st->fd >= 0 && poll(&pfd, 1, 0) > 0 &&
+                (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                st->hup = 1;
+            if (st->hup || st->ops->ready(st->obj) ||
+                now - st->last_ms >= HTTP_STREAM_KEEPALIVE_MS) {
+                st->state = STREAM_RUNNING;
+                wake[nwake++] = st->conn;
+            }
+        }
+        pthread_mutex_unlock(&srv->streams_mu);
+        for (size_t i = 0; i < nwake; i++)
+            MHD_resume_connection(wake[i]);
+        struct timespec tick = {0, HTTP_STREAM_TICK_MS * 1000000L};
+        nanosleep(&tick, NULL);
+        pthread_mutex_lock(&srv->streams_mu);
+    }
+    pthread_mutex_unlock(&srv->streams_mu);
+    return NULL;
+}
+
+static enum MHD_Result stream_queue(http_server_t *srv, struct MHD_Connection *conn,
+                                    http_response_t *resp)
+{
+    http_stream_t *st = calloc(1, sizeof *st);
+    if (!st) {
+        resp->stream->free(resp->stream_obj);
+        return MHD_NO;
+    }
+    *st = (http_stream_t){.srv = srv,
+                          .conn = conn,
+                          .ops = resp->stream,
+                          .obj = resp->stream_obj,
+                          .keepalive = resp->stream_keepalive,
+                          .fd = -1,
+                          .last_ms = clock_mono_ms()};
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        st->fd = ci->connect_fd;
+    pthread_mutex_lock(&srv->streams_mu);
+    if (!srv->pump_started && !srv->pump_stop) {
+        if (pthread_create(&srv->pump, NULL, stream_pump, srv) != 0) {
+            pthread_mutex_unlock(&srv->streams_mu);
+            st->ops->free(st->obj);
+            free(st);
+            return send_json_error(conn, 503, "cannot start the stream thread", 0);
+        }
+        srv->pump_started = 1;
+    }
+    st->next = srv->streams;
+    srv->streams = st;
+    pthread_cond_signal(&srv->streams_cv);
+    pthread_mutex_unlock(&srv->streams_mu);
+    /* From here MHD owns `st`: stream_free runs when the response is destroyed. */
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                                               stream_read, st, stream_free);
+    if (!r) {
+        stream_free(st);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            resp->content_type ? resp->content_type : "application/x-ndjson");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    /* A proxy (nginx) would hold the stream back in its buffer otherwise. */
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -415,6 +598,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     srv->handler(srv->opaque, &req, &resp);
     if (user)
         MHD_free(user);
+    if (resp.stream) {
+        buf_free(&resp.body);
+        return stream_queue(srv, conn, &resp);
+    }
     struct MHD_Response *r = MHD_create_response_from_buffer(
         resp.body.len, resp.body.data ? resp.body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
     buf_free(&resp.body);
@@ -516,6 +703,8 @@ http_server_t *http_start(const http_settings_t *s, http_handler_fn handler, voi
     srv->handler = handler;
     srv->opaque = opaque;
     srv->settings = s;
+    pthread_mutex_init(&srv->streams_mu, NULL);
+    pthread_cond_init(&srv->streams_cv, NULL);
     char msg[400];
     if (s->https && (read_pem(s->cert_path, &srv->cert_pem, msg, sizeof msg) != 0 ||
                      read_pem(s->key_path, &srv->key_pem, msg, sizeof msg) != 0)) {
@@ -530,7 +719,8 @@ http_server_t *http_start(const http_settings_t *s, http_handler_fn handler, voi
         http_stop(srv);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+    /* Suspend/resume: streaming responses (see stream_read). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
     if (s->https)
@@ -588,10 +778,39 @@ void http_stop(http_server_t *srv)
 {
     if (!srv)
         return;
+    /* The pump goes first (it must not resume a connection MHD has freed); then every suspended
+     * stream is resumed, as MHD requires before its stop; their next read ends them. */
+    pthread_mutex_lock(&srv->streams_mu);
+    srv->pump_stop = 1;
+    pthread_cond_broadcast(&srv->streams_cv);
+    pthread_mutex_unlock(&srv->streams_mu);
+    if (srv->pump_started)
+        pthread_join(srv->pump, NULL);
+    for (;;) {
+        struct MHD_Connection *wake = NULL;
+        int busy = 0;
+        pthread_mutex_lock(&srv->streams_mu);
+        for (http_stream_t *st = srv->streams; st; st = st->next) {
+            if (st->state == STREAM_SUSPENDED && !wake) {
+                st->state = STREAM_RUNNING;
+                wake = st->conn;
+            }
+            busy |= st->state == STREAM_SUSPENDING;
+        }
+        pthread_mutex_unlock(&srv->streams_mu);
+        if (wake)
+            MHD_resume_connection(wake);
+        else if (!busy)
+            break;
+        else
+            sched_yield();
+    }
     if (srv->daemon) {
         /* MHD closes the listening socket it was given. */
         MHD_stop_daemon(srv->daemon);
     }
+    pthread_mutex_destroy(&srv->streams_mu);
+    pthread_cond_destroy(&srv->streams_cv);
     free(srv->cert_pem);
     if (srv->key_pem) {
         explicit_bzero(srv->key_pem, strlen(srv->key_pem));

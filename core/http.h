@@ -25,15 +25,35 @@ typedef struct http_request {
 
 /* The value of a query parameter (decoded), NULL when absent. */
 const char *http_query(const http_request_t *req, const char *name);
+/* A request header's value, NULL when absent (the tap's Accept). */
+const char *http_header(const http_request_t *req, const char *name);
 /* 1 when one of the query's `name` parameters is `value` (?expand=status&expand=info). */
 int http_query_has(const http_request_t *req, const char *name, const char *value);
+
+/* A streaming response (the tap): bytes produced as they come, over chunked encoding. The server
+ * never blocks one of its threads on it: when `read` has nothing, the connection is suspended and
+ * a pump thread resumes it once `ready` says so (polled every HTTP_STREAM_TICK_MS), when the
+ * client hangs up, or after HTTP_STREAM_KEEPALIVE_MS of silence (then `keepalive` is sent, which
+ * is also how a client that went away unnoticed is found). All three run under no lock of the
+ * server's; `free` runs once, when the connection ends for whatever reason. */
+#define HTTP_STREAM_TICK_MS      50
+#define HTTP_STREAM_KEEPALIVE_MS 5000
+typedef struct http_stream_ops {
+    /* Copy up to `max` bytes: >0 written, 0 nothing now, -1 the stream ended. Never blocks. */
+    long (*read)(void *obj, char *buf, size_t max);
+    int (*ready)(void *obj); /* 1 when `read` would give bytes or the end */
+    void (*free)(void *obj);
+} http_stream_ops_t;
 
 typedef struct http_response {
     int status;               /* 200 unless set */
     const char *content_type; /* "application/json" unless set */
     buf_t body;
-    /* A streaming response (the tap, later): NULL for a whole body. */
-    void *stream;
+    /* A streaming response: set both (the body is then ignored); the server owns `stream_obj`
+     * from then on (ops->free), even when the response cannot be sent. */
+    const http_stream_ops_t *stream;
+    void *stream_obj;
+    const char *stream_keepalive; /* bytes sent after a silence ("\n", SSE's ":\n\n") */
 } http_response_t;
 
 typedef void (*http_handler_fn)(void *opaque, const http_request_t *req, http_response_t *resp);

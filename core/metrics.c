@@ -317,6 +317,38 @@ static void kafka_one(void *opaque, const kafka_stats_client_t *k)
     }
 }
 
+struct lag_walk {
+    struct kafka_walk w;
+    int64_t *lag;
+};
+
+static void lag_one(void *opaque, const kafka_stats_client_t *k)
+{
+    struct lag_walk *l = opaque;
+    char cbuf[600];
+    if (!k->sink)
+        return;
+    const char *connector = kafka_connector(&l->w, k, cbuf, sizeof cbuf);
+    for (size_t i = 0; i < l->w.n; i++) {
+        if (!l->w.c[i].is_sink || strcmp(l->w.c[i].name, connector) != 0)
+            continue;
+        for (size_t p = 0; p < k->nlags; p++) {
+            if (l->lag[i] < 0)
+                l->lag[i] = 0;
+            if (k->lags[p].lag > 0)
+                l->lag[i] += k->lags[p].lag;
+        }
+    }
+}
+
+void metrics_consumer_lag(const worker_connector_t *c, size_t n, int64_t *lag)
+{
+    struct lag_walk l = {{NULL, c, n, 0}, lag};
+    for (size_t i = 0; i < n; i++)
+        lag[i] = -1;
+    kafka_stats_each(lag_one, &l);
+}
+
 void metrics_write_kafka(buf_t *out, const worker_connector_t *c, size_t n)
 {
     struct kafka_walk w = {out, c, n, 0};
@@ -338,12 +370,13 @@ void metrics_write_kafka(buf_t *out, const worker_connector_t *c, size_t n)
 
 /* -- the process collector --------------------------------------------------------------------- */
 
-void metrics_write_process(buf_t *out)
+int metrics_process_read(metrics_process_t *out)
 {
     long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
     unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
     long long rss = 0;
     char buf[4096];
+    memset(out, 0, sizeof *out);
     FILE *f = fopen("/proc/self/stat", "r");
     size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
     if (f)
@@ -355,6 +388,8 @@ void metrics_write_process(buf_t *out)
                          "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
                          "%*d %*d %llu %llu %lld",
                          &utime, &stime, &start, &vsize, &rss) == 5;
+    if (!ok || tick <= 0)
+        return -1;
     /* The boot time, for the start time in seconds since the epoch. */
     unsigned long long btime = 0;
     if ((f = fopen("/proc/stat", "r")) != NULL) {
@@ -364,6 +399,17 @@ void metrics_write_process(buf_t *out)
                 break;
         fclose(f);
     }
+    out->cpu_seconds = (double)(utime + stime) / (double)tick;
+    out->rss_bytes = (int64_t)rss * page;
+    out->vsize_bytes = (int64_t)vsize;
+    out->start_time_seconds = btime ? (double)btime + (double)start / (double)tick : 0;
+    return 0;
+}
+
+void metrics_write_process(buf_t *out)
+{
+    metrics_process_t proc;
+    int ok = metrics_process_read(&proc) == 0;
     long fds = 0;
     DIR *d = opendir("/proc/self/fd");
     for (struct dirent *e; d && (e = readdir(d)) != NULL;)
@@ -375,20 +421,20 @@ void metrics_write_process(buf_t *out)
     struct rlimit rl;
     int have_rl = getrlimit(RLIMIT_NOFILE, &rl) == 0;
 
-    if (ok && tick > 0) {
+    if (ok) {
         put_family(out, "process_cpu_seconds_total", "counter",
                    "Total user and system CPU time spent in seconds.");
         buf_puts(out, "process_cpu_seconds_total");
-        put_value(out, (double)(utime + stime) / (double)tick);
+        put_value(out, proc.cpu_seconds);
         put_family(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-        buf_printf(out, "process_virtual_memory_bytes %llu\n", vsize);
+        buf_printf(out, "process_virtual_memory_bytes %lld\n", (long long)proc.vsize_bytes);
         put_family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-        buf_printf(out, "process_resident_memory_bytes %lld\n", rss * (long long)page);
-        if (btime) {
+        buf_printf(out, "process_resident_memory_bytes %lld\n", (long long)proc.rss_bytes);
+        if (proc.start_time_seconds > 0) {
             put_family(out, "process_start_time_seconds", "gauge",
                        "Start time of the process since unix epoch in seconds.");
             buf_puts(out, "process_start_time_seconds");
-            put_value(out, (double)btime + (double)start / (double)tick);
+            put_value(out, proc.start_time_seconds);
         }
     }
     if (d) {
@@ -408,7 +454,7 @@ void metrics_write_process(buf_t *out)
  * task_stats_t (with Connect's meanings of read and write: a sink's records read, a source's
  * records written) and each pipeline's buffer. Connectors are matched by name, as worker.c names
  * them (worker.h); one that went meanwhile keeps what the snapshot said. */
-static void metrics_enrich(runtime_t *rt, worker_connector_t *c, size_t n)
+void metrics_enrich(struct runtime *rt, worker_connector_t *c, size_t n)
 {
     for (size_t k = 0; k < n; k++)
         c[k].buffer_bytes = -1;

@@ -5,6 +5,8 @@
 #ifndef SLUICE_METRICS_H
 #define SLUICE_METRICS_H
 
+#include <stdint.h>
+
 #include "buf.h"
 #include "worker.h"
 
@@ -19,5 +21,20 @@ void metrics_render(struct runtime *rt, buf_t *out);
 void metrics_write_connectors(buf_t *out, const worker_connector_t *c, size_t n);
 void metrics_write_kafka(buf_t *out, const worker_connector_t *c, size_t n);
 void metrics_write_process(buf_t *out);
+
+/* For GET /stats (stats.c) and the history's sampler (history.c). */
+typedef struct metrics_process {
+    double cpu_seconds; /* user + system */
+    int64_t rss_bytes, vsize_bytes;
+    double start_time_seconds; /* since the epoch; 0 unknown */
+} metrics_process_t;
+/* The process's figures from /proc/self/stat, as the process collector reads them: 0, or -1. */
+int metrics_process_read(metrics_process_t *out);
+/* What worker.c's snapshot leaves out (each task's task_stats_t counters, each pipeline's buffer),
+ * read from the pipelines under the worker's lock. */
+void metrics_enrich(struct runtime *rt, worker_connector_t *c, size_t n);
+/* Each sink connector's consumer lag summed over its partitions (librdkafka's statistics), in
+ * lag[i] for c[i]; -1 where there is none (a source, an in-process run, no statistics yet). */
+void metrics_consumer_lag(const worker_connector_t *c, size_t n, int64_t *lag);
 
 #endif

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "predicate.h"
+#include "tap.h"
 #include "worker.h"
 
 #define SOURCE_POLL_MS 100
@@ -281,16 +282,59 @@ static void transform_one(instance_t *ti, sluice_record_t *r, sluice_batch_t *ou
     failed_add(arena, f, r);
 }
 
+/* transforms_apply while someone taps this side (tap.h): the same steps, each transform's output
+ * offered to its stage (`first` + its index). Kept apart so that the untapped path is unchanged. */
+static sluice_batch_t *transforms_apply_tapped(side_t *side, sluice_batch_t *in,
+                                               sluice_batch_t *tmp, struct failed_list *f,
+                                               int first)
+{
+    sluice_batch_t *out = &tmp[0], *a = &tmp[1], *b = &tmp[2];
+    batch_init(out, in->arena, in->codec);
+    batch_init(a, in->arena, in->codec);
+    batch_init(b, in->arena, in->codec);
+    for (size_t i = 0; i < in->len; i++) {
+        sluice_record_t *r = in->recs[i];
+        if (r->failed) {
+            failed_add(in->arena, f, r);
+            continue;
+        }
+        a->len = 0;
+        if (batch_push(a, r) != 0) {
+            record_fail(r, "TRANSFORMATION", "out of memory");
+            failed_add(in->arena, f, r);
+            continue;
+        }
+        for (size_t t = 0; t < side->ntransforms && a->len; t++) {
+            sluice_batch_t *dst = t + 1 == side->ntransforms ? out : b;
+            if (dst == b)
+                b->len = 0;
+            size_t before = dst->len;
+            for (size_t k = 0; k < a->len; k++)
+                transform_one(&side->transforms[t], a->recs[k], dst, f, in->arena);
+            if (dst->len > before && tap_active(side->tap))
+                tap_offer(side->tap, first + (int)t, dst->recs + before, dst->len - before);
+            if (dst == b) {
+                sluice_batch_t swap = *a;
+                *a = *b;
+                *b = swap;
+            }
+        }
+    }
+    return out;
+}
+
 /* Run a batch through a chain of transforms, one record at a time through the whole chain (a
  * record's values stay in the cache from the first transform to the last; a pass of each
  * transform over the whole batch would read them back from memory once per transform). Output
  * order is input order. Failed records go to `f`. `tmp` holds CHAIN_TMP batches that must outlive
  * the result (records a transform creates point at them). */
 static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice_batch_t *tmp,
-                                        struct failed_list *f)
+                                        struct failed_list *f, int tap_first)
 {
     if (!side->ntransforms)
         return in;
+    if (tap_active(side->tap))
+        return transforms_apply_tapped(side, in, tmp, f, tap_first);
     sluice_batch_t *out = &tmp[0], *a = &tmp[1], *b = &tmp[2];
     batch_init(out, in->arena, in->codec);
     batch_init(a, in->arena, in->codec);
@@ -327,7 +371,7 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
 sluice_batch_t *pipeline_chain_apply(side_t *side, sluice_batch_t *in, sluice_batch_t *tmp)
 {
     struct failed_list f = {0};
-    sluice_batch_t *out = transforms_apply(side, in, tmp, &f);
+    sluice_batch_t *out = transforms_apply(side, in, tmp, &f, 0);
     /* The records that failed at the last transform are only marked: collect nothing more. */
     return out;
 }
@@ -500,7 +544,10 @@ static int source_deliver(pipeline_t *p, sluice_batch_t *batch, topic_stage_t *s
             break;
         }
     atomic_fetch_add(&p->in, (long)batch->len);
-    sluice_batch_t *out = transforms_apply(side, batch, tmp, &f);
+    /* The tap (tap.h): one relaxed load per batch; stage 0 is what the source produced. */
+    if (tap_active(side->tap))
+        tap_offer(side->tap, 0, batch->recs, batch->len);
+    sluice_batch_t *out = transforms_apply(side, batch, tmp, &f, 1);
     int rc = 0;
     for (size_t i = 0; i < out->len; i++) {
         sluice_record_t *r = out->recs[i];
@@ -1031,7 +1078,10 @@ void *pipeline_sink_main(void *arg)
             sink_convert(s, &in, &f);
             if (s->interrupted)
                 break;
-            sluice_batch_t *out = transforms_apply(&s->side, &in, tmp, &f);
+            sluice_batch_t *out = transforms_apply(&s->side, &in, tmp, &f, 0);
+            /* The tap's "sink" stage (after the sink's transforms): what put receives. */
+            if (out->len > 0 && tap_active(s->side.tap))
+                tap_offer(s->side.tap, (int)s->side.ntransforms, out->recs, out->len);
             if (out->len > 0 && sink_call(s, out, NULL, 0, &s->bo) != SLUICE_OK) {
                 failed = 1;
                 break;

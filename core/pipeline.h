@@ -110,7 +110,8 @@ typedef struct side {
     size_t batch_max;
     instance_t *transforms;
     size_t ntransforms;
-    const char *name; /* for messages */
+    const char *name;      /* for messages */
+    struct tap_point *tap; /* its connector's (tap.h; shared by a sink's tasks) */
 } side_t;
 
 typedef struct sink_rt {
@@ -182,6 +183,9 @@ typedef struct pipeline {
     int64_t restart_initial_ms, restart_max_ms;
     sink_rt_t *sinks;
     size_t nsinks;
+    /* Its connectors' tap points (tap.h): [0] the source's, [1 + i] sink i's (of cfg->sinks). */
+    struct tap_point **taps;
+    size_t ntaps;
     atomic_int failed;
     atomic_int stop;         /* stop the source */
     atomic_int abort;        /* stop everything now (second signal) */

@@ -14,6 +14,9 @@
 #include "metrics.h"
 #include "runtime.h"
 #include "sluice_build.h"
+#include "stats.h"
+#include "tap.h"
+#include "ui.h"
 #include "worker.h"
 
 #define REST_MAX_SEGMENTS 8
@@ -368,6 +371,45 @@ static int query_bool(const http_request_t *req, const char *name)
     return -1;
 }
 
+/* A query number within [1, max] (`def` when absent); -1 with a 400 answered otherwise. */
+static long query_count(const http_request_t *req, http_response_t *resp, const char *key, long def,
+                        long max)
+{
+    const char *v = http_query(req, key);
+    if (!v)
+        return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > max) {
+        reply_error(resp, 400, "%s must be a number from 1 to %ld, not '%s'", key, max, v);
+        return -1;
+    }
+    return n;
+}
+
+/* GET /connectors/{name}/tap (a sluice extension, tap.h): a streaming response. */
+static void get_tap(runtime_t *rt, const http_request_t *req, http_response_t *resp,
+                    const char *name)
+{
+    const char *accept = http_header(req, "Accept");
+    tap_request_t tr = {.connector = name,
+                        .stage = http_query(req, "stage"),
+                        .sse = accept && strstr(accept, "text/event-stream") != NULL};
+    if ((tr.limit = query_count(req, resp, "limit", 100, TAP_LIMIT_MAX)) < 0 ||
+        (tr.rate = query_count(req, resp, "rate", 100, TAP_RATE_MAX)) < 0)
+        return;
+    char err[4096] = "";
+    int rc = tap_open(rt, &tr, &resp->stream, &resp->stream_obj, err, sizeof err);
+    if (rc != 200) {
+        reply_error(resp, rc, "%s", err);
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = tr.sse ? "text/event-stream" : "application/x-ndjson";
+    /* SSE's comment line; a blank line between NDJSON objects (readers skip it). */
+    resp->stream_keepalive = tr.sse ? ":\n\n" : "\n";
+}
+
 static void connector_routes(runtime_t *rt, const http_request_t *req, http_response_t *resp,
                              char **seg, size_t nseg)
 {
@@ -400,6 +442,13 @@ static void connector_routes(runtime_t *rt, const http_request_t *req, http_resp
         return;
     }
     const char *sub = seg[2];
+    if (nseg == 3 && strcmp(sub, "tap") == 0) {
+        if (strcmp(m, "GET") != 0)
+            reply_error(resp, 405, "HTTP 405 Method Not Allowed");
+        else
+            get_tap(rt, req, resp, name);
+        return;
+    }
     if (nseg == 3 && strcmp(sub, "config") == 0) {
         if (strcmp(m, "GET") == 0) {
             if (load(rt, name, &c, resp) == 0) {
@@ -945,6 +994,15 @@ void rest_handle(void *opaque, const http_request_t *in, http_response_t *resp)
         ONLY("GET");
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
         metrics_render(rt, &resp->body);
+    } else if (nseg == 1 && strcmp(seg[0], "stats") == 0) {
+        ONLY("GET");
+        stats_get(rt, req, resp);
+    } else if (nseg == 1 && strcmp(seg[0], "topology") == 0) {
+        ONLY("GET");
+        stats_topology(rt, resp);
+    } else if (strcmp(seg[0], "ui") == 0 && nseg <= 2) {
+        ONLY("GET");
+        ui_serve(nseg == 2 ? seg[1] : NULL, resp);
     } else {
         reply_error(resp, 404, "HTTP 404 Not Found");
     }

@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "history.h"
 #include "log.h"
 #include "predicate.h"
 #include "rest.h"
+#include "tap.h"
 
 /* -- preparation (shared by lint and run) -------------------------------------------------------
  */
@@ -187,6 +189,20 @@ static pipeline_t *pipeline_alloc(const config_pipeline_t *cp)
         free(p);
         return NULL;
     }
+    p->ntaps = cp->nsinks + 1;
+    p->taps = calloc(p->ntaps, sizeof *p->taps);
+    for (size_t i = 0; p->taps && i < p->ntaps; i++)
+        if (!(p->taps[i] = tap_point_new()))
+            p->ntaps = i;
+    if (!p->taps || p->ntaps != cp->nsinks + 1) {
+        for (size_t i = 0; p->taps && i < p->ntaps; i++)
+            tap_point_close(p->taps[i]);
+        free(p->taps);
+        free(p->sink_topics_mark);
+        free(p->sink_target);
+        free(p);
+        return NULL;
+    }
     p->src_target = WORKER_RUNNING;
     p->src_topics_mark = -1;
     for (size_t i = 0; i < cp->nsinks; i++) {
@@ -229,6 +245,7 @@ static int resolve_pipeline(runtime_t *rt, const config_pipeline_t *cp, pipeline
     else
         rc = -1;
     p->side.name = cp->id;
+    p->side.tap = p->taps ? p->taps[0] : NULL;
     if (cp->core) {
         rc |= check_converters(rt, cp, cp->core, "pipeline", errs);
         for (size_t i = 0; i < cp->nsinks; i++)
@@ -286,6 +303,7 @@ static int resolve_sink_task(runtime_t *rt, const config_pipeline_t *cp, pipelin
     if (cp->core)
         side_settings(&s->side, ci->core, cp->core);
     s->side.name = ci->id;
+    s->side.tap = p->taps && 1 + index < p->ntaps ? p->taps[1 + index] : NULL;
     s->side.ntransforms = ci->ntransforms;
     s->side.transforms = calloc(ci->ntransforms + 1, sizeof *s->side.transforms);
     for (size_t t = 0; t < ci->ntransforms; t++)
@@ -1709,6 +1727,7 @@ int runtime_run(runtime_t *rt)
             goto teardown;
         }
         log_info(NULL, "REST API listening on %s", where);
+        rt->history = history_start(rt); /* NULL (no memory): GET /stats answers 503 */
     }
     /* A worker whose tasks restart (Kafka) takes a plugin that cannot start (a directory missing,
      * a server away) as that task's failure, as later ones; in-process it ends the run. */
@@ -1791,6 +1810,8 @@ int runtime_run(runtime_t *rt)
 teardown:
     http_stop(rt->http); /* first: its handlers read the pipelines */
     rt->http = NULL;
+    history_stop(rt->history); /* after the handlers that read it */
+    rt->history = NULL;
     atomic_store(&rt->started, 0);
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = rt->pipelines[i];
@@ -1858,6 +1879,12 @@ static void pipeline_release(pipeline_t *p)
     p->nsinks = 0;
     free(p->route_targets);
     free(p->readers);
+    /* Watchers of its connectors end once they have read what they hold. */
+    for (size_t i = 0; p->taps && i < p->ntaps; i++)
+        tap_point_close(p->taps[i]);
+    free(p->taps);
+    p->taps = NULL;
+    p->ntaps = 0;
     free(p->sink_target);
     free(p->sink_topics_mark);
     p->sink_topics_mark = NULL;

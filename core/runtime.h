@@ -66,6 +66,8 @@ typedef struct runtime {
      * disabled: none), stopped at its teardown. */
     const http_settings_t *http_settings;
     http_server_t *http;
+    /* The last 15 minutes of counters (#18, history.h): sampled while the listener is on. */
+    struct history *history;
 } runtime_t;
 
 /* Load the files, scan plugins, resolve and validate everything. Errors go to `errs`; returns 0 if

@@ -93,6 +93,19 @@ static int conn_find(runtime_t *rt, const char *name, conn_ref_t *out, char *err
     return 404;
 }
 
+int worker_locate(struct runtime *rt, const char *name, void **pipeline, int *is_sink, size_t *sink,
+                  char *err, size_t errlen)
+{
+    conn_ref_t r;
+    int rc = conn_find(rt, name, &r, err, errlen);
+    if (rc == 200) {
+        *pipeline = r.p;
+        *is_sink = r.is_sink;
+        *sink = r.sink;
+    }
+    return rc;
+}
+
 /* Its tasks' controls (the source's, or the sink's tasks'). */
 static size_t conn_tasks(const conn_ref_t *r, task_ctl_t **ctl, size_t max)
 {
@@ -454,6 +467,50 @@ void worker_connectors_free(worker_connector_t *c, size_t n)
     for (size_t i = 0; i < n; i++)
         worker_connector_free(&c[i]);
     free(c);
+}
+
+struct sample {
+    void (*fn)(void *opaque, const char *name, const worker_counters_t *sum);
+    void *opaque;
+};
+
+/* The same counters as conn_snapshot's, summed. */
+static int conn_sample(runtime_t *rt, const conn_ref_t *r, void *arg)
+{
+    (void)rt;
+    const struct sample *smp = arg;
+    const pipeline_t *p = r->p;
+    worker_counters_t sum = {0};
+    char name[512];
+    conn_name(r, name, sizeof name);
+    if (!r->is_sink) {
+        sum.records_in = atomic_load(&p->in);
+        sum.records_out = atomic_load(&p->stats.written);
+        sum.errors = atomic_load(&p->errors);
+        sum.dlq = atomic_load(&p->dlq);
+    } else {
+        for (size_t s = 0; s < p->nsinks; s++) {
+            const sink_rt_t *sk = &p->sinks[s];
+            if (sk->cfg_index != r->sink)
+                continue;
+            sum.records_in += atomic_load(&sk->stats.batch_records);
+            sum.records_out += atomic_load(&sk->out);
+            sum.errors += atomic_load(&sk->errors);
+            sum.dlq += atomic_load(&sk->dlq);
+        }
+    }
+    smp->fn(smp->opaque, name, &sum);
+    return 0;
+}
+
+void worker_sample(struct runtime *rt,
+                   void (*fn)(void *opaque, const char *name, const worker_counters_t *sum),
+                   void *opaque)
+{
+    struct sample smp = {fn, opaque};
+    pthread_mutex_lock(&rt->lock);
+    conn_each(rt, conn_sample, &smp);
+    pthread_mutex_unlock(&rt->lock);
 }
 
 int worker_connector(struct runtime *rt, const char *name, worker_connector_t *out, char *err,

@@ -91,6 +91,18 @@ int worker_connector(struct runtime *rt, const char *name, worker_connector_t *o
                      size_t errlen);
 void worker_connector_free(worker_connector_t *c);
 
+/* Each connector's name and counters (summed over its tasks: records_in, records_out, errors, dlq
+ * only), in the order of worker_connectors, under the lock and without allocating: history.c's
+ * sampler calls it once a second. `fn` must not block nor call the worker. */
+void worker_sample(struct runtime *rt,
+                   void (*fn)(void *opaque, const char *name, const worker_counters_t *sum),
+                   void *opaque);
+/* The pipeline behind the connector `name` (the tap, tap.c): 200 with `*pipeline` (a pipeline_t),
+ * `*is_sink` and the sink's index in the pipeline's configuration, or 404 with `err`. The
+ * caller holds the runtime's lock and uses the pipeline only under it. */
+int worker_locate(struct runtime *rt, const char *name, void **pipeline, int *is_sink, size_t *sink,
+                  char *err, size_t errlen);
+
 /* -- lifecycle ---------------------------------------------------------------------------------
  * pause: stops polling (a source) and consuming (a sink: its Kafka partitions paused, no
  * rebalance); resume: goes on from the same place; stop: releases the plugin instances after

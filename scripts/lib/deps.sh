@@ -26,9 +26,11 @@ SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libc
 # clang-format-14: scripts/format and scripts/test's format check pin this version (Debian 12's).
 # prometheus: tests/services/prometheus.sh scrapes `sluice run`'s /metrics; its promtool checks the
 # exposition. tmux: tests/integration/test_top.py drives `sluice top` in a terminal of known size.
+# chromium, chromium-driver: tests/integration/test_ui.py drives the dashboard (GET /ui) in headless
+# Chromium through Selenium (Debian's chromedriver, so that Selenium downloads no browser or driver).
 SLUICE_DEPS_TEST=(apache2-utils valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
                   openssh-server mariadb-server-core mariadb-client clang-format-14
-                  clang-14 libclang-rt-14-dev libavro-dev prometheus tmux)
+                  clang-14 libclang-rt-14-dev libavro-dev prometheus chromium chromium-driver tmux)
 
 # The firmware (firmware/build.sh: arduino-mk, a Makefile, drives avr-gcc over Debian's Arduino core)
 # and its simulator (firmware/sim: libsimavr, which needs libelf). arduino-mk depends on the Arduino
@@ -48,9 +50,11 @@ SLUICE_CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 SLUICE_VENV=${SLUICE_VENV:-$SLUICE_CACHE/venv}
 # confluent-kafka with its Avro + Schema Registry client extras (httpx, certifi, attrs, ...), as the
 # tests use its AvroSerializer against the real registry; kafka-connect-py, a Kafka Connect REST
-# client operators use, drives the worker's REST API (tests/integration/test_rest_client.py)
+# client operators use, drives the worker's REST API (tests/integration/test_rest_client.py);
+# selenium drives headless Chromium on the dashboard (tests/integration/test_ui.py); 4.51.0:
+# 4.52.0 asks certifi >= 2026.10.23, which pip cannot resolve beside confluent-kafka's extras
 SLUICE_VENV_REQUIREMENTS=(pytest==9.2.0 "confluent-kafka[avro,schemaregistry]==2.16.1" fastavro==1.13.1
-                          kafka-connect-py==1.0.0)
+                          kafka-connect-py==1.0.0 selenium==4.51.0)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -110,7 +114,7 @@ deps_venv() {
         exec 8>"$SLUICE_VENV.lock"
         timeout 900 flock 8 || { say "timed out waiting for $SLUICE_VENV.lock"; exit 1; }
         if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
-            timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect' \
+            timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect, selenium' \
                 2>/dev/null; then
             say "Python venv up to date: $SLUICE_VENV (${SLUICE_VENV_REQUIREMENTS[*]})"
             exit 0
@@ -127,7 +131,7 @@ deps_venv() {
         timeout 900 "$SLUICE_VENV/bin/python" -m pip install -q --disable-pip-version-check \
             --timeout 60 --retries 3 "${SLUICE_VENV_REQUIREMENTS[@]}" >&2 || {
             say "pip install into $SLUICE_VENV failed"; exit 1; }
-        timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect' >&2 || exit 1
+        timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect, selenium' >&2 || exit 1
         printf '%s\n' "$want" >"$stamp"
     )
 }

@@ -19,6 +19,9 @@
 #include "metrics.h"
 #include "rest.h"
 #include "runtime.h"
+#include "stats.h"
+#include "tap.h"
+#include "ui.h"
 #include "worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
@@ -189,6 +192,51 @@ void metrics_render(struct runtime *rt, buf_t *out)
 {
     (void)rt;
     buf_puts(out, "sluice_worker_connectors 0\n");
+}
+
+/* The tap: no headers here (NDJSON); a known connector has the one stage "source" and the
+ * harness never streams (the route's query checks and errors are what is fuzzed). */
+const char *http_header(const http_request_t *req, const char *name)
+{
+    (void)req, (void)name;
+    return NULL;
+}
+
+int tap_open(struct runtime *rt, const tap_request_t *req, const http_stream_ops_t **ops,
+             void **obj, char *err, size_t errlen)
+{
+    (void)rt, (void)ops, (void)obj;
+    int rc = known(req->connector, err, errlen);
+    if (rc != 200)
+        return rc;
+    if (!req->stage || strcmp(req->stage, "source") == 0) {
+        snprintf(err, errlen, "the harness does not stream");
+        return 503;
+    }
+    snprintf(err, errlen, "Connector %s has no stage '%s'; its stages: 'source'", req->connector,
+             req->stage);
+    return 400;
+}
+
+/* GET /stats and /topology: stats.c reads a real worker's history and pipelines. */
+void stats_get(struct runtime *rt, const http_request_t *req, http_response_t *resp)
+{
+    (void)rt, (void)req;
+    buf_puts(&resp->body, "{\"connectors\":[]}");
+}
+
+void stats_topology(struct runtime *rt, http_response_t *resp)
+{
+    (void)rt;
+    buf_puts(&resp->body, "{\"files\":[]}");
+}
+
+/* GET /ui: the embedded files are ui.c's; the stand-in has none. */
+void ui_serve(const char *name, http_response_t *resp)
+{
+    (void)name;
+    resp->status = 404;
+    buf_puts(&resp->body, "{\"error_code\":404,\"message\":\"HTTP 404 Not Found\"}");
 }
 
 int worker_restart(struct runtime *rt, const char *name, int include_tasks, int only_failed,

@@ -294,7 +294,9 @@ static void draw_header(top_t *t)
     attron(A_BOLD);
     put_text(0, 0, "sluice top", COLS, 0);
     attroff(A_BOLD);
-    top_model_process(&t->model, t->cpu_percent, proc, sizeof proc);
+    /* The worker's own CPU figure, else ours from two answers. */
+    top_model_process(&t->model, t->model.cpu_percent >= 0 ? t->model.cpu_percent : t->cpu_percent,
+                      proc, sizeof proc);
     snprintf(line, sizeof line, "%s  %s%s%s%s", t->url, t->version[0] ? "v" : "",
              t->version[0] ? t->version : "", proc[0] && t->have_model ? "  " : "",
              t->have_model ? proc : "");

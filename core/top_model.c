@@ -76,7 +76,11 @@ static int parse_fail(top_model_t *m, char *err, size_t errlen, const char *what
 
 int top_model_parse_stats(top_model_t *m, const char *json, size_t len, char *err, size_t errlen)
 {
-    *m = (top_model_t){.has_stats = 1, .rss_bytes = -1, .cpu_seconds = -1, .uptime_seconds = -1};
+    *m = (top_model_t){.has_stats = 1,
+                       .rss_bytes = -1,
+                       .cpu_seconds = -1,
+                       .uptime_seconds = -1,
+                       .cpu_percent = -1};
     cJSON *j = cJSON_ParseWithLength(json, len);
     const cJSON *conns = cJSON_GetObjectItemCaseSensitive(j, "connectors");
     if (!cJSON_IsArray(conns)) {
@@ -90,6 +94,7 @@ int top_model_parse_stats(top_model_t *m, const char *json, size_t len, char *er
     m->rss_bytes = num(proc, "rss_bytes", -1);
     m->cpu_seconds = num(proc, "cpu_seconds", -1);
     m->uptime_seconds = num(proc, "uptime_seconds", -1);
+    m->cpu_percent = num(proc, "cpu_percent", -1);
     int n = cJSON_GetArraySize(conns);
     if (n > 0 && !(m->conns = calloc((size_t)n, sizeof *m->conns))) {
         cJSON_Delete(j);
@@ -124,7 +129,7 @@ int top_model_parse_stats(top_model_t *m, const char *json, size_t len, char *er
 
 int top_model_parse_status(top_model_t *m, const char *json, size_t len, char *err, size_t errlen)
 {
-    *m = (top_model_t){.rss_bytes = -1, .cpu_seconds = -1, .uptime_seconds = -1};
+    *m = (top_model_t){.rss_bytes = -1, .cpu_seconds = -1, .uptime_seconds = -1, .cpu_percent = -1};
     cJSON *j = cJSON_ParseWithLength(json, len);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
@@ -522,6 +527,8 @@ void top_model_process(const top_model_t *m, double cpu_percent, char *out, size
     char rss[32], up[32];
     size_t n = 0;
     out[0] = '\0';
+    if (cpu_percent < 0)
+        cpu_percent = m->cpu_percent;
     if (m->rss_bytes >= 0) {
         top_fmt_bytes(m->rss_bytes, rss, sizeof rss);
         n += (size_t)snprintf(out + n, size - n, "rss %s", rss);

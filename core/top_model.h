@@ -28,6 +28,7 @@ typedef struct top_model {
     int has_stats;    /* 1: from GET /stats; 0: from /connectors?expand=status (no rates) */
     long long now_ms; /* the newest sample's wall clock; 0 unknown */
     double rss_bytes, cpu_seconds, uptime_seconds; /* < 0: unknown */
+    double cpu_percent; /* the worker's own figure (process.cpu_percent); < 0: unknown */
     top_conn_t *conns;
     size_t n;
 } top_model_t;
@@ -112,8 +113,8 @@ size_t top_text_prefix(const char *s, int cells);
 /* One snapshot as a plain table with every column (non-tty stdout): a header line (url, version,
  * process) then the rows. */
 void top_model_print(FILE *out, const top_model_t *m, const char *url, const char *version);
-/* The header line's process part: "rss 12.3M  cpu 12.5s  up 5m00s" (cpu_percent < 0: the
- * seconds). */
+/* The header line's process part: "rss 12.3M  cpu 3.2%  up 5m00s": cpu_percent, else the
+ * worker's, else the CPU seconds ("cpu 12.5s"). */
 void top_model_process(const top_model_t *m, double cpu_percent, char *out, size_t size);
 
 #endif

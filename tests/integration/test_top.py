@@ -92,6 +92,15 @@ def row(screen, name):
     return None
 
 
+def rate(screen, name):
+    """The IN/s of `name`'s row (-1 while there is no such row or no number)."""
+    cells = row(screen, name)
+    try:
+        return float(cells[3].rstrip("kM")) * (1000 if cells[3][-1:] == "k" else 1)
+    except (TypeError, IndexError, ValueError):
+        return -1
+
+
 def order(screen):
     """The connectors' rows from top to bottom."""
     return [ln.split()[0] for ln in screen.splitlines() if ln.split()[:1] in (["gen"], ["gen.out"])]
@@ -310,8 +319,9 @@ def test_snapshot_when_stdout_is_no_terminal(sluice, fake):
 
 
 def test_against_the_worker(term, sluice, sluice_bin, tmp):
-    """A datagen pipeline in a real worker: its rows, p pauses the selected connector (the REST
-    API agrees), r resumes it, a resize redraws, q leaves a clean terminal."""
+    """A datagen pipeline in a real worker: its rows and rates, p pauses the selected connector
+    (the REST API agrees, the rate falls to 0), r resumes it, a resize redraws, q leaves a clean
+    terminal; the snapshot of a pipe."""
     with Worker(sluice, tmp, datagen_yaml(tmp, 200)) as w:
         def state(name):
             st, _, body = w.get(f"/connectors/{name}/status")
@@ -319,18 +329,23 @@ def test_against_the_worker(term, sluice, sluice_bin, tmp):
             return json.loads(body)["connector"]["state"]
 
         start_top(term, sluice_bin, w.url)
-        s = term.wait(lambda s: row(s, "gen.out") and row(s, "gen"), "the rows")
+        # datagen's 200 records a second, in both connectors' rows (GET /stats' 5 s means)
+        s = term.wait(lambda s: rate(s, "gen") > 100 and rate(s, "gen.out") > 100, "the rates")
         assert row(s, "gen")[1:3] == ["source", "RUNNING"], s
         assert row(s, "gen.out")[1:3] == ["sink", "RUNNING"], s
+        assert rate(s, "gen") < 400 and rate(s, "gen.out") < 400, s
+        assert re.search(r"rss [0-9.]+M  cpu [0-9.]+%  up \d+s", s), s
         assert [ln.split() for ln in s.splitlines()].count(["task", "0", "RUNNING"]) == 2, s
         # the first row is selected: gen
         term.keys("p")
         wait_until(lambda: state("gen") == "PAUSED", 30, 0.2, "gen PAUSED (REST API)")
         term.wait(lambda s: row(s, "gen")[2] == "PAUSED", "gen PAUSED on the screen")
         assert state("gen.out") == "RUNNING"
+        term.wait(lambda s: rate(s, "gen") == 0, "gen's rate down to 0")
         term.keys("r")
         wait_until(lambda: state("gen") == "RUNNING", 30, 0.2, "gen RUNNING (REST API)")
-        term.wait(lambda s: row(s, "gen")[2] == "RUNNING", "gen RUNNING on the screen")
+        term.wait(lambda s: row(s, "gen")[2] == "RUNNING" and rate(s, "gen") > 0,
+                  "gen RUNNING on the screen, and flowing")
         term.resize(120, 40)
         s = term.wait(lambda s: "PLUGIN" in s and len(s.split("\n")) == 41, "the wider layout")
         assert term.lines()[-1].strip(), s  # the status line at the new bottom
@@ -338,4 +353,6 @@ def test_against_the_worker(term, sluice, sluice_bin, tmp):
         quit_is_clean(term)
         r = sluice.run("top", "--url", w.url, timeout=30)
         assert r.returncode == 0, r.stderr
-        assert ["gen", "source", "RUNNING"] == r.stdout.splitlines()[2].split()[:3], r.stdout
+        cells = r.stdout.splitlines()[2].split()
+        assert cells[:3] == ["gen", "source", "RUNNING"] and float(cells[3]) > 0, r.stdout
+        assert cells[-1] == "datagen-avro", r.stdout

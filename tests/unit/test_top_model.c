@@ -53,6 +53,7 @@ static void test_stats_parse(void **state)
     assert_int_equal(m.n, 3);
     assert_true(m.now_ms == 1765130000000LL);
     assert_true(m.rss_bytes == 12582912 && m.cpu_seconds == 12.5 && m.uptime_seconds == 300);
+    assert_true(m.cpu_percent < 0); /* not in the contract's example */
     const top_conn_t *o = &m.conns[0], *f = &m.conns[1], *s = &m.conns[2];
     assert_string_equal(o->name, "orders");
     assert_string_equal(o->type, "source");
@@ -263,6 +264,9 @@ static void test_cells_and_formats(void **state)
     assert_string_equal(s, "rss 12.0M  cpu 3.2%  up 5m00s");
     top_model_process(&m, -1, s, sizeof s);
     assert_string_equal(s, "rss 12.0M  cpu 12.5s  up 5m00s");
+    m.cpu_percent = 7.5; /* the worker's own (process.cpu_percent) when there is one */
+    top_model_process(&m, -1, s, sizeof s);
+    assert_string_equal(s, "rss 12.0M  cpu 7.5%  up 5m00s");
     top_model_free(&m);
 }
 

@@ -149,7 +149,9 @@ static void top_poll(top_t *t)
         }
         cJSON *j = r.status == 200 ? cJSON_ParseWithLength(r.body.data, r.body.len) : NULL;
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "version");
-        snprintf(t->version, sizeof t->version, "%s", cJSON_IsString(v) ? v->valuestring : "?");
+        /* Not 200 (a 401 until --user is right): asked again at the next poll. */
+        if (r.status == 200)
+            snprintf(t->version, sizeof t->version, "%s", cJSON_IsString(v) ? v->valuestring : "?");
         cJSON_Delete(j);
         client_request_free(&r);
     }

@@ -167,10 +167,11 @@ class FakeWorker:
 
     def conn(self, name, type_, plugin, rate, lag):
         on = self.state[name] == "RUNNING"
+        trace = "put failed: disk full\n  at stage SINK" if self.state[name] == "FAILED" else None
         return {"name": name, "type": type_, "pipeline": "gen", "plugin": plugin,
-                "file": "/etc/sluice/gen.yaml", "state": self.state[name], "trace": None,
+                "file": "/etc/sluice/gen.yaml", "state": self.state[name], "trace": trace,
                 "restarts": 2 if type_ == "sink" else 0,
-                "tasks": [{"id": 0, "state": self.state[name], "trace": None}],
+                "tasks": [{"id": 0, "state": self.state[name], "trace": trace}],
                 "totals": {"in": 1000, "out": 1000, "errors": 0, "dlq": 4 if lag else 0},
                 "rate": {"in": rate if on else 0.0, "out": rate if on else 0.0, "errors": 0.0},
                 "lag": lag, "buffer_bytes": 0, "series": {"in": [], "out": [], "errors": []}}
@@ -269,6 +270,23 @@ def test_keys_against_a_stand_in(term, sluice_bin, fake):
     assert row(s, "gen")[:3] == ["gen", "RUNNING", "950"], s  # NAME STATE IN/s ...
     assert "TYPE" not in s, s
 
+    term.keys("q")
+    quit_is_clean(term)
+
+
+def test_states_in_colour_and_a_failure_with_its_trace(term, sluice_bin, fake):
+    fake.state["gen.out"] = "FAILED"
+    start_top(term, sluice_bin, fake.url)
+    s = term.wait(lambda s: row(s, "gen.out"), "the rows")
+    assert row(s, "gen.out")[2] == "FAILED" and "1 RUNNING, 1 FAILED" in s, s
+    assert "trace:" not in s  # gen is selected, and runs
+    coloured = term.cmd("capture-pane", "-p", "-e", "-t", "top")
+    assert re.search(r"\x1b\[[0-9;]*32mRUNNING", coloured), repr(coloured)  # green
+    assert re.search(r"\x1b\[[0-9;]*31mFAILED", coloured), repr(coloured)  # red
+    term.keys("j", "j")  # gen.out: the first line of its trace, above the status line
+    s = term.wait(lambda s: "trace:" in s, "the trace")
+    assert term.lines()[-2] == "trace: put failed: disk full", s
+    assert "at stage SINK" not in s
     term.keys("q")
     quit_is_clean(term)
 

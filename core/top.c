@@ -6,7 +6,6 @@
 
 #include <curses.h>
 #include <locale.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -26,19 +27,22 @@ HELP = "q quit"
 
 
 class Tmux:
-    """One tmux server of the test's own (its socket in tmp), one session running sh."""
+    """One tmux server of the test's own, one session running sh. The server's socket is named
+    (-L, in /tmp/tmux-UID/): a path under the test's tmp may pass a socket's 107 bytes."""
 
-    def __init__(self, tmp, width=80, height=24):
-        self.sock = str(tmp / "tmux.sock")
+    def __init__(self, width=80, height=24):
+        self.sock = f"sluice-top-{os.getpid()}-{time.monotonic_ns()}"
         # The size exported, as shells and harnesses do: `sluice top` must follow the tty's
         # size through resizes all the same.
-        self.env = dict(os.environ, COLUMNS=str(width), LINES=str(height))
+        # (and no $TMUX: a test run inside tmux starts a server of its own all the same)
+        self.env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+        self.env.update(COLUMNS=str(width), LINES=str(height))
         self.cmd("-f", "/dev/null", "new-session", "-d", "-s", "top", "-x", str(width),
                  "-y", str(height), f"PS1={shlex.quote(PROMPT)} exec sh -i")
         wait_until(lambda: PROMPT.strip() in self.screen(), 10, 0.1, "the shell's prompt")
 
     def cmd(self, *args):
-        r = subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True,
+        r = subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True, text=True,
                            timeout=30, env=self.env)
         assert r.returncode == 0, f"tmux {' '.join(args)}: {r.stderr}"
         return r.stdout
@@ -77,12 +81,15 @@ class Tmux:
 
     def close(self):
         capture("tmux capture-pane (sluice top)", self.screen())
-        subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True, timeout=30)
+        subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True, timeout=30,
+                       env=self.env)
+        sock = Path(self.env.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / self.sock
+        sock.unlink(missing_ok=True)  # a killed server leaves it
 
 
 @pytest.fixture
-def term(tmp):
-    t = Tmux(tmp)
+def term():
+    t = Tmux()
     yield t
     t.close()
 

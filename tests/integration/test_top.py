@@ -397,6 +397,11 @@ def test_against_the_worker(term, sluice, sluice_bin, tmp):
         wait_until(lambda: state("gen") == "RUNNING", 30, 0.2, "gen RUNNING (REST API)")
         term.wait(lambda s: row(s, "gen")[2] == "RUNNING" and rate(s, "gen") > 0,
                   "gen RUNNING on the screen, and flowing")
+        # an in-process run refuses to stop a connector: the worker's reason in the status line
+        term.keys("x")
+        s = term.wait(lambda s: "gen: stop: cannot stop a connector of an in-process run" in s,
+                      "the refusal")
+        assert row(s, "gen")[2] == "RUNNING" and state("gen") == "RUNNING"
         term.resize(120, 40)
         s = term.wait(lambda s: "PLUGIN" in s and len(s.split("\n")) == 41, "the wider layout")
         assert term.lines()[-1].strip(), s  # the status line at the new bottom

@@ -451,7 +451,8 @@ static void top_colors(top_t *t)
     t->colors = 1;
 }
 
-/* Returns the exit code. The terminal is restored (endwin) on every way out, a signal's too. */
+/* Returns the exit code, or -1 when the terminal cannot be driven (nothing drawn). The terminal
+ * is restored (endwin) on every way out, a signal's too. */
 static int top_run(top_t *t)
 {
     /* The terminal's size from the tty: exported LINES/COLUMNS (a shell's, a test harness's)
@@ -460,12 +461,16 @@ static int top_run(top_t *t)
     unsetenv("LINES");
     unsetenv("COLUMNS");
     SCREEN *scr = newterm(NULL, stdout, stdin);
-    if (!scr) {
-        const char *term = getenv("TERM");
-        fprintf(stderr, "sluice top: cannot drive the terminal (TERM=%s)\n", term ? term : "");
-        return 1;
-    }
+    if (!scr)
+        return -1;
     set_term(scr);
+    /* A terminal that cannot place the cursor (TERM=dumb, an editor's shell) gets the snapshot. */
+    const char *cup = tigetstr("cup");
+    if (!cup || cup == (char *)-1) {
+        endwin();
+        delscreen(scr);
+        return -1;
+    }
     cbreak(); /* ^C stays a SIGINT, handled below */
     noecho();
     keypad(stdscr, TRUE);
@@ -547,6 +552,19 @@ out:
     return top_signal ? 128 + top_signal : 0;
 }
 
+/* A script's snapshot: the rates are the worker's (the mean of its last samples). */
+static int top_snapshot(top_t *t)
+{
+    top_poll(t);
+    if (t->problem[0]) {
+        fprintf(stderr, "sluice top: %s\n", t->problem);
+        return 1;
+    }
+    top_model_sort(&t->model, TOP_SORT_NAME);
+    top_model_print(stdout, &t->model, t->url, t->version);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int top_main(int argc, char **argv)
 {
     top_t t = {.url = getenv("SLUICE_URL"),
@@ -590,18 +608,8 @@ int top_main(int argc, char **argv)
         fprintf(stderr, "sluice top: %s\n", err);
         return 1;
     }
-    int rc;
-    if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
-        /* A script's snapshot: the rates are the worker's (the mean of its last samples). */
-        top_poll(&t);
-        if (t.problem[0]) {
-            fprintf(stderr, "sluice top: %s\n", t.problem);
-            rc = 1;
-        } else {
-            top_model_print(stdout, &t.model, t.url, t.version);
-            rc = fflush(stdout) == 0 ? 0 : 1;
-        }
-    } else {
+    int rc = -1;
+    if (isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)) {
         setlocale(LC_ALL, ""); /* UTF-8 names in a UTF-8 terminal */
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);
@@ -611,7 +619,14 @@ int top_main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGHUP, &sa, NULL);
         rc = top_run(&t);
+        if (rc < 0) {
+            const char *term = getenv("TERM");
+            fprintf(stderr, "sluice top: cannot drive the terminal (TERM=%s): one snapshot\n",
+                    term ? term : "");
+        }
     }
+    if (rc < 0)
+        rc = top_snapshot(&t);
     top_model_free(&t.model);
     free(t.rows);
     return rc;

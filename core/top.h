@@ -4,8 +4,7 @@
 #define SLUICE_TOP_H
 
 /* argv: what follows "top". Returns the exit code: 0 ok (q, or a snapshot printed), 1 the worker
- * could not be read (snapshot) or the terminal not driven, 2 a usage error, 128 + the signal that
- * ended it. */
+ * could not be read (snapshot), 2 a usage error, 128 + the signal that ended it. */
 int top_main(int argc, char **argv);
 
 #endif

@@ -351,6 +351,14 @@ def test_snapshot_when_stdout_is_no_terminal(sluice, fake):
     assert r.returncode == 2 and "--interval" in r.stderr
 
 
+def test_a_terminal_without_cursor_addressing_gets_the_snapshot(term, sluice_bin, fake):
+    term.type(f"TERM=dumb {shlex.quote(str(sluice_bin))} top --url {fake.url}; echo top exited $?")
+    s = term.wait(lambda s: "top exited 0" in s, "top to exit 0")
+    assert "sluice top: cannot drive the terminal (TERM=dumb): one snapshot" in s, s
+    assert "PLUGIN" in s and "datagen-avro" in s, s  # every column (wrapped at 80), the table's
+    assert term.show("#{alternate_on}") == "0"
+
+
 def test_basic_auth_from_the_flag_or_the_environment(sluice):
     f = FakeWorker(auth=f"admin:{PASSWORD}")
     try:

@@ -95,6 +95,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *opaque)
     return buf_append(b, data, size * n) == 0 ? size * n : 0;
 }
 
+static int on_progress(void *opaque, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+    (void)a, (void)b, (void)c, (void)d;
+    return atomic_load((const atomic_int *)opaque) ? 1 : 0;
+}
+
 int client_request_send(client_request_t *r, char *err, size_t errlen)
 {
     char cerr[CURL_ERROR_SIZE] = "";
@@ -134,6 +140,11 @@ int client_request_send(client_request_t *r, char *err, size_t errlen)
     if (r->user && *r->user) {
         client_curl.easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         client_curl.easy_setopt(h, CURLOPT_USERPWD, r->user);
+    }
+    if (r->cancel) {
+        client_curl.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        client_curl.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        client_curl.easy_setopt(h, CURLOPT_XFERINFODATA, (void *)r->cancel);
     }
     CURLcode e = client_curl.easy_perform(h);
     int rc = 0;

@@ -4,6 +4,7 @@
 #ifndef SLUICE_CLIENT_H
 #define SLUICE_CLIENT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -31,6 +32,9 @@ typedef struct client_request {
     long timeout_ms;    /* the whole request's; 0: 60 s. Connecting takes at most 5 s of it */
     long status;        /* the answer's HTTP status */
     buf_t body;         /* the answer, NUL-terminated */
+    /* When set, another thread ends the request by making it non-zero (looked at about once a
+     * second, and at each read). */
+    const atomic_int *cancel;
 } client_request_t;
 
 void client_request_init(client_request_t *r, const char *base, const char *user,

@@ -5,9 +5,12 @@
 #include "top.h"
 
 #include <curses.h>
+#include <errno.h>
 #include <locale.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +31,28 @@
 
 enum { PAIR_RUNNING = 1, PAIR_PAUSED, PAIR_FAILED, PAIR_OTHER, PAIR_STOPPED };
 
+/* One poll's outcome. version and no_stats are the poller's memory from poll to poll. */
+typedef struct top_fetch {
+    char version[64]; /* "" until GET / answered */
+    int no_stats;     /* /stats answered 404 (Kafka Connect, an older sluice): states only */
+    int ok;           /* model holds a new snapshot; else problem says why not */
+    top_model_t model;
+    char problem[1024];
+} top_fetch_t;
+
 typedef struct top {
     const char *url, *user;
     double interval;
-    char version[64];  /* "" until GET / answered */
-    int no_stats;      /* /stats answered 404 (Kafka Connect, an older sluice): states only */
+    /* The poller thread asks the worker, so that a slow or silent one never holds up the keys;
+     * it hands each outcome over in `pending` (under lock) and the loop applies it. */
+    pthread_t poller;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stop, poke, ready; /* under lock: end; poll now (after an action); pending is new */
+    top_fetch_t pending;
+    atomic_int cancel; /* ends the poller's request in flight */
+    char version[64];
+    int no_stats;
     top_model_t model; /* the last snapshot that parsed */
     int have_model;
     char problem[1024]; /* why the last poll failed; "" when it worked */
@@ -79,10 +99,11 @@ static void usage(FILE *out)
 
 /* -- polling ---------------------------------------------------------------------------------- */
 
-static int top_get(top_t *t, client_request_t *r, const char *path, char *err, size_t errlen)
+static int top_get(const top_t *t, client_request_t *r, const char *path, char *err, size_t errlen)
 {
     client_request_init(r, t->url, t->user, "GET");
     r->timeout_ms = TOP_POLL_TIMEOUT_MS;
+    r->cancel = &t->cancel;
     if (buf_puts(&r->path, path) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -136,13 +157,17 @@ static void top_select(top_t *t, size_t i)
     t->sel_task = r->task < 0 ? -1 : c->tasks[r->task].id;
 }
 
-static void top_poll(top_t *t)
+/* One poll: GET / once (the version), then GET /stats, or /connectors?expand=status from a
+ * worker without it. Touches only f and what top_get reads (url, user, cancel). */
+static void top_fetch(const top_t *t, top_fetch_t *f)
 {
     char err[768];
     client_request_t r;
-    if (!t->version[0]) {
+    f->ok = 0;
+    f->problem[0] = '\0';
+    if (!f->version[0]) {
         if (top_get(t, &r, "/", err, sizeof err) != 0) {
-            snprintf(t->problem, sizeof t->problem, "unreachable: %s", err);
+            snprintf(f->problem, sizeof f->problem, "unreachable: %s", err);
             client_request_free(&r);
             return;
         }
@@ -150,38 +175,50 @@ static void top_poll(top_t *t)
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "version");
         /* Not 200 (a 401 until --user is right): asked again at the next poll. */
         if (r.status == 200)
-            snprintf(t->version, sizeof t->version, "%s", cJSON_IsString(v) ? v->valuestring : "?");
+            snprintf(f->version, sizeof f->version, "%s", cJSON_IsString(v) ? v->valuestring : "?");
         cJSON_Delete(j);
         client_request_free(&r);
     }
-    const char *path = t->no_stats ? "/connectors?expand=status" : "/stats?window=0";
+    const char *path = f->no_stats ? "/connectors?expand=status" : "/stats?window=0";
     int rc = top_get(t, &r, path, err, sizeof err);
-    if (rc == 0 && !t->no_stats && r.status == 404) {
-        t->no_stats = 1;
+    if (rc == 0 && !f->no_stats && r.status == 404) {
+        f->no_stats = 1;
         client_request_free(&r);
         path = "/connectors?expand=status";
         rc = top_get(t, &r, path, err, sizeof err);
     }
     if (rc != 0) {
-        snprintf(t->problem, sizeof t->problem, "unreachable: %s", err);
+        snprintf(f->problem, sizeof f->problem, "unreachable: %s", err);
         /* Whatever answers next may be another worker. */
-        t->version[0] = '\0';
-        t->no_stats = 0;
-        goto out;
-    }
-    if (r.status != 200) {
+        f->version[0] = '\0';
+        f->no_stats = 0;
+    } else if (r.status != 200) {
         char what[64];
         snprintf(what, sizeof what, "GET %s", path);
-        answer_problem(&r, what, t->problem, sizeof t->problem);
-        goto out;
+        answer_problem(&r, what, f->problem, sizeof f->problem);
+    } else if ((f->no_stats
+                    ? top_model_parse_status(&f->model, r.body.data, r.body.len, err, sizeof err)
+                    : top_model_parse_stats(&f->model, r.body.data, r.body.len, err, sizeof err)) !=
+               0) {
+        snprintf(f->problem, sizeof f->problem, "%s", err);
+    } else {
+        f->ok = 1;
     }
-    top_model_t m;
-    int bad = t->no_stats ? top_model_parse_status(&m, r.body.data, r.body.len, err, sizeof err)
-                          : top_model_parse_stats(&m, r.body.data, r.body.len, err, sizeof err);
-    if (bad) {
-        snprintf(t->problem, sizeof t->problem, "%s", err);
-        goto out;
+    client_request_free(&r);
+}
+
+/* A poll's outcome on the screen's side: the model (taken from f), the CPU figure, the rows. */
+static void top_apply(top_t *t, top_fetch_t *f)
+{
+    memcpy(t->version, f->version, sizeof t->version);
+    t->no_stats = f->no_stats;
+    if (!f->ok) {
+        snprintf(t->problem, sizeof t->problem, "%s", f->problem);
+        return;
     }
+    top_model_t m = f->model;
+    f->model = (top_model_t){0};
+    f->ok = 0;
     /* CPU: the process's seconds over the worker's clock between two answers. */
     double clock = m.now_ms > 0 ? (double)m.now_ms / 1000 : now_seconds();
     if (m.cpu_seconds < 0) {
@@ -201,8 +238,101 @@ static void top_poll(top_t *t)
     t->problem[0] = '\0';
     top_model_sort(&t->model, t->sort);
     top_rows(t);
-out:
-    client_request_free(&r);
+}
+
+static void *top_poller(void *opaque)
+{
+    top_t *t = opaque;
+    top_fetch_t f = {.ok = 0};
+    pthread_mutex_lock(&t->lock);
+    while (!t->stop) {
+        pthread_mutex_unlock(&t->lock);
+        top_fetch(t, &f);
+        pthread_mutex_lock(&t->lock);
+        /* An outcome the loop has not taken yet is replaced: only the newest matters. */
+        if (t->ready && t->pending.ok)
+            top_model_free(&t->pending.model);
+        t->pending = f;
+        t->ready = 1;
+        f.ok = 0;
+        f.model = (top_model_t){0};
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        long long ns = (long long)(t->interval * 1e9) + until.tv_nsec;
+        until.tv_sec += (time_t)(ns / 1000000000LL);
+        until.tv_nsec = (long)(ns % 1000000000LL);
+        while (!t->stop && !t->poke)
+            if (pthread_cond_timedwait(&t->wake, &t->lock, &until) == ETIMEDOUT)
+                break;
+        t->poke = 0;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+/* Takes the poller's newest outcome, if any; 1 when there was one. */
+static int top_take(top_t *t)
+{
+    top_fetch_t f;
+    pthread_mutex_lock(&t->lock);
+    int got = t->ready;
+    if (got) {
+        f = t->pending;
+        t->pending.ok = 0;
+        t->pending.model = (top_model_t){0};
+        t->ready = 0;
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (got)
+        top_apply(t, &f);
+    return got;
+}
+
+static void top_poke(top_t *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->poke = 1;
+    pthread_cond_signal(&t->wake);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static int top_poller_start(top_t *t)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&t->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0)
+        return -1;
+    pthread_mutex_init(&t->lock, NULL);
+    /* Signals (^C, SIGTERM, SIGWINCH) are the loop's: the poller blocks them all. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&t->poller, NULL, top_poller, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        pthread_cond_destroy(&t->wake);
+        pthread_mutex_destroy(&t->lock);
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends the poller, its request in flight too (within about a second). */
+static void top_poller_stop(top_t *t)
+{
+    atomic_store(&t->cancel, 1);
+    pthread_mutex_lock(&t->lock);
+    t->stop = 1;
+    pthread_cond_signal(&t->wake);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->poller, NULL);
+    if (t->ready && t->pending.ok)
+        top_model_free(&t->pending.model);
+    pthread_cond_destroy(&t->wake);
+    pthread_mutex_destroy(&t->lock);
 }
 
 /* -- actions ---------------------------------------------------------------------------------- */
@@ -320,6 +450,10 @@ static void draw_header(top_t *t)
         attroff(A_BOLD);
         if (t->colors)
             attroff(COLOR_PAIR(PAIR_FAILED));
+        return;
+    }
+    if (!t->have_model) {
+        put_text(1, 0, "asking the worker...", COLS, 0);
         return;
     }
     static const char *const states[] = {"RUNNING", "PAUSED", "FAILED", "STOPPED"};
@@ -476,18 +610,20 @@ static int top_run(top_t *t)
     keypad(stdscr, TRUE);
     curs_set(0);
     set_escdelay(25);
-    timeout(100); /* getch returns at least 10 times a second: signals, polls */
+    timeout(100); /* getch returns at least 10 times a second: signals, the poller's news */
     top_colors(t);
+    if (top_poller_start(t) != 0) {
+        endwin();
+        delscreen(scr);
+        fprintf(stderr, "sluice top: cannot start a thread\n");
+        return 1;
+    }
 
-    double next = 0;
     int dirty = 1;
     while (!top_signal) {
         double now = now_seconds();
-        if (now >= next) {
-            top_poll(t);
-            next = now_seconds() + t->interval;
+        if (top_take(t))
             dirty = 1;
-        }
         if (t->status[0] && now - t->status_at >= TOP_STATUS_SECONDS &&
             now - t->status_at < TOP_STATUS_SECONDS + 1)
             dirty = 1; /* the help comes back */
@@ -537,7 +673,7 @@ static int top_run(top_t *t)
         case 'R':
         case 'x':
             top_action(t, ch);
-            next = 0; /* show what it did */
+            top_poke(t); /* show what it did */
             break;
         case 12: /* ^L */
             clearok(curscr, TRUE);
@@ -547,15 +683,19 @@ static int top_run(top_t *t)
         }
     }
 out:
+    /* The terminal first: the poller may take a second to let go of a silent worker. */
     endwin();
     delscreen(scr);
+    top_poller_stop(t);
     return top_signal ? 128 + top_signal : 0;
 }
 
 /* A script's snapshot: the rates are the worker's (the mean of its last samples). */
 static int top_snapshot(top_t *t)
 {
-    top_poll(t);
+    top_fetch_t f = {.ok = 0};
+    top_fetch(t, &f);
+    top_apply(t, &f);
     if (t->problem[0]) {
         fprintf(stderr, "sluice top: %s\n", t->problem);
         return 1;

@@ -143,6 +143,8 @@ class FakeWorker:
 
     def __init__(self, port=0, auth=None):
         self.requests = []
+        # hang: /stats answers only when `release` is set (a worker gone silent)
+        self.hang, self.release, self.hanging = threading.Event(), threading.Event(), 0
         want = "Basic " + base64.b64encode(auth.encode()).decode() if auth else None
         self.state = {"gen": "RUNNING", "gen.out": "RUNNING"}
         fake = self
@@ -153,6 +155,9 @@ class FakeWorker:
 
             def answer(self):
                 fake.requests.append((self.command, self.path))
+                if fake.hang.is_set() and self.path.startswith("/stats"):
+                    fake.hanging += 1
+                    fake.release.wait(30)
                 if want and self.headers.get("Authorization") != want:
                     code, obj = 401, {"error_code": 401, "message": "Unauthorized"}
                 else:
@@ -204,6 +209,7 @@ class FakeWorker:
         return 404, {"error_code": 404, "message": f"no route {method} {path}"}
 
     def close(self):
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -296,6 +302,28 @@ def test_states_in_colour_and_a_failure_with_its_trace(term, sluice_bin, fake):
     assert "at stage SINK" not in s
     term.keys("q")
     quit_is_clean(term)
+
+
+def test_keys_answer_while_the_worker_hangs(term, sluice_bin, fake):
+    """The worker is asked from a thread of its own: one that has gone silent holds up neither
+    the keys nor q; after 3 s without an answer the screen says so, and keeps the last rows."""
+    start_top(term, sluice_bin, fake.url)
+    term.wait(lambda s: row(s, "gen.out"), "the rows")
+    fake.hang.set()
+    wait_until(lambda: fake.hanging, 10, 0.02, "a request that hangs")
+    for want in ("sort: state", "sort: in/s", "sort: out/s"):
+        t0 = time.monotonic()
+        term.keys("s")
+        term.wait(lambda s: want in s, want, 10)
+        assert time.monotonic() - t0 < 1.5, f"{want}: {time.monotonic() - t0:.1f} s"
+    s = term.wait(lambda s: "unreachable (retrying every 1s): Operation timed out" in s,
+                  "the timeout", 15)
+    assert row(s, "gen.out")[2] == "RUNNING", s
+    wait_until(lambda: fake.hanging >= 2, 10, 0.05, "the next request, hanging too")
+    t0 = time.monotonic()
+    term.keys("q")
+    quit_is_clean(term)
+    assert time.monotonic() - t0 < 3, f"q took {time.monotonic() - t0:.1f} s"
 
 
 def test_unreachable_then_back(term, sluice_bin, tmp):

@@ -1,7 +1,7 @@
 /* top.c — `sluice top`: a worker's connectors and tasks in the terminal (ncurses), refreshed from
  * GET /stats every interval, with keys that pause, resume, restart and stop the selected one
  * through the REST API; one plain snapshot when stdout is not a terminal. The data and its text
- * are top_model.c's; this file polls, draws and reads keys. */
+ * are top_model.c's; this file polls (from a thread of its own), draws and reads keys. */
 #include "top.h"
 
 #include <curses.h>
@@ -22,8 +22,8 @@
 #include "client.h"
 #include "top_model.h"
 
-/* One poll must not freeze the keys for long: a worker that does not answer in this is shown
- * unreachable, and asked again at the next interval. */
+/* A worker that does not answer a poll in this is shown unreachable, and asked again at the next
+ * interval. An action (a key) waits longer for its answer; ^C ends the wait. */
 #define TOP_POLL_TIMEOUT_MS   3000L
 #define TOP_ACTION_TIMEOUT_MS 15000L
 /* How long an action's answer stays in the status line before the keys' help comes back. */
@@ -72,10 +72,14 @@ typedef struct top {
 } top_t;
 
 static volatile sig_atomic_t top_signal;
+/* The same news for a request in flight (client_request_t.cancel); lock-free, so the handler may
+ * store it. */
+static atomic_int top_interrupted;
 
 static void on_signal(int sig)
 {
     top_signal = sig;
+    atomic_store(&top_interrupted, 1);
 }
 
 static double now_seconds(void)
@@ -369,6 +373,7 @@ static void top_action(top_t *t, int key)
     client_request_t r;
     client_request_init(&r, t->url, t->user, key == 'R' ? "POST" : "PUT");
     r.timeout_ms = TOP_ACTION_TIMEOUT_MS;
+    r.cancel = &top_interrupted;
     /* R on a task's row restarts that task; on a connector's, the connector with its tasks. */
     if (key == 'R' && row->task >= 0) {
         snprintf(label, sizeof label, "%s task %d", c->name, c->tasks[row->task].id);

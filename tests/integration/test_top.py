@@ -143,8 +143,10 @@ class FakeWorker:
 
     def __init__(self, port=0, auth=None):
         self.requests = []
-        # hang: /stats answers only when `release` is set (a worker gone silent)
+        # hang: the paths that start with one of hang_paths answer only when `release` is set
+        # (a worker gone silent)
         self.hang, self.release, self.hanging = threading.Event(), threading.Event(), 0
+        self.hang_paths = ("/stats",)
         want = "Basic " + base64.b64encode(auth.encode()).decode() if auth else None
         self.state = {"gen": "RUNNING", "gen.out": "RUNNING"}
         fake = self
@@ -155,7 +157,7 @@ class FakeWorker:
 
             def answer(self):
                 fake.requests.append((self.command, self.path))
-                if fake.hang.is_set() and self.path.startswith("/stats"):
+                if fake.hang.is_set() and self.path.startswith(fake.hang_paths):
                     fake.hanging += 1
                     fake.release.wait(30)
                 if want and self.headers.get("Authorization") != want:
@@ -324,6 +326,20 @@ def test_keys_answer_while_the_worker_hangs(term, sluice_bin, fake):
     term.keys("q")
     quit_is_clean(term)
     assert time.monotonic() - t0 < 3, f"q took {time.monotonic() - t0:.1f} s"
+
+
+def test_ctrl_c_ends_an_action_that_hangs(term, sluice_bin, fake):
+    """An action waits for its answer (15 s at most), the keys with it: ^C ends the wait."""
+    start_top(term, sluice_bin, fake.url)
+    term.wait(lambda s: row(s, "gen.out"), "the rows")
+    fake.hang_paths = ("/connectors/",)
+    fake.hang.set()
+    term.keys("p")
+    wait_until(lambda: fake.hanging, 10, 0.02, "the pause, hanging")
+    t0 = time.monotonic()
+    term.keys("C-c")
+    quit_is_clean(term, 130)
+    assert time.monotonic() - t0 < 3, f"^C took {time.monotonic() - t0:.1f} s"
 
 
 def test_unreachable_then_back(term, sluice_bin, tmp):

@@ -281,7 +281,8 @@ static void sample_one(void *opaque, const char *name, const worker_counters_t *
     history_put(opaque, name, sum->records_in, sum->records_out, sum->errors);
 }
 
-void history_sample(history_t *h, struct runtime *rt)
+/* One sample of `rt` now (the thread's body). */
+static void history_sample(history_t *h, struct runtime *rt)
 {
     metrics_process_t proc;
     int have_proc = metrics_process_read(&proc) == 0;

@@ -60,7 +60,5 @@ uint64_t history_samples(history_t *h);
  * the monotonic clock from its start. history_stop joins it and frees the ring. */
 history_t *history_start(struct runtime *rt);
 void history_stop(history_t *h);
-/* One sample of `rt` now (the thread's body; tests call it). */
-void history_sample(history_t *h, struct runtime *rt);
 
 #endif

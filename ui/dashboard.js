@@ -16,6 +16,10 @@ const TAP_ROWS = 200; // rows kept in the tap table, newest first
 
 const $ = (id) => document.getElementById(id);
 
+// The worker's URL for `path`: from the origin, not relative to the page, whose address may hold
+// credentials (https://user:password@host/ui), which fetch() refuses in a request's URL.
+const api = (path) => location.origin + path;
+
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -121,7 +125,7 @@ const cards = new Map(); // pipeline id → {box, conns: Map(name → view)}
 
 async function act(name, action) {
   const method = action === "restart" ? "POST" : "PUT";
-  const url = `/connectors/${encodeURIComponent(name)}/${action}`;
+  const url = api(`/connectors/${encodeURIComponent(name)}/${action}`);
   try {
     const r = await fetch(url, { method, credentials: "same-origin" });
     if (!r.ok) {
@@ -196,7 +200,11 @@ function updateConnector(v, c) {
   v.fig.restarts.textContent = String(c.restarts);
   v.buttons.pause.disabled = c.state !== "RUNNING";
   v.buttons.resume.disabled = c.state !== "PAUSED";
-  v.buttons.stop.disabled = c.state === "STOPPED";
+  v.buttons.stop.disabled = c.state === "STOPPED" || inProcess;
+  // In-process a run is one batch: the worker refuses stop and restart (409), Kafka mode has them.
+  v.buttons.restart.disabled = inProcess;
+  for (const a of ["restart", "stop"])
+    v.buttons[a].title = inProcess ? `${a}: Kafka mode only (an in-process run is one batch)` : "";
   const trace = c.trace || (c.tasks || []).map((t) => t.trace).find((t) => t) || "";
   v.trace.textContent = trace;
   v.trace.hidden = !trace;
@@ -251,14 +259,74 @@ function renderProcess(p) {
 }
 
 let lastStats = null;
-let polling = null;
+let polling = null, inflight = false, again = false;
+let inProcess = false; // GET / says: no Kafka cluster
+
+async function loadWorker() {
+  try {
+    const r = await fetch(api("/"), { credentials: "same-origin" });
+    if (r.ok) {
+      const w = await r.json();
+      inProcess = w.kafka_cluster_id === null;
+      document.title = `sluice ${w.version}`;
+      $("version").textContent = w.version;
+    }
+  } catch (e) {
+    /* the stats poll reports an unreachable worker */
+  }
+}
+
+// The series the page holds. The first answer of /stats has the whole window; the next ones ask
+// only for the samples taken since (the whole window of every connector each second would be
+// about 14 KB per connector), appended here. `samples` (the worker's count) says how many are new.
+const held = { samples: -1, at: 0, full: true, conns: new Map(), proc: null };
+
+function tail(a, n) {
+  return n > 0 ? a.slice(-n) : [];
+}
+
+function appendSeries(old, got, fresh) {
+  const out = {};
+  for (const k of Object.keys(got)) out[k] = (old[k] || []).concat(tail(got[k], fresh)).slice(-WINDOW);
+  return out;
+}
+
+// Merge a small answer into what is held; a connector seen for the first time, samples missed or
+// a worker that started again make the next request ask for the whole window.
+function merge(stats, asked, full) {
+  const fresh = stats.samples - held.samples;
+  let complete = full || (fresh >= 0 && fresh <= asked);
+  if (!full && complete) {
+    for (const c of stats.connectors) {
+      const old = held.conns.get(c.name);
+      if (old) c.series = appendSeries(old, c.series, fresh);
+      else complete = false;
+    }
+    if (held.proc) stats.process.series = appendSeries(held.proc, stats.process.series, fresh);
+  }
+  held.conns = new Map(stats.connectors.map((c) => [c.name, c.series]));
+  held.proc = stats.process.series;
+  held.samples = stats.samples;
+  held.full = !complete;
+}
 
 async function poll() {
   clearTimeout(polling);
+  if (inflight) {
+    again = true; // an action asked for fresh figures: right after this answer
+    return;
+  }
+  inflight = true;
   try {
-    const r = await fetch(`/stats?window=${WINDOW}`, { credentials: "same-origin" });
+    const full = held.full;
+    const since = (Date.now() - held.at) / 1000;
+    const asked = full ? WINDOW : Math.min(WINDOW, Math.ceil(since) + 2);
+    const at = Date.now();
+    const r = await fetch(api(`/stats?window=${asked}`), { credentials: "same-origin" });
     if (!r.ok) throw new Error(`GET /stats: HTTP ${r.status}`);
     const stats = await r.json();
+    held.at = at;
+    merge(stats, asked, full);
     lastStats = stats;
     renderProcess(stats.process);
     renderPipelines(stats);
@@ -268,11 +336,14 @@ async function poll() {
     s.textContent = "updated " + new Date(stats.now_ms).toLocaleTimeString();
     s.dataset.ok = "1";
   } catch (e) {
+    held.full = true;
     const s = $("conn");
     s.textContent = "worker unreachable: " + e.message;
     s.dataset.ok = "";
   }
-  polling = setTimeout(poll, POLL_MS);
+  inflight = false;
+  polling = setTimeout(poll, again ? 0 : POLL_MS);
+  again = false;
 }
 
 // -- topology ----------------------------------------------------------------------------------
@@ -373,7 +444,7 @@ function colourTopology() {
 
 async function loadTopology() {
   try {
-    const r = await fetch("/topology", { credentials: "same-origin" });
+    const r = await fetch(api("/topology"), { credentials: "same-origin" });
     if (r.ok) {
       const t = await r.json();
       const text = JSON.stringify(t);
@@ -458,8 +529,8 @@ async function tapStart(ev) {
   const name = $("tap-connector").value, stage = $("tap-stage").value;
   if (!name) return;
   const limit = Math.max(1, Math.min(100000, parseInt($("tap-limit").value, 10) || 100));
-  const url = `/connectors/${encodeURIComponent(name)}/tap?stage=${encodeURIComponent(stage)}` +
-              `&limit=${limit}`;
+  const url = api(`/connectors/${encodeURIComponent(name)}/tap?stage=${encodeURIComponent(stage)}` +
+                  `&limit=${limit}`);
   tapAbort = new AbortController();
   $("tap-start").disabled = true;
   $("tap-stop").disabled = false;
@@ -509,5 +580,5 @@ $("tap-form").addEventListener("submit", tapStart);
 $("tap-stop").addEventListener("click", tapStop);
 $("tap-connector").addEventListener("change", refreshTapChoices);
 
-poll();
+loadWorker().then(poll);
 loadTopology();

@@ -1,11 +1,16 @@
 """The dashboard (GET /ui, issue #18, docs/dashboard.md) in headless Chromium (Debian's chromium and
 chromium-driver, driven by Selenium): while a datagen pipeline flows the chart states a rate within
 10 % of the counters; pause turns the state PAUSED and the rate to zero, resume brings it back; a
-failed pipeline shows FAILED with its trace; the topology is drawn; the tap's table fills; the
-browser logs no error. Screenshots go to the test's tmp directory."""
+failed pipeline shows FAILED with its trace; the topology is drawn; the tap's table fills; the page
+works behind the listener's TLS and basic auth; the browser logs no error. Screenshots go to the
+test's tmp directory."""
 import json
 import shutil
+import ssl
+import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from selenium import webdriver
@@ -14,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from resttest import poll
-from sluicetest import write_yaml
+from sluicetest import scaled, write_yaml
 from workertest import Worker
 
 RATE = 1000  # records/s of the flowing pipeline
@@ -86,8 +91,8 @@ def wait(what, fn, timeout=30):
     return poll(what, attempt, timeout, 0.2)
 
 
-def stats(w):
-    status, _, text = w.get("/stats?window=0")
+def stats(w, window=0):
+    status, _, text = w.get(f"/stats?window={window}")
     assert status == 200, text
     return {c["name"]: c for c in json.loads(text)["connectors"]}
 
@@ -102,7 +107,7 @@ def test_dashboard_rates_pause_resume_failed(sluice, tmp, browser):
     w = Worker(sluice, tmp, ui_yaml(tmp))
     try:
         d.get(w.url + "/ui")
-        assert d.title == "sluice"
+        assert d.title.startswith("sluice")
         wait("gen RUNNING on the page",
              lambda: connector(d, "gen").get_attribute("data-state") == "RUNNING")
         # the chart's rate (the worker's mean of 5 s) against the counters over 10 s
@@ -118,9 +123,17 @@ def test_dashboard_rates_pause_resume_failed(sluice, tmp, browser):
         assert abs(shown - counted) <= 0.1 * counted, (shown, counted)
         legend = connector(d, "gen").find_element(By.CSS_SELECTOR, ".chart .legend").text
         assert legend.startswith("out ") and legend.endswith("/s"), legend
+        # the page asks for the new samples only and appends them: its series is the worker's
         points = connector(d, "gen").find_element(By.CSS_SELECTOR, "polyline.line-out")
-        assert len(points.get_attribute("points").split()) >= 15, "the chart has its series"
+        drawn = len(points.get_attribute("points").split())
+        held = len(stats(w, 900)["gen"]["series"]["out"])
+        assert drawn >= 15 and abs(drawn - held) <= 2, (drawn, held)
         d.save_screenshot(str(tmp / "dashboard-running.png"))
+
+        # in-process the worker refuses stop and restart (409): the page does not offer them
+        for a in ("restart", "stop"):
+            b = connector(d, "gen").find_element(By.CSS_SELECTOR, f'button[data-action="{a}"]')
+            assert not b.is_enabled() and "Kafka mode" in b.get_attribute("title"), a
 
         # a failed pipeline: FAILED and its trace
         wait("bad.full FAILED",
@@ -176,6 +189,50 @@ def test_tap_table_fills(sluice, tmp, browser):
         assert "orderid" in cells[5], cells  # the value, as JSON
         d.save_screenshot(str(tmp / "dashboard-tap.png"))
         assert console_errors(d) == []
+    finally:
+        rc = w.stop()
+    assert rc == 1, "the failed pipeline makes the run's exit code 1"
+
+
+def test_dashboard_behind_basic_auth_and_tls(sluice, tmp, browser):
+    """The listener's TLS and basic auth cover the page and everything it fetches: without the
+    credentials /ui is 401 with a Basic challenge; with them (given once, in the address) the page
+    shows the pipelines, its own requests authenticated by the browser; no error in the console."""
+    key, cert = tmp / "key.pem", tmp / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=scaled(60))
+    password = "pw-dashboard-secret"
+    creds = tmp / "credentials.properties"
+    creds.write_text(f"admin: {password}\n")
+    creds.chmod(0o600)
+    cfg = ui_yaml(tmp)
+    cfg.write_text(cfg.read_text().replace("pipelines:\n", (
+        f"rest.basic.auth.credentials.file: {creds}\n"
+        f"listeners.https.ssl.certificate.location: {cert}\n"
+        f"listeners.https.ssl.key.location: {key}\n"
+        "pipelines:\n"), 1))
+    w = Worker(sluice, tmp, cfg, "--listeners", "https://127.0.0.1:0")
+    try:
+        assert w.url.startswith("https://"), w.url
+        ctx = ssl.create_default_context(cafile=str(cert))
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(w.url + "/ui", context=ctx, timeout=scaled(10))
+        assert e.value.code == 401
+        assert e.value.headers.get("WWW-Authenticate", "").startswith("Basic")
+        host = w.url.split("://", 1)[1]
+        # the browser trusts the certificate for this test only (--ignore-certificate-errors
+        # would hide a TLS failure of the page's own requests too: none may fail)
+        browser.execute_cdp_cmd("Security.setIgnoreCertificateErrors", {"ignore": True})
+        browser.get(f"https://admin:{password}@{host}/ui")
+        wait("gen RUNNING behind auth and TLS",
+             lambda: connector(browser, "gen").get_attribute("data-state") == "RUNNING")
+        wait("a rate behind auth and TLS", lambda: shown_rate(browser, "gen") > 0, 30)
+        wait("the topology behind auth and TLS", lambda: len(browser.find_elements(
+            By.CSS_SELECTOR, "#topology .node[data-connector]")) == 4)
+        assert password not in browser.page_source
+        assert console_errors(browser) == []
     finally:
         rc = w.stop()
     assert rc == 1, "the failed pipeline makes the run's exit code 1"

@@ -35,6 +35,7 @@ enum { PAIR_RUNNING = 1, PAIR_PAUSED, PAIR_FAILED, PAIR_OTHER, PAIR_STOPPED };
 typedef struct top_fetch {
     char version[64]; /* "" until GET / answered */
     int no_stats;     /* /stats answered 404 (Kafka Connect, an older sluice): states only */
+    int in_process;   /* GET / has no Kafka cluster */
     int ok;           /* model holds a new snapshot; else problem says why not */
     top_model_t model;
     char problem[1024];
@@ -52,7 +53,7 @@ typedef struct top {
     top_fetch_t pending;
     atomic_int cancel; /* ends the poller's request in flight */
     char version[64];
-    int no_stats;
+    int no_stats, in_process;
     top_model_t model; /* the last snapshot that parsed */
     int have_model;
     char problem[1024]; /* why the last poll failed; "" when it worked */
@@ -178,8 +179,11 @@ static void top_fetch(const top_t *t, top_fetch_t *f)
         cJSON *j = r.status == 200 ? cJSON_ParseWithLength(r.body.data, r.body.len) : NULL;
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "version");
         /* Not 200 (a 401 until --user is right): asked again at the next poll. */
-        if (r.status == 200)
+        if (r.status == 200) {
             snprintf(f->version, sizeof f->version, "%s", cJSON_IsString(v) ? v->valuestring : "?");
+            /* sluice without a Kafka cluster: pause and resume, but no stop or restart (409). */
+            f->in_process = cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "kafka_cluster_id"));
+        }
         cJSON_Delete(j);
         client_request_free(&r);
     }
@@ -216,6 +220,7 @@ static void top_apply(top_t *t, top_fetch_t *f)
 {
     memcpy(t->version, f->version, sizeof t->version);
     t->no_stats = f->no_stats;
+    t->in_process = f->in_process;
     if (!f->ok) {
         snprintf(t->problem, sizeof t->problem, "%s", f->problem);
         return;
@@ -433,9 +438,9 @@ static void draw_header(top_t *t)
     /* The worker's own CPU figure, else ours from two answers. */
     top_model_process(&t->model, t->model.cpu_percent >= 0 ? t->model.cpu_percent : t->cpu_percent,
                       proc, sizeof proc);
-    snprintf(line, sizeof line, "%s  %s%s%s%s", t->url, t->version[0] ? "v" : "",
-             t->version[0] ? t->version : "", proc[0] && t->have_model ? "  " : "",
-             t->have_model ? proc : "");
+    snprintf(line, sizeof line, "%s  %s%s%s%s%s", t->url, t->version[0] ? "v" : "",
+             t->version[0] ? t->version : "", t->version[0] && t->in_process ? " in-process" : "",
+             proc[0] && t->have_model ? "  " : "", t->have_model ? proc : "");
     put_text(0, 11, line, COLS - 11, 0);
 
     if (t->problem[0]) {

@@ -192,7 +192,7 @@ class FakeWorker:
 
     def route(self, method, path):
         if (method, path) == ("GET", "/"):
-            return 200, {"version": "9.9.9-fake", "commit": "f", "kafka_cluster_id": None}
+            return 200, {"version": "9.9.9-fake", "commit": "f", "kafka_cluster_id": "c-1"}
         if (method, path) == ("GET", "/stats?window=0"):
             return 200, {"now_ms": int(time.time() * 1000), "interval_ms": 1000,
                          "process": {"rss_bytes": 9 << 20, "cpu_seconds": 1.5,
@@ -228,7 +228,7 @@ def test_keys_against_a_stand_in(term, sluice_bin, fake):
     s = term.wait(lambda s: row(s, "gen.out") and HELP in s, "the rows")
     assert row(s, "gen")[:5] == ["gen", "source", "RUNNING", "950", "950"], s
     assert row(s, "gen.out")[:7] == ["gen.out", "sink", "RUNNING", "940", "940", "0", "77"], s
-    assert "9.9.9-fake" in s and "rss 9.0M" in s and "up 1h02m" in s, s
+    assert "v9.9.9-fake  rss 9.0M" in s and "up 1h02m" in s, s  # a Kafka cluster: not in-process
     lines = term.lines()
     assert len(lines) == 24 and max(len(ln) for ln in lines) <= 80
     # 80 cells: everything but the buffer and the plugin
@@ -437,7 +437,7 @@ def test_against_the_worker(term, sluice, sluice_bin, tmp):
         assert row(s, "gen")[1:3] == ["source", "RUNNING"], s
         assert row(s, "gen.out")[1:3] == ["sink", "RUNNING"], s
         assert rate(s, "gen") < 400 and rate(s, "gen.out") < 400, s
-        assert re.search(r"rss [0-9.]+M  cpu [0-9.]+%  up \d+s", s), s
+        assert re.search(r"v\S+ in-process  rss [0-9.]+M  cpu [0-9.]+%  up \d+s", s), s
         assert [ln.split() for ln in s.splitlines()].count(["task", "0", "RUNNING"]) == 2, s
         # the first row is selected: gen
         term.keys("p")

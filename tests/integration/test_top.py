@@ -198,7 +198,9 @@ class FakeWorker:
                          "process": {"rss_bytes": 9 << 20, "cpu_seconds": 1.5,
                                      "uptime_seconds": 3725},
                          "connectors": [self.conn("gen", "source", "datagen-avro", 950.0, None),
-                                        self.conn("gen.out", "sink", "file", 940.5, 77)]}
+                                        self.conn("gen.out", "sink", "file", 940.5, 77)]
+                         + [self.conn(n, "sink", "file", 1.0, 0) for n in self.state
+                            if n not in ("gen", "gen.out")]}
         m = re.fullmatch(r"/connectors/([^/?]+)/(pause|resume|stop)", path)
         if method == "PUT" and m and m.group(1) in self.state:
             if path == "/connectors/gen.out/stop":
@@ -340,6 +342,27 @@ def test_ctrl_c_ends_an_action_that_hangs(term, sluice_bin, fake):
     term.keys("C-c")
     quit_is_clean(term, 130)
     assert time.monotonic() - t0 < scaled(3), f"^C took {time.monotonic() - t0:.1f} s"
+
+
+def test_more_rows_than_lines_scroll_with_the_selection(term, sluice_bin, fake):
+    for i in range(30):  # 32 connectors, 64 rows, in 24 lines
+        fake.state[f"z{i:02d}"] = "RUNNING"
+    start_top(term, sluice_bin, fake.url)
+    s = term.wait(lambda s: row(s, "gen"), "the rows")
+    assert row(s, "z29") is None and len(term.lines()) == 24, s
+    term.keys("G")  # the last row: z29's task
+    s = term.wait(lambda s: row(s, "z29"), "the end of the table")
+    assert row(s, "gen") is None and "32 connectors" in s, s
+    assert term.lines()[-2].split() == ["task", "0", "RUNNING"], s  # the last row, at the bottom
+    term.keys("g")
+    term.wait(lambda s: row(s, "gen") and row(s, "z29") is None, "the top again")
+    # a page (20 rows) down: row 20 is z08 (gen, its task, gen.out, its task, z00, ...)
+    term.keys("NPage")
+    term.keys("p")
+    wait_until(lambda: ("PUT", "/connectors/z08/pause") in fake.requests, 10, 0.05,
+               f"the pause of z08: {fake.requests[-3:]}")
+    term.keys("q")
+    quit_is_clean(term)
 
 
 def test_unreachable_then_back(term, sluice_bin, tmp):

@@ -1,5 +1,5 @@
 /* client.c — see client.h. One request per command over libcurl; the answer printed as Connect's
- * JSON (pretty) or, for list and status, a short table. */
+ * JSON (pretty) or, for list and status, a short table. The requests are `sluice top`'s too. */
 #include "client.h"
 
 #include <signal.h>
@@ -14,8 +14,6 @@
 #include <curl/curl.h>
 
 #include "buf.h"
-
-#define CLIENT_DEFAULT_URL "http://127.0.0.1:8083"
 
 /* libcurl is loaded with dlopen, as schema_registry.c does, not linked: linked, `sluice run` would
  * map it and its dependencies (about 5.5 MiB resident) in every worker, for a command that only
@@ -33,7 +31,7 @@ static struct {
     void (*slist_free_all)(struct curl_slist *);
 } client_curl;
 
-static int client_curl_load(char *err, size_t errlen)
+int client_curl_load(char *err, size_t errlen)
 {
     void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -77,13 +75,19 @@ static void client_usage(FILE *out)
           out);
 }
 
-struct request {
-    const char *base, *user;
-    const char *method;
-    buf_t path; /* from the root, with the query */
-    long status;
-    buf_t body;
-};
+void client_request_init(client_request_t *r, const char *base, const char *user,
+                         const char *method)
+{
+    *r = (client_request_t){.base = base, .user = user, .method = method};
+    buf_init(&r->path);
+    buf_init(&r->body);
+}
+
+void client_request_free(client_request_t *r)
+{
+    buf_free(&r->path);
+    buf_free(&r->body);
+}
 
 static size_t on_body(char *data, size_t size, size_t n, void *opaque)
 {
@@ -91,13 +95,20 @@ static size_t on_body(char *data, size_t size, size_t n, void *opaque)
     return buf_append(b, data, size * n) == 0 ? size * n : 0;
 }
 
-/* Send the request; 0 when an answer came (whatever its status), -1 with a message printed. */
-static int request_send(struct request *r)
+static int on_progress(void *opaque, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
-    char err[CURL_ERROR_SIZE] = "";
+    (void)a, (void)b, (void)c, (void)d;
+    return atomic_load((const atomic_int *)opaque) ? 1 : 0;
+}
+
+int client_request_send(client_request_t *r, char *err, size_t errlen)
+{
+    char cerr[CURL_ERROR_SIZE] = "";
+    buf_reset(&r->body);
+    r->status = 0;
     CURL *h = client_curl.easy_init();
     if (!h) {
-        fprintf(stderr, "sluice connectors: out of memory\n");
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     buf_t url;
@@ -106,19 +117,20 @@ static int request_send(struct request *r)
     while (blen > 0 && r->base[blen - 1] == '/')
         blen--;
     buf_append(&url, r->base, blen);
-    buf_puts(&url, r->path.data);
+    buf_puts(&url, r->path.data ? r->path.data : "");
     int has_body = strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0;
     struct curl_slist *hdrs = client_curl.slist_append(NULL, "Accept: application/json");
     /* An empty body, declared JSON: Connect's resources consume only that. */
     if (has_body)
         hdrs = client_curl.slist_append(hdrs, "Content-Type: application/json");
+    long timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : 60000L;
     client_curl.easy_setopt(h, CURLOPT_URL, url.data);
     client_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     client_curl.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     client_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    client_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    client_curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
-    client_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+    client_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000L ? timeout_ms : 5000L);
+    client_curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    client_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
     client_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     client_curl.easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
     if (has_body) {
@@ -129,11 +141,16 @@ static int request_send(struct request *r)
         client_curl.easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         client_curl.easy_setopt(h, CURLOPT_USERPWD, r->user);
     }
+    if (r->cancel) {
+        client_curl.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        client_curl.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        client_curl.easy_setopt(h, CURLOPT_XFERINFODATA, (void *)r->cancel);
+    }
     CURLcode e = client_curl.easy_perform(h);
     int rc = 0;
     if (e != CURLE_OK) {
-        fprintf(stderr, "sluice connectors: cannot reach %s: %s\n", url.data,
-                err[0] ? err : client_curl.easy_strerror(e));
+        snprintf(err, errlen, "cannot reach %s: %s", url.data,
+                 cerr[0] ? cerr : client_curl.easy_strerror(e));
         rc = -1;
     } else {
         client_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -146,21 +163,28 @@ static int request_send(struct request *r)
     return rc;
 }
 
-/* The command in messages ("sluice connectors", "sluice tap"). */
-static const char *client_prog = "sluice connectors";
-
-/* Print an error answer: Connect's {"error_code", "message"}, else the body as it came. */
-static void print_error(const struct request *r)
+void client_request_error(const client_request_t *r, char *out, size_t size)
 {
     cJSON *j = cJSON_ParseWithLength(r->body.data, r->body.len);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
     if (cJSON_IsString(m))
-        fprintf(stderr, "%s: %s (HTTP %ld)\n", client_prog, m->valuestring, r->status);
+        snprintf(out, size, "%s (HTTP %ld)", m->valuestring, r->status);
     else
-        fprintf(stderr, "%s: HTTP %ld from %s %s%s%.*s\n", client_prog, r->status, r->method,
-                r->path.data, r->body.len ? ": " : "", (int)(r->body.len > 500 ? 500 : r->body.len),
-                r->body.len ? r->body.data : "");
+        snprintf(out, size, "HTTP %ld from %s %s%s%.*s", r->status, r->method, r->path.data,
+                 r->body.len ? ": " : "", (int)(r->body.len > 500 ? 500 : r->body.len),
+                 r->body.len ? r->body.data : "");
     cJSON_Delete(j);
+}
+
+/* The command in messages ("sluice connectors", "sluice tap"). */
+static const char *client_prog = "sluice connectors";
+
+/* Print an error answer: Connect's {"error_code", "message"}, else the body as it came. */
+static void print_error(const client_request_t *r)
+{
+    char msg[1024];
+    client_request_error(r, msg, sizeof msg);
+    fprintf(stderr, "%s: %s\n", client_prog, msg);
 }
 
 static void print_pretty(const cJSON *j)
@@ -235,15 +259,17 @@ static void print_status(const cJSON *j)
     }
 }
 
-/* Append "/connectors/NAME" + suffix to the path, NAME escaped. */
-static int path_connector(struct request *r, CURL *h, const char *name, const char *suffix)
+int client_request_path_connector(client_request_t *r, const char *name, const char *suffix)
 {
-    char *esc = client_curl.easy_escape(h, name, 0);
+    CURL *h = client_curl.easy_init();
+    char *esc = h ? client_curl.easy_escape(h, name, 0) : NULL;
+    if (h)
+        client_curl.easy_cleanup(h);
     if (!esc)
         return -1;
-    buf_printf(&r->path, "/connectors/%s%s", esc, suffix);
+    int rc = buf_printf(&r->path, "/connectors/%s%s", esc, suffix);
     client_curl.free(esc);
-    return 0;
+    return rc;
 }
 
 int client_main(int argc, char **argv)
@@ -321,18 +347,13 @@ int client_main(int argc, char **argv)
         fprintf(stderr, "sluice connectors: %s\n", err);
         return 1;
     }
-    struct request r = {.base = url, .user = user, .method = list ? "GET" : cmds[k].method};
-    buf_init(&r.path);
-    buf_init(&r.body);
+    client_request_t r;
+    client_request_init(&r, url, user, list ? "GET" : cmds[k].method);
     int rc = 1;
     if (list) {
         buf_puts(&r.path, "/connectors?expand=status");
     } else {
-        CURL *h = client_curl.easy_init();
-        int bad = !h || path_connector(&r, h, name, cmds[k].suffix) != 0;
-        if (h)
-            client_curl.easy_cleanup(h);
-        if (bad) {
+        if (client_request_path_connector(&r, name, cmds[k].suffix) != 0) {
             fprintf(stderr, "sluice connectors: out of memory\n");
             goto out;
         }
@@ -340,8 +361,10 @@ int client_main(int argc, char **argv)
             buf_printf(&r.path, "?includeTasks=%s&onlyFailed=%s", include_tasks ? "true" : "false",
                        only_failed ? "true" : "false");
     }
-    if (request_send(&r) != 0)
+    if (client_request_send(&r, err, sizeof err) != 0) {
+        fprintf(stderr, "sluice connectors: %s\n", err);
         goto out;
+    }
     if (r.status < 200 || r.status > 299) {
         print_error(&r);
         goto out;
@@ -370,8 +393,7 @@ int client_main(int argc, char **argv)
     }
     cJSON_Delete(j);
 out:
-    buf_free(&r.path);
-    buf_free(&r.body);
+    client_request_free(&r);
     return rc;
 }
 
@@ -532,10 +554,10 @@ int client_tap_main(int argc, char **argv)
     }
     struct tap_client t = {.json = json};
     buf_init(&t.line);
-    struct request r = {.base = url};
-    buf_init(&r.path);
+    client_request_t r;
+    client_request_init(&r, url, user, "GET");
     t.h = client_curl.easy_init();
-    if (!t.h || path_connector(&r, t.h, name, "/tap") != 0) {
+    if (!t.h || client_request_path_connector(&r, name, "/tap") != 0) {
         fprintf(stderr, "sluice tap: out of memory\n");
         if (t.h)
             client_curl.easy_cleanup(t.h);

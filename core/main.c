@@ -14,6 +14,7 @@
 #include "runtime.h"
 #include "sluice_build.h"
 #include "testrun.h"
+#include "top.h"
 
 static void usage(FILE *out)
 {
@@ -27,6 +28,7 @@ static void usage(FILE *out)
         "       sluice connectors [--url URL] [--user USER:PASSWORD] [--json] list |\n"
         "                         status|config|offsets|pause|resume|restart|stop|delete NAME\n"
         "       sluice tap [--url URL] [--user USER:PASSWORD] [--stage STAGE] [--limit N] NAME\n"
+        "       sluice top [--url URL] [--user USER:PASSWORD] [--interval SECONDS]\n"
         "       sluice version\n"
         "\n"
         "  run      run the pipelines of the YAML files until their sources end or SIGINT/SIGTERM\n"
@@ -36,6 +38,7 @@ static void usage(FILE *out)
         "  plugins  list the plugins found, print one's reference, or check a plugin file\n"
         "  connectors  operate a running worker through its REST API (Kafka Connect's)\n"
         "  tap      print the records passing a running connector's stage\n"
+        "  top      a live view of a worker's connectors: states, rates, lag; keys to act\n"
         "\n"
         "Plugins are searched in SLUICE_PLUGIN_PATH (colon-separated), the YAML's plugin.path,\n"
         "then the directory sluice was built or installed with.\n",
@@ -244,6 +247,8 @@ int main(int argc, char **argv)
         return client_main(argc - 2, argv + 2);
     if (strcmp(cmd, "tap") == 0)
         return client_tap_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "top") == 0)
+        return top_main(argc - 2, argv + 2);
     if (strcmp(cmd, "docs") == 0) {
         if (argc != 3 || strcmp(argv[2], "config") != 0) {
             fprintf(stderr,

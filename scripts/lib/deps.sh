@@ -19,18 +19,18 @@
 # `apt-get update` once and `apt-get install` for the missing packages. Uses sudo only when not root.
 
 SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libcjson-dev libcmocka-dev
-                   librdkafka-dev libcurl4-openssl-dev libmariadb-dev libmicrohttpd-dev)
+                   librdkafka-dev libcurl4-openssl-dev libmariadb-dev libmicrohttpd-dev libncurses-dev)
 # Java 17 runs Kafka; the schema registry (Apicurio 3.3) needs Java >= 21, which Debian 12 does not
 # package: tests/services/registry.sh finds one in /usr/lib/jvm (or $JAVA) and deps_services says so.
 # apache2-utils: ab, the load generator of tests/bench/worker_bench.py (a C client).
 # clang-format-14: scripts/format and scripts/test's format check pin this version (Debian 12's).
 # prometheus: tests/services/prometheus.sh scrapes `sluice run`'s /metrics; its promtool checks the
-# exposition.
+# exposition. tmux: tests/integration/test_top.py drives `sluice top` in a terminal of known size.
 # chromium, chromium-driver: tests/integration/test_ui.py drives the dashboard (GET /ui) in headless
 # Chromium through Selenium (Debian's chromedriver, so that Selenium downloads no browser or driver).
 SLUICE_DEPS_TEST=(apache2-utils valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
                   openssh-server mariadb-server-core mariadb-client clang-format-14
-                  clang-14 libclang-rt-14-dev libavro-dev prometheus chromium chromium-driver)
+                  clang-14 libclang-rt-14-dev libavro-dev prometheus chromium chromium-driver tmux)
 
 # The firmware (firmware/build.sh: arduino-mk, a Makefile, drives avr-gcc over Debian's Arduino core)
 # and its simulator (firmware/sim: libsimavr, which needs libelf). arduino-mk depends on the Arduino

@@ -11,9 +11,9 @@
 #                             (debhelper, lintian, pandoc for the man pages, mmdebstrap for a clean
 #                             Debian 12 root, systemd-nspawn to boot it, buildah/podman for the image)
 #   deps_venv                 the test suite's Python venv outside the repository (pytest,
-#                             confluent-kafka, fastavro, kafka-connect-py from PyPI); prints nothing on stdout
-#   deps_services             fetches the jars of the real services once (Kafka, Apicurio) and checks
-#                             that a Java >= 21 exists for the registry
+#                             confluent-kafka, fastavro, kafka-connect-py, boto3 from PyPI); prints nothing on stdout
+#   deps_services             fetches the jars of the real services once (Kafka, Apicurio, s3proxy) and
+#                             checks that a Java >= 21 exists for the registry
 #
 # Idempotent: asks dpkg what is already installed, and only when something is missing runs
 # `apt-get update` once and `apt-get install` for the missing packages. Uses sudo only when not root.
@@ -48,9 +48,10 @@ SLUICE_CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 SLUICE_VENV=${SLUICE_VENV:-$SLUICE_CACHE/venv}
 # confluent-kafka with its Avro + Schema Registry client extras (httpx, certifi, attrs, ...), as the
 # tests use its AvroSerializer against the real registry; kafka-connect-py, a Kafka Connect REST
-# client operators use, drives the worker's REST API (tests/integration/test_rest_client.py)
+# client operators use, drives the worker's REST API (tests/integration/test_rest_client.py);
+# boto3, the AWS SDK, reads what the s3 sink wrote from the real S3 server (tests/services/s3proxy.sh)
 SLUICE_VENV_REQUIREMENTS=(pytest==9.2.0 "confluent-kafka[avro,schemaregistry]==2.16.1" fastavro==1.13.1
-                          kafka-connect-py==1.0.0)
+                          kafka-connect-py==1.0.0 boto3==1.44.5)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -110,7 +111,7 @@ deps_venv() {
         exec 8>"$SLUICE_VENV.lock"
         timeout 900 flock 8 || { say "timed out waiting for $SLUICE_VENV.lock"; exit 1; }
         if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
-            timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect' \
+            timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect, boto3' \
                 2>/dev/null; then
             say "Python venv up to date: $SLUICE_VENV (${SLUICE_VENV_REQUIREMENTS[*]})"
             exit 0
@@ -127,7 +128,7 @@ deps_venv() {
         timeout 900 "$SLUICE_VENV/bin/python" -m pip install -q --disable-pip-version-check \
             --timeout 60 --retries 3 "${SLUICE_VENV_REQUIREMENTS[@]}" >&2 || {
             say "pip install into $SLUICE_VENV failed"; exit 1; }
-        timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect' >&2 || exit 1
+        timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect, boto3' >&2 || exit 1
         printf '%s\n' "$want" >"$stamp"
     )
 }

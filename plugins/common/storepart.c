@@ -215,3 +215,62 @@ int storepart_encode(struct storepart *p, const struct sluice_host *h, sluice_re
     }
     return 0;
 }
+
+/* One line of a file. Appends are checked once at the end: the buffer keeps its first error (ABI
+ * 1.3). A key or value that has no JSON form fails the record, and so does running out of memory
+ * (a line cut short must never reach a file). */
+sluice_err_t storepart_json_line(const struct sluice_host *h, sluice_record_t *rec, int key_enable,
+                                 int headers_enable, sluice_buf_t *line, const char **why)
+{
+    char err[256];
+    sluice_value_t *v = h->record_value(rec, err, sizeof err);
+    if (!v) {
+        *why = "the value cannot be decoded";
+        return SLUICE_ERR_INVALID;
+    }
+    int env = key_enable || headers_enable;
+    if (env && key_enable) {
+        sluice_value_t *k = h->record_key(rec, err, sizeof err);
+        if (!k) {
+            *why = "the key cannot be decoded";
+            return SLUICE_ERR_INVALID;
+        }
+        h->buf_append(line, "{\"key\":", 7);
+        if (h->value_write_json(k, line) == SLUICE_ERR_INVALID) {
+            *why = "the key cannot be written as JSON";
+            return SLUICE_ERR_INVALID;
+        }
+        h->buf_append(line, ",\"value\":", 9);
+    } else if (env) {
+        h->buf_append(line, "{\"value\":", 9);
+    }
+    if (h->value_write_json(v, line) == SLUICE_ERR_INVALID) {
+        *why = "the value cannot be written as JSON";
+        return SLUICE_ERR_INVALID;
+    }
+    if (headers_enable) {
+        h->buf_append(line, ",\"headers\":[", 12);
+        for (size_t i = 0, n = h->record_header_count(rec); i < n; i++) {
+            const void *hv;
+            size_t hl;
+            const char *name = h->record_header(rec, i, &hv, &hl);
+            h->buf_append(line, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
+            h->buf_append_json_string(line, name, strlen(name));
+            h->buf_append(line, ",\"value\":", 9);
+            if (hv)
+                h->buf_append_json_string(line, hv, hl);
+            else
+                h->buf_append(line, "null", 4);
+            h->buf_append(line, "}", 1);
+        }
+        h->buf_append(line, "]", 1);
+    }
+    if (env)
+        h->buf_append(line, "}", 1);
+    h->buf_append(line, "\n", 1);
+    if (h->buf_error(line) != SLUICE_OK) {
+        *why = "out of memory while writing the record as JSON";
+        return SLUICE_ERR_NOMEM;
+    }
+    return SLUICE_OK;
+}

@@ -45,6 +45,12 @@ void storepart_free(struct storepart *p, const struct sluice_host *h);
 int storepart_encode(struct storepart *p, const struct sluice_host *h, sluice_record_t *rec,
                      int64_t ts, sluice_buf_t *out, const char **why);
 
+/* Appends one JSON line of `rec` to `line`: its value as Kafka Connect's JsonConverter payload, or
+ * with key_enable / headers_enable `{"key":…,"value":…,"headers":[…]}`, and "\n". An error with
+ * *why set fails the record (a line cut short must never reach a file). */
+sluice_err_t storepart_json_line(const struct sluice_host *h, sluice_record_t *rec, int key_enable,
+                                 int headers_enable, sluice_buf_t *line, const char **why);
+
 /* Deterministic: the partition of a record depends on the record only (not Wallclock). */
 static inline int storepart_deterministic(const struct storepart *p)
 {

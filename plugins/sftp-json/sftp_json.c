@@ -463,66 +463,6 @@ static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_
     return storepart_encode(&s->part, s->h, rec, ts, out, why);
 }
 
-/* One line of a file. Appends are checked once at the end: the buffer keeps its first error (ABI
- * 1.3). A key or value that has no JSON form fails the record, and so does running out of memory
- * (a line cut short must never reach a file). */
-static sluice_err_t sj_render(struct sj *s, sluice_record_t *rec, sluice_buf_t *line,
-                              const char **why)
-{
-    const struct sluice_host *h = s->h;
-    char err[256];
-    sluice_value_t *v = h->record_value(rec, err, sizeof err);
-    if (!v) {
-        *why = "the value cannot be decoded";
-        return SLUICE_ERR_INVALID;
-    }
-    int env = s->key_enable || s->headers_enable;
-    if (env && s->key_enable) {
-        sluice_value_t *k = h->record_key(rec, err, sizeof err);
-        if (!k) {
-            *why = "the key cannot be decoded";
-            return SLUICE_ERR_INVALID;
-        }
-        h->buf_append(line, "{\"key\":", 7);
-        if (h->value_write_json(k, line) == SLUICE_ERR_INVALID) {
-            *why = "the key cannot be written as JSON";
-            return SLUICE_ERR_INVALID;
-        }
-        h->buf_append(line, ",\"value\":", 9);
-    } else if (env) {
-        h->buf_append(line, "{\"value\":", 9);
-    }
-    if (h->value_write_json(v, line) == SLUICE_ERR_INVALID) {
-        *why = "the value cannot be written as JSON";
-        return SLUICE_ERR_INVALID;
-    }
-    if (s->headers_enable) {
-        h->buf_append(line, ",\"headers\":[", 12);
-        for (size_t i = 0, n = h->record_header_count(rec); i < n; i++) {
-            const void *hv;
-            size_t hl;
-            const char *name = h->record_header(rec, i, &hv, &hl);
-            h->buf_append(line, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
-            h->buf_append_json_string(line, name, strlen(name));
-            h->buf_append(line, ",\"value\":", 9);
-            if (hv)
-                h->buf_append_json_string(line, hv, hl);
-            else
-                h->buf_append(line, "null", 4);
-            h->buf_append(line, "}", 1);
-        }
-        h->buf_append(line, "]", 1);
-    }
-    if (env)
-        h->buf_append(line, "}", 1);
-    h->buf_append(line, "\n", 1);
-    if (h->buf_error(line) != SLUICE_OK) {
-        *why = "out of memory while writing the record as JSON";
-        return SLUICE_ERR_NOMEM;
-    }
-    return SLUICE_OK;
-}
-
 /* Rotation of a TP before a record of time `ts` joins its files. */
 static int sj_due(struct sj *s, struct sj_part *pt, int64_t ts, int64_t mono, int64_t now)
 {
@@ -590,7 +530,8 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
             continue;
         }
         h->buf_reset(s->line);
-        if (sj_render(s, rec, s->line, &why) != SLUICE_OK) {
+        if (storepart_json_line(s->h, rec, s->key_enable, s->headers_enable, s->line, &why) !=
+            SLUICE_OK) {
             h->record_fail(rec, why);
             continue;
         }

@@ -422,7 +422,8 @@ static sluice_err_t s3_call(struct s3 *s, const char *method, const char *key, c
             s3_request(&s->http, method, key, query, body, len, object, errstr, errstr_size);
         if (e != SLUICE_RETRY || attempt >= s->retries)
             return e;
-        s->h->log_limited(s->ctx, SLUICE_LOG_WARN, "s3.retry", 6, "%s", errstr);
+        s->h->log_limited(s->ctx, SLUICE_LOG_WARN, "s3.retry", 6, "%s; retrying in %lld ms", errstr,
+                          (long long)wait);
         s3_sleep_ms(wait);
         wait = wait * 2 > 30000 ? 30000 : wait * 2;
     }
@@ -438,8 +439,7 @@ static sluice_err_t s3_multipart(struct s3 *s, const char *key, const char *data
     if (e != SLUICE_OK)
         return e;
     if (s3_xml_get(h->buf_data(s->http.resp), "UploadId", upload, sizeof upload) != 0) {
-        snprintf(errstr, errstr_size, "s3: POST %s?uploads: no UploadId in the answer; retrying",
-                 key);
+        snprintf(errstr, errstr_size, "s3: POST %s?uploads: no UploadId in the answer", key);
         return SLUICE_RETRY;
     }
     sluice_buf_t *enc = h->buf_new(256), *done = h->buf_new(4096);

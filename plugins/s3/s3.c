@@ -231,19 +231,11 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
                  *s->ddelim ? "file.delim" : "directory.delim");
         goto fail;
     }
-    s->flush_size = h->config_int(cfg, "flush.size");
-    s->rotate_ms = h->config_int(cfg, "rotate.interval.ms");
-    s->schedule_ms = h->config_int(cfg, "rotate.schedule.interval.ms");
     s->pad = (int)h->config_int(cfg, "filename.offset.zero.pad.width");
     s->gzip = strcmp(h->config_string(cfg, "s3.compression.type"), "gzip") == 0;
     s->part_size = (size_t)h->config_size(cfg, "s3.part.size");
     s->retries = (int)h->config_int(cfg, "s3.part.retries");
     s->backoff_ms = h->config_int(cfg, "s3.retry.backoff.ms");
-    if (s->rotate_ms == 0 || s->schedule_ms == 0) {
-        snprintf(errstr, errstr_size, "%s: must be -1 (off) or positive",
-                 s->rotate_ms == 0 ? "rotate.interval.ms" : "rotate.schedule.interval.ms");
-        goto fail;
-    }
     if ((rc = storepart_init(&s->part, h, cfg, errstr, errstr_size)) != SLUICE_OK)
         goto fail;
     rc = SLUICE_ERR_CONFIG;
@@ -356,28 +348,6 @@ static void s3_file_free(struct s3 *s, struct s3_file *f)
     free(f);
 }
 
-/* gzip: deflate f->raw onto the end of f->body, straight into the buffer's spare room. */
-static sluice_err_t s3_deflate(struct s3 *s, struct s3_file *f, int flush)
-{
-    const struct sluice_host *h = s->h;
-    unsigned char chunk[16384];
-    f->z.next_in = (Bytef *)h->buf_data(f->raw);
-    f->z.avail_in = (uInt)h->buf_len(f->raw);
-    int r;
-    do {
-        f->z.next_out = chunk;
-        f->z.avail_out = sizeof chunk;
-        r = deflate(&f->z, flush);
-        if (r == Z_STREAM_ERROR)
-            return SLUICE_FATAL;
-        size_t have = sizeof chunk - f->z.avail_out;
-        if (have && h->buf_append(f->body, chunk, have) != SLUICE_OK)
-            return SLUICE_ERR_NOMEM;
-    } while (f->z.avail_out == 0 || (flush == Z_FINISH && r != Z_STREAM_END));
-    h->buf_reset(f->raw);
-    return SLUICE_OK;
-}
-
 static struct s3_file *s3_file_open(struct s3 *s, struct s3_part *pt, const char *enc, int64_t off)
 {
     struct s3_file *f = calloc(1, sizeof *f);
@@ -387,13 +357,12 @@ static struct s3_file *s3_file_open(struct s3 *s, struct s3_part *pt, const char
     f->enc = strdup(enc);
     f->body = s->h->buf_new(64 * 1024);
     if (!f->enc || !f->body ||
-        s3_object_key(s, pt->topic, pt->partition, enc, off, key, sizeof key) != 0 ||
+        s3_object_key(s, pt->c.topic, pt->c.partition, enc, off, key, sizeof key) != 0 ||
         !(f->key = strdup(key)))
         goto fail;
     if (s->gzip) {
         f->raw = s->h->buf_new(S3_GZIP_STAGE + 4096);
-        if (!f->raw || deflateInit2(&f->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                                    Z_DEFAULT_STRATEGY) != Z_OK)
+        if (!f->raw || storepart_gzip_init(&f->z) != 0)
             goto fail;
         f->zon = 1;
     }
@@ -491,7 +460,7 @@ static sluice_err_t s3_upload(struct s3 *s, struct s3_file *f, char *errstr, siz
 {
     const struct sluice_host *h = s->h;
     if (!f->finished && f->zon) {
-        sluice_err_t e = s3_deflate(s, f, Z_FINISH);
+        sluice_err_t e = storepart_gzip(h, &f->z, f->raw, f->body, Z_FINISH);
         if (e != SLUICE_OK) {
             snprintf(errstr, errstr_size, "s3: gzip of %s failed", f->key);
             return e;
@@ -526,7 +495,7 @@ static sluice_err_t s3_rotate(struct s3 *s, struct s3_part *pt, char *errstr, si
         s3_file_free(s, f);
     }
     pt->due = 0;
-    pt->count = 0;
+    pt->c.count = 0;
     return SLUICE_OK;
 }
 
@@ -536,8 +505,8 @@ static sluice_err_t s3_recover(struct s3 *s, struct s3_part *pt, char *errstr, s
     const struct sluice_host *h = s->h;
     char prefix[S3_KEY_MAX], mine[512];
     snprintf(prefix, sizeof prefix, "%s%s%s%s", s->topics_dir, *s->topics_dir ? s->ddelim : "",
-             pt->topic, s->ddelim);
-    snprintf(mine, sizeof mine, "%s%s%" PRId32 "%s", pt->topic, s->fdelim, pt->partition,
+             pt->c.topic, s->ddelim);
+    snprintf(mine, sizeof mine, "%s%s%" PRId32 "%s", pt->c.topic, s->fdelim, pt->c.partition,
              s->fdelim);
     sluice_buf_t *q = h->buf_new(256);
     if (!q)
@@ -602,15 +571,13 @@ static sluice_err_t s3_start(void *state, char *errstr, size_t errstr_size)
 static struct s3_part *s3_part_get(struct s3 *s, const char *topic, int32_t partition)
 {
     for (struct s3_part *p = s->parts; p; p = p->next)
-        if (p->partition == partition && strcmp(p->topic, topic) == 0)
+        if (storepart_cycle_is(&p->c, topic, partition))
             return p;
     struct s3_part *p = calloc(1, sizeof *p);
-    if (!p || !(p->topic = strdup(topic))) {
+    if (!p || storepart_cycle_init(&p->c, topic, partition) != 0) {
         free(p);
         return NULL;
     }
-    p->partition = partition;
-    p->next_off = -1;
     p->next = s->parts;
     s->parts = p;
     return p;
@@ -642,18 +609,6 @@ static sluice_err_t s3_render(struct s3 *s, sluice_record_t *rec, const char **w
     return SLUICE_OK;
 }
 
-static int s3_due(struct s3 *s, struct s3_part *pt, int64_t ts, int64_t mono, int64_t now)
-{
-    if (!pt->files)
-        return 0;
-    if (pt->due || pt->count >= s->flush_size)
-        return 1;
-    if (s->rotate_ms > 0 &&
-        (ts - pt->base_ts >= s->rotate_ms || mono - pt->open_mono >= s->rotate_ms))
-        return 1;
-    return s->schedule_ms > 0 && now >= pt->sched_at;
-}
-
 static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, size_t errstr_size)
 {
     struct s3 *s = state;
@@ -675,17 +630,12 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             return SLUICE_ERR_NOMEM;
         if (!pt->recovered && (e = s3_recover(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
-        if (off < pt->next_off) /* the retry of a put that failed half-way */
+        if (off < pt->c.next_off) /* the retry of a put that failed half-way */
             continue;
         const char *why = NULL;
         int64_t ts = 0;
-        if (timepart_timestamp(h, rec, s->part.extractor, s->part.ts_field, &ts, &why) != 0) {
+        if (storepart_place(&s->part, h, rec, &ts, enc, &why) != 0) {
             h->record_fail(rec, why);
-            continue;
-        }
-        h->buf_reset(enc);
-        if (storepart_encode(&s->part, h, rec, ts, enc, &why) != 0) {
-            h->record_fail(rec, why ? why : "the partition cannot be encoded");
             continue;
         }
         h->buf_reset(s->line);
@@ -694,14 +644,14 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             continue;
         }
         int64_t mono = h->monotonic_ms(), now = h->now_ms();
-        if (s3_due(s, pt, ts, mono, now) &&
+        if (storepart_due(&s->part, &pt->c, pt->files != NULL, ts, mono, now) &&
             (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
         struct s3_file *f = pt->files;
         while (f && strcmp(f->enc, h->buf_data(enc)) != 0)
             f = f->next;
         if (!f) {
-            if (s3_object_key(s, pt->topic, pt->partition, h->buf_data(enc), off, key,
+            if (s3_object_key(s, pt->c.topic, pt->c.partition, h->buf_data(enc), off, key,
                               sizeof key) != 0) {
                 h->record_fail(rec, "the object key would be longer than S3's 1024 bytes");
                 continue;
@@ -709,22 +659,14 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             if (!(f = s3_file_open(s, pt, h->buf_data(enc), off)))
                 return SLUICE_ERR_NOMEM;
         }
-        if (pt->count == 0) {
-            pt->first_off = off;
-            pt->base_ts = ts;
-            pt->open_mono = mono;
-            if (s->schedule_ms > 0)
-                pt->sched_at = timepart_next_boundary(&s->part.tz, now, s->schedule_ms);
-        }
         sluice_buf_t *dst = f->zon ? f->raw : f->body;
         if (h->buf_append(dst, h->buf_data(s->line), h->buf_len(s->line)) != SLUICE_OK)
             return SLUICE_ERR_NOMEM;
-        pt->next_off = off + 1;
-        pt->count++;
+        int full = storepart_take(&s->part, &pt->c, off, ts, mono, now);
         if (f->zon && h->buf_len(f->raw) >= S3_GZIP_STAGE &&
-            (e = s3_deflate(s, f, Z_NO_FLUSH)) != SLUICE_OK)
+            (e = storepart_gzip(h, &f->z, f->raw, f->body, Z_NO_FLUSH)) != SLUICE_OK)
             return e;
-        if (pt->count >= s->flush_size && (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
+        if (full && (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
     }
     return SLUICE_OK;
@@ -752,19 +694,15 @@ static sluice_err_t s3_precommit(void *state, struct sluice_offset *offsets, siz
     struct s3 *s = state;
     int64_t mono = s->h->monotonic_ms(), now = s->h->now_ms();
     for (struct s3_part *pt = s->parts; pt; pt = pt->next) {
-        if (!pt->files || !(pt->due || (s->rotate_ms > 0 && mono - pt->open_mono >= s->rotate_ms) ||
-                            (s->schedule_ms > 0 && now >= pt->sched_at)))
+        if (!(pt->files && pt->due) &&
+            !storepart_idle_due(&s->part, &pt->c, pt->files != NULL, mono, now))
             continue;
         sluice_err_t e = s3_rotate(s, pt, errstr, errstr_size);
         if (e != SLUICE_OK)
             return e;
     }
-    for (size_t i = 0; i < count; i++)
-        for (struct s3_part *pt = s->parts; pt; pt = pt->next)
-            /* by partition only: the records of one partition may carry another topic name */
-            if (pt->files && pt->partition == offsets[i].partition &&
-                pt->first_off < offsets[i].offset)
-                offsets[i].offset = pt->first_off;
+    for (struct s3_part *pt = s->parts; pt; pt = pt->next)
+        storepart_cap(&pt->c, pt->c.partition, pt->files != NULL, offsets, count);
     return SLUICE_OK;
 }
 
@@ -786,7 +724,7 @@ static void s3_destroy(void *state)
             p->files = f->next;
             s3_file_free(s, f);
         }
-        free(p->topic);
+        storepart_cycle_free(&p->c);
         free(p);
     }
     s3_http_free(&s->http);

@@ -55,16 +55,9 @@ struct s3_file {
 /* A Kafka partition ("TP"): its files rotate together. */
 struct s3_part {
     struct s3_part *next;
-    char *topic;
-    int32_t partition;
-    int recovered;     /* its incomplete multipart uploads were aborted since start */
-    int due;           /* a rotation is owed (an upload failed: retried first) */
-    int64_t next_off;  /* the offset after the last record taken (-1: none yet) */
-    int64_t count;     /* records in the open files */
-    int64_t first_off; /* offset of the first of them */
-    int64_t base_ts;   /* extractor time of the first of them */
-    int64_t open_mono; /* monotonic time of the first of them */
-    int64_t sched_at;  /* wall time of the next scheduled rotation */
+    int recovered;            /* its incomplete multipart uploads were aborted since start */
+    int due;                  /* a rotation is owed (an upload failed: retried first) */
+    struct storepart_cycle c; /* rotation: records, first offset, times */
     struct s3_file *files;
 };
 
@@ -74,7 +67,6 @@ struct s3 {
     struct s3_http http;
     struct storepart part;
     char *topics_dir, *ddelim, *fdelim;
-    int64_t flush_size, rotate_ms, schedule_ms;
     int pad, gzip;
     enum s3_format format;
     char *bytes_ext;    /* format.bytearray.extension */

@@ -28,6 +28,7 @@
 /* Configuration */
 
 static const char *const s3_compressions[] = {"none", "gzip", NULL};
+static const char *const s3_avro_codecs[] = {"null", "deflate", NULL};
 
 static const struct sluice_config_field s3_config[] = {
     {.name = "s3.bucket.name",
@@ -76,11 +77,20 @@ static const struct sluice_config_field s3_config[] = {
     {.name = "format.class",
      .type = SLUICE_CFG_STRING,
      .default_value = "json",
-     .description = "`json` (`io.confluent.connect.s3.format.json.JsonFormat`: JSON lines, the "
+     .description = "`avro` (`io.confluent.connect.s3.format.avro.AvroFormat`: Avro object "
+                    "container files of the records' Connect schema, `.avro`), "
+                    "`json` (`io.confluent.connect.s3.format.json.JsonFormat`: JSON lines, the "
                     "same bytes as sftp-json's files, `.json`) or `bytes` "
                     "(`io.confluent.connect.s3.format.bytearray.ByteArrayFormat`: each value's "
                     "bytes as they are in the topic, then `format.bytearray.separator`, `.bin`).",
      .example = "io.confluent.connect.s3.format.json.JsonFormat"},
+    {.name = "avro.codec",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "null",
+     .description = "The compression of the blocks of `avro` objects (`deflate`, or `null`: "
+                    "none).",
+     .example = "deflate",
+     .enum_values = s3_avro_codecs},
     {.name = "format.bytearray.extension",
      .type = SLUICE_CFG_STRING,
      .default_value = ".bin",
@@ -159,6 +169,8 @@ const char *s3_ext(const struct s3 *s)
 {
     if (s->format == S3_FMT_BYTES)
         return s->gzip ? NULL : s->bytes_ext;
+    if (s->format == S3_FMT_AVRO)
+        return ".avro";
     return s->gzip ? ".json.gz" : ".json";
 }
 
@@ -221,8 +233,9 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     s->bytes_sep = s3_unescape(sep ? sep : "");
     s->line = h->buf_new(1024);
     s->enc = h->buf_new(256);
+    s->scratch = h->buf_new(256);
     if (!s->topics_dir || !s->ddelim || !s->fdelim || !s->bytes_ext || !s->bytes_sep || !s->line ||
-        !s->enc) {
+        !s->enc || !s->scratch) {
         rc = SLUICE_ERR_NOMEM;
         goto fail;
     }
@@ -247,11 +260,14 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
         s->format = S3_FMT_JSON;
     else if (strcasecmp(fc, "bytes") == 0 || strcmp(tail, "ByteArrayFormat") == 0)
         s->format = S3_FMT_BYTES;
+    else if (strcasecmp(fc, "avro") == 0 || strcmp(tail, "AvroFormat") == 0)
+        s->format = S3_FMT_AVRO;
     else {
         snprintf(errstr, errstr_size,
                  "format.class: '%s' is not supported (json / "
                  "io.confluent.connect.s3.format.json.JsonFormat, bytes / "
-                 "io.confluent.connect.s3.format.bytearray.ByteArrayFormat)",
+                 "io.confluent.connect.s3.format.bytearray.ByteArrayFormat, avro / "
+                 "io.confluent.connect.s3.format.avro.AvroFormat)",
                  fc);
         goto fail;
     }
@@ -314,6 +330,14 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
         snprintf(errstr, errstr_size, "s3.sse.kms.key.id: needs s3.sse: aws:kms");
         goto fail;
     }
+    s->avro_codec =
+        strcmp(h->config_string(cfg, "avro.codec"), "deflate") == 0 ? "deflate" : "null";
+    if (s->format == S3_FMT_AVRO && s->gzip) {
+        snprintf(errstr, errstr_size,
+                 "s3.compression.type: gzip does not apply to Avro objects; use avro.codec: "
+                 "deflate");
+        goto fail;
+    }
     if (s3_cred_load(&x->cred, h->config_string(cfg, "aws.access.key.id"),
                      h->config_string(cfg, "aws.secret.access.key"),
                      h->config_string(cfg, "aws.session.token"),
@@ -343,6 +367,7 @@ static void s3_file_free(struct s3 *s, struct s3_file *f)
         s->h->buf_free(f->body);
     if (f->raw)
         s->h->buf_free(f->raw);
+    s3_avro_free(&f->avro);
     free(f->enc);
     free(f->key);
     free(f);
@@ -468,9 +493,17 @@ static sluice_err_t s3_upload(struct s3 *s, struct s3_file *f, char *errstr, siz
         deflateEnd(&f->z);
         f->zon = 0;
     }
-    f->finished = 1;
     const char *data = h->buf_data(f->body);
     size_t len = h->buf_len(f->body);
+    if (s->format == S3_FMT_AVRO) {
+        if (!f->finished && s3_avro_finish(&f->avro) != 0) {
+            snprintf(errstr, errstr_size, "s3: the Avro file %s cannot be finished", f->key);
+            return SLUICE_FATAL;
+        }
+        data = f->avro.mem;
+        len = f->avro.memlen;
+    }
+    f->finished = 1;
     sluice_err_t e = len > s->part_size
                          ? s3_multipart(s, f->key, data, len, errstr, errstr_size)
                          : s3_call(s, "PUT", f->key, NULL, data, len, 1, errstr, errstr_size);
@@ -609,6 +642,41 @@ static sluice_err_t s3_render(struct s3 *s, sluice_record_t *rec, const char **w
     return SLUICE_OK;
 }
 
+/* avro: the record's value, and its schema's Avro form compared with the open files' (a
+ * converter may give each record its own copy of one schema): the same schema keeps the files. */
+static int s3_avro_value(struct s3 *s, struct s3_part *pt, sluice_record_t *rec,
+                         const sluice_value_t **v, const char **why)
+{
+    const struct sluice_host *h = s->h;
+    char err[256];
+    sluice_value_t *val = h->record_value(rec, err, sizeof err);
+    const sluice_schema_t *cs = val ? h->value_schema(val) : NULL;
+    if (!cs) {
+        *why = val ? "format.class avro: the record's value has no schema (use the avro "
+                     "converter, or json with schemas)"
+                   : "the value cannot be decoded";
+        return -1;
+    }
+    *v = val;
+    if (cs == pt->schema)
+        return 0;
+    if (!pt->schema_json && !(pt->schema_json = h->buf_new(1024))) {
+        *why = "out of memory";
+        return -1;
+    }
+    if (s3_avro_schema_json(h, cs, s->scratch, why) != 0)
+        return -1;
+    if (pt->schema && h->buf_len(s->scratch) == h->buf_len(pt->schema_json) &&
+        memcmp(h->buf_data(s->scratch), h->buf_data(pt->schema_json), h->buf_len(s->scratch)) ==
+            0) {
+        pt->schema = cs; /* the same schema: the open files go on */
+        return 0;
+    }
+    h->buf_reset(pt->schema_json);
+    h->buf_append(pt->schema_json, h->buf_data(s->scratch), h->buf_len(s->scratch));
+    return 0;
+}
+
 static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, size_t errstr_size)
 {
     struct s3 *s = state;
@@ -639,12 +707,15 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             continue;
         }
         h->buf_reset(s->line);
-        if (s3_render(s, rec, &why) != SLUICE_OK) {
+        const sluice_value_t *v = NULL;
+        if (s->format == S3_FMT_AVRO ? s3_avro_value(s, pt, rec, &v, &why) != 0
+                                     : s3_render(s, rec, &why) != SLUICE_OK) {
             h->record_fail(rec, why);
             continue;
         }
         int64_t mono = h->monotonic_ms(), now = h->now_ms();
-        if (storepart_due(&s->part, &pt->c, pt->files != NULL, ts, mono, now) &&
+        if ((storepart_due(&s->part, &pt->c, pt->files != NULL, ts, mono, now) ||
+             (pt->files && s->format == S3_FMT_AVRO && pt->schema != h->value_schema(v))) &&
             (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
         struct s3_file *f = pt->files;
@@ -658,10 +729,25 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             }
             if (!(f = s3_file_open(s, pt, h->buf_data(enc), off)))
                 return SLUICE_ERR_NOMEM;
+            if (s->format == S3_FMT_AVRO && s3_avro_open(&f->avro, h, h->value_schema(v),
+                                                         s->avro_codec, errstr, errstr_size) != 0) {
+                pt->files = f->next;
+                s3_file_free(s, f);
+                h->record_fail(rec, errstr);
+                continue;
+            }
+            pt->schema = s->format == S3_FMT_AVRO ? h->value_schema(v) : NULL;
         }
-        sluice_buf_t *dst = f->zon ? f->raw : f->body;
-        if (h->buf_append(dst, h->buf_data(s->line), h->buf_len(s->line)) != SLUICE_OK)
-            return SLUICE_ERR_NOMEM;
+        if (s->format == S3_FMT_AVRO) {
+            if (s3_avro_append(&f->avro, h, v, s->scratch, &why) != 0) {
+                h->record_fail(rec, why);
+                continue;
+            }
+        } else {
+            sluice_buf_t *dst = f->zon ? f->raw : f->body;
+            if (h->buf_append(dst, h->buf_data(s->line), h->buf_len(s->line)) != SLUICE_OK)
+                return SLUICE_ERR_NOMEM;
+        }
         int full = storepart_take(&s->part, &pt->c, off, ts, mono, now);
         if (f->zon && h->buf_len(f->raw) >= S3_GZIP_STAGE &&
             (e = storepart_gzip(h, &f->z, f->raw, f->body, Z_NO_FLUSH)) != SLUICE_OK)
@@ -725,6 +811,8 @@ static void s3_destroy(void *state)
             s3_file_free(s, f);
         }
         storepart_cycle_free(&p->c);
+        if (p->schema_json)
+            s->h->buf_free(p->schema_json);
         free(p);
     }
     s3_http_free(&s->http);
@@ -738,6 +826,8 @@ static void s3_destroy(void *state)
         s->h->buf_free(s->line);
     if (s->enc)
         s->h->buf_free(s->enc);
+    if (s->scratch)
+        s->h->buf_free(s->scratch);
     free(s);
 }
 
@@ -767,8 +857,11 @@ static const struct sluice_alias s3_aliases[] = {
     "offset>.json`, the offset zero-padded to `filename.offset.zero.pad.width` digits — the "    \
     "seed's `topics/orders/year=2023/month=01/day=08/hour=02/orders+0+0000046347.json`. "          \
     "`format.class` `json`: JSON lines, byte for byte the files sftp-json writes for the same "    \
-    "records; `bytes`: each value's bytes as they sit in the topic, then a newline. With "         \
-    "`s3.compression.type: gzip` an object is one gzip stream (`.json.gz`).\n"                     \
+    "records; `bytes`: each value's bytes as they sit in the topic, then a newline; `avro`: Avro " \
+    "object container files (avro-c; `avro.codec` null or deflate) whose schema is made from the " \
+    "records' Connect schema as Confluent's AvroData makes it, a new object whenever the schema "  \
+    "changes (records without a schema are refused by name). With `s3.compression.type: gzip` a "  \
+    "JSON or bytes object is one gzip stream (`.json.gz`).\n"                                      \
     "\n"                                                                                           \
     "**Rotation** per Kafka partition, as Confluent's: all open objects of a partition (one per "  \
     "directory) are written when it reached `flush.size` records, when its records span "          \

@@ -339,3 +339,52 @@ def test_slowdown_is_retried(sluice, tmp, stub):
     assert "SlowDown" in r.stderr
     assert stub.seen == ["GET", "PUT", "PUT", "PUT"]
     assert committed(tmp)["next_offset"] == 10
+
+
+def test_avro_files_read_back_with_fastavro(sluice, tmp, s3):
+    import fastavro
+    b = s3.bucket("avro")
+    # datagen's orders (a Connect schema with a nested struct) into Avro objects, and the same
+    # records as sftp-json's JSON lines beside them to compare with
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+offset.storage.file.filename: {tmp / 'offsets.json'}
+pipelines:
+  - id: orders
+    topic: orders
+    source:
+      plugin: datagen-avro
+      config: {{ quickstart: orders, rate: 0, iterations: 2500, random.seed: 7 }}
+    sinks:
+      - id: s3
+        plugin: S3_SINK
+        config:
+          s3.bucket.name: {b}
+          store.url: {s3.endpoint}
+          aws.access.key.id: {s3.access_key}
+          aws.secret.access.key: {s3.secret_key}
+          format.class: io.confluent.connect.s3.format.avro.AvroFormat
+          avro.codec: deflate
+          flush.size: 1000
+      - id: files
+        plugin: sftp-json
+        config:
+          directory: {tmp / 'out'}
+          flush.size: 1000
+""")
+    run_ok(sluice, cfg)
+    keys = s3.keys(b)
+    assert keys == [f"topics/orders/partition=0/orders+0+{o:010d}.avro" for o in (0, 1000, 2000)]
+    import io
+    got = []
+    for k in keys:
+        r = fastavro.reader(io.BytesIO(s3.get(b, k)))
+        assert r.codec == "deflate"
+        assert r.writer_schema["name"] == "ksql.orders"
+        assert [f["name"] for f in r.writer_schema["fields"]] == \
+            ["ordertime", "orderid", "itemid", "orderunits", "address"]
+        got.append(list(r))
+    assert [len(g) for g in got] == [1000, 1000, 500]
+    want = []
+    for k in sorted(tree(tmp / "out")):
+        want += [json.loads(x) for x in (tmp / "out" / k).read_text().splitlines()]
+    assert [r for g in got for r in g] == want

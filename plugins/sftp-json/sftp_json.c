@@ -35,6 +35,7 @@
 #include "filemode.h"
 #include "sftp_json.h"
 #include "store.h"
+#include "storepart.h"
 #include "timepart.h"
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -125,114 +126,7 @@ static const struct sluice_config_field sj_config[] = {
                     "creates the file or directory, and the server's own umask may take bits "
                     "away (OpenSSH: `internal-sftp -u`).",
      .example = "0640"},
-    {.name = "topics.dir",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "topics",
-     .description = "The top directory of the files, under the working directory.",
-     .example = "topics"},
-    {.name = "flush.size",
-     .type = SLUICE_CFG_INT,
-     .default_value = "1000",
-     .flags = SLUICE_CFG_RANGE,
-     .min = 1,
-     .max = 1000000000,
-     .description = "Records of one Kafka partition after which its files rotate.",
-     .example = "1000"},
-    {.name = "rotate.interval.ms",
-     .type = SLUICE_CFG_INT,
-     .default_value = "-1",
-     .flags = SLUICE_CFG_RANGE,
-     .min = -1,
-     .max = 1e15,
-     .description = "Rotate a partition's files when its records span this long in the "
-                    "extractor's time, or this long in wall time since its first record (an idle "
-                    "file is closed on time). -1: off.",
-     .example = "600000"},
-    {.name = "rotate.schedule.interval.ms",
-     .type = SLUICE_CFG_INT,
-     .default_value = "-1",
-     .flags = SLUICE_CFG_RANGE,
-     .min = -1,
-     .max = 1e15,
-     .description = "Rotate on the wall clock at multiples of this interval from 00:00 in "
-                    "`timezone`. -1: off.",
-     .example = "3600000"},
-    {.name = "partitioner.class",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "default",
-     .description = "`default` (`partition=<kafka partition>`), `field` (`<field>=<value>`), "
-                    "`time-based` (`path.format`, `partition.duration.ms`), `daily` "
-                    "(`'year'=YYYY/'month'=MM/'day'=dd`), `hourly` "
-                    "(`'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH`); Confluent's class names "
-                    "(`io.confluent.connect.storage.partitioner.HourlyPartitioner`, ...) too.",
-     .example = "hourly"},
-    {.name = "partition.field.name",
-     .type = SLUICE_CFG_LIST,
-     .description = "The value fields of the `field` partitioner (a dotted name reaches into "
-                    "nested structs and maps).",
-     .example = "[country, city]"},
-    {.name = "path.format",
-     .type = SLUICE_CFG_STRING,
-     .description =
-         "The directories of the `time-based` partitioner, a Joda-Time pattern: `YYYY` "
-         "or `yyyy`, `YY`, `MM`, `MMM` (Jan), `dd`, `D` (day of year), `HH`, `mm`, `ss`, "
-         "`SSS`, `E` (Mon); text in single quotes is literal.",
-     .example = "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH"},
-    {.name = "partition.duration.ms",
-     .type = SLUICE_CFG_INT,
-     .default_value = "-1",
-     .flags = SLUICE_CFG_RANGE,
-     .min = -1,
-     .max = 1e15,
-     .description = "The `time-based` partitioner's bucket length (buckets start at multiples "
-                    "of it from the epoch in `timezone`).",
-     .example = "3600000"},
-    {.name = "timezone",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "UTC",
-     .description = "The time zone of time-based directories and of rotate.schedule.interval.ms: "
-                    "an IANA name (`Europe/Madrid`, from the system's zoneinfo), `UTC`, or "
-                    "`+hh:mm`/`-hh:mm`.",
-     .example = "Europe/Madrid"},
-    {.name = "locale",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "en",
-     .description = "The locale of month and day names in `path.format`. Only English (`en`, "
-                    "`en_US`, ...) and `C` are supported.",
-     .example = "en_US"},
-    {.name = "timestamp.extractor",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "Record",
-     .description = "Where a record's time comes from: `Record` (the record's timestamp), "
-                    "`RecordField` (`timestamp.field` of the value), `Wallclock` (now). The "
-                    "default is `Record`, not Confluent's `Wallclock`, so that directories (and "
-                    "with them file names) depend on the data only. Confluent's class names "
-                    "(`...TimeBasedPartitioner$RecordFieldTimestampExtractor`) are accepted.",
-     .example = "RecordField"},
-    {.name = "timestamp.field",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "timestamp",
-     .description = "The value field of `RecordField` (dotted for nested fields): epoch "
-                    "milliseconds (an integer, a Timestamp or a Date), or an ISO-8601 string.",
-     .example = "ordertime"},
-    {.name = "filename.offset.zero.pad.width",
-     .type = SLUICE_CFG_INT,
-     .default_value = "10",
-     .flags = SLUICE_CFG_RANGE,
-     .min = 0,
-     .max = 19,
-     .description = "Digits of the first offset in a file name (zero-padded).",
-     .example = "10"},
-    {.name = "directory.delim",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "/",
-     .description = "Between `topics.dir`, the topic, the partition directories and the file.",
-     .example = "/"},
-    {.name = "file.delim",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "+",
-     .description = "Between topic, Kafka partition and offset in a file name.",
-     .example = "+"},
+    STOREPART_CONFIG_FIELDS,
     {.name = "format.key.enable",
      .type = SLUICE_CFG_BOOL,
      .default_value = "false",
@@ -264,19 +158,6 @@ static const struct sluice_config_field sj_config[] = {
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Init */
-
-static const char *sj_tail(const char *name)
-{
-    const char *t = strrchr(name, '$');
-    if (!t)
-        t = strrchr(name, '.');
-    return t ? t + 1 : name;
-}
-
-static int sj_eq(const char *a, const char *b)
-{
-    return strcasecmp(a, b) == 0;
-}
 
 static void sj_destroy(void *state);
 
@@ -313,10 +194,8 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     s->topics_dir = sj_strdup(h->config_string(cfg, "topics.dir"));
     s->ddelim = sj_strdup(h->config_string(cfg, "directory.delim"));
     s->fdelim = sj_strdup(h->config_string(cfg, "file.delim"));
-    s->ts_field = sj_strdup(h->config_string(cfg, "timestamp.field"));
     s->line = h->buf_new(1024);
-    s->enc_cache = h->buf_new(128);
-    if (!s->topics_dir || !s->ddelim || !s->fdelim || !s->ts_field || !s->line || !s->enc_cache) {
+    if (!s->topics_dir || !s->ddelim || !s->fdelim || !s->line) {
         rc = SLUICE_ERR_NOMEM;
         goto fail;
     }
@@ -328,7 +207,6 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     s->flush_size = h->config_int(cfg, "flush.size");
     s->rotate_ms = h->config_int(cfg, "rotate.interval.ms");
     s->schedule_ms = h->config_int(cfg, "rotate.schedule.interval.ms");
-    s->duration_ms = h->config_int(cfg, "partition.duration.ms");
     s->pad = (int)h->config_int(cfg, "filename.offset.zero.pad.width");
     s->key_enable = h->config_bool(cfg, "format.key.enable");
     s->headers_enable = h->config_bool(cfg, "format.headers.enable");
@@ -340,105 +218,9 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
         goto fail;
     }
 
-    const char *locale = h->config_string(cfg, "locale");
-    if (!(sj_eq(locale, "") || sj_eq(locale, "C") || sj_eq(locale, "POSIX") ||
-          (strncasecmp(locale, "en", 2) == 0 &&
-           (!locale[2] || locale[2] == '_' || locale[2] == '-')))) {
-        snprintf(errstr, errstr_size,
-                 "locale: '%s' is not supported: only English (en, en_US, ...) and C", locale);
+    if ((rc = storepart_init(&s->part, h, cfg, errstr, errstr_size)) != SLUICE_OK)
         goto fail;
-    }
-    if (timepart_zone_init(&s->tz, h->config_string(cfg, "timezone"), errstr, errstr_size) != 0)
-        goto fail;
-
-    /* Confluent's class names too: io.confluent.connect.storage.partitioner.
-     * TimeBasedPartitioner$RecordFieldTimestampExtractor and its siblings */
-    char exb[64];
-    const char *ex = sj_tail(h->config_string(cfg, "timestamp.extractor"));
-    size_t exl = strlen(ex), sfx = strlen("TimestampExtractor");
-    if (exl > sfx && exl < sizeof exb && strcmp(ex + exl - sfx, "TimestampExtractor") == 0) {
-        memcpy(exb, ex, exl - sfx);
-        exb[exl - sfx] = '\0';
-        ex = exb;
-    }
-    if (sj_eq(ex, "Record"))
-        s->extractor = TIMEPART_TS_RECORD;
-    else if (sj_eq(ex, "RecordField") || sj_eq(ex, "record-field") || sj_eq(ex, "record_field"))
-        s->extractor = TIMEPART_TS_FIELD;
-    else if (sj_eq(ex, "Wallclock") || sj_eq(ex, "wall-clock"))
-        s->extractor = TIMEPART_TS_WALLCLOCK;
-    else {
-        snprintf(errstr, errstr_size,
-                 "timestamp.extractor: unknown extractor '%s' (Record, RecordField, Wallclock)",
-                 h->config_string(cfg, "timestamp.extractor"));
-        goto fail;
-    }
-
-    const char *pc = h->config_string(cfg, "partitioner.class");
-    const char *pt = sj_tail(pc);
-    const char *fmt = h->config_string(cfg, "path.format");
-    if (sj_eq(pc, "default") || sj_eq(pt, "DefaultPartitioner")) {
-        s->partitioner = SJ_PART_DEFAULT;
-    } else if (sj_eq(pc, "field") || sj_eq(pt, "FieldPartitioner")) {
-        s->partitioner = SJ_PART_FIELD;
-        s->nfields = h->config_count(cfg, "partition.field.name");
-        if (s->nfields == 0) {
-            snprintf(errstr, errstr_size,
-                     "partition.field.name: the field partitioner needs at least one field");
-            goto fail;
-        }
-        s->fields = calloc(s->nfields, sizeof *s->fields);
-        for (size_t i = 0; s->fields && i < s->nfields; i++)
-            s->fields[i] = sj_strdup(h->config_item(cfg, "partition.field.name", i));
-    } else if (sj_eq(pc, "daily") || sj_eq(pt, "DailyPartitioner")) {
-        s->partitioner = SJ_PART_TIME;
-        fmt = "'year'=YYYY/'month'=MM/'day'=dd";
-        s->duration_ms = 86400000;
-    } else if (sj_eq(pc, "hourly") || sj_eq(pt, "HourlyPartitioner")) {
-        s->partitioner = SJ_PART_TIME;
-        fmt = "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH";
-        s->duration_ms = 3600000;
-    } else if (sj_eq(pc, "time-based") || sj_eq(pc, "time") || sj_eq(pt, "TimeBasedPartitioner")) {
-        s->partitioner = SJ_PART_TIME;
-        if (!fmt || !*fmt) {
-            snprintf(errstr, errstr_size,
-                     "path.format: the time-based partitioner needs it, e.g. "
-                     "'year'=YYYY/'month'=MM/'day'=dd");
-            goto fail;
-        }
-        if (s->duration_ms <= 0) {
-            snprintf(errstr, errstr_size,
-                     "partition.duration.ms: the time-based partitioner needs a positive "
-                     "duration, e.g. 3600000");
-            goto fail;
-        }
-    } else {
-        snprintf(errstr, errstr_size,
-                 "partitioner.class: unknown partitioner '%s' (default, field, time-based, daily, "
-                 "hourly, or Confluent's class names)",
-                 pc);
-        goto fail;
-    }
-    if (s->partitioner == SJ_PART_TIME) {
-        for (const char *q = fmt; *q; q++)
-            if (*q == '\'') /* an unbalanced quote swallows the rest: refuse it */
-                for (q++;; q++) {
-                    if (!*q) {
-                        snprintf(errstr, errstr_size, "path.format: unterminated quote in '%s'",
-                                 fmt);
-                        goto fail;
-                    }
-                    if (*q == '\'')
-                        break;
-                }
-        if (timepart_format(fmt, 0, NULL, h, errstr, errstr_size) != 0)
-            goto fail;
-        s->path_format = strdup(fmt);
-    }
-    if (s->nfields && !s->fields) {
-        rc = SLUICE_ERR_NOMEM;
-        goto fail;
-    }
+    rc = SLUICE_ERR_CONFIG;
 
     if (host && *host) {
 #ifdef SFTP_JSON_HAVE_SFTP
@@ -674,130 +456,11 @@ static const char *sj_path_refused(struct sj *s, const struct sj_part *pt, const
     return why;
 }
 
-/* Appends the encoded partition of `rec` to `out`. */
+/* Appends the encoded partition of `rec` to `out` (../common/storepart.c). */
 static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_t *out,
                      const char **why)
 {
-    const struct sluice_host *h = s->h;
-    char tmp[64];
-    if (s->partitioner == SJ_PART_DEFAULT) {
-        int n = snprintf(tmp, sizeof tmp, "partition=%" PRId32, h->record_partition(rec));
-        h->buf_append(out, tmp, (size_t)n);
-        return 0;
-    }
-    if (s->partitioner == SJ_PART_TIME) {
-        int64_t bucket = timepart_bucket(&s->tz, ts, s->duration_ms);
-        /* consecutive records mostly share their bucket: format it once */
-        if (s->enc_valid && bucket == s->enc_bucket) {
-            h->buf_append(out, h->buf_data(s->enc_cache), h->buf_len(s->enc_cache));
-            return 0;
-        }
-        char err[128];
-        size_t start = h->buf_len(out);
-        if (timepart_format(s->path_format, bucket, out, h, err, sizeof err) != 0)
-            return -1;
-        h->buf_reset(s->enc_cache);
-        s->enc_valid = h->buf_append(s->enc_cache, h->buf_data(out) + start,
-                                     h->buf_len(out) - start) == SLUICE_OK;
-        s->enc_bucket = bucket;
-        return 0;
-    }
-    char err[256];
-    sluice_value_t *v = h->record_value(rec, err, sizeof err);
-    for (size_t i = 0; i < s->nfields; i++) {
-        sluice_value_t *f = v ? timepart_field(h, v, s->fields[i]) : NULL;
-        if (!f) {
-            *why = "a partition.field.name field is missing from the value";
-            return -1;
-        }
-        if (i)
-            h->buf_append(out, s->ddelim, strlen(s->ddelim));
-        h->buf_append(out, s->fields[i], strlen(s->fields[i]));
-        h->buf_append(out, "=", 1);
-        sluice_buf_t *t = s->line;
-        h->buf_reset(t);
-        if (h->value_type(f) == SLUICE_TYPE_NULL)
-            h->buf_append(t, "null", 4);
-        else if (h->value_write_text(f, t) != SLUICE_OK) {
-            *why = "a partition.field.name field cannot be written as text";
-            return -1;
-        }
-        /* A value must stay one directory inside the tree: escape separators and controls, and
-         * the dots of a value that is "." or ".." (a name of its own in a layout without the
-         * field name). Other values keep their bytes: the layout of existing trees stays. */
-        const unsigned char *p = (const unsigned char *)h->buf_data(t);
-        size_t n = h->buf_len(t);
-        int dots = (n == 1 || n == 2) && p[0] == '.' && p[n - 1] == '.';
-        for (size_t k = 0; k < n; k++) {
-            if (p[k] < 0x20 || p[k] == '/' || p[k] == '\\' || p[k] == '%' || p[k] == 0x7f || dots) {
-                int m = snprintf(tmp, sizeof tmp, "%%%02X", p[k]);
-                h->buf_append(out, tmp, (size_t)m);
-            } else {
-                h->buf_append(out, p + k, 1);
-            }
-        }
-    }
-    return 0;
-}
-
-/* One line of a file. Appends are checked once at the end: the buffer keeps its first error (ABI
- * 1.3). A key or value that has no JSON form fails the record, and so does running out of memory
- * (a line cut short must never reach a file). */
-static sluice_err_t sj_render(struct sj *s, sluice_record_t *rec, sluice_buf_t *line,
-                              const char **why)
-{
-    const struct sluice_host *h = s->h;
-    char err[256];
-    sluice_value_t *v = h->record_value(rec, err, sizeof err);
-    if (!v) {
-        *why = "the value cannot be decoded";
-        return SLUICE_ERR_INVALID;
-    }
-    int env = s->key_enable || s->headers_enable;
-    if (env && s->key_enable) {
-        sluice_value_t *k = h->record_key(rec, err, sizeof err);
-        if (!k) {
-            *why = "the key cannot be decoded";
-            return SLUICE_ERR_INVALID;
-        }
-        h->buf_append(line, "{\"key\":", 7);
-        if (h->value_write_json(k, line) == SLUICE_ERR_INVALID) {
-            *why = "the key cannot be written as JSON";
-            return SLUICE_ERR_INVALID;
-        }
-        h->buf_append(line, ",\"value\":", 9);
-    } else if (env) {
-        h->buf_append(line, "{\"value\":", 9);
-    }
-    if (h->value_write_json(v, line) == SLUICE_ERR_INVALID) {
-        *why = "the value cannot be written as JSON";
-        return SLUICE_ERR_INVALID;
-    }
-    if (s->headers_enable) {
-        h->buf_append(line, ",\"headers\":[", 12);
-        for (size_t i = 0, n = h->record_header_count(rec); i < n; i++) {
-            const void *hv;
-            size_t hl;
-            const char *name = h->record_header(rec, i, &hv, &hl);
-            h->buf_append(line, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
-            h->buf_append_json_string(line, name, strlen(name));
-            h->buf_append(line, ",\"value\":", 9);
-            if (hv)
-                h->buf_append_json_string(line, hv, hl);
-            else
-                h->buf_append(line, "null", 4);
-            h->buf_append(line, "}", 1);
-        }
-        h->buf_append(line, "]", 1);
-    }
-    if (env)
-        h->buf_append(line, "}", 1);
-    h->buf_append(line, "\n", 1);
-    if (h->buf_error(line) != SLUICE_OK) {
-        *why = "out of memory while writing the record as JSON";
-        return SLUICE_ERR_NOMEM;
-    }
-    return SLUICE_OK;
+    return storepart_encode(&s->part, s->h, rec, ts, out, why);
 }
 
 /* Rotation of a TP before a record of time `ts` joins its files. */
@@ -813,7 +476,7 @@ static int sj_due(struct sj *s, struct sj_part *pt, int64_t ts, int64_t mono, in
 
 static int64_t sj_next_schedule(struct sj *s, int64_t now)
 {
-    return timepart_next_boundary(&s->tz, now, s->schedule_ms);
+    return timepart_next_boundary(&s->part.tz, now, s->schedule_ms);
 }
 
 static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, size_t errstr_size)
@@ -853,7 +516,7 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
         }
         const char *why = NULL;
         int64_t ts = 0;
-        if (timepart_timestamp(h, rec, s->extractor, s->ts_field, &ts, &why) != 0) {
+        if (timepart_timestamp(h, rec, s->part.extractor, s->part.ts_field, &ts, &why) != 0) {
             h->record_fail(rec, why);
             continue;
         }
@@ -867,7 +530,8 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
             continue;
         }
         h->buf_reset(s->line);
-        if (sj_render(s, rec, s->line, &why) != SLUICE_OK) {
+        if (storepart_json_line(s->h, rec, s->key_enable, s->headers_enable, s->line, &why) !=
+            SLUICE_OK) {
             h->record_fail(rec, why);
             continue;
         }
@@ -981,20 +645,13 @@ static void sj_destroy(void *state)
     }
     if (s->store)
         s->store->ops->free(s->store);
-    for (size_t i = 0; s->fields && i < s->nfields; i++)
-        free(s->fields[i]);
-    free(s->fields);
     free(s->directory);
     free(s->topics_dir);
     free(s->ddelim);
     free(s->fdelim);
-    free(s->ts_field);
-    free(s->path_format);
-    timepart_zone_free(&s->tz);
+    storepart_free(&s->part, s->h);
     if (s->line)
         s->h->buf_free(s->line);
-    if (s->enc_cache)
-        s->h->buf_free(s->enc_cache);
     free(s);
 }
 

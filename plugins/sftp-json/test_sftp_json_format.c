@@ -471,8 +471,8 @@ static void test_hourly_and_daily(void **state)
 {
     (void)state;
     struct sj *s = sj_ok((const char *const[]){"partitioner.class", "hourly", NULL});
-    assert_int_equal(s->partitioner, SJ_PART_TIME);
-    assert_int_equal(s->duration_ms, HOUR);
+    assert_int_equal(s->part.partitioner, STOREPART_TIME);
+    assert_int_equal(s->part.duration_ms, HOUR);
     assert_string_equal(enc_time(s, T0 + HOUR - 1), "year=2023/month=01/day=08/hour=02");
     assert_string_equal(enc_time(s, T0 + HOUR), "year=2023/month=01/day=08/hour=03");
     sj_destroy(s);
@@ -480,7 +480,7 @@ static void test_hourly_and_daily(void **state)
     s = sj_ok((const char *const[]){"partitioner.class",
                                     "io.confluent.connect.storage.partitioner.DailyPartitioner",
                                     "path.format", "HH", "partition.duration.ms", "60000", NULL});
-    assert_int_equal(s->duration_ms, DAY);
+    assert_int_equal(s->part.duration_ms, DAY);
     assert_string_equal(enc_time(s, T0 + 22 * HOUR - 1), "year=2023/month=01/day=08");
     assert_string_equal(enc_time(s, T0 + 22 * HOUR), "year=2023/month=01/day=09");
     sj_destroy(s);
@@ -517,20 +517,20 @@ static void test_timezone_fixed(void **state)
     (void)state;
     struct sj *s =
         sj_ok((const char *const[]){"partitioner.class", "daily", "timezone", "+05:30", NULL});
-    assert_int_equal(timepart_zone_offset(&s->tz, 0), 19800);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 0), 19800);
     /* 2023-01-08T20:00Z is 01:30 on the 9th in +05:30 */
     assert_string_equal(enc_time(s, 1673208000000LL), "year=2023/month=01/day=09");
     assert_string_equal(enc_time(s, 1673208000000LL - 90 * 60000 - 1), "year=2023/month=01/day=08");
     sj_destroy(s);
     s = sj_ok((const char *const[]){"partitioner.class", "hourly", "timezone", "-03:30", NULL});
-    assert_int_equal(timepart_zone_offset(&s->tz, 1234567), -12600);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 1234567), -12600);
     assert_string_equal(enc_time(s, T0), "year=2023/month=01/day=07/hour=22");
     sj_destroy(s);
     /* the UTC spellings */
     const char *utc[] = {"UTC", "Z", "GMT", "Etc/UTC", "+00:00"};
     for (size_t i = 0; i < sizeof utc / sizeof utc[0]; i++) {
         s = sj_ok((const char *const[]){"partitioner.class", "hourly", "timezone", utc[i], NULL});
-        assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000), 0);
+        assert_int_equal(timepart_zone_offset(&s->part.tz, T0 / 1000), 0);
         assert_string_equal(enc_time(s, T0), "year=2023/month=01/day=08/hour=02");
         sj_destroy(s);
     }
@@ -543,21 +543,21 @@ static void test_timezone_madrid_dst(void **state)
         skip();
     struct sj *s = sj_ok(
         (const char *const[]){"partitioner.class", "hourly", "timezone", "Europe/Madrid", NULL});
-    assert_true(s->tz.n > 100); /* two changes a year since 1979 */
+    assert_true(s->part.tz.n > 100); /* two changes a year since 1979 */
     /* winter: CET, +01:00 */
-    assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000), 3600);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, T0 / 1000), 3600);
     assert_string_equal(enc_time(s, T0), "year=2023/month=01/day=08/hour=03");
     /* 2023-03-26 01:00Z: 02:00 CET becomes 03:00 CEST; there is no hour=02 that day */
     const int64_t spring = 1679792400000LL;
-    assert_int_equal(timepart_zone_offset(&s->tz, spring / 1000 - 1), 3600);
-    assert_int_equal(timepart_zone_offset(&s->tz, spring / 1000), 7200);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, spring / 1000 - 1), 3600);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, spring / 1000), 7200);
     assert_string_equal(enc_time(s, spring - 1), "year=2023/month=03/day=26/hour=01");
     assert_string_equal(enc_time(s, spring), "year=2023/month=03/day=26/hour=03");
     /* 2023-10-29 01:00Z: 03:00 CEST becomes 02:00 CET; hour=02 comes twice, one directory */
     assert_string_equal(enc_time(s, 1698539400000LL), "year=2023/month=10/day=29/hour=02");
     assert_string_equal(enc_time(s, 1698543000000LL), "year=2023/month=10/day=29/hour=02");
-    assert_int_equal(timepart_zone_offset(&s->tz, 1698539400), 7200);
-    assert_int_equal(timepart_zone_offset(&s->tz, 1698543000), 3600);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 1698539400), 7200);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 1698543000), 3600);
     /* summer midnight: 22:30Z on July 1st is July 2nd in Madrid */
     assert_string_equal(enc_time(s, 1688250600000LL), "year=2023/month=07/day=02/hour=00");
     sj_destroy(s);
@@ -579,16 +579,16 @@ static void test_timezone_sao_paulo(void **state)
     struct sj *s = sj_ok((const char *const[]){"partitioner.class", "hourly", "timezone",
                                                "America/Sao_Paulo", NULL});
     /* 2018-11-04 00:00 -03 became 01:00 -02 (DST began at midnight: no hour=00 that day) */
-    assert_int_equal(timepart_zone_offset(&s->tz, 1541300399), -10800);
-    assert_int_equal(timepart_zone_offset(&s->tz, 1541300400), -7200);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 1541300399), -10800);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 1541300400), -7200);
     assert_string_equal(enc_time(s, 1541300399000LL), "year=2018/month=11/day=03/hour=23");
     assert_string_equal(enc_time(s, 1541300400000LL), "year=2018/month=11/day=04/hour=01");
     /* 2019-02-17 00:00 -02 became 2019-02-16 23:00 -03: hour=23 of the 16th twice */
     assert_string_equal(enc_time(s, 1550367000000LL), "year=2019/month=02/day=16/hour=23");
     assert_string_equal(enc_time(s, 1550370600000LL), "year=2019/month=02/day=16/hour=23");
     /* no DST since 2019 */
-    assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000), -10800);
-    assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000 + 180 * 86400), -10800);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, T0 / 1000), -10800);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, T0 / 1000 + 180 * 86400), -10800);
     sj_destroy(s);
 }
 
@@ -612,7 +612,7 @@ static void test_default_and_field_partitioners(void **state)
     (void)state;
     int rc;
     struct sj *s = sj_ok(NULL);
-    assert_int_equal(s->partitioner, SJ_PART_DEFAULT);
+    assert_int_equal(s->part.partitioner, STOREPART_DEFAULT);
     assert_string_equal(enc(s, 7, T0, NULL, &rc), "partition=7");
     sj_destroy(s);
 
@@ -626,7 +626,7 @@ static void test_default_and_field_partitioners(void **state)
                              .items = {&addr, &nasty, &num, &nul}};
     s = sj_ok((const char *const[]){"partitioner.class", "field", "partition.field.name",
                                     "address.city,n,none", NULL});
-    assert_int_equal(s->nfields, 3);
+    assert_int_equal(s->part.nfields, 3);
     assert_string_equal(enc(s, 0, T0, &v, &rc), "address.city=Madrid/n=-42/none=null");
     assert_int_equal(rc, 0);
     sj_destroy(s);
@@ -877,16 +877,16 @@ static void test_config_errors(void **state)
         sj_destroy(sj_ok((const char *const[]){"locale", ok[i], NULL}));
     /* the extractor spellings (case does not matter) */
     struct sj *s = sj_ok((const char *const[]){"timestamp.extractor", "recordfield", NULL});
-    assert_int_equal(s->extractor, TIMEPART_TS_FIELD);
+    assert_int_equal(s->part.extractor, TIMEPART_TS_FIELD);
     sj_destroy(s);
     s = sj_ok((const char *const[]){"timestamp.extractor", "record_field", NULL});
-    assert_int_equal(s->extractor, TIMEPART_TS_FIELD);
+    assert_int_equal(s->part.extractor, TIMEPART_TS_FIELD);
     sj_destroy(s);
     s = sj_ok(NULL);
-    assert_int_equal(s->extractor, TIMEPART_TS_RECORD);
+    assert_int_equal(s->part.extractor, TIMEPART_TS_RECORD);
     sj_destroy(s);
     s = sj_ok((const char *const[]){"timestamp.extractor", "wallclock", NULL});
-    assert_int_equal(s->extractor, TIMEPART_TS_WALLCLOCK);
+    assert_int_equal(s->part.extractor, TIMEPART_TS_WALLCLOCK);
     sj_destroy(s);
 }
 

@@ -19,7 +19,8 @@
 # `apt-get update` once and `apt-get install` for the missing packages. Uses sudo only when not root.
 
 SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libcjson-dev libcmocka-dev
-                   librdkafka-dev libcurl4-openssl-dev libmariadb-dev libmicrohttpd-dev)
+                   librdkafka-dev libcurl4-openssl-dev libmariadb-dev libmicrohttpd-dev
+                   zlib1g-dev libssl-dev)
 # Java 17 runs Kafka; the schema registry (Apicurio 3.3) needs Java >= 21, which Debian 12 does not
 # package: tests/services/registry.sh finds one in /usr/lib/jvm (or $JAVA) and deps_services says so.
 # apache2-utils: ab, the load generator of tests/bench/worker_bench.py (a C client).

@@ -165,6 +165,14 @@ def verify_s3(client, tdir, n, fmt, name):
     return len(keys)
 
 
+def median_row(label, rows, n):
+    med = lambda i: statistics.median(r[i] for r in rows)  # noqa: E731
+    server = "sshd" if label == "sftp" else "s3proxy"
+    print(f"{label:7s} median of {len(rows)}: {med(1):>10,.0f} records/s  {med(2):6.1f} MB/s  "
+          f"peak RSS {med(3) / 1024:6.1f} MiB  ({med(0):.2f} s; CPU {med(4):.2f} s + {server} "
+          f"{med(5):.2f} s, {n / med(4):,.0f} records per sluice CPU second)", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build")
@@ -209,6 +217,7 @@ def main():
         srv = env_of(service("s3proxy.sh", "start", dirs["s3proxy"]))
         started.append(("s3proxy.sh", "stop", dirs["s3proxy"]))
         client = s3_client(srv)
+        s3proxy_pid = int((dirs["s3proxy"] / "s3proxy.pid").read_text().split()[0])
         client.create_bucket(Bucket=BUCKET)
         sftp, sshd_pid = None, None
         if "sftp" in only:
@@ -218,6 +227,8 @@ def main():
             sshd_pid = int((dirs["sftp"] / "sshd.pid").read_text().split()[0])
         env = dict(os.environ, AWS_ACCESS_KEY_ID=srv["S3_ACCESS_KEY_ID"],
                    AWS_SECRET_ACCESS_KEY=srv["S3_SECRET_ACCESS_KEY"])
+        # the REST API on a free port: 8083 may be another worker's (as conftest.py does)
+        env.setdefault("SLUICE_LISTENERS", "http://127.0.0.1:0")
 
         topic = f"orders-s3b-{os.getpid()}"
         create_topic(bootstrap, topic)
@@ -261,9 +272,14 @@ def main():
                                  tdir=tdir, fmt=fmt, flush_size=size, consumer_keys=consumer_keys)
                     root = Path(srv["S3_DATA"]) / BUCKET / tdir
                     objs = Objects(root, n // size, f".{fmt}")
+                # the server's CPU: sshd's session processes (run_sink), s3proxy's JVM (its
+                # CPU time over the run; it lives across runs)
+                s3cpu = sjb.cpu_seconds([s3proxy_pid])
                 secs, rss, cpu, srv_cpu = sjb.run_sink(
                     [str(sluice), "run", "--quiet", str(cfg)], env, objs, n, work, pid,
                     a.timeout, server_pid=sshd_pid if scen == "sftp" else None)
+                if scen != "sftp":
+                    srv_cpu = sjb.cpu_seconds([s3proxy_pid]) - s3cpu
                 objs.poll()
                 if scen == "sftp":
                     sjb.verify(objs, n, f"{scen} run {i}")
@@ -278,13 +294,14 @@ def main():
                 print(f"{scen:7s} {label}: {n:,} records in {count:,} objects "
                       f"({nbytes / 1e6:.1f} MB) in {secs:.2f} s = {row[1]:>10,.0f} records/s  "
                       f"{row[2]:6.1f} MB/s  peak RSS {rss / 1024:6.1f} MiB  CPU {cpu:.2f} s"
-                      + (f" + sshd {srv_cpu:.2f} s" if srv_cpu else "")
+                      + (f" + {'sshd' if scen == 'sftp' else 's3proxy'} {srv_cpu:.2f} s"
+                         if srv_cpu else "")
                       + "  (checked: every orderid once)", flush=True)
                 shutil.rmtree(root, ignore_errors=True)
             results[scen] = rows
         print()
         for k, rows in results.items():
-            sjb.median_row(k, rows, n)
+            median_row(k, rows, n)
         for k, rows in results.items():
             if not k.startswith("s3"):
                 continue

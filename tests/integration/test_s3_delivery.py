@@ -9,7 +9,11 @@ server (the `s3` fixture, s3proxy), read back independently with boto3:
   records wait, nothing is lost, nothing is duplicated, sluice does not spin meanwhile.
 
 An object's records are consecutive offsets from the one in its name (<topic>+<partition>+<first
-offset>.json), so the objects tell for every offset how many times it was delivered."""
+offset>.json), so the objects tell for every offset how many times it was delivered.
+
+These are the CI sizes (each test about a minute). The long variant, out of CI as the soak test is,
+runs the same tests with SLUICE_S3_LONG=1 (tests/soak/s3_delivery): 2,000,000 records killed 10
+times, and the server away for 3 minutes."""
 import json
 import os
 import re
@@ -23,6 +27,8 @@ from kafkatest import committed, create_topic, end_offsets, produce, uniq
 from sluicetest import kill, scaled, wait_exit, wait_until, write_yaml
 
 PART = 5 << 20  # s3.part.size: S3's smallest part, so that every object is a multipart upload
+LONG = os.environ.get("SLUICE_S3_LONG") == "1"
+KILL_RECORDS, KILLS, AWAY_S = (2_000_000, 10, 180) if LONG else (200_000, 4, 30)
 
 
 def sink_yaml(tmp, bootstrap, pid, topic, s3, bucket, *, flush_size, extra=""):
@@ -123,11 +129,11 @@ def all_committed(bootstrap, group, topic):
 def test_sigkill_mid_upload_leaves_every_record_in_exactly_one_object(sluice, kafka, s3, tmp):
     """200,000 records of ~300 bytes over 2 partitions, objects of 20,000 records (~6 MB: two
     parts of 5 MiB each); SIGKILL while an upload is in flight, after each new object, up to 4
-    times."""
+    times (long variant: 2,000,000 records, up to 10 times)."""
     topic, pid = uniq("s3kill"), uniq("s3k")
     bucket = s3.bucket(uniq("kill").lower())
     create_topic(kafka.bootstrap, topic, 2)
-    produced = fill(kafka.bootstrap, topic, 0, 200_000, 2, "x" * 280)
+    produced = fill(kafka.bootstrap, topic, 0, KILL_RECORDS, 2, "x" * 280)
     cfg = sink_yaml(tmp, kafka.bootstrap, pid, topic, s3, bucket, flush_size=20_000)
     group = f"sluice.{pid}.s3"
     env = s3_env(s3)
@@ -144,7 +150,7 @@ def test_sigkill_mid_upload_leaves_every_record_in_exactly_one_object(sluice, ka
     proc = start()
     kills, before = [], 0
     try:
-        while len(kills) < 4 and not all_committed(kafka.bootstrap, group, topic):
+        while len(kills) < KILLS and not all_committed(kafka.bootstrap, group, topic):
             # progress since the last kill (a new object), then a multipart upload in flight
             wait_until(lambda: objects() > before or proc.poll() is not None, scaled(60),
                        interval=0.05, what=f"a new object after kill {len(kills)}")
@@ -160,7 +166,7 @@ def test_sigkill_mid_upload_leaves_every_record_in_exactly_one_object(sluice, ka
             kills.append((before, len(s3.uploads(bucket))))
             proc = start()
         wait_until(lambda: all_committed(kafka.bootstrap, group, topic) or proc.poll() is not None,
-                   scaled(90), interval=0.3, what="every offset committed")
+                   scaled(900 if LONG else 90), interval=0.3, what="every offset committed")
         assert proc.poll() is None, open(logs[-1]).read()[-3000:]
         kill(proc, signal.SIGTERM)
         assert wait_exit(proc, scaled(30)) == 0, open(logs[-1]).read()[-3000:]
@@ -172,7 +178,7 @@ def test_sigkill_mid_upload_leaves_every_record_in_exactly_one_object(sluice, ka
     assert len(kills) >= 3, f"only {len(kills)} kills mid-upload: {kills}"
     assert all(pending >= 1 for _, pending in kills), kills
     check_exactly_once(s3, bucket, topic, produced)
-    assert objects() == 10  # 100,000 records a partition, 20,000 an object
+    assert objects() == KILL_RECORDS // 20_000  # 20,000 records an object
 
 
 def cpu_seconds(pid):
@@ -183,7 +189,8 @@ def cpu_seconds(pid):
 
 def test_server_away_30s_mid_run_loses_and_duplicates_nothing(sluice, kafka, s3, tmp):
     """60,000 records, objects of 10,000; the server stopped after the first object, 60,000 more
-    records produced while it is away, started again 30 s later on the same port."""
+    records produced while it is away, started again 30 s later (long variant: 3 minutes) on the
+    same port."""
     topic, pid = uniq("s3away"), uniq("s3a")
     bucket = s3.bucket(uniq("away").lower())
     create_topic(kafka.bootstrap, topic, 1)
@@ -200,7 +207,7 @@ def test_server_away_30s_mid_run_loses_and_duplicates_nothing(sluice, kafka, s3,
         assert proc.poll() is None, (tmp / "run.stderr").read_text()[-3000:]
         produced.update(fill(kafka.bootstrap, topic, 60_000, 60_000, 1, "y" * 200))
         cpu0 = cpu_seconds(proc.pid)
-        time.sleep(max(0.0, 30 - (time.monotonic() - away)))
+        time.sleep(max(0.0, AWAY_S - (time.monotonic() - away)))
         # still running, waiting: not spinning on the failures
         assert proc.poll() is None, (tmp / "run.stderr").read_text()[-3000:]
         spent = cpu_seconds(proc.pid) - cpu0
@@ -216,7 +223,8 @@ def test_server_away_30s_mid_run_loses_and_duplicates_nothing(sluice, kafka, s3,
             kill(proc, signal.SIGKILL)
             wait_exit(proc, 20)
         err.close()
-    assert spent < 5, f"sluice used {spent:.1f} s of CPU in the 30 s the server was away"
+    assert spent < 5 * AWAY_S / 30, \
+        f"sluice used {spent:.1f} s of CPU in the {AWAY_S} s the server was away"
     # while the server was away only whole objects' offsets were committed (none, or some of
     # the first 60,000 records'), never the records that waited
     assert held <= 60_000 and (held < 0 or held % 10_000 == 0), held

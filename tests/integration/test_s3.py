@@ -283,6 +283,7 @@ class Stub(http.server.BaseHTTPRequestHandler):
             self.rfile.read(n)
         status, code = self.answers[0] if len(self.answers) == 1 else self.answers.pop(0)
         self.server.seen.append(self.command)
+        self.server.headers.append((self.command, self.path, dict(self.headers)))
         if code is None:
             body = b"<ListMultipartUploadsResult></ListMultipartUploadsResult>"
         else:
@@ -304,6 +305,7 @@ class Stub(http.server.BaseHTTPRequestHandler):
 def stub():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     srv.seen = []
+    srv.headers = []
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     yield srv
@@ -388,3 +390,50 @@ pipelines:
     for k in sorted(tree(tmp / "out")):
         want += [json.loads(x) for x in (tmp / "out" / k).read_text().splitlines()]
     assert [r for g in got for r in g] == want
+
+
+def test_requests_carry_sse_acl_token_and_sigv4(sluice, tmp, stub):
+    Stub.answers = [(200, None)]
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    keys = s3_keys(f"http://127.0.0.1:{stub.server_port}", "b", **{
+        "s3.region": "eu-west-3", "s3.sse": "aws:kms", "s3.sse.kms.key.id": "key-1",
+        "s3.acl.canned": "bucket-owner-full-control"})
+    del keys["aws.access.key.id"], keys["aws.secret.access.key"]
+    env = {"AWS_ACCESS_KEY_ID": "AKIDSTUB", "AWS_SECRET_ACCESS_KEY": "stub-secret-2",
+           "AWS_SESSION_TOKEN": "stub-token-3"}
+    r = sluice.run("run", pipeline(tmp, tmp / "in.json", keys), timeout=60, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for v in env.values():
+        if v != "AKIDSTUB":
+            assert v not in r.stderr
+    (method, path, h), = [x for x in stub.headers if x[0] == "PUT"]
+    assert path == "/b/topics/orders/partition%3D0/orders%2B0%2B0000000000.json"
+    lower = {k.lower(): v for k, v in h.items()}
+    assert lower["x-amz-server-side-encryption"] == "aws:kms"
+    assert lower["x-amz-server-side-encryption-aws-kms-key-id"] == "key-1"
+    assert lower["x-amz-acl"] == "bucket-owner-full-control"
+    assert lower["x-amz-security-token"] == "stub-token-3"
+    assert len(lower["x-amz-content-sha256"]) == 64
+    auth = lower["authorization"]
+    assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDSTUB/"), auth
+    assert "/eu-west-3/s3/aws4_request" in auth
+    # the listing of old multipart uploads carries no object headers
+    (_, lpath, lh), = [x for x in stub.headers if x[0] == "GET"]
+    assert lpath == "/b/?prefix=topics%2Forders%2F&uploads="
+    assert "x-amz-acl" not in {k.lower() for k in lh}
+
+
+def test_incomplete_upload_of_a_crash_is_aborted(sluice, tmp, s3):
+    b = s3.bucket("leftover")
+    # what a crash mid-upload leaves: an upload of this partition's key, and one of another's
+    mine = s3.client.create_multipart_upload(
+        Bucket=b, Key="topics/orders/partition=0/orders+0+0000000000.json")["UploadId"]
+    other = s3.client.create_multipart_upload(
+        Bucket=b, Key="topics/orders/partition=1/orders+1+0000000000.json")["UploadId"]
+    assert len(s3.uploads(b)) == 2
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    run_ok(sluice, pipeline(tmp, tmp / "in.json", s3_keys(s3.endpoint, b,
+                                                              secret=s3.secret_key)))
+    assert s3.uploads(b) == [("topics/orders/partition=1/orders+1+0000000000.json", other)]
+    assert mine != other
+    assert s3.get(b, "topics/orders/partition=0/orders+0+0000000000.json").count(b"\n") == 10

@@ -437,3 +437,14 @@ def test_incomplete_upload_of_a_crash_is_aborted(sluice, tmp, s3):
     assert s3.uploads(b) == [("topics/orders/partition=1/orders+1+0000000000.json", other)]
     assert mine != other
     assert s3.get(b, "topics/orders/partition=0/orders+0+0000000000.json").count(b"\n") == 10
+
+
+def test_avro_refuses_records_without_a_schema(sluice, tmp, s3):
+    b = s3.bucket("avro-schemaless")
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(5)])  # schemaless JSON values
+    run_fails(sluice, pipeline(tmp, tmp / "in.json",
+                               s3_keys(s3.endpoint, b, secret=s3.secret_key,
+                                       **{"format.class": "avro"})),
+              "format.class avro", "has no schema")
+    assert committed(tmp) is None
+    assert s3.keys(b) == []

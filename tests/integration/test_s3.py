@@ -448,3 +448,36 @@ def test_avro_refuses_records_without_a_schema(sluice, tmp, s3):
               "format.class avro", "has no schema")
     assert committed(tmp) is None
     assert s3.keys(b) == []
+
+
+@pytest.mark.parametrize("extra,expect", [
+    ({"format.class": "ParquetFormat"}, "format.class: 'ParquetFormat' is not supported"),
+    ({"s3.sse": "aws:kms:dsse"}, "s3.sse: 'aws:kms:dsse' is not AES256 or aws:kms"),
+    ({"s3.sse.kms.key.id": "k"}, "s3.sse.kms.key.id: needs s3.sse: aws:kms"),
+    ({"format.class": "avro", "s3.compression.type": "gzip"}, "use avro.codec: deflate"),
+    ({"s3.path.style.access.enabled": "maybe"}, "s3.path.style.access.enabled: 'maybe'"),
+    ({"store.url": "ftp://x"}, "store.url: 'ftp://x' must start with http:// or https://"),
+    ({"aws.secret.access.key": ""}, "aws.secret.access.key: give aws.access.key.id and"),
+    ({"partitioner.class": "weekly"}, "unknown partitioner 'weekly'"),
+    ({"rotate.interval.ms": 0}, "rotate.interval.ms: must be -1 (off) or positive"),
+])
+def test_configuration_errors_name_the_key(sluice, tmp, extra, expect):
+    write_records(tmp / "in.json", [rec(0, T0)])
+    keys = s3_keys("http://127.0.0.1:9", "b", secret="lint-secret-4")
+    keys.update(extra)
+    r = sluice.run("lint", pipeline(tmp, tmp / "in.json", keys), timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert expect in r.stderr, r.stderr
+    assert "lint-secret-4" not in r.stdout + r.stderr
+
+
+def test_no_credentials_anywhere(sluice, tmp):
+    write_records(tmp / "in.json", [rec(0, T0)])
+    keys = s3_keys("http://127.0.0.1:9", "b")
+    del keys["aws.access.key.id"], keys["aws.secret.access.key"]
+    env = {"HOME": str(tmp), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+           "AWS_SHARED_CREDENTIALS_FILE": ""}
+    r = sluice.run("lint", pipeline(tmp, tmp / "in.json", keys), timeout=60, env=env)
+    assert r.returncode == 2
+    assert "aws.access.key.id: no credentials" in r.stderr, r.stderr
+    assert str(tmp / ".aws" / "credentials") in r.stderr

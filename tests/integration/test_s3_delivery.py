@@ -156,9 +156,9 @@ def test_sigkill_mid_upload_leaves_every_record_in_exactly_one_object(sluice, ka
                        interval=0.05, what=f"a new object after kill {len(kills)}")
             assert proc.poll() is None, open(logs[-1]).read()[-3000:]
             deadline = time.monotonic() + scaled(30)
-            while not s3.uploads(bucket) and time.monotonic() < deadline:
-                time.sleep(0.003)
-            if not s3.uploads(bucket):
+            while not s3.uploading(bucket) and time.monotonic() < deadline:
+                time.sleep(0.001)
+            if not s3.uploading(bucket):
                 break  # the run ended (or no upload showed): the checks below still hold
             kill(proc, signal.SIGKILL)
             wait_exit(proc, 20)
@@ -174,9 +174,10 @@ def test_sigkill_mid_upload_leaves_every_record_in_exactly_one_object(sluice, ka
         if proc.poll() is None:
             kill(proc, signal.SIGKILL)
             wait_exit(proc, 20)
-    # killed mid-upload several times: each time an upload was left on the server
-    assert len(kills) >= 3, f"only {len(kills)} kills mid-upload: {kills}"
-    assert all(pending >= 1 for _, pending in kills), kills
+    # killed mid-upload several times: an upload left on the server by the kill shows it (an
+    # upload may also complete between the look and the signal)
+    mid = [k for k in kills if k[1] >= 1]
+    assert len(mid) >= 3, f"only {len(mid)} kills left an upload behind: {kills}"
     check_exactly_once(s3, bucket, topic, produced)
     assert objects() == KILL_RECORDS // 20_000  # 20,000 records an object
 

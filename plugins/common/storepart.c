@@ -33,6 +33,14 @@ sluice_err_t storepart_init(struct storepart *p, const struct sluice_host *h,
     if (!p->ts_field || !p->ddelim || !p->scratch || !p->enc_cache)
         return SLUICE_ERR_NOMEM;
     p->duration_ms = h->config_int(cfg, "partition.duration.ms");
+    p->flush_size = h->config_int(cfg, "flush.size");
+    p->rotate_ms = h->config_int(cfg, "rotate.interval.ms");
+    p->schedule_ms = h->config_int(cfg, "rotate.schedule.interval.ms");
+    if (p->rotate_ms == 0 || p->schedule_ms == 0) {
+        snprintf(errstr, errstr_size, "%s: must be -1 (off) or positive",
+                 p->rotate_ms == 0 ? "rotate.interval.ms" : "rotate.schedule.interval.ms");
+        return SLUICE_ERR_CONFIG;
+    }
 
     const char *locale = h->config_string(cfg, "locale");
     if (!(sp_eq(locale, "") || sp_eq(locale, "C") || sp_eq(locale, "POSIX") ||
@@ -273,4 +281,114 @@ sluice_err_t storepart_json_line(const struct sluice_host *h, sluice_record_t *r
         return SLUICE_ERR_NOMEM;
     }
     return SLUICE_OK;
+}
+
+int storepart_place(struct storepart *p, const struct sluice_host *h, sluice_record_t *rec,
+                    int64_t *ts, sluice_buf_t *enc, const char **why)
+{
+    if (timepart_timestamp(h, rec, p->extractor, p->ts_field, ts, why) != 0)
+        return -1;
+    h->buf_reset(enc);
+    if (storepart_encode(p, h, rec, *ts, enc, why) != 0) {
+        if (!*why)
+            *why = "the partition cannot be encoded";
+        return -1;
+    }
+    return 0;
+}
+
+int storepart_due(const struct storepart *p, const struct storepart_cycle *c, int open, int64_t ts,
+                  int64_t mono, int64_t now)
+{
+    if (!open)
+        return 0;
+    if (p->rotate_ms > 0 &&
+        (ts - c->base_ts >= p->rotate_ms || mono - c->open_mono >= p->rotate_ms))
+        return 1;
+    return p->schedule_ms > 0 && now >= c->sched_at;
+}
+
+int storepart_idle_due(const struct storepart *p, const struct storepart_cycle *c, int open,
+                       int64_t mono, int64_t now)
+{
+    return open && ((p->rotate_ms > 0 && mono - c->open_mono >= p->rotate_ms) ||
+                    (p->schedule_ms > 0 && now >= c->sched_at));
+}
+
+int64_t storepart_next_schedule(const struct storepart *p, int64_t now)
+{
+    return timepart_next_boundary(&p->tz, now, p->schedule_ms);
+}
+
+int storepart_take(const struct storepart *p, struct storepart_cycle *c, int64_t off, int64_t ts,
+                   int64_t mono, int64_t now)
+{
+    if (c->count == 0) {
+        c->first_off = off;
+        c->base_ts = ts;
+        c->open_mono = mono;
+        if (p->schedule_ms > 0)
+            c->sched_at = storepart_next_schedule(p, now);
+    }
+    c->next_off = off + 1;
+    c->count++;
+    return c->count >= p->flush_size;
+}
+
+void storepart_cap(const struct storepart_cycle *c, int32_t partition, int open,
+                   struct sluice_offset *offsets, size_t count)
+{
+    /* by partition only: the records of one partition may carry another topic name */
+    for (size_t i = 0; open && i < count; i++)
+        if (offsets[i].partition == partition && c->first_off < offsets[i].offset)
+            offsets[i].offset = c->first_off;
+}
+
+int storepart_gzip_init(z_stream *z)
+{
+    memset(z, 0, sizeof *z);
+    return deflateInit2(z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) ==
+                   Z_OK
+               ? 0
+               : -1;
+}
+
+sluice_err_t storepart_gzip(const struct sluice_host *h, z_stream *z, sluice_buf_t *raw,
+                            sluice_buf_t *out, int flush)
+{
+    unsigned char chunk[16384];
+    z->next_in = (Bytef *)h->buf_data(raw);
+    z->avail_in = (uInt)h->buf_len(raw);
+    int r;
+    do {
+        z->next_out = chunk;
+        z->avail_out = sizeof chunk;
+        r = deflate(z, flush);
+        if (r == Z_STREAM_ERROR)
+            return SLUICE_FATAL;
+        size_t have = sizeof chunk - z->avail_out;
+        if (have && h->buf_append(out, chunk, have) != SLUICE_OK)
+            return SLUICE_ERR_NOMEM;
+    } while (z->avail_out == 0 || (flush == Z_FINISH && r != Z_STREAM_END));
+    h->buf_reset(raw);
+    return SLUICE_OK;
+}
+
+int storepart_cycle_init(struct storepart_cycle *c, const char *topic, int32_t partition)
+{
+    memset(c, 0, sizeof *c);
+    c->partition = partition;
+    c->next_off = -1;
+    return (c->topic = strdup(topic)) ? 0 : -1;
+}
+
+int storepart_cycle_is(const struct storepart_cycle *c, const char *topic, int32_t partition)
+{
+    return c->partition == partition && strcmp(c->topic, topic) == 0;
+}
+
+void storepart_cycle_free(struct storepart_cycle *c)
+{
+    free(c->topic);
+    c->topic = NULL;
 }

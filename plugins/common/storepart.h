@@ -11,12 +11,14 @@
 #include <stdint.h>
 
 #include <sluice/plugin.h>
+#include <zlib.h>
 
 #include "timepart.h"
 
 enum storepart_kind { STOREPART_DEFAULT, STOREPART_FIELD, STOREPART_TIME };
 
 struct storepart {
+    int64_t flush_size, rotate_ms, schedule_ms; /* the rotations */
     enum storepart_kind partitioner;
     char **fields; /* partition.field.name */
     size_t nfields;
@@ -33,8 +35,27 @@ struct storepart {
     int enc_valid;
 };
 
-/* Reads the keys above (and directory.delim) from `cfg` into a zeroed `p`. SLUICE_OK, or
- * SLUICE_ERR_CONFIG with a message naming the key (SLUICE_ERR_NOMEM); storepart_free either way. */
+/* The rotation cycle of one Kafka partition ("TP"): its open files rotate together. */
+struct storepart_cycle {
+    char *topic;
+    int32_t partition;
+    int64_t next_off;  /* the offset after the last record taken (-1: none yet) */
+    int64_t count;     /* records in the open files */
+    int64_t first_off; /* offset of the first of them */
+    int64_t base_ts;   /* extractor time of the first of them */
+    int64_t open_mono; /* monotonic time of the first of them */
+    int64_t sched_at;  /* wall time of the next scheduled rotation */
+};
+
+/* A cycle of `topic`/`partition` with nothing taken yet; -1 when out of memory. */
+int storepart_cycle_init(struct storepart_cycle *c, const char *topic, int32_t partition);
+/* 1 when `c` is the cycle of `topic`/`partition`. */
+int storepart_cycle_is(const struct storepart_cycle *c, const char *topic, int32_t partition);
+void storepart_cycle_free(struct storepart_cycle *c);
+
+/* Reads the keys above (and directory.delim, flush.size and the rotations) from `cfg` into a zeroed
+ * `p`. SLUICE_OK, or SLUICE_ERR_CONFIG with a message naming the key (SLUICE_ERR_NOMEM);
+ * storepart_free either way. */
 sluice_err_t storepart_init(struct storepart *p, const struct sluice_host *h,
                             const sluice_config_t *cfg, char *errstr, size_t errstr_size);
 void storepart_free(struct storepart *p, const struct sluice_host *h);
@@ -44,6 +65,34 @@ void storepart_free(struct storepart *p, const struct sluice_host *h);
  * path.format of ts's bucket. -1 with *why set when the record has no such partition. */
 int storepart_encode(struct storepart *p, const struct sluice_host *h, sluice_record_t *rec,
                      int64_t ts, sluice_buf_t *out, const char **why);
+
+/* The time of `rec` (timestamp.extractor) in *ts and its encoded partition appended to `enc`;
+ * -1 with *why set when the record has neither (it fails). */
+int storepart_place(struct storepart *p, const struct sluice_host *h, sluice_record_t *rec,
+                    int64_t *ts, sluice_buf_t *enc, const char **why);
+
+/* The TP's open files (`open`) rotate before a record of time `ts` joins them: rotate.interval.ms
+ * in record or wall time, rotate.schedule.interval.ms. (flush.size is checked after a record.) */
+int storepart_due(const struct storepart *p, const struct storepart_cycle *c, int open, int64_t ts,
+                  int64_t mono, int64_t now);
+/* The same with no new record (the core's precommit): only the wall-clock side applies. */
+int storepart_idle_due(const struct storepart *p, const struct storepart_cycle *c, int open,
+                       int64_t mono, int64_t now);
+/* Record `off` of time `ts` joins the TP's files (the first one after a rotation starts the
+ * cycle). Returns 1 when the TP reached flush.size. */
+int storepart_take(const struct storepart *p, struct storepart_cycle *c, int64_t off, int64_t ts,
+                   int64_t mono, int64_t now);
+/* The first wall-clock rotation.schedule.interval.ms boundary after `now`. */
+int64_t storepart_next_schedule(const struct storepart *p, int64_t now);
+/* precommit: a TP of `partition` with open files is committed up to its first record only. */
+void storepart_cap(const struct storepart_cycle *c, int32_t partition, int open,
+                   struct sluice_offset *offsets, size_t count);
+
+/* gzip: a stream writing one gzip member, and `raw` deflated onto the end of `out` (flush:
+ * Z_NO_FLUSH, or Z_FINISH at the end); `raw` is emptied. */
+int storepart_gzip_init(z_stream *z);
+sluice_err_t storepart_gzip(const struct sluice_host *h, z_stream *z, sluice_buf_t *raw,
+                            sluice_buf_t *out, int flush);
 
 /* Appends one JSON line of `rec` to `line`: its value as Kafka Connect's JsonConverter payload, or
  * with key_enable / headers_enable `{"key":…,"value":…,"headers":[…]}`, and "\n". An error with

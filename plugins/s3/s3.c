@@ -28,6 +28,7 @@
 /* Configuration */
 
 static const char *const s3_compressions[] = {"none", "gzip", NULL};
+static const char *const s3_avro_codecs[] = {"null", "deflate", NULL};
 
 static const struct sluice_config_field s3_config[] = {
     {.name = "s3.bucket.name",
@@ -76,11 +77,20 @@ static const struct sluice_config_field s3_config[] = {
     {.name = "format.class",
      .type = SLUICE_CFG_STRING,
      .default_value = "json",
-     .description = "`json` (`io.confluent.connect.s3.format.json.JsonFormat`: JSON lines, the "
+     .description = "`avro` (`io.confluent.connect.s3.format.avro.AvroFormat`: Avro object "
+                    "container files of the records' Connect schema, `.avro`), "
+                    "`json` (`io.confluent.connect.s3.format.json.JsonFormat`: JSON lines, the "
                     "same bytes as sftp-json's files, `.json`) or `bytes` "
                     "(`io.confluent.connect.s3.format.bytearray.ByteArrayFormat`: each value's "
                     "bytes as they are in the topic, then `format.bytearray.separator`, `.bin`).",
      .example = "io.confluent.connect.s3.format.json.JsonFormat"},
+    {.name = "avro.codec",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "null",
+     .description = "The compression of the blocks of `avro` objects (`deflate`, or `null`: "
+                    "none).",
+     .example = "deflate",
+     .enum_values = s3_avro_codecs},
     {.name = "format.bytearray.extension",
      .type = SLUICE_CFG_STRING,
      .default_value = ".bin",
@@ -159,6 +169,8 @@ const char *s3_ext(const struct s3 *s)
 {
     if (s->format == S3_FMT_BYTES)
         return s->gzip ? NULL : s->bytes_ext;
+    if (s->format == S3_FMT_AVRO)
+        return ".avro";
     return s->gzip ? ".json.gz" : ".json";
 }
 
@@ -221,8 +233,9 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     s->bytes_sep = s3_unescape(sep ? sep : "");
     s->line = h->buf_new(1024);
     s->enc = h->buf_new(256);
+    s->scratch = h->buf_new(256);
     if (!s->topics_dir || !s->ddelim || !s->fdelim || !s->bytes_ext || !s->bytes_sep || !s->line ||
-        !s->enc) {
+        !s->enc || !s->scratch) {
         rc = SLUICE_ERR_NOMEM;
         goto fail;
     }
@@ -231,19 +244,11 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
                  *s->ddelim ? "file.delim" : "directory.delim");
         goto fail;
     }
-    s->flush_size = h->config_int(cfg, "flush.size");
-    s->rotate_ms = h->config_int(cfg, "rotate.interval.ms");
-    s->schedule_ms = h->config_int(cfg, "rotate.schedule.interval.ms");
     s->pad = (int)h->config_int(cfg, "filename.offset.zero.pad.width");
     s->gzip = strcmp(h->config_string(cfg, "s3.compression.type"), "gzip") == 0;
     s->part_size = (size_t)h->config_size(cfg, "s3.part.size");
     s->retries = (int)h->config_int(cfg, "s3.part.retries");
     s->backoff_ms = h->config_int(cfg, "s3.retry.backoff.ms");
-    if (s->rotate_ms == 0 || s->schedule_ms == 0) {
-        snprintf(errstr, errstr_size, "%s: must be -1 (off) or positive",
-                 s->rotate_ms == 0 ? "rotate.interval.ms" : "rotate.schedule.interval.ms");
-        goto fail;
-    }
     if ((rc = storepart_init(&s->part, h, cfg, errstr, errstr_size)) != SLUICE_OK)
         goto fail;
     rc = SLUICE_ERR_CONFIG;
@@ -255,11 +260,14 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
         s->format = S3_FMT_JSON;
     else if (strcasecmp(fc, "bytes") == 0 || strcmp(tail, "ByteArrayFormat") == 0)
         s->format = S3_FMT_BYTES;
+    else if (strcasecmp(fc, "avro") == 0 || strcmp(tail, "AvroFormat") == 0)
+        s->format = S3_FMT_AVRO;
     else {
         snprintf(errstr, errstr_size,
                  "format.class: '%s' is not supported (json / "
                  "io.confluent.connect.s3.format.json.JsonFormat, bytes / "
-                 "io.confluent.connect.s3.format.bytearray.ByteArrayFormat)",
+                 "io.confluent.connect.s3.format.bytearray.ByteArrayFormat, avro / "
+                 "io.confluent.connect.s3.format.avro.AvroFormat)",
                  fc);
         goto fail;
     }
@@ -322,6 +330,14 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
         snprintf(errstr, errstr_size, "s3.sse.kms.key.id: needs s3.sse: aws:kms");
         goto fail;
     }
+    s->avro_codec =
+        strcmp(h->config_string(cfg, "avro.codec"), "deflate") == 0 ? "deflate" : "null";
+    if (s->format == S3_FMT_AVRO && s->gzip) {
+        snprintf(errstr, errstr_size,
+                 "s3.compression.type: gzip does not apply to Avro objects; use avro.codec: "
+                 "deflate");
+        goto fail;
+    }
     if (s3_cred_load(&x->cred, h->config_string(cfg, "aws.access.key.id"),
                      h->config_string(cfg, "aws.secret.access.key"),
                      h->config_string(cfg, "aws.session.token"),
@@ -351,31 +367,10 @@ static void s3_file_free(struct s3 *s, struct s3_file *f)
         s->h->buf_free(f->body);
     if (f->raw)
         s->h->buf_free(f->raw);
+    s3_avro_free(&f->avro);
     free(f->enc);
     free(f->key);
     free(f);
-}
-
-/* gzip: deflate f->raw onto the end of f->body, straight into the buffer's spare room. */
-static sluice_err_t s3_deflate(struct s3 *s, struct s3_file *f, int flush)
-{
-    const struct sluice_host *h = s->h;
-    unsigned char chunk[16384];
-    f->z.next_in = (Bytef *)h->buf_data(f->raw);
-    f->z.avail_in = (uInt)h->buf_len(f->raw);
-    int r;
-    do {
-        f->z.next_out = chunk;
-        f->z.avail_out = sizeof chunk;
-        r = deflate(&f->z, flush);
-        if (r == Z_STREAM_ERROR)
-            return SLUICE_FATAL;
-        size_t have = sizeof chunk - f->z.avail_out;
-        if (have && h->buf_append(f->body, chunk, have) != SLUICE_OK)
-            return SLUICE_ERR_NOMEM;
-    } while (f->z.avail_out == 0 || (flush == Z_FINISH && r != Z_STREAM_END));
-    h->buf_reset(f->raw);
-    return SLUICE_OK;
 }
 
 static struct s3_file *s3_file_open(struct s3 *s, struct s3_part *pt, const char *enc, int64_t off)
@@ -387,13 +382,12 @@ static struct s3_file *s3_file_open(struct s3 *s, struct s3_part *pt, const char
     f->enc = strdup(enc);
     f->body = s->h->buf_new(64 * 1024);
     if (!f->enc || !f->body ||
-        s3_object_key(s, pt->topic, pt->partition, enc, off, key, sizeof key) != 0 ||
+        s3_object_key(s, pt->c.topic, pt->c.partition, enc, off, key, sizeof key) != 0 ||
         !(f->key = strdup(key)))
         goto fail;
     if (s->gzip) {
         f->raw = s->h->buf_new(S3_GZIP_STAGE + 4096);
-        if (!f->raw || deflateInit2(&f->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                                    Z_DEFAULT_STRATEGY) != Z_OK)
+        if (!f->raw || storepart_gzip_init(&f->z) != 0)
             goto fail;
         f->zon = 1;
     }
@@ -422,7 +416,8 @@ static sluice_err_t s3_call(struct s3 *s, const char *method, const char *key, c
             s3_request(&s->http, method, key, query, body, len, object, errstr, errstr_size);
         if (e != SLUICE_RETRY || attempt >= s->retries)
             return e;
-        s->h->log_limited(s->ctx, SLUICE_LOG_WARN, "s3.retry", 6, "%s", errstr);
+        s->h->log_limited(s->ctx, SLUICE_LOG_WARN, "s3.retry", 6, "%s; retrying in %lld ms", errstr,
+                          (long long)wait);
         s3_sleep_ms(wait);
         wait = wait * 2 > 30000 ? 30000 : wait * 2;
     }
@@ -438,8 +433,7 @@ static sluice_err_t s3_multipart(struct s3 *s, const char *key, const char *data
     if (e != SLUICE_OK)
         return e;
     if (s3_xml_get(h->buf_data(s->http.resp), "UploadId", upload, sizeof upload) != 0) {
-        snprintf(errstr, errstr_size, "s3: POST %s?uploads: no UploadId in the answer; retrying",
-                 key);
+        snprintf(errstr, errstr_size, "s3: POST %s?uploads: no UploadId in the answer", key);
         return SLUICE_RETRY;
     }
     sluice_buf_t *enc = h->buf_new(256), *done = h->buf_new(4096);
@@ -491,7 +485,7 @@ static sluice_err_t s3_upload(struct s3 *s, struct s3_file *f, char *errstr, siz
 {
     const struct sluice_host *h = s->h;
     if (!f->finished && f->zon) {
-        sluice_err_t e = s3_deflate(s, f, Z_FINISH);
+        sluice_err_t e = storepart_gzip(h, &f->z, f->raw, f->body, Z_FINISH);
         if (e != SLUICE_OK) {
             snprintf(errstr, errstr_size, "s3: gzip of %s failed", f->key);
             return e;
@@ -499,9 +493,17 @@ static sluice_err_t s3_upload(struct s3 *s, struct s3_file *f, char *errstr, siz
         deflateEnd(&f->z);
         f->zon = 0;
     }
-    f->finished = 1;
     const char *data = h->buf_data(f->body);
     size_t len = h->buf_len(f->body);
+    if (s->format == S3_FMT_AVRO) {
+        if (!f->finished && s3_avro_finish(&f->avro) != 0) {
+            snprintf(errstr, errstr_size, "s3: the Avro file %s cannot be finished", f->key);
+            return SLUICE_FATAL;
+        }
+        data = f->avro.mem;
+        len = f->avro.memlen;
+    }
+    f->finished = 1;
     sluice_err_t e = len > s->part_size
                          ? s3_multipart(s, f->key, data, len, errstr, errstr_size)
                          : s3_call(s, "PUT", f->key, NULL, data, len, 1, errstr, errstr_size);
@@ -526,7 +528,7 @@ static sluice_err_t s3_rotate(struct s3 *s, struct s3_part *pt, char *errstr, si
         s3_file_free(s, f);
     }
     pt->due = 0;
-    pt->count = 0;
+    pt->c.count = 0;
     return SLUICE_OK;
 }
 
@@ -536,8 +538,8 @@ static sluice_err_t s3_recover(struct s3 *s, struct s3_part *pt, char *errstr, s
     const struct sluice_host *h = s->h;
     char prefix[S3_KEY_MAX], mine[512];
     snprintf(prefix, sizeof prefix, "%s%s%s%s", s->topics_dir, *s->topics_dir ? s->ddelim : "",
-             pt->topic, s->ddelim);
-    snprintf(mine, sizeof mine, "%s%s%" PRId32 "%s", pt->topic, s->fdelim, pt->partition,
+             pt->c.topic, s->ddelim);
+    snprintf(mine, sizeof mine, "%s%s%" PRId32 "%s", pt->c.topic, s->fdelim, pt->c.partition,
              s->fdelim);
     sluice_buf_t *q = h->buf_new(256);
     if (!q)
@@ -602,15 +604,13 @@ static sluice_err_t s3_start(void *state, char *errstr, size_t errstr_size)
 static struct s3_part *s3_part_get(struct s3 *s, const char *topic, int32_t partition)
 {
     for (struct s3_part *p = s->parts; p; p = p->next)
-        if (p->partition == partition && strcmp(p->topic, topic) == 0)
+        if (storepart_cycle_is(&p->c, topic, partition))
             return p;
     struct s3_part *p = calloc(1, sizeof *p);
-    if (!p || !(p->topic = strdup(topic))) {
+    if (!p || storepart_cycle_init(&p->c, topic, partition) != 0) {
         free(p);
         return NULL;
     }
-    p->partition = partition;
-    p->next_off = -1;
     p->next = s->parts;
     s->parts = p;
     return p;
@@ -642,16 +642,39 @@ static sluice_err_t s3_render(struct s3 *s, sluice_record_t *rec, const char **w
     return SLUICE_OK;
 }
 
-static int s3_due(struct s3 *s, struct s3_part *pt, int64_t ts, int64_t mono, int64_t now)
+/* avro: the record's value, and its schema's Avro form compared with the open files' (a
+ * converter may give each record its own copy of one schema): the same schema keeps the files. */
+static int s3_avro_value(struct s3 *s, struct s3_part *pt, sluice_record_t *rec,
+                         const sluice_value_t **v, const char **why)
 {
-    if (!pt->files)
+    const struct sluice_host *h = s->h;
+    char err[256];
+    sluice_value_t *val = h->record_value(rec, err, sizeof err);
+    const sluice_schema_t *cs = val ? h->value_schema(val) : NULL;
+    if (!cs) {
+        *why = val ? "format.class avro: the record's value has no schema (use the avro "
+                     "converter, or json with schemas)"
+                   : "the value cannot be decoded";
+        return -1;
+    }
+    *v = val;
+    if (cs == pt->schema)
         return 0;
-    if (pt->due || pt->count >= s->flush_size)
-        return 1;
-    if (s->rotate_ms > 0 &&
-        (ts - pt->base_ts >= s->rotate_ms || mono - pt->open_mono >= s->rotate_ms))
-        return 1;
-    return s->schedule_ms > 0 && now >= pt->sched_at;
+    if (!pt->schema_json && !(pt->schema_json = h->buf_new(1024))) {
+        *why = "out of memory";
+        return -1;
+    }
+    if (s3_avro_schema_json(h, cs, s->scratch, why) != 0)
+        return -1;
+    if (pt->schema && h->buf_len(s->scratch) == h->buf_len(pt->schema_json) &&
+        memcmp(h->buf_data(s->scratch), h->buf_data(pt->schema_json), h->buf_len(s->scratch)) ==
+            0) {
+        pt->schema = cs; /* the same schema: the open files go on */
+        return 0;
+    }
+    h->buf_reset(pt->schema_json);
+    h->buf_append(pt->schema_json, h->buf_data(s->scratch), h->buf_len(s->scratch));
+    return 0;
 }
 
 static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, size_t errstr_size)
@@ -675,56 +698,61 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             return SLUICE_ERR_NOMEM;
         if (!pt->recovered && (e = s3_recover(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
-        if (off < pt->next_off) /* the retry of a put that failed half-way */
+        if (off < pt->c.next_off) /* the retry of a put that failed half-way */
             continue;
         const char *why = NULL;
         int64_t ts = 0;
-        if (timepart_timestamp(h, rec, s->part.extractor, s->part.ts_field, &ts, &why) != 0) {
+        if (storepart_place(&s->part, h, rec, &ts, enc, &why) != 0) {
             h->record_fail(rec, why);
             continue;
         }
-        h->buf_reset(enc);
-        if (storepart_encode(&s->part, h, rec, ts, enc, &why) != 0) {
-            h->record_fail(rec, why ? why : "the partition cannot be encoded");
-            continue;
-        }
         h->buf_reset(s->line);
-        if (s3_render(s, rec, &why) != SLUICE_OK) {
+        const sluice_value_t *v = NULL;
+        if (s->format == S3_FMT_AVRO ? s3_avro_value(s, pt, rec, &v, &why) != 0
+                                     : s3_render(s, rec, &why) != SLUICE_OK) {
             h->record_fail(rec, why);
             continue;
         }
         int64_t mono = h->monotonic_ms(), now = h->now_ms();
-        if (s3_due(s, pt, ts, mono, now) &&
+        if ((storepart_due(&s->part, &pt->c, pt->files != NULL, ts, mono, now) ||
+             (pt->files && s->format == S3_FMT_AVRO && pt->schema != h->value_schema(v))) &&
             (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
         struct s3_file *f = pt->files;
         while (f && strcmp(f->enc, h->buf_data(enc)) != 0)
             f = f->next;
         if (!f) {
-            if (s3_object_key(s, pt->topic, pt->partition, h->buf_data(enc), off, key,
+            if (s3_object_key(s, pt->c.topic, pt->c.partition, h->buf_data(enc), off, key,
                               sizeof key) != 0) {
                 h->record_fail(rec, "the object key would be longer than S3's 1024 bytes");
                 continue;
             }
             if (!(f = s3_file_open(s, pt, h->buf_data(enc), off)))
                 return SLUICE_ERR_NOMEM;
+            if (s->format == S3_FMT_AVRO && s3_avro_open(&f->avro, h, h->value_schema(v),
+                                                         s->avro_codec, errstr, errstr_size) != 0) {
+                pt->files = f->next;
+                s3_file_free(s, f);
+                h->record_fail(rec, errstr);
+                continue;
+            }
+            pt->schema = s->format == S3_FMT_AVRO ? h->value_schema(v) : NULL;
         }
-        if (pt->count == 0) {
-            pt->first_off = off;
-            pt->base_ts = ts;
-            pt->open_mono = mono;
-            if (s->schedule_ms > 0)
-                pt->sched_at = timepart_next_boundary(&s->part.tz, now, s->schedule_ms);
+        if (s->format == S3_FMT_AVRO) {
+            if (s3_avro_append(&f->avro, h, v, s->scratch, &why) != 0) {
+                h->record_fail(rec, why);
+                continue;
+            }
+        } else {
+            sluice_buf_t *dst = f->zon ? f->raw : f->body;
+            if (h->buf_append(dst, h->buf_data(s->line), h->buf_len(s->line)) != SLUICE_OK)
+                return SLUICE_ERR_NOMEM;
         }
-        sluice_buf_t *dst = f->zon ? f->raw : f->body;
-        if (h->buf_append(dst, h->buf_data(s->line), h->buf_len(s->line)) != SLUICE_OK)
-            return SLUICE_ERR_NOMEM;
-        pt->next_off = off + 1;
-        pt->count++;
+        int full = storepart_take(&s->part, &pt->c, off, ts, mono, now);
         if (f->zon && h->buf_len(f->raw) >= S3_GZIP_STAGE &&
-            (e = s3_deflate(s, f, Z_NO_FLUSH)) != SLUICE_OK)
+            (e = storepart_gzip(h, &f->z, f->raw, f->body, Z_NO_FLUSH)) != SLUICE_OK)
             return e;
-        if (pt->count >= s->flush_size && (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
+        if (full && (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
     }
     return SLUICE_OK;
@@ -752,19 +780,15 @@ static sluice_err_t s3_precommit(void *state, struct sluice_offset *offsets, siz
     struct s3 *s = state;
     int64_t mono = s->h->monotonic_ms(), now = s->h->now_ms();
     for (struct s3_part *pt = s->parts; pt; pt = pt->next) {
-        if (!pt->files || !(pt->due || (s->rotate_ms > 0 && mono - pt->open_mono >= s->rotate_ms) ||
-                            (s->schedule_ms > 0 && now >= pt->sched_at)))
+        if (!(pt->files && pt->due) &&
+            !storepart_idle_due(&s->part, &pt->c, pt->files != NULL, mono, now))
             continue;
         sluice_err_t e = s3_rotate(s, pt, errstr, errstr_size);
         if (e != SLUICE_OK)
             return e;
     }
-    for (size_t i = 0; i < count; i++)
-        for (struct s3_part *pt = s->parts; pt; pt = pt->next)
-            /* by partition only: the records of one partition may carry another topic name */
-            if (pt->files && pt->partition == offsets[i].partition &&
-                pt->first_off < offsets[i].offset)
-                offsets[i].offset = pt->first_off;
+    for (struct s3_part *pt = s->parts; pt; pt = pt->next)
+        storepart_cap(&pt->c, pt->c.partition, pt->files != NULL, offsets, count);
     return SLUICE_OK;
 }
 
@@ -786,7 +810,9 @@ static void s3_destroy(void *state)
             p->files = f->next;
             s3_file_free(s, f);
         }
-        free(p->topic);
+        storepart_cycle_free(&p->c);
+        if (p->schema_json)
+            s->h->buf_free(p->schema_json);
         free(p);
     }
     s3_http_free(&s->http);
@@ -800,6 +826,8 @@ static void s3_destroy(void *state)
         s->h->buf_free(s->line);
     if (s->enc)
         s->h->buf_free(s->enc);
+    if (s->scratch)
+        s->h->buf_free(s->scratch);
     free(s);
 }
 
@@ -829,8 +857,11 @@ static const struct sluice_alias s3_aliases[] = {
     "offset>.json`, the offset zero-padded to `filename.offset.zero.pad.width` digits — the "    \
     "seed's `topics/orders/year=2023/month=01/day=08/hour=02/orders+0+0000046347.json`. "          \
     "`format.class` `json`: JSON lines, byte for byte the files sftp-json writes for the same "    \
-    "records; `bytes`: each value's bytes as they sit in the topic, then a newline. With "         \
-    "`s3.compression.type: gzip` an object is one gzip stream (`.json.gz`).\n"                     \
+    "records; `bytes`: each value's bytes as they sit in the topic, then a newline; `avro`: Avro " \
+    "object container files (avro-c; `avro.codec` null or deflate) whose schema is made from the " \
+    "records' Connect schema as Confluent's AvroData makes it, a new object whenever the schema "  \
+    "changes (records without a schema are refused by name). With `s3.compression.type: gzip` a "  \
+    "JSON or bytes object is one gzip stream (`.json.gz`).\n"                                      \
     "\n"                                                                                           \
     "**Rotation** per Kafka partition, as Confluent's: all open objects of a partition (one per "  \
     "directory) are written when it reached `flush.size` records, when its records span "          \

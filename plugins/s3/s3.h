@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <zlib.h>
 
+#include <avro.h>
 #include <curl/curl.h>
 #include <sluice/plugin.h>
 
@@ -18,7 +19,21 @@
 #define S3_GZIP_STAGE (64u * 1024u) /* raw bytes gathered before one deflate call */
 #define S3_KEY_MAX    1024          /* S3's longest key */
 
-enum s3_format { S3_FMT_JSON, S3_FMT_BYTES };
+enum s3_format { S3_FMT_JSON, S3_FMT_BYTES, S3_FMT_AVRO };
+
+/* An Avro object container file being written into memory (s3_avro.c). */
+struct s3_avro {
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+    avro_value_t val; /* reused for every record */
+    int valued;
+    avro_file_writer_t w;
+    FILE *fp;  /* open_memstream: */
+    char *mem; /* the file's bytes after s3_avro_finish */
+    size_t memlen;
+    const sluice_schema_t *connect; /* the records' Connect schema */
+    int64_t records;
+};
 
 struct s3_cred {
     char *id, *secret, *token; /* token: a session token (x-amz-security-token), or NULL */
@@ -50,22 +65,18 @@ struct s3_file {
     sluice_buf_t *raw; /* gzip: bytes not yet deflated */
     z_stream z;
     int zon, finished;
+    struct s3_avro avro; /* format.class avro */
 };
 
 /* A Kafka partition ("TP"): its files rotate together. */
 struct s3_part {
     struct s3_part *next;
-    char *topic;
-    int32_t partition;
-    int recovered;     /* its incomplete multipart uploads were aborted since start */
-    int due;           /* a rotation is owed (an upload failed: retried first) */
-    int64_t next_off;  /* the offset after the last record taken (-1: none yet) */
-    int64_t count;     /* records in the open files */
-    int64_t first_off; /* offset of the first of them */
-    int64_t base_ts;   /* extractor time of the first of them */
-    int64_t open_mono; /* monotonic time of the first of them */
-    int64_t sched_at;  /* wall time of the next scheduled rotation */
+    int recovered;            /* its incomplete multipart uploads were aborted since start */
+    int due;                  /* a rotation is owed (an upload failed: retried first) */
+    struct storepart_cycle c; /* rotation: records, first offset, times */
     struct s3_file *files;
+    const sluice_schema_t *schema; /* avro: the Connect schema of the open files */
+    sluice_buf_t *schema_json;     /* ... as Avro: a new schema rotates the files */
 };
 
 struct s3 {
@@ -74,7 +85,6 @@ struct s3 {
     struct s3_http http;
     struct storepart part;
     char *topics_dir, *ddelim, *fdelim;
-    int64_t flush_size, rotate_ms, schedule_ms;
     int pad, gzip;
     enum s3_format format;
     char *bytes_ext;    /* format.bytearray.extension */
@@ -83,7 +93,8 @@ struct s3 {
     int retries;        /* s3.part.retries */
     int64_t backoff_ms; /* s3.retry.backoff.ms */
     struct s3_part *parts;
-    sluice_buf_t *line, *enc;
+    sluice_buf_t *line, *enc, *scratch;
+    const char *avro_codec; /* avro.codec: null or deflate */
 };
 
 /* The object key of a file: <topics.dir><dd><topic><dd><enc><dd><topic><fd><p><fd><offset><ext>.
@@ -91,6 +102,20 @@ struct s3 {
 int s3_object_key(const struct s3 *s, const char *topic, int32_t partition, const char *enc,
                   int64_t off, char *out, size_t size);
 const char *s3_ext(const struct s3 *s);
+
+/* s3_avro.c */
+/* The Avro schema of Connect schema `cs` into `out`; -1 with *why when it has no Avro form. */
+int s3_avro_schema_json(const struct sluice_host *h, const sluice_schema_t *cs, sluice_buf_t *out,
+                        const char **why);
+/* A file of schema `cs` (codec "null" or "deflate"); -1 with a message. */
+int s3_avro_open(struct s3_avro *a, const struct sluice_host *h, const sluice_schema_t *cs,
+                 const char *codec, char *errstr, size_t errstr_size);
+/* One record's value; -1 with *why when it does not fit the schema (the record fails). */
+int s3_avro_append(struct s3_avro *a, const struct sluice_host *h, const sluice_value_t *v,
+                   sluice_buf_t *scratch, const char **why);
+/* The last block written: the file is a->mem, a->memlen. */
+int s3_avro_finish(struct s3_avro *a);
+void s3_avro_free(struct s3_avro *a);
 
 /* s3_http.c */
 /* Credentials: aws.access.key.id/aws.secret.access.key, else the environment, else the shared

@@ -230,8 +230,7 @@ sluice_err_t s3_classify(const struct s3_http *x, long status, const char *xml, 
         snprintf(code, sizeof code, "HTTP %ld", status);
     if (status >= 500 || status == 429 || strcmp(code, "SlowDown") == 0 ||
         strcmp(code, "RequestTimeout") == 0 || strcmp(code, "InternalError") == 0) {
-        snprintf(errstr, errstr_size, "s3: %s: the store answered %s (%s); retrying", what, code,
-                 msg);
+        snprintf(errstr, errstr_size, "s3: %s: the store answered %s (%s)", what, code, msg);
         return SLUICE_RETRY;
     }
     if (strcmp(code, "NoSuchBucket") == 0)
@@ -378,7 +377,7 @@ sluice_err_t s3_request(struct s3_http *x, const char *method, const char *key, 
     char what[S3_KEY_MAX + 32];
     snprintf(what, sizeof what, "%s %s", method, key ? key : x->bucket);
     if (rc != CURLE_OK) {
-        snprintf(errstr, errstr_size, "s3: store.url: %s: %s (%s); retrying", x->endpoint,
+        snprintf(errstr, errstr_size, "s3: store.url: %s: %s (%s)", x->endpoint,
                  *cerr ? cerr : curl_easy_strerror(rc), what);
         return SLUICE_RETRY;
     }

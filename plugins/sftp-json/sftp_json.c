@@ -204,20 +204,11 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
                  *s->ddelim ? "file.delim" : "directory.delim");
         goto fail;
     }
-    s->flush_size = h->config_int(cfg, "flush.size");
-    s->rotate_ms = h->config_int(cfg, "rotate.interval.ms");
-    s->schedule_ms = h->config_int(cfg, "rotate.schedule.interval.ms");
     s->pad = (int)h->config_int(cfg, "filename.offset.zero.pad.width");
     s->key_enable = h->config_bool(cfg, "format.key.enable");
     s->headers_enable = h->config_bool(cfg, "format.headers.enable");
     s->gzip = strcmp(h->config_string(cfg, "compression.type"), "gzip") == 0;
     s->buffer_size = (size_t)h->config_size(cfg, "buffer.size");
-    if (s->rotate_ms == 0 || s->schedule_ms == 0) {
-        snprintf(errstr, errstr_size, "%s: must be -1 (off) or positive",
-                 s->rotate_ms == 0 ? "rotate.interval.ms" : "rotate.schedule.interval.ms");
-        goto fail;
-    }
-
     if ((rc = storepart_init(&s->part, h, cfg, errstr, errstr_size)) != SLUICE_OK)
         goto fail;
     rc = SLUICE_ERR_CONFIG;
@@ -324,22 +315,7 @@ static sluice_err_t sj_spill(struct sj *s, struct sj_file *f, char *errstr, size
 /* gzip: deflate f->raw into f->out. */
 static sluice_err_t sj_deflate(struct sj *s, struct sj_file *f, int flush)
 {
-    unsigned char chunk[16384];
-    f->z.next_in = (Bytef *)s->h->buf_data(f->raw);
-    f->z.avail_in = (uInt)s->h->buf_len(f->raw);
-    int r;
-    do {
-        f->z.next_out = chunk;
-        f->z.avail_out = sizeof chunk;
-        r = deflate(&f->z, flush);
-        if (r == Z_STREAM_ERROR)
-            return SLUICE_FATAL;
-        size_t have = sizeof chunk - f->z.avail_out;
-        if (have && s->h->buf_append(f->out, chunk, have) != SLUICE_OK)
-            return SLUICE_ERR_NOMEM;
-    } while (f->z.avail_out == 0 || (flush == Z_FINISH && r != Z_STREAM_END));
-    s->h->buf_reset(f->raw);
-    return SLUICE_OK;
+    return storepart_gzip(s->h, &f->z, f->raw, f->out, flush);
 }
 
 /* Everything of `f` into its temporary file. */
@@ -370,11 +346,11 @@ static struct sj_file *sj_file_open(struct sj *s, struct sj_part *pt, const char
         return NULL;
     f->enc = strdup(enc);
     f->out = s->h->buf_new(s->gzip ? 64 * 1024 : 256 * 1024);
-    if (!f->enc || !f->out || sj_topic_dir(s, pt->topic, 0, dir, sizeof dir) != 0)
+    if (!f->enc || !f->out || sj_topic_dir(s, pt->c.topic, 0, dir, sizeof dir) != 0)
         goto fail;
-    int n =
-        snprintf(path, sizeof path, "%s%s%s%s%s%s%" PRId32 "%s%0*" PRId64 "%s", dir, s->ddelim, enc,
-                 s->ddelim, pt->topic, s->fdelim, pt->partition, s->fdelim, s->pad, off, sj_ext(s));
+    int n = snprintf(path, sizeof path, "%s%s%s%s%s%s%" PRId32 "%s%0*" PRId64 "%s", dir, s->ddelim,
+                     enc, s->ddelim, pt->c.topic, s->fdelim, pt->c.partition, s->fdelim, s->pad,
+                     off, sj_ext(s));
     if (n < 0 || (size_t)n >= sizeof path - 8)
         goto fail;
     f->final = strdup(path);
@@ -387,8 +363,7 @@ static struct sj_file *sj_file_open(struct sj *s, struct sj_part *pt, const char
         s->store->ops->created(s->store, f->tmp);
     if (s->gzip) {
         f->raw = s->h->buf_new(SJ_GZIP_STAGE + 4096);
-        if (!f->raw || deflateInit2(&f->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                                    Z_DEFAULT_STRATEGY) != Z_OK)
+        if (!f->raw || storepart_gzip_init(&f->z) != 0)
             goto fail;
         f->zon = 1;
     }
@@ -419,16 +394,14 @@ static sluice_err_t sj_start(void *state, char *errstr, size_t errstr_size)
 static struct sj_part *sj_part_get(struct sj *s, const char *topic, int32_t partition)
 {
     for (struct sj_part *p = s->parts; p; p = p->next)
-        if (p->partition == partition && strcmp(p->topic, topic) == 0)
+        if (storepart_cycle_is(&p->c, topic, partition))
             return p;
     struct sj_part *p = calloc(1, sizeof *p);
-    if (!p || !(p->topic = strdup(topic))) {
+    if (!p || storepart_cycle_init(&p->c, topic, partition) != 0) {
         free(p);
         return NULL;
     }
-    p->partition = partition;
     p->w = -1;
-    p->next_off = -1;
     p->next = s->parts;
     s->parts = p;
     return p;
@@ -444,9 +417,9 @@ static const char *sj_path_refused(struct sj *s, const struct sj_part *pt, const
             return NULL;
     char dir[SJ_PATH_MAX], path[SJ_PATH_MAX];
     int n = -1;
-    if (sj_topic_dir(s, pt->topic, 0, dir, sizeof dir) == 0)
+    if (sj_topic_dir(s, pt->c.topic, 0, dir, sizeof dir) == 0)
         n = snprintf(path, sizeof path, "%s%s%s%s%s%s%" PRId32 "%s%0*" PRId64 "%s.tmp", dir,
-                     s->ddelim, enc, s->ddelim, pt->topic, s->fdelim, pt->partition, s->fdelim,
+                     s->ddelim, enc, s->ddelim, pt->c.topic, s->fdelim, pt->c.partition, s->fdelim,
                      s->pad, off, sj_ext(s));
     const char *bad =
         n < 0 || (size_t)n >= sizeof path ? "the path is too long" : store_path_unsafe(path);
@@ -454,29 +427,6 @@ static const char *sj_path_refused(struct sj *s, const struct sj_part *pt, const
         return NULL;
     snprintf(why, why_size, "the record's file cannot be written: %s (directory '%s')", bad, enc);
     return why;
-}
-
-/* Appends the encoded partition of `rec` to `out` (../common/storepart.c). */
-static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_t *out,
-                     const char **why)
-{
-    return storepart_encode(&s->part, s->h, rec, ts, out, why);
-}
-
-/* Rotation of a TP before a record of time `ts` joins its files. */
-static int sj_due(struct sj *s, struct sj_part *pt, int64_t ts, int64_t mono, int64_t now)
-{
-    if (!pt->files)
-        return 0;
-    if (s->rotate_ms > 0 &&
-        (ts - pt->base_ts >= s->rotate_ms || mono - pt->open_mono >= s->rotate_ms))
-        return 1;
-    return s->schedule_ms > 0 && now >= pt->sched_at;
-}
-
-static int64_t sj_next_schedule(struct sj *s, int64_t now)
-{
-    return timepart_next_boundary(&s->part.tz, now, s->schedule_ms);
 }
 
 static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, size_t errstr_size)
@@ -510,19 +460,14 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
             break;
         /* Below the marker: in a final file already (the core's commit lagged). At or below the
          * last record taken: this is the retry of a put that failed half-way. */
-        if (off < pt->w || off < pt->next_off) {
+        if (off < pt->w || off < pt->c.next_off) {
             skipped += off < pt->w;
             continue;
         }
         const char *why = NULL;
         int64_t ts = 0;
-        if (timepart_timestamp(h, rec, s->part.extractor, s->part.ts_field, &ts, &why) != 0) {
+        if (storepart_place(&s->part, h, rec, &ts, enc, &why) != 0) {
             h->record_fail(rec, why);
-            continue;
-        }
-        h->buf_reset(enc);
-        if (sj_encode(s, rec, ts, enc, &why) != 0) {
-            h->record_fail(rec, why ? why : "the partition cannot be encoded");
             continue;
         }
         if (sj_path_refused(s, pt, h->buf_data(enc), off, reason, sizeof reason)) {
@@ -536,7 +481,7 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
             continue;
         }
         int64_t mono = h->monotonic_ms(), now = h->now_ms();
-        if (sj_due(s, pt, ts, mono, now) &&
+        if (storepart_due(&s->part, &pt->c, pt->files != NULL, ts, mono, now) &&
             (e = sj_checkpoint(s, pt, errstr, errstr_size)) != SLUICE_OK)
             break;
         struct sj_file *f = pt->files;
@@ -550,28 +495,19 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
             e = SLUICE_FATAL;
             break;
         }
-        if (pt->count == 0) {
-            pt->first_off = off;
-            pt->base_ts = ts;
-            pt->open_mono = mono;
-            if (s->schedule_ms > 0)
-                pt->sched_at = sj_next_schedule(s, now);
-        }
         sluice_buf_t *dst = f->zon ? f->raw : f->out;
         if (h->buf_append(dst, h->buf_data(s->line), h->buf_len(s->line)) != SLUICE_OK) {
             e = SLUICE_ERR_NOMEM;
             break;
         }
-        pt->next_off = off + 1;
-        pt->count++;
+        int full = storepart_take(&s->part, &pt->c, off, ts, mono, now);
         if (f->zon && h->buf_len(f->raw) >= SJ_GZIP_STAGE &&
             (e = sj_deflate(s, f, Z_NO_FLUSH)) != SLUICE_OK)
             break;
         if (h->buf_len(f->out) >= s->buffer_size &&
             (e = sj_spill(s, f, errstr, errstr_size)) != SLUICE_OK)
             break;
-        if (pt->count >= s->flush_size &&
-            (e = sj_checkpoint(s, pt, errstr, errstr_size)) != SLUICE_OK)
+        if (full && (e = sj_checkpoint(s, pt, errstr, errstr_size)) != SLUICE_OK)
             break;
     }
     h->buf_free(enc);
@@ -603,20 +539,14 @@ static sluice_err_t sj_precommit(void *state, struct sluice_offset *offsets, siz
     struct sj *s = state;
     int64_t mono = s->h->monotonic_ms(), now = s->h->now_ms();
     for (struct sj_part *pt = s->parts; pt; pt = pt->next) {
-        /* no new record: only the wall-clock side of rotate.interval.ms and the schedule apply */
-        if (!pt->files || !((s->rotate_ms > 0 && mono - pt->open_mono >= s->rotate_ms) ||
-                            (s->schedule_ms > 0 && now >= pt->sched_at)))
+        if (!storepart_idle_due(&s->part, &pt->c, pt->files != NULL, mono, now))
             continue;
         sluice_err_t e = sj_checkpoint(s, pt, errstr, errstr_size);
         if (e != SLUICE_OK)
             return e == SLUICE_NOT_CONNECTED ? SLUICE_RETRY : e;
     }
-    for (size_t i = 0; i < count; i++)
-        for (struct sj_part *pt = s->parts; pt; pt = pt->next)
-            /* by partition only: the records of one partition may carry another topic name */
-            if (pt->files && pt->partition == offsets[i].partition &&
-                pt->first_off < offsets[i].offset)
-                offsets[i].offset = pt->first_off;
+    for (struct sj_part *pt = s->parts; pt; pt = pt->next)
+        storepart_cap(&pt->c, pt->c.partition, pt->files != NULL, offsets, count);
     return SLUICE_OK;
 }
 
@@ -640,7 +570,7 @@ static void sj_destroy(void *state)
             p->files = f->next;
             sj_file_free(s, f);
         }
-        free(p->topic);
+        storepart_cycle_free(&p->c);
         free(p);
     }
     if (s->store)

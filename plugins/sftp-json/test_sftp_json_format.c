@@ -352,14 +352,15 @@ static const char *fmt(const char *f, int64_t ms)
     return out;
 }
 
-/* The directories sj_encode gives a record of `partition` with timestamp `ts` (value `v`). */
+/* The directories storepart_encode gives a record of `partition` with timestamp `ts` (value `v`).
+ */
 static const char *enc(struct sj *s, int32_t partition, int64_t ts, struct sluice_value *v, int *rc)
 {
     static char out[512];
     struct sluice_record r = {.partition = partition, .ts = ts, .value = v};
     sluice_buf_t *b = fb_new(64);
     const char *why = NULL;
-    *rc = sj_encode(s, &r, ts, b, &why);
+    *rc = storepart_encode(&s->part, &host, &r, ts, b, &why);
     snprintf(out, sizeof out, "%s", *rc == 0 ? b->p : (why ? why : "(no reason)"));
     fb_free(b);
     return out;
@@ -598,12 +599,12 @@ static void test_schedule_boundaries(void **state)
     /* hourly schedule in +05:30: the local hour boundaries are at :30 UTC */
     struct sj *s = sj_ok((const char *const[]){"rotate.schedule.interval.ms", "3600000", "timezone",
                                                "+05:30", NULL});
-    assert_int_equal(sj_next_schedule(s, T0 + 10 * 60000), T0 + 30 * 60000);
-    assert_int_equal(sj_next_schedule(s, T0 + 30 * 60000), T0 + 90 * 60000);
+    assert_int_equal(storepart_next_schedule(&s->part, T0 + 10 * 60000), T0 + 30 * 60000);
+    assert_int_equal(storepart_next_schedule(&s->part, T0 + 30 * 60000), T0 + 90 * 60000);
     sj_destroy(s);
     /* daily schedule in UTC: the next midnight */
     s = sj_ok((const char *const[]){"rotate.schedule.interval.ms", "86400000", NULL});
-    assert_int_equal(sj_next_schedule(s, T0), T0 - 2 * HOUR + DAY);
+    assert_int_equal(storepart_next_schedule(&s->part, T0), T0 - 2 * HOUR + DAY);
     sj_destroy(s);
 }
 
@@ -722,7 +723,7 @@ static struct sj_file *open_file(struct sj *s, struct sj_part *pt, const char *d
 static void test_file_names(void **state)
 {
     (void)state;
-    struct sj_part pt = {.topic = "orders", .partition = 0};
+    struct sj_part pt = {.c = {.topic = "orders", .partition = 0}};
     struct sj *s = sj_ok(NULL);
     struct sj_file *f = open_file(s, &pt, "year=2023/month=01/day=08/hour=02", 46347);
     /* the seed's layout */
@@ -734,7 +735,7 @@ static void test_file_names(void **state)
     sj_destroy(s);
 
     /* pad 0: no zeros; pad 3 with a longer offset: never truncated; gzip: .json.gz */
-    pt.partition = 12;
+    pt.c.partition = 12;
     s = sj_ok((const char *const[]){"filename.offset.zero.pad.width", "0", NULL});
     f = open_file(s, &pt, "partition=12", 0);
     assert_string_equal(f->final, "topics/orders/partition=12/orders+12+0.json");
@@ -760,7 +761,7 @@ static void test_file_names(void **state)
     assert_string_equal(f->final, "out/data/orders/partition=12/orders_-_12_-_0000000005.json");
     sj_file_free(s, f);
     char m[SJ_PATH_MAX];
-    pt.partition = 3;
+    pt.c.partition = 3;
     assert_int_equal(sj_marker_path(s, &pt, 1000, m, sizeof m), SLUICE_OK);
     assert_string_equal(m, "out/data/.sluice/orders/p3-1000");
     sj_destroy(s);
@@ -802,7 +803,7 @@ static void test_parse_names(void **state)
     /* what sj_file_open names, sj_parse_name reads back */
     s = sj_ok(
         (const char *const[]){"file.delim", "#", "filename.offset.zero.pad.width", "4", NULL});
-    struct sj_part pt = {.topic = "t.x", .partition = 5};
+    struct sj_part pt = {.c = {.topic = "t.x", .partition = 5}};
     struct sj_file *f = open_file(s, &pt, "partition=5", 123456);
     assert_int_equal(sj_parse_name(s, "t.x", f->tmp, &p, &off, &tmp), 0);
     assert_int_equal(p, 5);

@@ -20,7 +20,7 @@
 
 SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libcjson-dev libcmocka-dev
                    librdkafka-dev libcurl4-openssl-dev libmariadb-dev libmicrohttpd-dev
-                   zlib1g-dev libssl-dev)
+                   zlib1g-dev libssl-dev libavro-dev)
 # Java 17 runs Kafka; the schema registry (Apicurio 3.3) needs Java >= 21, which Debian 12 does not
 # package: tests/services/registry.sh finds one in /usr/lib/jvm (or $JAVA) and deps_services says so.
 # apache2-utils: ab, the load generator of tests/bench/worker_bench.py (a C client).
@@ -29,7 +29,7 @@ SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libc
 # exposition.
 SLUICE_DEPS_TEST=(apache2-utils valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
                   openssh-server mariadb-server-core mariadb-client clang-format-14
-                  clang-14 libclang-rt-14-dev libavro-dev prometheus)
+                  clang-14 libclang-rt-14-dev prometheus)
 
 # The firmware (firmware/build.sh: arduino-mk, a Makefile, drives avr-gcc over Debian's Arduino core)
 # and its simulator (firmware/sim: libsimavr, which needs libelf). arduino-mk depends on the Arduino

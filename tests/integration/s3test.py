@@ -8,10 +8,12 @@ independently with boto3 (the AWS SDK for Python).
         s3.keys(b, "topics/")               # every key under a prefix (all pages)
         s3.get(b, "k")                      # an object's bytes
         s3.uploads(b)                       # the incomplete multipart uploads [(key, upload id)]
+        s3.uploading(b)                     # how many, cheaply (the server's directory): for polling
         s3.stop(); s3.start()               # an outage: the same port, buckets and objects after it
         s3.kill(); s3.start()               # a crash (SIGKILL) and a restart
 
 The server is stopped and its directory removed when the test ends, whatever happened."""
+import os
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,18 @@ class S3Server(ScriptService):
         for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
             out.extend((u["Key"], u["UploadId"]) for u in page.get("Uploads", []))
         return out
+
+    def uploading(self, bucket):
+        """The multipart uploads in flight, counted without a request: s3proxy's filesystem
+        backend keeps a stub file per upload (.s3proxy-mpu-stub-<upload id> in the bucket's
+        directory) from its initiation to its completion or abort. A test that must act while an
+        upload is in flight polls this every millisecond; a ListMultipartUploads request takes
+        longer than some uploads do."""
+        try:
+            return sum(1 for n in os.listdir(self.data / bucket)
+                       if n.startswith(".s3proxy-mpu-stub-"))
+        except FileNotFoundError:
+            return 0
 
     def kill(self):
         self.run("kill", self.dir, timeout=60)

@@ -34,11 +34,12 @@ def test_multipart_upload_complete_abort_and_listed_while_unfinished(s3):
                                    Body=body)["ETag"] for n, body in enumerate(bodies)]
     # unfinished: listed, and not yet an object
     assert s3.uploads(b) == [("big.avro", up)]
+    assert s3.uploading(b) == 1
     assert s3.keys(b) == []
     s3.client.complete_multipart_upload(
         Bucket=b, Key="big.avro", UploadId=up,
         MultipartUpload={"Parts": [{"ETag": e, "PartNumber": n + 1} for n, e in enumerate(etags)]})
-    assert s3.uploads(b) == []
+    assert s3.uploads(b) == [] and s3.uploading(b) == 0
     got = s3.get(b, "big.avro")
     assert len(got) == 2 * part + 400
     assert hashlib.sha256(got).digest() == hashlib.sha256(b"".join(bodies)).digest()

@@ -343,10 +343,8 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
                      h->config_string(cfg, "aws.session.token"),
                      h->config_string(cfg, "aws.profile"), errstr, errstr_size) != 0)
         goto fail;
-    if (s3_http_init(x, errstr, errstr_size) != 0) {
-        rc = SLUICE_ERR_NOMEM;
+    if (s3_http_init(x, errstr, errstr_size) != 0)
         goto fail;
-    }
     *state = s;
     return SLUICE_OK;
 fail:

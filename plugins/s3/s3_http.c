@@ -173,6 +173,22 @@ static size_t s3_on_header(char *p, size_t size, size_t n, void *ud)
 
 int s3_http_init(struct s3_http *x, char *errstr, size_t errstr_size)
 {
+    static int curl_ready;
+    if (!curl_ready) {
+        /* plugins' init runs on the main thread before the tasks start */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            snprintf(errstr, errstr_size, "curl_global_init failed");
+            return -1;
+        }
+        curl_ready = 1;
+    }
+    /* CURLOPT_AWS_SIGV4 came with curl 7.75: an older library would send unsigned requests */
+    curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    if (vi->version_num < 0x074b00) {
+        snprintf(errstr, errstr_size,
+                 "s3: libcurl %s is too old: AWS SigV4 signing needs 7.75 or later", vi->version);
+        return -1;
+    }
     x->c = curl_easy_init();
     x->url = x->h->buf_new(512);
     x->resp = x->h->buf_new(4096);

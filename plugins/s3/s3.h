@@ -32,6 +32,7 @@ struct s3_avro {
     char *mem; /* the file's bytes after s3_avro_finish */
     size_t memlen;
     const sluice_schema_t *connect; /* the records' Connect schema */
+    char *json;                     /* ... as Avro, logical types and all */
     int64_t records;
 };
 

@@ -217,6 +217,97 @@ int s3_avro_schema_json(const struct sluice_host *h, const sluice_schema_t *cs, 
     return 0;
 }
 
+/* Avro's zigzag varint long at *p (end: the buffer's end); -1 when cut short. */
+static int s3_avro_read_long(const unsigned char **p, const unsigned char *end, int64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end)
+            return -1;
+        unsigned char c = *(*p)++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void s3_avro_write_long(FILE *f, int64_t n)
+{
+    uint64_t v = ((uint64_t)n << 1) ^ (uint64_t)(n >> 63);
+    while (v > 0x7f) {
+        fputc((int)((v & 0x7f) | 0x80), f);
+        v >>= 7;
+    }
+    fputc((int)v, f);
+}
+
+/* avro-c writes the schema as it re-serializes it, without logicalType and Connect's properties:
+ * the header's avro.schema is replaced by the schema made from the Connect one (the blocks do not
+ * change: avro-c wrote them with the same types). -1 when the header is not understood. */
+static int s3_avro_reheader(struct s3_avro *a)
+{
+    const unsigned char *p = (const unsigned char *)a->mem, *end = p + a->memlen;
+    if (a->memlen < 4 || memcmp(p, "Obj\x01", 4) != 0)
+        return -1;
+    p += 4;
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    if (!f)
+        return -1;
+    fwrite("Obj\x01", 1, 4, f);
+    int64_t count;
+    for (;;) {
+        if (s3_avro_read_long(&p, end, &count) != 0)
+            goto fail;
+        if (count == 0)
+            break;
+        if (count < 0) { /* a block with its size in bytes: skip the size */
+            int64_t size;
+            count = -count;
+            if (s3_avro_read_long(&p, end, &size) != 0)
+                goto fail;
+        }
+        s3_avro_write_long(f, count);
+        for (int64_t i = 0; i < count; i++) {
+            int64_t kl, vl;
+            if (s3_avro_read_long(&p, end, &kl) != 0 || kl < 0 || kl > end - p)
+                goto fail;
+            const unsigned char *k = p;
+            p += kl;
+            if (s3_avro_read_long(&p, end, &vl) != 0 || vl < 0 || vl > end - p)
+                goto fail;
+            s3_avro_write_long(f, kl);
+            fwrite(k, 1, (size_t)kl, f);
+            if (kl == 11 && memcmp(k, "avro.schema", 11) == 0) {
+                s3_avro_write_long(f, (int64_t)strlen(a->json));
+                fwrite(a->json, 1, strlen(a->json), f);
+            } else {
+                s3_avro_write_long(f, vl);
+                fwrite(p, 1, (size_t)vl, f);
+            }
+            p += vl;
+        }
+    }
+    s3_avro_write_long(f, 0);
+    fwrite(p, 1, (size_t)(end - p), f); /* the sync marker and the blocks */
+    if (fclose(f) != 0) {
+        free(out);
+        return -1;
+    }
+    free(a->mem);
+    a->mem = out;
+    a->memlen = outlen;
+    return 0;
+fail:
+    fclose(f);
+    free(out);
+    return -1;
+}
+
 int s3_avro_open(struct s3_avro *a, const struct sluice_host *h, const sluice_schema_t *cs,
                  const char *codec, char *errstr, size_t errstr_size)
 {
@@ -232,6 +323,8 @@ int s3_avro_open(struct s3_avro *a, const struct sluice_host *h, const sluice_sc
         h->buf_free(js);
         return -1;
     }
+    if (rc == 0 && !(a->json = strdup(h->buf_data(js))))
+        rc = -1;
     h->buf_free(js);
     if (rc != 0) {
         snprintf(errstr, errstr_size, "%s", why);
@@ -283,6 +376,7 @@ int s3_avro_finish(struct s3_avro *a)
         a->fp = NULL;
         if (rc != 0)
             return -1;
+        return s3_avro_reheader(a);
     }
     return 0;
 }
@@ -300,5 +394,6 @@ void s3_avro_free(struct s3_avro *a)
     if (a->schema)
         avro_schema_decref(a->schema);
     free(a->mem);
+    free(a->json);
     memset(a, 0, sizeof *a);
 }

@@ -481,3 +481,81 @@ def test_no_credentials_anywhere(sluice, tmp):
     assert r.returncode == 2
     assert "aws.access.key.id: no credentials" in r.stderr, r.stderr
     assert str(tmp / ".aws" / "credentials") in r.stderr
+
+
+def test_avro_from_kafka_new_object_on_schema_change(sluice, kafka, schema_registry, s3, tmp):
+    """Confluent-framed Avro records of two schema versions in one Kafka partition: an object per
+    schema (AvroFormat's rotation), each read back with fastavro under its own schema, with the
+    logical types (Decimal, Timestamp) carried; the offsets committed once both objects exist."""
+    import copy
+    import io
+    import time
+
+    import fastavro
+    import kafkatest
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    from test_kafka_avro import ORDER_SCHEMA, order
+
+    b = s3.bucket("avro-kafka")
+    topic = kafkatest.uniq("s3avro")
+    kafkatest.create_topic(kafka.bootstrap, topic, partitions=1)
+    v2 = copy.deepcopy(ORDER_SCHEMA)
+    v2["fields"].append({"name": "channel", "type": ["null", "string"], "default": None})
+    reg = SchemaRegistryClient({"url": schema_registry.url, "timeout": 30})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    s1, s2 = AvroSerializer(reg, json.dumps(ORDER_SCHEMA)), AvroSerializer(reg, json.dumps(v2))
+    recs = [s1(order(i), ctx) for i in range(300)] + \
+        [s2(dict(order(i), channel=f"c{i}"), ctx) for i in range(300, 500)]
+    kafkatest.produce(kafka.bootstrap, topic, [(f"o{i}".encode(), v) for i, v in enumerate(recs)])
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+kafka:
+  bootstrap.servers: {kafka.bootstrap}
+schema.registry:
+  url: {schema_registry.url}
+offset.storage.file.filename: {tmp}/offsets.json
+pipelines:
+  - id: {topic}
+    topic: {topic}
+    key.converter: string
+    value.converter: avro
+    sinks:
+      - id: s3
+        plugin: s3
+        config:
+          s3.bucket.name: {b}
+          store.url: {s3.endpoint}
+          aws.access.key.id: {s3.access_key}
+          aws.secret.access.key: {s3.secret_key}
+          format.class: avro
+          flush.size: 100000
+""")
+    p = sluice.spawn("run", "--quiet", cfg)
+    try:
+        # the first object is written when the schema changes, at offset 300
+        deadline = time.monotonic() + 90
+        while len(s3.keys(b)) < 1 and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.2)
+        time.sleep(2)  # the rest taken (held in the open object)
+    finally:
+        p.terminate()  # drains: the open object is written, then the offsets committed
+        rc = p.wait(timeout=60)
+    assert rc == 0
+    keys = s3.keys(b)
+    assert keys == [f"topics/{topic}/partition=0/{topic}+0+{o:010d}.avro" for o in (0, 300)]
+    first = fastavro.reader(io.BytesIO(s3.get(b, keys[0])))
+    second = fastavro.reader(io.BytesIO(s3.get(b, keys[1])))
+    assert [f["name"] for f in first.writer_schema["fields"]][-1] == "address"
+    assert [f["name"] for f in second.writer_schema["fields"]][-1] == "channel"
+    got1, got2 = list(first), list(second)
+    assert len(got1) == 300 and len(got2) == 200
+    for i, r in enumerate(got1 + got2):
+        want = order(i)
+        assert r["orderid"] == want["orderid"] and r["itemid"] == want["itemid"]
+        assert r["price"] == want["price"], first.writer_schema["fields"][3]
+        assert r["placed"] == want["placed"]
+        assert r["note"] == want["note"] and r["address"] == want["address"]
+    assert [r["channel"] for r in got2] == [f"c{i}" for i in range(300, 500)]
+    group = kafkatest.group_id(topic, "s3")
+    assert kafkatest.committed(kafka.bootstrap, group, topic) == {0: 500}

@@ -66,9 +66,9 @@ sluice_err_t sj_marker_path(const struct sj *s, const struct sj_part *pt, int64_
                             size_t size)
 {
     char dir[SJ_PATH_MAX];
-    if (sj_topic_dir(s, pt->topic, 1, dir, sizeof dir) != 0)
+    if (sj_topic_dir(s, pt->c.topic, 1, dir, sizeof dir) != 0)
         return SLUICE_FATAL;
-    int n = snprintf(out, size, "%s%sp%" PRId32 "-%" PRId64, dir, s->ddelim, pt->partition, w);
+    int n = snprintf(out, size, "%s%sp%" PRId32 "-%" PRId64, dir, s->ddelim, pt->c.partition, w);
     return n < 0 || (size_t)n >= size ? SLUICE_FATAL : SLUICE_OK;
 }
 
@@ -97,7 +97,7 @@ sluice_err_t sj_checkpoint(struct sj *s, struct sj_part *pt, char *errstr, size_
     for (struct sj_file *f = pt->files; f; f = f->next)
         if ((e = sj_finish(s, f, errstr, errstr_size)) != SLUICE_OK)
             return e;
-    int64_t w = pt->next_off;
+    int64_t w = pt->c.next_off;
     if (w > pt->w) {
         /* The marker's name is what counts (its content, W again, is for people): once it
          * exists, every temporary file of the TP is complete. Written straight under its name —
@@ -127,7 +127,7 @@ sluice_err_t sj_checkpoint(struct sj *s, struct sj_part *pt, char *errstr, size_
         pt->files = f->next;
         sj_file_free(s, f);
     }
-    pt->count = 0;
+    pt->c.count = 0;
     return SLUICE_OK;
 }
 
@@ -202,9 +202,10 @@ sluice_err_t sj_recover(struct sj *s, struct sj_part *pt, char *errstr, size_t e
 {
     char dir[SJ_PATH_MAX];
     sluice_err_t e = SLUICE_OK;
-    struct sj_listing m = {.s = s, .topic = pt->topic, .partition = pt->partition, .markers = 1};
-    struct sj_listing t = {.s = s, .topic = pt->topic, .partition = pt->partition};
-    if (sj_topic_dir(s, pt->topic, 1, dir, sizeof dir) != 0) {
+    struct sj_listing m = {
+        .s = s, .topic = pt->c.topic, .partition = pt->c.partition, .markers = 1};
+    struct sj_listing t = {.s = s, .topic = pt->c.topic, .partition = pt->c.partition};
+    if (sj_topic_dir(s, pt->c.topic, 1, dir, sizeof dir) != 0) {
         snprintf(errstr, errstr_size, "topic name too long");
         return SLUICE_FATAL;
     }
@@ -218,7 +219,7 @@ sluice_err_t sj_recover(struct sj *s, struct sj_part *pt, char *errstr, size_t e
         if (m.offs[i] != w &&
             (e = s->store->ops->remove(s->store, m.paths[i], errstr, errstr_size)) != SLUICE_OK)
             goto out;
-    sj_topic_dir(s, pt->topic, 0, dir, sizeof dir);
+    sj_topic_dir(s, pt->c.topic, 0, dir, sizeof dir);
     if ((e = s->store->ops->list(s->store, dir, sj_list_cb, &t, errstr, errstr_size)) != SLUICE_OK)
         goto out;
     size_t done = 0, removed = 0;
@@ -242,7 +243,7 @@ sluice_err_t sj_recover(struct sj *s, struct sj_part *pt, char *errstr, size_t e
         s->h->log(s->ctx, SLUICE_LOG_INFO,
                   "%s partition %" PRId32 ": records below offset %" PRId64
                   " are in final files; %zu temporary file(s) completed, %zu removed",
-                  pt->topic, pt->partition, w < 0 ? 0 : w, done, removed);
+                  pt->c.topic, pt->c.partition, w < 0 ? 0 : w, done, removed);
 out:
     if (m.oom || t.oom) {
         snprintf(errstr, errstr_size, "out of memory");

@@ -35,6 +35,7 @@
 #include "filemode.h"
 #include "sftp_json.h"
 #include "store.h"
+#include "storepart.h"
 #include "timepart.h"
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -125,114 +126,7 @@ static const struct sluice_config_field sj_config[] = {
                     "creates the file or directory, and the server's own umask may take bits "
                     "away (OpenSSH: `internal-sftp -u`).",
      .example = "0640"},
-    {.name = "topics.dir",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "topics",
-     .description = "The top directory of the files, under the working directory.",
-     .example = "topics"},
-    {.name = "flush.size",
-     .type = SLUICE_CFG_INT,
-     .default_value = "1000",
-     .flags = SLUICE_CFG_RANGE,
-     .min = 1,
-     .max = 1000000000,
-     .description = "Records of one Kafka partition after which its files rotate.",
-     .example = "1000"},
-    {.name = "rotate.interval.ms",
-     .type = SLUICE_CFG_INT,
-     .default_value = "-1",
-     .flags = SLUICE_CFG_RANGE,
-     .min = -1,
-     .max = 1e15,
-     .description = "Rotate a partition's files when its records span this long in the "
-                    "extractor's time, or this long in wall time since its first record (an idle "
-                    "file is closed on time). -1: off.",
-     .example = "600000"},
-    {.name = "rotate.schedule.interval.ms",
-     .type = SLUICE_CFG_INT,
-     .default_value = "-1",
-     .flags = SLUICE_CFG_RANGE,
-     .min = -1,
-     .max = 1e15,
-     .description = "Rotate on the wall clock at multiples of this interval from 00:00 in "
-                    "`timezone`. -1: off.",
-     .example = "3600000"},
-    {.name = "partitioner.class",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "default",
-     .description = "`default` (`partition=<kafka partition>`), `field` (`<field>=<value>`), "
-                    "`time-based` (`path.format`, `partition.duration.ms`), `daily` "
-                    "(`'year'=YYYY/'month'=MM/'day'=dd`), `hourly` "
-                    "(`'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH`); Confluent's class names "
-                    "(`io.confluent.connect.storage.partitioner.HourlyPartitioner`, ...) too.",
-     .example = "hourly"},
-    {.name = "partition.field.name",
-     .type = SLUICE_CFG_LIST,
-     .description = "The value fields of the `field` partitioner (a dotted name reaches into "
-                    "nested structs and maps).",
-     .example = "[country, city]"},
-    {.name = "path.format",
-     .type = SLUICE_CFG_STRING,
-     .description =
-         "The directories of the `time-based` partitioner, a Joda-Time pattern: `YYYY` "
-         "or `yyyy`, `YY`, `MM`, `MMM` (Jan), `dd`, `D` (day of year), `HH`, `mm`, `ss`, "
-         "`SSS`, `E` (Mon); text in single quotes is literal.",
-     .example = "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH"},
-    {.name = "partition.duration.ms",
-     .type = SLUICE_CFG_INT,
-     .default_value = "-1",
-     .flags = SLUICE_CFG_RANGE,
-     .min = -1,
-     .max = 1e15,
-     .description = "The `time-based` partitioner's bucket length (buckets start at multiples "
-                    "of it from the epoch in `timezone`).",
-     .example = "3600000"},
-    {.name = "timezone",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "UTC",
-     .description = "The time zone of time-based directories and of rotate.schedule.interval.ms: "
-                    "an IANA name (`Europe/Madrid`, from the system's zoneinfo), `UTC`, or "
-                    "`+hh:mm`/`-hh:mm`.",
-     .example = "Europe/Madrid"},
-    {.name = "locale",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "en",
-     .description = "The locale of month and day names in `path.format`. Only English (`en`, "
-                    "`en_US`, ...) and `C` are supported.",
-     .example = "en_US"},
-    {.name = "timestamp.extractor",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "Record",
-     .description = "Where a record's time comes from: `Record` (the record's timestamp), "
-                    "`RecordField` (`timestamp.field` of the value), `Wallclock` (now). The "
-                    "default is `Record`, not Confluent's `Wallclock`, so that directories (and "
-                    "with them file names) depend on the data only. Confluent's class names "
-                    "(`...TimeBasedPartitioner$RecordFieldTimestampExtractor`) are accepted.",
-     .example = "RecordField"},
-    {.name = "timestamp.field",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "timestamp",
-     .description = "The value field of `RecordField` (dotted for nested fields): epoch "
-                    "milliseconds (an integer, a Timestamp or a Date), or an ISO-8601 string.",
-     .example = "ordertime"},
-    {.name = "filename.offset.zero.pad.width",
-     .type = SLUICE_CFG_INT,
-     .default_value = "10",
-     .flags = SLUICE_CFG_RANGE,
-     .min = 0,
-     .max = 19,
-     .description = "Digits of the first offset in a file name (zero-padded).",
-     .example = "10"},
-    {.name = "directory.delim",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "/",
-     .description = "Between `topics.dir`, the topic, the partition directories and the file.",
-     .example = "/"},
-    {.name = "file.delim",
-     .type = SLUICE_CFG_STRING,
-     .default_value = "+",
-     .description = "Between topic, Kafka partition and offset in a file name.",
-     .example = "+"},
+    STOREPART_CONFIG_FIELDS,
     {.name = "format.key.enable",
      .type = SLUICE_CFG_BOOL,
      .default_value = "false",
@@ -264,19 +158,6 @@ static const struct sluice_config_field sj_config[] = {
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Init */
-
-static const char *sj_tail(const char *name)
-{
-    const char *t = strrchr(name, '$');
-    if (!t)
-        t = strrchr(name, '.');
-    return t ? t + 1 : name;
-}
-
-static int sj_eq(const char *a, const char *b)
-{
-    return strcasecmp(a, b) == 0;
-}
 
 static void sj_destroy(void *state);
 
@@ -313,10 +194,8 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     s->topics_dir = sj_strdup(h->config_string(cfg, "topics.dir"));
     s->ddelim = sj_strdup(h->config_string(cfg, "directory.delim"));
     s->fdelim = sj_strdup(h->config_string(cfg, "file.delim"));
-    s->ts_field = sj_strdup(h->config_string(cfg, "timestamp.field"));
     s->line = h->buf_new(1024);
-    s->enc_cache = h->buf_new(128);
-    if (!s->topics_dir || !s->ddelim || !s->fdelim || !s->ts_field || !s->line || !s->enc_cache) {
+    if (!s->topics_dir || !s->ddelim || !s->fdelim || !s->line) {
         rc = SLUICE_ERR_NOMEM;
         goto fail;
     }
@@ -325,120 +204,14 @@ static sluice_err_t sj_init(const struct sluice_host *h, sluice_ctx_t *ctx,
                  *s->ddelim ? "file.delim" : "directory.delim");
         goto fail;
     }
-    s->flush_size = h->config_int(cfg, "flush.size");
-    s->rotate_ms = h->config_int(cfg, "rotate.interval.ms");
-    s->schedule_ms = h->config_int(cfg, "rotate.schedule.interval.ms");
-    s->duration_ms = h->config_int(cfg, "partition.duration.ms");
     s->pad = (int)h->config_int(cfg, "filename.offset.zero.pad.width");
     s->key_enable = h->config_bool(cfg, "format.key.enable");
     s->headers_enable = h->config_bool(cfg, "format.headers.enable");
     s->gzip = strcmp(h->config_string(cfg, "compression.type"), "gzip") == 0;
     s->buffer_size = (size_t)h->config_size(cfg, "buffer.size");
-    if (s->rotate_ms == 0 || s->schedule_ms == 0) {
-        snprintf(errstr, errstr_size, "%s: must be -1 (off) or positive",
-                 s->rotate_ms == 0 ? "rotate.interval.ms" : "rotate.schedule.interval.ms");
+    if ((rc = storepart_init(&s->part, h, cfg, errstr, errstr_size)) != SLUICE_OK)
         goto fail;
-    }
-
-    const char *locale = h->config_string(cfg, "locale");
-    if (!(sj_eq(locale, "") || sj_eq(locale, "C") || sj_eq(locale, "POSIX") ||
-          (strncasecmp(locale, "en", 2) == 0 &&
-           (!locale[2] || locale[2] == '_' || locale[2] == '-')))) {
-        snprintf(errstr, errstr_size,
-                 "locale: '%s' is not supported: only English (en, en_US, ...) and C", locale);
-        goto fail;
-    }
-    if (timepart_zone_init(&s->tz, h->config_string(cfg, "timezone"), errstr, errstr_size) != 0)
-        goto fail;
-
-    /* Confluent's class names too: io.confluent.connect.storage.partitioner.
-     * TimeBasedPartitioner$RecordFieldTimestampExtractor and its siblings */
-    char exb[64];
-    const char *ex = sj_tail(h->config_string(cfg, "timestamp.extractor"));
-    size_t exl = strlen(ex), sfx = strlen("TimestampExtractor");
-    if (exl > sfx && exl < sizeof exb && strcmp(ex + exl - sfx, "TimestampExtractor") == 0) {
-        memcpy(exb, ex, exl - sfx);
-        exb[exl - sfx] = '\0';
-        ex = exb;
-    }
-    if (sj_eq(ex, "Record"))
-        s->extractor = TIMEPART_TS_RECORD;
-    else if (sj_eq(ex, "RecordField") || sj_eq(ex, "record-field") || sj_eq(ex, "record_field"))
-        s->extractor = TIMEPART_TS_FIELD;
-    else if (sj_eq(ex, "Wallclock") || sj_eq(ex, "wall-clock"))
-        s->extractor = TIMEPART_TS_WALLCLOCK;
-    else {
-        snprintf(errstr, errstr_size,
-                 "timestamp.extractor: unknown extractor '%s' (Record, RecordField, Wallclock)",
-                 h->config_string(cfg, "timestamp.extractor"));
-        goto fail;
-    }
-
-    const char *pc = h->config_string(cfg, "partitioner.class");
-    const char *pt = sj_tail(pc);
-    const char *fmt = h->config_string(cfg, "path.format");
-    if (sj_eq(pc, "default") || sj_eq(pt, "DefaultPartitioner")) {
-        s->partitioner = SJ_PART_DEFAULT;
-    } else if (sj_eq(pc, "field") || sj_eq(pt, "FieldPartitioner")) {
-        s->partitioner = SJ_PART_FIELD;
-        s->nfields = h->config_count(cfg, "partition.field.name");
-        if (s->nfields == 0) {
-            snprintf(errstr, errstr_size,
-                     "partition.field.name: the field partitioner needs at least one field");
-            goto fail;
-        }
-        s->fields = calloc(s->nfields, sizeof *s->fields);
-        for (size_t i = 0; s->fields && i < s->nfields; i++)
-            s->fields[i] = sj_strdup(h->config_item(cfg, "partition.field.name", i));
-    } else if (sj_eq(pc, "daily") || sj_eq(pt, "DailyPartitioner")) {
-        s->partitioner = SJ_PART_TIME;
-        fmt = "'year'=YYYY/'month'=MM/'day'=dd";
-        s->duration_ms = 86400000;
-    } else if (sj_eq(pc, "hourly") || sj_eq(pt, "HourlyPartitioner")) {
-        s->partitioner = SJ_PART_TIME;
-        fmt = "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH";
-        s->duration_ms = 3600000;
-    } else if (sj_eq(pc, "time-based") || sj_eq(pc, "time") || sj_eq(pt, "TimeBasedPartitioner")) {
-        s->partitioner = SJ_PART_TIME;
-        if (!fmt || !*fmt) {
-            snprintf(errstr, errstr_size,
-                     "path.format: the time-based partitioner needs it, e.g. "
-                     "'year'=YYYY/'month'=MM/'day'=dd");
-            goto fail;
-        }
-        if (s->duration_ms <= 0) {
-            snprintf(errstr, errstr_size,
-                     "partition.duration.ms: the time-based partitioner needs a positive "
-                     "duration, e.g. 3600000");
-            goto fail;
-        }
-    } else {
-        snprintf(errstr, errstr_size,
-                 "partitioner.class: unknown partitioner '%s' (default, field, time-based, daily, "
-                 "hourly, or Confluent's class names)",
-                 pc);
-        goto fail;
-    }
-    if (s->partitioner == SJ_PART_TIME) {
-        for (const char *q = fmt; *q; q++)
-            if (*q == '\'') /* an unbalanced quote swallows the rest: refuse it */
-                for (q++;; q++) {
-                    if (!*q) {
-                        snprintf(errstr, errstr_size, "path.format: unterminated quote in '%s'",
-                                 fmt);
-                        goto fail;
-                    }
-                    if (*q == '\'')
-                        break;
-                }
-        if (timepart_format(fmt, 0, NULL, h, errstr, errstr_size) != 0)
-            goto fail;
-        s->path_format = strdup(fmt);
-    }
-    if (s->nfields && !s->fields) {
-        rc = SLUICE_ERR_NOMEM;
-        goto fail;
-    }
+    rc = SLUICE_ERR_CONFIG;
 
     if (host && *host) {
 #ifdef SFTP_JSON_HAVE_SFTP
@@ -542,22 +315,7 @@ static sluice_err_t sj_spill(struct sj *s, struct sj_file *f, char *errstr, size
 /* gzip: deflate f->raw into f->out. */
 static sluice_err_t sj_deflate(struct sj *s, struct sj_file *f, int flush)
 {
-    unsigned char chunk[16384];
-    f->z.next_in = (Bytef *)s->h->buf_data(f->raw);
-    f->z.avail_in = (uInt)s->h->buf_len(f->raw);
-    int r;
-    do {
-        f->z.next_out = chunk;
-        f->z.avail_out = sizeof chunk;
-        r = deflate(&f->z, flush);
-        if (r == Z_STREAM_ERROR)
-            return SLUICE_FATAL;
-        size_t have = sizeof chunk - f->z.avail_out;
-        if (have && s->h->buf_append(f->out, chunk, have) != SLUICE_OK)
-            return SLUICE_ERR_NOMEM;
-    } while (f->z.avail_out == 0 || (flush == Z_FINISH && r != Z_STREAM_END));
-    s->h->buf_reset(f->raw);
-    return SLUICE_OK;
+    return storepart_gzip(s->h, &f->z, f->raw, f->out, flush);
 }
 
 /* Everything of `f` into its temporary file. */
@@ -588,11 +346,11 @@ static struct sj_file *sj_file_open(struct sj *s, struct sj_part *pt, const char
         return NULL;
     f->enc = strdup(enc);
     f->out = s->h->buf_new(s->gzip ? 64 * 1024 : 256 * 1024);
-    if (!f->enc || !f->out || sj_topic_dir(s, pt->topic, 0, dir, sizeof dir) != 0)
+    if (!f->enc || !f->out || sj_topic_dir(s, pt->c.topic, 0, dir, sizeof dir) != 0)
         goto fail;
-    int n =
-        snprintf(path, sizeof path, "%s%s%s%s%s%s%" PRId32 "%s%0*" PRId64 "%s", dir, s->ddelim, enc,
-                 s->ddelim, pt->topic, s->fdelim, pt->partition, s->fdelim, s->pad, off, sj_ext(s));
+    int n = snprintf(path, sizeof path, "%s%s%s%s%s%s%" PRId32 "%s%0*" PRId64 "%s", dir, s->ddelim,
+                     enc, s->ddelim, pt->c.topic, s->fdelim, pt->c.partition, s->fdelim, s->pad,
+                     off, sj_ext(s));
     if (n < 0 || (size_t)n >= sizeof path - 8)
         goto fail;
     f->final = strdup(path);
@@ -605,8 +363,7 @@ static struct sj_file *sj_file_open(struct sj *s, struct sj_part *pt, const char
         s->store->ops->created(s->store, f->tmp);
     if (s->gzip) {
         f->raw = s->h->buf_new(SJ_GZIP_STAGE + 4096);
-        if (!f->raw || deflateInit2(&f->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                                    Z_DEFAULT_STRATEGY) != Z_OK)
+        if (!f->raw || storepart_gzip_init(&f->z) != 0)
             goto fail;
         f->zon = 1;
     }
@@ -637,16 +394,14 @@ static sluice_err_t sj_start(void *state, char *errstr, size_t errstr_size)
 static struct sj_part *sj_part_get(struct sj *s, const char *topic, int32_t partition)
 {
     for (struct sj_part *p = s->parts; p; p = p->next)
-        if (p->partition == partition && strcmp(p->topic, topic) == 0)
+        if (storepart_cycle_is(&p->c, topic, partition))
             return p;
     struct sj_part *p = calloc(1, sizeof *p);
-    if (!p || !(p->topic = strdup(topic))) {
+    if (!p || storepart_cycle_init(&p->c, topic, partition) != 0) {
         free(p);
         return NULL;
     }
-    p->partition = partition;
     p->w = -1;
-    p->next_off = -1;
     p->next = s->parts;
     s->parts = p;
     return p;
@@ -662,9 +417,9 @@ static const char *sj_path_refused(struct sj *s, const struct sj_part *pt, const
             return NULL;
     char dir[SJ_PATH_MAX], path[SJ_PATH_MAX];
     int n = -1;
-    if (sj_topic_dir(s, pt->topic, 0, dir, sizeof dir) == 0)
+    if (sj_topic_dir(s, pt->c.topic, 0, dir, sizeof dir) == 0)
         n = snprintf(path, sizeof path, "%s%s%s%s%s%s%" PRId32 "%s%0*" PRId64 "%s.tmp", dir,
-                     s->ddelim, enc, s->ddelim, pt->topic, s->fdelim, pt->partition, s->fdelim,
+                     s->ddelim, enc, s->ddelim, pt->c.topic, s->fdelim, pt->c.partition, s->fdelim,
                      s->pad, off, sj_ext(s));
     const char *bad =
         n < 0 || (size_t)n >= sizeof path ? "the path is too long" : store_path_unsafe(path);
@@ -672,148 +427,6 @@ static const char *sj_path_refused(struct sj *s, const struct sj_part *pt, const
         return NULL;
     snprintf(why, why_size, "the record's file cannot be written: %s (directory '%s')", bad, enc);
     return why;
-}
-
-/* Appends the encoded partition of `rec` to `out`. */
-static int sj_encode(struct sj *s, sluice_record_t *rec, int64_t ts, sluice_buf_t *out,
-                     const char **why)
-{
-    const struct sluice_host *h = s->h;
-    char tmp[64];
-    if (s->partitioner == SJ_PART_DEFAULT) {
-        int n = snprintf(tmp, sizeof tmp, "partition=%" PRId32, h->record_partition(rec));
-        h->buf_append(out, tmp, (size_t)n);
-        return 0;
-    }
-    if (s->partitioner == SJ_PART_TIME) {
-        int64_t bucket = timepart_bucket(&s->tz, ts, s->duration_ms);
-        /* consecutive records mostly share their bucket: format it once */
-        if (s->enc_valid && bucket == s->enc_bucket) {
-            h->buf_append(out, h->buf_data(s->enc_cache), h->buf_len(s->enc_cache));
-            return 0;
-        }
-        char err[128];
-        size_t start = h->buf_len(out);
-        if (timepart_format(s->path_format, bucket, out, h, err, sizeof err) != 0)
-            return -1;
-        h->buf_reset(s->enc_cache);
-        s->enc_valid = h->buf_append(s->enc_cache, h->buf_data(out) + start,
-                                     h->buf_len(out) - start) == SLUICE_OK;
-        s->enc_bucket = bucket;
-        return 0;
-    }
-    char err[256];
-    sluice_value_t *v = h->record_value(rec, err, sizeof err);
-    for (size_t i = 0; i < s->nfields; i++) {
-        sluice_value_t *f = v ? timepart_field(h, v, s->fields[i]) : NULL;
-        if (!f) {
-            *why = "a partition.field.name field is missing from the value";
-            return -1;
-        }
-        if (i)
-            h->buf_append(out, s->ddelim, strlen(s->ddelim));
-        h->buf_append(out, s->fields[i], strlen(s->fields[i]));
-        h->buf_append(out, "=", 1);
-        sluice_buf_t *t = s->line;
-        h->buf_reset(t);
-        if (h->value_type(f) == SLUICE_TYPE_NULL)
-            h->buf_append(t, "null", 4);
-        else if (h->value_write_text(f, t) != SLUICE_OK) {
-            *why = "a partition.field.name field cannot be written as text";
-            return -1;
-        }
-        /* A value must stay one directory inside the tree: escape separators and controls, and
-         * the dots of a value that is "." or ".." (a name of its own in a layout without the
-         * field name). Other values keep their bytes: the layout of existing trees stays. */
-        const unsigned char *p = (const unsigned char *)h->buf_data(t);
-        size_t n = h->buf_len(t);
-        int dots = (n == 1 || n == 2) && p[0] == '.' && p[n - 1] == '.';
-        for (size_t k = 0; k < n; k++) {
-            if (p[k] < 0x20 || p[k] == '/' || p[k] == '\\' || p[k] == '%' || p[k] == 0x7f || dots) {
-                int m = snprintf(tmp, sizeof tmp, "%%%02X", p[k]);
-                h->buf_append(out, tmp, (size_t)m);
-            } else {
-                h->buf_append(out, p + k, 1);
-            }
-        }
-    }
-    return 0;
-}
-
-/* One line of a file. Appends are checked once at the end: the buffer keeps its first error (ABI
- * 1.3). A key or value that has no JSON form fails the record, and so does running out of memory
- * (a line cut short must never reach a file). */
-static sluice_err_t sj_render(struct sj *s, sluice_record_t *rec, sluice_buf_t *line,
-                              const char **why)
-{
-    const struct sluice_host *h = s->h;
-    char err[256];
-    sluice_value_t *v = h->record_value(rec, err, sizeof err);
-    if (!v) {
-        *why = "the value cannot be decoded";
-        return SLUICE_ERR_INVALID;
-    }
-    int env = s->key_enable || s->headers_enable;
-    if (env && s->key_enable) {
-        sluice_value_t *k = h->record_key(rec, err, sizeof err);
-        if (!k) {
-            *why = "the key cannot be decoded";
-            return SLUICE_ERR_INVALID;
-        }
-        h->buf_append(line, "{\"key\":", 7);
-        if (h->value_write_json(k, line) == SLUICE_ERR_INVALID) {
-            *why = "the key cannot be written as JSON";
-            return SLUICE_ERR_INVALID;
-        }
-        h->buf_append(line, ",\"value\":", 9);
-    } else if (env) {
-        h->buf_append(line, "{\"value\":", 9);
-    }
-    if (h->value_write_json(v, line) == SLUICE_ERR_INVALID) {
-        *why = "the value cannot be written as JSON";
-        return SLUICE_ERR_INVALID;
-    }
-    if (s->headers_enable) {
-        h->buf_append(line, ",\"headers\":[", 12);
-        for (size_t i = 0, n = h->record_header_count(rec); i < n; i++) {
-            const void *hv;
-            size_t hl;
-            const char *name = h->record_header(rec, i, &hv, &hl);
-            h->buf_append(line, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
-            h->buf_append_json_string(line, name, strlen(name));
-            h->buf_append(line, ",\"value\":", 9);
-            if (hv)
-                h->buf_append_json_string(line, hv, hl);
-            else
-                h->buf_append(line, "null", 4);
-            h->buf_append(line, "}", 1);
-        }
-        h->buf_append(line, "]", 1);
-    }
-    if (env)
-        h->buf_append(line, "}", 1);
-    h->buf_append(line, "\n", 1);
-    if (h->buf_error(line) != SLUICE_OK) {
-        *why = "out of memory while writing the record as JSON";
-        return SLUICE_ERR_NOMEM;
-    }
-    return SLUICE_OK;
-}
-
-/* Rotation of a TP before a record of time `ts` joins its files. */
-static int sj_due(struct sj *s, struct sj_part *pt, int64_t ts, int64_t mono, int64_t now)
-{
-    if (!pt->files)
-        return 0;
-    if (s->rotate_ms > 0 &&
-        (ts - pt->base_ts >= s->rotate_ms || mono - pt->open_mono >= s->rotate_ms))
-        return 1;
-    return s->schedule_ms > 0 && now >= pt->sched_at;
-}
-
-static int64_t sj_next_schedule(struct sj *s, int64_t now)
-{
-    return timepart_next_boundary(&s->tz, now, s->schedule_ms);
 }
 
 static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, size_t errstr_size)
@@ -847,19 +460,14 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
             break;
         /* Below the marker: in a final file already (the core's commit lagged). At or below the
          * last record taken: this is the retry of a put that failed half-way. */
-        if (off < pt->w || off < pt->next_off) {
+        if (off < pt->w || off < pt->c.next_off) {
             skipped += off < pt->w;
             continue;
         }
         const char *why = NULL;
         int64_t ts = 0;
-        if (timepart_timestamp(h, rec, s->extractor, s->ts_field, &ts, &why) != 0) {
+        if (storepart_place(&s->part, h, rec, &ts, enc, &why) != 0) {
             h->record_fail(rec, why);
-            continue;
-        }
-        h->buf_reset(enc);
-        if (sj_encode(s, rec, ts, enc, &why) != 0) {
-            h->record_fail(rec, why ? why : "the partition cannot be encoded");
             continue;
         }
         if (sj_path_refused(s, pt, h->buf_data(enc), off, reason, sizeof reason)) {
@@ -867,12 +475,13 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
             continue;
         }
         h->buf_reset(s->line);
-        if (sj_render(s, rec, s->line, &why) != SLUICE_OK) {
+        if (storepart_json_line(s->h, rec, s->key_enable, s->headers_enable, s->line, &why) !=
+            SLUICE_OK) {
             h->record_fail(rec, why);
             continue;
         }
         int64_t mono = h->monotonic_ms(), now = h->now_ms();
-        if (sj_due(s, pt, ts, mono, now) &&
+        if (storepart_due(&s->part, &pt->c, pt->files != NULL, ts, mono, now) &&
             (e = sj_checkpoint(s, pt, errstr, errstr_size)) != SLUICE_OK)
             break;
         struct sj_file *f = pt->files;
@@ -886,28 +495,19 @@ static sluice_err_t sj_put(void *state, sluice_batch_t *batch, char *errstr, siz
             e = SLUICE_FATAL;
             break;
         }
-        if (pt->count == 0) {
-            pt->first_off = off;
-            pt->base_ts = ts;
-            pt->open_mono = mono;
-            if (s->schedule_ms > 0)
-                pt->sched_at = sj_next_schedule(s, now);
-        }
         sluice_buf_t *dst = f->zon ? f->raw : f->out;
         if (h->buf_append(dst, h->buf_data(s->line), h->buf_len(s->line)) != SLUICE_OK) {
             e = SLUICE_ERR_NOMEM;
             break;
         }
-        pt->next_off = off + 1;
-        pt->count++;
+        int full = storepart_take(&s->part, &pt->c, off, ts, mono, now);
         if (f->zon && h->buf_len(f->raw) >= SJ_GZIP_STAGE &&
             (e = sj_deflate(s, f, Z_NO_FLUSH)) != SLUICE_OK)
             break;
         if (h->buf_len(f->out) >= s->buffer_size &&
             (e = sj_spill(s, f, errstr, errstr_size)) != SLUICE_OK)
             break;
-        if (pt->count >= s->flush_size &&
-            (e = sj_checkpoint(s, pt, errstr, errstr_size)) != SLUICE_OK)
+        if (full && (e = sj_checkpoint(s, pt, errstr, errstr_size)) != SLUICE_OK)
             break;
     }
     h->buf_free(enc);
@@ -939,20 +539,14 @@ static sluice_err_t sj_precommit(void *state, struct sluice_offset *offsets, siz
     struct sj *s = state;
     int64_t mono = s->h->monotonic_ms(), now = s->h->now_ms();
     for (struct sj_part *pt = s->parts; pt; pt = pt->next) {
-        /* no new record: only the wall-clock side of rotate.interval.ms and the schedule apply */
-        if (!pt->files || !((s->rotate_ms > 0 && mono - pt->open_mono >= s->rotate_ms) ||
-                            (s->schedule_ms > 0 && now >= pt->sched_at)))
+        if (!storepart_idle_due(&s->part, &pt->c, pt->files != NULL, mono, now))
             continue;
         sluice_err_t e = sj_checkpoint(s, pt, errstr, errstr_size);
         if (e != SLUICE_OK)
             return e == SLUICE_NOT_CONNECTED ? SLUICE_RETRY : e;
     }
-    for (size_t i = 0; i < count; i++)
-        for (struct sj_part *pt = s->parts; pt; pt = pt->next)
-            /* by partition only: the records of one partition may carry another topic name */
-            if (pt->files && pt->partition == offsets[i].partition &&
-                pt->first_off < offsets[i].offset)
-                offsets[i].offset = pt->first_off;
+    for (struct sj_part *pt = s->parts; pt; pt = pt->next)
+        storepart_cap(&pt->c, pt->c.partition, pt->files != NULL, offsets, count);
     return SLUICE_OK;
 }
 
@@ -976,25 +570,18 @@ static void sj_destroy(void *state)
             p->files = f->next;
             sj_file_free(s, f);
         }
-        free(p->topic);
+        storepart_cycle_free(&p->c);
         free(p);
     }
     if (s->store)
         s->store->ops->free(s->store);
-    for (size_t i = 0; s->fields && i < s->nfields; i++)
-        free(s->fields[i]);
-    free(s->fields);
     free(s->directory);
     free(s->topics_dir);
     free(s->ddelim);
     free(s->fdelim);
-    free(s->ts_field);
-    free(s->path_format);
-    timepart_zone_free(&s->tz);
+    storepart_free(&s->part, s->h);
     if (s->line)
         s->h->buf_free(s->line);
-    if (s->enc_cache)
-        s->h->buf_free(s->enc_cache);
     free(s);
 }
 

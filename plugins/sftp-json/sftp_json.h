@@ -13,6 +13,7 @@
 #include <sluice/plugin.h>
 
 #include "store.h"
+#include "storepart.h"
 #include "timepart.h"
 
 #define SJ_GZIP_STAGE (64u * 1024u) /* raw bytes gathered before one deflate call */
@@ -20,8 +21,6 @@
 
 /* ---------------------------------------------------------------------------------------------- */
 /* State */
-
-enum sj_partitioner { SJ_PART_DEFAULT, SJ_PART_FIELD, SJ_PART_TIME };
 
 struct sj_file {
     struct sj_file *next;
@@ -39,16 +38,9 @@ struct sj_file {
 
 struct sj_part {
     struct sj_part *next;
-    char *topic;
-    int32_t partition;
-    int recovered;     /* the store was looked at for this TP since start */
-    int64_t w;         /* the marker: records below are in final files (-1: none) */
-    int64_t next_off;  /* the offset after the last record taken (-1: none yet) */
-    int64_t count;     /* records in the open files */
-    int64_t first_off; /* offset of the first of them */
-    int64_t base_ts;   /* extractor time of the first of them */
-    int64_t open_mono; /* monotonic time of the first of them */
-    int64_t sched_at;  /* wall time of the next scheduled rotation */
+    int recovered;            /* the store was looked at for this TP since start */
+    int64_t w;                /* the marker: records below are in final files (-1: none) */
+    struct storepart_cycle c; /* rotation: records, first offset, times */
     struct sj_file *files;
 };
 
@@ -59,23 +51,13 @@ struct sj {
     char *directory;
     unsigned file_mode; /* file.mode of the local store */
     char *topics_dir, *ddelim, *fdelim;
-    int64_t flush_size, rotate_ms, schedule_ms, duration_ms;
-    enum sj_partitioner partitioner;
-    char **fields;
-    size_t nfields;
-    char *path_format;
-    enum timepart_extractor extractor;
-    char *ts_field;
+    struct storepart
+        part; /* partitioner, rotations, time zone, extractor (../common/storepart.c) */
     int pad;
     int key_enable, headers_enable, gzip;
     size_t buffer_size;
-    struct timepart_zone tz; /* `timezone` */
     struct sj_part *parts;
     sluice_buf_t *line;
-    /* the time partitioner's last bucket and its encoded directories */
-    sluice_buf_t *enc_cache;
-    int64_t enc_bucket;
-    int enc_valid;
 };
 
 /* sftp_json.c */

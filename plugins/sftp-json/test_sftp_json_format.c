@@ -352,14 +352,15 @@ static const char *fmt(const char *f, int64_t ms)
     return out;
 }
 
-/* The directories sj_encode gives a record of `partition` with timestamp `ts` (value `v`). */
+/* The directories storepart_encode gives a record of `partition` with timestamp `ts` (value `v`).
+ */
 static const char *enc(struct sj *s, int32_t partition, int64_t ts, struct sluice_value *v, int *rc)
 {
     static char out[512];
     struct sluice_record r = {.partition = partition, .ts = ts, .value = v};
     sluice_buf_t *b = fb_new(64);
     const char *why = NULL;
-    *rc = sj_encode(s, &r, ts, b, &why);
+    *rc = storepart_encode(&s->part, &host, &r, ts, b, &why);
     snprintf(out, sizeof out, "%s", *rc == 0 ? b->p : (why ? why : "(no reason)"));
     fb_free(b);
     return out;
@@ -471,8 +472,8 @@ static void test_hourly_and_daily(void **state)
 {
     (void)state;
     struct sj *s = sj_ok((const char *const[]){"partitioner.class", "hourly", NULL});
-    assert_int_equal(s->partitioner, SJ_PART_TIME);
-    assert_int_equal(s->duration_ms, HOUR);
+    assert_int_equal(s->part.partitioner, STOREPART_TIME);
+    assert_int_equal(s->part.duration_ms, HOUR);
     assert_string_equal(enc_time(s, T0 + HOUR - 1), "year=2023/month=01/day=08/hour=02");
     assert_string_equal(enc_time(s, T0 + HOUR), "year=2023/month=01/day=08/hour=03");
     sj_destroy(s);
@@ -480,7 +481,7 @@ static void test_hourly_and_daily(void **state)
     s = sj_ok((const char *const[]){"partitioner.class",
                                     "io.confluent.connect.storage.partitioner.DailyPartitioner",
                                     "path.format", "HH", "partition.duration.ms", "60000", NULL});
-    assert_int_equal(s->duration_ms, DAY);
+    assert_int_equal(s->part.duration_ms, DAY);
     assert_string_equal(enc_time(s, T0 + 22 * HOUR - 1), "year=2023/month=01/day=08");
     assert_string_equal(enc_time(s, T0 + 22 * HOUR), "year=2023/month=01/day=09");
     sj_destroy(s);
@@ -517,20 +518,20 @@ static void test_timezone_fixed(void **state)
     (void)state;
     struct sj *s =
         sj_ok((const char *const[]){"partitioner.class", "daily", "timezone", "+05:30", NULL});
-    assert_int_equal(timepart_zone_offset(&s->tz, 0), 19800);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 0), 19800);
     /* 2023-01-08T20:00Z is 01:30 on the 9th in +05:30 */
     assert_string_equal(enc_time(s, 1673208000000LL), "year=2023/month=01/day=09");
     assert_string_equal(enc_time(s, 1673208000000LL - 90 * 60000 - 1), "year=2023/month=01/day=08");
     sj_destroy(s);
     s = sj_ok((const char *const[]){"partitioner.class", "hourly", "timezone", "-03:30", NULL});
-    assert_int_equal(timepart_zone_offset(&s->tz, 1234567), -12600);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 1234567), -12600);
     assert_string_equal(enc_time(s, T0), "year=2023/month=01/day=07/hour=22");
     sj_destroy(s);
     /* the UTC spellings */
     const char *utc[] = {"UTC", "Z", "GMT", "Etc/UTC", "+00:00"};
     for (size_t i = 0; i < sizeof utc / sizeof utc[0]; i++) {
         s = sj_ok((const char *const[]){"partitioner.class", "hourly", "timezone", utc[i], NULL});
-        assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000), 0);
+        assert_int_equal(timepart_zone_offset(&s->part.tz, T0 / 1000), 0);
         assert_string_equal(enc_time(s, T0), "year=2023/month=01/day=08/hour=02");
         sj_destroy(s);
     }
@@ -543,21 +544,21 @@ static void test_timezone_madrid_dst(void **state)
         skip();
     struct sj *s = sj_ok(
         (const char *const[]){"partitioner.class", "hourly", "timezone", "Europe/Madrid", NULL});
-    assert_true(s->tz.n > 100); /* two changes a year since 1979 */
+    assert_true(s->part.tz.n > 100); /* two changes a year since 1979 */
     /* winter: CET, +01:00 */
-    assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000), 3600);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, T0 / 1000), 3600);
     assert_string_equal(enc_time(s, T0), "year=2023/month=01/day=08/hour=03");
     /* 2023-03-26 01:00Z: 02:00 CET becomes 03:00 CEST; there is no hour=02 that day */
     const int64_t spring = 1679792400000LL;
-    assert_int_equal(timepart_zone_offset(&s->tz, spring / 1000 - 1), 3600);
-    assert_int_equal(timepart_zone_offset(&s->tz, spring / 1000), 7200);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, spring / 1000 - 1), 3600);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, spring / 1000), 7200);
     assert_string_equal(enc_time(s, spring - 1), "year=2023/month=03/day=26/hour=01");
     assert_string_equal(enc_time(s, spring), "year=2023/month=03/day=26/hour=03");
     /* 2023-10-29 01:00Z: 03:00 CEST becomes 02:00 CET; hour=02 comes twice, one directory */
     assert_string_equal(enc_time(s, 1698539400000LL), "year=2023/month=10/day=29/hour=02");
     assert_string_equal(enc_time(s, 1698543000000LL), "year=2023/month=10/day=29/hour=02");
-    assert_int_equal(timepart_zone_offset(&s->tz, 1698539400), 7200);
-    assert_int_equal(timepart_zone_offset(&s->tz, 1698543000), 3600);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 1698539400), 7200);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 1698543000), 3600);
     /* summer midnight: 22:30Z on July 1st is July 2nd in Madrid */
     assert_string_equal(enc_time(s, 1688250600000LL), "year=2023/month=07/day=02/hour=00");
     sj_destroy(s);
@@ -579,16 +580,16 @@ static void test_timezone_sao_paulo(void **state)
     struct sj *s = sj_ok((const char *const[]){"partitioner.class", "hourly", "timezone",
                                                "America/Sao_Paulo", NULL});
     /* 2018-11-04 00:00 -03 became 01:00 -02 (DST began at midnight: no hour=00 that day) */
-    assert_int_equal(timepart_zone_offset(&s->tz, 1541300399), -10800);
-    assert_int_equal(timepart_zone_offset(&s->tz, 1541300400), -7200);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 1541300399), -10800);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, 1541300400), -7200);
     assert_string_equal(enc_time(s, 1541300399000LL), "year=2018/month=11/day=03/hour=23");
     assert_string_equal(enc_time(s, 1541300400000LL), "year=2018/month=11/day=04/hour=01");
     /* 2019-02-17 00:00 -02 became 2019-02-16 23:00 -03: hour=23 of the 16th twice */
     assert_string_equal(enc_time(s, 1550367000000LL), "year=2019/month=02/day=16/hour=23");
     assert_string_equal(enc_time(s, 1550370600000LL), "year=2019/month=02/day=16/hour=23");
     /* no DST since 2019 */
-    assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000), -10800);
-    assert_int_equal(timepart_zone_offset(&s->tz, T0 / 1000 + 180 * 86400), -10800);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, T0 / 1000), -10800);
+    assert_int_equal(timepart_zone_offset(&s->part.tz, T0 / 1000 + 180 * 86400), -10800);
     sj_destroy(s);
 }
 
@@ -598,12 +599,12 @@ static void test_schedule_boundaries(void **state)
     /* hourly schedule in +05:30: the local hour boundaries are at :30 UTC */
     struct sj *s = sj_ok((const char *const[]){"rotate.schedule.interval.ms", "3600000", "timezone",
                                                "+05:30", NULL});
-    assert_int_equal(sj_next_schedule(s, T0 + 10 * 60000), T0 + 30 * 60000);
-    assert_int_equal(sj_next_schedule(s, T0 + 30 * 60000), T0 + 90 * 60000);
+    assert_int_equal(storepart_next_schedule(&s->part, T0 + 10 * 60000), T0 + 30 * 60000);
+    assert_int_equal(storepart_next_schedule(&s->part, T0 + 30 * 60000), T0 + 90 * 60000);
     sj_destroy(s);
     /* daily schedule in UTC: the next midnight */
     s = sj_ok((const char *const[]){"rotate.schedule.interval.ms", "86400000", NULL});
-    assert_int_equal(sj_next_schedule(s, T0), T0 - 2 * HOUR + DAY);
+    assert_int_equal(storepart_next_schedule(&s->part, T0), T0 - 2 * HOUR + DAY);
     sj_destroy(s);
 }
 
@@ -612,7 +613,7 @@ static void test_default_and_field_partitioners(void **state)
     (void)state;
     int rc;
     struct sj *s = sj_ok(NULL);
-    assert_int_equal(s->partitioner, SJ_PART_DEFAULT);
+    assert_int_equal(s->part.partitioner, STOREPART_DEFAULT);
     assert_string_equal(enc(s, 7, T0, NULL, &rc), "partition=7");
     sj_destroy(s);
 
@@ -626,7 +627,7 @@ static void test_default_and_field_partitioners(void **state)
                              .items = {&addr, &nasty, &num, &nul}};
     s = sj_ok((const char *const[]){"partitioner.class", "field", "partition.field.name",
                                     "address.city,n,none", NULL});
-    assert_int_equal(s->nfields, 3);
+    assert_int_equal(s->part.nfields, 3);
     assert_string_equal(enc(s, 0, T0, &v, &rc), "address.city=Madrid/n=-42/none=null");
     assert_int_equal(rc, 0);
     sj_destroy(s);
@@ -722,7 +723,7 @@ static struct sj_file *open_file(struct sj *s, struct sj_part *pt, const char *d
 static void test_file_names(void **state)
 {
     (void)state;
-    struct sj_part pt = {.topic = "orders", .partition = 0};
+    struct sj_part pt = {.c = {.topic = "orders", .partition = 0}};
     struct sj *s = sj_ok(NULL);
     struct sj_file *f = open_file(s, &pt, "year=2023/month=01/day=08/hour=02", 46347);
     /* the seed's layout */
@@ -734,7 +735,7 @@ static void test_file_names(void **state)
     sj_destroy(s);
 
     /* pad 0: no zeros; pad 3 with a longer offset: never truncated; gzip: .json.gz */
-    pt.partition = 12;
+    pt.c.partition = 12;
     s = sj_ok((const char *const[]){"filename.offset.zero.pad.width", "0", NULL});
     f = open_file(s, &pt, "partition=12", 0);
     assert_string_equal(f->final, "topics/orders/partition=12/orders+12+0.json");
@@ -760,7 +761,7 @@ static void test_file_names(void **state)
     assert_string_equal(f->final, "out/data/orders/partition=12/orders_-_12_-_0000000005.json");
     sj_file_free(s, f);
     char m[SJ_PATH_MAX];
-    pt.partition = 3;
+    pt.c.partition = 3;
     assert_int_equal(sj_marker_path(s, &pt, 1000, m, sizeof m), SLUICE_OK);
     assert_string_equal(m, "out/data/.sluice/orders/p3-1000");
     sj_destroy(s);
@@ -802,7 +803,7 @@ static void test_parse_names(void **state)
     /* what sj_file_open names, sj_parse_name reads back */
     s = sj_ok(
         (const char *const[]){"file.delim", "#", "filename.offset.zero.pad.width", "4", NULL});
-    struct sj_part pt = {.topic = "t.x", .partition = 5};
+    struct sj_part pt = {.c = {.topic = "t.x", .partition = 5}};
     struct sj_file *f = open_file(s, &pt, "partition=5", 123456);
     assert_int_equal(sj_parse_name(s, "t.x", f->tmp, &p, &off, &tmp), 0);
     assert_int_equal(p, 5);
@@ -877,16 +878,16 @@ static void test_config_errors(void **state)
         sj_destroy(sj_ok((const char *const[]){"locale", ok[i], NULL}));
     /* the extractor spellings (case does not matter) */
     struct sj *s = sj_ok((const char *const[]){"timestamp.extractor", "recordfield", NULL});
-    assert_int_equal(s->extractor, TIMEPART_TS_FIELD);
+    assert_int_equal(s->part.extractor, TIMEPART_TS_FIELD);
     sj_destroy(s);
     s = sj_ok((const char *const[]){"timestamp.extractor", "record_field", NULL});
-    assert_int_equal(s->extractor, TIMEPART_TS_FIELD);
+    assert_int_equal(s->part.extractor, TIMEPART_TS_FIELD);
     sj_destroy(s);
     s = sj_ok(NULL);
-    assert_int_equal(s->extractor, TIMEPART_TS_RECORD);
+    assert_int_equal(s->part.extractor, TIMEPART_TS_RECORD);
     sj_destroy(s);
     s = sj_ok((const char *const[]){"timestamp.extractor", "wallclock", NULL});
-    assert_int_equal(s->extractor, TIMEPART_TS_WALLCLOCK);
+    assert_int_equal(s->part.extractor, TIMEPART_TS_WALLCLOCK);
     sj_destroy(s);
 }
 

@@ -11,15 +11,16 @@
 #                             (debhelper, lintian, pandoc for the man pages, mmdebstrap for a clean
 #                             Debian 12 root, systemd-nspawn to boot it, buildah/podman for the image)
 #   deps_venv                 the test suite's Python venv outside the repository (pytest,
-#                             confluent-kafka, fastavro, kafka-connect-py from PyPI); prints nothing on stdout
-#   deps_services             fetches the jars of the real services once (Kafka, Apicurio) and checks
-#                             that a Java >= 21 exists for the registry
+#                             confluent-kafka, fastavro, kafka-connect-py, boto3 from PyPI); prints nothing on stdout
+#   deps_services             fetches the jars of the real services once (Kafka, Apicurio, s3proxy) and
+#                             checks that a Java >= 21 exists for the registry
 #
 # Idempotent: asks dpkg what is already installed, and only when something is missing runs
 # `apt-get update` once and `apt-get install` for the missing packages. Uses sudo only when not root.
 
 SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libcjson-dev libcmocka-dev
-                   librdkafka-dev libcurl4-openssl-dev libmariadb-dev libmicrohttpd-dev libncurses-dev)
+                   librdkafka-dev libcurl4-openssl-dev libmariadb-dev libmicrohttpd-dev libncurses-dev
+                   zlib1g-dev libssl-dev libavro-dev)
 # Java 17 runs Kafka; the schema registry (Apicurio 3.3) needs Java >= 21, which Debian 12 does not
 # package: tests/services/registry.sh finds one in /usr/lib/jvm (or $JAVA) and deps_services says so.
 # apache2-utils: ab, the load generator of tests/bench/worker_bench.py (a C client).
@@ -30,7 +31,7 @@ SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libc
 # Chromium through Selenium (Debian's chromedriver, so that Selenium downloads no browser or driver).
 SLUICE_DEPS_TEST=(apache2-utils valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
                   openssh-server mariadb-server-core mariadb-client clang-format-14
-                  clang-14 libclang-rt-14-dev libavro-dev prometheus chromium chromium-driver tmux)
+                  clang-14 libclang-rt-14-dev prometheus chromium chromium-driver tmux)
 
 # The firmware (firmware/build.sh: arduino-mk, a Makefile, drives avr-gcc over Debian's Arduino core)
 # and its simulator (firmware/sim: libsimavr, which needs libelf). arduino-mk depends on the Arduino
@@ -52,9 +53,10 @@ SLUICE_VENV=${SLUICE_VENV:-$SLUICE_CACHE/venv}
 # tests use its AvroSerializer against the real registry; kafka-connect-py, a Kafka Connect REST
 # client operators use, drives the worker's REST API (tests/integration/test_rest_client.py);
 # selenium drives headless Chromium on the dashboard (tests/integration/test_ui.py); 4.51.0:
-# 4.52.0 asks certifi >= 2026.10.23, which pip cannot resolve beside confluent-kafka's extras
+# 4.52.0 asks certifi >= 2026.10.23, which pip cannot resolve beside confluent-kafka's extras;
+# boto3, the AWS SDK, reads what the s3 sink wrote from the real S3 server (tests/services/s3proxy.sh)
 SLUICE_VENV_REQUIREMENTS=(pytest==9.2.0 "confluent-kafka[avro,schemaregistry]==2.16.1" fastavro==1.13.1
-                          kafka-connect-py==1.0.0 selenium==4.51.0)
+                          kafka-connect-py==1.0.0 selenium==4.51.0 boto3==1.44.5)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -114,7 +116,7 @@ deps_venv() {
         exec 8>"$SLUICE_VENV.lock"
         timeout 900 flock 8 || { say "timed out waiting for $SLUICE_VENV.lock"; exit 1; }
         if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
-            timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect, selenium' \
+            timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect, selenium, boto3' \
                 2>/dev/null; then
             say "Python venv up to date: $SLUICE_VENV (${SLUICE_VENV_REQUIREMENTS[*]})"
             exit 0
@@ -131,7 +133,7 @@ deps_venv() {
         timeout 900 "$SLUICE_VENV/bin/python" -m pip install -q --disable-pip-version-check \
             --timeout 60 --retries 3 "${SLUICE_VENV_REQUIREMENTS[@]}" >&2 || {
             say "pip install into $SLUICE_VENV failed"; exit 1; }
-        timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect, selenium' >&2 || exit 1
+        timeout 60 "$SLUICE_VENV/bin/python" -c 'import pytest, confluent_kafka, fastavro, kafka_connect, selenium, boto3' >&2 || exit 1
         printf '%s\n' "$want" >"$stamp"
     )
 }

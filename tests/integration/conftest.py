@@ -16,6 +16,7 @@ os.environ["SLUICE_LISTENERS"] = "http://127.0.0.1:0"
 from sftptest import sftp_server  # noqa: F401  (the sftp_server fixture)
 from mariadbtest import mariadb  # noqa: F401  (the mariadb fixture)
 from prometheustest import prometheus  # noqa: F401  (the prometheus fixture)
+from s3test import s3  # noqa: F401  (the s3 fixture)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,399 @@
+/*
+ * s3_avro.c — the s3 sink's Avro object container files (format.class AvroFormat), written with
+ * avro-c: the Avro schema made from the records' Connect schema (as Confluent's AvroData does:
+ * optional fields as unions with null, logical types), one generic value per file reused for
+ * every record (avro-c keeps its string buffers: no allocation per record once warm), the file
+ * written into memory (open_memstream) and uploaded whole.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "s3.h"
+
+#define S3_AVRO_DEPTH 32
+
+/* Appends the Avro schema of Connect schema `cs` (not its optionality) to `out`. */
+static int s3_avro_type(const struct sluice_host *h, const sluice_schema_t *cs, sluice_buf_t *out,
+                        int *names, int depth, const char **why);
+
+static int s3_avro_schema(const struct sluice_host *h, const sluice_schema_t *cs, sluice_buf_t *out,
+                          int *names, int depth, const char **why)
+{
+    if (!h->schema_optional(cs))
+        return s3_avro_type(h, cs, out, names, depth, why);
+    h->buf_append(out, "[\"null\",", 8);
+    if (s3_avro_type(h, cs, out, names, depth, why) != 0)
+        return -1;
+    h->buf_append(out, "]", 1);
+    return 0;
+}
+
+/* An Avro name from a Connect one: letters, digits and '_' kept, dots between parts; an unnamed
+ * struct is ConnectDefault, ConnectDefault2, ... (`n`: its number), as Confluent's AvroData. */
+static void s3_avro_name(const struct sluice_host *h, const char *name, int n, sluice_buf_t *out)
+{
+    h->buf_append(out, "\"", 1);
+    if (name && *name) {
+        int start = 1;
+        for (const char *p = name; *p; p++) {
+            char c = *p;
+            int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                     (!start && c >= '0' && c <= '9');
+            if (c == '.' && !start) {
+                h->buf_append(out, ".", 1);
+                start = 1;
+                continue;
+            }
+            h->buf_append(out, ok ? &c : "_", 1);
+            start = 0;
+        }
+    } else if (n > 1) {
+        h->buf_printf(out, "ConnectDefault%d", n);
+    } else {
+        h->buf_append(out, "ConnectDefault", 14);
+    }
+    h->buf_append(out, "\"", 1);
+}
+
+static int s3_avro_type(const struct sluice_host *h, const sluice_schema_t *cs, sluice_buf_t *out,
+                        int *names, int depth, const char **why)
+{
+    const char *lname = h->schema_name(cs);
+    if (depth > S3_AVRO_DEPTH) {
+        *why = "the schema is nested too deep for Avro";
+        return -1;
+    }
+    switch (h->schema_type(cs)) {
+    case SLUICE_TYPE_INT8:
+    case SLUICE_TYPE_INT16:
+        h->buf_append(out, "\"int\"", 5);
+        return 0;
+    case SLUICE_TYPE_INT32:
+        if (lname && strcmp(lname, SLUICE_LOGICAL_DATE) == 0)
+            h->buf_printf(
+                out, "{\"type\":\"int\",\"connect.name\":\"%s\",\"logicalType\":\"date\"}", lname);
+        else if (lname && strcmp(lname, SLUICE_LOGICAL_TIME) == 0)
+            h->buf_printf(out,
+                          "{\"type\":\"int\",\"connect.name\":\"%s\",\"logicalType\":"
+                          "\"time-millis\"}",
+                          lname);
+        else
+            h->buf_append(out, "\"int\"", 5);
+        return 0;
+    case SLUICE_TYPE_INT64:
+        if (lname && strcmp(lname, SLUICE_LOGICAL_TIMESTAMP) == 0)
+            h->buf_printf(out,
+                          "{\"type\":\"long\",\"connect.name\":\"%s\",\"logicalType\":"
+                          "\"timestamp-millis\"}",
+                          lname);
+        else
+            h->buf_append(out, "\"long\"", 6);
+        return 0;
+    case SLUICE_TYPE_FLOAT32:
+        h->buf_append(out, "\"float\"", 7);
+        return 0;
+    case SLUICE_TYPE_FLOAT64:
+        h->buf_append(out, "\"double\"", 8);
+        return 0;
+    case SLUICE_TYPE_BOOLEAN:
+        h->buf_append(out, "\"boolean\"", 9);
+        return 0;
+    case SLUICE_TYPE_STRING:
+        h->buf_append(out, "\"string\"", 8);
+        return 0;
+    case SLUICE_TYPE_BYTES:
+        if (lname && strcmp(lname, SLUICE_LOGICAL_DECIMAL) == 0) {
+            const char *scale = h->schema_param(cs, "scale");
+            const char *prec = h->schema_param(cs, "connect.decimal.precision");
+            h->buf_printf(out,
+                          "{\"type\":\"bytes\",\"connect.name\":\"%s\",\"logicalType\":"
+                          "\"decimal\",\"precision\":%s,\"scale\":%s}",
+                          lname, prec ? prec : "64", scale ? scale : "0");
+        } else {
+            h->buf_append(out, "\"bytes\"", 7);
+        }
+        return 0;
+    case SLUICE_TYPE_STRUCT: {
+        h->buf_append(out, "{\"type\":\"record\",\"name\":", 24);
+        s3_avro_name(h, lname, lname && *lname ? 0 : ++*names, out);
+        h->buf_append(out, ",\"fields\":[", 11);
+        for (size_t i = 0, n = h->schema_field_count(cs); i < n; i++) {
+            const sluice_schema_t *fs = NULL;
+            const char *name = h->schema_field(cs, i, &fs);
+            h->buf_append(out, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8);
+            h->buf_append_json_string(out, name, strlen(name));
+            h->buf_append(out, ",\"type\":", 8);
+            if (s3_avro_schema(h, fs, out, names, depth + 1, why) != 0)
+                return -1;
+            if (h->schema_optional(fs))
+                h->buf_append(out, ",\"default\":null", 15);
+            h->buf_append(out, "}", 1);
+        }
+        h->buf_append(out, "]}", 2);
+        return 0;
+    }
+    default:
+        /* the host gives no access to the item schemas of arrays and maps */
+        *why = "format.class avro: arrays and maps are not supported yet (structs and primitive "
+               "fields are)";
+        return -1;
+    }
+}
+
+/* Fills avro value `dst` of Connect schema `cs` from `v`. */
+static int s3_avro_fill(const struct sluice_host *h, const sluice_schema_t *cs,
+                        const sluice_value_t *v, avro_value_t *dst, sluice_buf_t *scratch,
+                        const char **why)
+{
+    int null = !v || h->value_type(v) == SLUICE_TYPE_NULL;
+    avro_value_t branch;
+    if (h->schema_optional(cs)) {
+        if (avro_value_set_branch(dst, null ? 0 : 1, &branch) != 0) {
+            *why = "Avro: a union cannot be set";
+            return -1;
+        }
+        if (null)
+            return avro_value_set_null(&branch);
+        dst = &branch;
+    } else if (null) {
+        *why = "Avro: a field that is not optional is null";
+        return -1;
+    }
+    size_t len = 0;
+    const char *p;
+    switch (h->schema_type(cs)) {
+    case SLUICE_TYPE_INT8:
+    case SLUICE_TYPE_INT16:
+    case SLUICE_TYPE_INT32:
+        return avro_value_set_int(dst, (int32_t)h->value_as_int(v));
+    case SLUICE_TYPE_INT64:
+        return avro_value_set_long(dst, h->value_as_int(v));
+    case SLUICE_TYPE_FLOAT32:
+        return avro_value_set_float(dst, (float)h->value_as_float(v));
+    case SLUICE_TYPE_FLOAT64:
+        return avro_value_set_double(dst, h->value_as_float(v));
+    case SLUICE_TYPE_BOOLEAN:
+        return avro_value_set_boolean(dst, h->value_as_bool(v));
+    case SLUICE_TYPE_STRING:
+        p = h->value_as_string(v, &len);
+        /* avro-c copies len + 1 bytes: the text NUL-terminated in the scratch buffer */
+        h->buf_reset(scratch);
+        h->buf_append(scratch, p ? p : "", len);
+        return avro_value_set_string_len(dst, h->buf_data(scratch), len + 1);
+    case SLUICE_TYPE_BYTES:
+        p = h->value_as_string(v, &len);
+        return avro_value_set_bytes(dst, (void *)(p ? p : ""), len);
+    case SLUICE_TYPE_STRUCT:
+        for (size_t i = 0, n = h->schema_field_count(cs); i < n; i++) {
+            const sluice_schema_t *fs = NULL;
+            const char *name = h->schema_field(cs, i, &fs);
+            avro_value_t f;
+            if (avro_value_get_by_index(dst, i, &f, NULL) != 0 ||
+                s3_avro_fill(h, fs, h->value_get(v, name), &f, scratch, why) != 0) {
+                if (!*why)
+                    *why = "Avro: a field cannot be set";
+                return -1;
+            }
+        }
+        return 0;
+    default:
+        *why = "format.class avro: arrays and maps are not supported yet";
+        return -1;
+    }
+}
+
+int s3_avro_schema_json(const struct sluice_host *h, const sluice_schema_t *cs, sluice_buf_t *out,
+                        const char **why)
+{
+    int names = 0;
+    h->buf_reset(out);
+    if (s3_avro_schema(h, cs, out, &names, 0, why) != 0)
+        return -1;
+    if (h->buf_error(out) != SLUICE_OK) {
+        *why = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
+/* Avro's zigzag varint long at *p (end: the buffer's end); -1 when cut short. */
+static int s3_avro_read_long(const unsigned char **p, const unsigned char *end, int64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end)
+            return -1;
+        unsigned char c = *(*p)++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void s3_avro_write_long(FILE *f, int64_t n)
+{
+    uint64_t v = ((uint64_t)n << 1) ^ (uint64_t)(n >> 63);
+    while (v > 0x7f) {
+        fputc((int)((v & 0x7f) | 0x80), f);
+        v >>= 7;
+    }
+    fputc((int)v, f);
+}
+
+/* avro-c writes the schema as it re-serializes it, without logicalType and Connect's properties:
+ * the header's avro.schema is replaced by the schema made from the Connect one (the blocks do not
+ * change: avro-c wrote them with the same types). -1 when the header is not understood. */
+static int s3_avro_reheader(struct s3_avro *a)
+{
+    const unsigned char *p = (const unsigned char *)a->mem, *end = p + a->memlen;
+    if (a->memlen < 4 || memcmp(p, "Obj\x01", 4) != 0)
+        return -1;
+    p += 4;
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    if (!f)
+        return -1;
+    fwrite("Obj\x01", 1, 4, f);
+    int64_t count;
+    for (;;) {
+        if (s3_avro_read_long(&p, end, &count) != 0)
+            goto fail;
+        if (count == 0)
+            break;
+        if (count < 0) { /* a block with its size in bytes: skip the size */
+            int64_t size;
+            count = -count;
+            if (s3_avro_read_long(&p, end, &size) != 0)
+                goto fail;
+        }
+        s3_avro_write_long(f, count);
+        for (int64_t i = 0; i < count; i++) {
+            int64_t kl, vl;
+            if (s3_avro_read_long(&p, end, &kl) != 0 || kl < 0 || kl > end - p)
+                goto fail;
+            const unsigned char *k = p;
+            p += kl;
+            if (s3_avro_read_long(&p, end, &vl) != 0 || vl < 0 || vl > end - p)
+                goto fail;
+            s3_avro_write_long(f, kl);
+            fwrite(k, 1, (size_t)kl, f);
+            if (kl == 11 && memcmp(k, "avro.schema", 11) == 0) {
+                s3_avro_write_long(f, (int64_t)strlen(a->json));
+                fwrite(a->json, 1, strlen(a->json), f);
+            } else {
+                s3_avro_write_long(f, vl);
+                fwrite(p, 1, (size_t)vl, f);
+            }
+            p += vl;
+        }
+    }
+    s3_avro_write_long(f, 0);
+    fwrite(p, 1, (size_t)(end - p), f); /* the sync marker and the blocks */
+    if (fclose(f) != 0) {
+        free(out);
+        return -1;
+    }
+    free(a->mem);
+    a->mem = out;
+    a->memlen = outlen;
+    return 0;
+fail:
+    fclose(f);
+    free(out);
+    return -1;
+}
+
+int s3_avro_open(struct s3_avro *a, const struct sluice_host *h, const sluice_schema_t *cs,
+                 const char *codec, char *errstr, size_t errstr_size)
+{
+    memset(a, 0, sizeof *a);
+    sluice_buf_t *js = h->buf_new(1024);
+    const char *why = "out of memory";
+    if (!js)
+        return -1;
+    int rc = s3_avro_schema_json(h, cs, js, &why);
+    if (rc == 0 && avro_schema_from_json_length(h->buf_data(js), h->buf_len(js), &a->schema)) {
+        snprintf(errstr, errstr_size, "format.class avro: the Avro schema is refused: %s",
+                 avro_strerror());
+        h->buf_free(js);
+        return -1;
+    }
+    if (rc == 0 && !(a->json = strdup(h->buf_data(js))))
+        rc = -1;
+    h->buf_free(js);
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "%s", why);
+        return -1;
+    }
+    a->connect = cs;
+    a->iface = avro_generic_class_from_schema(a->schema);
+    a->fp = open_memstream(&a->mem, &a->memlen);
+    if (!a->iface || avro_generic_value_new(a->iface, &a->val) != 0 || !a->fp ||
+        avro_file_writer_create_with_codec_fp(a->fp, "s3", 0, a->schema, &a->w, codec, 64 * 1024) !=
+            0) {
+        snprintf(errstr, errstr_size, "format.class avro: cannot start a file: %s",
+                 avro_strerror());
+        s3_avro_free(a);
+        return -1;
+    }
+    a->valued = 1;
+    return 0;
+}
+
+int s3_avro_append(struct s3_avro *a, const struct sluice_host *h, const sluice_value_t *v,
+                   sluice_buf_t *scratch, const char **why)
+{
+    avro_value_reset(&a->val);
+    *why = NULL;
+    if (s3_avro_fill(h, a->connect, v, &a->val, scratch, why) != 0) {
+        if (!*why)
+            *why = "the value does not fit its Avro schema";
+        return -1;
+    }
+    if (avro_file_writer_append_value(a->w, &a->val) != 0) {
+        *why = "Avro: the record cannot be written";
+        return -1;
+    }
+    a->records++;
+    return 0;
+}
+
+int s3_avro_finish(struct s3_avro *a)
+{
+    if (a->w) {
+        int rc = avro_file_writer_close(a->w); /* writes the last block */
+        a->w = NULL;
+        if (rc != 0)
+            return -1;
+    }
+    if (a->fp) {
+        int rc = fclose(a->fp); /* a->mem, a->memlen: the whole file */
+        a->fp = NULL;
+        if (rc != 0)
+            return -1;
+        return s3_avro_reheader(a);
+    }
+    return 0;
+}
+
+void s3_avro_free(struct s3_avro *a)
+{
+    if (a->w)
+        avro_file_writer_close(a->w);
+    if (a->fp)
+        fclose(a->fp);
+    if (a->valued)
+        avro_value_decref(&a->val);
+    if (a->iface)
+        avro_value_iface_decref(a->iface);
+    if (a->schema)
+        avro_schema_decref(a->schema);
+    free(a->mem);
+    free(a->json);
+    memset(a, 0, sizeof *a);
+}

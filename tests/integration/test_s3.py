@@ -1,0 +1,561 @@
+"""The s3 sink against a real S3-compatible server (s3proxy, the s3 fixture), read back with boto3:
+the seed's layout byte for byte as sftp-json's files of the same records (both sinks in one
+pipeline), bytes and gzip objects, a multipart upload above s3.part.size (and none left
+unfinished), a replay rewriting the same objects, and each error named by its key with nothing
+committed. The errors s3proxy cannot produce (access denied, a wrong region, a skewed clock, 503
+SlowDown) come from a small stub that answers with S3's own error documents."""
+import gzip
+import http.server
+import json
+import threading
+
+import pytest
+
+from sluicetest import write_yaml
+
+HOUR = 3_600_000
+T0 = 1673143200000  # 2023-01-08T02:00:00Z
+
+
+def rec(i, ts, **extra):
+    return json.dumps({"id": i, "name": f"n{i}", "ts": ts, **extra}, separators=(",", ":"))
+
+
+def write_records(path, recs):
+    path.write_text("".join(r + "\n" for r in recs))
+
+
+def s3_keys(endpoint, bucket, *, key="sluice-test-key", secret=None, **extra):
+    keys = {"s3.bucket.name": bucket, "store.url": endpoint, "aws.access.key.id": key,
+            "aws.secret.access.key": secret, "s3.part.retries": 1, "s3.retry.backoff.ms": 50}
+    keys.update(extra)
+    return keys
+
+
+def pipeline(tmp, src, s3cfg, *, files=None, extra=""):
+    """file source → s3 (and, with `files`, sftp-json into tmp/out with those keys)."""
+    cfg = "\n".join(f"          {k}: {json.dumps(v) if isinstance(v, str) else v}"
+                    for k, v in s3cfg.items())
+    other = ""
+    if files is not None:
+        fcfg = "\n".join(f"          {k}: {v}" for k, v in files.items())
+        other = f"""      - id: files
+        plugin: sftp-json
+        config:
+          directory: {tmp / 'out'}
+{fcfg}
+"""
+    return write_yaml(tmp / "p.yaml", f"""version: 1
+offset.storage.file.filename: {tmp / 'offsets.json'}
+pipelines:
+  - id: orders
+    topic: orders
+{extra}    source:
+      plugin: file
+      config: {{ file: {src}, format: json, follow: false, batch.size: 1000 }}
+    sinks:
+      - id: s3
+        plugin: io.confluent.connect.s3.S3SinkConnector
+        batch.max.records: 1000
+        config:
+{cfg}
+{other}""")
+
+
+def tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and "/.sluice/" not in str(p)}
+
+
+def committed(tmp):
+    """The file source's committed position (None: nothing committed)."""
+    p = tmp / "offsets.json"
+    if not p.exists():
+        return None
+    return json.loads(p.read_text())["pipelines"].get("orders")
+
+
+def run_ok(sluice, cfg):
+    r = sluice.run("run", "--quiet", cfg, timeout=120)
+    assert r.returncode == 0, f"exit {r.returncode}\n{r.stderr[-3000:]}"
+    return r
+
+
+def run_fails(sluice, cfg, *expect):
+    r = sluice.run("run", cfg, timeout=120)
+    assert r.returncode != 0, r.stderr[-3000:]
+    for e in expect:
+        assert e in r.stderr, f"{e!r} not in:\n{r.stderr[-3000:]}"
+    return r
+
+
+def test_seed_layout_byte_for_byte_as_sftp_json(sluice, tmp, s3):
+    b = s3.bucket("seed")
+    # hours 02 and 03 of 2023-01-08; objects rotate every 1000 records of the partition
+    recs = [rec(i, T0 + i * 1440 if i < 2500 else T0 + HOUR + (i - 2500) * 1000)
+            for i in range(5000)]
+    write_records(tmp / "in.json", recs)
+    part = {"partitioner.class": "hourly", "flush.size": 1000,
+            "timestamp.extractor": "RecordField", "timestamp.field": "ts"}
+    run_ok(sluice, pipeline(tmp, tmp / "in.json",
+                            s3_keys(s3.endpoint, b, secret=s3.secret_key,
+                                    **{"format.class":
+                                       "io.confluent.connect.s3.format.json.JsonFormat"},
+                                    **part), files=part))
+    files = tree(tmp / "out")
+    h2 = "topics/orders/year=2023/month=01/day=08/hour=02/"
+    assert h2 + "orders+0+0000000000.json" in files
+    assert len(files) == 6
+    assert s3.keys(b) == sorted(files)
+    for k, body in files.items():
+        assert s3.get(b, k) == body, k
+    assert s3.get(b, h2 + "orders+0+0000001000.json") == \
+        "".join(r + "\n" for r in recs[1000:2000]).encode()
+    assert committed(tmp)["next_offset"] == 5000
+    assert s3.secret_key in (tmp / "p.yaml").read_text()  # the config holds it...
+    r = sluice.run("lint", "--print", tmp / "p.yaml", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "aws.secret.access.key" in r.stdout
+    assert s3.secret_key not in r.stdout + r.stderr  # ...but lint --print never shows it
+
+
+def test_replay_rewrites_the_same_objects(sluice, tmp, s3):
+    b = s3.bucket("replay")
+    recs = [rec(i, T0 + i) for i in range(2500)]
+    write_records(tmp / "in.json", recs)
+    cfg = pipeline(tmp, tmp / "in.json", s3_keys(s3.endpoint, b, secret=s3.secret_key,
+                                                 **{"flush.size": 1000}))
+    run_ok(sluice, cfg)
+    first = {k: s3.get(b, k) for k in s3.keys(b)}
+    assert sorted(first) == [f"topics/orders/partition=0/orders+0+{o:010d}.json"
+                             for o in (0, 1000, 2000)]
+    # a crash before the commit: the same records again make the same objects, and no other
+    (tmp / "offsets.json").unlink()
+    run_ok(sluice, cfg)
+    assert {k: s3.get(b, k) for k in s3.keys(b)} == first
+
+
+def test_bytes_and_gzip(sluice, tmp, s3):
+    b = s3.bucket("formats")
+    recs = [rec(i, T0 + i) for i in range(300)]
+    write_records(tmp / "in.json", recs)
+    run_ok(sluice, pipeline(tmp, tmp / "in.json",
+                            s3_keys(s3.endpoint, b, secret=s3.secret_key, **{
+                                "format.class":
+                                    "io.confluent.connect.s3.format.bytearray.ByteArrayFormat",
+                                "topics.dir": "raw", "flush.size": 200})))
+    assert s3.keys(b, "raw/") == ["raw/orders/partition=0/orders+0+0000000000.bin",
+                                  "raw/orders/partition=0/orders+0+0000000200.bin"]
+    # the values' bytes as they sit in the topic: the in-process JSON converter's envelope
+    lines = s3.get(b, "raw/orders/partition=0/orders+0+0000000000.bin").split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 201
+    assert [json.loads(x)["payload"] for x in lines[:-1]] == [json.loads(r) for r in recs[:200]]
+    (tmp / "offsets.json").unlink()
+    run_ok(sluice, pipeline(tmp, tmp / "in.json",
+                            s3_keys(s3.endpoint, b, secret=s3.secret_key, **{
+                                "s3.compression.type": "gzip", "topics.dir": "gz",
+                                "flush.size": 1000})))
+    assert s3.keys(b, "gz/") == ["gz/orders/partition=0/orders+0+0000000000.json.gz"]
+    body = s3.get(b, "gz/orders/partition=0/orders+0+0000000000.json.gz")
+    assert body[:2] == b"\x1f\x8b"
+    assert gzip.decompress(body) == "".join(r + "\n" for r in recs).encode()
+
+
+def test_multipart_above_part_size(sluice, tmp, s3):
+    b = s3.bucket("multipart")
+    pad = "x" * 100
+    recs = [rec(i, T0 + i, pad=pad) for i in range(60000)]  # ~8.6 MB: two parts of 5 MiB
+    write_records(tmp / "in.json", recs)
+    run_ok(sluice, pipeline(tmp, tmp / "in.json",
+                            s3_keys(s3.endpoint, b, secret=s3.secret_key,
+                                    **{"flush.size": 100000, "s3.part.size": "5MiB"}),
+                            extra="    buffer.memory: 64MiB\n"))
+    key = "topics/orders/partition=0/orders+0+0000000000.json"
+    assert s3.keys(b) == [key]
+    want = "".join(r + "\n" for r in recs).encode()
+    assert len(want) > 5 << 20
+    assert s3.get(b, key) == want
+    etag = s3.client.head_object(Bucket=b, Key=key)["ETag"].strip('"')
+    assert etag.endswith("-2"), etag  # a multipart object's ETag: <md5 of md5s>-<parts>
+    assert s3.uploads(b) == []
+    # under the part size: one PUT, a plain MD5 ETag
+    (tmp / "offsets.json").unlink()
+    write_records(tmp / "in.json", recs[:100])
+    run_ok(sluice, pipeline(tmp, tmp / "in.json",
+                            s3_keys(s3.endpoint, b, secret=s3.secret_key,
+                                    **{"topics.dir": "small"})))
+    etag = s3.client.head_object(Bucket=b, Key="small/orders/partition=0/orders+0+0000000000.json")
+    assert "-" not in etag["ETag"]
+
+
+# -- errors against the real server: one message each, naming the key, nothing committed ----------
+
+def test_bucket_missing(sluice, tmp, s3):
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    run_fails(sluice, pipeline(tmp, tmp / "in.json",
+                               s3_keys(s3.endpoint, "no-such-bucket", secret=s3.secret_key)),
+              "s3.bucket.name", "'no-such-bucket' does not exist", "NoSuchBucket")
+    assert committed(tmp) is None
+
+
+def test_wrong_secret(sluice, tmp, s3):
+    s3.bucket("creds-bucket")
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    r = run_fails(sluice, pipeline(tmp, tmp / "in.json",
+                                   s3_keys(s3.endpoint, "creds-bucket", secret="wrong-secret-value")),
+                  "aws.secret.access.key", "SignatureDoesNotMatch")
+    assert "wrong-secret-value" not in r.stderr
+    assert committed(tmp) is None
+    assert s3.keys("creds-bucket") == []
+
+
+def test_unknown_access_key(sluice, tmp, s3):
+    s3.bucket("creds-bucket")
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    run_fails(sluice, pipeline(tmp, tmp / "in.json",
+                               s3_keys(s3.endpoint, "creds-bucket", key="nobody", secret=s3.secret_key)),
+              "aws.access.key.id", "InvalidAccessKeyId")
+    assert committed(tmp) is None
+
+
+def test_credentials_from_the_environment_and_the_shared_file(sluice, tmp, s3):
+    b = s3.bucket("creds")
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    keys = s3_keys(s3.endpoint, b)
+    del keys["aws.access.key.id"], keys["aws.secret.access.key"]
+    cfg = pipeline(tmp, tmp / "in.json", dict(keys, **{"topics.dir": "env"}))
+    env = {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+           "HOME": str(tmp)}
+    r = sluice.run("run", "--quiet", cfg, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(s3.keys(b, "env/")) == 1
+    (tmp / "offsets.json").unlink()
+    (tmp / "creds").write_text(f"[default]\naws_access_key_id = nobody\naws_secret_access_key = x\n"
+                               f"[test]\naws_access_key_id = {s3.access_key}\n"
+                               f"aws_secret_access_key = {s3.secret_key}\n")
+    cfg = pipeline(tmp, tmp / "in.json", dict(keys, **{"topics.dir": "file"}))
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp / "creds"), "AWS_PROFILE": "test",
+           "HOME": str(tmp), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    try:
+        r = sluice.run("run", "--quiet", cfg, timeout=60, env=env)
+    finally:
+        (tmp / "creds").unlink()  # the test's own file holds the secret: not sluice's output
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(s3.keys(b, "file/")) == 1
+
+
+def test_endpoint_refusing_connections_waits_and_commits_nothing(sluice, tmp, s3):
+    # nothing listens: the records wait (retried with backoff, no busy loop), nothing committed
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    cfg = pipeline(tmp, tmp / "in.json",
+                   s3_keys(f"http://127.0.0.1:{port}", "b", secret=s3.secret_key))
+    p = sluice.spawn("run", cfg)
+    import time
+    try:
+        time.sleep(4)
+        assert p.poll() is None  # still waiting for the store
+    finally:
+        p.terminate()  # the first stops sources and drains: the records still wait
+        time.sleep(1)
+        assert p.poll() is None
+        p.terminate()  # the second aborts
+        _, err = p.communicate(timeout=60)
+    err = err.decode(errors="replace")
+    assert "store.url" in err and f"127.0.0.1:{port}" in err, err[-2000:]
+    # bounded retries: a handful of attempts in 4 s, not thousands
+    assert err.count("retrying") < 50, err.count("retrying")
+    assert committed(tmp) is None
+
+
+# -- errors s3proxy cannot produce: a stub speaking S3's error documents --------------------------
+
+class Stub(http.server.BaseHTTPRequestHandler):
+    answers = []  # [(status, code)], one per request; the last repeats
+
+    def _answer(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        status, code = self.answers[0] if len(self.answers) == 1 else self.answers.pop(0)
+        self.server.seen.append(self.command)
+        self.server.headers.append((self.command, self.path, dict(self.headers)))
+        if code is None:
+            body = b"<ListMultipartUploadsResult></ListMultipartUploadsResult>"
+        else:
+            body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>"
+                    f"<Message>stub</Message></Error>").encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", '"0123"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = _answer
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def stub():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    srv.seen = []
+    srv.headers = []
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+
+
+@pytest.mark.parametrize("status,code,expect", [
+    (403, "AccessDenied", ["s3.bucket.name", "access denied", "AccessDenied"]),
+    (400, "AuthorizationHeaderMalformed", ["s3.region", "'eu-west-3'",
+                                           "AuthorizationHeaderMalformed"]),
+    (403, "RequestTimeTooSkewed", ["clock", "RequestTimeTooSkewed"]),
+])
+def test_refusals(sluice, tmp, stub, status, code, expect):
+    Stub.answers = [(status, code)]
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    run_fails(sluice, pipeline(tmp, tmp / "in.json",
+                               s3_keys(f"http://127.0.0.1:{stub.server_port}", "b",
+                                       secret="stub-secret-1", **{"s3.region": "eu-west-3"})),
+              "[orders/s3]", *expect)
+    assert committed(tmp) is None
+    assert len(stub.seen) == 1  # refused: not retried
+
+
+def test_slowdown_is_retried(sluice, tmp, stub):
+    # the listing of old uploads, then 503 SlowDown and 500 before the PUT goes through
+    Stub.answers = [(200, None), (503, "SlowDown"), (500, "InternalError"), (200, None)]
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    cfg = pipeline(tmp, tmp / "in.json",
+                   s3_keys(f"http://127.0.0.1:{stub.server_port}", "b", secret="stub-secret-1",
+                           **{"s3.part.retries": 3}))
+    r = sluice.run("run", cfg, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "SlowDown" in r.stderr
+    assert stub.seen == ["GET", "PUT", "PUT", "PUT"]
+    assert committed(tmp)["next_offset"] == 10
+
+
+def test_avro_files_read_back_with_fastavro(sluice, tmp, s3):
+    import fastavro
+    b = s3.bucket("avro")
+    # datagen's orders (a Connect schema with a nested struct) into Avro objects, and the same
+    # records as sftp-json's JSON lines beside them to compare with
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+offset.storage.file.filename: {tmp / 'offsets.json'}
+pipelines:
+  - id: orders
+    topic: orders
+    source:
+      plugin: datagen-avro
+      config: {{ quickstart: orders, rate: 0, iterations: 2500, random.seed: 7 }}
+    sinks:
+      - id: s3
+        plugin: S3_SINK
+        config:
+          s3.bucket.name: {b}
+          store.url: {s3.endpoint}
+          aws.access.key.id: {s3.access_key}
+          aws.secret.access.key: {s3.secret_key}
+          format.class: io.confluent.connect.s3.format.avro.AvroFormat
+          avro.codec: deflate
+          flush.size: 1000
+      - id: files
+        plugin: sftp-json
+        config:
+          directory: {tmp / 'out'}
+          flush.size: 1000
+""")
+    run_ok(sluice, cfg)
+    keys = s3.keys(b)
+    assert keys == [f"topics/orders/partition=0/orders+0+{o:010d}.avro" for o in (0, 1000, 2000)]
+    import io
+    got = []
+    for k in keys:
+        r = fastavro.reader(io.BytesIO(s3.get(b, k)))
+        assert r.codec == "deflate"
+        assert r.writer_schema["name"] == "ksql.orders"
+        assert [f["name"] for f in r.writer_schema["fields"]] == \
+            ["ordertime", "orderid", "itemid", "orderunits", "address"]
+        got.append(list(r))
+    assert [len(g) for g in got] == [1000, 1000, 500]
+    want = []
+    for k in sorted(tree(tmp / "out")):
+        want += [json.loads(x) for x in (tmp / "out" / k).read_text().splitlines()]
+    assert [r for g in got for r in g] == want
+
+
+def test_requests_carry_sse_acl_token_and_sigv4(sluice, tmp, stub):
+    Stub.answers = [(200, None)]
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    keys = s3_keys(f"http://127.0.0.1:{stub.server_port}", "b", **{
+        "s3.region": "eu-west-3", "s3.sse": "aws:kms", "s3.sse.kms.key.id": "key-1",
+        "s3.acl.canned": "bucket-owner-full-control"})
+    del keys["aws.access.key.id"], keys["aws.secret.access.key"]
+    env = {"AWS_ACCESS_KEY_ID": "AKIDSTUB", "AWS_SECRET_ACCESS_KEY": "stub-secret-2",
+           "AWS_SESSION_TOKEN": "stub-token-3"}
+    r = sluice.run("run", pipeline(tmp, tmp / "in.json", keys), timeout=60, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for v in env.values():
+        if v != "AKIDSTUB":
+            assert v not in r.stderr
+    (method, path, h), = [x for x in stub.headers if x[0] == "PUT"]
+    assert path == "/b/topics/orders/partition%3D0/orders%2B0%2B0000000000.json"
+    lower = {k.lower(): v for k, v in h.items()}
+    assert lower["x-amz-server-side-encryption"] == "aws:kms"
+    assert lower["x-amz-server-side-encryption-aws-kms-key-id"] == "key-1"
+    assert lower["x-amz-acl"] == "bucket-owner-full-control"
+    assert lower["x-amz-security-token"] == "stub-token-3"
+    assert len(lower["x-amz-content-sha256"]) == 64
+    auth = lower["authorization"]
+    assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDSTUB/"), auth
+    assert "/eu-west-3/s3/aws4_request" in auth
+    # the listing of old multipart uploads carries no object headers
+    (_, lpath, lh), = [x for x in stub.headers if x[0] == "GET"]
+    assert lpath == "/b/?prefix=topics%2Forders%2F&uploads="
+    assert "x-amz-acl" not in {k.lower() for k in lh}
+
+
+def test_incomplete_upload_of_a_crash_is_aborted(sluice, tmp, s3):
+    b = s3.bucket("leftover")
+    # what a crash mid-upload leaves: an upload of this partition's key, and one of another's
+    mine = s3.client.create_multipart_upload(
+        Bucket=b, Key="topics/orders/partition=0/orders+0+0000000000.json")["UploadId"]
+    other = s3.client.create_multipart_upload(
+        Bucket=b, Key="topics/orders/partition=1/orders+1+0000000000.json")["UploadId"]
+    assert len(s3.uploads(b)) == 2
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    run_ok(sluice, pipeline(tmp, tmp / "in.json", s3_keys(s3.endpoint, b,
+                                                              secret=s3.secret_key)))
+    assert s3.uploads(b) == [("topics/orders/partition=1/orders+1+0000000000.json", other)]
+    assert mine != other
+    assert s3.get(b, "topics/orders/partition=0/orders+0+0000000000.json").count(b"\n") == 10
+
+
+def test_avro_refuses_records_without_a_schema(sluice, tmp, s3):
+    b = s3.bucket("avro-schemaless")
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(5)])  # schemaless JSON values
+    run_fails(sluice, pipeline(tmp, tmp / "in.json",
+                               s3_keys(s3.endpoint, b, secret=s3.secret_key,
+                                       **{"format.class": "avro"})),
+              "format.class avro", "has no schema")
+    assert committed(tmp) is None
+    assert s3.keys(b) == []
+
+
+@pytest.mark.parametrize("extra,expect", [
+    ({"format.class": "ParquetFormat"}, "format.class: 'ParquetFormat' is not supported"),
+    ({"s3.sse": "aws:kms:dsse"}, "s3.sse: 'aws:kms:dsse' is not AES256 or aws:kms"),
+    ({"s3.sse.kms.key.id": "k"}, "s3.sse.kms.key.id: needs s3.sse: aws:kms"),
+    ({"format.class": "avro", "s3.compression.type": "gzip"}, "use avro.codec: deflate"),
+    ({"s3.path.style.access.enabled": "maybe"}, "s3.path.style.access.enabled: 'maybe'"),
+    ({"store.url": "ftp://x"}, "store.url: 'ftp://x' must start with http:// or https://"),
+    ({"aws.secret.access.key": ""}, "aws.secret.access.key: give aws.access.key.id and"),
+    ({"partitioner.class": "weekly"}, "unknown partitioner 'weekly'"),
+    ({"rotate.interval.ms": 0}, "rotate.interval.ms: must be -1 (off) or positive"),
+])
+def test_configuration_errors_name_the_key(sluice, tmp, extra, expect):
+    write_records(tmp / "in.json", [rec(0, T0)])
+    keys = s3_keys("http://127.0.0.1:9", "b", secret="lint-secret-4")
+    keys.update(extra)
+    r = sluice.run("lint", pipeline(tmp, tmp / "in.json", keys), timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert expect in r.stderr, r.stderr
+    assert "lint-secret-4" not in r.stdout + r.stderr
+
+
+def test_no_credentials_anywhere(sluice, tmp):
+    write_records(tmp / "in.json", [rec(0, T0)])
+    keys = s3_keys("http://127.0.0.1:9", "b")
+    del keys["aws.access.key.id"], keys["aws.secret.access.key"]
+    env = {"HOME": str(tmp), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+           "AWS_SHARED_CREDENTIALS_FILE": ""}
+    r = sluice.run("lint", pipeline(tmp, tmp / "in.json", keys), timeout=60, env=env)
+    assert r.returncode == 2
+    assert "aws.access.key.id: no credentials" in r.stderr, r.stderr
+    assert str(tmp / ".aws" / "credentials") in r.stderr
+
+
+def test_avro_from_kafka_new_object_on_schema_change(sluice, kafka, schema_registry, s3, tmp):
+    """Confluent-framed Avro records of two schema versions in one Kafka partition: an object per
+    schema (AvroFormat's rotation), each read back with fastavro under its own schema, with the
+    logical types (Decimal, Timestamp) carried; the offsets committed once both objects exist."""
+    import copy
+    import io
+    import time
+
+    import fastavro
+    import kafkatest
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    from test_kafka_avro import ORDER_SCHEMA, order
+
+    b = s3.bucket("avro-kafka")
+    topic = kafkatest.uniq("s3avro")
+    kafkatest.create_topic(kafka.bootstrap, topic, partitions=1)
+    v2 = copy.deepcopy(ORDER_SCHEMA)
+    v2["fields"].append({"name": "channel", "type": ["null", "string"], "default": None})
+    reg = SchemaRegistryClient({"url": schema_registry.url, "timeout": 30})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    s1, s2 = AvroSerializer(reg, json.dumps(ORDER_SCHEMA)), AvroSerializer(reg, json.dumps(v2))
+    recs = [s1(order(i), ctx) for i in range(300)] + \
+        [s2(dict(order(i), channel=f"c{i}"), ctx) for i in range(300, 500)]
+    kafkatest.produce(kafka.bootstrap, topic, [(f"o{i}".encode(), v) for i, v in enumerate(recs)])
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+kafka:
+  bootstrap.servers: {kafka.bootstrap}
+schema.registry:
+  url: {schema_registry.url}
+offset.storage.file.filename: {tmp}/offsets.json
+pipelines:
+  - id: {topic}
+    topic: {topic}
+    key.converter: string
+    value.converter: avro
+    sinks:
+      - id: s3
+        plugin: s3
+        config:
+          s3.bucket.name: {b}
+          store.url: {s3.endpoint}
+          aws.access.key.id: {s3.access_key}
+          aws.secret.access.key: {s3.secret_key}
+          format.class: avro
+          flush.size: 100000
+""")
+    p = sluice.spawn("run", "--quiet", cfg)
+    try:
+        # the first object is written when the schema changes, at offset 300
+        deadline = time.monotonic() + 90
+        while len(s3.keys(b)) < 1 and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.2)
+        time.sleep(2)  # the rest taken (held in the open object)
+    finally:
+        p.terminate()  # drains: the open object is written, then the offsets committed
+        rc = p.wait(timeout=60)
+    assert rc == 0
+    keys = s3.keys(b)
+    assert keys == [f"topics/{topic}/partition=0/{topic}+0+{o:010d}.avro" for o in (0, 300)]
+    first = fastavro.reader(io.BytesIO(s3.get(b, keys[0])))
+    second = fastavro.reader(io.BytesIO(s3.get(b, keys[1])))
+    assert [f["name"] for f in first.writer_schema["fields"]][-1] == "address"
+    assert [f["name"] for f in second.writer_schema["fields"]][-1] == "channel"
+    got1, got2 = list(first), list(second)
+    assert len(got1) == 300 and len(got2) == 200
+    for i, r in enumerate(got1 + got2):
+        want = order(i)
+        assert r["orderid"] == want["orderid"] and r["itemid"] == want["itemid"]
+        assert r["price"] == want["price"], first.writer_schema["fields"][3]
+        assert r["placed"] == want["placed"]
+        assert r["note"] == want["note"] and r["address"] == want["address"]
+    assert [r["channel"] for r in got2] == [f"c{i}" for i in range(300, 500)]
+    group = kafkatest.group_id(topic, "s3")
+    assert kafkatest.committed(kafka.bootstrap, group, topic) == {0: 500}

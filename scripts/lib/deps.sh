@@ -29,9 +29,10 @@ SLUICE_DEPS_BUILD=(build-essential meson ninja-build pkg-config libyaml-dev libc
 # exposition. tmux: tests/integration/test_top.py drives `sluice top` in a terminal of known size.
 # chromium, chromium-driver: tests/integration/test_ui.py drives the dashboard (GET /ui) in headless
 # Chromium through Selenium (Debian's chromedriver, so that Selenium downloads no browser or driver).
+# faketime: libfaketime sets sluice's clock two days back against s3proxy (test_s3's clock skew).
 SLUICE_DEPS_TEST=(apache2-utils valgrind python3 python3-venv time procps curl kcat maven openjdk-17-jre-headless
                   openssh-server mariadb-server-core mariadb-client clang-format-14
-                  clang-14 libclang-rt-14-dev prometheus chromium chromium-driver tmux)
+                  clang-14 libclang-rt-14-dev prometheus chromium chromium-driver tmux faketime)
 
 # The firmware (firmware/build.sh: arduino-mk, a Makefile, drives avr-gcc over Debian's Arduino core)
 # and its simulator (firmware/sim: libsimavr, which needs libelf). arduino-mk depends on the Arduino

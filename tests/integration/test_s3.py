@@ -94,6 +94,8 @@ def run_fails(sluice, cfg, *expect):
     return r
 
 
+@pytest.mark.asan
+@pytest.mark.tsan
 def test_seed_layout_byte_for_byte_as_sftp_json(sluice, tmp, s3):
     b = s3.bucket("seed")
     # hours 02 and 03 of 2023-01-08; objects rotate every 1000 records of the partition
@@ -140,6 +142,7 @@ def test_replay_rewrites_the_same_objects(sluice, tmp, s3):
     assert {k: s3.get(b, k) for k in s3.keys(b)} == first
 
 
+@pytest.mark.asan
 def test_bytes_and_gzip(sluice, tmp, s3):
     b = s3.bucket("formats")
     recs = [rec(i, T0 + i) for i in range(300)]
@@ -166,6 +169,8 @@ def test_bytes_and_gzip(sluice, tmp, s3):
     assert gzip.decompress(body) == "".join(r + "\n" for r in recs).encode()
 
 
+@pytest.mark.asan
+@pytest.mark.tsan
 def test_multipart_above_part_size(sluice, tmp, s3):
     b = s3.bucket("multipart")
     pad = "x" * 100
@@ -195,6 +200,7 @@ def test_multipart_above_part_size(sluice, tmp, s3):
 
 # -- errors against the real server: one message each, naming the key, nothing committed ----------
 
+@pytest.mark.asan
 def test_bucket_missing(sluice, tmp, s3):
     write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
     run_fails(sluice, pipeline(tmp, tmp / "in.json",
@@ -203,6 +209,7 @@ def test_bucket_missing(sluice, tmp, s3):
     assert committed(tmp) is None
 
 
+@pytest.mark.asan
 def test_wrong_secret(sluice, tmp, s3):
     s3.bucket("creds-bucket")
     write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
@@ -349,6 +356,7 @@ def test_refusals(sluice, tmp, stub, status, code, expect):
     assert len(stub.seen) == 1  # refused: not retried
 
 
+@pytest.mark.asan
 def test_slowdown_is_retried(sluice, tmp, stub):
     # the listing of old uploads, then 503 SlowDown and 500 before the PUT goes through
     Stub.answers = [(200, None), (503, "SlowDown"), (500, "InternalError"), (200, None)]
@@ -363,6 +371,7 @@ def test_slowdown_is_retried(sluice, tmp, stub):
     assert committed(tmp)["next_offset"] == 10
 
 
+@pytest.mark.asan
 def test_avro_files_read_back_with_fastavro(sluice, tmp, s3):
     import fastavro
     b = s3.bucket("avro")

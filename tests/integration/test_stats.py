@@ -5,6 +5,8 @@ connectors created and deleted over the REST API come and go."""
 import json
 import time
 
+import pytest
+
 from resttest import SluiceWorker, call, poll
 from sluicetest import scaled, write_yaml
 from test_kafka import uniq
@@ -50,6 +52,8 @@ def by_name(s):
     return {c["name"]: c for c in s["connectors"]}
 
 
+@pytest.mark.asan
+@pytest.mark.tsan
 def test_rates_agree_with_the_counters_and_the_window_bounds_the_series(sluice, tmp):
     with Worker(sluice, tmp, stats_yaml(tmp)) as w:
         poll("ten samples", lambda: stats(w, 0)["samples"] >= 10, 30)

@@ -10,6 +10,8 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from sluicetest import scaled, wait_until, write_yaml
 from workertest import Worker
 
@@ -117,6 +119,8 @@ def check_stages(w, pid, kafka):
                                   and r["partition"] == 0 for r in recs), recs
 
 
+@pytest.mark.asan
+@pytest.mark.tsan
 def test_stages_in_process(sluice, tmp):
     with Worker(sluice, tmp, pipelines_yaml(tmp)) as w:
         check_stages(w, "gen", kafka=False)
@@ -133,6 +137,7 @@ def test_stages_in_process(sluice, tmp):
         assert first["itemid"] == "****", first
 
 
+@pytest.mark.asan
 def test_sampling_and_errors(sluice, tmp):
     with Worker(sluice, tmp, pipelines_yaml(tmp)) as w:
         # 2000 records/s watched at 20/s: about one record in a hundred, the others counted
@@ -175,6 +180,8 @@ def lines_out(tmp):
     return p.read_bytes().count(b"\n") if p.exists() else 0
 
 
+@pytest.mark.asan
+@pytest.mark.tsan
 def test_client_gone_frees_the_watcher(sluice, tmp):
     with Worker(sluice, tmp, pipelines_yaml(tmp)) as w:
         path = "/connectors/gen/tap?limit=100000&rate=100000"
@@ -224,6 +231,7 @@ def test_client_gone_frees_the_watcher(sluice, tmp):
         assert "ERROR" not in w.stderr(), w.stderr()
 
 
+@pytest.mark.asan
 def test_sluice_tap_prints_records(sluice, sluice_bin, tmp):
     with Worker(sluice, tmp, pipelines_yaml(tmp)) as w:
         r = subprocess.run([str(sluice_bin), "tap", "--url", w.url, "--limit", "3", "gen.out"],

@@ -225,6 +225,7 @@ def fake():
     f.close()
 
 
+@pytest.mark.asan
 def test_keys_against_a_stand_in(term, sluice_bin, fake):
     start_top(term, sluice_bin, fake.url)
     s = term.wait(lambda s: row(s, "gen.out") and HELP in s, "the rows")
@@ -395,6 +396,7 @@ def test_sigterm_restores_the_terminal(term, sluice_bin, fake):
     quit_is_clean(term, 143)
 
 
+@pytest.mark.asan
 def test_snapshot_when_stdout_is_no_terminal(sluice, fake):
     r = sluice.run("top", "--url", fake.url, timeout=30)
     assert r.returncode == 0, r.stderr

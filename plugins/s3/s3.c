@@ -112,6 +112,27 @@ static const struct sluice_config_field s3_config[] = {
      .description = "An object larger than this is uploaded in parts of this size (a multipart "
                     "upload); S3's smallest part is 5 MiB.",
      .example = "25MiB"},
+    {.name = "s3.upload.concurrency",
+     .type = SLUICE_CFG_INT,
+     .default_value = "4",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 1,
+     .max = S3_UPLOADERS_MAX,
+     .description = "A sluice extension: objects uploaded at the same time, each by its own "
+                    "thread and connection, while the next objects fill. Offsets are committed "
+                    "only up to the first record of the oldest object not yet stored.",
+     .example = "4"},
+    {.name = "s3.upload.buffer.bytes",
+     .type = SLUICE_CFG_SIZE,
+     .default_value = "8MiB",
+     .flags = SLUICE_CFG_RANGE,
+     .min = 0,
+     .max = 2147483647.0,
+     .description = "A sluice extension: the most bytes of rotated objects kept in memory while "
+                    "they upload; above it the sink waits for them before filling the next (an "
+                    "object larger than this is uploaded while the sink waits, as with "
+                    "`s3.upload.concurrency: 1`).",
+     .example = "32MiB"},
     {.name = "s3.compression.type",
      .type = SLUICE_CFG_ENUM,
      .default_value = "none",
@@ -223,6 +244,14 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
         return SLUICE_ERR_NOMEM;
     s->h = h;
     s->ctx = ctx;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        return SLUICE_ERR_NOMEM;
+    }
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->done, NULL);
+    s->locks = 1;
+    s->jobs_tail = &s->jobs;
     s->http.h = h;
     s->http.ctx = ctx;
     s->topics_dir = s3_strdup(h->config_string(cfg, "topics.dir"));
@@ -249,6 +278,8 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     s->part_size = (size_t)h->config_size(cfg, "s3.part.size");
     s->retries = (int)h->config_int(cfg, "s3.part.retries");
     s->backoff_ms = h->config_int(cfg, "s3.retry.backoff.ms");
+    s->concurrency = (int)h->config_int(cfg, "s3.upload.concurrency");
+    s->buffer_max = (size_t)h->config_size(cfg, "s3.upload.buffer.bytes");
     if ((rc = storepart_init(&s->part, h, cfg, errstr, errstr_size)) != SLUICE_OK)
         goto fail;
     rc = SLUICE_ERR_CONFIG;
@@ -403,34 +434,36 @@ static void s3_sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
-/* A request with the plugin's bounded retries of passing failures. */
-static sluice_err_t s3_call(struct s3 *s, const char *method, const char *key, const char *query,
-                            const void *body, size_t len, int object, char *errstr,
-                            size_t errstr_size)
+/* A request on connection `x` with the plugin's bounded retries of passing failures. */
+static sluice_err_t s3_call(struct s3 *s, struct s3_http *x, const char *method, const char *key,
+                            const char *query, const void *body, size_t len, int object,
+                            char *errstr, size_t errstr_size)
 {
     int64_t wait = s->backoff_ms;
     for (int attempt = 0;; attempt++) {
-        sluice_err_t e =
-            s3_request(&s->http, method, key, query, body, len, object, errstr, errstr_size);
+        sluice_err_t e = s3_request(x, method, key, query, body, len, object, errstr, errstr_size);
         if (e != SLUICE_RETRY || attempt >= s->retries)
             return e;
+        /* the uploaders share the task's log limits */
+        pthread_mutex_lock(&s->mu);
         s->h->log_limited(s->ctx, SLUICE_LOG_WARN, "s3.retry", 6, "%s; retrying in %lld ms", errstr,
                           (long long)wait);
+        pthread_mutex_unlock(&s->mu);
         s3_sleep_ms(wait);
         wait = wait * 2 > 30000 ? 30000 : wait * 2;
     }
 }
 
 /* A multipart upload of `data`: parts of s3.part.size, completed, or aborted on failure. */
-static sluice_err_t s3_multipart(struct s3 *s, const char *key, const char *data, size_t len,
-                                 char *errstr, size_t errstr_size)
+static sluice_err_t s3_multipart(struct s3 *s, struct s3_http *x, const char *key,
+                                 const char *data, size_t len, char *errstr, size_t errstr_size)
 {
     const struct sluice_host *h = s->h;
     char upload[512], query[1024];
-    sluice_err_t e = s3_call(s, "POST", key, "uploads=", NULL, 0, 1, errstr, errstr_size);
+    sluice_err_t e = s3_call(s, x, "POST", key, "uploads=", NULL, 0, 1, errstr, errstr_size);
     if (e != SLUICE_OK)
         return e;
-    if (s3_xml_get(h->buf_data(s->http.resp), "UploadId", upload, sizeof upload) != 0) {
+    if (s3_xml_get(h->buf_data(x->resp), "UploadId", upload, sizeof upload) != 0) {
         snprintf(errstr, errstr_size, "s3: POST %s?uploads: no UploadId in the answer", key);
         return SLUICE_RETRY;
     }
@@ -445,11 +478,11 @@ static sluice_err_t s3_multipart(struct s3 *s, const char *key, const char *data
     for (size_t i = 0; i < nparts; i++) {
         size_t at = i * s->part_size, n = len - at < s->part_size ? len - at : s->part_size;
         snprintf(query, sizeof query, "partNumber=%zu&uploadId=%s", i + 1, h->buf_data(enc));
-        e = s3_call(s, "PUT", key, query, data + at, n, 0, errstr, errstr_size);
+        e = s3_call(s, x, "PUT", key, query, data + at, n, 0, errstr, errstr_size);
         if (e != SLUICE_OK)
             goto abort;
         h->buf_printf(done, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>", i + 1,
-                      s->http.etag);
+                      x->etag);
     }
     h->buf_append(done, "</CompleteMultipartUpload>", 26);
     if (h->buf_error(done) != SLUICE_OK) {
@@ -457,7 +490,8 @@ static sluice_err_t s3_multipart(struct s3 *s, const char *key, const char *data
         goto abort;
     }
     snprintf(query, sizeof query, "uploadId=%s", h->buf_data(enc));
-    e = s3_call(s, "POST", key, query, h->buf_data(done), h->buf_len(done), 0, errstr, errstr_size);
+    e = s3_call(s, x, "POST", key, query, h->buf_data(done), h->buf_len(done), 0, errstr,
+                errstr_size);
     if (e != SLUICE_OK)
         goto abort;
     h->buf_free(enc);
@@ -469,7 +503,7 @@ abort:
     if (enc) {
         char msg[256];
         snprintf(query, sizeof query, "uploadId=%s", h->buf_data(enc));
-        s3_request(&s->http, "DELETE", key, query, NULL, 0, 0, msg, sizeof msg);
+        s3_request(x, "DELETE", key, query, NULL, 0, 0, msg, sizeof msg);
     }
     if (enc)
         h->buf_free(enc);
@@ -478,11 +512,13 @@ abort:
     return e;
 }
 
-/* Completes `f` and makes it an object. */
-static sluice_err_t s3_upload(struct s3 *s, struct s3_file *f, char *errstr, size_t errstr_size)
+/* Completes `f` (the gzip trailer, the last Avro block): its bytes are f->data, f->len. */
+static sluice_err_t s3_finish(struct s3 *s, struct s3_file *f, char *errstr, size_t errstr_size)
 {
     const struct sluice_host *h = s->h;
-    if (!f->finished && f->zon) {
+    if (f->finished)
+        return SLUICE_OK;
+    if (f->zon) {
         sluice_err_t e = storepart_gzip(h, &f->z, f->raw, f->body, Z_FINISH);
         if (e != SLUICE_OK) {
             snprintf(errstr, errstr_size, "s3: gzip of %s failed", f->key);
@@ -491,43 +527,192 @@ static sluice_err_t s3_upload(struct s3 *s, struct s3_file *f, char *errstr, siz
         deflateEnd(&f->z);
         f->zon = 0;
     }
-    const char *data = h->buf_data(f->body);
-    size_t len = h->buf_len(f->body);
+    f->data = h->buf_data(f->body);
+    f->len = h->buf_len(f->body);
     if (s->format == S3_FMT_AVRO) {
-        if (!f->finished && s3_avro_finish(&f->avro) != 0) {
+        if (s3_avro_finish(&f->avro) != 0) {
             snprintf(errstr, errstr_size, "s3: the Avro file %s cannot be finished", f->key);
             return SLUICE_FATAL;
         }
-        data = f->avro.mem;
-        len = f->avro.memlen;
+        f->data = f->avro.mem;
+        f->len = f->avro.memlen;
     }
     f->finished = 1;
-    sluice_err_t e = len > s->part_size
-                         ? s3_multipart(s, f->key, data, len, errstr, errstr_size)
-                         : s3_call(s, "PUT", f->key, NULL, data, len, 1, errstr, errstr_size);
+    return SLUICE_OK;
+}
+
+/* Makes the finished `f` an object, on connection `x` (an uploader's thread). */
+static sluice_err_t s3_send(struct s3 *s, struct s3_http *x, struct s3_file *f, char *errstr,
+                            size_t errstr_size)
+{
+    sluice_err_t e =
+        f->len > s->part_size
+            ? s3_multipart(s, x, f->key, f->data, f->len, errstr, errstr_size)
+            : s3_call(s, x, "PUT", f->key, NULL, f->data, f->len, 1, errstr, errstr_size);
     if (e == SLUICE_OK) {
-        h->counter_add(s->ctx, "files.written", 1);
-        h->counter_add(s->ctx, "bytes.written", (int64_t)len);
+        s->h->counter_add(s->ctx, "files.written", 1);
+        s->h->counter_add(s->ctx, "bytes.written", (int64_t)f->len);
     }
     return e;
 }
 
-/* Uploads every open file of `pt`; its records may then be committed. A failure keeps the files
- * not yet uploaded (and the rotation owed), to be tried again first. */
-static sluice_err_t s3_rotate(struct s3 *s, struct s3_part *pt, char *errstr, size_t errstr_size)
+/* ---------------------------------------------------------------------------------------------- */
+/* Uploads in flight */
+
+/* An uploader: takes the oldest queued file, uploads it, marks it done or failed. */
+static void *s3_uploader_run(void *arg)
 {
-    pt->due = 1;
-    while (pt->files) {
-        struct s3_file *f = pt->files;
-        sluice_err_t e = s3_upload(s, f, errstr, errstr_size);
+    struct s3_uploader *u = arg;
+    struct s3 *s = u->s;
+    char err[512];
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        struct s3_file *f = NULL;
+        while (!s->quit) {
+            for (f = s->jobs; f && f->state != S3_JOB_QUEUED; f = f->next)
+                ;
+            if (f)
+                break;
+            pthread_cond_wait(&s->work, &s->mu);
+        }
+        if (s->quit) /* the ones not started stay uncommitted: the records come again */
+            break;
+        f->state = S3_JOB_RUNNING;
+        pthread_mutex_unlock(&s->mu);
+        err[0] = '\0';
+        sluice_err_t e = s3_send(s, &u->http, f, err, sizeof err);
+        pthread_mutex_lock(&s->mu);
+        f->state = e == SLUICE_OK ? S3_JOB_DONE : S3_JOB_FAILED;
+        f->err = e;
+        snprintf(f->errstr, sizeof f->errstr, "%s", err);
+        pthread_cond_broadcast(&s->done);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* The uploaders, at the first upload (lint and config checks start none). */
+static sluice_err_t s3_uploaders_start(struct s3 *s, char *errstr, size_t errstr_size)
+{
+    struct s3_uploader *u = NULL;
+    while (s->nup < s->concurrency) {
+        u = &s->up[s->nup];
+        u->s = s;
+        u->http = s->http; /* the endpoint and credentials, shared (read only) */
+        u->http.c = NULL;
+        u->http.url = u->http.resp = NULL;
+        if (s3_http_init(&u->http, errstr, errstr_size) != 0)
+            goto fail;
+        if (pthread_create(&u->t, NULL, s3_uploader_run, u) != 0) {
+            snprintf(errstr, errstr_size, "s3: cannot start an upload thread");
+            goto fail;
+        }
+        s->nup++;
+    }
+    return SLUICE_OK;
+fail:
+    if (u->http.c)
+        curl_easy_cleanup(u->http.c);
+    if (u->http.url)
+        s->h->buf_free(u->http.url);
+    if (u->http.resp)
+        s->h->buf_free(u->http.resp);
+    return s->nup ? SLUICE_OK : SLUICE_ERR_NOMEM;
+}
+
+/* With s->mu held: drops the uploaded files; the first failure's error (the file stays, failed,
+ * until s3_requeue). */
+static sluice_err_t s3_reap(struct s3 *s, char *errstr, size_t errstr_size)
+{
+    sluice_err_t e = SLUICE_OK;
+    struct s3_file **pp = &s->jobs;
+    while (*pp) {
+        struct s3_file *f = *pp;
+        if (f->state == S3_JOB_DONE) {
+            *pp = f->next;
+            s->nout--;
+            s->bytes_out -= f->len;
+            s3_file_free(s, f);
+            continue;
+        }
+        if (f->state == S3_JOB_FAILED && e == SLUICE_OK) {
+            e = f->err;
+            snprintf(errstr, errstr_size, "%s", f->errstr);
+        }
+        pp = &f->next;
+    }
+    s->jobs_tail = pp;
+    return e;
+}
+
+/* Failed uploads are tried again (the pipeline's retry after its backoff). */
+static void s3_requeue(struct s3 *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int any = 0;
+    for (struct s3_file *f = s->jobs; f; f = f->next)
+        if (f->state == S3_JOB_FAILED) {
+            f->state = S3_JOB_QUEUED;
+            any = 1;
+        }
+    if (any)
+        pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits (s->mu held) until at most `n` uploads of at most `bytes` are in flight; a failure ends
+ * the wait with its error. */
+static sluice_err_t s3_wait_below(struct s3 *s, int n, size_t bytes, char *errstr,
+                                  size_t errstr_size)
+{
+    for (;;) {
+        sluice_err_t e = s3_reap(s, errstr, errstr_size);
         if (e != SLUICE_OK)
             return e;
-        pt->files = f->next;
-        s3_file_free(s, f);
+        if (s->nout <= n && s->bytes_out <= bytes)
+            return SLUICE_OK;
+        pthread_cond_wait(&s->done, &s->mu);
+    }
+}
+
+/* Hands every open file of `pt` to the uploaders; its records are committed once they are all
+ * stored. A failure keeps the files not yet handed over (and the rotation owed), to be tried
+ * again first. */
+static sluice_err_t s3_rotate(struct s3 *s, struct s3_part *pt, char *errstr, size_t errstr_size)
+{
+    sluice_err_t e;
+    pt->due = 1;
+    if (!s->nup && (e = s3_uploaders_start(s, errstr, errstr_size)) != SLUICE_OK)
+        return e;
+    while (pt->files) {
+        struct s3_file *f = pt->files;
+        if ((e = s3_finish(s, f, errstr, errstr_size)) != SLUICE_OK)
+            return e;
+        pthread_mutex_lock(&s->mu);
+        e = s3_wait_below(s, s->concurrency - 1, SIZE_MAX, errstr, errstr_size);
+        if (e == SLUICE_OK) {
+            pt->files = f->next;
+            f->next = NULL;
+            f->partition = pt->c.partition;
+            f->cycle_off = pt->c.first_off;
+            f->state = S3_JOB_QUEUED;
+            *s->jobs_tail = f;
+            s->jobs_tail = &f->next;
+            s->nout++;
+            s->bytes_out += f->len;
+            pthread_cond_signal(&s->work);
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (e != SLUICE_OK)
+            return e;
     }
     pt->due = 0;
     pt->c.count = 0;
-    return SLUICE_OK;
+    /* memory: the objects uploading past s3.upload.buffer.bytes are waited for now */
+    pthread_mutex_lock(&s->mu);
+    e = s3_wait_below(s, s->concurrency, s->buffer_max, errstr, errstr_size);
+    pthread_mutex_unlock(&s->mu);
+    return e;
 }
 
 /* A partition's first record since start: abort the multipart uploads a crash left of it. */
@@ -545,7 +730,7 @@ static sluice_err_t s3_recover(struct s3 *s, struct s3_part *pt, char *errstr, s
     h->buf_append(q, "prefix=", 7);
     s3_uri_encode(h, q, prefix, 1);
     h->buf_append(q, "&uploads=", 9);
-    sluice_err_t e = s3_call(s, "GET", NULL, h->buf_data(q), NULL, 0, 0, errstr, errstr_size);
+    sluice_err_t e = s3_call(s, &s->http, "GET", NULL, h->buf_data(q), NULL, 0, 0, errstr, errstr_size);
     h->buf_free(q);
     if (e != SLUICE_OK)
         return e;
@@ -568,7 +753,7 @@ static sluice_err_t s3_recover(struct s3 *s, struct s3_part *pt, char *errstr, s
                     s3_uri_encode(h, enc, id, 1);
                     snprintf(query, sizeof query, "uploadId=%s", h->buf_data(enc));
                     h->buf_free(enc);
-                    e = s3_call(s, "DELETE", key, query, NULL, 0, 0, errstr, errstr_size);
+                    e = s3_call(s, &s->http, "DELETE", key, query, NULL, 0, 0, errstr, errstr_size);
                     if (e != SLUICE_OK) {
                         free(list);
                         return e;
@@ -682,7 +867,8 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
     sluice_buf_t *enc = s->enc;
     sluice_err_t e = SLUICE_OK;
     char key[S3_KEY_MAX + 1];
-    /* rotations owed by a failed upload first */
+    /* failed uploads and rotations owed by a failure first */
+    s3_requeue(s);
     for (struct s3_part *pt = s->parts; pt; pt = pt->next)
         if (pt->due && (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
@@ -759,6 +945,7 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
 static sluice_err_t s3_flush(void *state, char *errstr, size_t errstr_size)
 {
     struct s3 *s = state;
+    s3_requeue(s);
     for (struct s3_part *pt = s->parts; pt; pt = pt->next) {
         if (!pt->files)
             continue;
@@ -766,17 +953,21 @@ static sluice_err_t s3_flush(void *state, char *errstr, size_t errstr_size)
         if (e != SLUICE_OK)
             return e;
     }
-    return SLUICE_OK;
+    pthread_mutex_lock(&s->mu);
+    sluice_err_t e = s3_wait_below(s, 0, 0, errstr, errstr_size);
+    pthread_mutex_unlock(&s->mu);
+    return e;
 }
 
 /* ABI 1.2: the core's periodic commit. What is due (wall-clock side of rotate.interval.ms, the
- * schedule, a failed upload) is uploaded now; each partition is committed up to the first record
- * still in an open file. */
+ * schedule, a failed upload) is handed to the uploaders now; each partition is committed up to the
+ * first record still in an open file or in an object not yet stored. */
 static sluice_err_t s3_precommit(void *state, struct sluice_offset *offsets, size_t count,
                                  char *errstr, size_t errstr_size)
 {
     struct s3 *s = state;
     int64_t mono = s->h->monotonic_ms(), now = s->h->now_ms();
+    s3_requeue(s);
     for (struct s3_part *pt = s->parts; pt; pt = pt->next) {
         if (!(pt->files && pt->due) &&
             !storepart_idle_due(&s->part, &pt->c, pt->files != NULL, mono, now))
@@ -787,7 +978,15 @@ static sluice_err_t s3_precommit(void *state, struct sluice_offset *offsets, siz
     }
     for (struct s3_part *pt = s->parts; pt; pt = pt->next)
         storepart_cap(&pt->c, pt->c.partition, pt->files != NULL, offsets, count);
-    return SLUICE_OK;
+    /* uploads finish in any order: the oldest not stored caps its partition */
+    pthread_mutex_lock(&s->mu);
+    sluice_err_t e = s3_reap(s, errstr, errstr_size);
+    for (struct s3_file *f = s->jobs; f; f = f->next)
+        for (size_t i = 0; i < count; i++)
+            if (offsets[i].partition == f->partition && f->cycle_off < offsets[i].offset)
+                offsets[i].offset = f->cycle_off;
+    pthread_mutex_unlock(&s->mu);
+    return e;
 }
 
 static void s3_stop(void *state)
@@ -800,6 +999,23 @@ static void s3_destroy(void *state)
     struct s3 *s = state;
     if (!s)
         return;
+    /* an upload under way ends (stored, or its multipart upload aborted); the queued ones are
+     * dropped: their offsets were never reported */
+    pthread_mutex_lock(&s->mu);
+    s->quit = 1;
+    pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nup; i++) {
+        pthread_join(s->up[i].t, NULL);
+        curl_easy_cleanup(s->up[i].http.c);
+        s->h->buf_free(s->up[i].http.url);
+        s->h->buf_free(s->up[i].http.resp);
+    }
+    while (s->jobs) {
+        struct s3_file *f = s->jobs;
+        s->jobs = f->next;
+        s3_file_free(s, f);
+    }
     while (s->parts) {
         struct s3_part *p = s->parts;
         s->parts = p->next;
@@ -826,6 +1042,9 @@ static void s3_destroy(void *state)
         s->h->buf_free(s->enc);
     if (s->scratch)
         s->h->buf_free(s->scratch);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->done);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 

@@ -6,6 +6,7 @@
 #ifndef SLUICE_PLUGIN_S3_H
 #define SLUICE_PLUGIN_S3_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <zlib.h>
@@ -18,6 +19,7 @@
 
 #define S3_GZIP_STAGE (64u * 1024u) /* raw bytes gathered before one deflate call */
 #define S3_KEY_MAX    1024          /* S3's longest key */
+#define S3_UPLOADERS_MAX 32         /* s3.upload.concurrency's upper bound */
 
 enum s3_format { S3_FMT_JSON, S3_FMT_BYTES, S3_FMT_AVRO };
 
@@ -67,7 +69,17 @@ struct s3_file {
     z_stream z;
     int zon, finished;
     struct s3_avro avro; /* format.class avro */
+    /* a rotated file waiting for its upload (s3->jobs): */
+    int32_t partition;  /* its Kafka partition... */
+    int64_t cycle_off;  /* ...and the first offset of its rotation: committed only when done */
+    const char *data;   /* the finished bytes (in body or avro.mem) */
+    size_t len;
+    int state;          /* S3_JOB_* */
+    sluice_err_t err;   /* S3_JOB_FAILED: why */
+    char errstr[512];
 };
+
+enum { S3_JOB_QUEUED, S3_JOB_RUNNING, S3_JOB_DONE, S3_JOB_FAILED };
 
 /* A Kafka partition ("TP"): its files rotate together. */
 struct s3_part {
@@ -96,6 +108,20 @@ struct s3 {
     struct s3_part *parts;
     sluice_buf_t *line, *enc, *scratch;
     const char *avro_codec; /* avro.codec: null or deflate */
+    /* uploads in flight: rotated files (oldest first) taken by `nup` threads, each with its own
+     * connection; the main thread waits when `nout` reach s3.upload.concurrency or their bytes
+     * s3.upload.buffer.bytes. */
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    struct s3_uploader {
+        struct s3 *s;
+        pthread_t t;
+        struct s3_http http; /* its own curl handle; endpoint and credentials are s->http's */
+    } up[S3_UPLOADERS_MAX];
+    int nup, quit, locks;
+    struct s3_file *jobs, **jobs_tail;
+    int nout, concurrency;
+    size_t bytes_out, buffer_max;
 };
 
 /* The object key of a file: <topics.dir><dd><topic><dd><enc><dd><topic><fd><p><fd><offset><ext>.

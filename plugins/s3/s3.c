@@ -455,8 +455,8 @@ static sluice_err_t s3_call(struct s3 *s, struct s3_http *x, const char *method,
 }
 
 /* A multipart upload of `data`: parts of s3.part.size, completed, or aborted on failure. */
-static sluice_err_t s3_multipart(struct s3 *s, struct s3_http *x, const char *key,
-                                 const char *data, size_t len, char *errstr, size_t errstr_size)
+static sluice_err_t s3_multipart(struct s3 *s, struct s3_http *x, const char *key, const char *data,
+                                 size_t len, char *errstr, size_t errstr_size)
 {
     const struct sluice_host *h = s->h;
     char upload[512], query[1024];
@@ -730,7 +730,8 @@ static sluice_err_t s3_recover(struct s3 *s, struct s3_part *pt, char *errstr, s
     h->buf_append(q, "prefix=", 7);
     s3_uri_encode(h, q, prefix, 1);
     h->buf_append(q, "&uploads=", 9);
-    sluice_err_t e = s3_call(s, &s->http, "GET", NULL, h->buf_data(q), NULL, 0, 0, errstr, errstr_size);
+    sluice_err_t e =
+        s3_call(s, &s->http, "GET", NULL, h->buf_data(q), NULL, 0, 0, errstr, errstr_size);
     h->buf_free(q);
     if (e != SLUICE_OK)
         return e;

@@ -17,9 +17,9 @@
 
 #include "storepart.h"
 
-#define S3_GZIP_STAGE (64u * 1024u) /* raw bytes gathered before one deflate call */
-#define S3_KEY_MAX    1024          /* S3's longest key */
-#define S3_UPLOADERS_MAX 32         /* s3.upload.concurrency's upper bound */
+#define S3_GZIP_STAGE    (64u * 1024u) /* raw bytes gathered before one deflate call */
+#define S3_KEY_MAX       1024          /* S3's longest key */
+#define S3_UPLOADERS_MAX 32            /* s3.upload.concurrency's upper bound */
 
 enum s3_format { S3_FMT_JSON, S3_FMT_BYTES, S3_FMT_AVRO };
 
@@ -70,12 +70,12 @@ struct s3_file {
     int zon, finished;
     struct s3_avro avro; /* format.class avro */
     /* a rotated file waiting for its upload (s3->jobs): */
-    int32_t partition;  /* its Kafka partition... */
-    int64_t cycle_off;  /* ...and the first offset of its rotation: committed only when done */
-    const char *data;   /* the finished bytes (in body or avro.mem) */
+    int32_t partition; /* its Kafka partition... */
+    int64_t cycle_off; /* ...and the first offset of its rotation: committed only when done */
+    const char *data;  /* the finished bytes (in body or avro.mem) */
     size_t len;
-    int state;          /* S3_JOB_* */
-    sluice_err_t err;   /* S3_JOB_FAILED: why */
+    int state;        /* S3_JOB_* */
+    sluice_err_t err; /* S3_JOB_FAILED: why */
     char errstr[512];
 };
 

@@ -235,3 +235,52 @@ def test_server_away_30s_mid_run_loses_and_duplicates_nothing(sluice, kafka, s3,
     assert held <= 60_000 and (held < 0 or held % 10_000 == 0), held
     check_exactly_once(s3, bucket, topic, produced)
     assert len(s3.keys(bucket)) == 12
+
+
+def test_sigkill_with_many_uploads_in_flight_keeps_exactly_once(sluice, kafka, s3, tmp):
+    """Uploads run several at a time (s3.upload.concurrency) and finish in any order, yet a
+    partition is committed only up to the oldest object not yet stored: 40,000 records over 4
+    partitions in objects of 200 (~50 KB, 8 uploads in flight), SIGKILL 4 times at once after
+    new objects appeared (mid-way through several PUTs); then every record is in exactly one
+    object."""
+    topic, pid = uniq("s3many"), uniq("s3m")
+    bucket = s3.bucket(uniq("many").lower())
+    create_topic(kafka.bootstrap, topic, 4)
+    produced = fill(kafka.bootstrap, topic, 0, 40_000, 4, "z" * 200)
+    cfg = sink_yaml(tmp, kafka.bootstrap, pid, topic, s3, bucket, flush_size=200,
+                    extra="          s3.upload.concurrency: 8\n")
+    group = f"sluice.{pid}.s3"
+    errs = []
+
+    def start():
+        errs.append(open(tmp / f"run{len(errs)}.stderr", "wb"))
+        return sluice.spawn("run", cfg, env=s3_env(s3), stderr=errs[-1])
+
+    def objects():
+        return len(s3.keys(bucket, f"topics/{topic}/"))
+
+    proc, kills = start(), 0
+    try:
+        while kills < 4 and not all_committed(kafka.bootstrap, group, topic):
+            before = objects()
+            wait_until(lambda: objects() >= before + 5 or proc.poll() is not None, scaled(60),
+                       interval=0.01, what=f"new objects after kill {kills}")
+            assert proc.poll() is None, open(errs[-1].name).read()[-3000:]
+            kill(proc, signal.SIGKILL)
+            wait_exit(proc, 20)
+            kills += 1
+            proc = start()
+        wait_until(lambda: all_committed(kafka.bootstrap, group, topic) or proc.poll() is not None,
+                   scaled(90), interval=0.3, what="every offset committed")
+        assert proc.poll() is None, open(errs[-1].name).read()[-3000:]
+        kill(proc, signal.SIGTERM)
+        assert wait_exit(proc, scaled(30)) == 0, open(errs[-1].name).read()[-3000:]
+    finally:
+        if proc.poll() is None:
+            kill(proc, signal.SIGKILL)
+            wait_exit(proc, 20)
+        for e in errs:
+            e.close()
+    assert kills >= 2, f"the run ended after {kills} kills"
+    check_exactly_once(s3, bucket, topic, produced)
+    assert objects() == 40_000 // 200

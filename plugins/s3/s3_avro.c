@@ -293,14 +293,25 @@ static int s3_avro_reheader(struct s3_avro *a)
         }
     }
     s3_avro_write_long(f, 0);
-    fwrite(p, 1, (size_t)(end - p), f); /* the sync marker and the blocks */
     if (fclose(f) != 0) {
         free(out);
         return -1;
     }
-    free(a->mem);
-    a->mem = out;
-    a->memlen = outlen;
+    /* the sync marker and the blocks move in place behind the new header: no second copy of the
+     * whole file (the object's peak memory) */
+    size_t at = (size_t)(p - (const unsigned char *)a->mem), tail = a->memlen - at;
+    if (outlen > at) {
+        char *grown = realloc(a->mem, outlen + tail);
+        if (!grown) {
+            free(out);
+            return -1;
+        }
+        a->mem = grown;
+    }
+    memmove(a->mem + outlen, a->mem + at, tail);
+    memcpy(a->mem, out, outlen);
+    a->memlen = outlen + tail;
+    free(out);
     return 0;
 fail:
     fclose(f);

@@ -1086,12 +1086,15 @@ static const struct sluice_alias s3_aliases[] = {
     "`rotate.interval.ms` (record time, or that much wall time since the first), and at "          \
     "`rotate.schedule.interval.ms` boundaries of the wall clock. An open object is one buffer in " \
     "memory; up to `s3.part.size` it is one PUT, above it a multipart upload in parts of that "    \
-    "size (aborted if it fails: no part is left billed). Memory is bounded by the open objects "   \
-    "(about `flush.size` records each).\n"                                                         \
+    "size (aborted if it fails: no part is left billed). Up to `s3.upload.concurrency` objects "   \
+    "upload at once, each on its own connection, while the next ones fill (a sluice extension). "  \
+    "Memory is bounded by the open objects (about `flush.size` records each) and the uploads in "  \
+    "flight (`s3.upload.buffer.bytes`).\n"                                                         \
     "\n"                                                                                           \
     "**Exactly once.** An object's key is fixed by topic, partition and first offset; a "          \
     "partition's offsets are committed only after its objects exist (the sink's `precommit` "      \
-    "commits up to the first record still in an open object). After a crash the records after "    \
+    "commits up to the first record still in an open object or in an object not yet stored, "      \
+    "whatever order the uploads finish in). After a crash the records after "                      \
     "the last commit come again and make the same objects, which overwrite the ones already "      \
     "there; multipart uploads the crash left are aborted at the partition's first record. The "    \
     "promise holds when which object a record lands in depends on the records only: the "          \

@@ -186,7 +186,7 @@ static const struct sluice_config_field s3_config[] = {
 /* ---------------------------------------------------------------------------------------------- */
 /* Names */
 
-const char *s3_ext(const struct s3 *s)
+static const char *s3_ext(const struct s3 *s)
 {
     if (s->format == S3_FMT_BYTES)
         return s->gzip ? NULL : s->bytes_ext;

@@ -128,7 +128,6 @@ struct s3 {
  * -1 when it does not fit `size`. */
 int s3_object_key(const struct s3 *s, const char *topic, int32_t partition, const char *enc,
                   int64_t off, char *out, size_t size);
-const char *s3_ext(const struct s3 *s);
 
 /* s3_avro.c */
 /* The Avro schema of Connect schema `cs` into `out`; -1 with *why when it has no Avro form. */

@@ -2,8 +2,8 @@
  * test_s3.c — the pure parts of the s3 sink: object keys (topics.dir, delimiters, zero padding,
  * extensions), URI encoding for SigV4, the S3 error messages (one per error, naming the key to
  * fix, and which are retried), the XML fields read, and where credentials come from (keys,
- * environment, shared credentials file and its profiles). #includes s3.c and s3_http.c to reach
- * their static functions; the host is only buffers.
+ * environment, shared credentials file and its profiles), through s3.h (linked with the plugin's
+ * sources); the host is only buffers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +12,7 @@
 
 #include <cmocka.h>
 
-#include "s3.c"
-#include "s3_http.c"
+#include "s3.h"
 
 /* ---------------------------------------------------------------------------------------------- */
 /* The fake host: buffers only */

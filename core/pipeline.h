@@ -192,6 +192,9 @@ typedef struct pipeline {
     atomic_int shutdown;     /* a signal asked the run to end: sinks of endless topics finish */
     atomic_int hold_commits; /* a sink stopped short of a read: no source position commits now */
     atomic_int source_done;
+    /* The supervisor's (under rt->lock): the rt->stopping it last passed on to this pipeline. A
+     * task started just after a signal resets its stop flag; the supervisor asks again. */
+    int stop_asked;
 } pipeline_t;
 
 /* Thread bodies (pipeline.c); each signals p->ended as it returns. */

@@ -1566,9 +1566,16 @@ static int runtime_supervise(runtime_t *rt)
     }
     int restarts = (rt->transport->ops->caps & TRANSPORT_ENDLESS) != 0;
     int64_t now = clock_mono_ms();
+    int stopping = atomic_load(&rt->stopping);
     pthread_mutex_lock(&rt->lock);
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = rt->pipelines[i];
+        /* The signal thread asked every listed pipeline to stop; a task that started after it
+         * (its start resets the stop flag) is asked here, once per signal. */
+        if (stopping > p->stop_asked) {
+            pipeline_request_stop(p, stopping > 1);
+            p->stop_asked = stopping;
+        }
         if (p->has_source)
             supervise_source(rt, p, restarts, now);
         for (size_t s = 0; s < p->nsinks; s++)
@@ -1730,6 +1737,9 @@ int runtime_run(runtime_t *rt)
     /* Before the set-up, so that /health answers while Kafka is awaited. */
     if (http_settings_enabled(rt->http_settings)) {
         char where[300], err[700];
+        /* Before the listener: its threads read rt->history (GET /stats). NULL (no memory):
+         * GET /stats answers 503. */
+        rt->history = history_start(rt);
         rt->http =
             http_start(rt->http_settings, rest_handle, rt, where, sizeof where, err, sizeof err);
         if (!rt->http) {
@@ -1738,7 +1748,6 @@ int runtime_run(runtime_t *rt)
             goto teardown;
         }
         log_info(NULL, "REST API listening on %s", where);
-        rt->history = history_start(rt); /* NULL (no memory): GET /stats answers 503 */
     }
     /* A worker whose tasks restart (Kafka) takes a plugin that cannot start (a directory missing,
      * a server away) as that task's failure, as later ones; in-process it ends the run. */

@@ -282,48 +282,6 @@ static void transform_one(instance_t *ti, sluice_record_t *r, sluice_batch_t *ou
     failed_add(arena, f, r);
 }
 
-/* transforms_apply while someone taps this side (tap.h): the same steps, each transform's output
- * offered to its stage (`first` + its index). Kept apart so that the untapped path is unchanged. */
-static sluice_batch_t *transforms_apply_tapped(side_t *side, sluice_batch_t *in,
-                                               sluice_batch_t *tmp, struct failed_list *f,
-                                               int first)
-{
-    sluice_batch_t *out = &tmp[0], *a = &tmp[1], *b = &tmp[2];
-    batch_init(out, in->arena, in->codec);
-    batch_init(a, in->arena, in->codec);
-    batch_init(b, in->arena, in->codec);
-    for (size_t i = 0; i < in->len; i++) {
-        sluice_record_t *r = in->recs[i];
-        if (r->failed) {
-            failed_add(in->arena, f, r);
-            continue;
-        }
-        a->len = 0;
-        if (batch_push(a, r) != 0) {
-            record_fail(r, "TRANSFORMATION", "out of memory");
-            failed_add(in->arena, f, r);
-            continue;
-        }
-        for (size_t t = 0; t < side->ntransforms && a->len; t++) {
-            sluice_batch_t *dst = t + 1 == side->ntransforms ? out : b;
-            if (dst == b)
-                b->len = 0;
-            size_t before = dst->len;
-            for (size_t k = 0; k < a->len; k++)
-                transform_one(&side->transforms[t], a->recs[k], dst, f, in->arena);
-            if (dst->len > before && tap_active(side->tap) &&
-                tap_watches(side->tap, (size_t)first + t, 1))
-                tap_offer(side->tap, first + (int)t, dst->recs + before, dst->len - before);
-            if (dst == b) {
-                sluice_batch_t swap = *a;
-                *a = *b;
-                *b = swap;
-            }
-        }
-    }
-    return out;
-}
-
 /* Run a batch through a chain of transforms, one record at a time through the whole chain (a
  * record's values stay in the cache from the first transform to the last; a pass of each
  * transform over the whole batch would read them back from memory once per transform). Output
@@ -334,8 +292,10 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
 {
     if (!side->ntransforms)
         return in;
-    if (tap_active(side->tap) && tap_watches(side->tap, (size_t)tap_first, side->ntransforms))
-        return transforms_apply_tapped(side, in, tmp, f, tap_first);
+    /* Someone taps one of these transforms (tap.h): each transform's output is offered to its
+     * stage (`tap_first` + its index), so the record enters the chain before the first one. */
+    int tapped =
+        tap_active(side->tap) && tap_watches(side->tap, (size_t)tap_first, side->ntransforms);
     sluice_batch_t *out = &tmp[0], *a = &tmp[1], *b = &tmp[2];
     batch_init(out, in->arena, in->codec);
     batch_init(a, in->arena, in->codec);
@@ -346,19 +306,31 @@ static sluice_batch_t *transforms_apply(side_t *side, sluice_batch_t *in, sluice
             failed_add(in->arena, f, r);
             continue;
         }
-        if (side->ntransforms == 1) {
+        if (!tapped && side->ntransforms == 1) {
             transform_one(&side->transforms[0], r, out, f, in->arena);
             continue;
         }
         /* Stage by stage for this record: `a` holds what the previous transform gave. */
         a->len = 0;
-        transform_one(&side->transforms[0], r, a, f, in->arena);
-        for (size_t t = 1; t < side->ntransforms && a->len; t++) {
+        size_t t = 0;
+        if (!tapped) {
+            transform_one(&side->transforms[0], r, a, f, in->arena);
+            t = 1;
+        } else if (batch_push(a, r) != 0) {
+            record_fail(r, "TRANSFORMATION", "out of memory");
+            failed_add(in->arena, f, r);
+            continue;
+        }
+        for (; t < side->ntransforms && a->len; t++) {
             sluice_batch_t *dst = t + 1 == side->ntransforms ? out : b;
             if (dst == b)
                 b->len = 0;
+            size_t before = dst->len;
             for (size_t k = 0; k < a->len; k++)
                 transform_one(&side->transforms[t], a->recs[k], dst, f, in->arena);
+            if (tapped && dst->len > before && tap_active(side->tap) &&
+                tap_watches(side->tap, (size_t)tap_first + t, 1))
+                tap_offer(side->tap, tap_first + (int)t, dst->recs + before, dst->len - before);
             if (dst == b) {
                 sluice_batch_t swap = *a;
                 *a = *b;

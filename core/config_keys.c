@@ -70,7 +70,8 @@ const struct sluice_config_field config_global_keys[] = {
      .default_value = "file",
      .description = "Where source positions are kept: `file` (the local file "
                     "`offset.storage.file.filename`, standalone) or `kafka` (the compacted topic "
-                    "`offset.storage.topic`; needs the `kafka:` block).",
+                    "`offset.storage.topic`; needs the `kafka:` block). With `group.id`: `kafka`, "
+                    "implied.",
      .example = "kafka",
      .enum_values = keys_offsets_storage},
     {.name = "offset.storage.topic",
@@ -89,6 +90,53 @@ const struct sluice_config_field config_global_keys[] = {
      .example = "3",
      .min = -1,
      .max = 32767},
+    /* Distributed mode (docs/distributed.md, issue 19): Connect's worker keys where they exist. */
+    {.name = "group.id",
+     .type = SLUICE_CFG_STRING,
+     .description = "Distributed mode: the workers started with this group id and the same "
+                    "pipelines share their tasks (Kafka's consumer group protocol over the "
+                    "tasks topic `<group.id>-tasks`); each task runs on one of them and moves "
+                    "when a worker leaves or dies. Needs the `kafka:` block; positions are then "
+                    "kept in `offset.storage.topic` (`offsets.storage: kafka` is implied). "
+                    "Unset: standalone.",
+     .example = "sluice-prod"},
+    {.name = "heartbeat.interval.ms",
+     .type = SLUICE_CFG_INT,
+     .default_value = "3000",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "With `group.id`: how often a worker tells the group coordinator it is alive "
+                    "(under a third of `session.timeout.ms`).",
+     .example = "1000",
+     .min = 100,
+     .max = 3600000},
+    {.name = "session.timeout.ms",
+     .type = SLUICE_CFG_INT,
+     .default_value = "10000",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "With `group.id`: a worker not heard of for this long is taken as dead and "
+                    "its tasks move to the others (the broker bounds it with "
+                    "`group.min.session.timeout.ms` and `group.max.session.timeout.ms`).",
+     .example = "30000",
+     .min = 1000,
+     .max = 3600000},
+    {.name = "task.slots",
+     .type = SLUICE_CFG_INT,
+     .default_value = "60",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "With `group.id`: partitions of the tasks topic, the units the group hands "
+                    "out; task n of pipeline P lives in slot (hash(P) + n) mod `task.slots`. "
+                    "Every worker of a group must give the same value; an existing tasks topic "
+                    "with another partition count is refused.",
+     .example = "120",
+     .min = 1,
+     .max = 10000},
+    {.name = "worker.name",
+     .type = SLUICE_CFG_STRING,
+     .description = "With `group.id`: this worker's name in the group (its `group.instance.id`: "
+                    "static membership, so a restart within `session.timeout.ms` gets the same "
+                    "tasks back). Unique per worker. Default: the host name, `:` and the REST "
+                    "listener's port (without a listener: `pid` and the process id).",
+     .example = "worker-1"},
     {.name = "listeners",
      .type = SLUICE_CFG_STRING,
      .description = "Where `sluice run` serves Kafka Connect's REST API, `/health` and `/metrics` "

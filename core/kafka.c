@@ -1257,6 +1257,53 @@ out:
     return rc;
 }
 
+/* -- distributed mode (cluster.c) ------------------------------------------------------------ */
+
+int kafka_tasks_topic(const kafka_props_t *props, const char *topic, int partitions,
+                      const atomic_int *stop, char *errstr, size_t errstr_size)
+{
+    kafka_props_t compact = {0};
+    kafka_props_add(&compact, "cleanup.policy", "compact");
+    kafka_topic_spec_t spec = {.name = topic,
+                               .partitions = partitions,
+                               .replication_factor = -1,
+                               .configs = &compact,
+                               .create = 1,
+                               .why = "group.id's tasks topic"};
+    int rc = kafka_ensure_topics(props, &spec, 1, stop, errstr, errstr_size);
+    kafka_props_free(&compact);
+    if (rc != 0)
+        return rc;
+    rd_kafka_t *rk = admin_client(props, errstr, errstr_size);
+    if (!rk)
+        return -1;
+    char err[512];
+    int nparts = 0;
+    if (topic_exists(rk, topic, &nparts, 10000, err, sizeof err) != 1 || nparts <= 0) {
+        snprintf(errstr, errstr_size, "tasks topic '%s': cannot read its metadata: %s", topic, err);
+        rc = -1;
+    } else if (nparts != partitions) {
+        /* Slots are partitions: two counts would put one task in two slots. */
+        snprintf(errstr, errstr_size,
+                 "tasks topic '%s' has %d partitions but task.slots is %d: set task.slots: %d "
+                 "(the same on every worker of the group), or delete the topic while no worker "
+                 "runs (it holds no data)",
+                 topic, nparts, partitions, nparts);
+        rc = -1;
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+struct rd_kafka_conf_s *kafka_consumer_conf(const kafka_props_t *props, char *errstr,
+                                            size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = conf_from(props, "consumer", NULL, errstr, errstr_size);
+    if (conf)
+        rd_kafka_conf_set_log_cb(conf, client_log);
+    return conf;
+}
+
 struct kafka_kv_writer {
     rd_kafka_t *rk;
     char *topic;

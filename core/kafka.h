@@ -93,6 +93,17 @@ int kafka_kv_write(kafka_kv_writer_t *w, const void *key, size_t klen, const voi
 int kafka_kv_sync(kafka_kv_writer_t *w, int timeout_ms, char *errstr, size_t errstr_size);
 void kafka_kv_writer_free(kafka_kv_writer_t *w);
 
+/* -- distributed mode (cluster.c) ------------------------------------------------------------
+ * The tasks topic `topic` with `partitions` partitions, compacted, created when missing (waits for
+ * the cluster as kafka_read_compacted); an existing one with another partition count is refused
+ * with its name and the fix. 0, -1 with a message, -2 when stopped while waiting. */
+int kafka_tasks_topic(const kafka_props_t *props, const char *topic, int partitions,
+                      const atomic_int *stop, char *errstr, size_t errstr_size);
+/* A consumer configuration from the kafka: block (the keys sluice manages refused), NULL with a
+ * message. The caller adds its own keys and owns it. */
+struct rd_kafka_conf_s *kafka_consumer_conf(const kafka_props_t *props, char *errstr,
+                                            size_t errstr_size);
+
 /* -- sinks' consumer groups and the cluster (worker_offsets.c: KIP-875, GET /) -----------------
  * Admin requests on a short-lived client of the kafka: block; each waits up to timeout_ms. */
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "history.h"
 #include "log.h"
 #include "predicate.h"
@@ -407,8 +408,7 @@ static char *runtime_state_path(const sluice_config_t *g, const char *offsets_ov
     char *base = NULL;
     if (offsets_override)
         base = strdup(offsets_override);
-    else if (g && strcmp(config_string(g, "offsets.storage"), "kafka") != 0 &&
-             config_has(g, "offset.storage.file.filename"))
+    else if (g && !cluster_offsets_kafka(g) && config_has(g, "offset.storage.file.filename"))
         base = strdup(config_string(g, "offset.storage.file.filename"));
     else
         base = offsets_default_path();
@@ -567,6 +567,7 @@ static int runtime_prepare_with(runtime_t *rt, const char *const *files, size_t 
         config_errors_add(errs, config_mark(g, "offsets.storage"),
                           "offsets.storage: kafka needs the kafka: block (positions go to the "
                           "compacted topic offset.storage.topic)");
+    cluster_check(g, rt->transport && kafka_transport_props(rt->transport), errs);
     if (config_block_on(g, "schema.registry", "url")) {
         size_t n = config_count(g, "schema.registry");
         const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);
@@ -813,7 +814,7 @@ static int runtime_open_offsets(runtime_t *rt)
 {
     char err[1024];
     const sluice_config_t *g = rt->cfg.global;
-    if (!g || strcmp(config_string(g, "offsets.storage"), "kafka") != 0) {
+    if (!cluster_offsets_kafka(g)) {
         if (offsets_open(&rt->offsets, rt->offsets_path, err, sizeof err) != 0) {
             fprintf(stderr, "sluice: %s\n", err);
             return -1;
@@ -1232,13 +1233,15 @@ static int task_due(task_ctl_t *c, int target, int64_t now)
 {
     if (c->restart_req) {
         c->restart_req = 0;
-        if (target != WORKER_STOPPED)
+        if (target != WORKER_STOPPED && target != WORKER_UNASSIGNED)
             return 1;
     }
-    if (target == WORKER_STOPPED) {
-        c->state = WORKER_STOPPED;
+    if (target == WORKER_STOPPED || target == WORKER_UNASSIGNED) {
+        c->state = target;
         return 0;
     }
+    if (c->state == WORKER_UNASSIGNED) /* distributed: its slot came to this worker */
+        return 1;
     if (c->state == WORKER_RESTARTING && now >= c->retry_at) {
         c->restarts++;
         return 1;
@@ -1254,12 +1257,15 @@ static void supervise_source(runtime_t *rt, pipeline_t *p, int restarts, int64_t
         return;
     }
     int target = p->src_target, stopping = atomic_load(&rt->stopping) != 0;
+    if (!cluster_holds(rt->cluster, p, 0))
+        target = WORKER_UNASSIGNED; /* another worker runs it (distributed mode) */
     if (c->live && !atomic_load(&p->source_done)) {
         atomic_store(&p->paused, target == WORKER_PAUSED);
         /* PAUSED once the thread says so: nothing it polls goes out after that. */
         c->state =
             target == WORKER_PAUSED && atomic_load(&p->paused_ack) ? WORKER_PAUSED : WORKER_RUNNING;
-        if ((target == WORKER_STOPPED || c->restart_req) && !c->stop_sent) {
+        if ((target == WORKER_STOPPED || target == WORKER_UNASSIGNED || c->restart_req) &&
+            !c->stop_sent) {
             /* Stop: the source drains what is in flight and commits, then its thread ends. */
             atomic_store(&p->stop, 1);
             if (p->source.plugin->source.stop)
@@ -1304,11 +1310,14 @@ static void supervise_sink(runtime_t *rt, pipeline_t *p, sink_rt_t *sk, int rest
         return;
     }
     int target = p->sink_target[sk->cfg_index], stopping = atomic_load(&rt->stopping) != 0;
+    if (!cluster_holds(rt->cluster, p, cluster_task_number(p, sk)))
+        target = WORKER_UNASSIGNED; /* another worker runs it (distributed mode) */
     if (c->live && !atomic_load(&sk->done)) {
         atomic_store(&sk->paused, target == WORKER_PAUSED);
         c->state = target == WORKER_PAUSED && atomic_load(&sk->paused_ack) ? WORKER_PAUSED
                                                                            : WORKER_RUNNING;
-        if ((target == WORKER_STOPPED || c->restart_req) && !c->stop_sent) {
+        if ((target == WORKER_STOPPED || target == WORKER_UNASSIGNED || c->restart_req) &&
+            !c->stop_sent) {
             atomic_store(&sk->stop, 1); /* it flushes, commits and ends */
             c->stop_sent = 1;
         }
@@ -1719,6 +1728,24 @@ static int runtime_result(runtime_t *rt)
     return rc;
 }
 
+/* Distributed mode: every task waits, released, until the group assigns its slot (cluster.h);
+ * the worker runs on with none. */
+static void runtime_unassign(runtime_t *rt)
+{
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = rt->pipelines[i];
+        for (size_t s = 0; s < p->nsinks; s++) {
+            sink_task_release(rt, p, &p->sinks[s]);
+            p->sinks[s].ctl.state = WORKER_UNASSIGNED;
+        }
+        if (p->has_source) {
+            source_task_release(p);
+            p->ctl.state = WORKER_UNASSIGNED;
+        }
+    }
+    atomic_store(&rt->hold, 1);
+}
+
 int runtime_run(runtime_t *rt)
 {
     int rc = 0;
@@ -1757,9 +1784,20 @@ int runtime_run(runtime_t *rt)
         rc = atomic_load(&rt->stopping) ? 0 : 2;
         goto teardown;
     }
+    if (cluster_wanted(rt->cfg.global)) {
+        char err[1024];
+        runtime_unassign(rt); /* nothing runs before the group assigns its slot */
+        int crc = cluster_start(&rt->cluster, rt, err, sizeof err);
+        if (crc != 0) {
+            if (crc == -1)
+                log_error(NULL, "%s", err);
+            rc = atomic_load(&rt->stopping) ? 0 : 2;
+            goto teardown;
+        }
+    }
     int64_t start = clock_mono_ms();
     pthread_mutex_lock(&rt->lock);
-    for (size_t i = 0; i < rt->npipelines; i++) {
+    for (size_t i = 0; !rt->cluster && i < rt->npipelines; i++) {
         pipeline_t *p = rt->pipelines[i];
         for (size_t s = 0; s < p->nsinks; s++) {
             sink_rt_t *sk = &p->sinks[s];
@@ -1779,7 +1817,7 @@ int runtime_run(runtime_t *rt)
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = rt->pipelines[i];
         char err[1024] = "";
-        if (!p->has_source)
+        if (!p->has_source || rt->cluster)
             continue;
         log_clear_last_error();
         if (restarts && source_task_start(rt, p, err, sizeof err) != 0) {
@@ -1830,6 +1868,8 @@ int runtime_run(runtime_t *rt)
 teardown:
     http_stop(rt->http); /* first: its handlers read the pipelines */
     rt->http = NULL;
+    cluster_stop(rt->cluster); /* the tasks have stopped: it leaves the group */
+    rt->cluster = NULL;
     history_stop(rt->history); /* after the handlers that read it */
     rt->history = NULL;
     atomic_store(&rt->started, 0);

@@ -68,6 +68,8 @@ typedef struct runtime {
     http_server_t *http;
     /* The last 15 minutes of counters (#18, history.h): sampled while the listener is on. */
     struct history *history;
+    /* Distributed mode (group.id, cluster.h): which tasks this worker runs. NULL: all. */
+    struct cluster *cluster;
 } runtime_t;
 
 /* Load the files, scan plugins, resolve and validate everything. Errors go to `errs`; returns 0 if

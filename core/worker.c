@@ -357,7 +357,9 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
             c->restarts += sk->ctl.restarts;
         }
     }
+    int all_unassigned = c->ntasks > 0; /* distributed: other workers run them (cluster.h) */
     for (size_t i = 0; i < c->ntasks; i++) {
+        all_unassigned &= c->tasks[i].state == WORKER_UNASSIGNED;
         all_failed &= c->tasks[i].state == WORKER_FAILED;
         any_restarting |= c->tasks[i].state == WORKER_RESTARTING;
     }
@@ -366,7 +368,7 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
     size_t nctl = conn_tasks(r, ctl, TASKS_MAX);
     for (size_t i = 0; i < nctl; i++)
         live |= ctl[i]->live;
-    if (!started)
+    if (!started || (all_unassigned && !live))
         c->state = WORKER_UNASSIGNED;
     else if (target == WORKER_STOPPED && !live)
         c->state = WORKER_STOPPED; /* once its tasks have ended */
@@ -1054,11 +1056,14 @@ int worker_ready(struct runtime *rt)
     for (size_t i = 0; i < rt->npipelines && ready; i++) {
         const pipeline_t *p = rt->pipelines[i];
         if (p->has_source && p->src_target == WORKER_RUNNING &&
-            (p->ctl.state != WORKER_RUNNING || atomic_load(&p->unconnected)))
+            ((p->ctl.state != WORKER_RUNNING && p->ctl.state != WORKER_UNASSIGNED) ||
+             atomic_load(&p->unconnected)))
             ready = 0;
         for (size_t s = 0; s < p->nsinks && ready; s++)
             if (p->sink_target[p->sinks[s].cfg_index] == WORKER_RUNNING &&
-                (p->sinks[s].ctl.state != WORKER_RUNNING || atomic_load(&p->sinks[s].unconnected)))
+                ((p->sinks[s].ctl.state != WORKER_RUNNING &&
+                  p->sinks[s].ctl.state != WORKER_UNASSIGNED) ||
+                 atomic_load(&p->sinks[s].unconnected)))
                 ready = 0;
     }
     pthread_mutex_unlock(&rt->lock);

@@ -1,0 +1,449 @@
+/* cluster.c — distributed mode, slice 1 (cluster.h): the tasks topic, the group membership thread
+ * and its rebalance callback, which hands slots to the supervisor and takes them back once their
+ * tasks drained. */
+#include "cluster.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "kafka.h"
+#include "log.h"
+#include "runtime.h"
+
+/* How long a revoke waits for its tasks to drain and commit before it gives the slots up anyway
+ * (docs/distributed.md: bounded as Connect's rebalance timeout; the next owner then replays what
+ * was not committed: at least once). */
+#define CLUSTER_DRAIN_MS 60000
+
+struct cluster {
+    struct runtime *rt;
+    rd_kafka_t *rk;
+    pthread_t thread;
+    int thread_started;
+    atomic_int quit;
+    int left;             /* unsubscribed (the worker stops) */
+    int slots;            /* task.slots */
+    unsigned char *held;  /* [slot]: this worker runs its tasks; under rt->lock */
+    unsigned char *moved; /* [slot]: scratch of the rebalance callback (cluster thread only) */
+    char topic[300];
+    char name[300];
+};
+
+int cluster_wanted(const sluice_config_t *g)
+{
+    return g && config_has(g, "group.id");
+}
+
+int cluster_offsets_kafka(const sluice_config_t *g)
+{
+    return g && (cluster_wanted(g) || strcmp(config_string(g, "offsets.storage"), "kafka") == 0);
+}
+
+void cluster_check(const sluice_config_t *g, int has_kafka, config_errors_t *errs)
+{
+    static const char *const worker_keys[] = {"heartbeat.interval.ms", "session.timeout.ms",
+                                              "task.slots", "worker.name", NULL};
+    if (!g)
+        return;
+    if (!cluster_wanted(g)) {
+        for (size_t i = 0; worker_keys[i]; i++)
+            if (config_mark(g, worker_keys[i]))
+                config_errors_add(errs, config_mark(g, worker_keys[i]),
+                                  "%s is a key of distributed mode: it needs group.id",
+                                  worker_keys[i]);
+        return;
+    }
+    const config_mark_t *at = config_mark(g, "group.id");
+    if (!*config_string(g, "group.id"))
+        config_errors_add(errs, at, "group.id is empty (unset it for a standalone worker)");
+    if (!has_kafka)
+        config_errors_add(errs, at,
+                          "group.id needs the kafka: block with bootstrap.servers (the group, its "
+                          "tasks topic and the positions live on the Kafka cluster)");
+    if (config_mark(g, "offsets.storage") && strcmp(config_string(g, "offsets.storage"), "file") == 0)
+        config_errors_add(errs, config_mark(g, "offsets.storage"),
+                          "offsets.storage: file cannot be used with group.id (a task moves "
+                          "between workers and its position must move with it): remove it, or "
+                          "write offsets.storage: kafka");
+    if (config_int(g, "heartbeat.interval.ms") >= config_int(g, "session.timeout.ms"))
+        config_errors_add(errs,
+                          config_mark(g, "heartbeat.interval.ms")
+                              ? config_mark(g, "heartbeat.interval.ms")
+                              : config_mark(g, "session.timeout.ms"),
+                          "heartbeat.interval.ms (%lld) must be below session.timeout.ms (%lld); "
+                          "a third of it is usual",
+                          (long long)config_int(g, "heartbeat.interval.ms"),
+                          (long long)config_int(g, "session.timeout.ms"));
+    if (config_has(g, "worker.name") && !*config_string(g, "worker.name"))
+        config_errors_add(errs, config_mark(g, "worker.name"),
+                          "worker.name is empty (unset it for the default, host:port)");
+}
+
+uint32_t cluster_hash(const char *s)
+{
+    /* FNV-1a: offset basis 2166136261, prime 16777619 (the published 32-bit parameters). */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        h ^= *c;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+int cluster_slot(const char *pipeline, int n, int slots)
+{
+    return (int)(((uint64_t)cluster_hash(pipeline) + (uint64_t)n) % (uint64_t)slots);
+}
+
+int cluster_task_number(const pipeline_t *p, const void *sink_task)
+{
+    return sink_task ? p->has_source + (int)((const sink_rt_t *)sink_task - p->sinks) : 0;
+}
+
+int cluster_holds(const cluster_t *c, const pipeline_t *p, int n)
+{
+    return !c || c->held[cluster_slot(p->id, n, c->slots)];
+}
+
+/* -- the rebalance callback ---------------------------------------------------------------------
+ * It runs on the cluster thread, inside rd_kafka_consumer_poll. */
+
+static void wake_supervisor(struct runtime *rt)
+{
+    pthread_mutex_lock(&rt->ended.mu);
+    pthread_cond_broadcast(&rt->ended.cv);
+    pthread_mutex_unlock(&rt->ended.mu);
+}
+
+/* 1 when a task of a slot marked in c->moved still runs. Under rt->lock. */
+static int moved_tasks_live(const cluster_t *c)
+{
+    const struct runtime *rt = c->rt;
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        const pipeline_t *p = rt->pipelines[i];
+        if (p->has_source && p->ctl.live && c->moved[cluster_slot(p->id, 0, c->slots)])
+            return 1;
+        for (size_t s = 0; s < p->nsinks; s++)
+            if (p->sinks[s].ctl.live &&
+                c->moved[cluster_slot(p->id, cluster_task_number(p, &p->sinks[s]), c->slots)])
+                return 1;
+    }
+    return 0;
+}
+
+/* Positions written by the slots' previous owner: read them again before the sources start (the
+ * ones read at start are stale once another worker ran the task). Only the pipelines whose source
+ * comes to this worker: a running source's own position is newer in memory. */
+typedef struct reload {
+    offsets_t *offsets;
+    char **ids;
+    size_t n;
+} reload_t;
+
+static void reload_one(void *opaque, const void *key, size_t klen, const void *value, size_t vlen)
+{
+    reload_t *r = opaque;
+    for (size_t i = 0; i < r->n; i++)
+        if (strlen(r->ids[i]) == klen && memcmp(r->ids[i], key, klen) == 0 &&
+            offsets_load(r->offsets, key, klen, value, vlen) != 0)
+            log_warn(NULL, "offset.storage.topic: ignoring an unreadable position of '%.*s'",
+                     (int)klen, (const char *)key);
+}
+
+static void reload_positions(cluster_t *c)
+{
+    struct runtime *rt = c->rt;
+    reload_t r = {rt->offsets, NULL, 0};
+    pthread_mutex_lock(&rt->lock);
+    r.ids = calloc(rt->npipelines + 1, sizeof *r.ids);
+    for (size_t i = 0; r.ids && i < rt->npipelines; i++) {
+        const pipeline_t *p = rt->pipelines[i];
+        if (p->has_source && c->moved[cluster_slot(p->id, 0, c->slots)] &&
+            (r.ids[r.n] = strdup(p->id)))
+            r.n++;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    if (r.n) {
+        const sluice_config_t *g = rt->cfg.global;
+        char err[1024];
+        if (kafka_read_compacted(kafka_transport_props(rt->transport),
+                                 config_string(g, "offset.storage.topic"),
+                                 (int)config_int(g, "offset.storage.replication.factor"),
+                                 reload_one, &r, &rt->stopping, err, sizeof err) != 0)
+            log_warn(NULL, "cluster: the positions of the assigned sources were not read again "
+                           "(%s): they start from the ones known", err);
+    }
+    for (size_t i = 0; i < r.n; i++)
+        free(r.ids[i]);
+    free(r.ids);
+}
+
+static void slots_describe(const rd_kafka_topic_partition_list_t *l, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (int i = 0; i < l->cnt && n + 12 < size; i++)
+        n += (size_t)snprintf(out + n, size - n, "%s%d", i ? "," : "", l->elems[i].partition);
+}
+
+static void on_assign(cluster_t *c, rd_kafka_topic_partition_list_t *parts)
+{
+    struct runtime *rt = c->rt;
+    memset(c->moved, 0, (size_t)c->slots);
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].partition >= 0 && parts->elems[i].partition < c->slots)
+            c->moved[parts->elems[i].partition] = 1;
+    reload_positions(c);
+    pthread_mutex_lock(&rt->lock);
+    for (int s = 0; s < c->slots; s++)
+        if (c->moved[s])
+            c->held[s] = 1;
+    /* A source whose slot was lost kept its last position uncommitted; it may commit again. */
+    for (size_t i = 0; i < rt->npipelines; i++)
+        if (rt->pipelines[i]->has_source &&
+            c->moved[cluster_slot(rt->pipelines[i]->id, 0, c->slots)])
+            atomic_store(&rt->pipelines[i]->hold_commits, 0);
+    pthread_mutex_unlock(&rt->lock);
+    wake_supervisor(rt);
+}
+
+static void on_revoke(cluster_t *c, rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    struct runtime *rt = c->rt;
+    memset(c->moved, 0, (size_t)c->slots);
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].partition >= 0 && parts->elems[i].partition < c->slots)
+            c->moved[parts->elems[i].partition] = 1;
+    pthread_mutex_lock(&rt->lock);
+    for (int s = 0; s < c->slots; s++)
+        if (c->moved[s])
+            c->held[s] = 0;
+    /* Lost: another worker already runs these tasks; a position committed now could go behind
+     * the one it commits. Their sources stop without committing. */
+    for (size_t i = 0; lost && i < rt->npipelines; i++)
+        if (rt->pipelines[i]->has_source &&
+            c->moved[cluster_slot(rt->pipelines[i]->id, 0, c->slots)])
+            atomic_store(&rt->pipelines[i]->hold_commits, 1);
+    pthread_mutex_unlock(&rt->lock);
+    wake_supervisor(rt);
+    /* The supervisor stops them (cluster_holds is 0 now): a source stops polling, delivers what is
+     * in flight and commits; a sink flushes and commits. Wait for that before giving them up. */
+    int64_t deadline = clock_mono_ms() + CLUSTER_DRAIN_MS;
+    for (;;) {
+        pthread_mutex_lock(&rt->lock);
+        int live = moved_tasks_live(c);
+        pthread_mutex_unlock(&rt->lock);
+        if (!live)
+            break;
+        if (clock_mono_ms() >= deadline) {
+            log_warn(NULL, "cluster: tasks of revoked slots did not stop within %d ms; giving the "
+                           "slots up (their next owner replays what was not committed)",
+                     CLUSTER_DRAIN_MS);
+            break;
+        }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (!lost && rt->offsets) {
+        char err[512];
+        if (offsets_flush(rt->offsets, err, sizeof err) != 0)
+            log_error(NULL, "cluster: %s", err);
+    }
+}
+
+static void cluster_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    cluster_t *c = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    char which[512];
+    slots_describe(parts, which, sizeof which);
+    rd_kafka_error_t *e = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_info(NULL, "cluster: worker %s assigned slot%s %s", c->name, parts->cnt == 1 ? "" : "s",
+                 parts->cnt ? which : "(none new)");
+        on_assign(c, parts);
+        if (cooperative)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        int lost = rd_kafka_assignment_lost(rk);
+        log_info(NULL, "cluster: worker %s %s slot%s %s%s", c->name, lost ? "lost" : "gives up",
+                 parts->cnt == 1 ? "" : "s", which,
+                 lost ? " (its session expired): stopping their tasks without committing"
+                      : ": draining their tasks");
+        on_revoke(c, parts, lost);
+        if (cooperative)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+    } else {
+        log_error(NULL, "cluster: rebalance failed: %s", rd_kafka_err2str(err));
+        pthread_mutex_lock(&c->rt->lock);
+        memset(c->held, 0, (size_t)c->slots);
+        pthread_mutex_unlock(&c->rt->lock);
+        rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        log_error(NULL, "cluster: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+static void *cluster_main(void *arg)
+{
+    cluster_t *c = arg;
+    while (!atomic_load(&c->quit)) {
+        /* A stopping worker leaves the group once its tasks drained (the revoke waits for
+         * them), so the others take its slots at once rather than after session.timeout.ms:
+         * librdkafka sends no LeaveGroup for a static member that only closes. */
+        if (atomic_load(&c->rt->stopping) && !c->left) {
+            c->left = 1;
+            log_info(NULL, "cluster: worker %s leaving group '%s'", c->name,
+                     config_string(c->rt->cfg.global, "group.id"));
+            rd_kafka_unsubscribe(c->rk);
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+        if (!m)
+            continue;
+        if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn(NULL, "cluster: %s", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m); /* slice 1: the tasks topic holds no records yet */
+    }
+    return NULL;
+}
+
+static void cluster_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    log_warn(NULL, "cluster: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void worker_name(struct runtime *rt, char *out, size_t size)
+{
+    const sluice_config_t *g = rt->cfg.global;
+    if (config_has(g, "worker.name")) {
+        snprintf(out, size, "%s", config_string(g, "worker.name"));
+        return;
+    }
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    const char *id = rt->http ? http_worker_id(rt->http) : NULL;
+    const char *port = id ? strrchr(id, ':') : NULL;
+    if (port)
+        snprintf(out, size, "%s:%s", host, port + 1);
+    else
+        snprintf(out, size, "%s:pid%ld", host, (long)getpid());
+}
+
+int cluster_start(cluster_t **out, struct runtime *rt, char *err, size_t errlen)
+{
+    const sluice_config_t *g = rt->cfg.global;
+    const kafka_props_t *props = kafka_transport_props(rt->transport);
+    *out = NULL;
+    cluster_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    c->rt = rt;
+    c->slots = (int)config_int(g, "task.slots");
+    c->held = calloc((size_t)c->slots, 1);
+    c->moved = calloc((size_t)c->slots, 1);
+    snprintf(c->topic, sizeof c->topic, "%s-tasks", config_string(g, "group.id"));
+    worker_name(rt, c->name, sizeof c->name);
+    if (!c->held || !c->moved) {
+        snprintf(err, errlen, "out of memory");
+        cluster_stop(c);
+        return -1;
+    }
+    int rc = kafka_tasks_topic(props, c->topic, c->slots, &rt->stopping, err, errlen);
+    if (rc != 0) {
+        cluster_stop(c);
+        return rc;
+    }
+    rd_kafka_conf_t *conf = kafka_consumer_conf(props, err, errlen);
+    if (!conf) {
+        cluster_stop(c);
+        return -1;
+    }
+    char e[512], v[32];
+    const struct {
+        const char *k, *v;
+    } keys[] = {
+        {"group.id", config_string(g, "group.id")},
+        {"group.instance.id", c->name},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"enable.auto.commit", "false"},
+        {"enable.partition.eof", "false"},
+        {"auto.offset.reset", "earliest"},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (rd_kafka_conf_set(conf, keys[i].k, keys[i].v, e, sizeof e) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "group.id: %s: %s", keys[i].k, e);
+            rd_kafka_conf_destroy(conf);
+            cluster_stop(c);
+            return -1;
+        }
+    snprintf(v, sizeof v, "%lld", (long long)config_int(g, "session.timeout.ms"));
+    rd_kafka_conf_set(conf, "session.timeout.ms", v, e, sizeof e);
+    snprintf(v, sizeof v, "%lld", (long long)config_int(g, "heartbeat.interval.ms"));
+    rd_kafka_conf_set(conf, "heartbeat.interval.ms", v, e, sizeof e);
+    rd_kafka_conf_set_rebalance_cb(conf, cluster_rebalance);
+    rd_kafka_conf_set_error_cb(conf, cluster_error);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!c->rk) {
+        snprintf(err, errlen, "group.id: cannot create the group's consumer: %s", e);
+        rd_kafka_conf_destroy(conf);
+        cluster_stop(c);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t r = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (r) {
+        snprintf(err, errlen, "group.id: cannot subscribe to '%s': %s", c->topic,
+                 rd_kafka_err2str(r));
+        cluster_stop(c);
+        return -1;
+    }
+    if (pthread_create(&c->thread, NULL, cluster_main, c) != 0) {
+        snprintf(err, errlen, "group.id: cannot create the cluster thread");
+        cluster_stop(c);
+        return -1;
+    }
+    c->thread_started = 1;
+    log_info(NULL, "cluster: worker %s joining group '%s' (%d task slots in '%s')", c->name,
+             config_string(g, "group.id"), c->slots, c->topic);
+    *out = c;
+    return 0;
+}
+
+void cluster_stop(cluster_t *c)
+{
+    if (!c)
+        return;
+    atomic_store(&c->quit, 1);
+    if (c->thread_started)
+        pthread_join(c->thread, NULL);
+    if (c->rk) {
+        /* Serves the last revoke (the tasks have stopped by now) and leaves. */
+        if (!c->left)
+            rd_kafka_unsubscribe(c->rk);
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+    }
+    free(c->held);
+    free(c->moved);
+    free(c);
+}

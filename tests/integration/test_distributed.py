@@ -1,0 +1,263 @@
+"""Distributed workers, slice 1 (issue 19, docs/distributed.md): several `sluice run` with the same
+file and `group.id` run each task once between them — each task on the worker that holds its slot
+of the tasks topic, UNASSIGNED on the others; a worker that stops (SIGTERM) or dies (kill -9) has
+its tasks taken over by the others, and datagen's records (identified by their task.id and
+current.iteration headers) reach the topics with no gap, and no repeat except after a kill."""
+import collections
+import os
+import signal
+import time
+
+import pytest
+
+from sluicetest import scaled, wait_until, write_yaml
+from test_kafka import consume_all, partitions, uniq
+from test_rest_api import Api, Worker, wait_healthy
+
+SESSION_MS = 6000  # the broker's group.min.session.timeout.ms (default 6000)
+SLOTS = 6
+RATE = 40  # records/s of each datagen source: light on a shared machine
+MOVE_BOUND_S = 15  # a slot that moves has its tasks running again within this (drain + rejoin)
+
+
+def cluster_yaml(tmp, bootstrap, group, topics, sink_file):
+    pipes = "".join(f"""  - id: g{i}
+    topic: {t}
+    value.converter: json
+    offset.flush.interval.ms: 500
+    source:
+      plugin: datagen-avro
+      config: {{quickstart: ORDERS, tasks.max: 6, rate: {RATE}, random.seed: {i + 1}}}
+""" for i, t in enumerate(topics))
+    pipes += f"""    sinks:
+      - id: out
+        plugin: file
+        config: {{file: {sink_file}}}
+"""
+    return write_yaml(tmp / "cluster.yaml", f"""version: 1
+group.id: {group}
+task.slots: {SLOTS}
+session.timeout.ms: {SESSION_MS}
+heartbeat.interval.ms: 1000
+kafka: {{bootstrap.servers: {bootstrap}}}
+pipelines:
+{pipes}""")
+
+
+def start(sluice, tmp, cfg, n):
+    d = tmp / f"w{n}"
+    d.mkdir(exist_ok=True)
+    # Each worker its own state directory (its connectors.yaml); the positions are in Kafka.
+    w = Worker(sluice, ["--listeners", "http://127.0.0.1:0", cfg], env={"STATE_DIRECTORY": str(d)})
+    w.api = Api(w.wait_listening())
+    wait_healthy(w.api, 120)
+    return w
+
+
+def task_states(w, connectors):
+    """{(connector, task): state} as this worker reports them."""
+    out = {}
+    for name in connectors:
+        status, body = w.api.get(f"/connectors/{name}/status")
+        assert status == 200, body
+        for t in body["tasks"]:
+            out[(name, t["id"])] = t["state"]
+    return out
+
+
+def placement(workers, connectors):
+    """{task: [indexes of the workers that run it]} and whether every task is RUNNING once."""
+    where = collections.defaultdict(list)
+    for i, w in enumerate(workers):
+        for task, state in task_states(w, connectors).items():
+            assert state in ("RUNNING", "UNASSIGNED"), (i, task, state)
+            if state == "RUNNING":
+                where[task].append(i)
+            else:
+                where.setdefault(task, where.get(task, []))
+    return where
+
+
+def wait_each_once(workers, connectors, timeout, what):
+    """Waits until every task runs on exactly one of `workers`; returns the placement and the
+    seconds it took."""
+    t0 = time.monotonic()
+    last = {}
+
+    def ok():
+        nonlocal last
+        last = placement(workers, connectors)
+        return len(last) == len(connectors) and all(len(v) == 1 for v in last.values())
+
+    try:
+        wait_until(ok, timeout, interval=0.2, what=what)
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {dict(last)}") from None
+    return last, time.monotonic() - t0
+
+
+def never_twice(workers, connectors, seconds):
+    """For `seconds`: no task RUNNING on two workers at once."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for task, on in placement(workers, connectors).items():
+            assert len(on) <= 1, f"{task} runs on workers {on}"
+        time.sleep(0.2)
+
+
+def iterations(bootstrap, topic):
+    """{task.id: [current.iteration, ...]} of the records of `topic`."""
+    out = collections.defaultdict(list)
+    for r in consume_all(bootstrap, topic):
+        h = dict(r.headers)
+        out[int(h["task.id"])].append(int(h["current.iteration"]))
+    return out
+
+
+def check_records(bootstrap, topics, max_repeats):
+    """Every datagen task's iterations from 0 with no gap; at most `max_repeats` repeated."""
+    repeats = 0
+    for t in topics:
+        its = iterations(bootstrap, t)
+        assert sorted(its) == list(range(6)), f"{t}: tasks {sorted(its)}"
+        for task, seen in its.items():
+            distinct = set(seen)
+            assert distinct == set(range(max(distinct) + 1)), f"{t} task {task}: a gap"
+            repeats += len(seen) - len(distinct)
+    assert repeats <= max_repeats, f"{repeats} records repeated (bound {max_repeats})"
+    return repeats
+
+
+def connectors_of(n):
+    return [f"g{i}" for i in range(n)] + [f"g{n - 1}.out"]
+
+
+def test_three_workers_run_each_task_once_and_take_over_a_stopped_one(sluice, kafka, tmp):
+    """Two workers, then a third: every task RUNNING on one worker only, UNASSIGNED on the others.
+    A worker stopped with SIGTERM drains, commits and leaves the group: its tasks run on the others
+    within MOVE_BOUND_S (no session timeout to wait for). Every move is a clean one: the topics
+    hold each datagen record exactly once."""
+    topics = [uniq("dist") for _ in range(4)]
+    group = uniq("grp")
+    cfg = cluster_yaml(tmp, kafka.bootstrap, group, topics, tmp / "out.txt")
+    names = connectors_of(len(topics))
+    workers = []
+    try:
+        workers.append(start(sluice, tmp, cfg, 0))
+        workers.append(start(sluice, tmp, cfg, 1))
+        assert partitions(kafka.bootstrap, f"{group}-tasks") == SLOTS
+        where, _ = wait_each_once(workers, names, 90, "each task on one of two workers")
+        assert {w for on in where.values() for w in on} == {0, 1}, where  # both have work
+        never_twice(workers, names, 3)
+
+        workers.append(start(sluice, tmp, cfg, 2))
+        where, _ = wait_each_once(workers, names, 90, "each task on one of three workers")
+        never_twice(workers, names, 3)
+
+        # SIGTERM a worker that runs tasks: the others take them over.
+        victim = where[names[0]][0]
+        moved = [t for t, on in where.items() if on == [victim]]
+        assert workers[victim].stop() == 0, workers[victim].log()[-3000:]
+        rest = [w for i, w in enumerate(workers) if i != victim]
+        where, took = wait_each_once(rest, names, MOVE_BOUND_S,
+                                     f"the tasks {moved} of the stopped worker elsewhere")
+        assert "leaving group" in workers[victim].log()
+        time.sleep(2)  # records flow on the new owners
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.stop()
+    for w in workers:
+        assert w.proc.returncode == 0, w.log()[-3000:]
+    check_records(kafka.bootstrap, topics, 0)
+
+
+def test_a_killed_worker_s_tasks_run_elsewhere_after_the_session_timeout(sluice, kafka, tmp):
+    """kill -9 of a worker: the group notices after session.timeout.ms; its tasks then run on the
+    other worker (within session.timeout.ms + MOVE_BOUND_S) from the last committed positions:
+    no record lost, the repeats bounded by what a source produces between two position commits
+    (offset.flush.interval.ms 500) and the kill."""
+    topics = [uniq("kill") for _ in range(3)]
+    group = uniq("grp")
+    cfg = cluster_yaml(tmp, kafka.bootstrap, group, topics, tmp / "out.txt")
+    names = connectors_of(len(topics))
+    workers = []
+    try:
+        workers.append(start(sluice, tmp, cfg, 0))
+        workers.append(start(sluice, tmp, cfg, 1))
+        where, _ = wait_each_once(workers, names, 90, "each task on one of two workers")
+        time.sleep(2)
+        victim = where[names[0]][0]
+        workers[victim].kill()  # SIGKILL: no drain, no leave
+        rest = [w for i, w in enumerate(workers) if i != victim]
+        t0 = time.monotonic()
+        where, _ = wait_each_once(rest, names, SESSION_MS / 1000 + MOVE_BOUND_S,
+                                  "the killed worker's tasks on the other")
+        took = time.monotonic() - t0
+        assert took <= scaled(SESSION_MS / 1000 + MOVE_BOUND_S), took
+        time.sleep(2)
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.stop()
+    # A source repeats at most what it wrote after its last committed position: one flush
+    # interval and the commit's round trip, at RATE records/s, per pipeline.
+    check_records(kafka.bootstrap, topics, len(topics) * RATE * 2)
+    assert rest[0].proc.returncode == 0, rest[0].log()[-3000:]
+
+
+@pytest.mark.parametrize("top,want", [
+    ("group.id: g\n", "group.id needs the kafka: block"),
+    ("group.id: g\nkafka: {bootstrap.servers: 127.0.0.1:9}\noffsets.storage: file\n",
+     "offsets.storage: file cannot be used with group.id"),
+    ("group.id: g\nkafka: {bootstrap.servers: 127.0.0.1:9}\ntask.slots: 0\n", "task.slots"),
+    ("group.id: g\nkafka: {bootstrap.servers: 127.0.0.1:9}\nsession.timeout.ms: soon\n",
+     "session.timeout.ms"),
+    ("group.id: g\nkafka: {bootstrap.servers: 127.0.0.1:9}\nheartbeat.interval.ms: 20000\n",
+     "heartbeat.interval.ms (20000) must be below session.timeout.ms (10000)"),
+    ("task.slots: 12\n", "task.slots is a key of distributed mode: it needs group.id"),
+    ('group.id: ""\nkafka: {bootstrap.servers: 127.0.0.1:9}\n', "group.id is empty"),
+])
+def test_lint_refuses_bad_worker_keys(sluice, tmp, top, want):
+    cfg = write_yaml(tmp / "bad.yaml", f"""version: 1
+{top}pipelines:
+  - id: p
+    topic: t
+    source: {{plugin: datagen-avro, config: {{quickstart: ORDERS}}}}
+""")
+    r = sluice.run("lint", cfg)
+    assert r.returncode != 0, r.stdout
+    assert want in r.stderr, r.stderr
+    assert "bad.yaml:" in r.stderr, r.stderr  # file and line
+
+
+def test_lint_accepts_the_worker_keys(sluice, tmp):
+    cfg = write_yaml(tmp / "ok.yaml", """version: 1
+group.id: g
+task.slots: 12
+session.timeout.ms: 30000
+heartbeat.interval.ms: 3000
+worker.name: w1
+offsets.storage: kafka
+kafka: {bootstrap.servers: 127.0.0.1:9}
+pipelines:
+  - id: p
+    topic: t
+    source: {plugin: datagen-avro, config: {quickstart: ORDERS}}
+""")
+    r = sluice.run("lint", cfg)
+    assert r.returncode == 0, r.stderr
+
+
+def test_an_existing_tasks_topic_with_other_partitions_is_refused(sluice, kafka, tmp):
+    group = uniq("grp")
+    from test_kafka import admin
+    from confluent_kafka.admin import NewTopic
+    f = admin(kafka.bootstrap).create_topics([NewTopic(f"{group}-tasks", 3, 1)])
+    f[f"{group}-tasks"].result(timeout=scaled(30))
+    cfg = cluster_yaml(tmp, kafka.bootstrap, group, [uniq("t")], tmp / "out.txt")
+    r = sluice.run("run", "--listeners", "http://127.0.0.1:0", cfg, timeout=90,
+                   env={"STATE_DIRECTORY": str(tmp)})
+    assert r.returncode == 2, r.stderr
+    assert (f"tasks topic '{group}-tasks' has 3 partitions but task.slots is {SLOTS}: "
+            f"set task.slots: 3") in r.stderr, r.stderr

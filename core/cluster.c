@@ -65,7 +65,8 @@ void cluster_check(const sluice_config_t *g, int has_kafka, config_errors_t *err
         config_errors_add(errs, at,
                           "group.id needs the kafka: block with bootstrap.servers (the group, its "
                           "tasks topic and the positions live on the Kafka cluster)");
-    if (config_mark(g, "offsets.storage") && strcmp(config_string(g, "offsets.storage"), "file") == 0)
+    if (config_mark(g, "offsets.storage") &&
+        strcmp(config_string(g, "offsets.storage"), "file") == 0)
         config_errors_add(errs, config_mark(g, "offsets.storage"),
                           "offsets.storage: file cannot be used with group.id (a task moves "
                           "between workers and its position must move with it): remove it, or "
@@ -175,8 +176,10 @@ static void reload_positions(cluster_t *c)
                                  config_string(g, "offset.storage.topic"),
                                  (int)config_int(g, "offset.storage.replication.factor"),
                                  reload_one, &r, &rt->stopping, err, sizeof err) != 0)
-            log_warn(NULL, "cluster: the positions of the assigned sources were not read again "
-                           "(%s): they start from the ones known", err);
+            log_warn(NULL,
+                     "cluster: the positions of the assigned sources were not read again "
+                     "(%s): they start from the ones known",
+                     err);
     }
     for (size_t i = 0; i < r.n; i++)
         free(r.ids[i]);
@@ -241,8 +244,9 @@ static void on_revoke(cluster_t *c, rd_kafka_topic_partition_list_t *parts, int 
         if (!live)
             break;
         if (clock_mono_ms() >= deadline) {
-            log_warn(NULL, "cluster: tasks of revoked slots did not stop within %d ms; giving the "
-                           "slots up (their next owner replays what was not committed)",
+            log_warn(NULL,
+                     "cluster: tasks of revoked slots did not stop within %d ms; giving the "
+                     "slots up (their next owner replays what was not committed)",
                      CLUSTER_DRAIN_MS);
             break;
         }
@@ -438,8 +442,11 @@ void cluster_stop(cluster_t *c)
         pthread_join(c->thread, NULL);
     if (c->rk) {
         /* Serves the last revoke (the tasks have stopped by now) and leaves. */
-        if (!c->left)
+        if (!c->left && c->rt->cfg.global) {
+            log_info(NULL, "cluster: worker %s leaving group '%s'", c->name,
+                     config_string(c->rt->cfg.global, "group.id"));
             rd_kafka_unsubscribe(c->rk);
+        }
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
     }

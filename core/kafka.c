@@ -1217,10 +1217,15 @@ int kafka_read_compacted(const kafka_props_t *props, const char *topic, int repl
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
     int *open_parts = calloc((size_t)nparts, sizeof *open_parts);
+    /* Each partition's end when the read began: a partition is read once its record before that
+     * end came (other workers may write on; the EOF event alone can be late for a partition that
+     * keeps receiving records). */
+    int64_t *ends = calloc((size_t)nparts, sizeof *ends);
     int remaining = 0;
-    for (int p = 0; p < nparts; p++) {
+    for (int p = 0; open_parts && ends && p < nparts; p++) {
         int64_t lo = 0, hi = 0;
         rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        ends[p] = hi;
         if (hi > lo) {
             rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
             open_parts[p] = 1;
@@ -1243,9 +1248,15 @@ int kafka_read_compacted(const kafka_props_t *props, const char *topic, int repl
         } else if (!m->err && m->key) {
             cb(opaque, m->key, m->key_len, m->payload, m->payload ? m->len : 0);
         }
+        if (!m->err && m->partition >= 0 && m->partition < nparts && open_parts[m->partition] &&
+            m->offset + 1 >= ends[m->partition]) {
+            open_parts[m->partition] = 0;
+            remaining--;
+        }
         rd_kafka_message_destroy(m);
     }
     free(open_parts);
+    free(ends);
     if (remaining > 0)
         snprintf(errstr, errstr_size, "offset.storage.topic '%s': could not read it to its end",
                  topic);

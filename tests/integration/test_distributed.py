@@ -11,7 +11,7 @@ import time
 import pytest
 
 from sluicetest import scaled, wait_until, write_yaml
-from test_kafka import consume_all, partitions, uniq
+from test_kafka import admin, consume_all, partitions_of, uniq
 from test_rest_api import Api, Worker, wait_healthy
 
 SESSION_MS = 6000  # the broker's group.min.session.timeout.ms (default 6000)
@@ -50,7 +50,11 @@ def start(sluice, tmp, cfg, n):
     # Each worker its own state directory (its connectors.yaml); the positions are in Kafka.
     w = Worker(sluice, ["--listeners", "http://127.0.0.1:0", cfg], env={"STATE_DIRECTORY": str(d)})
     w.api = Api(w.wait_listening())
-    wait_healthy(w.api, 120)
+    try:
+        wait_healthy(w.api, 120)
+    except Exception as e:
+        w.kill()
+        raise AssertionError(f"worker {n}: {e!r}; exit {w.proc.returncode}\n{w.log()[-3000:]}")
     return w
 
 
@@ -58,7 +62,7 @@ def task_states(w, connectors):
     """{(connector, task): state} as this worker reports them."""
     out = {}
     for name in connectors:
-        status, body = w.api.get(f"/connectors/{name}/status")
+        status, body, _ = w.api.get(f"/connectors/{name}/status")
         assert status == 200, body
         for t in body["tasks"]:
             out[(name, t["id"])] = t["state"]
@@ -78,16 +82,17 @@ def placement(workers, connectors):
     return where
 
 
-def wait_each_once(workers, connectors, timeout, what):
-    """Waits until every task runs on exactly one of `workers`; returns the placement and the
-    seconds it took."""
+def wait_each_once(workers, connectors, timeout, what, busy=()):
+    """Waits until every task runs on exactly one of `workers` (and each worker of `busy` runs
+    one at least); returns the placement and the seconds it took."""
     t0 = time.monotonic()
     last = {}
 
     def ok():
         nonlocal last
         last = placement(workers, connectors)
-        return len(last) == len(connectors) and all(len(v) == 1 for v in last.values())
+        return (len(last) == len(connectors) and all(len(v) == 1 for v in last.values())
+                and set(busy) <= {w for on in last.values() for w in on})
 
     try:
         wait_until(ok, timeout, interval=0.2, what=what)
@@ -145,9 +150,9 @@ def test_three_workers_run_each_task_once_and_take_over_a_stopped_one(sluice, ka
     try:
         workers.append(start(sluice, tmp, cfg, 0))
         workers.append(start(sluice, tmp, cfg, 1))
-        assert partitions(kafka.bootstrap, f"{group}-tasks") == SLOTS
-        where, _ = wait_each_once(workers, names, 90, "each task on one of two workers")
-        assert {w for on in where.values() for w in on} == {0, 1}, where  # both have work
+        assert partitions_of(kafka.bootstrap, f"{group}-tasks") == SLOTS
+        # 6 slots, 3 each: the tasks' slots (4, 3, 0, 5 and 0) give both work.
+        where, _ = wait_each_once(workers, names, 90, "each task on one of two workers", {0, 1})
         never_twice(workers, names, 3)
 
         workers.append(start(sluice, tmp, cfg, 2))
@@ -155,13 +160,14 @@ def test_three_workers_run_each_task_once_and_take_over_a_stopped_one(sluice, ka
         never_twice(workers, names, 3)
 
         # SIGTERM a worker that runs tasks: the others take them over.
-        victim = where[names[0]][0]
+        victim = where[(names[0], 0)][0]
         moved = [t for t, on in where.items() if on == [victim]]
         assert workers[victim].stop() == 0, workers[victim].log()[-3000:]
         rest = [w for i, w in enumerate(workers) if i != victim]
         where, took = wait_each_once(rest, names, MOVE_BOUND_S,
                                      f"the tasks {moved} of the stopped worker elsewhere")
         assert "leaving group" in workers[victim].log()
+        print(f"SIGTERM: tasks {moved} running elsewhere after {took:.1f} s")
         time.sleep(2)  # records flow on the new owners
     finally:
         for w in workers:
@@ -185,9 +191,9 @@ def test_a_killed_worker_s_tasks_run_elsewhere_after_the_session_timeout(sluice,
     try:
         workers.append(start(sluice, tmp, cfg, 0))
         workers.append(start(sluice, tmp, cfg, 1))
-        where, _ = wait_each_once(workers, names, 90, "each task on one of two workers")
+        where, _ = wait_each_once(workers, names, 90, "each task on one of two workers", {0, 1})
         time.sleep(2)
-        victim = where[names[0]][0]
+        victim = where[(names[0], 0)][0]
         workers[victim].kill()  # SIGKILL: no drain, no leave
         rest = [w for i, w in enumerate(workers) if i != victim]
         t0 = time.monotonic()
@@ -195,6 +201,7 @@ def test_a_killed_worker_s_tasks_run_elsewhere_after_the_session_timeout(sluice,
                                   "the killed worker's tasks on the other")
         took = time.monotonic() - t0
         assert took <= scaled(SESSION_MS / 1000 + MOVE_BOUND_S), took
+        print(f"kill -9: tasks running elsewhere after {took:.1f} s")
         time.sleep(2)
     finally:
         for w in workers:
@@ -251,10 +258,9 @@ pipelines:
 
 def test_an_existing_tasks_topic_with_other_partitions_is_refused(sluice, kafka, tmp):
     group = uniq("grp")
-    from test_kafka import admin
     from confluent_kafka.admin import NewTopic
-    f = admin(kafka.bootstrap).create_topics([NewTopic(f"{group}-tasks", 3, 1)])
-    f[f"{group}-tasks"].result(timeout=scaled(30))
+    a = admin(kafka.bootstrap)  # the future needs its client alive
+    a.create_topics([NewTopic(f"{group}-tasks", 3, 1)])[f"{group}-tasks"].result(timeout=scaled(30))
     cfg = cluster_yaml(tmp, kafka.bootstrap, group, [uniq("t")], tmp / "out.txt")
     r = sluice.run("run", "--listeners", "http://127.0.0.1:0", cfg, timeout=90,
                    env={"STATE_DIRECTORY": str(tmp)})

@@ -1440,11 +1440,13 @@ static void pipeline_bring_up(runtime_t *rt, pipeline_t *p)
         pipeline_set_next(rt, p);
         ok = pipeline_init(rt, p) == 0;
     }
-    /* A connector created STOPPED (KIP-980's initial_state) starts nothing until resumed. */
+    /* A connector created STOPPED (KIP-980's initial_state) starts nothing until resumed; in
+     * distributed mode a task whose slot another worker holds waits for it (cluster.h). */
     for (size_t s = 0; ok && s < p->nsinks; s++)
-        if (p->sink_target[p->sinks[s].cfg_index] != WORKER_STOPPED)
+        if (p->sink_target[p->sinks[s].cfg_index] != WORKER_STOPPED &&
+            cluster_holds(rt->cluster, p, cluster_task_number(p, &p->sinks[s])))
             ok = sink_task_start(&p->sinks[s], err, sizeof err) == 0;
-    if (ok && p->has_source && p->src_target != WORKER_STOPPED)
+    if (ok && p->has_source && p->src_target != WORKER_STOPPED && cluster_holds(rt->cluster, p, 0))
         ok = source_task_start(rt, p, err, sizeof err) == 0;
     if (!ok) {
         const char *why = log_last_error()[0] ? log_last_error() : err[0] ? err : "set-up failed";
@@ -1460,17 +1462,19 @@ static void pipeline_bring_up(runtime_t *rt, pipeline_t *p)
     }
     for (size_t s = 0; s < p->nsinks; s++) {
         sink_rt_t *sk = &p->sinks[s];
-        if (p->sink_target[sk->cfg_index] == WORKER_STOPPED) {
+        if (p->sink_target[sk->cfg_index] == WORKER_STOPPED ||
+            !cluster_holds(rt->cluster, p, cluster_task_number(p, sk))) {
             sink_task_release(rt, p, sk);
-            sk->ctl.state = WORKER_STOPPED;
+            sk->ctl.state = p->sink_target[sk->cfg_index] == WORKER_STOPPED ? WORKER_STOPPED
+                                                                            : WORKER_UNASSIGNED;
             continue;
         }
         atomic_store(&sk->paused, p->sink_target[sk->cfg_index] == WORKER_PAUSED);
         sink_task_thread(sk, now);
     }
-    if (p->has_source && p->src_target == WORKER_STOPPED) {
+    if (p->has_source && (p->src_target == WORKER_STOPPED || !cluster_holds(rt->cluster, p, 0))) {
         source_task_release(p);
-        p->ctl.state = WORKER_STOPPED;
+        p->ctl.state = p->src_target == WORKER_STOPPED ? WORKER_STOPPED : WORKER_UNASSIGNED;
     } else if (p->has_source) {
         atomic_store(&p->paused, p->src_target == WORKER_PAUSED);
         source_task_thread(p, now);

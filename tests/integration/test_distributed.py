@@ -36,6 +36,7 @@ def cluster_yaml(tmp, bootstrap, group, topics, sink_file):
 """
     return write_yaml(tmp / "cluster.yaml", f"""version: 1
 group.id: {group}
+offset.storage.topic: {group}-offsets
 task.slots: {SLOTS}
 session.timeout.ms: {SESSION_MS}
 heartbeat.interval.ms: 1000

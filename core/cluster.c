@@ -46,18 +46,10 @@ int cluster_offsets_kafka(const sluice_config_t *g)
 
 void cluster_check(const sluice_config_t *g, int has_kafka, config_errors_t *errs)
 {
-    static const char *const worker_keys[] = {"heartbeat.interval.ms", "session.timeout.ms",
-                                              "task.slots", "worker.name", NULL};
-    if (!g)
+    /* Without group.id the other worker keys are ignored, as a standalone Connect worker ignores
+     * its distributed keys (`lint --print` writes their defaults). */
+    if (!g || !cluster_wanted(g))
         return;
-    if (!cluster_wanted(g)) {
-        for (size_t i = 0; worker_keys[i]; i++)
-            if (config_mark(g, worker_keys[i]))
-                config_errors_add(errs, config_mark(g, worker_keys[i]),
-                                  "%s is a key of distributed mode: it needs group.id",
-                                  worker_keys[i]);
-        return;
-    }
     const config_mark_t *at = config_mark(g, "group.id");
     if (!*config_string(g, "group.id"))
         config_errors_add(errs, at, "group.id is empty (unset it for a standalone worker)");

@@ -663,7 +663,16 @@ void runtime_print(const runtime_t *rt, FILE *out)
     fprintf(out, "version: 1\n");
     if (rt->cfg.global) {
         config_dump(rt->cfg.global, &b, 0);
-        fputs(b.data ? b.data : "", out);
+        /* group.id implies offsets.storage: kafka (cluster.h): print what runs, so that the
+         * output lints (the default `file` is refused with group.id). */
+        const char *d = b.data ? b.data : "", *f = "offsets.storage: file\n";
+        const char *at = strstr(d, f);
+        while (at && at != d && at[-1] != '\n')
+            at = strstr(at + 1, f);
+        if (at && cluster_wanted(rt->cfg.global))
+            fprintf(out, "%.*soffsets.storage: kafka\n%s", (int)(at - d), d, at + strlen(f));
+        else
+            fputs(d, out);
         buf_reset(&b);
     }
     if (!rt->cfg.global || !config_has(rt->cfg.global, "offset.storage.file.filename"))

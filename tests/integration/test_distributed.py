@@ -214,6 +214,41 @@ def test_a_killed_worker_s_tasks_run_elsewhere_after_the_session_timeout(sluice,
     assert rest[0].proc.returncode == 0, rest[0].log()[-3000:]
 
 
+def test_a_worker_stopped_past_its_session_loses_its_tasks_and_rejoins(sluice, kafka, tmp):
+    """SIGSTOP of a worker past session.timeout.ms: the other takes its tasks; on SIGCONT the
+    stopped one finds its assignment lost, stops those tasks without committing, rejoins, and
+    every task runs once again. No record is lost; the repeats are bounded by what the sources
+    produce around the move."""
+    topics = [uniq("stop") for _ in range(3)]
+    group = uniq("grp")
+    cfg = cluster_yaml(tmp, kafka.bootstrap, group, topics, tmp / "out.txt")
+    names = connectors_of(len(topics))
+    workers = []
+    try:
+        workers.append(start(sluice, tmp, cfg, 0))
+        workers.append(start(sluice, tmp, cfg, 1))
+        where, _ = wait_each_once(workers, names, 90, "each task on one of two workers", {0, 1})
+        victim = where[(names[0], 0)][0]
+        other = 1 - victim
+        os.kill(workers[victim].proc.pid, signal.SIGSTOP)
+        try:
+            wait_each_once([workers[other]], names, SESSION_MS / 1000 + MOVE_BOUND_S,
+                           "the stopped worker's tasks on the other")
+        finally:
+            os.kill(workers[victim].proc.pid, signal.SIGCONT)
+        wait_until(lambda: "lost slot" in workers[victim].log(), 30, interval=0.2,
+                   what="the stopped worker to find its slots lost")
+        wait_each_once(workers, names, 60, "each task once after the rejoin")
+        never_twice(workers, names, 3)
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.stop()
+    for w in workers:
+        assert w.proc.returncode == 0, w.log()[-3000:]
+    check_records(kafka.bootstrap, topics, len(topics) * RATE * 3)
+
+
 @pytest.mark.parametrize("top,want", [
     ("group.id: g\n", "group.id needs the kafka: block"),
     ("group.id: g\nkafka: {bootstrap.servers: 127.0.0.1:9}\noffsets.storage: file\n",

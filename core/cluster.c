@@ -439,6 +439,21 @@ void cluster_stop(cluster_t *c)
                      config_string(c->rt->cfg.global, "group.id"));
             rd_kafka_unsubscribe(c->rk);
         }
+        /* Serve the revoke, and wait until librdkafka has started the LeaveGroup (it clears the
+         * member id then): a static member that closes before does not leave (KIP-345), and its
+         * slots would wait session.timeout.ms for another owner. */
+        int64_t until = clock_mono_ms() + 5000;
+        while (clock_mono_ms() < until) {
+            char *id = rd_kafka_memberid(c->rk);
+            int member = id && *id;
+            if (id)
+                rd_kafka_mem_free(c->rk, id);
+            if (!member)
+                break;
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 50);
+            if (m)
+                rd_kafka_message_destroy(m);
+        }
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
     }

@@ -18,6 +18,7 @@ SESSION_MS = 6000  # the broker's group.min.session.timeout.ms (default 6000)
 SLOTS = 6
 RATE = 40  # records/s of each datagen source: light on a shared machine
 MOVE_BOUND_S = 15  # a slot that moves has its tasks running again within this (drain + rejoin)
+SIGTERM_BOUND_S = 5  # a clean leave: under SESSION_MS, so the session timeout is not what moved them
 
 
 def cluster_yaml(tmp, bootstrap, group, topics, sink_file):
@@ -141,8 +142,8 @@ def connectors_of(n):
 def test_three_workers_run_each_task_once_and_take_over_a_stopped_one(sluice, kafka, tmp):
     """Two workers, then a third: every task RUNNING on one worker only, UNASSIGNED on the others.
     A worker stopped with SIGTERM drains, commits and leaves the group: its tasks run on the others
-    within MOVE_BOUND_S (no session timeout to wait for). Every move is a clean one: the topics
-    hold each datagen record exactly once."""
+    within SIGTERM_BOUND_S of the signal, under session.timeout.ms. Every move is a clean one: the
+    topics hold each datagen record exactly once."""
     topics = [uniq("dist") for _ in range(4)]
     group = uniq("grp")
     cfg = cluster_yaml(tmp, kafka.bootstrap, group, topics, tmp / "out.txt")
@@ -160,15 +161,19 @@ def test_three_workers_run_each_task_once_and_take_over_a_stopped_one(sluice, ka
         where, _ = wait_each_once(workers, names, 90, "each task on one of three workers")
         never_twice(workers, names, 3)
 
-        # SIGTERM a worker that runs tasks: the others take them over.
+        # SIGTERM a worker that runs tasks: the others take them over, before the session timeout
+        # could have told them (the worker leaves the group once its tasks drained).
         victim = where[(names[0], 0)][0]
         moved = [t for t, on in where.items() if on == [victim]]
-        assert workers[victim].stop() == 0, workers[victim].log()[-3000:]
         rest = [w for i, w in enumerate(workers) if i != victim]
-        where, took = wait_each_once(rest, names, MOVE_BOUND_S,
-                                     f"the tasks {moved} of the stopped worker elsewhere")
+        t0 = time.monotonic()
+        workers[victim].proc.terminate()
+        where, _ = wait_each_once(rest, names, SIGTERM_BOUND_S,
+                                  f"the tasks {moved} of the stopped worker elsewhere")
+        took = time.monotonic() - t0
+        print(f"SIGTERM: tasks {moved} running elsewhere {took:.1f} s after the signal")
+        assert workers[victim].stop() == 0, workers[victim].log()[-3000:]
         assert "leaving group" in workers[victim].log()
-        print(f"SIGTERM: tasks {moved} running elsewhere after {took:.1f} s")
         time.sleep(2)  # records flow on the new owners
     finally:
         for w in workers:

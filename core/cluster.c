@@ -5,6 +5,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,9 +27,11 @@ struct cluster {
     pthread_t thread;
     int thread_started;
     atomic_int quit;
-    int left;             /* unsubscribed (the worker stops) */
-    int slots;            /* task.slots */
-    unsigned char *held;  /* [slot]: this worker runs its tasks; under rt->lock */
+    int left;  /* unsubscribed (the worker stops) */
+    int slots; /* task.slots */
+    /* [slot]: this worker runs its tasks. Written under rt->lock; atomic because a pipeline being
+     * brought up (runtime.c) reads it outside the lock. */
+    atomic_uchar *held;
     unsigned char *moved; /* [slot]: scratch of the rebalance callback (cluster thread only) */
     char topic[300];
     char name[300];
@@ -100,7 +103,8 @@ int cluster_task_number(const pipeline_t *p, const void *sink_task)
 
 int cluster_holds(const cluster_t *c, const pipeline_t *p, int n)
 {
-    return !c || c->held[cluster_slot(p->id, n, c->slots)];
+    return !c ||
+           atomic_load_explicit(&c->held[cluster_slot(p->id, n, c->slots)], memory_order_relaxed);
 }
 
 /* -- the rebalance callback ---------------------------------------------------------------------
@@ -197,7 +201,7 @@ static void on_assign(cluster_t *c, rd_kafka_topic_partition_list_t *parts)
     pthread_mutex_lock(&rt->lock);
     for (int s = 0; s < c->slots; s++)
         if (c->moved[s])
-            c->held[s] = 1;
+            atomic_store_explicit(&c->held[s], 1, memory_order_relaxed);
     /* A source whose slot was lost kept its last position uncommitted; it may commit again. */
     for (size_t i = 0; i < rt->npipelines; i++)
         if (rt->pipelines[i]->has_source &&
@@ -217,7 +221,7 @@ static void on_revoke(cluster_t *c, rd_kafka_topic_partition_list_t *parts, int 
     pthread_mutex_lock(&rt->lock);
     for (int s = 0; s < c->slots; s++)
         if (c->moved[s])
-            c->held[s] = 0;
+            atomic_store_explicit(&c->held[s], 0, memory_order_relaxed);
     /* Lost: another worker already runs these tasks; a position committed now could go behind
      * the one it commits. Their sources stop without committing. */
     for (size_t i = 0; lost && i < rt->npipelines; i++)
@@ -282,7 +286,8 @@ static void cluster_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         log_error(NULL, "cluster: rebalance failed: %s", rd_kafka_err2str(err));
         pthread_mutex_lock(&c->rt->lock);
-        memset(c->held, 0, (size_t)c->slots);
+        for (int s = 0; s < c->slots; s++)
+            atomic_store_explicit(&c->held[s], 0, memory_order_relaxed);
         pthread_mutex_unlock(&c->rt->lock);
         rd_kafka_assign(rk, NULL);
     }
@@ -351,7 +356,7 @@ int cluster_start(cluster_t **out, struct runtime *rt, char *err, size_t errlen)
     }
     c->rt = rt;
     c->slots = (int)config_int(g, "task.slots");
-    c->held = calloc((size_t)c->slots, 1);
+    c->held = calloc((size_t)c->slots, sizeof *c->held);
     c->moved = calloc((size_t)c->slots, 1);
     snprintf(c->topic, sizeof c->topic, "%s-tasks", config_string(g, "group.id"));
     worker_name(rt, c->name, sizeof c->name);

@@ -18,7 +18,7 @@ SESSION_MS = 6000  # the broker's group.min.session.timeout.ms (default 6000)
 SLOTS = 6
 RATE = 40  # records/s of each datagen source: light on a shared machine
 MOVE_BOUND_S = 15  # a slot that moves has its tasks running again within this (drain + rejoin)
-SIGTERM_BOUND_S = 5  # a clean leave: under SESSION_MS, so the session timeout is not what moved them
+SIGTERM_BOUND_S = 5  # a clean leave: under SESSION_MS (the session timeout did not move them)
 
 
 def cluster_yaml(tmp, bootstrap, group, topics, sink_file):

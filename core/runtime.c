@@ -1745,6 +1745,7 @@ static int runtime_result(runtime_t *rt)
  * the worker runs on with none. */
 static void runtime_unassign(runtime_t *rt)
 {
+    pthread_mutex_lock(&rt->lock); /* the REST handlers read the states already */
     for (size_t i = 0; i < rt->npipelines; i++) {
         pipeline_t *p = rt->pipelines[i];
         for (size_t s = 0; s < p->nsinks; s++) {
@@ -1756,6 +1757,7 @@ static void runtime_unassign(runtime_t *rt)
             p->ctl.state = WORKER_UNASSIGNED;
         }
     }
+    pthread_mutex_unlock(&rt->lock);
     atomic_store(&rt->hold, 1);
 }
 

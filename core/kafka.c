@@ -1209,8 +1209,13 @@ int kafka_read_compacted(const kafka_props_t *props, const char *topic, int repl
         return -1;
     }
     rc = -1;
-    int nparts = 0;
-    if (topic_exists(rk, topic, &nparts, 10000, err, sizeof err) != 1 || nparts <= 0) {
+    int nparts = 0, ex = 0;
+    snprintf(err, sizeof err, "not in the cluster's metadata");
+    /* A topic just created (above, or by another worker) may take a moment to show. */
+    for (int64_t until = kmono_ms() + 10000; kmono_ms() < until; ksleep_ms(100))
+        if ((ex = topic_exists(rk, topic, &nparts, 5000, err, sizeof err)) == 1 && nparts > 0)
+            break;
+    if (ex != 1 || nparts <= 0) {
         snprintf(errstr, errstr_size, "offset.storage.topic '%s': cannot read its metadata: %s",
                  topic, err);
         goto out;
@@ -1288,9 +1293,13 @@ int kafka_tasks_topic(const kafka_props_t *props, const char *topic, int partiti
     rd_kafka_t *rk = admin_client(props, errstr, errstr_size);
     if (!rk)
         return -1;
-    char err[512];
-    int nparts = 0;
-    if (topic_exists(rk, topic, &nparts, 10000, err, sizeof err) != 1 || nparts <= 0) {
+    char err[512] = "not in the cluster's metadata";
+    int nparts = 0, ex = 0;
+    /* A topic just created may take a moment to show in the metadata. */
+    for (int64_t until = kmono_ms() + 10000; kmono_ms() < until; ksleep_ms(100))
+        if ((ex = topic_exists(rk, topic, &nparts, 5000, err, sizeof err)) == 1 && nparts > 0)
+            break;
+    if (ex != 1 || nparts <= 0) {
         snprintf(errstr, errstr_size, "tasks topic '%s': cannot read its metadata: %s", topic, err);
         rc = -1;
     } else if (nparts != partitions) {

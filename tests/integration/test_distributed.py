@@ -5,13 +5,14 @@ its tasks taken over by the others, and datagen's records (identified by their t
 current.iteration headers) reach the topics with no gap, and no repeat except after a kill."""
 import collections
 import os
+import re
 import signal
 import time
 
 import pytest
 
 from sluicetest import scaled, wait_until, write_yaml
-from test_kafka import admin, consume_all, partitions_of, uniq
+from test_kafka import admin, consume_all, partitions_of, total, uniq
 from test_rest_api import Api, Worker, wait_healthy
 
 SESSION_MS = 6000  # the broker's group.min.session.timeout.ms (default 6000)
@@ -182,6 +183,14 @@ def test_three_workers_run_each_task_once_and_take_over_a_stopped_one(sluice, ka
     for w in workers:
         assert w.proc.returncode == 0, w.log()[-3000:]
     check_records(kafka.bootstrap, topics, 0)
+    # What the sources reported (each worker's last progress line: the records its run of the
+    # pipeline polled) adds up to what the topic holds.
+    for i, t in enumerate(topics):
+        reported = 0
+        for w in workers:
+            counts = re.findall(rf"\[g{i}\] in (\d+) ", w.log())
+            reported += int(counts[-1]) if counts else 0
+        assert reported == total(kafka.bootstrap, t), (t, reported)
 
 
 def test_a_killed_worker_s_tasks_run_elsewhere_after_the_session_timeout(sluice, kafka, tmp):

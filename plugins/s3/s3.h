@@ -30,9 +30,9 @@ struct s3_avro {
     avro_value_t val; /* reused for every record */
     int valued;
     avro_file_writer_t w;
-    FILE *fp;  /* open_memstream: */
-    char *mem; /* the file's bytes after s3_avro_finish */
-    size_t memlen;
+    FILE *fp;  /* fopencookie: writes into mem, a mapping of its own (s3_avro.c) */
+    char *mem; /* the file's bytes (whole after s3_avro_finish) */
+    size_t memlen, memcap;
     const sluice_schema_t *connect; /* the records' Connect schema */
     char *json;                     /* ... as Avro, logical types and all */
     int64_t records;

@@ -3,11 +3,13 @@
  * avro-c: the Avro schema made from the records' Connect schema (as Confluent's AvroData does:
  * optional fields as unions with null, logical types), one generic value per file reused for
  * every record (avro-c keeps its string buffers: no allocation per record once warm), the file
- * written into memory (open_memstream) and uploaded whole.
+ * written into a memory mapping of its own and uploaded whole.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/types.h>
 
 #include "s3.h"
 
@@ -244,6 +246,43 @@ static void s3_avro_write_long(FILE *f, int64_t n)
     fputc((int)v, f);
 }
 
+/* The file's bytes live in an anonymous mapping of their own, not in malloc's heap. A buffer of
+ * megabytes freed after each upload raises glibc's dynamic mmap threshold; the next ones then come
+ * from the heap, grow by copying (open_memstream) and stay in the process after their free: about
+ * 15 MiB of peak RSS in the 100,000-record benchmark. A mapping grows in place or is moved by the
+ * kernel (mremap: no copy, pages not yet written cost nothing) and goes back whole at munmap. */
+#define S3_AVRO_MAP_MIN (1u << 20)
+
+static int s3_avro_reserve(struct s3_avro *a, size_t need)
+{
+    if (need <= a->memcap)
+        return 0;
+    size_t cap = a->memcap ? a->memcap : S3_AVRO_MAP_MIN;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2)
+            return -1;
+        cap *= 2;
+    }
+    void *m = a->mem ? mremap(a->mem, a->memcap, cap, MREMAP_MAYMOVE)
+                     : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return -1;
+    a->mem = m;
+    a->memcap = cap;
+    return 0;
+}
+
+/* avro-c's file writer writes through a stdio stream: this one appends to the mapping. */
+static ssize_t s3_avro_cookie_write(void *cookie, const char *buf, size_t n)
+{
+    struct s3_avro *a = cookie;
+    if (s3_avro_reserve(a, a->memlen + n) != 0)
+        return 0; /* a short write: the stream's error, avro-c's failure */
+    memcpy(a->mem + a->memlen, buf, n);
+    a->memlen += n;
+    return (ssize_t)n;
+}
+
 /* avro-c writes the schema as it re-serializes it, without logicalType and Connect's properties:
  * the header's avro.schema is replaced by the schema made from the Connect one (the blocks do not
  * change: avro-c wrote them with the same types). -1 when the header is not understood. */
@@ -300,13 +339,9 @@ static int s3_avro_reheader(struct s3_avro *a)
     /* the sync marker and the blocks move in place behind the new header: no second copy of the
      * whole file (the object's peak memory) */
     size_t at = (size_t)(p - (const unsigned char *)a->mem), tail = a->memlen - at;
-    if (outlen > at) {
-        char *grown = realloc(a->mem, outlen + tail);
-        if (!grown) {
-            free(out);
-            return -1;
-        }
-        a->mem = grown;
+    if (s3_avro_reserve(a, outlen + tail) != 0) {
+        free(out);
+        return -1;
     }
     memmove(a->mem + outlen, a->mem + at, tail);
     memcpy(a->mem, out, outlen);
@@ -343,7 +378,7 @@ int s3_avro_open(struct s3_avro *a, const struct sluice_host *h, const sluice_sc
     }
     a->connect = cs;
     a->iface = avro_generic_class_from_schema(a->schema);
-    a->fp = open_memstream(&a->mem, &a->memlen);
+    a->fp = fopencookie(a, "w", (cookie_io_functions_t){.write = s3_avro_cookie_write});
     if (!a->iface || avro_generic_value_new(a->iface, &a->val) != 0 || !a->fp ||
         avro_file_writer_create_with_codec_fp(a->fp, "s3", 0, a->schema, &a->w, codec, 64 * 1024) !=
             0) {
@@ -383,7 +418,7 @@ int s3_avro_finish(struct s3_avro *a)
             return -1;
     }
     if (a->fp) {
-        int rc = fclose(a->fp); /* a->mem, a->memlen: the whole file */
+        int rc = fclose(a->fp); /* the last bytes: a->mem, a->memlen is the whole file */
         a->fp = NULL;
         if (rc != 0)
             return -1;
@@ -404,7 +439,8 @@ void s3_avro_free(struct s3_avro *a)
         avro_value_iface_decref(a->iface);
     if (a->schema)
         avro_schema_decref(a->schema);
-    free(a->mem);
+    if (a->mem)
+        munmap(a->mem, a->memcap);
     free(a->json);
     memset(a, 0, sizeof *a);
 }

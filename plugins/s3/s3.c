@@ -581,6 +581,12 @@ static void *s3_uploader_run(void *arg)
         pthread_mutex_unlock(&s->mu);
         err[0] = '\0';
         sluice_err_t e = s3_send(s, &u->http, f, err, sizeof err);
+        /* a stored Avro object's bytes go back now, not at the next rotation's reap: otherwise
+         * two whole objects are held while the next one fills (f->len stays for the accounting) */
+        if (e == SLUICE_OK && s->format == S3_FMT_AVRO) {
+            s3_avro_release(&f->avro);
+            f->data = NULL;
+        }
         pthread_mutex_lock(&s->mu);
         f->state = e == SLUICE_OK ? S3_JOB_DONE : S3_JOB_FAILED;
         f->err = e;

@@ -141,6 +141,8 @@ int s3_avro_append(struct s3_avro *a, const struct sluice_host *h, const sluice_
                    sluice_buf_t *scratch, const char **why);
 /* The last block written: the file is a->mem, a->memlen. */
 int s3_avro_finish(struct s3_avro *a);
+/* The file's bytes given back (after their upload); the rest stays for s3_avro_free. */
+void s3_avro_release(struct s3_avro *a);
 void s3_avro_free(struct s3_avro *a);
 
 /* s3_http.c */

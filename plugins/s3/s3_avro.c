@@ -427,6 +427,14 @@ int s3_avro_finish(struct s3_avro *a)
     return 0;
 }
 
+void s3_avro_release(struct s3_avro *a)
+{
+    if (a->mem)
+        munmap(a->mem, a->memcap);
+    a->mem = NULL;
+    a->memlen = a->memcap = 0;
+}
+
 void s3_avro_free(struct s3_avro *a)
 {
     if (a->w)
@@ -439,8 +447,7 @@ void s3_avro_free(struct s3_avro *a)
         avro_value_iface_decref(a->iface);
     if (a->schema)
         avro_schema_decref(a->schema);
-    if (a->mem)
-        munmap(a->mem, a->memcap);
+    s3_avro_release(a);
     free(a->json);
     memset(a, 0, sizeof *a);
 }

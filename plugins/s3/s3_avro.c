@@ -186,19 +186,26 @@ static int s3_avro_fill(const struct sluice_host *h, const sluice_schema_t *cs,
     case SLUICE_TYPE_BYTES:
         p = h->value_as_string(v, &len);
         return avro_value_set_bytes(dst, (void *)(p ? p : ""), len);
-    case SLUICE_TYPE_STRUCT:
+    case SLUICE_TYPE_STRUCT: {
+        /* the fields by position when the value has this very schema (the converter's, shared by
+         * the records of one schema); by name when it has an equal copy */
+        int same = h->value_type(v) == SLUICE_TYPE_STRUCT && h->value_schema(v) == cs;
         for (size_t i = 0, n = h->schema_field_count(cs); i < n; i++) {
             const sluice_schema_t *fs = NULL;
             const char *name = h->schema_field(cs, i, &fs);
             avro_value_t f;
+            const sluice_value_t *fv = same && i < h->value_count(v)
+                                           ? h->value_item(v, i, NULL, NULL)
+                                           : h->value_get(v, name);
             if (avro_value_get_by_index(dst, i, &f, NULL) != 0 ||
-                s3_avro_fill(h, fs, h->value_get(v, name), &f, scratch, why) != 0) {
+                s3_avro_fill(h, fs, fv, &f, scratch, why) != 0) {
                 if (!*why)
                     *why = "Avro: a field cannot be set";
                 return -1;
             }
         }
         return 0;
+    }
     default:
         *why = "format.class avro: arrays and maps are not supported yet";
         return -1;

@@ -726,55 +726,89 @@ static sluice_err_t s3_recover(struct s3 *s, struct s3_part *pt, char *errstr, s
 {
     const struct sluice_host *h = s->h;
     char prefix[S3_KEY_MAX], mine[512];
+    char next_key[S3_KEY_MAX + 1] = "", next_id[512] = "";
     snprintf(prefix, sizeof prefix, "%s%s%s%s", s->topics_dir, *s->topics_dir ? s->ddelim : "",
              pt->c.topic, s->ddelim);
     snprintf(mine, sizeof mine, "%s%s%" PRId32 "%s", pt->c.topic, s->fdelim, pt->c.partition,
              s->fdelim);
-    sluice_buf_t *q = h->buf_new(256);
-    if (!q)
-        return SLUICE_ERR_NOMEM;
-    h->buf_append(q, "prefix=", 7);
-    s3_uri_encode(h, q, prefix, 1);
-    h->buf_append(q, "&uploads=", 9);
-    sluice_err_t e =
-        s3_call(s, &s->http, "GET", NULL, h->buf_data(q), NULL, 0, 0, errstr, errstr_size);
-    h->buf_free(q);
-    if (e != SLUICE_OK)
-        return e;
-    /* copied: the aborts below reuse the response buffer */
-    char *list = strdup(h->buf_data(s->http.resp));
-    if (!list)
-        return SLUICE_ERR_NOMEM;
-    for (char *u = strstr(list, "<Upload>"); u; u = strstr(u + 8, "<Upload>")) {
-        char key[S3_KEY_MAX + 1], id[512], query[1024];
-        char *end = strstr(u, "</Upload>");
-        if (end)
-            *end = '\0';
-        if (s3_xml_get(u, "Key", key, sizeof key) == 0 &&
-            s3_xml_get(u, "UploadId", id, sizeof id) == 0) {
-            const char *base = strrchr(key, s->ddelim[0]);
-            base = base ? base + 1 : key;
-            if (strncmp(base, mine, strlen(mine)) == 0) {
-                sluice_buf_t *enc = h->buf_new(128);
-                if (enc) {
-                    s3_uri_encode(h, enc, id, 1);
-                    snprintf(query, sizeof query, "uploadId=%s", h->buf_data(enc));
-                    h->buf_free(enc);
-                    e = s3_call(s, &s->http, "DELETE", key, query, NULL, 0, 0, errstr, errstr_size);
-                    if (e != SLUICE_OK) {
-                        free(list);
-                        return e;
+    /* a listing holds at most 1,000 uploads: the next page starts after NextKeyMarker and
+     * NextUploadIdMarker while IsTruncated says there is more */
+    for (int page = 0;; page++) {
+        sluice_buf_t *q = h->buf_new(256);
+        if (!q)
+            return SLUICE_ERR_NOMEM;
+        if (page) { /* the parameters in SigV4's sorted order */
+            h->buf_append(q, "key-marker=", 11);
+            s3_uri_encode(h, q, next_key, 1);
+            h->buf_append(q, "&", 1);
+        }
+        h->buf_append(q, "prefix=", 7);
+        s3_uri_encode(h, q, prefix, 1);
+        if (page) {
+            h->buf_append(q, "&upload-id-marker=", 18);
+            s3_uri_encode(h, q, next_id, 1);
+        }
+        h->buf_append(q, "&uploads=", 9);
+        sluice_err_t e =
+            s3_call(s, &s->http, "GET", NULL, h->buf_data(q), NULL, 0, 0, errstr, errstr_size);
+        h->buf_free(q);
+        if (e != SLUICE_OK)
+            return e;
+        /* copied: the aborts below reuse the response buffer */
+        char *list = strdup(h->buf_data(s->http.resp));
+        if (!list)
+            return SLUICE_ERR_NOMEM;
+        char truncated[8] = "", key_marker[S3_KEY_MAX + 1] = "", id_marker[512] = "";
+        s3_xml_get(list, "IsTruncated", truncated, sizeof truncated);
+        s3_xml_get(list, "NextKeyMarker", key_marker, sizeof key_marker);
+        s3_xml_get(list, "NextUploadIdMarker", id_marker, sizeof id_marker);
+        for (char *u = strstr(list, "<Upload>"); u; u = strstr(u + 8, "<Upload>")) {
+            char key[S3_KEY_MAX + 1], id[512], query[1024];
+            char *end = strstr(u, "</Upload>");
+            if (end)
+                *end = '\0';
+            if (s3_xml_get(u, "Key", key, sizeof key) == 0 &&
+                s3_xml_get(u, "UploadId", id, sizeof id) == 0) {
+                const char *base = strrchr(key, s->ddelim[0]);
+                base = base ? base + 1 : key;
+                if (strncmp(base, mine, strlen(mine)) == 0) {
+                    sluice_buf_t *enc = h->buf_new(128);
+                    if (enc) {
+                        s3_uri_encode(h, enc, id, 1);
+                        snprintf(query, sizeof query, "uploadId=%s", h->buf_data(enc));
+                        h->buf_free(enc);
+                        e = s3_call(s, &s->http, "DELETE", key, query, NULL, 0, 0, errstr,
+                                    errstr_size);
+                        if (e != SLUICE_OK) {
+                            free(list);
+                            return e;
+                        }
+                        h->log(s->ctx, SLUICE_LOG_INFO,
+                               "aborted the incomplete multipart upload of %s (left by a crash)",
+                               key);
                     }
-                    h->log(s->ctx, SLUICE_LOG_INFO,
-                           "aborted the incomplete multipart upload of %s (left by a crash)", key);
                 }
             }
+            if (!end)
+                break;
+            u = end;
         }
-        if (!end)
+        free(list);
+        if (strcmp(truncated, "true") != 0)
             break;
-        u = end;
+        /* a truncated page must move the markers on: a store that does not is not followed round
+         * in circles */
+        if (!*key_marker ||
+            (strcmp(key_marker, next_key) == 0 && strcmp(id_marker, next_id) == 0)) {
+            h->log(s->ctx, SLUICE_LOG_WARN,
+                   "the listing of incomplete multipart uploads under %s is truncated without a "
+                   "next marker: the rest is not looked at",
+                   prefix);
+            break;
+        }
+        snprintf(next_key, sizeof next_key, "%s", key_marker);
+        snprintf(next_id, sizeof next_id, "%s", id_marker);
     }
-    free(list);
     pt->recovered = 1;
     return SLUICE_OK;
 }

@@ -303,16 +303,18 @@ def test_endpoint_refusing_connections_waits_and_commits_nothing(sluice, tmp, s3
 # -- errors s3proxy cannot produce: a stub speaking S3's error documents --------------------------
 
 class Stub(http.server.BaseHTTPRequestHandler):
-    answers = []  # [(status, code)], one per request; the last repeats
+    answers = []  # [(status, code) or (status, None, body)], one per request; the last repeats
 
     def _answer(self):
         n = int(self.headers.get("Content-Length") or 0)
         if n:
             self.rfile.read(n)
-        status, code = self.answers[0] if len(self.answers) == 1 else self.answers.pop(0)
+        status, code, *body = self.answers[0] if len(self.answers) == 1 else self.answers.pop(0)
         self.server.seen.append(self.command)
         self.server.headers.append((self.command, self.path, dict(self.headers)))
-        if code is None:
+        if body:
+            body = body[0].encode()
+        elif code is None:
             body = b"<ListMultipartUploadsResult></ListMultipartUploadsResult>"
         else:
             body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>"
@@ -450,6 +452,34 @@ def test_requests_carry_sse_acl_token_and_sigv4(sluice, tmp, stub):
     (_, lpath, lh), = [x for x in stub.headers if x[0] == "GET"]
     assert lpath == "/b/?prefix=topics%2Forders%2F&uploads="
     assert "x-amz-acl" not in {k.lower() for k in lh}
+
+
+def test_listing_of_incomplete_uploads_follows_its_pages(sluice, tmp, stub):
+    # S3 lists at most 1,000 uploads a page: an upload of this partition on the second page is
+    # aborted as well, found after NextKeyMarker/NextUploadIdMarker
+    key = "topics/orders/partition=0/orders+0+0000000000.json"
+
+    def page(upload_id, more):
+        nxt = (f"<NextKeyMarker>{key}</NextKeyMarker>"
+               f"<NextUploadIdMarker>{upload_id}</NextUploadIdMarker>") if more else ""
+        return (f"<ListMultipartUploadsResult><Bucket>b</Bucket>{nxt}"
+                f"<IsTruncated>{'true' if more else 'false'}</IsTruncated>"
+                f"<Upload><Key>{key}</Key><UploadId>{upload_id}</UploadId></Upload>"
+                f"</ListMultipartUploadsResult>")
+    Stub.answers = [(200, None, page("up/1", True)), (204, None, ""),
+                    (200, None, page("up-2", False)), (204, None, ""), (200, None)]
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    run_ok(sluice, pipeline(tmp, tmp / "in.json",
+                            s3_keys(f"http://127.0.0.1:{stub.server_port}", "b",
+                                    secret="stub-secret-4")))
+    assert [(m, p) for m, p, _ in stub.headers] == [
+        ("GET", "/b/?prefix=topics%2Forders%2F&uploads="),
+        ("DELETE", "/b/topics/orders/partition%3D0/orders%2B0%2B0000000000.json?uploadId=up%2F1"),
+        ("GET", "/b/?key-marker=topics%2Forders%2Fpartition%3D0%2Forders%2B0%2B0000000000.json"
+                "&prefix=topics%2Forders%2F&upload-id-marker=up%2F1&uploads="),
+        ("DELETE", "/b/topics/orders/partition%3D0/orders%2B0%2B0000000000.json?uploadId=up-2"),
+        ("PUT", "/b/topics/orders/partition%3D0/orders%2B0%2B0000000000.json"),
+    ]
 
 
 def test_incomplete_upload_of_a_crash_is_aborted(sluice, tmp, s3):

@@ -913,9 +913,6 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
     for (struct s3_part *pt = s->parts; pt; pt = pt->next)
         if (pt->due && (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
-    /* the clocks once a batch (two reads a record were 5% of the Avro run's CPU), read again
-     * after a rotation, which may wait for uploads */
-    int64_t mono = h->monotonic_ms(), now = h->now_ms();
     for (size_t i = 0, n = h->batch_count(batch); i < n; i++) {
         sluice_record_t *rec = h->batch_get(batch, i);
         const char *topic = h->record_topic(rec);
@@ -941,13 +938,11 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             h->record_fail(rec, why);
             continue;
         }
-        if (storepart_due(&s->part, &pt->c, pt->files != NULL, ts, mono, now) ||
-            (pt->files && s->format == S3_FMT_AVRO && pt->schema != h->value_schema(v))) {
-            if ((e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
-                return e;
-            mono = h->monotonic_ms();
-            now = h->now_ms();
-        }
+        int64_t mono = h->monotonic_ms(), now = h->now_ms();
+        if ((storepart_due(&s->part, &pt->c, pt->files != NULL, ts, mono, now) ||
+             (pt->files && s->format == S3_FMT_AVRO && pt->schema != h->value_schema(v))) &&
+            (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
+            return e;
         struct s3_file *f = pt->files;
         while (f && strcmp(f->enc, h->buf_data(enc)) != 0)
             f = f->next;
@@ -982,12 +977,8 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
         if (f->zon && h->buf_len(f->raw) >= S3_GZIP_STAGE &&
             (e = storepart_gzip(h, &f->z, f->raw, f->body, Z_NO_FLUSH)) != SLUICE_OK)
             return e;
-        if (full) {
-            if ((e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
-                return e;
-            mono = h->monotonic_ms();
-            now = h->now_ms();
-        }
+        if (full && (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
+            return e;
     }
     return SLUICE_OK;
 }

@@ -322,7 +322,9 @@ history_t *history_start(struct runtime *rt)
     if (!h)
         return NULL;
     h->rt = rt;
-    if (pthread_create(&h->thread, NULL, history_thread, h) != 0) {
+    if (pthread_create(&h->thread, NULL, history_thread, h) == 0)
+        pthread_setname_np(h->thread, "history");
+    else {
         history_free(h);
         return NULL;
     }

@@ -502,7 +502,9 @@ static enum MHD_Result stream_queue(http_server_t *srv, struct MHD_Connection *c
         st->fd = ci->connect_fd;
     pthread_mutex_lock(&srv->streams_mu);
     if (!srv->pump_started && !srv->pump_stop) {
-        if (pthread_create(&srv->pump, NULL, stream_pump, srv) != 0) {
+        if (pthread_create(&srv->pump, NULL, stream_pump, srv) == 0)
+            pthread_setname_np(srv->pump, "http-streams");
+        else {
             pthread_mutex_unlock(&srv->streams_mu);
             st->ops->free(st->obj);
             free(st);

@@ -1139,6 +1139,15 @@ static int runtime_start_plugins(runtime_t *rt)
     return 0;
 }
 
+/* Names a task's thread (top -H, /proc/PID/task/TID/comm: which thread wakes): the prefix and
+ * as much of the id as the kernel's 15 characters hold. */
+static void thread_name(pthread_t t, const char *prefix, const char *id)
+{
+    char name[16];
+    snprintf(name, sizeof name, "%s%s", prefix, id ? id : "");
+    pthread_setname_np(t, name);
+}
+
 static void sink_task_thread(sink_rt_t *sk, int64_t now)
 {
     atomic_store(&sk->paused_ack, 0);
@@ -1151,6 +1160,7 @@ static void sink_task_thread(sink_rt_t *sk, int64_t now)
     sk->ctl.stop_sent = 0;
     sk->ctl.started_at = now;
     if (pthread_create(&sk->thread, NULL, pipeline_sink_main, sk) == 0) {
+        thread_name(sk->thread, "k:", sk->id);
         sk->thread_started = 1;
         sk->ctl.live = 1;
         sk->ctl.state = WORKER_RUNNING;
@@ -1171,6 +1181,7 @@ static void source_task_thread(pipeline_t *p, int64_t now)
     p->ctl.stop_sent = 0;
     p->ctl.started_at = now;
     if (pthread_create(&p->thread, NULL, pipeline_source_main, p) == 0) {
+        thread_name(p->thread, "s:", p->id);
         p->thread_started = 1;
         p->ctl.live = 1;
         p->ctl.state = WORKER_RUNNING;
@@ -1773,8 +1784,10 @@ int runtime_run(runtime_t *rt)
     /* Every thread inherits the mask: only the signal thread takes them, with sigtimedwait. */
     pthread_sigmask(SIG_BLOCK, &rt->sigs, &old);
     signal(SIGPIPE, SIG_IGN);
-    if (pthread_create(&rt->sig_thread, NULL, runtime_signals, rt) == 0)
+    if (pthread_create(&rt->sig_thread, NULL, runtime_signals, rt) == 0) {
+        pthread_setname_np(rt->sig_thread, "signals");
         rt->sig_thread_started = 1;
+    }
 
     /* Before the set-up, so that /health answers while Kafka is awaited. */
     if (http_settings_enabled(rt->http_settings)) {

@@ -7,10 +7,13 @@
  * under pressure, when idle and at the end; only a successful flush commits the records to the
  * transport, which lets it free them (and the source commit) or records the sink's position. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backoff.h"
 #include "clock.h"
@@ -103,6 +106,7 @@ static int side_send(pipeline_t *p, transport_topic_t *to, topic_stage_t *stage,
 static void pipeline_ended(pipeline_t *p)
 {
     pthread_mutex_lock(&p->ended->mu);
+    p->ended->kicked = 1;
     pthread_cond_broadcast(&p->ended->cv);
     pthread_mutex_unlock(&p->ended->mu);
 }
@@ -621,6 +625,35 @@ static void side_max_message_bytes(side_t *side, const pipeline_t *p)
     side->key_conv.max_bytes = side->value_conv.max_bytes = max;
 }
 
+void pipeline_sink_wake(sink_rt_t *s)
+{
+    if (s->reader && s->reader->ops->wake)
+        s->reader->ops->wake(s->reader);
+}
+
+void pipeline_source_wake(pipeline_t *p)
+{
+    if (p->wake_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(p->wake_fd, &one, sizeof one);
+        (void)w; /* EAGAIN: the counter is full, so it is readable: woken anyway */
+    }
+}
+
+/* Nothing available and nothing in flight: sleep until the plugin's descriptor is readable or a
+ * flag changes (pipeline_source_wake), not on a clock. */
+static void source_sleep(pipeline_t *p, int fd)
+{
+    struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = p->wake_fd, .events = POLLIN}};
+    if (atomic_load(&p->stop) || atomic_load(&p->abort) || atomic_load(&p->paused))
+        return;
+    if (poll(pfd, 2, -1) > 0 && (pfd[1].revents & POLLIN)) {
+        uint64_t n;
+        ssize_t r = read(p->wake_fd, &n, sizeof n);
+        (void)r;
+    }
+}
+
 void *pipeline_source_main(void *arg)
 {
     pipeline_t *p = arg;
@@ -641,10 +674,22 @@ void *pipeline_source_main(void *arg)
     backoff_init(&p->encode_bo, 300, p->side.retry_delay_max_ms,
                  (uint64_t)clock_mono_ms() ^ 0x5bd1e995u);
     int64_t failing_since = 0;
+    /* A plugin that offers a descriptor is waited on there once it has nothing (AGAIN) and no
+     * position waits to be committed: an idle source then costs no wakeups. */
+    int wait_fd = ops->fd && p->wake_fd >= 0 ? ops->fd(src->state) : -1;
+    int idle = 0;
 
     log_clear_last_error();
     while (!atomic_load(&p->stop) && !atomic_load(&p->abort)) {
         source_commit(p, &last_write, 0);
+        int poll_ms = SOURCE_POLL_MS;
+        if (idle && wait_fd >= 0 && !p->inflight_head) {
+            source_sleep(p, wait_fd);
+            poll_ms = 0;
+            if (atomic_load(&p->stop) || atomic_load(&p->abort))
+                break;
+        }
+        idle = 0;
         if (atomic_load(&p->paused)) {
             /* Paused (worker.h): nothing is polled; what is in flight still commits. */
             atomic_store(&p->paused_ack, 1);
@@ -656,7 +701,8 @@ void *pipeline_source_main(void *arg)
         sluice_batch_t batch;
         batch_init(&batch, &arena, &p->side.codec);
         char err[1024] = "";
-        sluice_err_t e = ops->poll(src->state, &batch, SOURCE_POLL_MS, err, sizeof err);
+        sluice_err_t e = ops->poll(src->state, &batch, poll_ms, err, sizeof err);
+        idle = e == SLUICE_AGAIN && batch.len == 0;
         atomic_store_explicit(&p->unconnected, e == SLUICE_NOT_CONNECTED, memory_order_relaxed);
         if (e == SLUICE_NOT_CONNECTED || e == SLUICE_RETRY) {
             int64_t now = clock_mono_ms();
@@ -1035,7 +1081,9 @@ void *pipeline_sink_main(void *arg)
             paused = want_pause;
             atomic_store(&s->paused_ack, paused);
         }
-        int wait = s->dirty ? SINK_IDLE_MS : SOURCE_POLL_MS;
+        /* Nothing to flush: wait for records, not on a clock, where the reader can be woken when a
+         * flag changes (pipeline_sink_wake). */
+        int wait = s->dirty ? SINK_IDLE_MS : ops->wake ? -1 : SOURCE_POLL_MS;
         size_t n = ops->read(rd, views, max, wait);
         if (s->revoke_failed) {
             failed = 1;
@@ -1117,6 +1165,7 @@ void *pipeline_sink_main(void *arg)
     if (failed && !alone) {
         atomic_store(&p->failed, 1);
         atomic_store(&p->stop, 1);
+        pipeline_source_wake(p);
         if (p->has_source && p->source.plugin->source.stop)
             p->source.plugin->source.stop(p->source.state);
     }

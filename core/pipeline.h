@@ -94,6 +94,7 @@ void task_stats_read(const task_stats_t *s, struct worker_counters *out);
 typedef struct pipeline_ended {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    int kicked; /* under mu: something changed since the waiter last looked (no wakeup is lost) */
 } pipeline_ended_t;
 
 /* Settings of one side: the source side of a pipeline, or one sink. */
@@ -192,6 +193,9 @@ typedef struct pipeline {
     atomic_int shutdown;     /* a signal asked the run to end: sinks of endless topics finish */
     atomic_int hold_commits; /* a sink stopped short of a read: no source position commits now */
     atomic_int source_done;
+    /* An eventfd (-1: none) that wakes a source thread sleeping on its plugin's `fd` when a flag
+     * above changes (pipeline_source_wake). Made with the pipeline, closed with it. */
+    int wake_fd;
     /* The supervisor's (under rt->lock): the rt->stopping it last passed on to this pipeline. A
      * task started just after a signal resets its stop flag; the supervisor asks again. */
     int stop_asked;
@@ -199,6 +203,11 @@ typedef struct pipeline {
 
 /* Thread bodies (pipeline.c); each signals p->ended as it returns. */
 void *pipeline_source_main(void *arg);
+/* After setting stop, abort or paused: wakes the source thread if it sleeps on its plugin's fd. */
+void pipeline_source_wake(pipeline_t *p);
+/* The same for a sink task (its thread's reader wait); its reader must be alive (under the
+ * runtime's lock while the task runs). */
+void pipeline_sink_wake(sink_rt_t *s);
 void *pipeline_sink_main(void *arg);
 /* The reader's revocation callback of a sink task (opaque: its sink_rt_t; sink thread). */
 int pipeline_sink_revoke(void *opaque);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -206,6 +207,7 @@ static pipeline_t *pipeline_alloc(const config_pipeline_t *cp)
     }
     p->src_target = WORKER_RUNNING;
     p->src_topics_mark = -1;
+    p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); /* -1: the source polls on a clock */
     for (size_t i = 0; i < cp->nsinks; i++) {
         p->sink_target[i] = WORKER_RUNNING;
         p->sink_topics_mark[i] = -1;
@@ -1280,7 +1282,8 @@ static void supervise_source(runtime_t *rt, pipeline_t *p, int restarts, int64_t
     if (!cluster_holds(rt->cluster, p, 0))
         target = WORKER_UNASSIGNED; /* another worker runs it (distributed mode) */
     if (c->live && !atomic_load(&p->source_done)) {
-        atomic_store(&p->paused, target == WORKER_PAUSED);
+        if (atomic_exchange(&p->paused, target == WORKER_PAUSED) != (target == WORKER_PAUSED))
+            pipeline_source_wake(p);
         /* PAUSED once the thread says so: nothing it polls goes out after that. */
         c->state =
             target == WORKER_PAUSED && atomic_load(&p->paused_ack) ? WORKER_PAUSED : WORKER_RUNNING;
@@ -1288,6 +1291,7 @@ static void supervise_source(runtime_t *rt, pipeline_t *p, int restarts, int64_t
             !c->stop_sent) {
             /* Stop: the source drains what is in flight and commits, then its thread ends. */
             atomic_store(&p->stop, 1);
+            pipeline_source_wake(p);
             if (p->source.plugin->source.stop)
                 p->source.plugin->source.stop(p->source.state);
             c->stop_sent = 1;
@@ -1333,12 +1337,14 @@ static void supervise_sink(runtime_t *rt, pipeline_t *p, sink_rt_t *sk, int rest
     if (!cluster_holds(rt->cluster, p, cluster_task_number(p, sk)))
         target = WORKER_UNASSIGNED; /* another worker runs it (distributed mode) */
     if (c->live && !atomic_load(&sk->done)) {
-        atomic_store(&sk->paused, target == WORKER_PAUSED);
+        if (atomic_exchange(&sk->paused, target == WORKER_PAUSED) != (target == WORKER_PAUSED))
+            pipeline_sink_wake(sk);
         c->state = target == WORKER_PAUSED && atomic_load(&sk->paused_ack) ? WORKER_PAUSED
                                                                            : WORKER_RUNNING;
         if ((target == WORKER_STOPPED || target == WORKER_UNASSIGNED || c->restart_req) &&
             !c->stop_sent) {
             atomic_store(&sk->stop, 1); /* it flushes, commits and ends */
+            pipeline_sink_wake(sk);
             c->stop_sent = 1;
         }
         return;
@@ -1497,6 +1503,7 @@ static void pipeline_bring_up(runtime_t *rt, pipeline_t *p)
         p->ctl.state = p->src_target == WORKER_STOPPED ? WORKER_STOPPED : WORKER_UNASSIGNED;
     } else if (p->has_source) {
         atomic_store(&p->paused, p->src_target == WORKER_PAUSED);
+        pipeline_source_wake(p);
         source_task_thread(p, now);
     }
     log_info(p->id, "started");
@@ -1590,7 +1597,10 @@ static void runtime_changes_apply(runtime_t *rt, runtime_change_t *ready)
 /* One tick of the supervisor; returns 1 when the run is over (runtime_finished). */
 static void runtime_request_stop(runtime_t *rt, int hard);
 
-static int runtime_supervise(runtime_t *rt)
+static int64_t supervise_wait_ms(runtime_t *rt, int64_t now);
+
+/* One pass; *wait_ms: how long the next may wait unless woken (supervise_wait_ms). */
+static int runtime_supervise(runtime_t *rt, int64_t *wait_ms)
 {
     if (atomic_load(&rt->reexec) == 1) {
         atomic_store(&rt->reexec, 2); /* asked once */
@@ -1616,9 +1626,60 @@ static int runtime_supervise(runtime_t *rt)
     }
     runtime_change_t *ready = runtime_changes_ready(rt);
     int finished = !ready && !rt->changes && runtime_finished(rt);
+    /* Changes just applied are looked at again soon (their tasks start on the next pass). */
+    *wait_ms = ready ? 0 : supervise_wait_ms(rt, now);
     pthread_mutex_unlock(&rt->lock);
     runtime_changes_apply(rt, ready);
     return finished;
+}
+
+void runtime_wake(runtime_t *rt)
+{
+    pthread_mutex_lock(&rt->ended.mu);
+    rt->ended.kicked = 1;
+    pthread_cond_broadcast(&rt->ended.cv);
+    pthread_mutex_unlock(&rt->ended.mu);
+}
+
+/* Under rt->lock, after a pass: how long the supervisor may sleep unless woken (runtime_wake,
+ * pipeline_ended). -1: until woken, when every task is where its target wants it and nothing waits
+ * for a time; a restart's backoff gives its deadline; anything in flux (a change, a stop or pause
+ * the task has not acknowledged yet, a run stopping) is looked at again within 100 ms. */
+static int64_t supervise_wait_ms(runtime_t *rt, int64_t now)
+{
+    enum { FLUX_MS = 100 };
+    if (rt->changes || atomic_load(&rt->stopping) || atomic_load(&rt->reexec) == 1)
+        return FLUX_MS;
+    int64_t wait = -1;
+    for (size_t i = 0; i < rt->npipelines; i++) {
+        pipeline_t *p = rt->pipelines[i];
+        for (size_t s = 0; s <= p->nsinks; s++) {
+            const task_ctl_t *c;
+            int target, acked;
+            if (s == p->nsinks) {
+                if (!p->has_source)
+                    continue;
+                c = &p->ctl;
+                target = p->src_target;
+                acked = atomic_load(&p->paused_ack);
+            } else {
+                c = &p->sinks[s].ctl;
+                target = p->sink_target[p->sinks[s].cfg_index];
+                acked = atomic_load(&p->sinks[s].paused_ack);
+            }
+            if (p->broken)
+                continue;
+            if (c->restart_req ||
+                (c->live && (target == WORKER_STOPPED || (target == WORKER_PAUSED && !acked))))
+                return FLUX_MS;
+            if (!c->live && c->state == WORKER_RESTARTING) {
+                int64_t left = c->retry_at > now ? c->retry_at - now : 0;
+                if (wait < 0 || left < wait)
+                    wait = left;
+            }
+        }
+    }
+    return wait;
 }
 
 /* Ask one pipeline to stop, under rt->lock. `hard`: do not drain. */
@@ -1628,6 +1689,10 @@ static void pipeline_request_stop(pipeline_t *p, int hard)
     atomic_store(&p->shutdown, 1);
     if (hard)
         atomic_store(&p->abort, 1);
+    pipeline_source_wake(p);
+    for (size_t s = 0; s < p->nsinks; s++)
+        if (p->sinks[s].thread_started)
+            pipeline_sink_wake(&p->sinks[s]);
     if (p->has_source && p->thread_started && p->source.plugin->source.stop)
         p->source.plugin->source.stop(p->source.state);
 }
@@ -1706,8 +1771,8 @@ static void *runtime_signals(void *arg)
     runtime_t *rt = arg;
     int signals = 0;
     while (!atomic_load(&rt->exiting)) {
-        struct timespec tick = {0, 100 * 1000000L};
-        int sig = sigtimedwait(&rt->sigs, NULL, &tick);
+        /* No timeout: the run's end wakes it with SIGUSR1 after setting `exiting`. */
+        int sig = sigwaitinfo(&rt->sigs, NULL);
         if (sig == SIGHUP) {
             buf_t errs;
             buf_init(&errs);
@@ -1721,6 +1786,7 @@ static void *runtime_signals(void *arg)
             continue;
         signals++;
         atomic_store(&rt->stopping, signals);
+        runtime_wake(rt);
         if (signals == 1) {
             log_info(NULL, "%s: stopping sources, draining and flushing sinks (again to abort)",
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -1868,25 +1934,39 @@ int runtime_run(runtime_t *rt)
     log_info(NULL, "running %zu pipeline%s %s; offsets in %s", rt->npipelines,
              rt->npipelines == 1 ? "" : "s", where, rt->offsets_path);
 
-    struct timespec last_report, now;
-    clock_gettime(CLOCK_MONOTONIC, &last_report);
-    while (!runtime_supervise(rt)) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += 100 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
+    int64_t last_report = clock_mono_ms(), wait_ms;
+    while (!runtime_supervise(rt, &wait_ms)) {
+        /* Sleeps until woken (a pipeline thread ended, a signal, a REST request: kicked) or the
+         * next thing due: a restart's backoff, the progress line. Nothing quiet ticks. */
+        if (!rt->quiet) {
+            int64_t left = last_report + rt->progress_interval_ms - clock_mono_ms();
+            if (left < 0)
+                left = 0;
+            if (wait_ms < 0 || left < wait_ms)
+                wait_ms = left;
         }
-        /* Woken at once when a pipeline thread ends (pipeline_ended). */
         pthread_mutex_lock(&rt->ended.mu);
-        pthread_cond_timedwait(&rt->ended.cv, &rt->ended.mu, &until);
+        if (wait_ms < 0) {
+            while (!rt->ended.kicked)
+                pthread_cond_wait(&rt->ended.cv, &rt->ended.mu);
+        } else if (wait_ms > 0 && !rt->ended.kicked) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until); /* the condvar's clock (runtime_init) */
+            until.tv_sec += wait_ms / 1000;
+            until.tv_nsec += (wait_ms % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            while (!rt->ended.kicked &&
+                   pthread_cond_timedwait(&rt->ended.cv, &rt->ended.mu, &until) == 0)
+                ;
+        }
+        rt->ended.kicked = 0;
         pthread_mutex_unlock(&rt->ended.mu);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        double since = (double)(now.tv_sec - last_report.tv_sec) +
-                       (double)(now.tv_nsec - last_report.tv_nsec) / 1e9;
-        if (!rt->quiet && since * 1000 >= rt->progress_interval_ms) {
-            runtime_progress(rt, since);
+        int64_t now = clock_mono_ms();
+        if (!rt->quiet && now - last_report >= rt->progress_interval_ms) {
+            runtime_progress(rt, (double)(now - last_report) / 1000.0);
             last_report = now;
         }
     }
@@ -1987,6 +2067,8 @@ static void pipeline_free(pipeline_t *p)
 {
     free(p->rest_item);
     p->rest_item = NULL;
+    if (p->wake_fd >= 0)
+        close(p->wake_fd);
     while (p->orphans) {
         tracker_t *t = p->orphans;
         p->orphans = t->next;

@@ -88,6 +88,9 @@ pipeline_t *runtime_pipeline_new(runtime_t *rt, config_gen_t *gen, const config_
 void runtime_pipeline_discard(pipeline_t *p);
 /* Queue a change of the pipeline list (under rt->lock). */
 int runtime_change(runtime_t *rt, pipeline_t *old, pipeline_t *add);
+/* Wakes the supervising loop of runtime_run: call after changing what it acts on (a task's target,
+ * a restart asked, a change queued). It sleeps until then when nothing is in flux. */
+void runtime_wake(runtime_t *rt);
 void config_gen_unref(config_gen_t *g);
 /* The items of a state file's `pipelines:` list, as text (each `  - id: ...` with its lines). */
 int runtime_state_items(const char *text, char ***items, size_t *n);

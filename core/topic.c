@@ -347,16 +347,47 @@ size_t topic_stage_next(const topic_stage_t *s, size_t pos, topic_view_t *v)
     return pos + e.total;
 }
 
+/* Under t->mu: one wait for `data` unless kicked (a single wait: the callers loop). */
+static void topic_wait_locked(topic_reader_t *rd, int wait_ms)
+{
+    topic_t *t = rd->topic;
+    if (!rd->kicked && wait_ms < 0) {
+        pthread_cond_wait(&t->data, &t->mu);
+    } else if (!rd->kicked && wait_ms > 0) {
+        struct timespec ts;
+        topic_deadline(&ts, wait_ms);
+        pthread_cond_timedwait(&t->data, &t->mu, &ts);
+    }
+    rd->kicked = 0;
+}
+
+void topic_wake(topic_reader_t *rd)
+{
+    topic_t *t = rd->topic;
+    pthread_mutex_lock(&t->mu);
+    rd->kicked = 1;
+    pthread_cond_broadcast(&t->data);
+    pthread_mutex_unlock(&t->mu);
+}
+
+void topic_wait(topic_reader_t *rd, int wait_ms)
+{
+    topic_t *t = rd->topic;
+    pthread_mutex_lock(&t->mu);
+    if (!t->closed)
+        topic_wait_locked(rd, wait_ms);
+    pthread_mutex_unlock(&t->mu);
+}
+
 size_t topic_read(topic_reader_t *rd, topic_view_t *views, size_t max, int wait_ms)
 {
     topic_t *t = rd->topic;
     size_t n = 0;
     pthread_mutex_lock(&t->mu);
-    if (rd->next >= t->next && !t->closed && wait_ms > 0) {
-        struct timespec ts;
-        topic_deadline(&ts, wait_ms);
-        pthread_cond_timedwait(&t->data, &t->mu, &ts);
-    }
+    if (rd->next >= t->next && !t->closed)
+        topic_wait_locked(rd, wait_ms);
+    else
+        rd->kicked = 0;
     while (n < max && rd->next < t->next) {
         struct topic_chunk *c = topic_locate(rd);
         if (!c)
@@ -725,9 +756,7 @@ static size_t mem_read(transport_reader_t *r, topic_view_t *views, size_t max, i
 {
     if (atomic_load(&((struct mem_reader *)r)->paused)) {
         /* Paused: nothing is handed out; wait as a read of an empty topic would. */
-        struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
-        if (wait_ms > 0)
-            nanosleep(&ts, NULL);
+        topic_wait(mem_rd(r), wait_ms);
         return 0;
     }
     return topic_read(mem_rd(r), views, max, wait_ms);
@@ -760,6 +789,11 @@ static int mem_drained(transport_reader_t *r)
 static int mem_pressure(transport_reader_t *r)
 {
     return topic_pressure(mem_rd(r)->topic);
+}
+
+static void mem_wake(transport_reader_t *r)
+{
+    topic_wake(mem_rd(r));
 }
 
 static void mem_pause(transport_reader_t *r)
@@ -848,5 +882,6 @@ static const struct transport_ops transport_memory = {
     .pending = mem_pending,
     .commit_offsets = mem_commit_offsets,
     .close = mem_close,
+    .wake = mem_wake,
 };
 TRANSPORT_REGISTER(transport_memory);

@@ -194,6 +194,11 @@ struct transport_ops {
                           char *errstr, size_t errstr_size);
     /* The reader is done: it stops holding records (after a failure, without committing). */
     void (*close)(transport_reader_t *r);
+    /* Optional: end the reader's wait in `read` (or its next one) from another thread, after a
+     * flag its sink looks at changed (stop, pause, abort). With it, a sink with nothing to flush
+     * waits in read until records or this come (wait_ms -1); without, it reads on a 100 ms clock.
+     */
+    void (*wake)(transport_reader_t *r);
 };
 
 /* The transport the run's top-level keys ask for (see wanted and rank above); NULL if none of

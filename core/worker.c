@@ -19,6 +19,15 @@ const char *worker_state_name(worker_state_t s)
     return (unsigned)s < sizeof state_names / sizeof *state_names ? state_names[s] : "UNASSIGNED";
 }
 
+/* Releases the runtime's lock and wakes its supervisor, which sleeps while nothing is in flux: what
+ * was done under the lock (a target, a restart, a change) is acted on at once. A read wakes it for
+ * one pass that finds nothing to do. */
+static void worker_unlock(runtime_t *rt)
+{
+    pthread_mutex_unlock(&rt->lock);
+    runtime_wake(rt);
+}
+
 /* -- connectors: a pipeline's source, each of its sinks -----------------------------------------
  */
 
@@ -153,7 +162,7 @@ int worker_topics_reset(struct runtime *rt, const char *name, char *err, size_t 
             r.p->src_topics_mark = n;
         rc = 202; /* Connect's Response.accepted() */
     }
-    pthread_mutex_unlock(&rt->lock);
+    worker_unlock(rt);
     return rc;
 }
 
@@ -557,7 +566,7 @@ static int conn_begin(runtime_t *rt, const char *name, conn_ref_t *r, char *err,
         rc = 409;
     }
     if (rc != 200)
-        pthread_mutex_unlock(&rt->lock);
+        worker_unlock(rt);
     return rc;
 }
 
@@ -567,7 +576,7 @@ static int conn_begin_restartable(runtime_t *rt, const char *name, const char *w
 {
     int rc = conn_begin(rt, name, r, err, errlen);
     if (rc == 200 && !conn_restartable(rt, what, err, errlen)) {
-        pthread_mutex_unlock(&rt->lock);
+        worker_unlock(rt);
         rc = 409;
     }
     return rc;
@@ -593,7 +602,7 @@ int worker_pause(struct runtime *rt, const char *name, char *err, size_t errlen)
     if (*target == WORKER_STOPPED)
         conn_wake(&r); /* it starts paused */
     *target = WORKER_PAUSED;
-    pthread_mutex_unlock(&rt->lock);
+    worker_unlock(rt);
     return 202;
 }
 
@@ -607,7 +616,7 @@ int worker_resume(struct runtime *rt, const char *name, char *err, size_t errlen
     if (*target == WORKER_STOPPED)
         conn_wake(&r);
     *target = WORKER_RUNNING;
-    pthread_mutex_unlock(&rt->lock);
+    worker_unlock(rt);
     return 202;
 }
 
@@ -618,7 +627,7 @@ int worker_stop(struct runtime *rt, const char *name, char *err, size_t errlen)
     if (rc != 200)
         return rc;
     *conn_target(&r) = WORKER_STOPPED;
-    pthread_mutex_unlock(&rt->lock);
+    worker_unlock(rt);
     return 204;
 }
 
@@ -638,7 +647,7 @@ int worker_restart(struct runtime *rt, const char *name, int include_tasks, int 
             ctl[i]->restart_req = 1;
     if (*conn_target(&r) == WORKER_STOPPED)
         *conn_target(&r) = WORKER_RUNNING;
-    pthread_mutex_unlock(&rt->lock);
+    worker_unlock(rt);
     return include_tasks || only_failed ? 202 : 204;
 }
 
@@ -652,11 +661,11 @@ int worker_restart_task(struct runtime *rt, const char *name, int task, char *er
     size_t n = conn_tasks(&r, ctl, TASKS_MAX);
     if (task < 0 || (size_t)task >= n) {
         snprintf(err, errlen, "Task %s-%d not found", name, task);
-        pthread_mutex_unlock(&rt->lock);
+        worker_unlock(rt);
         return 404;
     }
     ctl[task]->restart_req = 1;
-    pthread_mutex_unlock(&rt->lock);
+    worker_unlock(rt);
     return 204;
 }
 
@@ -803,7 +812,7 @@ int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t le
     pipeline_t *old = pipeline_by_id(rt, name);
     if (old && must_be_new) { /* two POSTs of one name: the second meets the first */
         snprintf(err, errlen, "Connector %s already exists", name);
-        pthread_mutex_unlock(&rt->lock);
+        worker_unlock(rt);
         pthread_mutex_unlock(&rt->config_lock);
         free(item);
         return 409;
@@ -813,7 +822,7 @@ int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t le
                  "connector %s is declared in %s: change it there and reload (SIGHUP or POST "
                  "/reload)",
                  name, old->cfg->file);
-        pthread_mutex_unlock(&rt->lock);
+        worker_unlock(rt);
         pthread_mutex_unlock(&rt->config_lock);
         free(item);
         return 409;
@@ -821,7 +830,7 @@ int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t le
     buf_t text;
     buf_init(&text);
     int trc = state_text(rt, old, item, &text);
-    pthread_mutex_unlock(&rt->lock);
+    worker_unlock(rt);
     /* Checked as a file of its own first: the state file changes only when the whole passes. */
     size_t n = strlen(rt->state_path) + sizeof ".new";
     char *trial = malloc(n);
@@ -851,7 +860,7 @@ int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t le
             for (size_t i = 0; i < p->cfg->nsinks && i < was->cfg->nsinks; i++)
                 p->sink_target[i] = was->sink_target[i];
         }
-        pthread_mutex_unlock(&rt->lock);
+        worker_unlock(rt);
         if (initial == WORKER_PAUSED || initial == WORKER_STOPPED) {
             p->src_target = initial;
             for (size_t i = 0; i < p->cfg->nsinks; i++)
@@ -871,7 +880,7 @@ int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t le
             *created = old == NULL;
             rc = old ? 200 : 201;
         }
-        pthread_mutex_unlock(&rt->lock);
+        worker_unlock(rt);
     }
     pthread_mutex_unlock(&rt->config_lock);
     free(trial);
@@ -886,7 +895,7 @@ int worker_delete(struct runtime *rt, const char *name, char *err, size_t errlen
     int rc = conn_begin(rt, name, &r, err, errlen);
     if (rc != 200)
         return rc;
-    pthread_mutex_unlock(&rt->lock);
+    worker_unlock(rt);
     if ((rc = worker_writable(rt, err, errlen)) != 0)
         return rc;
     pthread_mutex_lock(&rt->config_lock);
@@ -920,7 +929,7 @@ int worker_delete(struct runtime *rt, const char *name, char *err, size_t errlen
         }
         buf_free(&text);
     }
-    pthread_mutex_unlock(&rt->lock);
+    worker_unlock(rt);
     pthread_mutex_unlock(&rt->config_lock);
     return rc;
 }
@@ -941,6 +950,7 @@ static int worker_reload_batch(runtime_t *rt, buf_t *errors)
     if (rc != 0)
         return 400;
     atomic_store(&rt->reexec, 1);
+    runtime_wake(rt);
     log_info(NULL, "reload: an in-process run is one batch; stopping it cleanly to run it again "
                    "with the files as they are now");
     return 200;
@@ -1029,7 +1039,7 @@ int worker_reload(struct runtime *rt, buf_t *errors)
         if (!kept && pipeline_by_id(rt, p->id) == p && runtime_change(rt, p, NULL) == 0)
             removed++;
     }
-    pthread_mutex_unlock(&rt->lock);
+    worker_unlock(rt);
     for (size_t i = 0; i < nitems; i++)
         free(items[i]);
     free(items);

@@ -96,9 +96,10 @@ static const struct sluice_config_field file_source_config[] = {
      .flags = SLUICE_CFG_RANGE,
      .min = 1,
      .max = 3600000,
-     .description = "When following, the longest wait for the file to change before checking "
-                    "again (changes are noticed at once through inotify; this bounds the wait "
-                    "when they cannot be).",
+     .description = "When following, how often the file is checked for changes while inotify "
+                    "cannot report them (it is unavailable). With inotify an idle source sleeps "
+                    "until the file or its directory changes: no periodic check (a file written "
+                    "from another host over NFS is not noticed that way).",
      .example = "1s"},
     {.name = NULL},
 };
@@ -346,6 +347,19 @@ static void file_source_wait(struct file_source *s, int ms)
     }
 }
 
+/* Reads the pending inotify events without waiting: the core sleeps on the descriptor
+ * (file_source_fd), so it must not stay readable once looked at. Done before the file is read, so
+ * that a change after it wakes the core again. */
+static void file_source_drain(struct file_source *s)
+{
+    char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+    if (s->ifd >= 0) {
+        while (read(s->ifd, events, sizeof events) > 0) {
+        }
+    }
+}
+
 /* At the end of the data while following: notices truncation and rotation. Returns 1 when the
  * caller should read again at once. */
 static int file_source_check(struct file_source *s)
@@ -531,6 +545,10 @@ static sluice_err_t file_source_poll(void *state, sluice_batch_t *batch, int tim
     int64_t now = h->now_ms();
     int wait_ms = timeout_ms < s->poll_interval_ms ? timeout_ms : s->poll_interval_ms;
 
+    if (timeout_ms <= 0) {
+        file_source_drain(s); /* woken through file_source_fd */
+    }
+
     while (atomic_load_explicit(&s->stopping, memory_order_relaxed) == 0) {
         char *nl;
         ssize_t r;
@@ -662,6 +680,15 @@ static sluice_err_t file_source_commit(void *state, const void *position, size_t
     return SLUICE_OK;
 }
 
+/* While following with inotify, the core sleeps on the inotify descriptor between polls instead
+ * of polling every poll.interval.ms: an idle file costs no wakeups. */
+static int file_source_fd(void *state)
+{
+    struct file_source *s = state;
+
+    return s->follow ? s->ifd : -1;
+}
+
 static void file_source_stop(void *state)
 {
     struct file_source *s = state;
@@ -696,7 +723,7 @@ static const struct sluice_source file_source = {
     .init = file_source_init,
     .start = file_source_start,
     .poll = file_source_poll,
-    .fd = NULL,
+    .fd = file_source_fd,
     .commit = file_source_commit,
     .stop = file_source_stop,
     .destroy = file_source_destroy,

@@ -202,3 +202,56 @@ def test_file_sink_mode(sluice, tmp):
     r = sluice.run("lint", bad, timeout=60)
     assert r.returncode == 2, r.stderr
     assert "file.mode: '0444' is not octal permissions" in r.stderr, r.stderr
+
+
+def _switches(pid):
+    """Context switches of every thread of pid so far (each is a wakeup of a sleeping thread or a
+    preemption): {thread name: count}."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{t}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{t}/status") as f:
+                n = sum(int(ln.split()[1]) for ln in f if "ctxt_switches" in ln)
+        except OSError:
+            continue  # the thread ended
+        out[name] = out.get(name, 0) + n
+    return out
+
+
+def test_idle_following_source_sleeps_until_the_file_changes(sluice, tmp):
+    """A running worker whose followed file does not change sleeps: its threads wake on data, not
+    on a clock (the source waits on inotify, the sink on its topic, the supervisor and the signal
+    thread until something happens; only the dashboard's 1 Hz history remains). Lines appended,
+    a rotation and a SIGTERM are still acted on at once."""
+    src, dst, offsets = tmp / "in.txt", tmp / "out.txt", tmp / "offsets.json"
+    write_lines(src, 10)
+    cfg = write_yaml(tmp / "p.yaml", file_to_file_yaml(src, dst, offsets, follow=True))
+    proc = sluice.spawn("run", "--quiet", cfg)
+    try:
+        wait_until(lambda: file_size(dst) == 10 * LINE_BYTES, scaled(10), what="the first lines")
+        time.sleep(1.0)  # the last commit and flush
+        before = _switches(proc.pid)
+        time.sleep(3.0)
+        after = _switches(proc.pid)
+        woke = {n: after.get(n, 0) - before.get(n, 0) for n in after}
+        # Before: every thread but the listener's ticked at 10 Hz (about 120 in 3 s).
+        assert sum(woke.values()) <= 10, f"an idle worker woke in 3 s: {woke}"
+        assert woke.get("history", 0) <= 5, woke
+        write_lines(src, 10, start=10, mode="a")
+        wait_until(lambda: file_size(dst) == 20 * LINE_BYTES, scaled(5), what="appended lines")
+        os.rename(src, tmp / "in.txt.1")  # rotation: the new file is read from its start
+        write_lines(src, 5, start=20)
+        wait_until(lambda: file_size(dst) == 25 * LINE_BYTES, scaled(5), what="the rotated file")
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rc = wait_exit(proc, 30)
+        took = time.monotonic() - t0
+    finally:
+        kill(proc)
+    err = proc.stderr.read().decode(errors="replace")
+    assert rc == 0, err[-3000:]
+    assert took < scaled(3.0), f"SIGTERM of an idle worker took {took:.1f} s"
+    assert dst.read_bytes() == "".join(line(i) for i in range(25)).encode()

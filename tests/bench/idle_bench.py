@@ -11,6 +11,7 @@ broker, and the same figures are taken of an idle `kcat -C` on an empty topic as
 Not a timed test: it never fails on cost. Figures go to docs/performance.md.
 
 usage: tests/bench/idle_bench.py [--build DIR] [--runs N] [--window S] [--settle S] [--kafka]
+                                [--kafka-property KEY=VALUE]...
 """
 import argparse
 import os
@@ -85,10 +86,13 @@ def wait_listening(port, timeout=60):
     sys.exit(f"bench: nothing listens on {port}")
 
 
-def config(work, bootstrap):
+def config(work, bootstrap, props=()):
     port = free_port()
     (work / "in.txt").write_text("")
-    kafka = f"bootstrap.servers: {bootstrap}\n" if bootstrap else ""
+    kafka = f"kafka:\n  bootstrap.servers: {bootstrap}\n" if bootstrap else ""
+    for kv in props:  # --kafka-property: librdkafka settings of the kafka: block
+        k, v = kv.split("=", 1)
+        kafka += f"  {k}: {v}\n"
     cfg = work / "idle.yaml"
     cfg.write_text(f"""version: 1
 {kafka}listeners: http://127.0.0.1:{port}
@@ -132,6 +136,8 @@ def main():
     ap.add_argument("--window", type=float, default=30)
     ap.add_argument("--settle", type=float, default=5)
     ap.add_argument("--kafka", action="store_true", help="Kafka mode (starts a broker)")
+    ap.add_argument("--kafka-property", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting of the kafka: block (e.g. statistics.interval.ms=0)")
     a = ap.parse_args()
 
     build = Path(a.build)
@@ -148,7 +154,7 @@ def main():
             broker.mkdir()
             bootstrap = benchlib.value_of(benchlib.service("kafka.sh", "start", broker),
                                           "KAFKA_BOOTSTRAP")
-        cfg, port = config(work, bootstrap)
+        cfg, port = config(work, bootstrap, a.kafka_property)
         proc = subprocess.Popen([str(sluice), "run", "--quiet", str(cfg)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=open(work / "sluice.log", "w"))

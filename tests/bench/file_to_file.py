@@ -2,6 +2,10 @@
 """Benchmark: in-process file → file over 1,000,000 lines of 100 bytes (value.converter string,
 follow false, --quiet), 5 runs. Prints records/s, MB/s and peak RSS per run and the median.
 
+The ceiling, in the same run before each of sluice's: `cat IN > OUT && sync OUT` on the same bytes
+(the copy and one fsync of the output, as the sink fsyncs on commit); sluice / ceiling per run and
+min/median/max.
+
 Not a timed test: it never fails on speed. Figures go to docs/performance.md.
 
 usage: tests/bench/file_to_file.py [--build DIR] [--lines N] [--runs N] [--workdir DIR]
@@ -43,6 +47,17 @@ def run_once(sluice, cfg, timeout):
         if proc.returncode != 0:
             sys.exit(f"bench: sluice exited {proc.returncode}")
         return secs, int(Path(rss.name).read_text().split()[-1])
+
+
+def ceiling_once(src, dst):
+    """Seconds of `cat src > dst && sync dst` (the same bytes, written and made durable)."""
+    dst.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    subprocess.run(["sh", "-c", 'cat "$1" > "$2" && sync "$2"', "sh", str(src), str(dst)],
+                   check=True, stdin=subprocess.DEVNULL)
+    secs = time.perf_counter() - t0
+    dst.unlink()
+    return secs
 
 
 def main():
@@ -90,20 +105,26 @@ pipelines:
         config:
           file: {dst}
 """)
+            ceil = ceiling_once(src, work / "ceiling.txt")
             secs, rss_kb = run_once(sluice, cfg, a.timeout)
             if dst.stat().st_size != size:
                 sys.exit(f"bench: run {i}: output has {dst.stat().st_size} bytes, input {size}")
             rps, mbs = a.lines / secs, size / secs / 1e6
-            results.append((secs, rps, mbs, rss_kb))
+            results.append((secs, rps, mbs, rss_kb, a.lines / ceil, ceil / secs))
             print(f"run {i}: {secs:.3f} s  {rps:,.0f} records/s  {mbs:.1f} MB/s  "
-                  f"peak RSS {rss_kb / 1024:.1f} MiB", flush=True)
+                  f"peak RSS {rss_kb / 1024:.1f} MiB; ceiling {ceil:.3f} s "
+                  f"{a.lines / ceil:,.0f} records/s; sluice / ceiling {ceil / secs:.2f}",
+                  flush=True)
     finally:
         if not a.workdir:
             shutil.rmtree(work, ignore_errors=True)
 
     med = lambda k: statistics.median(r[k] for r in results)  # noqa: E731
     print(f"median of {len(results)}: {med(0):.3f} s  {med(1):,.0f} records/s  {med(2):.1f} MB/s  "
-          f"peak RSS {med(3) / 1024:.1f} MiB")
+          f"peak RSS {med(3) / 1024:.1f} MiB; ceiling {med(4):,.0f} records/s")
+    ratios = sorted(r[5] for r in results)
+    print(f"sluice / ceiling: min {ratios[0]:.2f} median {statistics.median(ratios):.2f} "
+          f"max {ratios[-1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -419,8 +419,10 @@ static void source_commit(pipeline_t *p, int64_t *last_write, int force)
                                             with_pos->position_len, err, sizeof err) != SLUICE_OK)
             log_warn(p->source.ctx.name, "commit of a position failed: %s", err);
     }
-    if (with_pos)
+    if (with_pos) {
         offsets_put(p->offsets, p->id, with_pos->position, with_pos->position_len, next_offset);
+        p->offsets_unflushed = 1;
+    }
     if (with_pos) {
         free(with_pos->position);
         free(with_pos);
@@ -431,6 +433,8 @@ static void source_commit(pipeline_t *p, int64_t *last_write, int force)
         int ok = offsets_flush(p->offsets, err, sizeof err) == 0;
         if (!ok)
             log_error(p->source.ctx.name, "%s", err);
+        else
+            p->offsets_unflushed = 0;
         stats_commit(&p->stats, ok, now);
         *last_write = now;
     }
@@ -675,7 +679,7 @@ void *pipeline_source_main(void *arg)
                  (uint64_t)clock_mono_ms() ^ 0x5bd1e995u);
     int64_t failing_since = 0;
     /* A plugin that offers a descriptor is waited on there once it has nothing (AGAIN) and no
-     * position waits to be committed: an idle source then costs no wakeups. */
+     * position waits to be committed or written out: an idle source then costs no wakeups. */
     int wait_fd = ops->fd && p->wake_fd >= 0 ? ops->fd(src->state) : -1;
     int idle = 0;
 
@@ -683,7 +687,9 @@ void *pipeline_source_main(void *arg)
     while (!atomic_load(&p->stop) && !atomic_load(&p->abort)) {
         source_commit(p, &last_write, 0);
         int poll_ms = SOURCE_POLL_MS;
-        if (idle && wait_fd >= 0 && !p->inflight_head) {
+        /* Not before the last position is written out (offset.flush.interval.ms): a crash while
+         * idle must not lose it. */
+        if (idle && wait_fd >= 0 && !p->inflight_head && !p->offsets_unflushed) {
             source_sleep(p, wait_fd);
             poll_ms = 0;
             if (atomic_load(&p->stop) || atomic_load(&p->abort))

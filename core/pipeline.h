@@ -196,6 +196,7 @@ typedef struct pipeline {
     /* An eventfd (-1: none) that wakes a source thread sleeping on its plugin's `fd` when a flag
      * above changes (pipeline_source_wake). Made with the pipeline, closed with it. */
     int wake_fd;
+    int offsets_unflushed; /* the source thread's: a position was put and not flushed since */
     /* The supervisor's (under rt->lock): the rt->stopping it last passed on to this pipeline. A
      * task started just after a signal resets its stop flag; the supervisor asks again. */
     int stop_asked;

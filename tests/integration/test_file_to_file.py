@@ -224,7 +224,8 @@ def test_idle_following_source_sleeps_until_the_file_changes(sluice, tmp):
     """A running worker whose followed file does not change sleeps: its threads wake on data, not
     on a clock (the source waits on inotify, the sink on its topic, the supervisor and the signal
     thread until something happens; only the dashboard's 1 Hz history remains). Lines appended,
-    a rotation and a SIGTERM are still acted on at once."""
+    a rotation and a SIGTERM are still acted on at once, and the positions reach the disk before
+    it sleeps (a SIGKILL then replays nothing)."""
     src, dst, offsets = tmp / "in.txt", tmp / "out.txt", tmp / "offsets.json"
     write_lines(src, 10)
     cfg = write_yaml(tmp / "p.yaml", file_to_file_yaml(src, dst, offsets, follow=True))
@@ -244,7 +245,18 @@ def test_idle_following_source_sleeps_until_the_file_changes(sluice, tmp):
         os.rename(src, tmp / "in.txt.1")  # rotation: the new file is read from its start
         write_lines(src, 5, start=20)
         wait_until(lambda: file_size(dst) == 25 * LINE_BYTES, scaled(5), what="the rotated file")
-        time.sleep(1.0)
+        # Idle again after offset.flush.interval.ms (1 s): the positions are on disk, so a crash
+        # now replays nothing (the source sleeps only once they are written out).
+        time.sleep(2.5)
+        kill(proc)
+    finally:
+        kill(proc)
+    assert dst.read_bytes() == "".join(line(i) for i in range(25)).encode()
+    proc = sluice.spawn("run", "--quiet", cfg)
+    try:
+        time.sleep(scaled(1.5))
+        assert dst.read_bytes() == "".join(line(i) for i in range(25)).encode(), \
+            "the restart after an idle SIGKILL replayed lines: the last positions were not flushed"
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         rc = wait_exit(proc, 30)
@@ -254,4 +266,3 @@ def test_idle_following_source_sleeps_until_the_file_changes(sluice, tmp):
     err = proc.stderr.read().decode(errors="replace")
     assert rc == 0, err[-3000:]
     assert took < scaled(3.0), f"SIGTERM of an idle worker took {took:.1f} s"
-    assert dst.read_bytes() == "".join(line(i) for i in range(25)).encode()

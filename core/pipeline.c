@@ -680,7 +680,6 @@ void *pipeline_source_main(void *arg)
     int64_t failing_since = 0;
     /* A plugin that offers a descriptor is waited on there once it has nothing (AGAIN) and no
      * position waits to be committed or written out: an idle source then costs no wakeups. */
-    int wait_fd = ops->fd && p->wake_fd >= 0 ? ops->fd(src->state) : -1;
     int idle = 0;
 
     log_clear_last_error();
@@ -689,7 +688,9 @@ void *pipeline_source_main(void *arg)
         int poll_ms = SOURCE_POLL_MS;
         /* Not before the last position is written out (offset.flush.interval.ms): a crash while
          * idle must not lose it. */
-        if (idle && wait_fd >= 0 && !p->inflight_head && !p->offsets_unflushed) {
+        /* Asked each time: a plugin's descriptor may change (a device reopened) or go (-1). */
+        int wait_fd = idle && ops->fd && p->wake_fd >= 0 ? ops->fd(src->state) : -1;
+        if (wait_fd >= 0 && !p->inflight_head && !p->offsets_unflushed) {
             source_sleep(p, wait_fd);
             poll_ms = 0;
             if (atomic_load(&p->stop) || atomic_load(&p->abort))

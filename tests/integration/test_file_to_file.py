@@ -249,6 +249,7 @@ def test_idle_following_source_sleeps_until_the_file_changes(sluice, tmp):
         # now replays nothing (the source sleeps only once they are written out).
         time.sleep(2.5)
         kill(proc)
+        proc.wait(timeout=30)  # its offsets lock goes with it
     finally:
         kill(proc)
     assert dst.read_bytes() == "".join(line(i) for i in range(25)).encode()

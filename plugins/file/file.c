@@ -20,6 +20,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <sluice/plugin.h>
@@ -96,10 +97,10 @@ static const struct sluice_config_field file_source_config[] = {
      .flags = SLUICE_CFG_RANGE,
      .min = 1,
      .max = 3600000,
-     .description = "When following, how often the file is checked for changes while inotify "
-                    "cannot report them (it is unavailable). With inotify an idle source sleeps "
-                    "until the file or its directory changes: no periodic check (a file written "
-                    "from another host over NFS is not noticed that way).",
+     .description = "When following, how often the file is checked for changes that inotify "
+                    "cannot report: without inotify, or on a network filesystem (NFS, SMB, FUSE, "
+                    "Ceph). On a local filesystem an idle source sleeps until inotify reports a "
+                    "change of the file or its directory.",
      .example = "1s"},
     {.name = NULL},
 };
@@ -108,7 +109,8 @@ struct file_source {
     const struct sluice_host *host;
     sluice_ctx_t *ctx;
     char *path;
-    char *dir; /* the parent directory, watched for the file to (re)appear */
+    char *dir;  /* the parent directory, watched for the file to (re)appear */
+    int remote; /* dir is on a network filesystem: inotify misses other hosts' writes */
     int json;
     int follow;
     size_t batch_size;
@@ -347,6 +349,30 @@ static void file_source_wait(struct file_source *s, int ms)
     }
 }
 
+/* 1 when `dir` is on a filesystem whose changes made elsewhere inotify does not report (NFS,
+ * SMB, FUSE, Ceph...): there the file is checked every poll.interval.ms as without inotify. */
+static int file_dir_remote(const char *dir)
+{
+    struct statfs fs;
+
+    if (statfs(dir, &fs) != 0) {
+        return 0;
+    }
+    switch ((unsigned long)fs.f_type) {
+    case 0x6969UL:     /* NFS */
+    case 0xFF534D42UL: /* CIFS */
+    case 0xFE534D42UL: /* SMB2 */
+    case 0x517BUL:     /* SMB */
+    case 0x65735546UL: /* FUSE */
+    case 0x00C36400UL: /* Ceph */
+    case 0x01161970UL: /* GFS2 */
+    case 0x6B414653UL: /* AFS */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Reads the pending inotify events without waiting: the core sleeps on the descriptor
  * (file_source_fd), so it must not stay readable once looked at. Done before the file is read, so
  * that a change after it wakes the core again. */
@@ -517,6 +543,7 @@ static sluice_err_t file_source_start(void *state, const void *resume_from, size
                    s->path, s->poll_interval_ms);
         } else {
             s->wd_dir = inotify_add_watch(s->ifd, s->dir, IN_CREATE | IN_MOVED_TO);
+            s->remote = file_dir_remote(s->dir);
         }
     }
     rc = file_source_open(s);
@@ -680,13 +707,13 @@ static sluice_err_t file_source_commit(void *state, const void *position, size_t
     return SLUICE_OK;
 }
 
-/* While following with inotify, the core sleeps on the inotify descriptor between polls instead
- * of polling every poll.interval.ms: an idle file costs no wakeups. */
+/* While following with inotify on a local filesystem, the core sleeps on the inotify descriptor
+ * between polls instead of polling every poll.interval.ms: an idle file costs no wakeups. */
 static int file_source_fd(void *state)
 {
     struct file_source *s = state;
 
-    return s->follow ? s->ifd : -1;
+    return s->follow && !s->remote ? s->ifd : -1;
 }
 
 static void file_source_stop(void *state)

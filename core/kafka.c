@@ -161,6 +161,44 @@ static void conf_default(rd_kafka_conf_t *conf, const kafka_props_t *p, const ch
         rd_kafka_conf_set(conf, key, value, err, sizeof err);
 }
 
+/* At debug level, log every property that differs from librdkafka's default: what sluice passes
+ * (its defaults and the user's), so that a benchmark can give a raw client the same settings.
+ * Secrets are not shown; callbacks and the opaque are left out. */
+static void conf_log(rd_kafka_conf_t *conf, const char *role, const char *name)
+{
+    if (log_get_level() < SLUICE_LOG_DEBUG)
+        return;
+    rd_kafka_conf_t *def = rd_kafka_conf_new();
+    size_t n = 0, nd = 0;
+    const char **kv = rd_kafka_conf_dump(conf, &n);
+    const char **dv = rd_kafka_conf_dump(def, &nd);
+    char line[4096];
+    size_t len = 0;
+    line[0] = '\0';
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        const char *k = kv[i], *v = kv[i + 1];
+        size_t kl = strlen(k);
+        if ((kl > 3 && strcmp(k + kl - 3, "_cb") == 0) || strcmp(k, "opaque") == 0)
+            continue;
+        int same = 0;
+        for (size_t j = 0; j + 1 < nd && !same; j += 2)
+            same = strcmp(dv[j], k) == 0 && strcmp(dv[j + 1], v) == 0;
+        if (same)
+            continue;
+        int secret = 0;
+        for (size_t s = 0; config_kafka_secret_properties[s]; s++)
+            secret |= strcmp(config_kafka_secret_properties[s], k) == 0;
+        int w = snprintf(line + len, sizeof line - len, " %s=%s", k, secret ? "(secret)" : v);
+        if (w < 0 || (size_t)w >= sizeof line - len)
+            break;
+        len += (size_t)w;
+    }
+    log_debug(name, "librdkafka %s settings (those not at their default):%s", role, line);
+    rd_kafka_conf_dump_free(kv, n);
+    rd_kafka_conf_dump_free(dv, nd);
+    rd_kafka_conf_destroy(def);
+}
+
 /* Check that librdkafka knows every property and accepts its value (for lint). On error writes a
  * message naming the property and returns -1. `role` is "producer" or "consumer". */
 static int kafka_props_check(const kafka_props_t *p, const char *role, const char **bad_key,
@@ -509,6 +547,7 @@ static int kafka_producer_new(kafka_producer_t **out, const kafka_props_t *props
     rd_kafka_conf_set_dr_msg_cb(conf, producer_dr);
     rd_kafka_conf_set_error_cb(conf, producer_error);
     rd_kafka_conf_set_log_cb(conf, client_log);
+    conf_log(conf, "producer", kp->name);
     char err[512];
     kp->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!kp->rk) {
@@ -646,6 +685,11 @@ static void kafka_producer_free(kafka_producer_t *kp)
 
 /* -- consumer -----------------------------------------------------------------------------------
  */
+
+/* kafka_consumer_read: how long an empty prefetch queue is waited on, with records waiting on the
+ * broker, before the fetcher is woken (a fetch on loopback takes a few ms); the wake's bound. */
+#define KAFKA_WAKE_AFTER_MS   10
+#define KAFKA_WAKE_TIMEOUT_MS 1000
 
 struct kpart {
     int32_t partition;
@@ -817,6 +861,11 @@ static int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props
     conf_default(conf, props, "max.partition.fetch.bytes", "262144");
     if (!kafka_props_get(props, "message.max.bytes"))
         conf_default(conf, props, "fetch.max.bytes", "1048576");
+    /* librdkafka 2.2+ stops fetching for fetch.queue.backoff.ms (1 s by default) once the
+     * prefetch queue is over its bound, however soon the sink drains it; the sink drains 4 MiB
+     * in tens of milliseconds. (Older versions do not know the property: this is then a no-op and
+     * kafka_consumer_read wakes the fetcher itself.) */
+    conf_default(conf, props, "fetch.queue.backoff.ms", "10");
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
     rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, sizeof err);
     conf_default(conf, props, "statistics.interval.ms", KSTATS_INTERVAL_MS);
@@ -825,6 +874,7 @@ static int kafka_consumer_new(kafka_consumer_t **out, const kafka_props_t *props
     rd_kafka_conf_set_error_cb(conf, consumer_error);
     rd_kafka_conf_set_log_cb(conf, client_log);
     rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance);
+    conf_log(conf, "consumer", kc->name);
     kc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!kc->rk) {
         snprintf(errstr, errstr_size, "cannot create the Kafka consumer: %s", err);
@@ -854,6 +904,37 @@ static void consumer_release(kafka_consumer_t *kc)
     kc->nmsgs = 0;
 }
 
+/* A partition has records past what was handed to the sink (by the high watermark of the last
+ * fetch response, cached: no request). Its index, or -1. */
+static int kafka_lagging(kafka_consumer_t *kc)
+{
+    if (kc->paused)
+        return -1;
+    for (size_t i = 0; i < kc->nparts; i++) {
+        int64_t lo, hi;
+        if (kc->parts[i].next >= 0 &&
+            rd_kafka_get_watermark_offsets(kc->rk, kc->topic, kc->parts[i].partition, &lo, &hi) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi > kc->parts[i].next)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* librdkafka before 2.2 takes a partition off its fetch list when the prefetch queue is over
+ * queued.max.messages.kbytes, and its broker thread looks again only when something wakes it (a
+ * request to send, a response) or after a second (rd_kafka_broker_consumer_serve: the fetch
+ * decision waits for "ops, state change, IO, or this timeout"). Draining the queue wakes nothing:
+ * the sink found it empty, with records waiting on the broker, and idled up to a second. A
+ * request to the partition's leader wakes its broker thread, which then fetches again: the
+ * cheapest one is ListOffsets (the watermarks). */
+static void kafka_wake_fetcher(kafka_consumer_t *kc, int i)
+{
+    int64_t lo, hi;
+    rd_kafka_query_watermark_offsets(kc->rk, kc->topic, kc->parts[i].partition, &lo, &hi,
+                                     KAFKA_WAKE_TIMEOUT_MS);
+}
+
 /* Up to `max` messages; waits up to `wait_ms` for the first. The views point into messages held
  * until the next read or the close. Headers are not in the views: give them to records with
  * kafka_consumer_headers. */
@@ -869,10 +950,20 @@ static size_t kafka_consumer_read(kafka_consumer_t *kc, topic_view_t *views, siz
         kc->cap = max;
     }
     int wait = wait_ms;
+    /* With records waiting on the broker, an empty queue means a fetch in flight or a stalled
+     * fetcher: wait in short slices and wake the fetcher after each (not when idle: no lag). */
+    int lagging = kafka_lagging(kc);
     while (kc->nmsgs < max) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(kc->rk, wait);
+        int slice = lagging >= 0 && wait > KAFKA_WAKE_AFTER_MS ? KAFKA_WAKE_AFTER_MS : wait;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(kc->rk, slice);
+        if (!m && slice < wait) {
+            wait -= slice;
+            kafka_wake_fetcher(kc, lagging);
+            continue;
+        }
         if (!m)
             break;
+        lagging = -1;
         wait = 0;
         if (!m->err)
             atomic_store(&kc->down_since, 0);

@@ -164,21 +164,14 @@ static void conf_default(rd_kafka_conf_t *conf, const kafka_props_t *p, const ch
 /* At debug level, log every property that differs from librdkafka's default: what sluice passes
  * (its defaults and the user's), so that a benchmark can give a raw client the same settings.
  * Secrets are not shown; callbacks and the opaque are left out. */
-static void conf_log(rd_kafka_conf_t *conf, const char *role, const char *name)
+static size_t conf_log_diff(char *line, size_t size, size_t len, const char **kv, size_t n,
+                            const char **dv, size_t nd)
 {
-    if (log_get_level() < SLUICE_LOG_DEBUG)
-        return;
-    rd_kafka_conf_t *def = rd_kafka_conf_new();
-    size_t n = 0, nd = 0;
-    const char **kv = rd_kafka_conf_dump(conf, &n);
-    const char **dv = rd_kafka_conf_dump(def, &nd);
-    char line[4096];
-    size_t len = 0;
-    line[0] = '\0';
     for (size_t i = 0; i + 1 < n; i += 2) {
         const char *k = kv[i], *v = kv[i + 1];
         size_t kl = strlen(k);
-        if ((kl > 3 && strcmp(k + kl - 3, "_cb") == 0) || strcmp(k, "opaque") == 0)
+        if ((kl > 3 && strcmp(k + kl - 3, "_cb") == 0) || strcmp(k, "opaque") == 0 ||
+            strcmp(k, "default_topic_conf") == 0)
             continue;
         int same = 0;
         for (size_t j = 0; j + 1 < nd && !same; j += 2)
@@ -188,15 +181,40 @@ static void conf_log(rd_kafka_conf_t *conf, const char *role, const char *name)
         int secret = 0;
         for (size_t s = 0; config_kafka_secret_properties[s]; s++)
             secret |= strcmp(config_kafka_secret_properties[s], k) == 0;
-        int w = snprintf(line + len, sizeof line - len, " %s=%s", k, secret ? "(secret)" : v);
-        if (w < 0 || (size_t)w >= sizeof line - len)
+        int w = snprintf(line + len, size - len, " %s=%s", k, secret ? "(secret)" : v);
+        if (w < 0 || (size_t)w >= size - len)
             break;
         len += (size_t)w;
     }
-    log_debug(name, "librdkafka %s settings (those not at their default):%s", role, line);
+    return len;
+}
+
+static void conf_log(rd_kafka_conf_t *conf, const char *role, const char *name)
+{
+    if (log_get_level() < SLUICE_LOG_DEBUG)
+        return;
+    char line[4096];
+    line[0] = '\0';
+    size_t n = 0, nd = 0, len = 0;
+    rd_kafka_conf_t *def = rd_kafka_conf_new();
+    const char **kv = rd_kafka_conf_dump(conf, &n);
+    const char **dv = rd_kafka_conf_dump(def, &nd);
+    len = conf_log_diff(line, sizeof line, len, kv, n, dv, nd);
     rd_kafka_conf_dump_free(kv, n);
     rd_kafka_conf_dump_free(dv, nd);
     rd_kafka_conf_destroy(def);
+    /* The topic-level ones (message.timeout.ms, acks, …) */
+    rd_kafka_topic_conf_t *tc = rd_kafka_conf_get_default_topic_conf(conf);
+    if (tc) {
+        rd_kafka_topic_conf_t *tdef = rd_kafka_topic_conf_new();
+        kv = rd_kafka_topic_conf_dump(tc, &n);
+        dv = rd_kafka_topic_conf_dump(tdef, &nd);
+        conf_log_diff(line, sizeof line, len, kv, n, dv, nd);
+        rd_kafka_conf_dump_free(kv, n);
+        rd_kafka_conf_dump_free(dv, nd);
+        rd_kafka_topic_conf_destroy(tdef);
+    }
+    log_debug(name, "librdkafka %s settings (those not at their default):%s", role, line);
 }
 
 /* Check that librdkafka knows every property and accepts its value (for lint). On error writes a

@@ -11,6 +11,14 @@ space, 88 letters), N runs (--runs, default 3). In each run:
   connect-snk  Kafka Connect standalone, FileStreamSink topic → file
   sluice-snk   sluice Kafka → file (its consumer group sluice.bench-consume.out; SIGTERM once the
                file holds every record)
+and the ceilings (issue 23), in the same run:
+  kcat-src     `kcat -P` of the same file with sluice's own producer settings (read back from a
+               probe run of sluice at --log-level debug, which logs what it passes to librdkafka)
+  kcat-snk     `kcat -C -e` (the legacy consumer: no group) of sluice-src's topic into a file
+  rdk-snk      a plain librdkafka group consumer (tests/bench/rdk_consume.c, built here with cc
+               and pkg-config rdkafka; the group join counts, as sluice's does)
+Every scenario also reports CPU seconds (GNU time's user + system); the summary gives each figure's
+spread over the runs (min / median / max) and sluice / ceiling.
 
 Every producer writes into a fresh topic of one partition; both sinks read the topic sluice-src
 wrote in the same run (connect-src's if sluice-src was not run), each with a group of its own, into
@@ -58,7 +66,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from file_to_file import generate  # noqa: E402  the same 100-byte lines
 from benchlib import descendants  # noqa: E402
 
-SCENARIOS = ("perf", "connect-src", "sluice-src", "connect-snk", "sluice-snk")
+SCENARIOS = ("perf", "connect-src", "kcat-src", "sluice-src", "connect-snk", "kcat-snk", "rdk-snk",
+             "sluice-snk")
 POLL = 0.1
 RECORD = 100
 
@@ -85,13 +94,14 @@ class Timed:
     """A command run under /usr/bin/time -f %M, in a session of its own; `target` is the process
     that gets SIGTERM (the java or sluice process below time, bash and timeout)."""
 
-    def __init__(self, argv, work, name, marker):
+    def __init__(self, argv, work, name, marker, stdout=None):
         self.rss_file = work / f"{name}.rss"
         self.out = open(work / f"{name}.log", "wb")
         self.name, self.marker = name, marker
         self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", str(self.rss_file), *argv],
-                                     stdin=subprocess.DEVNULL, stdout=self.out,
+        self.proc = subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S", "-o", str(self.rss_file),
+                                      *argv],
+                                     stdin=subprocess.DEVNULL, stdout=stdout or self.out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
     def target(self):
@@ -133,8 +143,16 @@ class Timed:
             self.proc.wait(30)
 
     def rss_mib(self):
-        try:  # "Command exited with non-zero status 143" may precede the figure
-            return int(self.rss_file.read_text().split()[-1]) / 1024
+        try:  # "Command exited with non-zero status 143" may precede the figures
+            return int(self.rss_file.read_text().split()[-3]) / 1024
+        except (OSError, ValueError, IndexError):
+            return float("nan")
+
+    def cpu_s(self):
+        """User + system seconds of the command and its children (GNU time's %U %S)."""
+        try:
+            f = self.rss_file.read_text().split()
+            return float(f[-2]) + float(f[-1])
         except (OSError, ValueError, IndexError):
             return float("nan")
 
@@ -284,14 +302,14 @@ def main():
     broker = None
     results = {s: [] for s in only}   # scenario -> [dict(secs, rps, first, rss, tool_rps)]
 
-    def record(name, i, secs, first, rss, extra=""):
+    def record(name, i, secs, first, rss, extra="", cpu=float("nan")):
         rps = n / secs
         steady = n / max(secs - first, 1e-3)
         results[name].append({"secs": secs, "rps": rps, "first": first, "steady": steady,
-                              "rss": rss})
+                              "rss": rss, "cpu": cpu})
         print(f"run {i} {name:12s} {secs:7.2f} s {rps:10,.0f} records/s  first record "
-              f"{first:5.2f} s  then {steady:10,.0f} records/s  peak RSS {rss:7.1f} MiB{extra}",
-              flush=True)
+              f"{first:5.2f} s  then {steady:10,.0f} records/s  peak RSS {rss:7.1f} MiB  "
+              f"CPU {cpu:5.2f} s{extra}", flush=True)
         return results[name][-1]
 
     try:
@@ -311,6 +329,18 @@ def main():
             broker.delete(warm)
             log(f"broker warmed up: {n:,} records written and read with kcat in "
                 f"{time.monotonic() - t0:.1f} s")
+        kcat_p = []
+        if "kcat-src" in only:
+            kcat_p = producer_settings(sluice, broker, work, a.timeout)
+            log(f"sluice's producer settings for kcat -P: {' '.join(kcat_p) or '(none)'}")
+        rdk = None
+        if "rdk-snk" in only:
+            rdk = work / "rdk_consume"
+            cflags = subprocess.run(["pkg-config", "--cflags", "--libs", "rdkafka"], check=True,
+                                    capture_output=True, text=True).stdout.split()
+            subprocess.run(["cc", "-O2", "-o", str(rdk), str(Path(__file__).parent /
+                                                               "rdk_consume.c"), *cflags],
+                           check=True)
         for i in range(1, a.runs + 1):
             run = work / f"run{i}"
             run.mkdir()
@@ -339,7 +369,7 @@ def main():
                     sys.exit(f"kafka_bench: ProducerPerformance failed ({t.proc.returncode}):\n"
                              f"{text[-3000:]}")
                 r = record("perf", i, done, first, t.rss_mib(),
-                           f"  (tool's own figure {tool:,.0f} records/s)")
+                           f"  (tool's own figure {tool:,.0f} records/s)", t.cpu_s())
                 r["tool_rps"] = tool
                 t.close()
                 live.remove(t)
@@ -363,7 +393,23 @@ batch.size=2000
                 live.append(t)
                 first, done = watch(t, lambda: broker.end(topic), n, a.timeout)
                 t.terminate()
-                record("connect-src", i, done, first, t.rss_mib())
+                record("connect-src", i, done, first, t.rss_mib(), cpu=t.cpu_s())
+                t.close()
+                live.remove(t)
+
+            if "kcat-src" in only:
+                topic = broker.create(f"bench-kcat-{i}")
+                made.append(topic)
+                if sink_topic is None and "sluice-src" not in only:
+                    sink_topic = topic
+                args = [x for kv in kcat_p for x in ("-X", kv)]
+                t = Timed(["kcat", "-P", "-b", broker.bootstrap, "-t", topic, *args, "-l",
+                           str(src)], run, "kcat-src", "kcat")
+                live.append(t)
+                first, done = watch(t, lambda: broker.end(topic), n, a.timeout,
+                                    ends_by_itself=True)
+                t.proc.wait(a.timeout)
+                record("kcat-src", i, done, first, t.rss_mib(), cpu=t.cpu_s())
                 t.close()
                 live.remove(t)
 
@@ -398,7 +444,8 @@ pipelines:
                 exit_s = time.monotonic() - t.t0
                 if broker.end(topic) != n:
                     sys.exit(f"kafka_bench: {topic} holds {broker.end(topic)} records, want {n}")
-                record("sluice-src", i, done, first, t.rss_mib(), f"  (exit after {exit_s:.2f} s)")
+                record("sluice-src", i, done, first, t.rss_mib(), f"  (exit after {exit_s:.2f} s)",
+                       t.cpu_s())
                 t.close()
                 live.remove(t)
 
@@ -431,7 +478,29 @@ consumer.override.auto.offset.reset=earliest
                 if out.stat().st_size != src.stat().st_size:
                     sys.exit(f"kafka_bench: {out} has {out.stat().st_size} bytes, want "
                              f"{src.stat().st_size}")
-                record("connect-snk", i, done, first, t.rss_mib())
+                record("connect-snk", i, done, first, t.rss_mib(), cpu=t.cpu_s())
+                t.close()
+                live.remove(t)
+                out.unlink()
+
+            for name in ("kcat-snk", "rdk-snk"):
+                if name not in only:
+                    continue
+                out = run / f"{name}-out.txt"
+                with open(out, "wb") as f:
+                    if name == "kcat-snk":
+                        argv = ["kcat", "-C", "-b", broker.bootstrap, "-t", sink_topic, "-o",
+                                "beginning", "-e", "-q"]
+                    else:
+                        argv = [str(rdk), broker.bootstrap, sink_topic, f"bench-rdk-{i}", str(n)]
+                    t = Timed(argv, run, name, argv[0], stdout=f)
+                    live.append(t)
+                    first, done = watch(t, lambda: file_records(out), n, a.timeout,
+                                        ends_by_itself=True)
+                    t.proc.wait(a.timeout)
+                if out.read_bytes() != src.read_bytes():
+                    sys.exit(f"kafka_bench: {out} differs from {src}")
+                record(name, i, done, first, t.rss_mib(), cpu=t.cpu_s())
                 t.close()
                 live.remove(t)
                 out.unlink()
@@ -459,7 +528,7 @@ pipelines:
                     log(f"sluice Kafka → file exited {t.proc.returncode} after SIGTERM")
                 if out.read_bytes() != src.read_bytes():
                     sys.exit(f"kafka_bench: {out} differs from {src}")
-                record("sluice-snk", i, done, first, t.rss_mib())
+                record("sluice-snk", i, done, first, t.rss_mib(), cpu=t.cpu_s())
                 t.close()
                 live.remove(t)
                 out.unlink()
@@ -480,7 +549,76 @@ pipelines:
     report(results, n)
 
 
+def producer_settings(sluice, broker, work, timeout):
+    """What sluice passes to librdkafka for a file → Kafka pipeline, as kcat -X arguments: a
+    one-record probe run at --log-level debug, whose producer logs its settings that are not at
+    librdkafka's default. client.id and the statistics interval (sluice has a callback for them,
+    kcat would print them) are left out; bootstrap.servers is kcat's -b."""
+    probe = work / "probe"
+    probe.mkdir(exist_ok=True)
+    (probe / "in.txt").write_text("probe\n")
+    topic = broker.create("bench-probe")
+    cfg = probe / "probe.yaml"
+    cfg.write_text(f"""version: 1
+kafka:
+  bootstrap.servers: {broker.bootstrap}
+offset.storage.file.filename: {probe / 'offsets.json'}
+pipelines:
+  - id: bench-produce
+    topic: {topic}
+    key.converter: string
+    value.converter: string
+    source: {{plugin: file, config: {{file: {probe / 'in.txt'}, follow: false}}}}
+""")
+    r = subprocess.run([str(sluice), "run", "--quiet", "--log-level", "debug", str(cfg)],
+                       capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    broker.delete(topic)
+    mark = "librdkafka producer settings (those not at their default):"
+    for ln in (r.stdout + r.stderr).splitlines():
+        if mark in ln:
+            return [kv for kv in ln.split(mark, 1)[1].split()
+                    if kv.split("=", 1)[0] not in ("client.id", "bootstrap.servers",
+                                                   "metadata.broker.list",
+                                                   "statistics.interval.ms")
+                    and "(secret)" not in kv]
+    sys.exit(f"kafka_bench: sluice's probe run logged no producer settings:\n{r.stderr[-2000:]}")
+
+
+CEILINGS = (("file → Kafka", "sluice-src", "kcat-src"), ("Kafka → file", "sluice-snk", "kcat-snk"),
+            ("Kafka → file", "sluice-snk", "rdk-snk"))
+
+
+def spread(results):
+    """min / median / max per figure and scenario, and sluice / ceiling of the medians."""
+    keys = (("secs", "whole run s"), ("first", "first record s"), ("steady", "then records/s"),
+            ("cpu", "CPU s"), ("rss", "peak RSS MiB"))
+    print("\nspread (min / median / max):")
+    for name, rs in results.items():
+        if not rs:
+            continue
+        cells = []
+        for k, label in keys:
+            v = sorted(r[k] for r in rs)
+            fmt = "{:,.0f}" if k == "steady" else "{:.2f}"
+            cells.append(f"{label} " + " / ".join(fmt.format(x) for x in
+                                                  (v[0], statistics.median(v), v[-1])))
+        print(f"  {name:12s} " + "; ".join(cells))
+    print("\nsluice / ceiling (medians; for times, CPU and RSS lower is better, for the rate "
+          "higher):")
+    for what, mine, ceil in CEILINGS:
+        if not results.get(mine) or not results.get(ceil):
+            continue
+        m = {k: statistics.median(r[k] for r in results[mine]) for k, _ in keys}
+        c = {k: statistics.median(r[k] for r in results[ceil]) for k, _ in keys}
+        worst = max(r["secs"] for r in results[mine]) / min(r["secs"] for r in results[mine])
+        print(f"  {what} against {ceil}: whole run {c['secs'] / m['secs']:.2f} of the ceiling's "
+              f"speed; first record {m['first'] / c['first']:.2f}x; then "
+              f"{m['steady'] / c['steady']:.2f}x; CPU {m['cpu'] / c['cpu']:.2f}x; RSS "
+              f"{m['rss'] / c['rss']:.2f}x; sluice's slowest / fastest run {worst:.2f}")
+
+
 def report(results, n):
+    spread(results)
     med = {}
     print("\nmedians:")
     for name, rs in results.items():

@@ -713,6 +713,7 @@ struct kpart {
     int32_t partition;
     int64_t next;      /* one past the last record handed to the sink (-1: none) */
     int64_t committed; /* the last offset committed (-1: none since the assignment) */
+    uint64_t done_gen; /* kafka_consumer_done's mark: seen in this batch */
 };
 
 struct kafka_consumer {
@@ -729,6 +730,7 @@ struct kafka_consumer {
     atomic_llong down_since; /* as the producer's: 0 when the cluster answers */
     int closed;
     int paused; /* partitions assigned later are paused too */
+    uint64_t done_gen;
 };
 
 static struct kpart *kpart_get(kafka_consumer_t *kc, int32_t partition)
@@ -1045,9 +1047,18 @@ static void kafka_consumer_state(kafka_consumer_t *kc, char *out, size_t size)
  * the next successful flush. */
 static void kafka_consumer_done(kafka_consumer_t *kc)
 {
-    for (size_t i = 0; i < kc->nmsgs; i++) {
+    /* A partition's messages come in offset order: its last one in the batch is its highest.
+     * From the end, stop once every partition was seen (one partition: one message, not the
+     * batch's thousands of message headers read again). */
+    kc->done_gen++;
+    size_t seen = 0;
+    for (size_t i = kc->nmsgs; i-- > 0 && seen < kc->nparts;) {
         struct kpart *p = kpart_get(kc, kc->msgs[i]->partition);
-        if (p && kc->msgs[i]->offset + 1 > p->next)
+        if (!p || p->done_gen == kc->done_gen)
+            continue;
+        p->done_gen = kc->done_gen;
+        seen++;
+        if (kc->msgs[i]->offset + 1 > p->next)
             p->next = kc->msgs[i]->offset + 1;
     }
 }

@@ -271,9 +271,15 @@ def main():
                          "first reads slowly (JIT), as datagen_bench.py's --kafka-warmup (default 1)")
     ap.add_argument("--taskset", default="", help="CPU list for sluice (taskset -c; default: none)")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--default-prefetch", action="store_true",
+                    help="leave out the consumer.override prefetch keys (the core's 4 MiB bound)")
     ap.add_argument("--keep", action="store_true",
                     help="keep each run's files (default: removed after the run's check)")
     a = ap.parse_args()
+    if a.default_prefetch:
+        global SINK_KEYS
+        SINK_KEYS = "".join(ln + "\n" for ln in SINK_KEYS.splitlines()
+                            if "consumer.override." not in ln)
     build = Path(a.build) if Path(a.build).is_absolute() else REPO / a.build
     sluice = build / "sluice"
     if not all((build / "plugins" / f"{p}.so").is_file() for p in ("datagen-avro", "sftp-json")) \

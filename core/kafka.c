@@ -1236,12 +1236,15 @@ static int create_topic(rd_kafka_t *rk, const kafka_topic_spec_t *s, char *errst
 /* Make sure the topics exist (creating those allowed to be created). Waits for the cluster while it
  * is unreachable, with backoff, until `*stop` becomes non-zero. Returns 0, -1 with a message, or
  * -2 when stopped while waiting. */
-static int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spec_t *specs,
-                               size_t n, const atomic_int *stop, char *errstr, size_t errstr_size)
+/* Check (and create) the topics, through `client` when given (the pipeline's producer: one
+ * connection, no client made and destroyed before the first record), else a client of its own. */
+static int kafka_ensure_topics(const kafka_props_t *props, rd_kafka_t *client,
+                               const kafka_topic_spec_t *specs, size_t n, const atomic_int *stop,
+                               char *errstr, size_t errstr_size)
 {
     if (n == 0)
         return 0;
-    rd_kafka_t *rk = admin_client(props, errstr, errstr_size);
+    rd_kafka_t *rk = client ? client : admin_client(props, errstr, errstr_size);
     if (!rk)
         return -1;
     backoff_t bo;
@@ -1290,7 +1293,8 @@ static int kafka_ensure_topics(const kafka_props_t *props, const kafka_topic_spe
                 ksleep_ms(50);
         }
     }
-    rd_kafka_destroy(rk);
+    if (!client)
+        rd_kafka_destroy(rk);
     return rc;
 }
 
@@ -1310,7 +1314,7 @@ int kafka_read_compacted(const kafka_props_t *props, const char *topic, int repl
                                .configs = &compact,
                                .create = 1,
                                .why = "offset.storage.topic"};
-    int rc = kafka_ensure_topics(props, &spec, 1, stop, errstr, errstr_size);
+    int rc = kafka_ensure_topics(props, NULL, &spec, 1, stop, errstr, errstr_size);
     kafka_props_free(&compact);
     if (rc != 0)
         return rc;
@@ -1754,7 +1758,13 @@ static int ktr_writer_new(transport_t *base, const struct transport_writer_spec 
         specs[k].name = spec->topics[k]->name;
         specs[k].why = spec->whys[k];
     }
-    rc = kafka_ensure_topics(&w->props, specs, spec->ntopics, stop, errstr, errstr_size);
+    /* The producer first: its connection and its producer id (idempotence) are set up while the
+     * topics are checked through it. */
+    if (spec->writes && kafka_producer_new(&w->producer, &w->props, spec->pipeline,
+                                           spec->buffer_bytes, errstr, errstr_size) != 0)
+        goto out;
+    rc = kafka_ensure_topics(&w->props, w->producer ? w->producer->rk : NULL, specs, spec->ntopics,
+                             stop, errstr, errstr_size);
     if (rc != 0)
         goto out;
     rc = -1;
@@ -1763,9 +1773,6 @@ static int ktr_writer_new(transport_t *base, const struct transport_writer_spec 
             snprintf(errstr, errstr_size, "out of memory");
             goto out;
         }
-    if (spec->writes && kafka_producer_new(&w->producer, &w->props, spec->pipeline,
-                                           spec->buffer_bytes, errstr, errstr_size) != 0)
-        goto out;
     if (w->producer && spec->main)
         kafka_producer_prepare(w->producer, spec->main->name);
     rc = 0;
@@ -1861,7 +1868,8 @@ static transport_topic_t *ktr_route(transport_writer_t *base, const char *name,
     snprintf(why, sizeof why, "pipeline '%s' (a record routed to '%s')", w->id, name);
     spec.name = name;
     spec.why = why;
-    if (kafka_ensure_topics(&w->props, &spec, 1, abort, err, sizeof err) != 0) {
+    if (kafka_ensure_topics(&w->props, w->producer ? w->producer->rk : NULL, &spec, 1, abort, err,
+                            sizeof err) != 0) {
         log_error(w->id, "%s", err);
         return NULL;
     }

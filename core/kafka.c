@@ -1410,7 +1410,7 @@ int kafka_tasks_topic(const kafka_props_t *props, const char *topic, int partiti
                                .configs = &compact,
                                .create = 1,
                                .why = "group.id's tasks topic"};
-    int rc = kafka_ensure_topics(props, &spec, 1, stop, errstr, errstr_size);
+    int rc = kafka_ensure_topics(props, NULL, &spec, 1, stop, errstr, errstr_size);
     kafka_props_free(&compact);
     if (rc != 0)
         return rc;

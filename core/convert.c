@@ -33,6 +33,8 @@ struct avro_enc_entry {
     const sluice_schema_t *key;  /* the schema pointer seen */
     const sluice_schema_t *copy; /* its shape when it was registered (a pointer can be reused) */
     const char *topic;
+    uint64_t serial; /* key's serial and the schema epoch when key was last compared to copy */
+    uint64_t epoch;
     int32_t id;
 };
 
@@ -87,17 +89,35 @@ static sluice_err_t avro_schema_id(converter_t *c, const char *topic, const slui
 {
     struct avro_state *st = c->avro;
     sluice_err_t rc;
+    /* Read before any comparison: a change made after it is seen at the next record. */
+    uint64_t epoch = schema_epoch();
     for (size_t i = 0; i < st->nenc; i++) {
         struct avro_enc_entry *e = &st->enc[i];
-        if (e->key == s && strcmp(e->topic, topic) == 0 && schema_equal(e->copy, s)) {
-            if (i) { /* the newest hit first: a steady stream finds it at once */
-                struct avro_enc_entry t = st->enc[0];
-                st->enc[0] = *e;
-                *e = t;
-            }
-            *id = st->enc[0].id;
-            return SLUICE_OK;
+        if (e->key != s || strcmp(e->topic, topic) != 0)
+            continue;
+        /* The identity check, instead of comparing the shape per record. It is the same shape
+         * when: the pointer is the one compared (e->key), the object at it is the one compared
+         * (its serial: a schema freed and another made at its address has a new one, arena
+         * copies too), and no published schema changed or was freed since (the epoch: the
+         * comparison published s and all under it, and from then on each change goes through a
+         * setter that bumps the epoch; plugins cannot write schemas but through the host's
+         * setters, the struct being opaque to them; the core's direct writes are to schemas being
+         * built, before anything publishes them). Else compare the shape as before, and rely on
+         * it again from this epoch. */
+        if (e->serial != schema_serial_of(s) || e->epoch != epoch) {
+            if (!schema_equal(e->copy, s))
+                continue;
+            schema_publish(s);
+            e->serial = schema_serial_of(s);
+            e->epoch = epoch;
         }
+        if (i) { /* the newest hit first: a steady stream finds it at once */
+            struct avro_enc_entry t = st->enc[0];
+            st->enc[0] = *e;
+            *e = t;
+        }
+        *id = st->enc[0].id;
+        return SLUICE_OK;
     }
     /* Same shape under another pointer (a schema rebuilt per record) still needs no request:
      * the registry client caches (subject, text). */
@@ -150,9 +170,16 @@ static sluice_err_t avro_schema_id(converter_t *c, const char *topic, const slui
     }
     const sluice_schema_t *copy = schema_copy_to_arena(&st->arena, s);
     const char *t = arena_strdup(&st->arena, topic);
-    if (copy && t)
-        st->enc[st->nenc++] =
-            (struct avro_enc_entry){.key = s, .copy = copy, .topic = t, .id = *id};
+    if (copy && t) {
+        /* the copy is what s was when its text was made above: nothing ran in between */
+        schema_publish(s);
+        st->enc[st->nenc++] = (struct avro_enc_entry){.key = s,
+                                                      .copy = copy,
+                                                      .topic = t,
+                                                      .serial = schema_serial_of(s),
+                                                      .epoch = epoch,
+                                                      .id = *id};
+    }
     return SLUICE_OK;
 }
 

@@ -558,7 +558,7 @@ static sluice_schema_t *host_schema_map(sluice_ctx_t *ctx, const sluice_schema_t
 
 static void host_schema_set_optional(sluice_schema_t *s, int optional)
 {
-    s->optional = optional != 0;
+    schema_set_optional(s, optional); /* through the setter: a published schema's change is seen */
 }
 
 static sluice_err_t host_schema_set_name(sluice_schema_t *s, const char *name)

@@ -687,6 +687,11 @@ sluice_err_t sr_client_preload(sr_client_t *c, int32_t id, const char *text)
     return sr_id_add(c, id, text) ? SLUICE_OK : SLUICE_ERR_NOMEM;
 }
 
+void sr_client_preload_subject(sr_client_t *c, const char *subject, const char *text, int32_t id)
+{
+    sr_subject_add(c, subject, text, id);
+}
+
 /* -- operations ----------------------------------------------------------------------------- */
 
 sluice_err_t sr_client_schema_id(sr_client_t *c, const char *subject, const char *schema,

@@ -50,6 +50,8 @@ sluice_err_t sr_client_schema_by_id(sr_client_t *c, int32_t id, const char **tex
 
 /* Put (id, text) into the by-id cache without asking the registry (unit tests, fixtures). */
 sluice_err_t sr_client_preload(sr_client_t *c, int32_t id, const char *text);
+/* Put (subject, text) → id into the by-subject cache, the same way (unit tests). */
+void sr_client_preload_subject(sr_client_t *c, const char *subject, const char *text, int32_t id);
 
 /* The registry's answers, parsed (public for tests/fuzz/fuzz_registry.c). `body` is `len` bytes.
  * The id of a POST answer {"id": N}: SLUICE_ERR_IO when there is none in 0..INT32_MAX. */

@@ -2,11 +2,49 @@
 #include "value.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* -- schemas ------------------------------------------------------------------------------------
  */
+
+/* Serials handed to new schemas (0 is never one) and the epoch of changes to published schemas:
+ * process-wide, as schemas pass between plugins and pipelines. */
+static atomic_uint_fast64_t schema_serials;
+static atomic_uint_fast64_t schema_epoch_now;
+
+static uint64_t schema_next_serial(void)
+{
+    return (uint64_t)atomic_fetch_add_explicit(&schema_serials, 1, memory_order_relaxed) + 1;
+}
+
+/* Before a change to `s`: a published schema's change is seen by every cache through the epoch. */
+static void schema_touch(const sluice_schema_t *s)
+{
+    if (atomic_load_explicit(&s->published, memory_order_relaxed))
+        atomic_fetch_add_explicit(&schema_epoch_now, 1, memory_order_release);
+}
+
+uint64_t schema_epoch(void)
+{
+    return (uint64_t)atomic_load_explicit(&schema_epoch_now, memory_order_acquire);
+}
+
+void schema_publish(const sluice_schema_t *s)
+{
+    /* the whole tree every time (no stopping at a published node: a field added to it since is
+     * not yet published); callers publish only after a deep comparison, which walks as much. The
+     * cast: `published` is bookkeeping, not the shape a const pointer promises. */
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nfields; i++)
+        schema_publish(s->fields[i].schema);
+    schema_publish(s->items);
+    schema_publish(s->keys);
+    schema_publish(s->values);
+    atomic_store_explicit(&((struct sluice_schema *)s)->published, 1, memory_order_relaxed);
+}
 
 void schema_owner_init(schema_owner_t *o)
 {
@@ -33,6 +71,7 @@ void schema_owner_free(schema_owner_t *o)
     struct sluice_schema *s = o->head;
     while (s) {
         struct sluice_schema *next = s->owned_next;
+        schema_touch(s); /* a cache relying on it (or on a schema pointing at it) looks again */
         schema_free_one(s);
         s = next;
     }
@@ -48,6 +87,7 @@ sluice_schema_t *schema_new(schema_owner_t *o, sluice_type_t type)
     if (!s)
         goto out;
     s->type = type;
+    s->serial = schema_next_serial();
     s->owned_next = o->head;
     o->head = s;
 out:
@@ -96,6 +136,7 @@ sluice_err_t schema_append_field(sluice_schema_t *st, const char *name,
     sluice_err_t rc = SLUICE_ERR_INVALID;
     if (!st || st->type != SLUICE_TYPE_STRUCT || !name || !field)
         goto out;
+    schema_touch(st);
     if (st->nfields == st->capfields) {
         size_t cap = st->capfields ? st->capfields * 2 : 8;
         struct schema_field *f = realloc(st->fields, cap * sizeof *f);
@@ -130,14 +171,28 @@ static sluice_err_t schema_set_str(char **slot, const char *v)
     return SLUICE_OK;
 }
 
+void schema_set_optional(sluice_schema_t *s, int optional)
+{
+    if (s) {
+        schema_touch(s);
+        s->optional = optional != 0;
+    }
+}
+
 sluice_err_t schema_set_name(sluice_schema_t *s, const char *name)
 {
-    return s ? schema_set_str(&s->name, name) : SLUICE_ERR_INVALID;
+    if (!s)
+        return SLUICE_ERR_INVALID;
+    schema_touch(s);
+    return schema_set_str(&s->name, name);
 }
 
 sluice_err_t schema_set_doc(sluice_schema_t *s, const char *doc)
 {
-    return s ? schema_set_str(&s->doc, doc) : SLUICE_ERR_INVALID;
+    if (!s)
+        return SLUICE_ERR_INVALID;
+    schema_touch(s);
+    return schema_set_str(&s->doc, doc);
 }
 
 sluice_err_t schema_set_param(sluice_schema_t *s, const char *key, const char *value)
@@ -145,8 +200,10 @@ sluice_err_t schema_set_param(sluice_schema_t *s, const char *key, const char *v
     if (!s || !key || !value)
         return SLUICE_ERR_INVALID;
     for (size_t i = 0; i < s->nparams; i++)
-        if (strcmp(s->params[i].key, key) == 0)
+        if (strcmp(s->params[i].key, key) == 0) {
+            schema_touch(s);
             return schema_set_str(&s->params[i].value, value);
+        }
     return schema_append_param(s, key, value);
 }
 
@@ -154,6 +211,7 @@ sluice_err_t schema_append_param(sluice_schema_t *s, const char *key, const char
 {
     if (!s || !key || !value)
         return SLUICE_ERR_INVALID;
+    schema_touch(s);
     /* The array grows geometrically, its room implied by the count (4, then powers of two): one
      * realloc per parameter made an enum of many symbols slow. */
     size_t n = s->nparams;
@@ -877,6 +935,7 @@ sluice_schema_t *schema_copy_to_arena(arena_t *a, const sluice_schema_t *s)
     c = arena_calloc(a, sizeof *c);
     if (!c)
         return NULL;
+    c->serial = schema_next_serial(); /* arena memory is reused batch after batch */
     c->type = s->type;
     c->optional = s->optional;
     c->version = s->version;

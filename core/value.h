@@ -35,6 +35,12 @@ struct sluice_schema {
     const sluice_schema_t *keys;      /* MAP */
     const sluice_schema_t *values;    /* MAP */
     struct sluice_schema *owned_next; /* owner's list */
+    /* Identity for caches keyed by pointer (see schema_serial_of): unique per allocation, never 0,
+     * so a freed schema whose address is reused by another one is told apart. */
+    uint64_t serial;
+    /* Set once a cache has relied on this schema's shape (schema_publish); from then on each
+     * change goes through a setter below and bumps schema_epoch. */
+    _Atomic unsigned char published;
 };
 
 /* Every schema belongs to an owner and is freed with it. */
@@ -57,6 +63,7 @@ sluice_err_t schema_append_field(sluice_schema_t *st, const char *name,
                                  const sluice_schema_t *field);
 /* The first name that two fields of `st` share (sorting, O(F log F)), or NULL. */
 const char *schema_fields_repeat(const sluice_schema_t *st);
+void schema_set_optional(sluice_schema_t *s, int optional);
 sluice_err_t schema_set_name(sluice_schema_t *s, const char *name);
 sluice_err_t schema_set_doc(sluice_schema_t *s, const char *doc);
 sluice_err_t schema_set_param(sluice_schema_t *s, const char *key, const char *value);
@@ -67,6 +74,20 @@ const char *schema_param(const sluice_schema_t *s, const char *key);
 int schema_field_index(const sluice_schema_t *s, const char *name);
 /* Kafka Connect's name of a type: "int8" … "struct" (as in the JSON schema form). */
 const char *schema_type_name(sluice_type_t t);
+/* Identity checks for caches keyed by a schema pointer (the avro converter's ids).
+ * Schemas are built by writing their fields directly (avro.c, json_schema.c) or with the setters
+ * above; plugins reach them only through the host's setters (the struct is opaque in the ABI).
+ * Once a schema is published (a cache has compared it and relies on it), every change of it or of
+ * any schema under it must go through a setter, which then bumps the process-wide epoch; freeing a
+ * published schema bumps it too. So: the same pointer with the same serial and an epoch unchanged
+ * since the shape was compared is the same shape, without comparing it again. */
+uint64_t schema_epoch(void);
+/* Marks `s` and every schema under it published. */
+void schema_publish(const sluice_schema_t *s);
+static inline uint64_t schema_serial_of(const sluice_schema_t *s)
+{
+    return s->serial;
+}
 /* Structural equality (used by schema caches and tests). */
 int schema_equal(const sluice_schema_t *a, const sluice_schema_t *b);
 /* A deep copy of `s` whose every part lives in the arena (not in an owner): for schemas that must

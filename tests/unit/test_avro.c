@@ -525,6 +525,153 @@ static void test_converter_wire_format(void **state)
     sr_client_free(sr);
 }
 
+/* -- the converter's schema identity (issue 23): no per-record comparison, yet no stale id ---- */
+
+/* The schema id in the Confluent framing of `v` encoded for topic "t". */
+static int32_t encoded_id(converter_t *c, const sluice_value_t *v)
+{
+    buf_t out;
+    int is_null = 0;
+    buf_init(&out);
+    if (converter_encode(c, "t", v, &out, &is_null, err, sizeof err) != SLUICE_OK)
+        fail_msg("encode: %s", err);
+    assert_true(out.len > 5);
+    const unsigned char *b = (const unsigned char *)out.data;
+    int32_t id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 |
+                           (uint32_t)b[4]);
+    buf_free(&out);
+    return id;
+}
+
+/* `id` is what the registry gives the current shape of `s` under "t-value" (the client's cache,
+ * preloaded: its url is unreachable, so a shape not preloaded fails the encode). */
+static void registered(sr_client_t *sr, const sluice_schema_t *s, int32_t id)
+{
+    sr_client_preload_subject(sr, "t-value", avro_text(s), id);
+}
+
+static void test_converter_schema_changed_in_place(void **state)
+{
+    (void)state;
+    sr_client_t *sr = client();
+    converter_t c;
+    assert_int_equal(converter_init_avro(&c, sr, 0, SR_TOPIC_NAME, 1, err, sizeof err), SLUICE_OK);
+    /* rec {a: int32, n: inner {x: int32}}, built the way a plugin does through the host */
+    sluice_schema_t *rec = schema_struct(&O, "rec");
+    sluice_schema_t *inner = schema_struct(&O, "inner");
+    sluice_schema_t *x = schema_new(&O, SLUICE_TYPE_INT32);
+    assert_int_equal(schema_add_field(inner, "x", x), SLUICE_OK);
+    assert_int_equal(schema_add_field(rec, "a", schema_new(&O, SLUICE_TYPE_INT32)), SLUICE_OK);
+    assert_int_equal(schema_add_field(rec, "n", inner), SLUICE_OK);
+    registered(sr, rec, 11);
+    assert_int_equal(encoded_id(&c, value(rec, "{\"a\":1,\"n\":{\"x\":2}}")), 11);
+    assert_int_equal(encoded_id(&c, value(rec, "{\"a\":3,\"n\":{\"x\":4}}")), 11);
+
+    /* a field added to the same schema object after it was used: the new shape's id */
+    assert_int_equal(schema_add_field(rec, "b", schema_new(&O, SLUICE_TYPE_STRING)), SLUICE_OK);
+    registered(sr, rec, 12);
+    assert_int_equal(encoded_id(&c, value(rec, "{\"a\":1,\"n\":{\"x\":2},\"b\":\"y\"}")), 12);
+    assert_int_equal(encoded_id(&c, value(rec, "{\"a\":1,\"n\":{\"x\":2},\"b\":\"z\"}")), 12);
+
+    /* a schema deep under it changed (the root object untouched): seen too */
+    schema_set_optional(x, 1);
+    registered(sr, rec, 13);
+    assert_int_equal(encoded_id(&c, value(rec, "{\"a\":1,\"n\":{\"x\":null},\"b\":\"y\"}")), 13);
+    /* ... and a field added to the schema added last (published with it) */
+    sluice_schema_t *bs = schema_new(&O, SLUICE_TYPE_STRING);
+    sluice_schema_t *in2 = schema_struct(&O, "in2");
+    assert_int_equal(schema_add_field(in2, "p", bs), SLUICE_OK);
+    assert_int_equal(schema_add_field(rec, "q", in2), SLUICE_OK);
+    registered(sr, rec, 14);
+    const char *with_q = "{\"a\":1,\"n\":{\"x\":null},\"b\":\"y\",\"q\":{\"p\":\"r\"}}";
+    assert_int_equal(encoded_id(&c, value(rec, with_q)), 14);
+    assert_int_equal(schema_set_param(bs, "k", "v"), SLUICE_OK);
+    registered(sr, rec, 15);
+    assert_int_equal(encoded_id(&c, value(rec, with_q)), 15);
+    assert_int_equal(encoded_id(&c, value(rec, with_q)), 15);
+    assert_int_equal(sr_client_requests(sr), 0);
+    converter_free(&c);
+    sr_client_free(sr);
+}
+
+static void test_converter_schema_address_reused(void **state)
+{
+    (void)state;
+    sr_client_t *sr = client();
+    converter_t c;
+    arena_t X;
+    arena_init(&X, 4096);
+    assert_int_equal(converter_init_avro(&c, sr, 0, SR_TOPIC_NAME, 1, err, sizeof err), SLUICE_OK);
+    const sluice_schema_t *s1 = schema("{\"type\":\"struct\",\"name\":\"r\",\"fields\":[{"
+                                       "\"field\":\"a\",\"type\":\"int32\"}]}");
+    const sluice_schema_t *s2 = schema("{\"type\":\"struct\",\"name\":\"r\",\"fields\":[{"
+                                       "\"field\":\"a\",\"type\":\"string\"}]}");
+    registered(sr, s1, 21);
+    registered(sr, s2, 22);
+    /* a schema in a batch's arena (as the json converter keeps one past its cache), then another
+     * made at the very same address once the arena is reset */
+    const sluice_schema_t *p = schema_copy_to_arena(&X, s1);
+    assert_int_equal(encoded_id(&c, value(p, "{\"a\":1}")), 21);
+    assert_int_equal(encoded_id(&c, value(p, "{\"a\":2}")), 21);
+    uint64_t epoch = schema_epoch();
+    arena_reset(&X);
+    const sluice_schema_t *q = schema_copy_to_arena(&X, s2);
+    assert_ptr_equal(p, q);
+    assert_int_equal(schema_epoch(), epoch); /* nothing told the caches: the serial does */
+    assert_true(schema_serial_of(p) != 0);
+    assert_int_equal(encoded_id(&c, value(q, "{\"a\":\"z\"}")), 22);
+    assert_int_equal(encoded_id(&c, value(q, "{\"a\":\"w\"}")), 22);
+    /* a heap schema freed with its owner and another made after it */
+    schema_owner_t o1, o2;
+    schema_owner_init(&o1);
+    schema_owner_init(&o2);
+    sluice_schema_t *h1 = schema_struct(&o1, "r");
+    assert_int_equal(schema_add_field(h1, "a", schema_new(&o1, SLUICE_TYPE_INT32)), SLUICE_OK);
+    assert_int_equal(encoded_id(&c, value(h1, "{\"a\":1}")), 21);
+    epoch = schema_epoch();
+    schema_owner_free(&o1);
+    assert_true(schema_epoch() != epoch); /* it was published: freeing it is a change */
+    sluice_schema_t *h2 = schema_struct(&o2, "r");
+    assert_int_equal(schema_add_field(h2, "a", schema_new(&o2, SLUICE_TYPE_STRING)), SLUICE_OK);
+    assert_int_equal(encoded_id(&c, value(h2, "{\"a\":\"z\"}")), 22);
+    schema_owner_free(&o2);
+    assert_int_equal(sr_client_requests(sr), 0);
+    arena_free(&X);
+    converter_free(&c);
+    sr_client_free(sr);
+}
+
+/* What the converter relies on: serials unique per object, the epoch moved only by a change to a
+ * published schema (building new ones per record costs the caches nothing). */
+static void test_schema_epoch(void **state)
+{
+    (void)state;
+    uint64_t e0 = schema_epoch();
+    sluice_schema_t *st = schema_struct(&O, "s");
+    sluice_schema_t *f = schema_new(&O, SLUICE_TYPE_INT64);
+    assert_int_equal(schema_add_field(st, "f", f), SLUICE_OK);
+    schema_set_optional(f, 1);
+    assert_int_equal(schema_set_doc(st, "d"), SLUICE_OK);
+    assert_int_equal(schema_epoch(), e0);
+    assert_true(schema_serial_of(st) != 0 && schema_serial_of(f) != 0);
+    assert_true(schema_serial_of(st) != schema_serial_of(f));
+    schema_publish(st);
+    schema_set_optional(f, 0);
+    assert_true(schema_epoch() > e0);
+    uint64_t e1 = schema_epoch();
+    assert_int_equal(schema_set_name(st, "t"), SLUICE_OK);
+    assert_true(schema_epoch() > e1);
+    e1 = schema_epoch();
+    assert_int_equal(schema_set_param(st, "k", "v"), SLUICE_OK);
+    assert_true(schema_epoch() > e1);
+    e1 = schema_epoch();
+    assert_int_equal(schema_set_param(st, "k", "w"), SLUICE_OK);
+    assert_true(schema_epoch() > e1);
+    /* an arena copy is another object */
+    const sluice_schema_t *cp = schema_copy_to_arena(&A, st);
+    assert_true(schema_serial_of(cp) != schema_serial_of(st));
+}
+
 static void test_registry_config(void **state)
 {
     (void)state;
@@ -583,6 +730,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_avro_schemas_from_elsewhere, setup, teardown),
         cmocka_unit_test_setup_teardown(test_converter_wire_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_converter_schema_changed_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_converter_schema_address_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registry_config, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,27 @@ def registry_schema(url, sid):
         return json.loads(json.loads(resp.read())["schema"])
 
 
+def assert_typed(v, i, zip_from=None):
+    """`v` is the typed source's value i (inner.zip from record `zip_from` on, when given)."""
+    assert v["i8"] == i % 100 - 50 and v["i16"] == -i and v["i32"] == i * 1000
+    assert v["i64"] == 2 ** 40 + i
+    assert v["f32"] == pytest.approx(i + 0.5) and v["f64"] == i / 4
+    assert v["ok"] is (i % 2 == 0) and v["name"] == f"name-{i}"
+    assert v["raw"] == bytes([i % 256, 1, 2])
+    assert v["note"] == (None if i % 3 == 0 else f"note-{i}")
+    assert v["price"] == decimal.Decimal(100 * i + 5).scaleb(-2)
+    assert v["day"] == EPOCH_DAY + datetime.timedelta(days=19000 + i)
+    assert v["tod"] == (datetime.datetime(2000, 1, 1) +
+                        datetime.timedelta(milliseconds=i * 1000)).time()
+    ts = datetime.datetime.fromtimestamp((1700000000000 + i) / 1000, datetime.timezone.utc)
+    assert v["ts"] == ts
+    assert v["tags"] == [f"t{i}", "x"] and v["attrs"] == {"a": i, "b": -i}
+    inner = None if i % 4 == 0 else {"city": f"c{i}"}
+    if inner is not None and zip_from is not None:
+        inner["zip"] = f"z{i}" if i >= zip_from else None
+    assert v["inner"] == inner, (i, v["inner"])
+
+
 def test_sluice_avro_in_kafka_decodes_with_fastavro(sluice, kafka, schema_registry, tmp):
     """The typed fixture source (every Connect type) → value.converter avro → Kafka. Each message
     is Confluent-framed (0x00 + schema id); the schema the registry gives for that id decodes it
@@ -70,23 +91,48 @@ def test_sluice_avro_in_kafka_decodes_with_fastavro(sluice, kafka, schema_regist
         if sid not in schemas:
             schemas[sid] = fastavro.parse_schema(registry_schema(schema_registry.url, sid))
         v = fastavro.schemaless_reader(io.BytesIO(m.value[5:]), schemas[sid])
-        assert v["i8"] == i % 100 - 50 and v["i16"] == -i and v["i32"] == i * 1000
-        assert v["i64"] == 2 ** 40 + i
-        assert v["f32"] == pytest.approx(i + 0.5) and v["f64"] == i / 4
-        assert v["ok"] is (i % 2 == 0) and v["name"] == f"name-{i}"
-        assert v["raw"] == bytes([i % 256, 1, 2])
-        assert v["note"] == (None if i % 3 == 0 else f"note-{i}")
-        assert v["price"] == decimal.Decimal(100 * i + 5).scaleb(-2)
-        assert v["day"] == EPOCH_DAY + datetime.timedelta(days=19000 + i)
-        assert v["tod"] == (datetime.datetime(2000, 1, 1) +
-                            datetime.timedelta(milliseconds=i * 1000)).time()
-        ts = datetime.datetime.fromtimestamp((1700000000000 + i) / 1000, datetime.timezone.utc)
-        assert v["ts"] == ts
-        assert v["tags"] == [f"t{i}", "x"] and v["attrs"] == {"a": i, "b": -i}
-        assert v["inner"] == (None if i % 4 == 0 else {"city": f"c{i}"})
+        assert_typed(v, i)
     assert len(ids) == 1, f"one schema for one shape, got ids {ids}"
     with urllib.request.urlopen(f"{schema_registry.url}/subjects", timeout=30) as resp:
         assert f"{topic}-value" in json.loads(resp.read())
+
+
+def test_schema_changed_in_place_mid_stream(sluice, kafka, schema_registry, tmp):
+    """The typed source adds a field to its inner struct's schema in place (the same object the
+    converter has used, deep under the value's schema) before record 200: the records before it
+    carry the first schema's id, those after a second one, the registry ends with both versions,
+    and each record decodes with fastavro by its own id (a converter that kept the first id would
+    make the later records undecodable or lose `zip`)."""
+    n, at = 300, 200
+    topic = kafkatest.uniq("avro-evolve")
+    cfg = avro_pipeline(tmp, kafka, schema_registry, topic, f"""    source:
+      plugin: typed
+      config: {{count: {n}, evolve.at: {at}}}
+""")
+    r = sluice.run("run", "--quiet", cfg, timeout=scaled(90), env=plugin_env())
+    assert r.returncode == 0, r.stderr
+    msgs = kafkatest.consume(kafka.bootstrap, topic, n=n, timeout=60)
+    assert len(msgs) == n, f"{len(msgs)} of {n} records in {topic}"
+    ids = []
+    schemas = {}
+    for i, m in enumerate(msgs):
+        assert m.key == f"k{i}".encode()
+        magic, sid = struct.unpack(">bI", m.value[:5])
+        assert magic == 0, m.value[:8]
+        ids.append(sid)
+        if sid not in schemas:
+            schemas[sid] = fastavro.parse_schema(registry_schema(schema_registry.url, sid))
+        v = fastavro.schemaless_reader(io.BytesIO(m.value[5:]), schemas[sid])
+        if i < at:
+            assert "zip" not in (v["inner"] or {}), (i, v["inner"])
+            assert_typed(v, i)
+        else:
+            assert_typed(v, i, zip_from=at)
+    assert len(set(ids[:at])) == 1 and len(set(ids[at:])) == 1, sorted(set(ids))
+    assert ids[0] != ids[at]
+    with urllib.request.urlopen(
+            f"{schema_registry.url}/subjects/{topic}-value/versions", timeout=30) as resp:
+        assert len(json.loads(resp.read())) == 2
 
 
 ORDER_SCHEMA = {

@@ -6,7 +6,10 @@
  *    price: Decimal(scale 2) unscaled 100*i+5, day: Date 19000+i, tod: Time i*1000,
  *    ts: Timestamp 1700000000000+i, tags: ["t<i>", "x"], attrs: {"a": i, "b": -i},
  *    inner: null when i%4==0 else {city: "c<i>"}}
- * The key is the string "k<i>" (schemaless). */
+ * The key is the string "k<i>" (schemaless). With `evolve.at` = N > 0, the source changes its
+ * schema in place when record N is next (at the start of a poll: a multiple of 100 is a batch
+ * boundary): the inner struct's schema, the same object, gains an optional string field `zip`,
+ * "z<i>" from then on (a plugin changing a schema under a converter that has used it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +25,19 @@ static const struct sluice_config_field typed_config[] = {
      .type = SLUICE_CFG_STRING,
      .default_value = "sluice.test.Typed",
      .description = "The struct's name; empty: unnamed."},
+    {.name = "evolve.at",
+     .type = SLUICE_CFG_INT,
+     .default_value = "0",
+     .description = "Add the field inner.zip to the schema in place before this record; 0: "
+                    "never."},
     {.name = NULL},
 };
 
 struct typed {
     const struct sluice_host *h;
-    int64_t count, next;
+    int64_t count, next, evolve_at;
+    int evolved;
+    sluice_ctx_t *ctx;
     sluice_schema_t *schema;
     sluice_schema_t *inner;
 };
@@ -52,6 +62,8 @@ static sluice_err_t typed_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     }
     t->h = h;
     t->count = h->config_int(cfg, "count");
+    t->evolve_at = h->config_int(cfg, "evolve.at");
+    t->ctx = ctx;
     const char *name = h->config_string(cfg, "schema.name");
     sluice_schema_t *s = h->schema_struct(ctx, name && *name ? name : NULL);
     sluice_schema_t *note = h->schema_new(ctx, SLUICE_TYPE_STRING);
@@ -103,6 +115,15 @@ static sluice_err_t typed_poll(void *state, sluice_batch_t *batch, int timeout_m
     const struct sluice_host *h = t->h;
     char text[64];
     (void)timeout_ms;
+    if (t->evolve_at > 0 && t->next >= t->evolve_at && !t->evolved) {
+        sluice_schema_t *zip = h->schema_new(t->ctx, SLUICE_TYPE_STRING);
+        if (!zip)
+            goto nomem;
+        h->schema_set_optional(zip, 1);
+        if (h->schema_add_field(t->inner, "zip", zip) != SLUICE_OK)
+            goto nomem;
+        t->evolved = 1;
+    }
     for (int k = 0; k < 100 && t->next < t->count; k++) {
         int64_t i = t->next;
         sluice_record_t *r = h->batch_add(batch);
@@ -144,6 +165,10 @@ static sluice_err_t typed_poll(void *state, sluice_batch_t *batch, int timeout_m
             sluice_value_t *inner = h->value_struct(r, t->inner);
             snprintf(text, sizeof text, "c%lld", (long long)i);
             h->value_put(r, inner, "city", h->value_string(r, text, strlen(text)));
+            if (t->evolved) {
+                snprintf(text, sizeof text, "z%lld", (long long)i);
+                h->value_put(r, inner, "zip", h->value_string(r, text, strlen(text)));
+            }
             h->value_put(r, v, "inner", inner);
         }
         h->record_set_value(r, v);

@@ -522,6 +522,8 @@ struct sluice_host {
     size_t (*buf_len)(const sluice_buf_t *buf);
 
     /* -- schemas: owned by the instance `ctx`, freed after its destroy ------------------------- */
+    /* A schema may be changed with these setters after records have used it (a field added as a
+     * stream evolves): the converters see the change at the next record they encode. */
     sluice_schema_t *(*schema_new)(sluice_ctx_t *ctx, sluice_type_t type);
     /** A STRUCT schema with a name (may be NULL). Add fields in order with schema_add_field. */
     sluice_schema_t *(*schema_struct)(sluice_ctx_t *ctx, const char *name);

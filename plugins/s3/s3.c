@@ -29,6 +29,7 @@
 
 static const char *const s3_compressions[] = {"none", "gzip", NULL};
 static const char *const s3_avro_codecs[] = {"null", "deflate", NULL};
+static const char *const s3_null_behaviors[] = {"fail", "ignore", "write", NULL};
 
 static const struct sluice_config_field s3_config[] = {
     {.name = "s3.bucket.name",
@@ -102,6 +103,58 @@ static const struct sluice_config_field s3_config[] = {
      .description = "Written after each value of `bytes` objects (`\\n` is a newline; empty: "
                     "nothing).",
      .example = "\\n"},
+    {.name = "behavior.on.null.values",
+     .type = SLUICE_CFG_ENUM,
+     .default_value = "fail",
+     .description = "What a tombstone (a record whose value is null) does, as Confluent's: "
+                    "`fail` stops the pipeline with a message naming its topic, partition and "
+                    "offset (nothing after the last commit is committed); `ignore` skips it (the "
+                    "`records.null.ignored` counter); `write` (needs `store.kafka.keys: true`) "
+                    "puts it in the directory `tombstone.encoded.partition`, in the keys object "
+                    "(and headers object) only: no value object is made for tombstones.",
+     .example = "ignore",
+     .enum_values = s3_null_behaviors},
+    {.name = "tombstone.encoded.partition",
+     .type = SLUICE_CFG_STRING,
+     .default_value = "tombstone",
+     .description = "The directory (in place of the partitioner's) of the tombstones of "
+                    "`behavior.on.null.values: write`.",
+     .example = "tombstone"},
+    {.name = "store.kafka.keys",
+     .type = SLUICE_CFG_BOOL,
+     .default_value = "false",
+     .description = "Write each record's key into a companion object beside the value object, "
+                    "`<topic>+<partition>+<offset>.keys<ext>`, one key per record in the value "
+                    "object's order. The three objects are one unit: the companions are stored "
+                    "first, and the records are committed only when all are. A record without a "
+                    "key fails (as Confluent's).",
+     .example = "true"},
+    {.name = "keys.format.class",
+     .type = SLUICE_CFG_STRING,
+     .default_value = "json",
+     .description = "The format of the keys objects: `json` (`...format.json.JsonFormat`: one "
+                    "JSON key a line, `.keys.json`) or `bytes` (`...format.bytearray."
+                    "ByteArrayFormat`: the key's bytes as they are in the topic, then "
+                    "`format.bytearray.separator`, `.keys` + `format.bytearray.extension`). "
+                    "`avro` and `parquet` are refused by name (Confluent's default is Avro: set "
+                    "this key when moving a Confluent configuration).",
+     .example = "io.confluent.connect.s3.format.json.JsonFormat"},
+    {.name = "store.kafka.headers",
+     .type = SLUICE_CFG_BOOL,
+     .default_value = "false",
+     .description = "Write each record's headers into a companion object beside the value "
+                    "object, `<topic>+<partition>+<offset>.headers.json`, one line per record in "
+                    "the value object's order: a JSON array of `{\"key\":..,\"value\":..}` "
+                    "(the value as a string, null for a null header). A record without headers "
+                    "is `[]` (Confluent's fails it).",
+     .example = "true"},
+    {.name = "headers.format.class",
+     .type = SLUICE_CFG_STRING,
+     .default_value = "json",
+     .description = "The format of the headers objects: `json` only "
+                    "(`io.confluent.connect.s3.format.json.JsonFormat`); `avro`, `bytes` and "
+                    "`parquet` are refused by name.",
+     .example = "io.confluent.connect.s3.format.json.JsonFormat"},
     STOREPART_CONFIG_FIELDS,
     {.name = "s3.part.size",
      .type = SLUICE_CFG_SIZE,
@@ -263,8 +316,10 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
     s->line = h->buf_new(1024);
     s->enc = h->buf_new(256);
     s->scratch = h->buf_new(256);
+    s->kline = h->buf_new(256);
+    s->hline = h->buf_new(256);
     if (!s->topics_dir || !s->ddelim || !s->fdelim || !s->bytes_ext || !s->bytes_sep || !s->line ||
-        !s->enc || !s->scratch) {
+        !s->enc || !s->scratch || !s->kline || !s->hline) {
         rc = SLUICE_ERR_NOMEM;
         goto fail;
     }
@@ -300,6 +355,62 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
                  "io.confluent.connect.s3.format.bytearray.ByteArrayFormat, avro / "
                  "io.confluent.connect.s3.format.avro.AvroFormat)",
                  fc);
+        goto fail;
+    }
+
+    const char *nb = h->config_string(cfg, "behavior.on.null.values");
+    s->nulls = strcmp(nb, "ignore") == 0  ? S3_NULL_IGNORE
+               : strcmp(nb, "write") == 0 ? S3_NULL_WRITE
+                                          : S3_NULL_FAIL;
+    s->tombstone_enc = s3_strdup(h->config_string(cfg, "tombstone.encoded.partition"));
+    s->store_keys = h->config_bool(cfg, "store.kafka.keys");
+    s->store_headers = h->config_bool(cfg, "store.kafka.headers");
+    if (!s->tombstone_enc) {
+        rc = SLUICE_ERR_NOMEM;
+        goto fail;
+    }
+    if (s->nulls == S3_NULL_WRITE && !s->store_keys) {
+        snprintf(errstr, errstr_size,
+                 "behavior.on.null.values: write needs store.kafka.keys: true (a tombstone is "
+                 "written into the keys object only)");
+        goto fail;
+    }
+    if (s->nulls == S3_NULL_WRITE && !*s->tombstone_enc) {
+        snprintf(errstr, errstr_size, "tombstone.encoded.partition: must not be empty");
+        goto fail;
+    }
+    const char *kf = h->config_string(cfg, "keys.format.class");
+    const char *ktail = strrchr(kf, '.');
+    ktail = ktail ? ktail + 1 : kf;
+    if (strcasecmp(kf, "json") == 0 || strcmp(ktail, "JsonFormat") == 0)
+        s->kfmt = S3_FMT_JSON;
+    else if (strcasecmp(kf, "bytes") == 0 || strcmp(ktail, "ByteArrayFormat") == 0)
+        s->kfmt = S3_FMT_BYTES;
+    else {
+        snprintf(errstr, errstr_size,
+                 "keys.format.class: '%s' is not supported (json / "
+                 "io.confluent.connect.s3.format.json.JsonFormat, bytes / "
+                 "io.confluent.connect.s3.format.bytearray.ByteArrayFormat; Avro and Parquet "
+                 "keys objects are not written)",
+                 kf);
+        goto fail;
+    }
+    const char *hf = h->config_string(cfg, "headers.format.class");
+    const char *htail = strrchr(hf, '.');
+    htail = htail ? htail + 1 : hf;
+    if (strcasecmp(hf, "json") != 0 && strcmp(htail, "JsonFormat") != 0) {
+        snprintf(errstr, errstr_size,
+                 "headers.format.class: '%s' is not supported (json / "
+                 "io.confluent.connect.s3.format.json.JsonFormat only; Avro, bytes and Parquet "
+                 "headers objects are not written)",
+                 hf);
+        goto fail;
+    }
+    if ((s->store_keys || s->store_headers) && s->gzip) {
+        snprintf(errstr, errstr_size,
+                 "%s: not supported with s3.compression.type: gzip (the keys and headers "
+                 "objects are not compressed)",
+                 s->store_keys ? "store.kafka.keys" : "store.kafka.headers");
         goto fail;
     }
 
@@ -397,6 +508,12 @@ static void s3_file_free(struct s3 *s, struct s3_file *f)
     if (f->raw)
         s->h->buf_free(f->raw);
     s3_avro_free(&f->avro);
+    if (f->kbody)
+        s->h->buf_free(f->kbody);
+    if (f->hbody)
+        s->h->buf_free(f->hbody);
+    free(f->kkey);
+    free(f->hkey);
     free(f->enc);
     free(f->key);
     free(f);
@@ -414,6 +531,20 @@ static struct s3_file *s3_file_open(struct s3 *s, struct s3_part *pt, const char
         s3_object_key(s, pt->c.topic, pt->c.partition, enc, off, key, sizeof key) != 0 ||
         !(f->key = strdup(key)))
         goto fail;
+    /* the companions' keys: the value object's, its extension replaced (gzip is refused with
+     * them, so the key ends in s3_ext) */
+    size_t stem = strlen(key) - strlen(s3_ext(s));
+    if (s->store_keys) {
+        const char *kext = s->kfmt == S3_FMT_BYTES ? s->bytes_ext : ".json";
+        if (snprintf(key + stem, sizeof key - stem, ".keys%s", kext) >= (int)(sizeof key - stem) ||
+            !(f->kkey = strdup(key)) || !(f->kbody = s->h->buf_new(16 * 1024)))
+            goto fail;
+    }
+    if (s->store_headers) {
+        if (snprintf(key + stem, sizeof key - stem, ".headers.json") >= (int)(sizeof key - stem) ||
+            !(f->hkey = strdup(key)) || !(f->hbody = s->h->buf_new(16 * 1024)))
+            goto fail;
+    }
     if (s->gzip) {
         f->raw = s->h->buf_new(S3_GZIP_STAGE + 4096);
         if (!f->raw || storepart_gzip_init(&f->z) != 0)
@@ -529,7 +660,8 @@ static sluice_err_t s3_finish(struct s3 *s, struct s3_file *f, char *errstr, siz
     }
     f->data = h->buf_data(f->body);
     f->len = h->buf_len(f->body);
-    if (s->format == S3_FMT_AVRO) {
+    f->clen = (f->kbody ? h->buf_len(f->kbody) : 0) + (f->hbody ? h->buf_len(f->hbody) : 0);
+    if (s->format == S3_FMT_AVRO && f->values) {
         if (s3_avro_finish(&f->avro) != 0) {
             snprintf(errstr, errstr_size, "s3: the Avro file %s cannot be finished", f->key);
             return SLUICE_FATAL;
@@ -541,18 +673,38 @@ static sluice_err_t s3_finish(struct s3 *s, struct s3_file *f, char *errstr, siz
     return SLUICE_OK;
 }
 
-/* Makes the finished `f` an object, on connection `x` (an uploader's thread). */
+/* One object: a PUT, or a multipart upload above s3.part.size. */
+static sluice_err_t s3_send_one(struct s3 *s, struct s3_http *x, const char *key, const char *data,
+                                size_t len, char *errstr, size_t errstr_size)
+{
+    sluice_err_t e = len > s->part_size
+                         ? s3_multipart(s, x, key, data, len, errstr, errstr_size)
+                         : s3_call(s, x, "PUT", key, NULL, data, len, 1, errstr, errstr_size);
+    if (e == SLUICE_OK) {
+        s->h->counter_add(s->ctx, "files.written", 1);
+        s->h->counter_add(s->ctx, "bytes.written", (int64_t)len);
+    }
+    return e;
+}
+
+/* Makes the finished `f` objects, on connection `x` (an uploader's thread): the keys and headers
+ * objects first, the value object last, so that a value object never stands without its
+ * companions; the file counts as stored (and its records as committable) only after all. A
+ * directory of tombstones only has no value object. A retry writes all again (same keys, same
+ * bytes). */
 static sluice_err_t s3_send(struct s3 *s, struct s3_http *x, struct s3_file *f, char *errstr,
                             size_t errstr_size)
 {
-    sluice_err_t e =
-        f->len > s->part_size
-            ? s3_multipart(s, x, f->key, f->data, f->len, errstr, errstr_size)
-            : s3_call(s, x, "PUT", f->key, NULL, f->data, f->len, 1, errstr, errstr_size);
-    if (e == SLUICE_OK) {
-        s->h->counter_add(s->ctx, "files.written", 1);
-        s->h->counter_add(s->ctx, "bytes.written", (int64_t)f->len);
-    }
+    const struct sluice_host *h = s->h;
+    sluice_err_t e = SLUICE_OK;
+    if (f->kkey)
+        e = s3_send_one(s, x, f->kkey, h->buf_data(f->kbody), h->buf_len(f->kbody), errstr,
+                        errstr_size);
+    if (e == SLUICE_OK && f->hkey)
+        e = s3_send_one(s, x, f->hkey, h->buf_data(f->hbody), h->buf_len(f->hbody), errstr,
+                        errstr_size);
+    if (e == SLUICE_OK && f->values)
+        e = s3_send_one(s, x, f->key, f->data, f->len, errstr, errstr_size);
     return e;
 }
 
@@ -637,7 +789,7 @@ static sluice_err_t s3_reap(struct s3 *s, char *errstr, size_t errstr_size)
         if (f->state == S3_JOB_DONE) {
             *pp = f->next;
             s->nout--;
-            s->bytes_out -= f->len;
+            s->bytes_out -= f->len + f->clen;
             s3_file_free(s, f);
             continue;
         }
@@ -705,7 +857,7 @@ static sluice_err_t s3_rotate(struct s3 *s, struct s3_part *pt, char *errstr, si
             *s->jobs_tail = f;
             s->jobs_tail = &f->next;
             s->nout++;
-            s->bytes_out += f->len;
+            s->bytes_out += f->len + f->clen;
             pthread_cond_signal(&s->work);
         }
         pthread_mutex_unlock(&s->mu);
@@ -901,6 +1053,80 @@ static int s3_avro_value(struct s3 *s, struct s3_part *pt, sluice_record_t *rec,
     return 0;
 }
 
+/* A tombstone: a record whose value is null. The bytes format looks at the bytes first (no
+ * decoding for the records that have them). */
+static int s3_is_tombstone(struct s3 *s, sluice_record_t *rec)
+{
+    const struct sluice_host *h = s->h;
+    size_t len;
+    if (s->format == S3_FMT_BYTES && h->record_value_bytes(rec, &len))
+        return 0;
+    char err[256];
+    sluice_value_t *v = h->record_value(rec, err, sizeof err);
+    return v && h->value_type(v) == SLUICE_TYPE_NULL;
+}
+
+/* store.kafka.keys / store.kafka.headers: the record's lines of the companion objects into
+ * s->kline and s->hline; -1 with *why when the record cannot have them. */
+static int s3_render_companions(struct s3 *s, sluice_record_t *rec, const char **why)
+{
+    const struct sluice_host *h = s->h;
+    char err[256];
+    if (s->store_keys) {
+        h->buf_reset(s->kline);
+        size_t len = 0;
+        const void *b = s->kfmt == S3_FMT_BYTES ? h->record_key_bytes(rec, &len) : NULL;
+        if (b) {
+            h->buf_append(s->kline, b, len);
+        } else {
+            sluice_value_t *k = h->record_key(rec, err, sizeof err);
+            if (!k) {
+                *why = "store.kafka.keys: the key cannot be decoded";
+                return -1;
+            }
+            if (h->value_type(k) == SLUICE_TYPE_NULL) {
+                *why = "store.kafka.keys: the record has no key (a keys object holds one key "
+                       "for each record)";
+                return -1;
+            }
+            if ((s->kfmt == S3_FMT_BYTES ? h->value_write_text(k, s->kline)
+                                         : h->value_write_json(k, s->kline)) != SLUICE_OK) {
+                *why = "store.kafka.keys: the key cannot be written";
+                return -1;
+            }
+        }
+        if (s->kfmt == S3_FMT_BYTES)
+            h->buf_append(s->kline, s->bytes_sep, strlen(s->bytes_sep));
+        else
+            h->buf_append(s->kline, "\n", 1);
+    }
+    if (s->store_headers) {
+        sluice_buf_t *l = s->hline;
+        h->buf_reset(l);
+        h->buf_append(l, "[", 1);
+        for (size_t i = 0, n = h->record_header_count(rec); i < n; i++) {
+            const void *hv;
+            size_t hl;
+            const char *name = h->record_header(rec, i, &hv, &hl);
+            h->buf_append(l, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
+            h->buf_append_json_string(l, name, strlen(name));
+            h->buf_append(l, ",\"value\":", 9);
+            if (hv)
+                h->buf_append_json_string(l, hv, hl);
+            else
+                h->buf_append(l, "null", 4);
+            h->buf_append(l, "}", 1);
+        }
+        h->buf_append(l, "]\n", 2);
+    }
+    if ((s->store_keys && h->buf_error(s->kline) != SLUICE_OK) ||
+        (s->store_headers && h->buf_error(s->hline) != SLUICE_OK)) {
+        *why = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
 static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, size_t errstr_size)
 {
     struct s3 *s = state;
@@ -927,20 +1153,41 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             continue;
         const char *why = NULL;
         int64_t ts = 0;
-        if (storepart_place(&s->part, h, rec, &ts, enc, &why) != 0) {
-            h->record_fail(rec, why);
+        int tomb = s3_is_tombstone(s, rec);
+        if (tomb && s->nulls == S3_NULL_FAIL) {
+            snprintf(errstr, errstr_size,
+                     "behavior.on.null.values: fail: the record of topic %s partition %" PRId32
+                     " offset %" PRId64 " has a null value (a tombstone); set "
+                     "behavior.on.null.values: ignore to skip tombstones, or write (with "
+                     "store.kafka.keys: true) to keep their keys",
+                     topic, partition, off);
+            return SLUICE_FATAL;
+        }
+        if (tomb && s->nulls == S3_NULL_IGNORE) {
+            h->counter_add(s->ctx, "records.null.ignored", 1);
             continue;
         }
         h->buf_reset(s->line);
         const sluice_value_t *v = NULL;
-        if (s->format == S3_FMT_AVRO ? s3_avro_value(s, pt, rec, &v, &why) != 0
-                                     : s3_render(s, rec, &why) != SLUICE_OK) {
+        if (tomb) {
+            /* behavior.on.null.values: write: the tombstones' own directory (the partitioner
+             * has no value to look at), the record's own time */
+            ts = h->record_timestamp(rec);
+            h->buf_reset(enc);
+            h->buf_append(enc, s->tombstone_enc, strlen(s->tombstone_enc));
+        } else if (storepart_place(&s->part, h, rec, &ts, enc, &why) != 0 ||
+                   (s->format == S3_FMT_AVRO ? s3_avro_value(s, pt, rec, &v, &why) != 0
+                                             : s3_render(s, rec, &why) != SLUICE_OK)) {
+            h->record_fail(rec, why);
+            continue;
+        }
+        if ((s->store_keys || s->store_headers) && s3_render_companions(s, rec, &why) != 0) {
             h->record_fail(rec, why);
             continue;
         }
         int64_t mono = h->monotonic_ms(), now = h->now_ms();
         if ((storepart_due(&s->part, &pt->c, pt->files != NULL, ts, mono, now) ||
-             (pt->files && s->format == S3_FMT_AVRO && pt->schema != h->value_schema(v))) &&
+             (pt->files && v && s->format == S3_FMT_AVRO && pt->schema != h->value_schema(v))) &&
             (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
         struct s3_file *f = pt->files;
@@ -954,16 +1201,26 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             }
             if (!(f = s3_file_open(s, pt, h->buf_data(enc), off)))
                 return SLUICE_ERR_NOMEM;
-            if (s->format == S3_FMT_AVRO && s3_avro_open(&f->avro, h, h->value_schema(v),
-                                                         s->avro_codec, errstr, errstr_size) != 0) {
-                pt->files = f->next;
-                s3_file_free(s, f);
+        }
+        /* an Avro file is begun by its first value (a directory of tombstones has none) */
+        if (v && s->format == S3_FMT_AVRO && !f->avro.w) {
+            if (s3_avro_open(&f->avro, h, h->value_schema(v), s->avro_codec, errstr, errstr_size) !=
+                0) {
+                if (!f->values && (!f->kbody || !h->buf_len(f->kbody)) &&
+                    (!f->hbody || !h->buf_len(f->hbody))) { /* empty: not left to upload */
+                    pt->files = f->next;
+                    s3_file_free(s, f);
+                } else {
+                    s3_avro_free(&f->avro);
+                }
                 h->record_fail(rec, errstr);
                 continue;
             }
-            pt->schema = s->format == S3_FMT_AVRO ? h->value_schema(v) : NULL;
+            pt->schema = h->value_schema(v);
         }
-        if (s->format == S3_FMT_AVRO) {
+        if (tomb) {
+            /* in the keys (and headers) object only */
+        } else if (s->format == S3_FMT_AVRO) {
             if (s3_avro_append(&f->avro, h, v, s->scratch, &why) != 0) {
                 h->record_fail(rec, why);
                 continue;
@@ -973,6 +1230,12 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             if (h->buf_append(dst, h->buf_data(s->line), h->buf_len(s->line)) != SLUICE_OK)
                 return SLUICE_ERR_NOMEM;
         }
+        f->values += !tomb;
+        if ((s->store_keys &&
+             h->buf_append(f->kbody, h->buf_data(s->kline), h->buf_len(s->kline)) != SLUICE_OK) ||
+            (s->store_headers &&
+             h->buf_append(f->hbody, h->buf_data(s->hline), h->buf_len(s->hline)) != SLUICE_OK))
+            return SLUICE_ERR_NOMEM;
         int full = storepart_take(&s->part, &pt->c, off, ts, mono, now);
         if (f->zon && h->buf_len(f->raw) >= S3_GZIP_STAGE &&
             (e = storepart_gzip(h, &f->z, f->raw, f->body, Z_NO_FLUSH)) != SLUICE_OK)
@@ -1077,12 +1340,17 @@ static void s3_destroy(void *state)
     free(s->fdelim);
     free(s->bytes_ext);
     free(s->bytes_sep);
+    free(s->tombstone_enc);
     if (s->line)
         s->h->buf_free(s->line);
     if (s->enc)
         s->h->buf_free(s->enc);
     if (s->scratch)
         s->h->buf_free(s->scratch);
+    if (s->kline)
+        s->h->buf_free(s->kline);
+    if (s->hline)
+        s->h->buf_free(s->hline);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->done);
     pthread_mutex_destroy(&s->mu);

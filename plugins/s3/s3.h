@@ -22,6 +22,8 @@
 #define S3_UPLOADERS_MAX 32            /* s3.upload.concurrency's upper bound */
 
 enum s3_format { S3_FMT_JSON, S3_FMT_BYTES, S3_FMT_AVRO };
+/* behavior.on.null.values: what a tombstone (a record whose value is null) does */
+enum s3_nulls { S3_NULL_FAIL, S3_NULL_IGNORE, S3_NULL_WRITE };
 
 /* An Avro object container file being written into memory (s3_avro.c). */
 struct s3_avro {
@@ -69,6 +71,11 @@ struct s3_file {
     z_stream z;
     int zon, finished;
     struct s3_avro avro; /* format.class avro */
+    int64_t values;      /* records in the value object (none: a directory of tombstones only) */
+    /* store.kafka.keys / store.kafka.headers: the companion objects, one line per record */
+    sluice_buf_t *kbody, *hbody;
+    char *kkey, *hkey;
+    size_t clen; /* their bytes (the accounting of uploads in flight) */
     /* a rotated file waiting for its upload (s3->jobs): */
     int32_t partition; /* its Kafka partition... */
     int64_t cycle_off; /* ...and the first offset of its rotation: committed only when done */
@@ -100,14 +107,20 @@ struct s3 {
     char *topics_dir, *ddelim, *fdelim;
     int pad, gzip;
     enum s3_format format;
-    char *bytes_ext;    /* format.bytearray.extension */
-    char *bytes_sep;    /* format.bytearray.separator */
-    size_t part_size;   /* s3.part.size */
-    int retries;        /* s3.part.retries */
-    int64_t backoff_ms; /* s3.retry.backoff.ms */
+    char *bytes_ext;     /* format.bytearray.extension */
+    char *bytes_sep;     /* format.bytearray.separator */
+    enum s3_nulls nulls; /* behavior.on.null.values */
+    char *tombstone_enc; /* tombstone.encoded.partition */
+    int store_keys;      /* store.kafka.keys */
+    enum s3_format kfmt; /* keys.format.class: json or bytes */
+    int store_headers;   /* store.kafka.headers (headers.format.class: json) */
+    size_t part_size;    /* s3.part.size */
+    int retries;         /* s3.part.retries */
+    int64_t backoff_ms;  /* s3.retry.backoff.ms */
     struct s3_part *parts;
     sluice_buf_t *line, *enc, *scratch;
-    const char *avro_codec; /* avro.codec: null or deflate */
+    sluice_buf_t *kline, *hline; /* a record's key and headers lines (store.kafka.*) */
+    const char *avro_codec;      /* avro.codec: null or deflate */
     /* uploads in flight: rotated files (oldest first) taken by `nup` threads, each with its own
      * connection; the main thread waits when `nout` reach s3.upload.concurrency or their bytes
      * s3.upload.buffer.bytes. */

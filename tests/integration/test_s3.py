@@ -37,8 +37,9 @@ def s3_keys(endpoint, bucket, *, key="sluice-test-key", secret=None, **extra):
     return keys
 
 
-def pipeline(tmp, src, s3cfg, *, files=None, extra=""):
-    """file source → s3 (and, with `files`, sftp-json into tmp/out with those keys)."""
+def pipeline(tmp, src, s3cfg, *, files=None, extra="", source_extra=""):
+    """file source → s3 (and, with `files`, sftp-json into tmp/out with those keys);
+    source_extra: YAML lines under the source (its transforms)."""
     cfg = "\n".join(f"          {k}: {json.dumps(v) if isinstance(v, str) else v}"
                     for k, v in s3cfg.items())
     other = ""
@@ -58,7 +59,7 @@ pipelines:
 {extra}    source:
       plugin: file
       config: {{ file: {src}, format: json, follow: false, batch.size: 1000 }}
-    sinks:
+{source_extra}    sinks:
       - id: s3
         plugin: io.confluent.connect.s3.S3SinkConnector
         batch.max.records: 1000
@@ -618,3 +619,120 @@ pipelines:
     assert [r["channel"] for r in got2] == [f"c{i}" for i in range(300, 500)]
     group = kafkatest.group_id(topic, "s3")
     assert kafkatest.committed(kafka.bootstrap, group, topic) == {0: 500}
+
+
+# --- tombstones (behavior.on.null.values), keys and headers objects (store.kafka.*) ---------------
+
+def with_nulls(n, nulls):
+    """n JSON records, a JSON null (a tombstone: the value is null) at each index of `nulls`."""
+    return ["null" if i in nulls else rec(i, T0 + i) for i in range(n)]
+
+
+def test_tombstone_fails_by_default_naming_its_offset_and_commits_nothing(sluice, tmp, s3):
+    b = s3.bucket("null-fail")
+    write_records(tmp / "in.json", with_nulls(10, {6}))
+    run_fails(sluice, pipeline(tmp, tmp / "in.json", s3_keys(s3.endpoint, b, secret=s3.secret_key)),
+              "behavior.on.null.values: fail", "topic orders partition 0 offset 6",
+              "null value (a tombstone)")
+    assert committed(tmp) is None
+    assert s3.keys(b) == []
+
+
+def test_tombstone_ignored_is_skipped_and_counted(sluice, tmp, s3):
+    b = s3.bucket("null-ignore")
+    recs = with_nulls(12, {0, 5, 11})
+    write_records(tmp / "in.json", recs)
+    r = sluice.run("run", pipeline(tmp, tmp / "in.json",
+                                   s3_keys(s3.endpoint, b, secret=s3.secret_key,
+                                           **{"behavior.on.null.values": "ignore",
+                                              "flush.size": 5})), timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "counter records.null.ignored: 3" in r.stderr
+    # rotation counts the records written: 1-4,6 | 7-10 (then the end of the run)
+    d = "topics/orders/partition=0/"
+    assert s3.keys(b) == [d + "orders+0+0000000001.json", d + "orders+0+0000000007.json"]
+    assert s3.get(b, d + "orders+0+0000000001.json") == \
+        "".join(recs[i] + "\n" for i in (1, 2, 3, 4, 6)).encode()
+    assert s3.get(b, d + "orders+0+0000000007.json") == \
+        "".join(recs[i] + "\n" for i in (7, 8, 9, 10)).encode()
+    assert committed(tmp)["next_offset"] == 12
+
+
+KEYED = """      transforms:
+        - plugin: value-to-key
+          config: {fields: id}
+        - plugin: insert-header
+          config: {header: src, value.literal: file}
+"""
+
+
+@pytest.mark.parametrize("kfmt,kext", [("io.confluent.connect.s3.format.json.JsonFormat", "json"),
+                                       ("bytes", "bin")])
+def test_keys_and_headers_objects_beside_each_value_object(sluice, tmp, s3, kfmt, kext):
+    b = s3.bucket("companions-" + kext)
+    recs = [rec(i, T0 + i) for i in range(10)]
+    write_records(tmp / "in.json", recs)
+    cfg = pipeline(tmp, tmp / "in.json",
+                   s3_keys(s3.endpoint, b, secret=s3.secret_key,
+                           **{"flush.size": 4, "store.kafka.keys": "true",
+                              "keys.format.class": kfmt, "store.kafka.headers": "true"}),
+                   source_extra=KEYED)
+    run_ok(sluice, cfg)
+    d = "topics/orders/partition=0/orders+0+"
+    want = []
+    for o in (0, 4, 8):
+        want += [f"{d}{o:010d}.headers.json", f"{d}{o:010d}.json", f"{d}{o:010d}.keys.{kext}"]
+    assert s3.keys(b) == sorted(want)
+    for o in (0, 4, 8):
+        values = s3.get(b, f"{d}{o:010d}.json").decode().splitlines()
+        keys = s3.get(b, f"{d}{o:010d}.keys.{kext}").decode().splitlines()
+        headers = s3.get(b, f"{d}{o:010d}.headers.json").decode().splitlines()
+        assert len(values) == len(keys) == len(headers) == min(4, 10 - o)
+        for v, k, h in zip(values, keys, headers):
+            v = json.loads(v)
+            k = json.loads(k)
+            if kext == "bin":  # the key's bytes as the key converter made them (its envelope)
+                k = k["payload"]
+            assert k == {"id": v["id"]}, (k, v)
+            assert json.loads(h) == [{"key": "src", "value": "file"}]
+    assert committed(tmp)["next_offset"] == 10
+    # a replay rewrites the same three objects of each file, and nothing else
+    first = {k: s3.get(b, k) for k in s3.keys(b)}
+    (tmp / "offsets.json").unlink()
+    run_ok(sluice, cfg)
+    assert {k: s3.get(b, k) for k in s3.keys(b)} == first
+
+
+def test_keys_object_refuses_records_without_a_key(sluice, tmp, s3):
+    b = s3.bucket("companions-nokey")
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(3)])
+    run_fails(sluice, pipeline(tmp, tmp / "in.json",
+                               s3_keys(s3.endpoint, b, secret=s3.secret_key,
+                                       **{"store.kafka.keys": "true"})),
+              "store.kafka.keys: the record has no key")
+    assert committed(tmp) is None
+    assert s3.keys(b) == []
+
+
+@pytest.mark.parametrize("extra,expect", [
+    ({"behavior.on.null.values": "delete"}, "behavior.on.null.values"),
+    ({"behavior.on.null.values": "write"},
+     "behavior.on.null.values: write needs store.kafka.keys: true"),
+    ({"behavior.on.null.values": "write", "store.kafka.keys": "true",
+      "tombstone.encoded.partition": ""}, "tombstone.encoded.partition: must not be empty"),
+    ({"store.kafka.keys": "true", "keys.format.class":
+      "io.confluent.connect.s3.format.avro.AvroFormat"},
+     "keys.format.class: 'io.confluent.connect.s3.format.avro.AvroFormat' is not supported"),
+    ({"store.kafka.keys": "yes please"}, "store.kafka.keys"),
+    ({"store.kafka.headers": "true", "headers.format.class": "avro"},
+     "headers.format.class: 'avro' is not supported"),
+    ({"store.kafka.headers": "true", "s3.compression.type": "gzip"},
+     "store.kafka.headers: not supported with s3.compression.type: gzip"),
+])
+def test_null_keys_and_headers_configuration_errors(sluice, tmp, extra, expect):
+    write_records(tmp / "in.json", [rec(0, T0)])
+    keys = s3_keys("http://127.0.0.1:9", "b", secret="lint-secret-5")
+    keys.update(extra)
+    r = sluice.run("lint", pipeline(tmp, tmp / "in.json", keys), timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert expect in r.stderr, r.stderr

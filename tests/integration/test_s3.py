@@ -736,3 +736,85 @@ def test_null_keys_and_headers_configuration_errors(sluice, tmp, extra, expect):
     r = sluice.run("lint", pipeline(tmp, tmp / "in.json", keys), timeout=60)
     assert r.returncode == 2, r.stdout + r.stderr
     assert expect in r.stderr, r.stderr
+
+
+def test_tombstones_written_from_kafka_with_keys_and_headers_beside_avro(
+        sluice, kafka, schema_registry, s3, tmp):
+    """Confluent-framed Avro orders with tombstones among them (behavior.on.null.values: write):
+    the orders in the Avro object with their keys and headers objects line for line; the
+    tombstones in the tombstone directory, keys and headers objects only (no value object)."""
+    import io
+    import time
+
+    import fastavro
+    import kafkatest
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    from test_kafka_avro import ORDER_SCHEMA, order
+
+    b = s3.bucket("avro-tombstones")
+    topic = kafkatest.uniq("s3tomb")
+    kafkatest.create_topic(kafka.bootstrap, topic, partitions=1)
+    reg = SchemaRegistryClient({"url": schema_registry.url, "timeout": 30})
+    ser = AvroSerializer(reg, json.dumps(ORDER_SCHEMA))
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    tombs = {i for i in range(100) if i % 10 == 3}
+    kafkatest.produce(kafka.bootstrap, topic,
+                      [(f"o{i}".encode(), None if i in tombs else ser(order(i), ctx),
+                        [("n", str(i).encode()), ("src", b"k")]) for i in range(100)])
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+kafka:
+  bootstrap.servers: {kafka.bootstrap}
+schema.registry:
+  url: {schema_registry.url}
+offset.storage.file.filename: {tmp}/offsets.json
+pipelines:
+  - id: {topic}
+    topic: {topic}
+    key.converter: string
+    value.converter: avro
+    sinks:
+      - id: s3
+        plugin: s3
+        config:
+          s3.bucket.name: {b}
+          store.url: {s3.endpoint}
+          aws.access.key.id: {s3.access_key}
+          aws.secret.access.key: {s3.secret_key}
+          format.class: avro
+          flush.size: 100
+          behavior.on.null.values: write
+          store.kafka.keys: true
+          store.kafka.headers: true
+""")
+    group = kafkatest.group_id(topic, "s3")
+    p = sluice.spawn("run", "--quiet", cfg)
+    try:
+        # the 100th record (tombstones count) rotates the partition's objects, five of them
+        deadline = time.monotonic() + 90
+        while len(s3.keys(b)) < 5 and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.2)
+    finally:
+        p.terminate()
+        rc = p.wait(timeout=60)
+    assert rc == 0
+    d, t = f"topics/{topic}/partition=0/{topic}+0+", f"topics/{topic}/tombstone/{topic}+0+"
+    assert s3.keys(b) == sorted([d + "0000000000.avro", d + "0000000000.keys.json",
+                                 d + "0000000000.headers.json", t + "0000000003.keys.json",
+                                 t + "0000000003.headers.json"])
+    orders = [i for i in range(100) if i not in tombs]
+    got = list(fastavro.reader(io.BytesIO(s3.get(b, d + "0000000000.avro"))))
+    keys = s3.get(b, d + "0000000000.keys.json").decode().splitlines()
+    headers = s3.get(b, d + "0000000000.headers.json").decode().splitlines()
+    assert len(got) == len(keys) == len(headers) == len(orders)
+    for i, r, k, h in zip(orders, got, keys, headers):
+        assert r["orderid"] == order(i)["orderid"]
+        assert json.loads(k) == f"o{i}"
+        assert json.loads(h) == [{"key": "n", "value": str(i)}, {"key": "src", "value": "k"}]
+    assert [json.loads(k) for k in s3.get(b, t + "0000000003.keys.json").decode().splitlines()] \
+        == [f"o{i}" for i in sorted(tombs)]
+    assert [json.loads(h)[0]["value"]
+            for h in s3.get(b, t + "0000000003.headers.json").decode().splitlines()] \
+        == [str(i) for i in sorted(tombs)]
+    assert kafkatest.committed(kafka.bootstrap, group, topic) == {0: 100}

@@ -818,3 +818,23 @@ pipelines:
             for h in s3.get(b, t + "0000000003.headers.json").decode().splitlines()] \
         == [str(i) for i in sorted(tombs)]
     assert kafkatest.committed(kafka.bootstrap, group, topic) == {0: 100}
+
+
+@pytest.mark.parametrize("refused", [1, 2, 3])
+def test_companions_stored_before_the_value_object_and_commit_waits_for_all(
+        sluice, tmp, stub, refused):
+    """The keys and headers objects go first, the value object last; the `refused`-th PUT is
+    denied: nothing after it is sent and nothing is committed (the three are one unit)."""
+    Stub.answers = [(200, None)] * refused + [(403, "AccessDenied")]
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])
+    run_fails(sluice, pipeline(tmp, tmp / "in.json",
+                               s3_keys(f"http://127.0.0.1:{stub.server_port}", "b",
+                                       secret="stub-secret-1",
+                                       **{"store.kafka.keys": "true",
+                                          "store.kafka.headers": "true"}),
+                               source_extra=KEYED),
+              "access denied")
+    assert committed(tmp) is None
+    d = "/b/topics/orders/partition%3D0/orders%2B0%2B0000000000"
+    puts = [path for method, path, _ in stub.headers if method == "PUT"]
+    assert puts == [d + ".keys.json", d + ".headers.json", d + ".json"][:refused]

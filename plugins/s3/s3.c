@@ -1389,6 +1389,20 @@ static const struct sluice_alias s3_aliases[] = {
     "changes (records without a schema are refused by name). With `s3.compression.type: gzip` a "  \
     "JSON or bytes object is one gzip stream (`.json.gz`).\n"                                      \
     "\n"                                                                                           \
+    "**Keys, headers and tombstones**, as Confluent's. `store.kafka.keys: true` writes each "      \
+    "record's key into a companion object beside the value object, `<topic>+<partition>+"          \
+    "<offset>.keys.json` (`keys.format.class` json, or bytes: `.keys.bin`), and "                  \
+    "`store.kafka.headers: true` its headers into `.headers.json` (a JSON array of key/value "     \
+    "pairs a line), one line per record in the value object's order; Avro and Parquet keys or "    \
+    "headers objects, and companions of gzip objects, are refused by name. The companions are "    \
+    "uploaded before the value object and the records are committed only when all of an "          \
+    "object's files are stored; a replay writes the same ones again. A tombstone (a null value) "  \
+    "stops the pipeline by default (`behavior.on.null.values: fail`, naming its topic, partition " \
+    "and offset; nothing after the last commit is committed); `ignore` skips it (counter "         \
+    "`records.null.ignored`); `write` (with `store.kafka.keys`) puts it in the directory "         \
+    "`tombstone.encoded.partition` (`tombstone`): there its key and headers are written and no "   \
+    "value object is made.\n"                                                                      \
+    "\n"                                                                                           \
     "**Rotation** per Kafka partition, as Confluent's: all open objects of a partition (one per "  \
     "directory) are written when it reached `flush.size` records, when its records span "          \
     "`rotate.interval.ms` (record time, or that much wall time since the first), and at "          \
@@ -1397,14 +1411,16 @@ static const struct sluice_alias s3_aliases[] = {
     "size (aborted if it fails: no part is left billed). Up to `s3.upload.concurrency` objects "   \
     "upload at once, each on its own connection, while the next ones fill (a sluice extension). "  \
     "Memory is bounded by the open objects (about `flush.size` records each) and the uploads in "  \
-    "flight (`s3.upload.buffer.bytes`).\n"                                                         \
+    "flight (`s3.upload.buffer.bytes`). An Avro object is built in a memory mapping of its own, "  \
+    "which goes back to the system as soon as the object is stored.\n"                             \
     "\n"                                                                                           \
     "**Exactly once.** An object's key is fixed by topic, partition and first offset; a "          \
     "partition's offsets are committed only after its objects exist (the sink's `precommit` "      \
     "commits up to the first record still in an open object or in an object not yet stored, "      \
     "whatever order the uploads finish in). After a crash the records after "                      \
     "the last commit come again and make the same objects, which overwrite the ones already "      \
-    "there; multipart uploads the crash left are aborted at the partition's first record. The "    \
+    "there; multipart uploads the crash left are aborted at the partition's first record (all "    \
+    "pages of the bucket's listing under the topic are read). The "                                \
     "promise holds when which object a record lands in depends on the records only: the "          \
     "`default`, `field` and time partitioners with the `Record` or `RecordField` extractor, and "  \
     "rotation by `flush.size` or record time. `Wallclock`, `rotate.schedule.interval.ms` and the " \

@@ -133,11 +133,14 @@ static const struct sluice_config_field s3_config[] = {
      .type = SLUICE_CFG_STRING,
      .default_value = "json",
      .description = "The format of the keys objects: `json` (`...format.json.JsonFormat`: one "
-                    "JSON key a line, `.keys.json`) or `bytes` (`...format.bytearray."
+                    "JSON key a line, `.keys.json`), `bytes` (`...format.bytearray."
                     "ByteArrayFormat`: the key's bytes as they are in the topic, then "
-                    "`format.bytearray.separator`, `.keys` + `format.bytearray.extension`). "
-                    "`avro` and `parquet` are refused by name (Confluent's default is Avro: set "
-                    "this key when moving a Confluent configuration).",
+                    "`format.bytearray.separator`, `.keys` + `format.bytearray.extension`) or "
+                    "`avro` (`...format.avro.AvroFormat`: an Avro object container file of the "
+                    "keys' schema, `.keys.avro`, `avro.codec`; a new schema rotates the objects; "
+                    "a string or bytes key without a schema has its type's, a struct key needs "
+                    "one). `parquet` is refused by name. The default is `json`, not Confluent's "
+                    "Avro.",
      .example = "io.confluent.connect.s3.format.json.JsonFormat"},
     {.name = "store.kafka.headers",
      .type = SLUICE_CFG_BOOL,
@@ -386,12 +389,15 @@ static sluice_err_t s3_init(const struct sluice_host *h, sluice_ctx_t *ctx,
         s->kfmt = S3_FMT_JSON;
     else if (strcasecmp(kf, "bytes") == 0 || strcmp(ktail, "ByteArrayFormat") == 0)
         s->kfmt = S3_FMT_BYTES;
+    else if (strcasecmp(kf, "avro") == 0 || strcmp(ktail, "AvroFormat") == 0)
+        s->kfmt = S3_FMT_AVRO;
     else {
         snprintf(errstr, errstr_size,
                  "keys.format.class: '%s' is not supported (json / "
                  "io.confluent.connect.s3.format.json.JsonFormat, bytes / "
-                 "io.confluent.connect.s3.format.bytearray.ByteArrayFormat; Avro and Parquet "
-                 "keys objects are not written)",
+                 "io.confluent.connect.s3.format.bytearray.ByteArrayFormat, avro / "
+                 "io.confluent.connect.s3.format.avro.AvroFormat; Parquet keys objects are not "
+                 "written)",
                  kf);
         goto fail;
     }
@@ -508,6 +514,7 @@ static void s3_file_free(struct s3 *s, struct s3_file *f)
     if (f->raw)
         s->h->buf_free(f->raw);
     s3_avro_free(&f->avro);
+    s3_avro_free(&f->kavro);
     if (f->kbody)
         s->h->buf_free(f->kbody);
     if (f->hbody)
@@ -535,7 +542,9 @@ static struct s3_file *s3_file_open(struct s3 *s, struct s3_part *pt, const char
      * them, so the key ends in s3_ext) */
     size_t stem = strlen(key) - strlen(s3_ext(s));
     if (s->store_keys) {
-        const char *kext = s->kfmt == S3_FMT_BYTES ? s->bytes_ext : ".json";
+        const char *kext = s->kfmt == S3_FMT_BYTES  ? s->bytes_ext
+                           : s->kfmt == S3_FMT_AVRO ? ".avro"
+                                                    : ".json";
         if (snprintf(key + stem, sizeof key - stem, ".keys%s", kext) >= (int)(sizeof key - stem) ||
             !(f->kkey = strdup(key)) || !(f->kbody = s->h->buf_new(16 * 1024)))
             goto fail;
@@ -660,7 +669,14 @@ static sluice_err_t s3_finish(struct s3 *s, struct s3_file *f, char *errstr, siz
     }
     f->data = h->buf_data(f->body);
     f->len = h->buf_len(f->body);
-    f->clen = (f->kbody ? h->buf_len(f->kbody) : 0) + (f->hbody ? h->buf_len(f->hbody) : 0);
+    if (f->kavro.valued && s3_avro_finish(&f->kavro) != 0) {
+        snprintf(errstr, errstr_size, "s3: the Avro file %s cannot be finished", f->kkey);
+        return SLUICE_FATAL;
+    }
+    f->clen = (f->kavro.valued ? f->kavro.memlen
+               : f->kbody      ? h->buf_len(f->kbody)
+                               : 0) +
+              (f->hbody ? h->buf_len(f->hbody) : 0);
     if (s->format == S3_FMT_AVRO && f->values) {
         if (s3_avro_finish(&f->avro) != 0) {
             snprintf(errstr, errstr_size, "s3: the Avro file %s cannot be finished", f->key);
@@ -697,7 +713,9 @@ static sluice_err_t s3_send(struct s3 *s, struct s3_http *x, struct s3_file *f, 
 {
     const struct sluice_host *h = s->h;
     sluice_err_t e = SLUICE_OK;
-    if (f->kkey)
+    if (f->kkey && f->kavro.valued)
+        e = s3_send_one(s, x, f->kkey, f->kavro.mem, f->kavro.memlen, errstr, errstr_size);
+    else if (f->kkey)
         e = s3_send_one(s, x, f->kkey, h->buf_data(f->kbody), h->buf_len(f->kbody), errstr,
                         errstr_size);
     if (e == SLUICE_OK && f->hkey)
@@ -739,6 +757,8 @@ static void *s3_uploader_run(void *arg)
             s3_avro_release(&f->avro);
             f->data = NULL;
         }
+        if (e == SLUICE_OK)
+            s3_avro_release(&f->kavro);
         pthread_mutex_lock(&s->mu);
         f->state = e == SLUICE_OK ? S3_JOB_DONE : S3_JOB_FAILED;
         f->err = e;
@@ -1072,7 +1092,28 @@ static int s3_render_companions(struct s3 *s, sluice_record_t *rec, const char *
 {
     const struct sluice_host *h = s->h;
     char err[256];
-    if (s->store_keys) {
+    if (s->store_keys && s->kfmt == S3_FMT_AVRO) {
+        sluice_value_t *k = h->record_key(rec, err, sizeof err);
+        sluice_type_t t = k ? h->value_type(k) : SLUICE_TYPE_NULL;
+        if (!k || t == SLUICE_TYPE_NULL) {
+            *why = k ? "store.kafka.keys: the record has no key (a keys object holds one key for "
+                       "each record)"
+                     : "store.kafka.keys: the key cannot be decoded";
+            return -1;
+        }
+        const sluice_schema_t *ks = h->value_schema(k);
+        /* a schemaless primitive key (the string and bytes converters) has its type's schema,
+         * as Connect's StringConverter gives it */
+        if (!ks && t <= SLUICE_TYPE_BYTES && !(ks = s->kprim[t]))
+            ks = s->kprim[t] = h->schema_new(s->ctx, t);
+        if (!ks) {
+            *why = "keys.format.class avro: the key has no schema (a struct, array or map key "
+                   "needs a key converter with schemas: avro, or json with schemas)";
+            return -1;
+        }
+        s->kval = k;
+        s->kcs = ks;
+    } else if (s->store_keys) {
         h->buf_reset(s->kline);
         size_t len = 0;
         const void *b = s->kfmt == S3_FMT_BYTES ? h->record_key_bytes(rec, &len) : NULL;
@@ -1119,11 +1160,33 @@ static int s3_render_companions(struct s3 *s, sluice_record_t *rec, const char *
         }
         h->buf_append(l, "]\n", 2);
     }
-    if ((s->store_keys && h->buf_error(s->kline) != SLUICE_OK) ||
+    if ((s->store_keys && s->kfmt != S3_FMT_AVRO && h->buf_error(s->kline) != SLUICE_OK) ||
         (s->store_headers && h->buf_error(s->hline) != SLUICE_OK)) {
         *why = "out of memory";
         return -1;
     }
+    return 0;
+}
+
+/* keys.format.class avro: the key's schema (s->kcs) against the open keys objects' by its Avro
+ * form, as s3_avro_value does for values: the same keeps the files, another rotates them. */
+static int s3_key_schema(struct s3 *s, struct s3_part *pt, const char **why)
+{
+    const struct sluice_host *h = s->h;
+    if (!pt->kschema_json && !(pt->kschema_json = h->buf_new(256))) {
+        *why = "out of memory";
+        return -1;
+    }
+    if (s3_avro_schema_json(h, s->kcs, s->scratch, why) != 0)
+        return -1;
+    if (pt->kschema && h->buf_len(s->scratch) == h->buf_len(pt->kschema_json) &&
+        memcmp(h->buf_data(s->scratch), h->buf_data(pt->kschema_json), h->buf_len(s->scratch)) ==
+            0) {
+        pt->kschema = s->kcs;
+        return 0;
+    }
+    h->buf_reset(pt->kschema_json);
+    h->buf_append(pt->kschema_json, h->buf_data(s->scratch), h->buf_len(s->scratch));
     return 0;
 }
 
@@ -1181,13 +1244,19 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             h->record_fail(rec, why);
             continue;
         }
+        int akeys = s->store_keys && s->kfmt == S3_FMT_AVRO;
         if ((s->store_keys || s->store_headers) && s3_render_companions(s, rec, &why) != 0) {
+            h->record_fail(rec, why);
+            continue;
+        }
+        if (akeys && s->kcs != pt->kschema && s3_key_schema(s, pt, &why) != 0) {
             h->record_fail(rec, why);
             continue;
         }
         int64_t mono = h->monotonic_ms(), now = h->now_ms();
         if ((storepart_due(&s->part, &pt->c, pt->files != NULL, ts, mono, now) ||
-             (pt->files && v && s->format == S3_FMT_AVRO && pt->schema != h->value_schema(v))) &&
+             (pt->files && v && s->format == S3_FMT_AVRO && pt->schema != h->value_schema(v)) ||
+             (pt->files && akeys && pt->kschema != s->kcs)) &&
             (e = s3_rotate(s, pt, errstr, errstr_size)) != SLUICE_OK)
             return e;
         struct s3_file *f = pt->files;
@@ -1218,6 +1287,17 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
             }
             pt->schema = h->value_schema(v);
         }
+        if (akeys && !f->kavro.valued) {
+            if (s3_avro_open(&f->kavro, h, s->kcs, s->avro_codec, errstr, errstr_size) != 0) {
+                if (!f->values && (!f->hbody || !h->buf_len(f->hbody))) {
+                    pt->files = f->next;
+                    s3_file_free(s, f);
+                }
+                h->record_fail(rec, errstr);
+                continue;
+            }
+            pt->kschema = s->kcs;
+        }
         if (tomb) {
             /* in the keys (and headers) object only */
         } else if (s->format == S3_FMT_AVRO) {
@@ -1231,7 +1311,15 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
                 return SLUICE_ERR_NOMEM;
         }
         f->values += !tomb;
-        if ((s->store_keys &&
+        if (akeys && s3_avro_append(&f->kavro, h, s->kval, s->scratch, &why) != 0) {
+            /* the value is in its object already: the keys object would no longer line up */
+            snprintf(errstr, errstr_size,
+                     "keys.format.class avro: the key of topic %s partition %" PRId32
+                     " offset %" PRId64 " cannot be written: %s",
+                     topic, partition, off, why ? why : "it does not fit its schema");
+            return SLUICE_FATAL;
+        }
+        if ((s->store_keys && !akeys &&
              h->buf_append(f->kbody, h->buf_data(s->kline), h->buf_len(s->kline)) != SLUICE_OK) ||
             (s->store_headers &&
              h->buf_append(f->hbody, h->buf_data(s->hline), h->buf_len(s->hline)) != SLUICE_OK))
@@ -1331,6 +1419,8 @@ static void s3_destroy(void *state)
         storepart_cycle_free(&p->c);
         if (p->schema_json)
             s->h->buf_free(p->schema_json);
+        if (p->kschema_json)
+            s->h->buf_free(p->kschema_json);
         free(p);
     }
     s3_http_free(&s->http);
@@ -1391,10 +1481,11 @@ static const struct sluice_alias s3_aliases[] = {
     "\n"                                                                                           \
     "**Keys, headers and tombstones**, as Confluent's. `store.kafka.keys: true` writes each "      \
     "record's key into a companion object beside the value object, `<topic>+<partition>+"          \
-    "<offset>.keys.json` (`keys.format.class` json, or bytes: `.keys.bin`), and "                  \
-    "`store.kafka.headers: true` its headers into `.headers.json` (a JSON array of key/value "     \
-    "pairs a line), one line per record in the value object's order; Avro and Parquet keys or "    \
-    "headers objects, and companions of gzip objects, are refused by name. The companions are "    \
+    "<offset>.keys.json` (`keys.format.class` json; bytes: `.keys.bin`; avro: an Avro file of "    \
+    "the keys' schema, `.keys.avro`), and `store.kafka.headers: true` its headers into "           \
+    "`.headers.json` (a JSON array of key/value pairs a line), one per record in the value "       \
+    "object's order; Parquet keys, Avro, bytes and Parquet headers, and companions of gzip "       \
+    "objects are refused by name. The companions are "                                             \
     "uploaded before the value object and the records are committed only when all of an "          \
     "object's files are stored; a replay writes the same ones again. A tombstone (a null value) "  \
     "stops the pipeline by default (`behavior.on.null.values: fail`, naming its topic, partition " \

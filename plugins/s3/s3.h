@@ -74,6 +74,7 @@ struct s3_file {
     int64_t values;      /* records in the value object (none: a directory of tombstones only) */
     /* store.kafka.keys / store.kafka.headers: the companion objects, one line per record */
     sluice_buf_t *kbody, *hbody;
+    struct s3_avro kavro; /* keys.format.class avro: the keys object (kbody unused) */
     char *kkey, *hkey;
     size_t clen; /* their bytes (the accounting of uploads in flight) */
     /* a rotated file waiting for its upload (s3->jobs): */
@@ -95,8 +96,10 @@ struct s3_part {
     int due;                  /* a rotation is owed (an upload failed: retried first) */
     struct storepart_cycle c; /* rotation: records, first offset, times */
     struct s3_file *files;
-    const sluice_schema_t *schema; /* avro: the Connect schema of the open files */
-    sluice_buf_t *schema_json;     /* ... as Avro: a new schema rotates the files */
+    const sluice_schema_t *schema;  /* avro: the Connect schema of the open files */
+    sluice_buf_t *schema_json;      /* ... as Avro: a new schema rotates the files */
+    const sluice_schema_t *kschema; /* keys.format.class avro: the keys' schema, likewise */
+    sluice_buf_t *kschema_json;
 };
 
 struct s3 {
@@ -120,7 +123,10 @@ struct s3 {
     struct s3_part *parts;
     sluice_buf_t *line, *enc, *scratch;
     sluice_buf_t *kline, *hline; /* a record's key and headers lines (store.kafka.*) */
-    const char *avro_codec;      /* avro.codec: null or deflate */
+    const sluice_value_t *kval;  /* keys.format.class avro: the record's key... */
+    const sluice_schema_t *kcs;  /* ...and its schema */
+    const sluice_schema_t *kprim[SLUICE_TYPE_BYTES + 1]; /* schemas of schemaless primitive keys */
+    const char *avro_codec;                              /* avro.codec: null or deflate */
     /* uploads in flight: rotated files (oldest first) taken by `nup` threads, each with its own
      * connection; the main thread waits when `nout` reach s3.upload.concurrency or their bytes
      * s3.upload.buffer.bytes. */

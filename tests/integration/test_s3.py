@@ -721,8 +721,8 @@ def test_keys_object_refuses_records_without_a_key(sluice, tmp, s3):
     ({"behavior.on.null.values": "write", "store.kafka.keys": "true",
       "tombstone.encoded.partition": ""}, "tombstone.encoded.partition: must not be empty"),
     ({"store.kafka.keys": "true", "keys.format.class":
-      "io.confluent.connect.s3.format.avro.AvroFormat"},
-     "keys.format.class: 'io.confluent.connect.s3.format.avro.AvroFormat' is not supported"),
+      "io.confluent.connect.s3.format.parquet.ParquetFormat"},
+     "keys.format.class: 'io.confluent.connect.s3.format.parquet.ParquetFormat' is not supported"),
     ({"store.kafka.keys": "yes please"}, "store.kafka.keys"),
     ({"store.kafka.headers": "true", "headers.format.class": "avro"},
      "headers.format.class: 'avro' is not supported"),
@@ -738,11 +738,13 @@ def test_null_keys_and_headers_configuration_errors(sluice, tmp, extra, expect):
     assert expect in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("kfmt", ["json", "io.confluent.connect.s3.format.avro.AvroFormat"])
 def test_tombstones_written_from_kafka_with_keys_and_headers_beside_avro(
-        sluice, kafka, schema_registry, s3, tmp):
+        sluice, kafka, schema_registry, s3, tmp, kfmt):
     """Confluent-framed Avro orders with tombstones among them (behavior.on.null.values: write):
-    the orders in the Avro object with their keys and headers objects line for line; the
-    tombstones in the tombstone directory, keys and headers objects only (no value object)."""
+    the orders in the Avro object with their keys (JSON lines, or an Avro file of the string
+    keys' schema) and headers objects record for record; the tombstones in the tombstone
+    directory, keys and headers objects only (no value object)."""
     import io
     import time
 
@@ -753,7 +755,17 @@ def test_tombstones_written_from_kafka_with_keys_and_headers_beside_avro(
     from confluent_kafka.serialization import MessageField, SerializationContext
     from test_kafka_avro import ORDER_SCHEMA, order
 
-    b = s3.bucket("avro-tombstones")
+    b = s3.bucket("avro-tombstones-" + ("avro" if "Avro" in kfmt else "json"))
+    kext = "avro" if "Avro" in kfmt else "json"
+
+    def read_keys(key):
+        body = s3.get(b, key)
+        if kext == "avro":
+            r = fastavro.reader(io.BytesIO(body))
+            assert r.writer_schema == "string" or r.writer_schema.get("type") == "string"
+            return list(r)
+        return [json.loads(k) for k in body.decode().splitlines()]
+
     topic = kafkatest.uniq("s3tomb")
     kafkatest.create_topic(kafka.bootstrap, topic, partitions=1)
     reg = SchemaRegistryClient({"url": schema_registry.url, "timeout": 30})
@@ -786,6 +798,7 @@ pipelines:
           flush.size: 100
           behavior.on.null.values: write
           store.kafka.keys: true
+          keys.format.class: {kfmt}
           store.kafka.headers: true
 """)
     group = kafkatest.group_id(topic, "s3")
@@ -800,20 +813,19 @@ pipelines:
         rc = p.wait(timeout=60)
     assert rc == 0
     d, t = f"topics/{topic}/partition=0/{topic}+0+", f"topics/{topic}/tombstone/{topic}+0+"
-    assert s3.keys(b) == sorted([d + "0000000000.avro", d + "0000000000.keys.json",
-                                 d + "0000000000.headers.json", t + "0000000003.keys.json",
+    assert s3.keys(b) == sorted([d + "0000000000.avro", d + f"0000000000.keys.{kext}",
+                                 d + "0000000000.headers.json", t + f"0000000003.keys.{kext}",
                                  t + "0000000003.headers.json"])
     orders = [i for i in range(100) if i not in tombs]
     got = list(fastavro.reader(io.BytesIO(s3.get(b, d + "0000000000.avro"))))
-    keys = s3.get(b, d + "0000000000.keys.json").decode().splitlines()
+    keys = read_keys(d + f"0000000000.keys.{kext}")
     headers = s3.get(b, d + "0000000000.headers.json").decode().splitlines()
     assert len(got) == len(keys) == len(headers) == len(orders)
     for i, r, k, h in zip(orders, got, keys, headers):
         assert r["orderid"] == order(i)["orderid"]
-        assert json.loads(k) == f"o{i}"
+        assert k == f"o{i}"
         assert json.loads(h) == [{"key": "n", "value": str(i)}, {"key": "src", "value": "k"}]
-    assert [json.loads(k) for k in s3.get(b, t + "0000000003.keys.json").decode().splitlines()] \
-        == [f"o{i}" for i in sorted(tombs)]
+    assert read_keys(t + f"0000000003.keys.{kext}") == [f"o{i}" for i in sorted(tombs)]
     assert [json.loads(h)[0]["value"]
             for h in s3.get(b, t + "0000000003.headers.json").decode().splitlines()] \
         == [str(i) for i in sorted(tombs)]
@@ -838,3 +850,15 @@ def test_companions_stored_before_the_value_object_and_commit_waits_for_all(
     d = "/b/topics/orders/partition%3D0/orders%2B0%2B0000000000"
     puts = [path for method, path, _ in stub.headers if method == "PUT"]
     assert puts == [d + ".keys.json", d + ".headers.json", d + ".json"][:refused]
+
+
+def test_avro_keys_object_refuses_a_struct_key_without_a_schema(sluice, tmp, s3):
+    b = s3.bucket("companions-avro-schemaless")
+    write_records(tmp / "in.json", [rec(i, T0) for i in range(3)])
+    run_fails(sluice, pipeline(tmp, tmp / "in.json",
+                               s3_keys(s3.endpoint, b, secret=s3.secret_key,
+                                       **{"store.kafka.keys": "true", "keys.format.class": "avro"}),
+                               source_extra=KEYED),
+              "keys.format.class avro: the key has no schema")
+    assert committed(tmp) is None
+    assert s3.keys(b) == []

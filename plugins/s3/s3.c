@@ -568,6 +568,21 @@ fail:
     return NULL;
 }
 
+/* A file left without a record (its first record failed) is dropped: nothing to upload. */
+static void s3_file_drop_empty(struct s3 *s, struct s3_part *pt, struct s3_file *f)
+{
+    const struct sluice_host *h = s->h;
+    if (f->values || f->kavro.records || (f->kbody && h->buf_len(f->kbody)) ||
+        (f->hbody && h->buf_len(f->hbody)))
+        return;
+    for (struct s3_file **pp = &pt->files; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            s3_file_free(s, f);
+            return;
+        }
+}
+
 static void s3_sleep_ms(int64_t ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
@@ -1275,13 +1290,7 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
         if (v && s->format == S3_FMT_AVRO && !f->avro.w) {
             if (s3_avro_open(&f->avro, h, h->value_schema(v), s->avro_codec, errstr, errstr_size) !=
                 0) {
-                if (!f->values && (!f->kbody || !h->buf_len(f->kbody)) &&
-                    (!f->hbody || !h->buf_len(f->hbody))) { /* empty: not left to upload */
-                    pt->files = f->next;
-                    s3_file_free(s, f);
-                } else {
-                    s3_avro_free(&f->avro);
-                }
+                s3_file_drop_empty(s, pt, f);
                 h->record_fail(rec, errstr);
                 continue;
             }
@@ -1289,10 +1298,7 @@ static sluice_err_t s3_put(void *state, sluice_batch_t *batch, char *errstr, siz
         }
         if (akeys && !f->kavro.valued) {
             if (s3_avro_open(&f->kavro, h, s->kcs, s->avro_codec, errstr, errstr_size) != 0) {
-                if (!f->values && (!f->hbody || !h->buf_len(f->hbody))) {
-                    pt->files = f->next;
-                    s3_file_free(s, f);
-                }
+                s3_file_drop_empty(s, pt, f);
                 h->record_fail(rec, errstr);
                 continue;
             }

@@ -15,6 +15,12 @@
  * commit come again and, with a deterministic partitioner and rotation, make the same objects,
  * which overwrite the ones already there (a PUT replaces an object atomically). Multipart uploads
  * a crash left incomplete are aborted at the first record of their partition.
+ *
+ * Keys and headers (store.kafka.keys / store.kafka.headers) are companion objects of the same
+ * file, one line (or Avro record) per record in the value object's order; an upload stores them
+ * first and the value object last, and the file counts as stored only after all three. Tombstones
+ * (behavior.on.null.values) fail the pipeline, are skipped, or go to their own directory with
+ * their keys and no value object.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,8 +1,10 @@
-/* cluster.c — distributed mode, slice 1 (cluster.h): the tasks topic, the group membership thread
- * and its rebalance callback, which hands slots to the supervisor and takes them back once their
- * tasks drained. */
+/* cluster.c — distributed mode (cluster.h): the tasks topic, the group membership thread and its
+ * rebalance callback, which hands slots to the supervisor and takes them back once their tasks
+ * drained; the status topic, written with the states of the tasks this worker runs and read
+ * whole by every worker. */
 #include "cluster.h"
 
+#include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,11 +17,78 @@
 #include "kafka.h"
 #include "log.h"
 #include "runtime.h"
+#include "worker.h"
 
 /* How long a revoke waits for its tasks to drain and commit before it gives the slots up anyway
  * (docs/distributed.md: bounded as Connect's rebalance timeout; the next owner then replays what
  * was not committed: at least once). */
 #define CLUSTER_DRAIN_MS 60000
+
+/* A small string map: the status topic holds a few records per connector. */
+typedef struct kv_list {
+    char **keys, **values;
+    size_t n, cap;
+} kv_list_t;
+
+static const char *kv_get(const kv_list_t *l, const char *key)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->keys[i], key) == 0)
+            return l->values[i];
+    return NULL;
+}
+
+/* `value` NULL: remove. 0, or -1 when out of memory. */
+static int kv_put(kv_list_t *l, const char *key, const char *value)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->keys[i], key) == 0) {
+            free(l->values[i]);
+            if (value) {
+                l->values[i] = strdup(value);
+                return l->values[i] ? 0 : -1;
+            }
+            free(l->keys[i]);
+            l->n--;
+            l->keys[i] = l->keys[l->n];
+            l->values[i] = l->values[l->n];
+            return 0;
+        }
+    if (!value)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        char **k = realloc(l->keys, cap * sizeof *k);
+        if (!k)
+            return -1;
+        l->keys = k;
+        char **v = realloc(l->values, cap * sizeof *v);
+        if (!v)
+            return -1;
+        l->values = v;
+        l->cap = cap;
+    }
+    l->keys[l->n] = strdup(key);
+    l->values[l->n] = strdup(value);
+    if (!l->keys[l->n] || !l->values[l->n]) {
+        free(l->keys[l->n]);
+        free(l->values[l->n]);
+        return -1;
+    }
+    l->n++;
+    return 0;
+}
+
+static void kv_clear(kv_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->keys[i]);
+        free(l->values[i]);
+    }
+    free(l->keys);
+    free(l->values);
+    memset(l, 0, sizeof *l);
+}
 
 struct cluster {
     struct runtime *rt;
@@ -35,6 +104,20 @@ struct cluster {
     unsigned char *moved; /* [slot]: scratch of the rebalance callback (cluster thread only) */
     char topic[300];
     char name[300];
+    /* The status topic (status.storage.topic). `seen`: its latest record of each key, read by
+     * the status thread; `wrote`: the value this worker last wrote for each key it writes. Both
+     * under status_mu (the REST listener reads `seen`; the revoke writes too). */
+    pthread_mutex_t status_mu;
+    int status_mu_init;
+    char status_topic[300];
+    int status_parts;
+    rd_kafka_t *status_rk; /* the reader: every partition assigned, no group */
+    kafka_kv_writer_t *status_w;
+    pthread_t status_thread;
+    int status_started;
+    kv_list_t seen, wrote;
+    char worker_id[300]; /* the REST worker_id this worker writes (Connect's) */
+    long generation;     /* this worker's assignments so far */
 };
 
 int cluster_wanted(const sluice_config_t *g)
@@ -105,6 +188,240 @@ int cluster_holds(const cluster_t *c, const pipeline_t *p, int n)
 {
     return !c ||
            atomic_load_explicit(&c->held[cluster_slot(p->id, n, c->slots)], memory_order_relaxed);
+}
+
+int cluster_task_slot(const cluster_t *c, const pipeline_t *p, int n)
+{
+    return c ? cluster_slot(p->id, n, c->slots) : -1;
+}
+
+static int slot_held(const cluster_t *c, int slot)
+{
+    return slot >= 0 && slot < c->slots &&
+           atomic_load_explicit(&c->held[slot], memory_order_relaxed);
+}
+
+/* -- the status topic ---------------------------------------------------------------------------
+ * Connect's status records: key status-connector-<name> or status-task-<name>-<n>, value
+ * {"state", "trace", "worker_id", "generation"}. A worker writes those of the slots it holds when
+ * they change, and UNASSIGNED for the slots it gives up (before the revoke returns, so the next
+ * owner's record comes after it); a lost slot's tasks are not written (the next owner's are
+ * newer). */
+
+static char *status_value(const cluster_t *c, worker_state_t state, const char *trace)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "state", worker_state_name(state));
+    if (trace)
+        cJSON_AddStringToObject(o, "trace", trace);
+    else
+        cJSON_AddNullToObject(o, "trace");
+    cJSON_AddStringToObject(o, "worker_id", c->worker_id);
+    cJSON_AddNumberToObject(o, "generation", (double)c->generation);
+    char *v = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return v;
+}
+
+/* Writes the record of `key` unless it is the one written last. 1 written, 0 not. Under
+ * status_mu. */
+static int status_publish(cluster_t *c, const char *key, worker_state_t state, const char *trace)
+{
+    char *v = status_value(c, state, trace);
+    const char *last = kv_get(&c->wrote, key);
+    int wrote = 0;
+    if (v && (!last || strcmp(last, v) != 0)) {
+        char err[512];
+        if (kafka_kv_write(c->status_w, key, strlen(key), v, strlen(v), err, sizeof err) != 0)
+            log_warn(NULL, "status.storage.topic '%s': %s: %s", c->status_topic, key, err);
+        else if (kv_put(&c->wrote, key, v) == 0)
+            wrote = 1;
+    }
+    free(v);
+    return wrote;
+}
+
+/* Writes the states of the tasks of the slots this worker holds that changed; `revoked` (a slot
+ * mask): UNASSIGNED for the tasks of those slots instead. Waits for the writes' acknowledgement. */
+static void status_sweep(cluster_t *c, const unsigned char *revoked)
+{
+    worker_connector_t *cs = NULL;
+    size_t n = 0;
+    if (!c->status_w || worker_connectors(c->rt, &cs, &n) != 0)
+        return;
+    char key[1100];
+    int wrote = 0;
+    pthread_mutex_lock(&c->status_mu);
+    for (size_t i = 0; i < n; i++) {
+        const worker_connector_t *k = &cs[i];
+        for (size_t t = 0; t < k->ntasks; t++) {
+            const worker_task_t *task = &k->tasks[t];
+            snprintf(key, sizeof key, "status-task-%s-%d", k->name, task->id);
+            if (revoked ? task->slot >= 0 && revoked[task->slot] : slot_held(c, task->slot))
+                wrote += status_publish(c, key, revoked ? WORKER_UNASSIGNED : task->state,
+                                        revoked ? NULL : task->trace);
+        }
+        snprintf(key, sizeof key, "status-connector-%s", k->name);
+        if (revoked ? k->slot >= 0 && revoked[k->slot] : slot_held(c, k->slot))
+            wrote += status_publish(c, key, revoked ? WORKER_UNASSIGNED : k->state,
+                                    revoked ? NULL : k->trace);
+    }
+    pthread_mutex_unlock(&c->status_mu);
+    worker_connectors_free(cs, n);
+    char err[512];
+    if (wrote && kafka_kv_sync(c->status_w, 5000, err, sizeof err) != 0) {
+        log_warn(NULL, "status.storage.topic '%s': %s", c->status_topic, err);
+        pthread_mutex_lock(&c->status_mu);
+        kv_clear(&c->wrote); /* written again at the next sweep */
+        pthread_mutex_unlock(&c->status_mu);
+    }
+}
+
+static worker_state_t state_named(const char *s)
+{
+    for (int i = WORKER_UNASSIGNED; i <= WORKER_RESTARTING; i++)
+        if (strcmp(worker_state_name((worker_state_t)i), s) == 0)
+            return (worker_state_t)i;
+    return WORKER_UNASSIGNED;
+}
+
+/* A status record read into a snapshot's state, trace and worker id. 0, -1 when unreadable. */
+static int status_apply(const char *v, worker_state_t *state, char **trace, char **worker_id)
+{
+    cJSON *o = cJSON_Parse(v);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "state");
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(o, "trace");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "worker_id");
+    if (!cJSON_IsString(st) || !cJSON_IsString(w)) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    *state = state_named(st->valuestring);
+    free(*trace);
+    *trace = cJSON_IsString(tr) ? strdup(tr->valuestring) : NULL;
+    free(*worker_id);
+    *worker_id = strdup(w->valuestring);
+    cJSON_Delete(o);
+    return 0;
+}
+
+void cluster_status_merge(cluster_t *c, worker_connector_t *cs, size_t n)
+{
+    if (!c)
+        return;
+    char key[1100];
+    pthread_mutex_lock(&c->status_mu);
+    for (size_t i = 0; i < n; i++) {
+        worker_connector_t *k = &cs[i];
+        for (size_t t = 0; t < k->ntasks; t++) {
+            worker_task_t *task = &k->tasks[t];
+            if (task->slot < 0 || slot_held(c, task->slot))
+                continue;
+            snprintf(key, sizeof key, "status-task-%s-%d", k->name, task->id);
+            const char *v = kv_get(&c->seen, key);
+            if (v)
+                status_apply(v, &task->state, &task->trace, &task->worker_id);
+        }
+        if (k->slot < 0 || slot_held(c, k->slot))
+            continue;
+        snprintf(key, sizeof key, "status-connector-%s", k->name);
+        const char *v = kv_get(&c->seen, key);
+        if (v)
+            status_apply(v, &k->state, &k->trace, &k->worker_id);
+    }
+    pthread_mutex_unlock(&c->status_mu);
+}
+
+/* The status thread: reads the status topic (every partition, from the beginning) into `seen`,
+ * and every half second writes what changed in this worker's tasks. */
+static void *status_main(void *arg)
+{
+    cluster_t *c = arg;
+    int64_t next_sweep = 0;
+    while (!atomic_load(&c->quit)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->status_rk, 500);
+        if (m && !m->err && m->key) {
+            char key[1100];
+            size_t klen = m->key_len < sizeof key - 1 ? m->key_len : sizeof key - 1;
+            memcpy(key, m->key, klen);
+            key[klen] = 0;
+            char *v = m->payload && m->len ? strndup(m->payload, m->len) : NULL;
+            pthread_mutex_lock(&c->status_mu);
+            kv_put(&c->seen, key, v); /* an empty value (a tombstone) deletes */
+            pthread_mutex_unlock(&c->status_mu);
+            free(v);
+        } else if (m && m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            log_warn(NULL, "status.storage.topic '%s': %s", c->status_topic,
+                     rd_kafka_message_errstr(m));
+        }
+        if (m)
+            rd_kafka_message_destroy(m);
+        if (clock_mono_ms() >= next_sweep && atomic_load(&c->rt->started)) {
+            status_sweep(c, NULL);
+            next_sweep = clock_mono_ms() + 500;
+        }
+    }
+    return NULL;
+}
+
+/* Create the status topic, its writer and its reader, and start the status thread. */
+static int status_start(cluster_t *c, char *err, size_t errlen)
+{
+    struct runtime *rt = c->rt;
+    const sluice_config_t *g = rt->cfg.global;
+    const kafka_props_t *props = kafka_transport_props(rt->transport);
+    if (config_has(g, "status.storage.topic") && *config_string(g, "status.storage.topic"))
+        snprintf(c->status_topic, sizeof c->status_topic, "%s",
+                 config_string(g, "status.storage.topic"));
+    else
+        snprintf(c->status_topic, sizeof c->status_topic, "%s-status",
+                 config_string(g, "group.id"));
+    snprintf(c->worker_id, sizeof c->worker_id, "%s",
+             rt->http ? http_worker_id(rt->http) : c->name);
+    int rc =
+        kafka_storage_topic(props, c->status_topic, (int)config_int(g, "status.storage.partitions"),
+                            (int)config_int(g, "status.storage.replication.factor"),
+                            "status.storage.topic", &rt->stopping, &c->status_parts, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (kafka_kv_writer_new(&c->status_w, props, c->status_topic, err, errlen) != 0)
+        return -1;
+    rd_kafka_conf_t *conf = kafka_consumer_conf(props, err, errlen);
+    if (!conf)
+        return -1;
+    char e[512];
+    /* Assigned partitions, never subscribed: the group id is only librdkafka's requirement. */
+    rd_kafka_conf_set(conf, "group.id", "sluice-status-reader", e, sizeof e);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof e);
+    rd_kafka_conf_set(conf, "enable.partition.eof", "false", e, sizeof e);
+    c->status_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!c->status_rk) {
+        snprintf(err, errlen, "status.storage.topic '%s': cannot create its reader: %s",
+                 c->status_topic, e);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(c->status_rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(c->status_parts);
+    for (int p = 0; p < c->status_parts; p++)
+        rd_kafka_topic_partition_list_add(l, c->status_topic, p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t r = rd_kafka_assign(c->status_rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (r) {
+        snprintf(err, errlen, "status.storage.topic '%s': cannot read it: %s", c->status_topic,
+                 rd_kafka_err2str(r));
+        return -1;
+    }
+    if (pthread_create(&c->status_thread, NULL, status_main, c) != 0) {
+        snprintf(err, errlen, "group.id: cannot create the status thread");
+        return -1;
+    }
+    pthread_setname_np(c->status_thread, "cluster-status");
+    c->status_started = 1;
+    return 0;
 }
 
 /* -- the rebalance callback ---------------------------------------------------------------------
@@ -197,6 +514,10 @@ static void on_assign(cluster_t *c, rd_kafka_topic_partition_list_t *parts)
     for (int i = 0; i < parts->cnt; i++)
         if (parts->elems[i].partition >= 0 && parts->elems[i].partition < c->slots)
             c->moved[parts->elems[i].partition] = 1;
+    /* A new generation: the next sweep writes every held task's record again. */
+    pthread_mutex_lock(&c->status_mu);
+    c->generation++;
+    pthread_mutex_unlock(&c->status_mu);
     reload_positions(c);
     pthread_mutex_lock(&rt->lock);
     for (int s = 0; s < c->slots; s++)
@@ -254,6 +575,8 @@ static void on_revoke(cluster_t *c, rd_kafka_topic_partition_list_t *parts, int 
         if (offsets_flush(rt->offsets, err, sizeof err) != 0)
             log_error(NULL, "cluster: %s", err);
     }
+    if (!lost)
+        status_sweep(c, c->moved);
 }
 
 static void cluster_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -355,6 +678,8 @@ int cluster_start(cluster_t **out, struct runtime *rt, char *err, size_t errlen)
         return -1;
     }
     c->rt = rt;
+    pthread_mutex_init(&c->status_mu, NULL);
+    c->status_mu_init = 1;
     c->slots = (int)config_int(g, "task.slots");
     c->held = calloc((size_t)c->slots, sizeof *c->held);
     c->moved = calloc((size_t)c->slots, 1);
@@ -366,6 +691,8 @@ int cluster_start(cluster_t **out, struct runtime *rt, char *err, size_t errlen)
         return -1;
     }
     int rc = kafka_tasks_topic(props, c->topic, c->slots, &rt->stopping, err, errlen);
+    if (rc == 0)
+        rc = status_start(c, err, errlen);
     if (rc != 0) {
         cluster_stop(c);
         return rc;
@@ -462,6 +789,17 @@ void cluster_stop(cluster_t *c)
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
     }
+    if (c->status_started)
+        pthread_join(c->status_thread, NULL);
+    if (c->status_rk) {
+        rd_kafka_consumer_close(c->status_rk);
+        rd_kafka_destroy(c->status_rk);
+    }
+    kafka_kv_writer_free(c->status_w);
+    if (c->status_mu_init)
+        pthread_mutex_destroy(&c->status_mu);
+    kv_clear(&c->seen);
+    kv_clear(&c->wrote);
     free(c->held);
     free(c->moved);
     free(c);

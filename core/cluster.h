@@ -4,10 +4,13 @@
  * (cooperative-sticky assignment, static membership) and the worker runs exactly the tasks of the
  * slots it is assigned. The supervisor (runtime.c) asks cluster_holds before it starts a task and
  * stops the tasks whose slot went; a revoked slot is given up only once its tasks drained and
- * committed. Configs, statuses and REST writes stay per worker in this slice. */
+ * committed. Each worker writes the states of the tasks it runs to the status topic and reads
+ * it whole, so the REST API shows the cluster (slice 2). Configs and REST writes stay per
+ * worker. */
 #ifndef SLUICE_CLUSTER_H
 #define SLUICE_CLUSTER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -38,6 +41,13 @@ int cluster_task_number(const struct pipeline *p, const void *sink_task);
 int cluster_start(cluster_t **out, struct runtime *rt, char *err, size_t errlen);
 /* 1 when this worker holds the slot of task `n` of `p` (no cluster: always). Under rt->lock. */
 int cluster_holds(const cluster_t *c, const struct pipeline *p, int n);
+/* The slot of task `n` of `p`; -1 without a cluster. */
+int cluster_task_slot(const cluster_t *c, const struct pipeline *p, int n);
+struct worker_connector;
+/* Shows the cluster in a snapshot of this worker's connectors (worker_connectors): a task or
+ * connector whose slot another worker holds takes the state, trace and worker_id of its record
+ * in the status topic. Without a cluster: nothing. Not under rt->lock. */
+void cluster_status_merge(cluster_t *c, struct worker_connector *cs, size_t n);
 /* Leave the group (after the tasks drained), stop the thread, free. NULL: nothing. */
 void cluster_stop(cluster_t *c);
 

@@ -130,6 +130,31 @@ const struct sluice_config_field config_global_keys[] = {
      .example = "120",
      .min = 1,
      .max = 10000},
+    {.name = "status.storage.topic",
+     .type = SLUICE_CFG_STRING,
+     .description = "With `group.id`: the compacted topic where each worker writes the states of "
+                    "the tasks it runs and from which every worker reads the cluster's "
+                    "(`GET /connectors/{name}/status` on any worker shows every task with the "
+                    "`worker_id` that runs it); created if missing. Default: `<group.id>-status`.",
+     .example = "connect-status"},
+    {.name = "status.storage.partitions",
+     .type = SLUICE_CFG_INT,
+     .default_value = "5",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "Partitions of `status.storage.topic` when sluice creates it (Connect's "
+                    "default).",
+     .example = "5",
+     .min = 1,
+     .max = 10000},
+    {.name = "status.storage.replication.factor",
+     .type = SLUICE_CFG_INT,
+     .default_value = "-1",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "Replication factor of `status.storage.topic` when sluice creates it; -1: "
+                    "the broker's default.",
+     .example = "3",
+     .min = -1,
+     .max = 32767},
     {.name = "worker.name",
      .type = SLUICE_CFG_STRING,
      .description = "With `group.id`: this worker's name in the group (its `group.instance.id`: "

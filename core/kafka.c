@@ -1446,6 +1446,40 @@ int kafka_tasks_topic(const kafka_props_t *props, const char *topic, int partiti
     return rc;
 }
 
+int kafka_storage_topic(const kafka_props_t *props, const char *topic, int partitions,
+                        int replication_factor, const char *why, const atomic_int *stop,
+                        int *nparts_out, char *errstr, size_t errstr_size)
+{
+    kafka_props_t compact = {0};
+    kafka_props_add(&compact, "cleanup.policy", "compact");
+    kafka_topic_spec_t spec = {.name = topic,
+                               .partitions = partitions,
+                               .replication_factor = replication_factor,
+                               .configs = &compact,
+                               .create = 1,
+                               .why = why};
+    int rc = kafka_ensure_topics(props, &spec, 1, stop, errstr, errstr_size);
+    kafka_props_free(&compact);
+    if (rc != 0)
+        return rc;
+    rd_kafka_t *rk = admin_client(props, errstr, errstr_size);
+    if (!rk)
+        return -1;
+    char err[512] = "not in the cluster's metadata";
+    int nparts = 0, ex = 0;
+    /* A topic just created may take a moment to show in the metadata. */
+    for (int64_t until = kmono_ms() + 10000; kmono_ms() < until; ksleep_ms(100))
+        if ((ex = topic_exists(rk, topic, &nparts, 5000, err, sizeof err)) == 1 && nparts > 0)
+            break;
+    if (ex != 1 || nparts <= 0) {
+        snprintf(errstr, errstr_size, "%s '%s': cannot read its metadata: %s", why, topic, err);
+        rc = -1;
+    }
+    rd_kafka_destroy(rk);
+    *nparts_out = nparts;
+    return rc;
+}
+
 struct rd_kafka_conf_s *kafka_consumer_conf(const kafka_props_t *props, char *errstr,
                                             size_t errstr_size)
 {

@@ -99,6 +99,12 @@ void kafka_kv_writer_free(kafka_kv_writer_t *w);
  * with its name and the fix. 0, -1 with a message, -2 when stopped while waiting. */
 int kafka_tasks_topic(const kafka_props_t *props, const char *topic, int partitions,
                       const atomic_int *stop, char *errstr, size_t errstr_size);
+/* A compacted storage topic (status.storage.topic, config.storage.topic) created when missing
+ * with `partitions` and `replication_factor` (-1: the broker's default); `*nparts` gets the
+ * partitions it has. 0, -1 with a message naming `why`, -2 when stopped while waiting. */
+int kafka_storage_topic(const kafka_props_t *props, const char *topic, int partitions,
+                        int replication_factor, const char *why, const atomic_int *stop,
+                        int *nparts, char *errstr, size_t errstr_size);
 /* A consumer configuration from the kafka: block (the keys sluice manages refused), NULL with a
  * message. The caller adds its own keys and owns it. */
 struct rd_kafka_conf_s *kafka_consumer_conf(const kafka_props_t *props, char *errstr,

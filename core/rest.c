@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "connect_config.h"
 #include "metrics.h"
@@ -116,7 +117,7 @@ static cJSON *task_status_json(runtime_t *rt, const worker_task_t *t, const char
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", t->id);
     cJSON_AddStringToObject(o, "state", worker_state_name(t->state));
-    cJSON_AddStringToObject(o, "worker_id", worker_id(rt));
+    cJSON_AddStringToObject(o, "worker_id", t->worker_id ? t->worker_id : worker_id(rt));
     cJSON_AddStringToObject(o, "version", version);
     if (t->trace)
         cJSON_AddStringToObject(o, "trace", t->trace);
@@ -131,7 +132,7 @@ static cJSON *status_json(runtime_t *rt, const worker_connector_t *c)
     cJSON_AddStringToObject(o, "name", c->name);
     cJSON *conn = cJSON_AddObjectToObject(o, "connector");
     cJSON_AddStringToObject(conn, "state", worker_state_name(c->state));
-    cJSON_AddStringToObject(conn, "worker_id", worker_id(rt));
+    cJSON_AddStringToObject(conn, "worker_id", c->worker_id ? c->worker_id : worker_id(rt));
     cJSON_AddStringToObject(conn, "version", plugin_version(rt, c->plugin));
     if (c->trace)
         cJSON_AddStringToObject(conn, "trace", c->trace);
@@ -203,6 +204,8 @@ static void get_connectors(runtime_t *rt, const http_request_t *req, http_respon
     }
     int status = http_query_has(req, "expand", "status");
     int info = http_query_has(req, "expand", "info");
+    if (status)
+        cluster_status_merge(rt->cluster, cs, n);
     cJSON *o;
     if (!status && !info) {
         o = cJSON_CreateArray();
@@ -341,6 +344,7 @@ static int load(runtime_t *rt, const char *name, worker_connector_t *c, http_res
         reply_error(resp, rc, "%s", err[0] ? err : "Connector not found");
         return -1;
     }
+    cluster_status_merge(rt->cluster, c, 1); /* distributed: the other workers' tasks */
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "offsets.h"
 #include "runtime.h"
@@ -339,6 +340,7 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
     }
     size_t ntasks = r->is_sink ? p->nsinks : 1;
     c->tasks = calloc(ntasks + 1, sizeof *c->tasks);
+    c->slot = -1;
     if (!c->name || !c->pipeline || !c->plugin || !c->file || !c->topics || !c->tasks || f.failed)
         return -1;
     int all_failed = 1, any_restarting = 0;
@@ -346,6 +348,7 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
         worker_task_t *t = &c->tasks[c->ntasks++];
         t->id = 0;
         task_snapshot(&p->ctl, started, t);
+        t->slot = c->slot = cluster_task_slot(rt->cluster, p, 0);
         t->counters.records_in = atomic_load(&p->in);
         t->counters.records_out = atomic_load(&p->stats.written);
         t->counters.errors = atomic_load(&p->errors);
@@ -359,6 +362,9 @@ static int conn_snapshot(runtime_t *rt, const conn_ref_t *r, worker_connector_t 
             worker_task_t *t = &c->tasks[c->ntasks++];
             t->id = sk->task;
             task_snapshot(&sk->ctl, started, t);
+            t->slot = cluster_task_slot(rt->cluster, p, cluster_task_number(p, sk));
+            if (c->ntasks == 1)
+                c->slot = t->slot;
             t->counters.records_in = atomic_load(&sk->stats.batch_records);
             t->counters.records_out = atomic_load(&sk->out);
             t->counters.errors = atomic_load(&sk->errors);
@@ -426,9 +432,12 @@ void worker_connector_free(worker_connector_t *c)
     for (size_t i = 0; i < c->ntopics; i++)
         free(c->topics[i]);
     free(c->topics);
-    for (size_t i = 0; i < c->ntasks; i++)
+    for (size_t i = 0; i < c->ntasks; i++) {
         free(c->tasks[i].trace);
+        free(c->tasks[i].worker_id);
+    }
     free(c->tasks);
+    free(c->worker_id);
     memset(c, 0, sizeof *c);
 }
 

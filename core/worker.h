@@ -57,6 +57,8 @@ typedef struct worker_task {
     worker_state_t state;
     char *trace; /* the failure (message, plugin, stage, record context); NULL unless FAILED */
     worker_counters_t counters;
+    int slot;        /* distributed: its slot (cluster.h); -1 standalone */
+    char *worker_id; /* the worker that runs it, from the status topic; NULL: this one */
 } worker_task_t;
 
 /* A snapshot: everything is copied, nothing points into the running worker. */
@@ -81,6 +83,8 @@ typedef struct worker_connector {
     size_t ntopics;
     worker_task_t *tasks;
     size_t ntasks;
+    int slot;        /* distributed: the slot of its first task; -1 standalone */
+    char *worker_id; /* the worker that runs its first task, from the status topic; NULL: this */
 } worker_connector_t;
 
 /* Every connector, in the order of the files. Returns 0, or -1 when out of memory. */

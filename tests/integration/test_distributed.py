@@ -61,28 +61,71 @@ def start(sluice, tmp, cfg, n):
     return w
 
 
+def worker_id(w):
+    """The REST worker_id of a worker listening on 127.0.0.1 (Connect's host:port)."""
+    return f"127.0.0.1:{w.api.port}"
+
+
 def task_states(w, connectors):
-    """{(connector, task): state} as this worker reports them."""
+    """{(connector, task): (state, worker_id)} as this worker reports them (the status topic's
+    view of the tasks other workers run)."""
     out = {}
     for name in connectors:
         status, body, _ = w.api.get(f"/connectors/{name}/status")
         assert status == 200, body
         for t in body["tasks"]:
-            out[(name, t["id"])] = t["state"]
+            out[(name, t["id"])] = (t["state"], t["worker_id"])
     return out
 
 
 def placement(workers, connectors):
-    """{task: [indexes of the workers that run it]} and whether every task is RUNNING once."""
+    """{task: [indexes of the workers that run it]}: each worker's own view of the tasks it runs
+    (RUNNING with its own worker_id)."""
     where = collections.defaultdict(list)
     for i, w in enumerate(workers):
-        for task, state in task_states(w, connectors).items():
+        for task, (state, wid) in task_states(w, connectors).items():
             assert state in ("RUNNING", "UNASSIGNED"), (i, task, state)
-            if state == "RUNNING":
+            if state == "RUNNING" and wid == worker_id(w):
                 where[task].append(i)
             else:
                 where.setdefault(task, where.get(task, []))
     return where
+
+
+def cluster_view(w, connectors):
+    """Everything GET /connectors?expand=status says of `connectors`: the connectors' and the
+    tasks' states and worker ids."""
+    status, body, _ = w.api.get("/connectors?expand=status")
+    assert status == 200, body
+    out = {}
+    for name in connectors:
+        st = body[name]["status"]
+        out[name] = (st["connector"]["state"], st["connector"]["worker_id"])
+        for t in st["tasks"]:
+            out[(name, t["id"])] = (t["state"], t["worker_id"])
+    return out
+
+
+def wait_views_agree(workers, connectors, timeout, what):
+    """Waits until every worker's view is the same, every task RUNNING on one of `workers`, and
+    each task's worker_id the worker that runs it by its own account; returns the view."""
+    ids = [worker_id(w) for w in workers]
+    last = []
+
+    def ok():
+        nonlocal last
+        last = [cluster_view(w, connectors) for w in workers]
+        if any(v != last[0] for v in last):
+            return False
+        where = placement(workers, connectors)
+        return all(st == "RUNNING" and wid in ids and where.get(k) == [ids.index(wid)]
+                   for k, (st, wid) in last[0].items() if isinstance(k, tuple))
+
+    try:
+        wait_until(ok, timeout, interval=0.3, what=what)
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {last}") from None
+    return last[0]
 
 
 def wait_each_once(workers, connectors, timeout, what, busy=()):
@@ -191,6 +234,43 @@ def test_three_workers_run_each_task_once_and_take_over_a_stopped_one(sluice, ka
             counts = re.findall(rf"\[g{i}\] in (\d+) ", w.log())
             reported += int(counts[-1]) if counts else 0
         assert reported == total(kafka.bootstrap, t), (t, reported)
+
+
+def test_every_worker_shows_the_cluster_s_statuses(sluice, kafka, tmp):
+    """The status topic (status.storage.topic, default <group.id>-status, 5 partitions, compacted):
+    three workers agree exactly on every connector's and task's state and worker_id, each task
+    RUNNING with the worker_id of the worker that runs it; after one is SIGTERMed, the two others
+    agree again and no task names the stopped worker."""
+    topics = [uniq("stat") for _ in range(3)]
+    group = uniq("grp")
+    cfg = cluster_yaml(tmp, kafka.bootstrap, group, topics, tmp / "out.txt")
+    names = connectors_of(len(topics))
+    workers = []
+    try:
+        for n in range(3):
+            workers.append(start(sluice, tmp, cfg, n))
+        assert partitions_of(kafka.bootstrap, f"{group}-status") == 5
+        wait_each_once(workers, names, 90, "each task on one of three workers")
+        view = wait_views_agree(workers, names, 30, "three workers agreeing on the statuses")
+        ids = {wid for k, (st, wid) in view.items() if isinstance(k, tuple)}
+        assert len(ids) >= 2, view  # the tasks are spread, so the views merge several workers
+        for name in names:  # a connector is where its first task is
+            assert view[name] == view[(name, 0)], (name, view)
+
+        victim = 0
+        gone = worker_id(workers[victim])
+        workers[victim].proc.terminate()
+        assert workers[victim].stop() == 0, workers[victim].log()[-3000:]
+        rest = workers[1:]
+        view = wait_views_agree(rest, names, MOVE_BOUND_S,
+                                "two workers agreeing once the third stopped")
+        assert all(wid != gone for k, (st, wid) in view.items()), view
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.stop()
+    for w in workers:
+        assert w.proc.returncode == 0, w.log()[-3000:]
 
 
 def test_a_killed_worker_s_tasks_run_elsewhere_after_the_session_timeout(sluice, kafka, tmp):

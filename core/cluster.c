@@ -117,7 +117,15 @@ struct cluster {
     int status_started;
     kv_list_t seen, wrote;
     char worker_id[300]; /* the REST worker_id this worker writes (Connect's) */
-    long generation;     /* this worker's assignments so far */
+    /* The config topic (config.storage.topic): written by REST writes, read by the config
+     * thread, which applies each record through worker_put / worker_delete. */
+    char config_topic[300];
+    rd_kafka_t *config_rk;
+    kafka_kv_writer_t *config_w;
+    pthread_mutex_t config_mu; /* one publish at a time (the writer's sync) */
+    pthread_t config_thread;
+    int config_started;
+    long generation; /* this worker's assignments so far */
 };
 
 int cluster_wanted(const sluice_config_t *g)
@@ -424,6 +432,185 @@ static int status_start(cluster_t *c, char *err, size_t errlen)
     return 0;
 }
 
+/* -- the config topic ---------------------------------------------------------------------------
+ * Key connector-<name>; value {"yaml": the pipeline document, "initial": "RUNNING"|"PAUSED"|
+ * "STOPPED", "worker_id": the writer}; an empty value deletes. The REST write lints the
+ * configuration before it publishes (worker_put), so every worker can apply what it reads. */
+
+static _Thread_local int config_applying; /* this thread applies a record it read */
+
+int cluster_publishes(const cluster_t *c)
+{
+    return c && c->config_w && !config_applying;
+}
+
+int cluster_config_publish(cluster_t *c, const char *name, const char *yaml, int initial, char *err,
+                           size_t errlen)
+{
+    char key[600];
+    snprintf(key, sizeof key, "connector-%s", name);
+    char *v = NULL;
+    if (yaml) {
+        cJSON *o = cJSON_CreateObject();
+        if (o) {
+            cJSON_AddStringToObject(o, "yaml", yaml);
+            cJSON_AddStringToObject(o, "initial", worker_state_name((worker_state_t)initial));
+            cJSON_AddStringToObject(o, "worker_id", c->worker_id);
+            v = cJSON_PrintUnformatted(o);
+            cJSON_Delete(o);
+        }
+        if (!v) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    pthread_mutex_lock(&c->config_mu);
+    int rc = kafka_kv_write(c->config_w, key, strlen(key), v, v ? strlen(v) : 0, err, errlen);
+    if (rc == 0)
+        rc = kafka_kv_sync(c->config_w, 10000, err, errlen);
+    pthread_mutex_unlock(&c->config_mu);
+    free(v);
+    if (rc != 0) {
+        char e[600];
+        snprintf(e, sizeof e, "%s", err);
+        snprintf(err, errlen, "config.storage.topic '%s': %s", c->config_topic, e);
+    }
+    return rc;
+}
+
+static void config_apply(cluster_t *c, const rd_kafka_message_t *m)
+{
+    char name[600];
+    if (m->key_len <= 10 || m->key_len - 10 >= sizeof name || memcmp(m->key, "connector-", 10) != 0)
+        return;
+    memcpy(name, (const char *)m->key + 10, m->key_len - 10);
+    name[m->key_len - 10] = 0;
+    char err[4096] = "";
+    int rc;
+    config_applying = 1;
+    if (!m->payload || !m->len) {
+        rc = worker_delete(c->rt, name, err, sizeof err);
+        if (rc == 404)
+            rc = 204; /* never created here, or deleted already */
+    } else {
+        cJSON *o = cJSON_ParseWithLength(m->payload, m->len);
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(o, "yaml");
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(o, "initial");
+        int created = 0;
+        if (!cJSON_IsString(y)) {
+            rc = 400;
+            snprintf(err, sizeof err, "an unreadable record");
+        } else {
+            rc = worker_put(c->rt, name, y->valuestring, strlen(y->valuestring), 0,
+                            cJSON_IsString(in) ? state_named(in->valuestring) : WORKER_RUNNING,
+                            &created, err, sizeof err);
+        }
+        cJSON_Delete(o);
+    }
+    config_applying = 0;
+    if (rc >= 300)
+        log_error(NULL, "config.storage.topic '%s': connector %s not applied on this worker: %s",
+                  c->config_topic, name, err);
+    else
+        log_info(NULL, "config.storage.topic: connector %s %s", name,
+                 m->payload && m->len ? "applied" : "deleted");
+}
+
+/* The config thread: once the worker runs, applies each record of the config topic in order. */
+static void *config_main(void *arg)
+{
+    cluster_t *c = arg;
+    while (!atomic_load(&c->quit)) {
+        if (!atomic_load(&c->rt->started)) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->config_rk, 500);
+        if (!m)
+            continue;
+        if (!m->err && m->key)
+            config_apply(c, m);
+        else if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn(NULL, "config.storage.topic '%s': %s", c->config_topic,
+                     rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+    }
+    return NULL;
+}
+
+/* A reader of every partition of `topic` from its beginning, without a group. NULL with a
+ * message. */
+static rd_kafka_t *reader_new(const kafka_props_t *props, const char *topic, int nparts,
+                              const char *why, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_consumer_conf(props, err, errlen);
+    if (!conf)
+        return NULL;
+    char e[512];
+    /* Assigned partitions, never subscribed: the group id is only librdkafka's requirement. */
+    rd_kafka_conf_set(conf, "group.id", "sluice-storage-reader", e, sizeof e);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof e);
+    rd_kafka_conf_set(conf, "enable.partition.eof", "false", e, sizeof e);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!rk) {
+        snprintf(err, errlen, "%s '%s': cannot create its reader: %s", why, topic, e);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
+    for (int p = 0; p < nparts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t r = rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (r) {
+        snprintf(err, errlen, "%s '%s': cannot read it: %s", why, topic, rd_kafka_err2str(r));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+static int config_start(cluster_t *c, char *err, size_t errlen)
+{
+    struct runtime *rt = c->rt;
+    const sluice_config_t *g = rt->cfg.global;
+    const kafka_props_t *props = kafka_transport_props(rt->transport);
+    if (config_has(g, "config.storage.topic") && *config_string(g, "config.storage.topic"))
+        snprintf(c->config_topic, sizeof c->config_topic, "%s",
+                 config_string(g, "config.storage.topic"));
+    else
+        snprintf(c->config_topic, sizeof c->config_topic, "%s-configs",
+                 config_string(g, "group.id"));
+    int nparts = 0;
+    int rc = kafka_storage_topic(props, c->config_topic, 1,
+                                 (int)config_int(g, "config.storage.replication.factor"),
+                                 "config.storage.topic", &rt->stopping, &nparts, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (nparts != 1) {
+        /* One partition keeps every write in one order, which every worker applies alike. */
+        snprintf(err, errlen,
+                 "config.storage.topic '%s' has %d partitions; it must have 1 (Connect's rule): "
+                 "name another topic, or delete it while no worker runs",
+                 c->config_topic, nparts);
+        return -1;
+    }
+    if (kafka_kv_writer_new(&c->config_w, props, c->config_topic, err, errlen) != 0)
+        return -1;
+    c->config_rk = reader_new(props, c->config_topic, 1, "config.storage.topic", err, errlen);
+    if (!c->config_rk)
+        return -1;
+    if (pthread_create(&c->config_thread, NULL, config_main, c) != 0) {
+        snprintf(err, errlen, "group.id: cannot create the config thread");
+        return -1;
+    }
+    pthread_setname_np(c->config_thread, "cluster-config");
+    c->config_started = 1;
+    return 0;
+}
+
 /* -- the rebalance callback ---------------------------------------------------------------------
  * It runs on the cluster thread, inside rd_kafka_consumer_poll. */
 
@@ -679,6 +866,7 @@ int cluster_start(cluster_t **out, struct runtime *rt, char *err, size_t errlen)
     }
     c->rt = rt;
     pthread_mutex_init(&c->status_mu, NULL);
+    pthread_mutex_init(&c->config_mu, NULL);
     c->status_mu_init = 1;
     c->slots = (int)config_int(g, "task.slots");
     c->held = calloc((size_t)c->slots, sizeof *c->held);
@@ -693,6 +881,8 @@ int cluster_start(cluster_t **out, struct runtime *rt, char *err, size_t errlen)
     int rc = kafka_tasks_topic(props, c->topic, c->slots, &rt->stopping, err, errlen);
     if (rc == 0)
         rc = status_start(c, err, errlen);
+    if (rc == 0)
+        rc = config_start(c, err, errlen);
     if (rc != 0) {
         cluster_stop(c);
         return rc;
@@ -791,13 +981,22 @@ void cluster_stop(cluster_t *c)
     }
     if (c->status_started)
         pthread_join(c->status_thread, NULL);
+    if (c->config_started)
+        pthread_join(c->config_thread, NULL);
+    if (c->config_rk) {
+        rd_kafka_consumer_close(c->config_rk);
+        rd_kafka_destroy(c->config_rk);
+    }
+    kafka_kv_writer_free(c->config_w);
     if (c->status_rk) {
         rd_kafka_consumer_close(c->status_rk);
         rd_kafka_destroy(c->status_rk);
     }
     kafka_kv_writer_free(c->status_w);
-    if (c->status_mu_init)
+    if (c->status_mu_init) {
         pthread_mutex_destroy(&c->status_mu);
+        pthread_mutex_destroy(&c->config_mu);
+    }
     kv_clear(&c->seen);
     kv_clear(&c->wrote);
     free(c->held);

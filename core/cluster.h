@@ -48,6 +48,15 @@ struct worker_connector;
  * connector whose slot another worker holds takes the state, trace and worker_id of its record
  * in the status topic. Without a cluster: nothing. Not under rt->lock. */
 void cluster_status_merge(cluster_t *c, struct worker_connector *cs, size_t n);
+/* The config topic (slice 2): 1 when a REST create, change or delete on this worker is to be
+ * published to config.storage.topic rather than applied here (distributed mode, and not the
+ * config thread applying a record it read). */
+int cluster_publishes(const cluster_t *c);
+/* Publish the connector `name`: its pipeline document (YAML, as worker_put takes it) and the state
+ * it starts in; `yaml` NULL: a tombstone (deleted). Waits for the acknowledgement. 0, or -1 with a
+ * message. Every worker (this one too) then applies it through worker_put / worker_delete. */
+int cluster_config_publish(cluster_t *c, const char *name, const char *yaml, int initial, char *err,
+                           size_t errlen);
 /* Leave the group (after the tasks drained), stop the thread, free. NULL: nothing. */
 void cluster_stop(cluster_t *c);
 

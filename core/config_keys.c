@@ -130,6 +130,22 @@ const struct sluice_config_field config_global_keys[] = {
      .example = "120",
      .min = 1,
      .max = 10000},
+    {.name = "config.storage.topic",
+     .type = SLUICE_CFG_STRING,
+     .description = "With `group.id`: the compacted topic (1 partition) of the connectors created, "
+                    "changed and deleted over the REST API on any worker; every worker reads it "
+                    "and applies each record, so such a connector runs on every worker's slots. "
+                    "Created if missing. Default: `<group.id>-configs`.",
+     .example = "connect-configs"},
+    {.name = "config.storage.replication.factor",
+     .type = SLUICE_CFG_INT,
+     .default_value = "-1",
+     .flags = SLUICE_CFG_RANGE,
+     .description = "Replication factor of `config.storage.topic` when sluice creates it; -1: "
+                    "the broker's default.",
+     .example = "3",
+     .min = -1,
+     .max = 32767},
     {.name = "status.storage.topic",
      .type = SLUICE_CFG_STRING,
      .description = "With `group.id`: the compacted topic where each worker writes the states of "

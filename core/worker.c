@@ -855,6 +855,23 @@ int worker_put(struct runtime *rt, const char *name, const char *yaml, size_t le
         size_t tl = strlen(trial), sl = strlen(rt->state_path);
         for (char *at = strstr(err, trial); rc == 400 && at; at = strstr(at + sl, trial))
             memmove(at + sl, at + tl, strlen(at + tl) + 1);
+        if (rc == 0 && cluster_publishes(rt->cluster)) {
+            /* Distributed: linted, so published; every worker (this one too) applies it when it
+             * reads it from the config topic (cluster.c). */
+            runtime_pipeline_discard(p);
+            p = NULL;
+            if (cluster_config_publish(rt->cluster, name, yaml, initial, err, errlen) != 0) {
+                rc = 500;
+            } else {
+                *created = old == NULL;
+                rc = old ? 200 : 201;
+            }
+            pthread_mutex_unlock(&rt->config_lock);
+            free(trial);
+            free(item);
+            buf_free(&text);
+            return rc;
+        }
         if (rc == 0) {
             runtime_pipeline_discard(p);
             rc = state_try(rt, rt->state_path, &text, name, &p, err, errlen);
@@ -920,6 +937,12 @@ int worker_delete(struct runtime *rt, const char *name, char *err, size_t errlen
                  "connector %s is declared in %s: remove it there and reload (SIGHUP or POST "
                  "/reload)",
                  name, p->cfg->file);
+    } else if (cluster_publishes(rt->cluster)) {
+        /* Distributed: a tombstone in the config topic; every worker deletes it on reading. */
+        worker_unlock(rt);
+        rc = cluster_config_publish(rt->cluster, name, NULL, 0, err, errlen) == 0 ? 204 : 500;
+        pthread_mutex_unlock(&rt->config_lock);
+        return rc;
     } else {
         buf_t text;
         buf_init(&text);

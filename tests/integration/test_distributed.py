@@ -1,8 +1,10 @@
-"""Distributed workers, slice 1 (issue 19, docs/distributed.md): several `sluice run` with the same
-file and `group.id` run each task once between them — each task on the worker that holds its slot
-of the tasks topic, UNASSIGNED on the others; a worker that stops (SIGTERM) or dies (kill -9) has
-its tasks taken over by the others, and datagen's records (identified by their task.id and
-current.iteration headers) reach the topics with no gap, and no repeat except after a kill."""
+"""Distributed workers, slices 1 and 2 (issue 19, docs/distributed.md): several `sluice run`
+with the same file and `group.id` run each task once between them — each task on the worker that
+holds its slot of the tasks topic; a worker that stops (SIGTERM) or dies (kill -9) has its tasks
+taken over by the others, and datagen's records (identified by their task.id and
+current.iteration headers) reach the topics with no gap, and no repeat except after a kill. Every
+worker shows the cluster's statuses (the status topic), and a connector created or deleted over
+REST on one worker is created or deleted on all (the config topic)."""
 import collections
 import os
 import re
@@ -137,7 +139,8 @@ def wait_each_once(workers, connectors, timeout, what, busy=()):
     def ok():
         nonlocal last
         last = placement(workers, connectors)
-        return (len(last) == len(connectors) and all(len(v) == 1 for v in last.values())
+        return ({c for c, _ in last} == set(connectors)
+                and all(len(v) == 1 for v in last.values())
                 and set(busy) <= {w for on in last.values() for w in on})
 
     try:
@@ -259,12 +262,59 @@ def test_every_worker_shows_the_cluster_s_statuses(sluice, kafka, tmp):
 
         victim = 0
         gone = worker_id(workers[victim])
-        workers[victim].proc.terminate()
         assert workers[victim].stop() == 0, workers[victim].log()[-3000:]
         rest = workers[1:]
         view = wait_views_agree(rest, names, MOVE_BOUND_S,
                                 "two workers agreeing once the third stopped")
         assert all(wid != gone for k, (st, wid) in view.items()), view
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.stop()
+    for w in workers:
+        assert w.proc.returncode == 0, w.log()[-3000:]
+
+
+def test_a_connector_created_on_one_worker_runs_on_the_slots_of_all(sluice, kafka, tmp):
+    """The config topic (config.storage.topic, default <group.id>-configs, 1 partition): a
+    connector POSTed to worker 0 is published there; every worker applies it and runs the tasks
+    whose slots it holds (a sink of tasks.max 6: one task per slot, so on all three workers); a
+    configuration that does not lint is refused with 400 before anything is written; a DELETE on
+    worker 1 removes it from every worker."""
+    topics = [uniq("conf")]
+    group = uniq("grp")
+    cfg = cluster_yaml(tmp, kafka.bootstrap, group, topics, tmp / "out.txt")
+    workers = []
+    try:
+        for n in range(3):
+            workers.append(start(sluice, tmp, cfg, n))
+        assert partitions_of(kafka.bootstrap, f"{group}-configs") == 1
+        bad = {"name": "made", "config": {"connector.class": "FileStreamSink",
+                                          "topics": topics[0], "tasks.max": "nope"}}
+        status, body, _ = workers[0].api.call("POST", "/connectors", body=bad)
+        assert status == 400, body
+        assert total(kafka.bootstrap, f"{group}-configs") == 0
+        made = {"name": "made", "config": {"connector.class": "FileStreamSink",
+                                           "topics": topics[0], "tasks.max": "6",
+                                           "file": str(tmp / "made.txt")}}
+        status, body, _ = workers[0].api.call("POST", "/connectors", body=made)
+        assert status == 201, body
+        assert total(kafka.bootstrap, f"{group}-configs") == 1
+        names = connectors_of(len(topics)) + ["made"]
+        wait_until(lambda: all(w.api.get("/connectors/made")[0] == 200 for w in workers), 15,
+                   what="the connector on every worker")
+        where, _ = wait_each_once(workers, names, 60, "the POSTed connector's tasks on the slots",
+                                  {0, 1, 2})
+        on = {i for (name, _), ws in where.items() if name == "made" for i in ws}
+        assert on == {0, 1, 2}, where  # 6 tasks in 6 slots: each worker runs some
+        wait_views_agree(workers, names, 30, "three workers agreeing on the statuses")
+
+        status, body, _ = workers[1].api.call("DELETE", "/connectors/made")
+        assert status == 204, body
+        wait_until(lambda: all(w.api.get("/connectors/made")[0] == 404 for w in workers), 15,
+                   what="the connector gone from every worker")
+        where, _ = wait_each_once(workers, connectors_of(len(topics)), 30,
+                                  "the file's tasks still once each")
     finally:
         for w in workers:
             if w.proc.poll() is None:

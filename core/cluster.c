@@ -243,7 +243,7 @@ static int status_publish(cluster_t *c, const char *key, worker_state_t state, c
     if (v && (!last || strcmp(last, v) != 0)) {
         char err[512];
         if (kafka_kv_write(c->status_w, key, strlen(key), v, strlen(v), err, sizeof err) != 0)
-            log_warn(NULL, "status.storage.topic '%s': %s: %s", c->status_topic, key, err);
+            log_warn(NULL, "%s (record %s)", err, key);
         else if (kv_put(&c->wrote, key, v) == 0)
             wrote = 1;
     }
@@ -280,7 +280,7 @@ static void status_sweep(cluster_t *c, const unsigned char *revoked)
     worker_connectors_free(cs, n);
     char err[512];
     if (wrote && kafka_kv_sync(c->status_w, 5000, err, sizeof err) != 0) {
-        log_warn(NULL, "status.storage.topic '%s': %s", c->status_topic, err);
+        log_warn(NULL, "%s", err);
         pthread_mutex_lock(&c->status_mu);
         kv_clear(&c->wrote); /* written again at the next sweep */
         pthread_mutex_unlock(&c->status_mu);
@@ -396,6 +396,7 @@ static int status_start(cluster_t *c, char *err, size_t errlen)
         return rc;
     if (kafka_kv_writer_new(&c->status_w, props, c->status_topic, err, errlen) != 0)
         return -1;
+    kafka_kv_writer_key(c->status_w, "status.storage.topic");
     rd_kafka_conf_t *conf = kafka_consumer_conf(props, err, errlen);
     if (!conf)
         return -1;
@@ -470,12 +471,7 @@ int cluster_config_publish(cluster_t *c, const char *name, const char *yaml, int
         rc = kafka_kv_sync(c->config_w, 10000, err, errlen);
     pthread_mutex_unlock(&c->config_mu);
     free(v);
-    if (rc != 0) {
-        char e[600];
-        snprintf(e, sizeof e, "%s", err);
-        snprintf(err, errlen, "config.storage.topic '%s': %s", c->config_topic, e);
-    }
-    return rc;
+    return rc; /* the errors name config.storage.topic and the topic */
 }
 
 static void config_apply(cluster_t *c, const rd_kafka_message_t *m)
@@ -599,6 +595,7 @@ static int config_start(cluster_t *c, char *err, size_t errlen)
     }
     if (kafka_kv_writer_new(&c->config_w, props, c->config_topic, err, errlen) != 0)
         return -1;
+    kafka_kv_writer_key(c->config_w, "config.storage.topic");
     c->config_rk = reader_new(props, c->config_topic, 1, "config.storage.topic", err, errlen);
     if (!c->config_rk)
         return -1;

@@ -1492,6 +1492,7 @@ struct rd_kafka_conf_s *kafka_consumer_conf(const kafka_props_t *props, char *er
 struct kafka_kv_writer {
     rd_kafka_t *rk;
     char *topic;
+    const char *key; /* the worker key naming the topic, for errors (kafka_kv_writer_key) */
     atomic_long pending;
     atomic_int failed;
     char err[256];
@@ -1528,6 +1529,7 @@ int kafka_kv_writer_new(kafka_kv_writer_t **out, const kafka_props_t *props, con
     rd_kafka_conf_set_log_cb(conf, client_log);
     w->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     w->topic = strdup(topic);
+    w->key = "offset.storage.topic";
     if (!w->rk || !w->topic) {
         snprintf(errstr, errstr_size, "cannot create a Kafka producer: %s", err);
         if (!w->rk)
@@ -1548,8 +1550,7 @@ int kafka_kv_write(kafka_kv_writer_t *w, const void *key, size_t klen, const voi
         RD_KAFKA_V_KEY((void *)key, klen), RD_KAFKA_V_VALUE((void *)value, vlen), RD_KAFKA_V_END);
     if (err) {
         atomic_fetch_sub(&w->pending, 1);
-        snprintf(errstr, errstr_size, "offset.storage.topic '%s': %s", w->topic,
-                 rd_kafka_err2str(err));
+        snprintf(errstr, errstr_size, "%s '%s': %s", w->key, w->topic, rd_kafka_err2str(err));
         return -1;
     }
     return 0;
@@ -1561,17 +1562,22 @@ int kafka_kv_sync(kafka_kv_writer_t *w, int timeout_ms, char *errstr, size_t err
     while (atomic_load(&w->pending) > 0 && kmono_ms() < deadline)
         rd_kafka_poll(w->rk, 50);
     if (atomic_load(&w->pending) > 0) {
-        snprintf(errstr, errstr_size,
-                 "offset.storage.topic '%s': positions not acknowledged within %d ms (kept, "
-                 "written again at the next flush)",
-                 w->topic, timeout_ms);
+        int offsets = strcmp(w->key, "offset.storage.topic") == 0;
+        snprintf(errstr, errstr_size, "%s '%s': %s not acknowledged within %d ms%s", w->key,
+                 w->topic, offsets ? "positions" : "records", timeout_ms,
+                 offsets ? " (kept, written again at the next flush)" : "");
         return -1;
     }
     if (atomic_exchange(&w->failed, 0)) {
-        snprintf(errstr, errstr_size, "offset.storage.topic '%s': %s", w->topic, w->err);
+        snprintf(errstr, errstr_size, "%s '%s': %s", w->key, w->topic, w->err);
         return -1;
     }
     return 0;
+}
+
+void kafka_kv_writer_key(kafka_kv_writer_t *w, const char *key)
+{
+    w->key = key;
 }
 
 void kafka_kv_writer_free(kafka_kv_writer_t *w)

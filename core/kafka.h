@@ -91,6 +91,8 @@ int kafka_kv_write(kafka_kv_writer_t *w, const void *key, size_t klen, const voi
                    size_t vlen, char *errstr, size_t errstr_size);
 /* Wait until every write is acknowledged (up to timeout_ms). 0 on success. */
 int kafka_kv_sync(kafka_kv_writer_t *w, int timeout_ms, char *errstr, size_t errstr_size);
+/* The worker key its errors name (a string that outlives it); default offset.storage.topic. */
+void kafka_kv_writer_key(kafka_kv_writer_t *w, const char *key);
 void kafka_kv_writer_free(kafka_kv_writer_t *w);
 
 /* -- distributed mode (cluster.c) ------------------------------------------------------------

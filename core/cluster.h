@@ -1,12 +1,12 @@
-/* cluster.h — distributed mode, slice 1 (issue 19, docs/distributed.md): the workers of one
+/* cluster.h — distributed mode, slices 1 and 2 (issue 19, docs/distributed.md): the workers of one
  * `group.id` share the tasks of the same pipelines. Each task has a slot, a partition of the
  * tasks topic `<group.id>-tasks`; a cluster thread consumes that topic in the group `group.id`
  * (cooperative-sticky assignment, static membership) and the worker runs exactly the tasks of the
  * slots it is assigned. The supervisor (runtime.c) asks cluster_holds before it starts a task and
  * stops the tasks whose slot went; a revoked slot is given up only once its tasks drained and
  * committed. Each worker writes the states of the tasks it runs to the status topic and reads
- * it whole, so the REST API shows the cluster (slice 2). Configs and REST writes stay per
- * worker. */
+ * it whole, so the REST API shows the cluster; REST creates, changes and deletes are published
+ * to the config topic, which every worker applies (slice 2). */
 #ifndef SLUICE_CLUSTER_H
 #define SLUICE_CLUSTER_H
 

@@ -1458,7 +1458,7 @@ int kafka_storage_topic(const kafka_props_t *props, const char *topic, int parti
                                .configs = &compact,
                                .create = 1,
                                .why = why};
-    int rc = kafka_ensure_topics(props, &spec, 1, stop, errstr, errstr_size);
+    int rc = kafka_ensure_topics(props, NULL, &spec, 1, stop, errstr, errstr_size);
     kafka_props_free(&compact);
     if (rc != 0)
         return rc;

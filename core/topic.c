@@ -361,7 +361,9 @@ static void topic_wait_locked(topic_reader_t *rd, int wait_ms)
     rd->kicked = 0;
 }
 
-void topic_wake(topic_reader_t *rd)
+/* Ends the reader's wait in topic_read or topic_wait (or the next one, if it is not waiting):
+ * its thread has a flag to look at. */
+static void topic_wake(topic_reader_t *rd)
 {
     topic_t *t = rd->topic;
     pthread_mutex_lock(&t->mu);
@@ -370,7 +372,8 @@ void topic_wake(topic_reader_t *rd)
     pthread_mutex_unlock(&t->mu);
 }
 
-void topic_wait(topic_reader_t *rd, int wait_ms)
+/* Waits for an append, the close or topic_wake; reads nothing (a paused reader). */
+static void topic_wait(topic_reader_t *rd, int wait_ms)
 {
     topic_t *t = rd->topic;
     pthread_mutex_lock(&t->mu);

@@ -110,14 +110,9 @@ size_t topic_stage_next(const topic_stage_t *s, size_t pos, topic_view_t *v);
 int topic_append(topic_t *t, topic_stage_t *s, tracker_t *tr, int64_t *first,
                  const volatile atomic_int *abort);
 /* Up to `max` records for this reader; waits up to `wait_ms` (< 0: until records come, the topic
- * closes or topic_wake) when none is there. Returns the number read (0: none yet, or the topic is
- * closed and drained — see topic_drained). */
+ * closes or the reader's wake) when none is there. Returns the number read (0: none yet, or the
+ * topic is closed and drained — see topic_drained). */
 size_t topic_read(topic_reader_t *rd, topic_view_t *views, size_t max, int wait_ms);
-/* Ends the reader's wait in topic_read or topic_wait (or the next one, if it is not waiting):
- * its thread has a flag to look at. */
-void topic_wake(topic_reader_t *rd);
-/* Waits for an append, the close or topic_wake; reads nothing (a paused reader). */
-void topic_wait(topic_reader_t *rd, int wait_ms);
 int topic_drained(topic_reader_t *rd);
 /* Everything below `upto` is durable for this reader. */
 void topic_ack(topic_reader_t *rd, int64_t upto);

@@ -596,6 +596,19 @@ static size_t host_schema_field_count(const sluice_schema_t *s)
     return s->type == SLUICE_TYPE_STRUCT ? s->nfields : 0;
 }
 
+/* ABI 1.4: what schema_array / schema_map were given. */
+static const sluice_schema_t *host_schema_items(const sluice_schema_t *s,
+                                                const sluice_schema_t **keys)
+{
+    if (keys)
+        *keys = s && s->type == SLUICE_TYPE_MAP ? s->keys : NULL;
+    if (!s)
+        return NULL;
+    if (s->type == SLUICE_TYPE_ARRAY)
+        return s->items;
+    return s->type == SLUICE_TYPE_MAP ? s->values : NULL;
+}
+
 static const char *host_schema_field(const sluice_schema_t *s, size_t i,
                                      const sluice_schema_t **field)
 {
@@ -719,4 +732,5 @@ const struct sluice_host host_table = {
     .buf_error = host_buf_error,
     .config_map = config_map,
     .redact_url = redact_url,
+    .schema_items = host_schema_items,
 };

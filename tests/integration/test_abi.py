@@ -63,8 +63,8 @@ COMPAT_KEYS = ["out", "color", "count", "flag", "note"]
 
 @pytest.mark.asan
 @pytest.mark.parametrize("fixture,name,abi", [("abi_v1_2", "abi-v1-2", "1.2"),
-                                              ("abi_grown", "abi-grown", "1.3"),
-                                              ("abi_no_sizes", "abi-no-sizes", "1.3")])
+                                              ("abi_grown", "abi-grown", "1.4"),
+                                              ("abi_no_sizes", "abi-no-sizes", "1.4")])
 def test_compat_fixture_tables(sluice, abi_dir, fixture, name, abi):
     """A plugin built against the 1.2 header (no element sizes), one whose structs are larger than
     the core's, and one of this minor that leaves its sizes 0 all load, and every key, default and

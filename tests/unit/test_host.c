@@ -1,6 +1,7 @@
 /* The host table's buffer functions of ABI 1.3 (sticky errors, buf_printf, buf_append_json_string:
  * quotes, backslashes, control characters and invalid UTF-8 written as value_write_json writes
- * them) and config_map, called through host_table as a plugin calls them. */
+ * them), config_map and schema_items (ABI 1.4), called through host_table as a plugin calls them.
+ */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "buf.h"
 #include "config.h"
 #include "pipeline.h"
+#include "value.h"
 
 static const struct sluice_host *const h = &host_table;
 
@@ -35,11 +37,37 @@ static void check_json(const char *s, size_t len, const char *want)
 static void test_host_has_1_3(void **state)
 {
     (void)state;
-    assert_int_equal(h->abi_minor, 3);
+    assert_int_equal(h->abi_minor, 4);
     assert_true(SLUICE_HOST_HAS(h, buf_printf));
     assert_true(SLUICE_HOST_HAS(h, buf_append_json_string));
     assert_true(SLUICE_HOST_HAS(h, buf_error));
     assert_true(SLUICE_HOST_HAS(h, config_map));
+}
+
+/* schema_items gives back what schema_array and schema_map were given, and NULL otherwise. */
+static void test_schema_items(void **state)
+{
+    (void)state;
+    schema_owner_t o;
+    schema_owner_init(&o);
+    assert_true(SLUICE_HOST_HAS(h, schema_items));
+    sluice_schema_t *str = schema_new(&o, SLUICE_TYPE_STRING);
+    sluice_schema_t *i32 = schema_new(&o, SLUICE_TYPE_INT32);
+    sluice_schema_t *arr = schema_array(&o, str);
+    sluice_schema_t *map = schema_map(&o, i32, arr);
+    sluice_schema_t *st = schema_struct(&o, "s");
+    assert_non_null(map);
+    const sluice_schema_t *keys = str;
+    assert_ptr_equal(h->schema_items(arr, &keys), str);
+    assert_null(keys);
+    assert_ptr_equal(h->schema_items(map, &keys), arr);
+    assert_ptr_equal(keys, i32);
+    assert_ptr_equal(h->schema_items(map, NULL), arr);
+    keys = str;
+    assert_null(h->schema_items(st, &keys));
+    assert_null(keys);
+    assert_null(h->schema_items(i32, NULL));
+    schema_owner_free(&o);
 }
 
 static void test_buf_printf(void **state)
@@ -212,7 +240,7 @@ int main(void)
         cmocka_unit_test(test_host_has_1_3),        cmocka_unit_test(test_buf_printf),
         cmocka_unit_test(test_sticky_errors),       cmocka_unit_test(test_sticky_first_error_wins),
         cmocka_unit_test(test_json_string_escapes), cmocka_unit_test(test_json_string_utf8),
-        cmocka_unit_test(test_config_map),
+        cmocka_unit_test(test_config_map),          cmocka_unit_test(test_schema_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,7 +58,7 @@ extern "C" {
 #define SLUICE_ABI_MAJOR 1
 /** ABI minor: bumped when fields are appended; the core refuses a plugin built for a newer minor.
  */
-#define SLUICE_ABI_MINOR 3
+#define SLUICE_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define SLUICE_PLUGIN_EXPORT     __attribute__((visibility("default")))
@@ -613,6 +613,15 @@ struct sluice_host {
      * a user configured. Any thread.
      */
     size_t (*redact_url)(char *out, size_t size, const char *text);
+
+    /* -- ABI 1.4 (check with SLUICE_HOST_HAS) -------------------------------------------------- */
+    /**
+     * The schemas inside an ARRAY or MAP schema, which schema_array and schema_map take and
+     * schema_field does not give back: for an ARRAY its item schema (`*keys` set to NULL); for a
+     * MAP its value schema, with `*keys` set to its key schema; NULL (and `*keys` NULL) for any
+     * other schema. `keys` may be NULL. Reads only.
+     */
+    const sluice_schema_t *(*schema_items)(const sluice_schema_t *s, const sluice_schema_t **keys);
 };
 
 /** True when the host table `h` includes the member `field` (for members added in later minors). */

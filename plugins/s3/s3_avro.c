@@ -1,7 +1,8 @@
 /*
  * s3_avro.c — the s3 sink's Avro object container files (format.class AvroFormat), written with
  * avro-c: the Avro schema made from the records' Connect schema (as Confluent's AvroData does:
- * optional fields as unions with null, logical types), one generic value per file reused for
+ * optional fields as unions with null, logical types, arrays, maps: Avro maps for string keys,
+ * arrays of MapEntry records for others), one generic value per file reused for
  * every record (avro-c keeps its string buffers: no allocation per record once warm), the file
  * written into a memory mapping of its own and uploaded whole.
  */
@@ -14,6 +15,12 @@
 #include "s3.h"
 
 #define S3_AVRO_DEPTH 32
+
+/* A Connect map is an Avro map when its keys are (non-optional) strings, as in AvroData. */
+static int s3_avro_map_native(const struct sluice_host *h, const sluice_schema_t *keys)
+{
+    return h->schema_type(keys) == SLUICE_TYPE_STRING && !h->schema_optional(keys);
+}
 
 /* Appends the Avro schema of Connect schema `cs` (not its optionality) to `out`. */
 static int s3_avro_type(const struct sluice_host *h, const sluice_schema_t *cs, sluice_buf_t *out,
@@ -135,10 +142,57 @@ static int s3_avro_type(const struct sluice_host *h, const sluice_schema_t *cs, 
         h->buf_append(out, "]}", 2);
         return 0;
     }
+    case SLUICE_TYPE_ARRAY: {
+        const sluice_schema_t *items = h->schema_items(cs, NULL);
+        if (!items) {
+            *why = "format.class avro: an array schema has no item schema";
+            return -1;
+        }
+        h->buf_append(out, "{\"type\":\"array\",\"items\":", 24);
+        if (s3_avro_schema(h, items, out, names, depth + 1, why) != 0)
+            return -1;
+        h->buf_append(out, "}", 1);
+        return 0;
+    }
+    case SLUICE_TYPE_MAP: {
+        const sluice_schema_t *keys = NULL, *values = h->schema_items(cs, &keys);
+        if (!keys || !values) {
+            *why = "format.class avro: a map schema has no key or value schema";
+            return -1;
+        }
+        if (s3_avro_map_native(h, keys)) {
+            h->buf_append(out, "{\"type\":\"map\",\"values\":", 23);
+            if (s3_avro_schema(h, values, out, names, depth + 1, why) != 0)
+                return -1;
+            h->buf_append(out, "}", 1);
+            return 0;
+        }
+        /* other keys: an array of {key, value} records named as AvroData (and the core's avro
+         * converter) names them, MapEntry then MapEntry2, ... with the property it reads back */
+        int n = ++names[1];
+        h->buf_append(out, "{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":", 48);
+        if (n > 1)
+            h->buf_printf(out, "\"io.confluent.connect.avro.MapEntry%d\"", n);
+        else
+            h->buf_append(out, "\"io.confluent.connect.avro.MapEntry\"", 36);
+        h->buf_append(out, ",\"fields\":[{\"name\":\"key\",\"type\":", 32);
+        if (s3_avro_schema(h, keys, out, names, depth + 1, why) != 0)
+            return -1;
+        if (h->schema_optional(keys))
+            h->buf_append(out, ",\"default\":null", 15);
+        h->buf_append(out, "},{\"name\":\"value\",\"type\":", 25);
+        if (s3_avro_schema(h, values, out, names, depth + 1, why) != 0)
+            return -1;
+        if (h->schema_optional(values))
+            h->buf_append(out, ",\"default\":null", 15);
+        h->buf_append(out, "}]", 2);
+        if (n > 1)
+            h->buf_append(out, ",\"connect.internal.type\":\"MapEntry\"", 35);
+        h->buf_append(out, "}}", 2);
+        return 0;
+    }
     default:
-        /* the host gives no access to the item schemas of arrays and maps */
-        *why = "format.class avro: arrays and maps are not supported yet (structs and primitive "
-               "fields are)";
+        *why = "format.class avro: a schema of a type Avro has no form for";
         return -1;
     }
 }
@@ -206,8 +260,74 @@ static int s3_avro_fill(const struct sluice_host *h, const sluice_schema_t *cs,
         }
         return 0;
     }
+    case SLUICE_TYPE_ARRAY: {
+        const sluice_schema_t *items = h->schema_items(cs, NULL);
+        if (h->value_type(v) != SLUICE_TYPE_ARRAY) {
+            *why = "Avro: the schema says array, the value is not one";
+            return -1;
+        }
+        for (size_t i = 0, n = h->value_count(v); i < n; i++) {
+            avro_value_t item;
+            if (avro_value_append(dst, &item, NULL) != 0 ||
+                s3_avro_fill(h, items, h->value_item(v, i, NULL, NULL), &item, scratch, why) != 0) {
+                if (!*why)
+                    *why = "Avro: an array item cannot be set";
+                return -1;
+            }
+        }
+        return 0;
+    }
+    case SLUICE_TYPE_MAP: {
+        const sluice_schema_t *keys = NULL, *values = h->schema_items(cs, &keys);
+        int native = s3_avro_map_native(h, keys);
+        if (h->value_type(v) != SLUICE_TYPE_MAP) {
+            *why = "Avro: the schema says map, the value is not one";
+            return -1;
+        }
+        for (size_t i = 0, n = h->value_count(v); i < n; i++) {
+            const char *name = NULL;
+            sluice_value_t *key = NULL;
+            const sluice_value_t *val = h->value_item(v, i, &name, &key);
+            avro_value_t entry, f;
+            if (native) {
+                /* avro-c copies the key, which it wants NUL-terminated: through the scratch */
+                if (key) {
+                    if (h->value_type(key) != SLUICE_TYPE_STRING) {
+                        *why = "Avro: a map key is not a string, the schema says string";
+                        return -1;
+                    }
+                    p = h->value_as_string(key, &len);
+                } else {
+                    p = name, len = name ? strlen(name) : 0;
+                }
+                h->buf_reset(scratch);
+                h->buf_append(scratch, p ? p : "", len);
+                if (avro_value_add(dst, h->buf_data(scratch), &entry, NULL, NULL) != 0 ||
+                    s3_avro_fill(h, values, val, &entry, scratch, why) != 0) {
+                    if (!*why)
+                        *why = "Avro: a map entry cannot be set";
+                    return -1;
+                }
+                continue;
+            }
+            if (!key) {
+                *why = "Avro: a map entry has no key value";
+                return -1;
+            }
+            if (avro_value_append(dst, &entry, NULL) != 0 ||
+                avro_value_get_by_index(&entry, 0, &f, NULL) != 0 ||
+                s3_avro_fill(h, keys, key, &f, scratch, why) != 0 ||
+                avro_value_get_by_index(&entry, 1, &f, NULL) != 0 ||
+                s3_avro_fill(h, values, val, &f, scratch, why) != 0) {
+                if (!*why)
+                    *why = "Avro: a map entry cannot be set";
+                return -1;
+            }
+        }
+        return 0;
+    }
     default:
-        *why = "format.class avro: arrays and maps are not supported yet";
+        *why = "Avro: a value of a type Avro has no form for";
         return -1;
     }
 }
@@ -215,9 +335,9 @@ static int s3_avro_fill(const struct sluice_host *h, const sluice_schema_t *cs,
 int s3_avro_schema_json(const struct sluice_host *h, const sluice_schema_t *cs, sluice_buf_t *out,
                         const char **why)
 {
-    int names = 0;
+    int names[2] = {0, 0}; /* ConnectDefault structs, MapEntry records named so far */
     h->buf_reset(out);
-    if (s3_avro_schema(h, cs, out, &names, 0, why) != 0)
+    if (s3_avro_schema(h, cs, out, names, 0, why) != 0)
         return -1;
     if (h->buf_error(out) != SLUICE_OK) {
         *why = "out of memory";

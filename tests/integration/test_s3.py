@@ -424,6 +424,90 @@ pipelines:
     assert [r for g in got for r in g] == want
 
 
+# arrays and maps in the Connect schema (host schema_items, ABI 1.4): datagen-avro makes them from
+# this Avro schema, and sftp-json's JSON lines of the same records are what fastavro must read
+ARRAYS_MAPS_SCHEMA = {"type": "record", "name": "bag", "namespace": "t", "fields": [
+    {"name": "id", "type": {"type": "long", "arg.properties": {"iteration": {"start": 0}}}},
+    {"name": "tags", "type": {"type": "array", "items": {
+        "type": "string", "arg.properties": {"regex": "[a-z]{1,6}"}},
+        "arg.properties": {"length": {"min": 0, "max": 4}}}},
+    {"name": "lines", "type": {"type": "array", "items": {
+        "type": "record", "name": "line", "fields": [
+            {"name": "sku", "type": {"type": "string", "arg.properties": {"regex": "s[0-9]{3}"}}},
+            {"name": "qty", "type": {"type": "int",
+                                     "arg.properties": {"range": {"min": 1, "max": 9}}}}]},
+        "arg.properties": {"length": {"min": 1, "max": 3}}}},
+    {"name": "counts", "type": {"type": "map", "values": {
+        "type": "int", "arg.properties": {"range": {"min": -50, "max": 50}}},
+        "arg.properties": {"length": {"min": 0, "max": 3}, "keys": {"regex": "k[0-9]{2}"}}}},
+    {"name": "maybe", "type": ["null", {"type": "array", "items": {
+        "type": "long", "arg.properties": {"range": {"min": 0, "max": 1000}}},
+        "arg.properties": {"length": {"min": 1, "max": 3}}}], "default": None},
+]}
+
+
+@pytest.mark.asan
+def test_avro_arrays_and_maps_read_back_with_fastavro(sluice, tmp, s3):
+    """Arrays of strings and of structs, a map of string to int and an optional array (null in
+    some records) written as Avro objects: Avro arrays and a map in the writer schema, each record
+    read back by fastavro equal to the one sftp-json wrote beside it."""
+    import io
+
+    import fastavro
+    b = s3.bucket("avro-arrays-maps")
+    (tmp / "bag.avsc").write_text(json.dumps(ARRAYS_MAPS_SCHEMA))
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+offset.storage.file.filename: {tmp / 'offsets.json'}
+pipelines:
+  - id: bags
+    topic: bags
+    source:
+      plugin: datagen-avro
+      config: {{ schema.filename: {tmp / 'bag.avsc'}, rate: 0, iterations: 300, random.seed: 11 }}
+    sinks:
+      - id: s3
+        plugin: S3_SINK
+        config:
+          s3.bucket.name: {b}
+          store.url: {s3.endpoint}
+          aws.access.key.id: {s3.access_key}
+          aws.secret.access.key: {s3.secret_key}
+          format.class: avro
+          flush.size: 200
+      - id: files
+        plugin: sftp-json
+        config:
+          directory: {tmp / 'out'}
+          flush.size: 200
+""")
+    run_ok(sluice, cfg)
+    keys = s3.keys(b)
+    assert keys == [f"topics/bags/partition=0/bags+0+{o:010d}.avro" for o in (0, 200)]
+    got = []
+    for k in keys:
+        r = fastavro.reader(io.BytesIO(s3.get(b, k)))
+        types = {f["name"]: f["type"] for f in r.writer_schema["fields"]}
+        assert types["tags"] == {"type": "array", "items": "string"}, types
+        assert types["lines"]["type"] == "array" and \
+            types["lines"]["items"]["type"] == "record", types
+        assert [f["name"] for f in types["lines"]["items"]["fields"]] == ["sku", "qty"], types
+        assert types["counts"] == {"type": "map", "values": "int"}, types
+        assert types["maybe"] == ["null", {"type": "array", "items": "long"}], types
+        got += list(r)
+    want = []
+    for k in sorted(tree(tmp / "out")):
+        want += [json.loads(x) for x in (tmp / "out" / k).read_text().splitlines()]
+    assert len(got) == len(want) == 300
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, f"record {i}: fastavro read {g!r}, sftp-json wrote {w!r}"
+    assert [g["id"] for g in got] == list(range(300))
+    # the data exercises what the test is about: empty and full arrays and maps, null and not
+    assert {len(g["tags"]) for g in got} >= {0, 3}
+    assert any(len(g["lines"]) > 1 for g in got)
+    assert {len(g["counts"]) for g in got} >= {0, 2}
+    assert any(g["maybe"] is None for g in got) and any(g["maybe"] for g in got)
+
+
 def test_requests_carry_sse_acl_token_and_sigv4(sluice, tmp, stub):
     Stub.answers = [(200, None)]
     write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])

@@ -508,6 +508,80 @@ pipelines:
     assert any(g["maybe"] is None for g in got) and any(g["maybe"] for g in got)
 
 
+def test_avro_map_with_int_keys_from_kafka_is_an_array_of_map_entries(sluice, kafka,
+                                                                     schema_registry, s3, tmp):
+    """A Connect map whose keys are not strings (from the avro converter reading AvroData's array
+    of io.confluent.connect.avro.MapEntry) is written back as that array, as the avro converter
+    writes it: the same writer schema's shape, and each record read back as it was produced."""
+    import io
+    import time
+
+    import fastavro
+    import kafkatest
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    entry = {"type": "record", "name": "MapEntry", "namespace": "io.confluent.connect.avro",
+             "fields": [{"name": "key", "type": "int"}, {"name": "value", "type": "string"}]}
+    schema = {"type": "record", "name": "scored", "namespace": "t", "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "byrank", "type": {"type": "array", "items": entry}}]}
+    b = s3.bucket("avro-map-entries")
+    topic = kafkatest.uniq("s3mapentry")
+    kafkatest.create_topic(kafka.bootstrap, topic, partitions=1)
+    reg = SchemaRegistryClient({"url": schema_registry.url, "timeout": 30})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    ser = AvroSerializer(reg, json.dumps(schema))
+    sent = [{"id": i, "byrank": [{"key": k * 10 - i, "value": f"v{i}.{k}"} for k in range(i % 4)]}
+            for i in range(100)]
+    kafkatest.produce(kafka.bootstrap, topic, [(f"k{i}".encode(), ser(r, ctx))
+                                               for i, r in enumerate(sent)])
+    cfg = write_yaml(tmp / "p.yaml", f"""version: 1
+kafka:
+  bootstrap.servers: {kafka.bootstrap}
+schema.registry:
+  url: {schema_registry.url}
+offset.storage.file.filename: {tmp}/offsets.json
+pipelines:
+  - id: {topic}
+    topic: {topic}
+    key.converter: string
+    value.converter: avro
+    sinks:
+      - id: s3
+        plugin: s3
+        config:
+          s3.bucket.name: {b}
+          store.url: {s3.endpoint}
+          aws.access.key.id: {s3.access_key}
+          aws.secret.access.key: {s3.secret_key}
+          format.class: avro
+          flush.size: 50
+""")
+    p = sluice.spawn("run", "--quiet", cfg)
+    try:
+        deadline = time.monotonic() + 90
+        while len(s3.keys(b)) < 2 and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.2)
+    finally:
+        p.terminate()
+        rc = p.wait(timeout=60)
+    assert rc == 0
+    keys = s3.keys(b)
+    assert keys == [f"topics/{topic}/partition=0/{topic}+0+{o:010d}.avro" for o in (0, 50)]
+    got = []
+    for k in keys:
+        r = fastavro.reader(io.BytesIO(s3.get(b, k)))
+        byrank = r.writer_schema["fields"][1]["type"]
+        assert byrank["type"] == "array", byrank
+        assert byrank["items"]["name"] == "io.confluent.connect.avro.MapEntry", byrank
+        assert [(f["name"], f["type"]) for f in byrank["items"]["fields"]] == \
+            [("key", "int"), ("value", "string")], byrank
+        got += list(r)
+    assert got == sent
+
+
 def test_requests_carry_sse_acl_token_and_sigv4(sluice, tmp, stub):
     Stub.answers = [(200, None)]
     write_records(tmp / "in.json", [rec(i, T0) for i in range(10)])

@@ -1487,8 +1487,10 @@ static const struct sluice_alias s3_aliases[] = {
     "`format.class` `json`: JSON lines, byte for byte the files sftp-json writes for the same "    \
     "records; `bytes`: each value's bytes as they sit in the topic, then a newline; `avro`: Avro " \
     "object container files (avro-c; `avro.codec` null or deflate) whose schema is made from the " \
-    "records' Connect schema as Confluent's AvroData makes it, a new object whenever the schema "  \
-    "changes (records without a schema are refused by name). With `s3.compression.type: gzip` a "  \
+    "records' Connect schema as Confluent's AvroData makes it (maps with string keys as Avro "     \
+    "maps, others as arrays of `io.confluent.connect.avro.MapEntry` records, as the avro "         \
+    "converter writes them), a new object whenever the schema changes (records without a schema "  \
+    "are refused by name). With `s3.compression.type: gzip` a "                                    \
     "JSON or bytes object is one gzip stream (`.json.gz`).\n"                                      \
     "\n"                                                                                           \
     "**Keys, headers and tombstones**, as Confluent's. `store.kafka.keys: true` writes each "      \

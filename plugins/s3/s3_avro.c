@@ -2,9 +2,10 @@
  * s3_avro.c — the s3 sink's Avro object container files (format.class AvroFormat), written with
  * avro-c: the Avro schema made from the records' Connect schema (as Confluent's AvroData does:
  * optional fields as unions with null, logical types, arrays, maps: Avro maps for string keys,
- * arrays of MapEntry records for others), one generic value per file reused for
- * every record (avro-c keeps its string buffers: no allocation per record once warm), the file
- * written into a memory mapping of its own and uploaded whole.
+ * arrays of MapEntry records for others), one generic value per file reused for every record
+ * (avro-c keeps its string buffers: no allocation per record once warm, except inside arrays and
+ * maps, whose reset frees their items, and a map's key table and key copies), the file written
+ * into a memory mapping of its own and uploaded whole.
  */
 #include <stdio.h>
 #include <stdlib.h>

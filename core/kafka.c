@@ -1409,31 +1409,10 @@ out:
 int kafka_tasks_topic(const kafka_props_t *props, const char *topic, int partitions,
                       const atomic_int *stop, char *errstr, size_t errstr_size)
 {
-    kafka_props_t compact = {0};
-    kafka_props_add(&compact, "cleanup.policy", "compact");
-    kafka_topic_spec_t spec = {.name = topic,
-                               .partitions = partitions,
-                               .replication_factor = -1,
-                               .configs = &compact,
-                               .create = 1,
-                               .why = "group.id's tasks topic"};
-    int rc = kafka_ensure_topics(props, NULL, &spec, 1, stop, errstr, errstr_size);
-    kafka_props_free(&compact);
-    if (rc != 0)
-        return rc;
-    rd_kafka_t *rk = admin_client(props, errstr, errstr_size);
-    if (!rk)
-        return -1;
-    char err[512] = "not in the cluster's metadata";
-    int nparts = 0, ex = 0;
-    /* A topic just created may take a moment to show in the metadata. */
-    for (int64_t until = kmono_ms() + 10000; kmono_ms() < until; ksleep_ms(100))
-        if ((ex = topic_exists(rk, topic, &nparts, 5000, err, sizeof err)) == 1 && nparts > 0)
-            break;
-    if (ex != 1 || nparts <= 0) {
-        snprintf(errstr, errstr_size, "tasks topic '%s': cannot read its metadata: %s", topic, err);
-        rc = -1;
-    } else if (nparts != partitions) {
+    int nparts = 0;
+    int rc = kafka_storage_topic(props, topic, partitions, -1, "tasks topic", stop, &nparts, errstr,
+                                 errstr_size);
+    if (rc == 0 && nparts != partitions) {
         /* Slots are partitions: two counts would put one task in two slots. */
         snprintf(errstr, errstr_size,
                  "tasks topic '%s' has %d partitions but task.slots is %d: set task.slots: %d "
@@ -1442,7 +1421,6 @@ int kafka_tasks_topic(const kafka_props_t *props, const char *topic, int partiti
                  topic, nparts, partitions, nparts);
         rc = -1;
     }
-    rd_kafka_destroy(rk);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "fuzz.h"
 #include "http.h"
@@ -185,6 +186,14 @@ int worker_pending(struct runtime *rt)
 {
     (void)rt;
     return 0;
+}
+
+/* Distributed mode (cluster.c) merges the other workers' statuses; the harness runs standalone. */
+void cluster_status_merge(cluster_t *c, struct worker_connector *cs, size_t n)
+{
+    (void)c;
+    (void)cs;
+    (void)n;
 }
 
 /* GET /metrics: metrics.c reads a real worker; the stand-in's exposition is one line. */

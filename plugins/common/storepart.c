@@ -227,6 +227,25 @@ int storepart_encode(struct storepart *p, const struct sluice_host *h, sluice_re
 /* One line of a file. Appends are checked once at the end: the buffer keeps its first error (ABI
  * 1.3). A key or value that has no JSON form fails the record, and so does running out of memory
  * (a line cut short must never reach a file). */
+void storepart_headers_json(const struct sluice_host *h, sluice_record_t *rec, sluice_buf_t *out)
+{
+    h->buf_append(out, "[", 1);
+    for (size_t i = 0, n = h->record_header_count(rec); i < n; i++) {
+        const void *hv;
+        size_t hl;
+        const char *name = h->record_header(rec, i, &hv, &hl);
+        h->buf_append(out, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
+        h->buf_append_json_string(out, name, strlen(name));
+        h->buf_append(out, ",\"value\":", 9);
+        if (hv)
+            h->buf_append_json_string(out, hv, hl);
+        else
+            h->buf_append(out, "null", 4);
+        h->buf_append(out, "}", 1);
+    }
+    h->buf_append(out, "]", 1);
+}
+
 sluice_err_t storepart_json_line(const struct sluice_host *h, sluice_record_t *rec, int key_enable,
                                  int headers_enable, sluice_buf_t *line, const char **why)
 {
@@ -257,21 +276,8 @@ sluice_err_t storepart_json_line(const struct sluice_host *h, sluice_record_t *r
         return SLUICE_ERR_INVALID;
     }
     if (headers_enable) {
-        h->buf_append(line, ",\"headers\":[", 12);
-        for (size_t i = 0, n = h->record_header_count(rec); i < n; i++) {
-            const void *hv;
-            size_t hl;
-            const char *name = h->record_header(rec, i, &hv, &hl);
-            h->buf_append(line, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
-            h->buf_append_json_string(line, name, strlen(name));
-            h->buf_append(line, ",\"value\":", 9);
-            if (hv)
-                h->buf_append_json_string(line, hv, hl);
-            else
-                h->buf_append(line, "null", 4);
-            h->buf_append(line, "}", 1);
-        }
-        h->buf_append(line, "]", 1);
+        h->buf_append(line, ",\"headers\":", 11);
+        storepart_headers_json(h, rec, line);
     }
     if (env)
         h->buf_append(line, "}", 1);

@@ -94,6 +94,10 @@ int storepart_gzip_init(z_stream *z);
 sluice_err_t storepart_gzip(const struct sluice_host *h, z_stream *z, sluice_buf_t *raw,
                             sluice_buf_t *out, int flush);
 
+/* Appends `rec`'s headers to `out` as a JSON array of {"key":…,"value":…} (a value without bytes:
+ * null): the sftp-json line's "headers" and the s3 sink's headers objects. */
+void storepart_headers_json(const struct sluice_host *h, sluice_record_t *rec, sluice_buf_t *out);
+
 /* Appends one JSON line of `rec` to `line`: its value as Kafka Connect's JsonConverter payload, or
  * with key_enable / headers_enable `{"key":…,"value":…,"headers":[…]}`, and "\n". An error with
  * *why set fails the record (a line cut short must never reach a file). */

@@ -1163,23 +1163,9 @@ static int s3_render_companions(struct s3 *s, sluice_record_t *rec, const char *
             h->buf_append(s->kline, "\n", 1);
     }
     if (s->store_headers) {
-        sluice_buf_t *l = s->hline;
-        h->buf_reset(l);
-        h->buf_append(l, "[", 1);
-        for (size_t i = 0, n = h->record_header_count(rec); i < n; i++) {
-            const void *hv;
-            size_t hl;
-            const char *name = h->record_header(rec, i, &hv, &hl);
-            h->buf_append(l, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
-            h->buf_append_json_string(l, name, strlen(name));
-            h->buf_append(l, ",\"value\":", 9);
-            if (hv)
-                h->buf_append_json_string(l, hv, hl);
-            else
-                h->buf_append(l, "null", 4);
-            h->buf_append(l, "}", 1);
-        }
-        h->buf_append(l, "]\n", 2);
+        h->buf_reset(s->hline);
+        storepart_headers_json(h, rec, s->hline);
+        h->buf_append(s->hline, "\n", 1);
     }
     if ((s->store_keys && s->kfmt != S3_FMT_AVRO && h->buf_error(s->kline) != SLUICE_OK) ||
         (s->store_headers && h->buf_error(s->hline) != SLUICE_OK)) {
